@@ -1,0 +1,84 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ytauto",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ytauto", targets: ["ytauto"]),
+        .executable(name: "ytauto-admin", targets: ["ytauto-admin"]),
+        .library(name: "YTAutoCore", targets: ["YTAutoCore"]),
+        .library(name: "YTAutoStore", targets: ["YTAutoStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // The system's libsqlite3 (libsqlite3-dev), through a module map.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Modules/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite3"])]
+        ),
+        // Models, errors, service protocols and the JobStore contract. No I/O libraries.
+        .target(
+            name: "YTAutoCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcoming
+        ),
+        // The thin SQLite wrapper, the migrator and the SQLite job store.
+        .target(
+            name: "YTAutoStore",
+            dependencies: ["CSQLite", "YTAutoCore"],
+            swiftSettings: upcoming,
+            plugins: ["EmbedMigrations"]
+        ),
+        // Command wiring shared by the executables (configuration, commands, output).
+        .target(
+            name: "YTAutoApp",
+            dependencies: [
+                "YTAutoCore", "YTAutoStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(name: "ytauto", dependencies: ["YTAutoApp"], swiftSettings: upcoming),
+        .executableTarget(name: "ytauto-admin", dependencies: ["YTAutoApp"], swiftSettings: upcoming),
+        // Test helper: a minimal queue worker used by the multi-process and SIGKILL tests.
+        .executableTarget(
+            name: "ytauto-testworker",
+            dependencies: ["YTAutoCore", "YTAutoStore"],
+            swiftSettings: upcoming
+        ),
+        // Build-time tool: turns migrations/*.sql into a Swift source (see Sources/EmbedMigrationsPlugin).
+        .executableTarget(name: "EmbedMigrationsTool"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["EmbedMigrationsTool"],
+            path: "Sources/EmbedMigrationsPlugin"
+        ),
+        .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
+        .testTarget(
+            name: "YTAutoStoreTests",
+            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "ytauto-testworker"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["YTAutoStore", "YTAutoCore", "ytauto", "ytauto-admin"],
+            swiftSettings: upcoming
+        ),
+    ]
+)

@@ -1,0 +1,171 @@
+import Foundation
+
+// The seed's exception hierarchy as protocol families: `catch let e as any LLMError`
+// catches the whole family, and each leaf is a Sendable struct with a stable code.
+
+/// Script generation by a language model.
+public protocol LLMError: YTAutoError {}
+/// Narration synthesis.
+public protocol TTSError: YTAutoError {}
+/// Scene image generation.
+public protocol ImageGenerationError: YTAutoError {}
+/// Turning stills into motion clips.
+public protocol VideoGenerationError: YTAutoError {}
+/// Composing the final video, and its QA gate.
+public protocol VideoCompositionError: YTAutoError {}
+/// Making the music bed.
+public protocol MusicGenerationError: YTAutoError {}
+/// The YouTube Data API.
+public protocol YouTubeAPIError: YTAutoError {}
+/// Making the thumbnail.
+public protocol ThumbnailError: YTAutoError {}
+
+/// A provider error that is not one of the specific cases below (a 5xx, a timeout, a bad
+/// body), usable by any family through ``ProviderError/Family``.
+public struct ProviderError: LLMError, TTSError, ImageGenerationError, VideoGenerationError,
+    MusicGenerationError, YouTubeAPIError, ThumbnailError
+{
+    public enum Family: String, Sendable {
+        case llm, tts, image, video, music, youtube, thumbnail
+    }
+
+    public let family: Family
+    public let reason: String
+    public let message: String
+    public let isRetryable: Bool
+    public let retryAt: Date?
+
+    /// - Parameters:
+    ///   - reason: the stable second half of the code, such as `server_error` or `timeout`.
+    public init(family: Family, reason: String, message: String, isRetryable: Bool, retryAt: Date? = nil) {
+        self.family = family
+        self.reason = reason
+        self.message = message
+        self.isRetryable = isRetryable
+        self.retryAt = retryAt
+    }
+
+    public var code: String { "\(family.rawValue).\(reason)" }
+}
+
+/// HTTP 429 or the provider's rate-limit body. Retried, at Retry-After when given.
+public struct LLMRateLimitError: LLMError {
+    public let message: String
+    public let retryAt: Date?
+    public init(message: String, retryAt: Date? = nil) {
+        self.message = message
+        self.retryAt = retryAt
+    }
+    public var code: String { "llm.rate_limited" }
+    public var isRetryable: Bool { true }
+}
+
+/// The model refused, or a content filter stopped the answer. Asking again will not help.
+public struct LLMContentFilterError: LLMError {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var code: String { "llm.content_filtered" }
+    public var isRetryable: Bool { false }
+}
+
+/// A TTS quota or character limit was reached. Retried after the reset when known.
+public struct TTSQuotaExceededError: TTSError {
+    public let message: String
+    public let retryAt: Date?
+    public init(message: String, retryAt: Date? = nil) {
+        self.message = message
+        self.retryAt = retryAt
+    }
+    public var code: String { "tts.quota_exceeded" }
+    public var isRetryable: Bool { true }
+}
+
+/// A child process (ffmpeg, ffprobe, espeak-ng) failed. Carries the command and the tail of stderr.
+public struct FFmpegError: VideoCompositionError {
+    public let command: [String]
+    public let exitStatus: Int32?
+    public let stderrTail: String
+    public let isRetryable: Bool
+
+    public init(command: [String], exitStatus: Int32?, stderrTail: String, isRetryable: Bool = false) {
+        self.command = command
+        self.exitStatus = exitStatus
+        self.stderrTail = stderrTail
+        self.isRetryable = isRetryable
+    }
+
+    public var code: String { "ffmpeg.failed" }
+    public var message: String {
+        let status = exitStatus.map { "exit status \($0)" } ?? "killed"
+        return "\(command.first ?? "ffmpeg") failed (\(status)): \(stderrTail)\ncommand: \(command.joined(separator: " "))"
+    }
+}
+
+/// The daily YouTube quota (or upload limit) is used up. The job is parked until the
+/// reset, the next midnight in America/Los_Angeles, without spending an attempt.
+public struct YouTubeQuotaExceededError: YouTubeAPIError {
+    public let message: String
+    public let retryAt: Date?
+    public init(message: String, retryAt: Date?) {
+        self.message = message
+        self.retryAt = retryAt
+    }
+    public var code: String { "youtube.quota_exceeded" }
+    public var isRetryable: Bool { true }
+    public var spendsAttempt: Bool { false }
+
+    /// The next midnight in America/Los_Angeles after `now`, when YouTube resets quotas.
+    public static func nextQuotaReset(after now: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "America/Los_Angeles") ?? TimeZone(secondsFromGMT: -8 * 3600)!
+        let startOfDay = calendar.startOfDay(for: now)
+        return calendar.date(byAdding: .day, value: 1, to: startOfDay) ?? now.addingTimeInterval(86_400)
+    }
+}
+
+/// The OAuth grant is invalid or revoked (401, `invalid_grant`). Permanent until re-authorised.
+public struct YouTubeAuthError: YouTubeAPIError {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var code: String { "youtube.auth" }
+    public var isRetryable: Bool { false }
+    public var description: String { "\(code): \(message) — run `ytauto auth youtube` to authorise again" }
+}
+
+/// An upload failed in a way that may pass on a retry (a dropped session, a 5xx).
+public struct YouTubeUploadError: YouTubeAPIError {
+    public let message: String
+    public let isRetryable: Bool
+    public init(message: String, isRetryable: Bool) {
+        self.message = message
+        self.isRetryable = isRetryable
+    }
+    public var code: String { "youtube.upload_failed" }
+}
+
+/// A script failed validation. Carries every issue found, not only the first.
+public struct ScriptValidationError: YTAutoError {
+    public let issues: [String]
+    public init(issues: [String]) { self.issues = issues }
+    public var code: String { "script.invalid" }
+    public var message: String { "script failed validation: " + issues.joined(separator: "; ") }
+    public var isRetryable: Bool { false }
+}
+
+/// A stage of the pipeline failed. Keeps the stage and the underlying error, and takes
+/// its code and retry hints from that error, so the policy sees through the wrapper.
+public struct PipelineError: YTAutoError {
+    public let stage: String
+    public let underlying: JobFailure
+
+    public init(stage: String, underlying: any Error) {
+        self.stage = stage
+        self.underlying = JobFailure(underlying)
+    }
+
+    public var code: String { underlying.code }
+    public var message: String { "stage \(stage): \(underlying.message)" }
+    public var isRetryable: Bool { underlying.isRetryable }
+    public var retryAt: Date? { underlying.retryAt }
+    public var spendsAttempt: Bool { underlying.spendsAttempt }
+}

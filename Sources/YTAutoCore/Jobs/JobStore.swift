@@ -1,0 +1,110 @@
+import Foundation
+
+/// The persistent job queue. SQLite (`SQLiteJobStore`) is the embedded implementation;
+/// any other store must pass the same conformance tests.
+///
+/// Fencing: every method that takes a ``Lease`` refuses with ``LeaseLost`` when the
+/// lease's token is no longer the job's current one, and then changes nothing.
+public protocol JobStore: Sendable {
+    /// Adds a job. A job with the same unique key is never made twice; the existing one is returned.
+    func enqueue(_ job: NewJob) async throws -> EnqueueResult
+
+    /// Leases the next due queued job (by priority, run_at, id), optionally only of the
+    /// given channels, bumping its lease token and starting an attempt. `nil` if none is due.
+    func lease(worker: String, channels: [String]?, duration: Duration) async throws -> Lease?
+
+    /// Extends a lease, and says whether a cancel was requested. Throws ``LeaseLost``.
+    func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus
+
+    /// Records a stage's state, artifacts and timings. Throws ``LeaseLost``.
+    func checkpoint(_ lease: Lease, stage: String, state: StageState, artifacts: [Artifact], startedAt: Date, error: JobFailure?) async throws
+
+    /// Marks the job succeeded. Throws ``LeaseLost``.
+    func complete(_ lease: Lease) async throws -> Job
+
+    /// Records a failed attempt. A retryable error with attempts left queues the job again
+    /// after a backoff (or at the error's own retry time); otherwise the job fails.
+    func fail(_ lease: Lease, error: JobFailure) async throws -> Job
+
+    /// Gives the job back on graceful shutdown: queued again, now, without spending the attempt.
+    func handBack(_ lease: Lease) async throws -> Job
+
+    /// Confirms a requested cancel: the job ends `cancelled`. Throws ``LeaseLost``.
+    func markCancelled(_ lease: Lease) async throws -> Job
+
+    /// Cancels a queued job at once, or asks the worker of a running job to stop.
+    func cancel(jobID: Int64) async throws -> CancelResult
+
+    /// Queues a failed or cancelled job again, giving it one more attempt if it had none left.
+    func retry(jobID: Int64) async throws -> Job
+
+    /// Queues every failed job again (of one channel, if given). Returns their ids.
+    func retryAllFailed(channel: String?) async throws -> [Int64]
+
+    /// Failed jobs, newest first.
+    func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job]
+
+    /// Attempts, newest first: what ran, where, and how it ended.
+    func history(channel: String?, limit: Int) async throws -> [AttemptRecord]
+
+    func job(id: Int64) async throws -> Job?
+    func stages(jobID: Int64) async throws -> [StageRecord]
+    func attempts(jobID: Int64) async throws -> [AttemptRecord]
+
+    /// Queue sizes by channel and state.
+    func stats() async throws -> QueueStats
+
+    /// Deletes finished jobs (with their stages and attempts) that finished before `cutoff`,
+    /// `batchSize` at a time so writers are never blocked for long. Returns how many.
+    func prune(finishedBefore cutoff: Date, batchSize: Int) async throws -> Int
+
+    /// Frees the jobs of workers found dead and of leases that expired.
+    func reclaim() async throws -> ReclaimReport
+}
+
+/// How long to wait before the next attempt: exponential backoff with jitter, capped.
+///
+/// The delay after attempt `n` is drawn uniformly from `[d/2, d]` where
+/// `d = min(cap, base · 2^(n-1))` ("equal jitter"): never shorter than half the nominal
+/// delay, so retries do not stampede, and spread so that jobs failing together do not
+/// return together. An error that names its own time (Retry-After, a quota reset) wins.
+public struct RetryPolicy: Sendable, Hashable {
+    public var base: Duration
+    public var cap: Duration
+
+    public init(base: Duration = .seconds(15), cap: Duration = .seconds(3600)) {
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The nominal (un-jittered) delay after `attempt` (1-based).
+    public func nominalDelay(afterAttempt attempt: Int) -> Duration {
+        let exponent = max(0, min(attempt - 1, 40))
+        let baseSeconds = Double(base.components.seconds) + Double(base.components.attoseconds) / 1e18
+        let capSeconds = Double(cap.components.seconds) + Double(cap.components.attoseconds) / 1e18
+        return .milliseconds(Int64(min(capSeconds, baseSeconds * pow(2, Double(exponent))) * 1000))
+    }
+
+    /// A jittered delay after `attempt` (1-based), in `[nominal/2, nominal]`.
+    public func delay(afterAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
+        let nominal = nominalDelay(afterAttempt: attempt)
+        let ms = nominal.components.seconds * 1000 + nominal.components.attoseconds / 1_000_000_000_000_000
+        guard ms > 1 else { return nominal }
+        return .milliseconds(Int64.random(in: (ms / 2)...ms, using: &generator))
+    }
+
+    /// When a failed attempt should run again.
+    public func nextRun(after failure: JobFailure, attempt: Int, now: Date) -> Date {
+        if let at = failure.retryAt { return at }
+        var rng = SystemRandomNumberGenerator()
+        let d = delay(afterAttempt: attempt, using: &rng)
+        return now.addingTimeInterval(d.seconds)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval`.
+    public var seconds: TimeInterval {
+        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// UTC ISO-8601 timestamps with milliseconds, as stored in every `*_at` column:
+/// `2026-11-25T11:32:03.123Z`. The fixed width makes text order equal time order,
+/// so SQL compares them directly.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
+        let millis = Int(ms - Int64(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+    }
+
+    /// Parses the stored form, and also accepts `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD HH:MM:SS` (UTC).
+    public static func date(_ text: String) -> Date? {
+        let s = Array(text.utf8)
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= s.count else { return nil }
+            var v = 0
+            for i in from..<(from + len) {
+                let c = s[i]
+                guard c >= 48, c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard s.count >= 19, s[4] == UInt8(ascii: "-"), s[7] == UInt8(ascii: "-"),
+              s[10] == UInt8(ascii: "T") || s[10] == UInt8(ascii: " "),
+              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2),
+              let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2),
+              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61
+        else { return nil }
+        var millis = 0
+        var i = 19
+        if i < s.count, s[i] == UInt8(ascii: ".") {
+            var digits = 0
+            i += 1
+            while i < s.count, s[i] >= 48, s[i] <= 57 {
+                if digits < 3 { millis = millis * 10 + Int(s[i] - 48); digits += 1 }
+                i += 1
+            }
+            while digits < 3 { millis *= 10; digits += 1 }
+        }
+        if i < s.count, s[i] == UInt8(ascii: "Z") { i += 1 }
+        guard i == s.count else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(y - 1900)
+        parts.tm_mon = Int32(mo - 1)
+        parts.tm_mday = Int32(d)
+        parts.tm_hour = Int32(h)
+        parts.tm_min = Int32(mi)
+        parts.tm_sec = Int32(sec)
+        let seconds = timegm(&parts)
+        return Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(millis) / 1000)
+    }
+}

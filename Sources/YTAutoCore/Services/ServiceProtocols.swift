@@ -1,0 +1,55 @@
+import Foundation
+
+// The seed's eight service interfaces. Each implementation (the offline defaults and the
+// HTTP providers) sits behind one of these; nothing else knows which one runs.
+
+/// Writes a script for a topic in a channel's voice: `generate(topic, channel) → Script`.
+public protocol ScriptGenerator: Sendable {
+    func generate(topic: String, channel: ChannelConfig) async throws -> Script
+}
+
+/// Speaks text into an audio file: `synthesize(text, outputPath, voiceID)`.
+public protocol TTSEngine: Sendable {
+    /// - Returns: the segment with its measured duration.
+    func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment
+}
+
+/// Makes a scene image from a prompt: `generate(prompt, outputPath)`.
+public protocol ImageGenerator: Sendable {
+    func generate(prompt: String, outputPath: URL) async throws -> VisualAsset
+}
+
+/// Animates a still: `generateFromImage(image, motion, duration)`.
+public protocol VideoGenerator: Sendable {
+    func generateFromImage(_ image: VisualAsset, motion: Motion, duration: Double, outputPath: URL) async throws -> VisualAsset
+}
+
+/// Composes clips, narration, music and captions into the finished video: `compose(project, outputPath)`.
+public protocol VideoComposer: Sendable {
+    func compose(_ project: VideoProject, outputPath: URL) async throws -> VisualAsset
+}
+
+/// Makes the thumbnail: `generate(title, channel, outputPath)`.
+public protocol ThumbnailGenerator: Sendable {
+    func generate(title: String, channel: ChannelConfig, outputPath: URL) async throws -> VisualAsset
+}
+
+/// What an upload produced.
+public struct UploadResult: Sendable, Codable, Hashable {
+    public var videoID: String
+    public var url: String
+    public init(videoID: String, url: String) {
+        self.videoID = videoID
+        self.url = url
+    }
+}
+
+/// Publishes a finished video: `upload(video, title, description, tags, thumbnail)`.
+public protocol YouTubeUploader: Sendable {
+    func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult
+}
+
+/// Runs a channel's whole pipeline: `run(channel) → VideoProject`.
+public protocol ContentPipeline: Sendable {
+    func run(channel: ChannelConfig) async throws -> VideoProject
+}

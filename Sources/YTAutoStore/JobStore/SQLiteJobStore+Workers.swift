@@ -1,0 +1,155 @@
+import Foundation
+import YTAutoCore
+
+/// A live worker's registration: its id and the lock that proves it is alive.
+public struct WorkerRegistration: Sendable {
+    public let id: String
+    public let lock: WorkerLock
+}
+
+extension SQLiteJobStore {
+    /// The host name stored with workers; a worker's lock can only be probed on its own host.
+    public static var hostName: String { ProcessInfo.processInfo.hostName }
+
+    /// Registers this process as a worker: takes its lock file first, then inserts its row,
+    /// so a `running` row always has a held lock behind it until the process dies.
+    public func registerWorker(id: String? = nil) async throws -> WorkerRegistration {
+        let pid = getpid()
+        let id = id ?? "w-\(pid)-\(UInt32.random(in: 0...UInt32.max) & 0xffffff)"
+        try FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true)
+        let lock = try WorkerLock.acquire(path: "\(lockDirectory)/\(id).lock")
+        let now = self.now()
+        let host = Self.hostName
+        do {
+            try await database.write { db in
+                try db.run("""
+                    INSERT INTO workers (id, pid, hostname, lock_path, state, started_at, last_seen_at)
+                    VALUES (?, ?, ?, ?, 'running', ?, ?)
+                    """, [id, pid, host, lock.path, now, now])
+            }
+        } catch {
+            lock.release()
+            throw error
+        }
+        return WorkerRegistration(id: id, lock: lock)
+    }
+
+    /// Records that the worker is still there (for `workers` and `status`).
+    public func touchWorker(_ id: String) async throws {
+        let now = self.now()
+        try await database.write { db in
+            try db.run("UPDATE workers SET last_seen_at = ? WHERE id = ?", [now, id])
+        }
+    }
+
+    /// Marks the worker stopped and releases its lock. Jobs it still holds are released as lost
+    /// (a worker should hand its jobs back before it deregisters).
+    public func deregisterWorker(_ registration: WorkerRegistration) async throws {
+        let now = self.now()
+        try await database.write { db in
+            try db.run("UPDATE workers SET state = 'stopped', stopped_at = ?, last_seen_at = ? WHERE id = ?",
+                       [now, now, registration.id])
+            _ = try Self.releaseJobs(db, of: registration.id, code: "worker.stopped",
+                                     message: "worker \(registration.id) stopped while holding the job", now: now)
+        }
+        registration.lock.release()
+    }
+
+    /// Every registered worker, newest first, with `running` ones checked against their locks.
+    public func workers() async throws -> [WorkerRecord] {
+        try await database.read { db in
+            try db.query("SELECT * FROM workers ORDER BY started_at DESC").map { row in
+                WorkerRecord(
+                    id: row.string("id") ?? "", pid: Int32(row.int("pid") ?? 0), hostname: row.string("hostname") ?? "",
+                    lockPath: row.string("lock_path") ?? "",
+                    state: WorkerRecord.State(rawValue: row.string("state") ?? "") ?? .dead,
+                    startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
+                    lastSeenAt: row.date("last_seen_at") ?? Date(timeIntervalSince1970: 0),
+                    stoppedAt: row.date("stopped_at"))
+            }
+        }
+    }
+
+    /// Releases every running job of `worker`: queued again now, or failed if that was its
+    /// last attempt, or cancelled if a cancel was requested. Its attempts end `lost`.
+    static func releaseJobs(_ db: Connection, of worker: String, code: String, message: String, now: Date) throws -> ReclaimReport {
+        let rows = try db.query("SELECT \(columns) FROM jobs WHERE state = 'running' AND lease_owner = ?", [worker])
+        return try release(db, rows.map(job), code: code, message: message, now: now)
+    }
+
+    static func release(_ db: Connection, _ jobs: [Job], code: String, message: String, now: Date) throws -> ReclaimReport {
+        var report = ReclaimReport()
+        for job in jobs {
+            guard let owner = job.leaseOwner else { continue }
+            let lease = Lease(job: job, owner: owner, token: job.leaseToken, expiresAt: job.leaseExpiresAt ?? now)
+            let failure = JobFailure(
+                code: code, message: "\(message) (attempt \(job.attempt) of \(job.maxAttempts)"
+                    + (job.currentStage.map { ", stage \($0)" } ?? "") + ")",
+                isRetryable: true)
+            if job.cancelRequested {
+                try finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: failure, now: now)
+                _ = try finish(db, jobID: job.id, state: .cancelled, error: nil, now: now)
+            } else if job.attempt >= job.maxAttempts {
+                try finishAttempt(db, lease, outcome: .lost, stage: job.currentStage, error: failure, now: now)
+                _ = try finish(db, jobID: job.id, state: .failed, error: failure, now: now)
+                report.failed.append(job.id)
+            } else {
+                try finishAttempt(db, lease, outcome: .lost, stage: job.currentStage, error: failure, now: now)
+                _ = try requeue(db, jobID: job.id, runAt: now, refund: false, error: failure, now: now)
+                report.requeued.append(job.id)
+            }
+        }
+        return report
+    }
+
+    /// Frees the jobs of dead workers and of expired leases.
+    ///
+    /// Dead workers are found by their locks (see ``WorkerLock``), in well under a second;
+    /// only workers on this host are probed, since a flock says nothing across hosts. Lease
+    /// expiry is the backstop for everything else (a hung process, another host).
+    public func reclaim() async throws -> ReclaimReport {
+        var report = ReclaimReport()
+        let host = Self.hostName
+        let candidates: [(id: String, lockPath: String)] = try await database.read { db in
+            try db.query("SELECT id, lock_path FROM workers WHERE state = 'running' AND hostname = ?", [host])
+                .map { ($0.string("id") ?? "", $0.string("lock_path") ?? "") }
+        }
+        for candidate in candidates {
+            let held: WorkerLock?
+            switch WorkerLock.probe(path: candidate.lockPath) {
+            case .alive: continue
+            case .missing: held = nil
+            case .dead(let lock): held = lock
+            }
+            let now = self.now()
+            let freed: ReclaimReport = try await database.write { db in
+                let marked = try db.run(
+                    "UPDATE workers SET state = 'dead', stopped_at = ? WHERE id = ? AND state = 'running'", [now, candidate.id])
+                guard marked == 1 else { return ReclaimReport() }
+                var r = try Self.releaseJobs(db, of: candidate.id, code: "worker.lost",
+                                             message: "worker \(candidate.id) died", now: now)
+                r.deadWorkers = [candidate.id]
+                return r
+            }
+            held?.release()
+            report.deadWorkers += freed.deadWorkers
+            report.requeued += freed.requeued
+            report.failed += freed.failed
+        }
+        let now = self.now()
+        // Most sweeps find nothing: look first with a read, so idle workers do not queue for the write lock.
+        let anyExpired = try await database.read { db in
+            try db.queryOne("SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ? LIMIT 1", [now]) != nil
+        }
+        guard anyExpired else { return report }
+        let expired: ReclaimReport = try await database.write { db in
+            let rows = try db.query(
+                "SELECT \(Self.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", [now])
+            return try Self.release(db, rows.map(Self.job), code: "lease.expired",
+                                    message: "the lease expired without a heartbeat", now: now)
+        }
+        report.requeued += expired.requeued
+        report.failed += expired.failed
+        return report
+    }
+}

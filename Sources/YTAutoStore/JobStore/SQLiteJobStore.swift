@@ -1,0 +1,284 @@
+import Foundation
+import YTAutoCore
+
+/// The job store on one SQLite file, shared by every process on the host.
+///
+/// Each instance owns one connection on its own serial queue (``DatabaseQueue``). Every
+/// write is one `BEGIN IMMEDIATE` transaction; every write about a leased job first checks
+/// the lease's owner and token under the write lock, so a worker whose lease was taken
+/// over changes nothing and gets ``LeaseLost``.
+public final class SQLiteJobStore: JobStore {
+    public let database: DatabaseQueue
+    public let retryPolicy: RetryPolicy
+    /// Where worker lock files live: `<database>-workers/`.
+    public let lockDirectory: String
+    let now: @Sendable () -> Date
+
+    /// Opens the store, creating the file if needed, and migrates it unless told not to.
+    /// - Throws: ``SQLiteError`` (naming the file) or ``MigrationError``.
+    public init(
+        path: String, options: Connection.Options = .init(), retryPolicy: RetryPolicy = .init(),
+        migrate: Bool = true, clock: @escaping @Sendable () -> Date = Date.init
+    ) throws {
+        self.database = try DatabaseQueue(path: path, options: options)
+        self.retryPolicy = retryPolicy
+        self.lockDirectory = path + "-workers"
+        self.now = clock
+        if migrate {
+            try database.sync { db in _ = try Migrator().migrate(db, now: clock) }
+        } else {
+            try database.sync { db in
+                let m = Migrator()
+                try m.check(try m.applied(db))
+            }
+        }
+    }
+
+    static let columns = """
+        id, channel, topic, payload, state, priority, run_at, attempt, max_attempts, lease_owner, \
+        lease_token, lease_expires_at, cancel_requested, current_stage, unique_key, last_error_code, \
+        last_error_message, created_at, updated_at, finished_at
+        """
+
+    static func job(_ row: Row) -> Job {
+        Job(
+            id: row.int("id") ?? 0,
+            channel: row.string("channel") ?? "",
+            topic: row.string("topic"),
+            payload: row.string("payload") ?? "{}",
+            state: JobState(rawValue: row.string("state") ?? "") ?? .queued,
+            priority: Int(row.int("priority") ?? 0),
+            runAt: row.date("run_at") ?? Date(timeIntervalSince1970: 0),
+            attempt: Int(row.int("attempt") ?? 0),
+            maxAttempts: Int(row.int("max_attempts") ?? 1),
+            leaseOwner: row.string("lease_owner"),
+            leaseToken: row.int("lease_token") ?? 0,
+            leaseExpiresAt: row.date("lease_expires_at"),
+            cancelRequested: (row.int("cancel_requested") ?? 0) != 0,
+            currentStage: row.string("current_stage"),
+            uniqueKey: row.string("unique_key"),
+            lastErrorCode: row.string("last_error_code"),
+            lastErrorMessage: row.string("last_error_message"),
+            createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0),
+            finishedAt: row.date("finished_at"))
+    }
+
+    static func attempt(_ row: Row) -> AttemptRecord {
+        AttemptRecord(
+            id: row.int("id") ?? 0, jobID: row.int("job_id") ?? 0, attempt: Int(row.int("attempt") ?? 0),
+            leaseToken: row.int("lease_token") ?? 0, channel: row.string("channel") ?? "",
+            workerID: row.string("worker_id") ?? "", startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
+            finishedAt: row.date("finished_at"), outcome: row.string("outcome").flatMap(AttemptOutcome.init(rawValue:)),
+            stage: row.string("stage"), errorCode: row.string("error_code"), errorMessage: row.string("error_message"))
+    }
+
+    static func payload(topic: String?, options: [String: String]) -> String {
+        var object: [String: Any] = ["options": options]
+        if let topic { object["topic"] = topic }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: - Enqueue
+
+    public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
+        guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
+        guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
+        let now = self.now()
+        return try await database.write { db in
+            let inserted = try db.queryOne("""
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
+                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (unique_key) DO NOTHING
+                RETURNING \(Self.columns)
+                """,
+                [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
+                 new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now])
+            if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
+            guard let existing = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE unique_key = ?", [new.uniqueKey]) else {
+                throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
+            }
+            return EnqueueResult(job: Self.job(existing), inserted: false)
+        }
+    }
+
+    // MARK: - Lease
+
+    public func lease(worker: String, channels: [String]? = nil, duration: Duration) async throws -> Lease? {
+        let now = self.now()
+        let expires = now.addingTimeInterval(duration.seconds)
+        var filter = ""
+        var args: [any SQLBindable] = [worker, expires, now]
+        if let channels {
+            if channels.isEmpty { return nil }
+            filter = " AND channel IN (" + channels.indices.map { "?\($0 + 4)" }.joined(separator: ", ") + ")"
+            args += channels.map { $0 as any SQLBindable }
+        }
+        let sql = """
+            UPDATE jobs
+               SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
+                   lease_expires_at = ?2, updated_at = ?3
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3\(filter)
+                          ORDER BY priority, run_at, id LIMIT 1)
+            RETURNING \(Self.columns)
+            """
+        let boundArgs = args
+        return try await database.write { db in
+            guard let row = try db.queryOne(sql, boundArgs) else { return nil }
+            let job = Self.job(row)
+            try db.run("""
+                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, [job.id, job.attempt, job.leaseToken, job.channel, worker, now])
+            return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
+        }
+    }
+
+    /// Reads the job's row under the write lock and checks that `lease` is still its lease.
+    static func requireLease(_ db: Connection, _ lease: Lease) throws -> Job {
+        guard let row = try db.queryOne("SELECT \(columns) FROM jobs WHERE id = ?", [lease.jobID]) else {
+            throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+        }
+        let job = Self.job(row)
+        guard job.state == .running, job.leaseToken == lease.token, job.leaseOwner == lease.owner else {
+            throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner,
+                            currentState: job.state, currentOwner: job.leaseOwner, currentToken: job.leaseToken)
+        }
+        return job
+    }
+
+    public func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus {
+        let now = self.now()
+        let until = now.addingTimeInterval(duration.seconds)
+        return try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            try db.run("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ?", [until, now, job.id])
+            return job.cancelRequested ? .cancelRequested(until: until) : .held(until: until)
+        }
+    }
+
+    public func checkpoint(
+        _ lease: Lease, stage: String, state: StageState, artifacts: [Artifact], startedAt: Date, error: JobFailure?
+    ) async throws {
+        let now = self.now()
+        let artifactsJSON = String(decoding: try JSONEncoder().encode(artifacts), as: UTF8.self)
+        let finished: Date? = state == .running ? nil : now
+        let durationMS: Int64? = finished.map { Int64(($0.timeIntervalSince(startedAt) * 1000).rounded()) }
+        try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            try db.run("""
+                INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (job_id, stage) DO UPDATE SET
+                    state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at,
+                    duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
+                """,
+                [job.id, stage, state.rawValue, job.attempt, artifactsJSON, startedAt, finished, durationMS,
+                 error?.code, error?.message])
+            try db.run("UPDATE jobs SET current_stage = ?, updated_at = ? WHERE id = ?", [stage, now, job.id])
+        }
+    }
+
+    // MARK: - Ending an attempt
+
+    /// Ends the attempt row of `lease` with `outcome`.
+    static func finishAttempt(_ db: Connection, _ lease: Lease, outcome: AttemptOutcome, stage: String?, error: JobFailure?, now: Date) throws {
+        try db.run("""
+            UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ?
+             WHERE job_id = ? AND lease_token = ?
+            """, [now, outcome.rawValue, stage, error?.code, error?.message, lease.jobID, lease.token])
+    }
+
+    /// Moves a job to a finished state and clears its lease.
+    static func finish(_ db: Connection, jobID: Int64, state: JobState, error: JobFailure?, now: Date) throws -> Job {
+        guard let row = try db.queryOne("""
+            UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
+                   last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
+             WHERE id = ?
+            RETURNING \(columns)
+            """, [state.rawValue, now, now, error?.code, error?.message, jobID])
+        else { throw JobStoreError.notFound(jobID) }
+        return job(row)
+    }
+
+    /// Queues a job again at `runAt`, clearing its lease; `refund` gives back the attempt.
+    static func requeue(_ db: Connection, jobID: Int64, runAt: Date, refund: Bool, error: JobFailure?, now: Date) throws -> Job {
+        guard let row = try db.queryOne("""
+            UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_at = ?, updated_at = ?,
+                   attempt = attempt - ?, last_error_code = coalesce(?, last_error_code),
+                   last_error_message = coalesce(?, last_error_message)
+             WHERE id = ?
+            RETURNING \(columns)
+            """, [runAt, now, refund ? 1 : 0, error?.code, error?.message, jobID])
+        else { throw JobStoreError.notFound(jobID) }
+        return job(row)
+    }
+
+    public func complete(_ lease: Lease) async throws -> Job {
+        let now = self.now()
+        return try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            try Self.finishAttempt(db, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
+            return try Self.finish(db, jobID: job.id, state: .succeeded, error: nil, now: now)
+        }
+    }
+
+    public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {
+        let now = self.now()
+        let policy = retryPolicy
+        return try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            if job.cancelRequested {
+                try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: error, now: now)
+                return try Self.finish(db, jobID: job.id, state: .cancelled, error: error, now: now)
+            }
+            let attemptsLeft = job.attempt < job.maxAttempts || !error.spendsAttempt
+            if error.isRetryable && attemptsLeft {
+                try Self.finishAttempt(db, lease, outcome: .retrying, stage: job.currentStage, error: error, now: now)
+                let runAt = policy.nextRun(after: error, attempt: job.attempt, now: now)
+                return try Self.requeue(db, jobID: job.id, runAt: runAt, refund: !error.spendsAttempt, error: error, now: now)
+            }
+            try Self.finishAttempt(db, lease, outcome: .failed, stage: job.currentStage, error: error, now: now)
+            return try Self.finish(db, jobID: job.id, state: .failed, error: error, now: now)
+        }
+    }
+
+    public func handBack(_ lease: Lease) async throws -> Job {
+        let now = self.now()
+        return try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            if job.cancelRequested {
+                try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
+                return try Self.finish(db, jobID: job.id, state: .cancelled, error: nil, now: now)
+            }
+            try Self.finishAttempt(db, lease, outcome: .handedBack, stage: job.currentStage, error: nil, now: now)
+            return try Self.requeue(db, jobID: job.id, runAt: now, refund: true, error: nil, now: now)
+        }
+    }
+
+    public func markCancelled(_ lease: Lease) async throws -> Job {
+        let now = self.now()
+        return try await database.write { db in
+            let job = try Self.requireLease(db, lease)
+            try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
+            return try Self.finish(db, jobID: job.id, state: .cancelled, error: nil, now: now)
+        }
+    }
+}
+
+/// Refusals of the store that are not about a lease.
+public enum JobStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    case notFound(Int64)
+    case invalidState(jobID: Int64, state: JobState, action: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "job \(id) does not exist"
+        case .invalidState(let id, let state, let action): "job \(id) is \(state.rawValue); cannot \(action)"
+        case .invalidArgument(let why): why
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import YTAutoCore
+
+/// Brings a database's schema up to date with ``Migration/embedded``.
+///
+/// Each migration applies in its own `BEGIN IMMEDIATE` transaction and records its version,
+/// name, checksum and time in `schema_migrations`. Whether a version is applied is decided
+/// inside that transaction, under the write lock, so several processes starting at once
+/// apply each migration exactly once: the others wait, then see it done.
+public struct Migrator: Sendable {
+    public let migrations: [Migration]
+
+    public init(migrations: [Migration] = Migration.embedded) {
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// Checks the embedded set itself: unique versions and well-formed names.
+    public static func validateEmbedded() throws(MigrationError) {
+        var seen = Set<Int>()
+        for file in Migration.embeddedFiles {
+            let m = try Migration(fileName: file.name, sql: file.sql)
+            guard seen.insert(m.version).inserted else { throw .duplicateVersion(m.version) }
+        }
+    }
+
+    public struct Applied: Sendable, Hashable {
+        public let version: Int
+        public let name: String
+        public let checksum: String
+        public let appliedAt: Date?
+    }
+
+    /// The migrations recorded in the database.
+    public func applied(_ db: Connection) throws -> [Applied] {
+        let exists = try db.queryOne(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'") != nil
+        guard exists else { return [] }
+        return try db.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version").map {
+            Applied(version: Int($0.int("version") ?? 0), name: $0.string("name") ?? "",
+                    checksum: $0.string("checksum") ?? "", appliedAt: $0.date("applied_at"))
+        }
+    }
+
+    /// Refuses a database that is newer than this binary, or whose applied migrations differ.
+    public func check(_ applied: [Applied]) throws(MigrationError) {
+        let known = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { a, _ in a })
+        let newest = migrations.last?.version ?? 0
+        for a in applied {
+            guard let m = known[a.version] else {
+                if a.version > newest { throw .databaseNewer(databaseVersion: applied.map(\.version).max() ?? a.version, binaryVersion: newest) }
+                throw .unknownApplied(version: a.version, name: a.name)
+            }
+            if m.checksum != a.checksum {
+                throw .checksumMismatch(version: m.version, name: m.name, applied: a.checksum, embedded: m.checksum)
+            }
+        }
+    }
+
+    /// Applies every pending migration. Returns the ones this call applied.
+    @discardableResult
+    public func migrate(_ db: Connection, now: @Sendable () -> Date = Date.init) throws -> [Migration] {
+        try db.writeTransaction { db in
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    INTEGER PRIMARY KEY,
+                    name       TEXT NOT NULL,
+                    checksum   TEXT NOT NULL,
+                    applied_at TEXT NOT NULL
+                )
+                """)
+        }
+        try check(try applied(db))
+        var done: [Migration] = []
+        for m in migrations {
+            let appliedNow: Bool = try db.writeTransaction { db in
+                let current = try self.applied(db)
+                try self.check(current)
+                if current.contains(where: { $0.version == m.version }) { return false }
+                do {
+                    try db.execute(m.sql)
+                } catch {
+                    throw MigrationError.failed(version: m.version, name: m.name, underlying: String(describing: error))
+                }
+                try db.run(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+                    [m.version, m.name, m.checksum, now()])
+                return true
+            }
+            if appliedNow { done.append(m) }
+        }
+        return done
+    }
+}

@@ -1,0 +1,175 @@
+import CSQLite
+import Foundation
+import YTAutoCore
+
+/// One SQLite connection. Not Sendable: a ``DatabaseQueue`` owns it and runs every call
+/// on its own serial queue, so blocking SQLite calls never occupy Swift's cooperative pool.
+///
+/// It opens with WAL, `synchronous=NORMAL`, foreign keys on, and a busy handler that
+/// retries with short jittered sleeps up to ``Options/busyTimeout``. SQLite's built-in
+/// handler sleeps 1, 2, 5 … 100 ms in a fixed ladder, which lets one process starve
+/// others; short random sleeps give every waiter a fair chance at the write lock.
+public final class Connection {
+    public struct Options: Sendable {
+        /// How long a statement waits for another process's lock before SQLITE_BUSY.
+        public var busyTimeout: Duration = .seconds(10)
+        /// How long a write transaction keeps retrying SQLITE_BUSY, in all.
+        public var transactionRetryBound: Duration = .seconds(30)
+        public var readOnly = false
+        public init() {}
+    }
+
+    let handle: OpaquePointer
+    public let path: String
+    public let options: Options
+    private var cache: [String: Statement] = [:]
+    private let busyState: BusyState
+
+    /// Opens (creating if needed) the database at `path`.
+    /// - Throws: ``SQLiteError`` naming the file when it cannot be opened or is not a database.
+    public init(path: String, options: Options = Options()) throws {
+        self.path = path
+        self.options = options
+        var db: OpaquePointer?
+        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+            | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(extendedCode: rc, message: "cannot open database: \(message)", path: path)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        busyState = BusyState(timeoutNanos: UInt64(options.busyTimeout.seconds * 1e9))
+        sqlite3_busy_handler(db, busyHandler, Unmanaged.passUnretained(busyState).toOpaque())
+        // The first read of the file is here: a corrupt or foreign file fails now, clearly.
+        if !options.readOnly {
+            try withBusyRetry { _ = try self.query("PRAGMA journal_mode=WAL") }
+        }
+        try execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        _ = try query("SELECT count(*) FROM sqlite_schema")
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+    }
+
+    /// Runs one or more statements without parameters.
+    public func execute(_ sql: String) throws {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+    }
+
+    /// Prepares a statement without caching it.
+    public func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
+        return Statement(handle: stmt, sql: sql, path: path)
+    }
+
+    /// A prepared statement from this connection's cache: each SQL text is compiled once.
+    public func cached(_ sql: String) throws -> Statement {
+        if let s = cache[sql] { return s }
+        let s = try prepare(sql)
+        cache[sql] = s
+        return s
+    }
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ values: [any SQLBindable] = []) throws -> [Row] {
+        try cached(sql).all(values)
+    }
+
+    /// Runs a statement and returns its first row, if any.
+    public func queryOne(_ sql: String, _ values: [any SQLBindable] = []) throws -> Row? {
+        try query(sql, values).first
+    }
+
+    /// Runs a statement that returns no rows, and returns how many rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [any SQLBindable] = []) throws -> Int {
+        _ = try cached(sql).all(values)
+        return Int(sqlite3_changes(handle))
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` in a write transaction that begins IMMEDIATE.
+    ///
+    /// IMMEDIATE takes the write lock up front: a deferred transaction that later upgrades
+    /// to a write can get SQLITE_BUSY that no busy handler can resolve. On any error the
+    /// transaction rolls back and the first error is rethrown. SQLITE_BUSY is retried
+    /// (rolled back, jittered sleep, run again) until ``Options/transactionRetryBound``;
+    /// `body` may therefore run more than once and must only touch the database.
+    public func writeTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        try withBusyRetry {
+            try self.execute("BEGIN IMMEDIATE")
+            do {
+                let result = try body(self)
+                try self.execute("COMMIT")
+                return result
+            } catch {
+                if self.isInTransaction { try? self.execute("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` in a read transaction: one consistent snapshot for all its statements.
+    public func readTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        try execute("BEGIN DEFERRED")
+        do {
+            let result = try body(self)
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Retries `body` while it fails with SQLITE_BUSY, with jittered sleeps, within the bound.
+    func withBusyRetry<T>(_ body: () throws -> T) throws -> T {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(options.transactionRetryBound.seconds * 1e9)
+        var tries = 0
+        while true {
+            do {
+                return try body()
+            } catch let e as SQLiteError where e.isBusy && DispatchTime.now().uptimeNanoseconds < deadline {
+                tries += 1
+                usleep(UInt32.random(in: 200...(1000 * UInt32(min(tries, 10)))))
+            }
+        }
+    }
+}
+
+/// Per-connection state for the busy handler: when the current wait began.
+final class BusyState {
+    let timeoutNanos: UInt64
+    var waitStartedAt: UInt64 = 0
+    init(timeoutNanos: UInt64) { self.timeoutNanos = timeoutNanos }
+}
+
+/// SQLite calls this while another connection holds a lock it needs. `count` is the number
+/// of prior calls for the same wait. Returning 0 gives up with SQLITE_BUSY.
+private func busyHandler(_ context: UnsafeMutableRawPointer?, _ count: Int32) -> Int32 {
+    guard let context else { return 0 }
+    let state = Unmanaged<BusyState>.fromOpaque(context).takeUnretainedValue()
+    let now = DispatchTime.now().uptimeNanoseconds
+    if count == 0 { state.waitStartedAt = now }
+    if now - state.waitStartedAt >= state.timeoutNanos { return 0 }
+    // 50–500 µs at first, up to 50–2000 µs: short enough that a freed lock is taken soon,
+    // random so that waiting processes do not wake in lockstep.
+    let ceiling = UInt32(min(2000, 500 + Int(count) * 20))
+    usleep(UInt32.random(in: 50...ceiling))
+    return 1
+}

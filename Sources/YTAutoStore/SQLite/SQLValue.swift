@@ -1,0 +1,62 @@
+import Foundation
+import YTAutoCore
+
+/// A value bound to or read from a statement.
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// A Swift value that binds as an SQL value.
+public protocol SQLBindable: Sendable {
+    var sqlValue: SQLValue { get }
+}
+
+extension SQLValue: SQLBindable { public var sqlValue: SQLValue { self } }
+extension Int: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int32: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int64: SQLBindable { public var sqlValue: SQLValue { .integer(self) } }
+extension Double: SQLBindable { public var sqlValue: SQLValue { .real(self) } }
+extension String: SQLBindable { public var sqlValue: SQLValue { .text(self) } }
+extension Bool: SQLBindable { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+/// Dates bind as the stored timestamp text (see ``Timestamp``).
+extension Date: SQLBindable { public var sqlValue: SQLValue { .text(Timestamp.string(self)) } }
+extension Optional: SQLBindable where Wrapped: SQLBindable {
+    public var sqlValue: SQLValue { self?.sqlValue ?? .null }
+}
+
+/// One result row, with values by column name.
+public struct Row: Sendable {
+    public let columns: [String]
+    public let values: [SQLValue]
+
+    public subscript(_ name: String) -> SQLValue {
+        guard let i = columns.firstIndex(of: name) else { return .null }
+        return values[i]
+    }
+
+    public subscript(_ index: Int) -> SQLValue { values[index] }
+
+    public func int(_ name: String) -> Int64? {
+        switch self[name] {
+        case .integer(let v): v
+        case .real(let v): Int64(v)
+        case .text(let t): Int64(t)
+        default: nil
+        }
+    }
+
+    public func string(_ name: String) -> String? {
+        switch self[name] {
+        case .text(let t): t
+        case .integer(let v): String(v)
+        case .real(let v): String(v)
+        default: nil
+        }
+    }
+
+    public func date(_ name: String) -> Date? { string(name).flatMap(Timestamp.date) }
+}

@@ -1,0 +1,42 @@
+import CSQLite
+import Foundation
+
+/// An error from SQLite, with its extended result code, its message and the SQL that failed.
+public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The extended result code (e.g. 517 `SQLITE_BUSY_SNAPSHOT`).
+    public let extendedCode: Int32
+    public let message: String
+    public let sql: String?
+    /// The database file, when known.
+    public let path: String?
+
+    public init(extendedCode: Int32, message: String, sql: String? = nil, path: String? = nil) {
+        self.extendedCode = extendedCode
+        self.message = message
+        self.sql = sql
+        self.path = path
+    }
+
+    /// The primary result code (`SQLITE_BUSY` for all the busy variants).
+    public var primaryCode: Int32 { extendedCode & 0xff }
+
+    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    public var isConstraint: Bool { primaryCode == SQLITE_CONSTRAINT }
+    public var isCorrupt: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
+    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+
+    public var description: String {
+        var s = "SQLite error \(extendedCode) (\(String(cString: sqlite3_errstr(extendedCode)))): \(message)"
+        if let path { s += " [database: \(path)]" }
+        if isCorrupt { s += " — the file is not a valid ytauto database or is damaged; restore it from a backup" }
+        if isDiskFull { s += " — the disk is full; free space and the write can be retried, nothing was committed" }
+        if let sql { s += " [sql: \(sql.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))]" }
+        return s
+    }
+
+    /// `~=` lets a primary code match all its extended codes: `case SQLITE_BUSY:` catches `SQLITE_BUSY_SNAPSHOT`.
+    public static func ~= (code: Int32, error: SQLiteError) -> Bool {
+        code == error.extendedCode || code == error.primaryCode
+    }
+}
+
