@@ -1,1 +1,3 @@
-print("x")
+import YTAutoApp
+
+await CLIMain.run(YTAutoCommand.self)

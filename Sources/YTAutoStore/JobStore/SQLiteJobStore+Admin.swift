@@ -144,3 +144,46 @@ extension SQLiteJobStore {
         }
     }
 }
+
+extension SQLiteJobStore {
+    /// Running jobs, oldest lease first.
+    public func runningJobs() async throws -> [Job] {
+        try await database.read { db in
+            try db.query("SELECT \(Self.columns) FROM jobs WHERE state = 'running' ORDER BY updated_at").map(Self.job)
+        }
+    }
+
+    /// The highest applied migration version.
+    public func schemaVersion() async throws -> Int {
+        try await database.read { db in Int(try db.queryOne("SELECT max(version) AS v FROM schema_migrations")?.int("v") ?? 0) }
+    }
+
+    /// The start of the attempt now running for each running job, by job id.
+    public func runningAttemptStarts() async throws -> [Int64: Date] {
+        try await database.read { db in
+            var out: [Int64: Date] = [:]
+            for row in try db.query("""
+                SELECT a.job_id, a.started_at FROM jobs j
+                  JOIN job_attempts a ON a.job_id = j.id AND a.lease_token = j.lease_token
+                 WHERE j.state = 'running'
+                """) {
+                if let id = row.int("job_id"), let d = row.date("started_at") { out[id] = d }
+            }
+            return out
+        }
+    }
+
+    /// When each of `topics` was last given to a job of `channel` (absent if never).
+    public func lastUse(ofTopics topics: [String], channel: String) async throws -> [String: Date] {
+        try await database.read { db in
+            var out: [String: Date] = [:]
+            for topic in topics {
+                if let d = try db.queryOne(
+                    "SELECT max(created_at) AS t FROM jobs WHERE channel = ? AND topic = ?", [channel, topic])?.date("t") {
+                    out[topic] = d
+                }
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import YTAutoCore
+import YTAutoStore
+
+/// `ytauto`: set up, feed and watch the queue.
+public struct YTAutoCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "ytauto",
+        abstract: "Runs faceless video channels on a persistent SQLite job queue.",
+        subcommands: [Init.self, Status.self, Enqueue.self])
+
+    public init() {}
+
+    /// `ytauto init`: the database and a sample configuration.
+    public struct Init: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Create the database and a sample configuration (channels horror, facts, finance).",
+            discussion: "An existing configuration file is kept unless --force is given; the database is only migrated.")
+
+        @OptionGroup public var global: GlobalOptions
+        @Flag(help: "Overwrite an existing configuration file.") public var force = false
+
+        public init() {}
+
+        public func run() async throws {
+            let store = try global.openStore()
+            let version = try await store.schemaVersion()
+            print("database \(global.databasePath) ready at schema version \(version)")
+            let path = global.configPath
+            if FileManager.default.fileExists(atPath: path) && !force {
+                _ = try AppConfig.load(path: path)
+                print("configuration \(path) exists and is valid; kept (use --force to overwrite)")
+                return
+            }
+            let text = try AppConfig.sample.yaml()
+            _ = try AppConfig.parse(text)
+            do {
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError("cannot write the configuration \(path): \(error.localizedDescription)")
+            }
+            print("wrote \(path) with channels \(AppConfig.sample.channels.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    /// `ytauto status`: the queue at a glance.
+    public struct Status: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Show queue sizes by state and channel, running jobs, workers and the oldest due job.")
+
+        @OptionGroup public var global: GlobalOptions
+        @Flag(help: "Print JSON instead of tables.") public var json = false
+
+        public init() {}
+
+        public func run() async throws {
+            let store = try global.openStore()
+            let now = Date()
+            let stats = try await store.stats()
+            let running = try await store.runningJobs()
+            let starts = try await store.runningAttemptStarts()
+            let workers = try await store.workers()
+            let version = try await store.schemaVersion()
+            let live = workers.filter { $0.state == .running }.map { w -> (WorkerRecord, Bool) in
+                if w.hostname != SQLiteJobStore.hostName { return (w, true) }
+                switch WorkerLock.probe(path: w.lockPath) {
+                case .alive: return (w, true)
+                case .dead(let lock): lock.release(); return (w, false)
+                case .missing: return (w, false)
+                }
+            }
+            let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
+            if json {
+                var channels: [String: [String: Int]] = [:]
+                for (c, states) in stats.counts {
+                    channels[c] = Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) })
+                }
+                var out: [String: Any] = [
+                    "database": global.databasePath,
+                    "schema_version": version,
+                    "jobs": Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
+                    "channels": channels,
+                    "running": running.map { j -> [String: Any] in
+                        var o = Output.jobJSON(j)
+                        if let s = starts[j.id] { o["elapsed_seconds"] = now.timeIntervalSince(s) }
+                        return o
+                    },
+                    "workers": live.map { w, alive -> [String: Any] in
+                        ["id": w.id, "pid": Int(w.pid), "host": w.hostname, "alive": alive,
+                         "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
+                    },
+                ]
+                out["oldest_due_queued_age_seconds"] = oldestAge
+                print(Output.json(out))
+                return
+            }
+            print("database: \(global.databasePath) (schema version \(version))")
+            let totals = JobState.allCases.map { "\($0.rawValue) \(stats.byState[$0, default: 0])" }.joined(separator: ", ")
+            print("jobs: \(totals)")
+            print("oldest due queued job: \(oldestAge.map { Output.duration($0) + " ago" } ?? "none")")
+            if !stats.counts.isEmpty {
+                print("")
+                let rows = stats.counts.keys.sorted().map { c in
+                    [c] + JobState.allCases.map { String(stats.counts[c]?[$0] ?? 0) }
+                }
+                print(Output.table(["channel"] + JobState.allCases.map(\.rawValue), rows))
+            }
+            print("")
+            if running.isEmpty {
+                print("running: none")
+            } else {
+                print(Output.table(
+                    ["job", "channel", "stage", "attempt", "worker", "elapsed"],
+                    running.map { j in
+                        [String(j.id), j.channel, j.currentStage ?? "-", "\(j.attempt)/\(j.maxAttempts)", j.leaseOwner ?? "-",
+                         starts[j.id].map { Output.duration(now.timeIntervalSince($0)) } ?? "-"]
+                    }))
+            }
+            print("")
+            if live.isEmpty {
+                print("workers: none running")
+            } else {
+                print(Output.table(
+                    ["worker", "pid", "host", "state", "started"],
+                    live.map { w, alive in
+                        [w.id, String(w.pid), w.hostname, alive ? "alive" : "dead (not yet reclaimed)", Timestamp.string(w.startedAt)]
+                    }))
+            }
+        }
+    }
+
+    /// `ytauto enqueue`: one job now or at a time.
+    public struct Enqueue: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Add a job for a channel.",
+            discussion: """
+                Without --topic, the channel's topic used least recently (or never) is taken. \
+                --at takes an ISO-8601 time (2026-12-01T18:00:00Z or with an offset); default now. \
+                Lower --priority runs first; default is the channel's priority.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The channel's name, as in the configuration.") public var channel: String
+        @Option(help: "The video's topic.") public var topic: String?
+        @Option(help: "When the job becomes due (ISO-8601).") public var at: String?
+        @Option(help: "Lower runs first.") public var priority: Int?
+        @Option(help: "A key that makes the enqueue idempotent: a second job with it is never made.") public var uniqueKey: String?
+        @Flag(help: "Print the job as JSON.") public var json = false
+
+        public init() {}
+
+        public func validate() throws {
+            if let at, Enqueue.parseTime(at) == nil {
+                throw ValidationError("--at '\(at)' is not an ISO-8601 time such as 2026-12-01T18:00:00Z")
+            }
+        }
+
+        static func parseTime(_ text: String) -> Date? {
+            if let d = Timestamp.date(text) { return d }
+            let f = ISO8601DateFormatter()
+            if let d = f.date(from: text) { return d }
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return f.date(from: text)
+        }
+
+        public func run() async throws {
+            let config = try global.loadConfig()
+            let channelConfig = try config.channel(named: channel)
+            let store = try global.openStore()
+            var chosen = topic
+            if chosen == nil {
+                let used = try await store.lastUse(ofTopics: channelConfig.topics, channel: channel)
+                chosen = channelConfig.topics.min { (used[$0] ?? .distantPast) < (used[$1] ?? .distantPast) }
+            }
+            let result = try await store.enqueue(NewJob(
+                channel: channel, topic: chosen, priority: priority ?? channelConfig.priority,
+                runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey))
+            if json {
+                var o = Output.jobJSON(result.job)
+                o["inserted"] = result.inserted
+                print(Output.json(o))
+            } else {
+                let verb = result.inserted ? "queued" : "already exists (same unique key):"
+                print("job \(result.job.id) \(verb) channel \(channel), topic \"\(result.job.topic ?? "-")\", due \(Timestamp.string(result.job.runAt))")
+            }
+        }
+    }
+}
