@@ -69,15 +69,16 @@ let package = Package(
             dependencies: ["EmbedMigrationsTool"],
             path: "Sources/EmbedMigrationsPlugin"
         ),
+        .target(name: "YTAutoTestSupport", path: "Tests/TestSupport", swiftSettings: upcoming),
         .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
         .testTarget(
             name: "YTAutoStoreTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "ytauto-testworker"],
+            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "YTAutoTestSupport", "ytauto-testworker"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "ytauto", "ytauto-admin"],
+            dependencies: ["YTAutoStore", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin"],
             swiftSettings: upcoming
         ),
     ]

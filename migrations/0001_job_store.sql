@@ -33,11 +33,10 @@ CREATE INDEX jobs_lease ON jobs (priority, run_at, id) WHERE state = 'queued';
 -- Expired leases, and the jobs of a worker found dead.
 CREATE INDEX jobs_running_expiry ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_running_owner ON jobs (lease_owner) WHERE state = 'running';
--- list-failed, newest first, with and without a channel; per-channel stats.
-CREATE INDEX jobs_failed ON jobs (finished_at) WHERE state = 'failed';
+-- list-failed newest first, and prune of finished jobs by age (state IN (...) AND finished_at < ?).
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
+-- The same by channel; per-channel stats.
 CREATE INDEX jobs_channel_state ON jobs (channel, state, finished_at);
--- prune of finished jobs by age.
-CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE job_stages (
     job_id        INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

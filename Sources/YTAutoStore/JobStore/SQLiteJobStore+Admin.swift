@@ -136,7 +136,7 @@ extension SQLiteJobStore {
             let deleted = try await database.write { db in
                 try db.run("""
                     DELETE FROM jobs WHERE id IN (
-                        SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?)
+                        SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? LIMIT ?)
                     """, [cutoff, batchSize])
             }
             total += deleted

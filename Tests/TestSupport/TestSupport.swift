@@ -1,0 +1,120 @@
+import Foundation
+
+/// A fresh temporary folder per test, removed when the value is released.
+public final class TempDir: @unchecked Sendable {
+    // `@unchecked` is safe: `url` is immutable.
+    public let url: URL
+
+    public init(_ label: String = "ytauto") {
+        url = FileManager.default.temporaryDirectory
+            .appending(path: "\(label)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String { url.appending(path: name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The folder holding the package's built executables (beside the test bundle).
+public func productsDirectory() -> URL {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    // On Linux the test runner is `<products>/<name>PackageTests.xctest`; elsewhere it may be nested.
+    while dir.path != "/" {
+        if FileManager.default.isExecutableFile(atPath: dir.appending(path: "ytauto-testworker").path)
+            || FileManager.default.isExecutableFile(atPath: dir.appending(path: "ytauto").path)
+        {
+            return dir
+        }
+        dir = dir.deletingLastPathComponent()
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appending(path: ".build/debug")
+}
+
+public func binary(_ name: String) -> URL { productsDirectory().appending(path: name) }
+
+/// The output of a finished child process.
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Starts `executable` with pipes for stdout and stderr. The pipes are drained in the
+/// background so a chatty child never blocks on a full pipe.
+public final class Child: @unchecked Sendable {
+    // `@unchecked` is safe: the buffers are only touched under `lock`.
+    public let process = Process()
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+    private let group = DispatchGroup()
+
+    public init(_ executable: URL, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = cwd }
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let o = Pipe(), e = Pipe()
+        process.standardOutput = o
+        process.standardError = e
+        // Blocking reads run on threads of their own: on Linux the global dispatch queues
+        // share their few threads with Swift's cooperative pool, and a read parked there
+        // would stall every task of the test process.
+        for (pipe, isOut) in [(o, true), (e, false)] {
+            group.enter()
+            Thread.detachNewThread {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                self.lock.lock()
+                if isOut { self.out = data } else { self.err = data }
+                self.lock.unlock()
+                self.group.leave()
+            }
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
+    /// Waits for the child to exit, off the cooperative pool.
+    public func wait() async -> ProcessResult {
+        await withCheckedContinuation { (c: CheckedContinuation<ProcessResult, Never>) in
+            Thread.detachNewThread {
+                self.process.waitUntilExit()
+                self.group.wait()
+                self.lock.lock()
+                let r = ProcessResult(
+                    status: self.process.terminationStatus,
+                    stdout: String(decoding: self.out, as: UTF8.self),
+                    stderr: String(decoding: self.err, as: UTF8.self))
+                self.lock.unlock()
+                c.resume(returning: r)
+            }
+        }
+    }
+}
+
+/// Runs a built executable of the package to completion.
+public func run(_ name: String, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:]) async throws -> ProcessResult {
+    try await Child(binary(name), arguments, cwd: cwd, environment: environment).wait()
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes. Returns whether it held.
+public func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while clock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// The package's root folder, from this file's place in it.
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

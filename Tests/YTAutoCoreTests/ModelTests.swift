@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import YTAutoCore
+
+@Suite struct ModelTests {
+    @Test func scriptCountsNarratedWordsOnly() {
+        let s = Script(title: "Ten Words Title Here", hook: "Did you know — this?", body: "Honey never spoils, ever.", cta: "Subscribe now!", channel: .facts)
+        // "Did you know this?" = 4 ("—" is not a word), body 4, cta 2.
+        #expect(s.wordCount == 10)
+        #expect(!s.narration.contains("Ten Words Title"))
+        #expect(Script.countWords("  ") == 0)
+    }
+
+    @Test func videoProjectMovesForwardOnly() throws {
+        var p = VideoProject(id: "1", channel: .horror)
+        #expect(p.status == .pending)
+        #expect(throws: VideoProject.InvalidTransition.self) { try p.markCompleted(outputPath: "/x.mp4") }
+        try p.start(stage: "script")
+        try p.start(stage: "narration")
+        try p.markCompleted(outputPath: "/x.mp4")
+        #expect(p.status == .completed)
+        #expect(p.outputPath == "/x.mp4")
+        #expect(throws: VideoProject.InvalidTransition.self) {
+            try p.markFailed(ScriptValidationError(issues: ["late"]))
+        }
+
+        var q = VideoProject(id: "2", channel: .finance)
+        try q.markFailed(LLMContentFilterError(message: "refused"))
+        #expect(q.status == .failed(code: "llm.content_filtered", message: "refused"))
+        #expect(throws: VideoProject.InvalidTransition.self) { try q.start(stage: "script") }
+    }
+
+    @Test func channelDefaultsMatchTheOriginal() {
+        let h = ChannelConfig.defaults(for: .horror)
+        #expect(h.schedule == ["0 18 * * 1,3,5"])
+        #expect(h.durationRange == .init(min: 480, max: 720))
+        #expect(ChannelConfig.defaults(for: .facts).schedule == ["0 18 * * 2,4,6"])
+        #expect(ChannelConfig.defaults(for: .facts).durationRange == .init(min: 300, max: 480))
+        #expect(ChannelConfig.defaults(for: .finance).schedule == ["0 9 * * *"])
+        #expect(ChannelConfig.defaults(for: .finance).durationRange == .init(min: 300, max: 600))
+        for t in ChannelType.allCases { #expect(ChannelConfig.defaults(for: t).problems().isEmpty) }
+    }
+
+    @Test func channelProblemsAreReported() {
+        var c = ChannelConfig.defaults(for: .facts)
+        c.durationRange = .init(min: 500, max: 100)
+        c.schedule = ["0 18 * *"]
+        c.topics = []
+        let problems = c.problems()
+        #expect(problems.count == 3)
+        #expect(problems.contains { $0.contains("not a 5-field cron") })
+    }
+
+    @Test func timestampsRoundTripAndSortAsText() throws {
+        let d = Date(timeIntervalSince1970: 1_795_000_000.123)
+        let s = Timestamp.string(d)
+        #expect(s == "2026-11-18T11:06:40.123Z")
+        let back = try #require(Timestamp.date(s))
+        #expect(abs(back.timeIntervalSince(d)) < 0.001)
+        #expect(Timestamp.date("2026-11-18 08:26:40") != nil)
+        #expect(Timestamp.date("2026-13-18T08:26:40Z") == nil)
+        #expect(Timestamp.date("yesterday") == nil)
+        let earlier = Timestamp.string(d.addingTimeInterval(-0.5))
+        #expect(earlier < s)
+    }
+
+    @Test func checksumIsSHA256() {
+        #expect(Checksum.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}

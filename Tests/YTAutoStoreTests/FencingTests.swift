@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoStore
+
+/// A worker whose lease was taken over is refused every write, and the row is unchanged.
+@Suite struct FencingTests {
+    /// Leases a job to w1, lets the lease expire and be re-leased by w2; returns both leases.
+    func takenOver(_ f: Fixture) async throws -> (stale: Lease, current: Lease) {
+        _ = try await f.store.enqueue(NewJob(channel: "a"))
+        let stale = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(10)))
+        f.clock.advance(11)
+        _ = try await f.store.reclaim()
+        let current = try #require(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)))
+        #expect(current.jobID == stale.jobID && current.token == stale.token + 1)
+        return (stale, current)
+    }
+
+    enum Write: CaseIterable { case heartbeat, checkpoint, complete, fail, handBack, markCancelled }
+
+    @Test(arguments: Write.allCases)
+    func aStaleLeaseIsRefused(_ write: Write) async throws {
+        let f = try Fixture()
+        let (stale, current) = try await takenOver(f)
+        try await f.store.checkpoint(current, stage: "script", state: .running, artifacts: [], startedAt: f.clock.now, error: nil)
+        let before = try await f.row(stale.jobID)
+        let stagesBefore = try await f.store.stages(jobID: stale.jobID)
+        let attemptsBefore = try await f.store.attempts(jobID: stale.jobID)
+        let error = await #expect(throws: LeaseLost.self) {
+            switch write {
+            case .heartbeat: _ = try await f.store.heartbeat(stale, duration: .seconds(30))
+            case .checkpoint:
+                try await f.store.checkpoint(stale, stage: "script", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
+            case .complete: _ = try await f.store.complete(stale)
+            case .fail: _ = try await f.store.fail(stale, error: JobFailure(code: "x", message: "y", isRetryable: false))
+            case .handBack: _ = try await f.store.handBack(stale)
+            case .markCancelled: _ = try await f.store.markCancelled(stale)
+            }
+        }
+        #expect(error?.currentOwner == "w2" && error?.currentToken == current.token && error?.currentState == .running)
+        #expect(String(describing: error).contains("w1"))
+        #expect(try await f.row(stale.jobID) == before)
+        #expect(try await f.store.stages(jobID: stale.jobID) == stagesBefore)
+        #expect(try await f.store.attempts(jobID: stale.jobID) == attemptsBefore)
+    }
+
+    @Test func aFinishedOrCancelledJobRefusesItsOldLease() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        _ = try await f.store.complete(lease)
+        await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(lease) }
+        await #expect(throws: LeaseLost.self) { _ = try await f.store.heartbeat(lease, duration: .seconds(1)) }
+        #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.succeeded])
+
+        _ = try await f.store.enqueue(NewJob(channel: "a"))
+        let other = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        try await f.store.database.write { db in
+            try db.run("DELETE FROM jobs WHERE id = ?", [other.jobID])
+        }
+        let gone = await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(other) }
+        #expect(gone?.currentState == nil)
+    }
+
+    @Test func aForgedOwnerIsRefused() async throws {
+        let f = try Fixture()
+        _ = try await f.store.enqueue(NewJob(channel: "a"))
+        var lease = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
+        lease.owner = "w2"
+        await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(lease) }
+    }
+}
+
+@Suite struct WorkerLockTests {
+    @Test func aLiveWorkerIsAliveAndADeadOneIsReclaimed() async throws {
+        let f = try Fixture()
+        let alive = try await f.store.registerWorker(id: "alive")
+        let doomed = try await f.store.registerWorker(id: "doomed")
+        #expect(throws: WorkerLock.Failure.self) { _ = try WorkerLock.acquire(path: alive.lock.path) }
+        let a = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 2)).job.id
+        let b = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        let la = try #require(try await f.store.lease(worker: doomed.id, channels: nil, duration: .seconds(3600)))
+        let lb = try #require(try await f.store.lease(worker: doomed.id, channels: nil, duration: .seconds(3600)))
+        #expect([la.jobID, lb.jobID] == [a, b])
+        #expect(try await f.store.reclaim().isEmpty)
+        // The process "dies": its lock goes away without a deregistration (as the kernel does on SIGKILL).
+        doomed.lock.release()
+        let report = try await f.store.reclaim()
+        #expect(report.deadWorkers == ["doomed"])
+        #expect(report.requeued == [a])
+        #expect(report.failed == [b])  // that was its last attempt
+        #expect(try await f.row(b).lastErrorCode == "worker.lost")
+        #expect(try await f.store.attempts(jobID: a).map(\.outcome) == [.lost])
+        let states = try await f.store.workers().reduce(into: [String: WorkerRecord.State]()) { $0[$1.id] = $1.state }
+        #expect(states == ["alive": .running, "doomed": .dead])
+        #expect(try await f.store.reclaim().isEmpty)
+        try await f.store.deregisterWorker(alive)
+        #expect(try await f.store.workers().first { $0.id == "alive" }?.state == .stopped)
+        #expect(!FileManager.default.fileExists(atPath: alive.lock.path))
+    }
+
+    @Test func probeSeesALockHeldByAnotherOpenFile() throws {
+        let dir = TempDir()
+        let lock = try WorkerLock.acquire(path: dir.path("w.lock"))
+        guard case .alive = WorkerLock.probe(path: lock.path) else { Issue.record("held lock probed as not alive"); return }
+        lock.release()
+        guard case .missing = WorkerLock.probe(path: lock.path) else { Issue.record("released lock file still there"); return }
+        let again = try WorkerLock.acquire(path: dir.path("x.lock"))
+        guard case .alive = WorkerLock.probe(path: again.path) else { Issue.record("expected alive"); return }
+        let attrs = try FileManager.default.attributesOfItem(atPath: again.path)
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+    }
+}
+
+@Suite struct QueryPlanTests {
+    /// The plan of `sql`, one detail line per step.
+    func plan(_ store: SQLiteJobStore, _ sql: String, _ args: [any SQLBindable]) async throws -> [String] {
+        let text = sql
+        let bound = args
+        return try await store.database.read { db in
+            try db.query("EXPLAIN QUERY PLAN " + text, bound).compactMap { $0.string("detail") }
+        }
+    }
+
+    @Test func hotQueriesUseIndexes() async throws {
+        let f = try Fixture()
+        for i in 0..<200 { _ = try await f.store.enqueue(NewJob(channel: i % 2 == 0 ? "facts" : "horror")) }
+        try await f.store.database.write { db in try db.execute("ANALYZE") }
+        let now = Date()
+        let cases: [(String, String, [any SQLBindable], String)] = [
+            ("lease", "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? ORDER BY priority, run_at, id LIMIT 1", [now], "jobs_lease"),
+            ("list-failed", "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ? ORDER BY finished_at DESC LIMIT 50", [now], "jobs_state_finished"),
+            ("list-failed by channel", "SELECT id FROM jobs WHERE channel = ? AND state = 'failed' AND finished_at >= ? ORDER BY finished_at DESC LIMIT 50", ["facts", now], "jobs_channel_state"),
+            ("history", "SELECT * FROM job_attempts ORDER BY started_at DESC LIMIT 50", [], "job_attempts_started"),
+            ("history by channel", "SELECT * FROM job_attempts WHERE channel = ? ORDER BY started_at DESC LIMIT 50", ["facts"], "job_attempts_channel_started"),
+            ("dead worker's jobs", "SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ?", ["w"], "jobs_running_owner"),
+            ("expired leases", "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?", [now], "jobs_running_expiry"),
+            ("prune", "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? LIMIT 500", [now], "jobs_state_finished"),
+        ]
+        for (name, sql, args, index) in cases {
+            let steps = try await plan(f.store, sql, args)
+            print("EXPLAIN QUERY PLAN \(name): \(steps.joined(separator: " | "))")
+            #expect(steps.contains { $0.contains("USING INDEX \(index)") || $0.contains("USING COVERING INDEX \(index)") }, "\(name): \(steps)")
+            #expect(!steps.contains { $0.hasPrefix("SCAN jobs") && !$0.contains("INDEX") }, "\(name) scans the table: \(steps)")
+            #expect(!steps.contains { $0.contains("USE TEMP B-TREE FOR ORDER BY") }, "\(name) sorts: \(steps)")
+        }
+    }
+}

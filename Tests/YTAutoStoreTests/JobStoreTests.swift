@@ -1,0 +1,283 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoStore
+
+/// A clock the test moves by hand, so lease expiry and backoff are exact.
+final class ManualClock: @unchecked Sendable {
+    // `@unchecked` is safe: `current` is only touched under `lock`.
+    private let lock = NSLock()
+    private var current: Date
+    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = start }
+    var now: Date { lock.withLock { current } }
+    func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+}
+
+struct Fixture {
+    let dir = TempDir()
+    let clock = ManualClock()
+    let store: SQLiteJobStore
+
+    init(retryPolicy: RetryPolicy = .init()) throws {
+        let clock = self.clock
+        store = try SQLiteJobStore(path: dir.path("jobs.db"), retryPolicy: retryPolicy, clock: { clock.now })
+    }
+
+    func row(_ id: Int64) async throws -> Job { try #require(try await store.job(id: id)) }
+}
+
+@Suite struct JobStoreTests {
+    @Test func enqueueWithAUniqueKeyNeverMakesASecondJob() async throws {
+        let f = try Fixture()
+        let a = try await f.store.enqueue(NewJob(channel: "facts", topic: "honey", options: ["format": "short"], uniqueKey: "facts@2026-11-25T18:00Z"))
+        let b = try await f.store.enqueue(NewJob(channel: "facts", topic: "other", uniqueKey: "facts@2026-11-25T18:00Z"))
+        #expect(a.inserted && !b.inserted)
+        #expect(a.job.id == b.job.id)
+        #expect(b.job.topic == "honey")
+        #expect(a.job.state == .queued && a.job.attempt == 0 && a.job.maxAttempts == 3)
+        #expect(a.job.payload == #"{"options":{"format":"short"},"topic":"honey"}"#)
+        let c = try await f.store.enqueue(NewJob(channel: "facts"))
+        let d = try await f.store.enqueue(NewJob(channel: "facts"))
+        #expect(c.job.id != d.job.id)
+        await #expect(throws: JobStoreError.self) { try await f.store.enqueue(NewJob(channel: "facts", maxAttempts: 0)) }
+    }
+
+    @Test func leaseTakesByPriorityThenRunAtThenID() async throws {
+        let f = try Fixture()
+        let now = f.clock.now
+        let late = try await f.store.enqueue(NewJob(channel: "a", priority: 5, runAt: now.addingTimeInterval(-10))).job
+        let urgentNewer = try await f.store.enqueue(NewJob(channel: "a", priority: 0, runAt: now.addingTimeInterval(-1))).job
+        let urgentOlder = try await f.store.enqueue(NewJob(channel: "a", priority: 0, runAt: now.addingTimeInterval(-5))).job
+        let urgentOlderTwin = try await f.store.enqueue(NewJob(channel: "a", priority: 0, runAt: now.addingTimeInterval(-5))).job
+        let future = try await f.store.enqueue(NewJob(channel: "a", priority: -10, runAt: now.addingTimeInterval(60))).job
+        var order: [Int64] = []
+        while let lease = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) { order.append(lease.jobID) }
+        #expect(order == [urgentOlder.id, urgentOlderTwin.id, urgentNewer.id, late.id])
+        f.clock.advance(61)
+        #expect(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30))?.jobID == future.id)
+    }
+
+    @Test func leaseFiltersByChannelAndStartsAnAttempt() async throws {
+        let f = try Fixture()
+        _ = try await f.store.enqueue(NewJob(channel: "horror"))
+        let facts = try await f.store.enqueue(NewJob(channel: "facts")).job
+        #expect(try await f.store.lease(worker: "w", channels: ["finance"], duration: .seconds(30)) == nil)
+        #expect(try await f.store.lease(worker: "w", channels: [], duration: .seconds(30)) == nil)
+        let lease = try #require(try await f.store.lease(worker: "w1", channels: ["facts", "finance"], duration: .seconds(30)))
+        #expect(lease.jobID == facts.id)
+        #expect(lease.token == 1 && lease.attempt == 1 && lease.owner == "w1")
+        #expect(lease.expiresAt == f.clock.now.addingTimeInterval(30))
+        let job = try await f.row(facts.id)
+        #expect(job.state == .running && job.leaseOwner == "w1")
+        let attempts = try await f.store.attempts(jobID: facts.id)
+        #expect(attempts.count == 1)
+        #expect(attempts[0].workerID == "w1" && attempts[0].outcome == nil && attempts[0].channel == "facts")
+    }
+
+    @Test func anExpiredLeaseIsLeasableAgainWithANewToken() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let first = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
+        #expect(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)) == nil)
+        f.clock.advance(29)
+        #expect(try await f.store.reclaim().isEmpty)
+        f.clock.advance(2)
+        let report = try await f.store.reclaim()
+        #expect(report.requeued == [id])
+        let second = try #require(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)))
+        #expect(second.jobID == id && second.token == first.token + 1 && second.attempt == 2)
+        let attempts = try await f.store.attempts(jobID: id)
+        #expect(attempts.map(\.outcome) == [.lost, nil])
+        #expect(attempts[0].errorCode == "lease.expired")
+    }
+
+    @Test func heartbeatExtendsAndReportsACancelRequest() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        f.clock.advance(20)
+        #expect(try await f.store.heartbeat(lease, duration: .seconds(30)) == .held(until: f.clock.now.addingTimeInterval(30)))
+        f.clock.advance(20)
+        #expect(try await f.store.reclaim().isEmpty)  // 40 s after the lease, but the heartbeat moved it
+        #expect(try await f.store.cancel(jobID: id) == .requested)
+        #expect(try await f.store.heartbeat(lease, duration: .seconds(30)) == .cancelRequested(until: f.clock.now.addingTimeInterval(30)))
+        let done = try await f.store.markCancelled(lease)
+        #expect(done.state == .cancelled && done.finishedAt != nil && done.leaseOwner == nil)
+        #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.cancelled])
+    }
+
+    @Test func checkpointsRecordStagesArtifactsAndDurations() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let start = f.clock.now
+        try await f.store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: start, error: nil)
+        #expect(try await f.row(id).currentStage == "script")
+        f.clock.advance(1.25)
+        let art = Artifact(path: "/out/script.json", bytes: 120, sha256: String(repeating: "a", count: 64))
+        try await f.store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [art], startedAt: start, error: nil)
+        try await f.store.checkpoint(lease, stage: "narration", state: .failed, artifacts: [], startedAt: f.clock.now,
+                                     error: JobFailure(code: "tts.quota_exceeded", message: "quota", isRetryable: true))
+        let stages = try await f.store.stages(jobID: id)
+        #expect(stages.map(\.stage) == ["script", "narration"])
+        #expect(stages[0].state == .succeeded && stages[0].artifacts == [art] && stages[0].durationMS == 1250 && stages[0].attempt == 1)
+        #expect(stages[1].state == .failed && stages[1].errorCode == "tts.quota_exceeded")
+        let done = try await f.store.complete(lease)
+        #expect(done.state == .succeeded && done.finishedAt == f.clock.now)
+        #expect(try await f.store.attempts(jobID: id).first?.outcome == .succeeded)
+    }
+
+    @Test func aRetryableFailureBacksOffWithinBounds() async throws {
+        let f = try Fixture(retryPolicy: RetryPolicy(base: .seconds(10), cap: .seconds(60)))
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 5)).job.id
+        for attempt in 1...4 {
+            let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            let job = try await f.store.fail(lease, error: JobFailure(code: "image.server_error", message: "502", isRetryable: true))
+            #expect(job.state == .queued && job.attempt == attempt)
+            let delay = job.runAt.timeIntervalSince(f.clock.now)
+            let nominal = min(60, 10 * pow(2, Double(attempt - 1)))
+            #expect(delay >= nominal / 2 - 0.001 && delay <= nominal + 0.001, "attempt \(attempt): \(delay)")
+            #expect(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) == nil)
+            f.clock.advance(delay)
+        }
+        let last = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let failed = try await f.store.fail(last, error: JobFailure(code: "image.server_error", message: "502", isRetryable: true))
+        #expect(failed.state == .failed && failed.attempt == 5 && failed.lastErrorCode == "image.server_error")
+        #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.retrying, .retrying, .retrying, .retrying, .failed])
+    }
+
+    @Test func theErrorsRetryTimeWinsAndAQuotaParkSpendsNoAttempt() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let reset = YouTubeQuotaExceededError.nextQuotaReset(after: f.clock.now)
+        let parked = try await f.store.fail(lease, error: JobFailure(YouTubeQuotaExceededError(message: "quotaExceeded", retryAt: reset)))
+        #expect(parked.state == .queued && parked.runAt == reset && parked.attempt == 0)
+        #expect(parked.lastErrorCode == "youtube.quota_exceeded")
+        f.clock.advance(reset.timeIntervalSince(f.clock.now))
+        let again = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        #expect(again.attempt == 1)
+        let at = f.clock.now.addingTimeInterval(90)
+        _ = try await f.store.complete(again)
+        #expect(try await f.row(id).state == .succeeded)
+
+        let other = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
+        let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        #expect(l.jobID == other)
+        let rated = try await f.store.fail(l, error: JobFailure(LLMRateLimitError(message: "429", retryAt: at)))
+        #expect(rated.runAt == at && rated.attempt == 1)
+    }
+
+    @Test func aPermanentErrorFailsAtOnce() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let job = try await f.store.fail(lease, error: JobFailure(ScriptValidationError(issues: ["no hook"])))
+        #expect(job.state == .failed && job.attempt == 1 && job.lastErrorCode == "script.invalid")
+        #expect(job.lastErrorMessage?.contains("no hook") == true)
+        let failed = try await f.store.listFailed(channel: nil, since: nil, limit: 10)
+        #expect(failed.map(\.id) == [id])
+    }
+
+    @Test func handBackQueuesAgainWithoutSpendingTheAttempt() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let back = try await f.store.handBack(lease)
+        #expect(back.state == .queued && back.attempt == 0 && back.runAt == f.clock.now && back.leaseOwner == nil)
+        let again = try #require(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)))
+        #expect(again.jobID == id && again.attempt == 1)
+        #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.handedBack, nil])
+    }
+
+    @Test func cancelQueuedRunningAndFinished() async throws {
+        let f = try Fixture()
+        let queued = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        #expect(try await f.store.cancel(jobID: queued) == .cancelled)
+        #expect(try await f.row(queued).state == .cancelled)
+        #expect(try await f.store.cancel(jobID: queued) == .alreadyFinished(.cancelled))
+        await #expect(throws: JobStoreError.notFound(999)) { try await f.store.cancel(jobID: 999) }
+
+        let running = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        #expect(try await f.store.cancel(jobID: running) == .requested)
+        #expect(try await f.row(running).cancelRequested)
+        // A worker that fails or hands back a job with a cancel request ends it cancelled.
+        let ended = try await f.store.fail(lease, error: JobFailure(code: "x", message: "y", isRetryable: true))
+        #expect(ended.state == .cancelled)
+    }
+
+    @Test func retryQueuesFailedJobsAgainKeepingTheirStages() async throws {
+        let f = try Fixture()
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        try await f.store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
+        _ = try await f.store.fail(lease, error: JobFailure(code: "x.y", message: "boom", isRetryable: true))
+        #expect(try await f.row(id).state == .failed)
+        let retried = try await f.store.retry(jobID: id)
+        #expect(retried.state == .queued && retried.maxAttempts == 2 && retried.finishedAt == nil)
+        #expect(try await f.store.stages(jobID: id).map(\.stage) == ["script"])
+        await #expect(throws: JobStoreError.self) { try await f.store.retry(jobID: id) }
+
+        let other = try await f.store.enqueue(NewJob(channel: "b", maxAttempts: 1)).job.id
+        for _ in 0..<2 {
+            let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            _ = try await f.store.fail(l, error: JobFailure(code: "x.y", message: "boom", isRetryable: false))
+        }
+        #expect(try await f.store.retryAllFailed(channel: "b") == [other])
+        #expect(try await f.store.retryAllFailed(channel: nil) == [id])
+        #expect(try await f.store.retryAllFailed(channel: nil).isEmpty)
+    }
+
+    @Test func listFailedHistoryAndStatsFilter() async throws {
+        let f = try Fixture()
+        var ids: [String: Int64] = [:]
+        for channel in ["horror", "facts", "facts"] {
+            let id = try await f.store.enqueue(NewJob(channel: channel, maxAttempts: 1)).job.id
+            let l = try #require(try await f.store.lease(worker: "w", channels: [channel], duration: .seconds(30)))
+            f.clock.advance(60)
+            _ = try await f.store.fail(l, error: JobFailure(code: "\(channel).bad", message: "m", isRetryable: false))
+            ids[channel] = id
+        }
+        _ = try await f.store.enqueue(NewJob(channel: "finance"))
+        let all = try await f.store.listFailed(channel: nil, since: nil, limit: 10)
+        #expect(all.count == 3)
+        #expect(all.first?.id == ids["facts"])  // newest first
+        #expect(try await f.store.listFailed(channel: "horror", since: nil, limit: 10).map(\.id) == [ids["horror"]!])
+        #expect(try await f.store.listFailed(channel: nil, since: f.clock.now.addingTimeInterval(-90), limit: 10).count == 2)
+        #expect(try await f.store.listFailed(channel: nil, since: nil, limit: 1).count == 1)
+        #expect(try await f.store.history(channel: "facts", limit: 10).count == 2)
+        #expect(try await f.store.history(channel: nil, limit: 10).count == 3)
+        let stats = try await f.store.stats()
+        #expect(stats.counts["facts"]?[.failed] == 2)
+        #expect(stats.counts["finance"]?[.queued] == 1)
+        #expect(stats.byState[.failed] == 3)
+        #expect(stats.oldestDueQueuedAt != nil)
+    }
+
+    @Test func pruneDeletesOldFinishedJobsInBatchesWithTheirRows() async throws {
+        let f = try Fixture()
+        for _ in 0..<7 {
+            _ = try await f.store.enqueue(NewJob(channel: "a"))
+            let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            try await f.store.checkpoint(l, stage: "s", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
+            _ = try await f.store.complete(l)
+        }
+        f.clock.advance(40 * 86_400)
+        let recent = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        _ = try await f.store.complete(l)
+        let queued = try await f.store.enqueue(NewJob(channel: "a", runAt: Date(timeIntervalSince1970: 0))).job.id
+        let pruned = try await f.store.prune(finishedBefore: f.clock.now.addingTimeInterval(-30 * 86_400), batchSize: 3)
+        #expect(pruned == 7)
+        let remaining = try await f.store.database.read { db in
+            (try db.queryOne("SELECT count(*) AS n FROM jobs")?.int("n"),
+             try db.queryOne("SELECT count(*) AS n FROM job_stages")?.int("n"),
+             try db.queryOne("SELECT count(*) AS n FROM job_attempts")?.int("n"))
+        }
+        #expect(remaining.0 == 2 && remaining.1 == 0 && remaining.2 == 1)
+        #expect(try await f.store.job(id: recent) != nil)
+        #expect(try await f.store.job(id: queued) != nil)
+    }
+}

@@ -1,0 +1,136 @@
+import CSQLite
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoStore
+
+@Suite struct SQLiteLayerTests {
+    @Test func opensWithWALNormalSyncForeignKeys() throws {
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("a.db"))
+        #expect(try db.queryOne("PRAGMA journal_mode")?.string("journal_mode") == "wal")
+        #expect(try db.queryOne("PRAGMA synchronous")?.int("synchronous") == 1)
+        #expect(try db.queryOne("PRAGMA foreign_keys")?.int("foreign_keys") == 1)
+    }
+
+    @Test func bindsAndReadsTypedValues() throws {
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("a.db"))
+        try db.execute("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT, d TEXT, f INTEGER)")
+        let when = Date(timeIntervalSince1970: 1_800_000_000.5)
+        try db.run("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [Int64.max, 2.5, "héllo 'quoted'", SQLValue.blob([0, 1, 255]), String?.none, when, true])
+        let row = try #require(try db.queryOne("SELECT * FROM t"))
+        #expect(row["i"] == .integer(Int64.max))
+        #expect(row["r"] == .real(2.5))
+        #expect(row["s"] == .text("héllo 'quoted'"))
+        #expect(row["b"] == .blob([0, 1, 255]))
+        #expect(row["n"] == .null)
+        #expect(row.date("d") == when)
+        #expect(row.int("f") == 1)
+        #expect(throws: SQLiteError.self) { try db.run("INSERT INTO t (i) VALUES (?)", [1, 2]) }
+    }
+
+    @Test func errorsKeepExtendedCodeMessageAndSQL() throws {
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("a.db"))
+        try db.execute("CREATE TABLE t (k TEXT UNIQUE)")
+        try db.run("INSERT INTO t VALUES ('x')")
+        let error = try #require(throws: SQLiteError.self) { try db.run("INSERT INTO t VALUES ('x')") }
+        #expect(error.extendedCode == 2067)  // SQLITE_CONSTRAINT_UNIQUE, a macro Swift does not import
+        #expect(error.primaryCode == SQLITE_CONSTRAINT)
+        #expect(error.message.contains("UNIQUE constraint failed: t.k"))
+        #expect(error.sql == "INSERT INTO t VALUES ('x')")
+        #expect(error.description.contains(dir.path("a.db")))
+        #expect({ if case SQLITE_CONSTRAINT = error { true } else { false } }())
+    }
+
+    @Test func writeTransactionRollsBackAndRethrowsTheFirstError() throws {
+        struct Boom: Error {}
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("a.db"))
+        try db.execute("CREATE TABLE t (x INTEGER)")
+        #expect(throws: Boom.self) {
+            try db.writeTransaction { db in
+                try db.run("INSERT INTO t VALUES (1)")
+                throw Boom()
+            }
+        }
+        #expect(try db.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 0)
+        #expect(!db.isInTransaction)
+        try db.writeTransaction { db in try db.run("INSERT INTO t VALUES (2)") }
+        #expect(try db.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 1)
+    }
+
+    /// Another connection holds the write lock for a while; a writer waits for it instead of failing.
+    @Test func busyIsRetriedWithinTheBound() async throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let holder = try Connection(path: path)
+        try holder.execute("CREATE TABLE t (x INTEGER)")
+        try holder.execute("BEGIN IMMEDIATE")
+        try holder.run("INSERT INTO t VALUES (1)")
+        let queue = try DatabaseQueue(path: path)
+        let write = Task { try await queue.write { db in try db.run("INSERT INTO t VALUES (2)") } }
+        try await Task.sleep(for: .milliseconds(300))
+        try holder.execute("COMMIT")
+        #expect(try await write.value == 1)
+        #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 2)
+    }
+
+    @Test func busyPastTheBoundIsAClearError() throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let holder = try Connection(path: path)
+        try holder.execute("CREATE TABLE t (x INTEGER)")
+        try holder.execute("BEGIN IMMEDIATE")
+        var options = Connection.Options()
+        options.busyTimeout = .milliseconds(100)
+        options.transactionRetryBound = .milliseconds(200)
+        let waiter = try Connection(path: path, options: options)
+        let error = try #require(throws: SQLiteError.self) {
+            try waiter.writeTransaction { db in try db.run("INSERT INTO t VALUES (1)") }
+        }
+        #expect(error.isBusy)
+        #expect(error.description.contains("database is locked"))
+        try holder.execute("ROLLBACK")
+    }
+
+    /// Blocked SQLite calls run on each queue's own thread: with more blocked writers than
+    /// cores, Swift tasks still run.
+    @Test func blockedWritersDoNotStarveTheCooperativePool() async throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let holder = try Connection(path: path)
+        try holder.execute("CREATE TABLE t (x INTEGER)")
+        try holder.execute("BEGIN IMMEDIATE")
+        let queues = try (0..<8).map { _ in try DatabaseQueue(path: path) }
+        let writes = queues.map { q in Task { try await q.write { db in try db.run("INSERT INTO t VALUES (1)") } } }
+        try await Task.sleep(for: .milliseconds(100))
+        // Eight writers are now waiting on the lock. A task on the cooperative pool still completes:
+        let progressed = try await Task { () async throws -> Bool in
+            var n = 0
+            for _ in 0..<50 { try await Task.sleep(for: .milliseconds(1)); n += 1 }
+            return n == 50
+        }.value
+        #expect(progressed)
+        let stillLocked = try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n")
+        #expect(stillLocked == 0)
+        try holder.execute("COMMIT")
+        for w in writes { _ = try await w.value }
+        #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 8)
+    }
+
+    @Test func aFileThatIsNotADatabaseIsNamedInTheError() throws {
+        let dir = TempDir()
+        let path = dir.path("junk.db")
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: SQLiteError.self) { try SQLiteJobStore(path: path) }
+        #expect(error.isCorrupt)
+        #expect(error.description.contains(path))
+        #expect(error.description.contains("not a valid ytauto database"))
+        // Nothing was written over it.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x41, count: 8192))
+    }
+}
