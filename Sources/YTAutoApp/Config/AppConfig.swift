@@ -88,7 +88,10 @@ public struct AppConfig: Sendable, Codable, Hashable {
 
     static func describe(_ error: DecodingError) -> String {
         func where_(_ path: [any CodingKey]) -> String {
-            path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            guard !path.isEmpty else { return "the top level" }
+            return path.reduce(into: "") { out, key in
+                if let i = key.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+            }
         }
         switch error {
         case .keyNotFound(let key, let ctx):

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// The real `ytauto` and `ytauto-admin` binaries, run as a user would.
+@Suite struct CLITests {
+    let dir = TempDir("ytauto-e2e")
+    var env: [String: String] { ["YTAUTO_DB": dir.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func ytauto(_ args: String...) async throws -> ProcessResult { try await run("ytauto", args, cwd: dir.url, environment: env) }
+    func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
+
+    @Test func initThenStatusShowsAnEmptyQueue() async throws {
+        let initResult = try await ytauto("init")
+        #expect(initResult.status == 0, "\(initResult.stderr)")
+        #expect(initResult.stdout.contains("wrote"))
+        let config = try String(contentsOfFile: dir.path("ytauto.yaml"), encoding: .utf8)
+        for channel in ["horror", "facts", "finance"] { #expect(config.contains("name: \(channel)")) }
+        #expect(try await ytauto("init").stdout.contains("kept"))
+
+        let status = try await ytauto("status", "--json")
+        #expect(status.status == 0, "\(status.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(json["schema_version"] as? Int == Migration.embedded.last?.version)
+        #expect((json["jobs"] as? [String: Int])?["queued"] == 0)
+        let human = try await ytauto("status")
+        #expect(human.stdout.contains("jobs: queued 0"))
+    }
+
+    @Test func enqueueCancelRetryShowAndHistory() async throws {
+        _ = try await ytauto("init")
+        let a = try await ytauto("enqueue", "facts", "--json")
+        #expect(a.status == 0, "\(a.stderr)")
+        let job = try #require(try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])
+        let id = try #require(job["id"] as? Int)
+        #expect(job["topic"] as? String == ChannelConfig.defaults(for: .facts).topics[0])
+        // The next enqueue takes the topic used least recently.
+        let b = try await ytauto("enqueue", "facts", "--json", "--at", "2030-01-01T00:00:00Z", "--unique-key", "k")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+        #expect(second["topic"] as? String == ChannelConfig.defaults(for: .facts).topics[1])
+        #expect(second["run_at"] as? String == "2030-01-01T00:00:00.000Z")
+        let dup = try await ytauto("enqueue", "facts", "--unique-key", "k")
+        #expect(dup.stdout.contains("already exists"))
+
+        #expect(try await admin("cancel", "\(id)").stdout.contains("cancelled"))
+        let again = try await admin("cancel", "\(id)")
+        #expect(again.status == 1 && again.stderr.contains("already finished"))
+        #expect(try await admin("retry", "\(id)").status == 0)
+        let show = try await admin("show", "\(id)", "--json")
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        #expect(shown["state"] as? String == "queued")
+        #expect(try await admin("show", "999").status == 1)
+        #expect(try await admin("history").stdout.contains("no attempts yet"))
+        let failed = try await admin("list-failed", "--json")
+        #expect(try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [Any] != nil)
+        #expect(try await admin("list-failed").stdout.contains("no failed jobs"))
+        #expect(try await admin("workers").stdout.contains("no workers"))
+        #expect(try await admin("prune", "--older-than", "30d").stdout.contains("pruned 0"))
+    }
+
+    @Test func usageErrorsExitTwoAndFailuresExitOne() async throws {
+        _ = try await ytauto("init")
+        let usage = try await admin("retry")
+        #expect(usage.status == 2)
+        #expect(usage.stderr.contains("either a job id or --all-failed"))
+        #expect(try await admin("prune", "--older-than", "soon").status == 2)
+        #expect(try await ytauto("enqueue").status == 2)
+        #expect(try await ytauto("no-such-command").status == 2)
+        let unknown = try await ytauto("enqueue", "gardening")
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no channel named 'gardening'"))
+        #expect(try await ytauto("--help").status == 0)
+    }
+
+    @Test func aBrokenConfigurationIsExplainedWithItsPath() async throws {
+        _ = try await ytauto("init")
+        try """
+            channels:
+              - name: facts
+                duration: {min: 600, max: 100}
+                time_zone: Mars/Olympus
+                schedule: ["every day"]
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let r = try await ytauto("enqueue", "facts")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(dir.path("ytauto.yaml")))
+        #expect(r.stderr.contains("Mars/Olympus"))
+        #expect(r.stderr.contains("0 < min <= max"))
+        #expect(r.stderr.contains("not a 5-field cron"))
+        try "channels: [ {name: facts, duration: {min: x}} ]".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let bad = try await ytauto("enqueue", "facts")
+        #expect(bad.status == 1 && bad.stderr.contains("channels[0].duration"))
+        let status = try await ytauto("status")
+        #expect(status.status == 0)  // status needs only the database
+    }
+
+    @Test func aCorruptDatabaseIsNamedAndLeftAlone() async throws {
+        let junk = Data("this is not sqlite".utf8) + Data(repeating: 7, count: 4096)
+        try junk.write(to: URL(fileURLWithPath: dir.path("ytauto.db")))
+        let r = try await ytauto("status")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(dir.path("ytauto.db")))
+        #expect(r.stderr.contains("not a valid ytauto database"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("ytauto.db"))) == junk)
+    }
+
+    @Test func migrateReportsAndRefusesATamperedDatabase() async throws {
+        let first = try await admin("migrate")
+        #expect(first.status == 0 && first.stdout.contains("applied: 0001_job_store.sql"))
+        #expect(try await admin("migrate").stdout.contains("up to date"))
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        try await store.database.write { db in try db.run("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1") }
+        let refused = try await admin("migrate")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("was changed after it was applied"))
+        let explicit = try await run("ytauto-admin", ["migrate", "--db", dir.path("other.db")], cwd: dir.url)
+        #expect(explicit.status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path("other.db")))
+    }
+}
+
