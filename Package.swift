@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The system's libsqlite3 (libsqlite3-dev), through a module map.
@@ -42,12 +43,23 @@ let package = Package(
             swiftSettings: upcoming,
             plugins: ["EmbedMigrations"]
         ),
+        // The worker process: leasing, heartbeats, stages, cancellation and graceful shutdown.
+        .target(
+            name: "YTAutoWorker",
+            dependencies: [
+                "YTAutoCore", "YTAutoStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Command wiring shared by the executables (configuration, commands, output).
         .target(
             name: "YTAutoApp",
             dependencies: [
-                "YTAutoCore", "YTAutoStore",
+                "YTAutoCore", "YTAutoStore", "YTAutoWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

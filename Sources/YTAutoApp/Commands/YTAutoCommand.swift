@@ -8,7 +8,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto",
         abstract: "Runs faceless video channels on a persistent SQLite job queue.",
-        subcommands: [Init.self, Status.self, Enqueue.self])
+        subcommands: [Init.self, Status.self, Enqueue.self, Worker.self])
 
     public init() {}
 

@@ -187,3 +187,25 @@ extension SQLiteJobStore {
         }
     }
 }
+
+extension SQLiteJobStore {
+    /// SQLite's `PRAGMA data_version` for this store's connection: it changes when another
+    /// connection commits. A worker polls it (a cheap read, no lock) to notice new jobs
+    /// without trying to lease, which would take the write lock.
+    public func dataVersion() async throws -> Int64 {
+        try await database.read { db in try db.queryOne("PRAGMA data_version")?.int("data_version") ?? 0 }
+    }
+
+    /// The earliest `run_at` of a queued job (of the given channels), due or not.
+    public func nextRunAt(channels: [String]?) async throws -> Date? {
+        let rows: [Row] = try await database.read { db in
+            if let channels {
+                return try channels.compactMap {
+                    try db.queryOne("SELECT run_at FROM jobs WHERE state = 'queued' AND channel = ? ORDER BY run_at LIMIT 1", [$0])
+                }
+            }
+            return try db.query("SELECT min(run_at) AS run_at FROM jobs WHERE state = 'queued'")
+        }
+        return rows.compactMap { $0.date("run_at") }.min()
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import YTAutoCore
+import YTAutoStore
+import YTAutoWorker
+
+extension YTAutoCommand {
+    /// `ytauto worker`: the process that runs jobs.
+    public struct Worker: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Lease and run jobs until SIGTERM or SIGINT.",
+            discussion: """
+                The media pipeline is not built yet, so the worker only runs the diagnostic pipeline: \
+                --synthetic-stage-ms N gives every stage (script … publish) a sleep of N ms and makes no video. \
+                It is for load and chaos tests; without it the worker refuses to start rather than fake a video. \
+                On SIGTERM/SIGINT it stops leasing, lets running stages finish within --grace, hands the rest back \
+                without spending an attempt, and exits 0. A second signal exits at once.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @Option(help: "Jobs run at once.") public var concurrency = 2
+        @Option(name: .customLong("channel"), help: "Only jobs of this channel (repeatable).") public var channels: [String] = []
+        @Option(help: "Time running stages get to finish after a shutdown signal: 30s, 2m, 500ms.") public var grace = "30s"
+        @Flag(help: "Run every stage but publish nothing (publish is recorded as skipped).") public var dryRun = false
+        @Option(help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
+        @Option(help: "Lease length in seconds; heartbeats renew it every third of it.") public var leaseSeconds = 30
+        @Option(help: "Log lines as human text or JSON.") public var logFormat: LogFormat = .human
+
+        public init() {}
+
+        public func validate() throws {
+            if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+            if parseDuration(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration like 30s, 2m or 500ms") }
+            if let ms = syntheticStageMs, ms < 0 { throw ValidationError("--synthetic-stage-ms must be 0 or more") }
+            if leaseSeconds < 3 { throw ValidationError("--lease-seconds must be at least 3") }
+        }
+
+        public func run() async throws {
+            guard let stageMS = syntheticStageMs else {
+                throw CLIError("""
+                    the media pipeline is not built yet, so this worker cannot make videos; \
+                    it refuses to start rather than fake one. For load and chaos tests run the diagnostic \
+                    pipeline with --synthetic-stage-ms N.
+                    """)
+            }
+            LogSetup.bootstrap(logFormat)
+            let logger = Logger(label: "ytauto.worker")
+            logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
+            let store = try global.openStore()
+            var config = QueueWorker.Configuration()
+            config.concurrency = concurrency
+            config.channels = channels.isEmpty ? nil : channels
+            config.grace = parseDuration(grace) ?? .seconds(30)
+            config.leaseDuration = .seconds(leaseSeconds)
+            config.heartbeatInterval = .seconds(Double(leaseSeconds) / 3)
+            config.dryRun = dryRun
+            let worker = QueueWorker(store: store, pipeline: SyntheticPipeline(stageDuration: .milliseconds(stageMS)),
+                                     configuration: config, logger: logger)
+            let secondSignal = SecondSignal.install()
+            let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+            withExtendedLifetime(secondSignal) {}
+        }
+    }
+}
+
+/// Exits at once on the second SIGTERM/SIGINT; the first one is swift-service-lifecycle's graceful shutdown.
+/// Dead-worker detection then frees the jobs (the lock file is released by the kernel).
+final class SecondSignal: @unchecked Sendable {
+    // `@unchecked` is safe: `sources` is immutable and only kept alive here, never used after install.
+    private let sources: [any DispatchSourceSignal]
+
+    private init(sources: [any DispatchSourceSignal]) { self.sources = sources }
+
+    static func install() -> SecondSignal {
+        let counter = Counter()
+        let sources = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if counter.increment() >= 2 {
+                    FileHandle.standardError.write(Data("second signal: exiting at once\n".utf8))
+                    _exit(128 + sig)
+                }
+            }
+            source.resume()
+            return source
+        }
+        return SecondSignal(sources: sources)
+    }
+
+    final class Counter: @unchecked Sendable {
+        // `@unchecked` is safe: `value` is only touched under `lock`.
+        private let lock = NSLock()
+        private var value = 0
+        func increment() -> Int { lock.withLock { value += 1; return value } }
+    }
+}
+
+/// Parses `30s`, `2m`, `500ms` or `1h`.
+func parseDuration(_ text: String) -> Duration? {
+    if text.hasSuffix("ms"), let n = Int64(text.dropLast(2)), n >= 0 { return .milliseconds(n) }
+    guard let seconds = parseAge(text) else { return nil }
+    return .milliseconds(Int64(seconds * 1000))
+}

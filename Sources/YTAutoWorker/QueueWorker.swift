@@ -1,0 +1,292 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import YTAutoCore
+import YTAutoStore
+
+/// The worker process's service: leases jobs, heartbeats them, runs their stages through
+/// checkpoints, and shuts down gracefully.
+///
+/// - Waiting: it polls `PRAGMA data_version` every 100 ms (a read, no lock) and only tries
+///   to lease when another process committed, a job of its own ended, or a queued job's
+///   `run_at` came due; so it sees a new job within about 100 ms without taking the write
+///   lock while idle.
+/// - Cancellation: a cancel request seen by a heartbeat cancels the running stage's task;
+///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more.
+/// - Graceful shutdown (SIGTERM/SIGINT): it stops leasing; running stages may finish within
+///   the grace period; the jobs are then handed back without spending an attempt. A stage
+///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
+///   and its job handed back.
+public final class QueueWorker: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var concurrency = 2
+        public var channels: [String]? = nil
+        public var grace: Duration = .seconds(30)
+        public var leaseDuration: Duration = .seconds(30)
+        public var heartbeatInterval: Duration = .seconds(5)
+        public var sweepInterval: Duration = .milliseconds(250)
+        public var pollInterval: Duration = .milliseconds(100)
+        public var dryRun = false
+        public init() {}
+    }
+
+    let store: SQLiteJobStore
+    let pipeline: any StagedPipeline
+    let configuration: Configuration
+    let logger: Logger
+    private let inFlight = InFlight()
+
+    public init(store: SQLiteJobStore, pipeline: any StagedPipeline, configuration: Configuration, logger: Logger) {
+        self.store = store
+        self.pipeline = pipeline
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let registration = try await store.registerWorker()
+        let log: Logger = {
+            var l = logger
+            l[metadataKey: "worker"] = "\(registration.id)"
+            return l
+        }()
+        log.info("worker started", metadata: [
+            "concurrency": "\(configuration.concurrency)",
+            "channels": "\(configuration.channels?.joined(separator: ",") ?? "all")",
+            "dry_run": "\(configuration.dryRun)",
+        ])
+        let sweeper = Task { [store, configuration] in
+            while !Task.isCancelled {
+                do {
+                    let report = try await store.reclaim()
+                    if !report.isEmpty {
+                        log.warning("reclaimed jobs", metadata: [
+                            "dead_workers": "\(report.deadWorkers)", "requeued": "\(report.requeued)", "failed": "\(report.failed)",
+                        ])
+                        await self.inFlight.nudge()
+                    }
+                    try await store.touchWorker(registration.id)
+                } catch {
+                    log.error("sweep failed: \(error)")
+                }
+                try? await Task.sleep(for: configuration.sweepInterval)
+            }
+        }
+        await withGracefulShutdownHandler {
+            await self.leaseLoop(registration: registration, log: log)
+        } onGracefulShutdown: {
+            log.info("graceful shutdown: no new leases; running stages may finish", metadata: ["grace": "\(self.configuration.grace)"])
+            Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
+        }
+        await inFlight.waitUntilEmpty()
+        sweeper.cancel()
+        try await store.deregisterWorker(registration)
+        log.info("worker stopped")
+    }
+
+    private func leaseLoop(registration: WorkerRegistration, log: Logger) async {
+        var lastVersion: Int64 = -1
+        var nextDue: Date? = nil
+        while await !inFlight.isShuttingDown && !Task.isCancelled {
+            do {
+                let free = configuration.concurrency - (await inFlight.count)
+                if free > 0 {
+                    let version = try await store.dataVersion()
+                    let nudged = await inFlight.takeNudge()
+                    let due = nextDue.map { $0 <= Date() } ?? false
+                    if version != lastVersion || nudged || due {
+                        lastVersion = version
+                        var leased = 0
+                        while leased < free, await !inFlight.isShuttingDown,
+                              let lease = try await store.lease(worker: registration.id, channels: configuration.channels, duration: configuration.leaseDuration)
+                        {
+                            leased += 1
+                            await start(lease, log: log)
+                        }
+                        nextDue = leased < free ? try await store.nextRunAt(channels: configuration.channels) : nil
+                    }
+                }
+            } catch {
+                log.error("leasing failed: \(error)")
+            }
+            try? await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    private func start(_ lease: Lease, log: Logger) async {
+        var jobLog = log
+        jobLog[metadataKey: "job_id"] = "\(lease.jobID)"
+        jobLog[metadataKey: "channel"] = "\(lease.job.channel)"
+        let control = JobControl()
+        let jl = jobLog
+        let task = Task {
+            await self.process(lease, control: control, log: jl)
+            await self.inFlight.remove(lease.jobID)
+        }
+        await inFlight.add(lease.jobID, control: control, task: task)
+    }
+
+    /// Runs every unfinished stage of a leased job, with a heartbeat beside it.
+    func process(_ lease: Lease, control: JobControl, log: Logger) async {
+        log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
+        let heartbeat = Task { [store, configuration] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: configuration.heartbeatInterval)
+                if Task.isCancelled { return }
+                do {
+                    if case .cancelRequested = try await store.heartbeat(lease, duration: configuration.leaseDuration) {
+                        log.info("cancel requested")
+                        await control.stop(.cancelRequested)
+                    }
+                } catch is LeaseLost {
+                    log.warning("lease lost; stopping without further writes")
+                    await control.stop(.leaseLost)
+                    return
+                } catch {
+                    log.error("heartbeat failed: \(error)")
+                }
+            }
+        }
+        defer { heartbeat.cancel() }
+        do {
+            let done = Set(try await store.stages(jobID: lease.jobID).filter { Self.verified($0) }.map(\.stage))
+            for stage in pipeline.stages {
+                var stageLog = log
+                stageLog[metadataKey: "stage"] = "\(stage)"
+                let shuttingDown = await inFlight.isShuttingDown
+                if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
+                    try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
+                    return
+                }
+                if done.contains(stage) {
+                    stageLog.info("stage already done; skipped")
+                    continue
+                }
+                let started = Date()
+                try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
+                stageLog.info("stage started")
+                let work = Task { [pipeline, configuration] in
+                    try await pipeline.run(stage: stage, job: lease.job, dryRun: configuration.dryRun)
+                }
+                await control.setWork(work)
+                let outcome: StageOutcome
+                do {
+                    outcome = try await work.value
+                } catch {
+                    if let reason = await control.reason, error is CancellationError {
+                        try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
+                        return
+                    }
+                    let failure = JobFailure(PipelineError(stage: stage, underlying: error))
+                    try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
+                    let job = try await store.fail(lease, error: failure)
+                    stageLog.error("stage failed: \(failure)", metadata: ["next": "\(job.state.rawValue)"])
+                    return
+                }
+                switch outcome {
+                case .done(let artifacts):
+                    try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: artifacts, startedAt: started, error: nil)
+                    stageLog.info("stage done", metadata: ["seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])
+                case .skipped:
+                    try await store.checkpoint(lease, stage: stage, state: .skipped, artifacts: [], startedAt: started, error: nil)
+                    stageLog.info("stage skipped (dry run)")
+                }
+            }
+            _ = try await store.complete(lease)
+            log.info("job succeeded")
+        } catch is LeaseLost {
+            log.warning("lease lost; the job belongs to another worker now")
+        } catch {
+            log.error("job bookkeeping failed: \(error); the lease will expire and the job will be retried")
+        }
+    }
+
+    /// Ends a job early: cancelled, handed back on shutdown, or left alone when the lease was lost.
+    private func end(_ lease: Lease, reason: JobControl.StopReason, stage: String?, started: Date, log: Logger) async throws {
+        switch reason {
+        case .leaseLost:
+            return
+        case .cancelRequested:
+            if let stage {
+                try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started,
+                                           error: JobFailure(code: "job.cancelled", message: "cancelled by an operator", isRetryable: false))
+            }
+            _ = try await store.markCancelled(lease)
+            log.info("job cancelled")
+        case .shutdown:
+            if let stage {
+                try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started,
+                                           error: JobFailure(code: "worker.shutdown", message: "the grace period ended during the stage", isRetryable: true))
+            }
+            _ = try await store.handBack(lease)
+            log.info("job handed back (attempt not spent)")
+        }
+    }
+
+    /// Whether a recorded stage is done and its artifacts are still on disk, unchanged.
+    static func verified(_ record: StageRecord) -> Bool {
+        guard record.state == .succeeded || record.state == .skipped else { return false }
+        return record.artifacts.allSatisfy { a in
+            guard let (hex, bytes) = try? Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path)) else { return false }
+            return hex == a.sha256 && bytes == a.bytes
+        }
+    }
+}
+
+/// One running job's stop switch.
+actor JobControl {
+    enum StopReason: Sendable { case cancelRequested, leaseLost, shutdown }
+    private(set) var reason: StopReason?
+    private var work: Task<StageOutcome, any Error>?
+
+    func setWork(_ task: Task<StageOutcome, any Error>) {
+        work = task
+        if reason != nil { task.cancel() }
+    }
+
+    func stop(_ why: StopReason) {
+        if reason == nil { reason = why }
+        work?.cancel()
+    }
+}
+
+/// The worker's running jobs, and its shutdown state.
+actor InFlight {
+    private var jobs: [Int64: (control: JobControl, task: Task<Void, Never>)] = [:]
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var nudged = false
+    private(set) var isShuttingDown = false
+
+    var count: Int { jobs.count }
+
+    func add(_ id: Int64, control: JobControl, task: Task<Void, Never>) { jobs[id] = (control, task) }
+
+    func remove(_ id: Int64) {
+        jobs[id] = nil
+        nudged = true
+        if jobs.isEmpty {
+            for w in waiters { w.resume() }
+            waiters.removeAll()
+        }
+    }
+
+    /// Something changed that our own connection's data_version does not show.
+    func nudge() { nudged = true }
+
+    func takeNudge() -> Bool {
+        defer { nudged = false }
+        return nudged
+    }
+
+    func beginShutdown(grace: Duration) async {
+        isShuttingDown = true
+        guard !jobs.isEmpty else { return }
+        try? await Task.sleep(for: grace)
+        for (_, job) in jobs { await job.control.stop(.shutdown) }
+    }
+
+    func waitUntilEmpty() async {
+        if jobs.isEmpty { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+}

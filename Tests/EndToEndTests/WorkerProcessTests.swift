@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// `ytauto worker` as a real process, stopped with real signals.
+@Suite struct WorkerProcessTests {
+    let dir = TempDir("ytauto-worker")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func worker(_ args: String...) throws -> Child {
+        try Child(binary("ytauto"), ["worker"] + args, cwd: dir.url, environment: env)
+    }
+
+    func store() throws -> SQLiteJobStore { try SQLiteJobStore(path: dbPath) }
+
+    @Test func refusesToStartWithoutAPipeline() async throws {
+        let r = try await run("ytauto", ["worker"], cwd: dir.url, environment: env)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("media pipeline is not built yet"))
+        #expect(r.stderr.contains("--synthetic-stage-ms"))
+    }
+
+    @Test func runsJobsSeesNewOnesQuicklyAndStopsCleanly() async throws {
+        let s = try store()
+        for i in 0..<3 { _ = try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)")) }
+        let w = try worker("--synthetic-stage-ms", "20", "--concurrency", "2", "--log-format", "json")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stats().byState[.succeeded] == 3 })
+        // Idle now: a new job is seen through data_version, without the worker taking the write lock.
+        let enqueuedAt = Date()
+        let id = try await s.enqueue(NewJob(channel: "horror")).job.id
+        #expect(try await eventually(timeout: .seconds(10)) { try await s.attempts(jobID: id).isEmpty == false })
+        let pickup = try #require(try await s.attempts(jobID: id).first).startedAt.timeIntervalSince(enqueuedAt)
+        print("idle worker picked up a new job after \(Int(pickup * 1000)) ms")
+        #expect(pickup < 2)
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .succeeded })
+        let stages = try await s.stages(jobID: id)
+        #expect(stages.map(\.stage) == ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"])
+        #expect(stages.allSatisfy { $0.state == .succeeded })
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        // JSON log lines carry the job id, channel and stage.
+        let line = try #require(r.stderr.split(separator: "\n").first { $0.contains("\"stage done\"") })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(json["job_id"] != nil && json["channel"] != nil && json["stage"] != nil)
+        #expect(try await s.workers().first?.state == .stopped)
+    }
+
+    @Test func sigtermHandsBackRunningJobsWithoutSpendingAnAttempt() async throws {
+        let s = try store()
+        let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1)).job.id }
+        let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "2", "--grace", "200ms")
+        #expect(try await eventually(timeout: .seconds(30)) {
+            let running = try await s.runningJobs().count
+            let started = try await s.stages(jobID: ids[1]).isEmpty == false
+            return running == 2 && started
+        })
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        for id in ids {
+            let job = try #require(try await s.job(id: id))
+            #expect(job.state == .queued && job.attempt == 0)
+            #expect(try await s.attempts(jobID: id).map(\.outcome) == [.handedBack])
+            #expect(try await s.stages(jobID: id).first?.errorCode == "worker.shutdown")
+        }
+    }
+
+    @Test func withEnoughGraceTheStageFinishesBeforeHandBack() async throws {
+        let s = try store()
+        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let w = try worker("--synthetic-stage-ms", "700", "--concurrency", "1", "--grace", "20s")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).count == 1 })
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        let stages = try await s.stages(jobID: id)
+        #expect(stages.count == 1)
+        #expect(stages.first?.stage == "script" && stages.first?.state == .succeeded)
+        #expect(try await s.job(id: id)?.state == .queued)
+        #expect(try await s.attempts(jobID: id).map(\.outcome) == [.handedBack])
+    }
+
+    @Test func aSecondSignalExitsAtOnce() async throws {
+        let s = try store()
+        _ = try await s.enqueue(NewJob(channel: "facts"))
+        let w = try worker("--synthetic-stage-ms", "20000", "--grace", "60s")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.runningJobs().count == 1 })
+        w.kill(SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let sent = Date()
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(Date().timeIntervalSince(sent) < 5)
+        #expect(r.status == 128 + SIGTERM)
+        #expect(r.stderr.contains("second signal"))
+    }
+
+    @Test func aCancelStopsARunningJob() async throws {
+        let s = try store()
+        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let w = try worker("--synthetic-stage-ms", "20000", "--lease-seconds", "3")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
+        #expect(try await s.cancel(jobID: id) == .requested)
+        #expect(try await eventually(timeout: .seconds(10)) { try await s.job(id: id)?.state == .cancelled })
+        #expect(try await s.attempts(jobID: id).map(\.outcome) == [.cancelled])
+        #expect(try await s.stages(jobID: id).first?.errorCode == "job.cancelled")
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
+    @Test func dryRunSkipsPublish() async throws {
+        let s = try store()
+        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let w = try worker("--synthetic-stage-ms", "1", "--dry-run")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .succeeded })
+        #expect(try await s.stages(jobID: id).first { $0.stage == "publish" }?.state == .skipped)
+        w.kill(SIGINT)
+        #expect(await w.wait().status == 0)
+    }
+}
+
+extension Sequence where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await transform(e)) }
+        return out
+    }
+}
