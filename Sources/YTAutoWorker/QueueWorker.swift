@@ -119,11 +119,12 @@ public final class QueueWorker: Service, Sendable {
         jobLog[metadataKey: "channel"] = "\(lease.job.channel)"
         let control = JobControl()
         let jl = jobLog
-        let task = Task {
+        // Registered before the task starts, so a job that ends at once is still removed after it was added.
+        await inFlight.add(lease.jobID, control: control)
+        Task {
             await self.process(lease, control: control, log: jl)
             await self.inFlight.remove(lease.jobID)
         }
-        await inFlight.add(lease.jobID, control: control, task: task)
     }
 
     /// Runs every unfinished stage of a leased job, with a heartbeat beside it.
@@ -252,14 +253,14 @@ actor JobControl {
 
 /// The worker's running jobs, and its shutdown state.
 actor InFlight {
-    private var jobs: [Int64: (control: JobControl, task: Task<Void, Never>)] = [:]
+    private var jobs: [Int64: JobControl] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var nudged = false
     private(set) var isShuttingDown = false
 
     var count: Int { jobs.count }
 
-    func add(_ id: Int64, control: JobControl, task: Task<Void, Never>) { jobs[id] = (control, task) }
+    func add(_ id: Int64, control: JobControl) { jobs[id] = control }
 
     func remove(_ id: Int64) {
         jobs[id] = nil
@@ -282,7 +283,7 @@ actor InFlight {
         isShuttingDown = true
         guard !jobs.isEmpty else { return }
         try? await Task.sleep(for: grace)
-        for (_, job) in jobs { await job.control.stop(.shutdown) }
+        for (_, control) in jobs { await control.stop(.shutdown) }
     }
 
     func waitUntilEmpty() async {
