@@ -121,3 +121,27 @@ import YTAutoTestSupport
     }
 }
 
+
+@Suite struct BackupTests {
+    /// A backup taken while a worker writes is a consistent, openable database.
+    @Test func backupWhileAWorkerRuns() async throws {
+        let dir = TempDir("ytauto-backup")
+        let env = ["YTAUTO_DB": dir.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        for _ in 0..<200 { _ = try await store.enqueue(NewJob(channel: "facts")) }
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1", "--concurrency", "2"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(30)) { try await store.stats().byState[.succeeded, default: 0] > 5 })
+        let r = try await run("ytauto-admin", ["backup", dir.path("copy.db")], cwd: dir.url, environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        worker.kill(SIGTERM)
+        #expect(await worker.wait().status == 0)
+        let copy = try SQLiteJobStore(path: dir.path("copy.db"), migrate: false)
+        let integrity = try await copy.database.read { db in try db.queryOne("PRAGMA integrity_check")?.string("integrity_check") }
+        #expect(integrity == "ok")
+        let counts = try await copy.stats().byState
+        #expect(counts.values.reduce(0, +) == 200)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).allSatisfy { !$0.contains(".partial-") })
+        let bad = try await run("ytauto-admin", ["backup", "/nonexistent-dir/copy.db"], cwd: dir.url, environment: env)
+        #expect(bad.status == 1 && bad.stderr.contains("/nonexistent-dir/copy.db"))
+    }
+}

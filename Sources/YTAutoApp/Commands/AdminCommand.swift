@@ -8,7 +8,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Workers.self, Prune.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Workers.self, Prune.self, Backup.self])
 
     public init() {}
 
@@ -226,6 +226,23 @@ public struct AdminCommand: AsyncParsableCommand {
             let cutoff = Date().addingTimeInterval(-(parseAge(olderThan) ?? 0))
             let n = try await store.prune(finishedBefore: cutoff, batchSize: batchSize)
             print("pruned \(n) finished jobs that finished before \(Timestamp.string(cutoff))")
+        }
+    }
+}
+
+extension AdminCommand {
+    public struct Backup: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Copy the database to PATH with SQLite's online backup API; safe while workers run.")
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "Where to write the copy. An existing file there is replaced only when the copy is complete.") public var path: String
+        public init() {}
+
+        public func run() async throws {
+            let store = try global.openStore()
+            let target = path
+            try store.database.sync { db in try db.backup(to: target) }
+            print("backed up \(global.databasePath) to \(target)")
         }
     }
 }
