@@ -4,10 +4,12 @@ import Foundation
 /// SHA-256 digests, as lower-case hex: migration checksums and artifact verification.
 public enum Checksum {
     public static func sha256Hex(_ data: some DataProtocol) -> String {
-        SHA256.hash(data: data).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        hex(SHA256.hash(data: data))
+    }
+
+    /// Lower-case hex of a digest's bytes, two digits each.
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
     }
 
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
@@ -22,7 +24,6 @@ public enum Checksum {
             hasher.update(data: chunk)
             total += Int64(chunk.count)
         }
-        let hex = hasher.finalize().map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-        return (hex, total)
+        return (hex(hasher.finalize()), total)
     }
 }

@@ -80,15 +80,13 @@ public struct RetryPolicy: Sendable, Hashable {
     /// The nominal (un-jittered) delay after `attempt` (1-based).
     public func nominalDelay(afterAttempt attempt: Int) -> Duration {
         let exponent = max(0, min(attempt - 1, 40))
-        let baseSeconds = Double(base.components.seconds) + Double(base.components.attoseconds) / 1e18
-        let capSeconds = Double(cap.components.seconds) + Double(cap.components.attoseconds) / 1e18
-        return .milliseconds(Int64(min(capSeconds, baseSeconds * pow(2, Double(exponent))) * 1000))
+        return .milliseconds(Int64(min(cap.seconds, base.seconds * pow(2, Double(exponent))) * 1000))
     }
 
     /// A jittered delay after `attempt` (1-based), in `[nominal/2, nominal]`.
     public func delay(afterAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let nominal = nominalDelay(afterAttempt: attempt)
-        let ms = nominal.components.seconds * 1000 + nominal.components.attoseconds / 1_000_000_000_000_000
+        let ms = Int64((nominal.seconds * 1000).rounded())
         guard ms > 1 else { return nominal }
         return .milliseconds(Int64.random(in: (ms / 2)...ms, using: &generator))
     }
