@@ -27,6 +27,8 @@ public final class QueueWorker: Service, Sendable {
         public var sweepInterval: Duration = .milliseconds(250)
         public var pollInterval: Duration = .milliseconds(100)
         public var dryRun = false
+        /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
+        public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
         public init() {}
     }
 
@@ -82,6 +84,35 @@ public final class QueueWorker: Service, Sendable {
         sweeper.cancel()
         try await store.deregisterWorker(registration)
         log.info("worker stopped")
+    }
+
+    /// Runs one queued job to its end in this process (`ytauto run-once`), as a worker would:
+    /// registered, leased, heartbeated, checkpointed. Returns the job as it ended (or was handed back).
+    public func runOne(jobID: Int64) async throws -> Job {
+        let registration = try await store.registerWorker()
+        var log = logger
+        log[metadataKey: "worker"] = "\(registration.id)"
+        defer { Task { [store] in try? await store.deregisterWorker(registration) } }
+        guard let lease = try await store.lease(worker: registration.id, channels: nil, duration: configuration.leaseDuration, only: jobID) else {
+            throw JobStoreError.invalidArgument("job \(jobID) is not queued and due, so it cannot be run now")
+        }
+        var jobLog = log
+        jobLog[metadataKey: "job_id"] = "\(lease.jobID)"
+        jobLog[metadataKey: "channel"] = "\(lease.job.channel)"
+        let control = JobControl()
+        await inFlight.add(lease.jobID, control: control)
+        let jl = jobLog
+        await withGracefulShutdownHandler {
+            await self.process(lease, control: control, log: jl)
+        } onGracefulShutdown: {
+            Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
+        }
+        await inFlight.remove(lease.jobID)
+        try await store.deregisterWorker(registration)
+        guard let job = try await store.job(id: lease.jobID) else {
+            throw JobStoreError.invalidArgument("job \(jobID) disappeared while it ran")
+        }
+        return job
     }
 
     private func leaseLoop(registration: WorkerRegistration, log: Logger) async {
@@ -151,7 +182,8 @@ public final class QueueWorker: Service, Sendable {
         defer { heartbeat.cancel() }
         do {
             let done = Set(try await store.stages(jobID: lease.jobID).filter { Self.verified($0) }.map(\.stage))
-            for stage in pipeline.stages {
+            let observe = configuration.observer ?? { _ in }
+            for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
                 stageLog[metadataKey: "stage"] = "\(stage)"
                 let shuttingDown = await inFlight.isShuttingDown
@@ -161,9 +193,11 @@ public final class QueueWorker: Service, Sendable {
                 }
                 if done.contains(stage) {
                     stageLog.info("stage already done; skipped")
+                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .alreadyDone))
                     continue
                 }
                 let started = Date()
+                observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
                 stageLog.info("stage started")
                 let work = Task { [pipeline, configuration] in
@@ -181,15 +215,20 @@ public final class QueueWorker: Service, Sendable {
                     let failure = JobFailure(PipelineError(stage: stage, underlying: error))
                     try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
                     let job = try await store.fail(lease, error: failure)
+                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
+                                   state: .failed(failure.message, seconds: Date().timeIntervalSince(started))))
                     stageLog.error("stage failed: \(failure)", metadata: ["next": "\(job.state.rawValue)"])
                     return
                 }
                 switch outcome {
                 case .done(let artifacts):
                     try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: artifacts, startedAt: started, error: nil)
+                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
+                                   state: .done(seconds: Date().timeIntervalSince(started))))
                     stageLog.info("stage done", metadata: ["seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])
                 case .skipped:
                     try await store.checkpoint(lease, stage: stage, state: .skipped, artifacts: [], startedAt: started, error: nil)
+                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .skipped))
                     stageLog.info("stage skipped (dry run)")
                 }
             }
@@ -232,6 +271,20 @@ public final class QueueWorker: Service, Sendable {
             return hex == a.sha256 && bytes == a.bytes
         }
     }
+}
+
+/// What a worker tells its observer.
+public enum WorkerEvent: Sendable {
+    public enum StageState: Sendable {
+        case started
+        case done(seconds: Double)
+        case skipped
+        /// Recorded done by an earlier attempt, with its artifacts intact.
+        case alreadyDone
+        case failed(String, seconds: Double)
+    }
+
+    case stage(job: Int64, stage: String, index: Int, count: Int, state: StageState)
 }
 
 /// One running job's stop switch.

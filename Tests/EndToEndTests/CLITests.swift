@@ -87,13 +87,33 @@ import YTAutoTestSupport
         #expect(r.status == 1)
         #expect(r.stderr.contains(dir.path("ytauto.yaml")))
         #expect(r.stderr.contains("Mars/Olympus"))
-        #expect(r.stderr.contains("0 < min <= max"))
-        #expect(r.stderr.contains("not a 5-field cron"))
+        #expect(r.stderr.contains("line 3, channels[0].duration: min 600 and max 100 must satisfy 0 < min <= max"))
+        #expect(r.stderr.contains("line 5, channels[0].schedule[0]: cron expression 'every day': needs 5 fields"))
+        #expect(r.stderr.contains("line 4, channels[0].time_zone: 'Mars/Olympus'"))
         try "channels: [ {name: facts, duration: {min: x}} ]".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         let bad = try await ytauto("enqueue", "facts")
         #expect(bad.status == 1 && bad.stderr.contains("channels[0].duration"))
         let status = try await ytauto("status")
         #expect(status.status == 0)  // status needs only the database
+    }
+
+    /// A broken configuration stops the scheduler before it writes anything: a bad cron, an
+    /// unknown channel type, a missing field, each named with file, line and field.
+    @Test(arguments: [
+        ("channels:\n  - name: facts\n    schedule: [\"0 18 * * 1\", \"0 25 * * *\"]\n", "line 3, channels[0].schedule[1]: cron expression '0 25 * * *': hour field '25': 25 is outside 0-23"),
+        ("channels:\n  - name: facts\n  - name: weird\n    type: cooking\n", "line 4, channels[1].type: 'cooking' is not a channel type; use one of horror, facts, finance"),
+        ("channels:\n  - type: facts\n    topics: [a]\n", "line 2, channels[0].name: the key 'name' is missing"),
+        ("output_dir: x\n", "line 1, channels: the key 'channels' is missing"),
+    ])
+    func theSchedulerRefusesABrokenConfigurationAndWritesNothing(yaml: String, message: String) async throws {
+        let config = dir.path("broken.yaml")
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let db = dir.path("untouched.db")
+        let r = try await run("ytauto", ["scheduler", "--once", "--config", config, "--db", db], cwd: dir.url, environment: env)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("configuration \(config) is not usable"), "\(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: db))
     }
 
     @Test func aCorruptDatabaseIsNamedAndLeftAlone() async throws {

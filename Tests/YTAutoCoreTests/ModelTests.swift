@@ -48,7 +48,8 @@ import YTAutoCore
         c.topics = []
         let problems = c.problems()
         #expect(problems.count == 3)
-        #expect(problems.contains { $0.contains("not a 5-field cron") })
+        #expect(problems.contains { $0.field == "schedule" && $0.index == 0 && $0.message.contains("needs 5 fields") })
+        #expect(Set(problems.map(\.field)) == ["duration", "schedule", "topics"])
     }
 
     @Test func timestampsRoundTripAndSortAsText() throws {

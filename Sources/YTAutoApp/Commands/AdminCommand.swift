@@ -8,7 +8,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Workers.self, Prune.self, Backup.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Workers.self, Prune.self, Backup.self])
 
     public init() {}
 
@@ -208,6 +208,36 @@ public struct AdminCommand: AsyncParsableCommand {
         }
     }
 
+    public struct Slots: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "The scheduler's decisions: each slot, and the job it became or why it did not.")
+        @OptionGroup public var global: GlobalOptions
+        @Option(help: "Only this channel.") public var channel: String?
+        @Option(help: "Newest N slots.") public var limit = 50
+        @Flag(help: "Print JSON.") public var json = false
+        public init() {}
+
+        public func run() async throws {
+            let store = try global.openStore()
+            let slots = try await store.slots(channel: channel, limit: limit)
+            if json {
+                print(Output.json(slots.map { s -> [String: Any] in
+                    var o: [String: Any] = ["channel": s.channel, "slot_at": Timestamp.string(s.slotAt), "cron": s.expression,
+                                            "decision": s.decision, "decided_at": Timestamp.string(s.decidedAt)]
+                    o["topic"] = s.topic
+                    o["job_id"] = s.jobID
+                    o["detail"] = s.detail
+                    return o
+                }))
+                return
+            }
+            if slots.isEmpty { print("no slots decided yet"); return }
+            print(Output.table(
+                ["slot", "channel", "cron", "decision", "job", "topic", "detail"],
+                slots.map { [Output.time($0.slotAt), $0.channel, $0.expression, $0.decision, $0.jobID.map(String.init) ?? "-", $0.topic ?? "-", $0.detail ?? ""] }))
+        }
+    }
+
     public struct Prune: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Delete finished jobs (with their stages and attempts) older than an age, in batches.")
@@ -248,16 +278,7 @@ extension AdminCommand {
 }
 
 /// Parses an age such as `30d`, `12h`, `45m` or `90s` into seconds.
-func parseAge(_ text: String) -> TimeInterval? {
-    guard let unit = text.last, let n = Double(text.dropLast()), n >= 0 else { return nil }
-    switch unit {
-    case "d": return n * 86_400
-    case "h": return n * 3_600
-    case "m": return n * 60
-    case "s": return n
-    default: return nil
-    }
-}
+func parseAge(_ text: String) -> TimeInterval? { DurationText.seconds(text) }
 
 /// `--since`: an ISO-8601 time, or an age back from now.
 func parseSince(_ text: String) -> Date? {

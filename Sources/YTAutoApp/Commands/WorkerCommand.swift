@@ -40,16 +40,12 @@ extension YTAutoCommand {
         }
 
         public func run() async throws {
-            guard let stageMS = syntheticStageMs else {
-                throw CLIError("""
-                    the media pipeline is not built yet, so this worker cannot make videos; \
-                    it refuses to start rather than fake one. For load and chaos tests run the diagnostic \
-                    pipeline with --synthetic-stage-ms N.
-                    """)
-            }
+            let pipeline = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, config: global.loadConfig)
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.worker")
-            logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
+            if let stageMS = syntheticStageMs {
+                logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
+            }
             let store = try global.openStore()
             var config = QueueWorker.Configuration()
             config.concurrency = concurrency
@@ -58,7 +54,7 @@ extension YTAutoCommand {
             config.leaseDuration = .seconds(leaseSeconds)
             config.heartbeatInterval = .seconds(Double(leaseSeconds) / 3)
             config.dryRun = dryRun
-            let worker = QueueWorker(store: store, pipeline: SyntheticPipeline(stageDuration: .milliseconds(stageMS)),
+            let worker = QueueWorker(store: store, pipeline: pipeline,
                                      configuration: config, logger: logger)
             let secondSignal = SecondSignal.install()
             let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -8,7 +8,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto",
         abstract: "Runs faceless video channels on a persistent SQLite job queue.",
-        subcommands: [Init.self, Status.self, Enqueue.self, Worker.self])
+        subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self])
 
     public init() {}
 
@@ -135,7 +135,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Add a job for a channel.",
             discussion: """
-                Without --topic, the channel's topic used least recently (or never) is taken. \
+                Without --topic, the channel's next topic is taken: one not used within topic_recency_days, never-used first, else the one used longest ago. \
                 --at takes an ISO-8601 time (2026-12-01T18:00:00Z or with an offset); default now. \
                 Lower --priority runs first; default is the channel's priority.
                 """)
@@ -170,8 +170,11 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let store = try global.openStore()
             var chosen = topic
             if chosen == nil {
-                let used = try await store.lastUse(ofTopics: channelConfig.topics, channel: channel)
-                chosen = channelConfig.topics.min { (used[$0] ?? .distantPast) < (used[$1] ?? .distantPast) }
+                let suggestion = try await store.suggestTopic(for: channelConfig)
+                chosen = suggestion.topic
+                if suggestion.recent && !json {
+                    print("note: every topic of \(channel) was used within \(channelConfig.topicRecencyDays) days; taking the oldest")
+                }
             }
             let result = try await store.enqueue(NewJob(
                 channel: channel, topic: chosen, priority: priority ?? channelConfig.priority,

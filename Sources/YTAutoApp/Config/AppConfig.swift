@@ -64,44 +64,94 @@ public struct AppConfig: Sendable, Codable, Hashable {
     }
 
     public static func parse(_ text: String, path: String? = nil) throws -> AppConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
+        } catch {
+            throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
+        }
+        let locator = Locator(root: root)
         let config: AppConfig
         do {
             config = try YAMLDecoder().decode(AppConfig.self, from: text)
         } catch let error as DecodingError {
-            throw ConfigError(path: path, problems: [describe(error)])
+            throw ConfigError(path: path, problems: [describe(error, locator)])
         } catch {
             throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
         }
         var problems: [String] = []
         var seen = Set<String>()
-        for channel in config.channels {
-            if !seen.insert(channel.name).inserted { problems.append("channel '\(channel.name)' is defined twice") }
-            problems += channel.problems()
-            if TimeZone(identifier: channel.timeZone) == nil {
-                problems.append("channel '\(channel.name)': time_zone '\(channel.timeZone)' is not an IANA time zone such as America/New_York")
+        for (i, channel) in config.channels.enumerated() {
+            if !seen.insert(channel.name).inserted {
+                problems.append(locator.describe(["channels", i, "name"], "channel '\(channel.name)' is defined twice"))
+            }
+            for p in channel.problems() {
+                var keys: [any Sendable] = ["channels", i, p.field]
+                if let index = p.index { keys.append(index) }
+                problems.append(locator.describe(keys, p.message))
             }
         }
-        if config.channels.isEmpty { problems.append("channels: at least one channel is needed") }
+        if config.channels.isEmpty { problems.append(locator.describe(["channels"], "at least one channel is needed")) }
         guard problems.isEmpty else { throw ConfigError(path: path, problems: problems) }
         return config
     }
 
-    static func describe(_ error: DecodingError) -> String {
-        func where_(_ path: [any CodingKey]) -> String {
-            guard !path.isEmpty else { return "the top level" }
-            return path.reduce(into: "") { out, key in
-                if let i = key.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+    /// Finds the YAML line of a key path, to name it in errors. A key that is missing is
+    /// reported at the line of the mapping that lacks it.
+    struct Locator {
+        let root: Node?
+
+        func line(_ keys: [any Sendable]) -> Int? {
+            guard var node = root else { return nil }
+            var line = node.mark?.line
+            for key in keys {
+                var next: Node?
+                if let i = key as? Int, case .sequence(let seq) = node, i < seq.count {
+                    next = seq[seq.index(seq.startIndex, offsetBy: i)]
+                } else if let k = key as? String, case .mapping(let map) = node {
+                    // The key's own line reads best ("schedule:"), not the value's.
+                    for (kn, vn) in map where kn.string == k {
+                        line = kn.mark?.line ?? line
+                        next = vn
+                    }
+                    if next == nil { return line }
+                    node = next!
+                    continue
+                }
+                guard let n = next else { return line }
+                node = n
+                line = n.mark?.line ?? line
             }
+            return line
+        }
+
+        func field(_ keys: [any Sendable]) -> String {
+            keys.reduce(into: "") { out, key in
+                if let i = key as? Int { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + "\(key)" }
+            }
+        }
+
+        func describe(_ keys: [any Sendable], _ message: String) -> String {
+            let at = line(keys).map { "line \($0), " } ?? ""
+            return "\(at)\(field(keys)): \(message)"
+        }
+    }
+
+    static func describe(_ error: DecodingError, _ locator: Locator) -> String {
+        func keys(_ path: [any CodingKey]) -> [any Sendable] {
+            path.map { key -> any Sendable in key.intValue.map { $0 as any Sendable } ?? key.stringValue }
         }
         switch error {
         case .keyNotFound(let key, let ctx):
-            return "\(where_(ctx.codingPath)): the key '\(key.stringValue)' is missing"
+            return locator.describe(keys(ctx.codingPath) + [key.stringValue], "the key '\(key.stringValue)' is missing")
         case .typeMismatch(let type, let ctx):
-            return "\(where_(ctx.codingPath)): expected \(type): \(ctx.debugDescription)"
+            return locator.describe(keys(ctx.codingPath), "expected \(type): \(ctx.debugDescription)")
         case .valueNotFound(let type, let ctx):
-            return "\(where_(ctx.codingPath)): expected a \(type), found nothing"
+            return locator.describe(keys(ctx.codingPath), "expected a \(type), found nothing")
         case .dataCorrupted(let ctx):
-            return "\(where_(ctx.codingPath)): \(ctx.debugDescription)"
+            return locator.describe(keys(ctx.codingPath), ctx.debugDescription)
         @unknown default:
             return String(describing: error)
         }
@@ -114,6 +164,8 @@ public struct AppConfig: Sendable, Codable, Hashable {
             # ytauto configuration. Channels missing a key take their type's defaults.
             # schedule: 5-field cron (minute hour day-of-month month day-of-week) in time_zone.
             # duration: seconds of the finished video. priority: lower runs first.
+            # missed_slots: skip | latest | all, for slots missed while the scheduler was down,
+            #   within catch_up_window (30m, 6h, 2d). topic_recency_days: a topic is not reused sooner.
 
             """ + body
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One channel's configuration: the seed's `ChannelConfig(name, schedule, durationRange, voiceID, …)`.
 ///
 /// Read from the `channels:` list of `ytauto.yaml`. Keys are snake_case there
@@ -28,11 +30,18 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     public var maxAttempts: Int
     /// Lower runs first.
     public var priority: Int
+    /// What the scheduler does with slots it finds in the past (it was down, or just started).
+    public var missedSlots: MissedSlotPolicy
+    /// How far back missed slots are still considered, in seconds (config: `catch_up_window: 6h`).
+    public var catchUpWindow: Int
+    /// A topic used on this channel within this many days is not picked again.
+    public var topicRecencyDays: Int
 
     public init(
         name: String, type: ChannelType, schedule: [String], timeZone: String,
         durationRange: DurationRange, voiceID: String, style: String, topics: [String],
-        maxAttempts: Int = 3, priority: Int = 0
+        maxAttempts: Int = 3, priority: Int = 0, missedSlots: MissedSlotPolicy = .latest,
+        catchUpWindow: Int = 6 * 3600, topicRecencyDays: Int = 7
     ) {
         self.name = name
         self.type = type
@@ -44,6 +53,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.topics = topics
         self.maxAttempts = maxAttempts
         self.priority = priority
+        self.missedSlots = missedSlots
+        self.catchUpWindow = catchUpWindow
+        self.topicRecencyDays = topicRecencyDays
     }
 
     enum CodingKeys: String, CodingKey {
@@ -51,6 +63,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case timeZone = "time_zone"
         case durationRange = "duration"
         case maxAttempts = "max_attempts"
+        case missedSlots = "missed_slots"
+        case catchUpWindow = "catch_up_window"
+        case topicRecencyDays = "topic_recency_days"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -73,6 +88,17 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.topics = try c.decodeIfPresent([String].self, forKey: .topics) ?? d.topics
         self.maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts
         self.priority = try c.decodeIfPresent(Int.self, forKey: .priority) ?? d.priority
+        self.missedSlots = try c.decodeIfPresent(MissedSlotPolicy.self, forKey: .missedSlots) ?? d.missedSlots
+        if let text = try c.decodeIfPresent(String.self, forKey: .catchUpWindow) {
+            guard let seconds = DurationText.seconds(text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .catchUpWindow, in: c, debugDescription: "'\(text)' is not a duration such as 30m, 6h or 2d")
+            }
+            self.catchUpWindow = Int(seconds)
+        } else {
+            self.catchUpWindow = d.catchUpWindow
+        }
+        self.topicRecencyDays = try c.decodeIfPresent(Int.self, forKey: .topicRecencyDays) ?? d.topicRecencyDays
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -87,22 +113,49 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(topics, forKey: .topics)
         try c.encode(maxAttempts, forKey: .maxAttempts)
         try c.encode(priority, forKey: .priority)
+        try c.encode(missedSlots, forKey: .missedSlots)
+        try c.encode(DurationText.string(seconds: catchUpWindow), forKey: .catchUpWindow)
+        try c.encode(topicRecencyDays, forKey: .topicRecencyDays)
     }
 
-    /// Problems a configuration can have that decoding does not catch, as readable sentences.
-    public func problems() -> [String] {
-        var out: [String] = []
+    /// A problem decoding does not catch, with the configuration key it is about.
+    public struct Problem: Sendable, Hashable {
+        /// The key in the channel's mapping (`schedule`, `duration`, …).
+        public var field: String
+        public var message: String
+        /// For a list field, the item's index.
+        public var index: Int?
+        public init(field: String, message: String, index: Int? = nil) {
+            self.field = field
+            self.message = message
+            self.index = index
+        }
+    }
+
+    /// Problems a configuration can have that decoding does not catch.
+    public func problems() -> [Problem] {
+        var out: [Problem] = []
         if name.isEmpty || name.contains(where: { $0.isWhitespace }) {
-            out.append("channel name '\(name)' must be non-empty and without spaces")
+            out.append(.init(field: "name", message: "channel name '\(name)' must be non-empty and without spaces"))
         }
         if durationRange.min <= 0 || durationRange.min > durationRange.max {
-            out.append("channel '\(name)': duration min \(durationRange.min) and max \(durationRange.max) must satisfy 0 < min <= max")
+            out.append(.init(field: "duration", message: "min \(durationRange.min) and max \(durationRange.max) must satisfy 0 < min <= max"))
         }
-        for expr in schedule where expr.split(separator: " ", omittingEmptySubsequences: true).count != 5 {
-            out.append("channel '\(name)': schedule '\(expr)' is not a 5-field cron expression (minute hour day-of-month month day-of-week)")
+        if schedule.isEmpty {
+            out.append(.init(field: "schedule", message: "needs at least one cron expression (or leave the key out for the defaults)"))
         }
-        if maxAttempts < 1 { out.append("channel '\(name)': max_attempts must be at least 1") }
-        if topics.isEmpty { out.append("channel '\(name)': topics must list at least one topic") }
+        for (i, expr) in schedule.enumerated() {
+            do { _ = try CronExpression(expr) } catch {
+                out.append(.init(field: "schedule", message: "\(error)", index: i))
+            }
+        }
+        if TimeZone(identifier: timeZone) == nil {
+            out.append(.init(field: "time_zone", message: "'\(timeZone)' is not an IANA time zone such as America/New_York"))
+        }
+        if maxAttempts < 1 { out.append(.init(field: "max_attempts", message: "must be at least 1")) }
+        if topics.isEmpty { out.append(.init(field: "topics", message: "must list at least one topic")) }
+        if catchUpWindow < 0 { out.append(.init(field: "catch_up_window", message: "must not be negative")) }
+        if topicRecencyDays < 0 { out.append(.init(field: "topic_recency_days", message: "must not be negative")) }
         return out
     }
 
@@ -137,8 +190,42 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
                 topics: [
                     "compound interest in plain words", "what an index fund is",
                     "emergency funds: how much is enough", "inflation and your savings",
-                    "the true cost of credit card debt",
+                    "the true cost of credit card debt", "how a budget actually works",
+                    "what a credit score measures", "bonds versus stocks", "dollar-cost averaging",
+                    "fees that quietly eat your returns",
                 ])
         }
+    }
+}
+
+/// What the scheduler does with slots that are already past when it looks (it was stopped, or
+/// the host slept). Slots older than the channel's `catch_up_window` are always recorded as missed.
+public enum MissedSlotPolicy: String, Sendable, Codable, Hashable, CaseIterable {
+    /// Missed slots become no job; only on-time slots run.
+    case skip
+    /// The newest missed slot runs; older ones are recorded as missed.
+    case latest
+    /// Every missed slot within the window runs.
+    case all
+}
+
+/// Durations in configuration and on the command line: `90s`, `30m`, `6h`, `2d`.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Double? {
+        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
+        switch unit {
+        case "d": return n * 86_400
+        case "h": return n * 3_600
+        case "m": return n * 60
+        case "s": return n
+        default: return nil
+        }
+    }
+
+    public static func string(seconds: Int) -> String {
+        if seconds % 86_400 == 0 && seconds > 0 { return "\(seconds / 86_400)d" }
+        if seconds % 3_600 == 0 && seconds > 0 { return "\(seconds / 3_600)h" }
+        if seconds % 60 == 0 && seconds > 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
     }
 }

@@ -4,3 +4,16 @@ public enum ChannelType: String, Sendable, Codable, CaseIterable, Hashable {
     case facts
     case finance
 }
+
+extension ChannelType {
+    /// Decodes with an error that lists the valid types.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let value = ChannelType(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: c, debugDescription: "'\(text)' is not a channel type; use one of \(ChannelType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = value
+    }
+}

@@ -172,20 +172,6 @@ extension SQLiteJobStore {
             return out
         }
     }
-
-    /// When each of `topics` was last given to a job of `channel` (absent if never).
-    public func lastUse(ofTopics topics: [String], channel: String) async throws -> [String: Date] {
-        try await database.read { db in
-            var out: [String: Date] = [:]
-            for topic in topics {
-                if let d = try db.queryOne(
-                    "SELECT max(created_at) AS t FROM jobs WHERE channel = ? AND topic = ?", [channel, topic])?.date("t") {
-                    out[topic] = d
-                }
-            }
-            return out
-        }
-    }
 }
 
 extension SQLiteJobStore {

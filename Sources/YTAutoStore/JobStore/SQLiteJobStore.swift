@@ -86,26 +86,35 @@ public final class SQLiteJobStore: JobStore {
         guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
         guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
         let now = self.now()
-        return try await database.write { db in
-            let inserted = try db.queryOne("""
-                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
-                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (unique_key) DO NOTHING
-                RETURNING \(Self.columns)
-                """,
-                [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
-                 new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now])
-            if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
-            guard let existing = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE unique_key = ?", [new.uniqueKey]) else {
-                throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
-            }
-            return EnqueueResult(job: Self.job(existing), inserted: false)
+        return try await database.write { db in try Self.insert(db, new, now: now) }
+    }
+
+    /// Inserts a job inside the caller's write transaction; with a unique key already taken,
+    /// returns the existing job.
+    static func insert(_ db: Connection, _ new: NewJob, now: Date) throws -> EnqueueResult {
+        let inserted = try db.queryOne("""
+            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
+            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (unique_key) DO NOTHING
+            RETURNING \(Self.columns)
+            """,
+            [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
+             new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now])
+        if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
+        guard let existing = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE unique_key = ?", [new.uniqueKey]) else {
+            throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
         }
+        return EnqueueResult(job: Self.job(existing), inserted: false)
     }
 
     // MARK: - Lease
 
     public func lease(worker: String, channels: [String]? = nil, duration: Duration) async throws -> Lease? {
+        try await lease(worker: worker, channels: channels, duration: duration, only: nil)
+    }
+
+    /// Leases the next due job, or only the job `only` if it is queued and due (`ytauto run-once`).
+    public func lease(worker: String, channels: [String]?, duration: Duration, only jobID: Int64?) async throws -> Lease? {
         let now = self.now()
         let expires = now.addingTimeInterval(duration.seconds)
         var filter = ""
@@ -114,6 +123,10 @@ public final class SQLiteJobStore: JobStore {
             if channels.isEmpty { return nil }
             filter = " AND channel IN (" + channels.indices.map { "?\($0 + 4)" }.joined(separator: ", ") + ")"
             args += channels.map { $0 as any SQLBindable }
+        }
+        if let jobID {
+            filter += " AND id = ?\(args.count + 1)"
+            args.append(jobID)
         }
         let sql = """
             UPDATE jobs

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+
+/// The scheduler's slot decisions on a real database file.
+@Suite struct ScheduleTests {
+    func channel(_ policy: MissedSlotPolicy = .all, window: Int = 86_400, topics: Int = 100, recency: Int = 0) -> ChannelConfig {
+        var c = ChannelConfig.defaults(for: .facts)
+        c.schedule = ["*/10 * * * *"]
+        c.timeZone = "Europe/London"
+        c.missedSlots = policy
+        c.catchUpWindow = window
+        c.topics = (0..<topics).map { "topic \($0)" }
+        c.topicRecencyDays = recency
+        return c
+    }
+
+    func date(_ s: String) -> Date { Timestamp.date(s)! }
+
+    @Test func aNewChannelDoesNotBackfillAndThenEverySlotBecomesOneJob() async throws {
+        let f = try Fixture()
+        let c = channel()
+        let first = try await f.store.schedule(c, now: date("2026-11-25T10:05:00.000Z"))
+        #expect(first.isEmpty)  // 10:00 is more than two minutes ago: not on time, and not ours to backfill
+        let second = try await f.store.schedule(c, now: date("2026-11-25T11:00:30.000Z"))
+        #expect(second.map(\.kind) == Array(repeating: .enqueued, count: 6))
+        #expect(second.map(\.slotAt) == (1...6).map { date("2026-11-25T10:00:00.000Z").addingTimeInterval(Double($0) * 600) })
+        // The same window again: nothing new.
+        #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:30.000Z")).isEmpty)
+        let jobs = try await f.store.database.read { db in try db.query("SELECT run_at, topic, unique_key FROM jobs") }
+        #expect(jobs.count == 6)
+        #expect(Set(jobs.compactMap { $0.date("run_at") }) == Set(second.map(\.slotAt)))
+        #expect(Set(jobs.compactMap { $0.string("topic") }).count == 6)
+        #expect(jobs.allSatisfy { $0.string("unique_key")?.hasPrefix("slot:facts:2026-11-25T1") == true })
+    }
+
+    @Test(arguments: [MissedSlotPolicy.skip, .latest, .all])
+    func missedSlotsFollowThePolicyWithinTheWindow(policy: MissedSlotPolicy) async throws {
+        let f = try Fixture()
+        let c = channel(policy, window: 3_600)
+        _ = try await f.store.schedule(c, now: date("2026-11-25T08:00:00.000Z"))
+        // Down from 08:00 to 10:31:00. Slots 08:10 … 09:30 are outside the 1 h window; 09:40 … 10:20 are
+        // missed within it; 10:30 is on time.
+        let d = try await f.store.schedule(c, now: date("2026-11-25T10:31:00.000Z"))
+        let enqueued = d.filter { $0.kind == .enqueued }.map { Timestamp.string($0.slotAt) }
+        #expect(d.count == 15)
+        #expect(d.filter { $0.slotAt < date("2026-11-25T09:31:00.000Z") }.allSatisfy { $0.kind == .missed && $0.detail!.contains("catch_up_window") })
+        switch policy {
+        case .skip, .latest:
+            // latest: the on-time slot is the newest, so no missed slot runs.
+            #expect(enqueued == ["2026-11-25T10:30:00.000Z"])
+        case .all:
+            #expect(enqueued == ["09:40", "09:50", "10:00", "10:10", "10:20", "10:30"].map { "2026-11-25T\($0):00.000Z" })
+        }
+        // Every slot is recorded, enqueued or not (with 08:00, on time at the first look).
+        #expect(try await f.store.slots(channel: "facts", limit: 100).count == 16)
+    }
+
+    @Test func latestRunsTheNewestMissedSlotWhenNoneIsOnTime() async throws {
+        let f = try Fixture()
+        let c = channel(.latest, window: 3_600)
+        _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
+        let d = try await f.store.schedule(c, now: date("2026-11-25T10:35:00.000Z"))
+        #expect(d.filter { $0.kind == .enqueued }.map(\.slotAt) == [date("2026-11-25T10:30:00.000Z")])
+        #expect(d.filter { $0.kind == .missed }.count == 2)
+    }
+
+    @Test func slotsSurvivePruneAndALostCursorMakesNoSecondJob() async throws {
+        let f = try Fixture()
+        let c = channel()
+        _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
+        let made = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
+        #expect(made.count == 6)
+        // Finish and prune every job (10:00, on time at the first look, and the six).
+        while let lease = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) {
+            _ = try await f.store.complete(lease)
+        }
+        let pruned = try await f.store.prune(finishedBefore: Date.distantFuture)
+        #expect(pruned == 7)
+        // A scheduler that lost its cursor (say, a restored backup) goes over the same window.
+        try await f.store.database.write { db in _ = try db.run("DELETE FROM schedule_cursors") }
+        _ = try await f.store.schedule(c, now: date("2026-11-25T09:59:00.000Z"))
+        let again = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
+        #expect(again.isEmpty)
+        #expect(try await f.store.stats().byState.values.reduce(0, +) == 0)
+    }
+
+    @Test func topicsUsedWithinTheRecencyWindowAreNotPickedAgainEvenAfterPrune() async throws {
+        let f = try Fixture()
+        // Three topics, seven days: a daily schedule uses each once, then has none left.
+        var c = channel(topics: 3, recency: 7)
+        c.schedule = ["0 9 * * *"]
+        _ = try await f.store.schedule(c, now: date("2026-11-20T08:00:00.000Z"))
+        var topics: [String?] = []
+        var kinds: [SlotDecision.Kind] = []
+        for day in 20...24 {
+            let now = date("2026-11-\(day)T09:00:30.000Z")
+            let d = try await f.store.schedule(c, now: now)
+            topics += d.map(\.topic)
+            kinds += d.map(\.kind)
+            // Prune whatever finished, to show recency comes from slots that outlive jobs.
+            while let lease = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) {
+                _ = try await f.store.complete(lease)
+            }
+            _ = try await f.store.prune(finishedBefore: .distantFuture)
+        }
+        #expect(topics.prefix(3).map { $0 } == ["topic 0", "topic 1", "topic 2"])
+        #expect(kinds == [.enqueued, .enqueued, .enqueued, .noTopic, .noTopic])
+        // Eight days after its use, topic 0 is free again (topic 1, used seven days ago, is not).
+        let later = try await f.store.schedule(c, now: date("2026-11-28T09:00:30.000Z"))
+        #expect(later.last?.kind == .enqueued)
+        #expect(later.last?.topic == "topic 0")
+    }
+}
