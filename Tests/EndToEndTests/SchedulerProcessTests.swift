@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// `ytauto scheduler`, `ytauto worker`, `ytauto run-once` and `ytauto-admin` as real processes on one file.
+@Suite struct SchedulerProcessTests {
+    let dir = TempDir("ytauto-sched")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func writeConfig(cron: String, policy: String = "all", window: String = "1d") throws {
+        let topics = (0..<400).map { "\"topic \($0)\"" }.joined(separator: ", ")
+        try """
+            channels:
+              - name: facts
+                schedule: ["\(cron)"]
+                time_zone: America/New_York
+                missed_slots: \(policy)
+                catch_up_window: \(window)
+                topic_recency_days: 0
+                max_attempts: 5
+                topics: [\(topics)]
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func store() throws -> SQLiteJobStore { try SQLiteJobStore(path: dbPath) }
+
+    @Test func twoSchedulersOverTheSameWindowMakeOneJobPerSlot() async throws {
+        try writeConfig(cron: "*/5 * * * *")
+        let start = "2026-03-07T12:00:00Z"  // the window crosses New York's clock change of 2026-03-08
+        let first = try await run("ytauto", ["scheduler", "--once", "--now", start], cwd: dir.url, environment: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        // Six schedulers at once, two per instant, over the next 24 hours.
+        let nows = ["2026-03-08T00:00:00Z", "2026-03-08T06:00:00Z", "2026-03-08T12:00:00Z"]
+        let children = try nows.flatMap { now in
+            try (0..<2).map { _ in
+                try Child(binary("ytauto"), ["scheduler", "--once", "--now", now], cwd: dir.url, environment: env)
+            }
+        }
+        for c in children {
+            let r = await c.wait()
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let s = try store()
+        let rows = try await s.database.read { db in
+            try db.query("SELECT run_at, unique_key FROM jobs ORDER BY run_at")
+        }
+        // 12:00 (on time at the first look) then every 5 minutes through 12:00 the next day. The clock
+        // change at 07:00 UTC is a jump of local time, not of instants: the */5 slots are still 5 minutes apart.
+        let expected = 1 + 24 * 12
+        #expect(rows.count == expected)
+        #expect(Set(rows.compactMap { $0.string("unique_key") }).count == expected)
+        let instants = rows.compactMap { $0.date("run_at") }
+        #expect(zip(instants, instants.dropFirst()).allSatisfy { $1.timeIntervalSince($0) == 300 })
+        let slots = try await s.slots(limit: 1000)
+        #expect(slots.count == expected && slots.allSatisfy { $0.decision == "enqueued" && $0.jobID != nil })
+    }
+
+    @Test func aSchedulerAndTwoWorkersWithAdminReading() async throws {
+        try writeConfig(cron: "* * * * *")
+        // The scheduler last looked ten minutes ago: it catches up ten slots at once, then keeps time.
+        let tenAgo = Timestamp.string(Date().addingTimeInterval(-600))
+        #expect(try await run("ytauto", ["scheduler", "--once", "--now", tenAgo], cwd: dir.url, environment: env).status == 0)
+        let s = try store()
+        let before = try await s.stats().byState.values.reduce(0, +)
+        let scheduler = try Child(binary("ytauto"), ["scheduler", "--log-format", "json"], cwd: dir.url, environment: env)
+        let workers = try (0..<2).map { _ in
+            try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "10", "--concurrency", "2"], cwd: dir.url, environment: env)
+        }
+        let total = before + 10
+        #expect(try await eventually(timeout: .seconds(60)) { try await s.stats().byState[.succeeded, default: 0] >= total })
+        // ytauto-admin reads the same file while they run.
+        let history = try await run("ytauto-admin", ["history", "--limit", "100", "--json"], cwd: dir.url, environment: env)
+        #expect(history.status == 0)
+        let attempts = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
+        #expect(attempts.count >= total)
+        #expect(Set(attempts.compactMap { $0["worker"] as? String }).count >= 1)
+        let slots = try await run("ytauto-admin", ["slots", "--json", "--limit", "100"], cwd: dir.url, environment: env)
+        let slotRows = try #require(try JSONSerialization.jsonObject(with: Data(slots.stdout.utf8)) as? [[String: Any]])
+        #expect(slotRows.filter { $0["decision"] as? String == "enqueued" }.count >= total)
+        let status = try await run("ytauto", ["status", "--json"], cwd: dir.url, environment: env)
+        let st = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect((st["workers"] as? [[String: Any]])?.filter { $0["alive"] as? Bool == true }.count == 2)
+        // Every job ran exactly once.
+        for job in try await s.history(channel: "facts", limit: 1000) {
+            #expect(job.outcome == .succeeded)
+        }
+        let perJob = try await s.database.read { db in
+            try db.query("SELECT job_id, count(*) AS n FROM job_attempts GROUP BY job_id HAVING n > 1")
+        }
+        #expect(perJob.isEmpty)
+        for c in [scheduler] + workers { c.kill(SIGTERM) }
+        var results: [ProcessResult] = []
+        for c in [scheduler] + workers {
+            let r = await c.wait()
+            #expect(r.status == 0, "\(r.stderr)")
+            results.append(r)
+        }
+        #expect(results[0].stderr.contains("\"slot enqueued\""))
+    }
+
+    @Test func sigkillOfAWorkerTheOtherTakesItsJobWithinTwoSeconds() async throws {
+        try writeConfig(cron: "0 0 1 1 *")
+        let s = try store()
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "long", maxAttempts: 3)).job.id
+        let victim = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1500", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .running })
+        let other = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "50", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.workers().filter { $0.state == .running }.count == 2 })
+        let killedAt = Date()
+        victim.kill(SIGKILL)
+        _ = await victim.wait()
+        #expect(try await eventually(timeout: .seconds(10)) { try await s.attempts(jobID: id).count == 2 })
+        let attempts = try await s.attempts(jobID: id)
+        let relet = attempts[1].startedAt.timeIntervalSince(killedAt)
+        print("SIGKILL of a worker: its job was leased again by the other worker \(Int(relet * 1000)) ms after the kill")
+        #expect(relet < 2)
+        #expect(attempts[0].outcome == .lost)
+        #expect(try #require(attempts[0].finishedAt) <= attempts[1].startedAt)
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .succeeded })
+        other.kill(SIGTERM)
+        #expect(await other.wait().status == 0)
+    }
+
+    @Test func runOneShowsEachStageAndEndsTheJob() async throws {
+        try writeConfig(cron: "0 0 1 1 *")
+        let r = try await run("ytauto", ["run-once", "facts", "--synthetic-stage-ms", "5"], cwd: dir.url, environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        for (i, stage) in SyntheticPipelineNames.all.enumerated() {
+            #expect(r.stdout.contains("✓ [\(i + 1)/7] \(stage): done in"), "\(r.stdout)")
+        }
+        let word = r.stdout.split(separator: " ").dropFirst().first ?? ""
+        let id = try #require(Int64(word.dropLast()))
+        #expect(try await store().job(id: id)?.state == .succeeded)
+        #expect(r.stdout.contains("job \(id) succeeded"))
+    }
+}
+
+enum SyntheticPipelineNames {
+    static let all = ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"]
+}
