@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // The system's libsqlite3 (libsqlite3-dev), through a module map.
@@ -53,11 +55,21 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The offline media pipeline: ffmpeg, ffprobe and espeak-ng as child processes.
+        .target(
+            name: "YTAutoMedia",
+            dependencies: [
+                "YTAutoCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Command wiring shared by the executables (configuration, commands, output).
         .target(
             name: "YTAutoApp",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoWorker",
+                "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +98,11 @@ let package = Package(
         .testTarget(
             name: "YTAutoStoreTests",
             dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "YTAutoTestSupport", "ytauto-testworker"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "YTAutoMediaTests",
+            dependencies: ["YTAutoMedia", "YTAutoCore", "YTAutoTestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -10,6 +10,7 @@ final class StageProgress: @unchecked Sendable {
     private let lock = NSLock()
     private let tty: Bool
     private var current: (label: String, started: Date)?
+    private var detail = ""
     private var ticker: Task<Void, Never>?
 
     init(tty: Bool = isatty(STDOUT_FILENO) == 1) { self.tty = tty }
@@ -21,6 +22,7 @@ final class StageProgress: @unchecked Sendable {
             switch state {
             case .started:
                 current = (label, Date())
+                detail = ""
                 if tty { write("\r\u{1B}[2K\(label) …") }
             case .done(let seconds):
                 current = nil
@@ -49,11 +51,17 @@ final class StageProgress: @unchecked Sendable {
                 guard let self else { return }
                 self.lock.withLock {
                     if let c = self.current {
-                        self.write("\r\u{1B}[2K\(c.label) … \(Output.duration(Date().timeIntervalSince(c.started)))")
+                        let d = self.detail.isEmpty ? "" : " (\(self.detail))"
+                        self.write("\r\u{1B}[2K\(c.label) … \(Output.duration(Date().timeIntervalSince(c.started)))\(d)")
                     }
                 }
             }
         }
+    }
+
+    /// Progress inside the running stage ("clip 3/12"), shown on a terminal.
+    func note(_ text: String) {
+        lock.withLock { detail = text }
     }
 
     func finish() {

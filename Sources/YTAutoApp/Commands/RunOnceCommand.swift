@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import YTAutoCore
+import YTAutoMedia
 import YTAutoStore
 import YTAutoWorker
 
@@ -14,7 +15,8 @@ extension YTAutoCommand {
             commandName: "run-once",
             abstract: "Enqueue one job for a channel and run it now, in this process, showing per-stage progress.",
             discussion: """
-                The job is a normal row of the queue (ytauto-admin show JOB tells its story afterwards); this \
+                It makes a real video through the media pipeline (ffmpeg, espeak-ng) and prints where the MP4 \
+                and thumbnail were published. The job is a normal row of the queue (ytauto-admin show JOB tells its story afterwards); this \
                 process leases it as a worker would, so SIGTERM/SIGINT hand it back and a worker may finish it. \
                 Exit code 0 when the job succeeded, 1 otherwise.
                 """)
@@ -31,7 +33,8 @@ extension YTAutoCommand {
         public func run() async throws {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
-            let pipeline = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, config: { config })
+            let progress = StageProgress()
+            let pipeline = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, config: { config }, onProgress: { _, note in progress.note(note) })
             LogSetup.bootstrap(logFormat, level: .warning)
             let logger = Logger(label: "ytauto.run-once")
             let store = try global.openStore()
@@ -42,7 +45,6 @@ extension YTAutoCommand {
                 maxAttempts: 1)).job
             print("job \(job.id): channel \(channel), topic \"\(chosen)\"")
             fflush(nil)
-            let progress = StageProgress()
             var workerConfig = QueueWorker.Configuration()
             workerConfig.dryRun = dryRun
             workerConfig.observer = { progress.handle($0) }
@@ -57,6 +59,17 @@ extension YTAutoCommand {
             switch ended.state {
             case .succeeded:
                 print("job \(ended.id) succeeded")
+                if let media = pipeline as? MediaPipeline {
+                    let stages = try await store.stages(jobID: ended.id)
+                    if stages.first(where: { $0.stage == "publish" })?.state == .succeeded {
+                        let folder = media.publishFolder(ended)
+                        print("video:     \(folder.appending(path: "video.mp4").path)")
+                        print("thumbnail: \(folder.appending(path: "thumbnail.jpg").path)")
+                        print("metadata:  \(folder.appending(path: "metadata.json").path)")
+                    } else if let work = stages.first(where: { $0.stage == "compose" })?.artifacts.first {
+                        print("video (dry run, not published): \(work.path)")
+                    }
+                }
             case .queued:
                 print("job \(ended.id) was handed back to the queue (interrupted); a worker will finish it")
                 throw ExitCode(1)
@@ -94,17 +107,25 @@ final class Box<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// Which pipeline a worker runs.
+/// Which pipeline a worker runs: the media pipeline, or the diagnostic one on request.
 enum PipelineChoice {
-    /// `config` is read only when the real pipeline needs it.
-    static func make(syntheticStageMs: Int?, config: () throws -> AppConfig) throws -> any StagedPipeline {
-        guard let ms = syntheticStageMs else {
-            throw CLIError("""
-                the media pipeline is not built yet, so this cannot make videos; \
-                it refuses to start rather than fake one. For load and chaos tests run the diagnostic \
-                pipeline with --synthetic-stage-ms N.
-                """)
+    /// `config` is read only when the media pipeline needs it.
+    static func make(
+        syntheticStageMs: Int?, config: () throws -> AppConfig, onProgress: (@Sendable (Int64, String) -> Void)? = nil
+    ) throws -> any StagedPipeline {
+        if let ms = syntheticStageMs { return SyntheticPipeline(stageDuration: .milliseconds(ms)) }
+        let config = try config()
+        let tools: ToolRunner
+        do {
+            tools = try ToolRunner()
+        } catch let error as MissingToolError {
+            throw CLIError(error.message)
         }
-        return SyntheticPipeline(stageDuration: .milliseconds(ms))
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        return MediaPipeline(
+            channels: config.channels,
+            workDirectory: URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL,
+            outputDirectory: URL(fileURLWithPath: config.outputDirectory, relativeTo: cwd).standardizedFileURL,
+            tools: tools, onProgress: onProgress)
     }
 }

@@ -14,10 +14,10 @@ extension YTAutoCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Lease and run jobs until SIGTERM or SIGINT.",
             discussion: """
-                The media pipeline is not built yet, so the worker only runs the diagnostic pipeline: \
-                --synthetic-stage-ms N gives every stage (script … publish) a sleep of N ms and makes no video. \
-                It is for load and chaos tests; without it the worker refuses to start rather than fake a video. \
-                On SIGTERM/SIGINT it stops leasing, lets running stages finish within --grace, hands the rest back \
+                Each job runs through the media pipeline (ffmpeg, espeak-ng; the worker refuses to start, naming \
+                the package, if one is missing) and is published into output_dir. --synthetic-stage-ms N runs the \
+                DIAGNOSTIC pipeline instead: every stage only sleeps N ms and no video is made; it is for load and \
+                chaos tests. On SIGTERM/SIGINT it stops leasing, lets running stages finish within --grace, hands the rest back \
                 without spending an attempt, and exits 0. A second signal exits at once.
                 """)
 

@@ -17,27 +17,35 @@ import Yams
 /// ```
 /// Keys left out of a channel take its type's defaults (``ChannelConfig/defaults(for:)``).
 public struct AppConfig: Sendable, Codable, Hashable {
+    /// Where finished videos are published (the local publisher's folder).
     public var outputDirectory: String
+    /// Where jobs keep their intermediate files (`<work_dir>/<job id>/`).
+    public var workDirectory: String
     public var channels: [ChannelConfig]
 
     enum CodingKeys: String, CodingKey {
         case outputDirectory = "output_dir"
+        case workDirectory = "work_dir"
         case channels
     }
 
-    public init(outputDirectory: String = "./output", channels: [ChannelConfig]) {
+    public init(outputDirectory: String = "./output", workDirectory: String = "./work", channels: [ChannelConfig]) {
         self.outputDirectory = outputDirectory
+        self.workDirectory = workDirectory
         self.channels = channels
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         outputDirectory = try c.decodeIfPresent(String.self, forKey: .outputDirectory) ?? "./output"
+        workDirectory = try c.decodeIfPresent(String.self, forKey: .workDirectory) ?? "./work"
         channels = try c.decode([ChannelConfig].self, forKey: .channels)
     }
 
-    /// The configuration `ytauto init` writes: the original system's three channels.
-    public static let sample = AppConfig(channels: ChannelType.allCases.map(ChannelConfig.defaults(for:)))
+    /// The configuration `ytauto init` writes: the original system's three channels, and a
+    /// 45–60 s, 9:16 shorts variant of each.
+    public static let sample = AppConfig(channels: ChannelType.allCases.map(ChannelConfig.defaults(for:))
+        + ChannelType.allCases.map(ChannelConfig.shorts(of:)))
 
     public func channel(named name: String) throws -> ChannelConfig {
         guard let c = channels.first(where: { $0.name == name }) else {

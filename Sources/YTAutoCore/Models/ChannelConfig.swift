@@ -36,12 +36,17 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     public var catchUpWindow: Int
     /// A topic used on this channel within this many days is not picked again.
     public var topicRecencyDays: Int
+    /// 9:16 short (1080×1920) or 16:9 long-form (1920×1080).
+    public var format: VideoFormat
+    /// Words or phrases a script of this channel must not contain (checked by the validator).
+    public var forbiddenTopics: [String]
 
     public init(
         name: String, type: ChannelType, schedule: [String], timeZone: String,
         durationRange: DurationRange, voiceID: String, style: String, topics: [String],
         maxAttempts: Int = 3, priority: Int = 0, missedSlots: MissedSlotPolicy = .latest,
-        catchUpWindow: Int = 6 * 3600, topicRecencyDays: Int = 7
+        catchUpWindow: Int = 6 * 3600, topicRecencyDays: Int = 7, format: VideoFormat = .long,
+        forbiddenTopics: [String] = []
     ) {
         self.name = name
         self.type = type
@@ -56,6 +61,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.missedSlots = missedSlots
         self.catchUpWindow = catchUpWindow
         self.topicRecencyDays = topicRecencyDays
+        self.format = format
+        self.forbiddenTopics = forbiddenTopics
     }
 
     enum CodingKeys: String, CodingKey {
@@ -66,6 +73,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case missedSlots = "missed_slots"
         case catchUpWindow = "catch_up_window"
         case topicRecencyDays = "topic_recency_days"
+        case format
+        case forbiddenTopics = "forbidden_topics"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -99,6 +108,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
             self.catchUpWindow = d.catchUpWindow
         }
         self.topicRecencyDays = try c.decodeIfPresent(Int.self, forKey: .topicRecencyDays) ?? d.topicRecencyDays
+        self.format = try c.decodeIfPresent(VideoFormat.self, forKey: .format) ?? d.format
+        self.forbiddenTopics = try c.decodeIfPresent([String].self, forKey: .forbiddenTopics) ?? d.forbiddenTopics
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -116,6 +127,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(missedSlots, forKey: .missedSlots)
         try c.encode(DurationText.string(seconds: catchUpWindow), forKey: .catchUpWindow)
         try c.encode(topicRecencyDays, forKey: .topicRecencyDays)
+        try c.encode(format, forKey: .format)
+        try c.encode(forbiddenTopics, forKey: .forbiddenTopics)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.
@@ -171,7 +184,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
                     "the abandoned lighthouse keeper's log", "a voicemail from a dead friend",
                     "the night shift at a closed hospital", "the house that added a room",
                     "a campsite that was never on the map",
-                ])
+                ], forbiddenTopics: ["real victims", "self-harm instructions"])
         case .facts:
             ChannelConfig(
                 name: "facts", type: .facts, schedule: ["0 18 * * 2,4,6"], timeZone: "UTC",
@@ -181,7 +194,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
                     "why octopuses have three hearts", "the loudest sound ever recorded",
                     "how honey never spoils", "the shortest war in history",
                     "why the sky is blue at noon and red at dusk",
-                ])
+                ], forbiddenTopics: ["medical advice"])
         case .finance:
             ChannelConfig(
                 name: "finance", type: .finance, schedule: ["0 9 * * *"], timeZone: "UTC",
@@ -193,9 +206,32 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
                     "the true cost of credit card debt", "how a budget actually works",
                     "what a credit score measures", "bonds versus stocks", "dollar-cost averaging",
                     "fees that quietly eat your returns",
-                ])
+                ], forbiddenTopics: ["guaranteed returns", "get rich quick", "insider tip"])
         }
     }
+}
+
+extension ChannelConfig {
+    /// The 45–60 s, 9:16 variant of a channel type's defaults (`horror-shorts`, …).
+    public static func shorts(of type: ChannelType) -> ChannelConfig {
+        var c = defaults(for: type)
+        c.name = "\(type.rawValue)-shorts"
+        c.format = .short
+        c.durationRange = .init(min: 45, max: 60)
+        return c
+    }
+}
+
+/// The picture format of a channel's videos.
+public enum VideoFormat: String, Sendable, Codable, Hashable, CaseIterable {
+    /// 9:16, 1080×1920.
+    case short
+    /// 16:9, 1920×1080.
+    case long
+
+    public var width: Int { self == .short ? 1080 : 1920 }
+    public var height: Int { self == .short ? 1920 : 1080 }
+    public static let framesPerSecond = 30
 }
 
 /// What the scheduler does with slots that are already past when it looks (it was stopped, or

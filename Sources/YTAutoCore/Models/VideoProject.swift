@@ -29,6 +29,15 @@ public struct VideoProject: Sendable, Hashable {
     public var script: Script?
     public var outputPath: String?
     public private(set) var status: Status
+    /// The narration, one segment per sentence, in order, with measured durations.
+    public var narration: [AudioSegment] = []
+    /// The scene clips, in order.
+    public var clips: [VisualAsset] = []
+    /// The narration as one file (the segments concatenated).
+    public var narrationPath: String?
+    public var musicPath: String?
+    public var captionsPath: String?
+    public var format: VideoFormat = .long
 
     public init(id: String, channel: ChannelType, script: Script? = nil, outputPath: String? = nil) {
         self.id = id

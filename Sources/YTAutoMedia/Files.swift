@@ -1,0 +1,85 @@
+import Foundation
+import YTAutoCore
+
+/// Writing artifacts safely: to a temporary name beside the target, then renamed into place,
+/// so a crash never leaves a half-written file under a final name.
+public enum Files {
+    /// A temporary path beside `path` with the same extension (ffmpeg picks formats by it).
+    public static func temporary(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension
+        let base = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appending(path: ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + (ext.isEmpty ? "" : ".\(ext)")).path
+    }
+
+    /// Runs `write` on a temporary path, then renames it to `path`. Removes the temporary on failure.
+    public static func atomically<T>(_ path: String, _ write: (String) async throws -> T) async throws -> T {
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        let tmp = temporary(for: path)
+        do {
+            let value = try await write(tmp)
+            guard rename(tmp, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))"])
+            }
+            return value
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    public static func write(_ data: Data, to path: String) async throws {
+        try await atomically(path) { tmp in try data.write(to: URL(fileURLWithPath: tmp)) }
+    }
+
+    /// The artifact record of a finished file: path, size and SHA-256.
+    public static func artifact(_ path: String) throws -> Artifact {
+        let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: path))
+        return Artifact(path: path, bytes: bytes, sha256: hex)
+    }
+
+    /// Per-item reuse inside a stage (a sentence's audio, a scene's clip): after an item is
+    /// renamed into place, a sidecar `<file>.done` records its inputs' key, size and SHA-256.
+    /// A retried stage reuses an item whose sidecar matches its key and its file.
+    public static func reusable(_ path: String, key: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path + ".done", encoding: .utf8) else { return false }
+        let parts = text.split(separator: " ").map(String.init)
+        guard parts.count == 3, parts[0] == Checksum.sha256Hex(key),
+              let (hex, bytes) = try? Checksum.sha256Hex(fileAt: URL(fileURLWithPath: path)) else { return false }
+        return parts[1] == String(bytes) && parts[2] == hex
+    }
+
+    public static func markDone(_ path: String, key: String) async throws {
+        let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: path))
+        try await write(Data("\(Checksum.sha256Hex(key)) \(bytes) \(hex)".utf8), to: path + ".done")
+    }
+
+    /// Makes an item unless a reusable one is in place; returns whether it was made now.
+    @discardableResult
+    public static func item(_ path: String, key: String, make: (String) async throws -> Void) async throws -> Bool {
+        if reusable(path, key: key) { return false }
+        try await atomically(path) { tmp in try await make(tmp) }
+        try await markDone(path, key: key)
+        return true
+    }
+}
+
+/// Runs `body` over `items` with at most `width` at once, keeping the order of results.
+func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (Int, T) async throws -> R) async throws -> [R] {
+    try await withThrowingTaskGroup(of: (Int, R).self) { group in
+        var results = [R?](repeating: nil, count: items.count)
+        var next = 0
+        func add() {
+            guard next < items.count else { return }
+            let i = next, item = items[i]
+            group.addTask { (i, try await body(i, item)) }
+            next += 1
+        }
+        for _ in 0..<max(1, width) { add() }
+        while let (i, r) = try await group.next() {
+            results[i] = r
+            add()
+        }
+        return results.map { $0! }
+    }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import YTAutoCore
+
+/// The content pipeline of every channel type, offline: script → narration → images → clips →
+/// compose → thumbnail → publish, each stage writing into `<work_dir>/<job id>/`.
+///
+/// Channel types differ only by configuration (``ChannelStyle``, the channel's duration range and
+/// format), not by code. Items inside a stage (a sentence's audio, a scene's image or clip) are
+/// reused by a retry when their `.done` sidecar still matches, so a failure at scene 7 of 12
+/// keeps scenes 1–6.
+public struct MediaPipeline: StagedPipeline {
+    public static let stageNames = ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"]
+    public var stages: [String] { Self.stageNames }
+
+    let channels: [String: ChannelConfig]
+    let workDirectory: URL
+    let outputDirectory: URL
+    let tools: ToolRunner
+    /// Scenes rendered at once.
+    let width: Int
+    /// Told of progress inside a stage ("scene 3/12").
+    let onProgress: (@Sendable (Int64, String) -> Void)?
+
+    public init(
+        channels: [ChannelConfig], workDirectory: URL, outputDirectory: URL, tools: ToolRunner,
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, onProgress: (@Sendable (Int64, String) -> Void)? = nil
+    ) {
+        self.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0) })
+        self.workDirectory = workDirectory
+        self.outputDirectory = outputDirectory
+        self.tools = tools
+        self.width = max(1, concurrency)
+        self.onProgress = onProgress
+    }
+
+    // MARK: - Stage files
+
+    struct ScriptFile: Codable {
+        var script: Script
+        var sentences: [String]
+        var wordsPerSecond: Double
+        var topic: String
+    }
+
+    struct Segment: Codable, Hashable {
+        var text: String
+        var path: String
+        var start: Double
+        var duration: Double
+    }
+
+    struct Scene: Codable, Hashable {
+        var index: Int
+        var prompt: String
+        var motion: Motion
+        var start: Double
+        var duration: Double
+        var sentences: [Int]
+    }
+
+    static func read<T: Decodable>(_ type: T.Type, _ path: URL) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(contentsOf: path))
+        } catch {
+            throw CompositionInputError(message: "cannot read \(path.path) from an earlier stage: \(error.localizedDescription)")
+        }
+    }
+
+    static func write<T: Encodable>(_ value: T, _ path: URL) async throws -> Artifact {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try await Files.write(try enc.encode(value), to: path.path)
+        return try Files.artifact(path.path)
+    }
+
+    func folder(_ job: Job) -> URL { workDirectory.appending(path: String(job.id)) }
+
+    func channel(_ job: Job) throws -> ChannelConfig {
+        guard let c = channels[job.channel] else {
+            throw CompositionInputError(message: "job \(job.id) is for channel '\(job.channel)', which the configuration does not define")
+        }
+        return c
+    }
+
+    /// Where a job's video is published.
+    public func publishFolder(_ job: Job) -> URL {
+        let slug = (job.topic ?? "video").lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        let name = String(String(slug).split(separator: "-").joined(separator: "-").prefix(50))
+        return outputDirectory.appending(path: job.channel).appending(path: "\(job.id)-\(name)")
+    }
+
+    // MARK: - Stages
+
+    public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
+        let channel = try channel(job)
+        let dir = folder(job)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        switch stage {
+        case "script": return .done(try await script(job, channel, dir))
+        case "narration": return .done(try await narration(job, channel, dir))
+        case "images": return .done(try await images(job, channel, dir))
+        case "clips": return .done(try await clips(job, channel, dir))
+        case "compose": return .done(try await compose(job, channel, dir))
+        case "thumbnail": return .done(try await thumbnail(job, channel, dir))
+        case "publish": return dryRun ? .skipped : .done(try await publish(job, channel, dir))
+        default: throw CompositionInputError(message: "unknown stage \(stage)")
+        }
+    }
+
+    func script(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let tts = EspeakTTS(tools: tools)
+        let rate = try await tts.measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
+        let topic = job.topic ?? channel.topics.first ?? channel.name
+        let script = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: String(job.id)).generate(topic: topic, channel: channel)
+        try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
+        let file = ScriptFile(script: script, sentences: Sentences.split(script.narration), wordsPerSecond: rate, topic: topic)
+        return [try await Self.write(file, dir.appending(path: "script.json"))]
+    }
+
+    func narration(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
+        let tts = EspeakTTS(tools: tools)
+        let voice = channel.voiceID
+        let audioDir = dir.appending(path: "narration")
+        let count = script.sentences.count
+        let progress = onProgress
+        let durations = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> Double in
+            let path = audioDir.appending(path: String(format: "s%03d.wav", i)).path
+            try await Files.item(path, key: "espeak|\(voice)|\(text)") { tmp in
+                _ = try await tts.synthesize(text: text, outputPath: URL(fileURLWithPath: tmp), voiceID: voice)
+            }
+            progress?(job.id, "sentence \(i + 1)/\(count)")
+            return try await tools.duration(of: path)
+        }
+        var segments: [Segment] = []
+        var t = 0.0
+        for (i, d) in durations.enumerated() {
+            segments.append(Segment(text: script.sentences[i], path: audioDir.appending(path: String(format: "s%03d.wav", i)).path, start: t, duration: d))
+            t += d
+        }
+        // One narration file, joined by stream copy (every sentence has the same PCM format).
+        let list = dir.appending(path: "narration.txt")
+        try await Files.write(Data(segments.map { "file '\($0.path.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: "\n").utf8), to: list.path)
+        let joined = dir.appending(path: "narration.wav").path
+        try await Files.atomically(joined) { tmp in
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "concat", "-safe", "0", "-i", list.path, "-c", "copy", tmp])
+        }
+        return [try await Self.write(segments, dir.appending(path: "narration.json")), try Files.artifact(joined)]
+    }
+
+    /// Groups sentences into scenes of about the style's scene length.
+    static func planScenes(_ segments: [Segment], style: ChannelStyle, topic: String, seed: String) -> [Scene] {
+        var rng = SeededRandom("scenes|\(topic)|\(seed)")
+        var groups: [[Int]] = []
+        var current: [Int] = []
+        var length = 0.0
+        for (i, s) in segments.enumerated() {
+            current.append(i)
+            length += s.duration
+            if length >= style.sceneSeconds {
+                groups.append(current)
+                current = []
+                length = 0
+            }
+        }
+        if !current.isEmpty {
+            // A short tail joins the scene before it.
+            if length < style.sceneSeconds / 2, !groups.isEmpty { groups[groups.count - 1] += current } else { groups.append(current) }
+        }
+        var scenes: [Scene] = []
+        var lastMotion: Motion?
+        for (n, g) in groups.enumerated() {
+            let start = segments[g[0]].start
+            let duration = g.reduce(0) { $0 + segments[$1].duration }
+            var motion = style.motions.randomElement(using: &rng)!
+            if motion == lastMotion, style.motions.count > 1 { motion = style.motions.first { $0 != lastMotion }! }
+            lastMotion = motion
+            let text = g.map { segments[$0].text }.joined(separator: " ")
+            scenes.append(Scene(index: n, prompt: "\(topic) — \(text)", motion: motion, start: start, duration: duration, sentences: g))
+        }
+        return scenes
+    }
+
+    func images(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
+        let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
+        let style = ChannelStyle.of(channel.type)
+        let scenes = Self.planScenes(segments, style: style, topic: script.topic, seed: String(job.id))
+        let scenesFile = try await Self.write(scenes, dir.appending(path: "scenes.json"))
+        // Twice the output size, so the Ken Burns motion moves smoothly.
+        let generator = ProceduralImageGenerator(tools: tools, palette: style.palette, width: channel.format.width * 2, height: channel.format.height * 2)
+        let progress = onProgress
+        let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
+            let path = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path
+            try await Files.item(path, key: "image|\(scene.prompt)|\(style.palette)|\(channel.format.rawValue)") { tmp in
+                _ = try await generator.generate(prompt: scene.prompt, outputPath: URL(fileURLWithPath: tmp))
+            }
+            progress?(job.id, "image \(scene.index + 1)/\(scenes.count)")
+            return path
+        }
+        return [scenesFile] + (try paths.map(Files.artifact))
+    }
+
+    func clipDuration(_ scene: Scene, count: Int, style: ChannelStyle) -> Double {
+        scene.duration + (scene.index < count - 1 ? style.crossfade : 0)
+    }
+
+    func clips(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
+        let style = ChannelStyle.of(channel.type)
+        let kb = KenBurnsGenerator(tools: tools, width: channel.format.width, height: channel.format.height)
+        let progress = onProgress
+        let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
+            let image = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path
+            let path = dir.appending(path: "clips").appending(path: String(format: "scene%03d.mp4", scene.index)).path
+            let d = clipDuration(scene, count: scenes.count, style: style)
+            let imageHash = try Files.artifact(image).sha256
+            try await Files.item(path, key: "clip|\(imageHash)|\(scene.motion.rawValue)|\(d)|\(channel.format.rawValue)") { tmp in
+                _ = try await kb.generateFromImage(VisualAsset(path: image, type: .image), motion: scene.motion, duration: d, outputPath: URL(fileURLWithPath: tmp))
+            }
+            progress?(job.id, "clip \(scene.index + 1)/\(scenes.count)")
+            return path
+        }
+        return try paths.map(Files.artifact)
+    }
+
+    func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
+        let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
+        let style = ChannelStyle.of(channel.type)
+        let total = segments.reduce(0) { $0 + $1.duration }
+        let music = dir.appending(path: "music.wav").path
+        try await Files.item(music, key: "music|\(style.mood.rawValue)|\(total)") { tmp in
+            try await MusicBed(tools: tools).make(mood: style.mood, seconds: total, outputPath: tmp)
+        }
+        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        let captions = dir.appending(path: "captions.ass").path
+        try await Files.write(Data(Captions.ass(cues, style: style, width: channel.format.width, height: channel.format.height).utf8), to: captions)
+        var project = VideoProject(id: String(job.id), channel: channel.type)
+        project.format = channel.format
+        project.narration = segments.map { AudioSegment(content: $0.text, voiceSettings: VoiceSettings(voiceID: channel.voiceID), duration: $0.duration, path: $0.path) }
+        project.clips = scenes.map { s in
+            VisualAsset(path: dir.appending(path: "clips").appending(path: String(format: "scene%03d.mp4", s.index)).path, type: .video,
+                        duration: clipDuration(s, count: scenes.count, style: style))
+        }
+        project.narrationPath = dir.appending(path: "narration.wav").path
+        project.musicPath = music
+        project.captionsPath = captions
+        let video = dir.appending(path: "video.mp4")
+        onProgress?(job.id, "composing \(Int(total)) s")
+        _ = try await FFmpegComposer(tools: tools, style: style).compose(project, outputPath: video)
+        onProgress?(job.id, "checking the video")
+        let report = try await QualityGate(tools: tools).check(
+            video: video.path, format: channel.format, duration: channel.durationRange, captions: captions, expected: cues)
+        let qa = try await Self.write(report, dir.appending(path: "qa.json"))
+        return [try Files.artifact(video.path), try Files.artifact(captions), qa]
+    }
+
+    func thumbnail(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
+        let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
+        let key = scenes[scenes.count / 3]
+        let background = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", key.index)).path
+        let path = dir.appending(path: "thumbnail.jpg")
+        try await Files.atomically(path.path) { tmp in
+            _ = try await FFmpegThumbnailGenerator(tools: tools, background: background)
+                .generate(title: script.script.title, channel: channel, outputPath: URL(fileURLWithPath: tmp))
+        }
+        let artifact = try Files.artifact(path.path)
+        let probe = try await tools.probe(path.path)
+        let v = (probe["streams"] as? [[String: Any]])?.first
+        guard v?["width"] as? Int == 1280, v?["height"] as? Int == 720, artifact.bytes < 2_000_000 else {
+            throw QualityGateError(issues: ["the thumbnail is not a 1280×720 JPEG under 2 MB (\(artifact.bytes) bytes)"])
+        }
+        return [artifact]
+    }
+
+    func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
+        let folder = publishFolder(job)
+        var description = script.script.hook + "\n\n" + script.script.cta
+        if let d = ChannelStyle.of(channel.type).disclaimer, !description.contains(d) { description += "\n\n" + d }
+        let tags = [channel.name, channel.type.rawValue, script.topic]
+        _ = try await LocalPublisher(folder: folder).upload(
+            video: dir.appending(path: "video.mp4"), title: script.script.title, description: description, tags: tags,
+            thumbnail: dir.appending(path: "thumbnail.jpg"))
+        return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import YTAutoCore
+
+/// The external programs the media pipeline runs, with the Debian package that provides each.
+public enum MediaTool: String, Sendable, CaseIterable {
+    case ffmpeg
+    case ffprobe
+    case espeakNG = "espeak-ng"
+
+    public var package: String {
+        switch self {
+        case .ffmpeg, .ffprobe: "ffmpeg"
+        case .espeakNG: "espeak-ng"
+        }
+    }
+}
+
+/// A program the pipeline needs is not installed.
+public struct MissingToolError: VideoCompositionError, TTSError {
+    public let tool: MediaTool
+    public let searched: String
+    public var code: String { "media.tool_missing" }
+    public var message: String {
+        "\(tool.rawValue) was not found on PATH (\(searched)); install it with: apt-get install \(tool.package)"
+    }
+    public var isRetryable: Bool { false }
+}
+
+/// A child process ran past its time limit and was stopped (SIGTERM, then SIGKILL).
+public struct ToolTimeoutError: VideoCompositionError {
+    public let command: [String]
+    public let seconds: Double
+    public var code: String { "media.timeout" }
+    public var message: String { "\(command.first ?? "tool") ran longer than \(Int(seconds)) s and was stopped\ncommand: \(command.joined(separator: " "))" }
+    public var isRetryable: Bool { true }
+}
+
+/// Runs ffmpeg, ffprobe and espeak-ng through swift-subprocess.
+///
+/// - Every run has a time limit; past it, and when the calling task is cancelled (a job's cancel,
+///   a worker's shutdown), the child gets SIGTERM and, 2 s later, SIGKILL.
+/// - A failure becomes ``FFmpegError`` with the command and the tail of stderr.
+public struct ToolRunner: Sendable {
+    /// Where each tool was found.
+    public let paths: [MediaTool: String]
+
+    /// Finds every tool on `PATH`.
+    /// - Throws: ``MissingToolError`` for the first tool missing, naming its package.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, tools: [MediaTool] = MediaTool.allCases) throws {
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        var found: [MediaTool: String] = [:]
+        for tool in tools {
+            let candidate = path.split(separator: ":").map { "\($0)/\(tool.rawValue)" }
+                .first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let candidate else { throw MissingToolError(tool: tool, searched: path) }
+            found[tool] = candidate
+        }
+        paths = found
+    }
+
+    /// The result of a run that exited 0.
+    public struct Output: Sendable {
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// Runs `tool` with `arguments`; throws unless it exits 0.
+    @discardableResult
+    public func run(_ tool: MediaTool, _ arguments: [String], timeout: Duration = .seconds(600)) async throws -> Output {
+        guard let path = paths[tool] else { throw MissingToolError(tool: tool, searched: "not looked up") }
+        let command = [tool.rawValue] + arguments
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+        let result = try await withThrowingTaskGroup(of: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>?.self) { group in
+            group.addTask { [options] in
+                try await Subprocess.run(
+                    .path(FilePath(path)), arguments: Arguments(arguments), platformOptions: options,
+                    output: .string(limit: 16 << 20), error: .string(limit: 16 << 20))
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw ToolTimeoutError(command: command, seconds: timeout.seconds)
+            }
+            return value
+        }
+        try Task.checkCancellation()
+        let stderr = result.standardError ?? ""
+        switch result.terminationStatus {
+        case .exited(0):
+            return Output(stdout: result.standardOutput ?? "", stderr: stderr)
+        case .exited(let code):
+            throw FFmpegError(command: command, exitStatus: Int32(code), stderrTail: Self.tail(stderr))
+        default:
+            throw FFmpegError(command: command, exitStatus: nil, stderrTail: Self.tail(stderr), isRetryable: true)
+        }
+    }
+
+    static func tail(_ text: String, lines: Int = 15) -> String {
+        let all = text.split(separator: "\n", omittingEmptySubsequences: true)
+        return all.suffix(lines).joined(separator: "\n")
+    }
+
+    /// Common leading arguments: no stdin, quiet but errors, overwrite.
+    public static let ffmpegQuiet = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+    // MARK: - ffprobe
+
+    /// The duration of a media file in seconds, from its container.
+    public func duration(of path: String) async throws -> Double {
+        let out = try await run(.ffprobe, ["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", path], timeout: .seconds(60))
+        guard let d = Double(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw FFmpegError(command: ["ffprobe", path], exitStatus: 0, stderrTail: "no duration in output: \(out.stdout)")
+        }
+        return d
+    }
+
+    /// Streams and format of a media file, as ffprobe's JSON.
+    public func probe(_ path: String) async throws -> [String: Any] {
+        let out = try await run(.ffprobe, ["-v", "error", "-show_streams", "-show_format", "-of", "json", path], timeout: .seconds(60))
+        guard let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any] else {
+            throw FFmpegError(command: ["ffprobe", path], exitStatus: 0, stderrTail: "unreadable JSON")
+        }
+        return json
+    }
+}
