@@ -154,6 +154,11 @@ public enum Captions {
         public var start: Double
         public var end: Double
         public var text: String
+        public init(start: Double, end: Double, text: String) {
+            self.start = start
+            self.end = end
+            self.text = text
+        }
     }
 
     static func time(_ t: Double) -> String {
@@ -213,7 +218,7 @@ public struct FFmpegThumbnailGenerator: ThumbnailGenerator {
     }
 
     /// Breaks the title into at most three lines and picks the largest size that fits 1280×720.
-    static func layout(_ title: String) -> (lines: [String], size: Int) {
+    public static func layout(_ title: String) -> (lines: [String], size: Int) {
         let words = title.split(separator: " ").map(String.init)
         for size in stride(from: 120, through: 36, by: -6) {
             let perLine = Int(1180.0 / (Double(size) * 0.62))

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoMedia
+import YTAutoTestSupport
+
+@Suite struct ScriptTests {
+    func channel(_ type: ChannelType) -> ChannelConfig {
+        var c = ChannelConfig.defaults(for: type)
+        c.durationRange = .init(min: 20, max: 40)
+        return c
+    }
+
+    @Test(arguments: ChannelType.allCases)
+    func generatedScriptsPassTheValidatorAndVary(type: ChannelType) async throws {
+        let c = channel(type)
+        let rate = 2.5
+        var bodies = Set<String>()
+        for topic in c.topics {
+            let s = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: "1").generate(topic: topic, channel: c)
+            try ScriptValidator(wordsPerSecond: rate).validate(s, channel: c)
+            #expect(s.title.count <= 100)
+            #expect(Double(s.wordCount) / rate >= 18 && Double(s.wordCount) / rate <= 44, "\(s.wordCount) words")
+            bodies.insert(s.body)
+        }
+        #expect(bodies.count == c.topics.count)
+        let again = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: "1").generate(topic: c.topics[0], channel: c)
+        let other = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: "2").generate(topic: c.topics[0], channel: c)
+        #expect(again == (try await TemplateScriptGenerator(wordsPerSecond: rate, seed: "1").generate(topic: c.topics[0], channel: c)))
+        #expect(again.body != other.body || again.hook != other.hook || again.title != other.title)
+        if type == .finance { #expect(again.cta.contains("not financial advice")) }
+    }
+
+    @Test func theValidatorListsEveryIssue() {
+        var c = channel(.finance)
+        c.forbiddenTopics = ["get rich quick"]
+        let bad = Script(
+            title: String(repeating: "x", count: 101), hook: "", body: "Get rich quick with this one trick.", cta: "Subscribe.", channel: .finance)
+        #expect {
+            try ScriptValidator(wordsPerSecond: 2.5).validate(bad, channel: c)
+        } throws: { error in
+            guard let e = error as? ScriptValidationError else { return false }
+            let all = e.issues.joined(separator: " | ")
+            return e.code == "script.invalid" && all.contains("hook is missing") && all.contains("101 characters")
+                && all.contains("forbidden topic 'get rich quick'") && all.contains("disclaimer is missing")
+                && all.contains("the channel needs 20-40 s")
+        }
+    }
+
+    @Test func sentencesSplitOnTheirEnds() {
+        #expect(Sentences.split("One. Two words! Three? — four") == ["One.", "Two words!", "Three?", "— four"])
+    }
+}
+
+/// The whole pipeline on real binaries, with a few seconds of video.
+@Suite struct MediaPipelineTests {
+    let dir = TempDir("ytauto-pipeline")
+
+    func job(_ id: Int64, channel: String, topic: String) -> Job {
+        let now = Date()
+        return Job(id: id, channel: channel, topic: topic, payload: "{}", state: .running, priority: 0, runAt: now, attempt: 1,
+                   maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false, currentStage: nil,
+                   uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+    }
+
+    static func verify(_ artifacts: [Artifact]) throws -> Bool {
+        try artifacts.allSatisfy { a in try Files.artifact(a.path) == a }
+    }
+
+    @Test func everyStageMakesVerifiableArtifactsAndARetryKeepsFinishedScenes() async throws {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.format = .short
+        channel.durationRange = .init(min: 8, max: 20)
+        let tools = try ToolRunner()
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
+                                     outputDirectory: dir.url.appending(path: "out"), tools: tools)
+        let j = job(7, channel: "facts", topic: "how honey never spoils")
+        var recorded: [String: [Artifact]] = [:]
+        for stage in ["script", "narration", "images"] {
+            guard case .done(let artifacts) = try await pipeline.run(stage: stage, job: j, dryRun: false) else { Issue.record("\(stage) skipped"); return }
+            #expect(try Self.verify(artifacts) && !artifacts.isEmpty)
+            recorded[stage] = artifacts
+        }
+        let images = recorded["images"]!.filter { $0.path.hasSuffix(".png") }
+        #expect(images.count >= 2, "needs two scenes to show a partial failure")
+        // Scene 2's clip cannot be written (a directory is in its place): the stage fails after scene 1 is done.
+        let clips = dir.url.appending(path: "work/7/clips")
+        try FileManager.default.createDirectory(at: clips.appending(path: "scene001.mp4/blocker"), withIntermediateDirectories: true)
+        await #expect(throws: (any Error).self) { try await pipeline.run(stage: "clips", job: j, dryRun: false) }
+        let first = clips.appending(path: "scene000.mp4").path
+        let before = try FileManager.default.attributesOfItem(atPath: first)
+        try FileManager.default.removeItem(at: clips.appending(path: "scene001.mp4"))
+        guard case .done(let clipArtifacts) = try await pipeline.run(stage: "clips", job: j, dryRun: false) else { return }
+        let clipsVerify = try Self.verify(clipArtifacts)
+        #expect(clipArtifacts.count == images.count && clipsVerify)
+        let after = try FileManager.default.attributesOfItem(atPath: first)
+        #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date)
+        #expect(before[.systemFileNumber] as? Int == after[.systemFileNumber] as? Int)  // scene 1 was kept, not remade
+
+        guard case .done(let composed) = try await pipeline.run(stage: "compose", job: j, dryRun: false) else { return }
+        #expect(try Self.verify(composed))
+        let qa = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: composed.first { $0.path.hasSuffix("qa.json") }!.path))) as? [String: Any]
+        #expect(abs((qa?["integratedLUFS"] as? Double ?? 0) + 14) <= 1)
+        #expect((qa?["worstCaptionOffsetMS"] as? Double ?? 999) <= 100)
+        #expect(qa?["width"] as? Int == 1080 && qa?["height"] as? Int == 1920)
+        // The moov atom comes first (faststart).
+        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: composed[0].path)).read(upToCount: 64) ?? Data()
+        let moovFirst = try Self.moovBeforeMdat(composed[0].path)
+        #expect(String(decoding: head, as: UTF8.self).contains("moov") || moovFirst)
+
+        guard case .done(let thumb) = try await pipeline.run(stage: "thumbnail", job: j, dryRun: false) else { return }
+        #expect(thumb[0].bytes < 2_000_000)
+        #expect(try await pipeline.run(stage: "publish", job: j, dryRun: true) == .skipped)
+        guard case .done(let published) = try await pipeline.run(stage: "publish", job: j, dryRun: false) else { return }
+        #expect(published.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["video.mp4", "thumbnail.jpg", "metadata.json"])
+        #expect(published[0].sha256 == composed[0].sha256)
+        #expect(published[0].path.contains("/out/facts/7-how-honey-never-spoils/"))
+        // Publishing again is a no-op with the same result.
+        guard case .done(let again) = try await pipeline.run(stage: "publish", job: j, dryRun: false) else { return }
+        #expect(again == published)
+    }
+
+    static func moovBeforeMdat(_ path: String) throws -> Bool {
+        let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 1 << 16) ?? Data()
+        let text = String(decoding: data, as: UTF8.self)
+        guard let moov = text.range(of: "moov") else { return false }
+        guard let mdat = text.range(of: "mdat") else { return true }
+        return moov.lowerBound < mdat.lowerBound
+    }
+}

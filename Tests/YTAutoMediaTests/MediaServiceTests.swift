@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoMedia
+import YTAutoTestSupport
+
+/// Every offline service against the real ffmpeg, ffprobe and espeak-ng, with clips of a few seconds.
+@Suite struct MediaServiceTests {
+    let dir = TempDir("ytauto-media")
+    let tools: ToolRunner
+
+    init() throws { tools = try ToolRunner() }
+
+    func url(_ name: String) -> URL { dir.url.appending(path: name) }
+
+    @Test func aMissingBinaryIsNamedWithItsPackage() {
+        #expect {
+            try ToolRunner(environment: ["PATH": dir.path("nothing-here")])
+        } throws: { error in
+            let e = error as? MissingToolError
+            return e?.code == "media.tool_missing" && e!.message.contains("ffmpeg was not found") && e!.message.contains("apt-get install ffmpeg")
+        }
+        // ffmpeg and ffprobe present, espeak-ng not.
+        let bin = dir.path("bin")
+        try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for tool in ["ffmpeg", "ffprobe"] { try? FileManager.default.createSymbolicLink(atPath: "\(bin)/\(tool)", withDestinationPath: tools.paths[tool == "ffmpeg" ? .ffmpeg : .ffprobe]!) }
+        #expect {
+            try ToolRunner(environment: ["PATH": bin])
+        } throws: { ($0 as? MissingToolError)?.message.contains("espeak-ng was not found on PATH (\(bin)); install it with: apt-get install espeak-ng") == true }
+    }
+
+    @Test func aFailedCommandCarriesItsStderrTailAndCommand() async throws {
+        await #expect {
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-i", dir.path("missing.wav"), dir.path("out.mp3")])
+        } throws: { error in
+            guard let e = error as? FFmpegError else { return false }
+            return e.exitStatus != 0 && e.stderrTail.contains("No such file") && e.command.contains(dir.path("missing.wav"))
+                && e.message.contains("command: ffmpeg")
+        }
+    }
+
+    /// The pids of running processes whose command line contains `marker`.
+    static func processes(containing marker: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return cmd.contains(marker) && !cmd.contains("swift-test") && !cmd.contains("xctest")
+        }
+    }
+
+    @Test func aTimeoutAndACancelBothEndTheChild() async throws {
+        let marker = dir.path("endless.wav")
+        let endless = ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "sine=f=440", "-t", "600", marker]
+        let start = ContinuousClock.now
+        await #expect(throws: ToolTimeoutError.self) { try await tools.run(.ffmpeg, endless, timeout: .milliseconds(700)) }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await eventually(timeout: .seconds(5)) { Self.processes(containing: marker).isEmpty })
+
+        let task = Task { try await tools.run(.ffmpeg, endless, timeout: .seconds(600)) }
+        #expect(await eventually(timeout: .seconds(10)) { !Self.processes(containing: marker).isEmpty })
+        task.cancel()
+        _ = await task.result
+        #expect(await eventually(timeout: .seconds(5)) { Self.processes(containing: marker).isEmpty })
+    }
+
+    @Test func espeakNarratesEachSentenceWithAMeasuredDuration() async throws {
+        let tts = EspeakTTS(tools: tools)
+        let short = try await tts.synthesize(text: "Hello there.", outputPath: url("a.wav"), voiceID: "en-bright")
+        let long = try await tts.synthesize(text: "This sentence is clearly a good deal longer than the first one was.", outputPath: url("b.wav"), voiceID: "en-bright")
+        #expect(short.duration > 0.3 && long.duration > short.duration * 2)
+        #expect(abs(try await tools.duration(of: url("b.wav").path) - long.duration) < 0.001)
+        let rate = try await tts.measureRate(voiceID: "en-deep", scratch: url("cal"))
+        #expect(rate > 1.5 && rate < 4.5, "measured \(rate) words/s")
+        await #expect(throws: UnknownVoiceError.self) {
+            try await tts.synthesize(text: "x", outputPath: url("c.wav"), voiceID: "klingon")
+        }
+        // Text that looks like an option is spoken, not obeyed.
+        let dashed = try await tts.synthesize(text: "--help me", outputPath: url("d.wav"), voiceID: "en-calm")
+        #expect(dashed.duration > 0.2)
+    }
+
+    @Test func imagesAreDeterministicFromThePromptInThePalette() async throws {
+        let style = ChannelStyle.of(.horror)
+        let gen = ProceduralImageGenerator(tools: tools, palette: style.palette, width: 320, height: 180)
+        _ = try await gen.generate(prompt: "a door that was not there", outputPath: url("1.png"))
+        _ = try await gen.generate(prompt: "a door that was not there", outputPath: url("2.png"))
+        _ = try await gen.generate(prompt: "a voice in the attic", outputPath: url("3.png"))
+        let a = try Files.artifact(url("1.png").path), b = try Files.artifact(url("2.png").path), c = try Files.artifact(url("3.png").path)
+        #expect(a.sha256 == b.sha256)
+        #expect(a.sha256 != c.sha256)
+        let v = (try await tools.probe(url("1.png").path)["streams"] as? [[String: Any]])?.first
+        #expect(v?["width"] as? Int == 320 && v?["height"] as? Int == 180)
+    }
+
+    @Test(arguments: Motion.allCases)
+    func kenBurnsMakesAClipOfTheRightLengthAndSize(motion: Motion) async throws {
+        let image = try await ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(.facts).palette, width: 640, height: 360)
+            .generate(prompt: "p", outputPath: url("src-\(motion.rawValue).png"))
+        let clip = try await KenBurnsGenerator(tools: tools, width: 320, height: 180)
+            .generateFromImage(image, motion: motion, duration: 2.0, outputPath: url("clip-\(motion.rawValue).mp4"))
+        #expect(clip.duration == 2.0)
+        let probe = try await tools.probe(clip.path)
+        let v = (probe["streams"] as? [[String: Any]])?.first
+        #expect(v?["width"] as? Int == 320 && v?["height"] as? Int == 180 && v?["nb_frames"] as? String == "60")
+        // It moves: the first and last frames differ.
+        let first = try await tools.run(.ffmpeg, ["-v", "error", "-i", clip.path, "-vf", "select=eq(n\\,0)", "-frames:v", "1", "-f", "md5", "-"]).stdout
+        let last = try await tools.run(.ffmpeg, ["-v", "error", "-i", clip.path, "-vf", "select=eq(n\\,59)", "-frames:v", "1", "-f", "md5", "-"]).stdout
+        #expect(first != last)
+    }
+
+    @Test(arguments: [ChannelStyle.Mood.dread, .bright, .calm])
+    func musicBedsAreAudibleAndOfTheRightLength(mood: ChannelStyle.Mood) async throws {
+        let path = dir.path("bed-\(mood.rawValue).wav")
+        try await MusicBed(tools: tools).make(mood: mood, seconds: 3, outputPath: path)
+        #expect(abs(try await tools.duration(of: path) - 3) < 0.05)
+        let stats = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", path, "-af", "volumedetect", "-f", "null", "-"]).stderr
+        let mean = stats.split(separator: "\n").first { $0.contains("mean_volume") }.flatMap { Double($0.split(separator: " ").dropLast().last ?? "") }
+        #expect(try #require(mean) > -40)
+    }
+
+    @Test func captionsRoundTripTheirTimes() {
+        let cues = [Captions.Cue(start: 0, end: 1.234, text: "One {x}."), Captions.Cue(start: 1.234, end: 3.5, text: "Two.")]
+        let ass = Captions.ass(cues, style: .of(.facts), width: 1080, height: 1920)
+        #expect(ass.contains("PlayResY: 1920") && ass.contains("DejaVu Sans") && ass.contains("One (x)."))
+        let times = Captions.parseTimes(ass)
+        #expect(times.count == 2)
+        #expect(zip(times, cues).allSatisfy { abs($0.start - $1.start) <= 0.005 && abs($0.end - $1.end) <= 0.005 })
+    }
+
+    @Test func theQualityGateRefusesABlackSilentWrongSizeVideo() async throws {
+        let bad = dir.path("bad.mp4")
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=4", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
+            "-t", "4", "-c:v", "libx264", "-c:a", "aac", "-shortest", bad,
+        ])
+        let captions = dir.path("c.ass")
+        try Captions.ass([Captions.Cue(start: 0, end: 4, text: "x")], style: .of(.facts), width: 1080, height: 1920)
+            .write(toFile: captions, atomically: true, encoding: .utf8)
+        await #expect {
+            try await QualityGate(tools: tools).check(
+                video: bad, format: .short, duration: .init(min: 10, max: 20), captions: captions,
+                expected: [Captions.Cue(start: 0, end: 3.5, text: "x")])
+        } throws: { error in
+            guard let e = error as? QualityGateError else { return false }
+            let all = e.issues.joined(separator: " | ")
+            return e.code == "video.qa_failed" && all.contains("320×240, not 1080×1920") && all.contains("frame rate is 25")
+                && all.contains("lasts 4.0 s") && all.contains("black stretch") && all.contains("silent stretch")
+                && all.contains("caption is 500 ms off")
+        }
+    }
+
+    @Test func thumbnailsFitTheTitleIn1280x720Under2MB() async throws {
+        let bg = try await ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(.finance).palette, width: 1280, height: 720)
+            .generate(prompt: "bg", outputPath: url("bg.png"))
+        let title = String(repeating: "Compound interest explained slowly ", count: 3).trimmingCharacters(in: .whitespaces)
+        let layout = FFmpegThumbnailGenerator.layout(title)
+        #expect(layout.lines.count <= 3)
+        let thumb = try await FFmpegThumbnailGenerator(tools: tools, background: bg.path)
+            .generate(title: title, channel: .defaults(for: .finance), outputPath: url("t.jpg"))
+        let v = (try await tools.probe(thumb.path)["streams"] as? [[String: Any]])?.first
+        #expect(v?["width"] as? Int == 1280 && v?["height"] as? Int == 720 && v?["codec_name"] as? String == "mjpeg")
+        #expect(try Files.artifact(thumb.path).bytes < 2_000_000)
+    }
+
+    @Test func theLocalPublisherIsIdempotent() async throws {
+        try Data("video".utf8).write(to: url("v.mp4"))
+        try Data("thumb".utf8).write(to: url("t.jpg"))
+        let pub = LocalPublisher(folder: url("out/facts/7-x"))
+        let first = try await pub.upload(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
+        let stamp = try FileManager.default.attributesOfItem(atPath: url("out/facts/7-x/video.mp4").path)[.modificationDate] as? Date
+        try await Task.sleep(for: .milliseconds(20))
+        let second = try await pub.upload(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
+        #expect(first == second)
+        #expect(try FileManager.default.attributesOfItem(atPath: url("out/facts/7-x/video.mp4").path)[.modificationDate] as? Date == stamp)
+        let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: url("out/facts/7-x/metadata.json"))) as? [String: Any]
+        #expect(meta?["title"] as? String == "T" && meta?["tags"] as? [String] == ["a"])
+        #expect(try String(contentsOf: url("out/facts/7-x/thumbnail.jpg"), encoding: .utf8) == "thumb")
+    }
+}
