@@ -16,11 +16,15 @@ import YTAutoTestSupport
 
     func store() throws -> SQLiteJobStore { try SQLiteJobStore(path: dbPath) }
 
-    @Test func refusesToStartWithoutAPipeline() async throws {
-        let r = try await run("ytauto", ["worker"], cwd: dir.url, environment: env)
+    @Test func refusesToStartWhenFFmpegIsMissingAndNamesThePackage() async throws {
+        try "channels:\n  - name: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        var bare = env
+        bare["PATH"] = dir.path("empty-bin")
+        let r = try await run("ytauto", ["worker"], cwd: dir.url, environment: bare)
         #expect(r.status == 1)
-        #expect(r.stderr.contains("media pipeline is not built yet"))
-        #expect(r.stderr.contains("--synthetic-stage-ms"))
+        #expect(r.stderr.contains("ffmpeg was not found on PATH"), "\(r.stderr)")
+        #expect(r.stderr.contains("apt-get install ffmpeg"))
+        #expect(!FileManager.default.fileExists(atPath: dbPath))  // nothing was written
     }
 
     @Test func runsJobsSeesNewOnesQuicklyAndStopsCleanly() async throws {

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// The real media pipeline run by real `ytauto` processes.
+@Suite struct MediaProcessTests {
+    let dir = TempDir("ytauto-render")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func writeConfig(min: Int, max: Int, format: String = "short") throws {
+        try """
+            output_dir: ./published
+            work_dir: ./work
+            channels:
+              - name: facts
+                format: \(format)
+                duration: {min: \(min), max: \(max)}
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    @Test func enqueueThenAWorkerPublishesAVideo() async throws {
+        try writeConfig(min: 2, max: 14)
+        let e = try await run("ytauto", ["enqueue", "facts", "--topic", "the loudest sound ever recorded", "--json"], cwd: dir.url, environment: env)
+        #expect(e.status == 0, "\(e.stderr)")
+        let s = try SQLiteJobStore(path: dbPath)
+        let enqueued = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        let id = try #require((enqueued["id"] as? NSNumber)?.int64Value)
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state.isFinished == true })
+        let ended = try await s.job(id: id)
+        #expect(ended?.state == .succeeded, "\(ended?.lastErrorMessage ?? "")")
+        let folder = dir.url.appending(path: "published/facts/\(id)-the-loudest-sound-ever-recorded")
+        for name in ["video.mp4", "thumbnail.jpg", "metadata.json"] {
+            #expect(FileManager.default.fileExists(atPath: folder.appending(path: name).path), "\(name)")
+        }
+        let show = try await run("ytauto-admin", ["show", String(id), "--json"], cwd: dir.url, environment: env)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let stages = try #require(json["stages"] as? [[String: Any]])
+        #expect(stages.map { $0["stage"] as? String } == ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"])
+        #expect(stages.allSatisfy { $0["state"] as? String == "succeeded" })
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
+    @Test func cancelOfARunningJobEndsItsChildProcesses() async throws {
+        // Long enough that the clips stage runs ffmpeg for a while.
+        try writeConfig(min: 40, max: 80, format: "long")
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "how honey never spoils")).job.id
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1", "--lease-seconds", "3"], cwd: dir.url, environment: env)
+        let work = dir.path("work/\(id)/")
+        #expect(try await eventually(timeout: .seconds(120)) {
+            try await s.job(id: id)?.currentStage == "clips" && !Self.ffmpegs(in: work).isEmpty
+        })
+        let children = Self.ffmpegs(in: work)
+        let cancel = try await run("ytauto-admin", ["cancel", String(id)], cwd: dir.url, environment: env)
+        #expect(cancel.status == 0, "\(cancel.stderr)")
+        #expect(try await eventually(timeout: .seconds(15)) { try await s.job(id: id)?.state == .cancelled })
+        #expect(await eventually(timeout: .seconds(5)) { Self.ffmpegs(in: work).isEmpty }, "still running: \(Self.ffmpegs(in: work)) of \(children)")
+        #expect(children.allSatisfy { kill($0, 0) != 0 })
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
+    @Test func runOnceRendersAndPrintsWhereTheVideoIs() async throws {
+        try writeConfig(min: 2, max: 14)
+        let r = try await run("ytauto", ["run-once", "facts"], cwd: dir.url, environment: env)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let videoLine = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("video:") })
+        let path = videoLine.dropFirst("video:".count).trimmingCharacters(in: .whitespaces)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(r.stdout.contains("thumbnail: ") && r.stdout.contains("✓ [5/7] compose: done in"))
+    }
+
+    /// Live ffmpeg processes whose command line mentions `folder`.
+    static func ffmpegs(in folder: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard parts.first.map({ $0.hasSuffix("ffmpeg") }) == true else { return false }
+            // A zombie has an empty cmdline; a live child lists its files.
+            return parts.contains { $0.contains(folder) }
+        }
+    }
+}
