@@ -40,6 +40,9 @@ public struct MediaPipeline: StagedPipeline {
         var sentences: [String]
         var wordsPerSecond: Double
         var topic: String
+        /// Sentences of the hook, then of the body; the rest are the call to action.
+        var hookSentences: Int
+        var bodySentences: Int
     }
 
     struct Segment: Codable, Hashable {
@@ -113,10 +116,15 @@ public struct MediaPipeline: StagedPipeline {
         let topic = job.topic ?? channel.topics.first ?? channel.name
         let script = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: String(job.id)).generate(topic: topic, channel: channel)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
-        let file = ScriptFile(script: script, sentences: Sentences.split(script.narration), wordsPerSecond: rate, topic: topic)
+        let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
+        let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
+                              hookSentences: hook.count, bodySentences: body.count)
         return [try await Self.write(file, dir.appending(path: "script.json"))]
     }
 
+    /// Narrates each sentence alone (cached by voice and text), measures the real audio, and
+    /// fits the channel's duration: closing body sentences are dropped while the narration runs
+    /// long. Writes `narration.json` (the sentences kept, with measured times) and `narration.wav`.
     func narration(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let tts = EspeakTTS(tools: tools)
@@ -124,19 +132,34 @@ public struct MediaPipeline: StagedPipeline {
         let audioDir = dir.appending(path: "narration")
         let count = script.sentences.count
         let progress = onProgress
-        let durations = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> Double in
-            let path = audioDir.appending(path: String(format: "s%03d.wav", i)).path
-            try await Files.item(path, key: "espeak|\(voice)|\(text)") { tmp in
+        let timed = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> (String, Double) in
+            let key = "espeak|\(voice)|\(text)"
+            let path = audioDir.appending(path: String(Checksum.sha256Hex(key).prefix(24)) + ".wav").path
+            try await Files.item(path, key: key) { tmp in
                 _ = try await tts.synthesize(text: text, outputPath: URL(fileURLWithPath: tmp), voiceID: voice)
             }
             progress?(job.id, "sentence \(i + 1)/\(count)")
-            return try await tools.duration(of: path)
+            return (path, try await tools.duration(of: path))
+        }
+        var keep = Array(timed.indices)
+        let range = channel.durationRange
+        let ceiling = Double(range.max) - 1.5, floor = Double(range.min) + 0.5
+        func total() -> Double { keep.reduce(0) { $0 + timed[$1].1 } }
+        var lastBody = script.hookSentences + script.bodySentences - 1
+        while total() > ceiling, lastBody > script.hookSentences, total() - timed[lastBody].1 >= floor {
+            keep.removeAll { $0 == lastBody }
+            lastBody -= 1
+        }
+        let length = total()
+        if length > Double(range.max) || length < Double(range.min) {
+            throw ScriptValidationError(issues: [String(
+                format: "the narration lasts %.1f s as spoken; the channel needs %d-%d s", length, range.min, range.max)])
         }
         var segments: [Segment] = []
         var t = 0.0
-        for (i, d) in durations.enumerated() {
-            segments.append(Segment(text: script.sentences[i], path: audioDir.appending(path: String(format: "s%03d.wav", i)).path, start: t, duration: d))
-            t += d
+        for i in keep {
+            segments.append(Segment(text: script.sentences[i], path: timed[i].0, start: t, duration: timed[i].1))
+            t += timed[i].1
         }
         // One narration file, joined by stream copy (every sentence has the same PCM format).
         let list = dir.appending(path: "narration.txt")

@@ -59,7 +59,10 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         let hook = fill(t.hooks.randomElement(using: &rng)!)
         var cta = fill(t.ctas.randomElement(using: &rng)!)
         if let disclaimer = ChannelStyle.of(channel.type).disclaimer { cta += " " + disclaimer }
-        let target = Double(channel.durationRange.min + channel.durationRange.max) / 2 * wordsPerSecond
+        // Aim at three quarters of the range: the narration stage measures the real audio and
+        // drops closing body sentences if it runs long, which is safer than running short.
+        let range = channel.durationRange
+        let target = (Double(range.min) + 0.75 * Double(range.max - range.min)) * wordsPerSecond
         let budget = target - Double(Script.countWords(hook) + Script.countWords(cta))
         var body: [String] = []
         var words = 0

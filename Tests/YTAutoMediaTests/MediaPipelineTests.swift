@@ -120,6 +120,32 @@ import YTAutoTestSupport
         #expect(again == published)
     }
 
+    @Test func narrationDropsClosingBodySentencesToFitTheChannel() async throws {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 3, max: 9)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
+                                     outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
+        let hook = "Here is a fact.", cta = "Follow for more."
+        let body = (1...8).map { "This is body sentence number \($0)." }
+        let script: [String: Any] = [
+            "script": ["title": "T", "hook": hook, "body": body.joined(separator: " "), "cta": cta, "channel": "facts"],
+            "sentences": [hook] + body + [cta], "wordsPerSecond": 2.5, "topic": "t", "hookSentences": 1, "bodySentences": 8,
+        ]
+        let folder = dir.url.appending(path: "work/9")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
+        guard case .done = try await pipeline.run(stage: "narration", job: job(9, channel: "facts", topic: "t"), dryRun: false) else { return }
+        let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "narration.json"))) as? [[String: Any]])
+        let texts = segments.compactMap { $0["text"] as? String }
+        let total = segments.compactMap { $0["duration"] as? Double }.reduce(0, +)
+        #expect(texts.first == hook && texts.last == cta)
+        #expect(texts.count < 10 && texts.count >= 3)
+        #expect(texts.dropFirst().dropLast() == ArraySlice(body.prefix(texts.count - 2)))  // the closing ones went
+        #expect(total <= 7.5 && total >= 3.5, "\(total) s")
+        let wav = try await ToolRunner().duration(of: folder.appending(path: "narration.wav").path)
+        #expect(abs(wav - total) < 0.05)
+    }
+
     static func moovBeforeMdat(_ path: String) throws -> Bool {
         let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 1 << 16) ?? Data()
         let text = String(decoding: data, as: UTF8.self)

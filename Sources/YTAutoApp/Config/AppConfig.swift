@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoMedia
 import Yams
 
 /// The contents of `ytauto.yaml`.
@@ -94,6 +95,10 @@ public struct AppConfig: Sendable, Codable, Hashable {
         for (i, channel) in config.channels.enumerated() {
             if !seen.insert(channel.name).inserted {
                 problems.append(locator.describe(["channels", i, "name"], "channel '\(channel.name)' is defined twice"))
+            }
+            if EspeakVoice.named(channel.voiceID) == nil {
+                problems.append(locator.describe(["channels", i, "voice"],
+                    "'\(channel.voiceID)' is not a known voice; use one of \(EspeakVoice.known.joined(separator: ", "))"))
             }
             for p in channel.problems() {
                 var keys: [any Sendable] = ["channels", i, p.field]
