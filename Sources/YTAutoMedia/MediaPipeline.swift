@@ -95,6 +95,19 @@ public struct MediaPipeline: StagedPipeline {
     // MARK: - Stages
 
     public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
+        do {
+            return try await runStage(stage, job: job, dryRun: dryRun)
+        } catch let error as any YTAutoError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // A file that cannot be read or written (a full disk, a permission): say which, and retry later.
+            throw MediaFileError(stage: stage, description: (error as NSError).localizedDescription, detail: "\(error)")
+        }
+    }
+
+    func runStage(_ stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
         let channel = try channel(job)
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -309,4 +322,14 @@ public struct MediaPipeline: StagedPipeline {
             thumbnail: dir.appending(path: "thumbnail.jpg"))
         return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }
     }
+}
+
+/// A file of a stage could not be read or written (a full disk, a permission, a path in the way).
+public struct MediaFileError: VideoCompositionError {
+    public let stage: String
+    public let description: String
+    public let detail: String
+    public var code: String { "media.file" }
+    public var message: String { "\(stage): \(description) (\(detail))" }
+    public var isRetryable: Bool { true }
 }

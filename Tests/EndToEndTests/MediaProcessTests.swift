@@ -45,6 +45,42 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 
+    /// A failure injected at compose, then a retry that skips script, narration, images and clips.
+    @Test func aRetryAfterAComposeFailureSkipsTheFinishedStages() async throws {
+        try writeConfig(min: 2, max: 14)
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "the shortest war in history", maxAttempts: 1)).job.id
+        // Something in the way of the captions file: compose cannot write it.
+        let blocker = dir.url.appending(path: "work/\(id)/captions.ass/in-the-way")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state == .failed })
+        let failed = try await s.job(id: id)
+        #expect(failed?.lastErrorCode == "media.file" && failed?.currentStage == "compose", "\(failed?.lastErrorMessage ?? "")")
+        #expect(failed?.lastErrorMessage?.contains("captions.ass") == true)
+        let before = try await s.stages(jobID: id)
+        #expect(before.filter { $0.state == .succeeded }.map(\.stage) == ["script", "narration", "images", "clips"])
+
+        try FileManager.default.removeItem(at: blocker.deletingLastPathComponent())
+        let retry = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
+        #expect(retry.status == 0, "\(retry.stderr)")
+        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state.isFinished == true })
+        #expect(try await s.job(id: id)?.state == .succeeded)
+        let after = try await s.stages(jobID: id)
+        for stage in ["script", "narration", "images", "clips"] {
+            let b = try #require(before.first { $0.stage == stage }), a = try #require(after.first { $0.stage == stage })
+            #expect(a.attempt == 1 && a.artifacts == b.artifacts && a.startedAt == b.startedAt, "\(stage) ran again")
+        }
+        #expect(after.filter { ["compose", "thumbnail", "publish"].contains($0.stage) }.allSatisfy { $0.attempt == 2 && $0.state == .succeeded })
+        // The artifacts on disk are the ones recorded by the first attempt.
+        for a in after.first(where: { $0.stage == "clips" })!.artifacts {
+            let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))
+            #expect(hex == a.sha256 && bytes == a.bytes)
+        }
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
     @Test func cancelOfARunningJobEndsItsChildProcesses() async throws {
         // Long enough that the clips stage runs ffmpeg for a while.
         try writeConfig(min: 40, max: 80, format: "long")

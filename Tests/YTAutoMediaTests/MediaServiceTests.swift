@@ -150,6 +150,25 @@ import YTAutoTestSupport
         }
     }
 
+    @Test func theQualityGateRefusesASilentVideoThatIsOtherwiseRight() async throws {
+        let silent = dir.path("silent.mp4")
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-f", "lavfi", "-i", "testsrc2=s=1080x1920:r=30:d=3", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
+            "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", silent,
+        ])
+        let cues = [Captions.Cue(start: 0, end: 3, text: "x")]
+        let captions = dir.path("s.ass")
+        try Captions.ass(cues, style: .of(.facts), width: 1080, height: 1920).write(toFile: captions, atomically: true, encoding: .utf8)
+        await #expect {
+            try await QualityGate(tools: tools).check(video: silent, format: .short, duration: .init(min: 2, max: 5), captions: captions, expected: cues)
+        } throws: { error in
+            guard let e = error as? QualityGateError else { return false }
+            // Only the sound is wrong: silent, and so not at -14 LUFS.
+            return e.issues.count == 2 && e.issues.contains { $0.contains("silent stretch") }
+                && e.issues.contains { $0.contains("loudness") }
+        }
+    }
+
     @Test func thumbnailsFitTheTitleIn1280x720Under2MB() async throws {
         let bg = try await ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(.finance).palette, width: 1280, height: 720)
             .generate(prompt: "bg", outputPath: url("bg.png"))
