@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         // The system's libsqlite3 (libsqlite3-dev), through a module map.
@@ -65,11 +67,23 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Network providers behind the service protocols: LLMs, TTS, images, YouTube.
+        .target(
+            name: "YTAutoProviders",
+            dependencies: [
+                "YTAutoCore", "YTAutoMedia",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Command wiring shared by the executables (configuration, commands, output).
         .target(
             name: "YTAutoApp",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoMedia",
+                "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoMedia", "YTAutoProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +107,14 @@ let package = Package(
             dependencies: ["EmbedMigrationsTool"],
             path: "Sources/EmbedMigrationsPlugin"
         ),
-        .target(name: "YTAutoTestSupport", path: "Tests/TestSupport", swiftSettings: upcoming),
+        .target(
+            name: "YTAutoTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport", swiftSettings: upcoming),
         .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
         .testTarget(
             name: "YTAutoStoreTests",
@@ -103,6 +124,11 @@ let package = Package(
         .testTarget(
             name: "YTAutoMediaTests",
             dependencies: ["YTAutoMedia", "YTAutoCore", "YTAutoTestSupport"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "YTAutoProvidersTests",
+            dependencies: ["YTAutoProviders", "YTAutoMedia", "YTAutoCore", "YTAutoStore", "YTAutoTestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -129,3 +129,22 @@ public struct ToolRunner: Sendable {
         return json
     }
 }
+
+extension ToolRunner {
+    /// The one audio format every narration sentence is kept in, whatever engine spoke it, so the
+    /// sentences join by stream copy: 16-bit PCM WAV, mono, 22,050 Hz (espeak-ng's own).
+    public static let narrationFormat = ["-c:a", "pcm_s16le", "-ar", "22050", "-ac", "1"]
+
+    /// Converts any audio file (MP3, WAV at another rate) into the narration format at `output`.
+    public func transcodeToNarrationWav(_ input: String, _ output: String) async throws {
+        try await run(.ffmpeg, Self.ffmpegQuiet + ["-i", input] + Self.narrationFormat + ["-f", "wav", output], timeout: .seconds(120))
+    }
+
+    /// Scales and crops any image to exactly `width`×`height`, as PNG.
+    public func fitImage(_ input: String, _ output: String, width: Int, height: Int) async throws {
+        try await run(.ffmpeg, Self.ffmpegQuiet + [
+            "-i", input, "-vf", "scale=\(width):\(height):force_original_aspect_ratio=increase,crop=\(width):\(height),format=rgb24",
+            "-frames:v", "1", "-f", "image2", "-c:v", "png", output,
+        ], timeout: .seconds(120))
+    }
+}

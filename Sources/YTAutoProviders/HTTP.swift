@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import YTAutoCore
+
+/// An HTTP exchange with a provider, on AsyncHTTPClient's shared client.
+///
+/// Errors that mean "the network failed" (refused, reset, timed out) become a retryable
+/// ``ProviderError`` of the caller's family. Nothing here logs or reports request headers, so
+/// a key sent in a header can never reach a message.
+public struct HTTP: Sendable {
+    public struct Reply: Sendable {
+        public let status: Int
+        public let headers: [(String, String)]
+        public let body: Data
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+
+        public var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+
+        /// The provider's own error text, from the usual shapes of error bodies.
+        public var errorText: String {
+            if let j = json {
+                if let e = j["error"] as? [String: Any] {
+                    let parts = [e["type"], e["code"], e["status"], e["message"]].compactMap { $0 as? String }
+                    if !parts.isEmpty { return parts.joined(separator: ": ") }
+                }
+                if let e = j["error"] as? String {
+                    return [e, j["error_description"] as? String].compactMap { $0 }.joined(separator: ": ")
+                }
+                if let d = j["detail"] as? [String: Any] {
+                    return [d["status"], d["message"]].compactMap { $0 as? String }.joined(separator: ": ")
+                }
+                if let d = j["detail"] as? String { return d }
+            }
+            return String(decoding: body.prefix(300), as: UTF8.self)
+        }
+
+        /// Retry-After as an instant: seconds or an HTTP date.
+        public func retryAfter(now: Date = Date()) -> Date? {
+            guard let v = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+            if let s = Double(v) { return now.addingTimeInterval(s) }
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            return f.date(from: v)
+        }
+    }
+
+    public let family: ProviderError.Family
+    public let timeout: Duration
+
+    public init(family: ProviderError.Family, timeout: Duration = .seconds(120)) {
+        self.family = family
+        self.timeout = timeout
+    }
+
+    public func send(
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil, maxResponse: Int = 64 << 20
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let host = URL(string: url)?.host ?? url
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeout.seconds)))
+            let buffer = try await response.body.collect(upTo: maxResponse)
+            return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                         body: Data(buffer.readableBytesView))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw ProviderError(family: family, reason: "timeout", message: "\(method.rawValue) \(host) timed out", isRetryable: true)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw ProviderError(family: family, reason: "network", message: "\(method.rawValue) \(host) failed: \(Self.describe(error))", isRetryable: true)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? HTTPClientError { return "\(e)" }
+        return String(describing: type(of: error)) + ": " + "\(error)".prefix(200)
+    }
+
+    /// The error for a status the caller did not handle: 5xx and 408 are retryable, other 4xx are not.
+    public func unexpected(_ reply: Reply, during what: String) -> ProviderError {
+        let retryable = reply.status >= 500 || reply.status == 408 || reply.status == 429
+        let reason = reply.status >= 500 ? "server_error" : (reply.status == 401 || reply.status == 403 ? "unauthorized" : "bad_request")
+        return ProviderError(family: family, reason: reason, message: "\(what): HTTP \(reply.status): \(reply.errorText)",
+                             isRetryable: retryable, retryAt: reply.retryAfter())
+    }
+}
+
+extension Data {
+    var utf8Text: String { String(decoding: self, as: UTF8.self) }
+}
+
+/// JSON encoding of a request body.
+func jsonBody(_ object: [String: Any]) throws -> Data {
+    try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+}
