@@ -20,11 +20,14 @@ public struct MediaPipeline: StagedPipeline {
     let width: Int
     /// Told of progress inside a stage ("scene 3/12").
     let onProgress: (@Sendable (Int64, String) -> Void)?
+    let services: any ServiceFactory
 
     public init(
         channels: [ChannelConfig], workDirectory: URL, outputDirectory: URL, tools: ToolRunner,
+        services: (any ServiceFactory)? = nil,
         concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, onProgress: (@Sendable (Int64, String) -> Void)? = nil
     ) {
+        self.services = services ?? OfflineServices(tools: tools)
         self.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0) })
         self.workDirectory = workDirectory
         self.outputDirectory = outputDirectory
@@ -94,9 +97,9 @@ public struct MediaPipeline: StagedPipeline {
 
     // MARK: - Stages
 
-    public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
+    public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
         do {
-            return try await runStage(stage, job: job, dryRun: dryRun)
+            return try await runStage(stage, job: job, context: context)
         } catch let error as any YTAutoError {
             throw error
         } catch is CancellationError {
@@ -107,7 +110,7 @@ public struct MediaPipeline: StagedPipeline {
         }
     }
 
-    func runStage(_ stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
+    func runStage(_ stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
         let channel = try channel(job)
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -118,16 +121,20 @@ public struct MediaPipeline: StagedPipeline {
         case "clips": return .done(try await clips(job, channel, dir))
         case "compose": return .done(try await compose(job, channel, dir))
         case "thumbnail": return .done(try await thumbnail(job, channel, dir))
-        case "publish": return dryRun ? .skipped : .done(try await publish(job, channel, dir))
+        case "publish": return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
         default: throw CompositionInputError(message: "unknown stage \(stage)")
         }
     }
 
     func script(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
-        let tts = EspeakTTS(tools: tools)
-        let rate = try await tts.measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
+        // The speaking rate is measured with espeak-ng; another engine's real length is fitted by
+        // the narration stage, which measures the audio it gets.
+        let rate = EspeakVoice.named(channel.voiceID) != nil
+            ? try await EspeakTTS(tools: tools).measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
+            : 2.5
         let topic = job.topic ?? channel.topics.first ?? channel.name
-        let script = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: String(job.id)).generate(topic: topic, channel: channel)
+        let script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id))
+            .generate(topic: topic, channel: channel)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
@@ -140,13 +147,13 @@ public struct MediaPipeline: StagedPipeline {
     /// long. Writes `narration.json` (the sentences kept, with measured times) and `narration.wav`.
     func narration(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
-        let tts = EspeakTTS(tools: tools)
+        let (tts, engineName) = try services.tts(for: channel)
         let voice = channel.voiceID
         let audioDir = dir.appending(path: "narration")
         let count = script.sentences.count
         let progress = onProgress
         let timed = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> (String, Double) in
-            let key = "espeak|\(voice)|\(text)"
+            let key = "\(engineName)|\(voice)|\(text)"
             let path = audioDir.appending(path: String(Checksum.sha256Hex(key).prefix(24)) + ".wav").path
             try await Files.item(path, key: key) { tmp in
                 _ = try await tts.synthesize(text: text, outputPath: URL(fileURLWithPath: tmp), voiceID: voice)
@@ -224,11 +231,12 @@ public struct MediaPipeline: StagedPipeline {
         let scenes = Self.planScenes(segments, style: style, topic: script.topic, seed: String(job.id))
         let scenesFile = try await Self.write(scenes, dir.appending(path: "scenes.json"))
         // Twice the output size, so the Ken Burns motion moves smoothly.
-        let generator = ProceduralImageGenerator(tools: tools, palette: style.palette, width: channel.format.width * 2, height: channel.format.height * 2)
+        let generator = try services.imageGenerator(for: channel, width: channel.format.width * 2, height: channel.format.height * 2)
+        let imageSource = channel.services.images.rawValue
         let progress = onProgress
         let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
             let path = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path
-            try await Files.item(path, key: "image|\(scene.prompt)|\(style.palette)|\(channel.format.rawValue)") { tmp in
+            try await Files.item(path, key: "image|\(imageSource)|\(scene.prompt)|\(style.palette)|\(channel.format.rawValue)") { tmp in
                 _ = try await generator.generate(prompt: scene.prompt, outputPath: URL(fileURLWithPath: tmp))
             }
             progress?(job.id, "image \(scene.index + 1)/\(scenes.count)")
@@ -311,16 +319,20 @@ public struct MediaPipeline: StagedPipeline {
         return [artifact]
     }
 
-    func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+    func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let folder = publishFolder(job)
         var description = script.script.hook + "\n\n" + script.script.cta
         if let d = ChannelStyle.of(channel.type).disclaimer, !description.contains(d) { description += "\n\n" + d }
         let tags = [channel.name, channel.type.rawValue, script.topic]
-        _ = try await LocalPublisher(folder: folder).upload(
+        let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
+        let result = try await publisher.upload(
             video: dir.appending(path: "video.mp4"), title: script.script.title, description: description, tags: tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
-        return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }
+        if publisher is LocalPublisher {
+            return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }
+        }
+        return [try await Self.write(["video_id": result.videoID, "url": result.url], dir.appending(path: "publish.json"))]
     }
 }
 

@@ -53,6 +53,12 @@ public struct HTTP: Sendable {
     public let family: ProviderError.Family
     public let timeout: Duration
 
+    /// One client for the process, with a connect timeout, so a stopped server (an Ollama that is
+    /// down) fails in seconds instead of at the request's deadline. It lives as long as the process.
+    static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(300))))
+
     public init(family: ProviderError.Family, timeout: Duration = .seconds(120)) {
         self.family = family
         self.timeout = timeout
@@ -67,7 +73,7 @@ public struct HTTP: Sendable {
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let host = URL(string: url)?.host ?? url
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeout.seconds)))
+            let response = try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds)))
             let buffer = try await response.body.collect(upTo: maxResponse)
             return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                          body: Data(buffer.readableBytesView))

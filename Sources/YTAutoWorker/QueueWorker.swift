@@ -181,7 +181,9 @@ public final class QueueWorker: Service, Sendable {
         }
         defer { heartbeat.cancel() }
         do {
-            let done = Set(try await store.stages(jobID: lease.jobID).filter { Self.verified($0) }.map(\.stage))
+            let records = try await store.stages(jobID: lease.jobID)
+            let done = Set(records.filter { Self.verified($0) }.map(\.stage))
+            let notes = Dictionary(records.map { ($0.stage, $0.notes) }, uniquingKeysWith: { a, _ in a })
             let observe = configuration.observer ?? { _ in }
             for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
@@ -200,8 +202,11 @@ public final class QueueWorker: Service, Sendable {
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
                 stageLog.info("stage started")
-                let work = Task { [pipeline, configuration] in
-                    try await pipeline.run(stage: stage, job: lease.job, dryRun: configuration.dryRun)
+                let context = StageContext(dryRun: configuration.dryRun, notes: notes[stage] ?? [:]) { [store] more in
+                    try await store.saveStageNotes(lease, stage: stage, notes: more)
+                }
+                let work = Task { [pipeline] in
+                    try await pipeline.run(stage: stage, job: lease.job, context: context)
                 }
                 await control.setWork(work)
                 let outcome: StageOutcome

@@ -10,8 +10,8 @@ public struct SyntheticPipeline: StagedPipeline {
 
     public init(stageDuration: Duration) { self.stageDuration = stageDuration }
 
-    public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
-        if dryRun && stage == "publish" { return .skipped }
+    public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
+        if context.dryRun && stage == "publish" { return .skipped }
         try await Task.sleep(for: stageDuration)
         return .done([])
     }

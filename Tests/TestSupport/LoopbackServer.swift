@@ -66,7 +66,15 @@ public final class LoopbackServer: @unchecked Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
+    private let stopped = Shared(false)
+
+    /// Stops the server; safe to call more than once (deinit calls it too).
     public func shutdown() {
+        let first = stopped.update { s -> Bool in
+            defer { s = true }
+            return !s
+        }
+        guard first else { return }
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }

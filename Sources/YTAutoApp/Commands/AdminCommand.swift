@@ -8,7 +8,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Workers.self, Prune.self, Backup.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self])
 
     public init() {}
 
@@ -235,6 +235,28 @@ public struct AdminCommand: AsyncParsableCommand {
             print(Output.table(
                 ["slot", "channel", "cron", "decision", "job", "topic", "detail"],
                 slots.map { [Output.time($0.slotAt), $0.channel, $0.expression, $0.decision, $0.jobID.map(String.init) ?? "-", $0.topic ?? "-", $0.detail ?? ""] }))
+        }
+    }
+
+    public struct Quota: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "The quota ledger: what providers consumed per day and channel (YouTube units by Pacific day).")
+        @OptionGroup public var global: GlobalOptions
+        @Option(help: "Days back, today included.") public var days = 7
+        @Flag(help: "Print JSON.") public var json = false
+        public init() {}
+
+        public func run() async throws {
+            let store = try global.openStore()
+            let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
+            let rows = try await store.ledger(since: since)
+            if json {
+                print(Output.json(rows.map { ["day": $0.day, "provider": $0.provider, "channel": $0.channel, "unit": $0.unit, "amount": Int($0.amount)] as [String: Any] }))
+                return
+            }
+            if rows.isEmpty { print("nothing recorded since \(since)"); return }
+            print(Output.table(["day", "provider", "channel", "unit", "amount"],
+                               rows.map { [$0.day, $0.provider, $0.channel, $0.unit, String($0.amount)] }))
         }
     }
 

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import UnixSignals
 import YTAutoCore
 import YTAutoMedia
+import YTAutoProviders
 import YTAutoStore
 import YTAutoWorker
 
@@ -34,10 +35,10 @@ extension YTAutoCommand {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
             let progress = StageProgress()
-            let pipeline = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, config: { config }, onProgress: { _, note in progress.note(note) })
+            let (pipeline, store) = try PipelineChoice.make(
+                syntheticStageMs: syntheticStageMs, global: global, config: config, onProgress: { _, note in progress.note(note) })
             LogSetup.bootstrap(logFormat, level: .warning)
             let logger = Logger(label: "ytauto.run-once")
-            let store = try global.openStore()
             let chosen: String
             if let topic { chosen = topic } else { chosen = try await store.suggestTopic(for: channelConfig).topic }
             let job = try await store.enqueue(NewJob(
@@ -61,7 +62,10 @@ extension YTAutoCommand {
                 print("job \(ended.id) succeeded")
                 if let media = pipeline as? MediaPipeline {
                     let stages = try await store.stages(jobID: ended.id)
-                    if stages.first(where: { $0.stage == "publish" })?.state == .succeeded {
+                    let publish = stages.first(where: { $0.stage == "publish" })
+                    if publish?.state == .succeeded, let id = publish?.notes["video_id"] {
+                        print("published to YouTube: https://youtu.be/\(id)")
+                    } else if publish?.state == .succeeded {
                         let folder = media.publishFolder(ended)
                         print("video:     \(folder.appending(path: "video.mp4").path)")
                         print("thumbnail: \(folder.appending(path: "thumbnail.jpg").path)")
@@ -109,23 +113,37 @@ final class Box<T: Sendable>: @unchecked Sendable {
 
 /// Which pipeline a worker runs: the media pipeline, or the diagnostic one on request.
 enum PipelineChoice {
-    /// `config` is read only when the media pipeline needs it.
+    /// Checks what the media pipeline needs before anything is written: the configuration, the
+    /// binaries, the credentials file's mode. Then opens the store and builds the pipeline.
     static func make(
-        syntheticStageMs: Int?, config: () throws -> AppConfig, onProgress: (@Sendable (Int64, String) -> Void)? = nil
-    ) throws -> any StagedPipeline {
-        if let ms = syntheticStageMs { return SyntheticPipeline(stageDuration: .milliseconds(ms)) }
-        let config = try config()
+        syntheticStageMs: Int?, global: GlobalOptions, config preloaded: AppConfig? = nil,
+        onProgress: (@Sendable (Int64, String) -> Void)? = nil
+    ) throws -> (pipeline: any StagedPipeline, store: SQLiteJobStore) {
+        if let ms = syntheticStageMs { return (SyntheticPipeline(stageDuration: .milliseconds(ms)), try global.openStore()) }
+        let config = try preloaded ?? global.loadConfig()
         let tools: ToolRunner
         do {
             tools = try ToolRunner()
         } catch let error as MissingToolError {
             throw CLIError(error.message)
         }
+        let configDirectory = URL(fileURLWithPath: global.configPath).deletingLastPathComponent().standardizedFileURL
+        let credentials: Credentials
+        do {
+            credentials = try Credentials.load(
+                file: URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: configDirectory).standardizedFileURL.path)
+        } catch let error as CredentialsError {
+            throw CLIError(error.description)
+        }
+        let store = try global.openStore()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        return MediaPipeline(
+        let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
+                                        configDirectory: configDirectory)
+        let pipeline = MediaPipeline(
             channels: config.channels,
             workDirectory: URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL,
             outputDirectory: URL(fileURLWithPath: config.outputDirectory, relativeTo: cwd).standardizedFileURL,
-            tools: tools, onProgress: onProgress)
+            tools: tools, services: services, onProgress: onProgress)
+        return (pipeline, store)
     }
 }

@@ -40,13 +40,12 @@ extension YTAutoCommand {
         }
 
         public func run() async throws {
-            let pipeline = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, config: global.loadConfig)
+            let (pipeline, store) = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, global: global)
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.worker")
             if let stageMS = syntheticStageMs {
                 logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
             }
-            let store = try global.openStore()
             var config = QueueWorker.Configuration()
             config.concurrency = concurrency
             config.channels = channels.isEmpty ? nil : channels

@@ -8,7 +8,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto",
         abstract: "Runs faceless video channels on a persistent SQLite job queue.",
-        subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self])
+        subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self, Auth.self])
 
     public init() {}
 

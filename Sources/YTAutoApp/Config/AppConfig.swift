@@ -23,11 +23,13 @@ public struct AppConfig: Sendable, Codable, Hashable {
     /// Where jobs keep their intermediate files (`<work_dir>/<job id>/`).
     public var workDirectory: String
     public var channels: [ChannelConfig]
+    /// Endpoints, models and limits of the network providers (used only by channels that choose them).
+    public var providers = ProvidersConfig()
 
     enum CodingKeys: String, CodingKey {
         case outputDirectory = "output_dir"
         case workDirectory = "work_dir"
-        case channels
+        case channels, providers
     }
 
     public init(outputDirectory: String = "./output", workDirectory: String = "./work", channels: [ChannelConfig]) {
@@ -41,6 +43,14 @@ public struct AppConfig: Sendable, Codable, Hashable {
         outputDirectory = try c.decodeIfPresent(String.self, forKey: .outputDirectory) ?? "./output"
         workDirectory = try c.decodeIfPresent(String.self, forKey: .workDirectory) ?? "./work"
         channels = try c.decode([ChannelConfig].self, forKey: .channels)
+        providers = try c.decodeIfPresent(ProvidersConfig.self, forKey: .providers) ?? ProvidersConfig()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(outputDirectory, forKey: .outputDirectory)
+        try c.encode(workDirectory, forKey: .workDirectory)
+        try c.encode(channels, forKey: .channels)
     }
 
     /// The configuration `ytauto init` writes: the original system's three channels, and a

@@ -207,11 +207,14 @@ public struct StageRecord: Sendable, Hashable {
     public var durationMS: Int64?
     public var errorCode: String?
     public var errorMessage: String?
+    /// What the stage recorded while it ran (an upload's session URI, a video id); kept across attempts.
+    public var notes: [String: String]
 
     public init(
         jobID: Int64, stage: String, state: StageState, attempt: Int, artifacts: [Artifact], startedAt: Date,
-        finishedAt: Date?, durationMS: Int64?, errorCode: String?, errorMessage: String?
+        finishedAt: Date?, durationMS: Int64?, errorCode: String?, errorMessage: String?, notes: [String: String] = [:]
     ) {
+        self.notes = notes
         self.jobID = jobID
         self.stage = stage
         self.state = state

@@ -7,7 +7,37 @@ import Foundation
 public protocol StagedPipeline: Sendable {
     var stages: [String] { get }
     /// Runs one stage of `job` and returns its artifacts. Honours task cancellation.
-    func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome
+    func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome
+}
+
+/// What a stage gets from the worker besides its job.
+public struct StageContext: Sendable {
+    /// Run the stage but publish nothing.
+    public var dryRun: Bool
+    /// What this stage recorded in earlier attempts (``save(_:)``).
+    public var notes: [String: String]
+    private let saver: @Sendable ([String: String]) async throws -> Void
+
+    /// - Parameter save: records notes durably (the worker writes them to `job_stages`, fenced by its lease).
+    public init(dryRun: Bool, notes: [String: String] = [:], save: @escaping @Sendable ([String: String]) async throws -> Void) {
+        self.dryRun = dryRun
+        self.notes = notes
+        self.saver = save
+    }
+
+    /// Records `notes` (merged over earlier ones) before returning, so that what comes next can rely
+    /// on them surviving a crash: an upload saves its session URI before the first byte.
+    public mutating func save(_ more: [String: String]) async throws {
+        try await saver(more)
+        notes.merge(more) { _, new in new }
+    }
+}
+
+extension StagedPipeline {
+    /// Runs a stage outside a worker, with notes kept nowhere (tools and tests).
+    public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
+        try await run(stage: stage, job: job, context: StageContext(dryRun: dryRun, save: { _ in }))
+    }
 }
 
 /// How a stage ended when it did not throw.

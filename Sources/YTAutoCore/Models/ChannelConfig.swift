@@ -40,6 +40,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     public var format: VideoFormat
     /// Words or phrases a script of this channel must not contain (checked by the validator).
     public var forbiddenTopics: [String]
+    /// Which service makes the script, the voice, the images, and publishes (offline by default).
+    public var services = ChannelServices()
 
     public init(
         name: String, type: ChannelType, schedule: [String], timeZone: String,
@@ -75,6 +77,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case topicRecencyDays = "topic_recency_days"
         case format
         case forbiddenTopics = "forbidden_topics"
+        case script, tts, images, publisher
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +113,10 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.topicRecencyDays = try c.decodeIfPresent(Int.self, forKey: .topicRecencyDays) ?? d.topicRecencyDays
         self.format = try c.decodeIfPresent(VideoFormat.self, forKey: .format) ?? d.format
         self.forbiddenTopics = try c.decodeIfPresent([String].self, forKey: .forbiddenTopics) ?? d.forbiddenTopics
+        self.services.script = try c.decodeIfPresent(ChannelServices.Script.self, forKey: .script) ?? .template
+        self.services.tts = try c.decodeIfPresent([ChannelServices.TTS].self, forKey: .tts) ?? [.espeak]
+        self.services.images = try c.decodeIfPresent(ChannelServices.Images.self, forKey: .images) ?? .procedural
+        self.services.publisher = try c.decodeIfPresent(ChannelServices.Publisher.self, forKey: .publisher) ?? .local
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -129,6 +136,10 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(topicRecencyDays, forKey: .topicRecencyDays)
         try c.encode(format, forKey: .format)
         try c.encode(forbiddenTopics, forKey: .forbiddenTopics)
+        try c.encode(services.script, forKey: .script)
+        try c.encode(services.tts, forKey: .tts)
+        try c.encode(services.images, forKey: .images)
+        try c.encode(services.publisher, forKey: .publisher)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.
@@ -169,6 +180,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         if topics.isEmpty { out.append(.init(field: "topics", message: "must list at least one topic")) }
         if catchUpWindow < 0 { out.append(.init(field: "catch_up_window", message: "must not be negative")) }
         if topicRecencyDays < 0 { out.append(.init(field: "topic_recency_days", message: "must not be negative")) }
+        if services.tts.isEmpty { out.append(.init(field: "tts", message: "needs at least one engine, e.g. [espeak]")) }
         return out
     }
 

@@ -105,7 +105,8 @@ extension SQLiteJobStore {
                 attempt: Int(row.int("attempt") ?? 0), artifacts: artifacts,
                 startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
                 finishedAt: row.date("finished_at"), durationMS: row.int("duration_ms"),
-                errorCode: row.string("error_code"), errorMessage: row.string("error_message"))
+                errorCode: row.string("error_code"), errorMessage: row.string("error_message"),
+                notes: (row.string("notes")?.data(using: .utf8)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:])
         }
     }
 

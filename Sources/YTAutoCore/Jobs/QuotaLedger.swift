@@ -1,0 +1,25 @@
+import Foundation
+
+/// What providers consumed, per day and channel (`quota_ledger`).
+public protocol QuotaLedger: Sendable {
+    /// Adds `amount` to the day's row.
+    func record(provider: String, channel: String, unit: String, amount: Int, day: String) async throws
+    /// Adds `amount` only if the day's total for `provider` and `unit`, over every channel, stays
+    /// within `limit`; in one transaction, so two workers cannot both pass the limit. Returns whether it did.
+    func reserve(provider: String, channel: String, unit: String, amount: Int, limit: Int, day: String) async throws -> Bool
+    func used(provider: String, unit: String, day: String) async throws -> Int
+}
+
+/// Ledger days: YouTube's quota day is the date in America/Los_Angeles (it resets at midnight
+/// Pacific); every other provider's is the UTC date.
+public enum QuotaDay {
+    public static func youtube(_ date: Date) -> String { string(date, zone: "America/Los_Angeles") }
+    public static func utc(_ date: Date) -> String { string(date, zone: "UTC") }
+
+    static func string(_ date: Date, zone: String) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: zone)!
+        let c = cal.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import YTAutoCore
+import YTAutoMedia
+
+/// The services each channel asked for in its configuration (`script:`, `tts:`, `images:`,
+/// `publisher:`), with the offline ones where it asked for nothing else.
+///
+/// Keys come from ``Credentials``; a channel that needs a key it lacks fails its stage with a
+/// message naming the variable. What providers consume goes into the quota ledger, per UTC day
+/// (YouTube's per Pacific day), and a YouTube upload that would pass `daily_quota` is parked.
+public struct ProviderServices: ServiceFactory {
+    let tools: ToolRunner
+    let config: ProvidersConfig
+    let credentials: Credentials
+    let ledger: any QuotaLedger
+    let offline: OfflineServices
+    let configDirectory: URL
+    let clock: @Sendable () -> Date
+    /// Told when a TTS engine gives way to the next one.
+    let onFallback: (@Sendable (String, any Error) -> Void)?
+
+    public init(
+        tools: ToolRunner, config: ProvidersConfig, credentials: Credentials, ledger: any QuotaLedger, configDirectory: URL,
+        clock: @escaping @Sendable () -> Date = Date.init, onFallback: (@Sendable (String, any Error) -> Void)? = nil
+    ) {
+        self.tools = tools
+        self.config = config
+        self.credentials = credentials
+        self.ledger = ledger
+        self.offline = OfflineServices(tools: tools)
+        self.configDirectory = configDirectory
+        self.clock = clock
+        self.onFallback = onFallback
+    }
+
+    func usage(_ channel: ChannelConfig) -> @Sendable (String, String, Int) -> Void {
+        let ledger = self.ledger, clock = self.clock
+        return { provider, unit, amount in
+            Task { try? await ledger.record(provider: provider, channel: channel.name, unit: unit, amount: amount, day: QuotaDay.utc(clock())) }
+        }
+    }
+
+    func key(_ name: String, for what: String) throws -> String {
+        do { return try credentials.require(name, for: what) } catch let e as CredentialsError {
+            throw ProviderError(family: .llm, reason: "no_credentials", message: e.description, isRetryable: false)
+        }
+    }
+
+    public func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator {
+        let validator = ScriptValidator(wordsPerSecond: wordsPerSecond)
+        let validate: @Sendable (Script, ChannelConfig) throws -> Void = { try validator.validate($0, channel: $1) }
+        switch channel.services.script {
+        case .template:
+            return try offline.scriptGenerator(for: channel, wordsPerSecond: wordsPerSecond, seed: seed)
+        case .openai:
+            return OpenAIChatScriptGenerator(
+                baseURL: config.openai.baseURL, model: config.openai.chatModel, apiKey: credentials["OPENAI_API_KEY"],
+                validate: validate, wordsPerSecond: wordsPerSecond, usage: usage(channel))
+        case .anthropic:
+            return AnthropicScriptGenerator(
+                baseURL: config.anthropic.baseURL, model: config.anthropic.model,
+                apiKey: try key("ANTHROPIC_API_KEY", for: "channel \(channel.name)'s script: anthropic"),
+                validate: validate, wordsPerSecond: wordsPerSecond, usage: usage(channel))
+        }
+    }
+
+    public func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String) {
+        var chain: [(name: String, engine: any TTSEngine)] = []
+        for engine in channel.services.tts {
+            switch engine {
+            case .espeak:
+                chain.append(("espeak", EspeakTTS(tools: tools)))
+            case .elevenlabs:
+                let key = try self.key("ELEVENLABS_API_KEY", for: "channel \(channel.name)'s tts: elevenlabs")
+                var voices = ElevenLabsTTS.defaultVoices
+                voices.merge(config.elevenlabs.voices) { _, n in n }
+                chain.append(("elevenlabs", ElevenLabsTTS(
+                    baseURL: config.elevenlabs.baseURL, apiKey: key, tools: tools, voiceMap: voices,
+                    modelID: config.elevenlabs.modelID, usage: usage(channel))))
+            case .openai:
+                chain.append(("openai", OpenAISpeechTTS(
+                    baseURL: config.openai.baseURL, apiKey: credentials["OPENAI_API_KEY"], model: config.openai.speechModel,
+                    voiceMap: config.openai.voices, tools: tools, usage: usage(channel))))
+            }
+        }
+        if chain.count == 1 { return (chain[0].engine, chain[0].name) }
+        // Sentences are cached by the chain's name: a sentence spoken by the fallback stays spoken.
+        return (FallbackTTS(chain: chain, onFallback: onFallback), chain.map(\.name).joined(separator: ">"))
+    }
+
+    public func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator {
+        switch channel.services.images {
+        case .procedural:
+            return try offline.imageGenerator(for: channel, width: width, height: height)
+        case .openai:
+            return OpenAIImageGenerator(
+                baseURL: config.openai.baseURL, apiKey: credentials["OPENAI_API_KEY"], model: config.openai.imageModel,
+                size: config.openai.imageSize, width: width, height: height, tools: tools, usage: usage(channel))
+        case .stableDiffusion:
+            return StableDiffusionImageGenerator(
+                baseURL: config.stableDiffusion.baseURL, width: width, height: height, steps: config.stableDiffusion.steps,
+                negativePrompt: config.stableDiffusion.negativePrompt, tools: tools, usage: usage(channel))
+        }
+    }
+
+    public func youTubeOAuth() throws -> YouTubeOAuth {
+        let yt = config.youtube
+        func need(_ name: String) throws -> String {
+            do { return try credentials.require(name, for: "YouTube") } catch let e as CredentialsError {
+                throw YouTubeAuthError(message: e.description)
+            }
+        }
+        return YouTubeOAuth(
+            clientID: try need("YOUTUBE_CLIENT_ID"), clientSecret: try need("YOUTUBE_CLIENT_SECRET"),
+            authURL: yt.authURL, tokenURL: yt.tokenURL,
+            tokenFile: URL(fileURLWithPath: yt.tokenFile, relativeTo: configDirectory).standardizedFileURL.path, clock: clock)
+    }
+
+    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader {
+        guard channel.services.publisher == .youtube else {
+            return try offline.publisher(for: channel, job: job, folder: folder, context: context)
+        }
+        let yt = config.youtube
+        let ledger = self.ledger, clock = self.clock
+        let publishAt = yt.publishAfterHours.map { clock().addingTimeInterval(Double($0) * 3600) }
+        let metadata: @Sendable (String, String, [String]) -> YouTubeMetadata = { title, description, tags in
+            YouTubeMetadata(title: title, description: description, tags: tags, categoryID: yt.categoryID,
+                            privacyStatus: yt.privacyStatus, publishAt: publishAt, madeForKids: yt.madeForKids,
+                            containsSyntheticMedia: yt.syntheticMedia)
+        }
+        let context = context
+        return YouTubeDataAPIUploader(
+            oauth: try youTubeOAuth(), uploadBase: yt.uploadBase, apiBase: yt.apiBase, chunkSize: yt.chunkMiB << 20,
+            metadata: metadata, notes: context.notes,
+            save: { notes in
+                var c = context
+                try await c.save(notes)
+            },
+            usage: { unit, amount in
+                Task { try? await ledger.record(provider: "youtube", channel: channel.name, unit: unit, amount: amount, day: QuotaDay.youtube(clock())) }
+            },
+            clock: clock,
+            beforeNewUpload: {
+                // The insert and the thumbnail, reserved together; past the day's quota the job is parked.
+                let cost = yt.uploadCost + yt.thumbnailCost
+                let day = QuotaDay.youtube(clock())
+                guard try await ledger.reserve(provider: "youtube", channel: channel.name, unit: "units", amount: cost, limit: yt.dailyQuota, day: day) else {
+                    let used = try await ledger.used(provider: "youtube", unit: "units", day: day)
+                    throw YouTubeQuotaExceededError(
+                        message: "an upload costs \(cost) units and \(used) of the daily \(yt.dailyQuota) are used (\(day), Pacific); parked until the reset",
+                        retryAt: YouTubeQuotaExceededError.nextQuotaReset(after: clock()))
+                }
+            })
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// From authorisation to a published video, with real `ytauto` processes and a loopback YouTube.
+@Suite struct YouTubeProcessTests {
+    let dir = TempDir("ytauto-yt")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] {
+        ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml"),
+         "YOUTUBE_CLIENT_ID": "client-id", "YOUTUBE_CLIENT_SECRET": "client-secret"]
+    }
+
+    func writeConfig(_ fake: FakeYouTube, dailyQuota: Int = 10_000) throws {
+        try """
+            output_dir: ./published
+            work_dir: ./work
+            providers:
+              youtube:
+                auth_url: \(fake.base)/auth
+                token_url: \(fake.base)/token
+                upload_base: \(fake.base)/upload
+                api_base: \(fake.base)
+                token_file: ./youtube-token.json
+                daily_quota: \(dailyQuota)
+                chunk_mib: 1
+            channels:
+              - name: facts
+                format: short
+                duration: {min: 2, max: 14}
+                schedule: ["0 0 1 1 *"]
+                publisher: youtube
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    /// `ytauto auth youtube`, with the test playing the browser: it reads the printed URL and
+    /// opens the redirect with a code, as Google's consent page would.
+    @Test func authYouTubeStoresTheRefreshTokenPrivately() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake)
+        let outPath = dir.path("auth.out")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let process = Process()
+        process.executableURL = binary("ytauto")
+        process.arguments = ["auth", "youtube", "--timeout", "60s"]
+        process.currentDirectoryURL = dir.url
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { _, n in n }
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        var url: String?
+        _ = await eventually(timeout: .seconds(30)) {
+            let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+            url = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix("http") && $0.contains("/auth?") }
+            return url != nil
+        }
+        let printedURL = try #require(url)
+        let items = try #require(URLComponents(string: printedURL)?.queryItems)
+        func q(_ n: String) -> String? { items.first { $0.name == n }?.value }
+        #expect(q("code_challenge_method") == "S256" && q("access_type") == "offline" && q("client_id") == "client-id")
+        #expect(q("scope")?.contains("youtube.upload") == true)
+        fake.state.update { $0.authCodes["code-1"] = "*" }
+        let redirectURI = try #require(q("redirect_uri"))
+        var redirect = try #require(URLComponents(string: redirectURI))
+        redirect.queryItems = [.init(name: "code", value: "code-1"), .init(name: "state", value: q("state"))]
+        let (body, _) = try await URLSession.shared.data(from: redirect.url!)
+        #expect(String(decoding: body, as: UTF8.self).contains("authorised"))
+        #expect(await eventually(timeout: .seconds(20)) { !process.isRunning })
+        #expect(process.terminationStatus == 0)
+        var st = stat()
+        #expect(stat(dir.path("youtube-token.json"), &st) == 0 && st.st_mode & 0o777 == 0o600)
+        let stored = try String(contentsOfFile: dir.path("youtube-token.json"), encoding: .utf8)
+        #expect(stored.contains("refresh-1"))
+        let printed = try String(contentsOfFile: outPath, encoding: .utf8)
+        #expect(printed.contains("authorised") && !printed.contains("refresh-1") && !printed.contains("access-1"))
+        fake.shutdown()
+    }
+
+    @Test func aScheduledJobIsPublishedToYouTubeWithItsThumbnailAndTheLedgerUpdated() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake)
+        // Authorised earlier (the auth command is tested on its own): a token file as it leaves one.
+        try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
+        chmod(dir.path("youtube-token.json"), 0o600)
+        // The scheduler makes the job for the slot of 2026-01-01 00:00 (New Year, once a year).
+        for now in ["2025-12-31T23:59:00Z", "2026-01-01T00:00:30Z"] {
+            let s = try await run("ytauto", ["scheduler", "--once", "--now", now], cwd: dir.url, environment: env)
+            #expect(s.status == 0, "\(s.stderr)")
+        }
+        let store = try SQLiteJobStore(path: dbPath)
+        let slots = try await store.slots(channel: "facts")
+        let id = try #require(slots.first?.jobID)
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(120)) { try await store.job(id: id)?.state.isFinished == true })
+        let job = try await store.job(id: id)
+        #expect(job?.state == .succeeded, "\(job?.lastErrorCode ?? "") \(job?.lastErrorMessage ?? "")")
+        let s = fake.state.value
+        #expect(s.videos.count == 1 && s.sessions.count == 1)
+        let (videoID, bytes) = try #require(s.videos.first)
+        let composed = try Data(contentsOf: dir.url.appending(path: "work/\(id)/video.mp4"))
+        #expect(bytes == composed)
+        let thumbnail = try Data(contentsOf: dir.url.appending(path: "work/\(id)/thumbnail.jpg"))
+        #expect(s.thumbnails[videoID] == thumbnail)
+        let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
+        #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "1")
+        // The ledger: the insert and the thumbnail, on today's Pacific date.
+        let quota = try await run("ytauto-admin", ["quota", "--json"], cwd: dir.url, environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(quota.stdout.utf8)) as? [[String: Any]])
+        let yt = rows.first { $0["provider"] as? String == "youtube" }
+        #expect(yt?["amount"] as? Int == 1650 && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()))
+        // No secret reached the database.
+        let dump = try await store.database.read { db in
+            try db.query("SELECT notes || artifacts || coalesce(error_message, '') AS t FROM job_stages").compactMap { $0.string("t") }.joined()
+        }
+        #expect(!dump.contains("refresh-1") && !dump.contains("access-") && !dump.contains("client-secret"))
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+        fake.shutdown()
+    }
+
+    @Test func anUploadPastTheDailyQuotaIsParkedWithoutSpendingAnAttempt() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake, dailyQuota: 1000)
+        try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
+        chmod(dir.path("youtube-token.json"), 0o600)
+        let store = try SQLiteJobStore(path: dbPath)
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "how honey never spoils", maxAttempts: 1)).job.id
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(120)) {
+            try await store.job(id: id)?.lastErrorCode == "youtube.quota_exceeded"
+        })
+        let job = try #require(try await store.job(id: id))
+        #expect(job.state == .queued && job.attempt == 0)  // parked, attempt refunded
+        #expect(job.runAt > Date().addingTimeInterval(60))
+        #expect(fake.state.value.sessions.isEmpty)  // nothing was sent
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+        fake.shutdown()
+    }
+}

@@ -1,0 +1,412 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoMedia
+import YTAutoProviders
+import YTAutoTestSupport
+
+/// The script generators against loopback servers that speak OpenAI's chat completions and
+/// Anthropic's Messages API: request shape, parsing, the re-ask loop and every error mapping.
+@Suite struct LLMProviderTests {
+    static let key = "sk-test-9f8e7d6c5b4a39281706"
+    static let anthropicKey = "sk-ant-api03-test-0123456789abcdef"
+    static let wordsPerSecond = 2.5
+
+    /// A facts channel whose 20–40 s fit 50–100 words at 2.5 words/s.
+    static var facts: ChannelConfig {
+        var c = ChannelConfig.defaults(for: .facts)
+        c.durationRange = .init(min: 20, max: 40)
+        return c
+    }
+
+    static var finance: ChannelConfig {
+        var c = ChannelConfig.defaults(for: .finance)
+        c.durationRange = .init(min: 20, max: 40)
+        return c
+    }
+
+    static let validate: @Sendable (Script, ChannelConfig) throws -> Void = { script, channel in
+        try ScriptValidator(wordsPerSecond: wordsPerSecond).validate(script, channel: channel)
+    }
+
+    /// A script answer as a model writes it: a body of `sentences` eight-word sentences.
+    static func scriptJSON(sentences: Int, cta: String = "Follow for more facts like this.") -> String {
+        let body = Array(repeating: "Honey stored in sealed jars can last for centuries.", count: sentences).joined(separator: " ")
+        let object: [String: Any] = [
+            "title": "Why Honey Never Spoils", "hook": "Archaeologists once found honey that was still perfectly edible.",
+            "body": body, "cta": cta,
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: - OpenAI-compatible chat
+
+    static func completion(_ content: String?, finish: String = "stop", refusal: String? = nil, total: Int = 321) -> LoopbackReply {
+        .json(200, [
+            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1_741_569_952,
+            "model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_44709d6fcb",
+            "choices": [[
+                "index": 0, "logprobs": NSNull(), "finish_reason": finish,
+                "message": ["role": "assistant", "content": content.map { $0 as Any } ?? NSNull(),
+                            "refusal": refusal.map { $0 as Any } ?? NSNull()],
+            ]],
+            "usage": ["prompt_tokens": total - 121, "completion_tokens": 121, "total_tokens": total],
+        ])
+    }
+
+    static func openAIError(_ status: Int, type: String, code: String?, message: String, headers: [(String, String)] = []) -> LoopbackReply {
+        .json(status, ["error": ["message": message, "type": type, "param": NSNull(), "code": code.map { $0 as Any } ?? NSNull()]], headers: headers)
+    }
+
+    func openAI(_ server: LoopbackServer, key: String? = LLMProviderTests.key, maxReasks: Int = 2, usage: Shared<[String]>? = nil) -> OpenAIChatScriptGenerator {
+        OpenAIChatScriptGenerator(
+            baseURL: server.baseURL + "/v1/", model: "gpt-4o-mini", apiKey: key, validate: Self.validate, maxReasks: maxReasks,
+            wordsPerSecond: Self.wordsPerSecond, usage: recorder(usage))
+    }
+
+    @Test func openAISendsTheChannelsPromptAndParsesTheScript() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        let server = try LoopbackServer { req in
+            requests.update { $0.append(req) }
+            return Self.completion(Self.scriptJSON(sentences: 8), total: 512)
+        }
+        defer { withExtendedLifetime(server) {} }
+        let usage = Shared<[String]>([])
+        let script = try await openAI(server, usage: usage).generate(topic: "how honey never spoils", channel: Self.facts)
+
+        #expect(script.title == "Why Honey Never Spoils")
+        #expect(script.hook.hasPrefix("Archaeologists"))
+        #expect(script.body.hasPrefix("Honey stored in sealed jars"))
+        #expect(script.cta == "Follow for more facts like this.")
+        #expect(script.channel == .facts)
+        #expect(usage.value == ["openai tokens 512"])
+
+        let req = try #require(requests.value.first)
+        #expect(requests.value.count == 1)
+        #expect(req.method == "POST")
+        #expect(req.path == "/v1/chat/completions")
+        #expect(req.header("Authorization") == "Bearer \(Self.key)")
+        #expect(req.header("Content-Type") == "application/json")
+        let json = try #require(req.json)
+        #expect(json["model"] as? String == "gpt-4o-mini")
+        #expect((json["response_format"] as? [String: Any])?["type"] as? String == "json_object")
+        let messages = try #require(json["messages"] as? [[String: String]])
+        #expect(messages.map { $0["role"] } == ["system", "user"])
+        #expect(messages[0]["content"]!.contains("\"title\""))
+        let prompt = messages[1]["content"]!
+        #expect(prompt.contains("how honey never spoils"))
+        #expect(prompt.contains(Self.facts.style))
+        #expect(prompt.contains("20-40 seconds"))
+        #expect(prompt.contains("50-100 words"))
+        #expect(prompt.contains("\"medical advice\""))
+        #expect(!prompt.contains("not financial advice"))
+    }
+
+    @Test func openAIReasksWithTheValidatorsIssuesUntilTheScriptPasses() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        let disclaimer = try #require(ChannelStyle.of(.finance).disclaimer)
+        let first = Self.scriptJSON(sentences: 8, cta: "Subscribe for calm money explainers.")
+        let server = try LoopbackServer { req in
+            let n = requests.update { $0.append(req); return $0.count }
+            // First without the disclaimer the finance channel must carry; then with it.
+            return Self.completion(n == 1 ? first : Self.scriptJSON(sentences: 8, cta: "Subscribe for more. " + disclaimer))
+        }
+        defer { withExtendedLifetime(server) {} }
+        let usage = Shared<[String]>([])
+        let script = try await openAI(server, usage: usage).generate(topic: "what an index fund is", channel: Self.finance)
+
+        #expect(script.cta.hasSuffix(disclaimer))
+        #expect(requests.value.count == 2)
+        #expect(usage.value.count == 2)
+        let firstPrompt = try #require((requests.value[0].json?["messages"] as? [[String: String]])?.last?["content"])
+        #expect(firstPrompt.contains("word for word: \"\(disclaimer)\""))
+        #expect(firstPrompt.contains("\"guaranteed returns\""))
+
+        let messages = try #require(requests.value[1].json?["messages"] as? [[String: String]])
+        #expect(messages.map { $0["role"] } == ["system", "user", "assistant", "user"])
+        #expect(messages[2]["content"] == first)
+        #expect(messages[3]["content"]!.contains("the finance disclaimer is missing"))
+    }
+
+    @Test func openAIGivesUpAfterMaxReasksWithTheLastValidationError() async throws {
+        let count = Shared(0)
+        let server = try LoopbackServer { _ in
+            count.update { $0 += 1 }
+            return Self.completion(Self.scriptJSON(sentences: 1))  // about 20 words: far too short
+        }
+        defer { withExtendedLifetime(server) {} }
+        let error = await thrown { try await openAI(server, maxReasks: 1).generate(topic: "the loudest sound", channel: Self.facts) }
+        let invalid = try #require(error as? ScriptValidationError)
+        #expect(invalid.issues.contains { $0.contains("the channel needs 20-40 s") })
+        #expect(count.value == 2)
+    }
+
+    @Test func openAIReasksAnUnparseableAnswerThenReportsABadResponse() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        let server = try LoopbackServer { req in
+            let n = requests.update { $0.append(req); return $0.count }
+            return Self.completion(n == 1 ? "Sure! Here is a script about honey, told in three parts." : Self.scriptJSON(sentences: 8))
+        }
+        defer { withExtendedLifetime(server) {} }
+        let script = try await openAI(server).generate(topic: "honey", channel: Self.facts)
+        #expect(script.title == "Why Honey Never Spoils")
+        let reask = try #require((requests.value.last?.json?["messages"] as? [[String: String]])?.last?["content"])
+        #expect(reask.contains("could not be used: it contains no JSON object"))
+
+        let garbage = try LoopbackServer { _ in Self.completion("{\"title\": \"Half a scr") }
+        defer { withExtendedLifetime(garbage) {} }
+        let error = await thrown { try await openAI(garbage, maxReasks: 0).generate(topic: "honey", channel: Self.facts) }
+        let e = try #require(error as? ProviderError)
+        #expect(e.code == "llm.bad_response")
+        #expect(e.isRetryable)
+    }
+
+    @Test func openAIRefusalsAndContentFiltersAreContentFilterErrors() async throws {
+        let server = try LoopbackServer { req in
+            let topic = (req.json?["messages"] as? [[String: String]])?.last?["content"] ?? ""
+            if topic.contains("refuse") { return Self.completion(nil, refusal: "I'm sorry, I can't help with that request.") }
+            if topic.contains("filter") { return Self.completion("", finish: "content_filter") }
+            return Self.openAIError(400, type: "invalid_request_error", code: "content_policy_violation",
+                                    message: "Your request was rejected as a result of our safety system.")
+        }
+        defer { withExtendedLifetime(server) {} }
+        for topic in ["refuse", "filter", "policy"] {
+            let error = await thrown { try await openAI(server).generate(topic: topic, channel: Self.facts) }
+            let e = try #require(error as? LLMContentFilterError, "topic \(topic): \(String(describing: error))")
+            #expect(e.code == "llm.content_filtered")
+            #expect(!e.isRetryable)
+        }
+        let refused = await thrown { try await openAI(server).generate(topic: "refuse", channel: Self.facts) }
+        #expect("\(refused!)".contains("I'm sorry, I can't help with that request."))
+    }
+
+    @Test func openAIRateLimitHonoursRetryAfterAndAnEmptyQuotaIsPermanent() async throws {
+        let server = try LoopbackServer { req in
+            let topic = (req.json?["messages"] as? [[String: String]])?.last?["content"] ?? ""
+            if topic.contains("quota") {
+                return Self.openAIError(429, type: "insufficient_quota", code: "insufficient_quota",
+                                        message: "You exceeded your current quota, please check your plan and billing details.")
+            }
+            return Self.openAIError(429, type: "requests", code: "rate_limit_exceeded",
+                                    message: "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.",
+                                    headers: [("Retry-After", "20"), ("x-ratelimit-reset-requests", "20s")])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let before = Date()
+        let error = await thrown { try await openAI(server).generate(topic: "rate", channel: Self.facts) }
+        let limited = try #require(error as? LLMRateLimitError)
+        #expect(limited.isRetryable)
+        #expect(limited.message.contains("HTTP 429") && limited.message.contains("rate_limit_exceeded"))
+        let retryAt = try #require(limited.retryAt)
+        #expect(abs(retryAt.timeIntervalSince(before) - 20) < 3)
+
+        let quota = await thrown { try await openAI(server).generate(topic: "quota", channel: Self.facts) }
+        let e = try #require(quota as? ProviderError)
+        #expect(e.code == "llm.quota")
+        #expect(!e.isRetryable)
+    }
+
+    @Test func openAIServerErrorsAreRetryableAndABadKeyIsNotAndNeverShown() async throws {
+        let server = try LoopbackServer { req in
+            if req.header("Authorization") == "Bearer \(Self.key)" {
+                return Self.openAIError(503, type: "server_error", code: nil, message: "The server is overloaded or not ready yet.")
+            }
+            // OpenAI echoes (part of) a wrong key; here the whole key, the worst case.
+            let sent = req.header("Authorization")?.replacingOccurrences(of: "Bearer ", with: "") ?? ""
+            return Self.openAIError(401, type: "invalid_request_error", code: "invalid_api_key",
+                                    message: "Incorrect API key provided: \(sent). You can find your API key at https://platform.openai.com/account/api-keys.")
+        }
+        defer { withExtendedLifetime(server) {} }
+        let unavailable = await thrown { try await openAI(server).generate(topic: "sky", channel: Self.facts) }
+        let e503 = try #require(unavailable as? ProviderError)
+        #expect(e503.code == "llm.server_error" && e503.isRetryable)
+        #expect(e503.message.contains("HTTP 503") && e503.message.contains("overloaded"))
+        expectNoSecret(unavailable!, Self.key)
+
+        let wrongKey = "sk-proj-WRONG-abcdefghijklmnop"
+        let unauthorized = await thrown { try await openAI(server, key: wrongKey).generate(topic: "sky", channel: Self.facts) }
+        let e401 = try #require(unauthorized as? ProviderError)
+        #expect(e401.code == "llm.unauthorized" && !e401.isRetryable)
+        #expect(e401.message.contains("HTTP 401") && e401.message.contains("OPENAI_API_KEY"))
+        expectNoSecret(unauthorized!, wrongKey)
+    }
+
+    @Test func aLocalServerGetsNoAuthorizationHeader() async throws {
+        let auth = Shared<[String?]>([])
+        let server = try LoopbackServer { req in
+            auth.update { $0.append(req.header("Authorization")) }
+            // Ollama and llama.cpp answer in the same shape.
+            return Self.completion("```json\n" + Self.scriptJSON(sentences: 8) + "\n```")
+        }
+        defer { withExtendedLifetime(server) {} }
+        let script = try await openAI(server, key: nil).generate(topic: "octopus hearts", channel: Self.facts)
+        #expect(script.title == "Why Honey Never Spoils")
+        #expect(auth.value.count == 1 && auth.value[0] == nil)
+    }
+
+    @Test func aRefusedConnectionAndASlowServerAreRetryable() async throws {
+        let refused = OpenAIChatScriptGenerator(
+            baseURL: try closedServerURL() + "/v1", model: "m", apiKey: Self.key, validate: Self.validate, timeout: .seconds(2))
+        let error = await thrown { try await refused.generate(topic: "x", channel: Self.facts) }
+        let e = try #require(error as? ProviderError)
+        #expect(e.code == "llm.network" && e.isRetryable)
+        expectNoSecret(error!, Self.key)
+
+        let server = try LoopbackServer { _ in
+            try? await Task.sleep(for: .seconds(5))
+            return Self.completion(Self.scriptJSON(sentences: 8))
+        }
+        defer { withExtendedLifetime(server) {} }
+        let slow = OpenAIChatScriptGenerator(
+            baseURL: server.baseURL + "/v1", model: "m", apiKey: Self.key, validate: Self.validate, timeout: .seconds(1))
+        let start = ContinuousClock.now
+        let timedOut = try #require(await thrown { try await slow.generate(topic: "x", channel: Self.facts) } as? ProviderError)
+        #expect(timedOut.code == "llm.timeout" && timedOut.isRetryable)
+        #expect(ContinuousClock.now - start < .seconds(4))
+    }
+
+    // MARK: - Anthropic
+
+    static func message(_ text: String?, stop: String = "end_turn", input: Int = 300, output: Int = 150) -> LoopbackReply {
+        var content: [[String: Any]] = [["type": "thinking", "thinking": "The viewer wants a short explainer.", "signature": "EqQBCgIYAhIM"]]
+        if let text { content.append(["type": "text", "text": text]) }
+        return .json(200, [
+            "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+            "content": content, "stop_reason": stop, "stop_sequence": NSNull(),
+            "usage": ["input_tokens": input, "output_tokens": output],
+        ])
+    }
+
+    static func anthropicError(_ status: Int, _ type: String, _ message: String, headers: [(String, String)] = []) -> LoopbackReply {
+        .json(status, ["type": "error", "error": ["type": type, "message": message]], headers: headers)
+    }
+
+    func anthropic(_ server: LoopbackServer, key: String = LLMProviderTests.anthropicKey, usage: Shared<[String]>? = nil) -> AnthropicScriptGenerator {
+        AnthropicScriptGenerator(
+            baseURL: server.baseURL, model: "claude-sonnet-4-5", apiKey: key, validate: Self.validate,
+            wordsPerSecond: Self.wordsPerSecond, usage: recorder(usage))
+    }
+
+    @Test func anthropicSendsItsHeadersAndFindsTheJSONInsideProse() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        let server = try LoopbackServer { req in
+            requests.update { $0.append(req) }
+            return Self.message("Here is your script:\n\n```json\n" + Self.scriptJSON(sentences: 8) + "\n```\n\nLet me know if you want changes.")
+        }
+        defer { withExtendedLifetime(server) {} }
+        let usage = Shared<[String]>([])
+        let script = try await anthropic(server, usage: usage).generate(topic: "how honey never spoils", channel: Self.facts)
+        #expect(script.title == "Why Honey Never Spoils")
+        #expect(script.cta == "Follow for more facts like this.")
+        #expect(usage.value == ["anthropic tokens 450"])
+
+        let req = try #require(requests.value.first)
+        #expect(req.method == "POST")
+        #expect(req.path == "/v1/messages")
+        #expect(req.header("x-api-key") == Self.anthropicKey)
+        #expect(req.header("anthropic-version") == "2023-06-01")
+        #expect(req.header("content-type") == "application/json")
+        #expect(req.header("Authorization") == nil)
+        let json = try #require(req.json)
+        #expect(json["model"] as? String == "claude-sonnet-4-5")
+        let maxTokens = try #require(json["max_tokens"] as? Int)
+        #expect(maxTokens >= 1024 && maxTokens <= 8192)
+        #expect((json["system"] as? String)?.contains("one JSON object") == true)
+        let messages = try #require(json["messages"] as? [[String: String]])
+        #expect(messages.count == 1 && messages[0]["role"] == "user")
+        #expect(messages[0]["content"]!.contains("how honey never spoils"))
+    }
+
+    @Test func anthropicReasksWithTheIssuesInTheConversation() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        let short = Self.scriptJSON(sentences: 1)
+        let server = try LoopbackServer { req in
+            let n = requests.update { $0.append(req); return $0.count }
+            return Self.message(n == 1 ? short : Self.scriptJSON(sentences: 8))
+        }
+        defer { withExtendedLifetime(server) {} }
+        let script = try await anthropic(server).generate(topic: "the shortest war", channel: Self.facts)
+        #expect(script.wordCount > 50)
+        #expect(requests.value.count == 2)
+        let messages = try #require(requests.value[1].json?["messages"] as? [[String: String]])
+        #expect(messages.map { $0["role"] } == ["user", "assistant", "user"])
+        #expect(messages[1]["content"] == short)
+        #expect(messages[2]["content"]!.contains("words take about"))
+        #expect(messages[2]["content"]!.contains("the channel needs 20-40 s"))
+    }
+
+    @Test func anthropicRefusalIsAContentFilterError() async throws {
+        let server = try LoopbackServer { _ in Self.message(nil, stop: "refusal") }
+        defer { withExtendedLifetime(server) {} }
+        let error = await thrown { try await anthropic(server).generate(topic: "something", channel: Self.facts) }
+        let e = try #require(error as? LLMContentFilterError)
+        #expect(!e.isRetryable && e.message.contains("refusal"))
+    }
+
+    @Test func anthropicErrorsMapToRetryableOrNot() async throws {
+        let server = try LoopbackServer { req in
+            let topic = (req.json?["messages"] as? [[String: String]])?.last?["content"] ?? ""
+            if topic.contains("topic-rate") {
+                return Self.anthropicError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
+                                           headers: [("retry-after", "12")])
+            }
+            if topic.contains("topic-overloaded") { return Self.anthropicError(529, "overloaded_error", "Overloaded") }
+            if topic.contains("topic-api") { return Self.anthropicError(500, "api_error", "Internal server error") }
+            if topic.contains("topic-auth") { return Self.anthropicError(401, "authentication_error", "invalid x-api-key") }
+            return Self.anthropicError(400, "invalid_request_error", "max_tokens: Field required")
+        }
+        defer { withExtendedLifetime(server) {} }
+
+        let before = Date()
+        let rate = await thrown { try await anthropic(server).generate(topic: "topic-rate", channel: Self.facts) }
+        let limited = try #require(rate as? LLMRateLimitError)
+        #expect(abs(try #require(limited.retryAt).timeIntervalSince(before) - 12) < 3)
+        #expect(limited.message.contains("rate_limit_error"))
+
+        for (topic, code, retryable) in [
+            ("topic-overloaded", "llm.overloaded", true), ("topic-api", "llm.server_error", true),
+            ("topic-auth", "llm.unauthorized", false), ("topic-invalid", "llm.bad_request", false),
+        ] {
+            let error = await thrown { try await anthropic(server).generate(topic: topic, channel: Self.facts) }
+            let e = try #require(error as? ProviderError, "\(topic): \(String(describing: error))")
+            #expect(e.code == code, "\(topic)")
+            #expect(e.isRetryable == retryable, "\(topic)")
+            #expect(e.message.contains("Anthropic") && e.message.contains("HTTP"))
+            expectNoSecret(error!, Self.anthropicKey)
+        }
+        let auth = await thrown { try await anthropic(server).generate(topic: "topic-auth", channel: Self.facts) }
+        #expect((auth as? ProviderError)?.message.contains("ANTHROPIC_API_KEY") == true)
+    }
+}
+
+/// The error `body` throws, or `nil`.
+func thrown<T>(_ body: () async throws -> T) async -> (any Error)? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// Checks that no rendering of `error` contains `secret`.
+func expectNoSecret(_ error: any Error, _ secret: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let renderings = ["\(error)", String(reflecting: error), (error as? any YTAutoError)?.message ?? "", error.localizedDescription]
+    for text in renderings {
+        #expect(!text.contains(secret), "the error shows the key: \(text)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A `usage:` closure that appends `"provider unit amount"` to `log`.
+func recorder(_ log: Shared<[String]>?) -> (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? {
+    guard let log else { return nil }
+    return { provider, unit, amount in log.update { $0.append("\(provider) \(unit) \(amount)") } }
+}
+
+/// The address of a loopback server that has been shut down: connections to it are refused.
+func closedServerURL() throws -> String {
+    // The server shuts down in its deinit, when this returns (calling shutdown() by hand as
+    // well would wait forever on the second close).
+    try LoopbackServer { _ in .drop }.baseURL
+}

@@ -1,0 +1,282 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoMedia
+import YTAutoProviders
+import YTAutoTestSupport
+
+/// The TTS engines against loopback servers that speak ElevenLabs' and OpenAI's speech APIs,
+/// with real audio made by ffmpeg, and the fallback chain down to the real espeak-ng.
+@Suite struct TTSProviderTests {
+    static let key = "xi-test-0f1e2d3c4b5a69788796a5b4"
+    static let openAIKey = "sk-test-speech-5a4b3c2d1e0f"
+    let dir = TempDir("ytauto-tts")
+    let tools: ToolRunner
+
+    init() throws { tools = try ToolRunner() }
+
+    func url(_ name: String) -> URL { dir.url.appending(path: name) }
+
+    /// One second of a 440 Hz tone in `format` (`mp3` or `wav` at 24 kHz, as OpenAI sends).
+    func tone(_ format: String) async throws -> Data {
+        let path = dir.path("tone-\(UUID().uuidString.prefix(6)).\(format)")
+        let codec = format == "mp3" ? ["-c:a", "libmp3lame", "-b:a", "128k", "-ar", "44100"] : ["-c:a", "pcm_s16le", "-ar", "24000", "-ac", "1"]
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "sine=f=440:d=1"] + codec + [path])
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    /// Checks that `path` is the narration format: 16-bit PCM, mono, 22,050 Hz.
+    func expectNarrationFormat(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let probe = try await tools.probe(path)
+        let stream = try #require((probe["streams"] as? [[String: Any]])?.first, sourceLocation: sourceLocation)
+        #expect(stream["codec_name"] as? String == "pcm_s16le", sourceLocation: sourceLocation)
+        #expect(stream["channels"] as? Int == 1, sourceLocation: sourceLocation)
+        #expect(stream["sample_rate"] as? String == "22050", sourceLocation: sourceLocation)
+        #expect((probe["format"] as? [String: Any])?["format_name"] as? String == "wav", sourceLocation: sourceLocation)
+    }
+
+    static func elevenLabsError(_ status: Int, _ detailStatus: String, _ message: String, headers: [(String, String)] = []) -> LoopbackReply {
+        .json(status, ["detail": ["status": detailStatus, "message": message]], headers: headers)
+    }
+
+    func elevenLabs(_ server: LoopbackServer, usage: Shared<[String]>? = nil) -> ElevenLabsTTS {
+        ElevenLabsTTS(
+            baseURL: server.baseURL, apiKey: Self.key, tools: tools, voiceMap: ElevenLabsTTS.defaultVoices, modelID: "eleven_multilingual_v2",
+            usage: recorder(usage))
+    }
+
+    // MARK: - ElevenLabs
+
+    @Test func elevenLabsMP3BecomesANarrationWavOfTheRightLength() async throws {
+        let mp3 = try await tone("mp3")
+        let requests = Shared<[LoopbackRequest]>([])
+        let server = try LoopbackServer { req in
+            requests.update { $0.append(req) }
+            return .respond(status: 200, headers: [("Content-Type", "audio/mpeg")], body: mp3)
+        }
+        defer { withExtendedLifetime(server) {} }
+        let usage = Shared<[String]>([])
+        let text = "The lighthouse keeper wrote his last entry at midnight."
+        let out = url("s1.wav")
+        let segment = try await elevenLabs(server, usage: usage).synthesize(text: text, outputPath: out, voiceID: "en-deep")
+
+        try await expectNarrationFormat(out.path)
+        #expect(abs(segment.duration - 1.0) < 0.15)
+        #expect(abs(try await tools.duration(of: out.path) - segment.duration) < 0.01)
+        #expect(segment.path == out.path && segment.content == text && segment.voiceSettings.voiceID == "en-deep")
+        #expect(usage.value == ["elevenlabs characters \(text.count)"])
+        // The MP3 scratch file beside the output is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.hasSuffix(".mp3") && !$0.hasPrefix("tone") }.isEmpty)
+
+        let req = try #require(requests.value.first)
+        #expect(req.method == "POST")
+        #expect(req.path == "/v1/text-to-speech/\(ElevenLabsTTS.defaultVoices["en-deep"]!)")
+        #expect(req.query["output_format"] == "mp3_44100_128")
+        #expect(req.header("xi-api-key") == Self.key)
+        #expect(req.json?["text"] as? String == text)
+        #expect(req.json?["model_id"] as? String == "eleven_multilingual_v2")
+
+        // A voice id the map does not know is an ElevenLabs voice id, sent as it is.
+        _ = try await elevenLabs(server).synthesize(text: "Hello.", outputPath: url("s2.wav"), voiceID: "ErXwobaYiN019PkySvjV")
+        #expect(requests.value.last?.path == "/v1/text-to-speech/ErXwobaYiN019PkySvjV")
+    }
+
+    @Test func elevenLabsQuotaAndCharacterLimitsAreQuotaErrors() async throws {
+        let server = try LoopbackServer { req in
+            if (req.json?["text"] as? String)?.hasPrefix("long") == true {
+                return Self.elevenLabsError(400, "max_character_limit_exceeded",
+                                            "You are sending 10023 characters, but the maximum is 10000 characters.")
+            }
+            return Self.elevenLabsError(401, "quota_exceeded",
+                                        "This request exceeds your quota of 10000. You have 12 credits remaining, while 57 credits are required for this request.")
+        }
+        defer { withExtendedLifetime(server) {} }
+        for text in ["short sentence that costs more than we have", "long text"] {
+            let error = await thrown { try await elevenLabs(server).synthesize(text: text, outputPath: url("q.wav"), voiceID: "en-calm") }
+            let e = try #require(error as? TTSQuotaExceededError, "\(String(describing: error))")
+            #expect(e.code == "tts.quota_exceeded" && e.isRetryable)
+            #expect(e.message.contains("ElevenLabs") && (e.message.contains("HTTP 401: quota_exceeded") || e.message.contains("HTTP 400: max_character_limit_exceeded")))
+            expectNoSecret(error!, Self.key)
+        }
+        #expect(!FileManager.default.fileExists(atPath: url("q.wav").path))
+    }
+
+    @Test func elevenLabsRateLimitsServerErrorsAndABadKey() async throws {
+        let server = try LoopbackServer { req in
+            switch req.json?["text"] as? String {
+            case "busy":
+                return Self.elevenLabsError(429, "too_many_concurrent_requests",
+                                            "Too many concurrent requests. Your current subscription allows 2 concurrent requests.",
+                                            headers: [("Retry-After", "4")])
+            case "down": return .json(503, ["detail": ["status": "system_busy", "message": "The system is experiencing heavy traffic."]])
+            default:
+                return Self.elevenLabsError(401, "invalid_api_key", "Invalid API key: \(req.header("xi-api-key") ?? "")")
+            }
+        }
+        defer { withExtendedLifetime(server) {} }
+        let tts = elevenLabs(server)
+        let before = Date()
+        let busy = try #require(await thrown { try await tts.synthesize(text: "busy", outputPath: url("b.wav"), voiceID: "en-deep") } as? ProviderError)
+        #expect(busy.code == "tts.rate_limited" && busy.isRetryable)
+        #expect(abs(try #require(busy.retryAt).timeIntervalSince(before) - 4) < 3)
+
+        let down = try #require(await thrown { try await tts.synthesize(text: "down", outputPath: url("d.wav"), voiceID: "en-deep") } as? ProviderError)
+        #expect(down.code == "tts.server_error" && down.isRetryable && down.message.contains("HTTP 503"))
+
+        let error = await thrown { try await tts.synthesize(text: "anything", outputPath: url("a.wav"), voiceID: "en-deep") }
+        let auth = try #require(error as? ProviderError)
+        #expect(auth.code == "tts.unauthorized" && !auth.isRetryable)
+        #expect(auth.message.contains("ELEVENLABS_API_KEY") && auth.message.contains("invalid_api_key"))
+        expectNoSecret(error!, Self.key)
+    }
+
+    @Test func audioThatDoesNotDecodeIsARetryableBadResponse() async throws {
+        let server = try LoopbackServer { _ in .respond(status: 200, headers: [("Content-Type", "audio/mpeg")], body: Data("<html>maintenance</html>".utf8)) }
+        defer { withExtendedLifetime(server) {} }
+        let error = await thrown { try await elevenLabs(server).synthesize(text: "x", outputPath: url("x.wav"), voiceID: "en-deep") }
+        let e = try #require(error as? ProviderError)
+        #expect(e.code == "tts.bad_response" && e.isRetryable)
+    }
+
+    // MARK: - Fallback
+
+    @Test func fallbackMovesFromAnExhaustedElevenLabsToEspeak() async throws {
+        let hits = Shared(0)
+        let server = try LoopbackServer { _ in
+            hits.update { $0 += 1 }
+            return Self.elevenLabsError(401, "quota_exceeded", "This request exceeds your quota of 10000.")
+        }
+        defer { withExtendedLifetime(server) {} }
+        let fallbacks = Shared<[String]>([])
+        let chain = FallbackTTS(
+            chain: [("elevenlabs", elevenLabs(server)), ("espeak", EspeakTTS(tools: tools))],
+            onFallback: { name, error in fallbacks.update { $0.append("\(name) \((error as? any YTAutoError)?.code ?? "?")") } })
+        let out = url("fallback.wav")
+        let segment = try await chain.synthesize(text: "The door was open when I came back.", outputPath: out, voiceID: "en-deep")
+
+        #expect(hits.value == 1)
+        #expect(fallbacks.value == ["elevenlabs tts.quota_exceeded"])
+        try await expectNarrationFormat(out.path)
+        #expect(segment.duration > 0.5 && segment.path == out.path)
+    }
+
+    @Test func fallbackThrowsTheLastErrorWhenEveryEngineFails() async throws {
+        let elevenLabsDown = try LoopbackServer { _ in .json(500, ["detail": ["status": "internal_error", "message": "boom"]]) }
+        let openAIBroke = try LoopbackServer { _ in
+            .json(429, ["error": ["message": "You exceeded your current quota, please check your plan and billing details.",
+                                  "type": "insufficient_quota", "param": NSNull(), "code": "insufficient_quota"]])
+        }
+        defer { withExtendedLifetime((elevenLabsDown, openAIBroke)) {} }
+        let fallbacks = Shared<[String]>([])
+        let chain = FallbackTTS(
+            chain: [("elevenlabs", elevenLabs(elevenLabsDown)),
+                    ("openai", OpenAISpeechTTS(baseURL: openAIBroke.baseURL + "/v1", apiKey: Self.openAIKey, tools: tools))],
+            onFallback: { name, _ in fallbacks.update { $0.append(name) } })
+        let error = await thrown { try await chain.synthesize(text: "Hello.", outputPath: url("none.wav"), voiceID: "en-bright") }
+        let e = try #require(error as? TTSQuotaExceededError)
+        #expect(e.message.contains("OpenAI speech"))
+        #expect(fallbacks.value == ["elevenlabs"])
+    }
+
+    @Test func fallbackStopsAtABadRequestAndAtCancellation() async throws {
+        let server = try LoopbackServer { _ in
+            .json(400, ["detail": ["status": "voice_not_found", "message": "A voice with the voice_id nope was not found."]])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let spoke = Shared(0)
+        let counting = CountingTTS(count: spoke)
+        let badRequest = FallbackTTS(chain: [("elevenlabs", elevenLabs(server)), ("counting", counting)])
+        let error = await thrown { try await badRequest.synthesize(text: "Hi.", outputPath: url("n.wav"), voiceID: "nope") }
+        #expect((error as? ProviderError)?.code == "tts.bad_request")
+
+        let cancelled = FallbackTTS(chain: [("cancelled", CancelledTTS()), ("counting", counting)])
+        let stop = await thrown { try await cancelled.synthesize(text: "Hi.", outputPath: url("c.wav"), voiceID: "en-deep") }
+        #expect(stop is CancellationError)
+        #expect(spoke.value == 0)
+    }
+
+    // MARK: - OpenAI speech
+
+    func openAI(_ server: LoopbackServer, usage: Shared<[String]>? = nil) -> OpenAISpeechTTS {
+        OpenAISpeechTTS(
+            baseURL: server.baseURL + "/v1", apiKey: Self.openAIKey, model: "tts-1", voiceMap: OpenAISpeechTTS.defaultVoices, tools: tools,
+            usage: recorder(usage))
+    }
+
+    @Test func openAISpeechWavIsTranscodedToTheNarrationFormat() async throws {
+        let wav = try await tone("wav")
+        let requests = Shared<[LoopbackRequest]>([])
+        let server = try LoopbackServer { req in
+            requests.update { $0.append(req) }
+            return .respond(status: 200, headers: [("Content-Type", "audio/wav")], body: wav)
+        }
+        defer { withExtendedLifetime(server) {} }
+        let usage = Shared<[String]>([])
+        let out = url("openai.wav")
+        let text = "Octopuses have three hearts."
+        let segment = try await openAI(server, usage: usage).synthesize(text: text, outputPath: out, voiceID: "en-bright")
+        try await expectNarrationFormat(out.path)
+        #expect(abs(segment.duration - 1.0) < 0.1)
+        #expect(usage.value == ["openai characters \(text.count)"])
+
+        let req = try #require(requests.value.first)
+        #expect(req.method == "POST" && req.path == "/v1/audio/speech")
+        #expect(req.header("Authorization") == "Bearer \(Self.openAIKey)")
+        let json = try #require(req.json)
+        #expect(json["model"] as? String == "tts-1")
+        #expect(json["input"] as? String == text)
+        #expect(json["voice"] as? String == "nova")
+        #expect(json["response_format"] as? String == "wav")
+    }
+
+    @Test func openAISpeechErrorsMapToQuotaRateLimitAndAuth() async throws {
+        let server = try LoopbackServer { req in
+            switch req.json?["input"] as? String {
+            case "quota":
+                return .json(429, ["error": ["message": "You exceeded your current quota.", "type": "insufficient_quota", "param": NSNull(), "code": "insufficient_quota"]])
+            case "rate":
+                return .json(429, ["error": ["message": "Rate limit reached for tts-1 on requests per min (RPM): Limit 50.", "type": "requests", "param": NSNull(), "code": "rate_limit_exceeded"]],
+                             headers: [("Retry-After", "9")])
+            case "down":
+                return .json(500, ["error": ["message": "The server had an error while processing your request.", "type": "server_error", "param": NSNull(), "code": NSNull()]])
+            default:
+                return .json(401, ["error": ["message": "Incorrect API key provided: \(req.header("Authorization") ?? "").", "type": "invalid_request_error", "param": NSNull(), "code": "invalid_api_key"]])
+            }
+        }
+        defer { withExtendedLifetime(server) {} }
+        let tts = openAI(server)
+        func fail(_ input: String) async -> (any Error)? {
+            await thrown { try await tts.synthesize(text: input, outputPath: url("\(input).wav"), voiceID: "en-calm") }
+        }
+        #expect(await fail("quota") is TTSQuotaExceededError)
+
+        let before = Date()
+        let rate = try #require(await fail("rate") as? ProviderError)
+        #expect(rate.code == "tts.rate_limited" && rate.isRetryable)
+        #expect(abs(try #require(rate.retryAt).timeIntervalSince(before) - 9) < 3)
+
+        let down = try #require(await fail("down") as? ProviderError)
+        #expect(down.code == "tts.server_error" && down.isRetryable)
+
+        let authError = await fail("auth")
+        let auth = try #require(authError as? ProviderError)
+        #expect(auth.code == "tts.unauthorized" && !auth.isRetryable && auth.message.contains("HTTP 401"))
+        expectNoSecret(authError!, Self.openAIKey)
+    }
+}
+
+/// Counts its calls and writes nothing: for checking that a chain stopped before it.
+struct CountingTTS: TTSEngine {
+    let count: Shared<Int>
+    func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
+        count.update { $0 += 1 }
+        return AudioSegment(content: text, voiceSettings: VoiceSettings(voiceID: voiceID), duration: 1)
+    }
+}
+
+/// Fails as a cancelled engine does.
+struct CancelledTTS: TTSEngine {
+    func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
+        throw CancellationError()
+    }
+}

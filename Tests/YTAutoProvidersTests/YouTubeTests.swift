@@ -1,0 +1,216 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoProviders
+import YTAutoStore
+import YTAutoTestSupport
+
+/// The YouTube adapter against a loopback YouTube that speaks the Data API's resumable-upload protocol.
+@Suite struct YouTubeTests {
+    let dir = TempDir("ytauto-youtube")
+    let fake: FakeYouTube
+    let video: URL
+    let thumb: URL
+
+    init() throws {
+        fake = try FakeYouTube()
+        video = dir.url.appending(path: "video.mp4")
+        thumb = dir.url.appending(path: "thumb.jpg")
+        var bytes = [UInt8](repeating: 0, count: 700 * 1024)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
+        try Data(bytes).write(to: video)
+        try Data("jpeg bytes".utf8).write(to: thumb)
+    }
+
+    /// A token file as `ytauto auth youtube` leaves it, with an access token that has expired.
+    func oauth(expiredAccess: Bool = true) throws -> YouTubeOAuth {
+        let path = dir.path("youtube-token.json")
+        let json = #"{"access_token":"stale","expires_at":"2020-01-01T00:00:00Z","refresh_token":"refresh-1"}"#
+        try Credentials.writePrivate(Data(json.utf8), to: path)
+        return YouTubeOAuth(clientID: "client-id", clientSecret: "client-secret", authURL: fake.base + "/auth",
+                            tokenURL: fake.base + "/token", tokenFile: path)
+    }
+
+    func uploader(_ oauth: YouTubeOAuth, notes: Shared<[String: String]>, events: Shared<[String]>? = nil) -> YouTubeDataAPIUploader {
+        YouTubeDataAPIUploader(
+            oauth: oauth, uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+            metadata: { t, d, tags in
+                YouTubeMetadata(title: t, description: d, tags: tags, categoryID: "27", privacyStatus: "unlisted",
+                                publishAt: Timestamp.date("2026-12-01T18:00:00.000Z"), madeForKids: false, containsSyntheticMedia: true)
+            },
+            notes: notes.value,
+            save: { more in
+                events?.update { $0.append("save \(more.keys.sorted().joined(separator: ","))") }
+                notes.update { $0.merge(more) { _, n in n } }
+            },
+            backoff: [.milliseconds(10), .milliseconds(20), .milliseconds(40)])
+    }
+
+    @Test func uploadsInChunksSavesTheSessionFirstAndSetsTheThumbnail() async throws {
+        let notes = Shared<[String: String]>([:])
+        let result = try await uploader(try oauth(), notes: notes)
+            .upload(video: video, title: String(repeating: "Long <title> ", count: 12), description: "D", tags: ["a", "b c"], thumbnail: thumb)
+        let s = fake.state.value
+        let original = try Data(contentsOf: video), thumbnail = try Data(contentsOf: thumb)
+        #expect(s.videos[result.videoID] == original)
+        #expect(s.thumbnails[result.videoID] == thumbnail)
+        #expect(notes.value["video_id"] == result.videoID && notes.value["thumbnail_set"] == "1")
+        #expect(notes.value["session_uri"]?.contains("upload_id=upload-1") == true)
+        // The expired access token was refreshed before the first call.
+        #expect(s.log.first?.hasPrefix("POST /token") == true)
+        // Three chunks of 256 KiB at most, each with its Content-Range.
+        let puts = s.log.filter { $0.hasPrefix("PUT") }
+        #expect(puts == ["PUT /upload/youtube/v3/videos bytes 0-262143/716800", "PUT /upload/youtube/v3/videos bytes 262144-524287/716800",
+                         "PUT /upload/youtube/v3/videos bytes 524288-716799/716800"])
+        // Metadata: title cut to 100 characters without angle brackets, the disclosure, scheduling.
+        let meta = try #require(s.sessions["upload-1"]?.metadata)
+        let snippet = try #require(meta["snippet"] as? [String: Any]), status = try #require(meta["status"] as? [String: Any])
+        let title = try #require(snippet["title"] as? String)
+        #expect(title.count == 100 && !title.contains("<"))
+        #expect(snippet["categoryId"] as? String == "27" && snippet["tags"] as? [String] == ["a", "b c"])
+        #expect(status["containsSyntheticMedia"] as? Bool == true && status["selfDeclaredMadeForKids"] as? Bool == false)
+        #expect(status["privacyStatus"] as? String == "private" && status["publishAt"] as? String == "2026-12-01T18:00:00.000Z")
+    }
+
+    @Test func theSessionIsSavedBeforeTheFirstByte() async throws {
+        let notes = Shared<[String: String]>([:])
+        let events = Shared<[String]>([])
+        _ = try await uploader(try oauth(), notes: notes, events: events).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        let log = fake.state.value.log
+        let firstChunk = try #require(log.firstIndex { $0.hasPrefix("PUT") })
+        #expect(events.value.first == "save session_uri")
+        // The save happened between opening the session and the first PUT: the session call is logged before it.
+        #expect(log[..<firstChunk].contains { $0.hasPrefix("POST /upload/youtube/v3/videos") })
+    }
+
+    @Test func aConnectionDroppedMidChunkResumesFromThe308() async throws {
+        fake.state.update { $0.dropChunks = 1 }
+        let notes = Shared<[String: String]>([:])
+        let result = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        let s = fake.state.value
+        let original = try Data(contentsOf: video)
+        #expect(s.videos[result.videoID] == original)
+        #expect(s.sessions.count == 1)
+        // After the drop it asked where the session stood, and resumed from half the first chunk.
+        #expect(s.log.contains("PUT /upload/youtube/v3/videos bytes */716800"))
+        #expect(s.log.contains("PUT /upload/youtube/v3/videos bytes 131072-393215/716800"))
+    }
+
+    @Test func aCrashAfterTheSessionOpenedResumesItInsteadOfStartingAgain() async throws {
+        // The first attempt's connection drops mid-chunk and it gives up at once (as if the worker died there).
+        let notes = Shared<[String: String]>([:])
+        fake.state.update { $0.dropChunks = 1 }
+        let cut = YouTubeDataAPIUploader(
+            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+            save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
+        await #expect(throws: YouTubeUploadError.self) {
+            try await cut.upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        }
+        let saved = notes.value
+        #expect(saved["session_uri"] != nil && saved["video_id"] == nil)
+        let partial = fake.state.value.sessions["upload-1"]?.received.count ?? 0
+        #expect(partial > 0)
+        // The retried stage starts with the saved notes.
+        let result = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
+        let s = fake.state.value
+        #expect(s.sessions.count == 1)
+        let original = try Data(contentsOf: video)
+        #expect(s.videos.count == 1 && s.videos[result.videoID] == original)
+        #expect(s.log.contains("PUT /upload/youtube/v3/videos bytes \(partial)-\(min(partial + (256 << 10), 716800) - 1)/716800"))
+    }
+
+    @Test func aRecordedVideoIDIsConfirmedAndNeverUploadedAgain() async throws {
+        let notes = Shared<[String: String]>([:])
+        let first = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        // The stage is retried (say the worker died after saving the id): it confirms and sets the thumbnail only.
+        let again = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
+        let s = fake.state.value
+        #expect(again == first && s.videos.count == 1 && s.sessions.count == 1)
+        #expect(s.log.contains { $0.hasPrefix("GET /youtube/v3/videos") })
+        #expect(s.thumbnails[first.videoID] != nil)
+        // A recorded id that YouTube no longer has is refused, not uploaded a second time.
+        fake.state.update { $0.videos.removeAll() }
+        await #expect {
+            try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        } throws: { ($0 as? YouTubeUploadError)?.isRetryable == false }
+        #expect(fake.state.value.sessions.count == 1)
+    }
+
+    @Test func quotaExceededParksTheJobUntilMidnightInLosAngeles() async throws {
+        fake.state.update { $0.quotaExceeded = true }
+        let notes = Shared<[String: String]>([:])
+        await #expect {
+            try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        } throws: { error in
+            guard let e = error as? YouTubeQuotaExceededError, let at = e.retryAt else { return false }
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = TimeZone(identifier: "America/Los_Angeles")!
+            let c = cal.dateComponents([.hour, .minute], from: at)
+            return !e.spendsAttempt && e.isRetryable && c.hour == 0 && c.minute == 0 && at > Date() && at < Date().addingTimeInterval(86_400 + 3600)
+                && e.message.contains("quotaExceeded")
+        }
+        #expect(notes.value["session_uri"] == nil)
+        // Parked, not failed: the retry policy turns it into a queued job at the reset without spending an attempt.
+        let failure = JobFailure(YouTubeQuotaExceededError(message: "x", retryAt: Date().addingTimeInterval(3600)))
+        #expect(failure.spendsAttempt == false)
+    }
+
+    @Test func aRevokedAccessTokenIsRefreshedOnceAndARevokedGrantIsPermanent() async throws {
+        let auth = try oauth()
+        let notes = Shared<[String: String]>([:])
+        _ = try await auth.accessToken()
+        fake.expireAccessTokens()  // the stored one is now refused with 401
+        let r = try await uploader(auth, notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        #expect(fake.state.value.videos[r.videoID] != nil)
+        #expect(fake.state.value.issued == 2)
+        // The token file keeps the new token, mode 0600, and never appears in an error.
+        let path = dir.path("youtube-token.json")
+        var st = stat()
+        stat(path, &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+
+        fake.state.update { $0.revoked = true }
+        fake.expireAccessTokens()
+        await #expect {
+            try await uploader(auth, notes: Shared([:])).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        } throws: { error in
+            guard let e = error as? YouTubeAuthError else { return false }
+            return !e.isRetryable && e.message.contains("invalid_grant") && "\(e)".contains("ytauto auth youtube")
+                && !"\(e)".contains("refresh-1") && !"\(e)".contains("access-")
+        }
+    }
+
+    @Test func aTokenFileOthersCanReadIsRefused() async throws {
+        let auth = try oauth()
+        chmod(dir.path("youtube-token.json"), 0o644)
+        await #expect {
+            try await auth.accessToken()
+        } throws: { ($0 as? YouTubeAuthError)?.message.contains("chmod 600") == true }
+    }
+
+    @Test func theLedgerRefusesAnUploadThatWouldPassTheDailyQuota() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ledger.db"))
+        let day = QuotaDay.youtube(Date())
+        #expect(try await store.reserve(provider: "youtube", channel: "facts", unit: "units", amount: 1650, limit: 3000, day: day))
+        #expect(try await store.reserve(provider: "youtube", channel: "horror", unit: "units", amount: 1650, limit: 3000, day: day) == false)
+        try await store.record(provider: "elevenlabs", channel: "facts", unit: "characters", amount: 120, day: QuotaDay.utc(Date()))
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 1650)
+        #expect(try await store.ledger(since: "2000-01-01").count == 2)
+    }
+
+    @Test func credentialsComeFromTheEnvironmentOrAPrivateFile() throws {
+        let file = dir.path("credentials.yaml")
+        try "# keys\nopenai_api_key: sk-file\nyoutube_client_id: 'cid'\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o644)
+        #expect { try Credentials.load(file: file, environment: [:]) } throws: { "\($0)".contains("chmod 600") }
+        chmod(file, 0o600)
+        let c = try Credentials.load(file: file, environment: ["OPENAI_API_KEY": "sk-env"])
+        #expect(c["OPENAI_API_KEY"] == "sk-env" && c["YOUTUBE_CLIENT_ID"] == "cid")
+        #expect(!c.description.contains("sk-") && c.description.contains("OPENAI_API_KEY"))
+        #expect { try c.require("ANTHROPIC_API_KEY", for: "x") } throws: { "\($0)".contains("ANTHROPIC_API_KEY") }
+        try "bogus_key: 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        #expect { try Credentials.load(file: file, environment: [:]) } throws: { "\($0)".contains("line 1") && "\($0)".contains("unknown name") }
+    }
+}
