@@ -76,7 +76,7 @@ import YTAutoTestSupport
     @Test func withEnoughGraceTheStageFinishesBeforeHandBack() async throws {
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts")).job.id
-        let w = try worker("--synthetic-stage-ms", "700", "--concurrency", "1", "--grace", "20s")
+        let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "1", "--grace", "20s")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).count == 1 })
         w.kill(SIGTERM)
         let r = await w.wait()
