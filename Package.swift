@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "ytauto", targets: ["ytauto"]),
         .executable(name: "ytauto-admin", targets: ["ytauto-admin"]),
+        .executable(name: "ytauto-bench", targets: ["ytauto-bench"]),
         .library(name: "YTAutoCore", targets: ["YTAutoCore"]),
         .library(name: "YTAutoStore", targets: ["YTAutoStore"]),
     ],
@@ -94,6 +95,15 @@ let package = Package(
         ),
         .executableTarget(name: "ytauto", dependencies: ["YTAutoApp"], swiftSettings: upcoming),
         .executableTarget(name: "ytauto-admin", dependencies: ["YTAutoApp"], swiftSettings: upcoming),
+        // Benchmarks and the crash-chaos run (build with -c release for figures).
+        .executableTarget(
+            name: "ytauto-bench",
+            dependencies: [
+                "YTAutoCore", "YTAutoStore", "YTAutoMedia", "CSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Test helper: a minimal queue worker used by the multi-process and SIGKILL tests.
         .executableTarget(
             name: "ytauto-testworker",
@@ -134,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin"],
+            dependencies: ["YTAutoStore", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench"],
             swiftSettings: upcoming
         ),
     ]

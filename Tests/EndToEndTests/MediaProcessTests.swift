@@ -5,7 +5,7 @@ import YTAutoStore
 import YTAutoTestSupport
 
 /// The real media pipeline run by real `ytauto` processes.
-@Suite struct MediaProcessTests {
+@Suite(.serialized) struct MediaProcessTests {
     let dir = TempDir("ytauto-render")
     var dbPath: String { dir.path("ytauto.db") }
     var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
@@ -29,7 +29,7 @@ import YTAutoTestSupport
         let enqueued = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
         let id = try #require((enqueued["id"] as? NSNumber)?.int64Value)
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state.isFinished == true })
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
         let ended = try await s.job(id: id)
         #expect(ended?.state == .succeeded, "\(ended?.lastErrorMessage ?? "")")
         let folder = dir.url.appending(path: "published/facts/\(id)-the-loudest-sound-ever-recorded")
@@ -54,7 +54,7 @@ import YTAutoTestSupport
         let blocker = dir.url.appending(path: "work/\(id)/captions.ass/in-the-way")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state == .failed })
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state == .failed })
         let failed = try await s.job(id: id)
         #expect(failed?.lastErrorCode == "media.file" && failed?.currentStage == "compose", "\(failed?.lastErrorMessage ?? "")")
         #expect(failed?.lastErrorMessage?.contains("captions.ass") == true)
@@ -64,7 +64,7 @@ import YTAutoTestSupport
         try FileManager.default.removeItem(at: blocker.deletingLastPathComponent())
         let retry = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
         #expect(retry.status == 0, "\(retry.stderr)")
-        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: id)?.state.isFinished == true })
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
         #expect(try await s.job(id: id)?.state == .succeeded)
         let after = try await s.stages(jobID: id)
         for stage in ["script", "narration", "images", "clips"] {
@@ -88,7 +88,7 @@ import YTAutoTestSupport
         let id = try await s.enqueue(NewJob(channel: "facts", topic: "how honey never spoils")).job.id
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1", "--lease-seconds", "3"], cwd: dir.url, environment: env)
         let work = dir.path("work/\(id)/")
-        #expect(try await eventually(timeout: .seconds(120)) {
+        #expect(try await eventually(timeout: .seconds(600)) {
             try await s.job(id: id)?.currentStage == "clips" && !Self.ffmpegs(in: work).isEmpty
         })
         let children = Self.ffmpegs(in: work)

@@ -8,7 +8,7 @@ import YTAutoStore
 import YTAutoTestSupport
 
 /// From authorisation to a published video, with real `ytauto` processes and a loopback YouTube.
-@Suite struct YouTubeProcessTests {
+@Suite(.serialized) struct YouTubeProcessTests {
     let dir = TempDir("ytauto-yt")
     var dbPath: String { dir.path("ytauto.db") }
     var env: [String: String] {
@@ -97,7 +97,7 @@ import YTAutoTestSupport
         let slots = try await store.slots(channel: "facts")
         let id = try #require(slots.first?.jobID)
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually(timeout: .seconds(120)) { try await store.job(id: id)?.state.isFinished == true })
+        #expect(try await eventually(timeout: .seconds(600)) { try await store.job(id: id)?.state.isFinished == true })
         let job = try await store.job(id: id)
         #expect(job?.state == .succeeded, "\(job?.lastErrorCode ?? "") \(job?.lastErrorMessage ?? "")")
         let s = fake.state.value
@@ -132,7 +132,7 @@ import YTAutoTestSupport
         let store = try SQLiteJobStore(path: dbPath)
         let id = try await store.enqueue(NewJob(channel: "facts", topic: "how honey never spoils", maxAttempts: 1)).job.id
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually(timeout: .seconds(120)) {
+        #expect(try await eventually(timeout: .seconds(600)) {
             try await store.job(id: id)?.lastErrorCode == "youtube.quota_exceeded"
         })
         let job = try #require(try await store.job(id: id))

@@ -116,10 +116,12 @@ enum PipelineChoice {
     /// Checks what the media pipeline needs before anything is written: the configuration, the
     /// binaries, the credentials file's mode. Then opens the store and builds the pipeline.
     static func make(
-        syntheticStageMs: Int?, global: GlobalOptions, config preloaded: AppConfig? = nil,
+        syntheticStageMs: Int?, syntheticArtifacts: URL? = nil, global: GlobalOptions, config preloaded: AppConfig? = nil,
         onProgress: (@Sendable (Int64, String) -> Void)? = nil
     ) throws -> (pipeline: any StagedPipeline, store: SQLiteJobStore) {
-        if let ms = syntheticStageMs { return (SyntheticPipeline(stageDuration: .milliseconds(ms)), try global.openStore()) }
+        if let ms = syntheticStageMs {
+            return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try global.openStore())
+        }
         let config = try preloaded ?? global.loadConfig()
         let tools: ToolRunner
         do {

@@ -27,6 +27,8 @@ extension YTAutoCommand {
         @Option(help: "Time running stages get to finish after a shutdown signal: 30s, 2m, 500ms.") public var grace = "30s"
         @Flag(help: "Run every stage but publish nothing (publish is recorded as skipped).") public var dryRun = false
         @Option(help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
+        @Option(help: ArgumentHelp("With --synthetic-stage-ms: each stage also writes a small checksummed file under this folder (for chaos runs).", visibility: .hidden))
+        public var syntheticArtifacts: String?
         @Option(help: "Lease length in seconds; heartbeats renew it every third of it.") public var leaseSeconds = 30
         @Option(help: "Log lines as human text or JSON.") public var logFormat: LogFormat = .human
 
@@ -40,7 +42,8 @@ extension YTAutoCommand {
         }
 
         public func run() async throws {
-            let (pipeline, store) = try PipelineChoice.make(syntheticStageMs: syntheticStageMs, global: global)
+            let (pipeline, store) = try PipelineChoice.make(
+                syntheticStageMs: syntheticStageMs, syntheticArtifacts: syntheticArtifacts.map { URL(fileURLWithPath: $0) }, global: global)
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.worker")
             if let stageMS = syntheticStageMs {

@@ -95,7 +95,9 @@ extension SQLiteJobStore {
                 report.failed.append(job.id)
             } else {
                 try finishAttempt(db, lease, outcome: .lost, stage: job.currentStage, error: failure, now: now)
-                _ = try requeue(db, jobID: job.id, runAt: now, refund: false, error: failure, now: now)
+                // It keeps its place in the queue (its own run_at, already past): a job freed from a
+                // dead worker is leased next, not after everything enqueued since.
+                _ = try requeue(db, jobID: job.id, runAt: min(job.runAt, now), refund: false, error: failure, now: now)
                 report.requeued.append(job.id)
             }
         }

@@ -1,0 +1,260 @@
+import ArgumentParser
+import Foundation
+import YTAutoCore
+import YTAutoStore
+
+/// `ytauto-bench queue`: the whole job life cycle on one file with P real processes, against the
+/// same SQL statements issued straight through CSQLite in the same run.
+struct QueueBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "Jobs per second through the store (enqueue, lease, a checkpoint per stage, complete) against raw CSQLite.",
+        discussion: """
+            Ours: P processes run the life cycle through SQLiteJobStore (BEGIN IMMEDIATE, fencing checks, \
+            the jittered busy handler). The ceiling: P processes issue the same statements through CSQLite \
+            with SQLite's own busy handler and nothing else. Both on fresh files in the same run. Also: the \
+            enqueue rate, lease latency p50/p99, each process's share of the jobs, and list-failed and \
+            history latency on a table of --history-rows rows.
+            """)
+
+    @Option(help: "Worker processes.") var processes = 4
+    @Option(help: "Jobs.") var jobs = 2000
+    @Option(help: "Stages per job (one checkpoint each).") var stages = 7
+    @Option(help: "Rows in the tables for the list-failed and history query timings (0 skips them).") var historyRows = 1_000_000
+    @Option(help: "Folder for the databases (default: a temporary one, removed after).") var dir: String?
+
+    func run() async throws {
+        let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
+        print("ytauto-bench queue: \(processes) processes, \(jobs) jobs, \(stages) stages (\(stages + 2) write transactions a job), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        // Ours.
+        let oursPath = folder.appending(path: "ours.db").path
+        let store = try SQLiteJobStore(path: oursPath)
+        let t0 = ContinuousClock.now
+        for i in 0..<jobs { _ = try await store.enqueue(NewJob(channel: "c\(i % 3)", topic: "t\(i)")) }
+        let enqueueSeconds = (ContinuousClock.now - t0).seconds
+        let ours = try await lifecycle(mode: "ours", db: oursPath, folder: folder)
+
+        // The ceiling, on a fresh file with the same schema and jobs.
+        let rawPath = folder.appending(path: "raw.db").path
+        let rawStore = try SQLiteJobStore(path: rawPath)
+        let t1 = ContinuousClock.now
+        let raw = try RawSQLite(rawPath)
+        for i in 0..<jobs {
+            let now = Timestamp.string(Date())
+            try raw.exec("BEGIN IMMEDIATE")
+            try raw.run("""
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
+                VALUES (?, ?, '{}', 'queued', 0, ?, 3, NULL, ?, ?)
+                """, ["c\(i % 3)", "t\(i)", now, now, now])
+            try raw.exec("COMMIT")
+        }
+        let rawEnqueueSeconds = (ContinuousClock.now - t1).seconds
+        _ = rawStore
+        let ceiling = try await lifecycle(mode: "raw", db: rawPath, folder: folder)
+
+        print("")
+        print("life cycle          jobs/s   lease p50   lease p99   lease max   shares by process")
+        for (name, r) in [("ours", ours), ("ceiling (CSQLite)", ceiling)] {
+            print(name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                + "  " + fmt(Double(jobs) / r.seconds, 0).leftPad(6)
+                + "  " + (fmt(percentile(r.leaseMS, 50), 2) + " ms").leftPad(10)
+                + "  " + (fmt(percentile(r.leaseMS, 99), 2) + " ms").leftPad(10)
+                + "  " + (fmt(r.leaseMS.max() ?? 0, 1) + " ms").leftPad(10)
+                + "   " + r.shares.map { fmt(Double($0) / Double(jobs) * 100, 1) + "%" }.joined(separator: " / "))
+        }
+        print("ratio ours / ceiling: \(fmt(ceiling.seconds / ours.seconds, 2))  (goal: at least 0.80)")
+        print("enqueue: ours \(fmt(Double(jobs) / enqueueSeconds, 0)) jobs/s, ceiling \(fmt(Double(jobs) / rawEnqueueSeconds, 0)) jobs/s (one job a transaction, one process)")
+
+        if historyRows > 0 { try await historyQueries(folder: folder) }
+    }
+
+    struct Result {
+        var seconds: Double
+        var leaseMS: [Double]
+        var shares: [Int]
+    }
+
+    /// Starts the processes, releases them together, and waits for all.
+    func lifecycle(mode: String, db: String, folder: URL) async throws -> Result {
+        let go = folder.appending(path: "go-\(mode)").path
+        let children = try (0..<processes).map { i in
+            try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", mode, "--db", db, "--stages", String(stages), "--go", go, "--name", "\(mode)-\(i)"])
+        }
+        try await Task.sleep(for: .milliseconds(500))  // let them open the file
+        let start = ContinuousClock.now
+        FileManager.default.createFile(atPath: go, contents: nil)
+        var lease: [Double] = []
+        var shares: [Int] = []
+        for c in children {
+            let (status, out) = await c.finish()
+            guard status == 0, let data = out.split(separator: "\n").last.map({ Data($0.utf8) }),
+                  let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw BenchError("a \(mode) process failed (status \(status)): \(out.suffix(500))")
+            }
+            shares.append(json["completed"] as? Int ?? 0)
+            lease += json["lease_ms"] as? [Double] ?? []
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        // Exactly once: every job succeeded, with one attempt.
+        let check = try RawSQLite(db)
+        let succeeded = Int(try check.run("SELECT count(*) FROM jobs WHERE state = 'succeeded'", [])[0][0] ?? "") ?? -1
+        let attempts = Int(try check.run("SELECT count(*) FROM job_attempts", [])[0][0] ?? "") ?? -1
+        guard succeeded == jobs, attempts == jobs, shares.reduce(0, +) == jobs else {
+            throw BenchError("\(mode): \(succeeded) succeeded, \(attempts) attempts, \(shares.reduce(0, +)) reported, of \(jobs) jobs")
+        }
+        return Result(seconds: seconds, leaseMS: lease, shares: shares)
+    }
+
+    /// list-failed and history on big tables, through the store.
+    func historyQueries(folder: URL) async throws {
+        let path = folder.appending(path: "history.db").path
+        _ = try SQLiteJobStore(path: path)
+        let raw = try RawSQLite(path)
+        let start = Date().addingTimeInterval(-Double(historyRows))
+        try raw.exec("BEGIN IMMEDIATE")
+        for i in 0..<historyRows {
+            let t = Timestamp.string(start.addingTimeInterval(Double(i)))
+            let failed = i % 10 == 0
+            try raw.run("""
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, attempt, max_attempts, created_at, updated_at, finished_at,
+                                  last_error_code, last_error_message)
+                VALUES (?, ?, '{}', ?, 0, ?, 1, 1, ?, ?, ?, ?, ?)
+                """, ["c\(i % 5)", "t", failed ? "failed" : "succeeded", t, t, t, t, failed ? "ffmpeg.failed" : nil, failed ? "boom" : nil])
+            try raw.run("""
+                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome)
+                VALUES (last_insert_rowid(), 1, 1, ?, 'w', ?, ?, ?)
+                """, ["c\(i % 5)", t, t, failed ? "failed" : "succeeded"])
+        }
+        try raw.exec("COMMIT")
+        let store = try SQLiteJobStore(path: path)
+        func time(_ body: () async throws -> Void) async throws -> [Double] {
+            var out: [Double] = []
+            for _ in 0..<30 {
+                let t = ContinuousClock.now
+                try await body()
+                out.append((ContinuousClock.now - t).seconds * 1000)
+            }
+            return out
+        }
+        let lf = try await time { _ = try await store.listFailed(channel: nil, since: nil, limit: 50) }
+        let lfc = try await time { _ = try await store.listFailed(channel: "c3", since: nil, limit: 50) }
+        let h = try await time { _ = try await store.history(channel: nil, limit: 50) }
+        let hc = try await time { _ = try await store.history(channel: "c3", limit: 50) }
+        print("")
+        print("queries on \(historyRows) jobs and \(historyRows) attempts (50 rows each, 30 runs): p50 / p99")
+        for (name, v) in [("list-failed", lf), ("list-failed --channel", lfc), ("history", h), ("history --channel", hc)] {
+            print("  \(name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(percentile(v, 50), 2)) ms / \(fmt(percentile(v, 99), 2)) ms")
+        }
+    }
+}
+
+/// One benchmark process: runs the life cycle until the queue is empty, then prints its figures.
+struct QueueChild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "queue-child", shouldDisplay: false)
+    @Option var mode: String
+    @Option var db: String
+    @Option var stages: Int
+    @Option var go: String
+    @Option var name: String
+
+    func run() async throws {
+        while !FileManager.default.fileExists(atPath: go) { usleep(1000) }
+        let stageNames = (0..<stages).map { "stage\($0)" }
+        var completed = 0
+        var leaseMS: [Double] = []
+        if mode == "ours" {
+            let store = try SQLiteJobStore(path: db, migrate: false)
+            while true {
+                let t = ContinuousClock.now
+                guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
+                leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+                for s in stageNames {
+                    try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+                }
+                _ = try await store.complete(lease)
+                completed += 1
+            }
+        } else {
+            let raw = try RawSQLite(db)
+            let columns = "id, channel, topic, payload, state, priority, run_at, attempt, max_attempts, lease_owner, lease_token, lease_expires_at, cancel_requested, current_stage, unique_key, last_error_code, last_error_message, created_at, updated_at, finished_at"
+            func tx<T>(_ body: () throws -> T) throws -> T {
+                try raw.exec("BEGIN IMMEDIATE")
+                do {
+                    let v = try body()
+                    try raw.exec("COMMIT")
+                    return v
+                } catch {
+                    try? raw.exec("ROLLBACK")
+                    throw error
+                }
+            }
+            while true {
+                let t = ContinuousClock.now
+                let now = Date()
+                let leased: [String?]? = try tx {
+                    let rows = try raw.run("""
+                        UPDATE jobs
+                           SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
+                               lease_expires_at = ?2, updated_at = ?3
+                         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
+                                      ORDER BY priority, run_at, id LIMIT 1)
+                        RETURNING \(columns)
+                        """, [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now)])
+                    guard let row = rows.first else { return nil }
+                    try raw.run("""
+                        INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now)])
+                    return row
+                }
+                guard let row = leased else { break }
+                leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+                let id = Int64(row[0]!)!, token = Int64(row[10]!)!, attempt = Int64(row[7]!)!
+                func check() throws {
+                    let r = try raw.run("SELECT \(columns) FROM jobs WHERE id = ?", [id])
+                    guard let j = r.first, j[4] == "running", j[10] == String(token), j[9] == name else { throw BenchError("lease lost") }
+                }
+                for s in stageNames {
+                    let now = Timestamp.string(Date())
+                    try tx {
+                        try check()
+                        try raw.run("""
+                            INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (job_id, stage) DO UPDATE SET
+                                state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
+                                started_at = excluded.started_at, finished_at = excluded.finished_at,
+                                duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
+                            """, [id, s, "succeeded", attempt, "[]", now, now, Int64(0), nil, nil])
+                        try raw.run("UPDATE jobs SET current_stage = ?, updated_at = ? WHERE id = ?", [s, now, id])
+                    }
+                }
+                let now2 = Timestamp.string(Date())
+                try tx {
+                    try check()
+                    try raw.run("""
+                        UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ?
+                         WHERE job_id = ? AND lease_token = ?
+                        """, [now2, "succeeded", stageNames.last, nil, nil, id, token])
+                    try raw.run("""
+                        UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
+                               last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
+                         WHERE id = ?
+                        RETURNING \(columns)
+                        """, ["succeeded", now2, now2, nil, nil, id])
+                }
+                completed += 1
+            }
+        }
+        let json = try JSONSerialization.data(withJSONObject: ["completed": completed, "lease_ms": leaseMS])
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+

@@ -1,0 +1,66 @@
+import CSQLite
+import Foundation
+
+/// The ceiling: a connection straight on CSQLite, with SQLite's own busy handler
+/// (`sqlite3_busy_timeout`), no statement cache, no retry policy, no framework code.
+final class RawSQLite {
+    let db: OpaquePointer
+
+    init(_ path: String) throws {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
+            throw BenchError("cannot open \(path)")
+        }
+        db = handle
+        try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+        sqlite3_busy_timeout(db, 30_000)
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func exec(_ sql: String) throws {
+        while true {
+            let rc = sqlite3_exec(db, sql, nil, nil, nil)
+            if rc == SQLITE_OK { return }
+            if rc == SQLITE_BUSY { continue }
+            throw BenchError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
+        }
+    }
+
+    /// Prepares, binds (Int64, String or nil), steps to the end, and returns the rows as text.
+    @discardableResult
+    func run(_ sql: String, _ args: [Any?]) throws -> [[String?]] {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
+            throw BenchError("prepare \(sql): \(String(cString: sqlite3_errmsg(db)))")
+        }
+        defer { sqlite3_finalize(stmt) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (i, a) in args.enumerated() {
+            switch a {
+            case let v as Int64: sqlite3_bind_int64(stmt, Int32(i + 1), v)
+            case let v as Int: sqlite3_bind_int64(stmt, Int32(i + 1), Int64(v))
+            case let v as String: sqlite3_bind_text(stmt, Int32(i + 1), v, -1, transient)
+            default: sqlite3_bind_null(stmt, Int32(i + 1))
+            }
+        }
+        var rows: [[String?]] = []
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_ROW {
+                rows.append((0..<sqlite3_column_count(stmt)).map { c in
+                    sqlite3_column_text(stmt, c).map { String(cString: $0) }
+                })
+            } else if rc == SQLITE_DONE {
+                return rows
+            } else {
+                throw BenchError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+import YTAutoTestSupport
+
+/// Short versions of `ytauto-bench` runs: their own checks decide the exit code.
+@Suite struct BenchTests {
+    @Test func aShortChaosRunLosesDuplicatesAndOverlapsNothing() async throws {
+        let r = try await run("ytauto-bench", ["chaos", "--workers", "2", "--jobs", "40", "--kills", "8", "--stage-ms", "20", "--timeout", "120"])
+        print(r.stdout)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        for check in ["exactly once", "no overlap", "none stuck", "artifacts intact"] {
+            #expect(r.stdout.contains("PASS  \(check)"), "\(check)")
+        }
+        #expect(!r.stdout.contains("FAIL"))
+        #expect(r.stdout.contains("kill → re-lease"))
+    }
+
+    @Test func theQueueBenchmarkRunsBothSidesToCompletion() async throws {
+        let r = try await run("ytauto-bench", ["queue", "--processes", "2", "--jobs", "60", "--stages", "3", "--history-rows", "500"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("ratio ours / ceiling:") && r.stdout.contains("list-failed"))
+    }
+}
