@@ -90,9 +90,10 @@ import YTAutoTestSupport
 
     @Test func aSecondSignalExitsAtOnce() async throws {
         let s = try store()
-        _ = try await s.enqueue(NewJob(channel: "facts"))
+        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
         let w = try worker("--synthetic-stage-ms", "20000", "--grace", "60s")
-        #expect(try await eventually(timeout: .seconds(30)) { try await s.runningJobs().count == 1 })
+        // Inside its first stage (not merely leased, which a shutdown would hand back at once).
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
         w.kill(SIGTERM)
         try await Task.sleep(for: .milliseconds(300))
         let sent = Date()
