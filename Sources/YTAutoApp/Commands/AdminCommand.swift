@@ -86,6 +86,7 @@ public struct AdminCommand: AsyncParsableCommand {
                     d["duration_ms"] = s.durationMS
                     d["error_code"] = s.errorCode
                     d["error_message"] = s.errorMessage
+                    if !s.notes.isEmpty { d["notes"] = s.notes }
                     return d
                 }
                 o["attempts"] = attempts.map(Output.attemptJSON)
@@ -105,6 +106,9 @@ public struct AdminCommand: AsyncParsableCommand {
                      s.artifacts.isEmpty ? "-" : s.artifacts.map { "\($0.path) (\($0.bytes) B, \($0.sha256.prefix(12)))" }.joined(separator: ", "),
                      s.errorCode.map { "\($0): \(s.errorMessage ?? "")" } ?? "-"]
                 }))
+            for s in stages where !s.notes.isEmpty {
+                print("\(s.stage) notes: " + s.notes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  "))
+            }
             print("\nattempts:")
             print(attempts.isEmpty ? "  none" : Output.table(
                 ["attempt", "worker", "started", "finished", "outcome", "stage", "error"],
