@@ -2,7 +2,7 @@ import Foundation
 import YTAutoCore
 
 /// Escapes a path for use as an ffmpeg filter option value.
-func filterPath(_ path: String) -> String {
+public func filterPath(_ path: String) -> String {
     var out = ""
     for ch in path {
         if "\\:',;[]=".contains(ch) { out += "\\\\" }
@@ -15,9 +15,9 @@ func filterPath(_ path: String) -> String {
 /// the music ducked under it (sidechain), loudness normalised to −14 LUFS in two passes, captions
 /// burned in through libass, H.264 + AAC in an MP4 with faststart.
 ///
-/// The picture is rendered in segments (each scene alone, each crossfade) in parallel and joined
-/// by stream copy, so no ffmpeg holds more than two clips open and memory stays flat however
-/// long the video is; the audio is encoded once and muxed by stream copy.
+/// `project.clips` are the picture's segments in order, captions and crossfades already in them
+/// (``PictureRenderer``); they are joined by stream copy, and the audio is encoded once and muxed
+/// by stream copy, so no frame is encoded twice and memory stays flat however long the video is.
 public struct FFmpegComposer: VideoComposer {
     let tools: ToolRunner
     let style: ChannelStyle
@@ -29,9 +29,8 @@ public struct FFmpegComposer: VideoComposer {
     }
 
     public func compose(_ project: VideoProject, outputPath: URL) async throws -> VisualAsset {
-        guard let narration = project.narrationPath, let music = project.musicPath, let captions = project.captionsPath,
-              !project.clips.isEmpty else {
-            throw CompositionInputError(message: "the project lacks clips, narration, music or captions")
+        guard let narration = project.narrationPath, let music = project.musicPath, !project.clips.isEmpty else {
+            throw CompositionInputError(message: "the project lacks its picture segments, narration or music")
         }
         let total = project.narration.reduce(0) { $0 + $1.duration }
         let work = outputPath.deletingLastPathComponent()
@@ -58,13 +57,10 @@ public struct FFmpegComposer: VideoComposer {
                 "-c:a", "aac", "-b:a", "192k", "-f", "mp4", tmp,
             ], timeout: .seconds(Int64(600 + total * 2)))
         }
-        // 3. The picture, in segments: each scene alone, and each crossfade between two scenes, with
-        //    the captions burned in at their global times. Segments render in parallel, each from at
-        //    most two clips, so memory does not grow with the video's length.
-        let segments = try await renderSegments(project, captions: captions, total: total, folder: work.appending(path: "segments"))
+        // 3. The picture's segments (made by the clips stage), joined by stream copy with the audio:
+        //    nothing is encoded twice.
         let list = work.appending(path: "segments.txt")
-        try await Files.write(Data(segments.map { "file '\($0)'" }.joined(separator: "\n").utf8), to: list.path)
-        // 4. Joined by stream copy, with the audio: nothing is encoded twice.
+        try await Files.write(Data(project.clips.map { "file '\($0.path.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: "\n").utf8), to: list.path)
         _ = try await Files.atomically(outputPath.path) { tmp in
             try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
                 "-f", "concat", "-safe", "0", "-i", list.path, "-i", audio,
@@ -72,82 +68,6 @@ public struct FFmpegComposer: VideoComposer {
             ], timeout: .seconds(Int64(300 + total)))
         }
         return VisualAsset(path: outputPath.path, type: .video, duration: total)
-    }
-
-    /// A piece of the picture: frames `[from, to)` of one clip, or a crossfade of the last
-    /// `frames` of one clip into the first of the next, placed at global frame `at`.
-    enum Segment: Sendable {
-        case solo(clip: String, from: Int, to: Int, at: Int)
-        case fade(from: String, start: Int, into: String, frames: Int, at: Int)
-    }
-
-    /// The segments of the timeline that `xfade` would make of the clips, by frame.
-    ///
-    /// Scene `i` starts at global frame `G[i]` (its narration's start); its clip starts there
-    /// too and runs a crossfade longer than the scene (but the last). The picture is: scene 0
-    /// alone until `G[1]`, the crossfade of clip 0 (from its frame `G[1]-G[0]`) into clip 1 for
-    /// `X` frames, scene 1 alone from its frame `X` until `G[2]`, and so on.
-    func plan(_ project: VideoProject, total: Double) -> [Segment] {
-        let fps = Double(VideoFormat.framesPerSecond)
-        let n = project.clips.count
-        let x = Int((style.crossfade * fps).rounded())
-        var starts: [Int] = []
-        var t = 0.0
-        for (i, c) in project.clips.enumerated() {
-            starts.append(Int((t * fps).rounded()))
-            t += (c.duration ?? 0) - (i < n - 1 ? style.crossfade : 0)
-        }
-        let end = Int((total * fps).rounded())
-        var out: [Segment] = []
-        for i in 0..<n {
-            let soloFrom = i == 0 ? 0 : x
-            let next = i < n - 1 ? starts[i + 1] : end
-            let soloTo = next - starts[i]
-            if soloTo > soloFrom {
-                out.append(.solo(clip: project.clips[i].path, from: soloFrom, to: soloTo, at: starts[i] + soloFrom))
-            }
-            if i < n - 1 {
-                out.append(.fade(from: project.clips[i].path, start: soloTo, into: project.clips[i + 1].path, frames: x, at: next))
-            }
-        }
-        return out
-    }
-
-    func renderSegments(_ project: VideoProject, captions: String, total: Double, folder: URL) async throws -> [String] {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let fps = VideoFormat.framesPerSecond
-        let ass = filterPath(captions)
-        let plan = self.plan(project, total: total)
-        let tools = self.tools
-        return try await concurrentMap(plan, width: ProcessInfo.processInfo.activeProcessorCount) { i, segment -> String in
-            let path = folder.appending(path: String(format: "seg%04d.mp4", i)).path
-            // Captions see global time: shift, burn, shift back.
-            func caption(_ at: Int) -> String {
-                "setpts=PTS-STARTPTS+\(at)/(\(fps)*TB),ass=filename=\(ass),setpts=PTS-STARTPTS,format=yuv420p"
-            }
-            let inputs: [String], graph: String, frames: Int
-            switch segment {
-            case .solo(let clip, let from, let to, let at):
-                inputs = ["-i", clip]
-                frames = to - from
-                graph = "[0:v]tpad=stop_mode=clone:stop=4,trim=start_frame=\(from):end_frame=\(to),\(caption(at))[v]"
-            case .fade(let a, let start, let b, let n, let at):
-                inputs = ["-i", a, "-i", b]
-                frames = n
-                let d = String(format: "%.4f", Double(n) / Double(fps))
-                graph = "[0:v]tpad=stop_mode=clone:stop=\(n + 4),trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS[a];"
-                    + "[1:v]tpad=stop_mode=clone:stop=4,trim=end_frame=\(n),setpts=PTS-STARTPTS[b];"
-                    + "[a][b]xfade=transition=fade:duration=\(d):offset=0,\(caption(at))[v]"
-            }
-            try await Files.atomically(path) { tmp in
-                try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + inputs + [
-                    "-filter_complex", graph, "-map", "[v]", "-frames:v", String(frames), "-r", String(fps),
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-pix_fmt", "yuv420p",
-                    "-video_track_timescale", "15360", "-an", "-f", "mp4", tmp,
-                ], timeout: .seconds(Int64(300 + frames / 2)))
-            }
-            return path
-        }
     }
 
     struct Loudness { var i, tp, lra, thresh, offset: String }

@@ -245,32 +245,31 @@ public struct MediaPipeline: StagedPipeline {
         return [scenesFile] + (try paths.map(Files.artifact))
     }
 
-    func clipDuration(_ scene: Scene, count: Int, style: ChannelStyle) -> Double {
-        scene.duration + (scene.index < count - 1 ? style.crossfade : 0)
-    }
-
+    /// The picture: the captions from the measured sentences, then every segment (each scene, each
+    /// crossfade) drawn from the stills with its captions (``PictureRenderer``).
     func clips(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
         let style = ChannelStyle.of(channel.type)
-        let kb = KenBurnsGenerator(tools: tools, width: channel.format.width, height: channel.format.height)
+        let total = segments.reduce(0) { $0 + $1.duration }
+        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        let captions = dir.appending(path: "captions.ass").path
+        try await Files.write(Data(Captions.ass(cues, style: style, width: channel.format.width, height: channel.format.height).utf8), to: captions)
         let progress = onProgress
-        let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
-            let image = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path
-            let path = dir.appending(path: "clips").appending(path: String(format: "scene%03d.mp4", scene.index)).path
-            let d = clipDuration(scene, count: scenes.count, style: style)
-            let imageHash = try Files.artifact(image).sha256
-            try await Files.item(path, key: "clip|\(imageHash)|\(scene.motion.rawValue)|\(d)|\(channel.format.rawValue)") { tmp in
-                _ = try await kb.generateFromImage(VisualAsset(path: image, type: .image), motion: scene.motion, duration: d, outputPath: URL(fileURLWithPath: tmp))
-            }
-            progress?(job.id, "clip \(scene.index + 1)/\(scenes.count)")
-            return path
-        }
-        return try paths.map(Files.artifact)
+        let paths = try await PictureRenderer(tools: tools, style: style, format: channel.format, concurrency: width).render(
+            scenes: scenes.map { s in
+                PictureRenderer.Scene(image: dir.appending(path: "images").appending(path: String(format: "scene%03d.png", s.index)).path,
+                                      motion: s.motion, seconds: s.duration)
+            },
+            captions: captions, total: total, folder: dir.appending(path: "clips"),
+            onSegment: { i, n in progress?(job.id, "segment \(i + 1)/\(n)") })
+        let list = try await Self.write(paths, dir.appending(path: "segments.json"))
+        return [try Files.artifact(captions), list] + (try paths.map(Files.artifact))
     }
 
     func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
-        let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
+        let pieces = try Self.read([String].self, dir.appending(path: "segments.json"))
         let style = ChannelStyle.of(channel.type)
         let total = segments.reduce(0) { $0 + $1.duration }
         let music = dir.appending(path: "music.wav").path
@@ -279,14 +278,10 @@ public struct MediaPipeline: StagedPipeline {
         }
         let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let captions = dir.appending(path: "captions.ass").path
-        try await Files.write(Data(Captions.ass(cues, style: style, width: channel.format.width, height: channel.format.height).utf8), to: captions)
         var project = VideoProject(id: String(job.id), channel: channel.type)
         project.format = channel.format
         project.narration = segments.map { AudioSegment(content: $0.text, voiceSettings: VoiceSettings(voiceID: channel.voiceID), duration: $0.duration, path: $0.path) }
-        project.clips = scenes.map { s in
-            VisualAsset(path: dir.appending(path: "clips").appending(path: String(format: "scene%03d.mp4", s.index)).path, type: .video,
-                        duration: clipDuration(s, count: scenes.count, style: style))
-        }
+        project.clips = pieces.map { VisualAsset(path: $0, type: .video) }
         project.narrationPath = dir.appending(path: "narration.wav").path
         project.musicPath = music
         project.captionsPath = captions

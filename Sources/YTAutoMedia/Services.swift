@@ -98,8 +98,10 @@ public struct KenBurnsGenerator: VideoGenerator {
         self.fps = fps
     }
 
-    static func expressions(_ motion: Motion, frames: Int) -> (z: String, x: String, y: String) {
-        let p = "on/\(max(1, frames - 1))"
+    /// zoompan's expressions for `motion` over a clip of `frames` frames, starting at its frame
+    /// `offset` (so a piece of the clip can be drawn alone, exactly as in the whole).
+    public static func expressions(_ motion: Motion, frames: Int, offset: Int = 0) -> (z: String, x: String, y: String) {
+        let p = "(on+\(offset))/\(max(1, frames - 1))"
         let cx = "iw/2-(iw/zoom/2)", cy = "ih/2-(ih/zoom/2)"
         switch motion {
         case .zoomIn: return ("1+0.18*\(p)", cx, cy)
@@ -113,13 +115,18 @@ public struct KenBurnsGenerator: VideoGenerator {
 
     public func generateFromImage(_ image: VisualAsset, motion: Motion, duration: Double, outputPath: URL) async throws -> VisualAsset {
         let frames = max(1, Int((duration * Double(fps)).rounded(.up)))
-        let e = Self.expressions(motion, frames: frames)
-        let filter = "zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(frames):s=\(width)x\(height):fps=\(fps),format=yuv420p"
+        let filter = zoompan(motion, frames: frames, from: 0, count: frames) + ",format=yuv420p"
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
             "-i", image.path, "-vf", filter, "-frames:v", String(frames),
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-threads", "2", "-an", outputPath.path,
         ], timeout: .seconds(600 + Int64(duration) * 10))
         return VisualAsset(path: outputPath.path, type: .video, duration: Double(frames) / Double(fps), prompt: image.prompt)
+    }
+
+    /// The zoompan filter drawing frames `[from, from + count)` of a `frames`-long move.
+    public func zoompan(_ motion: Motion, frames: Int, from: Int, count: Int) -> String {
+        let e = Self.expressions(motion, frames: frames, offset: from)
+        return "zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(count):s=\(width)x\(height):fps=\(fps)"
     }
 }
 
@@ -128,7 +135,8 @@ public struct MusicBed: Sendable {
     let tools: ToolRunner
     public init(tools: ToolRunner) { self.tools = tools }
 
-    public func make(mood: ChannelStyle.Mood, seconds: Double, outputPath: String) async throws {
+    /// The filter graph of the bed: tones and noise for `seconds`, faded in and out, 48 kHz stereo.
+    public static func graph(mood: ChannelStyle.Mood, seconds: Double) -> String {
         let d = String(format: "%.3f", seconds + 0.5)
         let graph: String
         switch mood {
@@ -140,8 +148,12 @@ public struct MusicBed: Sendable {
             graph = "sine=f=220:d=\(d)[a];sine=f=277.18:d=\(d)[b];sine=f=329.63:d=\(d)[c];[a][b][c]amix=inputs=3,tremolo=f=0.5:d=0.3,lowpass=f=1200,volume=0.6"
         }
         let fadeOut = String(format: "%.3f", max(0, seconds - 1.5))
+        return graph + ",afade=t=in:d=1.5,afade=t=out:st=\(fadeOut):d=1.5,aformat=sample_rates=48000:channel_layouts=stereo"
+    }
+
+    public func make(mood: ChannelStyle.Mood, seconds: Double, outputPath: String) async throws {
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
-            "-filter_complex", graph + ",afade=t=in:d=1.5,afade=t=out:st=\(fadeOut):d=1.5,aformat=sample_rates=48000:channel_layouts=stereo",
+            "-filter_complex", Self.graph(mood: mood, seconds: seconds),
             "-t", String(format: "%.3f", seconds), outputPath,
         ], timeout: .seconds(300))
     }

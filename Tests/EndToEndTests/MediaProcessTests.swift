@@ -50,14 +50,14 @@ import YTAutoTestSupport
         try writeConfig(min: 2, max: 14)
         let s = try SQLiteJobStore(path: dbPath)
         let id = try await s.enqueue(NewJob(channel: "facts", topic: "the shortest war in history", maxAttempts: 1)).job.id
-        // Something in the way of the captions file: compose cannot write it.
-        let blocker = dir.url.appending(path: "work/\(id)/captions.ass/in-the-way")
+        // Something in the way of the audio mix: compose cannot write it.
+        let blocker = dir.url.appending(path: "work/\(id)/mix.wav/in-the-way")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state == .failed })
         let failed = try await s.job(id: id)
         #expect(failed?.lastErrorCode == "media.file" && failed?.currentStage == "compose", "\(failed?.lastErrorMessage ?? "")")
-        #expect(failed?.lastErrorMessage?.contains("captions.ass") == true)
+        #expect(failed?.lastErrorMessage?.contains("mix.wav") == true)
         let before = try await s.stages(jobID: id)
         #expect(before.filter { $0.state == .succeeded }.map(\.stage) == ["script", "narration", "images", "clips"])
 

@@ -83,16 +83,18 @@ import YTAutoTestSupport
         }
         let images = recorded["images"]!.filter { $0.path.hasSuffix(".png") }
         #expect(images.count >= 2, "needs two scenes to show a partial failure")
-        // Scene 2's clip cannot be written (a directory is in its place): the stage fails after scene 1 is done.
+        // Scene 2's segment (after scene 1 and the crossfade into scene 2) cannot be written (a directory
+        // is in its place): the stage fails after scene 1's segment is done.
         let clips = dir.url.appending(path: "work/7/clips")
-        try FileManager.default.createDirectory(at: clips.appending(path: "scene001.mp4/blocker"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: clips.appending(path: "seg0002.mp4/blocker"), withIntermediateDirectories: true)
         await #expect(throws: (any Error).self) { try await pipeline.run(stage: "clips", job: j, dryRun: false) }
-        let first = clips.appending(path: "scene000.mp4").path
+        let first = clips.appending(path: "seg0000.mp4").path
         let before = try FileManager.default.attributesOfItem(atPath: first)
-        try FileManager.default.removeItem(at: clips.appending(path: "scene001.mp4"))
+        try FileManager.default.removeItem(at: clips.appending(path: "seg0002.mp4"))
         guard case .done(let clipArtifacts) = try await pipeline.run(stage: "clips", job: j, dryRun: false) else { return }
         let clipsVerify = try Self.verify(clipArtifacts)
-        #expect(clipArtifacts.count == images.count && clipsVerify)
+        // Each scene alone and each crossfade: 2n − 1 segments, with the captions and the segment list.
+        #expect(clipArtifacts.filter { $0.path.hasSuffix(".mp4") }.count == 2 * images.count - 1 && clipsVerify)
         let after = try FileManager.default.attributesOfItem(atPath: first)
         #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date)
         #expect(before[.systemFileNumber] as? Int == after[.systemFileNumber] as? Int)  // scene 1 was kept, not remade

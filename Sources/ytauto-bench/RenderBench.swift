@@ -1,0 +1,376 @@
+import ArgumentParser
+import Foundation
+import YTAutoCore
+import YTAutoMedia
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ytauto-bench render`: the real pipeline's render against the floor, one hand-written ffmpeg
+/// command that makes the same composition from the same narration and images.
+struct RenderBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Time the pipeline's clips + compose against one hand-written ffmpeg command making the same video.",
+        discussion: """
+            Prepares one facts-channel job (script, narration, images: not timed), then runs, each in its own \
+            process and one after the other, "ours" (the pipeline's clips and compose stages, QA gate included) \
+            and "the floor" (one ffmpeg command: the same Ken Burns motion, crossfades, captions, music bed, \
+            ducking and loudness normalisation, single pass). Prints both wall times, the ratio ours/floor, and \
+            the peak RSS of each phase's process and of its largest ffmpeg. Goals: ratio under 1.0; peak memory \
+            under 400 MB for the long form. Exit 1 if a phase fails.
+            """)
+
+    @Option(help: "short (1080×1920, 60 s), long (1920×1080, 600 s) or both.") var format: RenderFormatChoice = .short
+    @Option(help: "Target length in seconds, for every format measured (default: 60 for short, 600 for long).") var seconds: Int?
+    @Option(help: "Keep the work files in this folder (default: a temporary one, removed after).") var keep: String?
+
+    func validate() throws {
+        if let seconds, seconds < 10 { throw ValidationError("--seconds must be at least 10") }
+    }
+
+    func run() async throws {
+        let root = keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-render-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { if keep == nil { try? FileManager.default.removeItem(at: root) } }
+        let tools = try ToolRunner()
+        let version = (try? await tools.run(.ffmpeg, ["-hide_banner", "-version"]).stdout.split(separator: "\n").first.map(String.init)) ?? "unknown"
+        say("ytauto-bench render: the pipeline's clips + compose against one hand-written ffmpeg command")
+        say("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(version)")
+
+        var failed = false
+        for f in format.formats {
+            let target = seconds ?? (f == .short ? 60 : 600)
+            do {
+                try await measure(f, seconds: target, root: root.appending(path: f.rawValue), tools: tools)
+            } catch {
+                say("  FAILED: \(error)")
+                failed = true
+            }
+        }
+        say("""
+
+            How to read it:
+              ours       the pipeline's "clips" and "compose" stages (Ken Burns clips rendered \(ProcessInfo.processInfo.activeProcessorCount) at a time,
+                         then the mix, the loudness measurement, the final xfade + captions + loudnorm encode, and the QA gate).
+              floor      one ffmpeg command making the same composition from the same images, narration and captions
+                         (zoompan → xfade chain → ass, music bed → sidechain ducking → single-pass loudnorm, x264 veryfast crf 21 + AAC).
+                         It has no QA pass and no intermediate files; it is what a hand-written script would run.
+              wall s     seconds from the phase's start to its finished file. Preparation (script, narration, images) is not timed.
+              CPU s      user + system seconds of the phase's process and every child it ran (all cores together).
+              peak RSS   ru_maxrss of the phase's own ytauto-bench process (RUSAGE_SELF) and of its largest child process,
+                         an ffmpeg (RUSAGE_CHILDREN); each phase runs in its own process, so the figures do not mix.
+              ratio      ours / floor wall time; below 1.00 the pipeline beats the single command (the goal).
+              memory     the long form's goal is a peak under 400 MiB for every process of ours.
+            """)
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Prepares one video, runs both phases and prints their figures.
+    func measure(_ f: VideoFormat, seconds: Int, root: URL, tools: ToolRunner) async throws {
+        let setup = try RenderSetup(format: f, seconds: seconds, root: root, tools: tools)
+        say("")
+        say("\(f.rawValue) \(f.width)×\(f.height), target \(seconds) s (channel range \(setup.channel.durationRange.min)-\(setup.channel.durationRange.max) s)")
+        say("  preparing script, narration, images in \(setup.dir.path) (not timed)…")
+        let clock = ContinuousClock()
+        let prepStart = clock.now
+        for stage in ["script", "narration", "images"] {
+            _ = try await setup.pipeline.run(stage: stage, job: setup.job, dryRun: true)
+        }
+        let (scenes, segments) = try setup.stored()
+        let total = segments.reduce(0) { $0 + $1.duration }
+        say("  prepared in \(fmt((clock.now - prepStart).seconds)) s: narration \(fmt(total)) s, \(segments.count) sentences, \(scenes.count) scenes")
+
+        var results: [String: RenderPhaseResult] = [:]
+        var failures: [String] = []
+        for phase in RenderPhase.Kind.allCases {
+            say("  running \(phase.rawValue)…")
+            let child = try Spawned(Binaries.path("ytauto-bench"), [
+                "render-phase", phase.rawValue, "--work", root.path, "--format", f.rawValue, "--seconds", String(seconds),
+            ], quiet: false)
+            await Self.exited(child.pid)
+            let (status, stdout) = await child.finish()
+            let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+            if let r = try? JSONDecoder().decode(RenderPhaseResult.self, from: Data(line.utf8)), r.error == nil, status == 0 {
+                results[phase.rawValue] = r
+            } else {
+                let why = (try? JSONDecoder().decode(RenderPhaseResult.self, from: Data(line.utf8)))?.error ?? "exit status \(status), output: \(line)"
+                failures.append("\(phase.rawValue): \(why)")
+                say("  \(phase.rawValue) FAILED: \(why)")
+            }
+        }
+
+        func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024) + " MiB" }
+        say("")
+        say("  phase      wall s    CPU s   peak RSS ytauto-bench   peak RSS largest ffmpeg")
+        for phase in RenderPhase.Kind.allCases {
+            guard let r = results[phase.rawValue] else {
+                say("  " + phase.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + "   failed")
+                continue
+            }
+            say("  " + phase.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + pad(fmt(r.wallSeconds), 9) + pad(fmt(r.cpuSeconds), 9) + pad(mib(r.selfPeakKiB), 24) + pad(mib(r.childrenPeakKiB), 28))
+        }
+        guard let ours = results["ours"], let floor = results["floor"] else {
+            throw RenderBenchFailure(message: failures.joined(separator: "; "))
+        }
+        let ratio = ours.wallSeconds / floor.wallSeconds
+        say("  ratio ours/floor: \(fmt(ratio, 2))  (goal < 1.00: \(ratio < 1 ? "met" : "NOT met"))")
+        let oursPeak = max(ours.selfPeakKiB, ours.childrenPeakKiB)
+        if f == .long {
+            say("  ours' largest process: \(mib(oursPeak))  (goal < 400 MiB: \(oursPeak < 400 * 1024 ? "met" : "NOT met"))")
+        }
+
+        // Not timed: how much of ours the QA gate is, and whether the floor's video would pass it too.
+        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        let gate = QualityGate(tools: tools)
+        let qaStart = clock.now
+        _ = try await gate.check(video: ours.output, format: f, duration: setup.channel.durationRange,
+                                 captions: setup.dir.appending(path: "captions.ass").path, expected: cues)
+        say("  of ours, the QA gate alone (run again on its video): \(fmt((clock.now - qaStart).seconds)) s")
+        do {
+            _ = try await gate.check(video: floor.output, format: f, duration: setup.channel.durationRange,
+                                     captions: setup.floorCaptions.path, expected: cues)
+            say("  the floor's video passes the same QA gate")
+        } catch {
+            say("  the floor's video fails the QA gate: \(error)")
+        }
+    }
+
+    /// Returns once `pid` has exited, leaving it for `Process` to reap. `Spawned.finish()` alone
+    /// would wait in Foundation's `waitUntilExit`, which on Linux spins an empty run loop on its
+    /// thread and so takes most of a core from the phase being measured; `waitid` sleeps instead.
+    static func exited(_ pid: Int32) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+                c.resume()
+            }
+        }
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(1, width - s.count)) + s
+    }
+}
+
+/// One timed phase, run in a process of its own so that its `getrusage` figures are its alone.
+struct RenderPhase: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render-phase", abstract: "One timed phase of `render` (internal).", shouldDisplay: false)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case ours, floor }
+
+    @Argument var kind: Kind
+    @Option var work: String
+    @Option var format: RenderFormatChoice
+    @Option var seconds: Int
+
+    func validate() throws {
+        if format == .both { throw ValidationError("a phase renders one format") }
+    }
+
+    func run() async throws {
+        var result = RenderPhaseResult(phase: kind.rawValue, wallSeconds: 0, cpuSeconds: 0, selfPeakKiB: 0, childrenPeakKiB: 0, output: "", error: nil)
+        do {
+            let tools = try ToolRunner()
+            let setup = try RenderSetup(format: format.formats[0], seconds: seconds, root: URL(fileURLWithPath: work), tools: tools)
+            switch kind {
+            case .ours: (result.wallSeconds, result.output) = try await ours(setup)
+            case .floor: (result.wallSeconds, result.output) = try await floor(setup, tools: tools)
+            }
+        } catch {
+            result.error = "\(error)"
+        }
+        let mine = Self.usage(children: false), children = Self.usage(children: true)
+        result.selfPeakKiB = Int(mine.ru_maxrss)
+        result.childrenPeakKiB = Int(children.ru_maxrss)
+        result.cpuSeconds = [mine.ru_utime, mine.ru_stime, children.ru_utime, children.ru_stime]
+            .reduce(0) { $0 + Double($1.tv_sec) + Double($1.tv_usec) / 1e6 }
+        let line = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+        print(line)
+        if result.error != nil { throw ExitCode(1) }
+    }
+
+    /// The pipeline's "clips" and "compose" stages, from nothing but the prepared narration and images.
+    func ours(_ setup: RenderSetup) async throws -> (Double, String) {
+        // Under --keep an earlier run's clips and music would be reused by their `.done` sidecars: start clean.
+        let dir = setup.dir
+        for name in ["clips", "music.wav", "music.wav.done", "mix.wav", "captions.ass", "video.mp4", "qa.json"] {
+            try? FileManager.default.removeItem(at: dir.appending(path: name))
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        for stage in ["clips", "compose"] {
+            _ = try await setup.pipeline.run(stage: stage, job: setup.job, dryRun: true)
+        }
+        return ((clock.now - start).seconds, dir.appending(path: "video.mp4").path)
+    }
+
+    /// One ffmpeg command for the same composition.
+    func floor(_ setup: RenderSetup, tools: ToolRunner) async throws -> (Double, String) {
+        let (scenes, segments) = try setup.stored()
+        let f = setup.format
+        let style = ChannelStyle.of(setup.channel.type)
+        let total = segments.reduce(0) { $0 + $1.duration }
+        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        try Data(Captions.ass(cues, style: style, width: f.width, height: f.height).utf8).write(to: setup.floorCaptions)
+        let output = setup.root.appending(path: "floor.mp4").path
+        try? FileManager.default.removeItem(atPath: output)
+
+        let fps = VideoFormat.framesPerSecond
+        var inputs: [String] = []
+        var graph = ""
+        var offset = 0.0
+        var last = ""
+        for (n, scene) in scenes.enumerated() {
+            // The same clip length, frame count and motion as the pipeline's clips stage.
+            let d = scene.duration + (n < scenes.count - 1 ? style.crossfade : 0)
+            let frames = max(1, Int((d * Double(fps)).rounded(.up)))
+            let e = RenderFloor.kenBurns(scene.motion, frames: frames)
+            inputs += ["-i", setup.dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path]
+            graph += "[\(n):v]zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(frames):s=\(f.width)x\(f.height):fps=\(fps),format=yuv420p[v\(n)];"
+            if n == 0 {
+                last = "v0"
+            } else {
+                // The composer adds each clip's length less the crossfade; a clip is its scene plus the crossfade.
+                offset += scenes[n - 1].duration
+                graph += "[\(last)][v\(n)]xfade=transition=fade:duration=\(style.crossfade):offset=\(String(format: "%.3f", offset))[x\(n)];"
+                last = "x\(n)"
+            }
+        }
+        graph += "[\(last)]ass=filename=\(RenderFloor.filterPath(setup.floorCaptions.path)),format=yuv420p[vout];"
+        inputs += ["-i", setup.dir.appending(path: "narration.wav").path]
+        graph += RenderFloor.musicBed(style.mood, seconds: total) + "[mus];"
+        graph += "[\(scenes.count):a]aformat=sample_rates=48000:channel_layouts=stereo,asplit=2[nar][key];"
+            + "[mus]volume=-14dB[bed];[bed][key]sidechaincompress=threshold=0.02:ratio=10:attack=15:release=450[duck];"
+            + "[nar][duck]amix=inputs=2:duration=first:normalize=0,"
+            + "loudnorm=I=\(FFmpegComposer.targetLUFS):TP=-1.5:LRA=11,aformat=sample_rates=48000:channel_layouts=stereo[aout]"
+        let arguments = ToolRunner.ffmpegQuiet + inputs + [
+            "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-r", String(fps),
+            "-c:a", "aac", "-b:a", "192k", "-ar", "48000",
+            "-t", String(format: "%.3f", total), "-movflags", "+faststart", output,
+        ]
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await tools.run(.ffmpeg, arguments, timeout: .seconds(Int64(600 + total * 20)))
+        return ((clock.now - start).seconds, output)
+    }
+
+    /// Resources used by this process, or by its waited-for children: `ru_maxrss` is the peak
+    /// resident set in KiB on Linux (of the largest child, for children).
+    static func usage(children: Bool) -> rusage {
+        var usage = rusage()
+        #if os(Linux)
+        let who = __rusage_who_t((children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue)
+        #else
+        let who = children ? RUSAGE_CHILDREN : RUSAGE_SELF
+        #endif
+        _ = getrusage(who, &usage)
+        return usage
+    }
+}
+
+/// What a phase process reports, as one JSON line on stdout.
+struct RenderPhaseResult: Codable {
+    var phase: String
+    var wallSeconds: Double
+    /// User + system time of the phase's process and all its children.
+    var cpuSeconds: Double
+    var selfPeakKiB: Int
+    var childrenPeakKiB: Int
+    var output: String
+    var error: String?
+}
+
+enum RenderFormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case short, long, both
+
+    var formats: [VideoFormat] {
+        switch self {
+        case .short: [.short]
+        case .long: [.long]
+        case .both: [.short, .long]
+        }
+    }
+}
+
+struct RenderBenchFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// The job measured, built alike by the parent and by each phase process: a facts channel sized to
+/// the target, its work folder under `root/work`.
+struct RenderSetup {
+    let format: VideoFormat
+    let root: URL
+    let channel: ChannelConfig
+    let job: Job
+    let pipeline: MediaPipeline
+
+    init(format: VideoFormat, seconds: Int, root: URL, tools: ToolRunner) throws {
+        self.format = format
+        self.root = root
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.format = format
+        // The script generator aims at min + 3/4 of the range, so this range puts the narration at
+        // about `seconds`: 53–63 s for 60, 555–615 s for 600.
+        let half = max(5, seconds / 20)
+        channel.durationRange = .init(min: seconds - half * 3 / 2, max: seconds + half / 2)
+        self.channel = channel
+        let now = Date()
+        job = Job(id: format == .short ? 1 : 2, channel: channel.name, topic: channel.topics[1], payload: "{}", state: .running,
+                  priority: 0, runAt: now, attempt: 1, maxAttempts: 1, leaseOwner: "bench", leaseToken: 1, leaseExpiresAt: now,
+                  cancelRequested: false, currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil,
+                  createdAt: now, updatedAt: now, finishedAt: nil)
+        pipeline = MediaPipeline(channels: [channel], workDirectory: root.appending(path: "work"),
+                                 outputDirectory: root.appending(path: "out"), tools: tools)
+    }
+
+    /// The job's folder, `<work>/<job id>`, as the pipeline lays it out.
+    var dir: URL { root.appending(path: "work").appending(path: String(job.id)) }
+    var floorCaptions: URL { root.appending(path: "floor-captions.ass") }
+
+    struct StoredScene: Decodable {
+        var index: Int
+        var motion: Motion
+        var duration: Double
+    }
+
+    struct StoredSegment: Decodable {
+        var text: String
+        var start: Double
+        var duration: Double
+    }
+
+    /// The scenes and the narrated sentences the images stage left.
+    func stored() throws -> ([StoredScene], [StoredSegment]) {
+        let scenes = try JSONDecoder().decode([StoredScene].self, from: Data(contentsOf: dir.appending(path: "scenes.json")))
+        let segments = try JSONDecoder().decode([StoredSegment].self, from: Data(contentsOf: dir.appending(path: "narration.json")))
+        return (scenes, segments)
+    }
+}
+
+/// The pieces of the floor command that must equal the pipeline's own. They are internal to
+/// YTAutoMedia, so they are copied here; a change there must be copied too, or the floor drifts.
+enum RenderFloor {
+    static func kenBurns(_ motion: Motion, frames: Int) -> (z: String, x: String, y: String) {
+        KenBurnsGenerator.expressions(motion, frames: frames)
+    }
+
+    /// `MusicBed`'s graph, trimmed in the graph instead of by `-t`.
+    static func musicBed(_ mood: ChannelStyle.Mood, seconds: Double) -> String {
+        MusicBed.graph(mood: mood, seconds: seconds) + ",atrim=end=\(String(format: "%.3f", seconds))"
+    }
+
+    static func filterPath(_ path: String) -> String { YTAutoMedia.filterPath(path) }
+}
+
+/// Writes a line now, unbuffered, even when stdout is a pipe (the long form runs for minutes).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
