@@ -14,11 +14,11 @@ struct RenderBench: AsyncParsableCommand {
         abstract: "Time the pipeline's clips + compose against one hand-written ffmpeg command making the same video.",
         discussion: """
             Prepares one facts-channel job (script, narration, images: not timed), then runs, each in its own \
-            process and one after the other, "ours" (the pipeline's clips and compose stages, QA gate included) \
-            and "the floor" (one ffmpeg command: the same Ken Burns motion, crossfades, captions, music bed, \
-            ducking and loudness normalisation, single pass). Prints both wall times, the ratio ours/floor, and \
-            the peak RSS of each phase's process and of its largest ffmpeg. Goals: ratio under 1.0; peak memory \
-            under 400 MB for the long form. Exit 1 if a phase fails.
+            process and one after the other, "ours" (the pipeline's clips and compose stages as ytauto runs \
+            them, QA gate included) and "the floor" (one ffmpeg command: the same Ken Burns motion, crossfades, \
+            captions, music bed, ducking and loudness normalisation, single pass). Prints both wall times, the \
+            ratio ours/floor, and the peak RSS of each phase's process and of its largest ffmpeg. Goals: ratio \
+            under 1.0; peak memory under 400 MB for the long form. Exit 1 if a phase fails.
             """)
 
     @Option(help: "short (1080×1920, 60 s), long (1920×1080, 600 s) or both.") var format: RenderFormatChoice = .short
@@ -52,8 +52,8 @@ struct RenderBench: AsyncParsableCommand {
         say("""
 
             How to read it:
-              ours       the pipeline's "clips" and "compose" stages (Ken Burns clips rendered \(ProcessInfo.processInfo.activeProcessorCount) at a time,
-                         then the mix, the loudness measurement, the final xfade + captions + loudnorm encode, and the QA gate).
+              ours       the pipeline's "clips" and "compose" stages as a worker runs them (concurrency \(ProcessInfo.processInfo.activeProcessorCount), the core count):
+                         the picture from the stills, the mix, the two-pass loudness, the final file, and the QA gate.
               floor      one ffmpeg command making the same composition from the same images, narration and captions
                          (zoompan → xfade chain → ass, music bed → sidechain ducking → single-pass loudnorm, x264 veryfast crf 21 + AAC).
                          It has no QA pass and no intermediate files; it is what a hand-written script would run.
@@ -198,7 +198,8 @@ struct RenderPhase: AsyncParsableCommand {
     func ours(_ setup: RenderSetup) async throws -> (Double, String) {
         // Under --keep an earlier run's clips and music would be reused by their `.done` sidecars: start clean.
         let dir = setup.dir
-        for name in ["clips", "music.wav", "music.wav.done", "mix.wav", "captions.ass", "video.mp4", "qa.json"] {
+        for name in ["clips", "segments.json", "segments.txt", "music.wav", "music.wav.done", "mix.wav", "audio.m4a",
+                     "captions.ass", "video.mp4", "qa.json"] {
             try? FileManager.default.removeItem(at: dir.appending(path: name))
         }
         let clock = ContinuousClock()
@@ -235,7 +236,7 @@ struct RenderPhase: AsyncParsableCommand {
             if n == 0 {
                 last = "v0"
             } else {
-                // The composer adds each clip's length less the crossfade; a clip is its scene plus the crossfade.
+                // Each scene starts where its narration starts; its clip runs a crossfade longer (but the last).
                 offset += scenes[n - 1].duration
                 graph += "[\(last)][v\(n)]xfade=transition=fade:duration=\(style.crossfade):offset=\(String(format: "%.3f", offset))[x\(n)];"
                 last = "x\(n)"
@@ -355,8 +356,8 @@ struct RenderSetup {
     }
 }
 
-/// The pieces of the floor command that must equal the pipeline's own. They are internal to
-/// YTAutoMedia, so they are copied here; a change there must be copied too, or the floor drifts.
+/// The pieces of the floor command that must equal the pipeline's own, taken from the pipeline
+/// itself so that the floor cannot drift from what it is compared with.
 enum RenderFloor {
     static func kenBurns(_ motion: Motion, frames: Int) -> (z: String, x: String, y: String) {
         KenBurnsGenerator.expressions(motion, frames: frames)
