@@ -58,9 +58,10 @@ import YTAutoTestSupport
         let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1)).job.id }
         let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "2", "--grace", "200ms")
         #expect(try await eventually(timeout: .seconds(30)) {
-            let running = try await s.runningJobs().count
-            let started = try await s.stages(jobID: ids[1]).isEmpty == false
-            return running == 2 && started
+            // Both inside their first stage, not merely leased.
+            let a = try await s.stages(jobID: ids[0]).isEmpty == false
+            let b = try await s.stages(jobID: ids[1]).isEmpty == false
+            return a && b
         })
         w.kill(SIGTERM)
         let r = await w.wait()
