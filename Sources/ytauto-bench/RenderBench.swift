@@ -59,6 +59,8 @@ struct RenderBench: AsyncParsableCommand {
                          It has no QA pass and no intermediate files; it is what a hand-written script would run.
               wall s     seconds from the phase's start to its finished file. Preparation (script, narration, images) is not timed.
               CPU s      user + system seconds of the phase's process and every child it ran (all cores together).
+              others'    CPU seconds the rest of the machine used while the phase ran (/proc/stat less the phase's own):
+                         near 0 on a quiet machine; a large figure means the wall time was stretched by other work.
               peak RSS   ru_maxrss of the phase's own ytauto-bench process (RUSAGE_SELF) and of its largest child process,
                          an ffmpeg (RUSAGE_CHILDREN); each phase runs in its own process, so the figures do not mix.
               ratio      ours / floor wall time; below 1.00 the pipeline beats the single command (the goal).
@@ -84,16 +86,20 @@ struct RenderBench: AsyncParsableCommand {
 
         var results: [String: RenderPhaseResult] = [:]
         var failures: [String] = []
+        var others: [String: Double] = [:]
         for phase in RenderPhase.Kind.allCases {
             say("  running \(phase.rawValue)…")
+            let busyBefore = Self.machineBusySeconds()
             let child = try Spawned(Binaries.path("ytauto-bench"), [
                 "render-phase", phase.rawValue, "--work", root.path, "--format", f.rawValue, "--seconds", String(seconds),
             ], quiet: false)
             await Self.exited(child.pid)
+            let busyAfter = Self.machineBusySeconds()
             let (status, stdout) = await child.finish()
             let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
             if let r = try? JSONDecoder().decode(RenderPhaseResult.self, from: Data(line.utf8)), r.error == nil, status == 0 {
                 results[phase.rawValue] = r
+                if let busyBefore, let busyAfter { others[phase.rawValue] = max(0, busyAfter - busyBefore - r.cpuSeconds) }
             } else {
                 let why = (try? JSONDecoder().decode(RenderPhaseResult.self, from: Data(line.utf8)))?.error ?? "exit status \(status), output: \(line)"
                 failures.append("\(phase.rawValue): \(why)")
@@ -103,14 +109,24 @@ struct RenderBench: AsyncParsableCommand {
 
         func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024) + " MiB" }
         say("")
-        say("  phase      wall s    CPU s   peak RSS ytauto-bench   peak RSS largest ffmpeg")
+        say("  phase      wall s    CPU s   others' CPU s   peak RSS ytauto-bench   peak RSS largest ffmpeg")
         for phase in RenderPhase.Kind.allCases {
             guard let r = results[phase.rawValue] else {
                 say("  " + phase.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + "   failed")
                 continue
             }
             say("  " + phase.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
-                + pad(fmt(r.wallSeconds), 9) + pad(fmt(r.cpuSeconds), 9) + pad(mib(r.selfPeakKiB), 24) + pad(mib(r.childrenPeakKiB), 28))
+                + pad(fmt(r.wallSeconds), 9) + pad(fmt(r.cpuSeconds), 9) + pad(others[phase.rawValue].map { fmt($0) } ?? "-", 16)
+                + pad(mib(r.selfPeakKiB), 24) + pad(mib(r.childrenPeakKiB), 28))
+        }
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let busy = RenderPhase.Kind.allCases.filter { k in
+            guard let r = results[k.rawValue], let o = others[k.rawValue] else { return false }
+            return o > 0.05 * r.wallSeconds * cores
+        }
+        if !busy.isEmpty {
+            say("  note: other processes took more than 5% of the machine during \(busy.map(\.rawValue).joined(separator: " and ")); "
+                + "those wall times, and the ratio, are not clean")
         }
         guard let ours = results["ours"], let floor = results["floor"] else {
             throw RenderBenchFailure(message: failures.joined(separator: "; "))
@@ -136,6 +152,17 @@ struct RenderBench: AsyncParsableCommand {
         } catch {
             say("  the floor's video fails the QA gate: \(error)")
         }
+    }
+
+    /// CPU seconds the whole machine has spent busy since boot (all cores, every process), from
+    /// `/proc/stat`; nil where there is none. Less a phase's own CPU time, what others took meanwhile.
+    static func machineBusySeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let first = stat.split(separator: "\n").first, first.hasPrefix("cpu ") else { return nil }
+        let ticks = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 8 else { return nil }
+        // user, nice, system, irq, softirq, steal (guest time is already inside user).
+        return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Returns once `pid` has exited, leaving it for `Process` to reap. `Spawned.finish()` alone

@@ -118,7 +118,8 @@ import YTAutoTestSupport
         let before = Date()
         let busy = try #require(await thrown { try await tts.synthesize(text: "busy", outputPath: url("b.wav"), voiceID: "en-deep") } as? ProviderError)
         #expect(busy.code == "tts.rate_limited" && busy.isRetryable)
-        #expect(abs(try #require(busy.retryAt).timeIntervalSince(before) - 4) < 3)
+        let busyAt = try #require(busy.retryAt), afterBusy = Date()
+        #expect(busyAt >= before.addingTimeInterval(3.5) && busyAt <= afterBusy.addingTimeInterval(4.5))
 
         let down = try #require(await thrown { try await tts.synthesize(text: "down", outputPath: url("d.wav"), voiceID: "en-deep") } as? ProviderError)
         #expect(down.code == "tts.server_error" && down.isRetryable && down.message.contains("HTTP 503"))
@@ -253,7 +254,8 @@ import YTAutoTestSupport
         let before = Date()
         let rate = try #require(await fail("rate") as? ProviderError)
         #expect(rate.code == "tts.rate_limited" && rate.isRetryable)
-        #expect(abs(try #require(rate.retryAt).timeIntervalSince(before) - 9) < 3)
+        let rateAt = try #require(rate.retryAt), afterRate = Date()
+        #expect(rateAt >= before.addingTimeInterval(8.5) && rateAt <= afterRate.addingTimeInterval(9.5))
 
         let down = try #require(await fail("down") as? ProviderError)
         #expect(down.code == "tts.server_error" && down.isRetryable)

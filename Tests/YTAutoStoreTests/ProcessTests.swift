@@ -72,7 +72,8 @@ import YTAutoTestSupport
         for i in 0..<4 { _ = try await store.enqueue(NewJob(channel: "horror", topic: "t\(i)", maxAttempts: 3)) }
         // Leases of 60 s: recovery must come from the dead-worker check, not from expiry.
         let victim = try Child(binary("ytauto-testworker"),
-                               ["--db", path, "--stages", "5", "--stage-ms", "400", "--concurrency", "2", "--lease-ms", "60000", "--exit-when-idle"])
+                               ["--db", path, "--stages", "5", "--stage-ms", "4000", "--concurrency", "2", "--lease-ms", "60000", "--exit-when-idle"])
+        // (Stages of 4 s: the victim cannot finish its jobs before the kill, however loaded the machine.)
         let held = try await eventually(timeout: .seconds(30)) {
             try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix("w-\(victim.pid)-") == true }.count == 2
         }
