@@ -54,9 +54,14 @@ final class Spawned: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Waits (on a thread) for the exit, and returns stdout.
+    ///
+    /// It sleeps in `waitid` (leaving the child for `Process` to reap) before `waitUntilExit`,
+    /// which on Linux spins a run loop and would take most of a core from what is being measured.
     func finish() async -> (status: Int32, stdout: String) {
         await withCheckedContinuation { c in
             Thread.detachNewThread { [self] in
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(process.processIdentifier), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
                 process.waitUntilExit()
                 done.wait()
                 c.resume(returning: (process.terminationStatus, String(decoding: out, as: UTF8.self)))

@@ -93,9 +93,8 @@ struct RenderBench: AsyncParsableCommand {
             let child = try Spawned(Binaries.path("ytauto-bench"), [
                 "render-phase", phase.rawValue, "--work", root.path, "--format", f.rawValue, "--seconds", String(seconds),
             ], quiet: false)
-            await Self.exited(child.pid)
-            let busyAfter = Self.machineBusySeconds()
             let (status, stdout) = await child.finish()
+            let busyAfter = Self.machineBusySeconds()
             let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
             if let r = try? JSONDecoder().decode(RenderPhaseResult.self, from: Data(line.utf8)), r.error == nil, status == 0 {
                 results[phase.rawValue] = r
@@ -163,19 +162,6 @@ struct RenderBench: AsyncParsableCommand {
         guard ticks.count >= 8 else { return nil }
         // user, nice, system, irq, softirq, steal (guest time is already inside user).
         return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// Returns once `pid` has exited, leaving it for `Process` to reap. `Spawned.finish()` alone
-    /// would wait in Foundation's `waitUntilExit`, which on Linux spins an empty run loop on its
-    /// thread and so takes most of a core from the phase being measured; `waitid` sleeps instead.
-    static func exited(_ pid: Int32) async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                var info = siginfo_t()
-                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
-                c.resume()
-            }
-        }
     }
 
     private func pad(_ s: String, _ width: Int) -> String {
