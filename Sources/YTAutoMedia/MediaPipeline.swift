@@ -193,7 +193,7 @@ public struct MediaPipeline: StagedPipeline {
 
     /// Groups sentences into scenes of about the style's scene length.
     static func planScenes(_ segments: [Segment], style: ChannelStyle, topic: String, seed: String) -> [Scene] {
-        var rng = SeededRandom("scenes|\(topic)|\(seed)")
+        var rng = SplitMix64(text: "scenes|\(topic)|\(seed)")
         var groups: [[Int]] = []
         var current: [Int] = []
         var length = 0.0

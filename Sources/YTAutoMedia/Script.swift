@@ -1,21 +1,6 @@
 import Foundation
 import YTAutoCore
 
-/// A small seeded generator: the same topic and seed give the same script and scenes.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(_ text: String) {
-        state = UInt64(Checksum.sha256Hex(text).prefix(16), radix: 16) ?? 0x1234_5678
-    }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Splits narration into sentences, each narrated and captioned alone.
 public enum Sentences {
     public static func split(_ text: String) -> [String] {
@@ -49,7 +34,7 @@ public struct TemplateScriptGenerator: ScriptGenerator {
     }
 
     public func generate(topic: String, channel: ChannelConfig) async throws -> Script {
-        var rng = SeededRandom("\(channel.type.rawValue)|\(topic)|\(seed)")
+        var rng = SplitMix64(text: "\(channel.type.rawValue)|\(topic)|\(seed)")
         let t = Templates.of(channel.type)
         let fill = { (s: String) in
             s.replacingOccurrences(of: "{topic}", with: topic)

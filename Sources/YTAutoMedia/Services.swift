@@ -64,7 +64,7 @@ public struct ProceduralImageGenerator: ImageGenerator {
     }
 
     public func generate(prompt: String, outputPath: URL) async throws -> VisualAsset {
-        var rng = SeededRandom(prompt)
+        var rng = SplitMix64(text: prompt)
         let colors = palette.shuffled(using: &rng)
         func pos(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
         let seed = Int.random(in: 0..<1_000_000, using: &rng)

@@ -37,7 +37,7 @@ struct ChaosBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
         let seedValue = seed ?? UInt64(Date().timeIntervalSince1970)
-        var rng = SeededGenerator(seedValue)
+        var rng = SplitMix64(seed: seedValue)
         let db = folder.appending(path: "chaos.db").path
         let config = folder.appending(path: "ytauto.yaml").path
         try """
@@ -146,18 +146,5 @@ struct ChaosBench: AsyncParsableCommand {
     func remaining(_ store: SQLiteJobStore) async throws -> Int {
         let s = try await store.stats()
         return s.byState[.queued, default: 0] + s.byState[.running, default: 0]
-    }
-}
-
-/// SplitMix64, so a run can be repeated from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
