@@ -31,18 +31,11 @@ extension YTAutoCommand {
 
             public func run() async throws {
                 let config = try global.loadConfig()
-                let configDirectory = URL(fileURLWithPath: global.configPath).deletingLastPathComponent().standardizedFileURL
-                let credentials: Credentials
-                do {
-                    credentials = try Credentials.load(
-                        file: URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: configDirectory).standardizedFileURL.path)
-                } catch let e as CredentialsError {
-                    throw CLIError(e.description)
-                }
+                let credentials = try PipelineChoice.providerCredentials(config, global: global)
                 let tools = try ToolRunner(tools: [])
                 let store = try global.openStore()
                 let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
-                                                configDirectory: configDirectory)
+                                                configDirectory: global.configDirectory)
                 let oauth: YouTubeOAuth
                 do { oauth = try services.youTubeOAuth() } catch let e as YouTubeAuthError { throw CLIError(e.message) }
                 let listener = try OAuthRedirectListener(port: port)

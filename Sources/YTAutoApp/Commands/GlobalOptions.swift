@@ -21,6 +21,11 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         config ?? ProcessInfo.processInfo.environment["YTAUTO_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? "./ytauto.yaml"
     }
 
+    /// The folder of the configuration file; paths in it are relative to it.
+    public var configDirectory: URL {
+        URL(fileURLWithPath: configPath).deletingLastPathComponent().standardizedFileURL
+    }
+
     /// Opens (and migrates) the store.
     public func openStore() throws -> SQLiteJobStore {
         let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path

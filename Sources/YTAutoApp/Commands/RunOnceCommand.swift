@@ -113,6 +113,17 @@ final class Box<T: Sendable>: @unchecked Sendable {
 
 /// Which pipeline a worker runs: the media pipeline, or the diagnostic one on request.
 enum PipelineChoice {
+    /// The credentials the configuration's providers read (`providers.credentials_file`, beside the
+    /// configuration, and the environment); a file others can read is refused.
+    static func providerCredentials(_ config: AppConfig, global: GlobalOptions) throws -> Credentials {
+        do {
+            return try Credentials.load(
+                file: URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: global.configDirectory).standardizedFileURL.path)
+        } catch let error as CredentialsError {
+            throw CLIError(error.description)
+        }
+    }
+
     /// Checks what the media pipeline needs before anything is written: the configuration, the
     /// binaries, the credentials file's mode. Then opens the store and builds the pipeline.
     static func make(
@@ -129,18 +140,11 @@ enum PipelineChoice {
         } catch let error as MissingToolError {
             throw CLIError(error.message)
         }
-        let configDirectory = URL(fileURLWithPath: global.configPath).deletingLastPathComponent().standardizedFileURL
-        let credentials: Credentials
-        do {
-            credentials = try Credentials.load(
-                file: URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: configDirectory).standardizedFileURL.path)
-        } catch let error as CredentialsError {
-            throw CLIError(error.description)
-        }
+        let credentials = try providerCredentials(config, global: global)
         let store = try global.openStore()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
-                                        configDirectory: configDirectory)
+                                        configDirectory: global.configDirectory)
         let pipeline = MediaPipeline(
             channels: config.channels,
             workDirectory: URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL,
