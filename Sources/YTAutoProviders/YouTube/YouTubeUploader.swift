@@ -211,10 +211,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         }
         switch reply.status {
         case 200, 201:
-            guard let id = reply.json?["id"] as? String else {
-                throw YouTubeUploadError(message: "the finished upload returned no video id: \(reply.errorText)", isRetryable: true)
-            }
-            return .done(id)
+            return .done(try Self.videoID(reply))
         case 308: return .resumeAt(Self.nextOffset(reply))
         case 404, 410: return .gone
         default: throw YouTubeUploadError(message: "the upload session answered HTTP \(reply.status): \(reply.errorText)", isRetryable: reply.status >= 500)
@@ -238,46 +235,48 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
             try handle.seek(toOffset: UInt64(offset))
             let chunk = try handle.read(upToCount: chunkSize) ?? Data()
             let end = offset + Int64(chunk.count) - 1
-            let reply: HTTP.Reply
+            let failure: String
             do {
-                reply = try await authorized(.PUT, session, headers: [
+                let reply = try await authorized(.PUT, session, headers: [
                     ("Content-Length", String(chunk.count)), ("Content-Range", "bytes \(offset)-\(end)/\(total)"),
                     ("Content-Type", "video/mp4"),
                 ], body: chunk)
+                switch reply.status {
+                case 200, 201:
+                    return try Self.videoID(reply)
+                case 308:
+                    offset = Self.nextOffset(reply)
+                    failures = 0
+                    continue
+                case 500...599:
+                    failure = "HTTP \(reply.status): \(reply.errorText)"
+                case 404, 410:
+                    throw Self.expired
+                default:
+                    throw YouTubeUploadError(message: "a chunk was refused: HTTP \(reply.status): \(reply.errorText)", isRetryable: false)
+                }
             } catch let e as ProviderError where e.isRetryable {
-                // Dropped mid-chunk: ask the session how much arrived.
-                failures += 1
-                try await pause(failures, e.message)
-                switch try await status(of: session, total: total) {
-                case .done(let id): return id
-                case .resumeAt(let o): offset = o
-                case .gone: throw YouTubeUploadError(message: "the upload session expired; the next attempt starts a new one", isRetryable: true)
-                }
-                continue
+                failure = e.message  // dropped mid-chunk
             }
-            switch reply.status {
-            case 200, 201:
-                guard let id = reply.json?["id"] as? String else {
-                    throw YouTubeUploadError(message: "the finished upload returned no video id: \(reply.errorText)", isRetryable: true)
-                }
-                return id
-            case 308:
-                offset = Self.nextOffset(reply)
-                failures = 0
-            case 500...599:
-                failures += 1
-                try await pause(failures, "HTTP \(reply.status): \(reply.errorText)")
-                switch try await status(of: session, total: total) {
-                case .done(let id): return id
-                case .resumeAt(let o): offset = o
-                case .gone: throw YouTubeUploadError(message: "the upload session expired; the next attempt starts a new one", isRetryable: true)
-                }
-            case 404, 410:
-                throw YouTubeUploadError(message: "the upload session expired; the next attempt starts a new one", isRetryable: true)
-            default:
-                throw YouTubeUploadError(message: "a chunk was refused: HTTP \(reply.status): \(reply.errorText)", isRetryable: false)
+            // A drop or a server error: ask the session how much arrived, and go on from there.
+            failures += 1
+            try await pause(failures, failure)
+            switch try await status(of: session, total: total) {
+            case .done(let id): return id
+            case .resumeAt(let o): offset = o
+            case .gone: throw Self.expired
             }
         }
+    }
+
+    static let expired = YouTubeUploadError(message: "the upload session expired; the next attempt starts a new one", isRetryable: true)
+
+    /// The id in a finished upload's answer.
+    static func videoID(_ reply: HTTP.Reply) throws -> String {
+        guard let id = reply.json?["id"] as? String else {
+            throw YouTubeUploadError(message: "the finished upload returned no video id: \(reply.errorText)", isRetryable: true)
+        }
+        return id
     }
 
     func pause(_ failures: Int, _ why: String) async throws {
