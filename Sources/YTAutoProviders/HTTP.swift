@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import YTAutoCore
 
-/// An HTTP exchange with a provider, on AsyncHTTPClient's shared client.
+/// An HTTP exchange with a provider, on one AsyncHTTPClient for the process (``client``).
 ///
 /// Errors that mean "the network failed" (refused, reset, timed out) become a retryable
 /// ``ProviderError`` of the caller's family. Nothing here logs or reports request headers, so
