@@ -35,6 +35,8 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite3"])]
         ),
+        // A shared futex word that hands SQLite's write lock from one process to the next (see WriteWake).
+        .target(name: "CWriteWake"),
         // Models, errors, service protocols and the JobStore contract. No I/O libraries.
         .target(
             name: "YTAutoCore",
@@ -44,7 +46,7 @@ let package = Package(
         // The thin SQLite wrapper, the migrator and the SQLite job store.
         .target(
             name: "YTAutoStore",
-            dependencies: ["CSQLite", "YTAutoCore"],
+            dependencies: ["CSQLite", "CWriteWake", "YTAutoCore"],
             swiftSettings: upcoming,
             plugins: ["EmbedMigrations"]
         ),

@@ -24,7 +24,7 @@ public final class SchedulerService: Service, Sendable {
 
     public func run() async throws {
         logger.info("scheduler started", metadata: ["channels": "\(channels.map(\.name).joined(separator: ","))"])
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     _ = try await self.pass(now: Date())

@@ -85,7 +85,7 @@ struct QueueBench: AsyncParsableCommand {
         }
         try await Task.sleep(for: .milliseconds(500))  // let them open the file
         let start = ContinuousClock.now
-        FileManager.default.createFile(atPath: go, contents: nil)
+        guard FileManager.default.createFile(atPath: go, contents: nil) else { throw BenchError("cannot create \(go)") }
         var lease: [Double] = []
         var shares: [Int] = []
         for c in children {

@@ -122,6 +122,65 @@ import YTAutoTestSupport
         #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 8)
     }
 
+    /// Every write transaction, committed or rolled back, bumps `<db>-wake` once, as seen
+    /// through a second mapping of the file.
+    @Test func writeTransactionsBumpTheSharedWakeWord() throws {
+        struct Boom: Error {}
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let db = try Connection(path: path)
+        #expect(FileManager.default.fileExists(atPath: path + "-wake"))
+        let other = try #require(WriteWake(databasePath: path))
+        let before = other.value
+        try db.writeTransaction { db in try db.execute("CREATE TABLE t (x INTEGER)") }
+        try db.writeTransaction { db in try db.run("INSERT INTO t VALUES (1)") }
+        #expect(throws: Boom.self) { try db.writeTransaction { _ in throw Boom() } }
+        #expect(other.value &- before == 3)
+        // A reader does not bump it, and a read-only connection maps nothing.
+        _ = try db.readTransaction { db in try db.query("SELECT * FROM t") }
+        #expect(other.value &- before == 3)
+        var readOnly = Connection.Options()
+        readOnly.readOnly = true
+        _ = try Connection(path: path, options: readOnly)
+        #expect(WriteWake(databasePath: dir.path("no/such/folder/a.db")) == nil)
+    }
+
+    /// A sleeper on one mapping of the word is woken by a bump through another mapping (a
+    /// shared futex keyed by the file, as between processes), long before its timeout.
+    @Test func aBumpWakesASleeperOnAnotherMapping() async throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let a = try #require(WriteWake(databasePath: path))
+        let b = try #require(WriteWake(databasePath: path))
+        let ready = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let stop = Shared(false)
+        // The sleeper re-arms after every return, so a bump that came before it slept is not
+        // mistaken for a wake: only `bump()` returning true says a sleeper was in the futex.
+        Thread.detachNewThread {
+            while !stop.value {
+                let seen = a.value
+                ready.signal()
+                a.wait(seen: seen, nanoseconds: 60_000_000_000)
+            }
+            finished.signal()
+        }
+        // `bump()` counts the sleepers the kernel woke: one means the sleeper was in the
+        // futex through mapping `a` and a bump through mapping `b` reached it.
+        var wokeOne = false
+        for _ in 0..<50 where !wokeOne {
+            ready.wait()
+            try await Task.sleep(for: .milliseconds(100))
+            wokeOne = b.bump()
+        }
+        #expect(wokeOne)
+        stop.value = true
+        while finished.wait(timeout: .now() + 0.05) == .timedOut { b.bump() }
+        // A sleeper whose `seen` is stale does not sleep at all.
+        let stale = ContinuousClock.now
+        a.wait(seen: a.value &- 1, nanoseconds: 60_000_000_000)
+        #expect(ContinuousClock.now - stale < .seconds(30))
+    }
+
     @Test func aFileThatIsNotADatabaseIsNamedInTheError() throws {
         let dir = TempDir()
         let path = dir.path("junk.db")

@@ -137,7 +137,8 @@ public final class SQLiteJobStore: JobStore {
             RETURNING \(Self.columns)
             """
         let boundArgs = args
-        return try await database.write { db in
+        // New work waits its turn behind a process this one just woke: fair shares of jobs.
+        return try await database.write(waitingTurn: true) { db in
             guard let row = try db.queryOne(sql, boundArgs) else { return nil }
             let job = Self.job(row)
             try db.run("""

@@ -27,12 +27,15 @@ public final class DatabaseQueue: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the connection's queue.
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the connection's queue
+    /// (`waitingTurn`: see ``Connection/writeTransaction(waitingTurn:_:)``).
     @discardableResult
-    public func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+    public func write<T: Sendable>(
+        waitingTurn: Bool = false, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.connection.writeTransaction(body) })
+                continuation.resume(with: Result { try self.connection.writeTransaction(waitingTurn: waitingTurn, body) })
             }
         }
     }

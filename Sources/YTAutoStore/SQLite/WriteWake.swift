@@ -1,0 +1,57 @@
+import CWriteWake
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Hands SQLite's write lock from one process to the next without polling.
+///
+/// SQLite has no queue for its write lock: a connection that finds it taken can only sleep
+/// and try again. Short sleeps burn the cores the holder needs (four processes on two cores
+/// ran at 0.6 of the raw ceiling); long ones leave the lock idle after it is freed, and let
+/// the process that just committed take it again before anyone wakes (SQLite's own handler
+/// lets one process starve the rest). So every connection on a file maps one shared word,
+/// `<database>-wake`: a connection that ends a write transaction adds one to it and wakes
+/// one sleeper (a shared futex, first come first woken); a connection whose `BEGIN
+/// IMMEDIATE` is refused sleeps on the word until it changes, with a timeout.
+///
+/// The word is only a hint, so it needs no recovery: a process killed in the middle leaves
+/// a number, and a waiter that misses a wake (a writer outside ytauto, such as the
+/// `sqlite3` shell, never bumps it) still tries again when its timeout ends. When the file
+/// cannot be made (a read-only folder), connections fall back to timed sleeps alone.
+///
+/// `@unchecked Sendable`: every use of the word is an atomic operation or a futex call.
+final class WriteWake: @unchecked Sendable {
+    private let word: UnsafeMutablePointer<UInt32>
+    private static let size = 4096
+
+    /// Maps `<databasePath>-wake`, creating it; `nil` when that is not possible.
+    init?(databasePath: String) {
+        guard !databasePath.isEmpty, databasePath != ":memory:", !databasePath.hasPrefix("file:") else { return nil }
+        let fd = open(databasePath + "-wake", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        if st.st_size < Self.size, ftruncate(fd, off_t(Self.size)) != 0 { return nil }
+        guard let base = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            return nil
+        }
+        word = base.bindMemory(to: UInt32.self, capacity: 1)
+    }
+
+    deinit { munmap(word, Self.size) }
+
+    /// The word now; read it before trying the lock, wait on it after a refusal.
+    var value: UInt32 { ytauto_wake_load(word) }
+
+    /// After a write transaction ends: the next waiter may try now. `true` when one was woken.
+    @discardableResult
+    func bump() -> Bool { ytauto_wake_bump(word, 1) > 0 }
+
+    /// Sleeps until the word moves past `seen` or `nanoseconds` pass.
+    func wait(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word, seen, Int64(nanoseconds)) }
+}
