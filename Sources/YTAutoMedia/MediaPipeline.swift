@@ -246,7 +246,9 @@ public struct MediaPipeline: StagedPipeline {
     }
 
     /// The picture: the captions from the measured sentences, then every segment (each scene, each
-    /// crossfade) drawn from the stills with its captions (``PictureRenderer``).
+    /// crossfade) drawn from the stills with its captions (``PictureRenderer``). The sound (music
+    /// bed, ducking, two-pass loudness: ``FFmpegComposer/soundtrack(narration:music:total:folder:)``)
+    /// is made meanwhile, since it needs nothing from the picture; compose then finds it done.
     func clips(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
@@ -256,15 +258,33 @@ public struct MediaPipeline: StagedPipeline {
         let captions = dir.appending(path: "captions.ass").path
         try await Files.write(Data(Captions.ass(cues, style: style, width: channel.format.width, height: channel.format.height).utf8), to: captions)
         let progress = onProgress
-        let paths = try await PictureRenderer(tools: tools, style: style, format: channel.format, concurrency: width).render(
-            scenes: scenes.map { s in
-                PictureRenderer.Scene(image: dir.appending(path: "images").appending(path: String(format: "scene%03d.png", s.index)).path,
-                                      motion: s.motion, seconds: s.duration)
-            },
-            captions: captions, total: total, folder: dir.appending(path: "clips"),
-            onSegment: { i, n in progress?(job.id, "segment \(i + 1)/\(n)") })
+        async let sound = soundtrack(dir, style: style, total: total)
+        let paths: [String]
+        do {
+            paths = try await PictureRenderer(tools: tools, style: style, format: channel.format, concurrency: width).render(
+                scenes: scenes.map { s in
+                    PictureRenderer.Scene(image: dir.appending(path: "images").appending(path: String(format: "scene%03d.png", s.index)).path,
+                                          motion: s.motion, seconds: s.duration)
+                },
+                captions: captions, total: total, folder: dir.appending(path: "clips"),
+                onSegment: { i, n in progress?(job.id, "segment \(i + 1)/\(n)") })
+        } catch {
+            _ = try? await sound  // let the sound finish (and keep its file for the retry), then report the picture's error
+            throw error
+        }
+        let audio = try await sound
         let list = try await Self.write(paths, dir.appending(path: "segments.json"))
-        return [try Files.artifact(captions), list] + (try paths.map(Files.artifact))
+        return [try Files.artifact(captions), list, try Files.artifact(audio)] + (try paths.map(Files.artifact))
+    }
+
+    /// The music bed and the finished sound track (both reusable items); returns the track's path.
+    func soundtrack(_ dir: URL, style: ChannelStyle, total: Double) async throws -> String {
+        let music = dir.appending(path: "music.wav").path
+        try await Files.item(music, key: "music|\(style.mood.rawValue)|\(total)") { tmp in
+            try await MusicBed(tools: tools).make(mood: style.mood, seconds: total, outputPath: tmp)
+        }
+        return try await FFmpegComposer(tools: tools, style: style).soundtrack(
+            narration: dir.appending(path: "narration.wav").path, music: music, total: total, folder: dir)
     }
 
     func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
@@ -272,10 +292,9 @@ public struct MediaPipeline: StagedPipeline {
         let pieces = try Self.read([String].self, dir.appending(path: "segments.json"))
         let style = ChannelStyle.of(channel.type)
         let total = segments.reduce(0) { $0 + $1.duration }
+        // Made by the clips stage; made here only if it is missing or stale.
+        _ = try await soundtrack(dir, style: style, total: total)
         let music = dir.appending(path: "music.wav").path
-        try await Files.item(music, key: "music|\(style.mood.rawValue)|\(total)") { tmp in
-            try await MusicBed(tools: tools).make(mood: style.mood, seconds: total, outputPath: tmp)
-        }
         let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let captions = dir.appending(path: "captions.ass").path
         var project = VideoProject(id: String(job.id), channel: channel.type)

@@ -211,7 +211,7 @@ struct RenderPhase: AsyncParsableCommand {
     func ours(_ setup: RenderSetup) async throws -> (Double, String) {
         // Under --keep an earlier run's clips and music would be reused by their `.done` sidecars: start clean.
         let dir = setup.dir
-        for name in ["clips", "segments.json", "segments.txt", "music.wav", "music.wav.done", "mix.wav", "audio.m4a",
+        for name in ["clips", "segments.json", "segments.txt", "music.wav", "music.wav.done", "mix.wav", "audio.m4a", "audio.m4a.done",
                      "captions.ass", "video.mp4", "qa.json"] {
             try? FileManager.default.removeItem(at: dir.appending(path: name))
         }

@@ -50,14 +50,14 @@ import YTAutoTestSupport
         try writeConfig(min: 2, max: 14)
         let s = try SQLiteJobStore(path: dbPath)
         let id = try await s.enqueue(NewJob(channel: "facts", topic: "the shortest war in history", maxAttempts: 1)).job.id
-        // Something in the way of the audio mix: compose cannot write it.
-        let blocker = dir.url.appending(path: "work/\(id)/mix.wav/in-the-way")
+        // Something in the way of the finished video: compose cannot write it.
+        let blocker = dir.url.appending(path: "work/\(id)/video.mp4/in-the-way")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state == .failed })
         let failed = try await s.job(id: id)
         #expect(failed?.lastErrorCode == "media.file" && failed?.currentStage == "compose", "\(failed?.lastErrorMessage ?? "")")
-        #expect(failed?.lastErrorMessage?.contains("mix.wav") == true)
+        #expect(failed?.lastErrorMessage?.contains("video.mp4") == true)
         let before = try await s.stages(jobID: id)
         #expect(before.filter { $0.state == .succeeded }.map(\.stage) == ["script", "narration", "images", "clips"])
 
@@ -72,7 +72,9 @@ import YTAutoTestSupport
             #expect(a.attempt == 1 && a.artifacts == b.artifacts && a.startedAt == b.startedAt, "\(stage) ran again")
         }
         #expect(after.filter { ["compose", "thumbnail", "publish"].contains($0.stage) }.allSatisfy { $0.attempt == 2 && $0.state == .succeeded })
-        // The artifacts on disk are the ones recorded by the first attempt.
+        // The artifacts on disk are the ones recorded by the first attempt; the sound track,
+        // made by clips while the picture rendered, is among them and compose reused it.
+        #expect(after.first(where: { $0.stage == "clips" })!.artifacts.contains { $0.path.hasSuffix("/audio.m4a") })
         for a in after.first(where: { $0.stage == "clips" })!.artifacts {
             let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))
             #expect(hex == a.sha256 && bytes == a.bytes)
