@@ -68,4 +68,24 @@ import YTAutoCore
     @Test func checksumIsSHA256() {
         #expect(Checksum.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
+
+    /// A file over several 1 MiB reads, not a multiple of the buffer, hashes as its bytes do;
+    /// an empty file and a missing one behave.
+    @Test func fileChecksumMatchesTheBytesAndNamesAMissingFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "ytauto-checksum-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = [UInt8](repeating: 0, count: 3 * (1 << 20) + 12_345)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+        let file = dir.appending(path: "big.bin")
+        try Data(bytes).write(to: file)
+        let (hex, count) = try Checksum.sha256Hex(fileAt: file)
+        #expect(hex == Checksum.sha256Hex(Data(bytes)) && count == Int64(bytes.count))
+        let empty = dir.appending(path: "empty.bin")
+        try Data().write(to: empty)
+        #expect(try Checksum.sha256Hex(fileAt: empty) == ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 0))
+        let missing = dir.appending(path: "missing.bin")
+        let error = try #require(throws: CocoaError.self) { try Checksum.sha256Hex(fileAt: missing) }
+        #expect(error.code == .fileReadNoSuchFile && "\(error)".contains("missing.bin"))
+    }
 }

@@ -31,7 +31,7 @@ public struct OpenAIImageGenerator: ImageGenerator {
     ///   - size: the size asked of the model (`1536x1024`); `nil` picks one from `width`×`height`.
     ///   - width, height: the exact size of the PNG written.
     ///   - timeout: for the whole request, connecting included (a refused connection is retried
-    ///     until it passes).
+    ///     with backoff until ``HTTP/client``'s 10 s connect timeout or this one, whichever ends first).
     public init(
         baseURL: String = "https://api.openai.com/v1", apiKey: String?, model: String = "gpt-image-1", size: String? = nil,
         width: Int, height: Int, tools: ToolRunner,

@@ -31,7 +31,7 @@ public struct StableDiffusionImageGenerator: ImageGenerator {
     ///   - baseURL: the WebUI, `http://127.0.0.1:7860` by default; it needs no key.
     ///   - width, height: the exact size of the PNG written.
     ///   - timeout: for the whole request, connecting included (a refused connection is retried
-    ///     until it passes); a large image on a small GPU takes minutes.
+    ///     with backoff until ``HTTP/client``'s 10 s connect timeout or this one, whichever ends first); a large image on a small GPU takes minutes.
     public init(
         baseURL: String = "http://127.0.0.1:7860", width: Int, height: Int, steps: Int = 25,
         negativePrompt: String = StableDiffusionImageGenerator.defaultNegativePrompt, tools: ToolRunner,

@@ -31,7 +31,7 @@ public struct OpenAIChatScriptGenerator: ScriptGenerator {
     ///   - validate: throws ``ScriptValidationError`` for a script to re-ask (``ScriptValidator`` fits).
     ///   - wordsPerSecond: the narrating voice's speed; the prompt asks for the matching word count.
     ///   - timeout: for the whole request, connecting included (a refused connection is retried
-    ///     until it passes).
+    ///     with backoff until ``HTTP/client``'s 10 s connect timeout or this one, whichever ends first).
     public init(
         baseURL: String = "https://api.openai.com/v1", model: String = "gpt-4o-mini", apiKey: String? = nil,
         validate: @escaping @Sendable (Script, ChannelConfig) throws -> Void, maxReasks: Int = 2,

@@ -34,7 +34,7 @@ public struct ElevenLabsTTS: TTSEngine {
 
     /// - Parameters:
     ///   - timeout: for the whole request, connecting included (a refused connection is retried
-    ///     until it passes).
+    ///     with backoff until ``HTTP/client``'s 10 s connect timeout or this one, whichever ends first).
     public init(
         baseURL: String = "https://api.elevenlabs.io", apiKey: String, tools: ToolRunner,
         voiceMap: [String: String] = ElevenLabsTTS.defaultVoices, modelID: String = "eleven_multilingual_v2",

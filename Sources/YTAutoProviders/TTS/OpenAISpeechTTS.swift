@@ -28,7 +28,7 @@ public struct OpenAISpeechTTS: TTSEngine {
     /// - Parameters:
     ///   - apiKey: sent as `Authorization: Bearer`; `nil` for local servers that need none.
     ///   - timeout: for the whole request, connecting included (a refused connection is retried
-    ///     until it passes).
+    ///     with backoff until ``HTTP/client``'s 10 s connect timeout or this one, whichever ends first).
     public init(
         baseURL: String = "https://api.openai.com/v1", apiKey: String?, model: String = "tts-1",
         voiceMap: [String: String] = OpenAISpeechTTS.defaultVoices, tools: ToolRunner,
