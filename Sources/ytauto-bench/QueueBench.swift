@@ -45,10 +45,7 @@ struct QueueBench: AsyncParsableCommand {
         for i in 0..<jobs {
             let now = Timestamp.string(Date())
             try raw.exec("BEGIN IMMEDIATE")
-            try raw.run("""
-                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
-                VALUES (?, ?, '{}', 'queued', 0, ?, 3, NULL, ?, ?)
-                """, ["c\(i % 3)", "t\(i)", now, now, now])
+            try raw.run(SQLiteJobStore.SQL.insertJob, ["c\(i % 3)", "t\(i)", #"{"options":{},"topic":"t\#(i)"}"#, Int64(0), now, Int64(3), nil, now, now])
             try raw.exec("COMMIT")
         }
         let rawEnqueueSeconds = (ContinuousClock.now - t1).seconds
@@ -179,7 +176,8 @@ struct QueueChild: AsyncParsableCommand {
             }
         } else {
             let raw = try RawSQLite(db)
-            let columns = "id, channel, topic, payload, state, priority, run_at, attempt, max_attempts, lease_owner, lease_token, lease_expires_at, cancel_requested, current_stage, unique_key, last_error_code, last_error_message, created_at, updated_at, finished_at"
+            // The store's own statement texts (SQLiteJobStore.SQL), without the store around them.
+            typealias SQL = SQLiteJobStore.SQL
             func tx<T>(_ body: () throws -> T) throws -> T {
                 try raw.exec("BEGIN IMMEDIATE")
                 do {
@@ -195,56 +193,31 @@ struct QueueChild: AsyncParsableCommand {
                 let t = ContinuousClock.now
                 let now = Date()
                 let leased: [String?]? = try tx {
-                    let rows = try raw.run("""
-                        UPDATE jobs
-                           SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
-                               lease_expires_at = ?2, updated_at = ?3
-                         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
-                                      ORDER BY priority, run_at, id LIMIT 1)
-                        RETURNING \(columns)
-                        """, [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now)])
+                    let rows = try raw.run(SQL.leaseNext(), [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now)])
                     guard let row = rows.first else { return nil }
-                    try raw.run("""
-                        INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now)])
+                    try raw.run(SQL.insertAttempt, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now)])
                     return row
                 }
                 guard let row = leased else { break }
                 leaseMS.append((ContinuousClock.now - t).seconds * 1000)
                 let id = Int64(row[0]!)!, token = Int64(row[10]!)!, attempt = Int64(row[7]!)!
                 func check() throws {
-                    let r = try raw.run("SELECT \(columns) FROM jobs WHERE id = ?", [id])
+                    let r = try raw.run(SQL.jobByID, [id])
                     guard let j = r.first, j[4] == "running", j[10] == String(token), j[9] == name else { throw BenchError("lease lost") }
                 }
                 for s in stageNames {
                     let now = Timestamp.string(Date())
                     try tx {
                         try check()
-                        try raw.run("""
-                            INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            ON CONFLICT (job_id, stage) DO UPDATE SET
-                                state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
-                                started_at = excluded.started_at, finished_at = excluded.finished_at,
-                                duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
-                            """, [id, s, "succeeded", attempt, "[]", now, now, Int64(0), nil, nil])
-                        try raw.run("UPDATE jobs SET current_stage = ?, updated_at = ? WHERE id = ?", [s, now, id])
+                        try raw.run(SQL.upsertStage, [id, s, "succeeded", attempt, "[]", now, now, Int64(0), nil, nil])
+                        try raw.run(SQL.setCurrentStage, [s, now, id])
                     }
                 }
                 let now2 = Timestamp.string(Date())
                 try tx {
                     try check()
-                    try raw.run("""
-                        UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ?
-                         WHERE job_id = ? AND lease_token = ?
-                        """, [now2, "succeeded", stageNames.last, nil, nil, id, token])
-                    try raw.run("""
-                        UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
-                               last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
-                         WHERE id = ?
-                        RETURNING \(columns)
-                        """, ["succeeded", now2, now2, nil, nil, id])
+                    try raw.run(SQL.finishAttempt, [now2, "succeeded", stageNames.last, nil, nil, id, token])
+                    try raw.run(SQL.finishJob, ["succeeded", now2, now2, nil, nil, id])
                 }
                 completed += 1
             }

@@ -2,9 +2,11 @@ import CSQLite
 import Foundation
 
 /// The ceiling: a connection straight on CSQLite, with SQLite's own busy handler
-/// (`sqlite3_busy_timeout`), no statement cache, no retry policy, no framework code.
+/// (`sqlite3_busy_timeout`), no retry policy, no framework code. Each SQL text is prepared
+/// once and reused, as a careful C program would: the ceiling is not slowed by re-parsing.
 final class RawSQLite {
     let db: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
 
     init(_ path: String) throws {
         var handle: OpaquePointer?
@@ -16,7 +18,10 @@ final class RawSQLite {
         sqlite3_busy_timeout(db, 30_000)
     }
 
-    deinit { sqlite3_close_v2(db) }
+    deinit {
+        for stmt in statements.values { sqlite3_finalize(stmt) }
+        sqlite3_close_v2(db)
+    }
 
     func exec(_ sql: String) throws {
         while true {
@@ -27,14 +32,25 @@ final class RawSQLite {
         }
     }
 
-    /// Prepares, binds (Int64, String or nil), steps to the end, and returns the rows as text.
+    /// Binds (Int64, String or nil) the statement prepared for `sql`, steps to the end, and
+    /// returns the rows as text.
     @discardableResult
     func run(_ sql: String, _ args: [Any?]) throws -> [[String?]] {
-        var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
-            throw BenchError("prepare \(sql): \(String(cString: sqlite3_errmsg(db)))")
+        let stmt: OpaquePointer
+        if let cached = statements[sql] {
+            stmt = cached
+        } else {
+            var made: OpaquePointer?
+            guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &made, nil) == SQLITE_OK, let made else {
+                throw BenchError("prepare \(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
+            statements[sql] = made
+            stmt = made
         }
-        defer { sqlite3_finalize(stmt) }
+        defer {
+            sqlite3_reset(stmt)
+            sqlite3_clear_bindings(stmt)
+        }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (i, a) in args.enumerated() {
             switch a {

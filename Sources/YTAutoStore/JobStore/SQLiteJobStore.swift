@@ -40,6 +40,69 @@ public final class SQLiteJobStore: JobStore {
         last_error_message, created_at, updated_at, finished_at
         """
 
+    /// The statements of the job life cycle, as text. Public so that `ytauto-bench queue` issues
+    /// exactly these through raw CSQLite for its ceiling: the two sides cannot drift apart.
+    public enum SQL {
+        public static let columns = SQLiteJobStore.columns
+
+        /// Leases the next due job: `?1` owner, `?2` lease expiry, `?3` now; `filter` adds
+        /// conditions on the candidate (numbered from `?4`).
+        public static func leaseNext(filter: String = "") -> String {
+            """
+            UPDATE jobs
+               SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
+                   lease_expires_at = ?2, updated_at = ?3
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3\(filter)
+                          ORDER BY priority, run_at, id LIMIT 1)
+            RETURNING \(columns)
+            """
+        }
+
+        /// channel, topic, payload JSON, priority, run at, max attempts, unique key, created, updated.
+        public static let insertJob = """
+            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
+            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (unique_key) DO NOTHING
+            RETURNING \(columns)
+            """
+
+        /// job id, attempt, lease token, channel, worker, started at.
+        public static let insertAttempt = """
+            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """
+
+        /// The job's row, read under the write lock to check a lease.
+        public static let jobByID = "SELECT \(columns) FROM jobs WHERE id = ?"
+
+        /// job id, stage, state, attempt, artifacts JSON, started, finished, duration ms, error code, error message.
+        public static let upsertStage = """
+            INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (job_id, stage) DO UPDATE SET
+                state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
+                started_at = excluded.started_at, finished_at = excluded.finished_at,
+                duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
+            """
+
+        /// stage, now, job id.
+        public static let setCurrentStage = "UPDATE jobs SET current_stage = ?, updated_at = ? WHERE id = ?"
+
+        /// finished at, outcome, stage, error code, error message, job id, lease token.
+        public static let finishAttempt = """
+            UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ?
+             WHERE job_id = ? AND lease_token = ?
+            """
+
+        /// state, finished at, updated at, error code, error message, job id.
+        public static let finishJob = """
+            UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
+                   last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
+             WHERE id = ?
+            RETURNING \(columns)
+            """
+    }
+
     static func job(_ row: Row) -> Job {
         Job(
             id: row.int("id") ?? 0,
@@ -92,12 +155,7 @@ public final class SQLiteJobStore: JobStore {
     /// Inserts a job inside the caller's write transaction; with a unique key already taken,
     /// returns the existing job.
     static func insert(_ db: Connection, _ new: NewJob, now: Date) throws -> EnqueueResult {
-        let inserted = try db.queryOne("""
-            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
-            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (unique_key) DO NOTHING
-            RETURNING \(Self.columns)
-            """,
+        let inserted = try db.queryOne(SQL.insertJob,
             [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
              new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now])
         if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
@@ -128,30 +186,20 @@ public final class SQLiteJobStore: JobStore {
             filter += " AND id = ?\(args.count + 1)"
             args.append(jobID)
         }
-        let sql = """
-            UPDATE jobs
-               SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
-                   lease_expires_at = ?2, updated_at = ?3
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3\(filter)
-                          ORDER BY priority, run_at, id LIMIT 1)
-            RETURNING \(Self.columns)
-            """
+        let sql = SQL.leaseNext(filter: filter)
         let boundArgs = args
         // New work waits its turn behind a process this one just woke: fair shares of jobs.
         return try await database.write(waitingTurn: true) { db in
             guard let row = try db.queryOne(sql, boundArgs) else { return nil }
             let job = Self.job(row)
-            try db.run("""
-                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, [job.id, job.attempt, job.leaseToken, job.channel, worker, now])
+            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now])
             return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
         }
     }
 
     /// Reads the job's row under the write lock and checks that `lease` is still its lease.
     static func requireLease(_ db: Connection, _ lease: Lease) throws -> Job {
-        guard let row = try db.queryOne("SELECT \(columns) FROM jobs WHERE id = ?", [lease.jobID]) else {
+        guard let row = try db.queryOne(SQL.jobByID, [lease.jobID]) else {
             throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
         }
         let job = Self.job(row)
@@ -165,7 +213,7 @@ public final class SQLiteJobStore: JobStore {
     public func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus {
         let now = self.now()
         let until = now.addingTimeInterval(duration.seconds)
-        return try await database.write { db in
+        return try await database.write(wakes: false) { db in
             let job = try Self.requireLease(db, lease)
             try db.run("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ?", [until, now, job.id])
             return job.cancelRequested ? .cancelRequested(until: until) : .held(until: until)
@@ -179,19 +227,12 @@ public final class SQLiteJobStore: JobStore {
         let artifactsJSON = String(decoding: try JSONEncoder().encode(artifacts), as: UTF8.self)
         let finished: Date? = state == .running ? nil : now
         let durationMS: Int64? = finished.map { Int64(($0.timeIntervalSince(startedAt) * 1000).rounded()) }
-        try await database.write { db in
+        try await database.write(wakes: false) { db in
             let job = try Self.requireLease(db, lease)
-            try db.run("""
-                INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (job_id, stage) DO UPDATE SET
-                    state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
-                    started_at = excluded.started_at, finished_at = excluded.finished_at,
-                    duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
-                """,
+            try db.run(SQL.upsertStage,
                 [job.id, stage, state.rawValue, job.attempt, artifactsJSON, startedAt, finished, durationMS,
                  error?.code, error?.message])
-            try db.run("UPDATE jobs SET current_stage = ?, updated_at = ? WHERE id = ?", [stage, now, job.id])
+            try db.run(SQL.setCurrentStage, [stage, now, job.id])
         }
     }
 
@@ -199,20 +240,12 @@ public final class SQLiteJobStore: JobStore {
 
     /// Ends the attempt row of `lease` with `outcome`.
     static func finishAttempt(_ db: Connection, _ lease: Lease, outcome: AttemptOutcome, stage: String?, error: JobFailure?, now: Date) throws {
-        try db.run("""
-            UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ?
-             WHERE job_id = ? AND lease_token = ?
-            """, [now, outcome.rawValue, stage, error?.code, error?.message, lease.jobID, lease.token])
+        try db.run(SQL.finishAttempt, [now, outcome.rawValue, stage, error?.code, error?.message, lease.jobID, lease.token])
     }
 
     /// Moves a job to a finished state and clears its lease.
     static func finish(_ db: Connection, jobID: Int64, state: JobState, error: JobFailure?, now: Date) throws -> Job {
-        guard let row = try db.queryOne("""
-            UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
-                   last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
-             WHERE id = ?
-            RETURNING \(columns)
-            """, [state.rawValue, now, now, error?.code, error?.message, jobID])
+        guard let row = try db.queryOne(SQL.finishJob, [state.rawValue, now, now, error?.code, error?.message, jobID])
         else { throw JobStoreError.notFound(jobID) }
         return job(row)
     }

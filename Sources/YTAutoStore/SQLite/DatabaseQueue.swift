@@ -28,14 +28,14 @@ public final class DatabaseQueue: @unchecked Sendable {
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the connection's queue
-    /// (`waitingTurn`: see ``Connection/writeTransaction(waitingTurn:_:)``).
+    /// (`waitingTurn`, `wakes`: see ``Connection/writeTransaction(waitingTurn:wakes:_:)``).
     @discardableResult
     public func write<T: Sendable>(
-        waitingTurn: Bool = false, _ body: @escaping @Sendable (Connection) throws -> T
+        waitingTurn: Bool = false, wakes: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.connection.writeTransaction(waitingTurn: waitingTurn, body) })
+                continuation.resume(with: Result { try self.connection.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) })
             }
         }
     }

@@ -40,7 +40,7 @@ final class WriteWake: @unchecked Sendable {
         guard let base = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             return nil
         }
-        word = base.bindMemory(to: UInt32.self, capacity: 1)
+        word = base.bindMemory(to: UInt32.self, capacity: 2)  // the sequence, then the sleepers' count
     }
 
     deinit { munmap(word, Self.size) }
@@ -48,9 +48,10 @@ final class WriteWake: @unchecked Sendable {
     /// The word now; read it before trying the lock, wait on it after a refusal.
     var value: UInt32 { ytauto_wake_load(word) }
 
-    /// After a write transaction ends: the next waiter may try now. `true` when one was woken.
+    /// After a write transaction ends: the next waiter may try now; `waking` one of them at
+    /// once, or letting them find out when their sleep ends. `true` when one was woken.
     @discardableResult
-    func bump() -> Bool { ytauto_wake_bump(word, 1) > 0 }
+    func bump(waking: Bool = true) -> Bool { ytauto_wake_bump(word, waking ? 1 : 0) > 0 }
 
     /// Sleeps until the word moves past `seen` or `nanoseconds` pass.
     func wait(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word, seen, Int64(nanoseconds)) }
