@@ -192,10 +192,10 @@ final class BusyState {
     var turnsTaken = 0
     /// How many `waitingTurn` transactions (leases) a connection takes in a row, while it keeps
     /// waking waiters, before it lets one go first. Measured with `ytauto-bench queue`, 4
-    /// processes on 2 cores, against raw CSQLite: yielding at every lease gave 0.65 of the
-    /// ceiling (shares 24–26 %, lease p99 5 ms); every 4th 0.78–0.80 (7.7 ms); every 16th
-    /// about 0.8 (shares 22–29 %, 11 ms); every 32nd 0.83–0.92 but shares of 16–32 % and a
-    /// 15 ms p99. Real jobs last minutes, where any of these is fair.
+    /// processes on 2 cores, against raw CSQLite (2026-11-25): yielding at every lease gave
+    /// 0.63–0.70 of the ceiling with a lease p50 of 1.7–2.1 ms; every 4th 0.60–0.65; every
+    /// 16th 0.71 with a p50 of 0.4 ms; every 32nd 0.63–0.66. Shares stayed within 23–28 %
+    /// throughout. Real jobs last minutes, where any of these is fair.
     static let turnsBeforeYield = 16
     init(timeoutNanos: UInt64, wake: WriteWake?) {
         self.timeoutNanos = timeoutNanos
