@@ -11,9 +11,9 @@ public func filterPath(_ path: String) -> String {
     return out
 }
 
-/// Composes the finished video with ffmpeg: scene clips joined by crossfades, the narration with
-/// the music ducked under it (sidechain), loudness normalised to −14 LUFS in two passes, captions
-/// burned in through libass, H.264 + AAC in an MP4 with faststart.
+/// Composes the finished video with ffmpeg: the picture's segments joined, with the sound track
+/// (the narration over the music ducked under it, loudness normalised to −14 LUFS in two passes,
+/// AAC), into an H.264 + AAC MP4 with faststart.
 ///
 /// `project.clips` are the picture's segments in order, captions and crossfades already in them
 /// (``PictureRenderer``); they are joined by stream copy, and the audio is encoded once and muxed

@@ -279,12 +279,18 @@ public struct MediaPipeline: StagedPipeline {
 
     /// The music bed and the finished sound track (both reusable items); returns the track's path.
     func soundtrack(_ dir: URL, style: ChannelStyle, total: Double) async throws -> String {
+        try await FFmpegComposer(tools: tools, style: style).soundtrack(
+            narration: dir.appending(path: "narration.wav").path, music: try await musicBed(dir, style: style, total: total),
+            total: total, folder: dir)
+    }
+
+    /// The music bed (a reusable item); returns its path.
+    func musicBed(_ dir: URL, style: ChannelStyle, total: Double) async throws -> String {
         let music = dir.appending(path: "music.wav").path
         try await Files.item(music, key: "music|\(style.mood.rawValue)|\(total)") { tmp in
             try await MusicBed(tools: tools).make(mood: style.mood, seconds: total, outputPath: tmp)
         }
-        return try await FFmpegComposer(tools: tools, style: style).soundtrack(
-            narration: dir.appending(path: "narration.wav").path, music: music, total: total, folder: dir)
+        return music
     }
 
     func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
@@ -292,9 +298,9 @@ public struct MediaPipeline: StagedPipeline {
         let pieces = try Self.read([String].self, dir.appending(path: "segments.json"))
         let style = ChannelStyle.of(channel.type)
         let total = segments.reduce(0) { $0 + $1.duration }
-        // Made by the clips stage; made here only if it is missing or stale.
-        _ = try await soundtrack(dir, style: style, total: total)
-        let music = dir.appending(path: "music.wav").path
+        // The bed and the sound track were made by the clips stage; they are made again here
+        // (by the composer, for the track) only if missing or stale.
+        let music = try await musicBed(dir, style: style, total: total)
         let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let captions = dir.appending(path: "captions.ass").path
         var project = VideoProject(id: String(job.id), channel: channel.type)

@@ -10,7 +10,7 @@
 /// The word's value (acquire).
 uint32_t ytauto_wake_load(const uint32_t *word);
 
-/// Adds one to the word (release) and wakes up to `count` waiters in any process.
+/// Adds one to the word and wakes up to `count` waiters in any process.
 /// Returns how many it woke. With `count` 0 it only moves the word (sleepers see the change
 /// when their timeout ends).
 int ytauto_wake_bump(uint32_t *word, int count);

@@ -188,7 +188,7 @@ public final class SQLiteJobStore: JobStore {
         }
         let sql = SQL.leaseNext(filter: filter)
         let boundArgs = args
-        // New work waits its turn behind a process this one just woke: fair shares of jobs.
+        // New work may wait its turn behind a process this one just woke: fair shares of jobs.
         return try await database.write(waitingTurn: true) { db in
             guard let row = try db.queryOne(sql, boundArgs) else { return nil }
             let job = Self.job(row)

@@ -14,9 +14,10 @@ import Darwin
 /// ran at 0.6 of the raw ceiling); long ones leave the lock idle after it is freed, and let
 /// the process that just committed take it again before anyone wakes (SQLite's own handler
 /// lets one process starve the rest). So every connection on a file maps one shared word,
-/// `<database>-wake`: a connection that ends a write transaction adds one to it and wakes
-/// one sleeper (a shared futex, first come first woken); a connection whose `BEGIN
-/// IMMEDIATE` is refused sleeps on the word until it changes, with a timeout.
+/// `<database>-wake`: a connection that ends a write transaction adds one to it and, unless
+/// the write was in the middle of a job, wakes one sleeper (a shared futex, first come first
+/// woken); a connection whose `BEGIN IMMEDIATE` is refused sleeps on the word until it
+/// changes, with a timeout.
 ///
 /// The word is only a hint, so it needs no recovery: a process killed in the middle leaves
 /// a number, and a waiter that misses a wake (a writer outside ytauto, such as the
