@@ -243,7 +243,7 @@ struct RenderPhase: AsyncParsableCommand {
             // The same clip length, frame count and motion as the pipeline's clips stage.
             let d = scene.duration + (n < scenes.count - 1 ? style.crossfade : 0)
             let frames = max(1, Int((d * Double(fps)).rounded(.up)))
-            let e = RenderFloor.kenBurns(scene.motion, frames: frames)
+            let e = KenBurnsGenerator.expressions(scene.motion, frames: frames)
             inputs += ["-i", setup.dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path]
             graph += "[\(n):v]zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(frames):s=\(f.width)x\(f.height):fps=\(fps),format=yuv420p[v\(n)];"
             if n == 0 {
@@ -255,7 +255,7 @@ struct RenderPhase: AsyncParsableCommand {
                 last = "x\(n)"
             }
         }
-        graph += "[\(last)]ass=filename=\(RenderFloor.filterPath(setup.floorCaptions.path)),format=yuv420p[vout];"
+        graph += "[\(last)]ass=filename=\(filterPath(setup.floorCaptions.path)),format=yuv420p[vout];"
         inputs += ["-i", setup.dir.appending(path: "narration.wav").path]
         graph += RenderFloor.musicBed(style.mood, seconds: total) + "[mus];"
         graph += "[\(scenes.count):a]aformat=sample_rates=48000:channel_layouts=stereo,asplit=2[nar][key];"
@@ -372,16 +372,10 @@ struct RenderSetup {
 /// The pieces of the floor command that must equal the pipeline's own, taken from the pipeline
 /// itself so that the floor cannot drift from what it is compared with.
 enum RenderFloor {
-    static func kenBurns(_ motion: Motion, frames: Int) -> (z: String, x: String, y: String) {
-        KenBurnsGenerator.expressions(motion, frames: frames)
-    }
-
     /// `MusicBed`'s graph, trimmed in the graph instead of by `-t`.
     static func musicBed(_ mood: ChannelStyle.Mood, seconds: Double) -> String {
         MusicBed.graph(mood: mood, seconds: seconds) + ",atrim=end=\(String(format: "%.3f", seconds))"
     }
-
-    static func filterPath(_ path: String) -> String { YTAutoMedia.filterPath(path) }
 }
 
 /// Writes a line now, unbuffered, even when stdout is a pipe (the long form runs for minutes).
