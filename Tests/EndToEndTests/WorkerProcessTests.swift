@@ -56,7 +56,7 @@ import YTAutoTestSupport
     @Test func sigtermHandsBackRunningJobsWithoutSpendingAnAttempt() async throws {
         let s = try store()
         let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1)).job.id }
-        let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "2", "--grace", "200ms")
+        let w = try worker("--synthetic-stage-ms", "20000", "--concurrency", "2", "--grace", "200ms")
         #expect(try await eventually(timeout: .seconds(30)) {
             // Both inside their first stage, not merely leased.
             let a = try await s.stages(jobID: ids[0]).isEmpty == false
