@@ -13,6 +13,9 @@ import YTAutoStore
 ///   lock while idle.
 /// - Cancellation: a cancel request seen by a heartbeat cancels the running stage's task;
 ///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more.
+/// - Threads: its bookkeeping (leasing, checkpoints, heartbeats, the sweep) runs on the
+///   store file's ``DatabaseThread``, where the store's transactions run without a hop to a
+///   dispatch queue and back; the stages' own work runs on Swift's global executor.
 /// - Graceful shutdown (SIGTERM/SIGINT): it stops leasing; running stages may finish within
 ///   the grace period; the jobs are then handed back without spending an attempt. A stage
 ///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
@@ -37,15 +40,22 @@ public final class QueueWorker: Service, Sendable {
     let configuration: Configuration
     let logger: Logger
     private let inFlight = InFlight()
+    /// The store file's ``DatabaseThread``, where this worker's bookkeeping runs.
+    private let thread: DatabaseThread
 
     public init(store: SQLiteJobStore, pipeline: any StagedPipeline, configuration: Configuration, logger: Logger) {
         self.store = store
         self.pipeline = pipeline
         self.configuration = configuration
         self.logger = logger
+        self.thread = store.database.thread
     }
 
     public func run() async throws {
+        try await withTaskExecutorPreference(thread) { try await self.runHere() }
+    }
+
+    private func runHere() async throws {
         let registration = try await store.registerWorker()
         let log: Logger = {
             var l = logger
@@ -57,7 +67,7 @@ public final class QueueWorker: Service, Sendable {
             "channels": "\(configuration.channels?.joined(separator: ",") ?? "all")",
             "dry_run": "\(configuration.dryRun)",
         ])
-        let sweeper = Task { [store, configuration] in
+        let sweeper = Task(executorPreference: thread) { [store, configuration] in
             while !Task.isCancelled {
                 do {
                     let report = try await store.reclaim()
@@ -89,10 +99,14 @@ public final class QueueWorker: Service, Sendable {
     /// Runs one queued job to its end in this process (`ytauto run-once`), as a worker would:
     /// registered, leased, heartbeated, checkpointed. Returns the job as it ended (or was handed back).
     public func runOne(jobID: Int64) async throws -> Job {
+        try await withTaskExecutorPreference(thread) { try await self.runOneHere(jobID: jobID) }
+    }
+
+    private func runOneHere(jobID: Int64) async throws -> Job {
         let registration = try await store.registerWorker()
         var log = logger
         log[metadataKey: "worker"] = "\(registration.id)"
-        defer { Task { [store] in try? await store.deregisterWorker(registration) } }
+        defer { Task(executorPreference: thread) { [store] in try? await store.deregisterWorker(registration) } }
         guard let lease = try await store.lease(worker: registration.id, channels: nil, duration: configuration.leaseDuration, only: jobID) else {
             throw JobStoreError.invalidArgument("job \(jobID) is not queued and due, so it cannot be run now")
         }
@@ -152,7 +166,7 @@ public final class QueueWorker: Service, Sendable {
         let jl = jobLog
         // Registered before the task starts, so a job that ends at once is still removed after it was added.
         await inFlight.add(lease.jobID, control: control)
-        Task {
+        Task(executorPreference: thread) {
             await self.process(lease, control: control, log: jl)
             await self.inFlight.remove(lease.jobID)
         }
@@ -161,7 +175,7 @@ public final class QueueWorker: Service, Sendable {
     /// Runs every unfinished stage of a leased job, with a heartbeat beside it.
     func process(_ lease: Lease, control: JobControl, log: Logger) async {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
-        let heartbeat = Task { [store, configuration] in
+        let heartbeat = Task(executorPreference: thread) { [store, configuration] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: configuration.heartbeatInterval)
                 if Task.isCancelled { return }
@@ -205,7 +219,8 @@ public final class QueueWorker: Service, Sendable {
                 let context = StageContext(dryRun: configuration.dryRun, notes: notes[stage] ?? [:]) { [store] more in
                     try await store.saveStageNotes(lease, stage: stage, notes: more)
                 }
-                let work = Task { [pipeline] in
+                // The stage's own work (files, hashing, waiting on ffmpeg) stays off the database thread.
+                let work = Task(executorPreference: globalConcurrentExecutor) { [pipeline] in
                     try await pipeline.run(stage: stage, job: lease.job, context: context)
                 }
                 await control.setWork(work)

@@ -192,11 +192,12 @@ final class BusyState {
     var turnsTaken = 0
     /// How many `waitingTurn` transactions (leases) a connection takes in a row, while it keeps
     /// waking waiters, before it lets one go first. Measured with `ytauto-bench queue`, 4
-    /// processes on 2 cores, against raw CSQLite (2026-11-25): yielding at every lease gave
-    /// 0.63–0.70 of the ceiling with a lease p50 of 1.7–2.1 ms; every 4th 0.60–0.65; every
-    /// 16th 0.71 with a p50 of 0.4 ms; every 32nd 0.63–0.66. Shares stayed within 23–28 %
-    /// throughout. Real jobs last minutes, where any of these is fair.
-    static let turnsBeforeYield = 16
+    /// processes on 2 cores, the store on its ``DatabaseThread``, against raw CSQLite
+    /// (2026-11-25, three runs each): every 4th lease gave 0.82–0.85 of the ceiling with a
+    /// lease p99 of 11–12 ms; every 8th 0.85–0.93 and 13–15 ms; every 16th 0.83–0.89 and
+    /// 15–20 ms. Shares stayed within 21–30 % throughout. Real jobs last minutes, where any
+    /// of these is fair.
+    static let turnsBeforeYield = 8
     init(timeoutNanos: UInt64, wake: WriteWake?) {
         self.timeoutNanos = timeoutNanos
         self.wake = wake

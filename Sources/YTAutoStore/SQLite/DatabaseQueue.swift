@@ -1,16 +1,22 @@
 import Dispatch
 import Foundation
 
-/// Owns one ``Connection`` and runs every use of it on a serial dispatch queue of its own.
+/// Owns one ``Connection`` and runs every use of it under its lock: on the caller's thread
+/// when that is a ``DatabaseThread``, and otherwise on a serial dispatch queue of its own.
 ///
-/// SQLite calls block (on disk, on another process's lock). Running them on this queue's
-/// thread rather than in a Swift task keeps the cooperative thread pool free; callers
-/// `await` the result. `@unchecked Sendable` is safe because the connection is only ever
-/// touched from `queue`.
+/// SQLite calls block (on disk, on another process's lock, for seconds at worst). Running
+/// them on this queue's thread rather than in a Swift task keeps the cooperative thread
+/// pool free; callers `await` the result. A caller already on a ``DatabaseThread`` (a
+/// thread that exists to block) skips the hop to the queue and back, which is most of the
+/// cost of a short transaction. `@unchecked Sendable` is safe because the connection is
+/// only ever touched under `lock`.
 public final class DatabaseQueue: @unchecked Sendable {
     private let queue: DispatchQueue
+    private let lock = NSLock()
     private let connection: Connection
     public let path: String
+    /// The thread on which callers of this file's database may run its transactions directly.
+    public var thread: DatabaseThread { DatabaseThread.forDatabase(at: path) }
 
     public init(path: String, options: Connection.Options = .init()) throws {
         self.path = path
@@ -18,24 +24,27 @@ public final class DatabaseQueue: @unchecked Sendable {
         self.connection = try Connection(path: path, options: options)
     }
 
-    /// Runs `body` on the connection's queue.
+    /// Runs `body` in a read transaction.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.connection.readTransaction(body) })
-            }
-        }
+        try await run { try $0.readTransaction(body) }
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the connection's queue
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction
     /// (`waitingTurn`, `wakes`: see ``Connection/writeTransaction(waitingTurn:wakes:_:)``).
     @discardableResult
     public func write<T: Sendable>(
         waitingTurn: Bool = false, wakes: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        try await run { try $0.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) }
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        if DatabaseThread.isCurrent {
+            return try lock.withLock { try body(connection) }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.connection.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) })
+                continuation.resume(with: Result { try self.lock.withLock { try body(self.connection) } })
             }
         }
     }
@@ -43,6 +52,6 @@ public final class DatabaseQueue: @unchecked Sendable {
     /// Runs `body` on the connection's queue and blocks the caller until it is done.
     /// For setup and tools; never call it from inside another `DatabaseQueue` body.
     public func sync<T>(_ body: (Connection) throws -> T) throws -> T {
-        try queue.sync { try body(connection) }
+        try queue.sync { try lock.withLock { try body(connection) } }
     }
 }
