@@ -11,10 +11,10 @@ struct QueueBench: AsyncParsableCommand {
         abstract: "Jobs per second through the store (enqueue, lease, a checkpoint per stage, complete) against raw CSQLite.",
         discussion: """
             Ours: P processes run the life cycle through SQLiteJobStore (BEGIN IMMEDIATE, fencing checks, \
-            the <db>-wake hand-over of the write lock). The ceiling: P processes issue the store's own \
+            the <db>-wake hand-over of the write lock) on the file's database thread, as a worker does. The ceiling: P processes issue the store's own \
             statements (SQLiteJobStore.SQL, each prepared once) through CSQLite with SQLite's own busy \
             handler and nothing else. Both on fresh files in the same run. Also: the \
-            enqueue rate, lease latency p50/p99, each process's share of the jobs, and list-failed and \
+            enqueue rate (from the database thread and from a plain Swift task), lease latency p50/p99, each process's share of the jobs, and list-failed and \
             history latency on a table of --history-rows rows.
             """)
 

@@ -3,7 +3,8 @@ import Foundation
 import YTAutoCore
 
 /// One SQLite connection. Not Sendable: a ``DatabaseQueue`` owns it and runs every call
-/// on its own serial queue, so blocking SQLite calls never occupy Swift's cooperative pool.
+/// under its lock, on its own serial queue or on a ``DatabaseThread``, so blocking SQLite
+/// calls never occupy Swift's cooperative pool.
 ///
 /// It opens with WAL, `synchronous=NORMAL`, foreign keys on, and a busy handler that
 /// waits up to ``Options/busyTimeout``. SQLite's built-in handler sleeps 1, 2, 5 … 100 ms
