@@ -68,6 +68,9 @@ public final class QueueWorker: Service, Sendable {
             "dry_run": "\(configuration.dryRun)",
         ])
         let sweeper = Task(executorPreference: thread) { [store, configuration] in
+            // The sweep runs every 250 ms: an error that persists (a full disk) is logged once,
+            // and again when it changes or the sweep works again.
+            var failing: (text: String, count: Int)? = nil
             while !Task.isCancelled {
                 do {
                     let report = try await store.reclaim()
@@ -78,8 +81,18 @@ public final class QueueWorker: Service, Sendable {
                         await self.inFlight.nudge()
                     }
                     try await store.touchWorker(registration.id)
+                    if let f = failing {
+                        log.notice("sweep works again", metadata: ["failed_sweeps": "\(f.count)"])
+                        failing = nil
+                    }
                 } catch {
-                    log.error("sweep failed: \(error)")
+                    let text = "\(error)"
+                    if failing?.text == text {
+                        failing?.count += 1
+                    } else {
+                        log.error("sweep failed: \(text)")
+                        failing = (text, 1)
+                    }
                 }
                 try? await Task.sleep(for: configuration.sweepInterval)
             }

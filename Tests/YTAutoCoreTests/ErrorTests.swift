@@ -28,6 +28,8 @@ import YTAutoCore
             (ScriptValidationError(issues: ["no hook", "too short"]), "script.invalid", false),
             (FFmpegError(command: ["ffmpeg", "-i", "x"], exitStatus: 1, stderrTail: "bad input"), "ffmpeg.failed", false),
             (ProviderError(family: .image, reason: "server_error", message: "502", isRetryable: true), "image.server_error", true),
+            (FFmpegError(command: ["ffmpeg", "-i", "x", "out.mp4"], exitStatus: 1, stderrTail: "av_interleaved_write_frame(): No space left on device"),
+             "media.disk_full", true),
         ]
         for (error, code, retryable) in cases {
             #expect(error.code == code)
@@ -40,6 +42,8 @@ import YTAutoCore
         #expect(YouTubeAuthError(message: "x").description.contains("ytauto auth youtube"))
         let ff = FFmpegError(command: ["ffmpeg", "-i", "in.mp4"], exitStatus: 1, stderrTail: "Invalid data")
         #expect(ff.message.contains("Invalid data") && ff.message.contains("ffmpeg -i in.mp4"))
+        let full = FFmpegError(command: ["ffmpeg", "-i", "in.mp4", "/work/7/out.mp4"], exitStatus: 1, stderrTail: "Error: No space left on device")
+        #expect(full.message.hasPrefix("the disk is full: ffmpeg could not write /work/7/out.mp4"))
     }
 
     @Test func pipelineErrorSeesThroughToTheCause() {
