@@ -209,7 +209,10 @@ public final class QueueWorker: Service, Sendable {
         defer { heartbeat.cancel() }
         do {
             let records = try await store.stages(jobID: lease.jobID)
-            let done = Set(records.filter { Self.verified($0) }.map(\.stage))
+            // Verifying hashes the recorded files (hundreds of MB for a long video): off the database thread.
+            let done = await Task(executorPreference: globalConcurrentExecutor) {
+                Set(records.filter { Self.verified($0) }.map(\.stage))
+            }.value
             let notes = Dictionary(records.map { ($0.stage, $0.notes) }, uniquingKeysWith: { a, _ in a })
             let observe = configuration.observer ?? { _ in }
             for (index, stage) in pipeline.stages.enumerated() {

@@ -21,7 +21,7 @@ import Darwin
 /// process for seconds. This thread may block, because it is not shared with anything else.
 ///
 /// Use: run the code that talks to a store under
-/// `withTaskExecutorPreference(store.thread) { … }` (`QueueWorker` runs its leasing,
+/// `withTaskExecutorPreference(store.database.thread) { … }` (`QueueWorker` runs its leasing,
 /// checkpoints and heartbeats so; the stages' own work goes back to the global executor).
 /// Tasks on it that wake each other (actor hops, continuations) stay on the thread and cost
 /// no system call; only work arriving from other threads signals it.
