@@ -20,14 +20,18 @@ struct FullDiskTests {
         let s = try SQLiteJobStore(path: dbPath)
         let id = try await s.enqueue(NewJob(channel: "facts", topic: "space", maxAttempts: 5)).job.id
         let worker = try Child(binary("ytauto"),
-                               ["worker", "--synthetic-stage-ms", "300", "--concurrency", "1", "--lease-seconds", "3"],
+                               ["worker", "--synthetic-stage-ms", "3000", "--concurrency", "1", "--lease-seconds", "3"],
                                cwd: dir.url, environment: ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
 
-        // Once the first stage is done, fill the disk.
+        // Once the first stage is done, fill the disk, while the second runs (3 s per stage, so
+        // a test process slowed by a loaded machine still lands inside it).
         #expect(try await eventually(timeout: .seconds(30)) {
             try await s.stages(jobID: id).contains { $0.stage == "script" && $0.state == .succeeded }
         })
         let filler = try disk.fill()
+        let stagesWhenFull = try await s.stages(jobID: id)
+        try #require(stagesWhenFull.count == 2 && stagesWhenFull.last?.state == .running,
+                     "the disk filled during the second stage: \(stagesWhenFull.map { "\($0.stage) \($0.state)" })")
 
         // The worker cannot record the next stage; its lease runs out while the disk is full.
         #expect(try await eventually(timeout: .seconds(30)) {
