@@ -26,7 +26,9 @@ struct FullDiskTests {
         // Once the first stage is done, fill the disk, while the second runs (3 s per stage, so
         // a test process slowed by a loaded machine still lands inside it).
         #expect(try await eventually(timeout: .seconds(30)) {
-            try await s.stages(jobID: id).contains { $0.stage == "script" && $0.state == .succeeded }
+            let stages = try await s.stages(jobID: id)
+            return stages.contains { $0.stage == "script" && $0.state == .succeeded }
+                && stages.contains { $0.stage == "narration" && $0.state == .running }
         })
         let filler = try disk.fill()
         let stagesWhenFull = try await s.stages(jobID: id)

@@ -2,24 +2,30 @@ import Dispatch
 import Foundation
 
 /// Owns one ``Connection`` and runs every use of it under its lock: on the caller's thread
-/// when that is a ``DatabaseThread``, and otherwise on a serial dispatch queue of its own.
+/// when that is this file's ``DatabaseThread``, and otherwise on a serial dispatch queue of its own.
 ///
 /// SQLite calls block (on disk, on another process's lock, for seconds at worst). Running
 /// them on this queue's thread rather than in a Swift task keeps the cooperative thread
-/// pool free; callers `await` the result. A caller already on a ``DatabaseThread`` (a
-/// thread that exists to block) skips the hop to the queue and back, which is most of the
-/// cost of a short transaction. `@unchecked Sendable` is safe because the connection is
-/// only ever touched under `lock`.
+/// pool free; callers `await` the result. A caller already on the file's ``DatabaseThread``
+/// (a thread that exists to block) skips the hop to the queue and back, which is most of the
+/// cost of a short transaction; another file's thread hops, so that waiting for this file's
+/// lock never holds up that file's callers. The lock promises no order between the two
+/// paths: a caller on the thread writing back to back may go ahead of one queued meanwhile
+/// (a worker's writes come between stages, so this does not show outside a benchmark).
+/// `@unchecked Sendable` is safe because the connection is only ever touched under `lock`.
 public final class DatabaseQueue: @unchecked Sendable {
     private let queue: DispatchQueue
     private let lock = NSLock()
     private let connection: Connection
     public let path: String
-    /// The thread on which callers of this file's database may run its transactions directly.
+    /// The thread on which callers of this file's database may run its transactions directly
+    /// (started on first use).
     public var thread: DatabaseThread { DatabaseThread.forDatabase(at: path) }
+    private let threadKey: String
 
     public init(path: String, options: Connection.Options = .init()) throws {
         self.path = path
+        self.threadKey = DatabaseThread.key(forDatabase: path)
         self.queue = DispatchQueue(label: "ytauto.sqlite.\(URL(fileURLWithPath: path).lastPathComponent)")
         self.connection = try Connection(path: path, options: options)
     }
@@ -39,7 +45,7 @@ public final class DatabaseQueue: @unchecked Sendable {
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        if DatabaseThread.isCurrent {
+        if DatabaseThread.current?.key == threadKey {
             return try lock.withLock { try body(connection) }
         }
         return try await withCheckedThrowingContinuation { continuation in

@@ -32,10 +32,10 @@ import Darwin
 public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
     /// The thread for the database file at `path`, started on first use.
     public static func forDatabase(at path: String) -> DatabaseThread {
-        let key = URL(fileURLWithPath: path).standardizedFileURL.path
+        let key = key(forDatabase: path)
         return registry.withLock { threads in
             if let thread = threads[key] { return thread }
-            let thread = DatabaseThread()
+            let thread = DatabaseThread(key: key)
             threads[key] = thread
             return thread
         }
@@ -43,12 +43,19 @@ public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
 
     private static let registry = Mutex<[String: DatabaseThread]>([:])
 
+    /// The name a database file's thread is registered under (its standardized path).
+    static func key(forDatabase path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+    /// The database file this thread serves (``key(forDatabase:)``).
+    let key: String
+
     private let condition = NSCondition()
     /// Guarded by `condition`.
     private var jobs: [UnownedJob] = []
     private var sleeping = false
 
-    private init() {
+    private init(key: String) {
+        self.key = key
         // Never ends: the registry keeps every instance, so `unowned` holds.
         let thread = Thread { [unowned self] in self.loop() }
         thread.name = "ytauto-db"
@@ -56,8 +63,10 @@ public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
         thread.start()
     }
 
-    /// Whether the calling thread is a ``DatabaseThread`` (where SQLite calls may block).
-    public static var isCurrent: Bool { pthread_getspecific(threadKey) != nil }
+    /// The ``DatabaseThread`` the caller runs on, if any.
+    public static var current: DatabaseThread? {
+        pthread_getspecific(threadKey).map { Unmanaged<DatabaseThread>.fromOpaque($0).takeUnretainedValue() }
+    }
 
     private static let threadKey: pthread_key_t = {
         var key = pthread_key_t()
@@ -75,7 +84,7 @@ public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
     }
 
     private func loop() {
-        pthread_setspecific(Self.threadKey, UnsafeRawPointer(bitPattern: 1))
+        pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
         let me = asUnownedTaskExecutor()
         var batch: [UnownedJob] = []
         while true {
