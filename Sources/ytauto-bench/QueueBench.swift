@@ -176,16 +176,16 @@ struct QueueChild: AsyncParsableCommand {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
             try await withTaskExecutorPreference(store.database.thread) {
-            while true {
-                let t = ContinuousClock.now
-                guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
-                leaseMS.append((ContinuousClock.now - t).seconds * 1000)
-                for s in stageNames {
-                    try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+                while true {
+                    let t = ContinuousClock.now
+                    guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
+                    leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+                    for s in stageNames {
+                        try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+                    }
+                    _ = try await store.complete(lease)
+                    completed += 1
                 }
-                _ = try await store.complete(lease)
-                completed += 1
-            }
             }
         } else {
             let raw = try RawSQLite(db)

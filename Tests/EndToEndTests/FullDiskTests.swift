@@ -53,8 +53,8 @@ struct FullDiskTests {
         #expect(r.status == 0, "the worker kept running through the full disk: \(r.stderr.suffix(2000))")
         #expect(r.stderr.contains("the disk is full; free space"), "\(r.stderr.suffix(2000))")
         #expect(r.stderr.contains("[database: \(dbPath)]"))
-        // The sweep (every 250 ms, some 12 times while the disk was full) reports a lasting
-        // failure once per distinct error, and its end.
+        // The sweep (every 250 ms, some two dozen times while the disk was full) reports a
+        // lasting failure once per distinct error, and its end.
         let sweepErrors = r.stderr.components(separatedBy: "sweep failed").count - 1
         #expect((1...3).contains(sweepErrors), "\(r.stderr.suffix(3000))")
         #expect(r.stderr.contains("sweep works again"))

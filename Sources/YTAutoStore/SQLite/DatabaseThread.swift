@@ -65,10 +65,11 @@ public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
 
     /// The ``DatabaseThread`` the caller runs on, if any.
     public static var current: DatabaseThread? {
-        pthread_getspecific(threadKey).map { Unmanaged<DatabaseThread>.fromOpaque($0).takeUnretainedValue() }
+        pthread_getspecific(currentKey).map { Unmanaged<DatabaseThread>.fromOpaque($0).takeUnretainedValue() }
     }
 
-    private static let threadKey: pthread_key_t = {
+    /// The pthread key under which each thread records itself (``current``).
+    private static let currentKey: pthread_key_t = {
         var key = pthread_key_t()
         precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
         return key
@@ -84,7 +85,7 @@ public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
     }
 
     private func loop() {
-        pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         let me = asUnownedTaskExecutor()
         var batch: [UnownedJob] = []
         while true {
