@@ -66,6 +66,7 @@ public final class QueueWorker: Service, Sendable {
             "concurrency": "\(configuration.concurrency)",
             "channels": "\(configuration.channels?.joined(separator: ",") ?? "all")",
             "dry_run": "\(configuration.dryRun)",
+            "pipeline": "\(pipelineName)", "leases": "\(pipeline.kind.rawValue) jobs",
         ])
         let sweeper = Task(executorPreference: thread) { [store, configuration] in
             // The sweep runs every 250 ms: an error that persists (a full disk) is logged once,
@@ -120,7 +121,10 @@ public final class QueueWorker: Service, Sendable {
         var log = logger
         log[metadataKey: "worker"] = "\(registration.id)"
         defer { Task(executorPreference: thread) { [store] in try? await store.deregisterWorker(registration) } }
-        guard let lease = try await store.lease(worker: registration.id, channels: nil, duration: configuration.leaseDuration, only: jobID) else {
+        guard let lease = try await store.lease(
+            worker: registration.id, channels: nil, kind: pipeline.kind, pipeline: pipelineName,
+            duration: configuration.leaseDuration, only: jobID)
+        else {
             throw JobStoreError.invalidArgument("job \(jobID) is not queued and due, so it cannot be run now")
         }
         var jobLog = log
@@ -156,12 +160,14 @@ public final class QueueWorker: Service, Sendable {
                         lastVersion = version
                         var leased = 0
                         while leased < free, await !inFlight.isShuttingDown,
-                              let lease = try await store.lease(worker: registration.id, channels: configuration.channels, duration: configuration.leaseDuration)
+                              let lease = try await store.lease(
+                                worker: registration.id, channels: configuration.channels, kind: pipeline.kind,
+                                pipeline: pipelineName, duration: configuration.leaseDuration)
                         {
                             leased += 1
                             await start(lease, log: log)
                         }
-                        nextDue = leased < free ? try await store.nextRunAt(channels: configuration.channels) : nil
+                        nextDue = leased < free ? try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind) : nil
                     }
                 }
             } catch {
@@ -277,6 +283,9 @@ public final class QueueWorker: Service, Sendable {
         }
     }
 
+    /// What each attempt records as the pipeline that ran it.
+    var pipelineName: String { pipeline.name + (configuration.dryRun ? " (dry run)" : "") }
+
     /// Ends a job early: cancelled, handed back on shutdown, or left alone when the lease was lost.
     private func end(_ lease: Lease, reason: JobControl.StopReason, stage: String?, started: Date, log: Logger) async throws {
         switch reason {
@@ -290,11 +299,14 @@ public final class QueueWorker: Service, Sendable {
             _ = try await store.markCancelled(lease)
             log.info("job cancelled")
         case .shutdown:
+            let why: JobFailure
             if let stage {
-                try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started,
-                                           error: JobFailure(code: "worker.shutdown", message: "the grace period ended during the stage", isRetryable: true))
+                why = JobFailure(code: "worker.shutdown", message: "the worker shut down and its grace period (\(configuration.grace)) ended during stage \(stage)", isRetryable: true)
+                try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: why)
+            } else {
+                why = JobFailure(code: "worker.shutdown", message: "the worker shut down; handed back between stages, before the next one started", isRetryable: true)
             }
-            _ = try await store.handBack(lease)
+            _ = try await store.handBack(lease, reason: why)
             log.info("job handed back (attempt not spent)")
         }
     }

@@ -26,6 +26,7 @@ public final class SchedulerService: Service, Sendable {
         logger.info("scheduler started", metadata: ["channels": "\(channels.map(\.name).joined(separator: ","))"])
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                await self.freeDeadWorkers()
                 do {
                     _ = try await self.pass(now: Date())
                 } catch {
@@ -36,6 +37,22 @@ public final class SchedulerService: Service, Sendable {
             }
         }
         logger.info("scheduler stopped")
+    }
+
+    /// Frees the jobs of workers found dead, as a worker's sweep would: with every worker dead,
+    /// the scheduler may be the only ytauto process left running.
+    public func freeDeadWorkers() async {
+        do {
+            guard try await store.needsReclaim() else { return }
+            let report = try await store.reclaim()
+            if !report.isEmpty {
+                logger.warning("freed the jobs of dead workers", metadata: [
+                    "dead_workers": "\(report.deadWorkers)", "requeued": "\(report.requeued)", "failed": "\(report.failed)",
+                ])
+            }
+        } catch {
+            logger.error("looking for dead workers failed: \(error)")
+        }
     }
 
     /// One pass over every channel, as of `now`.

@@ -10,6 +10,9 @@ public struct SyntheticPipeline: StagedPipeline {
     /// so a chaos run can check that no recorded artifact is corrupt.
     public let artifactDirectory: URL?
     public var stages: [String] { Self.stageNames }
+    /// It runs only jobs enqueued for diagnostics, never a channel's real video.
+    public var kind: JobKind { .synthetic }
+    public var name: String { "synthetic \(Int((stageDuration.seconds * 1000).rounded())) ms" }
 
     public init(stageDuration: Duration, artifactDirectory: URL? = nil) {
         self.stageDuration = stageDuration

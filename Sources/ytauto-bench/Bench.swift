@@ -8,7 +8,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ytauto-bench",
         abstract: "Benchmarks for the queue and the render, and a crash-chaos run. Build with -c release.",
-        subcommands: [QueueBench.self, RenderBench.self, ChaosBench.self, QueueChild.self, RenderPhase.self])
+        subcommands: [QueueBench.self, IdleBench.self, RenderBench.self, ChaosBench.self, QueueChild.self, RenderPhase.self])
 }
 
 /// Where this binary and its siblings (`ytauto`) live.

@@ -52,7 +52,7 @@ struct ChaosBench: AsyncParsableCommand {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let env = ["YTAUTO_DB": db, "YTAUTO_CONFIG": config]
         let store = try SQLiteJobStore(path: db)
-        for i in 0..<jobs { _ = try await store.enqueue(NewJob(channel: "chaos", topic: "job \(i)", maxAttempts: 1000)) }
+        for i in 0..<jobs { _ = try await store.enqueue(NewJob(channel: "chaos", topic: "job \(i)", maxAttempts: 1000, kind: .synthetic)) }
         print("ytauto-bench chaos: \(workers) workers × \(concurrency), \(jobs) jobs of 7 × \(stageMs) ms, \(kills) kills, seed \(seedValue)")
 
         let ytauto = Binaries.path("ytauto")
@@ -99,16 +99,26 @@ struct ChaosBench: AsyncParsableCommand {
             if !ok { failures.append(name) }
         }
         let raw = try RawSQLite(db)
-        let total = Int(try raw.run("SELECT count(*) FROM jobs", [])[0][0]!)!
-        let states = try raw.run("SELECT state, count(*) FROM jobs GROUP BY state", [])
+        // The workers are diagnostic ones: they run the synthetic jobs; the scheduler's slots make
+        // real (video) jobs, which they must leave alone.
+        let total = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'synthetic'", [])[0][0]!)!
+        let scheduled = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'video'", [])[0][0]!)!
+        let states = try raw.run("SELECT state, count(*) FROM jobs WHERE kind = 'synthetic' GROUP BY state", [])
         let stateText = states.map { "\($0[0]!) \($0[1]!)" }.joined(separator: ", ")
         let succeededOnce = Int(try raw.run("""
-            SELECT count(*) FROM jobs j WHERE j.state = 'succeeded'
+            SELECT count(*) FROM jobs j WHERE j.state = 'succeeded' AND j.kind = 'synthetic'
                AND (SELECT count(*) FROM job_attempts a WHERE a.job_id = j.id AND a.outcome = 'succeeded') = 1
             """, [])[0][0]!)!
         print("")
-        print("\(sent) kills in \(fmt(wall, 1)) s; jobs: \(stateText) (\(total - jobs) made by the scheduler)")
-        check("exactly once", succeededOnce == total, "\(succeededOnce) of \(total) jobs succeeded with exactly one succeeded attempt")
+        print("\(sent) kills in \(fmt(wall, 1)) s; diagnostic jobs: \(stateText); \(scheduled) real jobs made by the scheduler")
+        check("exactly once", succeededOnce == total && total == jobs, "\(succeededOnce) of \(total) diagnostic jobs succeeded with exactly one succeeded attempt")
+        let slots = Int(try raw.run("SELECT count(*) FROM schedule_slots WHERE decision = 'enqueued'", [])[0][0]!)!
+        let untouched = Int(try raw.run("""
+            SELECT count(*) FROM jobs j WHERE j.kind = 'video' AND j.state = 'queued'
+               AND NOT EXISTS (SELECT 1 FROM job_attempts a WHERE a.job_id = j.id)
+            """, [])[0][0]!)!
+        check("real jobs left alone", untouched == scheduled && scheduled == slots,
+              "\(slots) slots enqueued, \(scheduled) real jobs, \(untouched) of them queued and never leased by a diagnostic worker")
         let attempts = try raw.run("SELECT job_id, started_at, finished_at, outcome FROM job_attempts ORDER BY job_id, started_at, id", [])
         var overlaps = 0, unfinished = 0
         for (a, b) in zip(attempts, attempts.dropFirst()) where a[0] == b[0] {
@@ -116,8 +126,8 @@ struct ChaosBench: AsyncParsableCommand {
             if end > b[1]! { overlaps += 1 }
         }
         check("no overlap", overlaps == 0 && unfinished == 0, "\(attempts.count) attempts, \(overlaps) overlapping, \(unfinished) left open before a later one")
-        let stuck = Int(try raw.run("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')", [])[0][0]!)!
-        check("none stuck", stuck == 0, "\(stuck) jobs queued or running at the end")
+        let stuck = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'synthetic' AND state IN ('queued', 'running')", [])[0][0]!)!
+        check("none stuck", stuck == 0, "\(stuck) diagnostic jobs queued or running at the end")
         var bad = 0, verified = 0
         for job in try raw.run("SELECT artifacts FROM job_stages", []) {
             let list = (try? JSONDecoder().decode([Artifact].self, from: Data((job[0] ?? "[]").utf8))) ?? []
@@ -143,8 +153,10 @@ struct ChaosBench: AsyncParsableCommand {
         if !failures.isEmpty { throw ExitCode(1) }
     }
 
+    /// Diagnostic jobs not yet finished.
     func remaining(_ store: SQLiteJobStore) async throws -> Int {
-        let s = try await store.stats()
-        return s.byState[.queued, default: 0] + s.byState[.running, default: 0]
+        try await store.database.read { db in
+            Int(try db.queryOne("SELECT count(*) AS n FROM jobs WHERE kind = 'synthetic' AND state IN ('queued', 'running')")?.int("n") ?? 0)
+        }
     }
 }

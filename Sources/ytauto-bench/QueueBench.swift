@@ -15,7 +15,10 @@ struct QueueBench: AsyncParsableCommand {
             statements (SQLiteJobStore.SQL, each prepared once) through CSQLite with SQLite's own busy \
             handler and nothing else. Both on fresh files in the same run. Also: the \
             enqueue rate (from the database thread and from a plain Swift task), lease latency p50/p99, each process's share of the jobs, and list-failed and \
-            history latency on a table of --history-rows rows.
+            history latency on a table of --history-rows rows. Then the backlog table: for each of --backlogs, that many jobs \
+            queued before timing, and --jobs jobs timed through ours (--stages 0: lease and complete) and through a minimal \
+            queue written apart from ours (one table, one partial index, one UPDATE … RETURNING to lease and one UPDATE to \
+            complete, autocommit, through CSQLite), each on a fresh file.
             """)
 
     @Option(help: "Worker processes.") var processes = 4
@@ -23,6 +26,23 @@ struct QueueBench: AsyncParsableCommand {
     @Option(help: "Stages per job (one checkpoint each).") var stages = 7
     @Option(help: "Rows in the tables for the list-failed and history query timings (0 skips them).") var historyRows = 1_000_000
     @Option(help: "Folder for the databases (default: a temporary one, removed after).") var dir: String?
+    @Option(help: "Backlogs (jobs queued before timing) for the backlog table, comma-separated; empty skips it.")
+    var backlogs = "1000,100000,1000000"
+
+    func validate() throws {
+        guard (1...64).contains(processes) else { throw ValidationError("--processes must be within 1...64") }
+        guard (1...10_000_000).contains(jobs) else { throw ValidationError("--jobs must be within 1...10000000") }
+        guard (0...100).contains(stages) else { throw ValidationError("--stages must be within 0...100") }
+        guard (0...10_000_000).contains(historyRows) else { throw ValidationError("--history-rows must be within 0...10000000") }
+        guard parsedBacklogs != nil else { throw ValidationError("--backlogs '\(backlogs)' is not a list of counts within 0...10000000 such as 1000,100000") }
+    }
+
+    var parsedBacklogs: [Int]? {
+        if backlogs.isEmpty { return [] }
+        let parts = backlogs.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.allSatisfy({ $0 != nil && (0...10_000_000).contains($0!) }) else { return nil }
+        return parts.map { $0! }
+    }
 
     func run() async throws {
         let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-bench-\(getpid())")
@@ -55,7 +75,7 @@ struct QueueBench: AsyncParsableCommand {
         for i in 0..<jobs {
             let now = Timestamp.string(Date())
             try raw.exec("BEGIN IMMEDIATE")
-            try raw.run(SQLiteJobStore.SQL.insertJob, ["c\(i % 3)", "t\(i)", #"{"options":{},"topic":"t\#(i)"}"#, Int64(0), now, Int64(3), nil, now, now])
+            try raw.run(SQLiteJobStore.SQL.insertJob, ["c\(i % 3)", "t\(i)", #"{"options":{},"topic":"t\#(i)"}"#, Int64(0), now, Int64(3), nil, now, now, "video"])
             try raw.exec("COMMIT")
         }
         let rawEnqueueSeconds = (ContinuousClock.now - t1).seconds
@@ -76,6 +96,8 @@ struct QueueBench: AsyncParsableCommand {
             + "\(fmt(Double(jobs) / poolEnqueueSeconds, 0)) from a Swift task; ceiling \(fmt(Double(jobs) / rawEnqueueSeconds, 0)) jobs/s")
 
         if historyRows > 0 { try await historyQueries(folder: folder) }
+        let table = try await backlogTable(folder: folder, backlogs: parsedBacklogs ?? [])
+        if !table.isEmpty { printBacklog(table) }
     }
 
     struct Result {
@@ -84,11 +106,13 @@ struct QueueBench: AsyncParsableCommand {
         var shares: [Int]
     }
 
-    /// Starts the processes, releases them together, and waits for all.
-    func lifecycle(mode: String, db: String, folder: URL) async throws -> Result {
-        let go = folder.appending(path: "go-\(mode)").path
+    /// Starts the processes, releases them together, and waits for all. Without `perProcess` they
+    /// run the queue dry, and every job must have succeeded exactly once; with it, each does that many.
+    func lifecycle(mode: String, db: String, folder: URL, stages: Int? = nil, perProcess: Int? = nil, tag: String = "") async throws -> Result {
+        let go = folder.appending(path: "go-\(mode)\(tag)").path
         let children = try (0..<processes).map { i in
-            try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", mode, "--db", db, "--stages", String(stages), "--go", go, "--name", "\(mode)-\(i)"])
+            try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", mode, "--db", db, "--stages", String(stages ?? self.stages),
+                                                        "--go", go, "--name", "\(mode)-\(i)", "--max-jobs", String(perProcess ?? Int.max)])
         }
         try await Task.sleep(for: .milliseconds(500))  // let them open the file
         let start = ContinuousClock.now
@@ -105,6 +129,14 @@ struct QueueBench: AsyncParsableCommand {
             lease += json["lease_ms"] as? [Double] ?? []
         }
         let seconds = (ContinuousClock.now - start).seconds
+        if let perProcess {
+            let check = try RawSQLite(db)
+            let succeeded = Int(try check.run("SELECT count(*) FROM jobs WHERE state = 'succeeded'", [])[0][0] ?? "") ?? -1
+            guard succeeded == perProcess * processes, shares.allSatisfy({ $0 == perProcess }) else {
+                throw BenchError("\(mode): \(succeeded) succeeded, shares \(shares), expected \(perProcess) each")
+            }
+            return Result(seconds: seconds, leaseMS: lease, shares: shares)
+        }
         // Exactly once: every job succeeded, with one attempt.
         let check = try RawSQLite(db)
         let succeeded = Int(try check.run("SELECT count(*) FROM jobs WHERE state = 'succeeded'", [])[0][0] ?? "") ?? -1
@@ -166,17 +198,20 @@ struct QueueChild: AsyncParsableCommand {
     @Option var stages: Int
     @Option var go: String
     @Option var name: String
+    @Option var maxJobs = Int.max
 
     func run() async throws {
         while !FileManager.default.fileExists(atPath: go) { usleep(1000) }
         let stageNames = (0..<stages).map { "stage\($0)" }
         var completed = 0
         var leaseMS: [Double] = []
-        if mode == "ours" {
+        if mode == "minimal" {
+            completed = try minimalLoop(db: db, name: name, maxJobs: maxJobs, leaseMS: &leaseMS)
+        } else if mode == "ours" {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
             try await withTaskExecutorPreference(store.database.thread) {
-                while true {
+                while completed < maxJobs {
                     let t = ContinuousClock.now
                     guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
                     leaseMS.append((ContinuousClock.now - t).seconds * 1000)
@@ -202,13 +237,14 @@ struct QueueChild: AsyncParsableCommand {
                     throw error
                 }
             }
-            while true {
+            while completed < maxJobs {
                 let t = ContinuousClock.now
                 let now = Date()
                 let leased: [String?]? = try tx {
-                    let rows = try raw.run(SQL.leaseNext(), [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now)])
+                    let rows = try raw.run(SQL.leaseNext, [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now), "video"])
                     guard let row = rows.first else { return nil }
-                    try raw.run(SQL.insertAttempt, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now)])
+                    try raw.run(SQL.insertAttempt, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now),
+                                                    "bench", Int64(300)])
                     return row
                 }
                 guard let row = leased else { break }
@@ -223,6 +259,7 @@ struct QueueChild: AsyncParsableCommand {
                     try tx {
                         try check()
                         try raw.run(SQL.upsertStage, [id, s, "succeeded", attempt, "[]", now, now, Int64(0), nil, nil])
+                        try raw.run(SQL.upsertStageRun, [id, attempt, token, s, "succeeded", now, now, Int64(0), nil, nil])
                         try raw.run(SQL.setCurrentStage, [s, now, id])
                     }
                 }

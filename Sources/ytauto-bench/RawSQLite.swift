@@ -8,9 +8,9 @@ final class RawSQLite {
     let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
-    init(_ path: String) throws {
+    init(_ path: String, create: Bool = false) throws {
         var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nil) == SQLITE_OK, let handle else {
             throw BenchError("cannot open \(path)")
         }
         db = handle
@@ -69,6 +69,11 @@ final class RawSQLite {
                 })
             } else if rc == SQLITE_DONE {
                 return rows
+            } else if rc & 0xff == SQLITE_BUSY && sqlite3_get_autocommit(db) != 0 {
+                // An autocommit write whose read snapshot went stale (SQLITE_BUSY_SNAPSHOT, which no
+                // busy handler waits out): nothing was applied; run it again, as any client must.
+                sqlite3_reset(stmt)
+                rows.removeAll()
             } else {
                 throw BenchError("\(sql): \(String(cString: sqlite3_errmsg(db)))")
             }

@@ -148,7 +148,7 @@ import YTAutoTestSupport
         let dir = TempDir("ytauto-backup")
         let env = ["YTAUTO_DB": dir.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
-        for _ in 0..<200 { _ = try await store.enqueue(NewJob(channel: "facts")) }
+        for _ in 0..<200 { _ = try await store.enqueue(NewJob(channel: "facts", kind: .synthetic)) }
         let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1", "--concurrency", "2"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(30)) { try await store.stats().byState[.succeeded, default: 0] > 5 })
         let r = try await run("ytauto-admin", ["backup", dir.path("copy.db")], cwd: dir.url, environment: env)

@@ -18,7 +18,7 @@ struct FullDiskTests {
         defer { disk.unmount() }
         let dbPath = disk.path("ytauto.db")
         let s = try SQLiteJobStore(path: dbPath)
-        let id = try await s.enqueue(NewJob(channel: "facts", topic: "space", maxAttempts: 5)).job.id
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "space", maxAttempts: 5, kind: .synthetic)).job.id
         let worker = try Child(binary("ytauto"),
                                ["worker", "--synthetic-stage-ms", "3000", "--concurrency", "1", "--lease-seconds", "3"],
                                cwd: dir.url, environment: ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])

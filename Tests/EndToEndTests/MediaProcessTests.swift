@@ -8,6 +8,11 @@ import YTAutoTestSupport
 @Suite(.serialized) struct MediaProcessTests {
     let dir = TempDir("ytauto-render")
     var dbPath: String { dir.path("ytauto.db") }
+
+    init() throws {
+        // As `ytauto init` would: every command but init and migrate needs an existing database.
+        _ = try SQLiteJobStore(path: dir.path("ytauto.db"))
+    }
     var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
 
     func writeConfig(min: Int, max: Int, format: String = "short") throws {

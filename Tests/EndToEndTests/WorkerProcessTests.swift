@@ -29,12 +29,12 @@ import YTAutoTestSupport
 
     @Test func runsJobsSeesNewOnesQuicklyAndStopsCleanly() async throws {
         let s = try store()
-        for i in 0..<3 { _ = try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)")) }
+        for i in 0..<3 { _ = try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", kind: .synthetic)) }
         let w = try worker("--synthetic-stage-ms", "20", "--concurrency", "2", "--log-format", "json")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stats().byState[.succeeded] == 3 })
         // Idle now: a new job is seen through data_version, without the worker taking the write lock.
         let enqueuedAt = Date()
-        let id = try await s.enqueue(NewJob(channel: "horror")).job.id
+        let id = try await s.enqueue(NewJob(channel: "horror", kind: .synthetic)).job.id
         #expect(try await eventually(timeout: .seconds(10)) { try await s.attempts(jobID: id).isEmpty == false })
         let pickup = try #require(try await s.attempts(jobID: id).first).startedAt.timeIntervalSince(enqueuedAt)
         print("idle worker picked up a new job after \(Int(pickup * 1000)) ms")
@@ -55,7 +55,7 @@ import YTAutoTestSupport
 
     @Test func sigtermHandsBackRunningJobsWithoutSpendingAnAttempt() async throws {
         let s = try store()
-        let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1)).job.id }
+        let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1, kind: .synthetic)).job.id }
         let w = try worker("--synthetic-stage-ms", "20000", "--concurrency", "2", "--grace", "200ms")
         #expect(try await eventually(timeout: .seconds(30)) {
             // Both inside their first stage, not merely leased.
@@ -76,7 +76,7 @@ import YTAutoTestSupport
 
     @Test func withEnoughGraceTheStageFinishesBeforeHandBack() async throws {
         let s = try store()
-        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "1", "--grace", "20s")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
         w.kill(SIGTERM)
@@ -92,7 +92,7 @@ import YTAutoTestSupport
 
     @Test func aSecondSignalExitsAtOnce() async throws {
         let s = try store()
-        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "20000", "--grace", "60s")
         // Inside its first stage (not merely leased, which a shutdown would hand back at once).
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
@@ -108,7 +108,7 @@ import YTAutoTestSupport
 
     @Test func aCancelStopsARunningJob() async throws {
         let s = try store()
-        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "20000", "--lease-seconds", "3")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
         #expect(try await s.cancel(jobID: id) == .requested)
@@ -121,7 +121,7 @@ import YTAutoTestSupport
 
     @Test func dryRunSkipsPublish() async throws {
         let s = try store()
-        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "1", "--dry-run")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .succeeded })
         #expect(try await s.stages(jobID: id).first { $0.stage == "publish" }?.state == .skipped)

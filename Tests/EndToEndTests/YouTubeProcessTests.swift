@@ -11,6 +11,11 @@ import YTAutoTestSupport
 @Suite(.serialized) struct YouTubeProcessTests {
     let dir = TempDir("ytauto-yt")
     var dbPath: String { dir.path("ytauto.db") }
+
+    init() throws {
+        // As `ytauto init` would: every command but init and migrate needs an existing database.
+        _ = try SQLiteJobStore(path: dir.path("ytauto.db"))
+    }
     var env: [String: String] {
         ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml"),
          "YOUTUBE_CLIENT_ID": "client-id", "YOUTUBE_CLIENT_SECRET": "client-secret"]

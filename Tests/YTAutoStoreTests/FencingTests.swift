@@ -112,38 +112,3 @@ import YTAutoTestSupport
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
     }
 }
-
-@Suite struct QueryPlanTests {
-    /// The plan of `sql`, one detail line per step.
-    func plan(_ store: SQLiteJobStore, _ sql: String, _ args: [any SQLBindable]) async throws -> [String] {
-        let text = sql
-        let bound = args
-        return try await store.database.read { db in
-            try db.query("EXPLAIN QUERY PLAN " + text, bound).compactMap { $0.string("detail") }
-        }
-    }
-
-    @Test func hotQueriesUseIndexes() async throws {
-        let f = try Fixture()
-        for i in 0..<200 { _ = try await f.store.enqueue(NewJob(channel: i % 2 == 0 ? "facts" : "horror")) }
-        try await f.store.database.write { db in try db.execute("ANALYZE") }
-        let now = Date()
-        let cases: [(String, String, [any SQLBindable], String)] = [
-            ("lease", "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? ORDER BY priority, run_at, id LIMIT 1", [now], "jobs_lease"),
-            ("list-failed", "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ? ORDER BY finished_at DESC LIMIT 50", [now], "jobs_state_finished"),
-            ("list-failed by channel", "SELECT id FROM jobs WHERE channel = ? AND state = 'failed' AND finished_at >= ? ORDER BY finished_at DESC LIMIT 50", ["facts", now], "jobs_channel_state"),
-            ("history", "SELECT * FROM job_attempts ORDER BY started_at DESC LIMIT 50", [], "job_attempts_started"),
-            ("history by channel", "SELECT * FROM job_attempts WHERE channel = ? ORDER BY started_at DESC LIMIT 50", ["facts"], "job_attempts_channel_started"),
-            ("dead worker's jobs", "SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ?", ["w"], "jobs_running_owner"),
-            ("expired leases", "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?", [now], "jobs_running_expiry"),
-            ("prune", "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? LIMIT 500", [now], "jobs_state_finished"),
-        ]
-        for (name, sql, args, index) in cases {
-            let steps = try await plan(f.store, sql, args)
-            print("EXPLAIN QUERY PLAN \(name): \(steps.joined(separator: " | "))")
-            #expect(steps.contains { $0.contains("USING INDEX \(index)") || $0.contains("USING COVERING INDEX \(index)") }, "\(name): \(steps)")
-            #expect(!steps.contains { $0.hasPrefix("SCAN jobs") && !$0.contains("INDEX") }, "\(name) scans the table: \(steps)")
-            #expect(!steps.contains { $0.contains("USE TEMP B-TREE FOR ORDER BY") }, "\(name) sorts: \(steps)")
-        }
-    }
-}

@@ -103,3 +103,54 @@ import YTAutoTestSupport
         #expect(rows.allSatisfy { $0.int("n") == 1 })
     }
 }
+
+@Suite struct RunHistoryMigrationTests {
+    /// 0004 on a database with history: counts, stage runs, closed stages and cleared errors
+    /// are carried over, and the triggers keep the counts true afterwards.
+    @Test func migration0004CarriesTheHistoryOver() throws {
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("v3.db"))
+        try Migrator(migrations: Array(Migration.embedded.prefix(3))).migrate(db)
+        try db.execute("""
+            INSERT INTO jobs (id, channel, state, run_at, attempt, created_at, updated_at, finished_at, last_error_code, last_error_message)
+            VALUES (1, 'facts', 'succeeded', '2026-11-01T00:00:00.000Z', 2, '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z',
+                    '2026-11-01T01:00:00.000Z', 'tts.failed', 'old error'),
+                   (2, 'facts', 'failed', '2026-11-02T00:00:00.000Z', 1, '2026-11-02T00:00:00.000Z', '2026-11-02T00:00:00.000Z',
+                    '2026-11-02T01:00:00.000Z', 'worker.lost', 'died'),
+                   (3, 'horror', 'queued', '2026-11-03T00:00:00.000Z', 0, '2026-11-03T00:00:00.000Z', '2026-11-03T00:00:00.000Z', NULL, NULL, NULL);
+            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome)
+            VALUES (1, 1, 1, 'facts', 'w', '2026-11-01T00:00:00.000Z', '2026-11-01T00:10:00.000Z', 'handed_back'),
+                   (1, 2, 2, 'facts', 'w', '2026-11-01T00:20:00.000Z', '2026-11-01T01:00:00.000Z', 'succeeded'),
+                   (2, 1, 1, 'facts', 'w', '2026-11-02T00:00:00.000Z', '2026-11-02T01:00:00.000Z', 'lost');
+            INSERT INTO job_stages (job_id, stage, state, attempt, started_at, finished_at, duration_ms)
+            VALUES (1, 'script', 'succeeded', 2, '2026-11-01T00:20:00.000Z', '2026-11-01T00:21:00.000Z', 60000),
+                   (2, 'clips', 'running', 1, '2026-11-02T00:30:00.000Z', NULL, NULL);
+            """)
+        let applied = try Migrator().migrate(db)
+        #expect(applied.map(\.version) == [4])
+        let counts = try db.query("SELECT channel, state, n FROM job_counts ORDER BY channel, state").map {
+            "\($0.string("channel")!)/\($0.string("state")!)=\($0.int("n")!)"
+        }
+        #expect(counts == ["facts/failed=1", "facts/succeeded=1", "horror/queued=1"])
+        #expect(try db.queryOne("SELECT last_error_code FROM jobs WHERE id = 1")?.string("last_error_code") == nil)
+        #expect(try db.queryOne("SELECT last_error_code FROM jobs WHERE id = 2")?.string("last_error_code") == "worker.lost")
+        #expect(try db.queryOne("SELECT scheduled_at FROM jobs WHERE id = 3")?.string("scheduled_at") == "2026-11-03T00:00:00.000Z")
+        // The stage the lost attempt left running is closed, in both tables.
+        #expect(try db.queryOne("SELECT state, error_code FROM job_stages WHERE job_id = 2")?.string("error_code") == "attempt.ended")
+        let runs = try db.query("SELECT job_id, lease_token, state FROM job_stage_runs ORDER BY job_id").map {
+            "\($0.int("job_id")!):\($0.int("lease_token")!):\($0.string("state")!)"
+        }
+        #expect(runs == ["1:2:succeeded", "2:1:failed"])
+        #expect(try db.queryOne("SELECT error_code FROM job_attempts WHERE outcome = 'handed_back'")?.string("error_code") == "worker.shutdown")
+        // The triggers keep counting.
+        try db.execute("""
+            UPDATE jobs SET state = 'running', lease_owner = 'w' WHERE id = 3;
+            DELETE FROM jobs WHERE id = 1;
+            INSERT INTO jobs (channel, run_at, created_at, updated_at) VALUES ('horror', '2026-11-04T00:00:00.000Z', '2026-11-04T00:00:00.000Z', '2026-11-04T00:00:00.000Z');
+            """)
+        let after = try db.query("SELECT channel, state, n FROM job_counts WHERE n > 0 ORDER BY channel, state").map {
+            "\($0.string("channel")!)/\($0.string("state")!)=\($0.int("n")!)"
+        }
+        #expect(after == ["facts/failed=1", "horror/queued=1", "horror/running=1"])
+    }
+}

@@ -19,6 +19,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
+            // With `ytauto init`, the only command that creates or migrates a database: it is asked for by name.
             let db = try Connection(path: global.databasePath)
             let migrator = Migrator()
             let applied = try migrator.migrate(db)
@@ -47,7 +48,8 @@ public struct AdminCommand: AsyncParsableCommand {
         }
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
+            if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let jobs = try await store.listFailed(channel: channel, since: since.flatMap(parseSince), limit: limit)
             if json {
                 print(Output.json(jobs.map(Output.jobJSON)))
@@ -72,10 +74,12 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
+            if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             guard let j = try await store.job(id: job) else { throw CLIError("job \(job) does not exist") }
             let stages = try await store.stages(jobID: job)
             let attempts = try await store.attempts(jobID: job)
+            let runs = try await store.stageRuns(jobID: job)
             if json {
                 var o = Output.jobJSON(j)
                 o["stages"] = stages.map { s -> [String: Any] in
@@ -90,12 +94,22 @@ public struct AdminCommand: AsyncParsableCommand {
                     return d
                 }
                 o["attempts"] = attempts.map(Output.attemptJSON)
+                o["stage_runs"] = runs.map { r -> [String: Any] in
+                    var d: [String: Any] = ["stage": r.stage, "state": r.state.rawValue, "attempt": r.attempt,
+                                            "lease_token": r.leaseToken, "started_at": Timestamp.string(r.startedAt)]
+                    d["finished_at"] = r.finishedAt.map(Timestamp.string)
+                    d["duration_ms"] = r.durationMS
+                    d["error_code"] = r.errorCode
+                    d["error_message"] = r.errorMessage
+                    return d
+                }
                 print(Output.json(o))
                 return
             }
             print("job \(j.id)  channel \(j.channel)  state \(j.state.rawValue)  attempt \(j.attempt)/\(j.maxAttempts)  priority \(j.priority)")
             print("topic: \(j.topic ?? "-")")
-            print("created \(Output.time(j.createdAt))  run at \(Output.time(j.runAt))  finished \(Output.time(j.finishedAt))")
+            print("created \(Output.time(j.createdAt))  scheduled \(Output.time(j.scheduledAt))  run at \(Output.time(j.runAt))  finished \(Output.time(j.finishedAt))")
+            if j.kind != .video { print("kind: \(j.kind.rawValue) (diagnostic; no video)") }
             if let code = j.lastErrorCode { print("last error: \(code): \(j.lastErrorMessage ?? "")") }
             if j.cancelRequested { print("cancel requested") }
             print("\nstages:")
@@ -115,6 +129,14 @@ public struct AdminCommand: AsyncParsableCommand {
                 attempts.map { a in
                     [String(a.attempt), a.workerID, Output.time(a.startedAt), Output.time(a.finishedAt), a.outcome?.rawValue ?? "running",
                      a.stage ?? "-", a.errorCode.map { "\($0): \(a.errorMessage ?? "")" } ?? "-"]
+                }))
+            print("\nstage runs (every run of every stage, per attempt):")
+            print(runs.isEmpty ? "  none" : Output.table(
+                ["attempt", "stage", "state", "started", "duration", "error"],
+                runs.map { r in
+                    [String(r.attempt), r.stage, r.state.rawValue, Output.time(r.startedAt),
+                     r.durationMS.map { Output.duration(Double($0) / 1000) } ?? "-",
+                     r.errorCode.map { "\($0): \(r.errorMessage ?? "")" } ?? "-"]
                 }))
         }
     }
@@ -173,7 +195,8 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
+            if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let rows = try await store.history(channel: channel, limit: limit)
             if json { print(Output.json(rows.map(Output.attemptJSON))); return }
             if rows.isEmpty { print("no attempts yet"); return }
@@ -194,11 +217,13 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
+            if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let workers = try await store.workers()
             if json {
                 print(Output.json(workers.map { w -> [String: Any] in
-                    var o: [String: Any] = ["id": w.id, "pid": Int(w.pid), "host": w.hostname, "state": w.state.rawValue,
+                    var o: [String: Any] = ["id": w.id, "pid": Int(w.pid), "host": w.hostname,
+                                            "state": Workers.shownState(w).hasPrefix("dead") ? "dead" : w.state.rawValue,
                                             "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
                     o["stopped_at"] = w.stoppedAt.map(Timestamp.string)
                     return o
@@ -208,7 +233,16 @@ public struct AdminCommand: AsyncParsableCommand {
             if workers.isEmpty { print("no workers registered"); return }
             print(Output.table(
                 ["worker", "pid", "host", "state", "started", "last seen", "stopped"],
-                workers.map { [$0.id, String($0.pid), $0.hostname, $0.state.rawValue, Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
+                workers.map { [$0.id, String($0.pid), $0.hostname, Workers.shownState($0), Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
+        }
+
+        /// A row still `running` whose lock nobody holds (it could not be freed here, e.g. on a
+        /// read-only database) shows as dead; a worker on another host is taken at its word.
+        static func shownState(_ w: WorkerRecord) -> String {
+            guard w.state == .running, w.hostname == SQLiteJobStore.hostName, WorkerLock.isAbandoned(path: w.lockPath) else {
+                return w.state.rawValue
+            }
+            return "dead (not yet freed)"
         }
     }
 
@@ -222,7 +256,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
             let slots = try await store.slots(channel: channel, limit: limit)
             if json {
                 print(Output.json(slots.map { s -> [String: Any] in
@@ -251,7 +285,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
             let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
             let rows = try await store.ledger(since: since)
             if json {

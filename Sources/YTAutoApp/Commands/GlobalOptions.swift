@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import YTAutoCore
 import YTAutoStore
 
@@ -26,14 +29,76 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         URL(fileURLWithPath: configPath).deletingLastPathComponent().standardizedFileURL
     }
 
-    /// Opens (and migrates) the store.
-    public func openStore() throws -> SQLiteJobStore {
+    /// How a command uses the database.
+    public enum Access: Sendable {
+        /// Reads only: opened read-only, so it works on a read-only folder and never waits for a writer.
+        case readOnly
+        /// Writes: the file must exist and be migrated already.
+        case readWrite
+    }
+
+    /// Opens the existing database. Only `init` and `migrate` create or migrate one
+    /// (``createStore()``): a mistyped `--db` is an error naming the path, never a new empty
+    /// database that answers "no failed jobs".
+    /// - Throws: ``CLIError`` when the file is missing or its schema is not this binary's.
+    public func openStore(_ access: Access = .readWrite) throws -> SQLiteJobStore {
+        let path = databasePath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("no database at \(path): run `ytauto init` to create one (or point --db or YTAUTO_DB at yours)")
+        }
+        if access == .readWrite {
+            // SQLite would only say "unable to open database file": say which part cannot be written.
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            if Glibc.access(path, W_OK) != 0 || Glibc.access(folder.isEmpty ? "." : folder, W_OK) != 0 {
+                let why = String(cString: strerror(errno))
+                throw CLIError("this command writes, but the database \(path) or its folder \(folder) cannot be written (\(why)); "
+                    + "run it as the database's owner, on a writable copy, or use a read-only command")
+            }
+        }
+        var options = Connection.Options()
+        options.readOnly = access == .readOnly
+        let store = try SQLiteJobStore(path: path, options: options, migrate: false)
+        let have = try store.database.sync { db in try Migrator().applied(db).map(\.version).max() ?? 0 }
+        let want = Migrator().migrations.last?.version ?? 0
+        if have < want {
+            throw CLIError("the database \(path) is at schema version \(have); this ytauto needs \(want): "
+                + "run `ytauto-admin migrate` (after `ytauto-admin backup`, if you like)")
+        }
+        return store
+    }
+
+    /// Creates (if missing) and migrates the database: for `ytauto init` and `ytauto-admin migrate`.
+    public func createStore() throws -> SQLiteJobStore {
         let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("the folder of the database \(databasePath) does not exist")
         }
         return try SQLiteJobStore(path: databasePath)
+    }
+
+    /// Frees the jobs of workers found dead, and of expired leases, as a worker's sweep would, so
+    /// that jobs never stay `running` when no worker is alive to free them. It looks with reads
+    /// first and writes only when there is something to free (opening the database for writing if
+    /// `store` is read-only). Returns a line for the operator, or nil when nothing was found.
+    public func freeDeadWorkers(_ store: SQLiteJobStore) async -> String? {
+        do {
+            guard try await store.needsReclaim() else { return nil }
+        } catch {
+            return "warning: could not look for dead workers: \(error)"
+        }
+        do {
+            let writer = store.database.isReadOnly ? try openStore(.readWrite) : store
+            let report = try await writer.reclaim()
+            if report.isEmpty { return nil }
+            var parts: [String] = []
+            if !report.deadWorkers.isEmpty { parts.append("dead workers \(report.deadWorkers.joined(separator: ", "))") }
+            if !report.requeued.isEmpty { parts.append("queued again: jobs \(report.requeued.map(String.init).joined(separator: ", "))") }
+            if !report.failed.isEmpty { parts.append("failed (no attempts left): jobs \(report.failed.map(String.init).joined(separator: ", "))") }
+            return "freed the jobs of dead workers and expired leases: " + parts.joined(separator: "; ")
+        } catch {
+            return "warning: found dead workers or expired leases but could not free their jobs: \(error)"
+        }
     }
 
     public func loadConfig() throws -> AppConfig { try AppConfig.load(path: configPath) }

@@ -48,6 +48,8 @@ enum Output {
         o["error_code"] = j.lastErrorCode
         o["error_message"] = j.lastErrorMessage
         o["finished_at"] = j.finishedAt.map(Timestamp.string)
+        o["kind"] = j.kind.rawValue
+        o["scheduled_at"] = j.scheduledAt.map(Timestamp.string)
         return o
     }
 
@@ -59,6 +61,9 @@ enum Output {
         o["finished_at"] = a.finishedAt.map(Timestamp.string)
         o["outcome"] = a.outcome?.rawValue
         o["stage"] = a.stage
+        o["pipeline"] = a.pipeline
+        o["lease_seconds"] = a.leaseSeconds
+        o["heartbeat_at"] = a.heartbeatAt.map(Timestamp.string)
         o["error_code"] = a.errorCode
         o["error_message"] = a.errorMessage
         if let f = a.finishedAt { o["duration_ms"] = Int((f.timeIntervalSince(a.startedAt) * 1000).rounded()) }

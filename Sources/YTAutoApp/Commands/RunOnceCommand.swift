@@ -43,7 +43,7 @@ extension YTAutoCommand {
             if let topic { chosen = topic } else { chosen = try await store.suggestTopic(for: channelConfig).topic }
             let job = try await store.enqueue(NewJob(
                 channel: channel, topic: chosen, options: ["source": "run-once"], priority: channelConfig.priority,
-                maxAttempts: 1)).job
+                maxAttempts: 1, kind: pipeline.kind)).job
             print("job \(job.id): channel \(channel), topic \"\(chosen)\"")
             fflush(nil)
             var workerConfig = QueueWorker.Configuration()

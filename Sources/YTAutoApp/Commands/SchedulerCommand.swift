@@ -45,6 +45,7 @@ extension YTAutoCommand {
             let service = SchedulerService(store: store, channels: config.channels, logger: logger,
                                            maxSleep: parseDuration(maxSleep) ?? .seconds(30))
             if once {
+                await service.freeDeadWorkers()
                 let decisions = try await service.pass(now: now.flatMap(Enqueue.parseTime) ?? Date())
                 let made = decisions.filter { $0.kind == .enqueued }.count
                 print("\(made) job(s) enqueued, \(decisions.count - made) slot(s) not run")

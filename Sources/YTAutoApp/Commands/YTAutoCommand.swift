@@ -24,7 +24,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.createStore()
             let version = try await store.schemaVersion()
             print("database \(global.databasePath) ready at schema version \(version)")
             let path = global.configPath
@@ -55,7 +55,9 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try global.openStore(.readOnly)
+            // Jobs of a dead worker are freed here too: with every worker dead, nothing else would.
+            if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let now = Date()
             let stats = try await store.stats()
             let running = try await store.runningJobs()
@@ -64,11 +66,8 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let version = try await store.schemaVersion()
             let live = workers.filter { $0.state == .running }.map { w -> (WorkerRecord, Bool) in
                 if w.hostname != SQLiteJobStore.hostName { return (w, true) }
-                switch WorkerLock.probe(path: w.lockPath) {
-                case .alive: return (w, true)
-                case .dead(let lock): lock.release(); return (w, false)
-                case .missing: return (w, false)
-                }
+                // A look only: the lock file stays for the process that frees the worker's jobs.
+                return (w, !WorkerLock.isAbandoned(path: w.lockPath))
             }
             let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
             if json {
@@ -146,6 +145,8 @@ public struct YTAutoCommand: AsyncParsableCommand {
         @Option(help: "When the job becomes due (ISO-8601).") public var at: String?
         @Option(help: "Lower runs first.") public var priority: Int?
         @Option(help: "A key that makes the enqueue idempotent: a second job with it is never made.") public var uniqueKey: String?
+        @Flag(help: "Enqueue a diagnostic job: only a worker started with --synthetic-stage-ms leases it, and no video is made.")
+        public var synthetic = false
         @Flag(help: "Print the job as JSON.") public var json = false
 
         public init() {}
@@ -178,13 +179,15 @@ public struct YTAutoCommand: AsyncParsableCommand {
             }
             let result = try await store.enqueue(NewJob(
                 channel: channel, topic: chosen, priority: priority ?? channelConfig.priority,
-                runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey))
+                runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey,
+                kind: synthetic ? .synthetic : .video))
             if json {
                 var o = Output.jobJSON(result.job)
                 o["inserted"] = result.inserted
                 print(Output.json(o))
             } else {
-                let verb = result.inserted ? "queued" : "already exists (same unique key):"
+                let verb = (result.inserted ? "queued" : "already exists (same unique key):")
+                    + (result.job.kind == .synthetic ? " (diagnostic: for --synthetic-stage-ms workers only)" : "")
                 print("job \(result.job.id) \(verb) channel \(channel), topic \"\(result.job.topic ?? "-")\", due \(Timestamp.string(result.job.runAt))")
             }
         }

@@ -31,6 +31,15 @@ public enum StageState: String, Sendable, Codable, CaseIterable, Hashable {
     case running, succeeded, failed, skipped
 }
 
+/// What a job is for, and so which workers may lease it.
+///
+/// A diagnostic worker (`--synthetic-stage-ms`) makes no video: it leases only `synthetic` jobs
+/// (`ytauto enqueue --synthetic`, the ones `ytauto-bench` makes), and a normal worker never
+/// leases those, so a load test can never mark a real channel's job `succeeded` without a video.
+public enum JobKind: String, Sendable, Codable, CaseIterable, Hashable {
+    case video, synthetic
+}
+
 /// A job as stored in the `jobs` table.
 public struct Job: Sendable, Hashable, Identifiable {
     public var id: Int64
@@ -55,13 +64,19 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var createdAt: Date
     public var updatedAt: Date
     public var finishedAt: Date?
+    public var kind: JobKind
+    /// When the job was first due; `runAt` moves with every retry, this never does.
+    public var scheduledAt: Date?
 
     public init(
         id: Int64, channel: String, topic: String?, payload: String, state: JobState, priority: Int,
         runAt: Date, attempt: Int, maxAttempts: Int, leaseOwner: String?, leaseToken: Int64,
         leaseExpiresAt: Date?, cancelRequested: Bool, currentStage: String?, uniqueKey: String?,
-        lastErrorCode: String?, lastErrorMessage: String?, createdAt: Date, updatedAt: Date, finishedAt: Date?
+        lastErrorCode: String?, lastErrorMessage: String?, createdAt: Date, updatedAt: Date, finishedAt: Date?,
+        kind: JobKind = .video, scheduledAt: Date? = nil
     ) {
+        self.kind = kind
+        self.scheduledAt = scheduledAt
         self.id = id
         self.channel = channel
         self.topic = topic
@@ -96,11 +111,13 @@ public struct NewJob: Sendable, Hashable {
     public var maxAttempts: Int
     /// A job with the same key is never made twice: enqueue returns the existing one.
     public var uniqueKey: String?
+    public var kind: JobKind
 
     public init(
         channel: String, topic: String? = nil, options: [String: String] = [:], priority: Int = 0,
-        runAt: Date? = nil, maxAttempts: Int = 3, uniqueKey: String? = nil
+        runAt: Date? = nil, maxAttempts: Int = 3, uniqueKey: String? = nil, kind: JobKind = .video
     ) {
+        self.kind = kind
         self.channel = channel
         self.topic = topic
         self.options = options
@@ -228,6 +245,37 @@ public struct StageRecord: Sendable, Hashable {
     }
 }
 
+/// A `job_stage_runs` row: one run of one stage in one attempt. `job_stages` keeps only each
+/// stage's latest run (what a retry resumes from); these are all of them.
+public struct StageRunRecord: Sendable, Hashable, Codable {
+    public var jobID: Int64
+    public var attempt: Int
+    public var leaseToken: Int64
+    public var stage: String
+    public var state: StageState
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMS: Int64?
+    public var errorCode: String?
+    public var errorMessage: String?
+
+    public init(
+        jobID: Int64, attempt: Int, leaseToken: Int64, stage: String, state: StageState, startedAt: Date,
+        finishedAt: Date?, durationMS: Int64?, errorCode: String?, errorMessage: String?
+    ) {
+        self.jobID = jobID
+        self.attempt = attempt
+        self.leaseToken = leaseToken
+        self.stage = stage
+        self.state = state
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMS = durationMS
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+}
+
 /// A `job_attempts` row: one run of a job by one worker.
 public struct AttemptRecord: Sendable, Hashable {
     public var id: Int64
@@ -243,12 +291,20 @@ public struct AttemptRecord: Sendable, Hashable {
     public var stage: String?
     public var errorCode: String?
     public var errorMessage: String?
+    /// Which pipeline ran it: `media`, `media (dry run)`, `synthetic 250 ms`.
+    public var pipeline: String?
+    /// The lease's length, and the last time the worker renewed it.
+    public var leaseSeconds: Double?
+    public var heartbeatAt: Date?
 
     public init(
         id: Int64, jobID: Int64, attempt: Int, leaseToken: Int64, channel: String, workerID: String,
         startedAt: Date, finishedAt: Date?, outcome: AttemptOutcome?, stage: String?,
-        errorCode: String?, errorMessage: String?
+        errorCode: String?, errorMessage: String?, pipeline: String? = nil, leaseSeconds: Double? = nil, heartbeatAt: Date? = nil
     ) {
+        self.pipeline = pipeline
+        self.leaseSeconds = leaseSeconds
+        self.heartbeatAt = heartbeatAt
         self.id = id
         self.jobID = jobID
         self.attempt = attempt

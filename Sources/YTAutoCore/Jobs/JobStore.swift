@@ -9,9 +9,10 @@ public protocol JobStore: Sendable {
     /// Adds a job. A job with the same unique key is never made twice; the existing one is returned.
     func enqueue(_ job: NewJob) async throws -> EnqueueResult
 
-    /// Leases the next due queued job (by priority, run_at, id), optionally only of the
-    /// given channels, bumping its lease token and starting an attempt. `nil` if none is due.
-    func lease(worker: String, channels: [String]?, duration: Duration) async throws -> Lease?
+    /// Leases the next due queued job of `kind` (by priority, run_at, id), optionally only of
+    /// the given channels, bumping its lease token and starting an attempt that records
+    /// `pipeline` (what will run it). `nil` if none is due.
+    func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration) async throws -> Lease?
 
     /// Extends a lease, and says whether a cancel was requested. Throws ``LeaseLost``.
     func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus
@@ -27,7 +28,8 @@ public protocol JobStore: Sendable {
     func fail(_ lease: Lease, error: JobFailure) async throws -> Job
 
     /// Gives the job back on graceful shutdown: queued again, now, without spending the attempt.
-    func handBack(_ lease: Lease) async throws -> Job
+    /// `reason` is recorded on the attempt (`worker.shutdown` and why).
+    func handBack(_ lease: Lease, reason: JobFailure) async throws -> Job
 
     /// Confirms a requested cancel: the job ends `cancelled`. Throws ``LeaseLost``.
     func markCancelled(_ lease: Lease) async throws -> Job
@@ -62,6 +64,19 @@ public protocol JobStore: Sendable {
     func reclaim() async throws -> ReclaimReport
 }
 
+extension JobStore {
+    /// Leases the next due video job (see ``lease(worker:channels:kind:pipeline:duration:)``).
+    public func lease(worker: String, channels: [String]?, duration: Duration) async throws -> Lease? {
+        try await lease(worker: worker, channels: channels, kind: .video, pipeline: nil, duration: duration)
+    }
+
+    /// Hands the job back for a graceful shutdown of its worker.
+    public func handBack(_ lease: Lease) async throws -> Job {
+        try await handBack(lease, reason: JobFailure(
+            code: "worker.shutdown", message: "worker \(lease.owner) shut down gracefully and handed the job back", isRetryable: true))
+    }
+}
+
 /// How long to wait before the next attempt: exponential backoff with jitter, capped.
 ///
 /// The delay after attempt `n` is drawn uniformly from `[d/2, d]` where
@@ -91,9 +106,17 @@ public struct RetryPolicy: Sendable, Hashable {
         return .milliseconds(Int64.random(in: (ms / 2)...ms, using: &generator))
     }
 
+    /// The longest wait an error may ask for (Retry-After, a quota reset): a provider that
+    /// answers `Retry-After: 99999999999` must not park a job for millennia. A YouTube quota
+    /// resets within a day; two days leaves room for any honest reset time.
+    public static let longestRequestedWait: TimeInterval = 2 * 86_400
+
     /// When a failed attempt should run again.
     public func nextRun(after failure: JobFailure, attempt: Int, now: Date) -> Date {
-        if let at = failure.retryAt { return at }
+        if let at = failure.retryAt {
+            guard at.timeIntervalSince1970.isFinite else { return now }
+            return min(at, now.addingTimeInterval(Self.longestRequestedWait))
+        }
         var rng = SystemRandomNumberGenerator()
         let d = delay(afterAttempt: attempt, using: &rng)
         return now.addingTimeInterval(d.seconds)

@@ -6,6 +6,10 @@ import Foundation
 /// renames into place); the worker records it in `job_stages` before and after.
 public protocol StagedPipeline: Sendable {
     var stages: [String] { get }
+    /// The jobs it runs: a worker leases only jobs of its pipeline's kind.
+    var kind: JobKind { get }
+    /// What each attempt records as the pipeline that ran it (`job_attempts.pipeline`).
+    var name: String { get }
     /// Runs one stage of `job` and returns its artifacts. Honours task cancellation.
     func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome
 }
@@ -34,6 +38,10 @@ public struct StageContext: Sendable {
 }
 
 extension StagedPipeline {
+    /// Video jobs, unless the pipeline says otherwise.
+    public var kind: JobKind { .video }
+    public var name: String { "media" }
+
     /// Runs a stage outside a worker, with notes kept nowhere (tools and tests).
     public func run(stage: String, job: Job, dryRun: Bool) async throws -> StageOutcome {
         try await run(stage: stage, job: job, context: StageContext(dryRun: dryRun, save: { _ in }))

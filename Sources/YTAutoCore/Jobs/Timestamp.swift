@@ -4,8 +4,26 @@ import Foundation
 /// `2026-11-25T11:32:03.123Z`. The fixed width makes text order equal time order,
 /// so SQL compares them directly.
 public enum Timestamp {
+    /// The earliest and latest instants the text form holds (years 0001 to 9999). Past them the
+    /// year would take five digits (`11533-…`), which sorts before `2026-…` and breaks every
+    /// comparison the store makes in SQL.
+    public static let earliest = Date(timeIntervalSince1970: -62_135_596_800)
+    public static let latest = Date(timeIntervalSince1970: 253_402_300_799.999)
+
+    /// `date`, if the store can hold it; otherwise an error naming `what` and the range.
+    public static func checked(_ date: Date, _ what: @autoclosure () -> String) throws -> Date {
+        guard date.timeIntervalSince1970.isFinite, date >= earliest, date <= latest else {
+            throw TimestampOutOfRange(what: what(), date: date)
+        }
+        return date
+    }
+
+    /// The stored text of `date`. Every caller that takes a time from outside checks it first
+    /// (``checked(_:_:)``); as a last guard, a time outside years 0001–9999 is written as the
+    /// nearest one inside, so the text order stays the time order.
     public static func string(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let bounded = date.timeIntervalSince1970.isNaN ? earliest : min(max(date, earliest), latest)
+        let ms = Int64((bounded.timeIntervalSince1970 * 1000).rounded(.down))
         var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
         let millis = Int(ms - Int64(seconds) * 1000)
         var parts = tm()
@@ -57,5 +75,16 @@ public enum Timestamp {
         parts.tm_sec = Int32(sec)
         let seconds = timegm(&parts)
         return Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(millis) / 1000)
+    }
+}
+
+/// A time the store cannot hold: before year 1 or after year 9999.
+public struct TimestampOutOfRange: Error, Sendable, Hashable, CustomStringConvertible {
+    public var what: String
+    public var date: Date
+    public var description: String {
+        let seconds = date.timeIntervalSince1970
+        let years = seconds.isFinite ? String(format: "%.0f", seconds / 31_556_952 + 1970) : "\(seconds)"
+        return "\(what) falls in year \(years), outside the 0001-9999 the store can hold"
     }
 }

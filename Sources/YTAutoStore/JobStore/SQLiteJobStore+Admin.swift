@@ -24,6 +24,7 @@ extension SQLiteJobStore {
 
     /// SQL that queues failed or cancelled jobs again. A job with no attempts left gets one more
     /// (as Oban's retry does); its finished stages stay recorded, so it resumes, not restarts.
+    /// It becomes due now (`run_at`); when it was first due stays in `scheduled_at`.
     static let retrySQL = """
         UPDATE jobs SET state = 'queued', run_at = ?, updated_at = ?, finished_at = NULL, cancel_requested = 0,
                max_attempts = max(max_attempts, attempt + 1)
@@ -60,30 +61,32 @@ extension SQLiteJobStore {
         // Two statements rather than `(? IS NULL OR channel = ?)`, so each uses its own index.
         let rows: [Row] = try await database.read { db in
             if let channel {
-                return try db.query("""
-                    SELECT \(Self.columns) FROM jobs
-                     WHERE channel = ? AND state = 'failed' AND finished_at >= ?
-                     ORDER BY finished_at DESC LIMIT ?
-                    """, [channel, since ?? Date(timeIntervalSince1970: 0), limit])
+                return try db.query(SQL.listFailedOfChannel, [channel, since ?? Timestamp.earliest, limit])
             }
-            return try db.query("""
-                SELECT \(Self.columns) FROM jobs
-                 WHERE state = 'failed' AND finished_at >= ?
-                 ORDER BY finished_at DESC LIMIT ?
-                """, [since ?? Date(timeIntervalSince1970: 0), limit])
+            return try db.query(SQL.listFailed, [since ?? Timestamp.earliest, limit])
         }
         return rows.map(Self.job)
     }
 
     public func history(channel: String?, limit: Int) async throws -> [AttemptRecord] {
         let rows: [Row] = try await database.read { db in
-            if let channel {
-                return try db.query(
-                    "SELECT * FROM job_attempts WHERE channel = ? ORDER BY started_at DESC LIMIT ?", [channel, limit])
-            }
-            return try db.query("SELECT * FROM job_attempts ORDER BY started_at DESC LIMIT ?", [limit])
+            if let channel { return try db.query(SQL.historyOfChannel, [channel, limit]) }
+            return try db.query(SQL.history, [limit])
         }
         return rows.map(Self.attempt)
+    }
+
+    /// Every run of every stage of a job, in the order they started.
+    public func stageRuns(jobID: Int64) async throws -> [StageRunRecord] {
+        try await database.read { db in
+            try db.query("SELECT * FROM job_stage_runs WHERE job_id = ? ORDER BY started_at, id", [jobID]).map { r in
+                StageRunRecord(
+                    jobID: r.int("job_id") ?? 0, attempt: Int(r.int("attempt") ?? 0), leaseToken: r.int("lease_token") ?? 0,
+                    stage: r.string("stage") ?? "", state: StageState(rawValue: r.string("state") ?? "") ?? .running,
+                    startedAt: r.date("started_at") ?? Timestamp.earliest, finishedAt: r.date("finished_at"),
+                    durationMS: r.int("duration_ms"), errorCode: r.string("error_code"), errorMessage: r.string("error_message"))
+            }
+        }
     }
 
     public func job(id: Int64) async throws -> Job? {
@@ -120,12 +123,11 @@ extension SQLiteJobStore {
         let now = self.now()
         return try await database.read { db in
             var counts: [String: [JobState: Int]] = [:]
-            for row in try db.query("SELECT channel, state, count(*) AS n FROM jobs GROUP BY channel, state") {
+            for row in try db.query(SQL.jobCounts) {
                 guard let channel = row.string("channel"), let state = JobState(rawValue: row.string("state") ?? "") else { continue }
                 counts[channel, default: [:]][state] = Int(row.int("n") ?? 0)
             }
-            let oldest = try db.queryOne(
-                "SELECT min(run_at) AS t FROM jobs WHERE state = 'queued' AND run_at <= ?", [now])?.date("t")
+            let oldest = try db.queryOne(SQL.oldestDue, [now])?.date("t")
             return QueueStats(counts: counts, oldestDueQueuedAt: oldest)
         }
     }
@@ -135,10 +137,7 @@ extension SQLiteJobStore {
         var total = 0
         while true {
             let deleted = try await database.write { db in
-                try db.run("""
-                    DELETE FROM jobs WHERE id IN (
-                        SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? LIMIT ?)
-                    """, [cutoff, batchSize])
+                try db.run(SQL.pruneBatch, [cutoff, batchSize])
             }
             total += deleted
             if deleted < batchSize { return total }
@@ -183,16 +182,90 @@ extension SQLiteJobStore {
         try await database.read { db in try db.queryOne("PRAGMA data_version")?.int("data_version") ?? 0 }
     }
 
-    /// The earliest `run_at` of a queued job (of the given channels), due or not.
-    public func nextRunAt(channels: [String]?) async throws -> Date? {
+    /// The earliest `run_at` of a queued job of `kind` (of the given channels), due or not.
+    public func nextRunAt(channels: [String]?, kind: JobKind = .video) async throws -> Date? {
         let rows: [Row] = try await database.read { db in
             if let channels {
-                return try channels.compactMap {
-                    try db.queryOne("SELECT run_at FROM jobs WHERE state = 'queued' AND channel = ? ORDER BY run_at LIMIT 1", [$0])
-                }
+                return try channels.compactMap { try db.queryOne(SQL.nextRunOfChannel, [kind.rawValue, $0]) }
             }
-            return try db.query("SELECT min(run_at) AS run_at FROM jobs WHERE state = 'queued'")
+            return try db.query(SQL.nextRunAt, [kind.rawValue])
         }
         return rows.compactMap { $0.date("run_at") }.min()
     }
+}
+
+extension SQLiteJobStore.SQL {
+    /// Jobs by channel and state, from the counts the triggers of migration 0004 keep.
+    public static let jobCounts = "SELECT channel, state, n FROM job_counts WHERE n > 0"
+
+    /// The oldest due queued job (`?1` now): the earliest `run_at` of each kind and channel by an
+    /// index seek apiece (channels from `job_counts`), not a scan of the queue.
+    public static let oldestDue = """
+        SELECT min(t) AS t FROM (
+            SELECT (SELECT run_at FROM jobs INDEXED BY jobs_due
+                     WHERE state = 'queued' AND kind = k.kind AND channel = c.channel ORDER BY run_at LIMIT 1) AS t
+              FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0) AS c,
+                   (SELECT 'video' AS kind UNION ALL SELECT 'synthetic') AS k)
+         WHERE t <= ?1
+        """
+
+    /// The earliest `run_at` of a queued job of a kind (`?1`), over every channel.
+    public static let nextRunAt = """
+        SELECT min(t) AS run_at FROM (
+            SELECT (SELECT run_at FROM jobs INDEXED BY jobs_due
+                     WHERE state = 'queued' AND kind = ?1 AND channel = c.channel ORDER BY run_at LIMIT 1) AS t
+              FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0) AS c)
+        """
+
+    /// The earliest `run_at` of a queued job of a kind (`?1`) on a channel (`?2`).
+    public static let nextRunOfChannel = """
+        SELECT run_at FROM jobs INDEXED BY jobs_due WHERE state = 'queued' AND kind = ?1 AND channel = ?2 ORDER BY run_at LIMIT 1
+        """
+
+    /// Failed jobs since `?1`, newest first, at most `?2`.
+    public static let listFailed = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_failed
+         WHERE state = 'failed' AND finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2
+        """
+
+    /// The same for one channel (`?1`), since `?2`, at most `?3`.
+    public static let listFailedOfChannel = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_failed_channel
+         WHERE state = 'failed' AND channel = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT ?3
+        """
+
+    /// Deletes up to `?2` jobs that finished before `?1` (any finished state: `finished_at` is set
+    /// exactly when a job is finished), with their stages, stage runs and attempts.
+    public static let pruneBatch = """
+        DELETE FROM jobs WHERE id IN (
+            SELECT id FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2)
+        """
+
+    /// Attempts, newest first, at most `?1`.
+    public static let history = "SELECT * FROM job_attempts INDEXED BY job_attempts_started ORDER BY started_at DESC LIMIT ?1"
+
+    /// Attempts of one channel (`?1`), newest first, at most `?2`.
+    public static let historyOfChannel = """
+        SELECT * FROM job_attempts INDEXED BY job_attempts_channel_started WHERE channel = ?1 ORDER BY started_at DESC LIMIT ?2
+        """
+
+    /// Whether any lease expired before `?1`.
+    public static let anyExpired = """
+        SELECT 1 FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' AND lease_expires_at < ?1 LIMIT 1
+        """
+
+    /// The jobs whose leases expired before `?1`.
+    public static let expired = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' AND lease_expires_at < ?1
+        """
+
+    /// The topic's last job on a channel: `?1` channel, `?2` topic.
+    public static let topicLastJob = """
+        SELECT max(created_at) AS t FROM jobs INDEXED BY jobs_topic WHERE channel = ?1 AND topic = ?2
+        """
+
+    /// The topic's last slot on a channel: `?1` channel, `?2` topic.
+    public static let topicLastSlot = """
+        SELECT max(decided_at) AS t FROM schedule_slots INDEXED BY schedule_slots_topic WHERE channel = ?1 AND topic = ?2
+        """
 }

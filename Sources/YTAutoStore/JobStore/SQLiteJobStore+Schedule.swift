@@ -134,13 +134,8 @@ extension SQLiteJobStore {
     static func lastUse(_ db: Connection, topics: [String], channel: String) throws -> [String: Date] {
         var out: [String: Date] = [:]
         for topic in topics {
-            let row = try db.queryOne("""
-                SELECT max(t) AS t FROM (
-                    SELECT max(decided_at) AS t FROM schedule_slots WHERE channel = ?1 AND topic = ?2
-                    UNION ALL
-                    SELECT max(created_at) AS t FROM jobs WHERE channel = ?1 AND topic = ?2)
-                """, [channel, topic])
-            if let d = row?.date("t") { out[topic] = d }
+            let dates = try [SQL.topicLastSlot, SQL.topicLastJob].compactMap { try db.queryOne($0, [channel, topic])?.date("t") }
+            if let d = dates.max() { out[topic] = d }
         }
         return out
     }

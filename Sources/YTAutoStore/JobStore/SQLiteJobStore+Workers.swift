@@ -104,6 +104,20 @@ extension SQLiteJobStore {
         return report
     }
 
+    /// Whether ``reclaim()`` would free anything: a worker of this host registered as running
+    /// whose lock nobody holds, or an expired lease. Only reads and non-destructive probes, so a
+    /// read-only command can ask, then open the database for writing only when there is work.
+    public func needsReclaim() async throws -> Bool {
+        let host = Self.hostName
+        let now = self.now()
+        let (locks, expired): ([String], Bool) = try await database.read { db in
+            let locks = try db.query("SELECT lock_path FROM workers WHERE state = 'running' AND hostname = ?", [host])
+                .compactMap { $0.string("lock_path") }
+            return (locks, try db.queryOne(SQL.anyExpired, [now]) != nil)
+        }
+        return expired || locks.contains(where: WorkerLock.isAbandoned(path:))
+    }
+
     /// Frees the jobs of dead workers and of expired leases.
     ///
     /// Dead workers are found by their locks (see ``WorkerLock``), in well under a second;
@@ -141,12 +155,11 @@ extension SQLiteJobStore {
         let now = self.now()
         // Most sweeps find nothing: look first with a read, so idle workers do not queue for the write lock.
         let anyExpired = try await database.read { db in
-            try db.queryOne("SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ? LIMIT 1", [now]) != nil
+            try db.queryOne(SQL.anyExpired, [now]) != nil
         }
         guard anyExpired else { return report }
         let expired: ReclaimReport = try await database.write { db in
-            let rows = try db.query(
-                "SELECT \(Self.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", [now])
+            let rows = try db.query(SQL.expired, [now])
             return try Self.release(db, rows.map(Self.job), code: "lease.expired",
                                     message: "the lease expired without a heartbeat", now: now)
         }

@@ -37,7 +37,7 @@ public final class SQLiteJobStore: JobStore {
     static let columns = """
         id, channel, topic, payload, state, priority, run_at, attempt, max_attempts, lease_owner, \
         lease_token, lease_expires_at, cancel_requested, current_stage, unique_key, last_error_code, \
-        last_error_message, created_at, updated_at, finished_at
+        last_error_message, created_at, updated_at, finished_at, kind, scheduled_at
         """
 
     /// The statements of the job life cycle, as text. Public so that `ytauto-bench queue` issues
@@ -45,32 +45,84 @@ public final class SQLiteJobStore: JobStore {
     public enum SQL {
         public static let columns = SQLiteJobStore.columns
 
-        /// Leases the next due job: `?1` owner, `?2` lease expiry, `?3` now; `filter` adds
-        /// conditions on the candidate (numbered from `?4`).
-        public static func leaseNext(filter: String = "") -> String {
-            """
+        /// The lease's `SET` clause: `?1` owner, `?2` lease expiry, `?3` now.
+        static let leaseSet = """
             UPDATE jobs
                SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_token = lease_token + 1,
                    lease_expires_at = ?2, updated_at = ?3
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3\(filter)
+            """
+
+        /// Leases the next due job of a kind, of any channel: `?1` owner, `?2` lease expiry,
+        /// `?3` now, `?4` kind. `INDEXED BY` pins the plan to the partial index whose order is the
+        /// lease order, so a lease reads one index entry however long the queue: left to itself the
+        /// planner may take an index on `state` and sort every queued job (see the plan tests).
+        public static let leaseNext = """
+            \(leaseSet)
+             WHERE id = (SELECT id FROM jobs INDEXED BY jobs_lease WHERE state = 'queued' AND kind = ?4 AND run_at <= ?3
                           ORDER BY priority, run_at, id LIMIT 1)
             RETURNING \(columns)
             """
-        }
 
-        /// channel, topic, payload JSON, priority, run at, max attempts, unique key, created, updated.
+        /// The next due job of a kind on one channel (`?1` kind, `?2` channel, `?3` now): a worker
+        /// limited to channels asks each (an index seek apiece) and leases the first in lease order.
+        public static let nextOfChannel = """
+            SELECT id, priority, run_at FROM jobs INDEXED BY jobs_lease_channel
+             WHERE state = 'queued' AND kind = ?1 AND channel = ?2 AND run_at <= ?3
+             ORDER BY priority, run_at, id LIMIT 1
+            """
+
+        /// Leases one job by id if it is still queued and due: `?1`–`?3` as ``leaseNext``, `?4` the id.
+        public static let leaseByID = """
+            \(leaseSet)
+             WHERE id = ?4 AND state = 'queued' AND run_at <= ?3
+            RETURNING \(columns)
+            """
+
+        /// channel, topic, payload JSON, priority, run at, max attempts, unique key, created, updated, kind.
+        /// `scheduled_at` is the first `run_at`, kept when retries move `run_at`.
         public static let insertJob = """
-            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at)
-            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at,
+                              kind, scheduled_at)
+            VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)
             ON CONFLICT (unique_key) DO NOTHING
             RETURNING \(columns)
             """
 
-        /// job id, attempt, lease token, channel, worker, started at.
+        /// job id, attempt, lease token, channel, worker, started at, pipeline, lease seconds.
+        /// The lease counts as the first heartbeat.
         public static let insertAttempt = """
-            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?6)
             """
+
+        /// job id, attempt, lease token, stage, state, started, finished, duration ms, error code, error message:
+        /// a stage run's row, made when it starts and completed when it ends.
+        public static let upsertStageRun = """
+            INSERT INTO job_stage_runs (job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms, error_code, error_message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (job_id, lease_token, stage) DO UPDATE SET
+                state = excluded.state, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+                error_code = excluded.error_code, error_message = excluded.error_message
+            """
+
+        /// now, error code, error message, job id, lease token: closes the stage runs an attempt left open.
+        public static let closeStageRuns = """
+            UPDATE job_stage_runs SET state = 'failed', finished_at = ?1,
+                   duration_ms = CAST(round((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER),
+                   error_code = ?2, error_message = ?3
+             WHERE job_id = ?4 AND lease_token = ?5 AND state = 'running'
+            """
+
+        /// now, error code, error message, job id: the same for the job's latest stage rows.
+        public static let closeStages = """
+            UPDATE job_stages SET state = 'failed', finished_at = ?1,
+                   duration_ms = CAST(round((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER),
+                   error_code = ?2, error_message = ?3
+             WHERE job_id = ?4 AND state = 'running'
+            """
+
+        /// heartbeat time, job id, lease token.
+        public static let attemptHeartbeat = "UPDATE job_attempts SET heartbeat_at = ? WHERE job_id = ? AND lease_token = ?"
 
         /// The job's row, read under the write lock to check a lease.
         public static let jobByID = "SELECT \(columns) FROM jobs WHERE id = ?"
@@ -94,11 +146,13 @@ public final class SQLiteJobStore: JobStore {
              WHERE job_id = ? AND lease_token = ?
             """
 
-        /// state, finished at, updated at, error code, error message, job id.
+        /// state, finished at, updated at, error code, error message, job id. A job that succeeds
+        /// has no last error (its earlier attempts' errors stay in `job_attempts`).
         public static let finishJob = """
-            UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?,
-                   last_error_code = coalesce(?, last_error_code), last_error_message = coalesce(?, last_error_message)
-             WHERE id = ?
+            UPDATE jobs SET state = ?1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?2, updated_at = ?3,
+                   last_error_code = CASE WHEN ?1 = 'succeeded' THEN NULL ELSE coalesce(?4, last_error_code) END,
+                   last_error_message = CASE WHEN ?1 = 'succeeded' THEN NULL ELSE coalesce(?5, last_error_message) END
+             WHERE id = ?6
             RETURNING \(columns)
             """
     }
@@ -124,7 +178,9 @@ public final class SQLiteJobStore: JobStore {
             lastErrorMessage: row.string("last_error_message"),
             createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
             updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0),
-            finishedAt: row.date("finished_at"))
+            finishedAt: row.date("finished_at"),
+            kind: JobKind(rawValue: row.string("kind") ?? "") ?? .video,
+            scheduledAt: row.date("scheduled_at"))
     }
 
     static func attempt(_ row: Row) -> AttemptRecord {
@@ -133,7 +189,8 @@ public final class SQLiteJobStore: JobStore {
             leaseToken: row.int("lease_token") ?? 0, channel: row.string("channel") ?? "",
             workerID: row.string("worker_id") ?? "", startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
             finishedAt: row.date("finished_at"), outcome: row.string("outcome").flatMap(AttemptOutcome.init(rawValue:)),
-            stage: row.string("stage"), errorCode: row.string("error_code"), errorMessage: row.string("error_message"))
+            stage: row.string("stage"), errorCode: row.string("error_code"), errorMessage: row.string("error_message"),
+            pipeline: row.string("pipeline"), leaseSeconds: row.double("lease_seconds"), heartbeatAt: row.date("heartbeat_at"))
     }
 
     static func payload(topic: String?, options: [String: String]) -> String {
@@ -148,6 +205,7 @@ public final class SQLiteJobStore: JobStore {
     public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
         guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
         guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
+        if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
         let now = self.now()
         return try await database.write { db in try Self.insert(db, new, now: now) }
     }
@@ -157,7 +215,7 @@ public final class SQLiteJobStore: JobStore {
     static func insert(_ db: Connection, _ new: NewJob, now: Date) throws -> EnqueueResult {
         let inserted = try db.queryOne(SQL.insertJob,
             [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
-             new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now])
+             new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now, new.kind.rawValue])
         if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
         guard let existing = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE unique_key = ?", [new.uniqueKey]) else {
             throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
@@ -167,32 +225,41 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - Lease
 
-    public func lease(worker: String, channels: [String]? = nil, duration: Duration) async throws -> Lease? {
-        try await lease(worker: worker, channels: channels, duration: duration, only: nil)
+    public func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration) async throws -> Lease? {
+        try await lease(worker: worker, channels: channels, kind: kind, pipeline: pipeline, duration: duration, only: nil)
     }
 
-    /// Leases the next due job, or only the job `only` if it is queued and due (`ytauto run-once`).
-    public func lease(worker: String, channels: [String]?, duration: Duration, only jobID: Int64?) async throws -> Lease? {
+    /// Leases the next due job of `kind`, or only the job `only` if it is queued and due (`ytauto run-once`,
+    /// whatever its kind).
+    public func lease(
+        worker: String, channels: [String]?, kind: JobKind = .video, pipeline: String? = nil, duration: Duration, only jobID: Int64?
+    ) async throws -> Lease? {
         let now = self.now()
-        let expires = now.addingTimeInterval(duration.seconds)
-        var filter = ""
-        var args: [any SQLBindable] = [worker, expires, now]
-        if let channels {
-            if channels.isEmpty { return nil }
-            filter = " AND channel IN (" + channels.indices.map { "?\($0 + 4)" }.joined(separator: ", ") + ")"
-            args += channels.map { $0 as any SQLBindable }
-        }
-        if let jobID {
-            filter += " AND id = ?\(args.count + 1)"
-            args.append(jobID)
-        }
-        let sql = SQL.leaseNext(filter: filter)
-        let boundArgs = args
+        let expires = try Timestamp.checked(now.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
+        if let channels, channels.isEmpty { return nil }
+        let leaseSeconds = duration.seconds
         // New work may wait its turn behind a process this one just woke: fair shares of jobs.
         return try await database.write(waitingTurn: true) { db in
-            guard let row = try db.queryOne(sql, boundArgs) else { return nil }
+            let row: Row?
+            if let jobID {
+                row = try db.queryOne(SQL.leaseByID, [worker, expires, now, jobID])
+            } else if let channels {
+                // Each channel's first due job by an index seek; the first of those in lease order.
+                var best: (id: Int64, key: (Int64, String, Int64))? = nil
+                for channel in Set(channels) {
+                    guard let r = try db.queryOne(SQL.nextOfChannel, [kind.rawValue, channel, now]),
+                          let id = r.int("id") else { continue }
+                    let key = (r.int("priority") ?? 0, r.string("run_at") ?? "", id)
+                    if best == nil || key < best!.key { best = (id, key) }
+                }
+                guard let best else { return nil }
+                row = try db.queryOne(SQL.leaseByID, [worker, expires, now, best.id])
+            } else {
+                row = try db.queryOne(SQL.leaseNext, [worker, expires, now, kind.rawValue])
+            }
+            guard let row else { return nil }
             let job = Self.job(row)
-            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now])
+            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, pipeline, leaseSeconds])
             return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
         }
     }
@@ -212,10 +279,11 @@ public final class SQLiteJobStore: JobStore {
 
     public func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus {
         let now = self.now()
-        let until = now.addingTimeInterval(duration.seconds)
+        let until = try Timestamp.checked(now.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
         return try await database.write(wakes: false) { db in
             let job = try Self.requireLease(db, lease)
             try db.run("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ?", [until, now, job.id])
+            try db.run(SQL.attemptHeartbeat, [now, job.id, lease.token])
             return job.cancelRequested ? .cancelRequested(until: until) : .held(until: until)
         }
     }
@@ -232,15 +300,25 @@ public final class SQLiteJobStore: JobStore {
             try db.run(SQL.upsertStage,
                 [job.id, stage, state.rawValue, job.attempt, artifactsJSON, startedAt, finished, durationMS,
                  error?.code, error?.message])
+            try db.run(SQL.upsertStageRun,
+                [job.id, job.attempt, lease.token, stage, state.rawValue, startedAt, finished, durationMS,
+                 error?.code, error?.message])
             try db.run(SQL.setCurrentStage, [stage, now, job.id])
         }
     }
 
     // MARK: - Ending an attempt
 
-    /// Ends the attempt row of `lease` with `outcome`.
+    /// Ends the attempt row of `lease` with `outcome`, and closes any stage it left running
+    /// (its worker died or stopped mid-stage): `failed`, with the attempt's error, so no stage
+    /// stays `running` once nothing runs it.
     static func finishAttempt(_ db: Connection, _ lease: Lease, outcome: AttemptOutcome, stage: String?, error: JobFailure?, now: Date) throws {
         try db.run(SQL.finishAttempt, [now, outcome.rawValue, stage, error?.code, error?.message, lease.jobID, lease.token])
+        guard outcome != .succeeded else { return }
+        let code = error?.code ?? (outcome == .cancelled ? "job.cancelled" : "attempt.ended")
+        let message = error?.message ?? "the attempt ended (\(outcome.rawValue)) while this stage ran"
+        try db.run(SQL.closeStageRuns, [now, code, message, lease.jobID, lease.token])
+        try db.run(SQL.closeStages, [now, code, message, lease.jobID])
     }
 
     /// Moves a job to a finished state and clears its lease.
@@ -292,7 +370,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func handBack(_ lease: Lease) async throws -> Job {
+    public func handBack(_ lease: Lease, reason: JobFailure) async throws -> Job {
         let now = self.now()
         return try await database.write { db in
             let job = try Self.requireLease(db, lease)
@@ -300,7 +378,8 @@ public final class SQLiteJobStore: JobStore {
                 try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
                 return try Self.finish(db, jobID: job.id, state: .cancelled, error: nil, now: now)
             }
-            try Self.finishAttempt(db, lease, outcome: .handedBack, stage: job.currentStage, error: nil, now: now)
+            // The reason goes on the attempt only: the job's last error stays the last real failure.
+            try Self.finishAttempt(db, lease, outcome: .handedBack, stage: job.currentStage, error: reason, now: now)
             return try Self.requeue(db, jobID: job.id, runAt: now, refund: true, error: nil, now: now)
         }
     }

@@ -62,6 +62,19 @@ public final class WorkerLock: @unchecked Sendable {
         return .alive
     }
 
+    /// Whether the worker behind `path` is gone, found without changing anything: the file is
+    /// opened read-only (so this works where the folder is read-only), a shared lock is tried
+    /// and dropped at once, and the file stays (the process that frees the worker's jobs
+    /// removes it). `true` also when the file is missing.
+    public static func isAbandoned(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return errno == ENOENT }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
+    }
+
     /// Removes the file and drops the lock. Idempotent.
     public func release() {
         lock.lock()

@@ -33,14 +33,11 @@ public final class Connection {
     public init(path: String, options: Options = Options()) throws {
         self.path = path
         self.options = options
-        var db: OpaquePointer?
-        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
-            | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
-        guard rc == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
-            if let db { sqlite3_close_v2(db) }
-            throw SQLiteError(extendedCode: rc, message: "cannot open database: \(message)", path: path)
+        let db: OpaquePointer
+        if options.readOnly {
+            db = try Self.openReadOnly(path)
+        } else {
+            db = try Self.open(path, name: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -59,6 +56,47 @@ public final class Connection {
     deinit {
         cache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    private static func open(_ path: String, name: String, flags: Int32) throws -> OpaquePointer {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(extendedCode: rc, message: "cannot open database: \(message)", path: path)
+        }
+        return db
+    }
+
+    /// Opens the file read-only, without creating it.
+    ///
+    /// A WAL database is read through its `-wal` and `-shm` files. In a folder this process may
+    /// not write, with no `-wal` there (no connection has the file open: the last one to close
+    /// removes it), SQLite cannot make them and refuses to open. Nobody can be writing the file
+    /// then, so it is opened `immutable`, which reads the main file alone; a writer that starts
+    /// while such a reader runs could show it a torn read, which is acceptable for a look at
+    /// `status` and refused for nothing else (read-only commands only read).
+    private static func openReadOnly(_ path: String) throws -> OpaquePointer {
+        let flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+        let db = try open(path, name: path, flags: flags)
+        // Opening is lazy: the first read finds out whether the WAL files can be had.
+        let rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", nil, nil, nil)
+        guard rc != SQLITE_OK else { return db }
+        let code = sqlite3_extended_errcode(db)
+        let message = String(cString: sqlite3_errmsg(db))
+        sqlite3_close_v2(db)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let canWriteFolder = access(folder.isEmpty ? "." : folder, W_OK) == 0
+        let walExists = FileManager.default.fileExists(atPath: path + "-wal")
+        guard code & 0xff == SQLITE_CANTOPEN, !canWriteFolder, !walExists else {
+            throw SQLiteError(extendedCode: code, message: "cannot open database: \(message)", path: path)
+        }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let uri = "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
+        return try open(path, name: uri, flags: flags | SQLITE_OPEN_URI)
     }
 
     func error(_ code: Int32, sql: String?) -> SQLiteError {

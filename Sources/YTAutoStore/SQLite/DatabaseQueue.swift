@@ -23,8 +23,12 @@ public final class DatabaseQueue: @unchecked Sendable {
     public var thread: DatabaseThread { DatabaseThread.forDatabase(at: path) }
     private let threadKey: String
 
+    /// Whether the connection was opened read-only.
+    public let isReadOnly: Bool
+
     public init(path: String, options: Connection.Options = .init()) throws {
         self.path = path
+        self.isReadOnly = options.readOnly
         self.threadKey = DatabaseThread.key(forDatabase: path)
         self.queue = DispatchQueue(label: "ytauto.sqlite.\(URL(fileURLWithPath: path).lastPathComponent)")
         self.connection = try Connection(path: path, options: options)

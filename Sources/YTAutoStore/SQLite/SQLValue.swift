@@ -59,4 +59,13 @@ public struct Row: Sendable {
     }
 
     public func date(_ name: String) -> Date? { string(name).flatMap(Timestamp.date) }
+
+    public func double(_ name: String) -> Double? {
+        switch self[name] {
+        case .integer(let v): Double(v)
+        case .real(let v): v
+        case .text(let t): Double(t)
+        default: nil
+        }
+    }
 }

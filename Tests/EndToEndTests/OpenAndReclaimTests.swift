@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// How commands open the database, who frees a dead worker's jobs, and which worker may lease
+/// which job: each against the real binaries.
+@Suite struct OpenAndReclaimTests {
+    let dir = TempDir("ytauto-open")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func writeConfig() throws {
+        try """
+            channels:
+              - name: facts
+                topics: [octopuses, honey]
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    /// A mistyped `--db` is an error naming the path; nothing is created, read or write.
+    @Test func aMissingDatabaseIsAnErrorAndNothingIsCreated() async throws {
+        try writeConfig()
+        let missing = dir.path("typo.db")
+        for (binary, args) in [("ytauto-admin", ["list-failed"]), ("ytauto", ["status"]), ("ytauto", ["enqueue", "facts"]),
+                               ("ytauto-admin", ["history"]), ("ytauto", ["scheduler", "--once"]), ("ytauto", ["worker"])] {
+            let r = try await run(binary, args + ["--db", missing], cwd: dir.url, environment: env)
+            #expect(r.status == 1, "\(binary) \(args): \(r.stderr)")
+            #expect(r.stderr.contains("no database at \(missing)") && r.stderr.contains("ytauto init"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: missing), "\(binary) \(args) created \(missing)")
+        }
+        let created = try await run("ytauto", ["init", "--db", missing], cwd: dir.url, environment: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try await run("ytauto-admin", ["list-failed", "--db", missing], cwd: dir.url, environment: env).status == 0)
+    }
+
+    /// A database of an older schema is not migrated behind the operator's back.
+    @Test func anOlderSchemaAsksForMigrate() async throws {
+        try writeConfig()
+        let connection = try Connection(path: dbPath)
+        try Migrator(migrations: Array(Migration.embedded.prefix(3))).migrate(connection)
+        let r = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("schema version 3") && r.stderr.contains("ytauto-admin migrate"), "\(r.stderr)")
+        let m = try await run("ytauto-admin", ["migrate"], cwd: dir.url, environment: env)
+        #expect(m.status == 0 && m.stdout.contains("0004_run_history"), "\(m.stdout) \(m.stderr)")
+        #expect(try await run("ytauto", ["status"], cwd: dir.url, environment: env).status == 0)
+    }
+
+    /// With every worker dead, `ytauto status` frees their jobs (as a worker's sweep would),
+    /// and says so; `ytauto-admin workers` shows the worker dead.
+    @Test func statusFreesTheJobsOfADeadWorkerWhenNoWorkerIsLeft() async throws {
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually { try await s.job(id: id)?.state == .running })
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        // Nothing runs a sweep now: the job would stay `running` until someone looks.
+        #expect(try await s.job(id: id)?.state == .running)
+        let status = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stderr.contains("freed the jobs of dead workers") && status.stderr.contains("queued again: jobs \(id)"), "\(status.stderr)")
+        let job = try #require(try await s.job(id: id))
+        #expect(job.state == .queued)
+        let attempt = try #require(try await s.attempts(jobID: id).first)
+        #expect(attempt.outcome == .lost && attempt.errorCode == "worker.lost")
+        #expect(try await s.workers().first?.state == .dead)
+        #expect(try await s.stageRuns(jobID: id).allSatisfy { $0.state != .running })
+        let workers = try await run("ytauto-admin", ["workers", "--json"], cwd: dir.url, environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(workers.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.first?["state"] as? String == "dead", "\(workers.stdout)")
+    }
+
+    /// `ytauto-admin workers` frees them too, and shows the worker dead, not running.
+    @Test func adminWorkersShowsADeadWorkerDeadAndFreesItsJobs() async throws {
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually { try await s.job(id: id)?.state == .running })
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        let r = try await run("ytauto-admin", ["workers"], cwd: dir.url, environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("queued again: jobs \(id)"), "\(r.stderr)")
+        #expect(r.stdout.contains("dead") && !r.stdout.contains("running"), "\(r.stdout)")
+        #expect(try await s.job(id: id)?.state == .queued)
+    }
+
+    /// The scheduler frees them too (`--once` and its long-running loop share the code).
+    @Test func theSchedulerFreesTheJobsOfADeadWorker() async throws {
+        try writeConfig()
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually { try await s.job(id: id)?.state == .running })
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        let r = try await run("ytauto", ["scheduler", "--once", "--log-format", "json"], cwd: dir.url, environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("freed the jobs of dead workers"), "\(r.stderr)")
+        #expect(try await s.job(id: id)?.state == .queued)
+    }
+
+    /// A diagnostic worker (`--synthetic-stage-ms`) never finishes a channel's real job without a
+    /// video, and every attempt says which pipeline ran it.
+    @Test func aDiagnosticWorkerLeavesRealJobsAlone() async throws {
+        try writeConfig()
+        let s = try SQLiteJobStore(path: dbPath)
+        let real = try await s.enqueue(NewJob(channel: "facts", topic: "octopuses")).job.id
+        let e = try await run("ytauto", ["enqueue", "facts", "--synthetic", "--json"], cwd: dir.url, environment: env)
+        #expect(e.status == 0, "\(e.stderr)")
+        let enqueued = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        let diagnostic = try #require((enqueued["id"] as? NSNumber)?.int64Value)
+        #expect(enqueued["kind"] as? String == "synthetic")
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1", "--concurrency", "2"], cwd: dir.url, environment: env)
+        // Wait for the diagnostic job to be done: the worker has leased everything it may lease by then.
+        #expect(try await eventually { try await s.job(id: diagnostic)?.state == .succeeded })
+        #expect(try await s.job(id: real)?.state == .queued)
+        #expect(try await s.attempts(jobID: real).isEmpty)
+        #expect(try await s.attempts(jobID: diagnostic).first?.pipeline == "synthetic 1 ms")
+        worker.kill(SIGTERM)
+        #expect(await worker.wait().status == 0)
+    }
+}
+
+/// Read commands on a read-only folder: a bind mount remounted read-only, which needs root
+/// (as root, file permissions alone would not stop a write).
+@Suite(.enabled(if: ReadOnlyMount.canMount, "a read-only bind mount needs root (CAP_SYS_ADMIN)"))
+struct ReadOnlyFolderTests {
+    @Test func everyReadCommandWorksOnAReadOnlyFolder() async throws {
+        let dir = TempDir("ytauto-ro")
+        let folder = dir.path("data")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let dbPath = folder + "/ytauto.db"
+        do {
+            let s = try SQLiteJobStore(path: dbPath)
+            let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+            let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            _ = try await s.fail(lease, error: JobFailure(code: "x.bad", message: "bad", isRetryable: false))
+            #expect(try await s.job(id: id)?.state == .failed)
+        }
+        // The store above is closed: no -wal file is left, so SQLite cannot make one on a read-only folder.
+        #expect(!FileManager.default.fileExists(atPath: dbPath + "-wal"))
+        let mount = try ReadOnlyMount(folder)
+        defer { mount.unmount() }
+        let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
+        for (binary, args) in [("ytauto", ["status"]), ("ytauto", ["status", "--json"]), ("ytauto-admin", ["list-failed"]),
+                               ("ytauto-admin", ["show", "1"]), ("ytauto-admin", ["history"]), ("ytauto-admin", ["workers"]),
+                               ("ytauto-admin", ["quota"]), ("ytauto-admin", ["slots"])] {
+            let r = try await run(binary, args, cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(binary) \(args): \(r.stderr)")
+        }
+        let failed = try await run("ytauto-admin", ["list-failed"], cwd: dir.url, environment: env)
+        #expect(failed.stdout.contains("x.bad"), "\(failed.stdout)")
+        // A write says what is wrong.
+        let write = try await run("ytauto-admin", ["retry", "1"], cwd: dir.url, environment: env)
+        #expect(write.status == 1 && write.stderr.contains("cannot be written") && write.stderr.contains(folder), "\(write.stderr)")
+    }
+}
+
+/// A folder bind-mounted onto itself, then remounted read-only.
+struct ReadOnlyMount {
+    let path: String
+
+    init(_ path: String) throws {
+        guard SmallDisk.command("/bin/mount", ["--bind", path, path]) else { throw SmallDiskError("cannot bind-mount \(path)") }
+        guard SmallDisk.command("/bin/mount", ["-o", "remount,bind,ro", path]) else {
+            _ = SmallDisk.command("/bin/umount", ["-l", path])
+            throw SmallDiskError("cannot remount \(path) read-only")
+        }
+        self.path = path
+    }
+
+    func unmount() { _ = SmallDisk.command("/bin/umount", ["-l", path]) }
+
+    static var canMount: Bool { SmallDisk.canMount }
+}
