@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// The README's "SQL for run history", run by the `sqlite3` shell against a database with real
+/// history made through the store: every query runs, and each answers what it says it answers.
+@Suite struct RunHistorySQLTests {
+    /// A clock the test moves, so the history has known durations.
+    final class Clock: @unchecked Sendable {
+        // `@unchecked` is safe: `now` is only touched under `lock`.
+        private let lock = NSLock()
+        private var current = Date().addingTimeInterval(-3 * 86_400)
+        var now: Date { lock.withLock { current } }
+        func advance(_ s: TimeInterval) { lock.withLock { current = current.addingTimeInterval(s) } }
+    }
+
+    /// The README's queries, each with its comment, in order.
+    static func readmeQueries() throws -> [(comment: String, sql: String)] {
+        let readme = try String(contentsOf: packageRoot.appending(path: "README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "## SQL for run history"))
+        let rest = readme[section.upperBound...]
+        let open = try #require(rest.range(of: "```sql\n"))
+        let close = try #require(rest[open.upperBound...].range(of: "```"))
+        let block = rest[open.upperBound..<close.lowerBound]
+        return block.components(separatedBy: "\n\n").map { chunk in
+            let lines = chunk.split(separator: "\n", omittingEmptySubsequences: false)
+            let comment = lines.filter { $0.hasPrefix("--") }.joined(separator: " ")
+            let sql = lines.filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            return (comment, sql)
+        }.filter { !$0.sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+    }
+
+    @Test func everyQueryOfTheReadmeAnswersOnRealHistory() async throws {
+        let dir = TempDir("ytauto-sql")
+        let path = dir.path("ytauto.db")
+        let clock = Clock()
+        let store = try SQLiteJobStore(path: path, clock: { clock.now })
+        let worker = try await store.registerWorker()
+
+        func runStages(_ lease: Lease, _ stages: [String], seconds: TimeInterval) async throws {
+            for stage in stages {
+                let started = clock.now
+                try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
+                clock.advance(seconds)
+                try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [], startedAt: started, error: nil)
+            }
+        }
+        // A video that took two attempts: narration failed once, then it was published.
+        let retried = try await store.enqueue(NewJob(channel: "facts", topic: "octopuses", maxAttempts: 3)).job.id
+        var lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
+        try await runStages(lease, ["script"], seconds: 2)
+        let failure = JobFailure(code: "tts.failed", message: "espeak-ng exited 1", isRetryable: true)
+        try await store.checkpoint(lease, stage: "narration", state: .running, artifacts: [], startedAt: clock.now, error: nil)
+        _ = try await store.fail(lease, error: failure)
+        clock.advance(3600)
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
+        try await runStages(lease, ["narration", "images", "clips", "compose", "thumbnail", "publish"], seconds: 3)
+        _ = try await store.complete(lease)
+        // A video that failed for good.
+        let failed = try await store.enqueue(NewJob(channel: "horror", topic: "the lighthouse", maxAttempts: 1)).job.id
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
+        _ = try await store.fail(lease, error: JobFailure(code: "video.qa_failed", message: "black keyframe", isRetryable: false))
+        // One lost to a dead worker (its lease expired), then run again and left running.
+        let lost = try await store.enqueue(NewJob(channel: "facts", topic: "honey", maxAttempts: 3)).job.id
+        lease = try #require(try await store.lease(worker: "w-gone", channels: nil, duration: .seconds(10)))
+        try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: clock.now, error: nil)
+        clock.advance(60)
+        _ = try await store.reclaim()
+        clock.advance(60)
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
+        clock.advance(5)
+        _ = try await store.heartbeat(lease, duration: .seconds(30))
+        // The scheduler's memory: a slot that made the first job, and one missed.
+        try await store.database.write { db in
+            try db.run("""
+                INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
+                VALUES ('facts', ?1, '0 18 * * *', 'enqueued', 'octopuses', ?2, ?1, NULL),
+                       ('facts', ?3, '0 18 * * *', 'missed', NULL, NULL, ?3, 'the scheduler was down')
+                """, [clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400)])
+        }
+
+        let queries = try Self.readmeQueries()
+        #expect(queries.count >= 13)
+        var rowsByComment: [String: [[String: Any]]] = [:]
+        for q in queries {
+            let r = await (try Child(URL(fileURLWithPath: "/usr/bin/sqlite3"), ["-bail", "-json", path, q.sql])).wait()
+            #expect(r.status == 0 && r.stderr.isEmpty, "\(q.comment): \(r.stderr)")
+            let rows = r.stdout.isEmpty ? [] : (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? [])
+            rowsByComment[q.comment] = rows
+        }
+        func rows(_ start: String) throws -> [[String: Any]] {
+            try #require(rowsByComment.first { $0.key.hasPrefix("-- " + start) }?.value, "no query '\(start)'")
+        }
+        #expect(try rows("Failures of the last 7 days").map { $0["id"] as? Int } == [Int(failed)])
+        let p95 = try rows("Average and p95")
+        #expect(p95.contains { $0["stage"] as? String == "narration" && $0["p95_s"] as? Double == 3.0 })
+        let retryRate = try rows("Retry rate per error code")
+        #expect(retryRate.contains { $0["error_code"] as? String == "tts.failed" && $0["retry_pct"] as? Double == 100.0 })
+        let earlier = try rows("Every earlier attempt")
+        #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost)])
+        #expect(try rows("Videos published per channel and day").map { $0["published"] as? Int } == [1])
+        #expect(try rows("Which worker ran each attempt").count == 5)
+        let running = try rows("Running jobs and the age")
+        #expect(running.count == 1 && running.first?["id"] as? Int == Int(lost))
+        #expect(try rows("Topics used per channel").count == 3)
+        #expect(try rows("Scheduled slots that made no job").map { $0["decision"] as? String } == ["missed"])
+        #expect(try rows("Slots with several jobs").isEmpty)
+        let lostTime = try rows("Time lost to dead workers")
+        #expect(lostTime.first?["lost_attempts"] as? Int == 1)
+    }
+}
