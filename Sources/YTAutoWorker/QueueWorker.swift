@@ -72,6 +72,7 @@ public final class QueueWorker: Service, Sendable {
             // The sweep runs every 250 ms: an error that persists (a full disk) is logged once,
             // and again when it changes or the sweep works again.
             var failing: (text: String, count: Int)? = nil
+            var sweeps = 0
             while !Task.isCancelled {
                 do {
                     let report = try await store.reclaim()
@@ -81,7 +82,9 @@ public final class QueueWorker: Service, Sendable {
                         ])
                         await self.inFlight.nudge()
                     }
-                    try await store.touchWorker(registration.id)
+                    // `last_seen_at` is for people (liveness is the lock): every 20th sweep, about 5 s.
+                    sweeps += 1
+                    if sweeps % 20 == 1 { try await store.touchWorker(registration.id) }
                     if let f = failing {
                         log.notice("sweep works again", metadata: ["failed_sweeps": "\(f.count)"])
                         failing = nil
@@ -158,6 +161,14 @@ public final class QueueWorker: Service, Sendable {
                     let due = nextDue.map { $0 <= Date() } ?? false
                     if version != lastVersion || nudged || due {
                         lastVersion = version
+                        // Most commits are not new work for us (other workers' checkpoints, heartbeats):
+                        // look with a read first, and take the write lock only when a job is due.
+                        let next = try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind)
+                        guard let next, next <= Date() else {
+                            nextDue = next
+                            try? await Task.sleep(for: configuration.pollInterval)
+                            continue
+                        }
                         var leased = 0
                         while leased < free, await !inFlight.isShuttingDown,
                               let lease = try await store.lease(

@@ -35,6 +35,23 @@ import YTAutoTestSupport
         #expect(try await run("ytauto-admin", ["list-failed", "--db", missing], cwd: dir.url, environment: env).status == 0)
     }
 
+    /// Read commands do not wait for a writer: they answer while another connection holds the
+    /// write lock (before, every command began by taking it to migrate, and waited up to 30 s).
+    @Test func readCommandsAnswerWhileAWriterHoldsTheLock() async throws {
+        let s = try SQLiteJobStore(path: dbPath)
+        _ = try await s.enqueue(NewJob(channel: "facts"))
+        let writer = try Connection(path: dbPath)
+        try writer.execute("BEGIN IMMEDIATE; UPDATE jobs SET priority = 5;")
+        for (binary, args) in [("ytauto", ["status"]), ("ytauto-admin", ["list-failed"]), ("ytauto-admin", ["history"]),
+                               ("ytauto-admin", ["show", "1"]), ("ytauto-admin", ["workers"])] {
+            let r = try await run(binary, args, cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(binary) \(args): \(r.stderr)")
+        }
+        // The lock was held throughout: the writer still has its transaction open.
+        #expect(writer.isInTransaction)
+        try writer.execute("ROLLBACK")
+    }
+
     /// A database of an older schema is not migrated behind the operator's back.
     @Test func anOlderSchemaAsksForMigrate() async throws {
         try writeConfig()

@@ -37,7 +37,8 @@ extension SQLiteJobStore {
     /// Records that the worker is still there (for `workers` and `status`).
     public func touchWorker(_ id: String) async throws {
         let now = self.now()
-        try await database.write { db in
+        // No other process waits for this: it need not wake one.
+        try await database.write(wakes: false) { db in
             try db.run("UPDATE workers SET last_seen_at = ? WHERE id = ?", [now, id])
         }
     }
