@@ -268,8 +268,18 @@ public final class QueueWorker: Service, Sendable {
                     stageLog.info("stage skipped (dry run)")
                 }
             }
-            _ = try await store.complete(lease)
+            let completed = try await store.complete(lease)
             log.info("job succeeded")
+            // Removing a work folder (GBs for a long video) stays off the database thread.
+            let tidied = await Task(executorPreference: globalConcurrentExecutor) { [pipeline, configuration] () -> String? in
+                do {
+                    try await pipeline.succeeded(job: completed, dryRun: configuration.dryRun)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }.value
+            if let tidied { log.warning("the job succeeded, but tidying its files failed: \(tidied)") }
         } catch is LeaseLost {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {
