@@ -82,7 +82,7 @@ public struct ToolRunner: Sendable {
     func resolve(_ tool: MediaTool) throws -> String {
         if let known = paths[tool], FileManager.default.isExecutableFile(atPath: known) { return known }
         if let again = Self.find(tool, on: searchPath) { return again }
-        let gone = paths[tool].map { "\($0), which is gone, and " } ?? ""
+        let gone = paths[tool].map { "\($0), gone or no longer executable, then " } ?? ""
         throw MissingToolError(tool: tool, searched: gone + searchPath)
     }
 
@@ -107,7 +107,7 @@ public struct ToolRunner: Sendable {
                         output: .string(limit: 16 << 20), error: .string(limit: 16 << 20))
                 } catch is SubprocessError where !FileManager.default.isExecutableFile(atPath: path) {
                     // Removed between the look-up and the spawn.
-                    throw MissingToolError(tool: tool, searched: "\(path), which is gone, and \(searchPath)")
+                    throw MissingToolError(tool: tool, searched: "\(path), gone or no longer executable, then \(searchPath)")
                 }
             }
             group.addTask {

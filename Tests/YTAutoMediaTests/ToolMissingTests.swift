@@ -53,7 +53,7 @@ import YTAutoTestSupport
         #expect(deleted.code == "media.tool_missing", "\(deleted.code): \(deleted.message)")
         #expect(deleted.isRetryable)
         #expect(deleted.message.contains(
-            "ffmpeg is not installed or not on PATH (looked in \(ffmpeg), which is gone, and \(bin)): install the Debian package ffmpeg"),
+            "ffmpeg is not installed or not on PATH (looked in \(ffmpeg), gone or no longer executable, then \(bin)): install the Debian package ffmpeg"),
             "\(deleted.message)")
 
         // Installed again: the same runner finds it and the stage goes on.

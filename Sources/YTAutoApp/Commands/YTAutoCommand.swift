@@ -111,6 +111,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let totals = JobState.allCases.map { "\($0.rawValue) \(stats.byState[$0, default: 0])" }.joined(separator: ", ")
             print("jobs: \(totals)")
             print("oldest due queued job: \(oldestAge.map { Output.duration($0) + " ago" } ?? "none")")
+            print("")
             switch disk {
             case .success(let d):
                 print(Output.table(["disk", "folder", "used"], [
