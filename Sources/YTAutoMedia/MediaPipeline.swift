@@ -79,7 +79,7 @@ public struct MediaPipeline: StagedPipeline {
         return try Files.artifact(path.path)
     }
 
-    func folder(_ job: Job) -> URL { workDirectory.appending(path: String(job.id)) }
+    func folder(_ job: Job) -> URL { folders.work(jobID: job.id) }
 
     func channel(_ job: Job) throws -> ChannelConfig {
         guard let c = channels[job.channel] else {
@@ -88,11 +88,19 @@ public struct MediaPipeline: StagedPipeline {
         return c
     }
 
+    /// The work and output folders of every job.
+    public var folders: JobFolders { JobFolders(work: workDirectory, output: outputDirectory) }
+
     /// Where a job's video is published.
-    public func publishFolder(_ job: Job) -> URL {
-        let slug = (job.topic ?? "video").lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        let name = String(String(slug).split(separator: "-").joined(separator: "-").prefix(50))
-        return outputDirectory.appending(path: job.channel).appending(path: "\(job.id)-\(name)")
+    public func publishFolder(_ job: Job) -> URL { folders.output(channel: job.channel, jobID: job.id, topic: job.topic) }
+
+    /// Once a job has succeeded its video is published (in the output folder, or on YouTube),
+    /// so nothing in its work folder is needed again: the folder goes. A dry run keeps it, since
+    /// its video is only there (`ytauto-admin prune` removes it with the job). Failed and
+    /// cancelled jobs keep theirs for diagnosis and a retry that reuses the finished stages.
+    public func succeeded(job: Job, dryRun: Bool) async throws {
+        guard !dryRun else { return }
+        try JobFolders.remove(folder(job))
     }
 
     // MARK: - Stages

@@ -17,15 +17,25 @@ public enum MediaTool: String, Sendable, CaseIterable {
     }
 }
 
-/// A program the pipeline needs is not installed.
+/// A program the pipeline needs is not installed, or no longer is: removed or made
+/// non-executable after the worker started (an upgrade, an `apt-get remove`).
+///
+/// Retryable, with the job's usual backoff: nothing is wrong with the job, and once an operator
+/// installs the package the next attempt finds the program again (``ToolRunner`` looks it up on
+/// `PATH` afresh when the path it found at start-up is gone) and goes on from the stages already done.
 public struct MissingToolError: VideoCompositionError, TTSError {
     public let tool: MediaTool
+    /// Where it was looked for: the `PATH` searched, and the path it had been found at, if any.
     public let searched: String
+    public init(tool: MediaTool, searched: String) {
+        self.tool = tool
+        self.searched = searched
+    }
     public var code: String { "media.tool_missing" }
     public var message: String {
-        "\(tool.rawValue) was not found on PATH (\(searched)); install it with: apt-get install \(tool.package)"
+        "\(tool.rawValue) is not installed or not on PATH (looked in \(searched)): install the Debian package \(tool.package) (apt-get install \(tool.package))"
     }
-    public var isRetryable: Bool { false }
+    public var isRetryable: Bool { true }
 }
 
 /// A child process ran past its time limit and was stopped (SIGTERM, then SIGKILL).
@@ -45,6 +55,8 @@ public struct ToolTimeoutError: VideoCompositionError {
 public struct ToolRunner: Sendable {
     /// Where each tool was found.
     public let paths: [MediaTool: String]
+    /// The `PATH` the tools were found on, searched again when one has gone (``resolve(_:)``).
+    let searchPath: String
 
     /// Finds every tool on `PATH`.
     /// - Throws: ``MissingToolError`` for the first tool missing, naming its package.
@@ -52,12 +64,26 @@ public struct ToolRunner: Sendable {
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         var found: [MediaTool: String] = [:]
         for tool in tools {
-            let candidate = path.split(separator: ":").map { "\($0)/\(tool.rawValue)" }
-                .first { FileManager.default.isExecutableFile(atPath: $0) }
-            guard let candidate else { throw MissingToolError(tool: tool, searched: path) }
+            guard let candidate = Self.find(tool, on: path) else { throw MissingToolError(tool: tool, searched: path) }
             found[tool] = candidate
         }
         paths = found
+        searchPath = path
+    }
+
+    static func find(_ tool: MediaTool, on path: String) -> String? {
+        path.split(separator: ":").map { "\($0)/\(tool.rawValue)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The program to run for `tool`: where it was found at start-up while it is still there, else
+    /// wherever `PATH` has it now (an operator reinstalled it elsewhere).
+    /// - Throws: ``MissingToolError`` when it is nowhere, so a job says which package to install
+    ///   rather than failing as an unreadable file.
+    func resolve(_ tool: MediaTool) throws -> String {
+        if let known = paths[tool], FileManager.default.isExecutableFile(atPath: known) { return known }
+        if let again = Self.find(tool, on: searchPath) { return again }
+        let gone = paths[tool].map { "\($0), gone or no longer executable, then " } ?? ""
+        throw MissingToolError(tool: tool, searched: gone + searchPath)
     }
 
     /// The result of a run that exited 0.
@@ -69,15 +95,20 @@ public struct ToolRunner: Sendable {
     /// Runs `tool` with `arguments`; throws unless it exits 0.
     @discardableResult
     public func run(_ tool: MediaTool, _ arguments: [String], timeout: Duration = .seconds(600)) async throws -> Output {
-        guard let path = paths[tool] else { throw MissingToolError(tool: tool, searched: "not looked up") }
+        let path = try resolve(tool)
         let command = [tool.rawValue] + arguments
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
         let result = try await withThrowingTaskGroup(of: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>?.self) { group in
-            group.addTask { [options] in
-                try await Subprocess.run(
-                    .path(FilePath(path)), arguments: Arguments(arguments), platformOptions: options,
-                    output: .string(limit: 16 << 20), error: .string(limit: 16 << 20))
+            group.addTask { [options, searchPath] in
+                do {
+                    return try await Subprocess.run(
+                        .path(FilePath(path)), arguments: Arguments(arguments), platformOptions: options,
+                        output: .string(limit: 16 << 20), error: .string(limit: 16 << 20))
+                } catch is SubprocessError where !FileManager.default.isExecutableFile(atPath: path) {
+                    // Removed between the look-up and the spawn.
+                    throw MissingToolError(tool: tool, searched: "\(path), gone or no longer executable, then \(searchPath)")
+                }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)

@@ -16,6 +16,8 @@ import YTAutoStore
 /// - Threads: its bookkeeping (leasing, checkpoints, heartbeats, the sweep) runs on the
 ///   store file's ``DatabaseThread``, where the store's transactions run without a hop to a
 ///   dispatch queue and back; the stages' own work runs on Swift's global executor.
+/// - Success: once a job is recorded `succeeded`, the pipeline's ``StagedPipeline/succeeded(job:dryRun:)``
+///   tidies after it (the media pipeline removes its work folder); the worker itself knows no files.
 /// - Graceful shutdown (SIGTERM/SIGINT): it stops leasing; running stages may finish within
 ///   the grace period; the jobs are then handed back without spending an attempt. A stage
 ///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
@@ -285,8 +287,18 @@ public final class QueueWorker: Service, Sendable {
                     stageLog.info("stage skipped (dry run)")
                 }
             }
-            _ = try await store.complete(lease)
+            let completed = try await store.complete(lease)
             log.info("job succeeded")
+            // Removing a work folder (GBs for a long video) stays off the database thread.
+            let tidied = await Task(executorPreference: globalConcurrentExecutor) { [pipeline, configuration] () -> String? in
+                do {
+                    try await pipeline.succeeded(job: completed, dryRun: configuration.dryRun)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }.value
+            if let tidied { log.warning("the job succeeded, but tidying its files failed: \(tidied)") }
         } catch is LeaseLost {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {

@@ -41,6 +41,13 @@ import YTAutoTestSupport
         for name in ["video.mp4", "thumbnail.jpg", "metadata.json"] {
             #expect(FileManager.default.fileExists(atPath: folder.appending(path: name).path), "\(name)")
         }
+        // Published, so the job's intermediate files are gone; status counts what the video takes.
+        let work = dir.path("work/\(id)")
+        #expect(await eventually(timeout: .seconds(10)) { !FileManager.default.fileExists(atPath: work) }, "\(work) is still there")
+        let status = try await run("ytauto", ["status", "--json"], cwd: dir.url, environment: env)
+        let disk = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["disk"] as? [String: Any])
+        let video = try #require(try FileManager.default.attributesOfItem(atPath: folder.appending(path: "video.mp4").path)[.size] as? Int)
+        #expect((disk["output_bytes"] as? Int ?? 0) >= video && (disk["work_bytes"] as? Int ?? .max) < 1 << 20, "\(disk)")
         let show = try await run("ytauto-admin", ["show", String(id), "--json"], cwd: dir.url, environment: env)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         let stages = try #require(json["stages"] as? [[String: Any]])
@@ -65,6 +72,12 @@ import YTAutoTestSupport
         #expect(failed?.lastErrorMessage?.contains("video.mp4") == true)
         let before = try await s.stages(jobID: id)
         #expect(before.filter { $0.state == .succeeded }.map(\.stage) == ["script", "narration", "images", "clips"])
+        // A failed job keeps its work folder, for diagnosis and for the retry to reuse: every
+        // recorded artifact is there, unchanged.
+        for a in before.flatMap(\.artifacts) {
+            let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))
+            #expect(hex == a.sha256 && bytes == a.bytes)
+        }
 
         try FileManager.default.removeItem(at: blocker.deletingLastPathComponent())
         let retry = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
@@ -77,13 +90,10 @@ import YTAutoTestSupport
             #expect(a.attempt == 1 && a.artifacts == b.artifacts && a.startedAt == b.startedAt, "\(stage) ran again")
         }
         #expect(after.filter { ["compose", "thumbnail", "publish"].contains($0.stage) }.allSatisfy { $0.attempt == 2 && $0.state == .succeeded })
-        // The artifacts on disk are the ones recorded by the first attempt; the sound track,
-        // made by clips while the picture rendered, is among them and compose reused it.
+        // The sound track, made by clips while the picture rendered, is among the first attempt's artifacts.
         #expect(after.first(where: { $0.stage == "clips" })!.artifacts.contains { $0.path.hasSuffix("/audio.m4a") })
-        for a in after.first(where: { $0.stage == "clips" })!.artifacts {
-            let (hex, bytes) = try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))
-            #expect(hex == a.sha256 && bytes == a.bytes)
-        }
+        // Succeeded, so its work folder went (its checked artifacts above were the ones the retry reused).
+        #expect(await eventually(timeout: .seconds(10)) { !FileManager.default.fileExists(atPath: dir.path("work/\(id)")) })
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
     }

@@ -108,10 +108,12 @@ import YTAutoTestSupport
         let s = fake.state.value
         #expect(s.videos.count == 1 && s.sessions.count == 1)
         let (videoID, bytes) = try #require(s.videos.first)
-        let composed = try Data(contentsOf: dir.url.appending(path: "work/\(id)/video.mp4"))
-        #expect(bytes == composed)
-        let thumbnail = try Data(contentsOf: dir.url.appending(path: "work/\(id)/thumbnail.jpg"))
-        #expect(s.thumbnails[videoID] == thumbnail)
+        // The work folder went when the job succeeded; what was uploaded is what compose and thumbnail recorded.
+        let stages = try await store.stages(jobID: id)
+        let composed = try #require(stages.first { $0.stage == "compose" }?.artifacts.first { $0.path.hasSuffix("/video.mp4") })
+        #expect(Checksum.sha256Hex(bytes) == composed.sha256 && Int64(bytes.count) == composed.bytes)
+        let thumbnail = try #require(stages.first { $0.stage == "thumbnail" }?.artifacts.first)
+        #expect(s.thumbnails[videoID].map { Checksum.sha256Hex($0) } == thumbnail.sha256)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
         #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "1")
         // The ledger: the insert and the thumbnail, on today's Pacific date.

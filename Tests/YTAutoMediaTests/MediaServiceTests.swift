@@ -18,7 +18,7 @@ import YTAutoTestSupport
             try ToolRunner(environment: ["PATH": dir.path("nothing-here")])
         } throws: { error in
             let e = error as? MissingToolError
-            return e?.code == "media.tool_missing" && e!.message.contains("ffmpeg was not found") && e!.message.contains("apt-get install ffmpeg")
+            return e?.code == "media.tool_missing" && e!.message.contains("ffmpeg is not installed or not on PATH") && e!.message.contains("install the Debian package ffmpeg")
         }
         // ffmpeg and ffprobe present, espeak-ng not.
         let bin = dir.path("bin")
@@ -26,7 +26,7 @@ import YTAutoTestSupport
         for tool in ["ffmpeg", "ffprobe"] { try? FileManager.default.createSymbolicLink(atPath: "\(bin)/\(tool)", withDestinationPath: tools.paths[tool == "ffmpeg" ? .ffmpeg : .ffprobe]!) }
         #expect {
             try ToolRunner(environment: ["PATH": bin])
-        } throws: { ($0 as? MissingToolError)?.message.contains("espeak-ng was not found on PATH (\(bin)); install it with: apt-get install espeak-ng") == true }
+        } throws: { ($0 as? MissingToolError)?.message.contains("espeak-ng is not installed or not on PATH (looked in \(bin)): install the Debian package espeak-ng") == true }
     }
 
     @Test func aFailedCommandCarriesItsStderrTailAndCommand() async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YTAutoCore
+import YTAutoMedia
 import YTAutoStore
 
 /// `ytauto-admin`: what ran, what failed and why, and what to do about it.
@@ -8,7 +9,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self, Check.self])
 
     public init() {}
 
@@ -300,10 +301,15 @@ public struct AdminCommand: AsyncParsableCommand {
 
     public struct Prune: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Delete finished jobs (with their stages and attempts) older than an age, in batches.")
+            abstract: "Delete finished jobs (with their stages and attempts) older than an age, in batches, and their work folders.",
+            discussion: """
+                Each deleted job's work folder (<work_dir>/<job>/) is removed too; its published video \
+                (<output_dir>/<channel>/<job>-<topic>/) only with --with-output. The folders are found through the configuration (--config).
+                """)
         @OptionGroup public var global: GlobalOptions
         @Option(name: .customLong("older-than"), help: "An age: 30d, 12h or 45m.") public var olderThan: String
         @Option(help: "Rows per transaction.") public var batchSize = 500
+        @Flag(help: "Also remove the deleted jobs' output folders (their published videos).") public var withOutput = false
         public init() {}
 
         public func validate() throws {
@@ -312,10 +318,37 @@ public struct AdminCommand: AsyncParsableCommand {
         }
 
         public func run() async throws {
+            // The configuration first: without it the folders could not be found, and the rows
+            // that point at them must not go before the folders can.
+            let folders: JobFolders
+            do {
+                folders = try global.loadConfig().jobFolders()
+            } catch {
+                throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
+            }
             let store = try global.openStore()
             let cutoff = Date().addingTimeInterval(-(parseAge(olderThan) ?? 0))
-            let n = try await store.prune(finishedBefore: cutoff, batchSize: batchSize)
-            print("pruned \(n) finished jobs that finished before \(Timestamp.string(cutoff))")
+            let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
+            var freed: Int64 = 0, removed = 0
+            var problems: [String] = []
+            for job in pruned {
+                var targets = [folders.work(jobID: job.id)]
+                if withOutput { targets.append(folders.output(channel: job.channel, jobID: job.id, topic: job.topic)) }
+                for folder in targets where FileManager.default.fileExists(atPath: folder.path) {
+                    do {
+                        freed += try JobFolders.remove(folder)
+                        removed += 1
+                    } catch {
+                        problems.append("job \(job.id): cannot remove \(folder.path): \(error.localizedDescription)")
+                    }
+                }
+            }
+            print("pruned \(pruned.count) finished jobs that finished before \(Timestamp.string(cutoff))")
+            print("removed \(removed) folder(s) of theirs (\(withOutput ? "work and output" : "work only; outputs kept"))"
+                + ", \(ByteCountFormatter.string(fromByteCount: freed, countStyle: .file)) freed")
+            if !problems.isEmpty {
+                throw CLIError("some folders could not be removed (remove them by hand):\n" + problems.joined(separator: "\n"))
+            }
         }
     }
 }
@@ -323,17 +356,64 @@ public struct AdminCommand: AsyncParsableCommand {
 extension AdminCommand {
     public struct Backup: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Copy the database to PATH with SQLite's online backup API; safe while workers run.")
+            abstract: "Copy the database to PATH with SQLite's online backup API, then check the copy; safe while workers run.",
+            discussion: """
+                The copy is checked with PRAGMA integrity_check (--quick: quick_check) before it is renamed to PATH. \
+                A copy with problems means the database has damaged pages: it is kept as PATH.corrupt (PATH is left as it was), \
+                SQLite's findings are printed, and the exit code is 1.
+                """)
         @OptionGroup public var global: GlobalOptions
-        @Argument(help: "Where to write the copy. An existing file there is replaced only when the copy is complete.") public var path: String
+        @Argument(help: "Where to write the copy. An existing file there is replaced only when the copy is complete and sound.") public var path: String
+        @Flag(help: "Check the copy with quick_check (no index-against-table check) instead of integrity_check.") public var quick = false
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
-            let target = path
-            try store.database.sync { db in try db.backup(to: target) }
-            print("backed up \(global.databasePath) to \(target)")
+            let source = try AdminCommand.openForReading(global.databasePath)
+            do {
+                let report = try source.backup(to: path, check: quick ? .quick : .full)
+                print("backed up \(global.databasePath) to \(path); \(report.check.rawValue) of the copy: ok")
+            } catch let failed as BackupCheckFailed {
+                throw CLIError(failed.description)
+            }
         }
+    }
+
+    public struct Check: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Check the live database with PRAGMA integrity_check (--quick: quick_check), read-only. Exit 0 sound, 1 problems found.")
+        @OptionGroup public var global: GlobalOptions
+        @Flag(help: "quick_check: every page's structure but no index against its table; faster on a large file.") public var quick = false
+        @Flag(help: "Print JSON.") public var json = false
+        public init() {}
+
+        public func run() async throws {
+            let path = global.databasePath
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CLIError("no database at \(path); check --db or $YTAUTO_DB, or run `ytauto init` to create one")
+            }
+            let report = try Connection.check(path: path, quick ? .quick : .full)
+            if json {
+                print(Output.json(["database": path, "check": report.check.rawValue, "ok": report.isSound, "problems": report.problems] as [String: Any]))
+            } else if report.isSound {
+                print("\(path): \(report.check.rawValue) ok")
+            } else {
+                print("\(path): \(report.check.rawValue) found \(report.problems.count) problem(s):")
+                for line in report.problems { print("  \(line)") }
+            }
+            if !report.isSound {
+                throw CLIError("the database \(path) has damaged pages: stop the workers, then salvage it (sqlite3 \(path) .recover > recovered.sql) or restore a backup")
+            }
+        }
+    }
+
+    /// Opens the database read-only for a command that only reads it: a missing file is an error, never created.
+    static func openForReading(_ path: String) throws -> Connection {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("no database at \(path); check --db or $YTAUTO_DB, or run `ytauto init` to create one")
+        }
+        var options = Connection.Options()
+        options.readOnly = true
+        return try Connection(path: path, options: options)
     }
 }
 

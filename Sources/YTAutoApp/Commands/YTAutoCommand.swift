@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YTAutoCore
+import YTAutoMedia
 import YTAutoStore
 
 /// `ytauto`: set up, feed and watch the queue.
@@ -70,6 +71,11 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 return (w, !WorkerLock.isAbandoned(path: w.lockPath))
             }
             let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
+            // Disk used by the jobs' files, found through the configuration; status still answers without one.
+            let disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error> = Result {
+                let folders = try global.loadConfig().jobFolders()
+                return (folders, JobFolders.diskUsage(folders.work), JobFolders.diskUsage(folders.output))
+            }
             if json {
                 var channels: [String: [String: Int]] = [:]
                 for (c, states) in stats.counts {
@@ -91,6 +97,12 @@ public struct YTAutoCommand: AsyncParsableCommand {
                     },
                 ]
                 out["oldest_due_queued_age_seconds"] = oldestAge
+                switch disk {
+                case .success(let d):
+                    out["disk"] = ["work_dir": d.folders.work.path, "work_bytes": d.work, "output_dir": d.folders.output.path, "output_bytes": d.output] as [String: Any]
+                case .failure(let error):
+                    out["disk"] = ["error": "\(error)"]
+                }
                 print(Output.json(out))
                 return
             }
@@ -98,6 +110,16 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let totals = JobState.allCases.map { "\($0.rawValue) \(stats.byState[$0, default: 0])" }.joined(separator: ", ")
             print("jobs: \(totals)")
             print("oldest due queued job: \(oldestAge.map { Output.duration($0) + " ago" } ?? "none")")
+            print("")
+            switch disk {
+            case .success(let d):
+                print(Output.table(["disk", "folder", "used"], [
+                    ["work", d.folders.work.path, ByteCountFormatter.string(fromByteCount: d.work, countStyle: .file)],
+                    ["output", d.folders.output.path, ByteCountFormatter.string(fromByteCount: d.output, countStyle: .file)],
+                ]))
+            case .failure(let error):
+                print("disk: unknown (the configuration could not be read: \(error))")
+            }
             if !stats.counts.isEmpty {
                 print("")
                 let rows = stats.counts.keys.sorted().map { c in

@@ -12,6 +12,15 @@ public protocol StagedPipeline: Sendable {
     var name: String { get }
     /// Runs one stage of `job` and returns its artifacts. Honours task cancellation.
     func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome
+    /// Told once `job` is recorded `succeeded` (every stage done, `dryRun` as the worker ran it),
+    /// so the pipeline can drop what the job no longer needs (its intermediate files) without
+    /// the worker knowing about files. An error is logged by the worker; the job stays succeeded.
+    /// Not called for failed, cancelled or handed-back jobs. Default: nothing.
+    func succeeded(job: Job, dryRun: Bool) async throws
+}
+
+extension StagedPipeline {
+    public func succeeded(job: Job, dryRun: Bool) async throws {}
 }
 
 /// What a stage gets from the worker besides its job.

@@ -134,14 +134,7 @@ extension SQLiteJobStore {
 
     public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
         guard batchSize > 0 else { throw JobStoreError.invalidArgument("prune batch size must be positive") }
-        var total = 0
-        while true {
-            let deleted = try await database.write { db in
-                try db.run(SQL.pruneBatch, [cutoff, batchSize])
-            }
-            total += deleted
-            if deleted < batchSize { return total }
-        }
+        return try await pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize).count
     }
 }
 
@@ -235,10 +228,12 @@ extension SQLiteJobStore.SQL {
         """
 
     /// Deletes up to `?2` jobs that finished before `?1` (any finished state: `finished_at` is set
-    /// exactly when a job is finished), with their stages, stage runs and attempts.
+    /// exactly when a job is finished), with their stages, stage runs and attempts, and returns
+    /// what is needed to find their files.
     public static let pruneBatch = """
         DELETE FROM jobs WHERE id IN (
             SELECT id FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2)
+        RETURNING id, channel, topic, state
         """
 
     /// Attempts, newest first, at most `?1`.

@@ -1,12 +1,42 @@
 import CSQLite
 import Foundation
 
+/// A backup whose copy failed its integrity check: the live database has damaged pages (the
+/// backup API copies pages as they are). The copy is kept at ``keptAt``, never under the name
+/// asked for, so nobody restores it as if it were good.
+public struct BackupCheckFailed: Error, Sendable, CustomStringConvertible {
+    public let report: IntegrityReport
+    /// The live database that was copied.
+    public let source: String
+    /// Where the backup was asked to go (left as it was: an earlier good backup there stays).
+    public let target: String
+    /// Where the suspect copy is: `<target>.corrupt`.
+    public let keptAt: String
+
+    public var description: String {
+        """
+        the copy of \(source) failed SQLite's \(report.check.rawValue) with \(report.problems.count) problem(s); \
+        the database itself has damaged pages. The suspect copy is kept as \(keptAt), not \(target). \
+        Stop the workers, then salvage what is readable (sqlite3 \(source) .recover > recovered.sql) or restore an earlier backup. \
+        SQLite found:\n
+        """ + report.problems.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
 extension Connection {
     /// Copies the live database to `path` through SQLite's online backup API, 256 pages a
-    /// step. Safe while workers write: a step that meets a lock waits and retries, and the
-    /// copy is one consistent snapshot. The file is written beside `path` and renamed into
-    /// place, so a failed backup never leaves a half-written file under that name.
-    public func backup(to path: String) throws {
+    /// step, then checks the copy. Safe while workers write: a step that meets a lock waits and
+    /// retries, and the copy is one consistent snapshot. The file is written beside `path` and
+    /// renamed into place only once it is complete and its check passed, so a failed backup
+    /// never leaves a half-written or damaged file under that name.
+    ///
+    /// The check runs on the copy (no lock on the live file); since the backup API copies pages
+    /// verbatim, a damaged copy means a damaged database.
+    /// - Returns: the check's report (sound).
+    /// - Throws: ``BackupCheckFailed`` when the copy has problems (kept as `<path>.corrupt`);
+    ///   ``SQLiteError`` when the copy could not be made.
+    @discardableResult
+    public func backup(to path: String, check: IntegrityCheck = .full) throws -> IntegrityReport {
         let temporary = path + ".partial-\(getpid())"
         unlink(temporary)
         var destination: OpaquePointer?
@@ -17,7 +47,8 @@ extension Connection {
             if let destination { sqlite3_close_v2(destination) }
             throw SQLiteError(extendedCode: SQLITE_CANTOPEN, message: "backup target: \(message)", path: path)
         }
-        defer { sqlite3_close_v2(destination) }
+        var open = true
+        defer { if open { sqlite3_close_v2(destination) } }
         guard let backup = sqlite3_backup_init(destination, "main", handle, "main") else {
             throw SQLiteError(extendedCode: sqlite3_extended_errcode(destination),
                               message: "backup: \(String(cString: sqlite3_errmsg(destination)))", path: path)
@@ -32,10 +63,18 @@ extension Connection {
             unlink(temporary)
             throw SQLiteError(extendedCode: rc, message: "backup failed: \(String(cString: sqlite3_errstr(rc)))", path: path)
         }
-        guard rename(temporary, path) == 0 else {
+        let report = IntegrityReport(path: path, check: check, problems: Self.integrityProblems(destination, check))
+        sqlite3_close_v2(destination)
+        open = false
+        let destinationPath = report.isSound ? path : path + ".corrupt"
+        guard rename(temporary, destinationPath) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw SQLiteError(extendedCode: SQLITE_IOERR, message: "backup: cannot move the copy into place: \(reason)", path: path)
+            throw SQLiteError(extendedCode: SQLITE_IOERR, message: "backup: cannot move the copy to \(destinationPath): \(reason)", path: path)
         }
+        guard report.isSound else {
+            throw BackupCheckFailed(report: report, source: self.path, target: path, keptAt: destinationPath)
+        }
+        return report
     }
 }

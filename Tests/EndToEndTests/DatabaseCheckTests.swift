@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// `ytauto-admin backup` and `check` on a real database file whose middle pages were
+/// overwritten with garbage, as a failing disk or a stray write would leave it.
+@Suite struct DatabaseCheckTests {
+    let dir = TempDir("ytauto-dbcheck")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
+
+    /// A database of some hundreds of pages, its WAL folded into the main file.
+    func makeDatabase() async throws {
+        let initResult = try await run("ytauto", ["init"], cwd: dir.url, environment: env)
+        #expect(initResult.status == 0, "\(initResult.stderr)")
+        let store = try SQLiteJobStore(path: dbPath)
+        let filler = String(repeating: "lorem ipsum ", count: 40)
+        for i in 0..<600 {
+            _ = try await store.enqueue(NewJob(channel: "facts", topic: "topic \(i)", options: ["note": "\(i) \(filler)"]))
+        }
+        try Connection(path: dbPath).execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    /// Overwrites four pages in the middle of the file with bytes that are no b-tree page.
+    func corrupt() throws {
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: dbPath)[.size] as? Int)
+        #expect(size > 100 * 4096, "\(size) bytes: too small to have a middle")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dbPath))
+        defer { try? handle.close() }
+        var rng = SplitMix64(text: "garbage")
+        try handle.seek(toOffset: UInt64(size / 2 / 4096 * 4096))
+        try handle.write(contentsOf: Data((0..<(4 * 4096)).map { _ in UInt8.random(in: 0...255, using: &rng) }))
+        try handle.synchronize()
+    }
+
+    func sha256(_ path: String) throws -> String { try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: path)).0 }
+
+    @Test func aSoundDatabaseChecksAndBacksUpOK() async throws {
+        try await makeDatabase()
+        let check = try await admin("check")
+        #expect(check.status == 0 && check.stdout.contains("integrity_check ok"), "\(check.stdout)\(check.stderr)")
+        #expect(try await admin("check", "--quick").stdout.contains("quick_check ok"))
+        let backup = try await admin("backup", dir.path("copy.db"))
+        #expect(backup.status == 0 && backup.stdout.contains("integrity_check of the copy: ok"), "\(backup.stdout)\(backup.stderr)")
+        #expect(try Connection.check(path: dir.path("copy.db"), .full).isSound)
+        let missing = try await run("ytauto-admin", ["check", "--db", dir.path("no-such.db")], cwd: dir.url, environment: env)
+        #expect(missing.status == 1 && missing.stderr.contains("no database at \(dir.path("no-such.db"))"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("no-such.db")))
+    }
+
+    @Test func corruptPagesAreReportedAndTheCopyIsNotLeftAsIfGood() async throws {
+        try await makeDatabase()
+        // Last night's backup, good.
+        let good = dir.path("backup.db")
+        #expect(try await admin("backup", good).status == 0)
+        let goodHash = try sha256(good)
+        try corrupt()
+
+        let check = try await admin("check")
+        #expect(check.status == 1, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("integrity_check found") && check.stdout.lowercased().contains("page"), "\(check.stdout)")
+        #expect(check.stderr.contains("damaged pages"), "\(check.stderr)")
+        let quick = try await admin("check", "--quick", "--json")
+        #expect(quick.status == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(quick.stdout.utf8)) as? [String: Any])
+        #expect(json["ok"] as? Bool == false && json["check"] as? String == "quick_check")
+        #expect((json["problems"] as? [String])?.isEmpty == false)
+
+        let backup = try await admin("backup", good)
+        #expect(backup.status == 1, "\(backup.stdout)\(backup.stderr)")
+        #expect(!backup.stdout.contains("backed up"))
+        #expect(backup.stderr.contains("failed SQLite's integrity_check") && backup.stderr.contains("kept as \(good).corrupt"), "\(backup.stderr)")
+        // The good backup is untouched; the suspect copy is under a name that says so, and is what the file is.
+        #expect(try sha256(good) == goodHash)
+        #expect(try Connection.check(path: good, .full).isSound)
+        #expect(try !Connection.check(path: good + ".corrupt", .full).isSound)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".partial-") }
+        #expect(left.isEmpty, "\(left)")
+        // A first backup to a new name leaves nothing under that name either.
+        #expect(try await admin("backup", dir.path("fresh.db")).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("fresh.db")))
+        #expect(FileManager.default.fileExists(atPath: dir.path("fresh.db.corrupt")))
+    }
+}

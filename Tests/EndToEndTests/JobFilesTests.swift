@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// `ytauto-admin prune` removes the files of the jobs it deletes, and `ytauto status` shows what
+/// the jobs' files take on disk: real folders under the configuration's `work_dir` and `output_dir`.
+@Suite struct JobFilesTests {
+    let dir = TempDir("ytauto-files")
+    var env: [String: String] { ["YTAUTO_DB": dir.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func ytauto(_ args: String...) async throws -> ProcessResult { try await run("ytauto", args, cwd: dir.url, environment: env) }
+    func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: dir.path(relative)) }
+
+    /// A work folder and a published folder for job `id`, 1 MB each.
+    func makeFiles(_ id: Int64, slug: String) throws {
+        for folder in ["work/\(id)/clips", "output/facts/\(id)-\(slug)"] {
+            try FileManager.default.createDirectory(atPath: dir.path(folder), withIntermediateDirectories: true)
+            try Data(repeating: 7, count: 1 << 20).write(to: dir.url.appending(path: "\(folder)/file.bin"))
+        }
+    }
+
+    func disk() async throws -> [String: Any] {
+        let status = try await ytauto("status", "--json")
+        #expect(status.status == 0, "\(status.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        return try #require(json["disk"] as? [String: Any])
+    }
+
+    @Test func pruneRemovesWorkFoldersAndOutputsOnlyWhenAsked() async throws {
+        #expect(try await ytauto("init").status == 0)
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let a = try await store.enqueue(NewJob(channel: "facts", topic: "Why is the sky blue?")).job.id
+        let b = try await store.enqueue(NewJob(channel: "facts", topic: "octopus hearts")).job.id
+        let c = try await store.enqueue(NewJob(channel: "facts", topic: "honey")).job.id
+        try makeFiles(a, slug: "why-is-the-sky-blue")
+        try makeFiles(b, slug: "octopus-hearts")
+        try makeFiles(c, slug: "honey")
+
+        let before = try await disk()
+        #expect(before["work_dir"] as? String == dir.url.appending(path: "work").standardizedFileURL.path)
+        #expect((before["work_bytes"] as? Int ?? 0) >= 3 << 20 && (before["output_bytes"] as? Int ?? 0) >= 3 << 20, "\(before)")
+        let human = try await ytauto("status")
+        #expect(human.stdout.contains(dir.url.appending(path: "work").standardizedFileURL.path) && human.stdout.contains(" MB"), "\(human.stdout)")
+
+        // a and b finish; c stays queued.
+        for id in [a, b] { _ = try await store.cancel(jobID: id) }
+        // finished_at is before the cutoff of "0s": the prune process starts later than that.
+        let prune = try await admin("prune", "--older-than", "0s")
+        #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
+        #expect(prune.stdout.contains("pruned 2") && prune.stdout.contains("removed 2 folder(s)"), "\(prune.stdout)")
+        #expect(!exists("work/\(a)") && !exists("work/\(b)"))
+        #expect(exists("work/\(c)/clips/file.bin"))  // not finished: untouched
+        #expect(exists("output/facts/\(a)-why-is-the-sky-blue/file.bin") && exists("output/facts/\(b)-octopus-hearts/file.bin"))
+
+        _ = try await store.cancel(jobID: c)
+        let withOutput = try await admin("prune", "--older-than", "0s", "--with-output")
+        #expect(withOutput.status == 0 && withOutput.stdout.contains("pruned 1") && withOutput.stdout.contains("removed 2 folder(s)"),
+                "\(withOutput.stdout)\(withOutput.stderr)")
+        #expect(!exists("work/\(c)") && !exists("output/facts/\(c)-honey"))
+        #expect(exists("output/facts/\(a)-why-is-the-sky-blue/file.bin"))  // pruned earlier without the flag: kept
+
+        let after = try await disk()
+        #expect((after["work_bytes"] as? Int ?? .max) < 1 << 20, "\(after)")
+        #expect((after["output_bytes"] as? Int ?? 0) >= 2 << 20, "\(after)")
+    }
+
+    @Test func pruneWithoutAConfigurationDeletesNothing() async throws {
+        #expect(try await ytauto("init").status == 0)
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "t")).job.id
+        _ = try await store.cancel(jobID: id)
+        try FileManager.default.removeItem(atPath: dir.path("ytauto.yaml"))
+        let prune = try await admin("prune", "--older-than", "0s")
+        #expect(prune.status == 1 && prune.stderr.contains("needs the configuration"), "\(prune.stderr)")
+        #expect(try await store.job(id: id) != nil)
+        // status still answers, and says why it cannot measure the folders.
+        let status = try await ytauto("status")
+        #expect(status.status == 0 && status.stdout.contains("disk: unknown"), "\(status.stdout)\(status.stderr)")
+    }
+}
