@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import YTAutoCore
 import YTAutoMedia
 
@@ -107,7 +108,7 @@ public struct ProviderServices: ServiceFactory {
         let yt = config.youtube
         func need(_ name: String) throws -> String {
             do { return try credentials.require(name, for: "YouTube") } catch let e as CredentialsError {
-                throw YouTubeAuthError(message: e.description)
+                throw YouTubeAuthError(message: e.description, remedy: .none)
             }
         }
         return YouTubeOAuth(
@@ -128,7 +129,7 @@ public struct ProviderServices: ServiceFactory {
                             privacyStatus: yt.privacyStatus, publishAt: publishAt, madeForKids: yt.madeForKids,
                             containsSyntheticMedia: yt.syntheticMedia)
         }
-        let context = context
+        let context = context, jobID = job.id
         return YouTubeDataAPIUploader(
             oauth: try youTubeOAuth(), uploadBase: yt.uploadBase, apiBase: yt.apiBase, chunkSize: yt.chunkMiB << 20,
             metadata: metadata, notes: context.notes,
@@ -140,16 +141,13 @@ public struct ProviderServices: ServiceFactory {
                 Task { try? await ledger.record(provider: "youtube", channel: channel.name, unit: unit, amount: amount, day: QuotaDay.youtube(clock())) }
             },
             clock: clock,
-            beforeNewUpload: {
-                // The insert and the thumbnail, reserved together; past the day's quota the job is parked.
-                let cost = yt.uploadCost + yt.thumbnailCost
-                let day = QuotaDay.youtube(clock())
-                guard try await ledger.reserve(provider: "youtube", channel: channel.name, unit: "units", amount: cost, limit: yt.dailyQuota, day: day) else {
-                    let used = try await ledger.used(provider: "youtube", unit: "units", day: day)
-                    throw YouTubeQuotaExceededError(
-                        message: "an upload costs \(cost) units and \(used) of the daily \(yt.dailyQuota) are used (\(day), Pacific); parked until the reset",
-                        retryAt: YouTubeQuotaExceededError.nextQuotaReset(after: clock()))
-                }
+            quota: YouTubeQuota(ledger: ledger, channel: channel.name, cost: yt.uploadCost + yt.thumbnailCost, dailyQuota: yt.dailyQuota, clock: clock),
+            warn: { text in
+                // Made here, not earlier, so it uses the logging the command set up.
+                var log = Logger(label: "ytauto.youtube")
+                log[metadataKey: "job_id"] = "\(jobID)"
+                log[metadataKey: "channel"] = "\(channel.name)"
+                log.warning("\(text)")
             })
     }
 }

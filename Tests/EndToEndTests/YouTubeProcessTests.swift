@@ -115,7 +115,7 @@ import YTAutoTestSupport
         let thumbnail = try #require(stages.first { $0.stage == "thumbnail" }?.artifacts.first)
         #expect(s.thumbnails[videoID].map { Checksum.sha256Hex($0) } == thumbnail.sha256)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
-        #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "1")
+        #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "true")
         // The ledger: the insert and the thumbnail, on today's Pacific date.
         let quota = try await run("ytauto-admin", ["quota", "--json"], cwd: dir.url, environment: env)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(quota.stdout.utf8)) as? [[String: Any]])
@@ -148,6 +148,64 @@ import YTAutoTestSupport
         #expect(fake.state.value.sessions.isEmpty)  // nothing was sent
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
+        fake.shutdown()
+    }
+
+    /// A revoked grant tells the operator what to do everywhere they look (run-once, the job's
+    /// error and attempts, the worker log) and costs no quota; once re-authorised, a channel not
+    /// allowed custom thumbnails still gets its video published, with the refusal on record.
+    @Test func aRevokedGrantSaysToAuthoriseAgainAndARefusedThumbnailStillPublishes() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake)
+        try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
+        chmod(dir.path("youtube-token.json"), 0o600)
+        fake.state.update { $0.revoked = true }
+        let hint = "run `ytauto auth youtube`"
+
+        let once = try await run("ytauto", ["run-once", "facts", "--topic", "why honey never spoils"], cwd: dir.url, environment: env)
+        #expect(once.status != 0)
+        #expect(once.stderr.contains(hint) && once.stderr.contains("invalid_grant"), "\(once.stdout)\n\(once.stderr)")
+        let printed = try #require(once.stdout.split(separator: "\n").first { $0.hasPrefix("job ") && $0.contains(": channel") })
+        let id = try #require(Int64(printed.dropFirst(4).prefix { $0.isNumber }))
+        let store = try SQLiteJobStore(path: dbPath)
+        let failed = try #require(try await store.job(id: id))
+        #expect(failed.state == .failed && failed.lastErrorCode == "youtube.auth")
+        #expect(failed.lastErrorMessage?.contains(hint) == true, "\(failed.lastErrorMessage ?? "")")
+        #expect(try await store.attempts(jobID: id).last?.errorMessage?.contains(hint) == true)
+        // The reservation taken before the refresh was given back: no units are used.
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 0)
+
+        // A worker says it in its log.
+        #expect(try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env).status == 0)
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(300)) {
+            let j = try await store.job(id: id)
+            return j?.state == .failed && j?.attempt == 2
+        })
+        w.kill(SIGTERM)
+        let log = await w.wait()
+        #expect(log.stderr.contains(hint) && log.stderr.contains("youtube.auth"), "\(log.stderr)")
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 0)
+
+        // Re-authorised, on a channel YouTube does not allow custom thumbnails.
+        fake.state.update { $0.revoked = false; $0.thumbnailsForbidden = true }
+        #expect(try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env).status == 0)
+        let w2 = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(300)) { try await store.job(id: id)?.state.isFinished == true })
+        let job = try #require(try await store.job(id: id))
+        #expect(job.state == .succeeded, "\(job.lastErrorCode ?? "") \(job.lastErrorMessage ?? "")")
+        let videoID = try #require(fake.state.value.videos.keys.first)
+        #expect(fake.state.value.thumbnails.isEmpty)
+        let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
+        #expect(publish.state == .succeeded && publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "false")
+        #expect(publish.notes["thumbnail_error"]?.contains("forbidden") == true)
+        let show = try await run("ytauto-admin", ["show", String(id)], cwd: dir.url, environment: env)
+        #expect(show.stdout.contains("the video is published but its thumbnail was not set: youtube.upload_failed: thumbnails.set refused: HTTP 403 forbidden"),
+                "\(show.stdout)")
+        w2.kill(SIGTERM)
+        let log2 = await w2.wait()
+        #expect(log2.stderr.contains("\(videoID) is published, but its thumbnail was not set"), "\(log2.stderr)")
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
         fake.shutdown()
     }
 }

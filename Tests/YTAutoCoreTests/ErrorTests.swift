@@ -25,6 +25,7 @@ import YTAutoCore
             (YouTubeQuotaExceededError(message: "quotaExceeded", retryAt: at), "youtube.quota_exceeded", true),
             (YouTubeAuthError(message: "invalid_grant"), "youtube.auth", false),
             (YouTubeUploadError(message: "503", isRetryable: true), "youtube.upload_failed", true),
+            (YouTubeRateLimitError(message: "rateLimitExceeded"), "youtube.rate_limited", true),
             (ScriptValidationError(issues: ["no hook", "too short"]), "script.invalid", false),
             (FFmpegError(command: ["ffmpeg", "-i", "x"], exitStatus: 1, stderrTail: "bad input"), "ffmpeg.failed", false),
             (ProviderError(family: .image, reason: "server_error", message: "502", isRetryable: true), "image.server_error", true),
@@ -40,6 +41,11 @@ import YTAutoCore
         #expect(LLMRateLimitError(message: "").spendsAttempt)
         #expect(ScriptValidationError(issues: ["no hook", "too short"]).message.contains("no hook; too short"))
         #expect(YouTubeAuthError(message: "x").description.contains("ytauto auth youtube"))
+        // The remedy is in the message itself, which is what a job, its attempts and the logs keep.
+        #expect(JobFailure(YouTubeAuthError(message: "invalid_grant")).message == "invalid_grant; run `ytauto auth youtube` to authorise again")
+        #expect(YouTubeAuthError(message: "invalid_client", remedy: .checkClient).message.contains("client id or secret is wrong"))
+        #expect(YouTubeAuthError(message: "the token file is mode 0644; chmod 600 it", remedy: .none).message == "the token file is mode 0644; chmod 600 it")
+        #expect(YouTubeRateLimitError(message: "").spendsAttempt)
         let ff = FFmpegError(command: ["ffmpeg", "-i", "in.mp4"], exitStatus: 1, stderrTail: "Invalid data")
         #expect(ff.message.contains("Invalid data") && ff.message.contains("ffmpeg -i in.mp4"))
         let full = FFmpegError(command: ["ffmpeg", "-i", "in.mp4", "/work/7/out.mp4"], exitStatus: 1, stderrTail: "Error: No space left on device")

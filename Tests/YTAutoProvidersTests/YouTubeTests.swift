@@ -23,15 +23,16 @@ import YTAutoTestSupport
     }
 
     /// A token file as `ytauto auth youtube` leaves it, with an access token that has expired.
-    func oauth(expiredAccess: Bool = true) throws -> YouTubeOAuth {
+    func oauth(expiredAccess: Bool = true, secret: String = "client-secret") throws -> YouTubeOAuth {
         let path = dir.path("youtube-token.json")
         let json = #"{"access_token":"stale","expires_at":"2020-01-01T00:00:00Z","refresh_token":"refresh-1"}"#
         try Credentials.writePrivate(Data(json.utf8), to: path)
-        return YouTubeOAuth(clientID: "client-id", clientSecret: "client-secret", authURL: fake.base + "/auth",
+        return YouTubeOAuth(clientID: "client-id", clientSecret: secret, authURL: fake.base + "/auth",
                             tokenURL: fake.base + "/token", tokenFile: path)
     }
 
-    func uploader(_ oauth: YouTubeOAuth, notes: Shared<[String: String]>, events: Shared<[String]>? = nil) -> YouTubeDataAPIUploader {
+    func uploader(_ oauth: YouTubeOAuth, notes: Shared<[String: String]>, events: Shared<[String]>? = nil,
+                  quota: YouTubeQuota? = nil, warnings: Shared<[String]>? = nil) -> YouTubeDataAPIUploader {
         YouTubeDataAPIUploader(
             oauth: oauth, uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
             metadata: { t, d, tags in
@@ -43,7 +44,21 @@ import YTAutoTestSupport
                 events?.update { $0.append("save \(more.keys.sorted().joined(separator: ","))") }
                 notes.update { $0.merge(more) { _, n in n } }
             },
-            backoff: [.milliseconds(10), .milliseconds(20), .milliseconds(40)])
+            backoff: [.milliseconds(10), .milliseconds(20), .milliseconds(40)],
+            quota: quota, warn: { text in warnings?.update { $0.append(text) } })
+    }
+
+    func upload(_ u: YouTubeDataAPIUploader, thumbnail: URL? = nil) async throws -> UploadResult {
+        try await u.upload(video: video, title: "T", description: "", tags: [], thumbnail: thumbnail)
+    }
+
+    /// Whether `date` is a midnight in Los Angeles within the next day.
+    static func isNextPacificMidnight(_ date: Date?) -> Bool {
+        guard let date else { return false }
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "America/Los_Angeles")!
+        let c = cal.dateComponents([.hour, .minute], from: date)
+        return c.hour == 0 && c.minute == 0 && date > Date() && date < Date().addingTimeInterval(86_400 + 3600)
     }
 
     @Test func uploadsInChunksSavesTheSessionFirstAndSetsTheThumbnail() async throws {
@@ -54,7 +69,7 @@ import YTAutoTestSupport
         let original = try Data(contentsOf: video), thumbnail = try Data(contentsOf: thumb)
         #expect(s.videos[result.videoID] == original)
         #expect(s.thumbnails[result.videoID] == thumbnail)
-        #expect(notes.value["video_id"] == result.videoID && notes.value["thumbnail_set"] == "1")
+        #expect(notes.value["video_id"] == result.videoID && notes.value["thumbnail_set"] == "true")
         #expect(notes.value["session_uri"]?.contains("upload_id=upload-1") == true)
         // The expired access token was refreshed before the first call.
         #expect(s.log.first?.hasPrefix("POST /token") == true)
@@ -176,7 +191,7 @@ import YTAutoTestSupport
             try await uploader(auth, notes: Shared([:])).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         } throws: { error in
             guard let e = error as? YouTubeAuthError else { return false }
-            return !e.isRetryable && e.message.contains("invalid_grant") && "\(e)".contains("ytauto auth youtube")
+            return !e.isRetryable && e.message.contains("invalid_grant") && e.message.contains("run `ytauto auth youtube`")
                 && !"\(e)".contains("refresh-1") && !"\(e)".contains("access-")
         }
     }
@@ -212,5 +227,144 @@ import YTAutoTestSupport
         try "bogus_key: 1\n".write(toFile: file, atomically: true, encoding: .utf8)
         chmod(file, 0o600)
         #expect { try Credentials.load(file: file, environment: [:]) } throws: { "\($0)".contains("line 1") && "\($0)".contains("unknown name") }
+    }
+
+    // MARK: - YouTube's real behaviour (issue 13, section 3)
+
+    @Test func uploadLimitExceededIsA400AndParksTheJobLikeTheQuota() async throws {
+        fake.state.update { $0.uploadLimitExceeded = true }
+        let notes = Shared<[String: String]>([:])
+        await #expect {
+            try await upload(uploader(try oauth(), notes: notes))
+        } throws: { error in
+            guard let e = error as? YouTubeQuotaExceededError else { return false }
+            return !e.spendsAttempt && e.isRetryable && Self.isNextPacificMidnight(e.retryAt)
+                && e.message.contains("uploadLimitExceeded") && e.message.contains("HTTP 400")
+        }
+        #expect(notes.value["session_uri"] == nil && fake.state.value.sessions.isEmpty)
+    }
+
+    @Test(arguments: [FakeYouTube.RateLimitStyle.dataAPI, .rpc])
+    func aShortRateLimitIsRetriedWithBackoffAndNeverParked(style: FakeYouTube.RateLimitStyle) async throws {
+        let original = try Data(contentsOf: video)
+        // Two refusals: the backoff inside the attempt outlasts them and the upload completes.
+        fake.state.update { $0.rateLimited = 2; $0.rateLimitStyle = style }
+        let notes = Shared<[String: String]>([:])
+        let result = try await upload(uploader(try oauth(), notes: notes))
+        #expect(fake.state.value.videos[result.videoID] == original)
+        #expect(fake.state.value.sessions.count == 1)
+        // A limit that outlasts the backoff ends the attempt retryably, spending it: not parked until the reset.
+        fake.state.update { $0.rateLimited = 1000 }
+        await #expect {
+            try await upload(uploader(try oauth(), notes: Shared([:])))
+        } throws: { error in
+            guard let e = error as? YouTubeRateLimitError else { return false }
+            let failure = JobFailure(e)
+            return failure.code == "youtube.rate_limited" && failure.isRetryable && failure.spendsAttempt
+                && !Self.isNextPacificMidnight(failure.retryAt) && e.message.contains("still rate-limited after 4 tries")
+                && (e.message.contains("rateLimitExceeded") || e.message.contains("RATE_LIMIT_EXCEEDED"))
+        }
+    }
+
+    @Test func aSessionWhoseRangeNeverAdvancesIsGivenUpAfterAFewTries() async throws {
+        let original = try Data(contentsOf: video)
+        fake.state.update { $0.stalledChunks = 100 }
+        let notes = Shared<[String: String]>([:])
+        await #expect {
+            try await upload(uploader(try oauth(), notes: notes))
+        } throws: { error in
+            guard let e = error as? YouTubeUploadError else { return false }
+            return e.isRetryable && e.message.contains("took none of the last \(YouTubeDataAPIUploader.stallLimit) chunks sent from byte 0")
+        }
+        let puts = fake.state.value.log.filter { $0.hasPrefix("PUT") }
+        #expect(puts.count == YouTubeDataAPIUploader.stallLimit)
+        #expect(notes.value["session_uri"] != nil)  // the next attempt resumes this session
+        // A session that stalls briefly and then takes the chunks is followed to the end.
+        fake.state.update { $0.stalledChunks = YouTubeDataAPIUploader.stallLimit - 1 }
+        let result = try await upload(uploader(try oauth(), notes: notes))
+        #expect(fake.state.value.videos[result.videoID] == original && fake.state.value.sessions.count == 1)
+    }
+
+    @Test func failedRefreshesGiveTheQuotaReservationBack() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ledger.db"))
+        let day = QuotaDay.youtube(Date())
+        try await store.record(provider: "youtube", channel: "horror", unit: "units", amount: 100, day: day)
+        let quota = YouTubeQuota(ledger: store, channel: "facts", cost: 1650, dailyQuota: 10_000)
+        // One job's five attempts (its notes carry over): three where the token endpoint is down,
+        // two where the grant is revoked. None opens a session.
+        let notes = Shared<[String: String]>([:])
+        fake.state.update { $0.tokenServerErrors = 1000 }
+        for _ in 0..<3 {
+            await #expect(throws: YouTubeUploadError.self) { try await upload(uploader(try oauth(), notes: notes, quota: quota)) }
+            #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 100)
+        }
+        fake.state.update { $0.tokenServerErrors = 0; $0.revoked = true }
+        for _ in 0..<2 {
+            await #expect(throws: YouTubeAuthError.self) { try await upload(uploader(try oauth(), notes: notes, quota: quota)) }
+            #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 100)
+        }
+        #expect(fake.state.value.opened == 0)
+        #expect(try await store.ledger(since: day).map(\.channel) == ["horror"])
+        // Re-authorised: the upload reserves once, and keeps it.
+        fake.state.update { $0.revoked = false }
+        _ = try await upload(uploader(try oauth(), notes: notes, quota: quota))
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 1750)
+        #expect(notes.value["quota_reserved"] == day)
+    }
+
+    @Test func anExpiredSessionIsOpenedAgainWithoutASecondReservation() async throws {
+        let original = try Data(contentsOf: video)
+        let store = try SQLiteJobStore(path: dir.path("ledger.db"))
+        let day = QuotaDay.youtube(Date())
+        let quota = YouTubeQuota(ledger: store, channel: "facts", cost: 1650, dailyQuota: 10_000)
+        let notes = Shared<[String: String]>([:])
+        // The first attempt opens a session and gives up at a dropped chunk.
+        fake.state.update { $0.dropChunks = 1 }
+        let cut = YouTubeDataAPIUploader(
+            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+            save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [], quota: quota)
+        await #expect(throws: YouTubeUploadError.self) { try await upload(cut) }
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 1650)
+        // The session expires (404) before the retry, which opens a new one under the same reservation.
+        fake.expireSessions()
+        let result = try await upload(uploader(try oauth(), notes: notes, quota: quota))
+        #expect(fake.state.value.opened == 2 && fake.state.value.videos[result.videoID] == original)
+        #expect(fake.state.value.log.contains { $0.hasPrefix("PUT /upload/youtube/v3/videos bytes */716800") })
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == 1650)
+    }
+
+    @Test func aRefusedThumbnailLeavesThePublishedVideoAndAWarning() async throws {
+        fake.state.update { $0.thumbnailsForbidden = true }
+        let notes = Shared<[String: String]>([:])
+        let warnings = Shared<[String]>([])
+        let result = try await upload(uploader(try oauth(), notes: notes, warnings: warnings), thumbnail: thumb)
+        #expect(fake.state.value.videos[result.videoID] != nil && fake.state.value.thumbnails.isEmpty)
+        #expect(notes.value["video_id"] == result.videoID && notes.value["thumbnail_set"] == "false")
+        let why = try #require(notes.value["thumbnail_error"])
+        #expect(why.contains("HTTP 403") && why.contains("forbidden") && why.contains("custom video thumbnails"))
+        #expect(warnings.value.count == 1 && warnings.value.first?.contains("\(result.videoID) is published, but its thumbnail was not set") == true)
+        #expect(!why.contains("access-") && !why.contains("refresh-1"))
+    }
+
+    @Test func aRevokedGrantOrAWrongClientSaysWhatToDoInTheMessage() async throws {
+        // A 401 for a freshly refreshed token: the grant was revoked after the token was issued.
+        fake.state.update { $0.refuseAccessTokens = true }
+        await #expect {
+            try await upload(uploader(try oauth(), notes: Shared([:])))
+        } throws: { error in
+            guard let e = error as? YouTubeAuthError else { return false }
+            return !e.isRetryable && e.message.contains("freshly refreshed") && e.message.contains("run `ytauto auth youtube`")
+                && JobFailure(e).message.contains("run `ytauto auth youtube`") && !e.message.contains("access-")
+        }
+        // A client secret Google does not know: authorising again will not help; the credentials will.
+        fake.state.update { $0.refuseAccessTokens = false }
+        await #expect {
+            try await upload(uploader(try oauth(secret: "wrong-secret"), notes: Shared([:])))
+        } throws: { error in
+            guard let e = error as? YouTubeAuthError else { return false }
+            return e.message.contains("invalid_client") && e.message.contains("client id or secret is wrong")
+                && e.message.contains("YOUTUBE_CLIENT_SECRET") && !e.message.contains("wrong-secret")
+        }
     }
 }

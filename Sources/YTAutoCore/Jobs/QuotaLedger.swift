@@ -8,6 +8,10 @@ public protocol QuotaLedger: Sendable {
     /// within `limit`; in one transaction, so two workers cannot both pass the limit. Returns whether it did.
     func reserve(provider: String, channel: String, unit: String, amount: Int, limit: Int, day: String) async throws -> Bool
     func used(provider: String, unit: String, day: String) async throws -> Int
+    /// Gives back `amount` of what ``reserve(provider:channel:unit:amount:limit:day:)`` took for
+    /// `channel` on `day`, never below zero: a reservation whose work never started (no upload
+    /// session opened) must not count against the day's quota.
+    func release(provider: String, channel: String, unit: String, amount: Int, day: String) async throws
 }
 
 /// Ledger days: YouTube's quota day is the date in America/Los_Angeles (it resets at midnight

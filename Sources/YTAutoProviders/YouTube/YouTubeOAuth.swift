@@ -82,23 +82,29 @@ public actor YouTubeOAuth {
             ("grant_type", "authorization_code"), ("code_verifier", verifier),
         ]))
         guard reply.status == 200, let j = reply.json, let refresh = j["refresh_token"] as? String else {
-            throw YouTubeAuthError(message: "the token endpoint refused the authorisation code: HTTP \(reply.status): \(reply.errorText)")
+            throw YouTubeAuthError(message: "the token endpoint refused the authorisation code: HTTP \(reply.status): \(reply.errorText); nothing was stored",
+                                   remedy: Self.clientRefused(reply) ? .checkClient : .none)
         }
         let file = TokenFile(refreshToken: refresh, accessToken: j["access_token"] as? String,
                              expiresAt: (j["expires_in"] as? Double).map { clock().addingTimeInterval($0) }, scope: j["scope"] as? String)
         try save(file)
     }
 
+    /// Whether the token endpoint refused the client itself (RFC 6749 §5.2), not the grant.
+    static func clientRefused(_ reply: HTTP.Reply) -> Bool {
+        ["invalid_client", "unauthorized_client"].contains(reply.json?["error"] as? String ?? "")
+    }
+
     // MARK: - Access tokens
 
     func load() throws -> TokenFile {
         guard FileManager.default.fileExists(atPath: tokenFile) else {
-            throw YouTubeAuthError(message: "no YouTube authorisation at \(tokenFile)")
+            throw YouTubeAuthError(message: "no YouTube authorisation at \(tokenFile)", remedy: .reauthorise)
         }
         do {
             try Credentials.checkPrivate(tokenFile)
         } catch let e as CredentialsError {
-            throw YouTubeAuthError(message: e.description)
+            throw YouTubeAuthError(message: e.description, remedy: .none)
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -122,7 +128,9 @@ public actor YouTubeOAuth {
         return try await refresh()
     }
 
-    /// Refreshes the access token. `invalid_grant` (revoked, expired) is permanent.
+    /// Refreshes the access token. A refusal is permanent until the operator acts, and says how:
+    /// `invalid_client` / `unauthorized_client` (the client id or secret is wrong) → check the
+    /// credentials; `invalid_grant` (revoked, expired) and any other refusal → `ytauto auth youtube`.
     @discardableResult
     public func refresh() async throws -> String {
         var file = try load()
@@ -131,7 +139,9 @@ public actor YouTubeOAuth {
         ]))
         if reply.status == 400 || reply.status == 401 {
             let error = reply.json?["error"] as? String ?? ""
-            throw YouTubeAuthError(message: "the token endpoint refused the refresh token (\(error.isEmpty ? "HTTP \(reply.status)" : error)): \(reply.errorText)")
+            throw YouTubeAuthError(
+                message: "the token endpoint refused the refresh token (\(error.isEmpty ? "HTTP \(reply.status)" : error)): \(reply.errorText)",
+                remedy: Self.clientRefused(reply) ? .checkClient : .reauthorise)
         }
         guard reply.status == 200, let token = reply.json?["access_token"] as? String else {
             throw http.unexpected(reply, during: "refreshing the YouTube access token")

@@ -59,10 +59,15 @@ public struct YouTubeMetadata: Sendable, Hashable {
 /// - the video id is saved the moment it is known; a retried stage with a saved id confirms it
 ///   with `videos.list` and does not upload again.
 ///
-/// Errors: `quotaExceeded` / `uploadLimitExceeded` → ``YouTubeQuotaExceededError`` (parked until
-/// the next midnight in Los Angeles, no attempt spent); 401 → one token refresh, then
-/// ``YouTubeAuthError``; 5xx and network errors → retried here a few times with backoff, then a
-/// retryable ``YouTubeUploadError``.
+/// Errors are told apart by Google's `reason` (``reasons(_:)``), whatever the status:
+/// `quotaExceeded` / `dailyLimitExceeded` (403) and `uploadLimitExceeded` (400) →
+/// ``YouTubeQuotaExceededError``, parked until the next midnight in Los Angeles without spending an
+/// attempt; `rateLimitExceeded` / `userRateLimitExceeded` / 429 → retried here with backoff, then a
+/// retryable ``YouTubeRateLimitError``; 401 → one token refresh, then ``YouTubeAuthError``; 5xx and
+/// network errors → retried here with backoff, then a retryable ``YouTubeUploadError``. A session
+/// that answers 308 without taking any of a chunk is given ``stallLimit`` tries, then the attempt
+/// ends retryably. A thumbnail YouTube refuses does not fail the upload: the video is live, so the
+/// refusal is recorded in the notes (`thumbnail_set: false`, `thumbnail_error`) and told to `warn`.
 public struct YouTubeDataAPIUploader: YouTubeUploader {
     public typealias Notes = [String: String]
 
@@ -78,11 +83,16 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
     let clock: @Sendable () -> Date
     /// Sleeps between retries inside one attempt; tests pass a short one.
     let backoff: [Duration]
-    /// Runs before a new upload session is opened (not when resuming one): the quota check.
-    let beforeNewUpload: @Sendable () async throws -> Void
+    /// The daily quota's reservation, taken when a session opens (nil: no local check).
+    let quota: YouTubeQuota?
+    /// Told what went wrong without failing the upload (a refused thumbnail); the caller logs it.
+    let warn: @Sendable (String) -> Void
+
+    /// 308s in a row that take none of a chunk before the attempt gives up on the session.
+    public static let stallLimit = 3
 
     /// - Parameters:
-    ///   - notes: what earlier attempts saved (`session_uri`, `video_id`, `thumbnail_set`).
+    ///   - notes: what earlier attempts saved (`session_uri`, `video_id`, `quota_reserved`, `thumbnail_set`).
     ///   - save: saves notes durably before returning.
     ///   - chunkSize: bytes per request; a multiple of 256 KiB, as the protocol requires.
     public init(
@@ -92,9 +102,9 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         usage: (@Sendable (_ unit: String, _ amount: Int) -> Void)? = nil,
         backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8)],
         clock: @escaping @Sendable () -> Date = Date.init,
-        beforeNewUpload: @escaping @Sendable () async throws -> Void = {}
+        quota: YouTubeQuota? = nil,
+        warn: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.beforeNewUpload = beforeNewUpload
         self.oauth = oauth
         self.uploadBase = uploadBase
         self.apiBase = apiBase
@@ -105,6 +115,8 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         self.usage = usage
         self.backoff = backoff
         self.clock = clock
+        self.quota = quota
+        self.warn = warn
     }
 
     public func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult {
@@ -125,36 +137,92 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
             videoID = recorded
         } else {
             var offset: Int64 = 0
-            var session = notes["session_uri"]
+            var session = notes["session_uri"].flatMap { $0.isEmpty ? nil : $0 }
             if let s = session {
                 switch try await status(of: s, total: total) {
                 case .done(let id):
                     try await remember(["video_id": id])
-                    return try await finish(id, thumbnail: thumbnail, thumbnailSet: notes["thumbnail_set"] == "1", remember: remember)
+                    return try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
                 case .resumeAt(let o): offset = o
                 case .gone: session = nil
                 }
             }
             if session == nil {
-                try await beforeNewUpload()
-                let uri = try await start(total: total, title: title, description: description, tags: tags)
-                try await remember(["session_uri": uri])  // before the first byte
-                session = uri
+                session = try await open(total: total, title: title, description: description, tags: tags,
+                                         reserved: notes["quota_reserved"] ?? "", remember: remember)
                 offset = 0
             }
             let id = try await send(video, session: session!, from: offset, total: total)
             try await remember(["video_id": id])
             videoID = id
         }
-        return try await finish(videoID, thumbnail: thumbnail, thumbnailSet: notes["thumbnail_set"] == "1", remember: remember)
+        return try await finish(videoID, thumbnail: thumbnail, notes: notes, remember: remember)
     }
 
-    private func finish(_ id: String, thumbnail: URL?, thumbnailSet: Bool, remember: (Notes) async throws -> Void) async throws -> UploadResult {
-        if let thumbnail, !thumbnailSet {
-            try await setThumbnail(id, thumbnail)
-            try await remember(["thumbnail_set": "1"])
+    /// Opens a new session and saves its URI before the first byte, holding the job's quota
+    /// reservation while it does. The reservation (`quota_reserved`, its Pacific day) belongs to
+    /// the job, not to one session: a session that expired passes it to the next, so a job is
+    /// counted once. When no session opens (the token refresh failed, YouTube refused the insert,
+    /// the worker is shutting down), it is given back: only uploads that start use the quota.
+    private func open(
+        total: Int64, title: String, description: String, tags: [String], reserved: String, remember: (Notes) async throws -> Void
+    ) async throws -> String {
+        var day = reserved
+        if let quota, day.isEmpty {
+            day = try await quota.reserve()
+            do {
+                try await remember(["quota_reserved": day])
+            } catch {
+                await giveBack(day, because: error)
+                throw error
+            }
         }
-        return UploadResult(videoID: id, url: "https://youtu.be/\(id)")
+        do {
+            let uri = try await start(total: total, title: title, description: description, tags: tags)
+            try await remember(["session_uri": uri])  // before the first byte
+            return uri
+        } catch {
+            if quota != nil, !day.isEmpty {
+                // The notes first: if that write fails, notes and ledger still agree that the job holds it.
+                do {
+                    try await remember(["quota_reserved": ""])
+                    await giveBack(day, because: error)
+                } catch let noted {
+                    warn("the quota reservation of \(day) stays with the job: its notes could not be updated (\(JobFailure(noted).description))")
+                }
+            }
+            throw error
+        }
+    }
+
+    private func giveBack(_ day: String, because error: any Error) async {
+        guard let quota else { return }
+        do {
+            try await quota.release(day: day)
+        } catch let failed {
+            warn("no upload session opened (\(JobFailure(error).description)) but its \(quota.cost) quota units of \(day) "
+                + "could not be given back: \(JobFailure(failed).description)")
+        }
+    }
+
+    /// Sets the thumbnail unless an earlier attempt did. A refusal (a channel not allowed custom
+    /// thumbnails, a 5xx that outlasted the retries) leaves the video as it is, live: it is
+    /// recorded (`thumbnail_set: false`, `thumbnail_error`) and told to ``warn``, and the upload succeeds.
+    private func finish(_ id: String, thumbnail: URL?, notes: Notes, remember: (Notes) async throws -> Void) async throws -> UploadResult {
+        let result = UploadResult(videoID: id, url: "https://youtu.be/\(id)")
+        guard let thumbnail, notes["thumbnail_set"] != "true", notes["thumbnail_set"] != "1" else { return result }
+        do {
+            try await setThumbnail(id, thumbnail)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            let why = JobFailure(error).description
+            try await remember(["thumbnail_set": "false", "thumbnail_error": why])
+            warn("video \(id) is published, but its thumbnail was not set: \(why)")
+            return result
+        }
+        try await remember(notes["thumbnail_error"] == nil ? ["thumbnail_set": "true"] : ["thumbnail_set": "true", "thumbnail_error": ""])
+        return result
     }
 
     static func size(_ url: URL) throws -> Int64 {
@@ -165,25 +233,55 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
     // MARK: - Requests
 
     /// Sends a request with a bearer token; on 401 refreshes the token once and sends it again.
+    /// Then reads the reply's reasons: a quota or a rate limit throws, whatever the status.
     func authorized(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: Data?) async throws -> HTTP.Reply {
         var reply = try await http.send(method, url, headers: [("Authorization", "Bearer \(try await oauth.accessToken())")] + headers, body: body)
         if reply.status == 401 {
             let fresh = try await oauth.refresh()
             reply = try await http.send(method, url, headers: [("Authorization", "Bearer \(fresh)")] + headers, body: body)
-            if reply.status == 401 { throw YouTubeAuthError(message: "YouTube refused a freshly refreshed access token: \(reply.errorText)") }
+            if reply.status == 401 {
+                throw YouTubeAuthError(message: "YouTube refused a freshly refreshed access token (\(Self.describe(reply))); the grant was probably revoked")
+            }
         }
-        try checkQuota(reply)
+        try checkLimits(reply)
         return reply
     }
 
-    func checkQuota(_ reply: HTTP.Reply) throws {
-        guard reply.status == 403 || reply.status == 429 else { return }
-        let reasons = ((reply.json?["error"] as? [String: Any])?["errors"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
-        if reasons.contains(where: { ["quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded", "rateLimitExceeded"].contains($0) }) {
+    /// Reasons that mean the day's quota or the channel's upload limit: they last until the reset.
+    static let quotaReasons: Set<String> = ["quotaexceeded", "dailylimitexceeded", "uploadlimitexceeded"]
+    /// Reasons of a short-term limit (the `status`/`details` spellings included): they pass in minutes.
+    static let rateReasons: Set<String> = ["ratelimitexceeded", "userratelimitexceeded", "resourceexhausted"]
+
+    func checkLimits(_ reply: HTTP.Reply) throws {
+        guard reply.status >= 400 else { return }
+        let reasons = Set(Self.reasons(reply).map { $0.lowercased().replacingOccurrences(of: "_", with: "") })
+        if !reasons.isDisjoint(with: Self.quotaReasons) {
             throw YouTubeQuotaExceededError(
-                message: "YouTube: \(reasons.joined(separator: ", ")): \(reply.errorText)",
+                message: "YouTube: \(Self.describe(reply)); parked until the quota resets at midnight Pacific",
                 retryAt: YouTubeQuotaExceededError.nextQuotaReset(after: clock()))
         }
+        if reply.status == 429 || !reasons.isDisjoint(with: Self.rateReasons) {
+            throw YouTubeRateLimitError(message: "YouTube's short-term rate limit: \(Self.describe(reply))", retryAt: reply.retryAfter(now: clock()))
+        }
+    }
+
+    /// Google's reasons for an error, from each place its error format puts them:
+    /// `error.errors[].reason` (the Data API's own, such as `quotaExceeded`), `error.details[].reason`
+    /// (a `google.rpc.ErrorInfo`, such as `RATE_LIMIT_EXCEEDED`) and `error.status` (such as `RESOURCE_EXHAUSTED`).
+    static func reasons(_ reply: HTTP.Reply) -> [String] {
+        guard let error = reply.json?["error"] as? [String: Any] else { return [] }
+        var found = ((error["errors"] as? [[String: Any]]) ?? []).compactMap { $0["reason"] as? String }
+        found += ((error["details"] as? [[String: Any]]) ?? []).compactMap { $0["reason"] as? String }
+        if let status = error["status"] as? String { found.append(status) }
+        var seen = Set<String>()
+        return found.filter { seen.insert($0).inserted }
+    }
+
+    /// `HTTP 403 quotaExceeded, PERMISSION_DENIED: <Google's message>`, for error messages.
+    static func describe(_ reply: HTTP.Reply) -> String {
+        let reasons = Self.reasons(reply)
+        let message = ((reply.json?["error"] as? [String: Any])?["message"] as? String) ?? reply.errorText
+        return "HTTP \(reply.status)" + (reasons.isEmpty ? "" : " " + reasons.joined(separator: ", ")) + ": " + message
     }
 
     func start(total: Int64, title: String, description: String, tags: [String]) async throws -> String {
@@ -197,7 +295,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
             ], body: body)
         }
         guard reply.status == 200 || reply.status == 201, let location = reply.header("Location") else {
-            throw YouTubeUploadError(message: "videos.insert did not open a session: HTTP \(reply.status): \(reply.errorText)", isRetryable: false)
+            throw YouTubeUploadError(message: "videos.insert did not open a session: \(Self.describe(reply))", isRetryable: false)
         }
         return location
     }
@@ -214,7 +312,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
             return .done(try Self.videoID(reply))
         case 308: return .resumeAt(Self.nextOffset(reply))
         case 404, 410: return .gone
-        default: throw YouTubeUploadError(message: "the upload session answered HTTP \(reply.status): \(reply.errorText)", isRetryable: reply.status >= 500)
+        default: throw YouTubeUploadError(message: "the upload session answered \(Self.describe(reply))", isRetryable: reply.status >= 500)
         }
     }
 
@@ -224,18 +322,21 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         return n + 1
     }
 
-    /// Sends the file from `offset` in chunks; on a drop or a 5xx asks the session and resumes.
+    /// Sends the file from `offset` in chunks; on a drop, a 5xx or a rate limit asks the session
+    /// and resumes. A 308 that takes none of a chunk is followed (the session's word on where it
+    /// stands) ``stallLimit`` times in a row at most, so a stuck session cannot loop forever.
     func send(_ video: URL, session: String, from start: Int64, total: Int64) async throws -> String {
         let handle = try FileHandle(forReadingFrom: video)
         defer { try? handle.close() }
         var offset = start
         var failures = 0
+        var stalls = 0
         while true {
             try Task.checkCancellation()
             try handle.seek(toOffset: UInt64(offset))
             let chunk = try handle.read(upToCount: chunkSize) ?? Data()
             let end = offset + Int64(chunk.count) - 1
-            let failure: String
+            let failure: any YTAutoError
             do {
                 let reply = try await authorized(.PUT, session, headers: [
                     ("Content-Length", String(chunk.count)), ("Content-Range", "bytes \(offset)-\(end)/\(total)"),
@@ -245,22 +346,39 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
                 case 200, 201:
                     return try Self.videoID(reply)
                 case 308:
-                    offset = Self.nextOffset(reply)
-                    failures = 0
+                    let next = Self.nextOffset(reply)
+                    if next > offset {
+                        offset = next
+                        failures = 0
+                        stalls = 0
+                        continue
+                    }
+                    stalls += 1
+                    guard stalls < Self.stallLimit else {
+                        throw YouTubeUploadError(
+                            message: "YouTube's upload session took none of the last \(stalls) chunks sent from byte \(offset) of \(total) "
+                                + "(each answered 308 with \(reply.header("Range").map { "Range: \($0)" } ?? "no Range")); "
+                                + "the session is stuck, so this attempt stops; the next one asks it where it stands and resumes",
+                            isRetryable: true)
+                    }
+                    offset = next
+                    if !backoff.isEmpty { try await Task.sleep(for: backoff[min(stalls, backoff.count) - 1]) }
                     continue
                 case 500...599:
-                    failure = "HTTP \(reply.status): \(reply.errorText)"
+                    failure = YouTubeUploadError(message: Self.describe(reply), isRetryable: true)
                 case 404, 410:
                     throw Self.expired
                 default:
-                    throw YouTubeUploadError(message: "a chunk was refused: HTTP \(reply.status): \(reply.errorText)", isRetryable: false)
+                    throw YouTubeUploadError(message: "a chunk was refused: \(Self.describe(reply))", isRetryable: false)
                 }
             } catch let e as ProviderError where e.isRetryable {
-                failure = e.message  // dropped mid-chunk
+                failure = e  // dropped mid-chunk
+            } catch let e as YouTubeRateLimitError {
+                failure = e
             }
-            // A drop or a server error: ask the session how much arrived, and go on from there.
+            // A drop, a server error or a rate limit: ask the session how much arrived, and go on from there.
             failures += 1
-            try await pause(failures, failure)
+            try await pause(failures, after: failure, "sending the video")
             switch try await status(of: session, total: total) {
             case .done(let id): return id
             case .resumeAt(let o): offset = o
@@ -279,9 +397,15 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         return id
     }
 
-    func pause(_ failures: Int, _ why: String) async throws {
+    /// Waits the next step of ``backoff``; when the steps are used up, ends the attempt with a
+    /// retryable error: a rate limit as itself (the job waits its backoff, it is not parked), anything else as an upload error.
+    func pause(_ failures: Int, after failure: any YTAutoError, _ what: String) async throws {
         guard failures <= backoff.count else {
-            throw YouTubeUploadError(message: "the upload kept failing (\(why)); it resumes on the next attempt", isRetryable: true)
+            if let limited = failure as? YouTubeRateLimitError {
+                throw YouTubeRateLimitError(message: "\(what): still rate-limited after \(failures) tries (\(limited.message)); "
+                                                + "the job tries again after its backoff", retryAt: limited.retryAt)
+            }
+            throw YouTubeUploadError(message: "\(what) kept failing (\(failure.message)); it resumes on the next attempt", isRetryable: true)
         }
         try await Task.sleep(for: backoff[failures - 1])
     }
@@ -289,18 +413,18 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
     func withRetries(_ what: String, _ body: () async throws -> HTTP.Reply) async throws -> HTTP.Reply {
         var failures = 0
         while true {
+            let failure: any YTAutoError
             do {
                 let reply = try await body()
-                if reply.status >= 500 {
-                    failures += 1
-                    try await pause(failures, "\(what): HTTP \(reply.status): \(reply.errorText)")
-                    continue
-                }
-                return reply
+                guard reply.status >= 500 else { return reply }
+                failure = YouTubeUploadError(message: Self.describe(reply), isRetryable: true)
             } catch let e as ProviderError where e.isRetryable {
-                failures += 1
-                try await pause(failures, "\(what): \(e.message)")
+                failure = e
+            } catch let e as YouTubeRateLimitError {
+                failure = e
             }
+            failures += 1
+            try await pause(failures, after: failure, what)
         }
     }
 
@@ -321,7 +445,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
                                  headers: [("Content-Type", "image/jpeg"), ("Content-Length", String(data.count))], body: data)
         }
         guard reply.status == 200 else {
-            throw YouTubeUploadError(message: "thumbnails.set failed: HTTP \(reply.status): \(reply.errorText)", isRetryable: reply.status >= 500)
+            throw YouTubeUploadError(message: "thumbnails.set refused: \(Self.describe(reply))", isRetryable: reply.status >= 500)
         }
     }
 }
