@@ -23,15 +23,41 @@ public enum Timestamp {
     /// nearest one inside, so the text order stays the time order.
     public static func string(_ date: Date) -> String {
         let bounded = date.timeIntervalSince1970.isNaN ? earliest : min(max(date, earliest), latest)
-        let ms = Int64((bounded.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the nearest tenth of a millisecond first, then down to the millisecond: a Date made
+        // from a whole number of milliseconds is a Double a few ulps off (0.03 ms in year 9999),
+        // and flooring it directly would drop a millisecond.
+        let tenths = Int64((bounded.timeIntervalSince1970 * 10_000).rounded())
+        let ms = tenths >= 0 ? tenths / 10 : (tenths - 9) / 10
         var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
         let millis = Int(ms - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+        // Digits written by hand: `String(format:)` costs microseconds a call on Linux, and the
+        // store formats several times for every write of the job life cycle.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(Int(parts.tm_year) + 1900, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(millis, 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     /// Parses the stored form, and also accepts `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD HH:MM:SS` (UTC).

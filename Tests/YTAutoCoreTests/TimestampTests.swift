@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+import YTAutoCore
+
+@Suite struct TimestampTests {
+    /// The hand-written digits agree with Foundation's formatter on random instants of 1970-9999,
+    /// and the text parses back to the same millisecond.
+    @Test func formatsAsFoundationDoesAndRoundTrips() throws {
+        let reference = DateFormatter()
+        reference.calendar = Calendar(identifier: .gregorian)
+        reference.locale = Locale(identifier: "en_US_POSIX")
+        reference.timeZone = TimeZone(identifier: "UTC")
+        reference.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+        var rng = SplitMix64(seed: 20261130)
+        for _ in 0..<5_000 {
+            let ms = Int64.random(in: 0...253_402_300_799_999, using: &rng)
+            let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+            let text = Timestamp.string(date)
+            #expect(text == reference.string(from: date), "\(ms)")
+            let back = try #require(Timestamp.date(text))
+            #expect(Int64((back.timeIntervalSince1970 * 1000).rounded()) == ms, "\(text)")
+        }
+        #expect(Timestamp.string(Timestamp.latest) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+    }
+}
