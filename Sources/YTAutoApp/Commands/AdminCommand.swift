@@ -42,13 +42,13 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func validate() throws {
-            if let since, parseSince(since) == nil { throw ValidationError("--since '\(since)' is neither ISO-8601 nor an age like 7d") }
-            if limit < 1 { throw ValidationError("--limit must be at least 1") }
+            if let since { _ = try OptionCheck.since(since) }
+            try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit")
         }
 
         public func run() async throws {
             let store = try global.openStore()
-            let jobs = try await store.listFailed(channel: channel, since: since.flatMap(parseSince), limit: limit)
+            let jobs = try await store.listFailed(channel: channel, since: try since.map { try OptionCheck.since($0) }, limit: limit)
             if json {
                 print(Output.json(jobs.map(Output.jobJSON)))
                 return
@@ -172,6 +172,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
+
         public func run() async throws {
             let store = try global.openStore()
             let rows = try await store.history(channel: channel, limit: limit)
@@ -221,6 +223,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
+
         public func run() async throws {
             let store = try global.openStore()
             let slots = try await store.slots(channel: channel, limit: limit)
@@ -250,6 +254,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(days, ConfigLimits.quotaDays, "--days") }
+
         public func run() async throws {
             let store = try global.openStore()
             let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
@@ -273,13 +279,13 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func validate() throws {
-            if parseAge(olderThan) == nil { throw ValidationError("--older-than '\(olderThan)' is not an age like 30d, 12h or 45m") }
-            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+            _ = try OptionCheck.age(olderThan, "--older-than")
+            try OptionCheck.range(batchSize, ConfigLimits.batchSize, "--batch-size")
         }
 
         public func run() async throws {
             let store = try global.openStore()
-            let cutoff = Date().addingTimeInterval(-(parseAge(olderThan) ?? 0))
+            let cutoff = Date().addingTimeInterval(-(try OptionCheck.age(olderThan, "--older-than")))
             let n = try await store.prune(finishedBefore: cutoff, batchSize: batchSize)
             print("pruned \(n) finished jobs that finished before \(Timestamp.string(cutoff))")
         }
@@ -301,13 +307,4 @@ extension AdminCommand {
             print("backed up \(global.databasePath) to \(target)")
         }
     }
-}
-
-/// Parses an age such as `30d`, `12h`, `45m` or `90s` into seconds.
-func parseAge(_ text: String) -> TimeInterval? { DurationText.seconds(text) }
-
-/// `--since`: an ISO-8601 time, or an age back from now.
-func parseSince(_ text: String) -> Date? {
-    if let age = parseAge(text) { return Date().addingTimeInterval(-age) }
-    return YTAutoCommand.Enqueue.parseTime(text)
 }
