@@ -78,9 +78,9 @@ struct Fuzz {
         var lines = text.components(separatedBy: "\n")
         guard !lines.isEmpty else { return scalar() }
         let i = int(lines.count)
-        // A third of the changes give a number key a hostile value.
+        // Half the changes give a number key a hostile value.
         let numeric = lines.indices.filter { j in Self.numberKeys.contains { lines[j].contains("\($0):") } }
-        if chance(33), let j = numeric.isEmpty ? nil : pick(numeric), let colon = lines[j].firstIndex(of: ":") {
+        if chance(50), let j = numeric.isEmpty ? nil : pick(numeric), let colon = lines[j].firstIndex(of: ":") {
             lines[j] = String(lines[j][...colon]) + " " + (lines[j].contains("catch_up_window") ? duration() : number())
             return lines.joined(separator: "\n")
         }
