@@ -68,6 +68,33 @@ import YTAutoCore
         #expect(p == expected)
     }
 
+    /// A channel whose decoding stops at its first bad word still has its other problems named.
+    @Test func everyBadWordCronAndZoneOfAChannelIsReported() {
+        let p = problems("""
+            channels:
+              - name: facts
+                type: cooking
+                format: wide
+                missed_slots: sometimes
+                tts: [espeak, espek]
+                schedule: ["0 9 * * *", "61 * * * *"]
+                time_zone: Mars/Olympus
+                voice: en-dep
+            providers:
+              youtube: {privacy_status: pubic}
+            """)
+        #expect(p == [
+            "line 3, channels[0].type: 'cooking' is not a channel type; use one of horror, facts, finance",
+            "line 4, channels[0].format: 'wide' is not a video format; use one of short, long",
+            "line 5, channels[0].missed_slots: 'sometimes' is not a missed_slots policy; use one of skip, latest, all",
+            "line 6, channels[0].tts[1]: 'espek' is not a TTS engine; use one of espeak, elevenlabs, openai",
+            "line 7, channels[0].schedule[1]: cron expression '61 * * * *': minute field '61': 61 is outside 0-59",
+            "line 8, channels[0].time_zone: 'Mars/Olympus' is not an IANA time zone such as America/New_York",
+            "line 9, channels[0].voice: 'en-dep' is not a known voice; use one of en-deep, en-bright, en-calm, espeak:<voice>",
+            "line 11, providers.youtube.privacy_status: 'pubic' is not a privacy status; use one of private, unlisted, public",
+        ])
+    }
+
     @Test func decodingProblemsOfSeveralChannelsAreAllReported() {
         let p = problems("""
             channels:

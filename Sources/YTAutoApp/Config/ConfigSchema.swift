@@ -18,6 +18,12 @@ indirect enum ConfigSchema: Sendable {
     case whole(ClosedRange<Int>)
     /// A duration (`30m`, `6h`, `2d`) in the range of seconds.
     case duration(ClosedRange<Double>)
+    /// One of these words; `what` names the kind in the message ("a channel type").
+    case choice([String], what: String)
+    /// Text that `problem` checks, returning the message when it is not usable (a cron
+    /// expression, a time zone): checked here too so that a channel whose decoding stops
+    /// early still has every such problem reported.
+    case text(problem: @Sendable (String) -> String?)
     /// A mapping with these keys only.
     case map([String: ConfigSchema])
     /// A list whose items have this shape.
@@ -43,7 +49,24 @@ indirect enum ConfigSchema: Sendable {
         "duration": .map(keys(ChannelConfig.DurationRange.configKeys, [
             "min": .whole(ConfigLimits.videoSeconds), "max": .whole(ConfigLimits.videoSeconds),
         ])),
-        "schedule": .list(.any), "topics": .list(.any), "forbidden_topics": .list(.any), "tts": .list(.any),
+        "type": .choice(ChannelType.allCases.map(\.rawValue), what: "a channel type"),
+        "missed_slots": .choice(MissedSlotPolicy.allCases.map(\.rawValue), what: "a missed_slots policy"),
+        "format": .choice(VideoFormat.allCases.map(\.rawValue), what: "a video format"),
+        "script": .choice(ChannelServices.Script.allCases.map(\.rawValue), what: "a script service"),
+        "tts": .list(.choice(ChannelServices.TTS.allCases.map(\.rawValue), what: "a TTS engine")),
+        "images": .choice(ChannelServices.Images.allCases.map(\.rawValue), what: "an image service"),
+        "publisher": .choice(ChannelServices.Publisher.allCases.map(\.rawValue), what: "a publisher"),
+        "schedule": .list(.text(problem: { expression in
+            do { _ = try CronExpression(expression); return nil } catch { return "\(error)" }
+        })),
+        "time_zone": .text(problem: { zone in
+            TimeZone(identifier: zone) == nil ? "'\(zone)' is not an IANA time zone such as America/New_York" : nil
+        }),
+        "voice": .text(problem: { voice in
+            EspeakVoice.named(voice) == nil
+                ? "'\(voice)' is not a known voice; use one of \(EspeakVoice.known.joined(separator: ", "))" : nil
+        }),
+        "topics": .list(.any), "forbidden_topics": .list(.any),
         "priority": .whole(ConfigLimits.priority),
         "max_attempts": .whole(ConfigLimits.maxAttempts),
         "catch_up_window": .duration(ConfigLimits.catchUpWindow),
@@ -61,6 +84,7 @@ indirect enum ConfigSchema: Sendable {
             "steps": .whole(ConfigLimits.stableDiffusionSteps),
         ])),
         "youtube": .map(keys(ProvidersConfig.YouTube.configKeys, [
+            "privacy_status": .choice(["private", "unlisted", "public"], what: "a privacy status"),
             "daily_quota": .whole(ConfigLimits.youtubeDailyQuota),
             "upload_cost": .whole(ConfigLimits.youtubeCost),
             "thumbnail_cost": .whole(ConfigLimits.youtubeCost),
@@ -107,6 +131,12 @@ indirect enum ConfigSchema: Sendable {
             do { _ = try DurationText.parse(s.string, allowed: range) } catch {
                 problem(node.mark?.line, path, "\(error)")
             }
+        case .choice(let values, let what):
+            guard case .scalar(let s) = node, !Self.isNull(s), !values.contains(s.string) else { return }
+            problem(node.mark?.line, path, "'\(s.string)' is not \(what); use one of \(values.joined(separator: ", "))")
+        case .text(let check):
+            guard case .scalar(let s) = node, !Self.isNull(s), let message = check(s.string) else { return }
+            problem(node.mark?.line, path, message)
         case .list(let item):
             guard case .sequence(let seq) = node else { return }  // Decoding names the wrong type.
             for (i, n) in seq.enumerated() { item.walk(n, path + [i], &out) }
