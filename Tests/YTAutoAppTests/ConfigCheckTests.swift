@@ -95,6 +95,15 @@ import YTAutoCore
         ])
     }
 
+    @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
+        let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
+        #expect(p == [
+            "line 3, channels[0].schedule: the key 'schedule' has no value; give one, or leave the key out for the default",
+            "line 4, channels[0].max_attempts: the key 'max_attempts' has no value; give one, or leave the key out for the default",
+            "line 5, providers: the key 'providers' has no value; give one, or leave the key out for the default",
+        ])
+    }
+
     @Test func decodingProblemsOfSeveralChannelsAreAllReported() {
         let p = problems("""
             channels:

@@ -158,6 +158,11 @@ indirect enum ConfigSchema: Sendable {
                     problem(k.mark?.line, path + [key], "unknown key '\(key)'; \(Self.suggestion(for: key, among: Array(known.keys)))")
                     continue
                 }
+                // `schedule:` with nothing after it would silently take the default.
+                if case .scalar(let s) = v, Self.isNull(s) {
+                    problem(k.mark?.line, path + [key], "the key '\(key)' has no value; give one, or leave the key out for the default")
+                    continue
+                }
                 shape.walk(v, path + [key], &out)
             }
         case .dictionary(let keyName, let valid, let value):
