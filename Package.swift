@@ -130,6 +130,13 @@ let package = Package(
             ],
             path: "Tests/TestSupport", swiftSettings: upcoming),
         .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
+        // The configuration loader and every command's argument parsing, in process (incl. the fuzz tests).
+        .testTarget(
+            name: "YTAutoAppTests",
+            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "YTAutoStoreTests",
             dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "YTAutoTestSupport", "ytauto-testworker"],

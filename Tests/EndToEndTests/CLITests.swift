@@ -116,6 +116,54 @@ import YTAutoTestSupport
         #expect(!FileManager.default.fileExists(atPath: db))
     }
 
+    /// Numbers that used to trap (exit 132) in the real binaries: refused with exit 2, naming the
+    /// option and its range, before the database is created.
+    @Test(arguments: [
+        (false, ["worker", "--grace", "1e20s"], "--grace '1e20s' is out of range: allowed 0s to 1h"),
+        (false, ["worker", "--lease-seconds", "9223372036854775807"], "--lease-seconds 9223372036854775807 is out of range: allowed 3 to 3600"),
+        (false, ["scheduler", "--max-sleep", "1e300s"], "--max-sleep '1e300s' is out of range: allowed 100ms to 1h"),
+        (true, ["list-failed", "--since", "1e300d"], "--since '1e300d' is out of range: allowed 0s to 36500d"),
+        (true, ["prune", "--older-than", "1e15d"], "--older-than '1e15d' is out of range: allowed 0s to 36500d"),
+        (true, ["quota", "--days=-9223372036854775808"], "--days -9223372036854775808 is out of range: allowed 1 to 3660"),
+    ])
+    func hugeNumbersExitTwoNamingTheOptionAndRange(admin: Bool, args: [String], message: String) async throws {
+        let r = try await run(admin ? "ytauto-admin" : "ytauto", args, cwd: dir.url, environment: env)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("ytauto.db")))
+    }
+
+    /// `catch_up_window: 1e300d` trapped when the configuration was read; now the scheduler names
+    /// the file, line, key and range, and writes nothing.
+    @Test func aHugeDurationInTheConfigurationIsNamed() async throws {
+        try """
+            channels:
+              - name: facts
+                catch_up_window: 1e300d
+                max_attempts: 9223372036854775807
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let r = try await ytauto("scheduler", "--once")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("configuration \(dir.path("ytauto.yaml")) is not usable"), "\(r.stderr)")
+        #expect(r.stderr.contains("line 3, channels[0].catch_up_window: '1e300d' is out of range: allowed 0s to 30d"), "\(r.stderr)")
+        #expect(r.stderr.contains("line 4, channels[0].max_attempts: 9223372036854775807 is out of range: allowed 1 to 100"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("ytauto.db")))
+    }
+
+    /// `schedul:` no longer publishes on the default schedule: it is an error with a suggestion,
+    /// and `init` with such a configuration creates nothing.
+    @Test func initWithABrokenConfigurationCreatesNothing() async throws {
+        let yaml = "channels:\n  - name: facts\n    schedul: [\"0 9 * * *\"]\n"
+        try yaml.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let r = try await ytauto("init")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("configuration \(dir.path("ytauto.yaml")) is not usable"), "\(r.stderr)")
+        #expect(r.stderr.contains("line 3, channels[0].schedul: unknown key 'schedul'; did you mean 'schedule'?"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("ytauto.db")))
+        #expect(try String(contentsOfFile: dir.path("ytauto.yaml"), encoding: .utf8) == yaml)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["ytauto.yaml"])
+    }
+
     @Test func aCorruptDatabaseIsNamedAndLeftAlone() async throws {
         let junk = Data("this is not sqlite".utf8) + Data(repeating: 7, count: 4096)
         try junk.write(to: URL(fileURLWithPath: dir.path("ytauto.db")))

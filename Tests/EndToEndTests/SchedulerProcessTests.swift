@@ -63,6 +63,30 @@ import YTAutoTestSupport
         #expect(slots.count == expected && slots.allSatisfy { $0.decision == "enqueued" && $0.jobID != nil })
     }
 
+    /// A `--now` ahead of the clock would move the schedulers' cursor there and leave them nothing
+    /// to do until then: it is refused (exit 2) before the database is touched. A past one replays.
+    @Test func aFutureNowIsRefusedAndAPastOneReplaysWithoutASecondJob() async throws {
+        try writeConfig(cron: "* * * * *")
+        let future = Timestamp.string(Date().addingTimeInterval(3 * 86_400))
+        let refused = try await run("ytauto", ["scheduler", "--once", "--now", future], cwd: dir.url, environment: env)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--now '\(future)' is in the future"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dbPath))
+        // The schedulers look now; then a replay of ten minutes ago decides nothing again.
+        let first = try await run("ytauto", ["scheduler", "--once"], cwd: dir.url, environment: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        let s = try store()
+        let cursor = try #require(try await s.scheduleCursor(channel: "facts"))
+        let jobs = try await s.stats().byState.values.reduce(0, +)
+        let replay = try await run("ytauto", ["scheduler", "--once", "--now", Timestamp.string(Date().addingTimeInterval(-600))],
+                                   cwd: dir.url, environment: env)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("0 job(s) enqueued"), "\(replay.stdout)")
+        #expect(replay.stdout.contains("already decided, kept as they are (see ytauto-admin slots): facts (decided up to \(Timestamp.string(cursor)))"), "\(replay.stdout)")
+        #expect(try await s.scheduleCursor(channel: "facts") == cursor)
+        #expect(try await s.stats().byState.values.reduce(0, +) == jobs)
+    }
+
     @Test func aSchedulerAndTwoWorkersWithAdminReading() async throws {
         try writeConfig(cron: "* * * * *")
         // The scheduler last looked ten minutes ago: it catches up ten slots at once, then keeps time.

@@ -86,6 +86,30 @@ import YTAutoStore
         #expect(try await f.store.stats().byState.values.reduce(0, +) == 0)
     }
 
+    /// `ytauto scheduler --once --now <past>` replays: the cursor never moves back, a slot never
+    /// gets a second job, and the schedulers carry on from where they were.
+    @Test func aReplayBehindTheCursorDecidesNothingAgainAndLeavesTheCursor() async throws {
+        let f = try Fixture()
+        let c = channel()
+        _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
+        #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z")).count == 6)
+        #expect(try await f.store.scheduleCursor(channel: "facts") == date("2026-11-25T11:00:00.000Z"))
+        for replay in ["2026-11-25T10:30:00.000Z", "2026-11-25T09:00:00.000Z", "2026-11-25T11:00:00.000Z"] {
+            #expect(try await f.store.schedule(c, now: date(replay)).isEmpty)
+            #expect(try await f.store.scheduleCursor(channel: "facts") == date("2026-11-25T11:00:00.000Z"))
+        }
+        // A replay between the cursor and the clock decides that window, as of that time.
+        let window = try await f.store.schedule(c, now: date("2026-11-25T11:20:30.000Z"))
+        #expect(window.map(\.slotAt) == [date("2026-11-25T11:10:00.000Z"), date("2026-11-25T11:20:00.000Z")])
+        let next = try await f.store.schedule(c, now: date("2026-11-25T11:30:10.000Z"))
+        #expect(next.map(\.slotAt) == [date("2026-11-25T11:30:00.000Z")])
+        let jobs = try await f.store.database.read { db in try db.query("SELECT unique_key FROM jobs") }
+        #expect(jobs.count == 10)  // 10:00 at the first look, six to 11:00, two to 11:20, 11:30
+        #expect(Set(jobs.compactMap { $0.string("unique_key") }).count == jobs.count)
+        #expect(try await f.store.slots(channel: "facts", limit: 100).count == jobs.count)
+        #expect(try await f.store.scheduleCursor(channel: "nobody") == nil)
+    }
+
     @Test func topicsUsedWithinTheRecencyWindowAreNotPickedAgainEvenAfterPrune() async throws {
         let f = try Fixture()
         // Three topics, seven days: a daily schedule uses each once, then has none left.

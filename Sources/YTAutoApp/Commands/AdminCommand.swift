@@ -44,14 +44,14 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func validate() throws {
-            if let since, parseSince(since) == nil { throw ValidationError("--since '\(since)' is neither ISO-8601 nor an age like 7d") }
-            if limit < 1 { throw ValidationError("--limit must be at least 1") }
+            if let since { _ = try OptionCheck.since(since) }
+            try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit")
         }
 
         public func run() async throws {
             let store = try global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-            let jobs = try await store.listFailed(channel: channel, since: since.flatMap(parseSince), limit: limit)
+            let jobs = try await store.listFailed(channel: channel, since: try since.map { try OptionCheck.since($0) }, limit: limit)
             if json {
                 print(Output.json(jobs.map(Output.jobJSON)))
                 return
@@ -199,6 +199,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
+
         public func run() async throws {
             let store = try global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
@@ -260,6 +262,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
+
         public func run() async throws {
             let store = try global.openStore(.readOnly)
             let slots = try await store.slots(channel: channel, limit: limit)
@@ -289,6 +293,8 @@ public struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
+        public func validate() throws { try OptionCheck.range(days, ConfigLimits.quotaDays, "--days") }
+
         public func run() async throws {
             let store = try global.openStore(.readOnly)
             let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
@@ -317,8 +323,8 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func validate() throws {
-            if parseAge(olderThan) == nil { throw ValidationError("--older-than '\(olderThan)' is not an age like 30d, 12h or 45m") }
-            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+            _ = try OptionCheck.age(olderThan, "--older-than")
+            try OptionCheck.range(batchSize, ConfigLimits.batchSize, "--batch-size")
         }
 
         public func run() async throws {
@@ -331,7 +337,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
             }
             let store = try global.openStore()
-            let cutoff = Date().addingTimeInterval(-(parseAge(olderThan) ?? 0))
+            let cutoff = Date().addingTimeInterval(-(try OptionCheck.age(olderThan, "--older-than")))
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0
             var problems: [String] = []
@@ -419,13 +425,4 @@ extension AdminCommand {
         options.readOnly = true
         return try Connection(path: path, options: options)
     }
-}
-
-/// Parses an age such as `30d`, `12h`, `45m` or `90s` into seconds.
-func parseAge(_ text: String) -> TimeInterval? { DurationText.seconds(text) }
-
-/// `--since`: an ISO-8601 time, or an age back from now.
-func parseSince(_ text: String) -> Date? {
-    if let age = parseAge(text) { return Date().addingTimeInterval(-age) }
-    return YTAutoCommand.Enqueue.parseTime(text)
 }

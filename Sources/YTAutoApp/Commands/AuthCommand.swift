@@ -29,7 +29,13 @@ extension YTAutoCommand {
 
             public init() {}
 
+            public func validate() throws {
+                try OptionCheck.range(port, ConfigLimits.port, "--port")
+                _ = try OptionCheck.duration(timeout, "--timeout", allowed: ConfigLimits.authTimeout)
+            }
+
             public func run() async throws {
+                let limit = try OptionCheck.duration(timeout, "--timeout", allowed: ConfigLimits.authTimeout)
                 let config = try global.loadConfig()
                 let credentials = try PipelineChoice.providerCredentials(config, global: global)
                 let tools = try ToolRunner(tools: [])
@@ -46,7 +52,6 @@ extension YTAutoCommand {
                 print("Open this URL in a browser on this machine and allow access:\n\n  \(url)\n")
                 print("waiting for the redirect to \(listener.redirectURI) …")
                 fflush(nil)
-                let limit = parseDuration(timeout) ?? .seconds(300)
                 let query = try await withThrowingTaskGroup(of: [String: String]?.self) { group in
                     group.addTask { try await listener.waitForRedirect() }
                     group.addTask { try await Task.sleep(for: limit); return nil }

@@ -3,15 +3,16 @@ import YTAutoCore
 
 /// Human tables and JSON for the CLIs.
 enum Output {
-    /// A left-aligned text table with a header row.
+    /// A left-aligned text table with a header row, padded by the columns a terminal gives each
+    /// cell (``DisplayWidth``), so topics with emoji or CJK text are neither cut nor misaligned.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
-        var widths = header.map(\.count)
+        var widths = header.map(DisplayWidth.of)
         for row in rows {
-            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], DisplayWidth.of(cell)) }
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in
-                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                i == cells.count - 1 || i >= widths.count ? c : c + String(repeating: " ", count: max(0, widths[i] - DisplayWidth.of(c)))
             }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")

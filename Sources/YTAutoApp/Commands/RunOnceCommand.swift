@@ -31,6 +31,10 @@ extension YTAutoCommand {
 
         public init() {}
 
+        public func validate() throws {
+            if let ms = syntheticStageMs { try OptionCheck.range(ms, ConfigLimits.syntheticStageMs, "--synthetic-stage-ms") }
+        }
+
         public func run() async throws {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)

@@ -17,7 +17,11 @@ extension YTAutoCommand {
                 and however often they restart: slots are rows of schedule_slots with a unique key, which \
                 ytauto-admin prune keeps. Slots that passed while no scheduler ran follow the channel's \
                 missed_slots policy (skip, latest, all) within its catch_up_window. A channel seen for the first \
-                time does not backfill its past. Topics used within topic_recency_days are not picked again.
+                time does not backfill its past. Topics used within topic_recency_days are not picked again. \
+                --once --now TIME replays up to a past TIME: the slots between where the schedulers stopped \
+                and TIME are decided as if it were TIME; slots already decided keep their decision (one job a \
+                slot), and the schedulers' position never moves back. A TIME in the future is refused: deciding \
+                slots ahead of the clock would leave the running schedulers nothing to do until then.
                 """)
 
         @OptionGroup public var global: GlobalOptions
@@ -31,9 +35,15 @@ extension YTAutoCommand {
         public func validate() throws {
             if let now {
                 guard once else { throw ValidationError("--now only goes with --once") }
-                if Enqueue.parseTime(now) == nil { throw ValidationError("--now '\(now)' is not an ISO-8601 time") }
+                let clock = Date()
+                if try OptionCheck.time(now, "--now") > clock {
+                    throw ValidationError("""
+                        --now '\(now)' is in the future (the clock says \(Timestamp.string(clock))); --now replays a past \
+                        window only: deciding slots ahead of the clock would leave the schedulers nothing to do until then
+                        """)
+                }
             }
-            if parseDuration(maxSleep) == nil { throw ValidationError("--max-sleep '\(maxSleep)' is not a duration like 30s") }
+            _ = try OptionCheck.duration(maxSleep, "--max-sleep", allowed: ConfigLimits.maxSleep, milliseconds: true)
         }
 
         public func run() async throws {
@@ -43,12 +53,23 @@ extension YTAutoCommand {
             let logger = Logger(label: "ytauto.scheduler")
             let store = try global.openStore()
             let service = SchedulerService(store: store, channels: config.channels, logger: logger,
-                                           maxSleep: parseDuration(maxSleep) ?? .seconds(30))
+                                           maxSleep: try OptionCheck.duration(maxSleep, "--max-sleep", allowed: ConfigLimits.maxSleep, milliseconds: true))
             if once {
                 await service.freeDeadWorkers()
-                let decisions = try await service.pass(now: now.flatMap(Enqueue.parseTime) ?? Date())
+                let at = try now.map { try OptionCheck.time($0, "--now") } ?? Date()
+                // A replay behind the cursor decides nothing new: say so rather than report zero silently.
+                var behind: [String] = []
+                for channel in config.channels {
+                    if let cursor = try await store.scheduleCursor(channel: channel.name), cursor >= at {
+                        behind.append("\(channel.name) (decided up to \(Timestamp.string(cursor)))")
+                    }
+                }
+                let decisions = try await service.pass(now: at)
                 let made = decisions.filter { $0.kind == .enqueued }.count
                 print("\(made) job(s) enqueued, \(decisions.count - made) slot(s) not run")
+                if !behind.isEmpty {
+                    print("already decided, kept as they are (see ytauto-admin slots): \(behind.joined(separator: ", "))")
+                }
                 return
             }
             let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

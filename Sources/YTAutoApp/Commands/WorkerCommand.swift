@@ -35,10 +35,10 @@ extension YTAutoCommand {
         public init() {}
 
         public func validate() throws {
-            if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-            if parseDuration(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration like 30s, 2m or 500ms") }
-            if let ms = syntheticStageMs, ms < 0 { throw ValidationError("--synthetic-stage-ms must be 0 or more") }
-            if leaseSeconds < 3 { throw ValidationError("--lease-seconds must be at least 3") }
+            try OptionCheck.range(concurrency, ConfigLimits.concurrency, "--concurrency")
+            _ = try OptionCheck.duration(grace, "--grace", allowed: ConfigLimits.grace, milliseconds: true)
+            if let ms = syntheticStageMs { try OptionCheck.range(ms, ConfigLimits.syntheticStageMs, "--synthetic-stage-ms") }
+            try OptionCheck.range(leaseSeconds, ConfigLimits.leaseSeconds, "--lease-seconds")
         }
 
         public func run() async throws {
@@ -52,7 +52,7 @@ extension YTAutoCommand {
             var config = QueueWorker.Configuration()
             config.concurrency = concurrency
             config.channels = channels.isEmpty ? nil : channels
-            config.grace = parseDuration(grace) ?? .seconds(30)
+            config.grace = try OptionCheck.duration(grace, "--grace", allowed: ConfigLimits.grace, milliseconds: true)
             config.leaseDuration = .seconds(leaseSeconds)
             config.heartbeatInterval = .seconds(Double(leaseSeconds) / 3)
             config.dryRun = dryRun
@@ -96,11 +96,4 @@ final class SecondSignal: @unchecked Sendable {
         private var value = 0
         func increment() -> Int { lock.withLock { value += 1; return value } }
     }
-}
-
-/// Parses `30s`, `2m`, `500ms` or `1h`.
-func parseDuration(_ text: String) -> Duration? {
-    if text.hasSuffix("ms"), let n = Int64(text.dropLast(2)), n >= 0 { return .milliseconds(n) }
-    guard let seconds = parseAge(text) else { return nil }
-    return .milliseconds(Int64(seconds * 1000))
 }

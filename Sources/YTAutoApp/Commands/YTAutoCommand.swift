@@ -25,17 +25,20 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
+            let path = global.configPath
+            let keep = FileManager.default.fileExists(atPath: path) && !force
+            // The configuration is checked before the database is created: init with a broken
+            // configuration creates nothing (it says what is wrong; --force replaces the file).
+            if keep { _ = try AppConfig.load(path: path) }
+            let text = try AppConfig.sample.yaml()
+            _ = try AppConfig.parse(text)
             let store = try global.createStore()
             let version = try await store.schemaVersion()
             print("database \(global.databasePath) ready at schema version \(version)")
-            let path = global.configPath
-            if FileManager.default.fileExists(atPath: path) && !force {
-                _ = try AppConfig.load(path: path)
+            if keep {
                 print("configuration \(path) exists and is valid; kept (use --force to overwrite)")
                 return
             }
-            let text = try AppConfig.sample.yaml()
-            _ = try AppConfig.parse(text)
             do {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
@@ -174,9 +177,8 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public init() {}
 
         public func validate() throws {
-            if let at, Enqueue.parseTime(at) == nil {
-                throw ValidationError("--at '\(at)' is not an ISO-8601 time such as 2026-12-01T18:00:00Z")
-            }
+            if let at { _ = try OptionCheck.time(at, "--at") }
+            if let priority { try OptionCheck.range(priority, ConfigLimits.priority, "--priority") }
         }
 
         static func parseTime(_ text: String) -> Date? {

@@ -26,11 +26,14 @@ public struct AppConfig: Sendable, Codable, Hashable {
     /// Endpoints, models and limits of the network providers (used only by channels that choose them).
     public var providers = ProvidersConfig()
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case outputDirectory = "output_dir"
         case workDirectory = "work_dir"
         case channels, providers
     }
+
+    /// The top-level keys of the file (unknown ones are refused, see ``ConfigSchema``).
+    public static let configKeys = CodingKeys.allCases.map(\.stringValue)
 
     public init(outputDirectory: String = "./output", workDirectory: String = "./work", channels: [ChannelConfig]) {
         self.outputDirectory = outputDirectory
@@ -82,42 +85,82 @@ public struct AppConfig: Sendable, Codable, Hashable {
         return try parse(text, path: path)
     }
 
+    /// Parses and checks a configuration, reporting every problem in the file at once: unknown and
+    /// duplicated keys, out-of-range numbers, unknown words, bad cron expressions, time zones and
+    /// voices (``ConfigSchema``), then each channel and the providers decoded on their own (so one
+    /// broken channel does not hide another's problems), then what needs the decoded values
+    /// (min above max, duplicate channel names).
     public static func parse(_ text: String, path: String? = nil) throws -> AppConfig {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
         } catch {
             throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
         }
         let locator = Locator(root: root)
-        let config: AppConfig
-        do {
-            config = try YAMLDecoder().decode(AppConfig.self, from: text)
-        } catch let error as DecodingError {
-            throw ConfigError(path: path, problems: [describe(error, locator)])
-        } catch {
-            throw ConfigError(path: path, problems: ["not valid YAML: \(error)"])
+        guard let root, case .mapping = root else {
+            throw ConfigError(path: path, problems: [
+                "line \(root?.mark?.line ?? 1): expected a mapping with a channels: list (ytauto init writes a sample)",
+            ])
         }
-        var problems: [String] = []
-        var seen = Set<String>()
-        for (i, channel) in config.channels.enumerated() {
-            if !seen.insert(channel.name).inserted {
-                problems.append(locator.describe(["channels", i, "name"], "channel '\(channel.name)' is defined twice"))
-            }
-            if EspeakVoice.named(channel.voiceID) == nil {
-                problems.append(locator.describe(["channels", i, "voice"],
-                    "'\(channel.voiceID)' is not a known voice; use one of \(EspeakVoice.known.joined(separator: ", "))"))
-            }
-            for p in channel.problems() {
-                var keys: [any Sendable] = ["channels", i, p.field]
-                if let index = p.index { keys.append(index) }
-                problems.append(locator.describe(keys, p.message))
-            }
+        var problems = ConfigSchema.file.check(root)
+        /// Decoding stops at a part's first problem; one the walk already named is not repeated.
+        func add(_ keys: [any Sendable], _ message: String) {
+            let field = ConfigSchema.field(keys)
+            guard !problems.contains(where: { $0.field == field || field.hasPrefix($0.field + ".") || field.hasPrefix($0.field + "[") }) else { return }
+            problems.append(.init(line: locator.line(keys), field: field, message: message))
         }
-        if config.channels.isEmpty { problems.append(locator.describe(["channels"], "at least one channel is needed")) }
-        guard problems.isEmpty else { throw ConfigError(path: path, problems: problems) }
+        func decode<T: Decodable>(_ type: T.Type, _ node: Node, at keys: [any Sendable]) -> T? {
+            do {
+                return try YAMLDecoder().decode(T.self, from: try Yams.serialize(node: node))
+            } catch let error as DecodingError {
+                let (at, message) = describe(error)
+                add(keys + at, message)
+            } catch {
+                add(keys, "\(error)")
+            }
+            return nil
+        }
+        func folder(_ key: CodingKeys, default value: String) -> String {
+            guard let node = root[key.rawValue] else { return value }
+            guard case .scalar(let s) = node else { add([key.rawValue], "expected a folder path"); return value }
+            return ConfigSchema.isNull(s) ? value : s.string
+        }
+        var config = AppConfig(
+            outputDirectory: folder(.outputDirectory, default: "./output"),
+            workDirectory: folder(.workDirectory, default: "./work"),
+            channels: [])
+        if let node = root["providers"], !(node.scalar.map(ConfigSchema.isNull) ?? false) {
+            if let providers = decode(ProvidersConfig.self, node, at: ["providers"]) { config.providers = providers }
+        }
+        switch root["channels"] {
+        case nil:
+            add(["channels"], "the key 'channels' is missing")
+        case .sequence(let list)?:
+            var seen = Set<String>()
+            for (i, node) in list.enumerated() {
+                guard let channel = decode(ChannelConfig.self, node, at: ["channels", i]) else { continue }
+                config.channels.append(channel)
+                if !seen.insert(channel.name).inserted {
+                    add(["channels", i, "name"], "channel '\(channel.name)' is defined twice")
+                }
+                for p in channel.problems() {
+                    var keys: [any Sendable] = ["channels", i, p.field]
+                    if let index = p.index { keys.append(index) }
+                    add(keys, p.message)
+                }
+            }
+            if list.isEmpty { add(["channels"], "at least one channel is needed") }
+        case .some:
+            add(["channels"], "expected a list of channels, each a mapping with a name")
+        }
+        guard problems.isEmpty else {
+            // In file order; problems without a line last.
+            let ordered = problems.enumerated().sorted { a, b in
+                (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
+            }
+            throw ConfigError(path: path, problems: ordered.map(\.element.text))
+        }
         return config
     }
 
@@ -149,34 +192,24 @@ public struct AppConfig: Sendable, Codable, Hashable {
             }
             return line
         }
-
-        func field(_ keys: [any Sendable]) -> String {
-            keys.reduce(into: "") { out, key in
-                if let i = key as? Int { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + "\(key)" }
-            }
-        }
-
-        func describe(_ keys: [any Sendable], _ message: String) -> String {
-            let at = line(keys).map { "line \($0), " } ?? ""
-            return "\(at)\(field(keys)): \(message)"
-        }
     }
 
-    static func describe(_ error: DecodingError, _ locator: Locator) -> String {
+    /// The key path (from the decoded part's root) and message of a decoding error.
+    static func describe(_ error: DecodingError) -> ([any Sendable], String) {
         func keys(_ path: [any CodingKey]) -> [any Sendable] {
             path.map { key -> any Sendable in key.intValue.map { $0 as any Sendable } ?? key.stringValue }
         }
         switch error {
         case .keyNotFound(let key, let ctx):
-            return locator.describe(keys(ctx.codingPath) + [key.stringValue], "the key '\(key.stringValue)' is missing")
+            return (keys(ctx.codingPath) + [key.stringValue], "the key '\(key.stringValue)' is missing")
         case .typeMismatch(let type, let ctx):
-            return locator.describe(keys(ctx.codingPath), "expected \(type): \(ctx.debugDescription)")
+            return (keys(ctx.codingPath), "expected \(type): \(ctx.debugDescription)")
         case .valueNotFound(let type, let ctx):
-            return locator.describe(keys(ctx.codingPath), "expected a \(type), found nothing")
+            return (keys(ctx.codingPath), "expected a \(type), found nothing")
         case .dataCorrupted(let ctx):
-            return locator.describe(keys(ctx.codingPath), ctx.debugDescription)
+            return (keys(ctx.codingPath), ctx.debugDescription)
         @unknown default:
-            return String(describing: error)
+            return ([], String(describing: error))
         }
     }
 

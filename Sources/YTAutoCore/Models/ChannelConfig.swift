@@ -14,6 +14,22 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
             self.min = min
             self.max = max
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case min, max }
+        /// The keys `duration:` takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            guard let min = try c.decodeWholeNumber(forKey: .min, in: ConfigLimits.videoSeconds) else {
+                throw DecodingError.keyNotFound(CodingKeys.min, .init(codingPath: c.codingPath, debugDescription: "duration needs min"))
+            }
+            guard let max = try c.decodeWholeNumber(forKey: .max, in: ConfigLimits.videoSeconds) else {
+                throw DecodingError.keyNotFound(CodingKeys.max, .init(codingPath: c.codingPath, debugDescription: "duration needs max"))
+            }
+            self.min = min
+            self.max = max
+        }
     }
 
     public var name: String
@@ -67,7 +83,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.forbiddenTopics = forbiddenTopics
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case name, type, schedule, voice, style, topics, priority
         case timeZone = "time_zone"
         case durationRange = "duration"
@@ -79,6 +95,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case forbiddenTopics = "forbidden_topics"
         case script, tts, images, publisher
     }
+
+    /// The keys a channel takes (unknown ones are refused, see AppConfig).
+    public static let configKeys = CodingKeys.allCases.map(\.stringValue)
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -98,19 +117,19 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.voiceID = try c.decodeIfPresent(String.self, forKey: .voice) ?? d.voiceID
         self.style = try c.decodeIfPresent(String.self, forKey: .style) ?? d.style
         self.topics = try c.decodeIfPresent([String].self, forKey: .topics) ?? d.topics
-        self.maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts
-        self.priority = try c.decodeIfPresent(Int.self, forKey: .priority) ?? d.priority
+        self.maxAttempts = try c.decodeWholeNumber(forKey: .maxAttempts, in: ConfigLimits.maxAttempts) ?? d.maxAttempts
+        self.priority = try c.decodeWholeNumber(forKey: .priority, in: ConfigLimits.priority) ?? d.priority
         self.missedSlots = try c.decodeIfPresent(MissedSlotPolicy.self, forKey: .missedSlots) ?? d.missedSlots
         if let text = try c.decodeIfPresent(String.self, forKey: .catchUpWindow) {
-            guard let seconds = DurationText.seconds(text) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .catchUpWindow, in: c, debugDescription: "'\(text)' is not a duration such as 30m, 6h or 2d")
+            do {
+                self.catchUpWindow = Int(try DurationText.parse(text, allowed: ConfigLimits.catchUpWindow))
+            } catch let problem as DurationText.Problem {
+                throw DecodingError.dataCorruptedError(forKey: .catchUpWindow, in: c, debugDescription: problem.message)
             }
-            self.catchUpWindow = Int(seconds)
         } else {
             self.catchUpWindow = d.catchUpWindow
         }
-        self.topicRecencyDays = try c.decodeIfPresent(Int.self, forKey: .topicRecencyDays) ?? d.topicRecencyDays
+        self.topicRecencyDays = try c.decodeWholeNumber(forKey: .topicRecencyDays, in: ConfigLimits.topicRecencyDays) ?? d.topicRecencyDays
         self.format = try c.decodeIfPresent(VideoFormat.self, forKey: .format) ?? d.format
         self.forbiddenTopics = try c.decodeIfPresent([String].self, forKey: .forbiddenTopics) ?? d.forbiddenTopics
         self.services.script = try c.decodeIfPresent(ChannelServices.Script.self, forKey: .script) ?? .template
@@ -176,10 +195,22 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         if TimeZone(identifier: timeZone) == nil {
             out.append(.init(field: "time_zone", message: "'\(timeZone)' is not an IANA time zone such as America/New_York"))
         }
-        if maxAttempts < 1 { out.append(.init(field: "max_attempts", message: "must be at least 1")) }
+        if !ConfigLimits.maxAttempts.contains(maxAttempts) {
+            out.append(.init(field: "max_attempts", message: "\(maxAttempts) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.maxAttempts))"))
+        }
+        if !ConfigLimits.priority.contains(priority) {
+            out.append(.init(field: "priority", message: "\(priority) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.priority))"))
+        }
+        if durationRange.max > ConfigLimits.videoSeconds.upperBound {
+            out.append(.init(field: "duration", message: "max \(durationRange.max) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.videoSeconds))"))
+        }
         if topics.isEmpty { out.append(.init(field: "topics", message: "must list at least one topic")) }
-        if catchUpWindow < 0 { out.append(.init(field: "catch_up_window", message: "must not be negative")) }
-        if topicRecencyDays < 0 { out.append(.init(field: "topic_recency_days", message: "must not be negative")) }
+        if !ConfigLimits.catchUpWindow.contains(Double(catchUpWindow)) {
+            out.append(.init(field: "catch_up_window", message: "\(catchUpWindow)s is out of range: allowed \(DurationText.describe(ConfigLimits.catchUpWindow))"))
+        }
+        if !ConfigLimits.topicRecencyDays.contains(topicRecencyDays) {
+            out.append(.init(field: "topic_recency_days", message: "\(topicRecencyDays) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.topicRecencyDays))"))
+        }
         if services.tts.isEmpty { out.append(.init(field: "tts", message: "needs at least one engine, e.g. [espeak]")) }
         return out
     }
@@ -255,25 +286,4 @@ public enum MissedSlotPolicy: String, Sendable, Codable, Hashable, CaseIterable 
     case latest
     /// Every missed slot within the window runs.
     case all
-}
-
-/// Durations in configuration and on the command line: `90s`, `30m`, `6h`, `2d`.
-public enum DurationText {
-    public static func seconds(_ text: String) -> Double? {
-        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
-        switch unit {
-        case "d": return n * 86_400
-        case "h": return n * 3_600
-        case "m": return n * 60
-        case "s": return n
-        default: return nil
-        }
-    }
-
-    public static func string(seconds: Int) -> String {
-        if seconds % 86_400 == 0 && seconds > 0 { return "\(seconds / 86_400)d" }
-        if seconds % 3_600 == 0 && seconds > 0 { return "\(seconds / 3_600)h" }
-        if seconds % 60 == 0 && seconds > 0 { return "\(seconds / 60)m" }
-        return "\(seconds)s"
-    }
 }

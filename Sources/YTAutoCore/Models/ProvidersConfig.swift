@@ -31,11 +31,13 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         public var imageSize = "1024x1536"
         /// ytauto voice id → OpenAI voice.
         public var voices: [String: String] = ["en-deep": "onyx", "en-bright": "nova", "en-calm": "sage"]
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case baseURL = "base_url", chatModel = "chat_model", speechModel = "speech_model"
             case imageModel = "image_model", imageSize = "image_size", voices
         }
         public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
@@ -50,8 +52,10 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
     public struct Anthropic: Sendable, Codable, Hashable {
         public var baseURL = "https://api.anthropic.com"
         public var model = "claude-sonnet-4-5"
-        enum CodingKeys: String, CodingKey { case baseURL = "base_url", model }
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseURL = "base_url", model }
         public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
@@ -64,8 +68,10 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         public var modelID = "eleven_multilingual_v2"
         /// ytauto voice id → ElevenLabs voice id.
         public var voices: [String: String] = [:]
-        enum CodingKeys: String, CodingKey { case baseURL = "base_url", modelID = "model_id", voices }
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseURL = "base_url", modelID = "model_id", voices }
         public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
@@ -78,12 +84,14 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         public var baseURL = "http://127.0.0.1:7860"
         public var steps = 25
         public var negativePrompt = "text, watermark, low quality"
-        enum CodingKeys: String, CodingKey { case baseURL = "base_url", steps, negativePrompt = "negative_prompt" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseURL = "base_url", steps, negativePrompt = "negative_prompt" }
         public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
-            steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+            steps = try c.decodeWholeNumber(forKey: .steps, in: ConfigLimits.stableDiffusionSteps) ?? steps
             negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt) ?? negativePrompt
         }
     }
@@ -108,13 +116,15 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         /// If set, videos are uploaded private and scheduled to go public this many hours later.
         public var publishAfterHours: Int?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case authURL = "auth_url", tokenURL = "token_url", uploadBase = "upload_base", apiBase = "api_base"
             case tokenFile = "token_file", dailyQuota = "daily_quota", uploadCost = "upload_cost", thumbnailCost = "thumbnail_cost"
             case chunkMiB = "chunk_mib", privacyStatus = "privacy_status", categoryID = "category_id", madeForKids = "made_for_kids"
             case syntheticMedia = "synthetic_media", publishAfterHours = "publish_after_hours"
         }
         public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             authURL = try c.decodeIfPresent(String.self, forKey: .authURL) ?? authURL
@@ -122,15 +132,15 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
             uploadBase = try c.decodeIfPresent(String.self, forKey: .uploadBase) ?? uploadBase
             apiBase = try c.decodeIfPresent(String.self, forKey: .apiBase) ?? apiBase
             tokenFile = try c.decodeIfPresent(String.self, forKey: .tokenFile) ?? tokenFile
-            dailyQuota = try c.decodeIfPresent(Int.self, forKey: .dailyQuota) ?? dailyQuota
-            uploadCost = try c.decodeIfPresent(Int.self, forKey: .uploadCost) ?? uploadCost
-            thumbnailCost = try c.decodeIfPresent(Int.self, forKey: .thumbnailCost) ?? thumbnailCost
-            chunkMiB = try c.decodeIfPresent(Int.self, forKey: .chunkMiB) ?? chunkMiB
+            dailyQuota = try c.decodeWholeNumber(forKey: .dailyQuota, in: ConfigLimits.youtubeDailyQuota) ?? dailyQuota
+            uploadCost = try c.decodeWholeNumber(forKey: .uploadCost, in: ConfigLimits.youtubeCost) ?? uploadCost
+            thumbnailCost = try c.decodeWholeNumber(forKey: .thumbnailCost, in: ConfigLimits.youtubeCost) ?? thumbnailCost
+            chunkMiB = try c.decodeWholeNumber(forKey: .chunkMiB, in: ConfigLimits.youtubeChunkMiB) ?? chunkMiB
             privacyStatus = try c.decodeIfPresent(String.self, forKey: .privacyStatus) ?? privacyStatus
             categoryID = try c.decodeIfPresent(String.self, forKey: .categoryID) ?? categoryID
             madeForKids = try c.decodeIfPresent(Bool.self, forKey: .madeForKids) ?? madeForKids
             syntheticMedia = try c.decodeIfPresent(Bool.self, forKey: .syntheticMedia) ?? syntheticMedia
-            publishAfterHours = try c.decodeIfPresent(Int.self, forKey: .publishAfterHours)
+            publishAfterHours = try c.decodeWholeNumber(forKey: .publishAfterHours, in: ConfigLimits.publishAfterHours)
         }
     }
 
@@ -142,13 +152,15 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
     /// API keys and client secrets (mode 0600); the environment wins over it.
     public var credentialsFile = "./credentials.yaml"
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case openai, anthropic, elevenlabs, youtube
         case stableDiffusion = "stable_diffusion"
         case credentialsFile = "credentials_file"
     }
 
     public init() {}
+    /// The keys `providers:` takes (unknown ones are refused, see AppConfig).
+    public static let configKeys = CodingKeys.allCases.map(\.stringValue)
     public init(from d: any Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         openai = try c.decodeIfPresent(OpenAI.self, forKey: .openai) ?? openai

@@ -118,6 +118,15 @@ extension SQLiteJobStore {
         }
     }
 
+    /// Where the schedulers stopped looking for `channel` (every slot up to it is decided), or nil
+    /// when no scheduler has seen it. The cursor only moves forward: ``schedule(_:now:)`` keeps the
+    /// later of the stored and the new instant, so a replay of a past window never moves it back.
+    public func scheduleCursor(channel: String) async throws -> Date? {
+        try await database.read { db in
+            try db.queryOne("SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel])?.date("evaluated_until")
+        }
+    }
+
     /// The topic for a new job of `channel`: one not used within `topicRecencyDays` (from the
     /// schedule's slots, which outlive pruned jobs, and from the jobs table, which also has manual
     /// enqueues), never-used topics first in list order, then the one used longest ago.

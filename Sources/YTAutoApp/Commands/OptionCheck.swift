@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import YTAutoCore
+
+/// Range checks for the numbers of command lines, run in each command's `validate()`, so a value
+/// that does not fit (`--lease-seconds 9223372036854775807`, `--grace 1e20s`) exits 2 with the
+/// option and its allowed range before anything is opened. The ranges are ``ConfigLimits``'s.
+enum OptionCheck {
+    /// - Throws: `ValidationError` naming the option, the value and the range.
+    static func range(_ value: Int, _ range: ClosedRange<Int>, _ option: String) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(option) \(value) is out of range: allowed \(ConfigLimits.describe(range))")
+        }
+    }
+
+    /// A duration option (`30s`, `2m`; `500ms` when `milliseconds`) within `allowed` seconds.
+    static func duration(_ text: String, _ option: String, allowed: ClosedRange<Double>, milliseconds: Bool = false) throws -> Duration {
+        do {
+            let seconds = try DurationText.parse(text, allowed: allowed, milliseconds: milliseconds)
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        } catch let problem as DurationText.Problem {
+            throw ValidationError("\(option) \(problem.message)")
+        }
+    }
+
+    /// An age back from now (`7d`, `12h`) of at most ``ConfigLimits/age``, in seconds.
+    static func age(_ text: String, _ option: String) throws -> TimeInterval {
+        do {
+            return try DurationText.parse(text, allowed: ConfigLimits.age)
+        } catch let problem as DurationText.Problem {
+            throw ValidationError("\(option) \(problem.message)")
+        }
+    }
+
+    /// The instants a time option may name: what the stored `YYYY-MM-DDTHH:MM:SS.sssZ` text can hold in order.
+    static let times = Date(timeIntervalSince1970: 0)...Timestamp.date("9999-12-31T23:59:59.999Z")!
+
+    /// An ISO-8601 time option within ``times``.
+    static func time(_ text: String, _ option: String) throws -> Date {
+        guard let date = YTAutoCommand.Enqueue.parseTime(text) else {
+            throw ValidationError("\(option) '\(text)' is not an ISO-8601 time such as 2026-12-01T18:00:00Z")
+        }
+        guard times.contains(date) else {
+            throw ValidationError("\(option) '\(text)' is out of range: allowed 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
+        }
+        return date
+    }
+
+    /// `--since`: an age back from now (`7d`) or an ISO-8601 time.
+    static func since(_ text: String, now: Date = Date()) throws -> Date {
+        if DurationText.seconds(text) != nil { return now.addingTimeInterval(-(try age(text, "--since"))) }
+        if YTAutoCommand.Enqueue.parseTime(text) != nil { return try time(text, "--since") }
+        throw ValidationError("--since '\(text)' is neither ISO-8601 nor an age like 7d")
+    }
+}

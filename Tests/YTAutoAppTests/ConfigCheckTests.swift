@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import YTAutoCore
+@testable import YTAutoApp
+
+/// The configuration loader: unknown and duplicated keys at every level, numbers out of range,
+/// and every problem of a file reported at once, each with its line.
+@Suite struct ConfigCheckTests {
+    func problems(_ yaml: String) -> [String] {
+        do {
+            _ = try AppConfig.parse(yaml, path: "test.yaml")
+            return []
+        } catch let error as ConfigError {
+            return error.problems
+        } catch {
+            return ["unexpected \(type(of: error)): \(error)"]
+        }
+    }
+
+    @Test func aMistypedKeyIsRefusedWithTheNearestKnownOne() {
+        let p = problems("""
+            channels:
+              - name: facts
+                schedul: ["0 9 * * *"]
+            """)
+        #expect(p == ["line 3, channels[0].schedul: unknown key 'schedul'; did you mean 'schedule'?"])
+    }
+
+    @Test func everyProblemOfTheFileIsReportedWithItsLine() {
+        let p = problems("""
+            output_dri: ./out
+            channels:
+              - name: facts
+                topics: [a]
+                topics: [b]
+                duration: {min: 30, mx: 60}
+                max_attempts: 0
+                catch_up_window: 1e300d
+              - name: horror
+                priority: 99999999999999999999999
+                topic_recency_days: 1:1:1:1:1:1:1:1:1:1:1:1
+                missed_slot: all
+            providers:
+              youtube:
+                daily_quot: 5
+                chunk_mib: 0
+              openai:
+                voices: {en-dep: onyx}
+              stable_diffusion: {steps: -1}
+            output_dri: ./again
+            """)
+        let expected = [
+            "line 1, output_dri: unknown key 'output_dri'; did you mean 'output_dir'?",
+            "line 5, channels[0].topics: the key 'topics' is given twice (first at line 4); keep one",
+            "line 6, channels[0].duration.mx: unknown key 'mx'; did you mean 'max'?",
+            "line 6, channels[0].duration.max: the key 'max' is missing",
+            "line 7, channels[0].max_attempts: 0 is out of range: allowed 1 to 100",
+            "line 8, channels[0].catch_up_window: '1e300d' is out of range: allowed 0s to 30d",
+            "line 10, channels[1].priority: 99999999999999999999999 is out of range: allowed -1000000 to 1000000",
+            "line 11, channels[1].topic_recency_days: '1:1:1:1:1:1:1:1:1:1:1:1' is not a whole number",
+            "line 12, channels[1].missed_slot: unknown key 'missed_slot'; did you mean 'missed_slots'?",
+            "line 15, providers.youtube.daily_quot: unknown key 'daily_quot'; did you mean 'daily_quota'?",
+            "line 16, providers.youtube.chunk_mib: 0 is out of range: allowed 1 to 1024",
+            "line 18, providers.openai.voices.en-dep: 'en-dep' is not a known voice; use one of en-deep, en-bright, en-calm, espeak:<voice>",
+            "line 19, providers.stable_diffusion.steps: -1 is out of range: allowed 1 to 150",
+            "line 20, output_dri: the key 'output_dri' is given twice (first at line 1); keep one",
+        ]
+        #expect(p == expected)
+    }
+
+    /// A channel whose decoding stops at its first bad word still has its other problems named.
+    @Test func everyBadWordCronAndZoneOfAChannelIsReported() {
+        let p = problems("""
+            channels:
+              - name: facts
+                type: cooking
+                format: wide
+                missed_slots: sometimes
+                tts: [espeak, espek]
+                schedule: ["0 9 * * *", "61 * * * *"]
+                time_zone: Mars/Olympus
+                voice: en-dep
+            providers:
+              youtube: {privacy_status: pubic}
+            """)
+        #expect(p == [
+            "line 3, channels[0].type: 'cooking' is not a channel type; use one of horror, facts, finance",
+            "line 4, channels[0].format: 'wide' is not a video format; use one of short, long",
+            "line 5, channels[0].missed_slots: 'sometimes' is not a missed_slots policy; use one of skip, latest, all",
+            "line 6, channels[0].tts[1]: 'espek' is not a TTS engine; use one of espeak, elevenlabs, openai",
+            "line 7, channels[0].schedule[1]: cron expression '61 * * * *': minute field '61': 61 is outside 0-59",
+            "line 8, channels[0].time_zone: 'Mars/Olympus' is not an IANA time zone such as America/New_York",
+            "line 9, channels[0].voice: 'en-dep' is not a known voice; use one of en-deep, en-bright, en-calm, espeak:<voice>",
+            "line 11, providers.youtube.privacy_status: 'pubic' is not a privacy status; use one of private, unlisted, public",
+        ])
+    }
+
+    @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
+        let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
+        #expect(p == [
+            "line 3, channels[0].schedule: the key 'schedule' has no value; give one, or leave the key out for the default",
+            "line 4, channels[0].max_attempts: the key 'max_attempts' has no value; give one, or leave the key out for the default",
+            "line 5, providers: the key 'providers' has no value; give one, or leave the key out for the default",
+        ])
+    }
+
+    @Test func decodingProblemsOfSeveralChannelsAreAllReported() {
+        let p = problems("""
+            channels:
+              - name: facts
+                type: cooking
+              - name: horror
+                schedule: ["0 25 * * *"]
+              - type: finance
+            """)
+        #expect(p.count == 3, "\(p)")
+        #expect(p.contains { $0.hasPrefix("line 3, channels[0].type: 'cooking' is not a channel type") })
+        #expect(p.contains { $0.hasPrefix("line 5, channels[1].schedule[0]: cron expression '0 25 * * *'") })
+        #expect(p.contains("line 6, channels[2].name: the key 'name' is missing"))
+    }
+
+    @Test func aMistypedKeyFarFromAnyKnownOneListsTheKnownKeys() {
+        let p = problems("channels:\n  - name: facts\n    providers:\n      x: 1\n")
+        #expect(p.count == 1)
+        #expect(p.first?.hasPrefix("line 3, channels[0].providers: unknown key 'providers'; known keys: catch_up_window, duration,") == true)
+    }
+
+    @Test func theSampleAndEveryRangeBoundParse() throws {
+        _ = try AppConfig.parse(try AppConfig.sample.yaml())
+        let config = try AppConfig.parse("""
+            channels:
+              - name: facts
+                duration: {min: 1, max: 43200}
+                max_attempts: 100
+                priority: -1000000
+                catch_up_window: 30d
+                topic_recency_days: 3650
+            providers:
+              youtube: {daily_quota: 1, chunk_mib: 1024, publish_after_hours: 8760, upload_cost: 0}
+              stable_diffusion: {steps: 150}
+              openai: {voices: {en-deep: onyx, "espeak:en-us": alloy}}
+            """)
+        #expect(config.channels[0].catchUpWindow == 30 * 86_400)
+        #expect(config.channels[0].durationRange == .init(min: 1, max: 43_200))
+        #expect(config.providers.youtube.chunkMiB == 1024)
+        #expect(config.providers.openai.voices["espeak:en-us"] == "alloy")
+    }
+
+    /// The schema's typed keys are keys of the types: a typo there would make an unknown key known.
+    @Test func theSchemaKnowsExactlyTheTypesKeys() {
+        func keys(_ s: ConfigSchema) -> Set<String> {
+            if case .map(let m) = s { return Set(m.keys) }
+            return []
+        }
+        func child(_ s: ConfigSchema, _ k: String) -> ConfigSchema {
+            if case .map(let m) = s, let c = m[k] { return c }
+            return .any
+        }
+        #expect(keys(.file) == Set(AppConfig.configKeys))
+        #expect(keys(ConfigSchema.channel) == Set(ChannelConfig.configKeys))
+        #expect(keys(child(ConfigSchema.channel, "duration")) == Set(ChannelConfig.DurationRange.configKeys))
+        #expect(keys(ConfigSchema.providers) == Set(ProvidersConfig.configKeys))
+        #expect(keys(child(ConfigSchema.providers, "openai")) == Set(ProvidersConfig.OpenAI.configKeys))
+        #expect(keys(child(ConfigSchema.providers, "anthropic")) == Set(ProvidersConfig.Anthropic.configKeys))
+        #expect(keys(child(ConfigSchema.providers, "elevenlabs")) == Set(ProvidersConfig.ElevenLabs.configKeys))
+        #expect(keys(child(ConfigSchema.providers, "stable_diffusion")) == Set(ProvidersConfig.StableDiffusion.configKeys))
+        #expect(keys(child(ConfigSchema.providers, "youtube")) == Set(ProvidersConfig.YouTube.configKeys))
+    }
+
+    @Test func suggestionsUseEditDistance() {
+        #expect(ConfigSchema.editDistance("schedul", "schedule") == 1)
+        #expect(ConfigSchema.editDistance("", "abc") == 3)
+        #expect(ConfigSchema.suggestion(for: "time_zon", among: ChannelConfig.configKeys) == "did you mean 'time_zone'?")
+        #expect(ConfigSchema.suggestion(for: "Voice", among: ChannelConfig.configKeys) == "did you mean 'voice'?")
+    }
+}
