@@ -29,8 +29,11 @@ public final class QueueWorker: Service, Sendable {
         public var grace: Duration = .seconds(30)
         public var leaseDuration: Duration = .seconds(30)
         public var heartbeatInterval: Duration = .seconds(5)
-        public var sweepInterval: Duration = .milliseconds(250)
-        public var pollInterval: Duration = .milliseconds(100)
+        /// How often it looks for dead workers and expired leases.
+        public var sweepInterval: Duration = .seconds(1)
+        /// The longest an idle worker sleeps between looks when nothing signals new work: for
+        /// writers outside ytauto (the `sqlite3` shell), which do not signal.
+        public var pollInterval: Duration = .seconds(1)
         public var dryRun = false
         /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
         public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
@@ -107,7 +110,12 @@ public final class QueueWorker: Service, Sendable {
             await self.leaseLoop(registration: registration, log: log)
         } onGracefulShutdown: {
             log.info("graceful shutdown: no new leases; running stages may finish", metadata: ["grace": "\(self.configuration.grace)"])
-            Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
+            Task {
+                await self.inFlight.stopLeasing()
+                // The lease loop may be asleep waiting for work: wake it to see the shutdown.
+                self.store.database.signalWork()
+                await self.inFlight.beginShutdown(grace: self.configuration.grace)
+            }
         }
         await inFlight.waitUntilEmpty()
         sweeper.cancel()
@@ -154,7 +162,11 @@ public final class QueueWorker: Service, Sendable {
     private func leaseLoop(registration: WorkerRegistration, log: Logger) async {
         var lastVersion: Int64 = -1
         var nextDue: Date? = nil
+        // Idle, it sleeps on the file's work signal (an enqueue, a job queued again, a dead
+        // worker's jobs freed, a job of its own ending) on a thread of its own, not on a poll.
+        let idleThread = DatabaseThread.forDatabase(at: store.database.path + "#idle-\(registration.id)")
         while await !inFlight.isShuttingDown && !Task.isCancelled {
+            let seen = store.database.workSequence
             do {
                 let free = configuration.concurrency - (await inFlight.count)
                 if free > 0 {
@@ -168,7 +180,7 @@ public final class QueueWorker: Service, Sendable {
                         let next = try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind)
                         guard let next, next <= Date() else {
                             nextDue = next
-                            try? await Task.sleep(for: configuration.pollInterval)
+                            await waitForWork(seen: seen, nextDue: nextDue, on: idleThread)
                             continue
                         }
                         var leased = 0
@@ -186,8 +198,17 @@ public final class QueueWorker: Service, Sendable {
             } catch {
                 log.error("leasing failed: \(error)")
             }
-            try? await Task.sleep(for: configuration.pollInterval)
+            await waitForWork(seen: seen, nextDue: nextDue, on: idleThread)
         }
+    }
+
+    /// Sleeps until work is signalled after `seen` was read, a queued job comes due, or the
+    /// poll interval passes, blocking `thread` (which exists for it), not the database thread.
+    private func waitForWork(seen: UInt32, nextDue: Date?, on thread: DatabaseThread) async {
+        var timeout = configuration.pollInterval
+        if let nextDue { timeout = min(timeout, .milliseconds(Int64(max(0, nextDue.timeIntervalSinceNow) * 1000) + 1)) }
+        let database = store.database
+        await withTaskExecutorPreference(thread) { database.waitForWork(seen: seen, timeout: timeout) }
     }
 
     private func start(_ lease: Lease, log: Logger) async {
@@ -201,6 +222,8 @@ public final class QueueWorker: Service, Sendable {
         Task(executorPreference: thread) {
             await self.process(lease, control: control, log: jl)
             await self.inFlight.remove(lease.jobID)
+            // A slot is free: the lease loop may be asleep waiting for work.
+            self.store.database.signalWork()
         }
     }
 
@@ -402,6 +425,8 @@ actor InFlight {
         defer { nudged = false }
         return nudged
     }
+
+    func stopLeasing() { isShuttingDown = true }
 
     func beginShutdown(grace: Duration) async {
         isShuttingDown = true

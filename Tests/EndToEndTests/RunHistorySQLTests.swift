@@ -4,7 +4,7 @@ import YTAutoCore
 import YTAutoStore
 import YTAutoTestSupport
 
-/// The README's "SQL for run history", run by the `sqlite3` shell against a database with real
+/// The documented "SQL for run history" (docs/run-history.md), run by the `sqlite3` shell against a database with real
 /// history made through the store: every query runs, and each answers what it says it answers.
 @Suite struct RunHistorySQLTests {
     /// A clock the test moves, so the history has known durations.
@@ -16,10 +16,10 @@ import YTAutoTestSupport
         func advance(_ s: TimeInterval) { lock.withLock { current = current.addingTimeInterval(s) } }
     }
 
-    /// The README's queries, each with its comment, in order.
+    /// The documented queries, each with its comment, in order.
     static func readmeQueries() throws -> [(comment: String, sql: String)] {
-        let readme = try String(contentsOf: packageRoot.appending(path: "README.md"), encoding: .utf8)
-        let section = try #require(readme.range(of: "## SQL for run history"))
+        let readme = try String(contentsOf: packageRoot.appending(path: "docs/run-history.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "# SQL for run history"))
         let rest = readme[section.upperBound...]
         let open = try #require(rest.range(of: "```sql\n"))
         let close = try #require(rest[open.upperBound...].range(of: "```"))
@@ -32,7 +32,7 @@ import YTAutoTestSupport
         }.filter { !$0.sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
-    @Test func everyQueryOfTheReadmeAnswersOnRealHistory() async throws {
+    @Test func everyDocumentedQueryAnswersOnRealHistory() async throws {
         let dir = TempDir("ytauto-sql")
         let path = dir.path("ytauto.db")
         let clock = Clock()

@@ -32,7 +32,7 @@ extension SQLiteJobStore {
 
     public func retry(jobID: Int64) async throws -> Job {
         let now = self.now()
-        return try await database.write { db in
+        let job = try await database.write { db in
             guard let row = try db.queryOne("SELECT state FROM jobs WHERE id = ?", [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
@@ -45,16 +45,19 @@ extension SQLiteJobStore {
             }
             return Self.job(updated)
         }
+        return signalIfQueued(job)
     }
 
     public func retryAllFailed(channel: String?) async throws -> [Int64] {
         let now = self.now()
-        return try await database.write { db in
+        let ids = try await database.write { db in
             let rows = try db.query(
                 "\(Self.retrySQL) WHERE state = 'failed' AND (?3 IS NULL OR channel = ?3) RETURNING id",
                 [now, now, channel])
             return rows.compactMap { $0.int("id") }.sorted()
         }
+        if !ids.isEmpty { database.signalWork() }
+        return ids
     }
 
     public func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {

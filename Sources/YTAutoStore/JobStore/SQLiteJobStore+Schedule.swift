@@ -50,7 +50,7 @@ extension SQLiteJobStore {
             throw JobStoreError.invalidArgument("channel \(channel.name): time zone '\(channel.timeZone)' is unknown")
         }
         let expressions = try channel.schedule.map { try CronExpression($0) }
-        return try await database.write { db in
+        let decisions: [SlotDecision] = try await database.write { db in
             let cursor = try db.queryOne(
                 "SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel.name])?.date("evaluated_until")
                 ?? now.addingTimeInterval(-Self.onTimeTolerance)
@@ -116,6 +116,8 @@ extension SQLiteJobStore {
                 """, [channel.name, now])
             return decisions
         }
+        if decisions.contains(where: { $0.kind == .enqueued }) { database.signalWork() }
+        return decisions
     }
 
     /// Where the schedulers stopped looking for `channel` (every slot up to it is decided), or nil

@@ -54,6 +54,7 @@ extension SQLiteJobStore {
                                      message: "worker \(registration.id) stopped while holding the job", now: now)
         }
         registration.lock.release()
+        database.signalWork()
     }
 
     /// Every registered worker, newest first, with `running` ones checked against their locks.
@@ -158,7 +159,10 @@ extension SQLiteJobStore {
         let anyExpired = try await database.read { db in
             try db.queryOne(SQL.anyExpired, [now]) != nil
         }
-        guard anyExpired else { return report }
+        guard anyExpired else {
+            if !report.requeued.isEmpty { database.signalWork() }
+            return report
+        }
         let expired: ReclaimReport = try await database.write { db in
             let rows = try db.query(SQL.expired, [now])
             return try Self.release(db, rows.map(Self.job), code: "lease.expired",
@@ -166,6 +170,7 @@ extension SQLiteJobStore {
         }
         report.requeued += expired.requeued
         report.failed += expired.failed
+        if !report.requeued.isEmpty { database.signalWork() }
         return report
     }
 }

@@ -207,7 +207,9 @@ public final class SQLiteJobStore: JobStore {
         guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
         if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
         let now = self.now()
-        return try await database.write { db in try Self.insert(db, new, now: now) }
+        let result = try await database.write { db in try Self.insert(db, new, now: now) }
+        if result.inserted { database.signalWork() }
+        return result
     }
 
     /// Inserts a job inside the caller's write transaction; with a unique key already taken,
@@ -353,7 +355,7 @@ public final class SQLiteJobStore: JobStore {
     public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {
         let now = self.now()
         let policy = retryPolicy
-        return try await database.write { db in
+        return signalIfQueued(try await database.write { db in
             let job = try Self.requireLease(db, lease)
             if job.cancelRequested {
                 try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: error, now: now)
@@ -367,12 +369,19 @@ public final class SQLiteJobStore: JobStore {
             }
             try Self.finishAttempt(db, lease, outcome: .failed, stage: job.currentStage, error: error, now: now)
             return try Self.finish(db, jobID: job.id, state: .failed, error: error, now: now)
-        }
+        })
+    }
+
+    /// Wakes idle workers when `job` is queued again (its due time may be before what they wait for).
+    @discardableResult
+    func signalIfQueued(_ job: Job) -> Job {
+        if job.state == .queued { database.signalWork() }
+        return job
     }
 
     public func handBack(_ lease: Lease, reason: JobFailure) async throws -> Job {
         let now = self.now()
-        return try await database.write { db in
+        return signalIfQueued(try await database.write { db in
             let job = try Self.requireLease(db, lease)
             if job.cancelRequested {
                 try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
@@ -381,7 +390,7 @@ public final class SQLiteJobStore: JobStore {
             // The reason goes on the attempt only: the job's last error stays the last real failure.
             try Self.finishAttempt(db, lease, outcome: .handedBack, stage: job.currentStage, error: reason, now: now)
             return try Self.requeue(db, jobID: job.id, runAt: now, refund: true, error: nil, now: now)
-        }
+        })
     }
 
     public func markCancelled(_ lease: Lease) async throws -> Job {

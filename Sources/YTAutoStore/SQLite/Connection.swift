@@ -188,6 +188,9 @@ public final class Connection {
         }
     }
 
+    /// The file's shared wake words (nil for a read-only connection, or where the file cannot be made).
+    var wake: WriteWake? { busyState.wake }
+
     /// Whether this connection has had its run of `waitingTurn` transactions and its last
     /// commit woke a waiting process, which the next such transaction then lets go first.
     var owesATurn: Bool { busyState.wokeWaiter && busyState.turnsTaken >= BusyState.turnsBeforeYield }

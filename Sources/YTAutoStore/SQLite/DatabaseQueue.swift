@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import YTAutoCore
 
 /// Owns one ``Connection`` and runs every use of it under its lock: on the caller's thread
 /// when that is this file's ``DatabaseThread``, and otherwise on a serial dispatch queue of its own.
@@ -26,12 +27,31 @@ public final class DatabaseQueue: @unchecked Sendable {
     /// Whether the connection was opened read-only.
     public let isReadOnly: Bool
 
+    /// The file's shared wake words; only atomics and futex calls, so usable from any thread.
+    private let wake: WriteWake?
+
     public init(path: String, options: Connection.Options = .init()) throws {
         self.path = path
         self.isReadOnly = options.readOnly
         self.threadKey = DatabaseThread.key(forDatabase: path)
         self.queue = DispatchQueue(label: "ytauto.sqlite.\(URL(fileURLWithPath: path).lastPathComponent)")
         self.connection = try Connection(path: path, options: options)
+        self.wake = connection.wake
+    }
+
+    /// Tells the idle workers on this file, in every process, that a job may have become
+    /// leasable. Call it after the transaction that made it so has committed.
+    public func signalWork() { wake?.signalWork() }
+
+    /// The work signal's sequence: read it before looking for work, pass it to ``waitForWork(seen:timeout:)``.
+    public var workSequence: UInt32 { wake?.workValue ?? 0 }
+
+    /// Blocks the calling thread until ``signalWork()`` is called in any process after `seen`
+    /// was read, or `timeout` passes. Only for a thread that exists to block (never a
+    /// cooperative one). Without the shared file, it just sleeps the timeout.
+    public func waitForWork(seen: UInt32, timeout: Duration) {
+        let ns = UInt64(max(0, timeout.seconds) * 1e9)
+        if let wake { wake.waitWork(seen: seen, nanoseconds: ns) } else { usleep(UInt32(min(ns / 1000, 1_000_000))) }
     }
 
     /// Runs `body` in a read transaction.

@@ -41,7 +41,8 @@ final class WriteWake: @unchecked Sendable {
         guard let base = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             return nil
         }
-        word = base.bindMemory(to: UInt32.self, capacity: 2)  // the sequence, then the sleepers' count
+        // The lock's sequence and its sleepers' count, then (at word 4) the same pair for "work".
+        word = base.bindMemory(to: UInt32.self, capacity: 8)
     }
 
     deinit { munmap(word, Self.size) }
@@ -56,4 +57,17 @@ final class WriteWake: @unchecked Sendable {
 
     /// Sleeps until the word moves past `seen` or `nanoseconds` pass.
     func wait(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word, seen, Int64(nanoseconds)) }
+
+    // A second word in the same mapping says "a job may have become leasable" (an enqueue, a job
+    // queued again, a dead worker's jobs freed): idle workers of every process sleep on it instead
+    // of polling, and every one of them is woken (each then looks with a read).
+
+    /// The work word now; read it before looking for work, wait on it after finding none.
+    var workValue: UInt32 { ytauto_wake_load(word + 4) }
+
+    /// Wakes every idle worker on this file, in any process.
+    func signalWork() { _ = ytauto_wake_bump(word + 4, Int32.max) }
+
+    /// Sleeps until the work word moves past `seen` or `nanoseconds` pass.
+    func waitWork(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word + 4, seen, Int64(nanoseconds)) }
 }
