@@ -72,7 +72,11 @@ CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
     UPDATE job_counts SET n = n - 1 WHERE channel = old.channel AND state = old.state;
 END;
 
--- Indexes. Queued jobs: the lease (all channels, and by channel) and the earliest due time.
+-- Indexes. Running jobs: the expired-lease sweep's index also serves "the jobs of a dead
+-- worker" (running jobs are few: as many as the workers' slots), so a lease and a completion
+-- each maintain one index of running jobs, not two.
+DROP INDEX jobs_running_owner;
+-- Queued jobs: the lease (all channels, and by channel) and the earliest due time.
 DROP INDEX jobs_lease;
 CREATE INDEX jobs_lease ON jobs (kind, priority, run_at, id) WHERE state = 'queued';
 CREATE INDEX jobs_lease_channel ON jobs (kind, channel, priority, run_at, id) WHERE state = 'queued';

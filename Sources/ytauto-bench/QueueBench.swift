@@ -265,9 +265,9 @@ struct QueueChild: AsyncParsableCommand {
                 }
                 let now2 = Timestamp.string(Date())
                 try tx {
-                    try check()
+                    let done = try raw.run(SQL.completeFenced, [now2, id, token, name])
+                    guard !done.isEmpty else { throw BenchError("lease lost") }
                     try raw.run(SQL.finishAttempt, [now2, "succeeded", stageNames.last, nil, nil, id, token])
-                    try raw.run(SQL.finishJob, ["succeeded", now2, now2, nil, nil, id])
                 }
                 completed += 1
             }

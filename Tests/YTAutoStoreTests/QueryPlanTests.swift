@@ -120,6 +120,8 @@ import YTAutoTestSupport
         ("lease of a rare channel", SQL.nextOfChannel, ["video", "rare", now]),
         ("lease of a channel with none due", SQL.nextOfChannel, ["video", "gone", now]),
         ("lease by id (run-once)", SQL.leaseByID, ["w", "2026-11-30T12:05:00.000Z", now, Int64(1_000_005)]),
+        ("complete (fenced)", SQL.completeFenced, [now, Int64(finished + queued + 1), Int64(1), "w-1"]),
+        ("a dead worker's jobs", SQL.runningOf, ["w-1"]),
         ("expired-lease check", SQL.anyExpired, [now]),
         ("expired leases", SQL.expired, [now]),
         ("status counts", SQL.jobCounts, []),

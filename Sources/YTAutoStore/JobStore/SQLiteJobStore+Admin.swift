@@ -247,6 +247,11 @@ extension SQLiteJobStore.SQL {
         SELECT * FROM job_attempts INDEXED BY job_attempts_channel_started WHERE channel = ?1 ORDER BY started_at DESC LIMIT ?2
         """
 
+    /// The running jobs of a worker (`?1`): a scan of the running jobs, which are few.
+    public static let runningOf = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' AND lease_owner = ?1
+        """
+
     /// Whether any lease expired before `?1`.
     public static let anyExpired = """
         SELECT 1 FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' AND lease_expires_at < ?1 LIMIT 1

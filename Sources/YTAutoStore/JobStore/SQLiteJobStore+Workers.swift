@@ -75,7 +75,7 @@ extension SQLiteJobStore {
     /// Releases every running job of `worker`: queued again now, or failed if that was its
     /// last attempt, or cancelled if a cancel was requested. Its attempts end `lost`.
     static func releaseJobs(_ db: Connection, of worker: String, code: String, message: String, now: Date) throws -> ReclaimReport {
-        let rows = try db.query("SELECT \(columns) FROM jobs WHERE state = 'running' AND lease_owner = ?", [worker])
+        let rows = try db.query(SQL.runningOf, [worker])
         return try release(db, rows.map(job), code: code, message: message, now: now)
     }
 

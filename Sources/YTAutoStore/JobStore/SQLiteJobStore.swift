@@ -121,6 +121,15 @@ public final class SQLiteJobStore: JobStore {
              WHERE job_id = ?4 AND state = 'running'
             """
 
+        /// Completes a job if `lease` still holds it: `?1` now, `?2` job id, `?3` lease token, `?4` owner.
+        /// No row when the lease was lost. A job that succeeds has no last error.
+        public static let completeFenced = """
+            UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1,
+                   last_error_code = NULL, last_error_message = NULL
+             WHERE id = ?2 AND state = 'running' AND lease_token = ?3 AND lease_owner = ?4
+            RETURNING \(columns)
+            """
+
         /// heartbeat time, job id, lease token.
         public static let attemptHeartbeat = "UPDATE job_attempts SET heartbeat_at = ? WHERE job_id = ? AND lease_token = ?"
 
@@ -346,9 +355,14 @@ public final class SQLiteJobStore: JobStore {
     public func complete(_ lease: Lease) async throws -> Job {
         let now = self.now()
         return try await database.write { db in
-            let job = try Self.requireLease(db, lease)
+            // The fence is in the statement itself: the job changes only while the lease holds.
+            guard let row = try db.queryOne(SQL.completeFenced, [now, lease.jobID, lease.token, lease.owner]) else {
+                _ = try Self.requireLease(db, lease)  // throws LeaseLost, saying whose the job is now
+                throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+            }
+            let job = Self.job(row)
             try Self.finishAttempt(db, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
-            return try Self.finish(db, jobID: job.id, state: .succeeded, error: nil, now: now)
+            return job
         }
     }
 

@@ -50,6 +50,13 @@ public final class Connection {
             try withBusyRetry { _ = try self.query("PRAGMA journal_mode=WAL") }
         }
         try execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        if !options.readOnly {
+            // Checkpoint when the WAL holds 10,000 pages (40 MB) rather than SQLite's 1,000: each
+            // checkpoint writes the hot pages (the queue's index leaves, job_counts) to the file
+            // once and syncs, so ten times fewer of them cost a quarter of a job's time (measured
+            // with `ytauto-bench queue`, one process, --stages 0: 9.5 s against 7.1 s for 20,000 jobs).
+            try execute("PRAGMA wal_autocheckpoint=10000")
+        }
         _ = try query("SELECT count(*) FROM sqlite_schema")
     }
 
@@ -173,13 +180,13 @@ public final class Connection {
                 }
                 busyState.seen = wake.value
             }
-            try self.execute("BEGIN IMMEDIATE")
+            try self.cached("BEGIN IMMEDIATE").all()
             if waitingTurn { busyState.turnsTaken += 1 }
             // The write lock is ours until the end of this block; then the next waiter's turn.
             defer { busyState.wokeWaiter = busyState.wake?.bump(waking: wakes) ?? false }
             do {
                 let result = try body(self)
-                try self.execute("COMMIT")
+                try self.cached("COMMIT").all()
                 return result
             } catch {
                 if self.isInTransaction { try? self.execute("ROLLBACK") }
@@ -197,10 +204,10 @@ public final class Connection {
 
     /// Runs `body` in a read transaction: one consistent snapshot for all its statements.
     public func readTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
-        try execute("BEGIN DEFERRED")
+        try cached("BEGIN DEFERRED").all()
         do {
             let result = try body(self)
-            try execute("COMMIT")
+            try cached("COMMIT").all()
             return result
         } catch {
             if isInTransaction { try? execute("ROLLBACK") }
