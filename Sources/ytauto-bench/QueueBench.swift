@@ -71,7 +71,7 @@ struct QueueBench: AsyncParsableCommand {
         let rawPath = folder.appending(path: "raw.db").path
         _ = try SQLiteJobStore(path: rawPath)  // the schema
         let t1 = ContinuousClock.now
-        let raw = try RawSQLite(rawPath)
+        let raw = try RawSQLite(rawPath, likeTheStore: true)
         for i in 0..<jobs {
             let now = Timestamp.string(Date())
             try raw.exec("BEGIN IMMEDIATE")
@@ -223,7 +223,7 @@ struct QueueChild: AsyncParsableCommand {
                 }
             }
         } else {
-            let raw = try RawSQLite(db)
+            let raw = try RawSQLite(db, likeTheStore: true)
             // The store's own statement texts (SQLiteJobStore.SQL), without the store around them.
             typealias SQL = SQLiteJobStore.SQL
             func tx<T>(_ body: () throws -> T) throws -> T {

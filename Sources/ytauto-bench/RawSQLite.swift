@@ -8,13 +8,16 @@ final class RawSQLite {
     let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
-    init(_ path: String, create: Bool = false) throws {
+    /// - Parameter likeTheStore: also checkpoint the WAL as the store does (every 10,000 pages), for
+    ///   the ceiling, which runs the store's statements; the minimal queue keeps SQLite's defaults.
+    init(_ path: String, create: Bool = false, likeTheStore: Bool = false) throws {
         var handle: OpaquePointer?
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nil) == SQLITE_OK, let handle else {
             throw BenchError("cannot open \(path)")
         }
         db = handle
         try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+        if likeTheStore { try exec("PRAGMA wal_autocheckpoint = 10000") }
         sqlite3_busy_timeout(db, 30_000)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 import YTAutoCore
+import YTAutoStore
 import YTAutoTestSupport
 @testable import YTAutoApp
 
@@ -121,6 +122,11 @@ import YTAutoTestSupport
     func everyNumericOptionIsRangeCheckedWhereItIsParsed(option: NumericOption) async throws {
         let dir = TempDir("ytauto-fuzz")
         let db = dir.path("ytauto.db")
+        // As `ytauto init` would: the commands need an existing database, and prune the configuration.
+        _ = try SQLiteJobStore(path: db)
+        let config = dir.path("ytauto.yaml")
+        try "work_dir: \(dir.path("work"))\noutput_dir: \(dir.path("output"))\nchannels:\n  - name: facts\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
         var refused = 0
         var ran = 0
         for seed in UInt64(0)..<200 {
@@ -132,7 +138,7 @@ import YTAutoTestSupport
             case .time: value = fuzz.time()
             case .since: value = fuzz.chance(50) ? fuzz.duration() : fuzz.time()
             }
-            let args = option.prefix + ["\(option.option)=\(value)", "--db", db]
+            let args = option.prefix + ["\(option.option)=\(value)", "--db", db, "--config", config]
             if let message = Self.refusal(option, args) {
                 refused += 1
                 #expect(message.contains(option.option), "seed \(seed), \(args): the message does not name the option: \(message)")
