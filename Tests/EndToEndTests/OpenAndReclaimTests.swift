@@ -65,15 +65,21 @@ import YTAutoTestSupport
         #expect(try await run("ytauto", ["status"], cwd: dir.url, environment: env).status == 0)
     }
 
-    /// With every worker dead, `ytauto status` frees their jobs (as a worker's sweep would),
-    /// and says so; `ytauto-admin workers` shows the worker dead.
-    @Test func statusFreesTheJobsOfADeadWorkerWhenNoWorkerIsLeft() async throws {
+    /// A diagnostic job left `running` by a worker process killed with SIGKILL, with no worker left.
+    func aJobHeldByAKilledWorker() async throws -> (SQLiteJobStore, Int64) {
         let s = try SQLiteJobStore(path: dbPath)
         let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
         let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually { try await s.job(id: id)?.state == .running })
         worker.kill(SIGKILL)
         _ = await worker.wait()
+        return (s, id)
+    }
+
+    /// With every worker dead, `ytauto status` frees their jobs (as a worker's sweep would),
+    /// and says so; `ytauto-admin workers` shows the worker dead.
+    @Test func statusFreesTheJobsOfADeadWorkerWhenNoWorkerIsLeft() async throws {
+        let (s, id) = try await aJobHeldByAKilledWorker()
         // Nothing runs a sweep now: the job would stay `running` until someone looks.
         #expect(try await s.job(id: id)?.state == .running)
         let status = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
@@ -92,12 +98,7 @@ import YTAutoTestSupport
 
     /// `ytauto-admin workers` frees them too, and shows the worker dead, not running.
     @Test func adminWorkersShowsADeadWorkerDeadAndFreesItsJobs() async throws {
-        let s = try SQLiteJobStore(path: dbPath)
-        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
-        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually { try await s.job(id: id)?.state == .running })
-        worker.kill(SIGKILL)
-        _ = await worker.wait()
+        let (s, id) = try await aJobHeldByAKilledWorker()
         let r = try await run("ytauto-admin", ["workers"], cwd: dir.url, environment: env)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("queued again: jobs \(id)"), "\(r.stderr)")
@@ -108,12 +109,7 @@ import YTAutoTestSupport
     /// The scheduler frees them too (`--once` and its long-running loop share the code).
     @Test func theSchedulerFreesTheJobsOfADeadWorker() async throws {
         try writeConfig()
-        let s = try SQLiteJobStore(path: dbPath)
-        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
-        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually { try await s.job(id: id)?.state == .running })
-        worker.kill(SIGKILL)
-        _ = await worker.wait()
+        let (s, id) = try await aJobHeldByAKilledWorker()
         let r = try await run("ytauto", ["scheduler", "--once", "--log-format", "json"], cwd: dir.url, environment: env)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("freed the jobs of dead workers"), "\(r.stderr)")
