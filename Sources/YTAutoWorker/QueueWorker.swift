@@ -74,7 +74,7 @@ public final class QueueWorker: Service, Sendable {
             "pipeline": "\(pipelineName)", "leases": "\(pipeline.kind.rawValue) jobs",
         ])
         let sweeper = Task(executorPreference: thread) { [store, configuration] in
-            // The sweep runs every 250 ms: an error that persists (a full disk) is logged once,
+            // The sweep runs every `sweepInterval`: an error that persists (a full disk) is logged once,
             // and again when it changes or the sweep works again.
             var failing: (text: String, count: Int)? = nil
             var sweeps = 0
