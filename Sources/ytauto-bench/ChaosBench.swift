@@ -26,6 +26,15 @@ struct ChaosBench: AsyncParsableCommand {
     @Option(help: "Random seed (default: the time).") var seed: UInt64?
     @Option(help: "Folder for the run (default: a temporary one, removed after).") var dir: String?
 
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be within 1...64") }
+        guard (1...1_000_000).contains(jobs) else { throw ValidationError("--jobs must be within 1...1000000") }
+        guard (0...100_000).contains(kills) else { throw ValidationError("--kills must be within 0...100000") }
+        guard (0...60_000).contains(stageMs) else { throw ValidationError("--stage-ms must be within 0...60000") }
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be within 1...256") }
+        guard (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be within 1...86400 seconds") }
+    }
+
     struct Role {
         var name: String
         var args: [String]

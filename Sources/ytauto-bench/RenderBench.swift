@@ -26,7 +26,7 @@ struct RenderBench: AsyncParsableCommand {
     @Option(help: "Keep the work files in this folder (default: a temporary one, removed after).") var keep: String?
 
     func validate() throws {
-        if let seconds, seconds < 10 { throw ValidationError("--seconds must be at least 10") }
+        if let seconds, !(10...7_200).contains(seconds) { throw ValidationError("--seconds must be within 10...7200") }
     }
 
     func run() async throws {

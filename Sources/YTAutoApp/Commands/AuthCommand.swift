@@ -20,7 +20,9 @@ extension YTAutoCommand {
                     Needs YOUTUBE_CLIENT_ID and YOUTUBE_CLIENT_SECRET (a Google Cloud "Desktop app" OAuth client) \
                     in the environment or the credentials file. Prints a URL to open in a browser; after consent \
                     the browser is sent back to 127.0.0.1, and the refresh token is stored in providers.youtube.token_file \
-                    with mode 0600. Run it again whenever a job fails with youtube.auth.
+                    with mode 0600. Run it again when a job's error says the grant was revoked or expired \
+                    (invalid_grant); an error that names the client id or secret (invalid_client) is fixed in the \
+                    credentials instead.
                     """)
 
             @OptionGroup public var global: GlobalOptions
