@@ -14,7 +14,9 @@ struct FullDiskTests {
     /// space is freed the job is taken up again and finishes without redoing finished stages.
     @Test func aFullDiskUnderTheDatabaseLosesNothingAndTheJobFinishesOnceThereIsSpace() async throws {
         let dir = TempDir("ytauto-fulldisk")
-        let disk = try SmallDisk(at: dir.path("disk"), bytes: 4 << 20)
+        // Room for the WAL, which grows to about 40 MB between checkpoints (every 10,000 pages):
+        // on a 4 MB disk it filled the disk by itself before the test did.
+        let disk = try SmallDisk(at: dir.path("disk"), bytes: 64 << 20)
         defer { disk.unmount() }
         let dbPath = disk.path("ytauto.db")
         let s = try SQLiteJobStore(path: dbPath)
