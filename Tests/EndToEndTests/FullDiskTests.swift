@@ -148,14 +148,19 @@ struct SmallDisk {
         let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw SmallDiskError("cannot create \(filler)") }
         defer { close(fd) }
-        let chunk = [UInt8](repeating: 0xA5, count: 4096)
-        while true {
-            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                guard errno == ENOSPC else { throw SmallDiskError("writing \(filler): errno \(errno)") }
-                return filler
+        // 1 MiB at a time, then 4 KiB: quick, so the disk is full while the stage it aims at still runs.
+        for size in [1 << 20, 4096] {
+            let chunk = [UInt8](repeating: 0xA5, count: size)
+            while true {
+                let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    guard errno == ENOSPC else { throw SmallDiskError("writing \(filler): errno \(errno)") }
+                    break
+                }
+                if n < size { break }
             }
         }
+        return filler
     }
 
     func unmount() { _ = Self.command("/bin/umount", ["-l", mountPoint]) }
