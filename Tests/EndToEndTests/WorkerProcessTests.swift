@@ -97,7 +97,8 @@ import YTAutoTestSupport
         // Inside its first stage (not merely leased, which a shutdown would hand back at once).
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
         w.kill(SIGTERM)
-        try await Task.sleep(for: .milliseconds(300))
+        // Long enough for a loaded worker process to have taken the first signal as graceful.
+        try await Task.sleep(for: .seconds(2))
         let sent = Date()
         w.kill(SIGTERM)
         let r = await w.wait()

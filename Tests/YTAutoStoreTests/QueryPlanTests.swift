@@ -23,7 +23,15 @@ import YTAutoTestSupport
     /// watch a worker process's stages would see them late.
     static let fixtureTask = Task<(dir: TempDir, path: String), Never> {
         await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: build()) }
+            Thread.detachNewThread {
+                // Lowest priority for this thread: the fill gives way to the worker processes and
+                // tests that run beside it (Linux takes a thread id for PRIO_PROCESS).
+                if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"),
+                   let tid = link.split(separator: "/").last.flatMap({ id_t($0) }) {
+                    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, 19)
+                }
+                continuation.resume(returning: build())
+            }
         }
     }
 
