@@ -43,8 +43,7 @@ public final class SchedulerService: Service, Sendable {
     /// the scheduler may be the only ytauto process left running.
     public func freeDeadWorkers() async {
         do {
-            guard try await store.needsReclaim() else { return }
-            let report = try await store.reclaim()
+            let report = try await store.reclaimIfNeeded()
             if !report.isEmpty {
                 logger.warning("freed the jobs of dead workers", metadata: [
                     "dead_workers": "\(report.deadWorkers)", "requeued": "\(report.requeued)", "failed": "\(report.failed)",

@@ -120,6 +120,13 @@ extension SQLiteJobStore {
         return expired || locks.contains(where: WorkerLock.isAbandoned(path:))
     }
 
+    /// ``reclaim()``, for processes that are not workers: it writes only when ``needsReclaim()``
+    /// found something, so a look that finds nothing takes no write lock.
+    public func reclaimIfNeeded() async throws -> ReclaimReport {
+        guard try await needsReclaim() else { return ReclaimReport() }
+        return try await reclaim()
+    }
+
     /// Frees the jobs of dead workers and of expired leases.
     ///
     /// Dead workers are found by their locks (see ``WorkerLock``), in well under a second;
