@@ -136,7 +136,7 @@ extension SQLiteJobStore {
     }
 
     public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
-        guard batchSize > 0 else { throw JobStoreError.invalidArgument("prune batch size must be positive") }
+        // pruneReturningJobs checks the batch size.
         return try await pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize).count
     }
 }
