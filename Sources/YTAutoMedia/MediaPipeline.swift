@@ -309,7 +309,6 @@ public struct MediaPipeline: StagedPipeline {
         // The bed and the sound track were made by the clips stage; they are made again here
         // (by the composer, for the track) only if missing or stale.
         let music = try await musicBed(dir, style: style, total: total)
-        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let captions = dir.appending(path: "captions.ass").path
         var project = VideoProject(id: String(job.id), channel: channel.type)
         project.format = channel.format
@@ -323,7 +322,8 @@ public struct MediaPipeline: StagedPipeline {
         _ = try await FFmpegComposer(tools: tools, style: style).compose(project, outputPath: video)
         onProgress?(job.id, "checking the video")
         let report = try await QualityGate(tools: tools).check(
-            video: video.path, format: channel.format, duration: channel.durationRange, captions: captions, expected: cues)
+            video: video.path, format: channel.format, duration: channel.durationRange, captions: captions,
+            narration: .init(path: dir.appending(path: "narration.wav").path, sentences: segments.map(\.path)))
         let qa = try await Self.write(report, dir.appending(path: "qa.json"))
         return [try Files.artifact(video.path), try Files.artifact(captions), qa]
     }

@@ -138,15 +138,15 @@ struct RenderBench: AsyncParsableCommand {
         }
 
         // Not timed: how much of ours the QA gate is, and whether the floor's video would pass it too.
-        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        let narration = QualityGate.Narration(path: setup.dir.appending(path: "narration.wav").path, sentences: segments.map(\.path))
         let gate = QualityGate(tools: tools)
         let qaStart = clock.now
         _ = try await gate.check(video: ours.output, format: f, duration: setup.channel.durationRange,
-                                 captions: setup.dir.appending(path: "captions.ass").path, expected: cues)
+                                 captions: setup.dir.appending(path: "captions.ass").path, narration: narration)
         say("  of ours, the QA gate alone (run again on its video): \(fmt((clock.now - qaStart).seconds)) s")
         do {
             _ = try await gate.check(video: floor.output, format: f, duration: setup.channel.durationRange,
-                                     captions: setup.floorCaptions.path, expected: cues)
+                                     captions: setup.floorCaptions.path, narration: narration)
             say("  the floor's video passes the same QA gate")
         } catch {
             say("  the floor's video fails the QA gate: \(error)")
@@ -357,6 +357,7 @@ struct RenderSetup {
 
     struct StoredSegment: Decodable {
         var text: String
+        var path: String
         var start: Double
         var duration: Double
     }

@@ -63,6 +63,16 @@ import YTAutoTestSupport
                    uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
     }
 
+    /// The artifacts of a stage that must have run; a skipped stage fails the test here.
+    static func done(_ outcome: StageOutcome, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Artifact] {
+        guard case .done(let artifacts) = outcome else {
+            Issue.record("the stage was skipped", sourceLocation: sourceLocation)
+            throw StageSkipped()
+        }
+        return artifacts
+    }
+    struct StageSkipped: Error {}
+
     static func verify(_ artifacts: [Artifact]) throws -> Bool {
         try artifacts.allSatisfy { a in try Files.artifact(a.path) == a }
     }
@@ -77,7 +87,7 @@ import YTAutoTestSupport
         let j = job(7, channel: "facts", topic: "how honey never spoils")
         var recorded: [String: [Artifact]] = [:]
         for stage in ["script", "narration", "images"] {
-            guard case .done(let artifacts) = try await pipeline.run(stage: stage, job: j, dryRun: false) else { Issue.record("\(stage) skipped"); return }
+            let artifacts = try Self.done(try await pipeline.run(stage: stage, job: j, dryRun: false))
             #expect(try Self.verify(artifacts) && !artifacts.isEmpty)
             recorded[stage] = artifacts
         }
@@ -91,7 +101,7 @@ import YTAutoTestSupport
         let first = clips.appending(path: "seg0000.mp4").path
         let before = try FileManager.default.attributesOfItem(atPath: first)
         try FileManager.default.removeItem(at: clips.appending(path: "seg0002.mp4"))
-        guard case .done(let clipArtifacts) = try await pipeline.run(stage: "clips", job: j, dryRun: false) else { return }
+        let clipArtifacts = try Self.done(try await pipeline.run(stage: "clips", job: j, dryRun: false))
         let clipsVerify = try Self.verify(clipArtifacts)
         // Each scene alone and each crossfade: 2n − 1 segments, with the captions and the segment list.
         #expect(clipArtifacts.filter { $0.path.hasSuffix(".mp4") }.count == 2 * images.count - 1 && clipsVerify)
@@ -99,7 +109,7 @@ import YTAutoTestSupport
         #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date)
         #expect(before[.systemFileNumber] as? Int == after[.systemFileNumber] as? Int)  // scene 1 was kept, not remade
 
-        guard case .done(let composed) = try await pipeline.run(stage: "compose", job: j, dryRun: false) else { return }
+        let composed = try Self.done(try await pipeline.run(stage: "compose", job: j, dryRun: false))
         #expect(try Self.verify(composed))
         let qa = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: composed.first { $0.path.hasSuffix("qa.json") }!.path))) as? [String: Any]
         #expect(abs((qa?["integratedLUFS"] as? Double ?? 0) + 14) <= 1)
@@ -110,15 +120,15 @@ import YTAutoTestSupport
         let moovFirst = try Self.moovBeforeMdat(composed[0].path)
         #expect(String(decoding: head, as: UTF8.self).contains("moov") || moovFirst)
 
-        guard case .done(let thumb) = try await pipeline.run(stage: "thumbnail", job: j, dryRun: false) else { return }
+        let thumb = try Self.done(try await pipeline.run(stage: "thumbnail", job: j, dryRun: false))
         #expect(thumb[0].bytes < 2_000_000)
         #expect(try await pipeline.run(stage: "publish", job: j, dryRun: true) == .skipped)
-        guard case .done(let published) = try await pipeline.run(stage: "publish", job: j, dryRun: false) else { return }
+        let published = try Self.done(try await pipeline.run(stage: "publish", job: j, dryRun: false))
         #expect(published.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["video.mp4", "thumbnail.jpg", "metadata.json"])
         #expect(published[0].sha256 == composed[0].sha256)
         #expect(published[0].path.contains("/out/facts/7-how-honey-never-spoils/"))
         // Publishing again is a no-op with the same result.
-        guard case .done(let again) = try await pipeline.run(stage: "publish", job: j, dryRun: false) else { return }
+        let again = try Self.done(try await pipeline.run(stage: "publish", job: j, dryRun: false))
         #expect(again == published)
     }
 
@@ -136,7 +146,7 @@ import YTAutoTestSupport
         let folder = dir.url.appending(path: "work/9")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
-        guard case .done = try await pipeline.run(stage: "narration", job: job(9, channel: "facts", topic: "t"), dryRun: false) else { return }
+        _ = try Self.done(try await pipeline.run(stage: "narration", job: job(9, channel: "facts", topic: "t"), dryRun: false))
         let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "narration.json"))) as? [[String: Any]])
         let texts = segments.compactMap { $0["text"] as? String }
         let total = segments.compactMap { $0["duration"] as? Double }.reduce(0, +)

@@ -1,0 +1,166 @@
+import Foundation
+import YTAutoCore
+
+/// Checks a composed video before it may be published. Every check measures the media itself
+/// (the video file, the narration's audio), never the numbers the earlier stages wrote down, so a
+/// stage that got its numbers wrong is caught here and not by a viewer.
+public struct QualityGate: Sendable {
+    public struct Report: Sendable, Codable, Hashable {
+        public var duration: Double
+        public var width: Int
+        public var height: Int
+        public var fps: Double
+        public var integratedLUFS: Double
+        /// The largest distance between a caption's start and where its sentence's speech starts
+        /// in the narration, or its end and where the sentence's audio ends.
+        public var worstCaptionOffsetMS: Double
+        public var blackStretches: Int
+        public var silentStretches: Int
+    }
+
+    /// The narration a video was made from: the joined file and its sentence files, in order.
+    public struct Narration: Sendable {
+        public var path: String
+        public var sentences: [String]
+        public init(path: String, sentences: [String]) {
+            self.path = path
+            self.sentences = sentences
+        }
+    }
+
+    /// Where each sentence of a narration is, measured from its audio.
+    public struct SentenceTimes: Sendable, Hashable {
+        /// Where each sentence's speech starts: its place in the narration (the sentence files'
+        /// lengths, from their samples, end to end) moved past any silence that covers it.
+        public var speechStarts: [Double]
+        /// Where each sentence's audio ends.
+        public var ends: [Double]
+    }
+
+    /// The longest a caption may be off its sentence.
+    public static let captionTolerance = 0.1
+
+    let tools: ToolRunner
+    public init(tools: ToolRunner) { self.tools = tools }
+
+    /// - Throws: ``QualityGateError`` listing every check that failed.
+    public func check(video: String, format: VideoFormat, duration range: ChannelConfig.DurationRange, captions: String,
+                      narration: Narration) async throws -> Report {
+        var issues: [String] = []
+        let probe = try await tools.probe(video)
+        let streams = probe["streams"] as? [[String: Any]] ?? []
+        let v = streams.first { $0["codec_type"] as? String == "video" }
+        let a = streams.first { $0["codec_type"] as? String == "audio" }
+        let duration = Double((probe["format"] as? [String: Any])?["duration"] as? String ?? "") ?? 0
+        let width = v?["width"] as? Int ?? 0, height = v?["height"] as? Int ?? 0
+        let rate = (v?["r_frame_rate"] as? String ?? "0/1").split(separator: "/").compactMap { Double($0) }
+        let fps = rate.count == 2 && rate[1] > 0 ? rate[0] / rate[1] : 0
+        if v?["codec_name"] as? String != "h264" { issues.append("the video stream is \(v?["codec_name"] as? String ?? "missing"), not h264") }
+        if a?["codec_name"] as? String != "aac" { issues.append("the audio stream is \(a?["codec_name"] as? String ?? "missing"), not aac") }
+        if width != format.width || height != format.height { issues.append("the picture is \(width)×\(height), not \(format.width)×\(format.height)") }
+        if abs(fps - Double(VideoFormat.framesPerSecond)) > 0.01 { issues.append("the frame rate is \(fps), not \(VideoFormat.framesPerSecond)") }
+        if duration < Double(range.min) || duration > Double(range.max) {
+            issues.append(String(format: "it lasts %.1f s; the channel wants %d-%d s", duration, range.min, range.max))
+        }
+        // One pass for loudness and silence over all the sound, and for black over the picture's
+        // keyframes only: each segment of the picture starts with one, and x264 puts one at least
+        // every 250 frames, so a black scene shows on its keyframes. Decoding every frame of a
+        // 10-minute 1080p video took 50 CPU seconds; the keyframes take a twentieth of that.
+        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-skip_frame:v", "nokey", "-i", video,
+                                                  "-vf", "blackdetect=d=0:pix_th=0.04", "-af", "silencedetect=n=-50dB:d=2,ebur128=framelog=verbose",
+                                                  "-f", "null", "-"], timeout: .seconds(Int64(300 + duration * 5)))
+        let lufs = Self.integratedLoudness(scan.stderr)
+        if let lufs {
+            if abs(lufs - FFmpegComposer.targetLUFS) > 1 { issues.append(String(format: "integrated loudness is %.1f LUFS, not %.0f ± 1", lufs, FFmpegComposer.targetLUFS)) }
+        } else {
+            issues.append("the loudness could not be measured")
+        }
+        let black = scan.stderr.components(separatedBy: "black_start").count - 1
+        let silent = scan.stderr.components(separatedBy: "silence_start").count - 1
+        if black > 0 { issues.append("\(black) black stretch(es) on the keyframes") }
+        if silent > 0 { issues.append("\(silent) silent stretch(es) of 2 s or more") }
+        // Captions against where the narration's sentences really are.
+        var worst = 0.0
+        do {
+            let measured = try await sentenceTimes(narration, issues: &issues)
+            let times = Captions.parseTimes((try? String(contentsOfFile: captions, encoding: .utf8)) ?? "")
+            if times.count != measured.speechStarts.count {
+                issues.append("the captions have \(times.count) cues for \(measured.speechStarts.count) sentences")
+            } else {
+                for (i, t) in times.enumerated() {
+                    worst = max(worst, abs(t.start - measured.speechStarts[i]), abs(t.end - measured.ends[i]))
+                }
+                if worst > Self.captionTolerance { issues.append(String(format: "a caption is %.0f ms off its sentence", worst * 1000)) }
+            }
+        } catch let e as WAVError {
+            issues.append("the captions cannot be checked: \(e)")
+        }
+        if !issues.isEmpty { throw QualityGateError(issues: issues) }
+        return Report(duration: duration, width: width, height: height, fps: fps, integratedLUFS: lufs ?? 0,
+                      worstCaptionOffsetMS: worst * 1000, blackStretches: black, silentStretches: silent)
+    }
+
+    /// Measures each sentence's place in the narration from the audio. The sentence files'
+    /// lengths come from their samples; the joined file must be exactly them end to end (else an
+    /// issue is added, since the places would be wrong). Silences of 20 ms or more below −40 dB
+    /// in the joined file (one ffmpeg pass) move each start to where the speech begins.
+    public func sentenceTimes(_ narration: Narration, issues: inout [String]) async throws -> SentenceTimes {
+        var starts: [Double] = [], ends: [Double] = []
+        var t = 0.0
+        for file in narration.sentences {
+            starts.append(t)
+            t += try WAVFile(path: file).seconds
+            ends.append(t)
+        }
+        let joined = try WAVFile(path: narration.path).seconds
+        if abs(joined - t) > 0.01 {
+            issues.append(String(format: "the narration lasts %.3f s but its sentences add up to %.3f s", joined, t))
+        }
+        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", narration.path,
+                                                  "-af", "silencedetect=n=-40dB:d=0.02", "-f", "null", "-"], timeout: .seconds(Int64(120 + joined)))
+        let silences = Self.silences(scan.stderr, end: joined)
+        let speech = starts.map { start in
+            silences.first { $0.lowerBound <= start + 0.02 && $0.upperBound > start }.map { max(start, $0.upperBound) } ?? start
+        }
+        return SentenceTimes(speechStarts: speech, ends: ends)
+    }
+
+    /// The silences silencedetect printed, as ranges of seconds; one still open at the end runs to `end`.
+    static func silences(_ stderr: String, end: Double) -> [ClosedRange<Double>] {
+        func value(after key: String, in line: Substring) -> Double? {
+            guard let r = line.range(of: key) else { return nil }
+            return Double(line[r.upperBound...].trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        }
+        var out: [ClosedRange<Double>] = []
+        var open: Double?
+        for line in stderr.split(separator: "\n") {
+            if let s = value(after: "silence_start:", in: line) { open = max(0, s) }
+            if let e = value(after: "silence_end:", in: line), let s = open {
+                out.append(s...max(s, e))
+                open = nil
+            }
+        }
+        if let s = open { out.append(s...max(s, end)) }
+        return out
+    }
+
+    /// The "I: -14.0 LUFS" of ebur128's summary.
+    public static func integratedLoudness(_ stderr: String) -> Double? {
+        guard let summary = stderr.range(of: "Summary:", options: .backwards) else { return nil }
+        for line in stderr[summary.upperBound...].split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("I:") {
+                return Double(t.dropFirst(2).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+            }
+        }
+        return nil
+    }
+}
+
+/// The QA gate found the video unfit to publish.
+public struct QualityGateError: VideoCompositionError {
+    public let issues: [String]
+    public var code: String { "video.qa_failed" }
+    public var message: String { "the video failed its checks: " + issues.joined(separator: "; ") }
+    public var isRetryable: Bool { false }
+}
