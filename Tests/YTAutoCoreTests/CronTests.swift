@@ -41,6 +41,13 @@ struct RandomCron {
             minutes: mi.1, hours: h.1, doms: dom.1, months: mo.1, dows: dw.1, domStar: dom.2, dowStar: dw.2)
     }
 
+    /// A day of the month that none of its months has, with the day of the week left open: valid
+    /// syntax that would never fire, which the parser refuses (so an operator hears of it).
+    var neverFires: Bool {
+        let longest = months.map { [1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31][$0]! }.max() ?? 31
+        return !domStar && dowStar && (doms.min() ?? 1) > longest
+    }
+
     func matches(_ c: DateComponents) -> Bool {
         guard minutes.contains(c.minute!), hours.contains(c.hour!), months.contains(c.month!) else { return false }
         let dom = doms.contains(c.day!)
@@ -117,7 +124,7 @@ struct RandomCron {
         let seed = UInt64(Date().timeIntervalSince1970)
         print("cron property seed \(seed)")
         var rng = SplitMix64(seed: seed)
-        var checkedFires = 0
+        var checkedFires = 0, checkedExpressions = 0, refused = 0
         for zoneID in Self.zones {
             let zone = TimeZone(identifier: zoneID)!
             var cal = Calendar(identifier: .gregorian)
@@ -143,7 +150,17 @@ struct RandomCron {
                 }
                 for _ in 0..<12 {
                     let rc = RandomCron.make(&rng)
-                    guard let expr = try? CronExpression(rc.text) else { continue }
+                    let expr: CronExpression
+                    do {
+                        expr = try CronExpression(rc.text)
+                    } catch {
+                        // Only an expression that could never fire may be refused; any other is a parser bug.
+                        refused += 1
+                        #expect(rc.neverFires, "a valid expression was refused: \(rc.text): \(error) (seed \(seed))")
+                        continue
+                    }
+                    #expect(!rc.neverFires, "\(rc.text) never fires but was accepted (seed \(seed))")
+                    checkedExpressions += 1
                     var expected: [Date] = []
                     var seen = Set<DateComponents>()
                     for i in walls.indices {
@@ -169,6 +186,8 @@ struct RandomCron {
             }
         }
         #expect(checkedFires > 1000)
+        // Almost every expression drawn is checked: refusals (never-firing ones) are rare.
+        #expect(checkedExpressions > 10 * max(1, refused), "\(checkedExpressions) checked, \(refused) refused (seed \(seed))")
     }
 
     /// Wall-clock components read as if they were UTC.

@@ -89,7 +89,11 @@ import Glibc
                 try await queue.write { db in try db.run("INSERT INTO t VALUES (?)", [Int64(i)]) }
             }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        // The first writer was refused and waits for the lock (asleep in its busy handler), the
+        // rest behind it on the thread, before the pool is given its work: the test is about
+        // tasks running while they wait.
+        let probe = try #require(WriteWake(databasePath: path))
+        #expect(try await eventually(timeout: .seconds(10)) { probe.sleepers >= 1 })
 
         let ran = await withTaskGroup(of: Int.self) { group in
             for i in 0..<(writers * 4) { group.addTask { (0..<10_000).reduce(i, &+) & 1 } }

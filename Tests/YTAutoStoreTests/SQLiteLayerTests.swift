@@ -73,7 +73,10 @@ import YTAutoTestSupport
         try holder.run("INSERT INTO t VALUES (1)")
         let queue = try DatabaseQueue(path: path)
         let write = Task { try await queue.write { db in try db.run("INSERT INTO t VALUES (2)") } }
-        try await Task.sleep(for: .milliseconds(300))
+        // The writer was refused and waits in its busy handler (asleep on the wake word); once
+        // the lock is free it gets in, without an error.
+        let probe = try #require(WriteWake(databasePath: path))
+        #expect(try await eventually(timeout: .seconds(10)) { probe.sleepers > 0 })
         try holder.execute("COMMIT")
         #expect(try await write.value == 1)
         #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 2)
@@ -107,8 +110,10 @@ import YTAutoTestSupport
         try holder.execute("BEGIN IMMEDIATE")
         let queues = try (0..<8).map { _ in try DatabaseQueue(path: path) }
         let writes = queues.map { q in Task { try await q.write { db in try db.run("INSERT INTO t VALUES (1)") } } }
-        try await Task.sleep(for: .milliseconds(100))
-        // Eight writers are now waiting on the lock. A task on the cooperative pool still completes:
+        // All eight writers are waiting on the lock (asleep in their busy handlers at once).
+        let probe = try #require(WriteWake(databasePath: path))
+        #expect(try await eventually(timeout: .seconds(20)) { probe.sleepers >= 8 })
+        // A task on the cooperative pool still completes:
         let progressed = try await Task { () async throws -> Bool in
             var n = 0
             for _ in 0..<50 { try await Task.sleep(for: .milliseconds(1)); n += 1 }
@@ -141,7 +146,8 @@ import YTAutoTestSupport
         #expect(other.value &- before == 3)
         var readOnly = Connection.Options()
         readOnly.readOnly = true
-        _ = try Connection(path: path, options: readOnly)
+        let reader = try Connection(path: path, options: readOnly)
+        #expect(reader.wake == nil)
         #expect(WriteWake(databasePath: dir.path("no/such/folder/a.db")) == nil)
     }
 

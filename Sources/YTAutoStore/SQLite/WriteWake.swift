@@ -55,6 +55,10 @@ final class WriteWake: @unchecked Sendable {
     @discardableResult
     func bump(waking: Bool = true) -> Bool { ytauto_wake_bump(word, waking ? 1 : 0) > 0 }
 
+    /// How many are asleep on the word now: a writer waiting for the lock is one (its busy
+    /// handler sleeps here). Tests watch a waiter arrive with it.
+    var sleepers: UInt32 { ytauto_wake_load(word + 1) }
+
     /// Sleeps until the word moves past `seen` or `nanoseconds` pass.
     func wait(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word, seen, Int64(nanoseconds)) }
 
