@@ -205,4 +205,59 @@ import YTAutoTestSupport
         let bad = try await run("ytauto-admin", ["backup", "/nonexistent-dir/copy.db"], cwd: dir.url, environment: env)
         #expect(bad.status == 1 && bad.stderr.contains("/nonexistent-dir/copy.db"))
     }
+
+    /// SQLite restarts a backup whenever another connection writes between its steps; on a big
+    /// database under steady writes a stepwise backup may never end. Ours, of more than 10,000
+    /// pages while another connection commits all the time, ends in bounded time, the writes go
+    /// on landing meanwhile, and the copy is one sound snapshot.
+    @Test func aBackupOfABigDatabaseEndsUnderSustainedWrites() async throws {
+        let dir = TempDir("ytauto-backup-big")
+        let path = dir.path("ytauto.db")
+        _ = try SQLiteJobStore(path: path)
+        let setup = try Connection(path: path)
+        try setup.writeTransaction { db in
+            try db.execute("CREATE TABLE ballast (b BLOB)")
+            try db.execute("CREATE TABLE ticks (n INTEGER)")
+            try db.run("""
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 15000)
+                INSERT INTO ballast SELECT randomblob(3000) FROM n
+                """)
+        }
+        let pages = try #require(try setup.queryOne("PRAGMA page_count")?.int("page_count"))
+        try #require(pages > 10_000, "\(pages) pages")
+
+        // Another connection commits one row at a time, as fast as it can, until told to stop.
+        let stop = Shared(false), written = Shared(0)
+        Thread.detachNewThread {
+            guard let writer = try? Connection(path: path) else { return }
+            var n = 0
+            while !stop.value {
+                if (try? writer.writeTransaction({ db in try db.run("INSERT INTO ticks VALUES (?)", [Int64(n)]) })) != nil {
+                    n += 1
+                    written.value = n
+                }
+            }
+        }
+        #expect(try await eventually(timeout: .seconds(30)) { written.value > 100 })
+        let before = written.value
+        let backup = try Child(binary("ytauto-admin"), ["backup", dir.path("copy.db")], cwd: dir.url, environment: ["YTAUTO_DB": path])
+        let ended = await eventually(timeout: .seconds(120)) { !backup.process.isRunning }
+        if !ended { backup.kill(SIGKILL) }
+        let r = await backup.wait()
+        let after = written.value
+        stop.value = true
+        #expect(ended, "the backup of \(pages) pages had not ended after 120 s of writes")
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(after - before > 100, "writes landed during the backup: \(after - before)")
+
+        var readOnly = Connection.Options()
+        readOnly.readOnly = true
+        let copy = try Connection(path: dir.path("copy.db"), options: readOnly)
+        #expect(try copy.queryOne("PRAGMA integrity_check")?.string("integrity_check") == "ok")
+        #expect(try copy.queryOne("SELECT count(*) AS n FROM ballast")?.int("n") == 15000)
+        // One snapshot: the ticks it holds are the first k, for a k the writer passed during the backup.
+        let ticks = try #require(try copy.queryOne("SELECT count(*) AS n, coalesce(max(n), -1) AS top FROM ticks"))
+        let k = try #require(ticks.int("n"))
+        #expect(ticks.int("top") == k - 1 && k >= Int64(before) && k <= Int64(after), "\(k) ticks; \(before)…\(after) written")
+    }
 }

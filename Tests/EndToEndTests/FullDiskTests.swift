@@ -5,14 +5,19 @@ import YTAutoStore
 import YTAutoTestSupport
 
 /// A real full disk: a small tmpfs, filled up while a `ytauto worker` process runs a job.
-/// Mounting needs root (CAP_SYS_ADMIN), which CI has; elsewhere these tests are skipped and
-/// say why.
-@Suite(.enabled(if: SmallDisk.canMount, "mounting a small tmpfs for a full disk needs root (CAP_SYS_ADMIN)"))
+/// Mounting needs CAP_SYS_ADMIN: as root (CI) the tests mount directly; as anyone else each test
+/// runs again in a child test process inside a user and mount namespace of its own (`unshare
+/// -rm`), where it is root and may mount, and its worker processes with it. Where neither
+/// works the tests are skipped and say why — except in CI (`CI` set), where they fail instead,
+/// so CI is never green with them unrun.
+@Suite(.enabled(if: SmallDisk.mode != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+                "mounting a small tmpfs needs root or unprivileged user namespaces (unshare -rm)"))
 struct FullDiskTests {
     /// The database's disk fills up in the middle of a job. The worker reports it (naming the
     /// file and saying the disk is full), commits nothing half-written, keeps running, and once
     /// space is freed the job is taken up again and finishes without redoing finished stages.
     @Test func aFullDiskUnderTheDatabaseLosesNothingAndTheJobFinishesOnceThereIsSpace() async throws {
+        guard try await SmallDisk.runsHere("aFullDiskUnderTheDatabaseLosesNothingAndTheJobFinishesOnceThereIsSpace") else { return }
         let dir = TempDir("ytauto-fulldisk")
         // Room for the WAL, which grows to about 40 MB between checkpoints (every 10,000 pages):
         // on a 4 MB disk it filled the disk by itself before the test did.
@@ -79,6 +84,7 @@ extension FullDiskTests {
     /// where, the job ends `failed` with it (no half-written artifact recorded), and a retry
     /// once there is space finishes the video without making the finished stages again.
     @Test func aFullWorkFolderFailsTheStageClearlyAndARetryKeepsTheFinishedStages() async throws {
+        guard try await SmallDisk.runsHere("aFullWorkFolderFailsTheStageClearlyAndARetryKeepsTheFinishedStages") else { return }
         let dir = TempDir("ytauto-fullwork")
         let disk = try SmallDisk(at: dir.path("work"), bytes: 6 << 20)
         defer { disk.unmount() }
@@ -114,7 +120,7 @@ extension FullDiskTests {
             #expect(hex == a.sha256 && bytes == a.bytes, "\(a.path)")
         }
 
-        #expect(SmallDisk.command("/bin/mount", ["-o", "remount,size=\(1 << 30)", disk.mountPoint]))
+        #expect(SmallDisk.command("/bin/mount", ["-t", "tmpfs", "-o", "remount,size=\(1 << 30)", "tmpfs", disk.mountPoint]))
         let retry = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
         #expect(retry.status == 0, "\(retry.stderr)")
         #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
@@ -209,16 +215,51 @@ struct SmallDisk {
         return p.terminationStatus == 0
     }
 
-    /// Whether this process may mount a tmpfs (tried once, on a scratch folder).
-    static let canMount: Bool = {
-        guard geteuid() == 0 else { return false }
+    /// How this process can have a small disk: it may mount (root, or root of the namespace it
+    /// runs in), or it can run a test again inside a user and mount namespace; nil if neither.
+    enum Mode { case mount, namespace }
+    static let mode: Mode? = {
         let probe = FileManager.default.temporaryDirectory.appending(path: "ytauto-mount-probe-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: probe) }
-        guard mount(probe, bytes: 1 << 20) else { return false }
-        _ = command("/bin/umount", [probe])
-        return true
+        if geteuid() == 0, mount(probe, bytes: 1 << 20) {
+            _ = command("/bin/umount", [probe])
+            return .mount
+        }
+        if ProcessInfo.processInfo.environment[insideNamespace] == nil,
+           command("/usr/bin/unshare", ["-rm", "--propagation", "private", "/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) {
+            return .namespace
+        }
+        return nil
     }()
+
+    static let insideNamespace = "YTAUTO_TEST_IN_NAMESPACE"
+
+    /// Whether the test `name` of ``FullDiskTests`` runs in this process. With ``Mode/namespace``
+    /// it runs in a child test process inside a new user and mount namespace instead; that
+    /// child's result is checked here (exactly that one test ran, and passed) and this returns
+    /// false. With no mode at all (only in CI, where the suite is enabled regardless) the test
+    /// fails, saying why.
+    static func runsHere(_ name: String) async throws -> Bool {
+        switch mode {
+        case .mount:
+            return true
+        case .none:
+            Issue.record("a full disk cannot be made here: mounting a tmpfs needs root or unprivileged user namespaces (unshare -rm)")
+            return false
+        case .namespace:
+            let child = try Child(URL(fileURLWithPath: "/usr/bin/unshare"), [
+                "-rm", "--propagation", "private", "--",
+                URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                "--testing-library", "swift-testing", "--filter", "FullDiskTests/\(name)",
+            ], environment: [insideNamespace: "1"])
+            let r = await child.wait()
+            let output = r.stdout + r.stderr
+            #expect(r.status == 0 && output.contains("Test run with 1 test in 1 suite passed"),
+                    "the test in a user and mount namespace: exit \(r.status)\n\(output.suffix(6000))")
+            return false
+        }
+    }
 }
 
 struct SmallDiskError: Error, CustomStringConvertible {

@@ -188,5 +188,5 @@ struct ReadOnlyMount {
 
     func unmount() { _ = SmallDisk.command("/bin/umount", ["-l", path]) }
 
-    static var canMount: Bool { SmallDisk.canMount }
+    static var canMount: Bool { SmallDisk.mode == .mount }
 }
