@@ -129,6 +129,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/TestSupport", swiftSettings: upcoming),
+        // A SQLite VFS over the default one that fails reads as a disk's EIO does (for the store's tests).
+        .target(name: "CFaultVFS", dependencies: ["CSQLite"], path: "Tests/CFaultVFS"),
         .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
         // The configuration loader and every command's argument parsing, in process (incl. the fuzz tests).
         .testTarget(
@@ -139,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "YTAutoStoreTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "YTAutoTestSupport", "ytauto-testworker"],
+            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport", "ytauto-testworker"],
             swiftSettings: upcoming
         ),
         .testTarget(

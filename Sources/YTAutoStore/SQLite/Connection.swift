@@ -19,6 +19,9 @@ public final class Connection {
         /// How long a write transaction keeps retrying SQLITE_BUSY, in all.
         public var transactionRetryBound: Duration = .seconds(30)
         public var readOnly = false
+        /// The SQLite VFS to open the file through; nil for SQLite's default (`unix`). Not an
+        /// operator's setting: the tests open through a VFS that fails reads like a bad disk.
+        public var vfs: String?
         public init() {}
     }
 
@@ -35,9 +38,9 @@ public final class Connection {
         self.options = options
         let db: OpaquePointer
         if options.readOnly {
-            db = try Self.openReadOnly(path)
+            db = try Self.openReadOnly(path, vfs: options.vfs)
         } else {
-            db = try Self.open(path, name: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
+            db = try Self.open(path, name: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs: options.vfs)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -65,9 +68,9 @@ public final class Connection {
         sqlite3_close_v2(handle)
     }
 
-    private static func open(_ path: String, name: String, flags: Int32) throws -> OpaquePointer {
+    private static func open(_ path: String, name: String, flags: Int32, vfs: String? = nil) throws -> OpaquePointer {
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(name, &db, flags, nil)
+        let rc = sqlite3_open_v2(name, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             if let db { sqlite3_close_v2(db) }
@@ -84,9 +87,9 @@ public final class Connection {
     /// then, so it is opened `immutable`, which reads the main file alone; a writer that starts
     /// while such a reader runs could show it a torn read, which is acceptable for a look at
     /// `status` and refused for nothing else (read-only commands only read).
-    private static func openReadOnly(_ path: String) throws -> OpaquePointer {
+    private static func openReadOnly(_ path: String, vfs: String?) throws -> OpaquePointer {
         let flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
-        let db = try open(path, name: path, flags: flags)
+        let db = try open(path, name: path, flags: flags, vfs: vfs)
         // Opening is lazy: the first read finds out whether the WAL files can be had.
         let rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", nil, nil, nil)
         guard rc != SQLITE_OK else { return db }
