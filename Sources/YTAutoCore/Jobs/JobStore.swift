@@ -111,15 +111,20 @@ public struct RetryPolicy: Sendable, Hashable {
     /// resets within a day; two days leaves room for any honest reset time.
     public static let longestRequestedWait: TimeInterval = 2 * 86_400
 
-    /// When a failed attempt should run again.
-    public func nextRun(after failure: JobFailure, attempt: Int, now: Date) -> Date {
+    /// When a failed attempt should run again: at the error's own time (capped at
+    /// ``longestRequestedWait``), else after a jittered backoff drawn from `generator`.
+    public func nextRun(after failure: JobFailure, attempt: Int, now: Date, using generator: inout some RandomNumberGenerator) -> Date {
         if let at = failure.retryAt {
             guard at.timeIntervalSince1970.isFinite else { return now }
             return min(at, now.addingTimeInterval(Self.longestRequestedWait))
         }
-        var rng = SystemRandomNumberGenerator()
-        let d = delay(afterAttempt: attempt, using: &rng)
-        return now.addingTimeInterval(d.seconds)
+        return now.addingTimeInterval(delay(afterAttempt: attempt, using: &generator).seconds)
+    }
+
+    /// When a failed attempt should run again, with the system's random numbers for the jitter.
+    public func nextRun(after failure: JobFailure, attempt: Int, now: Date) -> Date {
+        var generator = SystemRandomNumberGenerator()
+        return nextRun(after: failure, attempt: attempt, now: now, using: &generator)
     }
 }
 

@@ -1,42 +1,9 @@
 import Foundation
 import YTAutoCore
 
-/// What the scheduler decided about one slot.
-public struct SlotDecision: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        /// A job was made.
-        case enqueued
-        /// The slot was past and the channel's policy (or the catch-up window) says not to run it.
-        case missed
-        /// Every topic was used within the channel's recency window.
-        case noTopic = "no_topic"
-    }
-
-    public var channel: String
-    public var slotAt: Date
-    public var expression: String
-    public var kind: Kind
-    public var topic: String?
-    public var jobID: Int64?
-    public var detail: String?
-}
-
-/// A row of `schedule_slots`, for `ytauto-admin slots`.
-public struct SlotRecord: Sendable, Hashable {
-    public var channel: String
-    public var slotAt: Date
-    public var expression: String
-    public var decision: String
-    public var topic: String?
-    public var jobID: Int64?
-    public var decidedAt: Date
-    public var detail: String?
-}
-
 extension SQLiteJobStore {
-    /// A slot due within this long of now is on time; older ones are *missed* and follow the channel's
-    /// ``MissedSlotPolicy``. Schedulers look at least every few seconds, so two minutes leaves room.
-    public static let onTimeTolerance: TimeInterval = 120
+    /// See ``SchedulingRules/onTimeTolerance``.
+    public static var onTimeTolerance: TimeInterval { SchedulingRules.onTimeTolerance }
 
     /// Decides every slot of `channel` from where the last scheduler stopped looking up to `now`,
     /// in one write transaction: each slot is a row of `schedule_slots` (primary key channel + instant),
@@ -53,43 +20,17 @@ extension SQLiteJobStore {
         let decisions: [SlotDecision] = try await database.write { db in
             let cursor = try db.queryOne(
                 "SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel.name])?.date("evaluated_until")
-                ?? now.addingTimeInterval(-Self.onTimeTolerance)
+                ?? SchedulingRules.firstCursor(now: now)
             guard cursor < now else { return [] }
-            // Every firing instant in (cursor, now], once even if two expressions fire together.
-            var fires: [Date: String] = [:]
-            for e in expressions {
-                for t in e.fireTimes(after: cursor, through: now, in: zone, limit: 10_000) where fires[t] == nil {
-                    fires[t] = e.text
-                }
-            }
-            let instants = fires.keys.sorted()
-            let windowStart = now.addingTimeInterval(-Double(channel.catchUpWindow))
-            let onTimeFrom = now.addingTimeInterval(-Self.onTimeTolerance)
-            let anyOnTime = instants.contains { $0 >= onTimeFrom }
-            let newestLate = instants.last { $0 < onTimeFrom && $0 >= windowStart }
+            let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
-            for t in instants {
-                var decision = SlotDecision(channel: channel.name, slotAt: t, expression: fires[t]!, kind: .enqueued)
-                if t < windowStart {
-                    decision.kind = .missed
-                    decision.detail = "older than catch_up_window \(DurationText.string(seconds: channel.catchUpWindow))"
-                } else if t < onTimeFrom {
-                    switch channel.missedSlots {
-                    case .all: break
-                    case .skip:
-                        decision.kind = .missed
-                        decision.detail = "missed_slots: skip"
-                    case .latest where anyOnTime || t != newestLate:
-                        decision.kind = .missed
-                        decision.detail = "missed_slots: latest (a newer slot runs)"
-                    case .latest: break
-                    }
-                }
+            for var decision in SchedulingRules.verdicts(for: firings, channel: channel, now: now) {
+                let t = decision.slotAt
                 if decision.kind == .enqueued {
                     decision.topic = try Self.pickTopic(db, channel, now: now)
                     if decision.topic == nil {
                         decision.kind = .noTopic
-                        decision.detail = "every topic was used within \(channel.topicRecencyDays) days; add topics or lower topic_recency_days"
+                        decision.detail = SchedulingRules.noTopicDetail(channel)
                     }
                 }
                 let inserted = try db.queryOne("""
@@ -129,17 +70,12 @@ extension SQLiteJobStore {
         }
     }
 
-    /// The topic for a new job of `channel`: one not used within `topicRecencyDays` (from the
-    /// schedule's slots, which outlive pruned jobs, and from the jobs table, which also has manual
-    /// enqueues), never-used topics first in list order, then the one used longest ago.
+    /// The topic for a new job of `channel` (``SchedulingRules/pickTopic(_:lastUse:recencyDays:now:)``),
+    /// from when each topic was last used: in the schedule's slots, which outlive pruned jobs,
+    /// and in the jobs table, which also has manual enqueues.
     static func pickTopic(_ db: Connection, _ channel: ChannelConfig, now: Date) throws -> String? {
-        let used = try lastUse(db, topics: channel.topics, channel: channel.name)
-        let cutoff = now.addingTimeInterval(-Double(channel.topicRecencyDays) * 86_400)
-        let eligible = channel.topics.filter { topic in
-            guard let last = used[topic] else { return true }
-            return channel.topicRecencyDays == 0 || last < cutoff
-        }
-        return eligible.min { (used[$0] ?? .distantPast) < (used[$1] ?? .distantPast) }
+        SchedulingRules.pickTopic(channel.topics, lastUse: try lastUse(db, topics: channel.topics, channel: channel.name),
+                                  recencyDays: channel.topicRecencyDays, now: now)
     }
 
     static func lastUse(_ db: Connection, topics: [String], channel: String) throws -> [String: Date] {
@@ -151,16 +87,14 @@ extension SQLiteJobStore {
         return out
     }
 
-    /// The topic `ytauto enqueue` takes when none is given: as the scheduler picks, but when every
-    /// topic is recent it still takes the one used longest ago (the operator asked for a job).
+    /// The topic `ytauto enqueue` takes when none is given (``SchedulingRules/suggestTopic(_:lastUse:recencyDays:now:)``).
     public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
         let now = self.now()
-        return try await database.read { db in
-            if let t = try Self.pickTopic(db, channel, now: now) { return (t, false) }
-            let used = try Self.lastUse(db, topics: channel.topics, channel: channel.name)
-            let t = channel.topics.min { (used[$0] ?? .distantPast) < (used[$1] ?? .distantPast) } ?? channel.topics[0]
-            return (t, true)
+        let used = try await database.read { db in try Self.lastUse(db, topics: channel.topics, channel: channel.name) }
+        guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
+            throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
         }
+        return suggestion
     }
 
     /// The newest slots, newest first.

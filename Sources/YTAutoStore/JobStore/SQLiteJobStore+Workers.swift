@@ -84,22 +84,18 @@ extension SQLiteJobStore {
         for job in jobs {
             guard let owner = job.leaseOwner else { continue }
             let lease = Lease(job: job, owner: owner, token: job.leaseToken, expiresAt: job.leaseExpiresAt ?? now)
-            let failure = JobFailure(
-                code: code, message: "\(message) (attempt \(job.attempt) of \(job.maxAttempts)"
-                    + (job.currentStage.map { ", stage \($0)" } ?? "") + ")",
-                isRetryable: true)
-            if job.cancelRequested {
+            let failure = JobRules.lossFailure(of: job, code: code, message: message)
+            switch JobRules.afterLoss(of: job, now: now) {
+            case .cancelled:
                 try finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: failure, now: now)
                 _ = try finish(db, jobID: job.id, state: .cancelled, error: nil, now: now)
-            } else if job.attempt >= job.maxAttempts {
+            case .failed:
                 try finishAttempt(db, lease, outcome: .lost, stage: job.currentStage, error: failure, now: now)
                 _ = try finish(db, jobID: job.id, state: .failed, error: failure, now: now)
                 report.failed.append(job.id)
-            } else {
+            case .retry(let runAt, let refund):
                 try finishAttempt(db, lease, outcome: .lost, stage: job.currentStage, error: failure, now: now)
-                // It keeps its place in the queue (its own run_at, already past): a job freed from a
-                // dead worker is leased next, not after everything enqueued since.
-                _ = try requeue(db, jobID: job.id, runAt: min(job.runAt, now), refund: false, error: failure, now: now)
+                _ = try requeue(db, jobID: job.id, runAt: runAt, refund: refund, error: failure, now: now)
                 report.requeued.append(job.id)
             }
         }

@@ -371,18 +371,17 @@ public final class SQLiteJobStore: JobStore {
         let policy = retryPolicy
         return signalIfQueued(try await database.write { db in
             let job = try Self.requireLease(db, lease)
-            if job.cancelRequested {
+            switch JobRules.afterFailure(of: job, error: error, policy: policy, now: now) {
+            case .cancelled:
                 try Self.finishAttempt(db, lease, outcome: .cancelled, stage: job.currentStage, error: error, now: now)
                 return try Self.finish(db, jobID: job.id, state: .cancelled, error: error, now: now)
-            }
-            let attemptsLeft = job.attempt < job.maxAttempts || !error.spendsAttempt
-            if error.isRetryable && attemptsLeft {
+            case .retry(let runAt, let refund):
                 try Self.finishAttempt(db, lease, outcome: .retrying, stage: job.currentStage, error: error, now: now)
-                let runAt = policy.nextRun(after: error, attempt: job.attempt, now: now)
-                return try Self.requeue(db, jobID: job.id, runAt: runAt, refund: !error.spendsAttempt, error: error, now: now)
+                return try Self.requeue(db, jobID: job.id, runAt: runAt, refund: refund, error: error, now: now)
+            case .failed:
+                try Self.finishAttempt(db, lease, outcome: .failed, stage: job.currentStage, error: error, now: now)
+                return try Self.finish(db, jobID: job.id, state: .failed, error: error, now: now)
             }
-            try Self.finishAttempt(db, lease, outcome: .failed, stage: job.currentStage, error: error, now: now)
-            return try Self.finish(db, jobID: job.id, state: .failed, error: error, now: now)
         })
     }
 

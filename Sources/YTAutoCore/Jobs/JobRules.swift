@@ -1,0 +1,53 @@
+import Foundation
+
+/// The rules of a job's life cycle that do not depend on the store's engine: what a failed
+/// attempt leads to, and what becomes of a job whose worker died or whose lease ran out. Every
+/// engine reads the job, asks these, and writes the answer, so two engines cannot disagree.
+public enum JobRules {
+    /// What a job becomes after an attempt that did not succeed.
+    public enum Next: Sendable, Hashable {
+        /// A cancel was requested while it ran: it ends cancelled.
+        case cancelled
+        /// Queued again, due at `at`; `refund` gives the attempt back (the error did not spend it).
+        case retry(at: Date, refund: Bool)
+        /// It ends failed.
+        case failed
+    }
+
+    /// After a failed attempt: cancelled if a cancel was requested; queued again after the
+    /// policy's backoff (or at the error's own time) if the error is retryable and an attempt
+    /// is left (an error that does not spend the attempt, such as a parked quota, always has
+    /// one); otherwise failed.
+    public static func afterFailure(of job: Job, error: JobFailure, policy: RetryPolicy, now: Date,
+                                    using generator: inout some RandomNumberGenerator) -> Next {
+        if job.cancelRequested { return .cancelled }
+        let attemptsLeft = job.attempt < job.maxAttempts || !error.spendsAttempt
+        guard error.isRetryable && attemptsLeft else { return .failed }
+        return .retry(at: policy.nextRun(after: error, attempt: job.attempt, now: now, using: &generator), refund: !error.spendsAttempt)
+    }
+
+    /// After a failed attempt, with the system's random numbers for the backoff's jitter.
+    public static func afterFailure(of job: Job, error: JobFailure, policy: RetryPolicy, now: Date) -> Next {
+        var generator = SystemRandomNumberGenerator()
+        return afterFailure(of: job, error: error, policy: policy, now: now, using: &generator)
+    }
+
+    /// After a lost attempt (its worker died, or its lease ran out): cancelled if a cancel was
+    /// requested; failed if it was the last attempt (a job that kills its worker every time
+    /// must not loop for ever); else queued again at once, keeping its place in the queue (its
+    /// own `run_at`, already past), so a job freed from a dead worker is leased next rather than
+    /// after everything enqueued since. The lost attempt is spent.
+    public static func afterLoss(of job: Job, now: Date) -> Next {
+        if job.cancelRequested { return .cancelled }
+        if job.attempt >= job.maxAttempts { return .failed }
+        return .retry(at: min(job.runAt, now), refund: false)
+    }
+
+    /// The error recorded for a lost attempt: `code` (`worker.lost`, `lease.expired`) and the
+    /// reason, with the attempt and the stage it was in.
+    public static func lossFailure(of job: Job, code: String, message: String) -> JobFailure {
+        JobFailure(code: code, message: "\(message) (attempt \(job.attempt) of \(job.maxAttempts)"
+                       + (job.currentStage.map { ", stage \($0)" } ?? "") + ")",
+                   isRetryable: true)
+    }
+}

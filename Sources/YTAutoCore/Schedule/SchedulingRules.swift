@@ -1,0 +1,138 @@
+import Foundation
+
+/// What the scheduler decided about one slot.
+public struct SlotDecision: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// A job was made.
+        case enqueued
+        /// The slot was past and the channel's policy (or the catch-up window) says not to run it.
+        case missed
+        /// Every topic was used within the channel's recency window.
+        case noTopic = "no_topic"
+    }
+
+    public var channel: String
+    public var slotAt: Date
+    public var expression: String
+    public var kind: Kind
+    public var topic: String?
+    public var jobID: Int64?
+    public var detail: String?
+
+    public init(channel: String, slotAt: Date, expression: String, kind: Kind, topic: String? = nil, jobID: Int64? = nil, detail: String? = nil) {
+        self.channel = channel
+        self.slotAt = slotAt
+        self.expression = expression
+        self.kind = kind
+        self.topic = topic
+        self.jobID = jobID
+        self.detail = detail
+    }
+}
+
+/// A row of `schedule_slots`, for `ytauto-admin slots`.
+public struct SlotRecord: Sendable, Hashable {
+    public var channel: String
+    public var slotAt: Date
+    public var expression: String
+    public var decision: String
+    public var topic: String?
+    public var jobID: Int64?
+    public var decidedAt: Date
+    public var detail: String?
+
+    public init(channel: String, slotAt: Date, expression: String, decision: String, topic: String?, jobID: Int64?, decidedAt: Date, detail: String?) {
+        self.channel = channel
+        self.slotAt = slotAt
+        self.expression = expression
+        self.decision = decision
+        self.topic = topic
+        self.jobID = jobID
+        self.decidedAt = decidedAt
+        self.detail = detail
+    }
+}
+
+/// The scheduler's rules, the same for every store engine: which slots of a pass fire, which of
+/// them run (the missed-slot policy and the catch-up window), and which topic a new job takes.
+/// Pure functions; an engine supplies what it read (the cursor, when each topic was last used)
+/// and records what these decide.
+public enum SchedulingRules {
+    /// A slot due within this long of now is on time; older ones are *missed* and follow the
+    /// channel's ``MissedSlotPolicy``. Schedulers look at least every few seconds, so two minutes
+    /// leaves room.
+    public static let onTimeTolerance: TimeInterval = 120
+
+    /// Where a channel's first look starts when no scheduler has seen it: a new channel does not
+    /// backfill its past.
+    public static func firstCursor(now: Date) -> Date { now.addingTimeInterval(-onTimeTolerance) }
+
+    /// Every firing instant of `expressions` in `(cursor, now]` in `zone`, once even if two
+    /// expressions fire together (the first expression listed names it), oldest first.
+    public static func firings(of expressions: [CronExpression], after cursor: Date, through now: Date,
+                               in zone: TimeZone) -> [(at: Date, expression: String)] {
+        var fires: [Date: String] = [:]
+        for e in expressions {
+            for t in e.fireTimes(after: cursor, through: now, in: zone, limit: 10_000) where fires[t] == nil {
+                fires[t] = e.text
+            }
+        }
+        return fires.keys.sorted().map { ($0, fires[$0]!) }
+    }
+
+    /// The verdict on each firing of a pass: `.enqueued` (it should run; its topic is chosen
+    /// next, and may turn it into `.noTopic`) or `.missed` with the reason. Slots older than the
+    /// catch-up window are missed; late slots within it follow the channel's policy: `all` runs
+    /// each, `skip` none, `latest` only the newest late one, and none if an on-time slot exists.
+    public static func verdicts(for firings: [(at: Date, expression: String)], channel: ChannelConfig, now: Date) -> [SlotDecision] {
+        let windowStart = now.addingTimeInterval(-Double(channel.catchUpWindow))
+        let onTimeFrom = now.addingTimeInterval(-onTimeTolerance)
+        let anyOnTime = firings.contains { $0.at >= onTimeFrom }
+        let newestLate = firings.last { $0.at < onTimeFrom && $0.at >= windowStart }?.at
+        return firings.map { f in
+            var decision = SlotDecision(channel: channel.name, slotAt: f.at, expression: f.expression, kind: .enqueued)
+            if f.at < windowStart {
+                decision.kind = .missed
+                decision.detail = "older than catch_up_window \(DurationText.string(seconds: channel.catchUpWindow))"
+            } else if f.at < onTimeFrom {
+                switch channel.missedSlots {
+                case .all: break
+                case .skip:
+                    decision.kind = .missed
+                    decision.detail = "missed_slots: skip"
+                case .latest where anyOnTime || f.at != newestLate:
+                    decision.kind = .missed
+                    decision.detail = "missed_slots: latest (a newer slot runs)"
+                case .latest: break
+                }
+            }
+            return decision
+        }
+    }
+
+    /// Why a slot that should run has no topic.
+    public static func noTopicDetail(_ channel: ChannelConfig) -> String {
+        "every topic was used within \(channel.topicRecencyDays) days; add topics or lower topic_recency_days"
+    }
+
+    /// The topic for a new job: one not used within `recencyDays` of `now` (0: any), never-used
+    /// topics first in list order, then the one used longest ago; nil if every topic is recent.
+    /// `lastUse` is when each topic was last used by the channel (slots and jobs alike).
+    public static func pickTopic(_ topics: [String], lastUse: [String: Date], recencyDays: Int, now: Date) -> String? {
+        let cutoff = now.addingTimeInterval(-Double(recencyDays) * 86_400)
+        let eligible = topics.filter { topic in
+            guard let last = lastUse[topic] else { return true }
+            return recencyDays == 0 || last < cutoff
+        }
+        return eligible.min { (lastUse[$0] ?? .distantPast) < (lastUse[$1] ?? .distantPast) }
+    }
+
+    /// The topic `ytauto enqueue` takes when none is given: as the scheduler picks, but when every
+    /// topic is recent still the one used longest ago (the operator asked for a job), with
+    /// `recent` saying so. Nil only for a channel without topics.
+    public static func suggestTopic(_ topics: [String], lastUse: [String: Date], recencyDays: Int, now: Date) -> (topic: String, recent: Bool)? {
+        if let t = pickTopic(topics, lastUse: lastUse, recencyDays: recencyDays, now: now) { return (t, false) }
+        guard let t = topics.min(by: { (lastUse[$0] ?? .distantPast) < (lastUse[$1] ?? .distantPast) }) else { return nil }
+        return (t, true)
+    }
+}
