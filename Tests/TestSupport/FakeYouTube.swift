@@ -14,9 +14,11 @@ import Foundation
 /// The resumable protocol is checked as Google's upload servers check it: `videos.insert` needs
 /// `uploadType=resumable` and the `part` parameter (400 `required` without it); every chunk but
 /// the last must be a multiple of 256 KiB (262,144 bytes) and its `Content-Range` must match its
-/// length, else 400 `badRequest`; a chunk whose range does not start where the session stands is
-/// not taken and is answered with the session's own `Range` (308), which tells the client where
-/// to go on from. ``Injection``s put one of ``Fault`` at a step of the upload, for the matrix tests.
+/// length, else 400 `badRequest`; a chunk that starts before where the session stands (a replay)
+/// is taken from the session's end on, as Cloud Storage's upload servers take it; one that starts
+/// past it (a gap) is refused with 400 `badRequest` ("the upload offset is N byte(s), which
+/// exceeds already uploaded size of M byte(s)"). ``Injection``s put one of ``Fault`` at a step of
+/// the upload, for the matrix tests.
 public final class FakeYouTube: @unchecked Sendable {
     // `@unchecked` is safe: all state is in `Shared` boxes.
     public struct Session: Sendable {
@@ -125,8 +127,8 @@ public final class FakeYouTube: @unchecked Sendable {
         public var injections: [Injection] = []
         /// Faults answered so far, as `"step fault"`.
         public var injected: [String] = []
-        /// Chunks that did not start where their session stood (answered with the session's Range, not taken).
-        public var misplacedChunks = 0
+        /// Chunks refused because they started past where their session stood.
+        public var refusedGaps = 0
         /// Sessions that expired, with the status they answer from then on.
         public var expired: [String: Int] = [:]
         /// Uploads the fake completed: each is one video on the channel.
@@ -224,21 +226,23 @@ public final class FakeYouTube: @unchecked Sendable {
                 return youtubeError(400, "Invalid request. The number of bytes uploaded is required to be a multiple of 262144, "
                                     + "except for the final request. The received request contained \(req.body.count) bytes.", reason: "badRequest")
             }
-            // A chunk that does not start where the session stands is not taken: the 308's Range says where that is.
-            guard a == s.received.count else {
-                state.update { $0.misplacedChunks += 1 }
-                return status(id, s, state)
+            // A gap is refused; a replay of bytes the session has is taken from the session's end on.
+            guard a <= s.received.count else {
+                state.update { $0.refusedGaps += 1 }
+                return youtubeError(400, "Invalid request. According to the Content-Range header, the upload offset is \(a) byte(s), "
+                                    + "which exceeds already uploaded size of \(s.received.count) byte(s).", reason: "badRequest")
             }
+            let fresh = req.body.dropFirst(s.received.count - a)
             if state.value.stalledChunks > 0 {
                 state.update { $0.stalledChunks -= 1 }
                 return status(id, s, state)
             }
             if state.value.dropChunks > 0 {
-                s.received.append(req.body.prefix(req.body.count / 2))
+                s.received.append(fresh.prefix(fresh.count / 2))
                 state.update { $0.dropChunks -= 1; $0.sessions[id] = s }
                 return .drop
             }
-            s.received.append(req.body)
+            s.received.append(fresh)
             state.update { $0.sessions[id] = s }
             return status(id, s, state)
         case ("GET", "/youtube/v3/videos"):

@@ -381,15 +381,22 @@ import YTAutoTestSupport
         let odd = Data(count: 300 << 10)
         let refused = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 0-\(odd.count - 1)/716800")], body: odd)
         #expect(refused.status == 400 && Self.reasons(refused) == ["badRequest"] && refused.errorText.contains("262144"))
-        // A chunk that does not start where the session stands is not taken: 308 with the session's Range.
-        let first = Data(count: 256 << 10)
+        let first = Data((0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) })
         let took = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 0-262143/716800")], body: first)
         #expect(took.status == 308 && took.header("Range") == "bytes=0-262143")
-        let gap = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 524288-786431/716800")], body: first)
-        #expect(gap.status == 400)  // past the end: the range does not parse
-        let ahead = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 393216-655359/716800")], body: first)
-        #expect(ahead.status == 308 && ahead.header("Range") == "bytes=0-262143" && fake.state.value.misplacedChunks == 1)
-        #expect(fake.state.value.sessions.values.first?.received.count == 262144)
+        // Past the declared total: the range does not parse.
+        let past = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 524288-786431/716800")], body: first)
+        #expect(past.status == 400)
+        // A gap (starting past the 262,144 bytes the session has): refused, nothing kept.
+        let gap = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 393216-655359/716800")], body: first)
+        #expect(gap.status == 400 && Self.reasons(gap) == ["badRequest"] && gap.errorText.contains("exceeds already uploaded size of 262144"))
+        #expect(fake.state.value.refusedGaps == 1 && fake.state.value.sessions.values.first?.received.count == 262144)
+        // A replay that overlaps what the session has: taken from the session's end on.
+        let replay = Data((131072..<(131072 + (256 << 10))).map { UInt8(truncatingIfNeeded: $0) })
+        let overlap = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 131072-393215/716800")], body: replay)
+        #expect(overlap.status == 308 && overlap.header("Range") == "bytes=0-393215")
+        let kept = try #require(fake.state.value.sessions.values.first?.received)
+        #expect(kept == Data((0..<393216).map { UInt8(truncatingIfNeeded: $0) }))
     }
 
     static func reasons(_ reply: HTTP.Reply) -> [String] {
