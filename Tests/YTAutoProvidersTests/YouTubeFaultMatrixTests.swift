@@ -133,41 +133,62 @@ import YTAutoTestSupport
             #expect(notes.value["video_id"] == result.videoID)
             #expect(notes.value["thumbnail_set"] == (thumbnailSet ? "true" : "false"), "\(notes.value)")
             #expect((fake.state.value.thumbnails[result.videoID] != nil) == thumbnailSet)
-            if !thumbnailSet { #expect(notes.value["thumbnail_error"]?.contains("HTTP") == true || notes.value["thumbnail_error"]?.contains("failed") == true, "\(notes.value)") }
+            if !thumbnailSet {
+                let why = notes.value["thumbnail_error"] ?? ""
+                #expect(why.contains("HTTP") || why.contains("failed"), "\(notes.value)")
+            }
             #expect(try await store.used(provider: "youtube", unit: "units", day: day) == Self.cost)
             #expect(opened == 1)
-            return
         case .retry(let code):
-            guard case .failure(let error) = first else { Issue.record("the attempt did not fail"); return }
+            let error = try #require(Self.error(of: first), "the attempt did not fail")
             let failure = JobFailure(error)
             #expect(failure.code == code && failure.isRetryable && failure.spendsAttempt, "\(failure)")
             #expect(!Self.isNextPacificMidnight(failure.retryAt), "a retryable fault must not park the job: \(failure)")
+            try await expectNextAttemptUploads(c, notes: notes, quota: quota, store: store, opened: opened)
         case .parked:
-            guard case .failure(let error) = first else { Issue.record("the attempt did not fail"); return }
+            let error = try #require(Self.error(of: first), "the attempt did not fail")
             let failure = JobFailure(error)
             #expect(error is YouTubeQuotaExceededError && failure.code == "youtube.quota_exceeded", "\(failure)")
             #expect(failure.isRetryable && !failure.spendsAttempt && Self.isNextPacificMidnight(failure.retryAt), "\(failure)")
             #expect(failure.message.contains(c.fault == .quotaExceeded ? "quotaExceeded" : "uploadLimitExceeded"), "\(failure)")
+            try await expectNextAttemptUploads(c, notes: notes, quota: quota, store: store, opened: opened)
         }
-        // No video yet; the ledger holds the reservation only if a session opened (it stays with the job).
+
+        // One more attempt, the fault gone (the worker died before marking the stage done): it
+        // uploads nothing more, reserves nothing more, and sets a thumbnail left unset.
+        fake.state.update { $0.injections = [] }
+        let videoID = try #require(notes.value["video_id"])
+        let again = try await attempt(notes, quota: quota)
+        #expect(again.videoID == videoID && fake.state.value.completed == 1 && fake.state.value.opened == c.sessions)
+        #expect(fake.state.value.thumbnails[videoID] != nil && notes.value["thumbnail_set"] == "true")
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == Self.cost)
+    }
+
+    /// After a failed first attempt: no video yet, the ledger holding the reservation only if a
+    /// session opened (it stays with the job); then the job's next attempt, the fault gone,
+    /// makes exactly one video under that one reservation.
+    func expectNextAttemptUploads(
+        _ c: Case, notes: Shared<[String: String]>, quota: YouTubeQuota, store: SQLiteJobStore, opened: Int
+    ) async throws {
+        let day = QuotaDay.youtube(Date())
         #expect(fake.state.value.completed == 0)
         #expect(try await store.used(provider: "youtube", unit: "units", day: day) == (opened > 0 ? Self.cost : 0))
         #expect(notes.value["quota_reserved"] == (opened > 0 ? day : ""), "\(notes.value)")
 
-        // The job's next attempt, with the fault gone: exactly one video, one reservation.
         fake.state.update { $0.injections = [] }
         let result = try await attempt(notes, quota: quota)
         let s = fake.state.value
+        let original = try Data(contentsOf: video)
         #expect(s.completed == 1 && s.videos[result.videoID] == original)
         #expect(s.opened == c.sessions, "sessions opened: \(s.opened)")
         #expect(s.thumbnails[result.videoID] != nil && notes.value["thumbnail_set"] == "true")
         #expect(try await store.used(provider: "youtube", unit: "units", day: day) == Self.cost)
         #expect(try await store.ledger(since: day).filter { $0.provider == "youtube" }.count == 1)
+    }
 
-        // And a third attempt (the worker died before marking the stage done) uploads nothing more.
-        let again = try await attempt(notes, quota: quota)
-        #expect(again == result && fake.state.value.completed == 1 && fake.state.value.opened == c.sessions)
-        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == Self.cost)
+    static func error(of result: Result<UploadResult, any Error>) -> (any Error)? {
+        if case .failure(let error) = result { return error }
+        return nil
     }
 
     /// Whether `date` is a midnight in Los Angeles within the next day.
