@@ -189,6 +189,36 @@ import YTAutoTestSupport
         fake.shutdown()
     }
 
+    /// A session that expires mid-upload (410), with a real worker: the attempt ends retryably,
+    /// the job's next attempt opens a new session under the same reservation, and the channel
+    /// gets one video for one upload's units.
+    @Test func anUploadSessionThatExpiresIsStartedAgainUnderTheSameReservation() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake)
+        try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
+        chmod(dir.path("youtube-token.json"), 0o600)
+        fake.state.update { $0.injections = [.init(.expired(410), at: .chunk)] }
+        let store = try SQLiteJobStore(path: dbPath)
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "why the sea is salty", maxAttempts: 3)).job.id
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(600)) { try await store.job(id: id)?.state.isFinished == true })
+        w.kill(SIGTERM)
+        let log = await w.wait()
+        let job = try #require(try await store.job(id: id))
+        #expect(job.state == .succeeded && job.attempt == 2, "\(job.state) after \(job.attempt): \(job.lastErrorCode ?? "") \(job.lastErrorMessage ?? "")")
+        let first = try #require(try await store.attempts(jobID: id).first)
+        #expect(first.stage == "publish" && first.errorCode == "youtube.upload_failed" && first.errorMessage?.contains("expired") == true,
+                "\(first.stage ?? "") \(first.errorCode ?? "") \(first.errorMessage ?? "")")
+        let s = fake.state.value
+        #expect(s.injected == ["chunk expired (HTTP 410)"] && s.opened == 2 && s.completed == 1)
+        let videoID = try #require(s.videos.keys.first)
+        let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
+        #expect(publish.notes["video_id"] == videoID && publish.notes["session_uri"]?.hasSuffix("upload_id=upload-2") == true)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
+        try await Self.expectNoSecrets(store, logs: [log.stdout, log.stderr], mustSee: [videoID, "expired"])
+        fake.shutdown()
+    }
+
     /// A revoked grant tells the operator what to do everywhere they look (run-once, the job's
     /// error and attempts, the worker log) and costs no quota; once re-authorised, a channel not
     /// allowed custom thumbnails still gets its video published, with the refusal on record.
