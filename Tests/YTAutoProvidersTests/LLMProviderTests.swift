@@ -371,8 +371,10 @@ import YTAutoTestSupport
         ])
     }
 
+    /// Anthropic's error body, with the `request_id` it carries (and its `request-id` header).
     static func anthropicError(_ status: Int, _ type: String, _ message: String, headers: [(String, String)] = []) -> LoopbackReply {
-        .json(status, ["type": "error", "error": ["type": type, "message": message]], headers: headers)
+        .json(status, ["type": "error", "error": ["type": type, "message": message], "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"],
+              headers: headers + [("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
     }
 
     func anthropic(_ server: LoopbackServer, key: String = LLMProviderTests.anthropicKey, usage: Shared<[String]>? = nil) -> AnthropicScriptGenerator {
