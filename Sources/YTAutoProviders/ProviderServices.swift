@@ -19,10 +19,13 @@ public struct ProviderServices: ServiceFactory {
     let clock: @Sendable () -> Date
     /// Told when a TTS engine gives way to the next one.
     let onFallback: (@Sendable (String, any Error) -> Void)?
+    /// Told when what a provider consumed could not be written to the ledger (see ``record(_:provider:channel:unit:amount:day:onFailure:)``).
+    let onLedgerFailure: @Sendable (_ what: String, _ error: any Error) -> Void
 
     public init(
         tools: ToolRunner, config: ProvidersConfig, credentials: Credentials, ledger: any QuotaLedger, configDirectory: URL,
-        clock: @escaping @Sendable () -> Date = Date.init, onFallback: (@Sendable (String, any Error) -> Void)? = nil
+        clock: @escaping @Sendable () -> Date = Date.init, onFallback: (@Sendable (String, any Error) -> Void)? = nil,
+        onLedgerFailure: (@Sendable (_ what: String, _ error: any Error) -> Void)? = nil
     ) {
         self.tools = tools
         self.config = config
@@ -32,12 +35,35 @@ public struct ProviderServices: ServiceFactory {
         self.configDirectory = configDirectory
         self.clock = clock
         self.onFallback = onFallback
+        self.onLedgerFailure = onLedgerFailure ?? { what, error in
+            // Made here, not earlier, so it uses the logging the command set up.
+            Logger(label: "ytauto.quota").error("\(what)")
+        }
     }
 
-    func usage(_ channel: ChannelConfig) -> @Sendable (String, String, Int) -> Void {
-        let ledger = self.ledger, clock = self.clock
+    /// Writes what a provider consumed to the ledger, awaited by the adapter before its call
+    /// returns, so a stage that finished has its usage on record.
+    ///
+    /// A write that fails does not fail the stage: the provider has been paid, and a retried
+    /// stage would buy the same thing again. It is told to ``onLedgerFailure`` (by default an
+    /// error in the log naming the provider, channel, unit and amount), never dropped in silence.
+    static func record(
+        _ ledger: any QuotaLedger, provider: String, channel: String, unit: String, amount: Int, day: String,
+        onFailure: @Sendable (_ what: String, _ error: any Error) -> Void
+    ) async {
+        do {
+            try await ledger.record(provider: provider, channel: channel, unit: unit, amount: amount, day: day)
+        } catch {
+            onFailure("the quota ledger did not record \(amount) \(unit) of \(provider) for channel \(channel) on \(day): "
+                      + JobFailure(error).description, error)
+        }
+    }
+
+    func usage(_ channel: ChannelConfig) -> @Sendable (String, String, Int) async -> Void {
+        let ledger = self.ledger, clock = self.clock, onFailure = self.onLedgerFailure
         return { provider, unit, amount in
-            Task { try? await ledger.record(provider: provider, channel: channel.name, unit: unit, amount: amount, day: QuotaDay.utc(clock())) }
+            await Self.record(ledger, provider: provider, channel: channel.name, unit: unit, amount: amount,
+                              day: QuotaDay.utc(clock()), onFailure: onFailure)
         }
     }
 
@@ -122,7 +148,7 @@ public struct ProviderServices: ServiceFactory {
             return try offline.publisher(for: channel, job: job, folder: folder, context: context)
         }
         let yt = config.youtube
-        let ledger = self.ledger, clock = self.clock
+        let ledger = self.ledger, clock = self.clock, onLedgerFailure = self.onLedgerFailure
         let publishAt = yt.publishAfterHours.map { clock().addingTimeInterval(Double($0) * 3600) }
         let metadata: @Sendable (String, String, [String]) -> YouTubeMetadata = { title, description, tags in
             YouTubeMetadata(title: title, description: description, tags: tags, categoryID: yt.categoryID,
@@ -138,7 +164,8 @@ public struct ProviderServices: ServiceFactory {
                 try await c.save(notes)
             },
             usage: { unit, amount in
-                Task { try? await ledger.record(provider: "youtube", channel: channel.name, unit: unit, amount: amount, day: QuotaDay.youtube(clock())) }
+                await Self.record(ledger, provider: "youtube", channel: channel.name, unit: unit, amount: amount,
+                                  day: QuotaDay.youtube(clock()), onFailure: onLedgerFailure)
             },
             clock: clock,
             quota: YouTubeQuota(ledger: ledger, channel: channel.name, cost: yt.uploadCost + yt.thumbnailCost, dailyQuota: yt.dailyQuota, clock: clock),

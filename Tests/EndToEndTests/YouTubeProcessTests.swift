@@ -43,6 +43,46 @@ import YTAutoTestSupport
             """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
     }
 
+    /// Secrets of the loopback YouTube: the refresh token, the access tokens it issued, the client secret.
+    static let secrets = ["refresh-1", "access-", "client-secret"]
+
+    /// Every text value in every table of the database, as `table.column: value`: where a
+    /// leaked secret would be, whichever table it went to.
+    static func everyText(_ store: SQLiteJobStore) async throws -> [String] {
+        try await store.database.read { db in
+            var found: [String] = []
+            let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.string("name") }
+            for table in tables {
+                let columns = try db.query("SELECT name FROM pragma_table_info(?)", [table]).compactMap { $0.string("name") }
+                for column in columns {
+                    let quoted = "\"\(column.replacingOccurrences(of: "\"", with: "\"\""))\""
+                    let rows = try db.query("SELECT CAST(\(quoted) AS TEXT) AS v FROM \"\(table)\" WHERE typeof(\(quoted)) IN ('text', 'blob')")
+                    found += rows.compactMap { $0.string("v") }.map { "\(table).\(column): \($0)" }
+                }
+            }
+            return found
+        }
+    }
+
+    /// Checks that no secret is in any table of the database nor in `logs`; and that the search
+    /// saw the tables it should, so it cannot pass by looking at nothing.
+    static func expectNoSecrets(_ store: SQLiteJobStore, logs: [String], mustSee: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let texts = try await everyText(store)
+        for table in ["jobs.", "job_stages.", "job_attempts.", "quota_ledger.", "job_stage_runs."] {
+            #expect(texts.contains { $0.hasPrefix(table) }, "no text read from \(table)", sourceLocation: sourceLocation)
+        }
+        for seen in mustSee {
+            #expect(texts.contains { $0.contains(seen) } || logs.contains { $0.contains(seen) }, "\(seen) is nowhere", sourceLocation: sourceLocation)
+        }
+        for secret in secrets {
+            let leaks = texts.filter { $0.contains(secret) }
+            #expect(leaks.isEmpty, "\(secret) in the database: \(leaks.prefix(3))", sourceLocation: sourceLocation)
+            for log in logs {
+                #expect(!log.contains(secret), "\(secret) in a worker's log", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     /// `ytauto auth youtube`, with the test playing the browser: it reads the printed URL and
     /// opens the redirect with a code, as Google's consent page would.
     @Test func authYouTubeStoresTheRefreshTokenPrivately() async throws {
@@ -121,13 +161,11 @@ import YTAutoTestSupport
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(quota.stdout.utf8)) as? [[String: Any]])
         let yt = rows.first { $0["provider"] as? String == "youtube" }
         #expect(yt?["amount"] as? Int == 1650 && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()))
-        // No secret reached the database.
-        let dump = try await store.database.read { db in
-            try db.query("SELECT notes || artifacts || coalesce(error_message, '') AS t FROM job_stages").compactMap { $0.string("t") }.joined()
-        }
-        #expect(!dump.contains("refresh-1") && !dump.contains("access-") && !dump.contains("client-secret"))
         w.kill(SIGTERM)
-        #expect(await w.wait().status == 0)
+        let log = await w.wait()
+        #expect(log.status == 0)
+        // No secret reached the database (any table) or the worker's log.
+        try await Self.expectNoSecrets(store, logs: [log.stdout, log.stderr], mustSee: [videoID, "upload_id="])
         fake.shutdown()
     }
 
@@ -148,6 +186,36 @@ import YTAutoTestSupport
         #expect(fake.state.value.sessions.isEmpty)  // nothing was sent
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
+        fake.shutdown()
+    }
+
+    /// A session that expires mid-upload (410), with a real worker: the attempt ends retryably,
+    /// the job's next attempt opens a new session under the same reservation, and the channel
+    /// gets one video for one upload's units.
+    @Test func anUploadSessionThatExpiresIsStartedAgainUnderTheSameReservation() async throws {
+        let fake = try FakeYouTube()
+        try writeConfig(fake)
+        try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
+        chmod(dir.path("youtube-token.json"), 0o600)
+        fake.state.update { $0.injections = [.init(.expired(410), at: .chunk)] }
+        let store = try SQLiteJobStore(path: dbPath)
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "why the sea is salty", maxAttempts: 3)).job.id
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(600)) { try await store.job(id: id)?.state.isFinished == true })
+        w.kill(SIGTERM)
+        let log = await w.wait()
+        let job = try #require(try await store.job(id: id))
+        #expect(job.state == .succeeded && job.attempt == 2, "\(job.state) after \(job.attempt): \(job.lastErrorCode ?? "") \(job.lastErrorMessage ?? "")")
+        let first = try #require(try await store.attempts(jobID: id).first)
+        #expect(first.stage == "publish" && first.errorCode == "youtube.upload_failed" && first.errorMessage?.contains("expired") == true,
+                "\(first.stage ?? "") \(first.errorCode ?? "") \(first.errorMessage ?? "")")
+        let s = fake.state.value
+        #expect(s.injected == ["chunk expired (HTTP 410)"] && s.opened == 2 && s.completed == 1)
+        let videoID = try #require(s.videos.keys.first)
+        let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
+        #expect(publish.notes["video_id"] == videoID && publish.notes["session_uri"]?.hasSuffix("upload_id=upload-2") == true)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
+        try await Self.expectNoSecrets(store, logs: [log.stdout, log.stderr], mustSee: [videoID, "expired"])
         fake.shutdown()
     }
 
@@ -206,6 +274,8 @@ import YTAutoTestSupport
         let log2 = await w2.wait()
         #expect(log2.stderr.contains("\(videoID) is published, but its thumbnail was not set"), "\(log2.stderr)")
         #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
+        // The refusals went into the job's errors, attempts and logs; no secret did.
+        try await Self.expectNoSecrets(store, logs: [once.stdout, once.stderr, log.stderr, log2.stderr], mustSee: ["invalid_grant", videoID])
         fake.shutdown()
     }
 }

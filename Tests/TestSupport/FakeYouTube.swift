@@ -8,7 +8,17 @@ import Foundation
 /// [{"domain", "reason", "message"}], "status"}}`, with the status and reason each error has in the
 /// Data API's error reference (`uploadLimitExceeded` is a 400, `quotaExceeded` a 403); the newer
 /// `google.rpc` shape (`status: RESOURCE_EXHAUSTED`, a `details` ErrorInfo, no `errors`) is used for
-/// a 429. An expired upload session answers 404, as the resumable-upload guide says.
+/// a 429. An expired upload session answers 404 (or 410), as the resumable-upload guide says:
+/// the upload must start again from the beginning.
+///
+/// The resumable protocol is checked as Google's upload servers check it: `videos.insert` needs
+/// `uploadType=resumable` and the `part` parameter (400 `required` without it); every chunk but
+/// the last must be a multiple of 256 KiB (262,144 bytes) and its `Content-Range` must match its
+/// length, else 400 `badRequest`; a chunk that starts before where the session stands (a replay)
+/// is taken from the session's end on, as Cloud Storage's upload servers take it; one that starts
+/// past it (a gap) is refused with 400 `badRequest` ("the upload offset is N byte(s), which
+/// exceeds already uploaded size of M byte(s)"). ``Injection``s put one of ``Fault`` at a step of
+/// the upload, for the matrix tests.
 public final class FakeYouTube: @unchecked Sendable {
     // `@unchecked` is safe: all state is in `Shared` boxes.
     public struct Session: Sendable {
@@ -25,6 +35,62 @@ public final class FakeYouTube: @unchecked Sendable {
         case dataAPI
         /// 429 `RESOURCE_EXHAUSTED` with a `google.rpc.ErrorInfo` reason `RATE_LIMIT_EXCEEDED`, no `errors[]`.
         case rpc
+    }
+
+    /// A step of the upload, where a ``Fault`` can be put.
+    public enum Step: String, Sendable, CaseIterable {
+        /// `POST /upload/youtube/v3/videos?uploadType=resumable`: opening the session.
+        case start
+        /// A `PUT` of bytes to the session.
+        case chunk
+        /// `PUT` with `Content-Range: bytes */TOTAL`: asking the session where it stands.
+        case status
+        /// `thumbnails.set`.
+        case thumbnail
+    }
+
+    /// What goes wrong at a step, each answered as the Data API documents it.
+    public enum Fault: Sendable, Hashable, CustomStringConvertible {
+        /// 500 or 503 with reason `backendError` (the guide: resume with exponential backoff).
+        case serverError(Int)
+        /// 403 `rateLimitExceeded`.
+        case rateLimited
+        /// 403 `quotaExceeded`.
+        case quotaExceeded
+        /// 400 `uploadLimitExceeded`.
+        case uploadLimitExceeded
+        /// 404 or 410: the session expired and is gone for good (the guide: start again).
+        case expired(Int)
+        /// The connection closes without an answer.
+        case drop
+        /// 401: the access token expired (every token handed out so far stops working).
+        case unauthorized
+
+        public var description: String {
+            switch self {
+            case .serverError(let c): "HTTP \(c)"
+            case .rateLimited: "rateLimitExceeded"
+            case .quotaExceeded: "quotaExceeded"
+            case .uploadLimitExceeded: "uploadLimitExceeded"
+            case .expired(let c): "expired (HTTP \(c))"
+            case .drop: "dropped connection"
+            case .unauthorized: "expired access token"
+            }
+        }
+    }
+
+    /// `fault` at `step`: the first `skip` requests of that step pass, the next `times` get the fault.
+    public struct Injection: Sendable {
+        public var step: Step
+        public var fault: Fault
+        public var skip: Int
+        public var times: Int
+        public init(_ fault: Fault, at step: Step, skip: Int = 0, times: Int = 1) {
+            self.step = step
+            self.fault = fault
+            self.skip = skip
+            self.times = times
+        }
     }
 
     public struct State: Sendable {
@@ -57,6 +123,16 @@ public final class FakeYouTube: @unchecked Sendable {
         /// Revoke the refresh token: the token endpoint answers invalid_grant.
         public var revoked = false
         public var authCodes: [String: String] = [:]
+        /// Faults to put at steps of the upload (see ``Injection``).
+        public var injections: [Injection] = []
+        /// Faults answered so far, as `"step fault"`.
+        public var injected: [String] = []
+        /// Chunks refused because they started past where their session stood.
+        public var refusedGaps = 0
+        /// Sessions that expired, with the status they answer from then on.
+        public var expired: [String: Int] = [:]
+        /// Uploads the fake completed: each is one video on the channel.
+        public var completed: Int { videos.count }
     }
 
     public let state = Shared(State())
@@ -68,7 +144,8 @@ public final class FakeYouTube: @unchecked Sendable {
     }
 
     static func youtubeError(_ code: Int, _ message: String, reason: String, domain: String = "global") -> LoopbackReply {
-        let status = [400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"][code] ?? "PERMISSION_DENIED"
+        let status = [400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 410: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
+                      500: "INTERNAL", 503: "UNAVAILABLE"][code] ?? "PERMISSION_DENIED"
         return .json(code, ["error": ["code": code, "message": message, "errors": [["message": message, "domain": domain, "reason": reason]],
                                       "status": status]])
     }
@@ -102,9 +179,16 @@ public final class FakeYouTube: @unchecked Sendable {
             return true
         }
         if limited { return rateLimit(state.value.rateLimitStyle) }
+        if let step = Self.step(of: req), let fault = Self.injection(at: step, state) {
+            state.update { $0.injected.append("\(step.rawValue) \(fault)") }
+            return answer(fault, to: req, state)
+        }
         switch (req.method, req.path) {
         case ("POST", "/upload/youtube/v3/videos"):
             guard req.query["uploadType"] == "resumable" else { return youtubeError(400, "Unsupported upload type", reason: "badRequest") }
+            guard let part = req.query["part"], !part.isEmpty else {
+                return youtubeError(400, "Required parameter: part", reason: "required")
+            }
             if state.value.quotaExceeded {
                 return youtubeError(403, "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.",
                                     reason: "quotaExceeded", domain: "youtube.quota")
@@ -125,7 +209,8 @@ public final class FakeYouTube: @unchecked Sendable {
             return .respond(status: 200, headers: [("Location", "\(req.header("Host").map { "http://\($0)" } ?? "")/upload/youtube/v3/videos?uploadType=resumable&upload_id=\(id)")])
         case ("PUT", "/upload/youtube/v3/videos"):
             guard let id = req.query["upload_id"], var s = state.value.sessions[id] else {
-                return youtubeError(404, "Upload session not found", reason: "notFound")
+                let code = req.query["upload_id"].flatMap { state.value.expired[$0] } ?? 404
+                return youtubeError(code, "The upload session has expired or does not exist.", reason: "notFound")
             }
             let range = req.header("Content-Range") ?? ""
             if range.hasPrefix("bytes */") {
@@ -133,19 +218,31 @@ public final class FakeYouTube: @unchecked Sendable {
             }
             // bytes a-b/total
             let spec = range.dropFirst("bytes ".count).split(separator: "/")[0].split(separator: "-")
-            guard spec.count == 2, let a = Int(spec[0]), a == s.received.count else {
-                return status(id, s, state)
+            guard spec.count == 2, let a = Int(spec[0]), let b = Int(spec[1]), b - a + 1 == req.body.count, b < s.total else {
+                return youtubeError(400, "Failed to parse Content-Range header.", reason: "badRequest")
             }
+            // Every chunk but the last is a multiple of 256 KiB.
+            if b + 1 < s.total, req.body.count % (256 << 10) != 0 {
+                return youtubeError(400, "Invalid request. The number of bytes uploaded is required to be a multiple of 262144, "
+                                    + "except for the final request. The received request contained \(req.body.count) bytes.", reason: "badRequest")
+            }
+            // A gap is refused; a replay of bytes the session has is taken from the session's end on.
+            guard a <= s.received.count else {
+                state.update { $0.refusedGaps += 1 }
+                return youtubeError(400, "Invalid request. According to the Content-Range header, the upload offset is \(a) byte(s), "
+                                    + "which exceeds already uploaded size of \(s.received.count) byte(s).", reason: "badRequest")
+            }
+            let fresh = req.body.dropFirst(s.received.count - a)
             if state.value.stalledChunks > 0 {
                 state.update { $0.stalledChunks -= 1 }
                 return status(id, s, state)
             }
             if state.value.dropChunks > 0 {
-                s.received.append(req.body.prefix(req.body.count / 2))
+                s.received.append(fresh.prefix(fresh.count / 2))
                 state.update { $0.dropChunks -= 1; $0.sessions[id] = s }
                 return .drop
             }
-            s.received.append(req.body)
+            s.received.append(fresh)
             state.update { $0.sessions[id] = s }
             return status(id, s, state)
         case ("GET", "/youtube/v3/videos"):
@@ -164,6 +261,53 @@ public final class FakeYouTube: @unchecked Sendable {
             return .json(200, ["kind": "youtube#thumbnailSetResponse", "items": [["default": ["url": "https://i.ytimg.com/vi/\(vid)/default.jpg", "width": 120, "height": 90]]]])
         default:
             return youtubeError(404, "Not Found", reason: "notFound")
+        }
+    }
+
+    /// The upload step a request is, if it is one.
+    static func step(of req: LoopbackRequest) -> Step? {
+        switch (req.method, req.path) {
+        case ("POST", "/upload/youtube/v3/videos"): return .start
+        case ("PUT", "/upload/youtube/v3/videos"): return (req.header("Content-Range") ?? "").hasPrefix("bytes */") ? .status : .chunk
+        case ("POST", "/upload/youtube/v3/thumbnails/set"): return .thumbnail
+        default: return nil
+        }
+    }
+
+    /// The fault to answer this request of `step` with, counting it off its injection.
+    static func injection(at step: Step, _ state: Shared<State>) -> Fault? {
+        state.update { s -> Fault? in
+            guard let i = s.injections.firstIndex(where: { $0.step == step && ($0.skip > 0 || $0.times > 0) }) else { return nil }
+            if s.injections[i].skip > 0 {
+                s.injections[i].skip -= 1
+                return nil
+            }
+            s.injections[i].times -= 1
+            return s.injections[i].fault
+        }
+    }
+
+    static func answer(_ fault: Fault, to req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+        switch fault {
+        case .serverError(let code):
+            return youtubeError(code, code == 503 ? "The service is currently unavailable." : "Backend Error", reason: "backendError")
+        case .rateLimited:
+            return rateLimit(.dataAPI)
+        case .quotaExceeded:
+            return youtubeError(403, "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.",
+                                reason: "quotaExceeded", domain: "youtube.quota")
+        case .uploadLimitExceeded:
+            return youtubeError(400, "The user has exceeded the number of videos they may upload.", reason: "uploadLimitExceeded", domain: "youtube.video")
+        case .expired(let code):
+            if let id = req.query["upload_id"] {
+                state.update { $0.sessions.removeValue(forKey: id); $0.expired[id] = code }
+            }
+            return youtubeError(code, "The upload session has expired or does not exist.", reason: "notFound")
+        case .drop:
+            return .drop
+        case .unauthorized:
+            state.update { $0.validAccessTokens.removeAll() }
+            return youtubeError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", reason: "authError")
         }
     }
 
@@ -226,7 +370,12 @@ public final class FakeYouTube: @unchecked Sendable {
     }
 
     /// Lets every upload session expire: YouTube answers 404 for it from now on.
-    public func expireSessions() { state.update { $0.sessions.removeAll() } }
+    public func expireSessions() {
+        state.update { s in
+            for id in s.sessions.keys { s.expired[id] = 404 }
+            s.sessions.removeAll()
+        }
+    }
 
     /// Revokes every access token handed out so far (as if they expired).
     public func expireAccessTokens() { state.update { $0.validAccessTokens.removeAll() } }

@@ -209,15 +209,99 @@ import YTAutoTestSupport
         #expect(!e.isRetryable)
     }
 
+    /// OpenAI often answers a 429 with no Retry-After, only its `x-ratelimit-*` headers (Go
+    /// durations such as `1s`, `6m0s`, `20ms`): the wait is the reset of the limit that ran out,
+    /// not the longer reset of one that did not.
+    @Test func openAIRateLimitWithoutRetryAfterWaitsForTheLimitThatRanOut() async throws {
+        let server = try LoopbackServer { req in
+            let topic = (req.json?["messages"] as? [[String: String]])?.last?["content"] ?? ""
+            let requestsSpent = topic.contains("requests-spent")
+            return Self.openAIError(429, type: requestsSpent ? "requests" : "tokens", code: "rate_limit_exceeded",
+                                    message: "Rate limit reached for gpt-4o-mini in organization org-test on \(requestsSpent ? "requests per min (RPM): Limit 3, Used 3" : "tokens per min (TPM): Limit 40000, Used 39990"), Requested 1.",
+                                    headers: [
+                                        ("x-request-id", "req_1d2c3b4a"), ("openai-processing-ms", "12"),
+                                        ("x-ratelimit-limit-requests", "3"), ("x-ratelimit-remaining-requests", requestsSpent ? "0" : "2"),
+                                        ("x-ratelimit-reset-requests", requestsSpent ? "1s" : "20ms"),
+                                        ("x-ratelimit-limit-tokens", "40000"), ("x-ratelimit-remaining-tokens", requestsSpent ? "39500" : "0"),
+                                        ("x-ratelimit-reset-tokens", requestsSpent ? "6m0s" : "6m0s"),
+                                    ])
+        }
+        defer { withExtendedLifetime(server) {} }
+        for (topic, wait) in [("requests-spent", 1.0), ("tokens-spent", 360.0)] {
+            let before = Date()
+            let error = await thrown { try await openAI(server).generate(topic: topic, channel: Self.facts) }
+            let limited = try #require(error as? LLMRateLimitError, "\(String(describing: error))")
+            let at = try #require(limited.retryAt, "\(topic): no retry time from the x-ratelimit headers")
+            #expect(at >= before.addingTimeInterval(wait - 0.5) && at <= Date().addingTimeInterval(wait + 0.5), "\(topic): waits \(at.timeIntervalSince(before)) s, not \(wait) s")
+            #expect(JobFailure(error!).retryAt == at && JobFailure(error!).isRetryable)
+        }
+        // Go durations as OpenAI writes them.
+        let probe = try LoopbackServer { _ in
+            Self.openAIError(429, type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached.",
+                             headers: [("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "20ms")])
+        }
+        defer { withExtendedLifetime(probe) {} }
+        let before = Date()
+        let short = try #require(await thrown { try await openAI(probe).generate(topic: "x", channel: Self.facts) } as? LLMRateLimitError)
+        let shortAt = try #require(short.retryAt)
+        #expect(shortAt >= before && shortAt <= Date().addingTimeInterval(0.5))
+    }
+
+    /// Retry-After may be an HTTP date (RFC 9110); the retry is at that instant.
+    @Test func aRetryAfterHTTPDateIsTheRetryTime() async throws {
+        let when = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 95).rounded(.down))
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let httpDate = f.string(from: when)
+        let server = try LoopbackServer { req in
+            if req.path.hasSuffix("/messages") {
+                return Self.anthropicError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
+                                           headers: [("retry-after", httpDate), ("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
+            }
+            return Self.openAIError(429, type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for gpt-4o-mini.",
+                                    headers: [("Retry-After", httpDate), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "6m0s")])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let fromOpenAI = try #require(await thrown { try await openAI(server).generate(topic: "x", channel: Self.facts) } as? LLMRateLimitError)
+        #expect(fromOpenAI.retryAt == when, "Retry-After \(httpDate) read as \(String(describing: fromOpenAI.retryAt))")
+        let fromAnthropic = try #require(await thrown { try await anthropic(server).generate(topic: "x", channel: Self.facts) } as? LLMRateLimitError)
+        #expect(fromAnthropic.retryAt == when, "retry-after \(httpDate) read as \(String(describing: fromAnthropic.retryAt))")
+    }
+
+    /// Anthropic's 529, in the body its docs give: retryable as `llm.overloaded`, at retry-after when sent.
+    @Test func anthropicOverloadedIsRetryableAtItsRetryAfter() async throws {
+        let server = try LoopbackServer { req in
+            let topic = (req.json?["messages"] as? [[String: String]])?.last?["content"] ?? ""
+            return .json(529, ["type": "error", "error": ["type": "overloaded_error", "message": "Overloaded"], "request_id": "req_018EeWyXxfu5pfWkrYcMdjWG"],
+                         headers: topic.contains("with-wait") ? [("retry-after", "30")] : [])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let plain = try #require(await thrown { try await anthropic(server).generate(topic: "no-wait", channel: Self.facts) } as? ProviderError)
+        #expect(plain.code == "llm.overloaded" && plain.isRetryable && plain.retryAt == nil)
+        #expect(plain.message.contains("HTTP 529") && plain.message.contains("overloaded_error") && plain.message.contains("Overloaded"))
+        let before = Date()
+        let waited = try #require(await thrown { try await anthropic(server).generate(topic: "with-wait", channel: Self.facts) } as? ProviderError)
+        let at = try #require(waited.retryAt)
+        #expect(waited.code == "llm.overloaded" && at >= before.addingTimeInterval(29.5) && at <= Date().addingTimeInterval(30.5))
+        // The job's retry policy reads the same: retryable, an attempt spent, at the provider's time.
+        let failure = JobFailure(waited)
+        #expect(failure.isRetryable && failure.spendsAttempt && failure.retryAt == at)
+    }
+
     @Test func openAIServerErrorsAreRetryableAndABadKeyIsNotAndNeverShown() async throws {
         let server = try LoopbackServer { req in
             if req.header("Authorization") == "Bearer \(Self.key)" {
                 return Self.openAIError(503, type: "server_error", code: nil, message: "The server is overloaded or not ready yet.")
             }
-            // OpenAI echoes (part of) a wrong key; here the whole key, the worst case.
+            // OpenAI echoes a wrong key with its middle masked (`sk-proj-****mnop`); a server that
+            // copies its API may echo it whole, the worst case, which a `whole` model asks for here.
             let sent = req.header("Authorization")?.replacingOccurrences(of: "Bearer ", with: "") ?? ""
+            let echoed = req.json?["model"] as? String == "whole" ? sent : String(sent.prefix(8)) + "****" + String(sent.suffix(4))
             return Self.openAIError(401, type: "invalid_request_error", code: "invalid_api_key",
-                                    message: "Incorrect API key provided: \(sent). You can find your API key at https://platform.openai.com/account/api-keys.")
+                                    message: "Incorrect API key provided: \(echoed). You can find your API key at https://platform.openai.com/account/api-keys.",
+                                    headers: [("x-request-id", "req_7f3a9c2e1b")])
         }
         defer { withExtendedLifetime(server) {} }
         let unavailable = await thrown { try await openAI(server).generate(topic: "sky", channel: Self.facts) }
@@ -231,7 +315,14 @@ import YTAutoTestSupport
         let e401 = try #require(unauthorized as? ProviderError)
         #expect(e401.code == "llm.unauthorized" && !e401.isRetryable)
         #expect(e401.message.contains("HTTP 401") && e401.message.contains("OPENAI_API_KEY"))
+        // The provider's text reaches the message (so a key in it would too), masked as OpenAI masks it.
+        #expect(e401.message.contains("Incorrect API key provided: sk-proj-****mnop"), "\(e401.message)")
         expectNoSecret(unauthorized!, wrongKey)
+        // A server that echoes the whole key: it is cut out of the message.
+        let whole = OpenAIChatScriptGenerator(baseURL: server.baseURL + "/v1", model: "whole", apiKey: wrongKey, validate: Self.validate)
+        let echoed = try #require(await thrown { try await whole.generate(topic: "sky", channel: Self.facts) })
+        #expect((echoed as? ProviderError)?.message.contains("Incorrect API key provided: [redacted]") == true, "\(echoed)")
+        expectNoSecret(echoed, wrongKey)
     }
 
     @Test func aLocalServerGetsNoAuthorizationHeader() async throws {
@@ -280,8 +371,10 @@ import YTAutoTestSupport
         ])
     }
 
+    /// Anthropic's error body, with the `request_id` it carries (and its `request-id` header).
     static func anthropicError(_ status: Int, _ type: String, _ message: String, headers: [(String, String)] = []) -> LoopbackReply {
-        .json(status, ["type": "error", "error": ["type": type, "message": message]], headers: headers)
+        .json(status, ["type": "error", "error": ["type": type, "message": message], "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"],
+              headers: headers + [("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
     }
 
     func anthropic(_ server: LoopbackServer, key: String = LLMProviderTests.anthropicKey, usage: Shared<[String]>? = nil) -> AnthropicScriptGenerator {

@@ -54,18 +54,68 @@ import YTAutoTestSupport
             (error as? ProviderError)?.code == "tts.rate_limited" && (error as? ProviderError)?.isRetryable == true
         }
         let firstRun = log.value.served
-        #expect(firstRun.count == 2)
-        // The retry: the provider answers again; the two sentences already spoken are not asked for twice.
+        #expect(log.value.refused == 1, "the first run stops at the first 429")
+        // The characters bought before the 429 are in the ledger when the stage returns (recorded awaited, not later).
+        let boughtFirst = try await store.ledger(since: "2000-01-01").first { $0.provider == "elevenlabs" && $0.unit == "characters" }?.amount
+        #expect(boughtFirst == Int64(firstRun.reduce(0) { $0 + $1.count }))
+        // The retry: the provider answers again; the sentences already spoken are not asked for twice.
         log.update { $0.failAfter = .max }
-        guard case .done = try await pipeline.run(stage: "narration", job: job, dryRun: false) else { return }
+        let outcome = try await pipeline.run(stage: "narration", job: job, dryRun: false)
+        let done = { if case .done = outcome { return true } else { return false } }()
+        try #require(done, "narration ended \(outcome)")
         let served = log.value.served
-        #expect(Set(served).count == served.count, "a sentence was bought twice")
+        #expect(Set(served).count == served.count, "a sentence was bought twice: \(served)")
         let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/3/narration.json"))) as? [[String: Any]])
-        #expect(Set(segments.compactMap { $0["text"] as? String }).isSubset(of: Set(served)))
-        // The characters bought are in the ledger, once each.
-        try await Task.sleep(for: .milliseconds(300))
+        let spoken = segments.compactMap { $0["text"] as? String }
+        // The 429 came mid-narration: some sentences were spoken before it, some after.
+        #expect(firstRun.count > 0 && firstRun.count < spoken.count, "first run \(firstRun.count) of \(spoken.count) sentences")
+        // Every sentence of the narration was bought exactly once, across both runs.
+        #expect(served.count == spoken.count && Set(served) == Set(spoken))
+        // The characters bought are in the ledger, once each, as soon as the stage is done.
         let rows = try await store.ledger(since: "2000-01-01")
         #expect(rows.first { $0.provider == "elevenlabs" && $0.unit == "characters" }?.amount == Int64(served.reduce(0) { $0 + $1.count }))
         withExtendedLifetime(server) {}
     }
+
+    /// A ledger write that fails is told (provider, channel, unit, amount, why), not lost; the
+    /// script the provider was paid for is kept, so a retry does not buy it again.
+    @Test func aFailingLedgerWriteIsNotSilent() async throws {
+        let server = try LoopbackServer { _ in
+            .json(200, [
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
+                "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": Self.script, "refusal": NSNull()]]],
+                "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
+            ])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let path = dir.path("ledger.db")
+        let store = try SQLiteJobStore(path: path)
+        var providers = ProvidersConfig()
+        providers.openai.baseURL = server.baseURL + "/v1"
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 10, max: 40)
+        channel.services.script = .openai
+        let told = Shared<[String]>([])
+        let services = ProviderServices(tools: try ToolRunner(), config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-ledger-test-0123456789"]),
+                                        ledger: store, configDirectory: dir.url, onLedgerFailure: { what, _ in told.update { $0.append(what) } })
+        // A healthy ledger: recorded by the time the script is back, nothing told.
+        _ = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s").generate(topic: "honey", channel: channel)
+        #expect(try await store.ledger(since: "2000-01-01").first { $0.provider == "openai" }?.amount == 321)
+        #expect(told.value.isEmpty)
+        // The ledger's table is gone (a real SQLite error from the real store): the write fails.
+        try await store.database.write { try $0.execute("DROP TABLE quota_ledger") }
+        let script = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s").generate(topic: "honey", channel: channel)
+        #expect(script.title == "Why Honey Never Spoils")
+        #expect(told.value.count == 1, "\(told.value)")
+        let message = try #require(told.value.first)
+        #expect(message.contains("321 tokens of openai for channel \(channel.name)") && message.contains("quota_ledger"), "\(message)")
+        #expect(!message.contains("sk-ledger-test"))
+    }
+
+    static let script: String = {
+        let body = Array(repeating: "Honey stored in sealed jars can last for centuries.", count: 6).joined(separator: " ")
+        let object: [String: Any] = ["title": "Why Honey Never Spoils", "hook": "Archaeologists once found honey that was still edible.",
+                                     "body": body, "cta": "Follow for more facts like this."]
+        return String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }()
 }

@@ -35,6 +35,22 @@ import YTAutoTestSupport
         #expect((probe["format"] as? [String: Any])?["format_name"] as? String == "wav", sourceLocation: sourceLocation)
     }
 
+    /// A PCM WAV's length from its header and `data` chunk: samples ÷ rate, without ffprobe.
+    static func wavSeconds(_ path: String) throws -> Double {
+        let d = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func u32(_ i: Int) -> Int { Int(d[i]) | Int(d[i + 1]) << 8 | Int(d[i + 2]) << 16 | Int(d[i + 3]) << 24 }
+        func u16(_ i: Int) -> Int { Int(d[i]) | Int(d[i + 1]) << 8 }
+        guard d.count >= 12, d[0..<4] == [0x52, 0x49, 0x46, 0x46], d[8..<12] == [0x57, 0x41, 0x56, 0x45] else { throw CocoaError(.fileReadCorruptFile) }
+        var i = 12, rate = 0, blockAlign = 0
+        while i + 8 <= d.count {
+            let id = String(decoding: d[i..<i + 4], as: UTF8.self), size = u32(i + 4)
+            if id == "fmt " { rate = u32(i + 12); blockAlign = u16(i + 20) }
+            if id == "data", rate > 0, blockAlign > 0 { return Double(min(size, d.count - i - 8) / blockAlign) / Double(rate) }
+            i += 8 + size + (size & 1)
+        }
+        throw CocoaError(.fileReadCorruptFile)
+    }
+
     static func elevenLabsError(_ status: Int, _ detailStatus: String, _ message: String, headers: [(String, String)] = []) -> LoopbackReply {
         .json(status, ["detail": ["status": detailStatus, "message": message]], headers: headers)
     }
@@ -62,7 +78,9 @@ import YTAutoTestSupport
 
         try await expectNarrationFormat(out.path)
         #expect(abs(segment.duration - 1.0) < 0.15)
-        #expect(abs(try await tools.duration(of: out.path) - segment.duration) < 0.01)
+        // The duration reported is the WAV's length, counted from its samples (not ffprobe again).
+        let samples = try Self.wavSeconds(out.path)
+        #expect(abs(samples - segment.duration) < 0.01, "the WAV holds \(samples) s, reported \(segment.duration) s")
         #expect(segment.path == out.path && segment.content == text && segment.voiceSettings.voiceID == "en-deep")
         #expect(usage.value == ["elevenlabs characters \(text.count)"])
         // The MP3 scratch file beside the output is gone.
@@ -129,6 +147,45 @@ import YTAutoTestSupport
         #expect(auth.code == "tts.unauthorized" && !auth.isRetryable)
         #expect(auth.message.contains("ELEVENLABS_API_KEY") && auth.message.contains("invalid_api_key"))
         expectNoSecret(error!, Self.key)
+    }
+
+    /// ElevenLabs' `system_busy` is a 429 in its docs' body shape: retryable `tts.rate_limited`,
+    /// at Retry-After when sent (an HTTP date too), at the job's own backoff when not; and the
+    /// chain moves on to the next engine rather than wait.
+    @Test func elevenLabsSystemBusyIsARetryableRateLimit() async throws {
+        let when = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 75).rounded(.down))
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let hits = Shared(0)
+        let server = try LoopbackServer { req in
+            hits.update { $0 += 1 }
+            let dated = req.json?["text"] as? String == "dated"
+            return Self.elevenLabsError(429, "system_busy", "Our services are experiencing high levels of traffic and your request could not be processed.",
+                                        headers: (dated ? [("Retry-After", f.string(from: when))] : []) + [("request-id", "c6f7a1e0d2b34b5d")])
+        }
+        defer { withExtendedLifetime(server) {} }
+        let busyError = await thrown { try await elevenLabs(server).synthesize(text: "plain", outputPath: url("busy.wav"), voiceID: "en-deep") }
+        let busy = try #require(busyError as? ProviderError, "\(String(describing: busyError))")
+        #expect(busy.code == "tts.rate_limited" && busy.isRetryable && busy.retryAt == nil)
+        #expect(busy.message.contains("HTTP 429") && busy.message.contains("system_busy"))
+        #expect(!(busyError is TTSQuotaExceededError))
+        let failure = JobFailure(busyError!)
+        #expect(failure.isRetryable && failure.spendsAttempt && failure.retryAt == nil)
+        expectNoSecret(busyError!, Self.key)
+
+        let dated = try #require(await thrown { try await elevenLabs(server).synthesize(text: "dated", outputPath: url("d.wav"), voiceID: "en-deep") } as? ProviderError)
+        #expect(dated.code == "tts.rate_limited" && dated.retryAt == when)
+
+        let fallbacks = Shared<[String]>([])
+        let chain = FallbackTTS(chain: [("elevenlabs", elevenLabs(server)), ("espeak", EspeakTTS(tools: tools))],
+                                onFallback: { name, error in fallbacks.update { $0.append("\(name) \((error as? any YTAutoError)?.code ?? "?")") } })
+        let out = url("spoken.wav")
+        let segment = try await chain.synthesize(text: "The ship sailed at dawn.", outputPath: out, voiceID: "en-deep")
+        #expect(fallbacks.value == ["elevenlabs tts.rate_limited"] && segment.path == out.path)
+        #expect(abs(try Self.wavSeconds(out.path) - segment.duration) < 0.01)
+        #expect(hits.value == 3)
     }
 
     @Test func audioThatDoesNotDecodeIsARetryableBadResponse() async throws {
@@ -218,6 +275,7 @@ import YTAutoTestSupport
         let segment = try await openAI(server, usage: usage).synthesize(text: text, outputPath: out, voiceID: "en-bright")
         try await expectNarrationFormat(out.path)
         #expect(abs(segment.duration - 1.0) < 0.1)
+        #expect(abs(try Self.wavSeconds(out.path) - segment.duration) < 0.01)
         #expect(usage.value == ["openai characters \(text.count)"])
 
         let req = try #require(requests.value.first)

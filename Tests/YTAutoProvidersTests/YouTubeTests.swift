@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import YTAutoCore
 import YTAutoProviders
@@ -155,20 +156,14 @@ import YTAutoTestSupport
     @Test func quotaExceededParksTheJobUntilMidnightInLosAngeles() async throws {
         fake.state.update { $0.quotaExceeded = true }
         let notes = Shared<[String: String]>([:])
-        await #expect {
-            try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
-        } throws: { error in
-            guard let e = error as? YouTubeQuotaExceededError, let at = e.retryAt else { return false }
-            var cal = Calendar(identifier: .gregorian)
-            cal.timeZone = TimeZone(identifier: "America/Los_Angeles")!
-            let c = cal.dateComponents([.hour, .minute], from: at)
-            return !e.spendsAttempt && e.isRetryable && c.hour == 0 && c.minute == 0 && at > Date() && at < Date().addingTimeInterval(86_400 + 3600)
-                && e.message.contains("quotaExceeded")
-        }
-        #expect(notes.value["session_uri"] == nil)
-        // Parked, not failed: the retry policy turns it into a queued job at the reset without spending an attempt.
-        let failure = JobFailure(YouTubeQuotaExceededError(message: "x", retryAt: Date().addingTimeInterval(3600)))
-        #expect(failure.spendsAttempt == false)
+        let error = try #require(await thrown { try await upload(uploader(try oauth(), notes: notes)) })
+        let e = try #require(error as? YouTubeQuotaExceededError, "\(error)")
+        #expect(Self.isNextPacificMidnight(e.retryAt) && e.message.contains("quotaExceeded") && e.message.contains("HTTP 403"))
+        #expect(notes.value["session_uri"] == nil && fake.state.value.opened == 0)
+        // Parked, not failed: what the retry policy reads from the thrown error spends no attempt and waits for the reset.
+        let failure = JobFailure(error)
+        #expect(failure.code == "youtube.quota_exceeded" && failure.isRetryable && !failure.spendsAttempt)
+        #expect(Self.isNextPacificMidnight(failure.retryAt))
     }
 
     @Test func aRevokedAccessTokenIsRefreshedOnceAndARevokedGrantIsPermanent() async throws {
@@ -366,5 +361,58 @@ import YTAutoTestSupport
             return e.message.contains("invalid_client") && e.message.contains("client id or secret is wrong")
                 && e.message.contains("YOUTUBE_CLIENT_SECRET") && !e.message.contains("wrong-secret")
         }
+    }
+
+    // MARK: - The resumable protocol as Google's upload servers check it (issue 14)
+
+    /// The fake itself refuses what Google refuses, so a client that broke a rule would fail here.
+    @Test func theFakeRefusesWhatTheUploadServersRefuse() async throws {
+        let token = try await oauth().accessToken()
+        let http = HTTP(family: .youtube)
+        let auth = [("Authorization", "Bearer \(token)")]
+        // No `part`: 400 `required`.
+        let noPart = try await http.send(.POST, fake.base + "/upload/youtube/v3/videos?uploadType=resumable", headers: auth + [
+            ("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Length", "716800")], body: Data("{}".utf8))
+        #expect(noPart.status == 400 && Self.reasons(noPart) == ["required"], "\(noPart.errorText)")
+        let opened = try await http.send(.POST, fake.base + "/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status", headers: auth + [
+            ("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Length", "716800")], body: Data("{}".utf8))
+        let session = try #require(opened.header("Location"))
+        // A chunk that is not a multiple of 256 KiB (and not the last): 400 badRequest, nothing kept.
+        let odd = Data(count: 300 << 10)
+        let refused = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 0-\(odd.count - 1)/716800")], body: odd)
+        #expect(refused.status == 400 && Self.reasons(refused) == ["badRequest"] && refused.errorText.contains("262144"))
+        let first = Data((0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0) })
+        let took = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 0-262143/716800")], body: first)
+        #expect(took.status == 308 && took.header("Range") == "bytes=0-262143")
+        // Past the declared total: the range does not parse.
+        let past = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 524288-786431/716800")], body: first)
+        #expect(past.status == 400)
+        // A gap (starting past the 262,144 bytes the session has): refused, nothing kept.
+        let gap = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 393216-655359/716800")], body: first)
+        #expect(gap.status == 400 && Self.reasons(gap) == ["badRequest"] && gap.errorText.contains("exceeds already uploaded size of 262144"))
+        #expect(fake.state.value.refusedGaps == 1 && fake.state.value.sessions.values.first?.received.count == 262144)
+        // A replay that overlaps what the session has: taken from the session's end on.
+        let replay = Data((131072..<(131072 + (256 << 10))).map { UInt8(truncatingIfNeeded: $0) })
+        let overlap = try await http.send(.PUT, session, headers: auth + [("Content-Range", "bytes 131072-393215/716800")], body: replay)
+        #expect(overlap.status == 308 && overlap.header("Range") == "bytes=0-393215")
+        let kept = try #require(fake.state.value.sessions.values.first?.received)
+        #expect(kept == Data((0..<393216).map { UInt8(truncatingIfNeeded: $0) }))
+    }
+
+    static func reasons(_ reply: HTTP.Reply) -> [String] {
+        ((reply.json?["error"] as? [String: Any])?["errors"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+    }
+
+    /// A chunk size that is not a multiple of 256 KiB is rounded down to one, so YouTube takes every chunk.
+    @Test func aChunkSizeOffTheGridIsRoundedToWhatYouTubeTakes() async throws {
+        let notes = Shared<[String: String]>([:])
+        let u = YouTubeDataAPIUploader(
+            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 300 << 10,
+            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+            save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
+        let result = try await upload(u)
+        #expect(fake.state.value.videos[result.videoID] == (try Data(contentsOf: video)))
+        let puts = fake.state.value.log.filter { $0.hasPrefix("PUT") }
+        #expect(puts.first == "PUT /upload/youtube/v3/videos bytes 0-262143/716800", "\(puts)")
     }
 }

@@ -35,7 +35,7 @@ public struct OpenAIImageGenerator: ImageGenerator {
     public init(
         baseURL: String = "https://api.openai.com/v1", apiKey: String?, model: String = "gpt-image-1", size: String? = nil,
         width: Int, height: Int, tools: ToolRunner,
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(300)
     ) {
         self.http = HTTP(family: .image, timeout: timeout)
@@ -75,7 +75,7 @@ public struct OpenAIImageGenerator: ImageGenerator {
         }
         let asset = try await ProviderSupport.fittedImage(
             base64: b64, prompt: prompt, outputPath: outputPath, width: width, height: height, tools: tools, what: label)
-        usage?("openai", "images", 1)
+        await usage?("openai", "images", 1)
         return asset
     }
 

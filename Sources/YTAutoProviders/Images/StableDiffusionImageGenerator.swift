@@ -35,7 +35,7 @@ public struct StableDiffusionImageGenerator: ImageGenerator {
     public init(
         baseURL: String = "http://127.0.0.1:7860", width: Int, height: Int, steps: Int = 25,
         negativePrompt: String = StableDiffusionImageGenerator.defaultNegativePrompt, tools: ToolRunner,
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(600)
     ) {
         self.http = HTTP(family: .image, timeout: timeout)
@@ -76,7 +76,7 @@ public struct StableDiffusionImageGenerator: ImageGenerator {
         }
         let asset = try await ProviderSupport.fittedImage(
             base64: b64, prompt: prompt, outputPath: outputPath, width: width, height: height, tools: tools, what: label)
-        usage?("stable-diffusion", "images", 1)
+        await usage?("stable-diffusion", "images", 1)
         return asset
     }
 

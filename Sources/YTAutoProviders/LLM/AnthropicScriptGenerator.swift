@@ -37,7 +37,7 @@ public struct AnthropicScriptGenerator: ScriptGenerator {
         baseURL: String = "https://api.anthropic.com", model: String = "claude-sonnet-4-5", apiKey: String,
         validate: @escaping @Sendable (Script, ChannelConfig) throws -> Void, maxReasks: Int = 2,
         wordsPerSecond: Double = 2.5,
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(300)
     ) {
         self.http = HTTP(family: .llm, timeout: timeout)
@@ -76,7 +76,7 @@ public struct AnthropicScriptGenerator: ScriptGenerator {
         let json = try ProviderSupport.json(reply, family: .llm, what: label)
         if let u = json["usage"] as? [String: Any] {
             let total = (u["input_tokens"] as? Int ?? 0) + (u["output_tokens"] as? Int ?? 0)
-            if total > 0 { usage?("anthropic", "tokens", total) }
+            if total > 0 { await usage?("anthropic", "tokens", total) }
         }
         if json["stop_reason"] as? String == "refusal" {
             throw LLMContentFilterError(message: "\(label) refused the prompt (stop_reason refusal)")

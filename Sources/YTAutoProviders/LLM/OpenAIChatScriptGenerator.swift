@@ -36,7 +36,7 @@ public struct OpenAIChatScriptGenerator: ScriptGenerator {
         baseURL: String = "https://api.openai.com/v1", model: String = "gpt-4o-mini", apiKey: String? = nil,
         validate: @escaping @Sendable (Script, ChannelConfig) throws -> Void, maxReasks: Int = 2,
         wordsPerSecond: Double = 2.5,
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(300)
     ) {
         self.http = HTTP(family: .llm, timeout: timeout)
@@ -69,7 +69,7 @@ public struct OpenAIChatScriptGenerator: ScriptGenerator {
         let json = try ProviderSupport.json(reply, family: .llm, what: label)
         if let u = json["usage"] as? [String: Any] {
             let total = (u["total_tokens"] as? Int) ?? ((u["prompt_tokens"] as? Int ?? 0) + (u["completion_tokens"] as? Int ?? 0))
-            if total > 0 { usage?("openai", "tokens", total) }
+            if total > 0 { await usage?("openai", "tokens", total) }
         }
         guard let choice = (json["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any] else {
             throw ProviderError(family: .llm, reason: "bad_response", message: "\(label): HTTP \(reply.status) without choices[0].message", isRetryable: true)
@@ -105,9 +105,18 @@ public struct OpenAIChatScriptGenerator: ScriptGenerator {
         }
     }
 
-    /// OpenAI's `x-ratelimit-reset-requests`/`-tokens` (`1s`, `6m0s`, `20ms`) as an instant: the later of the two.
+    /// OpenAI's `x-ratelimit-reset-requests`/`-tokens` (`1s`, `6m0s`, `20ms`) as an instant, for a
+    /// 429 without Retry-After: the reset of the limit that ran out (`x-ratelimit-remaining-*` at 0),
+    /// since the other one's reset (often minutes for tokens) is not what the request waits for;
+    /// the later of the two when the headers do not say which ran out.
     static func rateLimitReset(_ reply: HTTP.Reply, now: Date = Date()) -> Date? {
-        let waits = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"].compactMap { reply.header($0).flatMap(parseGoDuration) }
+        let kinds = ["requests", "tokens"]
+        func reset(_ kind: String) -> Double? { reply.header("x-ratelimit-reset-\(kind)").flatMap(parseGoDuration) }
+        func ranOut(_ kind: String) -> Bool {
+            reply.header("x-ratelimit-remaining-\(kind)").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { $0 <= 0 } ?? false
+        }
+        let spent = kinds.filter(ranOut).compactMap(reset)
+        let waits = spent.isEmpty ? kinds.compactMap(reset) : spent
         return waits.max().map { now.addingTimeInterval($0) }
     }
 

@@ -164,7 +164,7 @@ enum ScriptConversation {
 // each adapter file holds only its provider's wire protocol.
 
 /// The shape of the `usage:` closure every adapter takes.
-typealias UsageReport = @Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void
+typealias UsageReport = @Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void
 
 enum ProviderSupport {
     /// `baseURL` without trailing slashes, so `base + "/path"` never doubles one.

@@ -38,7 +38,7 @@ public struct ElevenLabsTTS: TTSEngine {
     public init(
         baseURL: String = "https://api.elevenlabs.io", apiKey: String, tools: ToolRunner,
         voiceMap: [String: String] = ElevenLabsTTS.defaultVoices, modelID: String = "eleven_multilingual_v2",
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(180)
     ) {
         self.http = HTTP(family: .tts, timeout: timeout)
@@ -65,7 +65,7 @@ public struct ElevenLabsTTS: TTSEngine {
         guard (200..<300).contains(reply.status) else { throw error(for: reply) }
         let segment = try await ProviderSupport.narration(
             reply.body, ext: "mp3", text: text, voiceID: voiceID, outputPath: outputPath, tools: tools, what: label)
-        usage?("elevenlabs", "characters", text.count)
+        await usage?("elevenlabs", "characters", text.count)
         return segment
     }
 

@@ -32,7 +32,7 @@ public struct OpenAISpeechTTS: TTSEngine {
     public init(
         baseURL: String = "https://api.openai.com/v1", apiKey: String?, model: String = "tts-1",
         voiceMap: [String: String] = OpenAISpeechTTS.defaultVoices, tools: ToolRunner,
-        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
         timeout: Duration = .seconds(180)
     ) {
         self.http = HTTP(family: .tts, timeout: timeout)
@@ -54,7 +54,7 @@ public struct OpenAISpeechTTS: TTSEngine {
         guard (200..<300).contains(reply.status) else { throw error(for: reply) }
         let segment = try await ProviderSupport.narration(
             reply.body, ext: "wav", text: text, voiceID: voiceID, outputPath: outputPath, tools: tools, what: label)
-        usage?("openai", "characters", text.count)
+        await usage?("openai", "characters", text.count)
         return segment
     }
 

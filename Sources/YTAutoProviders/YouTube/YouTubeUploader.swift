@@ -78,7 +78,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
     let metadata: @Sendable (String, String, [String]) -> YouTubeMetadata
     let notes: Notes
     let save: @Sendable (Notes) async throws -> Void
-    let usage: (@Sendable (_ unit: String, _ amount: Int) -> Void)?
+    let usage: (@Sendable (_ unit: String, _ amount: Int) async -> Void)?
     let http = HTTP(family: .youtube, timeout: .seconds(300))
     let clock: @Sendable () -> Date
     /// Sleeps between retries inside one attempt; tests pass a short one.
@@ -99,7 +99,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         oauth: YouTubeOAuth, uploadBase: String, apiBase: String, chunkSize: Int = 8 << 20,
         metadata: @escaping @Sendable (_ title: String, _ description: String, _ tags: [String]) -> YouTubeMetadata,
         notes: Notes, save: @escaping @Sendable (Notes) async throws -> Void,
-        usage: (@Sendable (_ unit: String, _ amount: Int) -> Void)? = nil,
+        usage: (@Sendable (_ unit: String, _ amount: Int) async -> Void)? = nil,
         backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8)],
         clock: @escaping @Sendable () -> Date = Date.init,
         quota: YouTubeQuota? = nil,
@@ -433,7 +433,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         let reply = try await withRetries("confirming the uploaded video") {
             try await authorized(.GET, "\(apiBase)/youtube/v3/videos?part=id,status&id=\(id)", headers: [], body: nil)
         }
-        usage?("units", 1)
+        await usage?("units", 1)
         guard reply.status == 200 else { throw http.unexpected(reply, during: "videos.list") }
         return !((reply.json?["items"] as? [Any]) ?? []).isEmpty
     }
