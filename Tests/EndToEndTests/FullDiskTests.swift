@@ -33,8 +33,10 @@ struct FullDiskTests {
         // Once the first stage is done, fill the disk while the job still runs. The watch and the
         // fill run on a thread of their own: a test process whose cooperative threads are busy
         // with other tests would otherwise see the window (six stages of 3 s) late or not at all.
-        let filler = try #require(await disk.fill(whenJob: id, in: dbPath, timeout: 60),
-                                  "the first stage of job \(id) never finished while the job ran")
+        let filler = try #require(try await watch(dbPath, until: """
+            SELECT (SELECT state FROM jobs WHERE id = ?1) = 'running'
+               AND (SELECT count(*) FROM job_stages WHERE job_id = ?1 AND state = 'succeeded') >= 1
+            """, [id], timeout: 60, then: disk.fill), "the first stage of job \(id) never finished while the job ran")
         let stagesWhenFull = try await s.stages(jobID: id)
         // Under a loaded test run the fill may land a stage or two later: what matters is that the
         // first stage was done and the job was not, so it must resume without redoing the first.
@@ -146,36 +148,6 @@ struct SmallDisk {
     }
 
     func path(_ name: String) -> String { mountPoint + "/" + name }
-
-    /// Watches the database (read-only, every 10 ms, on a thread of its own) until job `id` has a
-    /// finished stage and is still running, then fills the disk; returns the filler's path, or
-    /// nil if that moment did not come within `timeout` seconds.
-    func fill(whenJob id: Int64, in dbPath: String, timeout: Double) async throws -> String? {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do {
-                    var options = Connection.Options()
-                    options.readOnly = true
-                    let db = try Connection(path: dbPath, options: options)
-                    let deadline = Date().addingTimeInterval(timeout)
-                    while Date() < deadline {
-                        let row = try db.queryOne("""
-                            SELECT (SELECT state FROM jobs WHERE id = ?1) AS state,
-                                   (SELECT count(*) FROM job_stages WHERE job_id = ?1 AND state = 'succeeded') AS done
-                            """, [id])
-                        if row?.string("state") == "running", (row?.int("done") ?? 0) >= 1 {
-                            continuation.resume(returning: try fill())
-                            return
-                        }
-                        usleep(10_000)
-                    }
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
-    }
 
     /// Writes a file until the disk says ENOSPC; returns its path.
     func fill() throws -> String {

@@ -78,8 +78,10 @@ import YTAutoTestSupport
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "3000", "--concurrency", "1", "--grace", "20s")
-        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
-        w.kill(SIGTERM)
+        // The signal goes as soon as a stage runs (watched from a thread of its own, so a loaded
+        // test process cannot send it after the job is done).
+        let signalled = try await watch(dbPath, until: "SELECT count(*) FROM job_stages WHERE job_id = ?", [id], timeout: 30) { w.kill(SIGTERM) }
+        try #require(signalled != nil, "no stage of job \(id) started")
         let r = await w.wait()
         #expect(r.status == 0, "\(r.stderr)")
         // The stage that was running finished (within the grace) and no further one started.
@@ -95,8 +97,8 @@ import YTAutoTestSupport
         let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
         let w = try worker("--synthetic-stage-ms", "20000", "--grace", "60s")
         // Inside its first stage (not merely leased, which a shutdown would hand back at once).
-        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
-        w.kill(SIGTERM)
+        let signalled = try await watch(dbPath, until: "SELECT count(*) FROM job_stages WHERE job_id = ?", [id], timeout: 30) { w.kill(SIGTERM) }
+        try #require(signalled != nil, "no stage of job \(id) started")
         // Long enough for a loaded worker process to have taken the first signal as graceful.
         try await Task.sleep(for: .seconds(2))
         let sent = Date()

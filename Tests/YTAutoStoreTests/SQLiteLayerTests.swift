@@ -76,7 +76,7 @@ import YTAutoTestSupport
         // The writer was refused and waits in its busy handler (asleep on the wake word); once
         // the lock is free it gets in, without an error.
         let probe = try #require(WriteWake(databasePath: path))
-        #expect(try await eventually(timeout: .seconds(10)) { probe.sleepers > 0 })
+        #expect(await eventually(timeout: .seconds(10)) { probe.sleepers > 0 })
         try holder.execute("COMMIT")
         #expect(try await write.value == 1)
         #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 2)
@@ -108,11 +108,15 @@ import YTAutoTestSupport
         let holder = try Connection(path: path)
         try holder.execute("CREATE TABLE t (x INTEGER)")
         try holder.execute("BEGIN IMMEDIATE")
-        let queues = try (0..<8).map { _ in try DatabaseQueue(path: path) }
+        // Patient writers: on a loaded machine the wait below may outlast the default bounds.
+        var patient = Connection.Options()
+        patient.busyTimeout = .seconds(60)
+        patient.transactionRetryBound = .seconds(60)
+        let queues = try (0..<8).map { _ in try DatabaseQueue(path: path, options: patient) }
         let writes = queues.map { q in Task { try await q.write { db in try db.run("INSERT INTO t VALUES (1)") } } }
         // All eight writers are waiting on the lock (asleep in their busy handlers at once).
         let probe = try #require(WriteWake(databasePath: path))
-        #expect(try await eventually(timeout: .seconds(20)) { probe.sleepers >= 8 })
+        #expect(await eventually(timeout: .seconds(20)) { probe.sleepers >= 8 })
         // A task on the cooperative pool still completes:
         let progressed = try await Task { () async throws -> Bool in
             var n = 0
