@@ -93,7 +93,7 @@ import Glibc
         // rest behind it on the thread, before the pool is given its work: the test is about
         // tasks running while they wait.
         let probe = try #require(WriteWake(databasePath: path))
-        #expect(await eventually(timeout: .seconds(10)) { probe.sleepers >= 1 })
+        #expect(await eventually(timeout: .seconds(15)) { probe.sleepers >= 1 })
 
         let ran = await withTaskGroup(of: Int.self) { group in
             for i in 0..<(writers * 4) { group.addTask { (0..<10_000).reduce(i, &+) & 1 } }
