@@ -126,10 +126,27 @@ import YTAutoTestSupport
         #expect(dead == [victim.pid])
     }
 
-    /// Six `ytauto-admin migrate` processes start on a fresh file at once; each migration is applied
+    /// Whether process `pid` has a file of the test's folder named `name` open.
+    func hasOpen(_ pid: Int32, _ name: String) -> Bool {
+        let fds = "/proc/\(pid)/fd"
+        let suffix = "/\(dir.url.lastPathComponent)/\(name)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fds)/\($0)"))?.hasSuffix(suffix) == true
+        }
+    }
+
+    /// Six `ytauto-admin migrate` processes on a fresh file, let go at once: each migration is applied
     /// exactly once and every process succeeds.
     @Test func concurrentMigratesApplyEachMigrationOnce() async throws {
+        // The test holds the write lock until every process has the database open and waits for it,
+        // so that they race for real (one after another, each would find its predecessor's work done).
+        let holder = try Connection(path: dbPath)
+        try holder.execute("BEGIN IMMEDIATE")
         let children = try (0..<6).map { _ in try Child(binary("ytauto-admin"), ["migrate"], cwd: dir.url, environment: env) }
+        // (At most 7 s: a process waits 10 s for the lock before it gives up.)
+        let allWaiting = await eventually(timeout: .seconds(7)) { children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") } }
+        print("all six processes waited for the write lock together: \(allWaiting)")
+        try holder.execute("COMMIT")
         for c in children {
             let r = await c.wait()
             #expect(r.status == 0, "\(r.stderr)")

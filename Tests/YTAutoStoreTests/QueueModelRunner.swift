@@ -422,7 +422,7 @@ extension QueueModelRunner {
             for start in stride(from: 0, to: current.count, by: size) {
                 var candidate = current
                 candidate.removeSubrange(start..<min(start + size, current.count))
-                if let d = await run(candidate, on: factory) {
+                if let d = await Self.failure(of: candidate, on: factory) {
                     current = candidate
                     failure = d
                     if let i = d.step, i + 1 < current.count { current = Array(current[...i]) }
@@ -437,5 +437,13 @@ extension QueueModelRunner {
             }
         }
         return (current, failure)
+    }
+
+    /// Whether `steps` fail, tried twice: a failure can hang on the backoff's jitter (the store draws
+    /// it from the system's generator), and a candidate that fails one time in two must not be
+    /// taken for one that passes.
+    static func failure(of steps: [QueueModelStep], on factory: QueueEngineFactory) async -> Disagreement? {
+        if let d = await run(steps, on: factory) { return d }
+        return await run(steps, on: factory)
     }
 }
