@@ -162,6 +162,19 @@ final class QueueModelRunner {
         try check(stats.oldestDueQueuedAt.map(Self.ms) == model.oldestDue,
                   "oldest due job: store \(String(describing: stats.oldestDueQueuedAt.map(Self.ms))), model \(String(describing: model.oldestDue))")
         if deep {
+            // list-failed and history, with and without a channel.
+            for channel in [nil] + QueueModelStep.channels.map(Optional.some) {
+                let failed = try await store.listFailed(channel: channel, since: nil, limit: 1_000)
+                let expected = model.jobs.values.filter { $0.state == .failed && (channel == nil || $0.channel == channel) }
+                try check(Set(failed.map(\.id)) == Set(expected.map(\.id)) && failed.count == expected.count,
+                          "list-failed \(channel ?? "(all)"): store \(failed.map(\.id)), model \(expected.map(\.id).sorted())")
+                let finished = failed.compactMap(\.finishedAt)
+                try check(finished.count == failed.count && zip(finished, finished.dropFirst()).allSatisfy { $0 >= $1 },
+                          "list-failed \(channel ?? "(all)") is not newest first: \(finished)")
+                let history = try await store.history(channel: channel, limit: 10_000)
+                let attempts = model.jobs.values.filter { channel == nil || $0.channel == channel }.map(\.attempts.count).reduce(0, +)
+                try check(history.count == attempts, "history \(channel ?? "(all)"): store \(history.count) attempts, model \(attempts)")
+            }
             let workers = try await engine.workerStates()
             let expected = model.workers.mapValues { $0.state }
             try check(workers == expected, "workers: store \(workers), model \(expected)")
