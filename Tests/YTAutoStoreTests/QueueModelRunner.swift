@@ -2,59 +2,42 @@ import Foundation
 import YTAutoCore
 import YTAutoStore
 
-/// A job store under test, with what only its engine knows how to do: start a worker, kill one
-/// (its liveness gone at once, as the kernel drops a SIGKILLed process's lock), stop one
-/// gracefully, and list the workers' states.
-struct QueueEngine: Sendable {
-    var store: any JobStore
-    var startWorker: @Sendable (String) async throws -> Void
-    var killWorker: @Sendable (String) async throws -> Void
-    var stopWorker: @Sendable (String) async throws -> Void
-    var workerStates: @Sendable () async throws -> [String: WorkerRecord.State]
-    /// Whatever must live as long as the store (its temporary folder).
-    var keepAlive: (any Sendable)? = nil
-}
-
-/// Makes a fresh, empty engine that reads the time from `clock` and retries with `policy`.
-/// The model-based test takes one of these, so the same test runs on every engine.
-typealias QueueEngineFactory = @Sendable (_ clock: @escaping @Sendable () -> Date, _ policy: RetryPolicy) async throws -> QueueEngine
-
-/// Where a store and the model first disagreed.
-struct Disagreement: Error, CustomStringConvertible {
-    /// The 0-based step, or `nil` for the checks after the last step.
-    var step: Int?
-    var what: String
-    var description: String { (step.map { "after step \($0 + 1)" } ?? "after the last step") + ": " + what }
-}
-
-/// A clock in whole milliseconds that the run moves by hand.
-final class StepClock: @unchecked Sendable {
-    // `@unchecked` is safe: `ms` is only touched under `lock`.
-    private let lock = NSLock()
-    private var ms: Int64
-    init(ms: Int64) { self.ms = ms }
-    var now: Date { lock.withLock { StepClock.date(ms) } }
-    func set(_ value: Int64) { lock.withLock { ms = value } }
-    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-}
-
-/// What the runs did, by event, so a run that passes can show it exercised the rules.
-final class QueueModelCoverage: @unchecked Sendable {
-    // `@unchecked` is safe: `counts` is only touched under `lock`.
-    private let lock = NSLock()
-    private var counts: [String: Int] = [:]
-    func add(_ event: String) { lock.withLock { counts[event, default: 0] += 1 } }
-    var summary: String { lock.withLock { counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") } }
-    func count(_ event: String) -> Int { lock.withLock { counts[event, default: 0] } }
-}
-
 /// Runs steps against a store and the model together and compares every observable after each.
 final class QueueModelRunner {
+    /// Where a store and the model first disagreed.
+    struct Disagreement: Error, CustomStringConvertible {
+        /// The 0-based step, or `nil` for the checks after the last step.
+        var step: Int?
+        var what: String
+        var description: String { (step.map { "after step \($0 + 1)" } ?? "after the last step") + ": " + what }
+    }
+
+    /// A clock in whole milliseconds that the run moves by hand.
+    final class Clock: @unchecked Sendable {
+        // `@unchecked` is safe: `ms` is only touched under `lock`.
+        private let lock = NSLock()
+        private var ms: Int64
+        init(ms: Int64) { self.ms = ms }
+        var now: Date { lock.withLock { Clock.date(ms) } }
+        func set(_ value: Int64) { lock.withLock { ms = value } }
+        static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    }
+
+    /// What the runs did, by event, so a run that passes can show it exercised the rules.
+    final class Coverage: @unchecked Sendable {
+        // `@unchecked` is safe: `counts` is only touched under `lock`.
+        private let lock = NSLock()
+        private var counts: [String: Int] = [:]
+        func add(_ event: String) { lock.withLock { counts[event, default: 0] += 1 } }
+        var summary: String { lock.withLock { counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") } }
+        func count(_ event: String) -> Int { lock.withLock { counts[event, default: 0] } }
+    }
+
     static let start: Int64 = 1_800_000_000_000
     static let policy = RetryPolicy(base: .seconds(10), cap: .seconds(15))
 
     let engine: QueueEngine
-    let clock: StepClock
+    let clock: Clock
     var model: QueueModel
     /// Every lease taken, the model's and the store's, oldest first.
     var leases: [(model: QueueModel.Lease, store: Lease)] = []
@@ -65,9 +48,9 @@ final class QueueModelRunner {
     /// Jobs the step may have changed beyond their row: their stages and attempts are compared too.
     var touched: Set<Int64> = []
     var stepIndex: Int?
-    let coverage: QueueModelCoverage?
+    let coverage: Coverage?
 
-    private init(engine: QueueEngine, clock: StepClock, coverage: QueueModelCoverage?) {
+    private init(engine: QueueEngine, clock: Clock, coverage: Coverage?) {
         self.engine = engine
         self.clock = clock
         self.coverage = coverage
@@ -75,8 +58,8 @@ final class QueueModelRunner {
     }
 
     /// Runs `steps` on a fresh engine; the first disagreement, or `nil` if store and model agreed throughout.
-    static func run(_ steps: [QueueModelStep], on factory: QueueEngineFactory, coverage: QueueModelCoverage? = nil) async -> Disagreement? {
-        let clock = StepClock(ms: start)
+    static func run(_ steps: [QueueModelStep], on factory: QueueEngineFactory, coverage: Coverage? = nil) async -> Disagreement? {
+        let clock = Clock(ms: start)
         let engine: QueueEngine
         do { engine = try await factory({ clock.now }, policy) } catch { return Disagreement(step: nil, what: "the engine did not start: \(error)") }
         let runner = QueueModelRunner(engine: engine, clock: clock, coverage: coverage)
@@ -248,7 +231,7 @@ final class QueueModelRunner {
         let now = clock.now
         switch step {
         case .enqueue(let c, let priority, let due, let maxAttempts, let key, let synthetic):
-            let new = NewJob(channel: QueueModelStep.channels[c], priority: priority, runAt: due.map { StepClock.date(model.now + $0) },
+            let new = NewJob(channel: QueueModelStep.channels[c], priority: priority, runAt: due.map { Clock.date(model.now + $0) },
                              maxAttempts: maxAttempts, uniqueKey: key.map { "k\($0)" }, kind: synthetic ? .synthetic : .video)
             let result = try await store.enqueue(new)
             if let existing = model.existing(key: new.uniqueKey) {
@@ -288,7 +271,7 @@ final class QueueModelRunner {
             guard let status = try await fenced(l, "heartbeat", { try await store.heartbeat(l.store, duration: .seconds(seconds)) }) else { return }
             let until = model.now + Int64(seconds) * 1000
             let cancel = model.heartbeat(l.model, durationMS: Int64(seconds) * 1000)
-            let expected: HeartbeatStatus = cancel ? .cancelRequested(until: StepClock.date(until)) : .held(until: StepClock.date(until))
+            let expected: HeartbeatStatus = cancel ? .cancelRequested(until: Clock.date(until)) : .held(until: Clock.date(until))
             let same = switch (status, expected) {
             case (.held(let a), .held(let b)), (.cancelRequested(let a), .cancelRequested(let b)): Self.ms(a) == Self.ms(b)
             default: false
@@ -401,7 +384,7 @@ final class QueueModelRunner {
 
         case .prune(let age, let batch):
             let cutoff = model.now - age
-            let count = try await store.prune(finishedBefore: StepClock.date(cutoff), batchSize: batch)
+            let count = try await store.prune(finishedBefore: Clock.date(cutoff), batchSize: batch)
             let gone = model.prune(before: cutoff)
             if !gone.isEmpty { note("prune: jobs deleted") }
             try check(count == gone.count, "prune before now-\(age)ms deleted \(count) jobs; the model deletes \(gone) ")
@@ -417,46 +400,5 @@ final class QueueModelRunner {
             model.now += ms
             clock.set(model.now)
         }
-    }
-}
-
-extension QueueModelRunner {
-    /// Delta debugging: drops ever smaller chunks of steps while the run still fails, down to a
-    /// sequence from which no single step can be dropped. Returns it with its disagreement.
-    static func shrink(_ steps: [QueueModelStep], _ first: Disagreement, on factory: QueueEngineFactory) async -> ([QueueModelStep], Disagreement) {
-        var current = steps
-        var failure = first
-        // Steps after the one that failed play no part.
-        if let i = first.step, i + 1 < current.count { current = Array(current[...i]) }
-        var chunks = 2
-        while current.count > 1 {
-            let size = (current.count + chunks - 1) / chunks
-            var reduced = false
-            for start in stride(from: 0, to: current.count, by: size) {
-                var candidate = current
-                candidate.removeSubrange(start..<min(start + size, current.count))
-                if let d = await Self.failure(of: candidate, on: factory) {
-                    current = candidate
-                    failure = d
-                    if let i = d.step, i + 1 < current.count { current = Array(current[...i]) }
-                    chunks = max(chunks - 1, 2)
-                    reduced = true
-                    break
-                }
-            }
-            if !reduced {
-                if size == 1 { break }
-                chunks = min(chunks * 2, current.count)
-            }
-        }
-        return (current, failure)
-    }
-
-    /// Whether `steps` fail, tried twice: a failure can hang on the backoff's jitter (the store draws
-    /// it from the system's generator), and a candidate that fails one time in two must not be
-    /// taken for one that passes.
-    static func failure(of steps: [QueueModelStep], on factory: QueueEngineFactory) async -> Disagreement? {
-        if let d = await run(steps, on: factory) { return d }
-        return await run(steps, on: factory)
     }
 }

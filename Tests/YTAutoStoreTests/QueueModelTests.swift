@@ -68,7 +68,7 @@ import YTAutoTestSupport
 
     /// Runs `runs` random sequences on `engine`; on the first that fails, shrinks it and returns the report.
     static func check(
-        _ engine: @escaping QueueEngineFactory, name: String, seed: UInt64, runs: Int, steps: Int, coverage: QueueModelCoverage? = nil
+        _ engine: @escaping QueueEngineFactory, name: String, seed: UInt64, runs: Int, steps: Int, coverage: QueueModelRunner.Coverage? = nil
     ) async -> String? {
         for index in 0..<runs {
             let sequence = sequence(seed: seed, index: index, steps: steps)
@@ -89,7 +89,7 @@ import YTAutoTestSupport
         let seed = Self.seed
         print("queue model: seed \(seed) (YTAUTO_MODEL_SEED), \(Self.runs) sequences of \(Self.steps) steps")
         let started = ContinuousClock.now
-        let coverage = QueueModelCoverage()
+        let coverage = QueueModelRunner.Coverage()
         if let report = await Self.check(Self.sqlite, name: "SQLiteJobStore", seed: seed, runs: Self.runs, steps: Self.steps, coverage: coverage) {
             Issue.record(Comment(rawValue: report))
         }
@@ -102,27 +102,5 @@ import YTAutoTestSupport
                       "reclaim: jobs freed", "prune: jobs deleted", "enqueue: key taken", "retry: accepted", "cancel: requested"] {
             #expect(coverage.count(event) > 0, "no step of the runs reached \(event)")
         }
-    }
-}
-
-/// The model-based test's own test: a store with a planted bug is caught, and the run shrinks to
-/// the few steps that show it.
-@Suite struct QueueModelSelfTests {
-    @Test func aPlantedBugIsFoundAndShrunk() async throws {
-        let broken: QueueEngineFactory = { clock, policy in
-            var engine = try await QueueModelTests.sqlite(clock, policy)
-            engine.store = BrokenPruneStore(base: engine.store as! SQLiteJobStore)
-            return engine
-        }
-        // A fixed seed: this test is about the checker, so it should find the same thing every time.
-        let seed: UInt64 = 14
-        let report = try #require(await QueueModelTests.check(broken, name: "BrokenPruneStore", seed: seed, runs: 50, steps: 50))
-        print(report)
-        #expect(report.contains("YTAUTO_MODEL_SEED=\(seed)"))
-        // Three steps can show it (enqueue, cancel, prune); a few more if the job must finish by a
-        // lease or the clock must move. Delta debugging leaves no step that can be dropped.
-        let length = try #require(report.firstMatch(of: /minimal sequence \((\d+) steps\)/).flatMap { Int($0.1) })
-        #expect(length <= 6, "\(report)")
-        #expect(report.contains("prune"))
     }
 }
