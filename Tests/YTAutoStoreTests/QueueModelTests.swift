@@ -48,13 +48,26 @@ import YTAutoTestSupport
         func remove(_ id: String) -> WorkerRegistration? { lock.withLock { byID.removeValue(forKey: id) } }
     }
 
-    /// How many sequences and steps: `YTAUTO_MODEL_RUNS` and `YTAUTO_MODEL_STEPS` override.
-    static var runs: Int { ProcessInfo.processInfo.environment["YTAUTO_MODEL_RUNS"].flatMap(Int.init) ?? 300 }
-    static var steps: Int { ProcessInfo.processInfo.environment["YTAUTO_MODEL_STEPS"].flatMap(Int.init) ?? 50 }
+    /// A setting of the run from the environment, or its default. A value that does not parse is an
+    /// error, not a silent default: a replay with a mistyped seed would test something else.
+    static func setting<T>(_ name: String, default value: @autoclosure () -> T, _ parse: (String) -> T?) throws -> T {
+        guard let text = ProcessInfo.processInfo.environment[name] else { return value() }
+        guard let parsed = parse(text) else { throw BadSetting(name: name, value: text) }
+        return parsed
+    }
 
-    /// The seed: `YTAUTO_MODEL_SEED` if set, else a random one.
-    static var seed: UInt64 {
-        ProcessInfo.processInfo.environment["YTAUTO_MODEL_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+    struct BadSetting: Error, CustomStringConvertible {
+        var name: String
+        var value: String
+        var description: String { "\(name)=\(value) is not a whole number in range (a seed is 0 to \(UInt64.max); runs and steps are at least 1)" }
+    }
+
+    /// The seed: `YTAUTO_MODEL_SEED` if set, else a random one. `YTAUTO_MODEL_RUNS` and
+    /// `YTAUTO_MODEL_STEPS` set how many sequences of how many steps (300 of 50).
+    static func settings() throws -> (seed: UInt64, runs: Int, steps: Int) {
+        (try setting("YTAUTO_MODEL_SEED", default: UInt64.random(in: 0...UInt64.max)) { UInt64($0) },
+         try setting("YTAUTO_MODEL_RUNS", default: 300) { Int($0).flatMap { $0 > 0 ? $0 : nil } },
+         try setting("YTAUTO_MODEL_STEPS", default: 50) { Int($0).flatMap { $0 > 0 ? $0 : nil } })
     }
 
     /// The steps of sequence `index` of a run seeded with `seed`.
@@ -86,17 +99,19 @@ import YTAutoTestSupport
     }
 
     @Test func theSQLiteStoreFollowsTheDocumentedRules() async throws {
-        let seed = Self.seed
-        print("queue model: seed \(seed) (YTAUTO_MODEL_SEED), \(Self.runs) sequences of \(Self.steps) steps")
+        let (seed, runs, steps) = try Self.settings()
+        print("queue model: seed \(seed) (YTAUTO_MODEL_SEED), \(runs) sequences of \(steps) steps")
         let started = ContinuousClock.now
         let coverage = QueueModelRunner.Coverage()
-        if let report = await Self.check(Self.sqlite, name: "SQLiteJobStore", seed: seed, runs: Self.runs, steps: Self.steps, coverage: coverage) {
+        if let report = await Self.check(Self.sqlite, name: "SQLiteJobStore", seed: seed, runs: runs, steps: steps, coverage: coverage) {
             Issue.record(Comment(rawValue: report))
+            return
         }
-        print("queue model: \(Self.runs) sequences in \(ContinuousClock.now - started); \(coverage.summary)")
-        // The runs did reach every rule (a generator that stopped making some step would pass silently).
-        // (Events that come at least ten times in an average run of 200 sequences; rarer ones, such
-        // as a backoff at its cap, are in the summary above.)
+        print("queue model: \(runs) sequences in \(ContinuousClock.now - started); \(coverage.summary)")
+        // The runs did reach every rule (a generator that stopped making some step would pass
+        // silently). These events come forty times or more in a run of the default size; rarer ones,
+        // such as a backoff at its cap, are in the summary above. A run made small by hand is exempt.
+        guard runs >= 300, steps >= 50 else { return }
         for event in ["lease: a job run before", "heartbeat: refused by the fence", "complete: refused by the fence", "fail: backoff",
                       "fail: failed", "fail: parked, no attempt spent", "hand-back: accepted", "reclaim: dead workers",
                       "reclaim: jobs freed", "prune: jobs deleted", "enqueue: key taken", "retry: accepted", "cancel: requested"] {
