@@ -45,7 +45,7 @@ import YTAutoTestSupport
 
     @Test func fourWorkerProcessesRunEveryJobExactlyOnce() async throws {
         let store = try SQLiteJobStore(path: dbPath)
-        let count = 300
+        let count = 1_000
         for i in 0..<count {
             _ = try await store.enqueue(NewJob(channel: ["horror", "facts", "finance"][i % 3], topic: "topic \(i)", kind: .synthetic))
         }
