@@ -107,12 +107,6 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // Test helper: a minimal queue worker used by the multi-process and SIGKILL tests.
-        .executableTarget(
-            name: "ytauto-testworker",
-            dependencies: ["YTAutoCore", "YTAutoStore"],
-            swiftSettings: upcoming
-        ),
         // Build-time tool: turns migrations/*.sql into a Swift source (see Sources/EmbedMigrationsPlugin).
         .executableTarget(name: "EmbedMigrationsTool"),
         .plugin(
@@ -141,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "YTAutoStoreTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport", "ytauto-testworker"],
+            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

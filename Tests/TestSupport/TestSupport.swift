@@ -22,9 +22,7 @@ public func productsDirectory() -> URL {
     var dir = exe.deletingLastPathComponent()
     // On Linux the test runner is `<products>/<name>PackageTests.xctest`; elsewhere it may be nested.
     while dir.path != "/" {
-        if FileManager.default.isExecutableFile(atPath: dir.appending(path: "ytauto-testworker").path)
-            || FileManager.default.isExecutableFile(atPath: dir.appending(path: "ytauto").path)
-        {
+        if FileManager.default.isExecutableFile(atPath: dir.appending(path: "ytauto").path) {
             return dir
         }
         dir = dir.deletingLastPathComponent()

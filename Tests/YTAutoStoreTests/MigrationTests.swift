@@ -87,21 +87,6 @@ import YTAutoTestSupport
         let storeError = try #require(throws: MigrationError.self) { try SQLiteJobStore(path: path, migrate: false) }
         #expect(storeError == error)
     }
-
-    /// Six processes start on a fresh file at once; each migration is applied exactly once.
-    @Test func concurrentStartsMigrateOnce() async throws {
-        let dir = TempDir()
-        let path = dir.path("race.db")
-        let children = try (0..<6).map { _ in try Child(binary("ytauto-testworker"), ["--db", path, "--exit-when-idle"]) }
-        for c in children {
-            let r = await c.wait()
-            #expect(r.status == 0, "\(r.stderr)")
-        }
-        let db = try Connection(path: path)
-        let rows = try db.query("SELECT version, count(*) AS n FROM schema_migrations GROUP BY version")
-        #expect(rows.count == Migration.embedded.count)
-        #expect(rows.allSatisfy { $0.int("n") == 1 })
-    }
 }
 
 @Suite struct RunHistoryMigrationTests {

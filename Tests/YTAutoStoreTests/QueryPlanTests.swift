@@ -92,14 +92,25 @@ import YTAutoTestSupport
         return (dir, path)
     }
 
-    /// The plan's lines, and the VM steps of one run (inside a transaction rolled back, for writes).
-    static func measure(_ sql: String, _ args: [any SQLBindable]) async throws -> (plan: [String], steps: Int32) {
+    /// A connection of its own to the fixture.
+    static func open() async throws -> (db: OpaquePointer, path: String) {
         let path = await fixture.path
         var db: OpaquePointer?
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db else {
             throw SQLiteError(extendedCode: 1, message: "open", path: path)
         }
+        return (db, path)
+    }
+
+    /// The plan's lines, and the VM steps of one run (rolled back, for writes), on a connection of its own.
+    static func measure(_ sql: String, _ args: [any SQLBindable]) async throws -> (plan: [String], steps: Int32) {
+        let (db, path) = try await open()
         defer { sqlite3_close_v2(db) }
+        return try measure(db, path: path, sql, args)
+    }
+
+    /// The plan's lines, and the VM steps of one run inside a savepoint rolled back.
+    static func measure(_ db: OpaquePointer, path: String, _ sql: String, _ args: [any SQLBindable]) throws -> (plan: [String], steps: Int32) {
         func prepare(_ text: String) throws -> OpaquePointer {
             var stmt: OpaquePointer?
             guard sqlite3_prepare_v2(db, text, -1, &stmt, nil) == SQLITE_OK, let stmt else {
@@ -120,8 +131,13 @@ import YTAutoTestSupport
         var plan: [String] = []
         while sqlite3_step(explain) == SQLITE_ROW { plan.append(String(cString: sqlite3_column_text(explain, 3))) }
         sqlite3_finalize(explain)
-        sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil)
-        defer { sqlite3_exec(db, "ROLLBACK", nil, nil, nil) }
+        guard sqlite3_exec(db, "SAVEPOINT measure", nil, nil, nil) == SQLITE_OK else {
+            throw SQLiteError(extendedCode: 1, message: String(cString: sqlite3_errmsg(db)), sql: "SAVEPOINT", path: path)
+        }
+        defer {
+            sqlite3_exec(db, "ROLLBACK TO measure", nil, nil, nil)
+            sqlite3_exec(db, "RELEASE measure", nil, nil, nil)
+        }
         let stmt = try prepare(sql)
         defer { sqlite3_finalize(stmt) }
         var rc = sqlite3_step(stmt)
@@ -135,37 +151,121 @@ import YTAutoTestSupport
     typealias SQL = SQLiteJobStore.SQL
     static let now = "2026-11-30T12:00:00.000Z"
 
-    /// Each hot statement with arguments that make it do its real work on this data.
-    static let statements: [(name: String, sql: String, args: [any SQLBindable])] = [
-        ("lease", SQL.leaseNext, ["w", "2026-11-30T12:05:00.000Z", now, "video"]),
-        ("lease of a busy channel", SQL.nextOfChannel, ["video", "c1", now]),
-        ("lease of a rare channel", SQL.nextOfChannel, ["video", "rare", now]),
-        ("lease of a channel with none due", SQL.nextOfChannel, ["video", "gone", now]),
-        ("lease by id (run-once)", SQL.leaseByID, ["w", "2026-11-30T12:05:00.000Z", now, Int64(1_000_005)]),
-        ("complete (fenced)", SQL.completeFenced, [now, Int64(finished + queued + 1), Int64(1), "w-1"]),
-        ("a dead worker's jobs", SQL.runningOf, ["w-1"]),
-        ("expired-lease check", SQL.anyExpired, [now]),
-        ("expired leases", SQL.expired, [now]),
-        ("status counts", SQL.jobCounts, []),
-        ("oldest due job", SQL.oldestDue, [now]),
-        ("next due time", SQL.nextRunAt, ["video"]),
-        ("next due time of a channel", SQL.nextRunOfChannel, ["video", "rare"]),
-        ("list-failed", SQL.listFailed, ["2026-01-01T00:00:00.000Z", Int64(50)]),
-        ("list-failed --channel", SQL.listFailedOfChannel, ["c2", "2026-01-01T00:00:00.000Z", Int64(50)]),
-        ("history", SQL.history, [Int64(50)]),
-        ("history --channel", SQL.historyOfChannel, ["c3", Int64(50)]),
-        ("prune (nothing old enough)", SQL.pruneBatch, ["2025-01-01T00:00:00.000Z", Int64(500)]),
-        ("topic's last job", SQL.topicLastJob, ["c1", "topic 7"]),
-        ("topic's last slot", SQL.topicLastSlot, ["c1", "topic 7"]),
+    /// A statement of the store (its own text, from ``SQLiteJobStore/SQL``) with arguments that make it
+    /// do its real work on this data.
+    struct Statement: Sendable {
+        var name: String
+        var sql: String
+        var args: [any SQLBindable]
+        /// A temporary B-tree is allowed: it sorts the few rows of one job, or the few running jobs.
+        var sortsFewRows = false
+        /// It changes every matching row (`retry --all-failed`): only its plan is checked, not its steps.
+        var bulk = false
+    }
+
+    static let runningID = Int64(finished + queued + 1)
+    static let queuedID = Int64(finished + 5)
+    static let failedID = Int64(10)
+    static let later = "2026-11-30T12:05:00.000Z"
+
+    /// Every statement of the job life cycle, in each of its filter variants.
+    static let statements: [Statement] = [
+        .init(name: "enqueue", sql: SQL.insertJob,
+              args: ["c1", "t", "{}", Int64(0), now, Int64(3), "c1@2026-11-30T12:00Z", now, now, "video"]),
+        .init(name: "enqueue: the job of a unique key", sql: SQL.jobByUniqueKey, args: ["c1@2026-11-30T12:00Z"]),
+        .init(name: "lease", sql: SQL.leaseNext, args: ["w", later, now, "video"]),
+        .init(name: "lease of a busy channel", sql: SQL.nextOfChannel, args: ["video", "c1", now]),
+        .init(name: "lease of a rare channel", sql: SQL.nextOfChannel, args: ["video", "rare", now]),
+        .init(name: "lease of a channel with none due", sql: SQL.nextOfChannel, args: ["video", "gone", now]),
+        .init(name: "lease by id (run-once, and with channels)", sql: SQL.leaseByID, args: ["w", later, now, queuedID]),
+        .init(name: "lease: the attempt", sql: SQL.insertAttempt,
+              args: [runningID, Int64(2), Int64(2), "c1", "w", now, "media", 30.0]),
+        .init(name: "a job by id (the fence, show, cancel, retry)", sql: SQL.jobByID, args: [runningID]),
+        .init(name: "heartbeat", sql: SQL.extendLease, args: [later, now, runningID]),
+        .init(name: "heartbeat of the attempt", sql: SQL.attemptHeartbeat, args: [now, runningID, Int64(1)]),
+        .init(name: "checkpoint: the stage", sql: SQL.upsertStage,
+              args: [runningID, "script", "running", Int64(1), "[]", now, nil as String?, nil as Int64?, nil as String?, nil as String?]),
+        .init(name: "checkpoint: the stage run", sql: SQL.upsertStageRun,
+              args: [runningID, Int64(1), Int64(1), "script", "running", now, nil as String?, nil as Int64?, nil as String?, nil as String?]),
+        .init(name: "checkpoint: the current stage", sql: SQL.setCurrentStage, args: ["script", now, runningID]),
+        .init(name: "complete (fenced)", sql: SQL.completeFenced, args: [now, runningID, Int64(1), "w-1"]),
+        .init(name: "end of an attempt", sql: SQL.finishAttempt,
+              args: [now, "failed", "script", "x.y", "m", runningID, Int64(1)]),
+        .init(name: "end of an attempt: its stage runs", sql: SQL.closeStageRuns, args: [now, "x.y", "m", runningID, Int64(1)]),
+        .init(name: "end of an attempt: its stages", sql: SQL.closeStages, args: [now, "x.y", "m", runningID]),
+        .init(name: "fail, cancel (finish)", sql: SQL.finishJob, args: ["failed", now, now, "x.y", "m", runningID]),
+        .init(name: "retry after a backoff, hand-back, release (requeue)", sql: SQL.requeue,
+              args: [later, now, Int64(0), "x.y", "m", runningID]),
+        .init(name: "cancel of a running job", sql: SQL.requestCancel, args: [now, runningID]),
+        .init(name: "admin retry", sql: SQL.retryJob, args: [now, failedID]),
+        .init(name: "retry --all-failed --channel (none failed)", sql: SQL.retryFailedOfChannel, args: [now, "rare"]),
+        .init(name: "retry --all-failed", sql: SQL.retryFailed, args: [now], bulk: true),
+        .init(name: "a dead worker's jobs", sql: SQL.runningOf, args: ["w-1"]),
+        .init(name: "workers to probe", sql: SQL.runningWorkersOfHost, args: ["host"]),
+        .init(name: "a worker found dead", sql: SQL.markWorkerDead, args: [now, "w-1"]),
+        .init(name: "expired-lease check", sql: SQL.anyExpired, args: [now]),
+        .init(name: "expired leases", sql: SQL.expired, args: [now]),
+        .init(name: "running jobs", sql: SQL.runningJobs, args: [], sortsFewRows: true),
+        .init(name: "status counts", sql: SQL.jobCounts, args: []),
+        .init(name: "oldest due job", sql: SQL.oldestDue, args: [now]),
+        .init(name: "next due time", sql: SQL.nextRunAt, args: ["video"]),
+        .init(name: "next due time of a channel", sql: SQL.nextRunOfChannel, args: ["video", "rare"]),
+        .init(name: "list-failed", sql: SQL.listFailed, args: [Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "list-failed --since", sql: SQL.listFailed, args: ["2026-06-01T00:00:00.000Z", Int64(50)]),
+        .init(name: "list-failed --channel", sql: SQL.listFailedOfChannel, args: ["c2", Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "list-failed --channel --since", sql: SQL.listFailedOfChannel, args: ["c2", "2026-06-01T00:00:00.000Z", Int64(50)]),
+        .init(name: "list-failed --channel of a channel with none", sql: SQL.listFailedOfChannel,
+              args: ["rare", Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "history", sql: SQL.history, args: [Int64(50)]),
+        .init(name: "history --channel", sql: SQL.historyOfChannel, args: ["c3", Int64(50)]),
+        .init(name: "history --channel of a channel with none", sql: SQL.historyOfChannel, args: ["rare", Int64(50)]),
+        .init(name: "show: a job's stages", sql: SQL.stagesOfJob, args: [failedID], sortsFewRows: true),
+        .init(name: "show: a job's attempts", sql: SQL.attemptsOfJob, args: [failedID], sortsFewRows: true),
+        .init(name: "show: a job's stage runs", sql: SQL.stageRunsOfJob, args: [failedID], sortsFewRows: true),
+        .init(name: "prune (nothing old enough)", sql: SQL.pruneBatch, args: ["2025-01-01T00:00:00.000Z", Int64(500)]),
+        .init(name: "topic's last job", sql: SQL.topicLastJob, args: ["c1", "topic 7"]),
+        .init(name: "topic's last slot", sql: SQL.topicLastSlot, args: ["c1", "topic 7"]),
     ]
 
-    @Test(arguments: statements.indices)
-    func aHotStatementReadsFewRowsOnBigTables(_ index: Int) async throws {
-        let (name, sql, args) = Self.statements[index]
-        let (plan, steps) = try await Self.measure(sql, args)
+    /// What is wrong with a statement's plan and steps, if anything.
+    static func problems(_ statement: Statement, _ plan: [String], _ steps: Int32) -> [String] {
         let text = plan.joined(separator: "; ")
-        #expect(!text.contains("TEMP B-TREE"), "\(name): \(text)")
-        #expect(steps < Self.stepBound, "\(name): \(steps) VM steps; plan: \(text)")
+        var out: [String] = []
+        if !statement.sortsFewRows && text.contains("TEMP B-TREE") { out.append("\(statement.name) sorts: \(text)") }
+        if !statement.bulk && steps >= stepBound { out.append("\(statement.name): \(steps) VM steps; plan: \(text)") }
+        if plan.contains(where: { $0.hasPrefix("SCAN jobs") && !$0.contains("USING") }) { out.append("\(statement.name) scans the jobs table: \(text)") }
+        return out
+    }
+
+    @Test(arguments: statements.indices)
+    func aStatementReadsFewRowsOnBigTables(_ index: Int) async throws {
+        let statement = Self.statements[index]
+        let (plan, steps) = try await Self.measure(statement.sql, statement.args)
+        let problems = Self.problems(statement, plan, steps)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    /// The same statements with the statistics `ANALYZE` gathers (the app never runs it, an operator
+    /// may): with them the planner prefers other indexes for some statements (a channel's next job
+    /// would take `jobs_due` and sort the channel's queue), and the `INDEXED BY` pins must hold the plans. The statistics
+    /// live in a transaction that is rolled back, so the other tests see none.
+    @Test func theStatementsKeepTheirPlansWithStatistics() async throws {
+        let (db, path) = try await Self.open()
+        defer { sqlite3_close_v2(db) }
+        #expect(sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+        defer { sqlite3_exec(db, "ROLLBACK", nil, nil, nil) }
+        #expect(sqlite3_exec(db, "ANALYZE", nil, nil, nil) == SQLITE_OK)
+        var problems: [String] = []
+        for statement in Self.statements {
+            let (plan, steps) = try Self.measure(db, path: path, statement.sql, statement.args)
+            problems += Self.problems(statement, plan, steps)
+        }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        // The statistics did take effect: a channel's next job without its pin now sorts the channel's queue.
+        let unpinned = SQL.nextOfChannel.replacingOccurrences(of: "INDEXED BY jobs_lease_channel", with: "")
+        #expect(unpinned != SQL.nextOfChannel)
+        let (plan, _) = try Self.measure(db, path: path, unpinned, ["video", "c1", Self.now])
+        #expect(plan.joined().contains("TEMP B-TREE"), "\(plan)")
     }
 
     /// The check itself can fail: the lease as the planner would run it without `INDEXED BY`
@@ -178,5 +278,17 @@ import YTAutoTestSupport
             """
         let (plan, steps) = try await Self.measure(old, ["w", "2026-11-30T12:05:00.000Z", Self.now])
         #expect(plan.joined().contains("TEMP B-TREE") || steps >= Self.stepBound)
+    }
+
+    /// And `retry --all-failed --channel` as one statement for both variants (`?2 IS NULL OR channel = ?2`,
+    /// the text this release replaced) reads every failed job of every channel.
+    @Test func theOldRetryOfAChannelFailsTheCheck() async throws {
+        let old = """
+            UPDATE jobs SET state = 'queued', run_at = ?1, updated_at = ?1, finished_at = NULL, cancel_requested = 0,
+                   max_attempts = max(max_attempts, attempt + 1)
+             WHERE state = 'failed' AND (?2 IS NULL OR channel = ?2) RETURNING id
+            """
+        let (_, steps) = try await Self.measure(old, [Self.now, "rare"])
+        #expect(steps >= Self.stepBound)
     }
 }

@@ -5,7 +5,7 @@ extension SQLiteJobStore {
     public func cancel(jobID: Int64) async throws -> CancelResult {
         let now = self.now()
         return try await database.write { db in
-            guard let row = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE id = ?", [jobID]) else {
+            guard let row = try db.queryOne(SQL.jobByID, [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
             let job = Self.job(row)
@@ -14,7 +14,7 @@ extension SQLiteJobStore {
                 _ = try Self.finish(db, jobID: jobID, state: .cancelled, error: nil, now: now)
                 return .cancelled
             case .running:
-                try db.run("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", [now, jobID])
+                try db.run(SQL.requestCancel, [now, jobID])
                 return .requested
             case .succeeded, .failed, .cancelled:
                 return .alreadyFinished(job.state)
@@ -22,25 +22,17 @@ extension SQLiteJobStore {
         }
     }
 
-    /// SQL that queues failed or cancelled jobs again. A job with no attempts left gets one more
-    /// (as Oban's retry does); its finished stages stay recorded, so it resumes, not restarts.
-    /// It becomes due now (`run_at`); when it was first due stays in `scheduled_at`.
-    static let retrySQL = """
-        UPDATE jobs SET state = 'queued', run_at = ?, updated_at = ?, finished_at = NULL, cancel_requested = 0,
-               max_attempts = max(max_attempts, attempt + 1)
-        """
-
     public func retry(jobID: Int64) async throws -> Job {
         let now = self.now()
         let job = try await database.write { db in
-            guard let row = try db.queryOne("SELECT state FROM jobs WHERE id = ?", [jobID]) else {
+            guard let row = try db.queryOne(SQL.jobByID, [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
             let state = JobState(rawValue: row.string("state") ?? "") ?? .queued
             guard state == .failed || state == .cancelled else {
                 throw JobStoreError.invalidState(jobID: jobID, state: state, action: "retry: only failed or cancelled jobs are retried")
             }
-            guard let updated = try db.queryOne("\(Self.retrySQL) WHERE id = ? RETURNING \(Self.columns)", [now, now, jobID]) else {
+            guard let updated = try db.queryOne(SQL.retryJob, [now, jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
             return Self.job(updated)
@@ -51,9 +43,12 @@ extension SQLiteJobStore {
     public func retryAllFailed(channel: String?) async throws -> [Int64] {
         let now = self.now()
         let ids = try await database.write { db in
-            let rows = try db.query(
-                "\(Self.retrySQL) WHERE state = 'failed' AND (?3 IS NULL OR channel = ?3) RETURNING id",
-                [now, now, channel])
+            // Two statements, as for list-failed: with a channel, only that channel's failed jobs are read.
+            let rows = if let channel {
+                try db.query(SQL.retryFailedOfChannel, [now, channel])
+            } else {
+                try db.query(SQL.retryFailed, [now])
+            }
             return rows.compactMap { $0.int("id") }.sorted()
         }
         if !ids.isEmpty { database.signalWork() }
@@ -82,7 +77,7 @@ extension SQLiteJobStore {
     /// Every run of every stage of a job, in the order they started.
     public func stageRuns(jobID: Int64) async throws -> [StageRunRecord] {
         try await database.read { db in
-            try db.query("SELECT * FROM job_stage_runs WHERE job_id = ? ORDER BY started_at, id", [jobID]).map { r in
+            try db.query(SQL.stageRunsOfJob, [jobID]).map { r in
                 StageRunRecord(
                     jobID: r.int("job_id") ?? 0, attempt: Int(r.int("attempt") ?? 0), leaseToken: r.int("lease_token") ?? 0,
                     stage: r.string("stage") ?? "", state: StageState(rawValue: r.string("state") ?? "") ?? .running,
@@ -94,13 +89,13 @@ extension SQLiteJobStore {
 
     public func job(id: Int64) async throws -> Job? {
         try await database.read { db in
-            try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE id = ?", [id]).map(Self.job)
+            try db.queryOne(SQL.jobByID, [id]).map(Self.job)
         }
     }
 
     public func stages(jobID: Int64) async throws -> [StageRecord] {
         let rows = try await database.read { db in
-            try db.query("SELECT * FROM job_stages WHERE job_id = ? ORDER BY started_at, stage", [jobID])
+            try db.query(SQL.stagesOfJob, [jobID])
         }
         return rows.map { row in
             let artifacts = (row.string("artifacts")?.data(using: .utf8))
@@ -118,7 +113,7 @@ extension SQLiteJobStore {
 
     public func attempts(jobID: Int64) async throws -> [AttemptRecord] {
         try await database.read { db in
-            try db.query("SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt, id", [jobID]).map(Self.attempt)
+            try db.query(SQL.attemptsOfJob, [jobID]).map(Self.attempt)
         }
     }
 
@@ -145,7 +140,7 @@ extension SQLiteJobStore {
     /// Running jobs, oldest lease first.
     public func runningJobs() async throws -> [Job] {
         try await database.read { db in
-            try db.query("SELECT \(Self.columns) FROM jobs WHERE state = 'running' ORDER BY updated_at").map(Self.job)
+            try db.query(SQL.runningJobs).map(Self.job)
         }
     }
 
@@ -191,6 +186,40 @@ extension SQLiteJobStore {
 }
 
 extension SQLiteJobStore.SQL {
+    /// A cancel request for a running job: `?1` now, `?2` job id.
+    public static let requestCancel = "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?"
+
+    /// What queues a failed or cancelled job again. A job with no attempts left gets one more
+    /// (as Oban's retry does); its finished stages stay recorded, so it resumes, not restarts.
+    /// It becomes due now (`run_at`); when it was first due stays in `scheduled_at`.
+    static let retrySet = """
+        UPDATE jobs SET state = 'queued', run_at = ?1, updated_at = ?1, finished_at = NULL, cancel_requested = 0,
+               max_attempts = max(max_attempts, attempt + 1)
+        """
+
+    /// Admin retry of one job: `?1` now, `?2` job id (its state was checked first).
+    public static let retryJob = "\(retrySet) WHERE id = ?2 RETURNING \(columns)"
+
+    /// `retry --all-failed`: `?1` now. Returns the ids.
+    public static let retryFailed = "\(retrySet) WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_failed WHERE state = 'failed') RETURNING id"
+
+    /// `retry --all-failed --channel`: `?1` now, `?2` channel. Returns the ids.
+    public static let retryFailedOfChannel = """
+        \(retrySet) WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_failed_channel WHERE state = 'failed' AND channel = ?2) RETURNING id
+        """
+
+    /// A job's stages (`?1` job id), in the order they started.
+    public static let stagesOfJob = "SELECT * FROM job_stages WHERE job_id = ? ORDER BY started_at, stage"
+
+    /// A job's attempts (`?1` job id), in order.
+    public static let attemptsOfJob = "SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt, id"
+
+    /// Every run of every stage of a job (`?1` job id), in the order they started.
+    public static let stageRunsOfJob = "SELECT * FROM job_stage_runs WHERE job_id = ? ORDER BY started_at, id"
+
+    /// The running jobs, oldest change first.
+    public static let runningJobs = "SELECT \(columns) FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' ORDER BY updated_at"
+
     /// Jobs by channel and state, from the counts the triggers of migration 0004 keep.
     public static let jobCounts = "SELECT channel, state, n FROM job_counts WHERE n > 0"
 

@@ -109,7 +109,7 @@ extension SQLiteJobStore {
         let host = Self.hostName
         let now = self.now()
         let (locks, expired): ([String], Bool) = try await database.read { db in
-            let locks = try db.query("SELECT lock_path FROM workers WHERE state = 'running' AND hostname = ?", [host])
+            let locks = try db.query(SQL.runningWorkersOfHost, [host])
                 .compactMap { $0.string("lock_path") }
             return (locks, try db.queryOne(SQL.anyExpired, [now]) != nil)
         }
@@ -132,7 +132,7 @@ extension SQLiteJobStore {
         var report = ReclaimReport()
         let host = Self.hostName
         let candidates: [(id: String, lockPath: String)] = try await database.read { db in
-            try db.query("SELECT id, lock_path FROM workers WHERE state = 'running' AND hostname = ?", [host])
+            try db.query(SQL.runningWorkersOfHost, [host])
                 .map { ($0.string("id") ?? "", $0.string("lock_path") ?? "") }
         }
         for candidate in candidates {
@@ -144,8 +144,7 @@ extension SQLiteJobStore {
             }
             let now = self.now()
             let freed: ReclaimReport = try await database.write { db in
-                let marked = try db.run(
-                    "UPDATE workers SET state = 'dead', stopped_at = ? WHERE id = ? AND state = 'running'", [now, candidate.id])
+                let marked = try db.run(SQL.markWorkerDead, [now, candidate.id])
                 guard marked == 1 else { return ReclaimReport() }
                 var r = try Self.releaseJobs(db, of: candidate.id, code: "worker.lost",
                                              message: "worker \(candidate.id) died", now: now)
@@ -176,4 +175,13 @@ extension SQLiteJobStore {
         if !report.requeued.isEmpty { database.signalWork() }
         return report
     }
+}
+
+extension SQLiteJobStore.SQL {
+    /// The workers of a host (`?1`) registered as running: the ones whose locks a sweep probes.
+    public static let runningWorkersOfHost = "SELECT id, lock_path FROM workers WHERE state = 'running' AND hostname = ?"
+
+    /// Marks a worker found dead (`?1` now, `?2` id), only if it is still registered as running, so
+    /// two sweeps that find it at once free its jobs once.
+    public static let markWorkerDead = "UPDATE workers SET state = 'dead', stopped_at = ? WHERE id = ? AND state = 'running'"
 }

@@ -133,8 +133,24 @@ public final class SQLiteJobStore: JobStore {
         /// heartbeat time, job id, lease token.
         public static let attemptHeartbeat = "UPDATE job_attempts SET heartbeat_at = ? WHERE job_id = ? AND lease_token = ?"
 
-        /// The job's row, read under the write lock to check a lease.
+        /// The job's row (`?1` id): read under the write lock to check a lease, and by `job(id:)`.
         public static let jobByID = "SELECT \(columns) FROM jobs WHERE id = ?"
+
+        /// The job that holds a unique key (`?1`): what a second enqueue with the key returns.
+        public static let jobByUniqueKey = "SELECT \(columns) FROM jobs WHERE unique_key = ?"
+
+        /// A heartbeat's renewal: `?1` new expiry, `?2` now, `?3` job id (the lease was checked first).
+        public static let extendLease = "UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ?"
+
+        /// Queues a job again, clearing its lease: `?1` run at, `?2` now, `?3` 1 to give back the attempt
+        /// (else 0), `?4` error code and `?5` message (`NULL` keeps the last error), `?6` job id.
+        public static let requeue = """
+            UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_at = ?, updated_at = ?,
+                   attempt = attempt - ?, last_error_code = coalesce(?, last_error_code),
+                   last_error_message = coalesce(?, last_error_message)
+             WHERE id = ?
+            RETURNING \(columns)
+            """
 
         /// job id, stage, state, attempt, artifacts JSON, started, finished, duration ms, error code, error message.
         public static let upsertStage = """
@@ -228,7 +244,7 @@ public final class SQLiteJobStore: JobStore {
             [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
              new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now, new.kind.rawValue])
         if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
-        guard let existing = try db.queryOne("SELECT \(Self.columns) FROM jobs WHERE unique_key = ?", [new.uniqueKey]) else {
+        guard let existing = try db.queryOne(SQL.jobByUniqueKey, [new.uniqueKey]) else {
             throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
         }
         return EnqueueResult(job: Self.job(existing), inserted: false)
@@ -293,7 +309,7 @@ public final class SQLiteJobStore: JobStore {
         let until = try Timestamp.checked(now.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
         return try await database.write(wakes: false) { db in
             let job = try Self.requireLease(db, lease)
-            try db.run("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ?", [until, now, job.id])
+            try db.run(SQL.extendLease, [until, now, job.id])
             try db.run(SQL.attemptHeartbeat, [now, job.id, lease.token])
             return job.cancelRequested ? .cancelRequested(until: until) : .held(until: until)
         }
@@ -341,13 +357,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// Queues a job again at `runAt`, clearing its lease; `refund` gives back the attempt.
     static func requeue(_ db: Connection, jobID: Int64, runAt: Date, refund: Bool, error: JobFailure?, now: Date) throws -> Job {
-        guard let row = try db.queryOne("""
-            UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_at = ?, updated_at = ?,
-                   attempt = attempt - ?, last_error_code = coalesce(?, last_error_code),
-                   last_error_message = coalesce(?, last_error_message)
-             WHERE id = ?
-            RETURNING \(columns)
-            """, [runAt, now, refund ? 1 : 0, error?.code, error?.message, jobID])
+        guard let row = try db.queryOne(SQL.requeue, [runAt, now, refund ? 1 : 0, error?.code, error?.message, jobID])
         else { throw JobStoreError.notFound(jobID) }
         return job(row)
     }

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// Exactly-once on one file with the product's own processes: several `ytauto worker`s
+/// (the diagnostic pipeline, `--synthetic-stage-ms`, on `synthetic` jobs) share a queue, and a
+/// worker that dies is killed for real with SIGKILL, mid-stage.
+@Suite struct QueueProcessTests {
+    let dir = TempDir("ytauto-queue-procs")
+    var dbPath: String { dir.path("ytauto.db") }
+    var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
+
+    func worker(_ args: String...) throws -> Child {
+        try Child(binary("ytauto"), ["worker"] + args, cwd: dir.url, environment: env)
+    }
+
+    /// Every attempt of every job, by job, in the order they started.
+    func attemptsByJob(_ store: SQLiteJobStore) async throws -> [Int64: [AttemptRecord]] {
+        let all = try await store.history(channel: nil, limit: 1_000_000)
+        return Dictionary(grouping: all.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }, by: \.jobID)
+    }
+
+    /// No two attempts of one job overlapped: each ended before the next began.
+    func expectNoOverlap(_ byJob: [Int64: [AttemptRecord]]) {
+        for (job, attempts) in byJob {
+            for (a, b) in zip(attempts, attempts.dropFirst()) {
+                guard let end = a.finishedAt else {
+                    Issue.record("job \(job): attempt \(a.attempt) never finished but another began")
+                    continue
+                }
+                #expect(end <= b.startedAt, "job \(job): attempt \(a.attempt) ended \(end) after the next began \(b.startedAt)")
+            }
+        }
+    }
+
+    /// Stops a worker with SIGTERM (graceful) and expects a clean exit without lock trouble.
+    func stop(_ w: Child) async {
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "worker \(w.pid) exited \(r.status): \(r.stderr.suffix(2_000))")
+        #expect(!r.stderr.contains("database is locked") && !r.stderr.contains("SQLITE_BUSY"), "\(r.stderr.suffix(2_000))")
+    }
+
+    @Test func fourWorkerProcessesRunEveryJobExactlyOnce() async throws {
+        let store = try SQLiteJobStore(path: dbPath)
+        let count = 1_000
+        for i in 0..<count {
+            _ = try await store.enqueue(NewJob(channel: ["horror", "facts", "finance"][i % 3], topic: "topic \(i)", kind: .synthetic))
+        }
+        let workers = try (0..<4).map { _ in try worker("--synthetic-stage-ms", "0", "--concurrency", "2") }
+        let done = try await eventually(timeout: .seconds(240)) { try await store.stats().byState[.succeeded] == count }
+        for w in workers { await stop(w) }
+        let states = try await store.stats().byState
+        #expect(done, "\(states)")
+        let byJob = try await attemptsByJob(store)
+        #expect(byJob.count == count)
+        for (job, attempts) in byJob {
+            // Exactly once: one attempt, and it succeeded (no job ran twice, none was lost).
+            #expect(attempts.map(\.outcome) == [.succeeded], "job \(job): \(attempts.map(\.outcome))")
+        }
+        expectNoOverlap(byJob)
+        let perWorker = Dictionary(grouping: byJob.values.flatMap { $0 }, by: \.workerID).mapValues(\.count)
+        print("jobs per worker process: \(perWorker.values.sorted())")
+        #expect(perWorker.count >= 2, "only \(perWorker) ran jobs")
+        let stageRows = try await byJob.keys.asyncMap { try await store.stages(jobID: $0) }.flatMap { $0 }
+        #expect(stageRows.count == count * 7 && stageRows.allSatisfy { $0.state == .succeeded })
+        #expect(try await store.workers().allSatisfy { $0.state == .stopped })
+    }
+
+    /// SIGKILL a worker that holds leases, mid-stage: the other worker frees its jobs through the
+    /// lock file in well under the lease time, and every job still succeeds exactly once.
+    @Test func aSigkilledWorkersJobsAreFreedAndFinishedOnce() async throws {
+        let store = try SQLiteJobStore(path: dbPath)
+        let ids = try await (0..<4).asyncMap { i in
+            try await store.enqueue(NewJob(channel: "horror", topic: "t\(i)", maxAttempts: 3, kind: .synthetic)).job.id
+        }
+        // Leases of 60 s: recovery must come from the dead-worker check, not from expiry. Stages of
+        // 4 s: the victim cannot finish a job before the kill, however loaded the machine.
+        let victim = try worker("--synthetic-stage-ms", "4000", "--concurrency", "2", "--lease-seconds", "60")
+        let victimPrefix = "w-\(victim.pid)-"
+        let held = try await eventually(timeout: .seconds(60)) {
+            let mine = try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix(victimPrefix) == true }
+            guard mine.count == 2 else { return false }
+            // Inside a stage, not merely leased.
+            return try await mine.asyncMap { try await store.stages(jobID: $0.id).isEmpty == false }.allSatisfy { $0 }
+        }
+        #expect(held)
+        let victimJobs = Set(try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix(victimPrefix) == true }.map(\.id))
+        let survivor = try worker("--synthetic-stage-ms", "50", "--concurrency", "4", "--lease-seconds", "60")
+        // The survivor takes the two free jobs; then the victim dies mid-stage.
+        #expect(try await eventually(timeout: .seconds(60)) { try await store.stats().byState[.queued, default: 0] == 0 })
+        victim.kill(SIGKILL)
+        let killedAt = Date()
+        let killed = await victim.wait()
+        #expect(killed.status == 128 + SIGKILL || killed.status == SIGKILL, "victim exited \(killed.status)")
+        let survivorPrefix = "w-\(survivor.pid)-"
+        let released = try await eventually(timeout: .seconds(60)) {
+            let attempts = try await store.history(channel: nil, limit: 100)
+            return victimJobs.allSatisfy { id in attempts.contains { $0.jobID == id && $0.workerID.hasPrefix(survivorPrefix) } }
+        }
+        #expect(released)
+        let recovery = try await store.history(channel: nil, limit: 100)
+            .filter { victimJobs.contains($0.jobID) && $0.workerID.hasPrefix(survivorPrefix) }
+            .map { $0.startedAt.timeIntervalSince(killedAt) }.max() ?? .infinity
+        print("SIGKILL to re-lease of the victim's \(victimJobs.count) jobs: \(Int(recovery * 1000)) ms")
+        #expect(recovery < 10, "recovery took \(recovery) s (the lease was 60 s)")
+        #expect(try await eventually(timeout: .seconds(120)) { try await store.stats().byState[.succeeded] == 4 })
+        await stop(survivor)
+
+        let byJob = try await attemptsByJob(store)
+        for id in ids {
+            let attempts = try #require(byJob[id])
+            #expect(attempts.filter { $0.outcome == .succeeded }.count == 1, "job \(id): \(attempts.map(\.outcome))")
+            if victimJobs.contains(id) {
+                #expect(attempts.map(\.outcome) == [.lost, .succeeded])
+                #expect(attempts.first?.errorCode == "worker.lost")
+                #expect(attempts.first?.workerID.hasPrefix(victimPrefix) == true)
+            } else {
+                #expect(attempts.map(\.outcome) == [.succeeded])
+            }
+        }
+        expectNoOverlap(byJob)
+        let dead = try await store.workers().filter { $0.state == .dead }.map(\.pid)
+        #expect(dead == [victim.pid])
+    }
+
+    /// Whether process `pid` has a file of the test's folder named `name` open.
+    func hasOpen(_ pid: Int32, _ name: String) -> Bool {
+        let fds = "/proc/\(pid)/fd"
+        let suffix = "/\(dir.url.lastPathComponent)/\(name)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fds)/\($0)"))?.hasSuffix(suffix) == true
+        }
+    }
+
+    /// Six `ytauto-admin migrate` processes on a fresh file, let go at once: each migration is applied
+    /// exactly once and every process succeeds.
+    @Test func concurrentMigratesApplyEachMigrationOnce() async throws {
+        // The test holds the write lock until every process has the database open and waits for it,
+        // so that they race for real (one after another, each would find its predecessor's work done).
+        let holder = try Connection(path: dbPath)
+        try holder.execute("BEGIN IMMEDIATE")
+        let children = try (0..<6).map { _ in try Child(binary("ytauto-admin"), ["migrate"], cwd: dir.url, environment: env) }
+        // (At most 7 s: a process waits 10 s for the lock before it gives up.)
+        let allWaiting = await eventually(timeout: .seconds(7)) { children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") } }
+        print("all six processes waited for the write lock together: \(allWaiting)")
+        try holder.execute("COMMIT")
+        for c in children {
+            let r = await c.wait()
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let db = try Connection(path: dbPath)
+        let rows = try db.query("SELECT version, count(*) AS n FROM schema_migrations GROUP BY version")
+        #expect(rows.count == Migration.embedded.count)
+        #expect(rows.allSatisfy { $0.int("n") == 1 })
+    }
+}
