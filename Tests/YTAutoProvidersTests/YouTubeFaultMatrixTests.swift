@@ -86,13 +86,7 @@ import YTAutoTestSupport
 
     init() throws {
         fake = try FakeYouTube()
-        video = dir.url.appending(path: "video.mp4")
-        thumb = dir.url.appending(path: "thumb.jpg")
-        // 700 KiB: two whole 256 KiB chunks and a shorter last one.
-        var bytes = [UInt8](repeating: 0, count: 700 * 1024)
-        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
-        try Data(bytes).write(to: video)
-        try Data("jpeg bytes".utf8).write(to: thumb)
+        (video, thumb) = try YouTubeTests.uploadFiles(in: dir)
         let path = dir.path("youtube-token.json")
         try Credentials.writePrivate(Data(#"{"refresh_token":"refresh-1"}"#.utf8), to: path)
     }

@@ -15,12 +15,18 @@ import YTAutoTestSupport
 
     init() throws {
         fake = try FakeYouTube()
-        video = dir.url.appending(path: "video.mp4")
-        thumb = dir.url.appending(path: "thumb.jpg")
+        (video, thumb) = try Self.uploadFiles(in: dir)
+    }
+
+    /// A video of 700 KiB (two whole 256 KiB chunks and a shorter last one, of varied bytes) and a
+    /// thumbnail, in `dir`.
+    static func uploadFiles(in dir: TempDir) throws -> (video: URL, thumb: URL) {
+        let video = dir.url.appending(path: "video.mp4"), thumb = dir.url.appending(path: "thumb.jpg")
         var bytes = [UInt8](repeating: 0, count: 700 * 1024)
         for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
         try Data(bytes).write(to: video)
         try Data("jpeg bytes".utf8).write(to: thumb)
+        return (video, thumb)
     }
 
     /// A token file as `ytauto auth youtube` leaves it, with an access token that has expired.
