@@ -69,6 +69,35 @@ import YTAutoTestSupport
         #expect(try await store.workers().allSatisfy { $0.state == .stopped })
     }
 
+    /// A worker process killed with SIGKILL while it holds two jobs: the next reclaim finds it dead
+    /// by its lock (the kernel dropped it; the file stays), frees the job with attempts left to run
+    /// next and fails the one on its last attempt, both attempts `lost` with `worker.lost`; the
+    /// worker is `dead`, and a second reclaim finds nothing.
+    @Test func reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL() async throws {
+        let store = try SQLiteJobStore(path: dbPath)
+        let a = try await store.enqueue(NewJob(channel: "a", topic: "a", maxAttempts: 2, kind: .synthetic)).job.id
+        let b = try await store.enqueue(NewJob(channel: "a", topic: "b", maxAttempts: 1, kind: .synthetic)).job.id
+        let doomed = try worker("--synthetic-stage-ms", "60000", "--concurrency", "2", "--lease-seconds", "3600")
+        #expect(try await eventually(timeout: .seconds(60)) { try await store.runningJobs().count == 2 })
+        #expect(try await store.reclaim().isEmpty, "a live worker's jobs are not freed")
+        let id = try #require(try await store.workers().first { $0.pid == doomed.pid }?.id)
+        doomed.kill(SIGKILL)
+        _ = await doomed.wait()
+        let lockPath = try #require(try await store.workers().first { $0.id == id }?.lockPath)
+        #expect(FileManager.default.fileExists(atPath: lockPath), "SIGKILL leaves the lock file; only its lock goes")
+
+        let report = try await store.reclaim()
+        #expect(report.deadWorkers == [id])
+        #expect(report.requeued == [a])
+        #expect(report.failed == [b])  // that was its last attempt
+        #expect(try await store.job(id: a)?.state == .queued)
+        #expect(try await store.job(id: b)?.lastErrorCode == "worker.lost")
+        #expect(try await store.attempts(jobID: a).map(\.outcome) == [.lost])
+        #expect(try await store.attempts(jobID: b).map(\.errorCode) == ["worker.lost"])
+        #expect(try await store.workers().first { $0.id == id }?.state == .dead)
+        #expect(try await store.reclaim().isEmpty)
+    }
+
     /// SIGKILL a worker that holds leases, mid-stage: the other worker frees its jobs through the
     /// lock file in well under the lease time, and every job still succeeds exactly once.
     @Test func aSigkilledWorkersJobsAreFreedAndFinishedOnce() async throws {
