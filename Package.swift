@@ -53,8 +53,9 @@ let package = Package(
         // The worker process: leasing, heartbeats, stages, cancellation and graceful shutdown.
         .target(
             name: "YTAutoWorker",
+            // The store's contract (YTAutoCore) only: no engine.
             dependencies: [
-                "YTAutoCore", "YTAutoStore",
+                "YTAutoCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -2,58 +2,63 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import YTAutoCore
-import YTAutoStore
 
 /// The worker process's service: leases jobs, heartbeats them, runs their stages through
-/// checkpoints, and shuts down gracefully.
+/// checkpoints, and shuts down gracefully. It depends on the store's contract only
+/// (``WorkerStore``): the engine says how a worker proves it is alive and how it is woken.
 ///
-/// - Waiting: it polls `PRAGMA data_version` every 100 ms (a read, no lock) and only tries
-///   to lease when another process committed, a job of its own ended, or a queued job's
-///   `run_at` came due; so it sees a new job within about 100 ms without taking the write
-///   lock while idle.
+/// - Waiting: idle, it sleeps on the store's work signal (an enqueue, a job queued again, a
+///   dead worker's jobs freed, a job of its own ending, in any process), with a poll every
+///   ``Configuration/pollInterval`` for writers outside ytauto; when woken it reads whether a
+///   job is due before it takes the write lock to lease.
 /// - Cancellation: a cancel request seen by a heartbeat cancels the running stage's task;
 ///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more.
 /// - Threads: its bookkeeping (leasing, checkpoints, heartbeats, the sweep) runs on the
-///   store file's ``DatabaseThread``, where the store's transactions run without a hop to a
-///   dispatch queue and back; the stages' own work runs on Swift's global executor.
+///   store's ``WorkerStore/bookkeepingExecutor`` (on SQLite the file's `DatabaseThread`, where
+///   the store's transactions run without a hop to a dispatch queue and back); the stages' own
+///   work runs on Swift's global executor.
 /// - Success: once a job is recorded `succeeded`, the pipeline's ``StagedPipeline/succeeded(job:dryRun:)``
 ///   tidies after it (the media pipeline removes its work folder); the worker itself knows no files.
 /// - Graceful shutdown (SIGTERM/SIGINT): it stops leasing; running stages may finish within
 ///   the grace period; the jobs are then handed back without spending an attempt. A stage
 ///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
 ///   and its job handed back.
-public final class QueueWorker: Service, Sendable {
-    public struct Configuration: Sendable {
-        public var concurrency = 2
-        public var channels: [String]? = nil
-        public var grace: Duration = .seconds(30)
-        public var leaseDuration: Duration = .seconds(30)
-        public var heartbeatInterval: Duration = .seconds(5)
-        /// How often it looks for dead workers and expired leases.
-        public var sweepInterval: Duration = .seconds(1)
-        /// The longest an idle worker sleeps between looks when nothing signals new work: for
-        /// writers outside ytauto (the `sqlite3` shell), which do not signal.
-        public var pollInterval: Duration = .seconds(1)
-        public var dryRun = false
-        /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
-        public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
-        public init() {}
-    }
+/// How a ``QueueWorker`` runs.
+public struct QueueWorkerConfiguration: Sendable {
+    public var concurrency = 2
+    public var channels: [String]? = nil
+    public var grace: Duration = .seconds(30)
+    public var leaseDuration: Duration = .seconds(30)
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// How often it looks for dead workers and expired leases.
+    public var sweepInterval: Duration = .seconds(1)
+    /// The longest an idle worker sleeps between looks when nothing signals new work: for
+    /// writers outside ytauto (the `sqlite3` shell), which do not signal.
+    public var pollInterval: Duration = .seconds(1)
+    public var dryRun = false
+    /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
+    public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
+    public init() {}
+}
 
-    let store: SQLiteJobStore
+public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
+    public typealias Configuration = QueueWorkerConfiguration
+
+
+    let store: Store
     let pipeline: any StagedPipeline
     let configuration: Configuration
     let logger: Logger
     private let inFlight = InFlight()
-    /// The store file's ``DatabaseThread``, where this worker's bookkeeping runs.
-    private let thread: DatabaseThread
+    /// Where this worker's bookkeeping runs (``WorkerStore/bookkeepingExecutor``).
+    private let thread: any TaskExecutor
 
-    public init(store: SQLiteJobStore, pipeline: any StagedPipeline, configuration: Configuration, logger: Logger) {
+    public init(store: Store, pipeline: any StagedPipeline, configuration: Configuration, logger: Logger) {
         self.store = store
         self.pipeline = pipeline
         self.configuration = configuration
         self.logger = logger
-        self.thread = store.database.thread
+        self.thread = store.bookkeepingExecutor
     }
 
     public func run() async throws {
@@ -113,7 +118,7 @@ public final class QueueWorker: Service, Sendable {
             Task {
                 await self.inFlight.stopLeasing()
                 // The lease loop may be asleep waiting for work: wake it to see the shutdown.
-                self.store.database.signalWork()
+                self.store.signalWork()
                 await self.inFlight.beginShutdown(grace: self.configuration.grace)
             }
         }
@@ -159,14 +164,13 @@ public final class QueueWorker: Service, Sendable {
         return job
     }
 
-    private func leaseLoop(registration: WorkerRegistration, log: Logger) async {
+    private func leaseLoop(registration: Store.Registration, log: Logger) async {
         var lastVersion: Int64 = -1
         var nextDue: Date? = nil
-        // Idle, it sleeps on the file's work signal (an enqueue, a job queued again, a dead
-        // worker's jobs freed, a job of its own ending) on a thread of its own, not on a poll.
-        let idleThread = DatabaseThread.forDatabase(at: store.database.path + "#idle-\(registration.id)")
+        // Idle, it sleeps on the store's work signal (an enqueue, a job queued again, a dead
+        // worker's jobs freed, a job of its own ending), not on a poll.
         while await !inFlight.isShuttingDown && !Task.isCancelled {
-            let seen = store.database.workSequence
+            let seen = store.workSequence
             do {
                 let free = configuration.concurrency - (await inFlight.count)
                 if free > 0 {
@@ -180,7 +184,7 @@ public final class QueueWorker: Service, Sendable {
                         let next = try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind)
                         guard let next, next <= Date() else {
                             nextDue = next
-                            await waitForWork(seen: seen, nextDue: nextDue, on: idleThread)
+                            await waitForWork(seen: seen, nextDue: nextDue, waiter: registration.id)
                             continue
                         }
                         var leased = 0
@@ -198,17 +202,16 @@ public final class QueueWorker: Service, Sendable {
             } catch {
                 log.error("leasing failed: \(error)")
             }
-            await waitForWork(seen: seen, nextDue: nextDue, on: idleThread)
+            await waitForWork(seen: seen, nextDue: nextDue, waiter: registration.id)
         }
     }
 
     /// Sleeps until work is signalled after `seen` was read, a queued job comes due, or the
-    /// poll interval passes, blocking `thread` (which exists for it), not the database thread.
-    private func waitForWork(seen: UInt32, nextDue: Date?, on thread: DatabaseThread) async {
+    /// poll interval passes (off the bookkeeping executor: the store waits where it may block).
+    private func waitForWork(seen: UInt64, nextDue: Date?, waiter: String) async {
         var timeout = configuration.pollInterval
         if let nextDue { timeout = min(timeout, .milliseconds(Int64(max(0, nextDue.timeIntervalSinceNow) * 1000) + 1)) }
-        let database = store.database
-        await withTaskExecutorPreference(thread) { database.waitForWork(seen: seen, timeout: timeout) }
+        await store.waitForWork(seen: seen, timeout: timeout, waiter: waiter)
     }
 
     private func start(_ lease: Lease, log: Logger) async {
@@ -223,7 +226,7 @@ public final class QueueWorker: Service, Sendable {
             await self.process(lease, control: control, log: jl)
             await self.inFlight.remove(lease.jobID)
             // A slot is free: the lease loop may be asleep waiting for work.
-            self.store.database.signalWork()
+            self.store.signalWork()
         }
     }
 

@@ -2,20 +2,19 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import YTAutoCore
-import YTAutoStore
 
 /// The scheduler process's service: turns each channel's cron schedule into jobs.
 ///
 /// Every pass decides, per channel, the slots between where the last pass (of any scheduler)
-/// stopped and now (``SQLiteJobStore/schedule(_:now:)``), then sleeps until the next slot of any
+/// stopped and now (``SchedulerStore/schedule(_:now:)``), then sleeps until the next slot of any
 /// channel, at most `maxSleep`. Several schedulers may run at once: a slot still becomes one job.
 public final class SchedulerService: Service, Sendable {
-    let store: SQLiteJobStore
+    let store: any SchedulerStore
     let channels: [ChannelConfig]
     let logger: Logger
     let maxSleep: Duration
 
-    public init(store: SQLiteJobStore, channels: [ChannelConfig], logger: Logger, maxSleep: Duration = .seconds(30)) {
+    public init(store: any SchedulerStore, channels: [ChannelConfig], logger: Logger, maxSleep: Duration = .seconds(30)) {
         self.store = store
         self.channels = channels
         self.logger = logger

@@ -50,7 +50,7 @@ extension YTAutoCommand {
                 maxAttempts: 1, kind: pipeline.kind)).job
             print("job \(job.id): channel \(channel), topic \"\(chosen)\"")
             fflush(nil)
-            var workerConfig = QueueWorker.Configuration()
+            var workerConfig = QueueWorkerConfiguration()
             workerConfig.dryRun = dryRun
             workerConfig.observer = { progress.handle($0) }
             let worker = QueueWorker(store: store, pipeline: pipeline, configuration: workerConfig, logger: logger)
@@ -90,11 +90,11 @@ extension YTAutoCommand {
 
 /// Runs one job as a service, so the service group's signal handling covers it.
 final class OneJob: Service, Sendable {
-    let worker: QueueWorker
+    let worker: QueueWorker<SQLiteJobStore>
     let jobID: Int64
     let result = Box<Job>()
 
-    init(worker: QueueWorker, jobID: Int64) {
+    init(worker: QueueWorker<SQLiteJobStore>, jobID: Int64) {
         self.worker = worker
         self.jobID = jobID
     }

@@ -49,7 +49,7 @@ extension YTAutoCommand {
             if let stageMS = syntheticStageMs {
                 logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
             }
-            var config = QueueWorker.Configuration()
+            var config = QueueWorkerConfiguration()
             config.concurrency = concurrency
             config.channels = channels.isEmpty ? nil : channels
             config.grace = try OptionCheck.duration(grace, "--grace", allowed: ConfigLimits.grace, milliseconds: true)

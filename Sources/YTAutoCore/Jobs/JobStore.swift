@@ -134,3 +134,18 @@ extension Duration {
         TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }
+
+/// Refusals of the store that are not about a lease.
+public enum JobStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    case notFound(Int64)
+    case invalidState(jobID: Int64, state: JobState, action: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "job \(id) does not exist"
+        case .invalidState(let id, let state, let action): "job \(id) is \(state.rawValue); cannot \(action)"
+        case .invalidArgument(let why): why
+        }
+    }
+}

@@ -185,3 +185,25 @@ extension SQLiteJobStore.SQL {
     /// two sweeps that find it at once free its jobs once.
     public static let markWorkerDead = "UPDATE workers SET state = 'dead', stopped_at = ? WHERE id = ? AND state = 'running'"
 }
+
+extension WorkerRegistration: WorkerRegistrationRecord {}
+
+/// The worker's and the scheduler's contracts, on SQLite: a worker's life is its lock file, and
+/// idle workers sleep on the work word of `<db>-wake` (a futex shared through the file).
+extension SQLiteJobStore: WorkerStore, SchedulerStore {
+    public func registerWorker() async throws -> WorkerRegistration { try await registerWorker(id: nil) }
+
+    public var workSequence: UInt64 { UInt64(database.workSequence) }
+
+    public func signalWork() { database.signalWork() }
+
+    /// Blocks a thread of the waiter's own (`<db>#idle-<waiter>`), never a cooperative one.
+    public func waitForWork(seen: UInt64, timeout: Duration, waiter: String) async {
+        let database = self.database
+        let idle = DatabaseThread.forDatabase(at: database.path + "#idle-\(waiter)")
+        await withTaskExecutorPreference(idle) { database.waitForWork(seen: UInt32(truncatingIfNeeded: seen), timeout: timeout) }
+    }
+
+    /// The database file's ``DatabaseThread``: the store's transactions run there without a hop.
+    public var bookkeepingExecutor: any TaskExecutor { database.thread }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// A worker's registration with the store, held for the worker's life.
+public protocol WorkerRegistrationRecord: Sendable {
+    /// The worker's id: the owner of its leases.
+    var id: String { get }
+}
+
+/// What a worker process needs of the store beyond the queue itself (``JobStore``): to register
+/// for its life and leave, to keep its row fresh, to keep a stage's notes, to lease one given
+/// job (`run-once`), to learn of new work without polling, and where its bookkeeping runs.
+///
+/// The worker (``QueueWorker`` in YTAutoWorker) depends on this contract only; an engine
+/// supplies the rest: how a registration proves the worker is alive (a lock file on SQLite),
+/// and how a sleeping worker is woken (a futex word shared through a file on SQLite).
+public protocol WorkerStore: JobStore {
+    associatedtype Registration: WorkerRegistrationRecord
+
+    /// Registers this process as a worker. Its jobs are freed by ``reclaim()`` once the engine
+    /// can tell it died.
+    func registerWorker() async throws -> Registration
+
+    /// Marks the worker stopped; jobs it still holds are released as lost.
+    func deregisterWorker(_ registration: Registration) async throws
+
+    /// Records that the worker was seen now (for people: liveness is the registration's).
+    func touchWorker(_ id: String) async throws
+
+    /// Merges `notes` into the stage's notes (what a stage wants to find again on a retry, such as
+    /// an upload session). Throws ``LeaseLost``.
+    func saveStageNotes(_ lease: Lease, stage: String, notes: [String: String]) async throws
+
+    /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.
+    func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration, only jobID: Int64?) async throws -> Lease?
+
+    /// A number that changes whenever another connection committed (cheap; no lock).
+    func dataVersion() async throws -> Int64
+
+    /// The earliest `run_at` of a queued job of `kind` (of `channels`, if given), or nil.
+    func nextRunAt(channels: [String]?, kind: JobKind) async throws -> Date?
+
+    /// The work signal's sequence now: read it before looking for work, then pass it to
+    /// ``waitForWork(seen:timeout:waiter:)``.
+    var workSequence: UInt64 { get }
+
+    /// Tells idle workers, in every process, that a job may have become leasable.
+    func signalWork()
+
+    /// Waits until ``signalWork()`` is called anywhere after `seen` was read, or `timeout`
+    /// passes. Waits of one `waiter` (a worker's id) are served one at a time, off Swift's
+    /// cooperative threads.
+    func waitForWork(seen: UInt64, timeout: Duration, waiter: String) async
+
+    /// Where a worker's bookkeeping (leases, checkpoints, heartbeats, sweeps) should run.
+    var bookkeepingExecutor: any TaskExecutor { get }
+}
+
+/// What the scheduler needs of the store: to decide a channel's slots and free dead workers' jobs.
+public protocol SchedulerStore: Sendable {
+    /// Decides every slot of `channel` from where the last scheduler stopped looking up to `now`
+    /// (``SchedulingRules``); a slot becomes at most one job however many schedulers run.
+    func schedule(_ channel: ChannelConfig, now: Date?) async throws -> [SlotDecision]
+
+    /// ``JobStore/reclaim()``, writing only when there is something to free.
+    func reclaimIfNeeded() async throws -> ReclaimReport
+}
