@@ -230,7 +230,7 @@ public struct AdminCommand: AsyncParsableCommand {
             if json {
                 print(Output.json(workers.map { w -> [String: Any] in
                     var o: [String: Any] = ["id": w.id, "pid": Int(w.pid), "host": w.hostname,
-                                            "state": Workers.shownState(w).hasPrefix("dead") ? "dead" : w.state.rawValue,
+                                            "state": Workers.shownState(w, store: store).hasPrefix("dead") ? "dead" : w.state.rawValue,
                                             "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
                     o["stopped_at"] = w.stoppedAt.map(Timestamp.string)
                     return o
@@ -240,13 +240,13 @@ public struct AdminCommand: AsyncParsableCommand {
             if workers.isEmpty { print("no workers registered"); return }
             print(Output.table(
                 ["worker", "pid", "host", "state", "started", "last seen", "stopped"],
-                workers.map { [$0.id, String($0.pid), $0.hostname, Workers.shownState($0), Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
+                workers.map { [$0.id, String($0.pid), $0.hostname, Workers.shownState($0, store: store), Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
         }
 
         /// A row still `running` whose lock nobody holds (it could not be freed here, e.g. on a
         /// read-only database) shows as dead; a worker on another host is taken at its word.
-        static func shownState(_ w: WorkerRecord) -> String {
-            guard w.state == .running, w.hostname == SQLiteJobStore.hostName, WorkerLock.isAbandoned(path: w.lockPath) else {
+        static func shownState(_ w: WorkerRecord, store: any OperatorStore) -> String {
+            guard w.state == .running, store.isAbandoned(w) == true else {
                 return w.state.rawValue
             }
             return "dead (not yet freed)"

@@ -41,7 +41,9 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// (``createStore()``): a mistyped `--db` is an error naming the path, never a new empty
     /// database that answers "no failed jobs".
     /// - Throws: ``CLIError`` when the file is missing or its schema is not this binary's.
-    public func openStore(_ access: Access = .readWrite) throws -> SQLiteJobStore {
+    ///
+    /// This is where the engine is chosen: the commands hold the store's contract only.
+    public func openStore(_ access: Access = .readWrite) throws -> any OperatorStore {
         let path = databasePath
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIError("no database at \(path): run `ytauto init` to create one (or point --db or YTAUTO_DB at yours)")
@@ -68,7 +70,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     }
 
     /// Creates (if missing) and migrates the database: for `ytauto init` and `ytauto-admin migrate`.
-    public func createStore() throws -> SQLiteJobStore {
+    public func createStore() throws -> any OperatorStore {
         let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -81,14 +83,14 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// that jobs never stay `running` when no worker is alive to free them. It looks with reads
     /// first and writes only when there is something to free (opening the database for writing if
     /// `store` is read-only). Returns a line for the operator, or nil when nothing was found.
-    public func freeDeadWorkers(_ store: SQLiteJobStore) async -> String? {
+    public func freeDeadWorkers(_ store: any OperatorStore) async -> String? {
         do {
             guard try await store.needsReclaim() else { return nil }
         } catch {
             return "warning: could not look for dead workers: \(error)"
         }
         do {
-            let writer = store.database.isReadOnly ? try openStore(.readWrite) : store
+            let writer = store.isReadOnly ? try openStore(.readWrite) : store
             let report = try await writer.reclaim()
             if report.isEmpty { return nil }
             var parts: [String] = []

@@ -6,7 +6,6 @@ import UnixSignals
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
-import YTAutoStore
 import YTAutoWorker
 
 extension YTAutoCommand {
@@ -53,7 +52,7 @@ extension YTAutoCommand {
             var workerConfig = QueueWorkerConfiguration()
             workerConfig.dryRun = dryRun
             workerConfig.observer = { progress.handle($0) }
-            let worker = QueueWorker(store: store, pipeline: pipeline, configuration: workerConfig, logger: logger)
+            let worker = makeWorker(store: store, pipeline: pipeline, configuration: workerConfig, logger: logger)
             let runner = OneJob(worker: worker, jobID: job.id)
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -88,13 +87,27 @@ extension YTAutoCommand {
     }
 }
 
+/// A worker that can run one given job (``QueueWorker/runOne(jobID:)``), whatever its store.
+protocol OneJobRunner: Sendable {
+    func runOne(jobID: Int64) async throws -> Job
+}
+
+extension QueueWorker: OneJobRunner {}
+
+/// A worker over `store`, whichever engine it is (the store arrives as `any OperatorStore`).
+func makeWorker<Store: WorkerStore>(
+    store: Store, pipeline: any StagedPipeline, configuration: QueueWorkerConfiguration, logger: Logger
+) -> any Service & OneJobRunner {
+    QueueWorker(store: store, pipeline: pipeline, configuration: configuration, logger: logger)
+}
+
 /// Runs one job as a service, so the service group's signal handling covers it.
 final class OneJob: Service, Sendable {
-    let worker: QueueWorker<SQLiteJobStore>
+    let worker: any OneJobRunner
     let jobID: Int64
     let result = Box<Job>()
 
-    init(worker: QueueWorker<SQLiteJobStore>, jobID: Int64) {
+    init(worker: any OneJobRunner, jobID: Int64) {
         self.worker = worker
         self.jobID = jobID
     }
@@ -133,7 +146,7 @@ enum PipelineChoice {
     static func make(
         syntheticStageMs: Int?, syntheticArtifacts: URL? = nil, global: GlobalOptions, config preloaded: AppConfig? = nil,
         onProgress: (@Sendable (Int64, String) -> Void)? = nil
-    ) throws -> (pipeline: any StagedPipeline, store: SQLiteJobStore) {
+    ) throws -> (pipeline: any StagedPipeline, store: any OperatorStore) {
         if let ms = syntheticStageMs {
             return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try global.openStore())
         }

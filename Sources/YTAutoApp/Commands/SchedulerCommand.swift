@@ -4,7 +4,6 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import YTAutoCore
-import YTAutoStore
 import YTAutoWorker
 
 extension YTAutoCommand {

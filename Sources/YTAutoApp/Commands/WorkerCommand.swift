@@ -5,7 +5,6 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import YTAutoCore
-import YTAutoStore
 import YTAutoWorker
 
 extension YTAutoCommand {
@@ -56,8 +55,7 @@ extension YTAutoCommand {
             config.leaseDuration = .seconds(leaseSeconds)
             config.heartbeatInterval = .seconds(Double(leaseSeconds) / 3)
             config.dryRun = dryRun
-            let worker = QueueWorker(store: store, pipeline: pipeline,
-                                     configuration: config, logger: logger)
+            let worker = makeWorker(store: store, pipeline: pipeline, configuration: config, logger: logger)
             let secondSignal = SecondSignal.install()
             let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()

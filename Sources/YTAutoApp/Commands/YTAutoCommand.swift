@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import YTAutoCore
 import YTAutoMedia
-import YTAutoStore
 
 /// `ytauto`: set up, feed and watch the queue.
 public struct YTAutoCommand: AsyncParsableCommand {
@@ -69,9 +68,9 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let workers = try await store.workers()
             let version = try await store.schemaVersion()
             let live = workers.filter { $0.state == .running }.map { w -> (WorkerRecord, Bool) in
-                if w.hostname != SQLiteJobStore.hostName { return (w, true) }
-                // A look only: the lock file stays for the process that frees the worker's jobs.
-                return (w, !WorkerLock.isAbandoned(path: w.lockPath))
+                // A look only (another host's worker is taken at its word): the proof of life
+                // stays for the process that frees the worker's jobs.
+                (w, store.isAbandoned(w) != true)
             }
             let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
             // Disk used by the jobs' files, found through the configuration; status still answers without one.

@@ -29,15 +29,6 @@ extension SQLiteJobStore {
     }
 }
 
-/// One row of the quota ledger.
-public struct LedgerEntry: Sendable, Hashable {
-    public var day: String
-    public var provider: String
-    public var channel: String
-    public var unit: String
-    public var amount: Int64
-}
-
 extension SQLiteJobStore: QuotaLedger {
     public func record(provider: String, channel: String, unit: String, amount: Int, day: String) async throws {
         guard amount > 0 else { return }

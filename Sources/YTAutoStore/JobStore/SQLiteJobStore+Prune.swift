@@ -1,15 +1,6 @@
 import Foundation
 import YTAutoCore
 
-/// A job ``SQLiteJobStore/pruneReturningJobs(finishedBefore:batchSize:)`` deleted: enough to
-/// find its files (the work folder by id, the output folder by channel, id and topic).
-public struct PrunedJob: Sendable, Hashable {
-    public let id: Int64
-    public let channel: String
-    public let topic: String?
-    public let state: JobState
-}
-
 extension SQLiteJobStore {
     /// Deletes finished jobs (with their stages and attempts) that finished before `cutoff`,
     /// `batchSize` a transaction, and returns them, so the caller can remove their files: a row

@@ -207,3 +207,15 @@ extension SQLiteJobStore: WorkerStore, SchedulerStore {
     /// The database file's ``DatabaseThread``: the store's transactions run there without a hop.
     public var bookkeepingExecutor: any TaskExecutor { database.thread }
 }
+
+/// The commands' contract, on SQLite.
+extension SQLiteJobStore: OperatorStore {
+    public var isReadOnly: Bool { database.isReadOnly }
+
+    /// By its lock file, probed without taking it; nil for a worker of another host (its lock
+    /// can only be probed there).
+    public func isAbandoned(_ worker: WorkerRecord) -> Bool? {
+        guard worker.hostname == Self.hostName else { return nil }
+        return WorkerLock.isAbandoned(path: worker.lockPath)
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// A job that ``OperatorStore/pruneReturningJobs(finishedBefore:batchSize:)`` deleted: enough to
+/// find its files (the work folder by id, the output folder by channel, id and topic).
+public struct PrunedJob: Sendable, Hashable {
+    public let id: Int64
+    public let channel: String
+    public let topic: String?
+    public let state: JobState
+
+    public init(id: Int64, channel: String, topic: String?, state: JobState) {
+        self.id = id
+        self.channel = channel
+        self.topic = topic
+        self.state = state
+    }
+}
+
+/// One row of the quota ledger.
+public struct LedgerEntry: Sendable, Hashable {
+    public var day: String
+    public var provider: String
+    public var channel: String
+    public var unit: String
+    public var amount: Int64
+
+    public init(day: String, provider: String, channel: String, unit: String, amount: Int64) {
+        self.day = day
+        self.provider = provider
+        self.channel = channel
+        self.unit = unit
+        self.amount = amount
+    }
+}
+
+/// Everything the commands (`ytauto`, `ytauto-admin`, `run-once`) need of the store: the
+/// queue, the worker's and the scheduler's contracts, the quota ledger, and what operators
+/// read (workers, slots, stage runs, running attempts) and do (prune). The commands hold an
+/// `any OperatorStore` that one place opens from `--db` (`GlobalOptions.openStore`); the
+/// engine's own tools (`backup`, `check`, `migrate`) are the only ones that know it is SQLite.
+public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
+    /// Whether it was opened for reading only.
+    var isReadOnly: Bool { get }
+
+    /// The newest schema migration applied.
+    func schemaVersion() async throws -> Int
+
+    /// Every registered worker, newest first.
+    func workers() async throws -> [WorkerRecord]
+
+    /// The topic `ytauto enqueue` takes when none is given (``SchedulingRules/suggestTopic(_:lastUse:recencyDays:now:)``).
+    func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool)
+
+    /// Every run of every stage of a job, per attempt.
+    func stageRuns(jobID: Int64) async throws -> [StageRunRecord]
+
+    /// The scheduler's decisions, newest first (of one channel, if given).
+    func slots(channel: String?, limit: Int) async throws -> [SlotRecord]
+
+    /// Where the schedulers stopped looking for `channel`, or nil when none has seen it.
+    func scheduleCursor(channel: String) async throws -> Date?
+
+    /// The running jobs.
+    func runningJobs() async throws -> [Job]
+
+    /// When each running job's current attempt started, by job id.
+    func runningAttemptStarts() async throws -> [Int64: Date]
+
+    /// ``JobStore/prune(finishedBefore:batchSize:)``, returning the jobs it deleted so the
+    /// caller can remove their files.
+    func pruneReturningJobs(finishedBefore cutoff: Date, batchSize: Int) async throws -> [PrunedJob]
+
+    /// Whether a worker registered as running is dead by what this process can see (a look,
+    /// changing nothing): true when its proof of life is gone, false when it holds, nil when
+    /// it cannot be told from here (on SQLite, a worker of another host).
+    func isAbandoned(_ worker: WorkerRecord) -> Bool?
+
+    /// Whether ``JobStore/reclaim()`` would free anything (reads only).
+    func needsReclaim() async throws -> Bool
+
+    /// The quota ledger from `day` (`YYYY-MM-DD`) on.
+    func ledger(since day: String) async throws -> [LedgerEntry]
+}
