@@ -19,9 +19,9 @@ import YTAutoTestSupport
 
     enum Write: CaseIterable { case heartbeat, checkpoint, complete, fail, handBack, markCancelled }
 
-    @Test(arguments: Write.allCases)
-    func aStaleLeaseIsRefused(_ write: Write) async throws {
-        let f = try Fixture()
+    @Test(arguments: Write.allCases, StoreEngine.all)
+    func aStaleLeaseIsRefused(_ write: Write, engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let (stale, current) = try await takenOver(f)
         try await f.store.checkpoint(current, stage: "script", state: .running, artifacts: [], startedAt: f.clock.now, error: nil)
         let before = try await f.row(stale.jobID)
@@ -45,8 +45,8 @@ import YTAutoTestSupport
         #expect(try await f.store.attempts(jobID: stale.jobID) == attemptsBefore)
     }
 
-    @Test func aFinishedOrCancelledJobRefusesItsOldLease() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func aFinishedOrCancelledJobRefusesItsOldLease(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         _ = try await f.store.complete(lease)
@@ -56,15 +56,15 @@ import YTAutoTestSupport
 
         _ = try await f.store.enqueue(NewJob(channel: "a"))
         let other = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
-        try await f.store.database.write { db in
+        try await f.sqlite().database.write { db in
             try db.run("DELETE FROM jobs WHERE id = ?", [other.jobID])
         }
         let gone = await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(other) }
         #expect(gone?.currentState == nil)
     }
 
-    @Test func aForgedOwnerIsRefused() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func aForgedOwnerIsRefused(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         _ = try await f.store.enqueue(NewJob(channel: "a"))
         var lease = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
         lease.owner = "w2"
@@ -77,15 +77,16 @@ import YTAutoTestSupport
     /// marks it stopped and removes its lock file. (A dead one, killed with SIGKILL for real:
     /// `QueueProcessTests.reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL`.)
     @Test func aLiveWorkerIsAliveUntilItDeregisters() async throws {
-        let f = try Fixture()
-        let alive = try await f.store.registerWorker(id: "alive")
+        let f = try Fixture(.sqlite)
+        let store = try f.sqlite()
+        let alive = try await store.registerWorker(id: "alive")
         #expect(throws: WorkerLock.Failure.self) { _ = try WorkerLock.acquire(path: alive.lock.path) }
         let a = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 2)).job.id
         let la = try #require(try await f.store.lease(worker: alive.id, channels: nil, duration: .seconds(3600)))
         #expect(la.jobID == a)
         #expect(try await f.store.reclaim().isEmpty)
         #expect(try await f.store.workers().first { $0.id == "alive" }?.state == .running)
-        try await f.store.deregisterWorker(alive)
+        try await store.deregisterWorker(alive)
         #expect(try await f.store.workers().first { $0.id == "alive" }?.state == .stopped)
         #expect(!FileManager.default.fileExists(atPath: alive.lock.path))
     }

@@ -14,22 +14,45 @@ final class ManualClock: @unchecked Sendable {
     func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
 }
 
+/// A store engine under test: the store behaviour tests (JobStoreTests, FencingTests,
+/// ScheduleTests, RunHistoryTests) run against every engine of ``all`` through the store's
+/// contract (`OperatorStore`), so one that behaves differently fails them. SQLite is the only
+/// engine today; a second one joins by adding its factory here.
+struct StoreEngine: Sendable, CustomTestStringConvertible {
+    let name: String
+    /// A fresh, empty store in `dir`, on `clock` and `policy`.
+    let make: @Sendable (_ dir: TempDir, _ clock: @escaping @Sendable () -> Date, _ policy: RetryPolicy) throws -> any OperatorStore
+
+    var testDescription: String { name }
+
+    static let sqlite = StoreEngine(name: "sqlite") { dir, clock, policy in
+        try SQLiteJobStore(path: dir.path("jobs.db"), retryPolicy: policy, clock: clock)
+    }
+
+    static let all: [StoreEngine] = [.sqlite]
+}
+
 struct Fixture {
     let dir = TempDir()
     let clock = ManualClock()
-    let store: SQLiteJobStore
+    let store: any OperatorStore
 
-    init(retryPolicy: RetryPolicy = .init()) throws {
+    init(_ engine: StoreEngine = .sqlite, retryPolicy: RetryPolicy = .init()) throws {
         let clock = self.clock
-        store = try SQLiteJobStore(path: dir.path("jobs.db"), retryPolicy: retryPolicy, clock: { clock.now })
+        store = try engine.make(dir, { clock.now }, retryPolicy)
     }
 
     func row(_ id: Int64) async throws -> Job { try #require(try await store.job(id: id)) }
+
+    /// The store as SQLite, for a check that reads its tables directly (so it runs on SQLite only).
+    func sqlite(sourceLocation: SourceLocation = #_sourceLocation) throws -> SQLiteJobStore {
+        try #require(store as? SQLiteJobStore, "this check reads SQLite's tables", sourceLocation: sourceLocation)
+    }
 }
 
 @Suite struct JobStoreTests {
-    @Test func enqueueWithAUniqueKeyNeverMakesASecondJob() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func enqueueWithAUniqueKeyNeverMakesASecondJob(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let a = try await f.store.enqueue(NewJob(channel: "facts", topic: "honey", options: ["format": "short"], uniqueKey: "facts@2026-11-25T18:00Z"))
         let b = try await f.store.enqueue(NewJob(channel: "facts", topic: "other", uniqueKey: "facts@2026-11-25T18:00Z"))
         #expect(a.inserted && !b.inserted)
@@ -43,8 +66,8 @@ struct Fixture {
         await #expect(throws: JobStoreError.self) { try await f.store.enqueue(NewJob(channel: "facts", maxAttempts: 0)) }
     }
 
-    @Test func leaseTakesByPriorityThenRunAtThenID() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func leaseTakesByPriorityThenRunAtThenID(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let now = f.clock.now
         let late = try await f.store.enqueue(NewJob(channel: "a", priority: 5, runAt: now.addingTimeInterval(-10))).job
         let urgentNewer = try await f.store.enqueue(NewJob(channel: "a", priority: 0, runAt: now.addingTimeInterval(-1))).job
@@ -58,8 +81,8 @@ struct Fixture {
         #expect(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30))?.jobID == future.id)
     }
 
-    @Test func leaseFiltersByChannelAndStartsAnAttempt() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func leaseFiltersByChannelAndStartsAnAttempt(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         _ = try await f.store.enqueue(NewJob(channel: "horror"))
         let facts = try await f.store.enqueue(NewJob(channel: "facts")).job
         #expect(try await f.store.lease(worker: "w", channels: ["finance"], duration: .seconds(30)) == nil)
@@ -75,8 +98,8 @@ struct Fixture {
         #expect(attempts[0].workerID == "w1" && attempts[0].outcome == nil && attempts[0].channel == "facts")
     }
 
-    @Test func anExpiredLeaseIsLeasableAgainWithANewToken() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func anExpiredLeaseIsLeasableAgainWithANewToken(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let first = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
         #expect(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)) == nil)
@@ -92,8 +115,8 @@ struct Fixture {
         #expect(attempts[0].errorCode == "lease.expired")
     }
 
-    @Test func heartbeatExtendsAndReportsACancelRequest() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func heartbeatExtendsAndReportsACancelRequest(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         f.clock.advance(20)
@@ -107,8 +130,8 @@ struct Fixture {
         #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.cancelled])
     }
 
-    @Test func checkpointsRecordStagesArtifactsAndDurations() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func checkpointsRecordStagesArtifactsAndDurations(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let start = f.clock.now
@@ -128,8 +151,8 @@ struct Fixture {
         #expect(try await f.store.attempts(jobID: id).first?.outcome == .succeeded)
     }
 
-    @Test func aRetryableFailureBacksOffWithinBounds() async throws {
-        let f = try Fixture(retryPolicy: RetryPolicy(base: .seconds(10), cap: .seconds(60)))
+    @Test(arguments: StoreEngine.all) func aRetryableFailureBacksOffWithinBounds(engine: StoreEngine) async throws {
+        let f = try Fixture(engine, retryPolicy: RetryPolicy(base: .seconds(10), cap: .seconds(60)))
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 5)).job.id
         for attempt in 1...4 {
             let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
@@ -147,8 +170,8 @@ struct Fixture {
         #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.retrying, .retrying, .retrying, .retrying, .failed])
     }
 
-    @Test func theErrorsRetryTimeWinsAndAQuotaParkSpendsNoAttempt() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func theErrorsRetryTimeWinsAndAQuotaParkSpendsNoAttempt(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let reset = YouTubeQuotaExceededError.nextQuotaReset(after: f.clock.now)
@@ -169,8 +192,8 @@ struct Fixture {
         #expect(rated.runAt == at && rated.attempt == 1)
     }
 
-    @Test func aPermanentErrorFailsAtOnce() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func aPermanentErrorFailsAtOnce(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let job = try await f.store.fail(lease, error: JobFailure(ScriptValidationError(issues: ["no hook"])))
@@ -180,8 +203,8 @@ struct Fixture {
         #expect(failed.map(\.id) == [id])
     }
 
-    @Test func handBackQueuesAgainWithoutSpendingTheAttempt() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func handBackQueuesAgainWithoutSpendingTheAttempt(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let back = try await f.store.handBack(lease)
@@ -191,8 +214,8 @@ struct Fixture {
         #expect(try await f.store.attempts(jobID: id).map(\.outcome) == [.handedBack, nil])
     }
 
-    @Test func cancelQueuedRunningAndFinished() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func cancelQueuedRunningAndFinished(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let queued = try await f.store.enqueue(NewJob(channel: "a")).job.id
         #expect(try await f.store.cancel(jobID: queued) == .cancelled)
         #expect(try await f.row(queued).state == .cancelled)
@@ -208,8 +231,8 @@ struct Fixture {
         #expect(ended.state == .cancelled)
     }
 
-    @Test func retryQueuesFailedJobsAgainKeepingTheirStages() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func retryQueuesFailedJobsAgainKeepingTheirStages(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         try await f.store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
@@ -230,8 +253,8 @@ struct Fixture {
         #expect(try await f.store.retryAllFailed(channel: nil).isEmpty)
     }
 
-    @Test func listFailedHistoryAndStatsFilter() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func listFailedHistoryAndStatsFilter(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         var ids: [String: Int64] = [:]
         for channel in ["horror", "facts", "facts"] {
             let id = try await f.store.enqueue(NewJob(channel: channel, maxAttempts: 1)).job.id
@@ -256,8 +279,8 @@ struct Fixture {
         #expect(stats.oldestDueQueuedAt != nil)
     }
 
-    @Test func pruneDeletesOldFinishedJobsInBatchesWithTheirRows() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func pruneDeletesOldFinishedJobsInBatchesWithTheirRows(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         for _ in 0..<7 {
             _ = try await f.store.enqueue(NewJob(channel: "a"))
             let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
@@ -271,7 +294,7 @@ struct Fixture {
         let queued = try await f.store.enqueue(NewJob(channel: "a", runAt: Date(timeIntervalSince1970: 0))).job.id
         let pruned = try await f.store.prune(finishedBefore: f.clock.now.addingTimeInterval(-30 * 86_400), batchSize: 3)
         #expect(pruned == 7)
-        let remaining = try await f.store.database.read { db in
+        let remaining = try await f.sqlite().database.read { db in
             (try db.queryOne("SELECT count(*) AS n FROM jobs")?.int("n"),
              try db.queryOne("SELECT count(*) AS n FROM job_stages")?.int("n"),
              try db.queryOne("SELECT count(*) AS n FROM job_attempts")?.int("n"))

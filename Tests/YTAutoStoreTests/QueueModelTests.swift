@@ -28,6 +28,14 @@ import YTAutoTestSupport
                 link(r.lock.path, kept)
                 r.lock.release()
                 rename(kept, r.lock.path)
+                // The kernel frees a killed process's lock at once; here a child process that another
+                // test forks at this moment can hold the lock's file description until it execs
+                // (close-on-exec), and a reclaim meanwhile would rightly see the worker alive. The
+                // model's step is "the lock is free": wait until it is (as the kernel's would be).
+                let deadline = ContinuousClock.now + .seconds(10)
+                while !WorkerLock.isAbandoned(path: r.lock.path), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
             },
             stopWorker: { id in
                 guard let r = workers.remove(id) else { return }

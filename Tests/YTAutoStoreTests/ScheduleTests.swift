@@ -18,8 +18,8 @@ import YTAutoStore
 
     func date(_ s: String) -> Date { Timestamp.date(s)! }
 
-    @Test func aNewChannelDoesNotBackfillAndThenEverySlotBecomesOneJob() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func aNewChannelDoesNotBackfillAndThenEverySlotBecomesOneJob(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let c = channel()
         let first = try await f.store.schedule(c, now: date("2026-11-25T10:05:00.000Z"))
         #expect(first.isEmpty)  // 10:00 is more than two minutes ago: not on time, and not ours to backfill
@@ -28,16 +28,16 @@ import YTAutoStore
         #expect(second.map(\.slotAt) == (1...6).map { date("2026-11-25T10:00:00.000Z").addingTimeInterval(Double($0) * 600) })
         // The same window again: nothing new.
         #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:30.000Z")).isEmpty)
-        let jobs = try await f.store.database.read { db in try db.query("SELECT run_at, topic, unique_key FROM jobs") }
+        let jobs = try await f.sqlite().database.read { db in try db.query("SELECT run_at, topic, unique_key FROM jobs") }
         #expect(jobs.count == 6)
         #expect(Set(jobs.compactMap { $0.date("run_at") }) == Set(second.map(\.slotAt)))
         #expect(Set(jobs.compactMap { $0.string("topic") }).count == 6)
         #expect(jobs.allSatisfy { $0.string("unique_key")?.hasPrefix("slot:facts:2026-11-25T1") == true })
     }
 
-    @Test(arguments: [MissedSlotPolicy.skip, .latest, .all])
-    func missedSlotsFollowThePolicyWithinTheWindow(policy: MissedSlotPolicy) async throws {
-        let f = try Fixture()
+    @Test(arguments: [MissedSlotPolicy.skip, .latest, .all], StoreEngine.all)
+    func missedSlotsFollowThePolicyWithinTheWindow(policy: MissedSlotPolicy, engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let c = channel(policy, window: 3_600)
         _ = try await f.store.schedule(c, now: date("2026-11-25T08:00:00.000Z"))
         // Down from 08:00 to 10:31:00. Slots 08:10 … 09:30 are outside the 1 h window; 09:40 … 10:20 are
@@ -57,8 +57,8 @@ import YTAutoStore
         #expect(try await f.store.slots(channel: "facts", limit: 100).count == 16)
     }
 
-    @Test func latestRunsTheNewestMissedSlotWhenNoneIsOnTime() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func latestRunsTheNewestMissedSlotWhenNoneIsOnTime(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let c = channel(.latest, window: 3_600)
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         let d = try await f.store.schedule(c, now: date("2026-11-25T10:35:00.000Z"))
@@ -66,8 +66,8 @@ import YTAutoStore
         #expect(d.filter { $0.kind == .missed }.count == 2)
     }
 
-    @Test func slotsSurvivePruneAndALostCursorMakesNoSecondJob() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func slotsSurvivePruneAndALostCursorMakesNoSecondJob(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let c = channel()
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         let made = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
@@ -76,10 +76,10 @@ import YTAutoStore
         while let lease = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) {
             _ = try await f.store.complete(lease)
         }
-        let pruned = try await f.store.prune(finishedBefore: Date.distantFuture)
+        let pruned = try await f.store.prune(finishedBefore: Date.distantFuture, batchSize: 500)
         #expect(pruned == 7)
         // A scheduler that lost its cursor (say, a restored backup) goes over the same window.
-        try await f.store.database.write { db in _ = try db.run("DELETE FROM schedule_cursors") }
+        try await f.sqlite().database.write { db in _ = try db.run("DELETE FROM schedule_cursors") }
         _ = try await f.store.schedule(c, now: date("2026-11-25T09:59:00.000Z"))
         let again = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
         #expect(again.isEmpty)
@@ -88,8 +88,8 @@ import YTAutoStore
 
     /// `ytauto scheduler --once --now <past>` replays: the cursor never moves back, a slot never
     /// gets a second job, and the schedulers carry on from where they were.
-    @Test func aReplayBehindTheCursorDecidesNothingAgainAndLeavesTheCursor() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func aReplayBehindTheCursorDecidesNothingAgainAndLeavesTheCursor(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         let c = channel()
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z")).count == 6)
@@ -103,15 +103,15 @@ import YTAutoStore
         #expect(window.map(\.slotAt) == [date("2026-11-25T11:10:00.000Z"), date("2026-11-25T11:20:00.000Z")])
         let next = try await f.store.schedule(c, now: date("2026-11-25T11:30:10.000Z"))
         #expect(next.map(\.slotAt) == [date("2026-11-25T11:30:00.000Z")])
-        let jobs = try await f.store.database.read { db in try db.query("SELECT unique_key FROM jobs") }
+        let jobs = try await f.sqlite().database.read { db in try db.query("SELECT unique_key FROM jobs") }
         #expect(jobs.count == 10)  // 10:00 at the first look, six to 11:00, two to 11:20, 11:30
         #expect(Set(jobs.compactMap { $0.string("unique_key") }).count == jobs.count)
         #expect(try await f.store.slots(channel: "facts", limit: 100).count == jobs.count)
         #expect(try await f.store.scheduleCursor(channel: "nobody") == nil)
     }
 
-    @Test func topicsUsedWithinTheRecencyWindowAreNotPickedAgainEvenAfterPrune() async throws {
-        let f = try Fixture()
+    @Test(arguments: StoreEngine.all) func topicsUsedWithinTheRecencyWindowAreNotPickedAgainEvenAfterPrune(engine: StoreEngine) async throws {
+        let f = try Fixture(engine)
         // Three topics, seven days: a daily schedule uses each once, then has none left.
         var c = channel(topics: 3, recency: 7)
         c.schedule = ["0 9 * * *"]
@@ -127,7 +127,7 @@ import YTAutoStore
             while let lease = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)) {
                 _ = try await f.store.complete(lease)
             }
-            _ = try await f.store.prune(finishedBefore: .distantFuture)
+            _ = try await f.store.prune(finishedBefore: .distantFuture, batchSize: 500)
         }
         #expect(topics.prefix(3).map { $0 } == ["topic 0", "topic 1", "topic 2"])
         #expect(kinds == [.enqueued, .enqueued, .enqueued, .noTopic, .noTopic])
