@@ -29,6 +29,33 @@ import YTAutoTestSupport
         #expect(human.stdout.contains("jobs: queued 0"))
     }
 
+    /// The engine is chosen from the location: a path or a `sqlite:` URL (relative or absolute)
+    /// is SQLite; a URL of another scheme, from `--db` or `$YTAUTO_DB`, is refused by its scheme
+    /// alone, without echoing the URL (its password).
+    @Test func theDatabaseIsAPathOrASQLiteURLAndOtherEnginesAreRefusedByScheme() async throws {
+        #expect(try await ytauto("init", "--db", "sqlite:jobs.db").status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path("jobs.db")))
+        let relative = try await ytauto("status", "--db", "sqlite:jobs.db")
+        #expect(relative.status == 0 && relative.stdout.contains("database: jobs.db"), "\(relative.stderr)")
+        let absolute = try await ytauto("status", "--db", "sqlite://" + dir.path("jobs.db"))
+        #expect(absolute.status == 0 && absolute.stdout.contains("database: \(dir.path("jobs.db"))"), "\(absolute.stderr)")
+
+        let postgres = try await ytauto("status", "--db", "postgres://ops:hunter2@db.example/ytauto")
+        #expect(postgres.status == 2)
+        #expect(postgres.stderr.contains("the database is a postgres: URL (from --db)") && postgres.stderr.contains("only the SQLite engine"),
+                "\(postgres.stderr)")
+        var other = env
+        other["YTAUTO_DB"] = "mysql://root:s3cret@db/ytauto"
+        let mysql = try await run("ytauto-admin", ["list-failed"], cwd: dir.url, environment: other)
+        #expect(mysql.status == 2 && mysql.stderr.contains("a mysql: URL (from $YTAUTO_DB)"), "\(mysql.stderr)")
+        for r in [postgres, mysql] {
+            #expect(!(r.stdout + r.stderr).contains("hunter2") && !(r.stdout + r.stderr).contains("s3cret"))
+        }
+        // A path with a colon in it is still a path.
+        #expect(try await ytauto("init", "--db", "jobs:2026.db").status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path("jobs:2026.db")))
+    }
+
     @Test func enqueueCancelRetryShowAndHistory() async throws {
         _ = try await ytauto("init")
         let a = try await ytauto("enqueue", "facts", "--json")

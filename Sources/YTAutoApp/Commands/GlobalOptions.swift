@@ -8,7 +8,9 @@ import YTAutoStore
 
 /// Options every command of both executables takes.
 public struct GlobalOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: ArgumentHelp("The SQLite database file.", discussion: "Default: $YTAUTO_DB, else ./ytauto.db", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The database: a SQLite file's path, or a sqlite: URL (sqlite:jobs.db, sqlite:///var/lib/ytauto/ytauto.db).",
+        discussion: "Default: $YTAUTO_DB, else ./ytauto.db", valueName: "path-or-url"))
     public var db: String?
 
     @Option(name: .long, help: ArgumentHelp("The channel configuration (YAML).", discussion: "Default: $YTAUTO_CONFIG, else ./ytauto.yaml", valueName: "path"))
@@ -16,8 +18,38 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     public init() {}
 
-    public var databasePath: String {
+    /// `--db`, else `$YTAUTO_DB`, else `./ytauto.db`, as given.
+    var databaseLocation: String {
         db ?? ProcessInfo.processInfo.environment["YTAUTO_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? "./ytauto.db"
+    }
+
+    /// The SQLite file: the location itself, or the path of a `sqlite:` URL (`sqlite:jobs.db`,
+    /// `sqlite:///abs/path.db`, `sqlite://relative.db`).
+    public var databasePath: String {
+        let location = databaseLocation
+        if location.hasPrefix("sqlite://") { return String(location.dropFirst("sqlite://".count)) }
+        if location.hasPrefix("sqlite:") { return String(location.dropFirst("sqlite:".count)) }
+        return location
+    }
+
+    /// The URL scheme of a location such as `postgres://…`, or nil for a path.
+    static func scheme(of location: String) -> String? {
+        guard let colon = location.firstIndex(of: ":") else { return nil }
+        let scheme = location[..<colon]
+        guard let first = scheme.first, first.isLetter,
+              scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
+              location[colon...].hasPrefix("://") || scheme.lowercased() == "sqlite"
+        else { return nil }
+        return scheme.lowercased()
+    }
+
+    /// The engine is chosen here, from the location: SQLite is the only one this ytauto has, so a
+    /// URL of another scheme is refused, naming only its scheme (a `postgres://` URL may carry a
+    /// password, which must not reach a terminal or a log).
+    public func validate() throws {
+        guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else { return }
+        throw ValidationError("the database is a \(scheme): URL (from \(db != nil ? "--db" : "$YTAUTO_DB")), and this ytauto has "
+            + "only the SQLite engine: give a SQLite file's path or a sqlite: URL")
     }
 
     public var configPath: String {
