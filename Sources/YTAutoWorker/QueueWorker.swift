@@ -3,6 +3,24 @@ import Logging
 import ServiceLifecycle
 import YTAutoCore
 
+/// How a ``QueueWorker`` runs.
+public struct QueueWorkerConfiguration: Sendable {
+    public var concurrency = 2
+    public var channels: [String]? = nil
+    public var grace: Duration = .seconds(30)
+    public var leaseDuration: Duration = .seconds(30)
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// How often it looks for dead workers and expired leases.
+    public var sweepInterval: Duration = .seconds(1)
+    /// The longest an idle worker sleeps between looks when nothing signals new work: for
+    /// writers outside ytauto (the `sqlite3` shell), which do not signal.
+    public var pollInterval: Duration = .seconds(1)
+    public var dryRun = false
+    /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
+    public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
+    public init() {}
+}
+
 /// The worker process's service: leases jobs, heartbeats them, runs their stages through
 /// checkpoints, and shuts down gracefully. It depends on the store's contract only
 /// (``WorkerStore``): the engine says how a worker proves it is alive and how it is woken.
@@ -23,27 +41,8 @@ import YTAutoCore
 ///   the grace period; the jobs are then handed back without spending an attempt. A stage
 ///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
 ///   and its job handed back.
-/// How a ``QueueWorker`` runs.
-public struct QueueWorkerConfiguration: Sendable {
-    public var concurrency = 2
-    public var channels: [String]? = nil
-    public var grace: Duration = .seconds(30)
-    public var leaseDuration: Duration = .seconds(30)
-    public var heartbeatInterval: Duration = .seconds(5)
-    /// How often it looks for dead workers and expired leases.
-    public var sweepInterval: Duration = .seconds(1)
-    /// The longest an idle worker sleeps between looks when nothing signals new work: for
-    /// writers outside ytauto (the `sqlite3` shell), which do not signal.
-    public var pollInterval: Duration = .seconds(1)
-    public var dryRun = false
-    /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
-    public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
-    public init() {}
-}
-
 public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     public typealias Configuration = QueueWorkerConfiguration
-
 
     let store: Store
     let pipeline: any StagedPipeline
