@@ -116,3 +116,14 @@ public func eventually(timeout: Duration = .seconds(30), _ condition: () async t
 
 /// The package's root folder, from this file's place in it.
 public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// `date` as an HTTP date (RFC 9110's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), as servers
+/// send in `Retry-After`; written here, apart from the client's parser, so a test of the parser
+/// does not share its mistakes.
+public func httpDate(_ date: Date) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "GMT")
+    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return f.string(from: date)
+}

@@ -250,24 +250,20 @@ import YTAutoTestSupport
     /// Retry-After may be an HTTP date (RFC 9110); the retry is at that instant.
     @Test func aRetryAfterHTTPDateIsTheRetryTime() async throws {
         let when = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 95).rounded(.down))
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        let httpDate = f.string(from: when)
+        let retryDate = httpDate(when)
         let server = try LoopbackServer { req in
             if req.path.hasSuffix("/messages") {
                 return Self.anthropicError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
-                                           headers: [("retry-after", httpDate), ("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
+                                           headers: [("retry-after", retryDate), ("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
             }
             return Self.openAIError(429, type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for gpt-4o-mini.",
-                                    headers: [("Retry-After", httpDate), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "6m0s")])
+                                    headers: [("Retry-After", retryDate), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "6m0s")])
         }
         defer { withExtendedLifetime(server) {} }
         let fromOpenAI = try #require(await thrown { try await openAI(server).generate(topic: "x", channel: Self.facts) } as? LLMRateLimitError)
-        #expect(fromOpenAI.retryAt == when, "Retry-After \(httpDate) read as \(String(describing: fromOpenAI.retryAt))")
+        #expect(fromOpenAI.retryAt == when, "Retry-After \(retryDate) read as \(String(describing: fromOpenAI.retryAt))")
         let fromAnthropic = try #require(await thrown { try await anthropic(server).generate(topic: "x", channel: Self.facts) } as? LLMRateLimitError)
-        #expect(fromAnthropic.retryAt == when, "retry-after \(httpDate) read as \(String(describing: fromAnthropic.retryAt))")
+        #expect(fromAnthropic.retryAt == when, "retry-after \(retryDate) read as \(String(describing: fromAnthropic.retryAt))")
     }
 
     /// Anthropic's 529, in the body its docs give: retryable as `llm.overloaded`, at retry-after when sent.

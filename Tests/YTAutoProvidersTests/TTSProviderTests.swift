@@ -154,16 +154,12 @@ import YTAutoTestSupport
     /// chain moves on to the next engine rather than wait.
     @Test func elevenLabsSystemBusyIsARetryableRateLimit() async throws {
         let when = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 75).rounded(.down))
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         let hits = Shared(0)
         let server = try LoopbackServer { req in
             hits.update { $0 += 1 }
             let dated = req.json?["text"] as? String == "dated"
             return Self.elevenLabsError(429, "system_busy", "Our services are experiencing high levels of traffic and your request could not be processed.",
-                                        headers: (dated ? [("Retry-After", f.string(from: when))] : []) + [("request-id", "c6f7a1e0d2b34b5d")])
+                                        headers: (dated ? [("Retry-After", httpDate(when))] : []) + [("request-id", "c6f7a1e0d2b34b5d")])
         }
         defer { withExtendedLifetime(server) {} }
         let busyError = await thrown { try await elevenLabs(server).synthesize(text: "plain", outputPath: url("busy.wav"), voiceID: "en-deep") }
