@@ -2,14 +2,11 @@ import Foundation
 import YTAutoCore
 
 extension SQLiteJobStore {
-    /// See ``SchedulingRules/onTimeTolerance``.
-    public static var onTimeTolerance: TimeInterval { SchedulingRules.onTimeTolerance }
-
     /// Decides every slot of `channel` from where the last scheduler stopped looking up to `now`,
     /// in one write transaction: each slot is a row of `schedule_slots` (primary key channel + instant),
     /// so however many schedulers run, a slot becomes at most one job.
     ///
-    /// The first time a channel is seen, slots from `now - onTimeTolerance` are considered: a new
+    /// The first time a channel is seen, slots from `now - SchedulingRules.onTimeTolerance` are considered: a new
     /// channel does not backfill its past.
     public func schedule(_ channel: ChannelConfig, now: Date? = nil) async throws -> [SlotDecision] {
         let now = now ?? self.now()
