@@ -132,11 +132,3 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 }
-
-extension Sequence where Element: Sendable {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for e in self { out.append(try await transform(e)) }
-        return out
-    }
-}

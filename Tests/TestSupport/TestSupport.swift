@@ -127,3 +127,12 @@ public func httpDate(_ date: Date) -> String {
     f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
     return f.string(from: date)
 }
+
+extension Sequence {
+    /// `map` with an async transform, one element at a time, in order.
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await transform(e)) }
+        return out
+    }
+}

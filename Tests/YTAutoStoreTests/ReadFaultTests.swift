@@ -50,11 +50,3 @@ import YTAutoTestSupport
         #expect(try plain.queryOne("PRAGMA integrity_check")?.string("integrity_check") == "ok")
     }
 }
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for e in self { out.append(try await transform(e)) }
-        return out
-    }
-}
