@@ -118,10 +118,13 @@ import YTAutoTestSupport
     @Test func aCancelStopsARunningJob() async throws {
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
-        let w = try worker("--synthetic-stage-ms", "20000", "--lease-seconds", "3")
+        // Heartbeats every 4 s (a third of the lease). A shorter lease lost the race under a loaded CI
+        // run: the lease expired before a late heartbeat, and the sweep, not the worker, ended the job
+        // (cancelled, as asked, but its stage closed with the lease's loss instead of the cancel).
+        let w = try worker("--synthetic-stage-ms", "60000", "--lease-seconds", "12")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
         #expect(try await s.cancel(jobID: id) == .requested)
-        #expect(try await eventually(timeout: .seconds(10)) { try await s.job(id: id)?.state == .cancelled })
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .cancelled })
         #expect(try await s.attempts(jobID: id).map(\.outcome) == [.cancelled])
         #expect(try await s.stages(jobID: id).first?.errorCode == "job.cancelled")
         w.kill(SIGTERM)
