@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // The system's libsqlite3 (libsqlite3-dev), through a module map.
@@ -47,6 +48,18 @@ let package = Package(
         .target(
             name: "YTAutoStore",
             dependencies: ["CSQLite", "CWriteWake", "YTAutoCore"],
+            swiftSettings: upcoming,
+            plugins: ["EmbedMigrations"]
+        ),
+        // The PostgreSQL job store (several hosts): the same contract as the SQLite one, on postgres-nio,
+        // with its own migrations (migrations/postgres/).
+        .target(
+            name: "YTAutoPostgres",
+            dependencies: [
+                "YTAutoCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming,
             plugins: ["EmbedMigrations"]
         ),
@@ -89,7 +102,7 @@ let package = Package(
         .target(
             name: "YTAutoApp",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoMedia", "YTAutoProviders",
+                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoWorker", "YTAutoMedia", "YTAutoProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,7 +149,8 @@ let package = Package(
         ),
         .testTarget(
             name: "YTAutoStoreTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport"],
+            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -151,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["YTAutoStore", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench"],
+            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench"],
             swiftSettings: upcoming
         ),
     ]

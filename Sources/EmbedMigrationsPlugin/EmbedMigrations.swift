@@ -1,7 +1,8 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds the package's top-level `migrations/*.sql` into the target as Swift source.
+/// Embeds the package's top-level `migrations/*.sql` (SQLite's) into the target as Swift source;
+/// for the target `YTAutoPostgres`, `migrations/postgres/*.sql`.
 ///
 /// The schema lives only in `migrations/`; this plugin turns it into a generated
 /// `EmbeddedMigrations.swift` so an installed binary carries its schema and never looks
@@ -10,7 +11,8 @@ import PackagePlugin
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) async throws -> [Command] {
-        let folder = context.package.directoryURL.appending(path: "migrations")
+        let root = context.package.directoryURL.appending(path: "migrations")
+        let folder = target.name == "YTAutoPostgres" ? root.appending(path: "postgres") : root
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path())
             .filter { $0.hasSuffix(".sql") }
             .sorted()
@@ -18,7 +20,7 @@ struct EmbedMigrations: BuildToolPlugin {
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
         return [
             .buildCommand(
-                displayName: "Embedding \(names.count) migrations from migrations/",
+                displayName: "Embedding \(names.count) migrations from \(folder.lastPathComponent)/",
                 executable: try context.tool(named: "EmbedMigrationsTool").url,
                 arguments: [output.path()] + inputs.map { $0.path() },
                 inputFiles: inputs,

@@ -21,7 +21,7 @@ import YTAutoTestSupport
 
     @Test(arguments: Write.allCases, StoreEngine.all)
     func aStaleLeaseIsRefused(_ write: Write, engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let (stale, current) = try await takenOver(f)
         try await f.store.checkpoint(current, stage: "script", state: .running, artifacts: [], startedAt: f.clock.now, error: nil)
         let before = try await f.row(stale.jobID)
@@ -46,7 +46,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func aFinishedOrCancelledJobRefusesItsOldLease(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         _ = try await f.store.complete(lease)
@@ -56,15 +56,13 @@ import YTAutoTestSupport
 
         _ = try await f.store.enqueue(NewJob(channel: "a"))
         let other = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
-        try await f.sqlite().database.write { db in
-            try db.run("DELETE FROM jobs WHERE id = ?", [other.jobID])
-        }
+        try await f.execute("DELETE FROM jobs WHERE id = \(other.jobID)")
         let gone = await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(other) }
         #expect(gone?.currentState == nil)
     }
 
     @Test(arguments: StoreEngine.all) func aForgedOwnerIsRefused(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         _ = try await f.store.enqueue(NewJob(channel: "a"))
         var lease = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
         lease.owner = "w2"
@@ -77,7 +75,7 @@ import YTAutoTestSupport
     /// marks it stopped and removes its lock file. (A dead one, killed with SIGKILL for real:
     /// `QueueProcessTests.reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL`.)
     @Test func aLiveWorkerIsAliveUntilItDeregisters() async throws {
-        let f = try Fixture(.sqlite)
+        let f = try await Fixture(.sqlite)
         let store = try f.sqlite()
         let alive = try await store.registerWorker(id: "alive")
         #expect(throws: WorkerLock.Failure.self) { _ = try WorkerLock.acquire(path: alive.lock.path) }

@@ -3,6 +3,8 @@ import Testing
 import YTAutoCore
 import YTAutoTestSupport
 @testable import YTAutoStore
+@testable import YTAutoPostgres
+import PostgresNIO
 
 /// A clock the test moves by hand, so lease expiry and backoff are exact.
 final class ManualClock: @unchecked Sendable {
@@ -16,12 +18,11 @@ final class ManualClock: @unchecked Sendable {
 
 /// A store engine under test: the store behaviour tests (JobStoreTests, FencingTests,
 /// ScheduleTests, RunHistoryTests) run against every engine of ``all`` through the store's
-/// contract (`OperatorStore`), so one that behaves differently fails them. SQLite is the only
-/// engine today; a second one joins by adding its factory here.
+/// contract (`OperatorStore`), so one that behaves differently fails them.
 struct StoreEngine: Sendable, CustomTestStringConvertible {
     let name: String
     /// A fresh, empty store in `dir`, on `clock` and `policy`.
-    let make: @Sendable (_ dir: TempDir, _ clock: @escaping @Sendable () -> Date, _ policy: RetryPolicy) throws -> any OperatorStore
+    let make: @Sendable (_ dir: TempDir, _ clock: @escaping @Sendable () -> Date, _ policy: RetryPolicy) async throws -> any OperatorStore
 
     var testDescription: String { name }
 
@@ -29,7 +30,14 @@ struct StoreEngine: Sendable, CustomTestStringConvertible {
         try SQLiteJobStore(path: dir.path("jobs.db"), retryPolicy: policy, clock: clock)
     }
 
-    static let all: [StoreEngine] = [.sqlite]
+    /// A database of its own on the tests' PostgreSQL cluster (``PostgresServer``), on the test's clock.
+    static let postgres = StoreEngine(name: "postgres") { _, clock, policy in
+        let url = try PostgresServer.server().createDatabase()
+        return try await PostgresJobStore(url: try PostgresURL(url), retryPolicy: policy, clock: clock)
+    }
+
+    /// SQLite always; PostgreSQL where its server is installed (in CI, always: see ``PostgresServer``).
+    static let all: [StoreEngine] = PostgresServer.available ? [.sqlite, .postgres] : [.sqlite]
 }
 
 struct Fixture {
@@ -37,12 +45,33 @@ struct Fixture {
     let clock = ManualClock()
     let store: any OperatorStore
 
-    init(_ engine: StoreEngine = .sqlite, retryPolicy: RetryPolicy = .init()) throws {
+    init(_ engine: StoreEngine = .sqlite, retryPolicy: RetryPolicy = .init()) async throws {
         let clock = self.clock
-        store = try engine.make(dir, { clock.now }, retryPolicy)
+        store = try await engine.make(dir, { clock.now }, retryPolicy)
     }
 
     func row(_ id: Int64) async throws -> Job { try #require(try await store.job(id: id)) }
+
+    /// A number from the engine's own tables: `sql` selects one row whose value is named `n`
+    /// (`postgres`, where PostgreSQL's dialect needs another text).
+    func number(_ sql: String, postgres: String? = nil) async throws -> Double? {
+        if let pg = store as? PostgresJobStore {
+            let row = try await pg.pool.queryOne(PostgresQuery(unsafeSQL: "SELECT CAST(n AS double precision) AS n FROM (\(postgres ?? sql)) AS q"))
+            return try row?.double("n")
+        }
+        return try await sqlite().database.read { db in
+            try db.queryOne("SELECT CAST(n AS REAL) AS n FROM (\(sql))")?.double("n")
+        }
+    }
+
+    /// Runs a statement on the engine's own tables (a test's tampering), as it is in both dialects.
+    func execute(_ sql: String) async throws {
+        if let pg = store as? PostgresJobStore {
+            _ = try await pg.pool.query(PostgresQuery(unsafeSQL: sql))
+            return
+        }
+        try await sqlite().database.write { db in _ = try db.run(sql) }
+    }
 
     /// The store as SQLite, for a check that reads its tables directly (so it runs on SQLite only).
     func sqlite(sourceLocation: SourceLocation = #_sourceLocation) throws -> SQLiteJobStore {
@@ -52,7 +81,7 @@ struct Fixture {
 
 @Suite struct JobStoreTests {
     @Test(arguments: StoreEngine.all) func enqueueWithAUniqueKeyNeverMakesASecondJob(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let a = try await f.store.enqueue(NewJob(channel: "facts", topic: "honey", options: ["format": "short"], uniqueKey: "facts@2026-11-25T18:00Z"))
         let b = try await f.store.enqueue(NewJob(channel: "facts", topic: "other", uniqueKey: "facts@2026-11-25T18:00Z"))
         #expect(a.inserted && !b.inserted)
@@ -67,7 +96,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func leaseTakesByPriorityThenRunAtThenID(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let now = f.clock.now
         let late = try await f.store.enqueue(NewJob(channel: "a", priority: 5, runAt: now.addingTimeInterval(-10))).job
         let urgentNewer = try await f.store.enqueue(NewJob(channel: "a", priority: 0, runAt: now.addingTimeInterval(-1))).job
@@ -82,7 +111,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func leaseFiltersByChannelAndStartsAnAttempt(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         _ = try await f.store.enqueue(NewJob(channel: "horror"))
         let facts = try await f.store.enqueue(NewJob(channel: "facts")).job
         #expect(try await f.store.lease(worker: "w", channels: ["finance"], duration: .seconds(30)) == nil)
@@ -99,7 +128,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func anExpiredLeaseIsLeasableAgainWithANewToken(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let first = try #require(try await f.store.lease(worker: "w1", channels: nil, duration: .seconds(30)))
         #expect(try await f.store.lease(worker: "w2", channels: nil, duration: .seconds(30)) == nil)
@@ -116,7 +145,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func heartbeatExtendsAndReportsACancelRequest(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         f.clock.advance(20)
@@ -131,7 +160,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func checkpointsRecordStagesArtifactsAndDurations(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let start = f.clock.now
@@ -152,7 +181,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func aRetryableFailureBacksOffWithinBounds(engine: StoreEngine) async throws {
-        let f = try Fixture(engine, retryPolicy: RetryPolicy(base: .seconds(10), cap: .seconds(60)))
+        let f = try await Fixture(engine, retryPolicy: RetryPolicy(base: .seconds(10), cap: .seconds(60)))
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 5)).job.id
         for attempt in 1...4 {
             let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
@@ -171,7 +200,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func theErrorsRetryTimeWinsAndAQuotaParkSpendsNoAttempt(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let reset = YouTubeQuotaExceededError.nextQuotaReset(after: f.clock.now)
@@ -193,7 +222,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func aPermanentErrorFailsAtOnce(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let job = try await f.store.fail(lease, error: JobFailure(ScriptValidationError(issues: ["no hook"])))
@@ -204,7 +233,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func handBackQueuesAgainWithoutSpendingTheAttempt(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let back = try await f.store.handBack(lease)
@@ -215,7 +244,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func cancelQueuedRunningAndFinished(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let queued = try await f.store.enqueue(NewJob(channel: "a")).job.id
         #expect(try await f.store.cancel(jobID: queued) == .cancelled)
         #expect(try await f.row(queued).state == .cancelled)
@@ -232,7 +261,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func retryQueuesFailedJobsAgainKeepingTheirStages(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         try await f.store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
@@ -254,7 +283,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func listFailedHistoryAndStatsFilter(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         var ids: [String: Int64] = [:]
         for channel in ["horror", "facts", "facts"] {
             let id = try await f.store.enqueue(NewJob(channel: channel, maxAttempts: 1)).job.id
@@ -280,7 +309,7 @@ struct Fixture {
     }
 
     @Test(arguments: StoreEngine.all) func pruneDeletesOldFinishedJobsInBatchesWithTheirRows(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         for _ in 0..<7 {
             _ = try await f.store.enqueue(NewJob(channel: "a"))
             let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
@@ -294,11 +323,9 @@ struct Fixture {
         let queued = try await f.store.enqueue(NewJob(channel: "a", runAt: Date(timeIntervalSince1970: 0))).job.id
         let pruned = try await f.store.prune(finishedBefore: f.clock.now.addingTimeInterval(-30 * 86_400), batchSize: 3)
         #expect(pruned == 7)
-        let remaining = try await f.sqlite().database.read { db in
-            (try db.queryOne("SELECT count(*) AS n FROM jobs")?.int("n"),
-             try db.queryOne("SELECT count(*) AS n FROM job_stages")?.int("n"),
-             try db.queryOne("SELECT count(*) AS n FROM job_attempts")?.int("n"))
-        }
+        let remaining = (try await f.number("SELECT count(*) AS n FROM jobs"),
+                         try await f.number("SELECT count(*) AS n FROM job_stages"),
+                         try await f.number("SELECT count(*) AS n FROM job_attempts"))
         #expect(remaining.0 == 2 && remaining.1 == 0 && remaining.2 == 1)
         #expect(try await f.store.job(id: recent) != nil)
         #expect(try await f.store.job(id: queued) != nil)

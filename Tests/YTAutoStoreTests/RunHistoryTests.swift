@@ -8,7 +8,7 @@ import YTAutoTestSupport
 /// that ended, the last error cleared on success, reasons for hand-backs, heartbeats recorded.
 @Suite struct RunHistoryTests {
     @Test(arguments: StoreEngine.all) func aLostAttemptClosesTheStageItLeftRunning(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(10)))
         try await f.store.checkpoint(lease, stage: "narration", state: .running, artifacts: [], startedAt: f.clock.now, error: nil)
@@ -25,7 +25,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func everyRunOfAStageIsKeptAcrossAttempts(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts", maxAttempts: 3)).job.id
         for n in 1...2 {
             let lease = try #require(try await f.store.lease(worker: "w\(n)", channels: nil, duration: .seconds(30)))
@@ -47,7 +47,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func aJobThatSucceedsHasNoLastErrorAndItsHistoryKeepsIt(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts", maxAttempts: 3)).job.id
         let first = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         _ = try await f.store.fail(first, error: JobFailure(code: "llm.rate_limited", message: "slow down", isRetryable: true))
@@ -61,7 +61,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func adminRetryKeepsWhenTheJobWasFirstDue(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let due = f.clock.now.addingTimeInterval(-86_400)
         let id = try await f.store.enqueue(NewJob(channel: "facts", runAt: due, maxAttempts: 1)).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
@@ -73,7 +73,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func aHandedBackAttemptSaysWhy(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         try await f.store.checkpoint(lease, stage: "clips", state: .running, artifacts: [], startedAt: f.clock.now, error: nil)
@@ -89,7 +89,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func eachLeaseRecordsItsLengthAndLastHeartbeat(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts")).job.id
         let leasedAt = f.clock.now
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
@@ -100,17 +100,19 @@ import YTAutoTestSupport
         attempt = try #require(try await f.store.attempts(jobID: id).first)
         #expect(attempt.heartbeatAt == leasedAt.addingTimeInterval(10))
         // "Running jobs and time since their last heartbeat" is a plain query.
-        let age = try await f.sqlite().database.read { db in
-            try db.queryOne("""
-                SELECT (julianday(?) - julianday(a.heartbeat_at)) * 86400 AS age FROM jobs j
-                  JOIN job_attempts a ON a.job_id = j.id AND a.lease_token = j.lease_token WHERE j.state = 'running'
-                """, [leasedAt.addingTimeInterval(25)])?.double("age")
-        }
+        let then = Timestamp.string(leasedAt.addingTimeInterval(25))
+        let age = try await f.number("""
+            SELECT (julianday('\(then)') - julianday(a.heartbeat_at)) * 86400 AS n FROM jobs j
+              JOIN job_attempts a ON a.job_id = j.id AND a.lease_token = j.lease_token WHERE j.state = 'running'
+            """, postgres: """
+            SELECT extract(epoch FROM (timestamptz '\(then)' - a.heartbeat_at)) AS n FROM jobs j
+              JOIN job_attempts a ON a.job_id = j.id AND a.lease_token = j.lease_token WHERE j.state = 'running'
+            """)
         #expect(abs((age ?? 0) - 15) < 0.01)
     }
 
     @Test(arguments: StoreEngine.all) func diagnosticJobsAndRealJobsAreLeasedOnlyByTheirOwnWorkers(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let real = try await f.store.enqueue(NewJob(channel: "facts", topic: "real")).job.id
         let diagnostic = try await f.store.enqueue(NewJob(channel: "facts", topic: "load test", kind: .synthetic)).job.id
         let a = try #require(try await f.store.lease(worker: "diag", channels: nil, kind: .synthetic, pipeline: "synthetic 5 ms", duration: .seconds(30)))
@@ -124,7 +126,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func aLeaseByChannelTakesTheFirstInLeaseOrderAcrossItsChannels(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let now = f.clock.now
         _ = try await f.store.enqueue(NewJob(channel: "a", priority: 1, runAt: now.addingTimeInterval(-100)))
         let b = try await f.store.enqueue(NewJob(channel: "b", priority: 0, runAt: now.addingTimeInterval(-10))).job.id
@@ -135,7 +137,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func timesPastYear9999AreRefusedAndNothingIsLeased(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts")).job.id
         await #expect(throws: TimestampOutOfRange.self) {
             _ = try await f.store.lease(worker: "w", channels: nil, duration: .seconds(300_000_000_000))
@@ -150,7 +152,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: StoreEngine.all) func anErrorAskingForAnAbsurdWaitIsHeldToTwoDays(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "facts")).job.id
         let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
         let far = JobFailure(code: "llm.rate_limited", message: "Retry-After: 99999999999", isRetryable: true,

@@ -19,7 +19,7 @@ import YTAutoStore
     func date(_ s: String) -> Date { Timestamp.date(s)! }
 
     @Test(arguments: StoreEngine.all) func aNewChannelDoesNotBackfillAndThenEverySlotBecomesOneJob(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let c = channel()
         let first = try await f.store.schedule(c, now: date("2026-11-25T10:05:00.000Z"))
         #expect(first.isEmpty)  // 10:00 is more than two minutes ago: not on time, and not ours to backfill
@@ -28,16 +28,20 @@ import YTAutoStore
         #expect(second.map(\.slotAt) == (1...6).map { date("2026-11-25T10:00:00.000Z").addingTimeInterval(Double($0) * 600) })
         // The same window again: nothing new.
         #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:30.000Z")).isEmpty)
-        let jobs = try await f.sqlite().database.read { db in try db.query("SELECT run_at, topic, unique_key FROM jobs") }
-        #expect(jobs.count == 6)
-        #expect(Set(jobs.compactMap { $0.date("run_at") }) == Set(second.map(\.slotAt)))
-        #expect(Set(jobs.compactMap { $0.string("topic") }).count == 6)
-        #expect(jobs.allSatisfy { $0.string("unique_key")?.hasPrefix("slot:facts:2026-11-25T1") == true })
+        #expect(try await f.number("SELECT count(*) AS n FROM jobs") == 6)
+        var jobs: [Job] = []
+        for decision in second {
+            let id = try #require(decision.jobID)
+            jobs.append(try #require(try await f.store.job(id: id)))
+        }
+        #expect(Set(jobs.map(\.runAt)) == Set(second.map(\.slotAt)))
+        #expect(Set(jobs.compactMap(\.topic)).count == 6)
+        #expect(jobs.allSatisfy { $0.uniqueKey?.hasPrefix("slot:facts:2026-11-25T1") == true })
     }
 
     @Test(arguments: [MissedSlotPolicy.skip, .latest, .all], StoreEngine.all)
     func missedSlotsFollowThePolicyWithinTheWindow(policy: MissedSlotPolicy, engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let c = channel(policy, window: 3_600)
         _ = try await f.store.schedule(c, now: date("2026-11-25T08:00:00.000Z"))
         // Down from 08:00 to 10:31:00. Slots 08:10 … 09:30 are outside the 1 h window; 09:40 … 10:20 are
@@ -58,7 +62,7 @@ import YTAutoStore
     }
 
     @Test(arguments: StoreEngine.all) func latestRunsTheNewestMissedSlotWhenNoneIsOnTime(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let c = channel(.latest, window: 3_600)
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         let d = try await f.store.schedule(c, now: date("2026-11-25T10:35:00.000Z"))
@@ -67,7 +71,7 @@ import YTAutoStore
     }
 
     @Test(arguments: StoreEngine.all) func slotsSurvivePruneAndALostCursorMakesNoSecondJob(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let c = channel()
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         let made = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
@@ -79,7 +83,7 @@ import YTAutoStore
         let pruned = try await f.store.prune(finishedBefore: Date.distantFuture, batchSize: 500)
         #expect(pruned == 7)
         // A scheduler that lost its cursor (say, a restored backup) goes over the same window.
-        try await f.sqlite().database.write { db in _ = try db.run("DELETE FROM schedule_cursors") }
+        try await f.execute("DELETE FROM schedule_cursors")
         _ = try await f.store.schedule(c, now: date("2026-11-25T09:59:00.000Z"))
         let again = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
         #expect(again.isEmpty)
@@ -89,7 +93,7 @@ import YTAutoStore
     /// `ytauto scheduler --once --now <past>` replays: the cursor never moves back, a slot never
     /// gets a second job, and the schedulers carry on from where they were.
     @Test(arguments: StoreEngine.all) func aReplayBehindTheCursorDecidesNothingAgainAndLeavesTheCursor(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         let c = channel()
         _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:00.000Z"))
         #expect(try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z")).count == 6)
@@ -103,15 +107,14 @@ import YTAutoStore
         #expect(window.map(\.slotAt) == [date("2026-11-25T11:10:00.000Z"), date("2026-11-25T11:20:00.000Z")])
         let next = try await f.store.schedule(c, now: date("2026-11-25T11:30:10.000Z"))
         #expect(next.map(\.slotAt) == [date("2026-11-25T11:30:00.000Z")])
-        let jobs = try await f.sqlite().database.read { db in try db.query("SELECT unique_key FROM jobs") }
-        #expect(jobs.count == 10)  // 10:00 at the first look, six to 11:00, two to 11:20, 11:30
-        #expect(Set(jobs.compactMap { $0.string("unique_key") }).count == jobs.count)
-        #expect(try await f.store.slots(channel: "facts", limit: 100).count == jobs.count)
+        #expect(try await f.number("SELECT count(*) AS n FROM jobs") == 10)  // 10:00 at the first look, six to 11:00, two to 11:20, 11:30
+        #expect(try await f.number("SELECT count(DISTINCT unique_key) AS n FROM jobs") == 10)
+        #expect(try await f.store.slots(channel: "facts", limit: 100).count == 10)
         #expect(try await f.store.scheduleCursor(channel: "nobody") == nil)
     }
 
     @Test(arguments: StoreEngine.all) func topicsUsedWithinTheRecencyWindowAreNotPickedAgainEvenAfterPrune(engine: StoreEngine) async throws {
-        let f = try Fixture(engine)
+        let f = try await Fixture(engine)
         // Three topics, seven days: a daily schedule uses each once, then has none left.
         var c = channel(topics: 3, recency: 7)
         c.schedule = ["0 9 * * *"]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import YTAutoCore
 import YTAutoMedia
+import YTAutoPostgres
 import YTAutoStore
 
 /// `ytauto-admin`: what ran, what failed and why, and what to do about it.
@@ -21,6 +22,14 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             // With `ytauto init`, the only command that creates or migrates a database: it is asked for by name.
+            if let url = global.postgresURL {
+                let (applied, history) = try await PostgresJobStore.migrate(url: url)
+                print(applied.isEmpty ? "schema is up to date" : "applied: \(applied.map(\.fileName).joined(separator: ", "))")
+                print(Output.table(["version", "name", "applied at", "checksum"], history.map {
+                    [String(format: "%04d", $0.version), $0.name, Output.time($0.appliedAt), String($0.checksum.prefix(16))]
+                }))
+                return
+            }
             let db = try Connection(path: global.databasePath)
             let migrator = Migrator()
             let applied = try migrator.migrate(db)
@@ -49,7 +58,7 @@ public struct AdminCommand: AsyncParsableCommand {
         }
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let jobs = try await store.listFailed(channel: channel, since: try since.map { try OptionCheck.since($0) }, limit: limit)
             if json {
@@ -75,7 +84,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             guard let j = try await store.job(id: job) else { throw CLIError("job \(job) does not exist") }
             let stages = try await store.stages(jobID: job)
@@ -162,7 +171,7 @@ public struct AdminCommand: AsyncParsableCommand {
         }
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try await global.openStore()
             if allFailed {
                 let ids = try await store.retryAllFailed(channel: channel)
                 print(ids.isEmpty ? "no failed jobs" : "queued again: \(ids.map(String.init).joined(separator: ", "))")
@@ -181,7 +190,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore()
+            let store = try await global.openStore()
             switch try await store.cancel(jobID: job) {
             case .cancelled: print("job \(job) cancelled")
             case .requested: print("job \(job) is running: cancel requested; its worker stops it at the next heartbeat or stage")
@@ -202,7 +211,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let rows = try await store.history(channel: channel, limit: limit)
             if json { print(Output.json(rows.map(Output.attemptJSON))); return }
@@ -224,13 +233,15 @@ public struct AdminCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let workers = try await store.workers()
+            var shown: [String: String] = [:]
+            for w in workers { shown[w.id] = try await Workers.shownState(w, store: store) }
             if json {
                 print(Output.json(workers.map { w -> [String: Any] in
                     var o: [String: Any] = ["id": w.id, "pid": Int(w.pid), "host": w.hostname,
-                                            "state": Workers.shownState(w, store: store).hasPrefix("dead") ? "dead" : w.state.rawValue,
+                                            "state": (shown[w.id] ?? "").hasPrefix("dead") ? "dead" : w.state.rawValue,
                                             "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
                     o["stopped_at"] = w.stoppedAt.map(Timestamp.string)
                     return o
@@ -240,13 +251,13 @@ public struct AdminCommand: AsyncParsableCommand {
             if workers.isEmpty { print("no workers registered"); return }
             print(Output.table(
                 ["worker", "pid", "host", "state", "started", "last seen", "stopped"],
-                workers.map { [$0.id, String($0.pid), $0.hostname, Workers.shownState($0, store: store), Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
+                workers.map { [$0.id, String($0.pid), $0.hostname, shown[$0.id] ?? $0.state.rawValue, Output.time($0.startedAt), Output.time($0.lastSeenAt), Output.time($0.stoppedAt)] }))
         }
 
         /// A row still `running` whose lock nobody holds (it could not be freed here, e.g. on a
         /// read-only database) shows as dead; a worker on another host is taken at its word.
-        static func shownState(_ w: WorkerRecord, store: any OperatorStore) -> String {
-            guard w.state == .running, store.isAbandoned(w) == true else {
+        static func shownState(_ w: WorkerRecord, store: any OperatorStore) async throws -> String {
+            guard w.state == .running, try await store.isAbandoned(w) == true else {
                 return w.state.rawValue
             }
             return "dead (not yet freed)"
@@ -265,7 +276,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             let slots = try await store.slots(channel: channel, limit: limit)
             if json {
                 print(Output.json(slots.map { s -> [String: Any] in
@@ -296,7 +307,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public func validate() throws { try OptionCheck.range(days, ConfigLimits.quotaDays, "--days") }
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
             let rows = try await store.ledger(since: since)
             if json {
@@ -336,7 +347,7 @@ public struct AdminCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
             }
-            let store = try global.openStore()
+            let store = try await global.openStore()
             let cutoff = Date().addingTimeInterval(-(try OptionCheck.age(olderThan, "--older-than")))
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0
@@ -378,7 +389,8 @@ extension AdminCommand {
         public init() {}
 
         public func run() async throws {
-            let source = try AdminCommand.openForReading(global.databasePath)
+            let file = try global.sqliteFile(for: "backup", postgresAlternative: "back it up with pg_dump or the server's own backups")
+            let source = try AdminCommand.openForReading(file)
             do {
                 let report = try source.backup(to: path, check: quick ? .quick : .full)
                 print("backed up \(global.databasePath) to \(path); \(report.check.rawValue) of the copy: ok")
@@ -397,7 +409,7 @@ extension AdminCommand {
         public init() {}
 
         public func run() async throws {
-            let path = global.databasePath
+            let path = try global.sqliteFile(for: "check", postgresAlternative: "the server checks its own pages (data checksums, amcheck)")
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CLIError("no database at \(path); check --db or $YTAUTO_DB, or run `ytauto init` to create one")
             }

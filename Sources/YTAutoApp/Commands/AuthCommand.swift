@@ -41,7 +41,7 @@ extension YTAutoCommand {
                 let config = try global.loadConfig()
                 let credentials = try PipelineChoice.providerCredentials(config, global: global)
                 let tools = try ToolRunner(tools: [])
-                let store = try global.openStore()
+                let store = try await global.openStore()
                 let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
                                                 configDirectory: global.configDirectory)
                 let oauth: YouTubeOAuth

@@ -4,12 +4,13 @@ import Foundation
 import Glibc
 #endif
 import YTAutoCore
+import YTAutoPostgres
 import YTAutoStore
 
 /// Options every command of both executables takes.
 public struct GlobalOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: ArgumentHelp(
-        "The database: a SQLite file's path, or a sqlite: URL (sqlite:jobs.db, sqlite:///var/lib/ytauto/ytauto.db).",
+        "The database: a SQLite file's path, a sqlite: URL (sqlite:jobs.db, sqlite:///var/lib/ytauto/ytauto.db), or a postgres:// URL (postgres://USER@HOST:PORT/DATABASE; the password from PGPASSWORD or the URL).",
         discussion: "Default: $YTAUTO_DB, else ./ytauto.db", valueName: "path-or-url"))
     public var db: String?
 
@@ -43,13 +44,38 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return scheme.lowercased()
     }
 
-    /// The engine is chosen here, from the location: SQLite is the only one this ytauto has, so a
-    /// URL of another scheme is refused, naming only its scheme (a `postgres://` URL may carry a
-    /// password, which must not reach a terminal or a log).
+    /// The engine is chosen here, from the location: a path or `sqlite:` URL is SQLite, a
+    /// `postgres://` (or `postgresql://`) URL is PostgreSQL, and any other scheme is refused, naming
+    /// only its scheme. Nothing here ever prints a URL as given: it may carry a password.
     public func validate() throws {
         guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else { return }
-        throw ValidationError("the database is a \(scheme): URL (from \(db != nil ? "--db" : "$YTAUTO_DB")), and this ytauto has "
-            + "only the SQLite engine: give a SQLite file's path or a sqlite: URL")
+        let source = db != nil ? "--db" : "$YTAUTO_DB"
+        guard scheme == "postgres" || scheme == "postgresql" else {
+            throw ValidationError("the database is a \(scheme): URL (from \(source)); ytauto has the SQLite and PostgreSQL "
+                + "engines: give a SQLite file's path, a sqlite: URL or a postgres:// URL")
+        }
+        do {
+            _ = try PostgresURL(databaseLocation)
+        } catch {
+            throw ValidationError("the database URL (from \(source)): \(error)")
+        }
+    }
+
+    /// The PostgreSQL database, when the location is a `postgres://` URL.
+    public var postgresURL: PostgresURL? {
+        PostgresURL.isPostgres(databaseLocation) ? try? PostgresURL(databaseLocation) : nil
+    }
+
+    /// The database as it may be shown: the SQLite file's path, or the URL without its password.
+    public var databaseName: String { postgresURL?.redacted ?? databasePath }
+
+    /// The SQLite file, for a command that only SQLite has (`backup`, `check`): on PostgreSQL it
+    /// says which of the server's own tools does the job.
+    public func sqliteFile(for command: String, postgresAlternative: String) throws -> String {
+        if let url = postgresURL {
+            throw CLIError("`\(command)` works on a SQLite file; \(url.redacted) is PostgreSQL: \(postgresAlternative)")
+        }
+        return databasePath
     }
 
     public var configPath: String {
@@ -75,7 +101,10 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// - Throws: ``CLIError`` when the file is missing or its schema is not this binary's.
     ///
     /// This is where the engine is chosen: the commands hold the store's contract only.
-    public func openStore(_ access: Access = .readWrite) throws -> any OperatorStore {
+    public func openStore(_ access: Access = .readWrite) async throws -> any OperatorStore {
+        if let url = postgresURL {
+            return try await PostgresJobStore(url: url, readOnly: access == .readOnly, migrate: false)
+        }
         let path = databasePath
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIError("no database at \(path): run `ytauto init` to create one (or point --db or YTAUTO_DB at yours)")
@@ -102,7 +131,8 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     }
 
     /// Creates (if missing) and migrates the database: for `ytauto init` and `ytauto-admin migrate`.
-    public func createStore() throws -> any OperatorStore {
+    public func createStore() async throws -> any OperatorStore {
+        if let url = postgresURL { return try await PostgresJobStore(url: url) }
         let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -122,7 +152,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
             return "warning: could not look for dead workers: \(error)"
         }
         do {
-            let writer = store.isReadOnly ? try openStore(.readWrite) : store
+            let writer = store.isReadOnly ? try await openStore(.readWrite) : store
             let report = try await writer.reclaim()
             if report.isEmpty { return nil }
             var parts: [String] = []

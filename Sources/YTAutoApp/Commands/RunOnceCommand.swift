@@ -38,7 +38,7 @@ extension YTAutoCommand {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
             let progress = StageProgress()
-            let (pipeline, store) = try PipelineChoice.make(
+            let (pipeline, store) = try await PipelineChoice.make(
                 syntheticStageMs: syntheticStageMs, global: global, config: config, onProgress: { _, note in progress.note(note) })
             LogSetup.bootstrap(logFormat, level: .warning)
             let logger = Logger(label: "ytauto.run-once")
@@ -146,9 +146,9 @@ enum PipelineChoice {
     static func make(
         syntheticStageMs: Int?, syntheticArtifacts: URL? = nil, global: GlobalOptions, config preloaded: AppConfig? = nil,
         onProgress: (@Sendable (Int64, String) -> Void)? = nil
-    ) throws -> (pipeline: any StagedPipeline, store: any OperatorStore) {
+    ) async throws -> (pipeline: any StagedPipeline, store: any OperatorStore) {
         if let ms = syntheticStageMs {
-            return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try global.openStore())
+            return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try await global.openStore())
         }
         let config = try preloaded ?? global.loadConfig()
         let tools: ToolRunner
@@ -158,7 +158,7 @@ enum PipelineChoice {
             throw CLIError(error.message)
         }
         let credentials = try providerCredentials(config, global: global)
-        let store = try global.openStore()
+        let store = try await global.openStore()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
                                         configDirectory: global.configDirectory)

@@ -50,7 +50,7 @@ extension YTAutoCommand {
             let config = try global.loadConfig()
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.scheduler")
-            let store = try global.openStore()
+            let store = try await global.openStore()
             let service = SchedulerService(store: store, channels: config.channels, logger: logger,
                                            maxSleep: try OptionCheck.duration(maxSleep, "--max-sleep", allowed: ConfigLimits.maxSleep, milliseconds: true))
             if once {

@@ -41,7 +41,7 @@ extension YTAutoCommand {
         }
 
         public func run() async throws {
-            let (pipeline, store) = try PipelineChoice.make(
+            let (pipeline, store) = try await PipelineChoice.make(
                 syntheticStageMs: syntheticStageMs, syntheticArtifacts: syntheticArtifacts.map { URL(fileURLWithPath: $0) }, global: global)
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.worker")

@@ -31,9 +31,9 @@ public struct YTAutoCommand: AsyncParsableCommand {
             if keep { _ = try AppConfig.load(path: path) }
             let text = try AppConfig.sample.yaml()
             _ = try AppConfig.parse(text)
-            let store = try global.createStore()
+            let store = try await global.createStore()
             let version = try await store.schemaVersion()
-            print("database \(global.databasePath) ready at schema version \(version)")
+            print("database \(global.databaseName) ready at schema version \(version)")
             if keep {
                 print("configuration \(path) exists and is valid; kept (use --force to overwrite)")
                 return
@@ -58,7 +58,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let store = try global.openStore(.readOnly)
+            let store = try await global.openStore(.readOnly)
             // Jobs of a dead worker are freed here too: with every worker dead, nothing else would.
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let now = Date()
@@ -67,10 +67,11 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let starts = try await store.runningAttemptStarts()
             let workers = try await store.workers()
             let version = try await store.schemaVersion()
-            let live = workers.filter { $0.state == .running }.map { w -> (WorkerRecord, Bool) in
+            var live: [(WorkerRecord, Bool)] = []
+            for w in workers where w.state == .running {
                 // A look only (another host's worker is taken at its word): the proof of life
                 // stays for the process that frees the worker's jobs.
-                (w, store.isAbandoned(w) != true)
+                live.append((w, try await store.isAbandoned(w) != true))
             }
             let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
             // Disk used by the jobs' files, found through the configuration; status still answers without one.
@@ -84,7 +85,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
                     channels[c] = Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) })
                 }
                 var out: [String: Any] = [
-                    "database": global.databasePath,
+                    "database": global.databaseName,
                     "schema_version": version,
                     "jobs": Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
                     "channels": channels,
@@ -108,7 +109,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 print(Output.json(out))
                 return
             }
-            print("database: \(global.databasePath) (schema version \(version))")
+            print("database: \(global.databaseName) (schema version \(version))")
             let totals = JobState.allCases.map { "\($0.rawValue) \(stats.byState[$0, default: 0])" }.joined(separator: ", ")
             print("jobs: \(totals)")
             print("oldest due queued job: \(oldestAge.map { Output.duration($0) + " ago" } ?? "none")")
@@ -191,7 +192,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public func run() async throws {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
-            let store = try global.openStore()
+            let store = try await global.openStore()
             var chosen = topic
             if chosen == nil {
                 let suggestion = try await store.suggestTopic(for: channelConfig)

@@ -72,8 +72,8 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
 
     /// Whether a worker registered as running is dead by what this process can see (a look,
     /// changing nothing): true when its proof of life is gone, false when it holds, nil when
-    /// it cannot be told from here (on SQLite, a worker of another host).
-    func isAbandoned(_ worker: WorkerRecord) -> Bool?
+    /// it cannot be told from here (on SQLite, a worker of another host; PostgreSQL sees every host's).
+    func isAbandoned(_ worker: WorkerRecord) async throws -> Bool?
 
     /// Whether ``JobStore/reclaim()`` would free anything (reads only).
     func needsReclaim() async throws -> Bool

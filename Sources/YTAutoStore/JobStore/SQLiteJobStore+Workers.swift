@@ -214,7 +214,7 @@ extension SQLiteJobStore: OperatorStore {
 
     /// By its lock file, probed without taking it; nil for a worker of another host (its lock
     /// can only be probed there).
-    public func isAbandoned(_ worker: WorkerRecord) -> Bool? {
+    public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
         guard worker.hostname == Self.hostName else { return nil }
         return WorkerLock.isAbandoned(path: worker.lockPath)
     }

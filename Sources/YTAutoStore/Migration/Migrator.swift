@@ -16,19 +16,10 @@ public struct Migrator: Sendable {
 
     /// Checks the embedded set itself: unique versions and well-formed names.
     public static func validateEmbedded() throws(MigrationError) {
-        var seen = Set<Int>()
-        for file in Migration.embeddedFiles {
-            let m = try Migration(fileName: file.name, sql: file.sql)
-            guard seen.insert(m.version).inserted else { throw .duplicateVersion(m.version) }
-        }
+        _ = try Migration.parse(files: Migration.embeddedFiles)
     }
 
-    public struct Applied: Sendable, Hashable {
-        public let version: Int
-        public let name: String
-        public let checksum: String
-        public let appliedAt: Date?
-    }
+    public typealias Applied = AppliedMigration
 
     /// The migrations recorded in the database.
     public func applied(_ db: Connection) throws -> [Applied] {
@@ -43,17 +34,7 @@ public struct Migrator: Sendable {
 
     /// Refuses a database that is newer than this binary, or whose applied migrations differ.
     public func check(_ applied: [Applied]) throws(MigrationError) {
-        let known = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { a, _ in a })
-        let newest = migrations.last?.version ?? 0
-        for a in applied {
-            guard let m = known[a.version] else {
-                if a.version > newest { throw .databaseNewer(databaseVersion: applied.map(\.version).max() ?? a.version, binaryVersion: newest) }
-                throw .unknownApplied(version: a.version, name: a.name)
-            }
-            if m.checksum != a.checksum {
-                throw .checksumMismatch(version: m.version, name: m.name, applied: a.checksum, embedded: m.checksum)
-            }
-        }
+        try Migration.check(applied: applied, against: migrations)
     }
 
     /// Applies every pending migration. Returns the ones this call applied.

@@ -1,0 +1,111 @@
+import Foundation
+import PostgresNIO
+import YTAutoCore
+
+/// The scheduler's slots, cursors and topic choice (the rules are ``SchedulingRules``').
+extension PostgresJobStore {
+    /// Decides every slot of `channel` from where the last scheduler stopped looking up to `now`, in
+    /// one transaction that holds the channel's advisory lock: schedulers on several hosts take turns
+    /// per channel, and the slot's primary key still makes a slot at most one job.
+    public func schedule(_ channel: ChannelConfig, now at: Date? = nil) async throws -> [SlotDecision] {
+        guard let zone = TimeZone(identifier: channel.timeZone) else {
+            throw JobStoreError.invalidArgument("channel \(channel.name): time zone '\(channel.timeZone)' is unknown")
+        }
+        let expressions = try channel.schedule.map { try CronExpression($0) }
+        let nowBind = self.nowBind
+        let decisions: [SlotDecision] = try await pool.transaction { tx in
+            try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-schedule:\(channel.name)"), 0))")
+            let now: Date
+            if let at { now = at.roundedToMilliseconds } else { now = try await self.now(tx) }
+            let cursor = try await tx.queryOne(
+                "SELECT evaluated_until FROM schedule_cursors WHERE channel = \(channel.name)")?.date("evaluated_until")
+                ?? SchedulingRules.firstCursor(now: now)
+            guard cursor < now else { return [] }
+            let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
+            var decisions: [SlotDecision] = []
+            for var decision in SchedulingRules.verdicts(for: firings, channel: channel, now: now) {
+                let t = decision.slotAt.roundedToMilliseconds
+                if decision.kind == .enqueued {
+                    decision.topic = try await Self.pickTopic(tx, channel, now: now)
+                    if decision.topic == nil {
+                        decision.kind = .noTopic
+                        decision.detail = SchedulingRules.noTopicDetail(channel)
+                    }
+                }
+                let inserted = try await tx.queryOne("""
+                    INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, decided_at, detail)
+                    VALUES (\(channel.name), \(t), \(decision.expression), \(decision.kind.rawValue), \(decision.topic), \(now), \(decision.detail))
+                    ON CONFLICT (channel, slot_at) DO NOTHING
+                    RETURNING slot_at
+                    """)
+                guard inserted != nil else { continue }  // Another scheduler decided it first.
+                if decision.kind == .enqueued {
+                    let slot = Timestamp.string(t)
+                    let result = try await Self.insert(tx, NewJob(
+                        channel: channel.name, topic: decision.topic, options: ["slot_at": slot, "cron": decision.expression],
+                        priority: channel.priority, runAt: t, maxAttempts: channel.maxAttempts,
+                        uniqueKey: "slot:\(channel.name):\(slot)"), nowBind: nowBind ?? now)
+                    decision.jobID = result.job.id
+                    try await tx.run("UPDATE schedule_slots SET job_id = \(result.job.id) WHERE channel = \(channel.name) AND slot_at = \(t)")
+                }
+                decisions.append(decision)
+            }
+            try await tx.run("""
+                INSERT INTO schedule_cursors (channel, evaluated_until) VALUES (\(channel.name), \(now))
+                ON CONFLICT (channel) DO UPDATE SET evaluated_until = greatest(schedule_cursors.evaluated_until, excluded.evaluated_until)
+                """)
+            return decisions
+        }
+        if decisions.contains(where: { $0.kind == .enqueued }) { signal.bump() }
+        return decisions
+    }
+
+    /// Where the schedulers stopped looking for `channel`, or nil when no scheduler has seen it.
+    public func scheduleCursor(channel: String) async throws -> Date? {
+        try await pool.queryOne("SELECT evaluated_until FROM schedule_cursors WHERE channel = \(channel)")?.date("evaluated_until")
+    }
+
+    static func pickTopic(_ tx: PGTransaction, _ channel: ChannelConfig, now: Date) async throws -> String? {
+        SchedulingRules.pickTopic(channel.topics, lastUse: try await lastUse(tx.query, topics: channel.topics, channel: channel.name),
+                                  recencyDays: channel.topicRecencyDays, now: now)
+    }
+
+    /// When each topic was last used on `channel`: in the slots (which outlive pruned jobs) and in jobs.
+    static func lastUse(_ query: (PostgresQuery) async throws -> [PGRow], topics: [String], channel: String) async throws -> [String: Date] {
+        var out: [String: Date] = [:]
+        for topic in topics {
+            let row = try await query("""
+                SELECT greatest(
+                    (SELECT max(decided_at) FROM schedule_slots WHERE channel = \(channel) AND topic = \(topic)),
+                    (SELECT max(created_at) FROM jobs WHERE channel = \(channel) AND topic = \(topic))) AS t
+                """).first
+            if let d = try row?.date("t") { out[topic] = d }
+        }
+        return out
+    }
+
+    /// The topic `ytauto enqueue` takes when none is given.
+    public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
+        let used = try await Self.lastUse(pool.query, topics: channel.topics, channel: channel.name)
+        let now = try await pool.queryOne("SELECT coalesce(\(nowBind)::timestamptz, now()) AS now")?.date("now") ?? approximateNow
+        guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
+            throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
+        }
+        return suggestion
+    }
+
+    /// The newest slots, newest first.
+    public func slots(channel: String? = nil, limit: Int = 50) async throws -> [SlotRecord] {
+        try await pool.query("""
+            SELECT channel, slot_at, expression, decision, topic, job_id, decided_at, detail
+              FROM schedule_slots WHERE (\(channel)::text IS NULL OR channel = \(channel))
+             ORDER BY slot_at DESC LIMIT \(limit)
+            """).map { r in
+            SlotRecord(
+                channel: try r.required("channel", r.string), slotAt: try r.required("slot_at", r.date),
+                expression: try r.required("expression", r.string), decision: try r.required("decision", r.string),
+                topic: try r.string("topic"), jobID: try r.int("job_id"), decidedAt: try r.required("decided_at", r.date),
+                detail: try r.string("detail"))
+        }
+    }
+}

@@ -1,0 +1,421 @@
+import Foundation
+import Logging
+import PostgresNIO
+import YTAutoCore
+
+/// The job store on PostgreSQL, for workers on several hosts.
+///
+/// The same contract and the same rules (``JobRules``, ``SchedulingRules``) as the SQLite store;
+/// what differs is how it keeps them:
+/// - **Time** is the database server's (`now()`, to the millisecond), never a worker's: clock
+///   skew between hosts cannot expire or extend a lease. (A test may pass a `clock`; then every
+///   statement uses it instead, as the SQLite store uses its own.)
+/// - **Leasing** is one statement: the next due job `FOR UPDATE SKIP LOCKED`, its lease, and its
+///   attempt row; concurrent workers skip each other's rows instead of waiting.
+/// - **Fencing**: every write about a leased job checks owner and token in the same transaction,
+///   under the row's lock, so a worker whose lease was taken over changes nothing and gets
+///   ``LeaseLost``.
+/// - **Liveness**: a worker holds a session-level advisory lock on a connection of its own for
+///   its life (``PostgresWorkerSession``); any process on any host that finds no holder in
+///   `pg_locks` knows the worker is gone. Lease expiry remains the backstop.
+/// - **Wake-ups**: a trigger notifies `ytauto_work` whenever a job becomes queued; idle workers
+///   `LISTEN` on their session connection instead of polling.
+public final class PostgresJobStore: Sendable {
+    let pool: PostgresPool
+    public let url: PostgresURL
+    public let retryPolicy: RetryPolicy
+    let clock: (@Sendable () -> Date)?
+    let signal = WorkSignal()
+    public let isReadOnly: Bool
+    let logger: Logger
+
+    /// Opens the store. With `migrate`, applies pending migrations (under an advisory lock, so
+    /// concurrent starts migrate once); without, refuses a schema that is not this binary's.
+    /// - Parameter clock: for tests only: a time source used instead of the server's.
+    public init(
+        url: PostgresURL, retryPolicy: RetryPolicy = .init(), readOnly: Bool = false, migrate: Bool = true,
+        maximumConnections: Int = 8, clock: (@Sendable () -> Date)? = nil, logger: Logger = Logger(label: "ytauto.postgres")
+    ) async throws {
+        self.url = url
+        self.retryPolicy = retryPolicy
+        self.clock = clock
+        self.isReadOnly = readOnly
+        self.logger = logger
+        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections, logger: logger)
+        do {
+            let migrator = PostgresMigrator()
+            if migrate && !readOnly {
+                try await migrator.migrate(pool)
+            } else {
+                let applied = try await migrator.applied(pool)
+                try Migration.check(applied: applied, against: migrator.migrations)
+                let have = applied.map(\.version).max() ?? 0
+                let want = migrator.migrations.last?.version ?? 0
+                if have < want {
+                    throw PostgresStoreError("the database \(url.redacted) is at schema version \(have); this ytauto needs \(want): "
+                        + "run `ytauto-admin migrate --db \(url.redacted)`")
+                }
+            }
+        } catch {
+            pool.close()
+            throw error
+        }
+    }
+
+    /// Closes the pool's connections.
+    public func close() { pool.close() }
+
+    /// Applies pending migrations (`ytauto-admin migrate`): those this call applied, and the
+    /// schema's history after it.
+    public static func migrate(url: PostgresURL) async throws -> (applied: [Migration], history: [AppliedMigration]) {
+        let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2, logger: Logger(label: "ytauto.postgres"))
+        defer { pool.close() }
+        let migrator = PostgresMigrator()
+        let applied = try await migrator.migrate(pool)
+        return (applied, try await migrator.applied(pool))
+    }
+
+    // MARK: - Time
+
+    /// The test clock's time, bound into statements as `coalesce($n::timestamptz, <server now>)`; nil
+    /// (the server's clock) in production.
+    var nowBind: Date? { clock.map { $0().roundedToMilliseconds } }
+
+    /// Now, as the statements will see it: the server's clock in production. For checks made
+    /// before a statement (a lease's end past year 9999); the statements read the server's.
+    var approximateNow: Date { clock?() ?? Date() }
+
+    /// The transaction's now (the server's, or the test clock's).
+    func now(_ tx: PGTransaction) async throws -> Date {
+        let row = try await tx.queryOne("SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now")
+        return try row!.required("now", row!.date)
+    }
+
+    // MARK: - Rows
+
+    static func job(_ r: PGRow) throws -> Job {
+        let stateText = try r.required("state", r.string)
+        guard let state = JobState(rawValue: stateText) else { throw PostgresStoreError("column 'state' holds '\(stateText)', not a job state") }
+        let kindText = try r.required("kind", r.string)
+        guard let kind = JobKind(rawValue: kindText) else { throw PostgresStoreError("column 'kind' holds '\(kindText)', not a job kind") }
+        return Job(
+            id: try r.required("id", r.int), channel: try r.required("channel", r.string), topic: try r.string("topic"),
+            payload: try r.required("payload", r.string), state: state, priority: Int(try r.required("priority", r.int)),
+            runAt: try r.required("run_at", r.date), attempt: Int(try r.required("attempt", r.int)),
+            maxAttempts: Int(try r.required("max_attempts", r.int)), leaseOwner: try r.string("lease_owner"),
+            leaseToken: try r.required("lease_token", r.int), leaseExpiresAt: try r.date("lease_expires_at"),
+            cancelRequested: try r.required("cancel_requested", r.bool), currentStage: try r.string("current_stage"),
+            uniqueKey: try r.string("unique_key"), lastErrorCode: try r.string("last_error_code"),
+            lastErrorMessage: try r.string("last_error_message"), createdAt: try r.required("created_at", r.date),
+            updatedAt: try r.required("updated_at", r.date), finishedAt: try r.date("finished_at"), kind: kind,
+            scheduledAt: try r.date("scheduled_at"))
+    }
+
+    static func attempt(_ r: PGRow) throws -> AttemptRecord {
+        let outcome = try r.string("outcome")
+        return AttemptRecord(
+            id: try r.required("id", r.int), jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
+            leaseToken: try r.required("lease_token", r.int), channel: try r.required("channel", r.string),
+            workerID: try r.required("worker_id", r.string), startedAt: try r.required("started_at", r.date),
+            finishedAt: try r.date("finished_at"), outcome: try outcome.map {
+                guard let o = AttemptOutcome(rawValue: $0) else { throw PostgresStoreError("column 'outcome' holds '\($0)', not an outcome") }
+                return o
+            },
+            stage: try r.string("stage"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"),
+            pipeline: try r.string("pipeline"), leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.date("heartbeat_at"))
+    }
+
+    static func stageState(_ r: PGRow) throws -> StageState {
+        let text = try r.required("state", r.string)
+        guard let s = StageState(rawValue: text) else { throw PostgresStoreError("column 'state' holds '\(text)', not a stage state") }
+        return s
+    }
+
+    static func payload(topic: String?, options: [String: String]) -> String {
+        struct Payload: Encodable { var options: [String: String]; var topic: String? }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(Payload(options: options, topic: topic)) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: - Enqueue
+
+    public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
+        guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
+        guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
+        if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
+        let nowBind = self.nowBind
+        let result = try await pool.transaction { tx in try await Self.insert(tx, new, nowBind: nowBind) }
+        if result.inserted { signal.bump() }
+        return result
+    }
+
+    static func insert(_ tx: PGTransaction, _ new: NewJob, nowBind: Date?) async throws -> EnqueueResult {
+        let payload = Self.payload(topic: new.topic, options: new.options)
+        let runAt = new.runAt?.roundedToMilliseconds
+        let inserted = try await tx.queryOne("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now)
+            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at, kind, scheduled_at)
+            SELECT \(new.channel), \(new.topic), \(payload), 'queued', \(new.priority), coalesce(\(runAt)::timestamptz, t.now),
+                   \(new.maxAttempts), \(new.uniqueKey), t.now, t.now, \(new.kind.rawValue), coalesce(\(runAt)::timestamptz, t.now)
+              FROM t
+            ON CONFLICT (unique_key) DO NOTHING
+            RETURNING *
+            """)
+        if let inserted { return EnqueueResult(job: try job(inserted), inserted: true) }
+        guard let existing = try await tx.queryOne("SELECT * FROM jobs WHERE unique_key = \(new.uniqueKey)") else {
+            throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
+        }
+        return EnqueueResult(job: try job(existing), inserted: false)
+    }
+
+    // MARK: - Lease
+
+    public func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration) async throws -> Lease? {
+        try await lease(worker: worker, channels: channels, kind: kind, pipeline: pipeline, duration: duration, only: nil)
+    }
+
+    /// Leases the next due job of `kind` (of `channels`, if given), or only the job `only` if it
+    /// is queued and due, in one statement: pick `FOR UPDATE SKIP LOCKED`, lease, record the attempt.
+    public func lease(
+        worker: String, channels: [String]?, kind: JobKind = .video, pipeline: String? = nil, duration: Duration, only jobID: Int64?
+    ) async throws -> Lease? {
+        _ = try Timestamp.checked(approximateNow.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
+        if let channels, channels.isEmpty { return nil }
+        let seconds = duration.seconds
+        let nowBind = self.nowBind
+        var q: PostgresQuery = """
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            picked AS (
+                SELECT jobs.id FROM jobs, t WHERE jobs.state = 'queued' AND jobs.run_at <= t.now
+            """
+        if let jobID {
+            q.sql += " AND jobs.id = $\(q.binds.count + 1)"
+            q.binds.append(jobID)
+        } else {
+            q.sql += " AND jobs.kind = $\(q.binds.count + 1)"
+            q.binds.append(kind.rawValue)
+            if let channels {
+                q.sql += " AND jobs.channel = ANY($\(q.binds.count + 1)::text[])"
+                q.binds.append(Array(Set(channels)).sorted())
+            }
+        }
+        let w = q.binds.count + 1, s = w + 1, p = w + 2
+        q.sql += """
+
+                ORDER BY jobs.priority, jobs.run_at, jobs.id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED
+            ),
+            leased AS (
+                UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_owner = $\(w), lease_token = jobs.lease_token + 1,
+                       lease_expires_at = t.now + make_interval(secs => $\(s)), updated_at = t.now
+                  FROM picked, t WHERE jobs.id = picked.id
+                RETURNING jobs.*
+            ),
+            recorded AS (
+                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at)
+                SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now FROM leased, t
+            )
+            SELECT * FROM leased
+            """
+        q.binds.append(worker)
+        q.binds.append(seconds)
+        q.binds.append(pipeline)
+        guard let row = try await pool.queryOne(q) else { return nil }
+        let job = try Self.job(row)
+        return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
+    }
+
+    /// Reads the job's row under its lock and checks that `lease` is still its lease.
+    static func requireLease(_ tx: PGTransaction, _ lease: Lease) async throws -> Job {
+        guard let row = try await tx.queryOne("SELECT * FROM jobs WHERE id = \(lease.jobID) FOR UPDATE") else {
+            throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+        }
+        let job = try Self.job(row)
+        guard job.state == .running, job.leaseToken == lease.token, job.leaseOwner == lease.owner else {
+            throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner,
+                            currentState: job.state, currentOwner: job.leaseOwner, currentToken: job.leaseToken)
+        }
+        return job
+    }
+
+    /// The ``LeaseLost`` for a fenced statement that changed nothing, saying whose the job is now.
+    func leaseLost(_ lease: Lease) async throws -> LeaseLost {
+        let row = try await pool.queryOne("SELECT * FROM jobs WHERE id = \(lease.jobID)")
+        let job = try row.map(Self.job)
+        return LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner,
+                         currentState: job?.state, currentOwner: job?.leaseOwner, currentToken: job?.leaseToken)
+    }
+
+    public func heartbeat(_ lease: Lease, duration: Duration) async throws -> HeartbeatStatus {
+        _ = try Timestamp.checked(approximateNow.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
+        let row = try await pool.queryOne("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            held AS (
+                UPDATE jobs SET lease_expires_at = t.now + make_interval(secs => \(duration.seconds)), updated_at = t.now
+                  FROM t
+                 WHERE jobs.id = \(lease.jobID) AND jobs.state = 'running' AND jobs.lease_token = \(lease.token)
+                   AND jobs.lease_owner = \(lease.owner)
+                RETURNING jobs.cancel_requested, jobs.lease_expires_at
+            ),
+            beat AS (
+                UPDATE job_attempts SET heartbeat_at = t.now FROM t, held
+                 WHERE job_attempts.job_id = \(lease.jobID) AND job_attempts.lease_token = \(lease.token)
+            )
+            SELECT * FROM held
+            """)
+        guard let row else { throw try await leaseLost(lease) }
+        let until = try row.required("lease_expires_at", row.date)
+        return try row.required("cancel_requested", row.bool) ? .cancelRequested(until: until) : .held(until: until)
+    }
+
+    public func checkpoint(
+        _ lease: Lease, stage: String, state: StageState, artifacts: [Artifact], startedAt: Date, error: JobFailure?
+    ) async throws {
+        let artifactsJSON = String(decoding: try JSONEncoder().encode(artifacts), as: UTF8.self)
+        let started = startedAt.roundedToMilliseconds
+        try await pool.transaction { tx in
+            let job = try await Self.requireLease(tx, lease)
+            // The end is the server's time, as every other; the start is the worker's (it began the stage).
+            let now = try await self.now(tx)
+            let finished: Date? = state == .running ? nil : now
+            let ms: Int64? = finished.map { Int64(($0.timeIntervalSince(started) * 1000).rounded()) }
+            try await tx.run("""
+                INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
+                VALUES (\(job.id), \(stage), \(state.rawValue), \(job.attempt), \(artifactsJSON), \(started), \(finished)::timestamptz,
+                        \(ms)::bigint, \(error?.code), \(error?.message))
+                ON CONFLICT (job_id, stage) DO UPDATE SET
+                    state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at,
+                    duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
+                """)
+            try await tx.run("""
+                INSERT INTO job_stage_runs (job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms, error_code, error_message)
+                VALUES (\(job.id), \(job.attempt), \(lease.token), \(stage), \(state.rawValue), \(started), \(finished)::timestamptz,
+                        \(ms)::bigint, \(error?.code), \(error?.message))
+                ON CONFLICT (job_id, lease_token, stage) DO UPDATE SET
+                    state = excluded.state, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+                    error_code = excluded.error_code, error_message = excluded.error_message
+                """)
+            try await tx.run("UPDATE jobs SET current_stage = \(stage), updated_at = \(now) WHERE id = \(job.id)")
+        }
+    }
+
+    // MARK: - Ending an attempt
+
+    /// Ends the attempt row of `lease` with `outcome`, and closes any stage it left running.
+    static func finishAttempt(_ tx: PGTransaction, _ lease: Lease, outcome: AttemptOutcome, stage: String?, error: JobFailure?, now: Date) async throws {
+        try await tx.run("""
+            UPDATE job_attempts SET finished_at = \(now), outcome = \(outcome.rawValue), stage = \(stage),
+                   error_code = \(error?.code), error_message = \(error?.message)
+             WHERE job_id = \(lease.jobID) AND lease_token = \(lease.token)
+            """)
+        guard outcome != .succeeded else { return }
+        let code = error?.code ?? (outcome == .cancelled ? "job.cancelled" : "attempt.ended")
+        let message = error?.message ?? "the attempt ended (\(outcome.rawValue)) while this stage ran"
+        try await tx.run("""
+            UPDATE job_stage_runs SET state = 'failed', finished_at = \(now),
+                   duration_ms = round(extract(epoch FROM (\(now)::timestamptz - started_at)) * 1000)::bigint,
+                   error_code = \(code), error_message = \(message)
+             WHERE job_id = \(lease.jobID) AND lease_token = \(lease.token) AND state = 'running'
+            """)
+        try await tx.run("""
+            UPDATE job_stages SET state = 'failed', finished_at = \(now),
+                   duration_ms = round(extract(epoch FROM (\(now)::timestamptz - started_at)) * 1000)::bigint,
+                   error_code = \(code), error_message = \(message)
+             WHERE job_id = \(lease.jobID) AND state = 'running'
+            """)
+    }
+
+    /// Moves a job to a finished state and clears its lease. A job that succeeds has no last error.
+    static func finish(_ tx: PGTransaction, jobID: Int64, state: JobState, error: JobFailure?, now: Date) async throws -> Job {
+        guard let row = try await tx.queryOne("""
+            UPDATE jobs SET state = \(state.rawValue), lease_owner = NULL, lease_expires_at = NULL, finished_at = \(now), updated_at = \(now),
+                   last_error_code = CASE WHEN \(state.rawValue) = 'succeeded' THEN NULL ELSE coalesce(\(error?.code), last_error_code) END,
+                   last_error_message = CASE WHEN \(state.rawValue) = 'succeeded' THEN NULL ELSE coalesce(\(error?.message), last_error_message) END
+             WHERE id = \(jobID)
+            RETURNING *
+            """) else { throw JobStoreError.notFound(jobID) }
+        return try job(row)
+    }
+
+    /// Queues a job again at `runAt`, clearing its lease; `refund` gives back the attempt.
+    static func requeue(_ tx: PGTransaction, jobID: Int64, runAt: Date, refund: Bool, error: JobFailure?, now: Date) async throws -> Job {
+        guard let row = try await tx.queryOne("""
+            UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_at = \(runAt.roundedToMilliseconds),
+                   updated_at = \(now), attempt = attempt - \(refund ? 1 : 0),
+                   last_error_code = coalesce(\(error?.code), last_error_code),
+                   last_error_message = coalesce(\(error?.message), last_error_message)
+             WHERE id = \(jobID)
+            RETURNING *
+            """) else { throw JobStoreError.notFound(jobID) }
+        return try job(row)
+    }
+
+    public func complete(_ lease: Lease) async throws -> Job {
+        try await pool.transaction { tx in
+            let now = try await self.now(tx)
+            // The fence is in the statement itself: the job changes only while the lease holds.
+            guard let row = try await tx.queryOne("""
+                UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = \(now), updated_at = \(now),
+                       last_error_code = NULL, last_error_message = NULL
+                 WHERE id = \(lease.jobID) AND state = 'running' AND lease_token = \(lease.token) AND lease_owner = \(lease.owner)
+                RETURNING *
+                """) else {
+                _ = try await Self.requireLease(tx, lease)
+                throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+            }
+            let job = try Self.job(row)
+            try await Self.finishAttempt(tx, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
+            return job
+        }
+    }
+
+    public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {
+        let policy = retryPolicy
+        return signalIfQueued(try await pool.transaction { tx in
+            let job = try await Self.requireLease(tx, lease)
+            let now = try await self.now(tx)
+            switch JobRules.afterFailure(of: job, error: error, policy: policy, now: now) {
+            case .cancelled:
+                try await Self.finishAttempt(tx, lease, outcome: .cancelled, stage: job.currentStage, error: error, now: now)
+                return try await Self.finish(tx, jobID: job.id, state: .cancelled, error: error, now: now)
+            case .retry(let runAt, let refund):
+                try await Self.finishAttempt(tx, lease, outcome: .retrying, stage: job.currentStage, error: error, now: now)
+                return try await Self.requeue(tx, jobID: job.id, runAt: runAt, refund: refund, error: error, now: now)
+            case .failed:
+                try await Self.finishAttempt(tx, lease, outcome: .failed, stage: job.currentStage, error: error, now: now)
+                return try await Self.finish(tx, jobID: job.id, state: .failed, error: error, now: now)
+            }
+        })
+    }
+
+    /// Wakes this process's idle workers when `job` is queued again (other processes hear the trigger's NOTIFY).
+    @discardableResult
+    func signalIfQueued(_ job: Job) -> Job {
+        if job.state == .queued { signal.bump() }
+        return job
+    }
+
+    public func handBack(_ lease: Lease, reason: JobFailure) async throws -> Job {
+        signalIfQueued(try await pool.transaction { tx in
+            let job = try await Self.requireLease(tx, lease)
+            let now = try await self.now(tx)
+            if job.cancelRequested {
+                try await Self.finishAttempt(tx, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
+                return try await Self.finish(tx, jobID: job.id, state: .cancelled, error: nil, now: now)
+            }
+            try await Self.finishAttempt(tx, lease, outcome: .handedBack, stage: job.currentStage, error: reason, now: now)
+            return try await Self.requeue(tx, jobID: job.id, runAt: now, refund: true, error: nil, now: now)
+        })
+    }
+
+    public func markCancelled(_ lease: Lease) async throws -> Job {
+        try await pool.transaction { tx in
+            let job = try await Self.requireLease(tx, lease)
+            let now = try await self.now(tx)
+            try await Self.finishAttempt(tx, lease, outcome: .cancelled, stage: job.currentStage, error: nil, now: now)
+            return try await Self.finish(tx, jobID: job.id, state: .cancelled, error: nil, now: now)
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import PostgresNIO
+import YTAutoCore
+
+/// A failure of the PostgreSQL engine, in words an operator can act on: the server's SQLSTATE and
+/// message, or what could not be reached. Never the URL's password, never a statement's values.
+public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+    public let sqlState: String?
+    public let message: String
+    public var description: String { message }
+
+    init(sqlState: String? = nil, _ message: String) {
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    /// Wraps what postgres-nio threw. Its own descriptions are deliberately vague (they may hold
+    /// a statement's values), so this keeps only the server's code and message, or the kind of
+    /// connection failure.
+    static func from(_ error: any Error, url: PostgresURL) -> any Error {
+        if error is PostgresStoreError || error is LeaseLost || error is JobStoreError || error is TimestampOutOfRange
+            || error is CancellationError { return error }
+        if let e = error as? PSQLError {
+            if let info = e.serverInfo {
+                let state = info[.sqlState]
+                var text = "PostgreSQL at \(url.redacted): \(info[.message] ?? "error")"
+                if let state { text += " (SQLSTATE \(state))" }
+                if let detail = info[.detail] { text += ": \(detail)" }
+                return PostgresStoreError(sqlState: state, text)
+            }
+            let code = "\(e.code)"
+            if let underlying = e.underlying {
+                return PostgresStoreError("PostgreSQL at \(url.redacted): \(code): \(underlying)")
+            }
+            return PostgresStoreError("PostgreSQL at \(url.redacted): \(code)")
+        }
+        if let e = error as? PostgresTransactionError {
+            return from(e.closureError ?? e.beginError ?? e.commitError ?? error, url: url)
+        }
+        return PostgresStoreError("PostgreSQL at \(url.redacted): \(error)")
+    }
+
+    /// A deadlock or serialization failure: the transaction was rolled back and may simply be run again.
+    var isTransient: Bool { sqlState == "40P01" || sqlState == "40001" }
+}
+
+/// One row, read by column name. A column that is absent or of another type throws, naming it:
+/// a row is never read as zeros or 1970.
+struct PGRow: Sendable {
+    let row: PostgresRandomAccessRow
+
+    init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
+
+    private func cell(_ column: String) throws -> PostgresCell {
+        guard row.contains(column) else { throw PostgresStoreError("a row has no column '\(column)'") }
+        return row[column]
+    }
+
+    private func decode<T: PostgresDecodable>(_ type: T.Type, _ column: String) throws -> T? {
+        do {
+            let c = try cell(column)
+            guard c.bytes != nil else { return nil }
+            return try c.decode(T.self)
+        } catch let e as PostgresStoreError {
+            throw e
+        } catch {
+            throw PostgresStoreError("column '\(column)' does not hold a \(T.self)")
+        }
+    }
+
+    func int(_ c: String) throws -> Int64? { try decode(Int64.self, c) }
+    func string(_ c: String) throws -> String? { try decode(String.self, c) }
+    func date(_ c: String) throws -> Date? { try decode(Date.self, c) }
+    func double(_ c: String) throws -> Double? { try decode(Double.self, c) }
+    func bool(_ c: String) throws -> Bool? { try decode(Bool.self, c) }
+
+    /// The value of a column that must not be NULL.
+    func required<T>(_ c: String, _ read: (String) throws -> T?) throws -> T {
+        guard let v = try read(c) else { throw PostgresStoreError("column '\(c)' is NULL where a value is required") }
+        return v
+    }
+}
+
+/// The store's pool of connections (a `PostgresClient`, running for the store's life) and the
+/// two ways it talks: one statement, or one transaction, run again when the server rolled it back
+/// for a deadlock or a serialization failure.
+final class PostgresPool: Sendable {
+    let url: PostgresURL
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    init(url: PostgresURL, applicationName: String, maximumConnections: Int, logger: Logger) throws {
+        self.url = url
+        self.logger = logger
+        var config = try url.configuration(applicationName: applicationName)
+        config.options.maximumConnections = maximumConnections
+        config.options.connectionIdleTimeout = .seconds(60)
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        self.client = client
+        self.runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the pool (its connections close).
+    func close() { runner.cancel() }
+
+    /// Runs one statement (in its own implicit transaction) and returns its rows.
+    func query(_ q: PostgresQuery) async throws -> [PGRow] {
+        do {
+            var rows: [PGRow] = []
+            for try await row in try await client.query(q, logger: logger) { rows.append(PGRow(row)) }
+            return rows
+        } catch {
+            throw PostgresStoreError.from(error, url: url)
+        }
+    }
+
+    func queryOne(_ q: PostgresQuery) async throws -> PGRow? { try await query(q).first }
+
+    /// Runs `body` in one transaction on one connection; a deadlock or serialization failure runs
+    /// it again (a few times, with a short random pause), anything else rolls back and throws.
+    func transaction<T: Sendable>(_ body: @Sendable (PGTransaction) async throws -> T) async throws -> T {
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try await client.withConnection { conn in
+                    let tx = PGTransaction(connection: conn, pool: self)
+                    try await tx.run("BEGIN")
+                    do {
+                        let value = try await body(tx)
+                        try await tx.run("COMMIT")
+                        return value
+                    } catch {
+                        _ = try? await conn.query("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                }
+            } catch {
+                let e = PostgresStoreError.from(error, url: url)
+                if let pe = e as? PostgresStoreError, pe.isTransient, tries < 8 {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * tries))))
+                    continue
+                }
+                throw e
+            }
+        }
+    }
+}
+
+/// The connection of a transaction in progress.
+struct PGTransaction: Sendable {
+    let connection: PostgresConnection
+    let pool: PostgresPool
+
+    func query(_ q: PostgresQuery) async throws -> [PGRow] {
+        do {
+            var rows: [PGRow] = []
+            for try await row in try await connection.query(q, logger: pool.logger) { rows.append(PGRow(row)) }
+            return rows
+        } catch {
+            throw PostgresStoreError.from(error, url: pool.url)
+        }
+    }
+
+    func queryOne(_ q: PostgresQuery) async throws -> PGRow? { try await query(q).first }
+
+    /// Runs a statement and returns how many rows it returned (use `RETURNING` to count changes).
+    @discardableResult
+    func run(_ q: PostgresQuery) async throws -> Int { try await query(q).count }
+}
+
+extension Date {
+    /// This instant to the millisecond, as every ytauto timestamp is stored (SQLite's text has
+    /// milliseconds; PostgreSQL keeps what it is given, so both engines round alike).
+    var roundedToMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// A throwaway PostgreSQL cluster for the tests: `initdb` into a temporary folder and `pg_ctl start`
+/// on a free loopback port, once per test process, stopped when the process exits. As root (CI
+/// runs as root, and the server refuses to) it runs as the `postgres` user that Debian's package
+/// creates. Each test takes a database of its own (``createDatabase()``).
+///
+/// Where PostgreSQL is not installed the tests that need it are skipped, saying why; with `CI` set
+/// they fail instead (``requiredInCI``): in CI they never skip.
+public final class PostgresServer: Sendable {
+    public let port: Int
+    public let host: String
+    public let user = "ytauto"
+    public let dataDirectory: String
+    let bin: String
+    let runAs: String?
+
+    /// The process's cluster, started on first use; or why there is none.
+    public static let shared: Result<PostgresServer, PostgresServerUnavailable> = {
+        do { return .success(try PostgresServer()) } catch let e as PostgresServerUnavailable { return .failure(e) } catch {
+            return .failure(PostgresServerUnavailable(reason: "\(error)"))
+        }
+    }()
+
+    /// Whether the PostgreSQL tests run here: the server's binaries exist (in CI, always: a missing
+    /// server there fails the tests instead of skipping them).
+    public static var available: Bool { binDirectory() != nil || requiredInCI }
+    public static var requiredInCI: Bool { ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false }
+
+    /// The cluster, or a thrown error saying why there is none.
+    public static func server() throws -> PostgresServer { try shared.get() }
+
+    static func binDirectory() -> String? {
+        let fm = FileManager.default
+        let versions = ((try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted(by: >)
+        for v in versions where fm.isExecutableFile(atPath: "/usr/lib/postgresql/\(v)/bin/initdb") {
+            return "/usr/lib/postgresql/\(v)/bin"
+        }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where fm.isExecutableFile(atPath: "\(dir)/initdb") {
+            return String(dir)
+        }
+        return nil
+    }
+
+    init(host: String = "127.0.0.1") throws {
+        guard let bin = Self.binDirectory() else {
+            throw PostgresServerUnavailable(reason: "PostgreSQL's initdb was not found (install Debian's postgresql package: bash .ci/deps does)")
+        }
+        self.bin = bin
+        self.host = host
+        runAs = getuid() == 0 ? "postgres" : nil
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ytauto-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        dataDirectory = dir + "/data"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if let runAs {
+            try Self.run(["/bin/chown", runAs, dir])
+        }
+        port = try Self.freePort()
+        try run(["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        // fsync off: a test cluster that dies with the test process need not survive a power cut.
+        try run(["\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+                 "-p \(port) -k \(dir) -c listen_addresses=\(host) -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                 + "-c max_connections=400 -c shared_buffers=64MB", "start"])
+        // Stopped when this test process ends, however it ends (a watcher polls for it): a killed
+        // test run leaves no server behind.
+        let stop = ((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + ["\(bin)/pg_ctl", "-D", dataDirectory, "-m", "immediate", "stop"])
+            .joined(separator: " ")
+        _ = try Self.spawn(["/bin/sh", "-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf \(dir)"],
+                           output: "/dev/null", error: "/dev/null")
+    }
+
+
+    /// A new, empty database; returns its URL.
+    public func createDatabase(prefix: String = "t") throws -> String {
+        let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff)"
+        try psql("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    public func url(database: String) -> String { "postgres://\(user)@\(host):\(port)/\(database)?sslmode=disable" }
+
+    /// Runs SQL through `psql` (as the cluster's superuser) on `database`; returns its output (tuples only, unaligned).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql])
+    }
+
+    private func run(_ command: [String]) throws {
+        try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + command)
+    }
+
+    /// Runs a command to its end; its output goes through files, not pipes: `pg_ctl start` leaves a
+    /// server running that would hold a pipe open, and a read to its end would never return.
+    @discardableResult
+    static func run(_ command: [String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ytauto-pg-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        // posix_spawn and waitpid, not Foundation's Process: its exit watch runs on Dispatch, which a
+        // busy test process may not get to in time.
+        let pid = try spawn(command, output: outURL.path, error: errURL.path)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let output = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+        let error = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        guard exitCode == 0 else {
+            throw PostgresServerUnavailable(reason: "\(command.joined(separator: " ")) exited \(exitCode): \(error)\(output)")
+        }
+        return output
+    }
+
+    /// Starts a command with stdin from /dev/null and its output into files; returns its pid.
+    static func spawn(_ command: [String], output: String, error: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, error, O_WRONLY | O_TRUNC, 0o600)
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else {
+            throw PostgresServerUnavailable(reason: "cannot run \(command[0]): \(String(cString: strerror(spawned)))")
+        }
+        return pid
+    }
+
+    /// A loopback port nobody listens on now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PostgresServerUnavailable(reason: "socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard bound == 0 else { throw PostgresServerUnavailable(reason: "bind() failed") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+public struct PostgresServerUnavailable: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { "no PostgreSQL server for the tests: \(reason)" }
+}
