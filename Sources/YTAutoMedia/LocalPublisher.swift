@@ -1,0 +1,26 @@
+import Foundation
+import YTAutoCore
+
+/// The default "upload": copies the video, the thumbnail and a `metadata.json` into
+/// `<output_dir>/<channel>/<job id>-<slug>/`. Idempotent: publishing the same files again changes nothing.
+public struct LocalPublisher: YouTubeUploader {
+    public let folder: URL
+
+    public init(folder: URL) { self.folder = folder }
+
+    public func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func place(_ source: URL, as name: String) async throws {
+            let target = folder.appending(path: name).path
+            if let a = try? Files.artifact(target), let b = try? Files.artifact(source.path), a.sha256 == b.sha256 { return }
+            try await Files.atomically(target) { tmp in try FileManager.default.copyItem(atPath: source.path, toPath: tmp) }
+        }
+        try await place(video, as: "video.mp4")
+        if let thumbnail { try await place(thumbnail, as: "thumbnail.jpg") }
+        let meta: [String: Any] = ["title": title, "description": description, "tags": tags]
+        let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys])
+        let metaPath = folder.appending(path: "metadata.json").path
+        if (try? Data(contentsOf: URL(fileURLWithPath: metaPath))) != data { try await Files.write(data, to: metaPath) }
+        return UploadResult(videoID: "local:" + folder.lastPathComponent, url: folder.appending(path: "video.mp4").absoluteString)
+    }
+}
