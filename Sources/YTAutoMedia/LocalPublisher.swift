@@ -3,12 +3,12 @@ import YTAutoCore
 
 /// The default "upload": copies the video, the thumbnail and a `metadata.json` into
 /// `<output_dir>/<channel>/<job id>-<slug>/`. Idempotent: publishing the same files again changes nothing.
-public struct LocalPublisher: YouTubeUploader {
+public struct LocalPublisher: VideoPublisher {
     public let folder: URL
 
     public init(folder: URL) { self.folder = folder }
 
-    public func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult {
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         func place(_ source: URL, as name: String) async throws {
             let target = folder.appending(path: name).path
@@ -21,6 +21,6 @@ public struct LocalPublisher: YouTubeUploader {
         let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys])
         let metaPath = folder.appending(path: "metadata.json").path
         if (try? Data(contentsOf: URL(fileURLWithPath: metaPath))) != data { try await Files.write(data, to: metaPath) }
-        return UploadResult(videoID: "local:" + folder.lastPathComponent, url: folder.appending(path: "video.mp4").absoluteString)
+        return PublishResult(videoID: "local:" + folder.lastPathComponent, url: folder.appending(path: "video.mp4").absoluteString)
     }
 }

@@ -354,7 +354,7 @@ public struct MediaPipeline: StagedPipeline {
         if let d = ChannelStyle.of(channel.type).disclaimer, !description.contains(d) { description += "\n\n" + d }
         let tags = [channel.name, channel.type.rawValue, script.topic]
         let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
-        let result = try await publisher.upload(
+        let result = try await publisher.publish(
             video: dir.appending(path: "video.mp4"), title: script.script.title, description: description, tags: tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
         if publisher is LocalPublisher {

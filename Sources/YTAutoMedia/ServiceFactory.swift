@@ -10,7 +10,7 @@ public protocol ServiceFactory: Sendable {
     func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String)
     func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator
     /// Where the video goes. `folder` is the local publish folder; `context` carries the stage's notes.
-    func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader
+    func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher
 }
 
 /// Everything offline: template scripts, espeak-ng, procedural images, the local publisher.
@@ -30,7 +30,7 @@ public struct OfflineServices: ServiceFactory {
         ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(channel.type).palette, width: width, height: height)
     }
 
-    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader {
+    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {
         LocalPublisher(folder: folder)
     }
 }

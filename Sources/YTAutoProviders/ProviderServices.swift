@@ -143,7 +143,7 @@ public struct ProviderServices: ServiceFactory {
             tokenFile: URL(fileURLWithPath: yt.tokenFile, relativeTo: configDirectory).standardizedFileURL.path, clock: clock)
     }
 
-    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader {
+    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {
         guard channel.services.publisher == .youtube else {
             return try offline.publisher(for: channel, job: job, folder: folder, context: context)
         }

@@ -34,8 +34,8 @@ public protocol ThumbnailGenerator: Sendable {
     func generate(title: String, channel: ChannelConfig, outputPath: URL) async throws -> VisualAsset
 }
 
-/// What an upload produced.
-public struct UploadResult: Sendable, Codable, Hashable {
+/// Where a published video is: its id (YouTube's, or `local:<folder>`) and its URL.
+public struct PublishResult: Sendable, Codable, Hashable {
     public var videoID: String
     public var url: String
     public init(videoID: String, url: String) {
@@ -44,9 +44,11 @@ public struct UploadResult: Sendable, Codable, Hashable {
     }
 }
 
-/// Publishes a finished video: `upload(video, title, description, tags, thumbnail)`.
-public protocol YouTubeUploader: Sendable {
-    func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult
+/// Publishes a finished video: the seed's `YouTubeUploader.upload(video, title, description, tags, thumbnail)`.
+/// A publisher puts the video where viewers get it: YouTube (``YouTubeDataAPIUploader`` in YTAutoProviders)
+/// or, offline, an output folder (``LocalPublisher``).
+public protocol VideoPublisher: Sendable {
+    func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult
 }
 
 /// Runs a channel's whole pipeline: `run(channel) → VideoProject`.
