@@ -9,8 +9,7 @@ import YTAutoCore
 /// reused by a retry when their `.done` sidecar still matches, so a failure at scene 7 of 12
 /// keeps scenes 1–6.
 public struct MediaPipeline: StagedPipeline {
-    public static let stageNames = ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"]
-    public var stages: [String] { Self.stageNames }
+    public var stages: [String] { Stage.names }
 
     let channels: [String: ChannelConfig]
     let workDirectory: URL
@@ -118,19 +117,19 @@ public struct MediaPipeline: StagedPipeline {
         }
     }
 
-    func runStage(_ stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
+    func runStage(_ name: String, job: Job, context: StageContext) async throws -> StageOutcome {
+        guard let stage = Stage(rawValue: name) else { throw CompositionInputError(message: "unknown stage \(name)") }
         let channel = try channel(job)
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         switch stage {
-        case "script": return .done(try await script(job, channel, dir))
-        case "narration": return .done(try await narration(job, channel, dir))
-        case "images": return .done(try await images(job, channel, dir))
-        case "clips": return .done(try await clips(job, channel, dir))
-        case "compose": return .done(try await compose(job, channel, dir))
-        case "thumbnail": return .done(try await thumbnail(job, channel, dir))
-        case "publish": return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
-        default: throw CompositionInputError(message: "unknown stage \(stage)")
+        case .script: return .done(try await script(job, channel, dir))
+        case .narration: return .done(try await narration(job, channel, dir))
+        case .images: return .done(try await images(job, channel, dir))
+        case .clips: return .done(try await clips(job, channel, dir))
+        case .compose: return .done(try await compose(job, channel, dir))
+        case .thumbnail: return .done(try await thumbnail(job, channel, dir))
+        case .publish: return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
         }
     }
 
