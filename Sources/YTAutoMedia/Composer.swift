@@ -99,7 +99,7 @@ public struct FFmpegComposer: VideoComposer {
 }
 
 /// The composer was called without what it needs.
-public struct CompositionInputError: VideoCompositionError {
+public struct CompositionInputError: YTAutoError {
     public let message: String
     public var code: String { "video.bad_input" }
     public var isRetryable: Bool { false }

@@ -2,7 +2,7 @@ import Foundation
 import YTAutoCore
 
 /// A voice id that no engine knows.
-public struct UnknownVoiceError: TTSError {
+public struct UnknownVoiceError: YTAutoError {
     public let voiceID: String
     public var code: String { "tts.unknown_voice" }
     public var message: String { "voice '\(voiceID)' is not known; use one of \(EspeakVoice.known.joined(separator: ", "))" }

@@ -364,7 +364,7 @@ public struct MediaPipeline: StagedPipeline {
 }
 
 /// A file of a stage could not be read or written (a full disk, a permission, a path in the way).
-public struct MediaFileError: VideoCompositionError {
+public struct MediaFileError: YTAutoError {
     public let stage: String
     public let description: String
     public let detail: String

@@ -158,7 +158,7 @@ public struct QualityGate: Sendable {
 }
 
 /// The QA gate found the video unfit to publish.
-public struct QualityGateError: VideoCompositionError {
+public struct QualityGateError: YTAutoError {
     public let issues: [String]
     public var code: String { "video.qa_failed" }
     public var message: String { "the video failed its checks: " + issues.joined(separator: "; ") }

@@ -1,7 +1,9 @@
 import Foundation
 
-// The seed's eight service interfaces. Each implementation (the offline defaults and the
-// HTTP providers) sits behind one of these; nothing else knows which one runs.
+// The seed's service interfaces. Each implementation (the offline defaults and the HTTP
+// providers) sits behind one of these; nothing else knows which one runs. The seed's eighth,
+// `ContentPipeline.run(channel) → VideoProject`, is the job queue's ``StagedPipeline`` here:
+// a job runs stage by stage, each checkpointed, rather than a channel in one call.
 
 /// Writes a script for a topic in a channel's voice: `generate(topic, channel) → Script`.
 public protocol ScriptGenerator: Sendable {
@@ -49,9 +51,4 @@ public struct PublishResult: Sendable, Codable, Hashable {
 /// or, offline, an output folder (``LocalPublisher``).
 public protocol VideoPublisher: Sendable {
     func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult
-}
-
-/// Runs a channel's whole pipeline: `run(channel) → VideoProject`.
-public protocol ContentPipeline: Sendable {
-    func run(channel: ChannelConfig) async throws -> VideoProject
 }
