@@ -21,10 +21,10 @@ extension SQLiteJobStore {
 
     /// The notes a stage of a job recorded.
     public func stageNotes(jobID: Int64, stage: String) async throws -> [String: String] {
-        let text = try await database.read { db in
-            try db.queryOne("SELECT notes FROM job_stages WHERE job_id = ? AND stage = ?", [jobID, stage])?.string("notes")
+        try await database.read { db in
+            guard let row = try db.queryOne("SELECT notes FROM job_stages WHERE job_id = ? AND stage = ?", [jobID, stage]) else { return [:] }
+            return try StoredRow(row, table: "job_stages", name: "stage \(stage) of job \(jobID)")
+                .json("notes", [String: String].self, expected: "a JSON object of strings")
         }
-        guard let data = text?.data(using: .utf8) else { return [:] }
-        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }
 }
