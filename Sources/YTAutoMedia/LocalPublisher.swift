@@ -6,6 +6,20 @@ import YTAutoCore
 public struct LocalPublisher: VideoPublisher {
     public let folder: URL
 
+    /// `metadata.json`: what an upload would have sent.
+    struct Metadata: Codable, Hashable {
+        var title: String
+        var description: String
+        var tags: [String]
+    }
+
+    /// Pretty and key-sorted, as the file has always been written, so publishing again finds it unchanged.
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }()
+
     public init(folder: URL) { self.folder = folder }
 
     public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
@@ -17,8 +31,7 @@ public struct LocalPublisher: VideoPublisher {
         }
         try await place(video, as: "video.mp4")
         if let thumbnail { try await place(thumbnail, as: "thumbnail.jpg") }
-        let meta: [String: Any] = ["title": title, "description": description, "tags": tags]
-        let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys])
+        let data = try Self.encoder.encode(Metadata(title: title, description: description, tags: tags))
         let metaPath = folder.appending(path: "metadata.json").path
         if (try? Data(contentsOf: URL(fileURLWithPath: metaPath))) != data { try await Files.write(data, to: metaPath) }
         return PublishResult(videoID: "local:" + folder.lastPathComponent, url: folder.appending(path: "video.mp4").absoluteString)
