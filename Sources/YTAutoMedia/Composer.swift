@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Escapes a path for use as an ffmpeg filter option value.
 public func filterPath(_ path: String) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// A voice id that no engine knows.
 public struct UnknownVoiceError: YTAutoError {

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// A thumbnail: 1280×720 JPEG under 2 MB, the title fitted in up to three outlined lines over a key scene.
 public struct FFmpegThumbnailGenerator: ThumbnailGenerator {

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Ken Burns clips: a slow zoom or pan over a still twice the output size, so the motion moves in
 /// half-pixel steps of the output and does not jitter.

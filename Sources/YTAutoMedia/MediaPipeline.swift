@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// The content pipeline of every channel type, offline: script → narration → images → clips →
 /// compose → thumbnail → publish, each stage writing into `<work_dir>/<job id>/`.
@@ -350,7 +351,7 @@ public struct MediaPipeline: StagedPipeline {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let folder = publishFolder(job)
         var description = script.script.hook + "\n\n" + script.script.cta
-        if let d = ChannelStyle.of(channel.type).disclaimer, !description.contains(d) { description += "\n\n" + d }
+        if let d = channel.type.disclaimer, !description.contains(d) { description += "\n\n" + d }
         let tags = [channel.name, channel.type.rawValue, script.topic]
         let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
         let result = try await publisher.publish(

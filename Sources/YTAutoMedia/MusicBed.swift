@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// A synthesised music bed per mood, from ffmpeg's tone and noise sources.
 public struct MusicBed: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Scene images made procedurally with ffmpeg's sources and filters: a gradient field in the
 /// channel's palette, soft light shapes, grain and a vignette. The same prompt gives the same image.

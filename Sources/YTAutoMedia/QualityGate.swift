@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Checks a composed video before it may be published. Every check measures the media itself
 /// (the video file, the narration's audio), never the numbers the earlier stages wrote down, so a

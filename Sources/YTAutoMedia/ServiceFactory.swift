@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Makes the services a channel's pipeline uses, behind their protocols. ``OfflineServices`` is
 /// the default; the providers module supplies one that honours each channel's `script:`, `tts:`,

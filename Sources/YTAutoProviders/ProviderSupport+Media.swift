@@ -1,6 +1,6 @@
 import Foundation
 import YTAutoCore
-import YTAutoMedia
+import YTAutoSupport
 
 /// Turning a provider's audio and image bytes into the pipeline's files (the TTS and image adapters).
 extension ProviderSupport {

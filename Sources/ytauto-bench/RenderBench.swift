@@ -4,6 +4,7 @@ import YTAutoCore
 import YTAutoMedia
 #if canImport(Glibc)
 import Glibc
+import YTAutoSupport
 #endif
 
 /// `ytauto-bench render`: the real pipeline's render against the floor, one hand-written ffmpeg

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// Every offline service against the real ffmpeg, ffprobe and espeak-ng, with clips of a few seconds.

@@ -6,6 +6,7 @@ import UnixSignals
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 import YTAutoWorker
 
 extension YTAutoCommand {

@@ -1,6 +1,5 @@
 import Foundation
 import YTAutoCore
-import YTAutoMedia
 
 /// The prompts every script model gets: a system prompt that fixes the JSON shape, and a user
 /// prompt with the topic, the channel's voice and the length as a word count.
@@ -43,7 +42,7 @@ enum ScriptPrompt {
         if !channel.forbiddenTopics.isEmpty {
             lines.append("Never mention or allude to: " + channel.forbiddenTopics.map { "\"\($0)\"" }.joined(separator: ", ") + ".")
         }
-        if let disclaimer = ChannelStyle.of(channel.type).disclaimer {
+        if let disclaimer = channel.type.disclaimer {
             lines.append("The cta must end with this sentence, word for word: \"\(disclaimer)\"")
         }
         lines.append("Reply with the JSON object only.")

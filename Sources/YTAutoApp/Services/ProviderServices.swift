@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import YTAutoCore
 import YTAutoMedia
+import YTAutoProviders
+import YTAutoSupport
 
 /// The services each channel asked for in its configuration (`script:`, `tts:`, `images:`,
 /// `publisher:`), with the offline ones where it asked for nothing else.
