@@ -3,7 +3,7 @@ import YTAutoCore
 import YTAutoSupport
 
 /// Makes the services a channel's pipeline uses, behind their protocols. ``OfflineServices`` is
-/// the default; the providers module supplies one that honours each channel's `script:`, `tts:`,
+/// the default; YTAutoApp's ``ProviderServices`` supplies one that honours each channel's `script:`, `tts:`,
 /// `images:` and `publisher:` choices.
 public protocol ServiceFactory: Sendable {
     func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator
