@@ -84,7 +84,7 @@ public struct AdminCommand: AsyncParsableCommand {
             if json {
                 print(Output.json(JobWith(job: JobJSON(j), more: JobHistoryJSON(
                     stages: stages.map(JobHistoryJSON.StageJSON.init), attempts: attempts.map(AttemptJSON.init),
-                    stageRuns: runs.map(JobHistoryJSON.StageRunJSON.init)))))
+                    stageRuns: runs.map(JobHistoryJSON.StageJSON.init)))))
                 return
             }
             print("job \(j.id)  channel \(j.channel)  state \(j.state.rawValue)  attempt \(j.attempt)/\(j.maxAttempts)  priority \(j.priority)")

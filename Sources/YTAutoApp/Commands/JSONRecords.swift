@@ -110,12 +110,14 @@ struct AttemptJSON: Encodable {
 
 /// What `show --json` adds to the job: its stages, attempts and every run of every stage.
 struct JobHistoryJSON: Encodable {
-    /// A stage's latest state, with its artifacts and notes (left out when it has none).
+    /// A stage's latest state, with its artifacts (always) and notes (when it has any), or one run
+    /// of a stage in one attempt, with its lease token.
     struct StageJSON: Encodable {
         var stage: String
         var state: String
         var attempt: Int
-        var artifacts: [Artifact]
+        var leaseToken: Int64?
+        var artifacts: [Artifact]?
         var notes: [String: String]?
         var startedAt: String
         var finishedAt: String?
@@ -125,58 +127,41 @@ struct JobHistoryJSON: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case stage, state, attempt, artifacts, notes
-            case startedAt = "started_at", finishedAt = "finished_at", durationMS = "duration_ms"
-            case errorCode = "error_code", errorMessage = "error_message"
-        }
-
-        init(_ s: StageRecord) {
-            stage = s.stage
-            state = s.state.rawValue
-            attempt = s.attempt
-            artifacts = s.artifacts
-            notes = s.notes.isEmpty ? nil : s.notes
-            startedAt = Timestamp.string(s.startedAt)
-            finishedAt = s.finishedAt.map(Timestamp.string)
-            durationMS = s.durationMS
-            errorCode = s.errorCode
-            errorMessage = s.errorMessage
-        }
-    }
-
-    /// One run of one stage, in one attempt (its lease token).
-    struct StageRunJSON: Encodable {
-        var stage: String
-        var state: String
-        var attempt: Int
-        var leaseToken: Int64
-        var startedAt: String
-        var finishedAt: String?
-        var durationMS: Int64?
-        var errorCode: String?
-        var errorMessage: String?
-
-        enum CodingKeys: String, CodingKey {
-            case stage, state, attempt
             case leaseToken = "lease_token", startedAt = "started_at", finishedAt = "finished_at", durationMS = "duration_ms"
             case errorCode = "error_code", errorMessage = "error_message"
         }
 
+        init(_ s: StageRecord) {
+            self.init(stage: s.stage, state: s.state, attempt: s.attempt, startedAt: s.startedAt, finishedAt: s.finishedAt,
+                      durationMS: s.durationMS, errorCode: s.errorCode, errorMessage: s.errorMessage)
+            artifacts = s.artifacts
+            notes = s.notes.isEmpty ? nil : s.notes
+        }
+
         init(_ r: StageRunRecord) {
-            stage = r.stage
-            state = r.state.rawValue
-            attempt = r.attempt
+            self.init(stage: r.stage, state: r.state, attempt: r.attempt, startedAt: r.startedAt, finishedAt: r.finishedAt,
+                      durationMS: r.durationMS, errorCode: r.errorCode, errorMessage: r.errorMessage)
             leaseToken = r.leaseToken
-            startedAt = Timestamp.string(r.startedAt)
-            finishedAt = r.finishedAt.map(Timestamp.string)
-            durationMS = r.durationMS
-            errorCode = r.errorCode
-            errorMessage = r.errorMessage
+        }
+
+        private init(
+            stage: String, state: StageState, attempt: Int, startedAt: Date, finishedAt: Date?, durationMS: Int64?,
+            errorCode: String?, errorMessage: String?
+        ) {
+            self.stage = stage
+            self.state = state.rawValue
+            self.attempt = attempt
+            self.startedAt = Timestamp.string(startedAt)
+            self.finishedAt = finishedAt.map(Timestamp.string)
+            self.durationMS = durationMS
+            self.errorCode = errorCode
+            self.errorMessage = errorMessage
         }
     }
 
     var stages: [StageJSON]
     var attempts: [AttemptJSON]
-    var stageRuns: [StageRunJSON]
+    var stageRuns: [StageJSON]
 
     enum CodingKeys: String, CodingKey {
         case stages, attempts, stageRuns = "stage_runs"
