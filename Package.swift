@@ -74,9 +74,10 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // The offline media pipeline: ffmpeg, ffprobe and espeak-ng as child processes.
+        // What the renderer and the network providers share: ffmpeg, ffprobe and espeak-ng run as
+        // child processes (ToolRunner), and files written to a temporary name and renamed (Files).
         .target(
-            name: "YTAutoMedia",
+            name: "YTAutoSupport",
             dependencies: [
                 "YTAutoCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -84,11 +85,17 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // Network providers behind the service protocols: LLMs, TTS, images, YouTube.
+        // The offline media pipeline: script, narration, images, clips, composition, thumbnail, local publishing.
+        .target(
+            name: "YTAutoMedia",
+            dependencies: ["YTAutoCore", "YTAutoSupport"],
+            swiftSettings: upcoming
+        ),
+        // Network providers behind the service protocols: LLMs, TTS, images, YouTube. Not the renderer.
         .target(
             name: "YTAutoProviders",
             dependencies: [
-                "YTAutoCore", "YTAutoMedia",
+                "YTAutoCore", "YTAutoSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,7 +109,7 @@ let package = Package(
         .target(
             name: "YTAutoApp",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoWorker", "YTAutoMedia", "YTAutoProviders",
+                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoWorker", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "ytauto-bench",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoMedia", "CSQLite",
+                "YTAutoCore", "YTAutoStore", "YTAutoSupport", "YTAutoMedia", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
@@ -143,7 +150,8 @@ let package = Package(
         // The configuration loader and every command's argument parsing, in process (incl. the fuzz tests).
         .testTarget(
             name: "YTAutoAppTests",
-            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders", "YTAutoTestSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
@@ -155,12 +163,12 @@ let package = Package(
         ),
         .testTarget(
             name: "YTAutoMediaTests",
-            dependencies: ["YTAutoMedia", "YTAutoCore", "YTAutoTestSupport"],
+            dependencies: ["YTAutoMedia", "YTAutoSupport", "YTAutoCore", "YTAutoTestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "YTAutoProvidersTests",
-            dependencies: ["YTAutoProviders", "YTAutoMedia", "YTAutoCore", "YTAutoStore", "YTAutoTestSupport"],
+            dependencies: ["YTAutoProviders", "YTAutoSupport", "YTAutoMedia", "YTAutoCore", "YTAutoStore", "YTAutoTestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

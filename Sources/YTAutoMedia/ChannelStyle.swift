@@ -22,8 +22,6 @@ public struct ChannelStyle: Sendable, Hashable {
     public var crossfade: Double
     /// Scenes last about this long (sentences are grouped until a scene reaches it).
     public var sceneSeconds: Double
-    /// Lines the finance channel must end with.
-    public var disclaimer: String?
 
     public static func of(_ type: ChannelType) -> ChannelStyle {
         switch type {
@@ -33,21 +31,20 @@ public struct ChannelStyle: Sendable, Hashable {
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf", mood: .dread,
                 motions: [.zoomIn, .zoomOut, .panLeft, .panRight], captionPrimary: "&H00F0F0F0",
                 captionOutline: "&H00101080", captionOutlineWidth: 4, captionSizeFraction: 0.042,
-                crossfade: 0.6, sceneSeconds: 6, disclaimer: nil)
+                crossfade: 0.6, sceneSeconds: 6)
         case .facts:
             ChannelStyle(
                 palette: ["0x1e88e5", "0xffc107", "0x43a047", "0xe53935"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .bright,
                 motions: Motion.allCases, captionPrimary: "&H0000FFFF", captionOutline: "&H00000000",
-                captionOutlineWidth: 4, captionSizeFraction: 0.040, crossfade: 0.4, sceneSeconds: 5, disclaimer: nil)
+                captionOutlineWidth: 4, captionSizeFraction: 0.040, crossfade: 0.4, sceneSeconds: 5)
         case .finance:
             ChannelStyle(
                 palette: ["0x0d1b3d", "0xc9a227", "0x1f3a6d", "0xe8e3d3"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .calm,
                 motions: [.zoomIn, .panLeft, .panRight, .panUp], captionPrimary: "&H00FFFFFF",
                 captionOutline: "&H003D1B0D", captionOutlineWidth: 3, captionSizeFraction: 0.036,
-                crossfade: 0.5, sceneSeconds: 6,
-                disclaimer: "This video is for education only and is not financial advice.")
+                crossfade: 0.5, sceneSeconds: 6)
         }
     }
 }

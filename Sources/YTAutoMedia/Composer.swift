@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Escapes a path for use as an ffmpeg filter option value.
 public func filterPath(_ path: String) -> String {
@@ -99,7 +100,7 @@ public struct FFmpegComposer: VideoComposer {
 }
 
 /// The composer was called without what it needs.
-public struct CompositionInputError: VideoCompositionError {
+public struct CompositionInputError: YTAutoError {
     public let message: String
     public var code: String { "video.bad_input" }
     public var isRetryable: Bool { false }

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// The content pipeline of every channel type, offline: script → narration → images → clips →
 /// compose → thumbnail → publish, each stage writing into `<work_dir>/<job id>/`.
@@ -9,8 +10,7 @@ import YTAutoCore
 /// reused by a retry when their `.done` sidecar still matches, so a failure at scene 7 of 12
 /// keeps scenes 1–6.
 public struct MediaPipeline: StagedPipeline {
-    public static let stageNames = ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"]
-    public var stages: [String] { Self.stageNames }
+    public var stages: [String] { Stage.names }
 
     let channels: [String: ChannelConfig]
     let workDirectory: URL
@@ -118,19 +118,19 @@ public struct MediaPipeline: StagedPipeline {
         }
     }
 
-    func runStage(_ stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
+    func runStage(_ name: String, job: Job, context: StageContext) async throws -> StageOutcome {
+        guard let stage = Stage(rawValue: name) else { throw CompositionInputError(message: "unknown stage \(name)") }
         let channel = try channel(job)
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         switch stage {
-        case "script": return .done(try await script(job, channel, dir))
-        case "narration": return .done(try await narration(job, channel, dir))
-        case "images": return .done(try await images(job, channel, dir))
-        case "clips": return .done(try await clips(job, channel, dir))
-        case "compose": return .done(try await compose(job, channel, dir))
-        case "thumbnail": return .done(try await thumbnail(job, channel, dir))
-        case "publish": return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
-        default: throw CompositionInputError(message: "unknown stage \(stage)")
+        case .script: return .done(try await script(job, channel, dir))
+        case .narration: return .done(try await narration(job, channel, dir))
+        case .images: return .done(try await images(job, channel, dir))
+        case .clips: return .done(try await clips(job, channel, dir))
+        case .compose: return .done(try await compose(job, channel, dir))
+        case .thumbnail: return .done(try await thumbnail(job, channel, dir))
+        case .publish: return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
         }
     }
 
@@ -351,10 +351,10 @@ public struct MediaPipeline: StagedPipeline {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let folder = publishFolder(job)
         var description = script.script.hook + "\n\n" + script.script.cta
-        if let d = ChannelStyle.of(channel.type).disclaimer, !description.contains(d) { description += "\n\n" + d }
+        if let d = channel.type.disclaimer, !description.contains(d) { description += "\n\n" + d }
         let tags = [channel.name, channel.type.rawValue, script.topic]
         let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
-        let result = try await publisher.upload(
+        let result = try await publisher.publish(
             video: dir.appending(path: "video.mp4"), title: script.script.title, description: description, tags: tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
         if publisher is LocalPublisher {
@@ -365,7 +365,7 @@ public struct MediaPipeline: StagedPipeline {
 }
 
 /// A file of a stage could not be read or written (a full disk, a permission, a path in the way).
-public struct MediaFileError: VideoCompositionError {
+public struct MediaFileError: YTAutoError {
     public let stage: String
     public let description: String
     public let detail: String

@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// The picture of a video, drawn straight from the scene stills in segments: each scene alone,
 /// and each crossfade between two scenes, with the captions burned in at their global times.

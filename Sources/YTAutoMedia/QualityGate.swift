@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Checks a composed video before it may be published. Every check measures the media itself
 /// (the video file, the narration's audio), never the numbers the earlier stages wrote down, so a
@@ -158,7 +159,7 @@ public struct QualityGate: Sendable {
 }
 
 /// The QA gate found the video unfit to publish.
-public struct QualityGateError: VideoCompositionError {
+public struct QualityGateError: YTAutoError {
     public let issues: [String]
     public var code: String { "video.qa_failed" }
     public var message: String { "the video failed its checks: " + issues.joined(separator: "; ") }

@@ -43,7 +43,7 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         let title = Self.fit(fill(t.titles.randomElement(using: &rng)!), limit: 100)
         let hook = fill(t.hooks.randomElement(using: &rng)!)
         var cta = fill(t.ctas.randomElement(using: &rng)!)
-        if let disclaimer = ChannelStyle.of(channel.type).disclaimer { cta += " " + disclaimer }
+        if let disclaimer = channel.type.disclaimer { cta += " " + disclaimer }
         // Aim at three quarters of the range: the narration stage measures the real audio and
         // drops closing body sentences if it runs long, which is safer than running short.
         let range = channel.durationRange
@@ -111,7 +111,7 @@ public struct ScriptValidator: Sendable {
         for banned in channel.forbiddenTopics where text.contains(banned.lowercased()) {
             issues.append("it mentions the forbidden topic '\(banned)'")
         }
-        if let disclaimer = ChannelStyle.of(channel.type).disclaimer, !script.narration.contains(disclaimer) {
+        if let disclaimer = channel.type.disclaimer, !script.narration.contains(disclaimer) {
             issues.append("the finance disclaimer is missing (\"\(disclaimer)\")")
         }
         if !issues.isEmpty { throw ScriptValidationError(issues: issues) }

@@ -1,8 +1,9 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Makes the services a channel's pipeline uses, behind their protocols. ``OfflineServices`` is
-/// the default; the providers module supplies one that honours each channel's `script:`, `tts:`,
+/// the default; YTAutoApp's ``ProviderServices`` supplies one that honours each channel's `script:`, `tts:`,
 /// `images:` and `publisher:` choices.
 public protocol ServiceFactory: Sendable {
     func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator
@@ -10,7 +11,7 @@ public protocol ServiceFactory: Sendable {
     func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String)
     func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator
     /// Where the video goes. `folder` is the local publish folder; `context` carries the stage's notes.
-    func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader
+    func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher
 }
 
 /// Everything offline: template scripts, espeak-ng, procedural images, the local publisher.
@@ -30,7 +31,7 @@ public struct OfflineServices: ServiceFactory {
         ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(channel.type).palette, width: width, height: height)
     }
 
-    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader {
+    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {
         LocalPublisher(folder: folder)
     }
 }

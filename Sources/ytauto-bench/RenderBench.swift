@@ -4,6 +4,7 @@ import YTAutoCore
 import YTAutoMedia
 #if canImport(Glibc)
 import Glibc
+import YTAutoSupport
 #endif
 
 /// `ytauto-bench render`: the real pipeline's render against the floor, one hand-written ffmpeg
@@ -77,8 +78,8 @@ struct RenderBench: AsyncParsableCommand {
         say("  preparing script, narration, images in \(setup.dir.path) (not timed)…")
         let clock = ContinuousClock()
         let prepStart = clock.now
-        for stage in ["script", "narration", "images"] {
-            _ = try await setup.pipeline.run(stage: stage, job: setup.job, dryRun: true)
+        for stage: Stage in [.script, .narration, .images] {
+            _ = try await setup.pipeline.run(stage: stage.rawValue, job: setup.job, dryRun: true)
         }
         let (scenes, segments) = try setup.stored()
         let total = segments.reduce(0) { $0 + $1.duration }
@@ -217,8 +218,8 @@ struct RenderPhase: AsyncParsableCommand {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        for stage in ["clips", "compose"] {
-            _ = try await setup.pipeline.run(stage: stage, job: setup.job, dryRun: true)
+        for stage: Stage in [.clips, .compose] {
+            _ = try await setup.pipeline.run(stage: stage.rawValue, job: setup.job, dryRun: true)
         }
         return ((clock.now - start).seconds, dir.appending(path: "video.mp4").path)
     }

@@ -3,19 +3,6 @@ import Testing
 import YTAutoCore
 
 @Suite struct ErrorTests {
-    @Test func familiesCatchTheirLeaves() {
-        let errors: [any Error] = [
-            LLMRateLimitError(message: "429"), LLMContentFilterError(message: "no"),
-            TTSQuotaExceededError(message: "chars"), YouTubeAuthError(message: "invalid_grant"),
-        ]
-        #expect(errors[0] is any LLMError)
-        #expect(errors[1] is any LLMError)
-        #expect(errors[2] is any TTSError)
-        #expect(!(errors[2] is any LLMError))
-        #expect(errors[3] is any YouTubeAPIError)
-        #expect(FFmpegError(command: ["ffmpeg"], exitStatus: 1, stderrTail: "x") is any VideoCompositionError)
-    }
-
     @Test func codesAndRetryHintsAreStable() {
         let at = Date(timeIntervalSince1970: 2_000_000_000)
         let cases: [(any YTAutoError, String, Bool)] = [

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// The media pipeline's tidying after a job succeeded, and the folder naming and measuring that

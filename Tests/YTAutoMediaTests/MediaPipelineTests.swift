@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 @Suite struct ScriptTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// Every offline service against the real ffmpeg, ffprobe and espeak-ng, with clips of a few seconds.
@@ -199,10 +200,10 @@ import YTAutoTestSupport
         try Data("video".utf8).write(to: url("v.mp4"))
         try Data("thumb".utf8).write(to: url("t.jpg"))
         let pub = LocalPublisher(folder: url("out/facts/7-x"))
-        let first = try await pub.upload(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
+        let first = try await pub.publish(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
         let stamp = try FileManager.default.attributesOfItem(atPath: url("out/facts/7-x/video.mp4").path)[.modificationDate] as? Date
         try await Task.sleep(for: .milliseconds(20))
-        let second = try await pub.upload(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
+        let second = try await pub.publish(video: url("v.mp4"), title: "T", description: "D", tags: ["a"], thumbnail: url("t.jpg"))
         #expect(first == second)
         #expect(try FileManager.default.attributesOfItem(atPath: url("out/facts/7-x/video.mp4").path)[.modificationDate] as? Date == stamp)
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: url("out/facts/7-x/metadata.json"))) as? [String: Any]

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// The QA gate on real renders made here with ffmpeg, each wrong in exactly one way, beside one

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoMedia
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// A program the pipeline runs goes away after the worker found it (an upgrade, an

@@ -3,6 +3,7 @@ import Testing
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// The image generators against loopback servers that speak OpenAI's images API and the

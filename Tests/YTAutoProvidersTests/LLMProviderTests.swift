@@ -105,7 +105,7 @@ import YTAutoTestSupport
 
     @Test func openAIReasksWithTheValidatorsIssuesUntilTheScriptPasses() async throws {
         let requests = Shared<[LoopbackRequest]>([])
-        let disclaimer = try #require(ChannelStyle.of(.finance).disclaimer)
+        let disclaimer = try #require(ChannelType.finance.disclaimer)
         let first = Self.scriptJSON(sentences: 8, cta: "Subscribe for calm money explainers.")
         let server = try LoopbackServer { req in
             let n = requests.update { $0.append(req); return $0.count }

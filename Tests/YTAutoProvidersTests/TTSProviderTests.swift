@@ -3,6 +3,7 @@ import Testing
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// The TTS engines against loopback servers that speak ElevenLabs' and OpenAI's speech APIs,

@@ -92,7 +92,7 @@ import YTAutoTestSupport
     }
 
     /// One attempt of the publish stage: a fresh uploader over the job's notes, as the worker makes one.
-    func attempt(_ notes: Shared<[String: String]>, quota: YouTubeQuota) async throws -> UploadResult {
+    func attempt(_ notes: Shared<[String: String]>, quota: YouTubeQuota) async throws -> PublishResult {
         let oauth = YouTubeOAuth(clientID: "client-id", clientSecret: "client-secret", authURL: fake.base + "/auth",
                                  tokenURL: fake.base + "/token", tokenFile: dir.path("youtube-token.json"))
         let uploader = YouTubeDataAPIUploader(
@@ -100,7 +100,7 @@ import YTAutoTestSupport
             metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: notes.value,
             save: { more in notes.update { $0.merge(more) { _, n in n } } },
             backoff: [.milliseconds(5), .milliseconds(10), .milliseconds(20)], quota: quota)
-        return try await uploader.upload(video: video, title: "T", description: "D", tags: [], thumbnail: thumb)
+        return try await uploader.publish(video: video, title: "T", description: "D", tags: [], thumbnail: thumb)
     }
 
     @Test(arguments: cases)
@@ -115,7 +115,7 @@ import YTAutoTestSupport
         fake.state.update { $0.injections = injections }
         let notes = Shared<[String: String]>([:])
 
-        let first: Result<UploadResult, any Error>
+        let first: Result<PublishResult, any Error>
         do { first = .success(try await attempt(notes, quota: quota)) } catch { first = .failure(error) }
         // The fault was met where it was put.
         #expect(fake.state.value.injected.contains("\(c.step.rawValue) \(c.fault)"), "\(fake.state.value.injected)")
@@ -180,7 +180,7 @@ import YTAutoTestSupport
         #expect(try await store.ledger(since: day).filter { $0.provider == "youtube" }.count == 1)
     }
 
-    static func error(of result: Result<UploadResult, any Error>) -> (any Error)? {
+    static func error(of result: Result<PublishResult, any Error>) -> (any Error)? {
         if case .failure(let error) = result { return error }
         return nil
     }

@@ -55,8 +55,8 @@ import YTAutoTestSupport
             quota: quota, warn: { text in warnings?.update { $0.append(text) } })
     }
 
-    func upload(_ u: YouTubeDataAPIUploader, thumbnail: URL? = nil) async throws -> UploadResult {
-        try await u.upload(video: video, title: "T", description: "", tags: [], thumbnail: thumbnail)
+    func upload(_ u: YouTubeDataAPIUploader, thumbnail: URL? = nil) async throws -> PublishResult {
+        try await u.publish(video: video, title: "T", description: "", tags: [], thumbnail: thumbnail)
     }
 
     /// Whether `date` is a midnight in Los Angeles within the next day.
@@ -71,7 +71,7 @@ import YTAutoTestSupport
     @Test func uploadsInChunksSavesTheSessionFirstAndSetsTheThumbnail() async throws {
         let notes = Shared<[String: String]>([:])
         let result = try await uploader(try oauth(), notes: notes)
-            .upload(video: video, title: String(repeating: "Long <title> ", count: 12), description: "D", tags: ["a", "b c"], thumbnail: thumb)
+            .publish(video: video, title: String(repeating: "Long <title> ", count: 12), description: "D", tags: ["a", "b c"], thumbnail: thumb)
         let s = fake.state.value
         let original = try Data(contentsOf: video), thumbnail = try Data(contentsOf: thumb)
         #expect(s.videos[result.videoID] == original)
@@ -97,7 +97,7 @@ import YTAutoTestSupport
     @Test func theSessionIsSavedBeforeTheFirstByte() async throws {
         let notes = Shared<[String: String]>([:])
         let events = Shared<[String]>([])
-        _ = try await uploader(try oauth(), notes: notes, events: events).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        _ = try await uploader(try oauth(), notes: notes, events: events).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         let log = fake.state.value.log
         let firstChunk = try #require(log.firstIndex { $0.hasPrefix("PUT") })
         #expect(events.value.first == "save session_uri")
@@ -108,7 +108,7 @@ import YTAutoTestSupport
     @Test func aConnectionDroppedMidChunkResumesFromThe308() async throws {
         fake.state.update { $0.dropChunks = 1 }
         let notes = Shared<[String: String]>([:])
-        let result = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        let result = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         let s = fake.state.value
         let original = try Data(contentsOf: video)
         #expect(s.videos[result.videoID] == original)
@@ -127,14 +127,14 @@ import YTAutoTestSupport
             metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
             save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
         await #expect(throws: YouTubeUploadError.self) {
-            try await cut.upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+            try await cut.publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         }
         let saved = notes.value
         #expect(saved["session_uri"] != nil && saved["video_id"] == nil)
         let partial = fake.state.value.sessions["upload-1"]?.received.count ?? 0
         #expect(partial > 0)
         // The retried stage starts with the saved notes.
-        let result = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
+        let result = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
         let s = fake.state.value
         #expect(s.sessions.count == 1)
         let original = try Data(contentsOf: video)
@@ -144,9 +144,9 @@ import YTAutoTestSupport
 
     @Test func aRecordedVideoIDIsConfirmedAndNeverUploadedAgain() async throws {
         let notes = Shared<[String: String]>([:])
-        let first = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        let first = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         // The stage is retried (say the worker died after saving the id): it confirms and sets the thumbnail only.
-        let again = try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
+        let again = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
         let s = fake.state.value
         #expect(again == first && s.videos.count == 1 && s.sessions.count == 1)
         #expect(s.log.contains { $0.hasPrefix("GET /youtube/v3/videos") })
@@ -154,7 +154,7 @@ import YTAutoTestSupport
         // A recorded id that YouTube no longer has is refused, not uploaded a second time.
         fake.state.update { $0.videos.removeAll() }
         await #expect {
-            try await uploader(try oauth(), notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+            try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         } throws: { ($0 as? YouTubeUploadError)?.isRetryable == false }
         #expect(fake.state.value.sessions.count == 1)
     }
@@ -177,7 +177,7 @@ import YTAutoTestSupport
         let notes = Shared<[String: String]>([:])
         _ = try await auth.accessToken()
         fake.expireAccessTokens()  // the stored one is now refused with 401
-        let r = try await uploader(auth, notes: notes).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+        let r = try await uploader(auth, notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         #expect(fake.state.value.videos[r.videoID] != nil)
         #expect(fake.state.value.issued == 2)
         // The token file keeps the new token, mode 0600, and never appears in an error.
@@ -189,7 +189,7 @@ import YTAutoTestSupport
         fake.state.update { $0.revoked = true }
         fake.expireAccessTokens()
         await #expect {
-            try await uploader(auth, notes: Shared([:])).upload(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+            try await uploader(auth, notes: Shared([:])).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         } throws: { error in
             guard let e = error as? YouTubeAuthError else { return false }
             return !e.isRetryable && e.message.contains("invalid_grant") && e.message.contains("run `ytauto auth youtube`")

@@ -62,7 +62,7 @@ public struct AdminCommand: AsyncParsableCommand {
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let jobs = try await store.listFailed(channel: channel, since: try since.map { try OptionCheck.since($0) }, limit: limit)
             if json {
-                print(Output.json(jobs.map(Output.jobJSON)))
+                print(Output.json(jobs.map(JobJSON.init)))
                 return
             }
             if jobs.isEmpty { print("no failed jobs"); return }
@@ -91,29 +91,9 @@ public struct AdminCommand: AsyncParsableCommand {
             let attempts = try await store.attempts(jobID: job)
             let runs = try await store.stageRuns(jobID: job)
             if json {
-                var o = Output.jobJSON(j)
-                o["stages"] = stages.map { s -> [String: Any] in
-                    var d: [String: Any] = ["stage": s.stage, "state": s.state.rawValue, "attempt": s.attempt,
-                                            "started_at": Timestamp.string(s.startedAt),
-                                            "artifacts": s.artifacts.map { ["path": $0.path, "bytes": $0.bytes, "sha256": $0.sha256] }]
-                    d["finished_at"] = s.finishedAt.map(Timestamp.string)
-                    d["duration_ms"] = s.durationMS
-                    d["error_code"] = s.errorCode
-                    d["error_message"] = s.errorMessage
-                    if !s.notes.isEmpty { d["notes"] = s.notes }
-                    return d
-                }
-                o["attempts"] = attempts.map(Output.attemptJSON)
-                o["stage_runs"] = runs.map { r -> [String: Any] in
-                    var d: [String: Any] = ["stage": r.stage, "state": r.state.rawValue, "attempt": r.attempt,
-                                            "lease_token": r.leaseToken, "started_at": Timestamp.string(r.startedAt)]
-                    d["finished_at"] = r.finishedAt.map(Timestamp.string)
-                    d["duration_ms"] = r.durationMS
-                    d["error_code"] = r.errorCode
-                    d["error_message"] = r.errorMessage
-                    return d
-                }
-                print(Output.json(o))
+                print(Output.json(JobWith(job: JobJSON(j), more: JobHistoryJSON(
+                    stages: stages.map(JobHistoryJSON.StageJSON.init), attempts: attempts.map(AttemptJSON.init),
+                    stageRuns: runs.map(JobHistoryJSON.StageJSON.init)))))
                 return
             }
             print("job \(j.id)  channel \(j.channel)  state \(j.state.rawValue)  attempt \(j.attempt)/\(j.maxAttempts)  priority \(j.priority)")
@@ -214,7 +194,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let rows = try await store.history(channel: channel, limit: limit)
-            if json { print(Output.json(rows.map(Output.attemptJSON))); return }
+            if json { print(Output.json(rows.map(AttemptJSON.init))); return }
             if rows.isEmpty { print("no attempts yet"); return }
             print(Output.table(
                 ["job", "attempt", "channel", "worker", "started", "took", "outcome", "stage", "error"],
@@ -239,12 +219,11 @@ public struct AdminCommand: AsyncParsableCommand {
             var shown: [String: String] = [:]
             for w in workers { shown[w.id] = try await Workers.shownState(w, store: store) }
             if json {
-                print(Output.json(workers.map { w -> [String: Any] in
-                    var o: [String: Any] = ["id": w.id, "pid": Int(w.pid), "host": w.hostname,
-                                            "state": (shown[w.id] ?? "").hasPrefix("dead") ? "dead" : w.state.rawValue,
-                                            "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
-                    o["stopped_at"] = w.stoppedAt.map(Timestamp.string)
-                    return o
+                print(Output.json(workers.map { w in
+                    WorkerJSON(id: w.id, pid: Int(w.pid), host: w.hostname,
+                               state: (shown[w.id] ?? "").hasPrefix("dead") ? "dead" : w.state.rawValue,
+                               startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt),
+                               stoppedAt: w.stoppedAt.map(Timestamp.string))
                 }))
                 return
             }
@@ -279,14 +258,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore(.readOnly)
             let slots = try await store.slots(channel: channel, limit: limit)
             if json {
-                print(Output.json(slots.map { s -> [String: Any] in
-                    var o: [String: Any] = ["channel": s.channel, "slot_at": Timestamp.string(s.slotAt), "cron": s.expression,
-                                            "decision": s.decision, "decided_at": Timestamp.string(s.decidedAt)]
-                    o["topic"] = s.topic
-                    o["job_id"] = s.jobID
-                    o["detail"] = s.detail
-                    return o
-                }))
+                print(Output.json(slots.map(SlotJSON.init)))
                 return
             }
             if slots.isEmpty { print("no slots decided yet"); return }
@@ -311,7 +283,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
             let rows = try await store.ledger(since: since)
             if json {
-                print(Output.json(rows.map { ["day": $0.day, "provider": $0.provider, "channel": $0.channel, "unit": $0.unit, "amount": Int($0.amount)] as [String: Any] }))
+                print(Output.json(rows.map(LedgerJSON.init)))
                 return
             }
             if rows.isEmpty { print("nothing recorded since \(since)"); return }
@@ -415,7 +387,7 @@ extension AdminCommand {
             }
             let report = try Connection.check(path: path, quick ? .quick : .full)
             if json {
-                print(Output.json(["database": path, "check": report.check.rawValue, "ok": report.isSound, "problems": report.problems] as [String: Any]))
+                print(Output.json(CheckJSON(database: path, check: report.check.rawValue, ok: report.isSound, problems: report.problems)))
             } else if report.isSound {
                 print("\(path): \(report.check.rawValue) ok")
             } else {

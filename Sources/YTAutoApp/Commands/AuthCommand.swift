@@ -3,6 +3,7 @@ import Foundation
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 
 extension YTAutoCommand {
     /// `ytauto auth`: authorise providers that need a user's consent.

@@ -32,13 +32,21 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// One line a log event: its keys are the metadata's, so a line is a flat object of strings
+    /// (metadata values by their description), not a record of fixed shape.
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
     func log(event: LogEvent) {
-        var object: [String: Any] = [
+        var object: [String: String] = [
             "ts": ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
             "level": event.level.rawValue, "label": label, "message": event.message.description,
         ]
         for (k, v) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[k] = v.description }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard let data = try? Self.encoder.encode(object) else { return }
         FileHandle.standardError.write(data + Data("\n".utf8))
     }
 }

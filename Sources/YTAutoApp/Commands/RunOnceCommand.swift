@@ -6,6 +6,7 @@ import UnixSignals
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 import YTAutoWorker
 
 extension YTAutoCommand {
@@ -65,7 +66,7 @@ extension YTAutoCommand {
                 print("job \(ended.id) succeeded")
                 if let media = pipeline as? MediaPipeline {
                     let stages = try await store.stages(jobID: ended.id)
-                    let publish = stages.first(where: { $0.stage == "publish" })
+                    let publish = stages.first(where: { $0.stage == Stage.publish.rawValue })
                     if publish?.state == .succeeded, let id = publish?.notes["video_id"] {
                         print("published to YouTube: https://youtu.be/\(id)")
                     } else if publish?.state == .succeeded {
@@ -73,7 +74,7 @@ extension YTAutoCommand {
                         print("video:     \(folder.appending(path: "video.mp4").path)")
                         print("thumbnail: \(folder.appending(path: "thumbnail.jpg").path)")
                         print("metadata:  \(folder.appending(path: "metadata.json").path)")
-                    } else if let work = stages.first(where: { $0.stage == "compose" })?.artifacts.first {
+                    } else if let work = stages.first(where: { $0.stage == Stage.compose.rawValue })?.artifacts.first {
                         print("video (dry run, not published): \(work.path)")
                     }
                 }

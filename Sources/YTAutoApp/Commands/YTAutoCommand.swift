@@ -84,29 +84,26 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 for (c, states) in stats.counts {
                     channels[c] = Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) })
                 }
-                var out: [String: Any] = [
-                    "database": global.databaseName,
-                    "schema_version": version,
-                    "jobs": Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
-                    "channels": channels,
-                    "running": running.map { j -> [String: Any] in
-                        var o = Output.jobJSON(j)
-                        if let s = starts[j.id] { o["elapsed_seconds"] = now.timeIntervalSince(s) }
-                        return o
-                    },
-                    "workers": live.map { w, alive -> [String: Any] in
-                        ["id": w.id, "pid": Int(w.pid), "host": w.hostname, "alive": alive,
-                         "started_at": Timestamp.string(w.startedAt), "last_seen_at": Timestamp.string(w.lastSeenAt)]
-                    },
-                ]
-                out["oldest_due_queued_age_seconds"] = oldestAge
-                switch disk {
+                let diskJSON = switch disk {
                 case .success(let d):
-                    out["disk"] = ["work_dir": d.folders.work.path, "work_bytes": d.work, "output_dir": d.folders.output.path, "output_bytes": d.output] as [String: Any]
+                    StatusJSON.Disk(workDir: d.folders.work.path, workBytes: d.work, outputDir: d.folders.output.path, outputBytes: d.output)
                 case .failure(let error):
-                    out["disk"] = ["error": "\(error)"]
+                    StatusJSON.Disk(error: "\(error)")
                 }
-                print(Output.json(out))
+                print(Output.json(StatusJSON(
+                    database: global.databaseName,
+                    schemaVersion: version,
+                    jobs: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
+                    channels: channels,
+                    running: running.map { j in
+                        JobWith(job: JobJSON(j), more: RunningJSON(elapsedSeconds: starts[j.id].map { now.timeIntervalSince($0) }))
+                    },
+                    workers: live.map { w, alive in
+                        StatusJSON.Worker(id: w.id, pid: Int(w.pid), host: w.hostname, alive: alive,
+                                          startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt))
+                    },
+                    oldestDueQueuedAgeSeconds: oldestAge,
+                    disk: diskJSON)))
                 return
             }
             print("database: \(global.databaseName) (schema version \(version))")
@@ -206,9 +203,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey,
                 kind: synthetic ? .synthetic : .video))
             if json {
-                var o = Output.jobJSON(result.job)
-                o["inserted"] = result.inserted
-                print(Output.json(o))
+                print(Output.json(JobWith(job: JobJSON(result.job), more: EnqueuedJSON(inserted: result.inserted))))
             } else {
                 let verb = (result.inserted ? "queued" : "already exists (same unique key):")
                     + (result.job.kind == .synthetic ? " (diagnostic: for --synthetic-stage-ms workers only)" : "")

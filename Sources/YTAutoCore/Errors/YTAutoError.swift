@@ -7,6 +7,10 @@ import Foundation
 /// stored in `jobs.last_error_code` and `job_attempts.error_code`, so it can be queried.
 /// ``message`` must never contain a secret: adapters build it from status codes and the
 /// provider's error body, never from request headers.
+///
+/// The seed's exception hierarchy (LLM, TTS, YouTube API, …) is the first half of ``code``
+/// (`llm.rate_limited`, `tts.quota_exceeded`), not a protocol a family conforms to: nothing
+/// catches a whole family, since what to do about an error is read from the error itself.
 public protocol YTAutoError: Error, Sendable, CustomStringConvertible {
     /// A stable, dotted, lower-case identifier: `family.reason`.
     var code: String { get }

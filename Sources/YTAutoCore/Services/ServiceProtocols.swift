@@ -1,7 +1,9 @@
 import Foundation
 
-// The seed's eight service interfaces. Each implementation (the offline defaults and the
-// HTTP providers) sits behind one of these; nothing else knows which one runs.
+// The seed's service interfaces. Each implementation (the offline defaults and the HTTP
+// providers) sits behind one of these; nothing else knows which one runs. The seed's eighth,
+// `ContentPipeline.run(channel) → VideoProject`, is the job queue's ``StagedPipeline`` here:
+// a job runs stage by stage, each checkpointed, rather than a channel in one call.
 
 /// Writes a script for a topic in a channel's voice: `generate(topic, channel) → Script`.
 public protocol ScriptGenerator: Sendable {
@@ -34,8 +36,8 @@ public protocol ThumbnailGenerator: Sendable {
     func generate(title: String, channel: ChannelConfig, outputPath: URL) async throws -> VisualAsset
 }
 
-/// What an upload produced.
-public struct UploadResult: Sendable, Codable, Hashable {
+/// Where a published video is: its id (YouTube's, or `local:<folder>`) and its URL.
+public struct PublishResult: Sendable, Codable, Hashable {
     public var videoID: String
     public var url: String
     public init(videoID: String, url: String) {
@@ -44,12 +46,9 @@ public struct UploadResult: Sendable, Codable, Hashable {
     }
 }
 
-/// Publishes a finished video: `upload(video, title, description, tags, thumbnail)`.
-public protocol YouTubeUploader: Sendable {
-    func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult
-}
-
-/// Runs a channel's whole pipeline: `run(channel) → VideoProject`.
-public protocol ContentPipeline: Sendable {
-    func run(channel: ChannelConfig) async throws -> VideoProject
+/// Publishes a finished video: the seed's `YouTubeUploader.upload(video, title, description, tags, thumbnail)`.
+/// A publisher puts the video where viewers get it: YouTube (``YouTubeDataAPIUploader`` in YTAutoProviders)
+/// or, offline, an output folder (``LocalPublisher``).
+public protocol VideoPublisher: Sendable {
+    func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult
 }

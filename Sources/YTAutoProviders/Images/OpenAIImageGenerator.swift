@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 import YTAutoCore
-import YTAutoMedia
+import YTAutoSupport
 
 /// Scene images from OpenAI's image generation endpoint.
 ///

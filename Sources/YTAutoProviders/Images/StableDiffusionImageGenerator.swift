@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 import YTAutoCore
-import YTAutoMedia
+import YTAutoSupport
 
 /// Scene images from a local Stable Diffusion WebUI (AUTOMATIC1111 or Forge, started with `--api`).
 ///

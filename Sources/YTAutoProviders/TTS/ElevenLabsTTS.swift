@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 import YTAutoCore
-import YTAutoMedia
+import YTAutoSupport
 
 /// Narration from ElevenLabs' text-to-speech API.
 ///

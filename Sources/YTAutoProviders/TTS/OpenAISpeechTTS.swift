@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 import YTAutoCore
-import YTAutoMedia
+import YTAutoSupport
 
 /// Narration from OpenAI's speech endpoint (or a server that copies it).
 ///

@@ -8,7 +8,7 @@ extension SQLiteJobStore {
             guard let row = try db.queryOne(SQL.jobByID, [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
-            let job = Self.job(row)
+            let job = try Self.job(row)
             switch job.state {
             case .queued:
                 _ = try Self.finish(db, jobID: jobID, state: .cancelled, error: nil, now: now)
@@ -28,14 +28,14 @@ extension SQLiteJobStore {
             guard let row = try db.queryOne(SQL.jobByID, [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
-            let state = JobState(rawValue: row.string("state") ?? "") ?? .queued
+            let state = try Self.job(row).state
             guard state == .failed || state == .cancelled else {
                 throw JobStoreError.invalidState(jobID: jobID, state: state, action: "retry: only failed or cancelled jobs are retried")
             }
             guard let updated = try db.queryOne(SQL.retryJob, [now, jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
-            return Self.job(updated)
+            return try Self.job(updated)
         }
         return signalIfQueued(job)
     }
@@ -49,7 +49,7 @@ extension SQLiteJobStore {
             } else {
                 try db.query(SQL.retryFailed, [now])
             }
-            return rows.compactMap { $0.int("id") }.sorted()
+            return try rows.map { try StoredRow($0, table: "jobs", name: "a retried job").int("id") }.sorted()
         }
         if !ids.isEmpty { database.signalWork() }
         return ids
@@ -63,7 +63,7 @@ extension SQLiteJobStore {
             }
             return try db.query(SQL.listFailed, [since ?? Timestamp.earliest, limit])
         }
-        return rows.map(Self.job)
+        return try rows.map(Self.job)
     }
 
     public func history(channel: String?, limit: Int) async throws -> [AttemptRecord] {
@@ -71,18 +71,20 @@ extension SQLiteJobStore {
             if let channel { return try db.query(SQL.historyOfChannel, [channel, limit]) }
             return try db.query(SQL.history, [limit])
         }
-        return rows.map(Self.attempt)
+        return try rows.map(Self.attempt)
     }
 
     /// Every run of every stage of a job, in the order they started.
     public func stageRuns(jobID: Int64) async throws -> [StageRunRecord] {
         try await database.read { db in
-            try db.query(SQL.stageRunsOfJob, [jobID]).map { r in
-                StageRunRecord(
-                    jobID: r.int("job_id") ?? 0, attempt: Int(r.int("attempt") ?? 0), leaseToken: r.int("lease_token") ?? 0,
-                    stage: r.string("stage") ?? "", state: StageState(rawValue: r.string("state") ?? "") ?? .running,
-                    startedAt: r.date("started_at") ?? Timestamp.earliest, finishedAt: r.date("finished_at"),
-                    durationMS: r.int("duration_ms"), errorCode: r.string("error_code"), errorMessage: r.string("error_message"))
+            try db.query(SQL.stageRunsOfJob, [jobID]).map { row in
+                let r = StoredRow(row, table: "job_stage_runs", name: Self.stageName(row))
+                return StageRunRecord(
+                    jobID: try r.int("job_id"), attempt: try r.count("attempt"), leaseToken: try r.int("lease_token"),
+                    stage: try r.string("stage"), state: try r.value("state", StageState.self, expected: "a stage state"),
+                    startedAt: try r.date("started_at"), finishedAt: try r.optionalDate("finished_at"),
+                    durationMS: try r.optionalInt("duration_ms"), errorCode: try r.optionalString("error_code"),
+                    errorMessage: try r.optionalString("error_message"))
             }
         }
     }
@@ -97,17 +99,17 @@ extension SQLiteJobStore {
         let rows = try await database.read { db in
             try db.query(SQL.stagesOfJob, [jobID])
         }
-        return rows.map { row in
-            let artifacts = (row.string("artifacts")?.data(using: .utf8))
-                .flatMap { try? JSONDecoder().decode([Artifact].self, from: $0) } ?? []
+        return try rows.map { row in
+            let r = StoredRow(row, table: "job_stages", name: Self.stageName(row))
             return StageRecord(
-                jobID: row.int("job_id") ?? 0, stage: row.string("stage") ?? "",
-                state: StageState(rawValue: row.string("state") ?? "") ?? .running,
-                attempt: Int(row.int("attempt") ?? 0), artifacts: artifacts,
-                startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
-                finishedAt: row.date("finished_at"), durationMS: row.int("duration_ms"),
-                errorCode: row.string("error_code"), errorMessage: row.string("error_message"),
-                notes: (row.string("notes")?.data(using: .utf8)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:])
+                jobID: try r.int("job_id"), stage: try r.string("stage"),
+                state: try r.value("state", StageState.self, expected: "a stage state"),
+                attempt: try r.count("attempt"),
+                artifacts: try r.json("artifacts", [Artifact].self, expected: "a JSON list of artifacts"),
+                startedAt: try r.date("started_at"),
+                finishedAt: try r.optionalDate("finished_at"), durationMS: try r.optionalInt("duration_ms"),
+                errorCode: try r.optionalString("error_code"), errorMessage: try r.optionalString("error_message"),
+                notes: try r.json("notes", [String: String].self, expected: "a JSON object of strings"))
         }
     }
 
@@ -122,10 +124,10 @@ extension SQLiteJobStore {
         return try await database.read { db in
             var counts: [String: [JobState: Int]] = [:]
             for row in try db.query(SQL.jobCounts) {
-                guard let channel = row.string("channel"), let state = JobState(rawValue: row.string("state") ?? "") else { continue }
-                counts[channel, default: [:]][state] = Int(row.int("n") ?? 0)
+                let r = StoredRow(row, table: "job_counts", name: "the count of \(row.string("channel") ?? "?") \(row.string("state") ?? "?")")
+                counts[try r.string("channel"), default: [:]][try r.value("state", JobState.self, expected: "a job state")] = try r.count("n")
             }
-            let oldest = try db.queryOne(SQL.oldestDue, [now])?.date("t")
+            let oldest = try db.queryOne(SQL.oldestDue, [now]).flatMap { try StoredRow($0, table: "jobs", name: "the oldest due job").optionalDate("t") }
             return QueueStats(counts: counts, oldestDueQueuedAt: oldest)
         }
     }
@@ -137,6 +139,11 @@ extension SQLiteJobStore {
 }
 
 extension SQLiteJobStore {
+    /// Names a stage's row in a ``StoredRowError``: `stage narration of job 7`.
+    static func stageName(_ row: Row) -> String {
+        "stage \(row.string("stage") ?? "?") of job \(row.string("job_id") ?? "?")"
+    }
+
     /// Running jobs, oldest lease first.
     public func runningJobs() async throws -> [Job] {
         try await database.read { db in
@@ -146,7 +153,10 @@ extension SQLiteJobStore {
 
     /// The highest applied migration version.
     public func schemaVersion() async throws -> Int {
-        try await database.read { db in Int(try db.queryOne("SELECT max(version) AS v FROM schema_migrations")?.int("v") ?? 0) }
+        try await database.read { db in
+            guard let row = try db.queryOne("SELECT max(version) AS v FROM schema_migrations") else { return 0 }
+            return Int(try StoredRow(row, table: "schema_migrations", name: "the latest migration").optionalInt("v") ?? 0)
+        }
     }
 
     /// The start of the attempt now running for each running job, by job id.
@@ -158,7 +168,8 @@ extension SQLiteJobStore {
                   JOIN job_attempts a ON a.job_id = j.id AND a.lease_token = j.lease_token
                  WHERE j.state = 'running'
                 """) {
-                if let id = row.int("job_id"), let d = row.date("started_at") { out[id] = d }
+                let r = StoredRow(row, table: "job_attempts", name: "the running attempt of job \(row.string("job_id") ?? "?")")
+                out[try r.int("job_id")] = try r.date("started_at")
             }
             return out
         }
@@ -181,7 +192,7 @@ extension SQLiteJobStore {
             }
             return try db.query(SQL.nextRunAt, [kind.rawValue])
         }
-        return rows.compactMap { $0.date("run_at") }.min()
+        return try rows.compactMap { try StoredRow($0, table: "jobs", name: "the next queued job").optionalDate("run_at") }.min()
     }
 }
 

@@ -10,10 +10,11 @@ extension SQLiteJobStore {
         var all: [PrunedJob] = []
         while true {
             let deleted = try await database.write { db in
-                try db.query(SQL.pruneBatch, [cutoff, batchSize]).compactMap { row -> PrunedJob? in
-                    guard let id = row.int("id"), let channel = row.string("channel"),
-                          let state = row.string("state").flatMap(JobState.init(rawValue:)) else { return nil }
-                    return PrunedJob(id: id, channel: channel, topic: row.string("topic"), state: state)
+                // A row that cannot be read throws, rolling the batch back: its files would be left behind.
+                try db.query(SQL.pruneBatch, [cutoff, batchSize]).map { row -> PrunedJob in
+                    let r = StoredRow(row, table: "jobs", key: "id", as: "job")
+                    return PrunedJob(id: try r.int("id"), channel: try r.string("channel"), topic: try r.optionalString("topic"),
+                                     state: try r.value("state", JobState.self, expected: "a job state"))
                 }
             }
             all += deleted

@@ -15,9 +15,7 @@ extension SQLiteJobStore {
         }
         let expressions = try channel.schedule.map { try CronExpression($0) }
         let decisions: [SlotDecision] = try await database.write { db in
-            let cursor = try db.queryOne(
-                "SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel.name])?.date("evaluated_until")
-                ?? SchedulingRules.firstCursor(now: now)
+            let cursor = try Self.cursor(db, channel: channel.name) ?? SchedulingRules.firstCursor(now: now)
             guard cursor < now else { return [] }
             let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
@@ -62,9 +60,12 @@ extension SQLiteJobStore {
     /// when no scheduler has seen it. The cursor only moves forward: ``schedule(_:now:)`` keeps the
     /// later of the stored and the new instant, so a replay of a past window never moves it back.
     public func scheduleCursor(channel: String) async throws -> Date? {
-        try await database.read { db in
-            try db.queryOne("SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel])?.date("evaluated_until")
-        }
+        try await database.read { db in try Self.cursor(db, channel: channel) }
+    }
+
+    static func cursor(_ db: Connection, channel: String) throws -> Date? {
+        guard let row = try db.queryOne("SELECT evaluated_until FROM schedule_cursors WHERE channel = ?", [channel]) else { return nil }
+        return try StoredRow(row, table: "schedule_cursors", name: "the cursor of channel \(channel)").date("evaluated_until")
     }
 
     /// The topic for a new job of `channel` (``SchedulingRules/pickTopic(_:lastUse:recencyDays:now:)``),
@@ -78,7 +79,11 @@ extension SQLiteJobStore {
     static func lastUse(_ db: Connection, topics: [String], channel: String) throws -> [String: Date] {
         var out: [String: Date] = [:]
         for topic in topics {
-            let dates = try [SQL.topicLastSlot, SQL.topicLastJob].compactMap { try db.queryOne($0, [channel, topic])?.date("t") }
+            let dates = try [SQL.topicLastSlot, SQL.topicLastJob].compactMap { sql in
+                try db.queryOne(sql, [channel, topic]).flatMap {
+                    try StoredRow($0, table: "jobs", name: "the last use of topic \(topic) on \(channel)").optionalDate("t")
+                }
+            }
             if let d = dates.max() { out[topic] = d }
         }
         return out
@@ -102,12 +107,14 @@ extension SQLiteJobStore {
                   FROM schedule_slots WHERE (?1 IS NULL OR channel = ?1)
                  ORDER BY slot_at DESC LIMIT ?2
                 """, [channel, limit])
-            return rows.map { r in
-                SlotRecord(
-                    channel: r.string("channel") ?? "", slotAt: r.date("slot_at") ?? .distantPast,
-                    expression: r.string("expression") ?? "", decision: r.string("decision") ?? "",
-                    topic: r.string("topic"), jobID: r.int("job_id"), decidedAt: r.date("decided_at") ?? .distantPast,
-                    detail: r.string("detail"))
+            return try rows.map { row in
+                let r = StoredRow(row, table: "schedule_slots",
+                                  name: "slot \(row.string("slot_at") ?? "?") of channel \(row.string("channel") ?? "?")")
+                return SlotRecord(
+                    channel: try r.string("channel"), slotAt: try r.date("slot_at"),
+                    expression: try r.string("expression"), decision: try r.string("decision"),
+                    topic: try r.optionalString("topic"), jobID: try r.optionalInt("job_id"), decidedAt: try r.date("decided_at"),
+                    detail: try r.optionalString("detail"))
             }
         }
     }

@@ -61,15 +61,22 @@ extension SQLiteJobStore {
     public func workers() async throws -> [WorkerRecord] {
         try await database.read { db in
             try db.query("SELECT * FROM workers ORDER BY started_at DESC").map { row in
-                WorkerRecord(
-                    id: row.string("id") ?? "", pid: Int32(row.int("pid") ?? 0), hostname: row.string("hostname") ?? "",
-                    lockPath: row.string("lock_path") ?? "",
-                    state: WorkerRecord.State(rawValue: row.string("state") ?? "") ?? .dead,
-                    startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
-                    lastSeenAt: row.date("last_seen_at") ?? Date(timeIntervalSince1970: 0),
-                    stoppedAt: row.date("stopped_at"))
+                let r = StoredRow(row, table: "workers", name: "worker \(row.string("id") ?? "with no id")")
+                guard let pid = Int32(exactly: try r.int("pid")) else { throw r.corrupt("pid", expected: "a process id") }
+                return WorkerRecord(
+                    id: try r.string("id"), pid: pid, hostname: try r.string("hostname"),
+                    lockPath: try r.string("lock_path"),
+                    state: try r.value("state", WorkerRecord.State.self, expected: "a worker state"),
+                    startedAt: try r.date("started_at"), lastSeenAt: try r.date("last_seen_at"),
+                    stoppedAt: try r.optionalDate("stopped_at"))
             }
         }
+    }
+
+    /// A row of ``SQL/runningWorkersOfHost``.
+    static func runningWorker(_ row: Row) throws -> (id: String, lockPath: String) {
+        let r = StoredRow(row, table: "workers", name: "worker \(row.string("id") ?? "with no id")")
+        return (try r.string("id"), try r.string("lock_path"))
     }
 
     /// Releases every running job of `worker`: queued again now, or failed if that was its
@@ -109,8 +116,7 @@ extension SQLiteJobStore {
         let host = Self.hostName
         let now = self.now()
         let (locks, expired): ([String], Bool) = try await database.read { db in
-            let locks = try db.query(SQL.runningWorkersOfHost, [host])
-                .compactMap { $0.string("lock_path") }
+            let locks = try db.query(SQL.runningWorkersOfHost, [host]).map(Self.runningWorker).map(\.lockPath)
             return (locks, try db.queryOne(SQL.anyExpired, [now]) != nil)
         }
         return expired || locks.contains(where: WorkerLock.isAbandoned(path:))
@@ -132,8 +138,7 @@ extension SQLiteJobStore {
         var report = ReclaimReport()
         let host = Self.hostName
         let candidates: [(id: String, lockPath: String)] = try await database.read { db in
-            try db.query(SQL.runningWorkersOfHost, [host])
-                .map { ($0.string("id") ?? "", $0.string("lock_path") ?? "") }
+            try db.query(SQL.runningWorkersOfHost, [host]).map(Self.runningWorker)
         }
         for candidate in candidates {
             let held: WorkerLock?

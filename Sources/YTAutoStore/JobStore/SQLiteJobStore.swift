@@ -182,40 +182,49 @@ public final class SQLiteJobStore: JobStore {
             """
     }
 
-    static func job(_ row: Row) -> Job {
-        Job(
-            id: row.int("id") ?? 0,
-            channel: row.string("channel") ?? "",
-            topic: row.string("topic"),
-            payload: row.string("payload") ?? "{}",
-            state: JobState(rawValue: row.string("state") ?? "") ?? .queued,
-            priority: Int(row.int("priority") ?? 0),
-            runAt: row.date("run_at") ?? Date(timeIntervalSince1970: 0),
-            attempt: Int(row.int("attempt") ?? 0),
-            maxAttempts: Int(row.int("max_attempts") ?? 1),
-            leaseOwner: row.string("lease_owner"),
-            leaseToken: row.int("lease_token") ?? 0,
-            leaseExpiresAt: row.date("lease_expires_at"),
-            cancelRequested: (row.int("cancel_requested") ?? 0) != 0,
-            currentStage: row.string("current_stage"),
-            uniqueKey: row.string("unique_key"),
-            lastErrorCode: row.string("last_error_code"),
-            lastErrorMessage: row.string("last_error_message"),
-            createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
-            updatedAt: row.date("updated_at") ?? Date(timeIntervalSince1970: 0),
-            finishedAt: row.date("finished_at"),
-            kind: JobKind(rawValue: row.string("kind") ?? "") ?? .video,
-            scheduledAt: row.date("scheduled_at"))
+    /// A job from its row (``columns``).
+    /// - Throws: ``StoredRowError`` naming the column and the job, for a value the schema does not allow.
+    static func job(_ row: Row) throws -> Job {
+        let r = StoredRow(row, table: "jobs", key: "id", as: "job")
+        return Job(
+            id: try r.int("id"),
+            channel: try r.string("channel"),
+            topic: try r.optionalString("topic"),
+            payload: try r.string("payload"),
+            state: try r.value("state", JobState.self, expected: "a job state"),
+            priority: try r.count("priority"),
+            runAt: try r.date("run_at"),
+            attempt: try r.count("attempt"),
+            maxAttempts: try r.count("max_attempts"),
+            leaseOwner: try r.optionalString("lease_owner"),
+            leaseToken: try r.int("lease_token"),
+            leaseExpiresAt: try r.optionalDate("lease_expires_at"),
+            cancelRequested: try r.int("cancel_requested") != 0,
+            currentStage: try r.optionalString("current_stage"),
+            uniqueKey: try r.optionalString("unique_key"),
+            lastErrorCode: try r.optionalString("last_error_code"),
+            lastErrorMessage: try r.optionalString("last_error_message"),
+            createdAt: try r.date("created_at"),
+            updatedAt: try r.date("updated_at"),
+            finishedAt: try r.optionalDate("finished_at"),
+            kind: try r.value("kind", JobKind.self, expected: "a job kind"),
+            scheduledAt: try r.optionalDate("scheduled_at"))
     }
 
-    static func attempt(_ row: Row) -> AttemptRecord {
-        AttemptRecord(
-            id: row.int("id") ?? 0, jobID: row.int("job_id") ?? 0, attempt: Int(row.int("attempt") ?? 0),
-            leaseToken: row.int("lease_token") ?? 0, channel: row.string("channel") ?? "",
-            workerID: row.string("worker_id") ?? "", startedAt: row.date("started_at") ?? Date(timeIntervalSince1970: 0),
-            finishedAt: row.date("finished_at"), outcome: row.string("outcome").flatMap(AttemptOutcome.init(rawValue:)),
-            stage: row.string("stage"), errorCode: row.string("error_code"), errorMessage: row.string("error_message"),
-            pipeline: row.string("pipeline"), leaseSeconds: row.double("lease_seconds"), heartbeatAt: row.date("heartbeat_at"))
+    /// An attempt from its `job_attempts` row.
+    /// - Throws: ``StoredRowError`` naming the column and the attempt.
+    static func attempt(_ row: Row) throws -> AttemptRecord {
+        let r = StoredRow(row, table: "job_attempts",
+                          name: "attempt \(row.string("attempt") ?? "?") of job \(row.string("job_id") ?? "?")")
+        return AttemptRecord(
+            id: try r.int("id"), jobID: try r.int("job_id"), attempt: try r.count("attempt"),
+            leaseToken: try r.int("lease_token"), channel: try r.string("channel"),
+            workerID: try r.string("worker_id"), startedAt: try r.date("started_at"),
+            finishedAt: try r.optionalDate("finished_at"),
+            outcome: try r.optionalValue("outcome", AttemptOutcome.self, expected: "an attempt outcome"),
+            stage: try r.optionalString("stage"), errorCode: try r.optionalString("error_code"),
+            errorMessage: try r.optionalString("error_message"), pipeline: try r.optionalString("pipeline"),
+            leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.optionalDate("heartbeat_at"))
     }
 
     static func payload(topic: String?, options: [String: String]) -> String {
@@ -243,11 +252,11 @@ public final class SQLiteJobStore: JobStore {
         let inserted = try db.queryOne(SQL.insertJob,
             [new.channel, new.topic, Self.payload(topic: new.topic, options: new.options), new.priority,
              new.runAt ?? now, new.maxAttempts, new.uniqueKey, now, now, new.kind.rawValue])
-        if let inserted { return EnqueueResult(job: Self.job(inserted), inserted: true) }
+        if let inserted { return EnqueueResult(job: try Self.job(inserted), inserted: true) }
         guard let existing = try db.queryOne(SQL.jobByUniqueKey, [new.uniqueKey]) else {
             throw JobStoreError.invalidArgument("enqueue inserted nothing and found no job with key \(new.uniqueKey ?? "nil")")
         }
-        return EnqueueResult(job: Self.job(existing), inserted: false)
+        return EnqueueResult(job: try Self.job(existing), inserted: false)
     }
 
     // MARK: - Lease
@@ -274,9 +283,10 @@ public final class SQLiteJobStore: JobStore {
                 // Each channel's first due job by an index seek; the first of those in lease order.
                 var best: (id: Int64, key: (Int64, String, Int64))? = nil
                 for channel in Set(channels) {
-                    guard let r = try db.queryOne(SQL.nextOfChannel, [kind.rawValue, channel, now]),
-                          let id = r.int("id") else { continue }
-                    let key = (r.int("priority") ?? 0, r.string("run_at") ?? "", id)
+                    guard let row = try db.queryOne(SQL.nextOfChannel, [kind.rawValue, channel, now]) else { continue }
+                    let r = StoredRow(row, table: "jobs", key: "id", as: "job")
+                    let id = try r.int("id")
+                    let key = (try r.int("priority"), try r.string("run_at"), id)
                     if best == nil || key < best!.key { best = (id, key) }
                 }
                 guard let best else { return nil }
@@ -285,7 +295,7 @@ public final class SQLiteJobStore: JobStore {
                 row = try db.queryOne(SQL.leaseNext, [worker, expires, now, kind.rawValue])
             }
             guard let row else { return nil }
-            let job = Self.job(row)
+            let job = try Self.job(row)
             try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, pipeline, leaseSeconds])
             return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
         }
@@ -296,7 +306,7 @@ public final class SQLiteJobStore: JobStore {
         guard let row = try db.queryOne(SQL.jobByID, [lease.jobID]) else {
             throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
         }
-        let job = Self.job(row)
+        let job = try Self.job(row)
         guard job.state == .running, job.leaseToken == lease.token, job.leaseOwner == lease.owner else {
             throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner,
                             currentState: job.state, currentOwner: job.leaseOwner, currentToken: job.leaseToken)
@@ -352,14 +362,14 @@ public final class SQLiteJobStore: JobStore {
     static func finish(_ db: Connection, jobID: Int64, state: JobState, error: JobFailure?, now: Date) throws -> Job {
         guard let row = try db.queryOne(SQL.finishJob, [state.rawValue, now, now, error?.code, error?.message, jobID])
         else { throw JobStoreError.notFound(jobID) }
-        return job(row)
+        return try job(row)
     }
 
     /// Queues a job again at `runAt`, clearing its lease; `refund` gives back the attempt.
     static func requeue(_ db: Connection, jobID: Int64, runAt: Date, refund: Bool, error: JobFailure?, now: Date) throws -> Job {
         guard let row = try db.queryOne(SQL.requeue, [runAt, now, refund ? 1 : 0, error?.code, error?.message, jobID])
         else { throw JobStoreError.notFound(jobID) }
-        return job(row)
+        return try job(row)
     }
 
     public func complete(_ lease: Lease) async throws -> Job {
@@ -370,7 +380,7 @@ public final class SQLiteJobStore: JobStore {
                 _ = try Self.requireLease(db, lease)  // throws LeaseLost, saying whose the job is now
                 throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
             }
-            let job = Self.job(row)
+            let job = try Self.job(row)
             try Self.finishAttempt(db, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
             return job
         }

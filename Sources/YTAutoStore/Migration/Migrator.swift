@@ -26,9 +26,10 @@ public struct Migrator: Sendable {
         let exists = try db.queryOne(
             "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'") != nil
         guard exists else { return [] }
-        return try db.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version").map {
-            Applied(version: Int($0.int("version") ?? 0), name: $0.string("name") ?? "",
-                    checksum: $0.string("checksum") ?? "", appliedAt: $0.date("applied_at"))
+        return try db.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version").map { row in
+            let r = StoredRow(row, table: "schema_migrations", key: "version", as: "migration")
+            return Applied(version: try r.count("version"), name: try r.string("name"),
+                           checksum: try r.string("checksum"), appliedAt: try r.optionalDate("applied_at"))
         }
     }
 

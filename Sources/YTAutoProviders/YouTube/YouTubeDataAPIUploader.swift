@@ -68,7 +68,7 @@ public struct YouTubeMetadata: Sendable, Hashable {
 /// that answers 308 without taking any of a chunk is given ``stallLimit`` tries, then the attempt
 /// ends retryably. A thumbnail YouTube refuses does not fail the upload: the video is live, so the
 /// refusal is recorded in the notes (`thumbnail_set: false`, `thumbnail_error`) and told to `warn`.
-public struct YouTubeDataAPIUploader: YouTubeUploader {
+public struct YouTubeDataAPIUploader: VideoPublisher {
     public typealias Notes = [String: String]
 
     let oauth: YouTubeOAuth
@@ -119,7 +119,7 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
         self.warn = warn
     }
 
-    public func upload(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> UploadResult {
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
         var notes = self.notes
         func remember(_ more: Notes) async throws {
             try await save(more)
@@ -208,8 +208,8 @@ public struct YouTubeDataAPIUploader: YouTubeUploader {
     /// Sets the thumbnail unless an earlier attempt did. A refusal (a channel not allowed custom
     /// thumbnails, a 5xx that outlasted the retries) leaves the video as it is, live: it is
     /// recorded (`thumbnail_set: false`, `thumbnail_error`) and told to ``warn``, and the upload succeeds.
-    private func finish(_ id: String, thumbnail: URL?, notes: Notes, remember: (Notes) async throws -> Void) async throws -> UploadResult {
-        let result = UploadResult(videoID: id, url: "https://youtu.be/\(id)")
+    private func finish(_ id: String, thumbnail: URL?, notes: Notes, remember: (Notes) async throws -> Void) async throws -> PublishResult {
+        let result = PublishResult(videoID: id, url: "https://youtu.be/\(id)")
         guard let thumbnail, notes["thumbnail_set"] != "true", notes["thumbnail_set"] != "1" else { return result }
         do {
             try await setThumbnail(id, thumbnail)

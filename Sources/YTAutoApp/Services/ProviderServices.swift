@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import YTAutoCore
 import YTAutoMedia
+import YTAutoProviders
+import YTAutoSupport
 
 /// The services each channel asked for in its configuration (`script:`, `tts:`, `images:`,
 /// `publisher:`), with the offline ones where it asked for nothing else.
@@ -143,7 +145,7 @@ public struct ProviderServices: ServiceFactory {
             tokenFile: URL(fileURLWithPath: yt.tokenFile, relativeTo: configDirectory).standardizedFileURL.path, clock: clock)
     }
 
-    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any YouTubeUploader {
+    public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {
         guard channel.services.publisher == .youtube else {
             return try offline.publisher(for: channel, job: job, folder: folder, context: context)
         }

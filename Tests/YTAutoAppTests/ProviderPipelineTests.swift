@@ -1,9 +1,11 @@
 import Foundation
 import Testing
+import YTAutoApp
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
 import YTAutoStore
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// Providers inside the real pipeline: what a retry does not buy twice, and what the ledger records.

@@ -4,12 +4,11 @@ import YTAutoCore
 /// The diagnostic pipeline of `ytauto worker --synthetic-stage-ms N`: the real stage names,
 /// each of which only sleeps. For load and chaos tests; it makes no video.
 public struct SyntheticPipeline: StagedPipeline {
-    public static let stageNames = ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"]
     public let stageDuration: Duration
     /// If set, each stage also writes a small file here (temporary name, then renamed) and records it,
     /// so a chaos run can check that no recorded artifact is corrupt.
     public let artifactDirectory: URL?
-    public var stages: [String] { Self.stageNames }
+    public var stages: [String] { Stage.names }
     /// It runs only jobs enqueued for diagnostics, never a channel's real video.
     public var kind: JobKind { .synthetic }
     public var name: String { "synthetic \(Int((stageDuration.seconds * 1000).rounded())) ms" }
@@ -20,7 +19,7 @@ public struct SyntheticPipeline: StagedPipeline {
     }
 
     public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
-        if context.dryRun && stage == "publish" { return .skipped }
+        if context.dryRun && stage == Stage.publish.rawValue { return .skipped }
         try await Task.sleep(for: stageDuration)
         guard let artifactDirectory else { return .done([]) }
         let folder = artifactDirectory.appending(path: String(job.id))

@@ -23,7 +23,7 @@ public enum MediaTool: String, Sendable, CaseIterable {
 /// Retryable, with the job's usual backoff: nothing is wrong with the job, and once an operator
 /// installs the package the next attempt finds the program again (``ToolRunner`` looks it up on
 /// `PATH` afresh when the path it found at start-up is gone) and goes on from the stages already done.
-public struct MissingToolError: VideoCompositionError, TTSError {
+public struct MissingToolError: YTAutoError {
     public let tool: MediaTool
     /// Where it was looked for: the `PATH` searched, and the path it had been found at, if any.
     public let searched: String
@@ -39,7 +39,7 @@ public struct MissingToolError: VideoCompositionError, TTSError {
 }
 
 /// A child process ran past its time limit and was stopped (SIGTERM, then SIGKILL).
-public struct ToolTimeoutError: VideoCompositionError {
+public struct ToolTimeoutError: YTAutoError {
     public let command: [String]
     public let seconds: Double
     public var code: String { "media.timeout" }

@@ -1,0 +1,32 @@
+import Foundation
+
+/// A child process (ffmpeg, ffprobe, espeak-ng) failed. Carries the command and the tail of stderr.
+///
+/// A run that failed because its disk is full (`No space left on device` in stderr) is
+/// `media.disk_full` and retryable: the job waits its backoff and tries again, reusing what it
+/// finished, once space has been freed.
+public struct FFmpegError: YTAutoError {
+    public let command: [String]
+    public let exitStatus: Int32?
+    public let stderrTail: String
+    private let retryable: Bool
+
+    public init(command: [String], exitStatus: Int32?, stderrTail: String, isRetryable: Bool = false) {
+        self.command = command
+        self.exitStatus = exitStatus
+        self.stderrTail = stderrTail
+        self.retryable = isRetryable
+    }
+
+    /// Whether the program could not write because its disk is full.
+    public var isDiskFull: Bool { stderrTail.contains("No space left on device") }
+    public var isRetryable: Bool { retryable || isDiskFull }
+    public var code: String { isDiskFull ? "media.disk_full" : "ffmpeg.failed" }
+    public var message: String {
+        let tool = command.first ?? "ffmpeg"
+        let status = exitStatus.map { "exit status \($0)" } ?? "killed"
+        // ffmpeg's output is its last argument.
+        let full = isDiskFull ? "the disk is full: \(tool) could not write \(command.last ?? "its output"); free space and the job is retried. " : ""
+        return "\(full)\(tool) failed (\(status)): \(stderrTail)\ncommand: \(command.joined(separator: " "))"
+    }
+}

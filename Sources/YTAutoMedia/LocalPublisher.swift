@@ -1,0 +1,40 @@
+import Foundation
+import YTAutoCore
+import YTAutoSupport
+
+/// The default "upload": copies the video, the thumbnail and a `metadata.json` into
+/// `<output_dir>/<channel>/<job id>-<slug>/`. Idempotent: publishing the same files again changes nothing.
+public struct LocalPublisher: VideoPublisher {
+    public let folder: URL
+
+    /// `metadata.json`: what an upload would have sent.
+    struct Metadata: Codable, Hashable {
+        var title: String
+        var description: String
+        var tags: [String]
+    }
+
+    /// Pretty and key-sorted, as the file has always been written, so publishing again finds it unchanged.
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }()
+
+    public init(folder: URL) { self.folder = folder }
+
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func place(_ source: URL, as name: String) async throws {
+            let target = folder.appending(path: name).path
+            if let a = try? Files.artifact(target), let b = try? Files.artifact(source.path), a.sha256 == b.sha256 { return }
+            try await Files.atomically(target) { tmp in try FileManager.default.copyItem(atPath: source.path, toPath: tmp) }
+        }
+        try await place(video, as: "video.mp4")
+        if let thumbnail { try await place(thumbnail, as: "thumbnail.jpg") }
+        let data = try Self.encoder.encode(Metadata(title: title, description: description, tags: tags))
+        let metaPath = folder.appending(path: "metadata.json").path
+        if (try? Data(contentsOf: URL(fileURLWithPath: metaPath))) != data { try await Files.write(data, to: metaPath) }
+        return PublishResult(videoID: "local:" + folder.lastPathComponent, url: folder.appending(path: "video.mp4").absoluteString)
+    }
+}
