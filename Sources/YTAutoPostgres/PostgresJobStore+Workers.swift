@@ -47,7 +47,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
     static func connect(url: PostgresURL, logger: Logger) async throws -> PostgresConnection {
         do {
             return try await PostgresConnection.connect(
-                configuration: try url.connectionConfiguration(applicationName: "ytauto worker"), id: Int.random(in: 0...Int.max), logger: logger)
+                configuration: try url.connectionConfiguration(applicationName: "ytauto worker"), id: Int.random(in: 0...Int.max), logger: PostgresPool.quiet)
         } catch {
             throw PostgresStoreError.from(error, url: url)
         }
@@ -68,7 +68,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
             while !Task.isCancelled {
                 do {
                     let conn = try await connect(url: url, logger: logger)
-                    let ok = try await PGRow.first(conn.query("SELECT pg_try_advisory_lock(\(lockClass), \(lockKey)) AS ok", logger: logger))?.bool("ok")
+                    let ok = try await PGRow.first(conn.query("SELECT pg_try_advisory_lock(\(lockClass), \(lockKey)) AS ok", logger: PostgresPool.quiet))?.bool("ok")
                     guard ok == true else {
                         // The old session still holds it (the server has not seen it die yet): wait for that.
                         try? await conn.close()
@@ -76,7 +76,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
                     }
                     try await conn.query("""
                         UPDATE workers SET state = 'running', stopped_at = NULL, last_seen_at = now() WHERE id = \(id)
-                        """, logger: logger)
+                        """, logger: PostgresPool.quiet)
                     box.set(conn)
                     log.info("the worker's database session is back")
                     signal.bump()
@@ -134,16 +134,19 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
 
     /// Registers this process as a worker: opens its session, takes its advisory lock there, then
     /// inserts its row, so a `running` row always has a held lock behind it until the session ends.
-    public func registerWorker() async throws -> PostgresWorkerSession {
+    public func registerWorker() async throws -> PostgresWorkerSession { try await registerWorker(id: nil) }
+
+    /// ``registerWorker()`` with a chosen id (tests name their workers).
+    public func registerWorker(id: String?) async throws -> PostgresWorkerSession {
         let pid = getpid()
-        let id = "w-\(pid)-\(UInt32.random(in: 0...UInt32.max) & 0xffffff)"
+        let id = id ?? "w-\(pid)-\(UInt32.random(in: 0...UInt32.max) & 0xffffff)"
         let conn = try await PostgresWorkerSession.connect(url: url, logger: logger)
         do {
             var key: Int32 = 0
             for _ in 0..<16 {
                 let candidate = Int32.random(in: 1...Int32.max)
                 let ok = try await PGRow.first(conn.query(
-                    "SELECT pg_try_advisory_lock(\(PostgresWorkerSession.lockClass), \(candidate)) AS ok", logger: logger))?.bool("ok")
+                    "SELECT pg_try_advisory_lock(\(PostgresWorkerSession.lockClass), \(candidate)) AS ok", logger: PostgresPool.quiet))?.bool("ok")
                 if ok == true { key = candidate; break }
             }
             guard key != 0 else { throw PostgresStoreError("no free advisory lock key for a worker after 16 tries") }
@@ -152,7 +155,7 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
                 VALUES (\(id), \(Int(pid)), \(Self.hostName), \("advisory:\(PostgresWorkerSession.lockClass):\(key)"),
                         \(Int(PostgresWorkerSession.lockClass)), \(Int(key)), 'running',
                         coalesce(\(nowBind)::timestamptz, now()), coalesce(\(nowBind)::timestamptz, now()))
-                """, logger: logger)
+                """, logger: PostgresPool.quiet)
             return PostgresWorkerSession(id: id, lockKey: key, connection: conn, url: url, signal: signal, logger: logger)
         } catch {
             try? await conn.close()

@@ -31,7 +31,10 @@ public final class PostgresJobStore: Sendable {
 
     /// Opens the store. With `migrate`, applies pending migrations (under an advisory lock, so
     /// concurrent starts migrate once); without, refuses a schema that is not this binary's.
-    /// - Parameter clock: for tests only: a time source used instead of the server's.
+    /// - Parameters:
+    ///   - clock: for tests only: a time source used instead of the server's.
+    ///   - logger: where the store says what it does on its own (a worker's session lost and back);
+    ///     postgres-nio's own logs are dropped (what matters reaches the caller as an error).
     public init(
         url: PostgresURL, retryPolicy: RetryPolicy = .init(), readOnly: Bool = false, migrate: Bool = true,
         maximumConnections: Int = 8, clock: (@Sendable () -> Date)? = nil, logger: Logger = Logger(label: "ytauto.postgres")
@@ -41,7 +44,10 @@ public final class PostgresJobStore: Sendable {
         self.clock = clock
         self.isReadOnly = readOnly
         self.logger = logger
-        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections, logger: logger)
+        // One connection first, once: the pool would retry a server it cannot reach for ever, and a
+        // command must say at once that it cannot (and why: refused, unknown host, bad password).
+        try await PostgresWorkerSession.connect(url: url, logger: logger).close()
+        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections)
         do {
             let migrator = PostgresMigrator()
             if migrate && !readOnly {
@@ -68,7 +74,7 @@ public final class PostgresJobStore: Sendable {
     /// Applies pending migrations (`ytauto-admin migrate`): those this call applied, and the
     /// schema's history after it.
     public static func migrate(url: PostgresURL) async throws -> (applied: [Migration], history: [AppliedMigration]) {
-        let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2, logger: Logger(label: "ytauto.postgres"))
+        let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2)
         defer { pool.close() }
         let migrator = PostgresMigrator()
         let applied = try await migrator.migrate(pool)

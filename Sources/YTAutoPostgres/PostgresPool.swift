@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import YTAutoCore
 
 /// A failure of the PostgreSQL engine, in words an operator can act on: the server's SQLSTATE and
@@ -29,11 +30,18 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
                 if let detail = info[.detail] { text += ": \(detail)" }
                 return PostgresStoreError(sqlState: state, text)
             }
-            let code = "\(e.code)"
-            if let underlying = e.underlying {
-                return PostgresStoreError("PostgreSQL at \(url.redacted): \(code): \(underlying)")
+            let what = switch e.code {
+            case .connectionError: "cannot connect"
+            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown: "the connection closed"
+            case .poolClosed: "the store was closed"
+            case .authMechanismRequiresPassword: "the server asks for a password (give one in the URL or PGPASSWORD)"
+            case .sslUnsupported: "the server does not offer TLS (sslmode=require)"
+            default: "\(e.code)"
             }
-            return PostgresStoreError("PostgreSQL at \(url.redacted): \(code)")
+            if let underlying = e.underlying {
+                return PostgresStoreError("PostgreSQL at \(url.redacted): \(what): \(underlying)")
+            }
+            return PostgresStoreError("PostgreSQL at \(url.redacted): \(what)")
         }
         if let e = error as? PostgresTransactionError {
             return from(e.closureError ?? e.beginError ?? e.commitError ?? error, url: url)
@@ -89,11 +97,20 @@ final class PostgresPool: Sendable {
     let url: PostgresURL
     let client: PostgresClient
     let logger: Logger
+    /// How long a statement or transaction may go unanswered before it is an error: a server that
+    /// vanished (a cut link) would otherwise leave a caller waiting for TCP to give up, many
+    /// minutes, and a worker could not tell that it can no longer prove its leases.
+    let deadline: Duration
     private let runner: Task<Void, Never>
 
-    init(url: PostgresURL, applicationName: String, maximumConnections: Int, logger: Logger) throws {
+    /// A logger that drops everything: postgres-nio logs every failed connection attempt, and what
+    /// matters reaches the caller as an error.
+    static let quiet = Logger(label: "ytauto.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(url: PostgresURL, applicationName: String, maximumConnections: Int, deadline: Duration = .seconds(15), logger: Logger = PostgresPool.quiet) throws {
         self.url = url
         self.logger = logger
+        self.deadline = deadline
         var config = try url.configuration(applicationName: applicationName)
         config.options.maximumConnections = maximumConnections
         config.options.connectionIdleTimeout = .seconds(60)
@@ -109,25 +126,57 @@ final class PostgresPool: Sendable {
 
     /// Runs one statement (in its own implicit transaction) and returns its rows.
     func query(_ q: PostgresQuery) async throws -> [PGRow] {
-        do {
-            var rows: [PGRow] = []
-            for try await row in try await client.query(q, logger: logger) { rows.append(PGRow(row)) }
-            return rows
-        } catch {
-            throw PostgresStoreError.from(error, url: url)
+        let (client, logger, url) = (self.client, self.logger, self.url)
+        return try await answered {
+            do {
+                var rows: [PGRow] = []
+                for try await row in try await client.query(q, logger: logger) { rows.append(PGRow(row)) }
+                return rows
+            } catch {
+                throw PostgresStoreError.from(error, url: url)
+            }
         }
+    }
+
+    /// `body`'s result, or an error once ``deadline`` passes without one. The body is left to end on
+    /// its own (a statement on a dead connection cannot be called back); a transaction it was in is
+    /// rolled back by the server when that connection closes, so a caller told "no answer" must
+    /// treat the outcome as unknown, which the fence makes safe.
+    func answered<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let first = FirstOnly()
+        let deadline = self.deadline, url = self.url
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                if first.claim() { c.resume(with: result) }
+            }
+            Task {
+                try? await Task.sleep(for: deadline)
+                if first.claim() {
+                    work.cancel()
+                    c.resume(throwing: PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)"))
+                }
+            }
+        }
+    }
+
+    /// True for the first caller only.
+    final class FirstOnly: Sendable {
+        private let taken = Mutex(false)
+        func claim() -> Bool { taken.withLock { t in defer { t = true }; return !t } }
     }
 
     func queryOne(_ q: PostgresQuery) async throws -> PGRow? { try await query(q).first }
 
     /// Runs `body` in one transaction on one connection; a deadlock or serialization failure runs
     /// it again (a few times, with a short random pause), anything else rolls back and throws.
-    func transaction<T: Sendable>(_ body: @Sendable (PGTransaction) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PGTransaction) async throws -> T) async throws -> T {
         var tries = 0
         while true {
             tries += 1
             do {
-                return try await client.withConnection { conn in
+                return try await answered { try await self.client.withConnection { conn in
                     let tx = PGTransaction(connection: conn, pool: self)
                     try await tx.run("BEGIN")
                     do {
@@ -138,7 +187,7 @@ final class PostgresPool: Sendable {
                         _ = try? await conn.query("ROLLBACK", logger: self.logger)
                         throw error
                     }
-                }
+                } }
             } catch {
                 let e = PostgresStoreError.from(error, url: url)
                 if let pe = e as? PostgresStoreError, pe.isTransient, tries < 8 {

@@ -30,7 +30,9 @@ public struct QueueWorkerConfiguration: Sendable {
 ///   ``Configuration/pollInterval`` for writers outside ytauto; when woken it reads whether a
 ///   job is due before it takes the write lock to lease.
 /// - Cancellation: a cancel request seen by a heartbeat cancels the running stage's task;
-///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more.
+///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more; so does a
+///   lease the worker can no longer prove (no heartbeat acknowledged for a whole lease: the
+///   database unreachable), since another worker may hold the job by then.
 /// - Threads: its bookkeeping (leasing, checkpoints, heartbeats, the sweep) runs on the
 ///   store's ``WorkerStore/bookkeepingExecutor`` (on SQLite the file's `DatabaseThread`, where
 ///   the store's transactions run without a hop to a dispatch queue and back); the stages' own
@@ -233,20 +235,33 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     func process(_ lease: Lease, control: JobControl, log: Logger) async {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
         let heartbeat = Task(executorPreference: thread) { [store, configuration] in
+            // Until when this worker can prove the lease is its own: the lease's length from the last
+            // heartbeat the store acknowledged (on this host's monotonic clock, which no clock change moves).
+            var provenUntil = ContinuousClock.now + configuration.leaseDuration
             while !Task.isCancelled {
                 try? await Task.sleep(for: configuration.heartbeatInterval)
                 if Task.isCancelled { return }
+                let sent = ContinuousClock.now
                 do {
                     if case .cancelRequested = try await store.heartbeat(lease, duration: configuration.leaseDuration) {
                         log.info("cancel requested")
                         await control.stop(.cancelRequested)
                     }
+                    provenUntil = sent + configuration.leaseDuration
                 } catch is LeaseLost {
                     log.warning("lease lost; stopping without further writes")
                     await control.stop(.leaseLost)
                     return
                 } catch {
                     log.error("heartbeat failed: \(error)")
+                    // The database cannot be reached (a cut link, a dead server): once the lease may have
+                    // expired, another worker may hold the job, so this one stops its work. Its writes
+                    // would be refused by the fence anyway; stopping saves the machine the work.
+                    if ContinuousClock.now >= provenUntil {
+                        log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(configuration.leaseDuration)); stopping the job's work")
+                        await control.stop(.leaseLost)
+                        return
+                    }
                 }
             }
         }

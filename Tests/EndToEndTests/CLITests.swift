@@ -30,9 +30,9 @@ import YTAutoTestSupport
     }
 
     /// The engine is chosen from the location: a path or a `sqlite:` URL (relative or absolute)
-    /// is SQLite; a URL of another scheme, from `--db` or `$YTAUTO_DB`, is refused by its scheme
-    /// alone, without echoing the URL (its password).
-    @Test func theDatabaseIsAPathOrASQLiteURLAndOtherEnginesAreRefusedByScheme() async throws {
+    /// is SQLite, a `postgres://` URL PostgreSQL; a URL of another scheme, from `--db` or
+    /// `$YTAUTO_DB`, is refused by its scheme alone. No error echoes a URL's password.
+    @Test func theDatabaseIsAPathASQLiteURLOrAPostgresURLAndOtherSchemesAreRefused() async throws {
         #expect(try await ytauto("init", "--db", "sqlite:jobs.db").status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.path("jobs.db")))
         let relative = try await ytauto("status", "--db", "sqlite:jobs.db")
@@ -40,15 +40,18 @@ import YTAutoTestSupport
         let absolute = try await ytauto("status", "--db", "sqlite://" + dir.path("jobs.db"))
         #expect(absolute.status == 0 && absolute.stdout.contains("database: \(dir.path("jobs.db"))"), "\(absolute.stderr)")
 
-        let postgres = try await ytauto("status", "--db", "postgres://ops:hunter2@db.example/ytauto")
-        #expect(postgres.status == 2)
-        #expect(postgres.stderr.contains("the database is a postgres: URL (from --db)") && postgres.stderr.contains("only the SQLite engine"),
-                "\(postgres.stderr)")
+        // A postgres:// URL is PostgreSQL: a server that cannot be reached is an error naming it, without its password.
+        let postgres = try await ytauto("status", "--db", "postgres://ops:hunter2@127.0.0.1:1/ytauto?sslmode=disable")
+        #expect(postgres.status == 1)
+        #expect(postgres.stderr.contains("PostgreSQL at postgres://ops@127.0.0.1:1/ytauto"), "\(postgres.stderr)")
+        // One that says nothing of its database is refused before anything is tried.
+        let noDatabase = try await ytauto("status", "--db", "postgres://ops:hunter2@db.example")
+        #expect(noDatabase.status == 2 && noDatabase.stderr.contains("names no database"), "\(noDatabase.stderr)")
         var other = env
         other["YTAUTO_DB"] = "mysql://root:s3cret@db/ytauto"
         let mysql = try await run("ytauto-admin", ["list-failed"], cwd: dir.url, environment: other)
         #expect(mysql.status == 2 && mysql.stderr.contains("a mysql: URL (from $YTAUTO_DB)"), "\(mysql.stderr)")
-        for r in [postgres, mysql] {
+        for r in [postgres, noDatabase, mysql] {
             #expect(!(r.stdout + r.stderr).contains("hunter2") && !(r.stdout + r.stderr).contains("s3cret"))
         }
         // A path with a colon in it is still a path.

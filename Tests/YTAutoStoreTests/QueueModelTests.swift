@@ -3,6 +3,7 @@ import Testing
 import YTAutoCore
 import YTAutoTestSupport
 @testable import YTAutoStore
+@testable import YTAutoPostgres
 
 /// Random sequences of queue operations (enqueue with unique keys, lease, heartbeat, checkpoint,
 /// fail of every kind, hand-back, cancel, dead and stopped workers, reclaim, prune, admin retry,
@@ -17,7 +18,7 @@ import YTAutoTestSupport
     static let sqlite: QueueEngineFactory = { clock, policy in
         let dir = TempDir("ytauto-model")
         let store = try SQLiteJobStore(path: dir.path("jobs.db"), retryPolicy: policy, clock: clock)
-        let workers = Registrations()
+        let workers = Registrations<WorkerRegistration>()
         return QueueEngine(
             store: store,
             startWorker: { id in workers.add(try await store.registerWorker(id: id)) },
@@ -47,13 +48,48 @@ import YTAutoTestSupport
             keepAlive: [dir, workers] as [any Sendable])
     }
 
+    /// The PostgreSQL store on a database of its own. A killed worker's session ends (as the server
+    /// ends a dead process's session), and the step waits until `pg_locks` shows its lock free.
+    static let postgres: QueueEngineFactory = { clock, policy in
+        let url = try PostgresURL(try PostgresServer.server().createDatabase(prefix: "model"))
+        let store = try await PostgresJobStore(url: url, retryPolicy: policy, maximumConnections: 4, clock: clock)
+        let workers = Registrations<PostgresWorkerSession>()
+        return QueueEngine(
+            store: store,
+            startWorker: { id in workers.add(try await store.registerWorker(id: id)) },
+            killWorker: { id in
+                guard let r = workers.remove(id) else { return }
+                await r.stop()
+                let record = try #require(try await store.workers().first { $0.id == id })
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await store.isAbandoned(record) != true, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            },
+            stopWorker: { id in
+                guard let r = workers.remove(id) else { return }
+                try await store.deregisterWorker(r)
+            },
+            workerStates: {
+                Dictionary(try await store.workers().map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
+            },
+            keepAlive: [workers, Closer(store)] as [any Sendable])
+    }
+
+    /// Closes a PostgreSQL store's pool when the engine is dropped.
+    final class Closer: Sendable {
+        let store: PostgresJobStore
+        init(_ store: PostgresJobStore) { self.store = store }
+        deinit { store.close() }
+    }
+
     /// The live registrations of an engine's workers, by id.
-    final class Registrations: @unchecked Sendable {
+    final class Registrations<R: WorkerRegistrationRecord>: @unchecked Sendable {
         // `@unchecked` is safe: `byID` is only touched under `lock`.
         private let lock = NSLock()
-        private var byID: [String: WorkerRegistration] = [:]
-        func add(_ r: WorkerRegistration) { lock.withLock { byID[r.id] = r } }
-        func remove(_ id: String) -> WorkerRegistration? { lock.withLock { byID.removeValue(forKey: id) } }
+        private var byID: [String: R] = [:]
+        func add(_ r: R) { lock.withLock { byID[r.id] = r } }
+        func remove(_ id: String) -> R? { lock.withLock { byID.removeValue(forKey: id) } }
     }
 
     /// A setting of the run from the environment, or its default. A value that does not parse is an
@@ -104,6 +140,21 @@ import YTAutoTestSupport
                 """
         }
         return nil
+    }
+
+    /// The same rules on PostgreSQL (where its server is installed; in CI always). Fewer sequences
+    /// by default: each step is a few round trips to a server, not a call into a library.
+    @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+    func thePostgreSQLStoreFollowsTheDocumentedRules() async throws {
+        let (seed, runs, steps) = try Self.settings()
+        let pgRuns = ProcessInfo.processInfo.environment["YTAUTO_MODEL_RUNS"] == nil ? 40 : runs
+        print("queue model (postgres): seed \(seed) (YTAUTO_MODEL_SEED), \(pgRuns) sequences of \(steps) steps")
+        let started = ContinuousClock.now
+        if let report = await Self.check(Self.postgres, name: "PostgresJobStore", seed: seed, runs: pgRuns, steps: steps) {
+            Issue.record(Comment(rawValue: report))
+            return
+        }
+        print("queue model (postgres): \(pgRuns) sequences in \(ContinuousClock.now - started)")
     }
 
     @Test func theSQLiteStoreFollowsTheDocumentedRules() async throws {
