@@ -1,10 +1,31 @@
 import Foundation
 import Testing
 import YTAutoCore
+import YTAutoPostgres
 import YTAutoStore
 import YTAutoTestSupport
 
-/// Exactly-once on one file with the product's own processes: several `ytauto worker`s
+/// Where the product's processes keep their queue in a test: a SQLite file in the test's folder, or
+/// a database of its own on the tests' PostgreSQL cluster.
+struct ProcessEngine: Sendable, CustomTestStringConvertible {
+    let name: String
+    /// The `--db` / `YTAUTO_DB` location for the test folder `dir`.
+    let location: @Sendable (_ dir: TempDir) throws -> String
+    var testDescription: String { name }
+
+    static let sqlite = ProcessEngine(name: "sqlite") { dir in dir.path("ytauto.db") }
+    static let postgres = ProcessEngine(name: "postgres") { _ in try PostgresServer.server().createDatabase(prefix: "procs") }
+    /// SQLite always; PostgreSQL where its server is installed (in CI, always).
+    static let all: [ProcessEngine] = PostgresServer.available ? [.sqlite, .postgres] : [.sqlite]
+
+    /// The store at `location`, created and migrated.
+    static func open(_ location: String) async throws -> any OperatorStore {
+        if PostgresURL.isPostgres(location) { return try await PostgresJobStore(url: try PostgresURL(location)) }
+        return try SQLiteJobStore(path: location)
+    }
+}
+
+/// Exactly-once with the product's own processes, on each engine: several `ytauto worker`s
 /// (the diagnostic pipeline, `--synthetic-stage-ms`, on `synthetic` jobs) share a queue, and a
 /// worker that dies is killed for real with SIGKILL, mid-stage.
 @Suite struct QueueProcessTests {
@@ -16,8 +37,14 @@ import YTAutoTestSupport
         try Child(binary("ytauto"), ["worker"] + args, cwd: dir.url, environment: env)
     }
 
+    /// A `ytauto worker` on the database at `location`.
+    func worker(on location: String, _ args: String...) throws -> Child {
+        try Child(binary("ytauto"), ["worker"] + args, cwd: dir.url,
+                  environment: ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
+    }
+
     /// Every attempt of every job, by job, in the order they started.
-    func attemptsByJob(_ store: SQLiteJobStore) async throws -> [Int64: [AttemptRecord]] {
+    func attemptsByJob(_ store: any OperatorStore) async throws -> [Int64: [AttemptRecord]] {
         let all = try await store.history(channel: nil, limit: 1_000_000)
         return Dictionary(grouping: all.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }, by: \.jobID)
     }
@@ -43,13 +70,14 @@ import YTAutoTestSupport
         #expect(!r.stderr.contains("database is locked") && !r.stderr.contains("SQLITE_BUSY"), "\(r.stderr.suffix(2_000))")
     }
 
-    @Test func fourWorkerProcessesRunEveryJobExactlyOnce() async throws {
-        let store = try SQLiteJobStore(path: dbPath)
+    @Test(arguments: ProcessEngine.all) func fourWorkerProcessesRunEveryJobExactlyOnce(engine: ProcessEngine) async throws {
+        let location = try engine.location(dir)
+        let store = try await ProcessEngine.open(location)
         let count = 1_000
         for i in 0..<count {
             _ = try await store.enqueue(NewJob(channel: ["horror", "facts", "finance"][i % 3], topic: "topic \(i)", kind: .synthetic))
         }
-        let workers = try (0..<4).map { _ in try worker("--synthetic-stage-ms", "0", "--concurrency", "2") }
+        let workers = try (0..<4).map { _ in try worker(on: location, "--synthetic-stage-ms", "0", "--concurrency", "2") }
         let done = try await eventually(timeout: .seconds(240)) { try await store.stats().byState[.succeeded] == count }
         for w in workers { await stop(w) }
         let states = try await store.stats().byState
@@ -70,21 +98,29 @@ import YTAutoTestSupport
     }
 
     /// A worker process killed with SIGKILL while it holds two jobs: the next reclaim finds it dead
-    /// by its lock (the kernel dropped it; the file stays), frees the job with attempts left to run
+    /// by its lock (on SQLite the kernel dropped its flock and the file stays; on PostgreSQL the
+    /// server ended its session and the advisory lock with it), frees the job with attempts left to run
     /// next and fails the one on its last attempt, both attempts `lost` with `worker.lost`; the
     /// worker is `dead`, and a second reclaim finds nothing.
-    @Test func reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL() async throws {
-        let store = try SQLiteJobStore(path: dbPath)
+    @Test(arguments: ProcessEngine.all) func reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL(engine: ProcessEngine) async throws {
+        let location = try engine.location(dir)
+        let store = try await ProcessEngine.open(location)
         let a = try await store.enqueue(NewJob(channel: "a", topic: "a", maxAttempts: 2, kind: .synthetic)).job.id
         let b = try await store.enqueue(NewJob(channel: "a", topic: "b", maxAttempts: 1, kind: .synthetic)).job.id
-        let doomed = try worker("--synthetic-stage-ms", "60000", "--concurrency", "2", "--lease-seconds", "3600")
+        let doomed = try worker(on: location, "--synthetic-stage-ms", "60000", "--concurrency", "2", "--lease-seconds", "3600")
         #expect(try await eventually(timeout: .seconds(60)) { try await store.runningJobs().count == 2 })
         #expect(try await store.reclaim().isEmpty, "a live worker's jobs are not freed")
         let id = try #require(try await store.workers().first { $0.pid == doomed.pid }?.id)
         doomed.kill(SIGKILL)
         _ = await doomed.wait()
         let lockPath = try #require(try await store.workers().first { $0.id == id }?.lockPath)
-        #expect(FileManager.default.fileExists(atPath: lockPath), "SIGKILL leaves the lock file; only its lock goes")
+        if engine.name == "sqlite" {
+            #expect(FileManager.default.fileExists(atPath: lockPath), "SIGKILL leaves the lock file; only its lock goes")
+        } else {
+            // The server ends the dead process's session, and its advisory lock with it (a moment after the kill).
+            #expect(lockPath.hasPrefix("advisory:"))
+            #expect(try await eventually(timeout: .seconds(10)) { try await store.needsReclaim() })
+        }
 
         let report = try await store.reclaim()
         #expect(report.deadWorkers == [id])
@@ -100,14 +136,15 @@ import YTAutoTestSupport
 
     /// SIGKILL a worker that holds leases, mid-stage: the other worker frees its jobs through the
     /// lock file in well under the lease time, and every job still succeeds exactly once.
-    @Test func aSigkilledWorkersJobsAreFreedAndFinishedOnce() async throws {
-        let store = try SQLiteJobStore(path: dbPath)
+    @Test(arguments: ProcessEngine.all) func aSigkilledWorkersJobsAreFreedAndFinishedOnce(engine: ProcessEngine) async throws {
+        let location = try engine.location(dir)
+        let store = try await ProcessEngine.open(location)
         let ids = try await (0..<4).asyncMap { i in
             try await store.enqueue(NewJob(channel: "horror", topic: "t\(i)", maxAttempts: 3, kind: .synthetic)).job.id
         }
         // Leases of 60 s: recovery must come from the dead-worker check, not from expiry. Stages of
         // 4 s: the victim cannot finish a job before the kill, however loaded the machine.
-        let victim = try worker("--synthetic-stage-ms", "4000", "--concurrency", "2", "--lease-seconds", "60")
+        let victim = try worker(on: location, "--synthetic-stage-ms", "4000", "--concurrency", "2", "--lease-seconds", "60")
         let victimPrefix = "w-\(victim.pid)-"
         let held = try await eventually(timeout: .seconds(60)) {
             let mine = try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix(victimPrefix) == true }
@@ -117,7 +154,7 @@ import YTAutoTestSupport
         }
         #expect(held)
         let victimJobs = Set(try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix(victimPrefix) == true }.map(\.id))
-        let survivor = try worker("--synthetic-stage-ms", "50", "--concurrency", "4", "--lease-seconds", "60")
+        let survivor = try worker(on: location, "--synthetic-stage-ms", "50", "--concurrency", "4", "--lease-seconds", "60")
         // The survivor takes the two free jobs; then the victim dies mid-stage.
         #expect(try await eventually(timeout: .seconds(60)) { try await store.stats().byState[.queued, default: 0] == 0 })
         victim.kill(SIGKILL)
