@@ -21,7 +21,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     /// connection failure.
     static func from(_ error: any Error, url: PostgresURL) -> any Error {
         if error is PostgresStoreError || error is LeaseLost || error is JobStoreError || error is TimestampOutOfRange
-            || error is CancellationError { return error }
+            || error is MigrationError || error is CancellationError || error is any YTAutoError { return error }
         if let e = error as? PSQLError {
             if let info = e.serverInfo {
                 let state = info[.sqlState]

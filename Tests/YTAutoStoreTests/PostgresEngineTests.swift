@@ -1,0 +1,135 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoPostgres
+
+/// What only the PostgreSQL engine has: its migrator under an advisory lock, workers' liveness by
+/// session-level advisory locks seen from any host, sessions that come back, wake-ups by
+/// LISTEN/NOTIFY. (The behaviour both engines share is in the store suites, run on both.)
+@Suite(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+struct PostgresEngineTests {
+    func database() throws -> (url: PostgresURL, name: String) {
+        let text = try PostgresServer.server().createDatabase(prefix: "engine")
+        let url = try PostgresURL(text)
+        return (url, url.database)
+    }
+
+    @Test func concurrentOpensMigrateOnceAndAChangedOrNewerSchemaIsRefused() async throws {
+        let (url, name) = try database()
+        // Eight stores opened at once, each migrating: every migration is recorded once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { try await PostgresJobStore(url: url).close() } }
+            try await group.waitForAll()
+        }
+        let server = try PostgresServer.server()
+        let counts = try server.psql("SELECT version || ':' || count(*) FROM schema_migrations GROUP BY version ORDER BY version", database: name)
+        #expect(counts.split(separator: "\n").map(String.init) == Migration.postgres.map { "\($0.version):1" })
+        #expect(try await PostgresJobStore(url: url, migrate: false).schemaVersion() == Migration.postgres.last?.version)
+
+        // An applied migration edited since: refused, naming it.
+        try server.psql("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", database: name)
+        let edited = await #expect(throws: MigrationError.self) { try await PostgresJobStore(url: url) }
+        #expect("\(edited.map { "\($0)" } ?? "")".contains("0001_job_store was changed after it was applied"))
+        try server.psql("UPDATE schema_migrations SET checksum = '\(Migration.postgres[0].checksum)' WHERE version = 1", database: name)
+        // A database migrated by a newer ytauto: refused, for reading and for writing.
+        try server.psql("INSERT INTO schema_migrations VALUES (999, 'future', 'x', now())", database: name)
+        for migrate in [true, false] {
+            let newer = await #expect(throws: MigrationError.self) { try await PostgresJobStore(url: url, migrate: migrate) }
+            #expect(newer == .databaseNewer(databaseVersion: 999, binaryVersion: Migration.postgres.last?.version ?? 0))
+        }
+    }
+
+    @Test func aFreshDatabaseIsRefusedWithoutMigrationAndNamesTheCommand() async throws {
+        let (url, _) = try database()
+        let error = await #expect(throws: PostgresStoreError.self) { try await PostgresJobStore(url: url, migrate: false) }
+        #expect(error?.message.contains("ytauto-admin migrate") == true)
+    }
+
+    /// A worker is alive while its session holds its advisory lock, seen from another store (as from
+    /// another host). When the server ends that session, the worker is dead to everyone and its job
+    /// is freed; the worker's session then comes back (reconnects, takes its lock, is `running` again),
+    /// and its old lease is refused by the fence.
+    @Test func aWorkersLifeIsItsSessionAndASessionComesBack() async throws {
+        let (url, name) = try database()
+        let workerSide = try await PostgresJobStore(url: url)
+        let observer = try await PostgresJobStore(url: url)
+        let session = try await workerSide.registerWorker()
+        let id = try await workerSide.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
+        let lease = try #require(try await workerSide.lease(worker: session.id, channels: nil, duration: .seconds(3600)))
+        var record = try #require(try await observer.workers().first { $0.id == session.id })
+        #expect(record.lockPath == "advisory:\(PostgresWorkerSession.lockClass):\(session.lockKey)")
+        #expect(try await observer.isAbandoned(record) == false)
+        #expect(try await observer.reclaim().isEmpty)
+
+        // The server ends the worker's session (as it does when keepalives find its host gone).
+        let server = try PostgresServer.server()
+        let ended = try server.psql("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+             WHERE locktype = 'advisory' AND classid = \(PostgresWorkerSession.lockClass) AND objid = \(session.lockKey) AND granted
+            """, database: name)
+        #expect(ended.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        // Another store frees the job, unless the session came back first: then the worker is alive
+        // again and its job stays its own. Either is right; the test wants the first, so it reclaims
+        // until the worker is found dead (the session waits at least half a second to reconnect).
+        var report = ReclaimReport()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while report.deadWorkers.isEmpty, ContinuousClock.now < deadline {
+            report = try await observer.reclaim()
+        }
+        #expect(report.deadWorkers == [session.id])
+        #expect(report.requeued == [id])
+        #expect(try await observer.attempts(jobID: id).map(\.errorCode) == ["worker.lost"])
+        await #expect(throws: LeaseLost.self) { _ = try await workerSide.heartbeat(lease, duration: .seconds(30)) }
+
+        // The session comes back: its lock taken again, the worker running again.
+        let back = await eventually(timeout: .seconds(15)) {
+            guard let r = try? await observer.workers().first(where: { $0.id == session.id }) else { return false }
+            let abandoned = try? await observer.isAbandoned(r)
+            return r.state == .running && abandoned == false
+        }
+        #expect(back, "the worker's session did not come back")
+        try await workerSide.deregisterWorker(session)
+        record = try #require(try await observer.workers().first { $0.id == session.id })
+        #expect(record.state == .stopped)
+        // Its lock went with its session (the server ends it a moment after the client closes it).
+        #expect(try await eventually(timeout: .seconds(10)) { try await observer.isAbandoned(record) == true })
+    }
+
+    /// An idle worker waits on the store's signal; an enqueue by another process (another store, its
+    /// own connections) wakes it through NOTIFY long before its wait's timeout.
+    @Test func anEnqueueElsewhereWakesAnIdleWorkerByNotify() async throws {
+        let (url, _) = try database()
+        let workerSide = try await PostgresJobStore(url: url)
+        let elsewhere = try await PostgresJobStore(url: url)
+        let session = try await workerSide.registerWorker()
+        // The session is listening once its first wake-up (sent when LISTEN is set up) has come.
+        #expect(await eventually(timeout: .seconds(10)) { workerSide.workSequence > 0 })
+        let seen = workerSide.workSequence
+        let waiter = Task {
+            let started = ContinuousClock.now
+            await workerSide.waitForWork(seen: seen, timeout: .seconds(30), waiter: session.id)
+            return ContinuousClock.now - started
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        _ = try await elsewhere.enqueue(NewJob(channel: "a"))
+        let waited = await waiter.value
+        #expect(waited < .seconds(5), "woken after \(waited)")
+        #expect(workerSide.workSequence != seen)
+        try await workerSide.deregisterWorker(session)
+    }
+
+    /// The URL's password never shows: not in the store's description, not in an error.
+    @Test func aPasswordNeverShows() async throws {
+        let url = try PostgresURL("postgres://ops:hunter2@127.0.0.1:1/ytauto?sslmode=disable")
+        #expect(!url.redacted.contains("hunter2") && !"\(url)".contains("hunter2"))
+        let error = await #expect(throws: (any Error).self) { try await PostgresJobStore(url: url) }
+        #expect(!"\(error.map { "\($0)" } ?? "")".contains("hunter2"))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("cannot connect"))
+        #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://ops:hunter2@db/ytauto?sslmode=maybe") }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://ops:hunter2@db/ytauto?pool=3") }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://db/ytauto") }
+        #expect(try PostgresURL("postgres://ops@db/ytauto", environment: ["PGPASSWORD": "s3cret"]).password == "s3cret")
+    }
+}
