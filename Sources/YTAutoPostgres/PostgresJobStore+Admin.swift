@@ -88,13 +88,15 @@ extension PostgresJobStore {
 
     /// Every run of every stage of a job, in the order they started.
     public func stageRuns(jobID: Int64) async throws -> [StageRunRecord] {
-        try await pool.query("SELECT * FROM job_stage_runs WHERE job_id = \(jobID) ORDER BY started_at, id").map { r in
-            StageRunRecord(
-                jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
-                leaseToken: try r.required("lease_token", r.int), stage: try r.required("stage", r.string),
-                state: try Self.stageState(r), startedAt: try r.required("started_at", r.date), finishedAt: try r.date("finished_at"),
-                durationMS: try r.int("duration_ms"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"))
-        }
+        try await pool.query("SELECT * FROM job_stage_runs WHERE job_id = \(jobID) ORDER BY started_at, id").map(Self.stageRun)
+    }
+
+    static func stageRun(_ r: PGRow) throws -> StageRunRecord {
+        StageRunRecord(
+            jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
+            leaseToken: try r.required("lease_token", r.int), stage: try r.required("stage", r.string),
+            state: try Self.stageState(r), startedAt: try r.required("started_at", r.date), finishedAt: try r.date("finished_at"),
+            durationMS: try r.int("duration_ms"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"))
     }
 
     public func job(id: Int64) async throws -> Job? {
@@ -102,11 +104,17 @@ extension PostgresJobStore {
     }
 
     public func stages(jobID: Int64) async throws -> [StageRecord] {
-        try await pool.query("""
+        try await stageRecords("job_id = \(jobID)")
+    }
+
+    /// The stage rows `condition` (SQL on `job_stages`, built from numbers only) selects, by job, in the order they started.
+    func stageRecords(_ condition: String) async throws -> [StageRecord] {
+        try await pool.query(PostgresQuery(unsafeSQL: """
             SELECT job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message,
                    notes::text AS notes
-              FROM job_stages WHERE job_id = \(jobID) ORDER BY started_at, stage
-            """).map { r in
+              FROM job_stages WHERE \(condition) ORDER BY job_id, started_at, stage
+            """)).map { r in
+            let jobID = try r.required("job_id", r.int)
             let artifactsText = try r.required("artifacts", r.string)
             guard let artifacts = try? JSONDecoder().decode([Artifact].self, from: Data(artifactsText.utf8)) else {
                 throw PostgresStoreError("column 'artifacts' of job \(jobID)'s stage does not hold a list of artifacts")
@@ -116,7 +124,7 @@ extension PostgresJobStore {
                 throw PostgresStoreError("column 'notes' of job \(jobID)'s stage does not hold notes")
             }
             return StageRecord(
-                jobID: try r.required("job_id", r.int), stage: try r.required("stage", r.string), state: try Self.stageState(r),
+                jobID: jobID, stage: try r.required("stage", r.string), state: try Self.stageState(r),
                 attempt: Int(try r.required("attempt", r.int)), artifacts: artifacts, startedAt: try r.required("started_at", r.date),
                 finishedAt: try r.date("finished_at"), durationMS: try r.int("duration_ms"),
                 errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"), notes: notes)

@@ -79,7 +79,7 @@ struct PGRow: Sendable {
 
     func int(_ c: String) throws -> Int64? { try decode(Int64.self, c) }
     func string(_ c: String) throws -> String? { try decode(String.self, c) }
-    func date(_ c: String) throws -> Date? { try decode(Date.self, c) }
+    func date(_ c: String) throws -> Date? { try decode(Date.self, c).map(Timestamp.canonical) }
     func double(_ c: String) throws -> Double? { try decode(Double.self, c) }
     func bool(_ c: String) throws -> Bool? { try decode(Bool.self, c) }
 
@@ -225,7 +225,5 @@ struct PGTransaction: Sendable {
 extension Date {
     /// This instant to the millisecond, as every ytauto timestamp is stored (SQLite's text has
     /// milliseconds; PostgreSQL keeps what it is given, so both engines round alike).
-    var roundedToMilliseconds: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000)
-    }
+    var roundedToMilliseconds: Date { Timestamp.canonical(self) }
 }

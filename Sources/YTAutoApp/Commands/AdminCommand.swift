@@ -10,7 +10,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self, Check.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
 
     public init() {}
 

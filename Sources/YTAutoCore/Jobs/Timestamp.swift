@@ -60,6 +60,15 @@ public enum Timestamp {
         }
     }
 
+    /// `date` to the millisecond, as ``date(_:)`` builds a stored instant (whole seconds plus
+    /// milliseconds over 1000): an engine that keeps finer times (PostgreSQL) reads and writes
+    /// through this, so the same instant is the same `Date`, to the bit, on both engines.
+    public static func canonical(_ date: Date) -> Date {
+        let ms = (date.timeIntervalSince1970 * 1000).rounded()
+        let seconds = (ms / 1000).rounded(.down)
+        return Date(timeIntervalSince1970: seconds + (ms - seconds * 1000) / 1000)
+    }
+
     /// Parses the stored form, and also accepts `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD HH:MM:SS` (UTC).
     public static func date(_ text: String) -> Date? {
         let s = Array(text.utf8)

@@ -1,0 +1,47 @@
+import Foundation
+
+/// One job with everything recorded about it, as `ytauto-admin copy` moves it between engines.
+public struct CopiedJob: Sendable, Hashable {
+    public var job: Job
+    public var stages: [StageRecord]
+    public var attempts: [AttemptRecord]
+    public var stageRuns: [StageRunRecord]
+
+    public init(job: Job, stages: [StageRecord], attempts: [AttemptRecord], stageRuns: [StageRunRecord]) {
+        self.job = job
+        self.stages = stages
+        self.attempts = attempts
+        self.stageRuns = stageRuns
+    }
+}
+
+/// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
+/// cursors, and the quota ledger.
+public struct CopiedInstallation: Sendable, Hashable {
+    public var workers: [WorkerRecord]
+    public var slots: [SlotRecord]
+    public var cursors: [String: Date]
+    public var ledger: [LedgerEntry]
+
+    public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry]) {
+        self.workers = workers
+        self.slots = slots
+        self.cursors = cursors
+        self.ledger = ledger
+    }
+}
+
+/// `ytauto-admin copy`: an engine reads its installation out and writes one into an empty
+/// database of its kind, ids kept (a job is the same job, its attempts the same attempts).
+public protocol StoreCopying: OperatorStore {
+    /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts and stage runs.
+    func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
+    /// Workers, slots, cursors and ledger.
+    func copiedInstallation() async throws -> CopiedInstallation
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row or worker).
+    func isEmptyForCopy() async throws -> Bool
+    /// Writes `jobs` (ids kept) in one transaction.
+    func insertCopied(_ jobs: [CopiedJob]) async throws
+    /// Writes the rest, in one transaction, after the jobs.
+    func insertCopied(_ installation: CopiedInstallation) async throws
+}

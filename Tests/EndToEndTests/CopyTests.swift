@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoPostgres
+import YTAutoStore
+import YTAutoTestSupport
+
+/// `ytauto-admin copy`, the real binary: a SQLite installation with a history of every kind goes to
+/// PostgreSQL and back to a new SQLite file, and each side reads exactly what the first held.
+@Suite(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+struct CopyTests {
+    let dir = TempDir("ytauto-copy")
+
+    func admin(_ args: String...) async throws -> ProcessResult {
+        try await run("ytauto-admin", args, cwd: dir.url, environment: [:])
+    }
+
+    /// A history of every kind: jobs queued, succeeded (with stages, artifacts and notes), retried,
+    /// failed, cancelled, lost to a dead worker; slots and cursors; workers; ledger rows.
+    func makeHistory(_ store: SQLiteJobStore) async throws {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.schedule = ["*/10 * * * *"]
+        channel.topics = (0..<20).map { "topic \($0)" }
+        let now = Date()
+        _ = try await store.schedule(channel, now: now.addingTimeInterval(-3600))
+        _ = try await store.schedule(channel, now: now)
+        for i in 0..<12 {
+            _ = try await store.enqueue(NewJob(channel: ["horror", "finance"][i % 2], topic: "t\(i)", options: ["n": "\(i)"], maxAttempts: 2))
+        }
+        let worker = try await store.registerWorker(id: "copy-worker")
+        for round in 0..<5 {
+            guard let lease = try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(60)) else { break }
+            try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: Date(), error: nil)
+            try await store.saveStageNotes(lease, stage: "script", notes: ["session": "s\(round)"])
+            try await store.checkpoint(lease, stage: "script", state: .succeeded,
+                                       artifacts: [Artifact(path: "/w/\(round)/script.json", bytes: 10, sha256: "ab")], startedAt: Date(), error: nil)
+            switch round {
+            case 0, 1: _ = try await store.complete(lease)
+            case 2: _ = try await store.fail(lease, error: JobFailure(code: "tts.server_error", message: "503", isRetryable: true))
+            case 3: _ = try await store.fail(lease, error: JobFailure(code: "llm.auth", message: "bad key", isRetryable: false))
+            default: _ = try await store.handBack(lease)
+            }
+        }
+        let doomed = try await store.enqueue(NewJob(channel: "facts", topic: "never")).job.id
+        #expect(try await store.cancel(jobID: doomed) == .cancelled)
+        try await store.deregisterWorker(worker)
+        try await store.record(provider: "youtube", channel: "facts", unit: "units", amount: 1600, day: QuotaDay.youtube(now))
+        try await store.record(provider: "openai", channel: "horror", unit: "tokens", amount: 4200, day: QuotaDay.utc(now))
+    }
+
+    /// Everything a store can tell about its installation, for comparison.
+    func snapshot(_ store: any StoreCopying) async throws -> (jobs: [CopiedJob], rest: CopiedInstallation, stats: QueueStats) {
+        var jobs: [CopiedJob] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await store.copiedJobs(after: after, limit: 7)
+            guard let last = page.last else { break }
+            jobs += page
+            after = last.job.id
+        }
+        var rest = try await store.copiedInstallation()
+        rest.slots.sort { ($0.channel, $0.slotAt) < ($1.channel, $1.slotAt) }
+        rest.workers.sort { $0.id < $1.id }
+        return (jobs, rest, try await store.stats())
+    }
+
+    @Test func anInstallationGoesToPostgreSQLAndBackUnchanged() async throws {
+        let sqlitePath = dir.path("first.db")
+        let original = try SQLiteJobStore(path: sqlitePath)
+        try await makeHistory(original)
+        let before = try await snapshot(original)
+        #expect(before.jobs.count > 12 && before.jobs.contains { !$0.stageRuns.isEmpty && !$0.stages.isEmpty })
+        #expect(Set(before.jobs.map(\.job.state)).isSuperset(of: [.queued, .succeeded, .failed]))
+        #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
+
+        let postgres = try PostgresServer.server().createDatabase(prefix: "copy")
+        let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
+        #expect(there.status == 0, "\(there.stderr)")
+        #expect(there.stdout.contains("copied \(sqlitePath) to postgres://"), "\(there.stdout)")
+        let pg = try await PostgresJobStore(url: try PostgresURL(postgres), migrate: false)
+        let onPostgres = try await snapshot(pg)
+        #expect(onPostgres.jobs == before.jobs)
+        #expect(onPostgres.stats == before.stats)
+        #expect(onPostgres.rest.slots == before.rest.slots && onPostgres.rest.cursors == before.rest.cursors)
+        #expect(onPostgres.rest.workers == before.rest.workers && onPostgres.rest.ledger == before.rest.ledger)
+        // New rows on the target take new ids, after the copied ones.
+        let next = try await pg.enqueue(NewJob(channel: "facts")).job.id
+        #expect(next > before.jobs.map(\.job.id).max() ?? 0)
+
+        // A second copy into the same database is refused; so is a source with a running job.
+        let again = try await admin("copy", "--from", sqlitePath, "--to", postgres)
+        #expect(again.status == 1 && again.stderr.contains("is not empty"), "\(again.stderr)")
+        _ = try await original.lease(worker: "someone", channels: nil, duration: .seconds(60))
+        let busy = try await admin("copy", "--from", sqlitePath, "--to", dir.path("other.db"))
+        #expect(busy.status == 1 && busy.stderr.contains("running job"), "\(busy.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("other.db")), "a refused copy creates no target")
+
+        // And back, from PostgreSQL to a new SQLite file.
+        let backPath = dir.path("back.db")
+        let back = try await admin("copy", "--from", postgres, "--to", backPath)
+        #expect(back.status == 0, "\(back.stderr)")
+        let returned = try await snapshot(try SQLiteJobStore(path: backPath))
+        #expect(returned.jobs.filter { $0.job.id != next } == before.jobs)
+        #expect(returned.rest.slots == before.rest.slots && returned.rest.cursors == before.rest.cursors && returned.rest.ledger == before.rest.ledger)
+        pg.close()
+    }
+}
