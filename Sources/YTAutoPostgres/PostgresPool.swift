@@ -97,9 +97,10 @@ final class PostgresPool: Sendable {
     let url: PostgresURL
     let client: PostgresClient
     let logger: Logger
-    /// How long a statement or transaction may go unanswered before it is an error: a server that
-    /// vanished (a cut link) would otherwise leave a caller waiting for TCP to give up, many
-    /// minutes, and a worker could not tell that it can no longer prove its leases.
+    /// How long a statement may go unanswered before it is an error: a server that vanished (a cut
+    /// link) would otherwise leave a caller waiting for TCP to give up, many minutes, and a worker
+    /// could not tell that it can no longer prove its leases. A transaction as a whole has four
+    /// times as long (its statements each have this).
     let deadline: Duration
     private let runner: Task<Void, Never>
 
@@ -142,9 +143,9 @@ final class PostgresPool: Sendable {
     /// its own (a statement on a dead connection cannot be called back); a transaction it was in is
     /// rolled back by the server when that connection closes, so a caller told "no answer" must
     /// treat the outcome as unknown, which the fence makes safe.
-    func answered<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func answered<T: Sendable>(within deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let first = FirstOnly()
-        let deadline = self.deadline, url = self.url
+        let deadline = deadline ?? self.deadline, url = self.url
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             let work = Task {
                 let result: Result<T, any Error>
@@ -176,7 +177,7 @@ final class PostgresPool: Sendable {
         while true {
             tries += 1
             do {
-                return try await answered { try await self.client.withConnection { conn in
+                return try await answered(within: deadline * 4) { try await self.client.withConnection { conn in
                     let tx = PGTransaction(connection: conn, pool: self)
                     try await tx.run("BEGIN")
                     do {
@@ -206,12 +207,15 @@ struct PGTransaction: Sendable {
     let pool: PostgresPool
 
     func query(_ q: PostgresQuery) async throws -> [PGRow] {
-        do {
-            var rows: [PGRow] = []
-            for try await row in try await connection.query(q, logger: pool.logger) { rows.append(PGRow(row)) }
-            return rows
-        } catch {
-            throw PostgresStoreError.from(error, url: pool.url)
+        let (connection, pool) = (self.connection, self.pool)
+        return try await pool.answered {
+            do {
+                var rows: [PGRow] = []
+                for try await row in try await connection.query(q, logger: pool.logger) { rows.append(PGRow(row)) }
+                return rows
+            } catch {
+                throw PostgresStoreError.from(error, url: pool.url)
+            }
         }
     }
 

@@ -1,11 +1,13 @@
 import Foundation
 import Testing
 import YTAutoCore
+import YTAutoPostgres
 import YTAutoStore
 import YTAutoTestSupport
 
-/// The documented "SQL for run history" (docs/run-history.md), run by the `sqlite3` shell against a database with real
-/// history made through the store: every query runs, and each answers what it says it answers.
+/// The documented "SQL for run history" (docs/run-history.md), for each engine, run by its own shell (`sqlite3`,
+/// `psql`) against a database with real history made through the store: every query runs, and each answers what
+/// it says it answers.
 @Suite struct RunHistorySQLTests {
     /// A clock the test moves, so the history has known durations.
     final class Clock: @unchecked Sendable {
@@ -16,13 +18,17 @@ import YTAutoTestSupport
         func advance(_ s: TimeInterval) { lock.withLock { current = current.addingTimeInterval(s) } }
     }
 
-    /// The documented queries, each with its comment, in order.
-    static func readmeQueries() throws -> [(comment: String, sql: String)] {
+    /// The documented queries of an engine (the first SQL block under its heading), each with its comment, in order.
+    static func readmeQueries(_ heading: String = "# SQL for run history", skipping: Int = 0) throws -> [(comment: String, sql: String)] {
         let readme = try String(contentsOf: packageRoot.appending(path: "docs/run-history.md"), encoding: .utf8)
-        let section = try #require(readme.range(of: "# SQL for run history"))
+        let section = try #require(readme.range(of: heading))
         let rest = readme[section.upperBound...]
-        let open = try #require(rest.range(of: "```sql\n"))
-        let close = try #require(rest[open.upperBound...].range(of: "```"))
+        var open = try #require(rest.range(of: "```sql\n"))
+        var close = try #require(rest[open.upperBound...].range(of: "```"))
+        for _ in 0..<skipping {
+            open = try #require(rest[close.upperBound...].range(of: "```sql\n"))
+            close = try #require(rest[open.upperBound...].range(of: "```"))
+        }
         let block = rest[open.upperBound..<close.lowerBound]
         return block.components(separatedBy: "\n\n").map { chunk in
             let lines = chunk.split(separator: "\n", omittingEmptySubsequences: false)
@@ -32,11 +38,53 @@ import YTAutoTestSupport
         }.filter { !$0.sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
-    @Test func everyDocumentedQueryAnswersOnRealHistory() async throws {
+    static var engines: [String] { PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"] }
+
+    @Test(arguments: engines) func everyDocumentedQueryAnswersOnRealHistory(engine: String) async throws {
         let dir = TempDir("ytauto-sql")
         let path = dir.path("ytauto.db")
         let clock = Clock()
-        let store = try SQLiteJobStore(path: path, clock: { clock.now })
+        let store: any OperatorStore
+        let runSQL: @Sendable (String) async throws -> [[String: Any]]
+        let insertSlots: @Sendable (_ enqueuedAt: Date, _ job: Int64, _ missedAt: Date) async throws -> Void
+        let queries: [(comment: String, sql: String)]
+        if engine == "postgres" {
+            let server = try PostgresServer.server()
+            let url = try server.createDatabase(prefix: "history")
+            let database = try PostgresURL(url).database
+            store = try await PostgresJobStore(url: try PostgresURL(url), clock: { clock.now })
+            queries = try Self.readmeQueries("## On PostgreSQL")
+            runSQL = { sql in
+                let text = sql.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: ";"))
+                let json = try server.psql("SELECT coalesce(json_agg(q), '[]') FROM (\(text)) AS q", database: database)
+                return try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
+            }
+            insertSlots = { enqueuedAt, job, missedAt in
+                try server.psql("""
+                    INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
+                    VALUES ('facts', '\(Timestamp.string(enqueuedAt))', '0 18 * * *', 'enqueued', 'octopuses', \(job), '\(Timestamp.string(enqueuedAt))', NULL),
+                           ('facts', '\(Timestamp.string(missedAt))', '0 18 * * *', 'missed', NULL, NULL, '\(Timestamp.string(missedAt))', 'the scheduler was down')
+                    """, database: database)
+            }
+        } else {
+            let sqlite = try SQLiteJobStore(path: path, clock: { clock.now })
+            store = sqlite
+            queries = try Self.readmeQueries()
+            runSQL = { sql in
+                let r = await (try Child(URL(fileURLWithPath: "/usr/bin/sqlite3"), ["-bail", "-json", path, sql])).wait()
+                guard r.status == 0 && r.stderr.isEmpty else { throw SQLShellFailed(message: "sqlite3 exited \(r.status): \(r.stderr)") }
+                return r.stdout.isEmpty ? [] : (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? [])
+            }
+            insertSlots = { enqueuedAt, job, missedAt in
+                try await sqlite.database.write { db in
+                    _ = try db.run("""
+                        INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
+                        VALUES ('facts', ?1, '0 18 * * *', 'enqueued', 'octopuses', ?2, ?1, NULL),
+                               ('facts', ?3, '0 18 * * *', 'missed', NULL, NULL, ?3, 'the scheduler was down')
+                        """, [enqueuedAt, job, missedAt])
+                }
+            }
+        }
         let worker = try await store.registerWorker()
 
         func runStages(_ lease: Lease, _ stages: [String], seconds: TimeInterval) async throws {
@@ -73,22 +121,16 @@ import YTAutoTestSupport
         clock.advance(5)
         _ = try await store.heartbeat(lease, duration: .seconds(30))
         // The scheduler's memory: a slot that made the first job, and one missed.
-        try await store.database.write { db in
-            try db.run("""
-                INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
-                VALUES ('facts', ?1, '0 18 * * *', 'enqueued', 'octopuses', ?2, ?1, NULL),
-                       ('facts', ?3, '0 18 * * *', 'missed', NULL, NULL, ?3, 'the scheduler was down')
-                """, [clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400)])
-        }
+        try await insertSlots(clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400))
 
-        let queries = try Self.readmeQueries()
         #expect(queries.count >= 13)
         var rowsByComment: [String: [[String: Any]]] = [:]
         for q in queries {
-            let r = await (try Child(URL(fileURLWithPath: "/usr/bin/sqlite3"), ["-bail", "-json", path, q.sql])).wait()
-            #expect(r.status == 0 && r.stderr.isEmpty, "\(q.comment): \(r.stderr)")
-            let rows = r.stdout.isEmpty ? [] : (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? [])
-            rowsByComment[q.comment] = rows
+            do {
+                rowsByComment[q.comment] = try await runSQL(q.sql)
+            } catch {
+                Issue.record("\(q.comment): \(error)")
+            }
         }
         func rows(_ start: String) throws -> [[String: Any]] {
             try #require(rowsByComment.first { $0.key.hasPrefix("-- " + start) }?.value, "no query '\(start)'")
@@ -109,5 +151,17 @@ import YTAutoTestSupport
         #expect(try rows("Slots with several jobs").isEmpty)
         let lostTime = try rows("Time lost to dead workers")
         #expect(lostTime.first?["lost_attempts"] as? Int == 1)
+        if engine == "postgres" {
+            // The server's own view of who is alive: the registered worker, its session and lock.
+            let live = try #require(try Self.readmeQueries("## On PostgreSQL", skipping: 1).first)
+            #expect(live.comment.hasPrefix("-- Live workers"))
+            let rows = try await runSQL(live.sql)
+            #expect(rows.map { $0["id"] as? String } == [worker.id], "\(rows)")
+        }
     }
+}
+
+struct SQLShellFailed: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -60,7 +60,8 @@ import YTAutoTestSupport
         let wav = f.path("\(narration).wav"), tools = f.tools
         let measured = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", wav, "-af", "ebur128", "-f", "null", "-"]).stderr
         let lufs = try #require(QualityGate.integratedLoudness(measured))
-        let out = f.path("\(picture)-\(narration)-\(offsetLU).mp4")
+        // A file of its own: tests run at once, and several make the same picture and narration.
+        let out = f.path("\(picture)-\(narration)-\(offsetLU)-\(UUID().uuidString).mp4")
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
             "-i", f.path("\(picture).mp4"), "-i", wav, "-map", "0:v", "-map", "1:a", "-c:v", "copy",
             "-af", String(format: "volume=%.2fdB", -14 - lufs + offsetLU), "-c:a", "aac", "-b:a", "160k", "-ar", "48000", out])
