@@ -51,7 +51,11 @@ public final class PostgresJobStore: Sendable {
         do {
             let migrator = PostgresMigrator()
             if migrate && !readOnly {
-                try await migrator.migrate(pool)
+                // Its own pool, with minutes to answer: concurrent starts wait on the migration lock
+                // while one of them migrates, which on a loaded server may take more than a statement's 15 s.
+                let migrating = try PostgresPool(url: url, applicationName: "ytauto migrate", maximumConnections: 1, deadline: .seconds(300))
+                defer { migrating.close() }
+                try await migrator.migrate(migrating)
             } else {
                 let applied = try await migrator.applied(pool)
                 try Migration.check(applied: applied, against: migrator.migrations)
@@ -74,7 +78,7 @@ public final class PostgresJobStore: Sendable {
     /// Applies pending migrations (`ytauto-admin migrate`): those this call applied, and the
     /// schema's history after it.
     public static func migrate(url: PostgresURL) async throws -> (applied: [Migration], history: [AppliedMigration]) {
-        let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2)
+        let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2, deadline: .seconds(300))
         defer { pool.close() }
         let migrator = PostgresMigrator()
         let applied = try await migrator.migrate(pool)

@@ -73,7 +73,7 @@ struct CopyTests {
         #expect(Set(before.jobs.map(\.job.state)).isSuperset(of: [.queued, .succeeded, .failed]))
         #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
 
-        let postgres = try PostgresServer.server().createDatabase(prefix: "copy")
+        let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
         #expect(there.status == 0, "\(there.stderr)")
         #expect(there.stdout.contains("copied \(sqlitePath) to postgres://"), "\(there.stdout)")

@@ -10,11 +10,11 @@ import YTAutoTestSupport
 struct ProcessEngine: Sendable, CustomTestStringConvertible {
     let name: String
     /// The `--db` / `YTAUTO_DB` location for the test folder `dir`.
-    let location: @Sendable (_ dir: TempDir) throws -> String
+    let location: @Sendable (_ dir: TempDir) async throws -> String
     var testDescription: String { name }
 
     static let sqlite = ProcessEngine(name: "sqlite") { dir in dir.path("ytauto.db") }
-    static let postgres = ProcessEngine(name: "postgres") { _ in try PostgresServer.server().createDatabase(prefix: "procs") }
+    static let postgres = ProcessEngine(name: "postgres") { _ in try await PostgresServer.server().createDatabase(prefix: "procs") }
     /// SQLite always; PostgreSQL where its server is installed (in CI, always).
     static let all: [ProcessEngine] = PostgresServer.available ? [.sqlite, .postgres] : [.sqlite]
 
@@ -71,7 +71,7 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     }
 
     @Test(arguments: ProcessEngine.all) func fourWorkerProcessesRunEveryJobExactlyOnce(engine: ProcessEngine) async throws {
-        let location = try engine.location(dir)
+        let location = try await engine.location(dir)
         let store = try await ProcessEngine.open(location)
         let count = 1_000
         for i in 0..<count {
@@ -103,7 +103,7 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     /// next and fails the one on its last attempt, both attempts `lost` with `worker.lost`; the
     /// worker is `dead`, and a second reclaim finds nothing.
     @Test(arguments: ProcessEngine.all) func reclaimFreesTheJobsOfAWorkerKilledWithSIGKILL(engine: ProcessEngine) async throws {
-        let location = try engine.location(dir)
+        let location = try await engine.location(dir)
         let store = try await ProcessEngine.open(location)
         let a = try await store.enqueue(NewJob(channel: "a", topic: "a", maxAttempts: 2, kind: .synthetic)).job.id
         let b = try await store.enqueue(NewJob(channel: "a", topic: "b", maxAttempts: 1, kind: .synthetic)).job.id
@@ -137,7 +137,7 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     /// SIGKILL a worker that holds leases, mid-stage: the other worker frees its jobs through the
     /// lock file in well under the lease time, and every job still succeeds exactly once.
     @Test(arguments: ProcessEngine.all) func aSigkilledWorkersJobsAreFreedAndFinishedOnce(engine: ProcessEngine) async throws {
-        let location = try engine.location(dir)
+        let location = try await engine.location(dir)
         let store = try await ProcessEngine.open(location)
         let ids = try await (0..<4).asyncMap { i in
             try await store.enqueue(NewJob(channel: "horror", topic: "t\(i)", maxAttempts: 3, kind: .synthetic)).job.id

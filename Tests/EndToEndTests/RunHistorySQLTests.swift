@@ -49,18 +49,18 @@ import YTAutoTestSupport
         let insertSlots: @Sendable (_ enqueuedAt: Date, _ job: Int64, _ missedAt: Date) async throws -> Void
         let queries: [(comment: String, sql: String)]
         if engine == "postgres" {
-            let server = try PostgresServer.server()
-            let url = try server.createDatabase(prefix: "history")
+            let server = try await PostgresServer.server()
+            let url = try await server.createDatabase(prefix: "history")
             let database = try PostgresURL(url).database
             store = try await PostgresJobStore(url: try PostgresURL(url), clock: { clock.now })
             queries = try Self.readmeQueries("## On PostgreSQL")
             runSQL = { sql in
                 let text = sql.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: ";"))
-                let json = try server.psql("SELECT coalesce(json_agg(q), '[]') FROM (\(text)) AS q", database: database)
+                let json = try await server.psql("SELECT coalesce(json_agg(q), '[]') FROM (\(text)) AS q", database: database)
                 return try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
             }
             insertSlots = { enqueuedAt, job, missedAt in
-                try server.psql("""
+                try await server.psql("""
                     INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
                     VALUES ('facts', '\(Timestamp.string(enqueuedAt))', '0 18 * * *', 'enqueued', 'octopuses', \(job), '\(Timestamp.string(enqueuedAt))', NULL),
                            ('facts', '\(Timestamp.string(missedAt))', '0 18 * * *', 'missed', NULL, NULL, '\(Timestamp.string(missedAt))', 'the scheduler was down')

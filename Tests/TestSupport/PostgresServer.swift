@@ -27,8 +27,17 @@ public final class PostgresServer: Sendable {
     public static var available: Bool { binDirectory() != nil || requiredInCI }
     public static var requiredInCI: Bool { ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false }
 
-    /// The cluster, or a thrown error saying why there is none.
-    public static func server() throws -> PostgresServer { try shared.get() }
+    /// The cluster, or a thrown error saying why there is none. Started (a few seconds of initdb and
+    /// pg_ctl) on a thread of its own, never on one of Swift's cooperative threads, which the rest
+    /// of the test run needs.
+    public static func server() async throws -> PostgresServer { try await offPool { try shared.get() } }
+
+    /// Runs blocking work (a child process waited for) on a new thread.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            Thread { c.resume(with: Result { try body() }) }.start()
+        }
+    }
 
     static func binDirectory() -> String? {
         let fm = FileManager.default
@@ -71,9 +80,9 @@ public final class PostgresServer: Sendable {
 
 
     /// A new, empty database; returns its URL.
-    public func createDatabase(prefix: String = "t") throws -> String {
+    public func createDatabase(prefix: String = "t") async throws -> String {
         let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff)"
-        try psql("CREATE DATABASE \(name)")
+        try await psql("CREATE DATABASE \(name)")
         return url(database: name)
     }
 
@@ -81,8 +90,9 @@ public final class PostgresServer: Sendable {
 
     /// Runs SQL through `psql` (as the cluster's superuser) on `database`; returns its output (tuples only, unaligned).
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres") throws -> String {
-        try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql])
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        let (host, port, user) = (self.host, self.port, self.user)
+        return try await Self.offPool { try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql]) }
     }
 
     private func run(_ command: [String]) throws {

@@ -32,7 +32,7 @@ struct StoreEngine: Sendable, CustomTestStringConvertible {
 
     /// A database of its own on the tests' PostgreSQL cluster (``PostgresServer``), on the test's clock.
     static let postgres = StoreEngine(name: "postgres") { _, clock, policy in
-        let url = try PostgresServer.server().createDatabase()
+        let url = try await PostgresServer.server().createDatabase()
         return try await PostgresJobStore(url: try PostgresURL(url), retryPolicy: policy, clock: clock)
     }
 

@@ -10,31 +10,31 @@ import YTAutoTestSupport
 /// LISTEN/NOTIFY. (The behaviour both engines share is in the store suites, run on both.)
 @Suite(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
 struct PostgresEngineTests {
-    func database() throws -> (url: PostgresURL, name: String) {
-        let text = try PostgresServer.server().createDatabase(prefix: "engine")
+    func database() async throws -> (url: PostgresURL, name: String) {
+        let text = try await PostgresServer.server().createDatabase(prefix: "engine")
         let url = try PostgresURL(text)
         return (url, url.database)
     }
 
     @Test func concurrentOpensMigrateOnceAndAChangedOrNewerSchemaIsRefused() async throws {
-        let (url, name) = try database()
+        let (url, name) = try await database()
         // Eight stores opened at once, each migrating: every migration is recorded once.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 { group.addTask { try await PostgresJobStore(url: url).close() } }
             try await group.waitForAll()
         }
-        let server = try PostgresServer.server()
-        let counts = try server.psql("SELECT version || ':' || count(*) FROM schema_migrations GROUP BY version ORDER BY version", database: name)
+        let server = try await PostgresServer.server()
+        let counts = try await server.psql("SELECT version || ':' || count(*) FROM schema_migrations GROUP BY version ORDER BY version", database: name)
         #expect(counts.split(separator: "\n").map(String.init) == Migration.postgres.map { "\($0.version):1" })
         #expect(try await PostgresJobStore(url: url, migrate: false).schemaVersion() == Migration.postgres.last?.version)
 
         // An applied migration edited since: refused, naming it.
-        try server.psql("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", database: name)
+        try await server.psql("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", database: name)
         let edited = await #expect(throws: MigrationError.self) { try await PostgresJobStore(url: url) }
         #expect("\(edited.map { "\($0)" } ?? "")".contains("0001_job_store was changed after it was applied"))
-        try server.psql("UPDATE schema_migrations SET checksum = '\(Migration.postgres[0].checksum)' WHERE version = 1", database: name)
+        try await server.psql("UPDATE schema_migrations SET checksum = '\(Migration.postgres[0].checksum)' WHERE version = 1", database: name)
         // A database migrated by a newer ytauto: refused, for reading and for writing.
-        try server.psql("INSERT INTO schema_migrations VALUES (999, 'future', 'x', now())", database: name)
+        try await server.psql("INSERT INTO schema_migrations VALUES (999, 'future', 'x', now())", database: name)
         for migrate in [true, false] {
             let newer = await #expect(throws: MigrationError.self) { try await PostgresJobStore(url: url, migrate: migrate) }
             #expect(newer == .databaseNewer(databaseVersion: 999, binaryVersion: Migration.postgres.last?.version ?? 0))
@@ -42,7 +42,7 @@ struct PostgresEngineTests {
     }
 
     @Test func aFreshDatabaseIsRefusedWithoutMigrationAndNamesTheCommand() async throws {
-        let (url, _) = try database()
+        let (url, _) = try await database()
         let error = await #expect(throws: PostgresStoreError.self) { try await PostgresJobStore(url: url, migrate: false) }
         #expect(error?.message.contains("ytauto-admin migrate") == true)
     }
@@ -52,7 +52,7 @@ struct PostgresEngineTests {
     /// is freed; the worker's session then comes back (reconnects, takes its lock, is `running` again),
     /// and its old lease is refused by the fence.
     @Test func aWorkersLifeIsItsSessionAndASessionComesBack() async throws {
-        let (url, name) = try database()
+        let (url, name) = try await database()
         let workerSide = try await PostgresJobStore(url: url)
         let observer = try await PostgresJobStore(url: url)
         let session = try await workerSide.registerWorker()
@@ -63,16 +63,17 @@ struct PostgresEngineTests {
         #expect(try await observer.isAbandoned(record) == false)
         #expect(try await observer.reclaim().isEmpty)
 
-        // The server ends the worker's session (as it does when keepalives find its host gone).
-        let server = try PostgresServer.server()
-        let ended = try server.psql("""
+        // The server ends the worker's session (as it does when keepalives find its host gone), and
+        // new connections to the database are refused for now, so the session cannot come back at
+        // once (it would, and rightly be alive again); the stores' open connections stay.
+        let server = try await PostgresServer.server()
+        let ended = try await server.psql("""
+            ALTER DATABASE \(name) ALLOW_CONNECTIONS false;
             SELECT count(pg_terminate_backend(pid)) FROM pg_locks
              WHERE locktype = 'advisory' AND classid = \(PostgresWorkerSession.lockClass) AND objid = \(session.lockKey) AND granted
-            """, database: name)
+            """)
         #expect(ended.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
-        // Another store frees the job, unless the session came back first: then the worker is alive
-        // again and its job stays its own. Either is right; the test wants the first, so it reclaims
-        // until the worker is found dead (the session waits at least half a second to reconnect).
+        // Another store (as on another host) sees it dead and frees its job.
         var report = ReclaimReport()
         let deadline = ContinuousClock.now + .seconds(10)
         while report.deadWorkers.isEmpty, ContinuousClock.now < deadline {
@@ -83,7 +84,8 @@ struct PostgresEngineTests {
         #expect(try await observer.attempts(jobID: id).map(\.errorCode) == ["worker.lost"])
         await #expect(throws: LeaseLost.self) { _ = try await workerSide.heartbeat(lease, duration: .seconds(30)) }
 
-        // The session comes back: its lock taken again, the worker running again.
+        // The session comes back once it may: its lock taken again, the worker running again.
+        try await server.psql("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
         let back = await eventually(timeout: .seconds(15)) {
             guard let r = try? await observer.workers().first(where: { $0.id == session.id }) else { return false }
             let abandoned = try? await observer.isAbandoned(r)
@@ -100,7 +102,7 @@ struct PostgresEngineTests {
     /// An idle worker waits on the store's signal; an enqueue by another process (another store, its
     /// own connections) wakes it through NOTIFY long before its wait's timeout.
     @Test func anEnqueueElsewhereWakesAnIdleWorkerByNotify() async throws {
-        let (url, _) = try database()
+        let (url, _) = try await database()
         let workerSide = try await PostgresJobStore(url: url)
         let elsewhere = try await PostgresJobStore(url: url)
         let session = try await workerSide.registerWorker()

@@ -51,7 +51,7 @@ import YTAutoTestSupport
     /// The PostgreSQL store on a database of its own. A killed worker's session ends (as the server
     /// ends a dead process's session), and the step waits until `pg_locks` shows its lock free.
     static let postgres: QueueEngineFactory = { clock, policy in
-        let url = try PostgresURL(try PostgresServer.server().createDatabase(prefix: "model"))
+        let url = try PostgresURL(try await PostgresServer.server().createDatabase(prefix: "model"))
         let store = try await PostgresJobStore(url: url, retryPolicy: policy, maximumConnections: 4, clock: clock)
         let workers = Registrations<PostgresWorkerSession>()
         return QueueEngine(
