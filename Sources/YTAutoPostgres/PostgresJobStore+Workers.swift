@@ -304,6 +304,11 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
         await signal.wait(seen: seen, timeout: timeout)
     }
 
+    /// Other hosts find a cut-off worker dead when the server ends its session: at the earliest
+    /// ``PostgresSession/deadSessionBound`` (20 s) after the last packet it sent. A heartbeat proves
+    /// the lease for 5 s less than that.
+    public var leaseProofBound: Duration? { .seconds(PostgresSession.deadSessionBound - 5) }
+
     /// The store never blocks a thread (postgres-nio is asynchronous): the shared pool serves.
     public var bookkeepingExecutor: any TaskExecutor { globalConcurrentExecutor }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import ServiceLifecycle
 import YTAutoCore
@@ -235,33 +236,43 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     func process(_ lease: Lease, control: JobControl, log: Logger) async {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
         let heartbeat = Task(executorPreference: thread) { [store, configuration] in
-            // Until when this worker can prove the lease is its own: the lease's length from the last
-            // heartbeat the store acknowledged (on this host's monotonic clock, which no clock change moves).
-            var provenUntil = ContinuousClock.now + configuration.leaseDuration
+            // How long an acknowledged heartbeat proves the lease: the lease's length, or less where
+            // other hosts may find this worker dead sooner (``WorkerStore/leaseProofBound``); beats
+            // come at least three times within it.
+            let proof = min(configuration.leaseDuration, store.leaseProofBound ?? configuration.leaseDuration)
+            let interval = min(configuration.heartbeatInterval, proof / 3)
+            // Until when this worker can prove the lease is its own, from the last heartbeat the store
+            // acknowledged (on this host's monotonic clock, which no clock change moves).
+            var provenUntil = ContinuousClock.now + proof
             while !Task.isCancelled {
-                try? await Task.sleep(for: configuration.heartbeatInterval)
+                try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
                 let sent = ContinuousClock.now
-                do {
-                    if case .cancelRequested = try await store.heartbeat(lease, duration: configuration.leaseDuration) {
-                        log.info("cancel requested")
-                        await control.stop(.cancelRequested)
-                    }
-                    provenUntil = sent + configuration.leaseDuration
-                } catch is LeaseLost {
+                // A heartbeat that hangs (a cut link) is not waited for past the lease: by then another
+                // worker may hold the job, so this one stops its work (its writes would be refused by
+                // the fence anyway; stopping saves the machine the work, and the job a second runner).
+                switch await Self.answer(before: provenUntil, { try await store.heartbeat(lease, duration: configuration.leaseDuration) }) {
+                case .answered(.cancelRequested):
+                    provenUntil = sent + proof
+                    log.info("cancel requested")
+                    await control.stop(.cancelRequested)
+                case .answered:
+                    provenUntil = sent + proof
+                case .failed(let error) where error is LeaseLost:
                     log.warning("lease lost; stopping without further writes")
                     await control.stop(.leaseLost)
                     return
-                } catch {
+                case .failed(let error):
                     log.error("heartbeat failed: \(error)")
-                    // The database cannot be reached (a cut link, a dead server): once the lease may have
-                    // expired, another worker may hold the job, so this one stops its work. Its writes
-                    // would be refused by the fence anyway; stopping saves the machine the work.
                     if ContinuousClock.now >= provenUntil {
-                        log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(configuration.leaseDuration)); stopping the job's work")
+                        log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(proof)); stopping the job's work")
                         await control.stop(.leaseLost)
                         return
                     }
+                case .tooLate:
+                    log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(proof)); stopping the job's work")
+                    await control.stop(.leaseLost)
+                    return
                 }
             }
         }
@@ -343,6 +354,32 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {
             log.error("job bookkeeping failed: \(error); the lease will expire and the job will be retried")
+        }
+    }
+
+    enum Answer<T: Sendable>: Sendable {
+        case answered(T)
+        case failed(any Error)
+        /// `deadline` passed first; the call goes on on its own and its result is dropped.
+        case tooLate
+    }
+
+    /// `call`'s result, or ``Answer/tooLate`` once `deadline` passes without one.
+    static func answer<T: Sendable>(before deadline: ContinuousClock.Instant, _ call: @escaping @Sendable () async throws -> T) async -> Answer<T> {
+        let first = FirstAnswer()
+        return await withCheckedContinuation { (c: CheckedContinuation<Answer<T>, Never>) in
+            let work = Task {
+                let result: Answer<T>
+                do { result = .answered(try await call()) } catch { result = .failed(error) }
+                if first.claim() { c.resume(returning: result) }
+            }
+            Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                if first.claim() {
+                    work.cancel()
+                    c.resume(returning: .tooLate)
+                }
+            }
         }
     }
 
@@ -456,4 +493,10 @@ actor InFlight {
         if jobs.isEmpty { return }
         await withCheckedContinuation { waiters.append($0) }
     }
+}
+
+/// True for the first caller only.
+final class FirstAnswer: Sendable {
+    private let taken = Mutex(false)
+    func claim() -> Bool { taken.withLock { t in defer { t = true }; return !t } }
 }

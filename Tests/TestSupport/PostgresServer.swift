@@ -51,7 +51,13 @@ public final class PostgresServer: Sendable {
         return nil
     }
 
-    init(host: String = "127.0.0.1") throws {
+    /// A cluster of its own (the shared one listens on loopback only): listening on
+    /// `listenAddresses`, trusting clients from `trustedNetwork` (a CIDR) as well as loopback.
+    public static func start(listenAddresses: String, trustedNetwork: String) async throws -> PostgresServer {
+        try await offPool { try PostgresServer(listen: listenAddresses, trust: trustedNetwork) }
+    }
+
+    init(host: String = "127.0.0.1", listen: String? = nil, trust network: String? = nil) throws {
         guard let bin = Self.binDirectory() else {
             throw PostgresServerUnavailable(reason: "PostgreSQL's initdb was not found (install Debian's postgresql package: bash .ci/deps does)")
         }
@@ -66,9 +72,15 @@ public final class PostgresServer: Sendable {
         }
         port = try Self.freePort()
         try run(["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        if let network {
+            let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/pg_hba.conf"))
+            try hba.seekToEnd()
+            try hba.write(contentsOf: Data("host all all \(network) trust\n".utf8))
+            try hba.close()
+        }
         // fsync off: a test cluster that dies with the test process need not survive a power cut.
         try run(["\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
-                 "-p \(port) -k \(dir) -c listen_addresses=\(host) -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                 "-p \(port) -k \(dir) -c listen_addresses='\(listen ?? host)' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                  + "-c max_connections=400 -c shared_buffers=64MB", "start"])
         // Stopped when this test process ends, however it ends (a watcher polls for it): a killed
         // test run leaves no server behind.
@@ -98,6 +110,10 @@ public final class PostgresServer: Sendable {
     private func run(_ command: [String]) throws {
         try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + command)
     }
+
+    /// Runs a command to its end and returns its output; throws, with its stderr, when it fails.
+    @discardableResult
+    public static func runCommand(_ command: [String]) throws -> String { try run(command) }
 
     /// Runs a command to its end; its output goes through files, not pipes: `pg_ctl start` leaves a
     /// server running that would hold a pipe open, and a read to its end would never return.

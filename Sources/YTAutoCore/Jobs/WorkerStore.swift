@@ -53,6 +53,13 @@ public protocol WorkerStore: JobStore {
 
     /// Where a worker's bookkeeping (leases, checkpoints, heartbeats, sweeps) should run.
     var bookkeepingExecutor: any TaskExecutor { get }
+
+    /// How long an acknowledged heartbeat proves a lease at most, besides the lease's own length:
+    /// the soonest other processes may find this worker dead once it can no longer reach the
+    /// database (less a margin). Nil when a worker cannot be cut off from the database while it
+    /// lives (SQLite: one host, one file). A worker that cannot renew its proof within this stops
+    /// its jobs' work, so no job runs on two hosts at once.
+    var leaseProofBound: Duration? { get }
 }
 
 /// What the scheduler needs of the store: to decide a channel's slots and free dead workers' jobs.

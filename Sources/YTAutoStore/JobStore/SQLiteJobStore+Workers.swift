@@ -209,6 +209,9 @@ extension SQLiteJobStore: WorkerStore, SchedulerStore {
         await withTaskExecutorPreference(idle) { database.waitForWork(seen: UInt32(truncatingIfNeeded: seen), timeout: timeout) }
     }
 
+    /// A worker on the database's own host cannot be cut off from it and live on.
+    public var leaseProofBound: Duration? { nil }
+
     /// The database file's ``DatabaseThread``: the store's transactions run there without a hop.
     public var bookkeepingExecutor: any TaskExecutor { database.thread }
 }
