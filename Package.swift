@@ -123,8 +123,10 @@ let package = Package(
         .executableTarget(
             name: "ytauto-bench",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoSupport", "YTAutoMedia", "CSQLite",
+                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoSupport", "YTAutoMedia", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),

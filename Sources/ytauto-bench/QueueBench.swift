@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YTAutoCore
+import YTAutoPostgres
 import YTAutoStore
 
 /// `ytauto-bench queue`: the whole job life cycle on one file with P real processes, against the
@@ -28,6 +29,8 @@ struct QueueBench: AsyncParsableCommand {
     @Option(help: "Folder for the databases (default: a temporary one, removed after).") var dir: String?
     @Option(help: "Backlogs (jobs queued before timing) for the backlog table, comma-separated; empty skips it.")
     var backlogs = "1000,100000,1000000"
+    @Option(help: ArgumentHelp("A postgres:// URL: measure the PostgreSQL store against a minimal queue on that server instead (its role needs CREATEDB: the runs use databases of their own beside it).", valueName: "url"))
+    var db: String?
 
     func validate() throws {
         guard (1...64).contains(processes) else { throw ValidationError("--processes must be within 1...64") }
@@ -45,6 +48,12 @@ struct QueueBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let db {
+            guard PostgresURL.isPostgres(db) else { throw ValidationError("--db takes a postgres:// URL (SQLite runs need no --db)") }
+            try await PostgresQueueBench(url: try PostgresURL(db), processes: processes, jobs: jobs, stages: stages,
+                                         backlogs: parsedBacklogs?.isEmpty == false ? parsedBacklogs! : [1000]).run()
+            return
+        }
         let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
@@ -207,6 +216,8 @@ struct QueueChild: AsyncParsableCommand {
         var leaseMS: [Double] = []
         if mode == "minimal" {
             completed = try minimalLoop(db: db, name: name, maxJobs: maxJobs, leaseMS: &leaseMS)
+        } else if mode.hasPrefix("pg-") {
+            completed = try await postgresChildLoop(mode: mode, db: db, name: name, stages: stages, maxJobs: maxJobs, leaseMS: &leaseMS)
         } else if mode == "ours" {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
