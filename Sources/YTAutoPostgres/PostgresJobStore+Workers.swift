@@ -26,14 +26,14 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
         func set(_ c: PostgresConnection?) { lock.withLock { $0 = c } }
     }
 
-    init(id: String, lockKey: Int32, connection: PostgresConnection, url: PostgresURL, signal: WorkSignal, logger: Logger) {
+    init(id: String, lockKey: Int32, connection: PostgresConnection, url: PostgresURL, signal: WorkSignal, firstPause: Duration, logger: Logger) {
         self.id = id
         self.lockKey = lockKey
         let box = ConnectionBox()
         box.set(connection)
         self.connection = box
         self.task = Task {
-            await Self.keep(id: id, lockKey: lockKey, box: box, url: url, signal: signal, logger: logger)
+            await Self.keep(id: id, lockKey: lockKey, box: box, url: url, signal: signal, firstPause: firstPause, logger: logger)
         }
     }
 
@@ -53,7 +53,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
         }
     }
 
-    private static func keep(id: String, lockKey: Int32, box: ConnectionBox, url: PostgresURL, signal: WorkSignal, logger: Logger) async {
+    private static func keep(id: String, lockKey: Int32, box: ConnectionBox, url: PostgresURL, signal: WorkSignal, firstPause: Duration, logger: Logger) async {
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         while !Task.isCancelled {
@@ -65,6 +65,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
                 box.set(nil)
             }
             var pause = Duration.milliseconds(500)
+            try? await Task.sleep(for: firstPause)
             while !Task.isCancelled {
                 do {
                     let conn = try await connect(url: url, logger: logger)
@@ -156,7 +157,8 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
                         \(Int(PostgresWorkerSession.lockClass)), \(Int(key)), 'running',
                         coalesce(\(nowBind)::timestamptz, now()), coalesce(\(nowBind)::timestamptz, now()))
                 """, logger: PostgresPool.quiet)
-            return PostgresWorkerSession(id: id, lockKey: key, connection: conn, url: url, signal: signal, logger: logger)
+            return PostgresWorkerSession(id: id, lockKey: key, connection: conn, url: url, signal: signal,
+                                         firstPause: sessionReconnectPause.withLock { $0 }, logger: logger)
         } catch {
             try? await conn.close()
             throw PostgresStoreError.from(error, url: url)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import YTAutoCore
 
 /// The job store on PostgreSQL, for workers on several hosts.
@@ -28,6 +29,9 @@ public final class PostgresJobStore: Sendable {
     let signal = WorkSignal()
     public let isReadOnly: Bool
     let logger: Logger
+    /// How long a worker's session waits before it first tries to reconnect (tests lengthen it to
+    /// see the worker dead in between; a live process coming back at once is right otherwise).
+    let sessionReconnectPause = Mutex(Duration.zero)
 
     /// Opens the store. With `migrate`, applies pending migrations (under an advisory lock, so
     /// concurrent starts migrate once); without, refuses a schema that is not this binary's.
@@ -279,36 +283,43 @@ public final class PostgresJobStore: Sendable {
         return try row.required("cancel_requested", row.bool) ? .cancelRequested(until: until) : .held(until: until)
     }
 
+    /// One statement: the fenced update of the job's current stage (no row when the lease was
+    /// lost, and then nothing else is written), the stage's latest row, and this attempt's run of it.
     public func checkpoint(
         _ lease: Lease, stage: String, state: StageState, artifacts: [Artifact], startedAt: Date, error: JobFailure?
     ) async throws {
         let artifactsJSON = String(decoding: try JSONEncoder().encode(artifacts), as: UTF8.self)
+        // The end is the server's time, as every other; the start is the worker's (it began the stage).
         let started = startedAt.roundedToMilliseconds
-        try await pool.transaction { tx in
-            let job = try await Self.requireLease(tx, lease)
-            // The end is the server's time, as every other; the start is the worker's (it began the stage).
-            let now = try await self.now(tx)
-            let finished: Date? = state == .running ? nil : now
-            let ms: Int64? = finished.map { Int64(($0.timeIntervalSince(started) * 1000).rounded()) }
-            try await tx.run("""
+        let running = state == .running
+        let row = try await pool.queryOne("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            j AS (
+                UPDATE jobs SET current_stage = \(stage), updated_at = t.now
+                  FROM t
+                 WHERE jobs.id = \(lease.jobID) AND jobs.state = 'running' AND jobs.lease_token = \(lease.token) AND jobs.lease_owner = \(lease.owner)
+                RETURNING jobs.id, jobs.attempt,
+                          CASE WHEN \(running) THEN NULL ELSE t.now END AS finished,
+                          CASE WHEN \(running) THEN NULL ELSE round(extract(epoch FROM t.now - \(started)::timestamptz) * 1000)::bigint END AS ms
+            ),
+            latest AS (
                 INSERT INTO job_stages (job_id, stage, state, attempt, artifacts, started_at, finished_at, duration_ms, error_code, error_message)
-                VALUES (\(job.id), \(stage), \(state.rawValue), \(job.attempt), \(artifactsJSON), \(started), \(finished)::timestamptz,
-                        \(ms)::bigint, \(error?.code), \(error?.message))
+                SELECT j.id, \(stage), \(state.rawValue), j.attempt, \(artifactsJSON), \(started), j.finished, j.ms, \(error?.code), \(error?.message) FROM j
                 ON CONFLICT (job_id, stage) DO UPDATE SET
                     state = excluded.state, attempt = excluded.attempt, artifacts = excluded.artifacts,
                     started_at = excluded.started_at, finished_at = excluded.finished_at,
                     duration_ms = excluded.duration_ms, error_code = excluded.error_code, error_message = excluded.error_message
-                """)
-            try await tx.run("""
+            ),
+            run AS (
                 INSERT INTO job_stage_runs (job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms, error_code, error_message)
-                VALUES (\(job.id), \(job.attempt), \(lease.token), \(stage), \(state.rawValue), \(started), \(finished)::timestamptz,
-                        \(ms)::bigint, \(error?.code), \(error?.message))
+                SELECT j.id, j.attempt, \(lease.token), \(stage), \(state.rawValue), \(started), j.finished, j.ms, \(error?.code), \(error?.message) FROM j
                 ON CONFLICT (job_id, lease_token, stage) DO UPDATE SET
                     state = excluded.state, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
                     error_code = excluded.error_code, error_message = excluded.error_message
-                """)
-            try await tx.run("UPDATE jobs SET current_stage = \(stage), updated_at = \(now) WHERE id = \(job.id)")
-        }
+            )
+            SELECT id FROM j
+            """)
+        guard row != nil else { throw try await leaseLost(lease) }
     }
 
     // MARK: - Ending an attempt
@@ -362,23 +373,25 @@ public final class PostgresJobStore: Sendable {
         return try job(row)
     }
 
+    /// One statement: the fenced update of the job (no row when the lease was lost) and its attempt's end.
     public func complete(_ lease: Lease) async throws -> Job {
-        try await pool.transaction { tx in
-            let now = try await self.now(tx)
-            // The fence is in the statement itself: the job changes only while the lease holds.
-            guard let row = try await tx.queryOne("""
-                UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = \(now), updated_at = \(now),
+        guard let row = try await pool.queryOne("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            done AS (
+                UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = t.now, updated_at = t.now,
                        last_error_code = NULL, last_error_message = NULL
-                 WHERE id = \(lease.jobID) AND state = 'running' AND lease_token = \(lease.token) AND lease_owner = \(lease.owner)
-                RETURNING *
-                """) else {
-                _ = try await Self.requireLease(tx, lease)
-                throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
-            }
-            let job = try Self.job(row)
-            try await Self.finishAttempt(tx, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
-            return job
-        }
+                  FROM t
+                 WHERE jobs.id = \(lease.jobID) AND jobs.state = 'running' AND jobs.lease_token = \(lease.token) AND jobs.lease_owner = \(lease.owner)
+                RETURNING jobs.*
+            ),
+            ended AS (
+                UPDATE job_attempts SET finished_at = t.now, outcome = 'succeeded', stage = done.current_stage, error_code = NULL, error_message = NULL
+                  FROM t, done
+                 WHERE job_attempts.job_id = \(lease.jobID) AND job_attempts.lease_token = \(lease.token)
+            )
+            SELECT * FROM done
+            """) else { throw try await leaseLost(lease) }
+        return try Self.job(row)
     }
 
     public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 import Testing
 import YTAutoCore
 import YTAutoTestSupport
@@ -52,8 +53,10 @@ struct PostgresEngineTests {
     /// is freed; the worker's session then comes back (reconnects, takes its lock, is `running` again),
     /// and its old lease is refused by the fence.
     @Test func aWorkersLifeIsItsSessionAndASessionComesBack() async throws {
-        let (url, name) = try await database()
+        let (url, _) = try await database()
         let workerSide = try await PostgresJobStore(url: url)
+        // The session waits 5 s before it reconnects, so the test sees the worker dead in between.
+        workerSide.sessionReconnectPause.withLock { $0 = .seconds(5) }
         let observer = try await PostgresJobStore(url: url)
         let session = try await workerSide.registerWorker()
         let id = try await workerSide.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
@@ -63,12 +66,9 @@ struct PostgresEngineTests {
         #expect(try await observer.isAbandoned(record) == false)
         #expect(try await observer.reclaim().isEmpty)
 
-        // The server ends the worker's session (as it does when keepalives find its host gone), and
-        // new connections to the database are refused for now, so the session cannot come back at
-        // once (it would, and rightly be alive again); the stores' open connections stay.
+        // The server ends the worker's session (as it does when keepalives find its host gone).
         let server = try await PostgresServer.server()
         let ended = try await server.psql("""
-            ALTER DATABASE \(name) ALLOW_CONNECTIONS false;
             SELECT count(pg_terminate_backend(pid)) FROM pg_locks
              WHERE locktype = 'advisory' AND classid = \(PostgresWorkerSession.lockClass) AND objid = \(session.lockKey) AND granted
             """)
@@ -84,8 +84,7 @@ struct PostgresEngineTests {
         #expect(try await observer.attempts(jobID: id).map(\.errorCode) == ["worker.lost"])
         await #expect(throws: LeaseLost.self) { _ = try await workerSide.heartbeat(lease, duration: .seconds(30)) }
 
-        // The session comes back once it may: its lock taken again, the worker running again.
-        try await server.psql("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+        // The session comes back: its lock taken again, the worker running again.
         let back = await eventually(timeout: .seconds(15)) {
             guard let r = try? await observer.workers().first(where: { $0.id == session.id }) else { return false }
             let abandoned = try? await observer.isAbandoned(r)
