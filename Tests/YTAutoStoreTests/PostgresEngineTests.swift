@@ -121,6 +121,32 @@ struct PostgresEngineTests {
         try await workerSide.deregisterWorker(session)
     }
 
+    /// The counts `status` reads are kept by statement-level triggers: statements that insert, move
+    /// and delete many jobs at once (plain SQL included) leave them equal to a count of the table.
+    @Test func countsFollowStatementsOfManyRows() async throws {
+        let (url, name) = try await database()
+        let store = try await PostgresJobStore(url: url)
+        defer { store.close() }
+        let server = try await PostgresServer.server()
+        try await server.psql("""
+            INSERT INTO jobs (channel, payload, state, run_at, created_at, updated_at, scheduled_at)
+            SELECT 'c' || (g % 3), '{}', 'queued', now(), now(), now(), now() FROM generate_series(1, 3000) AS g;
+            UPDATE jobs SET state = 'failed', finished_at = now() WHERE id % 4 = 0;
+            UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE id % 4 = 1 AND channel = 'c1';
+            DELETE FROM jobs WHERE id % 8 = 0;
+            """, database: name)
+        _ = try await store.retryAllFailed(channel: "c2")
+        var expected: [String: [JobState: Int]] = [:]
+        for line in try await server.psql("SELECT channel || ' ' || state || ' ' || count(*) FROM jobs GROUP BY channel, state", database: name)
+            .split(separator: "\n") {
+            let parts = line.split(separator: " ").map(String.init)
+            expected[parts[0], default: [:]][try #require(JobState(rawValue: parts[1]))] = Int(parts[2])
+        }
+        let total: Int = expected.values.map { $0.values.reduce(0, +) }.reduce(0, +)
+        #expect(total == 3000 - 375)
+        #expect(try await store.stats().counts == expected)
+    }
+
     /// The URL's password never shows: not in the store's description, not in an error.
     @Test func aPasswordNeverShows() async throws {
         let url = try PostgresURL("postgres://ops:hunter2@127.0.0.1:1/ytauto?sslmode=disable")
