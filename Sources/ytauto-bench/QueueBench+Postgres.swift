@@ -97,17 +97,7 @@ struct PostgresQueueBench {
         try await Task.sleep(for: .milliseconds(1500))  // let them connect
         let start = ContinuousClock.now
         guard FileManager.default.createFile(atPath: go, contents: nil) else { throw BenchError("cannot create \(go)") }
-        var lease: [Double] = []
-        var shares: [Int] = []
-        for c in children {
-            let (status, out) = await c.finish()
-            guard status == 0, let data = out.split(separator: "\n").last.map({ Data($0.utf8) }),
-                  let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw BenchError("a \(mode) process failed (status \(status)): \(out.suffix(500))")
-            }
-            shares.append(json["completed"] as? Int ?? 0)
-            lease += json["lease_ms"] as? [Double] ?? []
-        }
+        let (lease, shares) = try await QueueBench.gather(children, mode: mode)
         let seconds = (ContinuousClock.now - start).seconds
         guard shares.reduce(0, +) == jobs else { throw BenchError("\(mode): \(shares.reduce(0, +)) jobs done of \(jobs)") }
         return QueueBench.Result(seconds: seconds, leaseMS: lease, shares: shares)

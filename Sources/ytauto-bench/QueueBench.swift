@@ -126,17 +126,7 @@ struct QueueBench: AsyncParsableCommand {
         try await Task.sleep(for: .milliseconds(500))  // let them open the file
         let start = ContinuousClock.now
         guard FileManager.default.createFile(atPath: go, contents: nil) else { throw BenchError("cannot create \(go)") }
-        var lease: [Double] = []
-        var shares: [Int] = []
-        for c in children {
-            let (status, out) = await c.finish()
-            guard status == 0, let data = out.split(separator: "\n").last.map({ Data($0.utf8) }),
-                  let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw BenchError("a \(mode) process failed (status \(status)): \(out.suffix(500))")
-            }
-            shares.append(json["completed"] as? Int ?? 0)
-            lease += json["lease_ms"] as? [Double] ?? []
-        }
+        let (lease, shares) = try await Self.gather(children, mode: mode)
         let seconds = (ContinuousClock.now - start).seconds
         if let perProcess {
             let check = try RawSQLite(db)
@@ -154,6 +144,22 @@ struct QueueBench: AsyncParsableCommand {
             throw BenchError("\(mode): \(succeeded) succeeded, \(attempts) attempts, \(shares.reduce(0, +)) reported, of \(jobs) jobs")
         }
         return Result(seconds: seconds, leaseMS: lease, shares: shares)
+    }
+
+    /// Waits for every child and reads its last line: the jobs it completed and its lease times.
+    static func gather(_ children: [Spawned], mode: String) async throws -> (lease: [Double], shares: [Int]) {
+        var lease: [Double] = []
+        var shares: [Int] = []
+        for c in children {
+            let (status, out) = await c.finish()
+            guard status == 0, let data = out.split(separator: "\n").last.map({ Data($0.utf8) }),
+                  let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw BenchError("a \(mode) process failed (status \(status)): \(out.suffix(500))")
+            }
+            shares.append(json["completed"] as? Int ?? 0)
+            lease += json["lease_ms"] as? [Double] ?? []
+        }
+        return (lease, shares)
     }
 
     /// list-failed and history on big tables, through the store.

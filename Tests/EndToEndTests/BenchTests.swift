@@ -20,4 +20,14 @@ import YTAutoTestSupport
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("ratio ours / ceiling:") && r.stdout.contains("list-failed"))
     }
+
+    /// The PostgreSQL run: both sides do every job (the benchmark checks the count) and report a row a backlog.
+    @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+    func theQueueBenchmarkRunsOnPostgreSQL() async throws {
+        let url = try await PostgresServer.server().createDatabase(prefix: "bench")
+        let r = try await run("ytauto-bench", ["queue", "--db", url, "--processes", "2", "--jobs", "40", "--stages", "1", "--backlogs", "10,200"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("10 ") || $0.trimmingCharacters(in: .whitespaces).hasPrefix("200 ") }
+        #expect(rows.count == 2, "\(r.stdout)")
+    }
 }
