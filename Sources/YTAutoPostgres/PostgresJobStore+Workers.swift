@@ -7,12 +7,16 @@ import YTAutoCore
 /// A live worker on PostgreSQL: its id, and the session connection that holds its advisory lock
 /// (class ``PostgresWorkerSession/lockClass``, key ``lockKey``) and listens for work.
 ///
-/// The session runs for the worker's life. It pings the server every 5 s; when the connection
+/// The session runs for the worker's life. It pings the server every 2 s (so the server's
+/// keepalive clock for it, which decides when other hosts see it dead, starts at most 2 s before
+/// any cut); when the connection
 /// drops (or a ping goes unanswered for 10 s) it reconnects with backoff (0.5 s doubling to 5 s),
 /// takes its lock again and marks the worker running again. While it is away, other processes may
 /// find the worker dead and free its jobs: the fence then refuses its late writes, and the worker
 /// stops a job whose lease it can no longer prove (its heartbeats fail for a whole lease).
 public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
+    /// How often the session pings the server.
+    static let pingInterval = Duration.seconds(2)
     /// The advisory lock class of workers (the bytes of "yt").
     public static let lockClass: Int32 = 0x7974
     public let id: String
@@ -103,7 +107,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(5))
+                    try? await Task.sleep(for: PostgresWorkerSession.pingInterval)
                     if Task.isCancelled { return }
                     let answered = await withTaskGroup(of: Bool.self) { ping in
                         ping.addTask { (try? await conn.query("SELECT 1", logger: Logger(label: "ytauto.ping")).collect()) != nil }
@@ -307,9 +311,11 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
     }
 
     /// Other hosts find a cut-off worker dead when the server ends its session: at the earliest
-    /// ``PostgresSession/deadSessionBound`` (20 s) after the last packet it sent. A heartbeat proves
-    /// the lease for 5 s less than that.
-    public var leaseProofBound: Duration? { .seconds(PostgresSession.deadSessionBound - 5) }
+    /// ``PostgresSession/deadSessionBound`` (20 s) after the session's last packet, which is at
+    /// most a ping interval (2 s) before the cut, so no sooner than 18 s after it. A heartbeat sent
+    /// before the cut proves the lease for 12 s: the worker stops its jobs' work at least 6 s
+    /// before any other host can free them.
+    public var leaseProofBound: Duration? { .seconds(PostgresSession.deadSessionBound - 8) }
 
     /// The store never blocks a thread (postgres-nio is asynchronous): the shared pool serves.
     public var bookkeepingExecutor: any TaskExecutor { globalConcurrentExecutor }

@@ -32,8 +32,9 @@ public struct QueueWorkerConfiguration: Sendable {
 ///   job is due before it takes the write lock to lease.
 /// - Cancellation: a cancel request seen by a heartbeat cancels the running stage's task;
 ///   the job ends `cancelled`. A lost lease cancels the work and writes nothing more; so does a
-///   lease the worker can no longer prove (no heartbeat acknowledged for a whole lease: the
-///   database unreachable), since another worker may hold the job by then.
+///   lease the worker can no longer prove (no heartbeat acknowledged for a whole lease, or for
+///   the store's ``WorkerStore/leaseProofBound`` if shorter: the database unreachable), since
+///   another worker may hold the job by then.
 /// - Threads: its bookkeeping (leasing, checkpoints, heartbeats, the sweep) runs on the
 ///   store's ``WorkerStore/bookkeepingExecutor`` (on SQLite the file's `DatabaseThread`, where
 ///   the store's transactions run without a hop to a dispatch queue and back); the stages' own
