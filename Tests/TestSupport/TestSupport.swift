@@ -84,11 +84,28 @@ public final class Child: @unchecked Sendable {
     public func wait() async -> ProcessResult {
         await withCheckedContinuation { (c: CheckedContinuation<ProcessResult, Never>) in
             Thread.detachNewThread {
-                self.process.waitUntilExit()
+                // Not `waitUntilExit()`: on Linux it spins its thread's empty run loop until
+                // Foundation's SIGCHLD source reaps the child, and that was once seen never to
+                // happen (a zombie child, a test waiting for ever at 100 % CPU). The child is reaped
+                // here with waitpid; if Foundation reaped it first, its status is Foundation's.
+                let pid = self.process.processIdentifier
+                var raw: Int32 = 0
+                var status: Int32? = nil
+                while status == nil {
+                    let r = waitpid(pid, &raw, WNOHANG)
+                    if r == pid {
+                        let signal = raw & 0x7f
+                        status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+                    } else if r < 0 && errno == ECHILD && !self.process.isRunning {
+                        status = self.process.terminationStatus
+                    } else {
+                        usleep(2_000)
+                    }
+                }
                 self.group.wait()
                 self.lock.lock()
                 let r = ProcessResult(
-                    status: self.process.terminationStatus,
+                    status: status ?? -1,
                     stdout: String(decoding: self.out, as: UTF8.self),
                     stderr: String(decoding: self.err, as: UTF8.self))
                 self.lock.unlock()
