@@ -120,18 +120,9 @@ func postgresChildLoop(mode: String, db: String, name: String, stages: Int, maxJ
     if mode == "pg-ours" {
         let store = try await PostgresJobStore(url: url, migrate: false, maximumConnections: 2)
         defer { store.close() }
-        let stageNames = (0..<stages).map { "stage\($0)" }
-        while completed < maxJobs {
-            let t = ContinuousClock.now
-            guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
-            leaseMS.append((ContinuousClock.now - t).seconds * 1000)
-            for s in stageNames {
-                try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
-            }
-            _ = try await store.complete(lease)
-            completed += 1
-        }
-        return completed
+        let done = try await lifeCycles(store, name: name, stages: (0..<stages).map { "stage\($0)" }, maxJobs: maxJobs)
+        leaseMS = done.leaseMS
+        return done.completed
     }
     let conn = try await connect(url)
     defer { Task { try? await conn.close() } }

@@ -228,16 +228,7 @@ struct QueueChild: AsyncParsableCommand {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
             try await withTaskExecutorPreference(store.database.thread) {
-                while completed < maxJobs {
-                    let t = ContinuousClock.now
-                    guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
-                    leaseMS.append((ContinuousClock.now - t).seconds * 1000)
-                    for s in stageNames {
-                        try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
-                    }
-                    _ = try await store.complete(lease)
-                    completed += 1
-                }
+                (completed, leaseMS) = try await lifeCycles(store, name: name, stages: stageNames, maxJobs: maxJobs)
             }
         } else {
             let raw = try RawSQLite(db, likeTheStore: true)
@@ -292,6 +283,24 @@ struct QueueChild: AsyncParsableCommand {
         let json = try JSONSerialization.data(withJSONObject: ["completed": completed, "lease_ms": leaseMS])
         print(String(decoding: json, as: UTF8.self))
     }
+}
+
+/// Leases, checkpoints and completes jobs through a store until the queue is dry or `maxJobs` are
+/// done, as a worker does; returns how many, and each lease's time in ms. Both engines' runs use it.
+func lifeCycles(_ store: any JobStore, name: String, stages: [String], maxJobs: Int) async throws -> (completed: Int, leaseMS: [Double]) {
+    var completed = 0
+    var leaseMS: [Double] = []
+    while completed < maxJobs {
+        let t = ContinuousClock.now
+        guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
+        leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+        for s in stages {
+            try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+        }
+        _ = try await store.complete(lease)
+        completed += 1
+    }
+    return (completed, leaseMS)
 }
 
 extension String {
