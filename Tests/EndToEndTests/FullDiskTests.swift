@@ -177,14 +177,7 @@ struct SmallDisk {
     }
 
     static func command(_ executable: String, _ arguments: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+        (try? Child(URL(fileURLWithPath: executable), arguments))?.waitForExit() == 0
     }
 
     /// How this process can have a small disk: it may mount (root, or root of the namespace it

@@ -25,14 +25,8 @@ struct SharedWorkDirTests {
     /// The `unshare` flags that give a process a host name of its own here, if any do.
     static let utsNamespace: [String]? = {
         for flags in [["--uts"], ["--user", "--map-root-user", "--uts"]] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            p.arguments = flags + ["/bin/sh", "-c", "hostname ytauto-probe"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { continue }
-            p.waitUntilExit()
-            if p.terminationStatus == 0 { return flags }
+            let probe = try? Child(URL(fileURLWithPath: "/usr/bin/unshare"), flags + ["/bin/sh", "-c", "hostname ytauto-probe"])
+            if probe?.waitForExit() == 0 { return flags }
         }
         return nil
     }()

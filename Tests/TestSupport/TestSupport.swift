@@ -80,32 +80,42 @@ public final class Child: @unchecked Sendable {
 
     public func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 
+    private var reaped: Int32?
+
+    /// Blocks until the child has exited and returns its status (128 + N for signal N). Safe to
+    /// call more than once and from several threads: the first call reaps, the others read.
+    ///
+    /// Not `waitUntilExit()`: on Linux it spins its thread's empty run loop until Foundation's
+    /// SIGCHLD source reaps the child, and that was once seen never to happen (a zombie child, a
+    /// test waiting for ever at 100 % CPU), and seen late under load. The child is reaped here with
+    /// waitpid; if Foundation reaped it first, its status is Foundation's.
+    public func waitForExit() -> Int32 {
+        let pid = process.processIdentifier
+        while true {
+            lock.lock()
+            if let reaped { lock.unlock(); return reaped }
+            var raw: Int32 = 0
+            let r = waitpid(pid, &raw, WNOHANG)
+            if r == pid {
+                let signal = raw & 0x7f
+                reaped = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            } else if r < 0 && errno == ECHILD && !process.isRunning {
+                reaped = process.terminationStatus
+            }
+            lock.unlock()
+            if reaped == nil { usleep(2_000) }
+        }
+    }
+
     /// Waits for the child to exit, off the cooperative pool.
     public func wait() async -> ProcessResult {
         await withCheckedContinuation { (c: CheckedContinuation<ProcessResult, Never>) in
             Thread.detachNewThread {
-                // Not `waitUntilExit()`: on Linux it spins its thread's empty run loop until
-                // Foundation's SIGCHLD source reaps the child, and that was once seen never to
-                // happen (a zombie child, a test waiting for ever at 100 % CPU). The child is reaped
-                // here with waitpid; if Foundation reaped it first, its status is Foundation's.
-                let pid = self.process.processIdentifier
-                var raw: Int32 = 0
-                var status: Int32? = nil
-                while status == nil {
-                    let r = waitpid(pid, &raw, WNOHANG)
-                    if r == pid {
-                        let signal = raw & 0x7f
-                        status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
-                    } else if r < 0 && errno == ECHILD && !self.process.isRunning {
-                        status = self.process.terminationStatus
-                    } else {
-                        usleep(2_000)
-                    }
-                }
+                let status = self.waitForExit()
                 self.group.wait()
                 self.lock.lock()
                 let r = ProcessResult(
-                    status: status ?? -1,
+                    status: status,
                     stdout: String(decoding: self.out, as: UTF8.self),
                     stderr: String(decoding: self.err, as: UTF8.self))
                 self.lock.unlock()
