@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import YTAutoCore
+import YTAutoPostgres
 import YTAutoStore
 
 /// `ytauto-bench chaos`: SIGKILL workers and the scheduler at random while jobs run, restart
@@ -26,6 +27,9 @@ struct ChaosBench: AsyncParsableCommand {
     @Option(help: "Random seed (default: the time).") var seed: UInt64?
     @Option(help: "Folder for the run (default: a temporary one, removed after).") var dir: String?
 
+    @Option(help: ArgumentHelp("A postgres:// URL: run against a database of its own on that server (<db>_bench_chaos, created and dropped; the role needs CREATEDB) instead of a SQLite file.", valueName: "url"))
+    var db: String?
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be within 1...64") }
         guard (1...1_000_000).contains(jobs) else { throw ValidationError("--jobs must be within 1...1000000") }
@@ -33,6 +37,7 @@ struct ChaosBench: AsyncParsableCommand {
         guard (0...60_000).contains(stageMs) else { throw ValidationError("--stage-ms must be within 0...60000") }
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be within 1...256") }
         guard (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be within 1...86400 seconds") }
+        if let db, !PostgresURL.isPostgres(db) { throw ValidationError("--db takes a postgres:// URL (SQLite runs need no --db)") }
     }
 
     struct Role {
@@ -41,13 +46,39 @@ struct ChaosBench: AsyncParsableCommand {
         var process: Spawned?
     }
 
+    /// The diagnostic jobs' channel; the scheduler's (real) jobs are the configured channel's.
+    static let diagnostic = "chaos-diagnostic"
+
     func run() async throws {
         let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-chaos-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
+        // The store: a SQLite file in the folder, or a database of its own on the PostgreSQL server.
+        let store: any OperatorStore
+        let dbText: String
+        var pgTarget: (target: PostgresURL, server: PostgresURL)?
+        if let db {
+            let server = try PostgresURL(db)
+            let target = try await createBenchDatabase(beside: server, name: "chaos")
+            pgTarget = (target, server)
+            store = try await PostgresJobStore(url: target)
+            dbText = benchURLText(target)
+        } else {
+            dbText = folder.appending(path: "chaos.db").path
+            store = try SQLiteJobStore(path: dbText)
+        }
+        do {
+            try await run(store: store, db: dbText, folder: folder)
+        } catch {
+            if let pg = pgTarget { (store as? PostgresJobStore)?.close(); try? await dropBenchDatabase(pg.target, via: pg.server) }
+            throw error
+        }
+        if let pg = pgTarget { (store as? PostgresJobStore)?.close(); try await dropBenchDatabase(pg.target, via: pg.server) }
+    }
+
+    func run(store: any OperatorStore, db: String, folder: URL) async throws {
         let seedValue = seed ?? UInt64(Date().timeIntervalSince1970)
         var rng = SplitMix64(seed: seedValue)
-        let db = folder.appending(path: "chaos.db").path
         let config = folder.appending(path: "ytauto.yaml").path
         try """
             channels:
@@ -60,9 +91,11 @@ struct ChaosBench: AsyncParsableCommand {
                 max_attempts: 1000
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let env = ["YTAUTO_DB": db, "YTAUTO_CONFIG": config]
-        let store = try SQLiteJobStore(path: db)
-        for i in 0..<jobs { _ = try await store.enqueue(NewJob(channel: "chaos", topic: "job \(i)", maxAttempts: 1000, kind: .synthetic)) }
-        print("ytauto-bench chaos: \(workers) workers × \(concurrency), \(jobs) jobs of 7 × \(stageMs) ms, \(kills) kills, seed \(seedValue)")
+        var ids: [Int64] = []
+        for i in 0..<jobs {
+            ids.append(try await store.enqueue(NewJob(channel: Self.diagnostic, topic: "job \(i)", maxAttempts: 1000, kind: .synthetic)).job.id)
+        }
+        print("ytauto-bench chaos on \(db.hasPrefix("/") ? "SQLite" : "PostgreSQL"): \(workers) workers × \(concurrency), \(jobs) jobs of 7 × \(stageMs) ms, \(kills) kills, seed \(seedValue)")
 
         let ytauto = Binaries.path("ytauto")
         let artifacts = folder.appending(path: "artifacts").path
@@ -101,59 +134,62 @@ struct ChaosBench: AsyncParsableCommand {
         let wall = Date().timeIntervalSince(started)
         for r in roles.dropLast() { if let p = r.process { kill(p.pid, SIGTERM); _ = await p.finish() } }
 
-        // Checks.
+        // Checks, read through the store's contract, so they mean the same on either engine.
         var failures: [String] = []
         func check(_ name: String, _ ok: Bool, _ detail: String) {
             print("\(ok ? "PASS" : "FAIL")  \(name): \(detail)")
             if !ok { failures.append(name) }
         }
-        let raw = try RawSQLite(db)
-        // The workers are diagnostic ones: they run the synthetic jobs; the scheduler's slots make
-        // real (video) jobs, which they must leave alone.
-        let total = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'synthetic'", [])[0][0]!)!
-        let scheduled = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'video'", [])[0][0]!)!
-        let states = try raw.run("SELECT state, count(*) FROM jobs WHERE kind = 'synthetic' GROUP BY state", [])
-        let stateText = states.map { "\($0[0]!) \($0[1]!)" }.joined(separator: ", ")
-        let succeededOnce = Int(try raw.run("""
-            SELECT count(*) FROM jobs j WHERE j.state = 'succeeded' AND j.kind = 'synthetic'
-               AND (SELECT count(*) FROM job_attempts a WHERE a.job_id = j.id AND a.outcome = 'succeeded') = 1
-            """, [])[0][0]!)!
-        print("")
-        print("\(sent) kills in \(fmt(wall, 1)) s; diagnostic jobs: \(stateText); \(scheduled) real jobs made by the scheduler")
-        check("exactly once", succeededOnce == total && total == jobs, "\(succeededOnce) of \(total) diagnostic jobs succeeded with exactly one succeeded attempt")
-        let slots = Int(try raw.run("SELECT count(*) FROM schedule_slots WHERE decision = 'enqueued'", [])[0][0]!)!
-        let untouched = Int(try raw.run("""
-            SELECT count(*) FROM jobs j WHERE j.kind = 'video' AND j.state = 'queued'
-               AND NOT EXISTS (SELECT 1 FROM job_attempts a WHERE a.job_id = j.id)
-            """, [])[0][0]!)!
-        check("real jobs left alone", untouched == scheduled && scheduled == slots,
-              "\(slots) slots enqueued, \(scheduled) real jobs, \(untouched) of them queued and never leased by a diagnostic worker")
-        let attempts = try raw.run("SELECT job_id, started_at, finished_at, outcome FROM job_attempts ORDER BY job_id, started_at, id", [])
-        var overlaps = 0, unfinished = 0
-        for (a, b) in zip(attempts, attempts.dropFirst()) where a[0] == b[0] {
-            guard let end = a[2] else { unfinished += 1; continue }
-            if end > b[1]! { overlaps += 1 }
-        }
-        check("no overlap", overlaps == 0 && unfinished == 0, "\(attempts.count) attempts, \(overlaps) overlapping, \(unfinished) left open before a later one")
-        let stuck = Int(try raw.run("SELECT count(*) FROM jobs WHERE kind = 'synthetic' AND state IN ('queued', 'running')", [])[0][0]!)!
-        check("none stuck", stuck == 0, "\(stuck) diagnostic jobs queued or running at the end")
+        var states: [JobState: Int] = [:]
+        var succeededOnce = 0, overlaps = 0, unfinished = 0, attemptCount = 0, stuck = 0, lost = 0
         var bad = 0, verified = 0
-        for job in try raw.run("SELECT artifacts FROM job_stages", []) {
-            let list = (try? JSONDecoder().decode([Artifact].self, from: Data((job[0] ?? "[]").utf8))) ?? []
-            for a in list {
-                let ok = (try? Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))).map { $0.hex == a.sha256 && $0.bytes == a.bytes } ?? false
-                if ok { verified += 1 } else { bad += 1 }
+        var attemptsByJob: [Int64: [AttemptRecord]] = [:]
+        for id in ids {
+            guard let job = try await store.job(id: id) else { continue }
+            states[job.state, default: 0] += 1
+            // Oldest first by start, as the run history orders them.
+            let attempts = try await store.attempts(jobID: id).sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+            attemptsByJob[id] = attempts
+            attemptCount += attempts.count
+            lost += attempts.filter { $0.outcome == .lost }.count
+            if job.state == .succeeded && attempts.filter({ $0.outcome == .succeeded }).count == 1 { succeededOnce += 1 }
+            if job.state == .queued || job.state == .running { stuck += 1 }
+            for (a, b) in zip(attempts, attempts.dropFirst()) {
+                guard let end = a.finishedAt else { unfinished += 1; continue }
+                if end > b.startedAt { overlaps += 1 }
+            }
+            for stage in try await store.stages(jobID: id) {
+                for a in stage.artifacts {
+                    let ok = (try? Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path))).map { $0.hex == a.sha256 && $0.bytes == a.bytes } ?? false
+                    if ok { verified += 1 } else { bad += 1 }
+                }
             }
         }
+        let found = states.values.reduce(0, +)
+        let stateText = states.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
+        let slots = try await store.slots(channel: "chaos", limit: 1_000_000).filter { $0.decision == "enqueued" }
+        var untouched = 0
+        for slot in slots {
+            guard let id = slot.jobID, let job = try await store.job(id: id) else { continue }
+            let neverLeased = try await store.attempts(jobID: id).isEmpty
+            if job.kind == .video && job.state == .queued && neverLeased { untouched += 1 }
+        }
+        print("")
+        print("\(sent) kills in \(fmt(wall, 1)) s; diagnostic jobs: \(stateText); \(slots.count) real jobs made by the scheduler")
+        check("exactly once", succeededOnce == found && found == jobs, "\(succeededOnce) of \(found) diagnostic jobs succeeded with exactly one succeeded attempt")
+        // The workers are diagnostic ones: they run the synthetic jobs; the scheduler's slots make
+        // real (video) jobs, which they must leave alone.
+        check("real jobs left alone", untouched == slots.count,
+              "\(slots.count) slots enqueued real jobs, \(untouched) of them queued and never leased by a diagnostic worker")
+        check("no overlap", overlaps == 0 && unfinished == 0, "\(attemptCount) attempts, \(overlaps) overlapping, \(unfinished) left open before a later one")
+        check("none stuck", stuck == 0, "\(stuck) diagnostic jobs queued or running at the end")
         check("artifacts intact", bad == 0 && verified > 0, "\(verified) recorded artifacts verify by size and SHA-256, \(bad) do not")
-        let lost = Int(try raw.run("SELECT count(*) FROM job_attempts WHERE outcome = 'lost'", [])[0][0]!)!
 
         // Kill to re-lease: for each job a killed worker held, the next attempt's start after the kill.
         var delays: [Double] = []
         for k in killLog {
             for id in k.jobs {
-                let next = try raw.run("SELECT min(started_at) FROM job_attempts WHERE job_id = ? AND started_at > ?", [id, Timestamp.string(k.at)])
-                if let t = next.first?[0].flatMap({ $0 }).flatMap(Timestamp.date) { delays.append(t.timeIntervalSince(k.at)) }
+                if let next = attemptsByJob[id]?.map(\.startedAt).filter({ $0 > k.at }).min() { delays.append(next.timeIntervalSince(k.at)) }
             }
         }
         print("")
@@ -162,10 +198,9 @@ struct ChaosBench: AsyncParsableCommand {
         if !failures.isEmpty { throw ExitCode(1) }
     }
 
-    /// Diagnostic jobs not yet finished.
-    func remaining(_ store: SQLiteJobStore) async throws -> Int {
-        try await store.database.read { db in
-            Int(try db.queryOne("SELECT count(*) AS n FROM jobs WHERE kind = 'synthetic' AND state IN ('queued', 'running')")?.int("n") ?? 0)
-        }
+    /// Diagnostic jobs not yet finished (the store's job counts, by channel and state).
+    func remaining(_ store: any OperatorStore) async throws -> Int {
+        let counts = try await store.stats().counts[Self.diagnostic] ?? [:]
+        return (counts[.queued] ?? 0) + (counts[.running] ?? 0)
     }
 }

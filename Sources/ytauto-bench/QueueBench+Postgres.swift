@@ -38,21 +38,8 @@ struct PostgresQueueBench {
         print("ratio: minimal's time / ours (goal at --stages 0: at least 0.50)")
     }
 
-    /// A database of its own for one side of one run: created (dropped first if left over).
-    func database(_ name: String) async throws -> PostgresURL {
-        let admin = try await connect(url)
-        defer { Task { try? await admin.close() } }
-        let db = "\(url.database)_bench_\(name)"
-        try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(db) WITH (FORCE)"), logger: quiet)
-        try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(db)"), logger: quiet)
-        return try PostgresURL("postgres://\(url.user)@\(url.host):\(url.port)/\(db)?sslmode=\(url.sslMode.rawValue)")
-    }
-
-    func drop(_ target: PostgresURL) async throws {
-        let admin = try await connect(url)
-        try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(target.database) WITH (FORCE)"), logger: quiet)
-        try await admin.close()
-    }
+    func database(_ name: String) async throws -> PostgresURL { try await createBenchDatabase(beside: url, name: name) }
+    func drop(_ target: PostgresURL) async throws { try await dropBenchDatabase(target, via: url) }
 
     func side(_ mode: String, backlog: Int) async throws -> QueueBench.Result {
         let target = try await database(mode)
@@ -90,7 +77,7 @@ struct PostgresQueueBench {
         let go = folder.appending(path: "go-\(mode)-\(backlog)").path
         let perProcess = jobs / processes
         let children = try (0..<processes).map { i in
-            try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", "pg-\(mode)", "--db", "postgres://\(target.user)@\(target.host):\(target.port)/\(target.database)?sslmode=\(target.sslMode.rawValue)",
+            try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", "pg-\(mode)", "--db", benchURLText(target),
                                                         "--stages", String(stages), "--go", go, "--name", "\(mode)-\(i)",
                                                         "--max-jobs", String(i == processes - 1 ? jobs - perProcess * (processes - 1) : perProcess)])
         }
@@ -102,6 +89,29 @@ struct PostgresQueueBench {
         guard shares.reduce(0, +) == jobs else { throw BenchError("\(mode): \(shares.reduce(0, +)) jobs done of \(jobs)") }
         return QueueBench.Result(seconds: seconds, leaseMS: lease, shares: shares)
     }
+}
+
+/// A database of its own for one benchmark run, created on the server beside `url`'s
+/// (`<db>_bench_<name>`; dropped first if a run left it over). The role needs CREATEDB.
+func createBenchDatabase(beside url: PostgresURL, name: String) async throws -> PostgresURL {
+    let admin = try await connect(url)
+    defer { Task { try? await admin.close() } }
+    let db = "\(url.database)_bench_\(name)"
+    try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(db) WITH (FORCE)"), logger: quiet)
+    try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(db)"), logger: quiet)
+    return try PostgresURL(benchURLText(url, database: db))
+}
+
+func dropBenchDatabase(_ target: PostgresURL, via url: PostgresURL) async throws {
+    let admin = try await connect(url)
+    try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(target.database) WITH (FORCE)"), logger: quiet)
+    try await admin.close()
+}
+
+/// `url` as text for a child's `--db` or `YTAUTO_DB`, without its password (the children take it
+/// from `PGPASSWORD`, as this process did).
+func benchURLText(_ url: PostgresURL, database: String? = nil) -> String {
+    "postgres://\(url.user)@\(url.host):\(url.port)/\(database ?? url.database)?sslmode=\(url.sslMode.rawValue)"
 }
 
 let quiet = Logger(label: "ytauto-bench", factory: { _ in SwiftLogNoOpLogHandler() })

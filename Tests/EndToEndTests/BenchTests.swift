@@ -5,7 +5,19 @@ import YTAutoTestSupport
 /// Short versions of `ytauto-bench` runs: their own checks decide the exit code.
 @Suite struct BenchTests {
     @Test func aShortChaosRunLosesDuplicatesAndOverlapsNothing() async throws {
-        let r = try await run("ytauto-bench", ["chaos", "--workers", "2", "--jobs", "40", "--kills", "8", "--stage-ms", "20", "--timeout", "120"])
+        try await expectChaosPasses([])
+    }
+
+    /// The same run with the workers and the scheduler on PostgreSQL: a killed worker's session
+    /// ends with it, and another worker frees its jobs.
+    @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+    func aShortChaosRunOnPostgreSQLLosesDuplicatesAndOverlapsNothing() async throws {
+        let url = try await PostgresServer.server().createDatabase(prefix: "chaos")
+        try await expectChaosPasses(["--db", url])
+    }
+
+    func expectChaosPasses(_ extra: [String]) async throws {
+        let r = try await run("ytauto-bench", ["chaos", "--workers", "2", "--jobs", "40", "--kills", "8", "--stage-ms", "20", "--timeout", "120"] + extra)
         print(r.stdout)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         for check in ["exactly once", "real jobs left alone", "no overlap", "none stuck", "artifacts intact"] {
@@ -13,6 +25,10 @@ import YTAutoTestSupport
         }
         #expect(!r.stdout.contains("FAIL"))
         #expect(r.stdout.contains("kill → re-lease"))
+        // The kills were sent and some of them cost a running attempt (else the run proved nothing).
+        #expect(r.stdout.contains("8 kills in"))
+        let lost = r.stdout.split(separator: "\n").first { $0.contains("attempts lost to kills") }.flatMap { Int($0.split(separator: " ")[0]) }
+        #expect((lost ?? 0) > 0, "\(r.stdout)")
     }
 
     @Test func theQueueBenchmarkRunsBothSidesToCompletion() async throws {

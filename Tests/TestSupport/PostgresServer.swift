@@ -57,7 +57,23 @@ public final class PostgresServer: Sendable {
         try await offPool { try PostgresServer(listen: listenAddresses, trust: trustedNetwork) }
     }
 
-    init(host: String = "127.0.0.1", listen: String? = nil, trust network: String? = nil) throws {
+    /// Debian's libfaketime (package faketime), which makes a server's clock differ from this host's.
+    public static let faketime: String = {
+        let triples = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
+        return triples.map { "/usr/lib/\($0)/faketime/libfaketimeMT.so.1" }.first { FileManager.default.fileExists(atPath: $0) }
+            ?? "/usr/lib/<triple>/faketime/libfaketimeMT.so.1"
+    }()
+
+    /// A cluster of its own whose clock is `offset` from this host's (libfaketime's `FAKETIME`
+    /// syntax: "-1h", "+30m"), as a database server on another host with a wrong clock would be.
+    public static func start(clockOffset offset: String) async throws -> PostgresServer {
+        guard FileManager.default.fileExists(atPath: faketime) else {
+            throw PostgresServerUnavailable(reason: "\(faketime) is missing (install Debian's faketime package: bash .ci/deps does)")
+        }
+        return try await offPool { try PostgresServer(clockOffset: offset) }
+    }
+
+    init(host: String = "127.0.0.1", listen: String? = nil, trust network: String? = nil, clockOffset: String? = nil) throws {
         guard let bin = Self.binDirectory() else {
             throw PostgresServerUnavailable(reason: "PostgreSQL's initdb was not found (install Debian's postgresql package: bash .ci/deps does)")
         }
@@ -79,7 +95,10 @@ public final class PostgresServer: Sendable {
             try hba.close()
         }
         // fsync off: a test cluster that dies with the test process need not survive a power cut.
-        try run(["\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+        // A skewed clock: the server's processes start with libfaketime preloaded (the monotonic
+        // clocks stay real, so its timeouts do too).
+        let skew = clockOffset.map { ["/usr/bin/env", "LD_PRELOAD=\(Self.faketime)", "FAKETIME=\($0)", "FAKETIME_DONT_FAKE_MONOTONIC=1"] } ?? []
+        try run(skew + ["\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
                  "-p \(port) -k \(dir) -c listen_addresses='\(listen ?? host)' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                  + "-c max_connections=400 -c shared_buffers=64MB", "start"])
         // Stopped when this test process ends, however it ends (a watcher polls for it): a killed

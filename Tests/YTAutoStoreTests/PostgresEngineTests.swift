@@ -98,6 +98,52 @@ struct PostgresEngineTests {
         #expect(try await eventually(timeout: .seconds(10)) { try await observer.isAbandoned(record) == true })
     }
 
+    /// The database server's clock is an hour behind this host's (as a server on another host with
+    /// a wrong clock would be): every time comes from the server, so a job enqueued now is due now,
+    /// a lease runs for its length of the server's time, a heartbeat extends it by as much, the
+    /// sweep frees nothing early, and a worker process runs a job to its end in one attempt.
+    /// (With a worker's clock anywhere in these, the job would not be due for an hour, or its
+    /// lease would seem an hour long, or expired at once.)
+    @Test func theServersClockRulesNotTheWorkers() async throws {
+        let server = try await PostgresServer.start(clockOffset: "-1h")
+        let name = "skew"
+        try await server.psql("CREATE DATABASE \(name)")
+        let url = try PostgresURL(server.url(database: name))
+        let serverEpoch = try #require(Double(try await server.psql("SELECT extract(epoch FROM now())").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let skew = Date().timeIntervalSince1970 - serverEpoch
+        try #require(abs(skew - 3600) < 60, "the server's clock is \(skew) s behind, not an hour")
+
+        let store = try await PostgresJobStore(url: url)
+        defer { store.close() }
+        let id = try await store.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(30)), "a job enqueued now is not due on the server's clock")
+        func leaseLeft() async throws -> Double {
+            try #require(Double(try await server.psql("SELECT extract(epoch FROM lease_expires_at - now()) FROM jobs WHERE id = \(id)", database: name)
+                .trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        let left = try await leaseLeft()
+        #expect(left > 25 && left <= 30, "the lease runs \(left) s of the server's time, not 30")
+        #expect(abs(lease.expiresAt.timeIntervalSince1970 - (serverEpoch + 30)) < 10, "the lease's end is not on the server's clock")
+        _ = try await store.heartbeat(lease, duration: .seconds(120))
+        let extended = try await leaseLeft()
+        #expect(extended > 115 && extended <= 120, "the heartbeat extended the lease to \(extended) s of the server's time, not 120")
+        #expect(try await store.reclaim().isEmpty)
+        #expect(try await store.job(id: id)?.state == .running)
+        _ = try await store.complete(lease)
+
+        // A worker process: its job runs to its end in one attempt, nothing freed under it.
+        let second = try await store.enqueue(NewJob(channel: "a", maxAttempts: 3, kind: .synthetic)).job.id
+        let dir = try TempDir()
+        try "channels:\n  - name: a\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "200", "--lease-seconds", "12", "--concurrency", "1"],
+                               cwd: dir.url, environment: ["YTAUTO_DB": server.url(database: name), "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
+        let finished = try await eventually(timeout: .seconds(60)) { try await store.job(id: second)?.state == .succeeded }
+        worker.kill(SIGTERM)
+        let result = await worker.wait()
+        #expect(finished, "\(result.stderr)")
+        #expect(try await store.attempts(jobID: second).map(\.outcome) == [.succeeded])
+    }
+
     /// An idle worker waits on the store's signal; an enqueue by another process (another store, its
     /// own connections) wakes it through NOTIFY long before its wait's timeout.
     @Test func anEnqueueElsewhereWakesAnIdleWorkerByNotify() async throws {
