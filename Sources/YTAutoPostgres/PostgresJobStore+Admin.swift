@@ -137,7 +137,7 @@ extension PostgresJobStore {
 
     public func stats() async throws -> QueueStats {
         var counts: [String: [JobState: Int]] = [:]
-        for r in try await pool.query("SELECT channel, state, n FROM job_counts WHERE n > 0") {
+        for r in try await pool.query("SELECT channel, state, sum(n)::bigint AS n FROM job_counts GROUP BY channel, state HAVING sum(n) > 0") {
             let stateText = try r.required("state", r.string)
             guard let state = JobState(rawValue: stateText) else { throw PostgresStoreError("job_counts holds the state '\(stateText)'") }
             counts[try r.required("channel", r.string), default: [:]][state] = Int(try r.required("n", r.int))
@@ -146,7 +146,7 @@ extension PostgresJobStore {
         let oldest = try await pool.queryOne("""
             SELECT min(t) AS t FROM (
                 SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = k.kind AND channel = c.channel ORDER BY run_at LIMIT 1) AS t
-                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0) AS c,
+                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0) AS c,
                        (VALUES ('video'), ('synthetic')) AS k (kind)) AS firsts
              WHERE t <= coalesce(\(nowBind)::timestamptz, now())
             """)?.date("t")
@@ -217,7 +217,7 @@ extension PostgresJobStore {
             SELECT min(t) AS run_at FROM (
                 SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = \(kind.rawValue) AND channel = c.channel
                          ORDER BY run_at LIMIT 1) AS t
-                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0) AS c) AS firsts
+                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0) AS c) AS firsts
             """)?.date("run_at")
     }
 

@@ -151,21 +151,33 @@ final class PostgresPool: Sendable {
                 let result: Result<T, any Error>
                 do { result = .success(try await body()) } catch { result = .failure(error) }
                 if first.claim() { c.resume(with: result) }
+                first.cancelTimer()
             }
-            Task {
-                try? await Task.sleep(for: deadline)
+            // The timer is cancelled as soon as the answer comes: a sleeping timer left for each
+            // statement would pile up (15 s of them: thousands at a busy worker's rate).
+            first.setTimer(Task {
+                do { try await Task.sleep(for: deadline) } catch { return }
                 if first.claim() {
                     work.cancel()
                     c.resume(throwing: PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)"))
                 }
-            }
+            })
         }
     }
 
-    /// True for the first caller only.
+    /// True for the first caller only; holds the deadline's timer so the answer can cancel it.
     final class FirstOnly: Sendable {
-        private let taken = Mutex(false)
-        func claim() -> Bool { taken.withLock { t in defer { t = true }; return !t } }
+        private let state = Mutex<(taken: Bool, answered: Bool, timer: Task<Void, Never>?)>((false, false, nil))
+        func claim() -> Bool { state.withLock { s in defer { s.taken = true }; return !s.taken } }
+        /// Called once the body has its answer: the timer, if set, is cancelled (or will be when set).
+        func cancelTimer() {
+            let timer = state.withLock { s in s.answered = true; return s.timer }
+            timer?.cancel()
+        }
+        func setTimer(_ timer: Task<Void, Never>) {
+            let answered = state.withLock { s in s.timer = timer; return s.answered }
+            if answered { timer.cancel() }
+        }
     }
 
     func queryOne(_ q: PostgresQuery) async throws -> PGRow? { try await query(q).first }
