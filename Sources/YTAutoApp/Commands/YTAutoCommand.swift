@@ -8,7 +8,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto",
         abstract: "Runs faceless video channels on a persistent SQLite job queue.",
-        subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self, Auth.self])
+        subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self, Web.self, Auth.self])
 
     public init() {}
 
@@ -61,49 +61,11 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let store = try await global.openStore(.readOnly)
             // Jobs of a dead worker are freed here too: with every worker dead, nothing else would.
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-            let now = Date()
-            let stats = try await store.stats()
-            let running = try await store.runningJobs()
-            let starts = try await store.runningAttemptStarts()
-            let workers = try await store.workers()
-            let version = try await store.schemaVersion()
-            var live: [(WorkerRecord, Bool)] = []
-            for w in workers where w.state == .running {
-                // A look only (another host's worker is taken at its word): the proof of life
-                // stays for the process that frees the worker's jobs.
-                live.append((w, try await store.isAbandoned(w) != true))
-            }
-            let oldestAge = stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }
-            // Disk used by the jobs' files, found through the configuration; status still answers without one.
-            let disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error> = Result {
-                let folders = try global.loadConfig().jobFolders()
-                return (folders, JobFolders.diskUsage(folders.work), JobFolders.diskUsage(folders.output))
-            }
+            let snapshot = try await StatusSnapshot.read(store, folders: Result { try global.loadConfig().jobFolders() })
+            let (now, stats, running, starts, version, oldestAge, disk, live) = (snapshot.now, snapshot.stats, snapshot.running,
+                snapshot.starts, snapshot.version, snapshot.oldestAge, snapshot.disk, snapshot.live)
             if json {
-                var channels: [String: [String: Int]] = [:]
-                for (c, states) in stats.counts {
-                    channels[c] = Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) })
-                }
-                let diskJSON = switch disk {
-                case .success(let d):
-                    StatusJSON.Disk(workDir: d.folders.work.path, workBytes: d.work, outputDir: d.folders.output.path, outputBytes: d.output)
-                case .failure(let error):
-                    StatusJSON.Disk(error: "\(error)")
-                }
-                print(Output.json(StatusJSON(
-                    database: global.databaseName,
-                    schemaVersion: version,
-                    jobs: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
-                    channels: channels,
-                    running: running.map { j in
-                        JobWith(job: JobJSON(j), more: RunningJSON(elapsedSeconds: starts[j.id].map { now.timeIntervalSince($0) }))
-                    },
-                    workers: live.map { w, alive in
-                        StatusJSON.Worker(id: w.id, pid: Int(w.pid), host: w.hostname, alive: alive,
-                                          startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt))
-                    },
-                    oldestDueQueuedAgeSeconds: oldestAge,
-                    disk: diskJSON)))
+                print(Output.json(snapshot.json(database: global.databaseName)))
                 return
             }
             print("database: \(global.databaseName) (schema version \(version))")

@@ -1,0 +1,63 @@
+import Foundation
+import YTAutoCore
+import YTAutoMedia
+
+/// The queue at a glance, read once: what `ytauto status` prints and the console's overview shows.
+struct StatusSnapshot: Sendable {
+    var now: Date
+    var stats: QueueStats
+    var running: [Job]
+    var starts: [Int64: Date]
+    var version: Int
+    /// Every worker registered as running, and whether it is alive by what this process can see.
+    var live: [(worker: WorkerRecord, alive: Bool)]
+    var oldestAge: TimeInterval?
+    /// Disk used by the jobs' files, or why it is not known (the configuration could not be read).
+    var disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
+
+    static func read(_ store: any OperatorStore, folders: Result<JobFolders, any Error>) async throws -> StatusSnapshot {
+        let now = Date()
+        let stats = try await store.stats()
+        let running = try await store.runningJobs()
+        let starts = try await store.runningAttemptStarts()
+        let workers = try await store.workers()
+        let version = try await store.schemaVersion()
+        var live: [(WorkerRecord, Bool)] = []
+        for w in workers where w.state == .running {
+            // A look only (another host's worker is taken at its word): the proof of life
+            // stays for the process that frees the worker's jobs.
+            live.append((w, try await store.isAbandoned(w) != true))
+        }
+        return StatusSnapshot(
+            now: now, stats: stats, running: running, starts: starts, version: version, live: live,
+            oldestAge: stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) },
+            disk: folders.map { f in (f, JobFolders.diskUsage(f.work), JobFolders.diskUsage(f.output)) })
+    }
+
+    func json(database: String) -> StatusJSON {
+        var channels: [String: [String: Int]] = [:]
+        for (c, states) in stats.counts {
+            channels[c] = Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) })
+        }
+        let diskJSON = switch disk {
+        case .success(let d):
+            StatusJSON.Disk(workDir: d.folders.work.path, workBytes: d.work, outputDir: d.folders.output.path, outputBytes: d.output)
+        case .failure(let error):
+            StatusJSON.Disk(error: "\(error)")
+        }
+        return StatusJSON(
+            database: database,
+            schemaVersion: version,
+            jobs: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, stats.byState[$0, default: 0]) }),
+            channels: channels,
+            running: running.map { j in
+                JobWith(job: JobJSON(j), more: RunningJSON(elapsedSeconds: starts[j.id].map { now.timeIntervalSince($0) }))
+            },
+            workers: live.map { w, alive in
+                StatusJSON.Worker(id: w.id, pid: Int(w.pid), host: w.hostname, alive: alive,
+                                  startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt))
+            },
+            oldestDueQueuedAgeSeconds: oldestAge,
+            disk: diskJSON)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import YTAutoCore
+
+extension WebConsole {
+    /// A file of a job, by its stage and its place in that stage's recorded artifacts: only a
+    /// file the store recorded for that job is served (no path comes from the request), with
+    /// HTTP range requests so a player can seek.
+    func artifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try Self.jobID(context)
+        guard let stageName = context.parameters.get("stage"), let indexText = context.parameters.get("index"), let index = Int(indexText) else {
+            throw HTTPError(.badRequest, message: "an artifact is /jobs/ID/artifacts/STAGE/N")
+        }
+        let stages = try await store.stages(jobID: id)
+        guard let stage = stages.first(where: { $0.stage == stageName }), stage.artifacts.indices.contains(index) else {
+            throw HTTPError(.notFound, message: "job \(id) has no artifact \(index) of stage \(stageName)")
+        }
+        let path = stage.artifacts[index].path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              (attributes[.type] as? FileAttributeType) == .typeRegular, let size = (attributes[.size] as? NSNumber)?.intValue else {
+            throw HTTPError(.notFound, message: "job \(id)'s \(URL(fileURLWithPath: path).lastPathComponent) is recorded but not on this host")
+        }
+        var headers: HTTPFields = [.contentType: Self.mediaType(path), .acceptRanges: "bytes", .cacheControl: "no-cache"]
+        headers[.xContentTypeOptions] = "nosniff"
+        let range: ClosedRange<Int>
+        let status: HTTPResponse.Status
+        if let header = request.headers[.range] {
+            guard let r = Self.byteRange(header, size: size) else {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            range = r
+            status = .partialContent
+            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(size)"
+        } else {
+            range = 0...max(0, size - 1)
+            status = .ok
+        }
+        headers[.contentLength] = String(size == 0 ? 0 : range.count)
+        if size == 0 { return Response(status: .ok, headers: headers) }
+        let body = try await FileIO().loadFile(path: path, range: range, context: context)
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// One range of a `Range: bytes=…` header (`a-b`, `a-`, `-n`), clamped to the file; nil when
+    /// it cannot be satisfied or is not one byte range (several ranges are answered with the first).
+    static func byteRange(_ header: String, size: Int) -> ClosedRange<Int>? {
+        guard header.hasPrefix("bytes="), size > 0 else { return nil }
+        let first = header.dropFirst("bytes=".count).split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let parts = first.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { return nil }
+        if parts[0].isEmpty {
+            guard let n = Int(parts[1]), n > 0 else { return nil }
+            return max(0, size - n)...(size - 1)
+        }
+        guard let start = Int(parts[0]), start >= 0, start < size else { return nil }
+        if parts[1].isEmpty { return start...(size - 1) }
+        guard let end = Int(parts[1]), end >= start else { return nil }
+        return start...min(end, size - 1)
+    }
+
+    static func mediaType(_ path: String) -> String {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "mp4": "video/mp4"
+        case "jpg", "jpeg": "image/jpeg"
+        case "png": "image/png"
+        case "wav": "audio/wav"
+        case "m4a": "audio/mp4"
+        case "json": "application/json; charset=utf-8"
+        case "ass", "srt", "vtt", "txt": "text/plain; charset=utf-8"
+        default: "application/octet-stream"
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let contentSecurityPolicy = Self("Content-Security-Policy")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}

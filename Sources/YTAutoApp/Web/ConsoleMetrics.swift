@@ -1,0 +1,51 @@
+import Foundation
+import Prometheus
+import YTAutoCore
+
+extension WebConsole {
+    /// `/metrics`: read from the database at each scrape (a registry of its own each time), so one
+    /// scrape covers every worker on every host and two consoles agree.
+    func metrics() async throws -> String {
+        let registry = PrometheusCollectorRegistry()
+        let s = try await snapshot()
+        for (channel, states) in s.stats.counts {
+            for state in JobState.allCases {
+                registry.makeGauge(name: "ytauto_jobs", labels: [("channel", channel), ("state", state.rawValue)],
+                                   help: "Jobs in the store, by channel and state.").set(Double(states[state] ?? 0))
+            }
+        }
+        registry.makeGauge(name: "ytauto_oldest_due_job_age_seconds", help: "How long the oldest due queued job has waited (0: none waits).")
+            .set(s.oldestAge ?? 0)
+        let alive = s.live.filter(\.alive).count
+        registry.makeGauge(name: "ytauto_workers", labels: [("state", "alive")], help: "Workers registered as running, by whether they are alive.")
+            .set(Double(alive))
+        registry.makeGauge(name: "ytauto_workers", labels: [("state", "dead")], help: "Workers registered as running, by whether they are alive.")
+            .set(Double(s.live.count - alive))
+        // Attempts of the last 24 hours by outcome.
+        let history = try await store.history(channel: nil, limit: 10_000)
+        let since = s.now.addingTimeInterval(-86_400)
+        var outcomes: [String: Int] = [:]
+        for a in history where a.startedAt >= since { outcomes[a.outcome?.rawValue ?? "running", default: 0] += 1 }
+        for outcome in AttemptOutcome.allCases.map(\.rawValue) + ["running"] {
+            registry.makeGauge(name: "ytauto_attempts_last_24h", labels: [("outcome", outcome)],
+                               help: "Attempts started in the last 24 hours (up to 10,000), by outcome.").set(Double(outcomes[outcome] ?? 0))
+        }
+        let day = Self.utcDay(s.now)
+        for e in try await store.ledger(since: day) where e.day == day {
+            registry.makeGauge(name: "ytauto_quota_used", labels: [("provider", e.provider), ("channel", e.channel), ("unit", e.unit)],
+                               help: "Provider quota used today (the ledger's day).").set(Double(e.amount))
+        }
+        for (name, limit) in quotaLimits {
+            let parts = name.split(separator: " ").map(String.init)
+            registry.makeGauge(name: "ytauto_quota_limit", labels: [("provider", parts.first ?? name), ("unit", parts.last ?? "")],
+                               help: "A provider's daily quota for all channels.").set(Double(limit))
+        }
+        if case .success(let d) = s.disk {
+            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "work")], help: "Bytes used by the jobs' folders.").set(Double(d.work))
+            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "output")], help: "Bytes used by the jobs' folders.").set(Double(d.output))
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import YTAutoCore
+import YTAutoMedia
+
+/// `ytauto web`: the console an operator keeps open. Server-rendered HTML (escaped, no CDN, no
+/// external font, a few lines of plain JavaScript), the same data as JSON under `/api/`, and
+/// `/metrics` in Prometheus's text format, all read from the store, so it shows every worker
+/// on every host and works the same on SQLite and PostgreSQL.
+///
+/// Who may do what: it listens on loopback only (the command refuses any other address: there is
+/// no login yet, and a console that can cancel jobs must not be open to a network). Every action
+/// is a POST carrying a CSRF token that must match the token cookie the console set (a page of
+/// another site can neither read the cookie nor send it: `SameSite=Strict`), and is recorded in
+/// the audit log (`ytauto-admin audit`).
+struct WebConsole: Sendable {
+    let store: any ConsoleStore
+    let channels: [ChannelConfig]
+    /// The jobs' folders (for disk use), or why they are not known.
+    let folders: Result<JobFolders, any Error>
+    let databaseName: String
+    /// Daily limits shown beside the quota ledger, by "provider unit" ("youtube units": 10000).
+    let quotaLimits: [String: Int]
+    let logger: Logger
+
+    /// Jobs a page.
+    static let pageSize = 50
+    /// The largest form body read.
+    static let maxForm = 64 << 10
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorPage(logger: logger))
+        router.get("/") { request, _ in try await self.html(request) { csrf in try await self.overviewPage(csrf: csrf) } }
+        router.get("/jobs") { request, _ in
+            try await self.html(request) { csrf in try await self.jobsPage(Self.query(request.uri.queryParameters), csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+        }
+        router.get("/jobs/:id") { request, context in
+            let id = try Self.jobID(context)
+            return try await self.html(request) { csrf in try await self.jobPage(id, csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+        }
+        router.get("/jobs/:id/artifacts/:stage/:index") { request, context in
+            try await self.artifact(request, context)
+        }
+        router.get("/channels") { request, _ in try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf) } }
+        router.get("/workers") { request, _ in try await self.html(request) { csrf in try await self.workersPage(csrf: csrf) } }
+        router.get("/audit") { request, _ in try await self.html(request) { csrf in try await self.auditPage(csrf: csrf) } }
+
+        router.post("/jobs/:id/retry") { request, context in
+            let id = try Self.jobID(context)
+            _ = try await self.checkedForm(request)
+            let detail: String
+            do {
+                let job = try await self.store.retry(jobID: id)
+                detail = "queued again (attempt \(job.attempt) of \(job.maxAttempts))"
+            } catch {
+                try await self.audit("retry", "job \(id)", "refused: \(error)")
+                throw HTTPError(.conflict, message: "job \(id) was not retried: \(error)")
+            }
+            try await self.audit("retry", "job \(id)", detail)
+            return Self.redirect("/jobs/\(id)?done=retried")
+        }
+        router.post("/jobs/:id/cancel") { request, context in
+            let id = try Self.jobID(context)
+            _ = try await self.checkedForm(request)
+            let result = try await self.store.cancel(jobID: id)
+            try await self.audit("cancel", "job \(id)", "\(result)")
+            return Self.redirect("/jobs/\(id)?done=cancel-\(result)")
+        }
+        router.post("/jobs/bulk") { request, _ in
+            let form = try await self.checkedForm(request)
+            return try await self.bulk(form, request: request)
+        }
+
+        router.get("/api/overview") { _, _ in try await self.json(try await self.snapshot().json(database: self.databaseName)) }
+        router.get("/api/jobs") { request, _ in
+            try await self.json(try await self.store.jobs(matching: try Self.query(request.uri.queryParameters), limit: Self.pageSize).map(JobJSON.init))
+        }
+        router.get("/api/jobs/:id") { _, context in
+            let id = try Self.jobID(context)
+            guard let job = try await self.store.job(id: id) else { throw HTTPError(.notFound, message: "no job \(id)") }
+            return try await self.json(JobWith(job: JobJSON(job), more: JobHistoryJSON(
+                stages: try await self.store.stages(jobID: id).map(JobHistoryJSON.StageJSON.init),
+                attempts: try await self.store.attempts(jobID: id).map(AttemptJSON.init),
+                stageRuns: try await self.store.stageRuns(jobID: id).map(JobHistoryJSON.StageJSON.init))))
+        }
+        router.get("/api/workers") { _, _ in
+            var out: [WorkerJSON] = []
+            for w in try await self.store.workers() {
+                let dead = w.state == .running ? try await self.store.isAbandoned(w) == true : false
+                out.append(WorkerJSON(id: w.id, pid: Int(w.pid), host: w.hostname, state: dead ? "dead" : w.state.rawValue,
+                                      startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt),
+                                      stoppedAt: w.stoppedAt.map(Timestamp.string)))
+            }
+            return try await self.json(out)
+        }
+        router.get("/api/slots") { request, _ in
+            try await self.json(try await self.store.slots(channel: request.uri.queryParameters.get("channel"), limit: 200).map(SlotJSON.init))
+        }
+        router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200)) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: try await self.metrics())))
+        }
+        return router
+    }
+
+    // MARK: - Requests
+
+    static func jobID(_ context: BasicRequestContext) throws -> Int64 {
+        guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+            throw HTTPError(.badRequest, message: "a job id is a positive whole number")
+        }
+        return id
+    }
+
+    /// The job list's filter from a query string (or a form): unknown states are refused, not ignored.
+    static func query(_ parameters: Hummingbird.Parameters) throws -> JobQuery {
+        try query { parameters.get($0) }
+    }
+
+    static func query(_ value: (String) -> String?) throws -> JobQuery {
+        func text(_ name: String) -> String? { value(name).flatMap { $0.isEmpty ? nil : $0 } }
+        var q = JobQuery(channel: text("channel"), errorCode: text("code"), topicContains: text("q"))
+        if let s = text("state") {
+            guard let state = JobState(rawValue: s) else {
+                throw HTTPError(.badRequest, message: "state '\(s)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            q.state = state
+        }
+        if let b = text("before") {
+            guard let id = Int64(b), id > 0 else { throw HTTPError(.badRequest, message: "before '\(b)' is not a job id") }
+            q.beforeID = id
+        }
+        return q
+    }
+
+    /// The CSRF token of this browser: the cookie's, or a new one (set with the page).
+    static func csrfToken(_ request: Request) -> (token: String, isNew: Bool) {
+        if let c = request.cookies["ytauto_csrf"]?.value, c.count == 32, c.allSatisfy(\.isHexDigit) { return (c, false) }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        return (bytes.map { String(format: "%02x", $0) }.joined(), true)
+    }
+
+    /// A form POSTed by one of the console's pages: its body decoded, its CSRF token checked
+    /// against the cookie's. Anything else is refused with 403 and changes nothing.
+    func checkedForm(_ request: Request) async throws -> [String: String] {
+        var body = try await request.body.collect(upTo: Self.maxForm)
+        let text = body.readString(length: body.readableBytes) ?? ""
+        var form: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            if let key = parts.first, !key.isEmpty { form[key] = parts.count > 1 ? parts[1] : "" }
+        }
+        guard let cookie = request.cookies["ytauto_csrf"]?.value, !cookie.isEmpty, form["csrf"] == cookie else {
+            throw HTTPError(.forbidden, message: "this action did not come from one of the console's own pages (its CSRF token is missing or wrong): reload the page and try again")
+        }
+        return form
+    }
+
+    func audit(_ action: String, _ target: String, _ detail: String?) async throws {
+        try await store.recordAudit(actor: "web (loopback)", action: action, target: target, detail: detail)
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    func html(_ request: Request, _ body: (String) async throws -> String) async throws -> Response {
+        let (csrf, isNew) = Self.csrfToken(request)
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+        headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'"
+        headers[.xContentTypeOptions] = "nosniff"
+        if isNew { headers[.setCookie] = "ytauto_csrf=\(csrf); Path=/; HttpOnly; SameSite=Strict" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await body(csrf))))
+    }
+
+    func json(_ value: some Encodable) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: Output.json(value))))
+    }
+
+    func snapshot() async throws -> StatusSnapshot { try await StatusSnapshot.read(store, folders: folders) }
+
+    // MARK: - Bulk actions
+
+    /// Retry or cancel every job matching a filter. The first POST only counts them and asks; the
+    /// second (with `confirm` set to that count) does it, job by job, and says how many changed.
+    func bulk(_ form: [String: String], request: Request) async throws -> Response {
+        guard let action = form["action"], action == "retry" || action == "cancel" else {
+            throw HTTPError(.badRequest, message: "a bulk action is retry or cancel")
+        }
+        let filter = try Self.query { form[$0] }
+        // Which of the matching jobs the action applies to.
+        let eligible: Set<JobState> = action == "retry" ? [.failed, .cancelled] : [.queued, .running]
+        var ids: [Int64] = []
+        var page = filter
+        page.beforeID = nil
+        while true {
+            let batch = try await store.jobs(matching: page, limit: 500)
+            ids += batch.filter { eligible.contains($0.state) }.map(\.id)
+            guard let last = batch.last, batch.count == 500 else { break }
+            page.beforeID = last.id
+        }
+        let described = Self.describe(filter)
+        guard let confirm = form["confirm"] else {
+            return try await html(request) { csrf in self.confirmPage(action: action, filter: filter, described: described, count: ids.count, csrf: csrf) }
+        }
+        guard Int(confirm) != nil else { throw HTTPError(.badRequest, message: "confirm is the number of jobs the confirmation showed") }
+        var changed = 0
+        var refused: [String] = []
+        for id in ids {
+            do {
+                if action == "retry" { _ = try await store.retry(jobID: id) } else { _ = try await store.cancel(jobID: id) }
+                changed += 1
+            } catch {
+                refused.append("job \(id): \(error)")
+            }
+        }
+        let detail = "\(changed) of \(ids.count) jobs (\(confirm) when confirmed)" + (refused.isEmpty ? "" : "; refused: " + refused.prefix(5).joined(separator: "; "))
+        try await audit("bulk-\(action)", "jobs \(described)", detail)
+        var back = filter
+        back.beforeID = nil
+        return Self.redirect("/jobs" + Self.link(back, extra: [("done", "\(action): \(changed) of \(ids.count) jobs")]))
+    }
+
+    static func describe(_ q: JobQuery) -> String {
+        let parts = [("state", q.state?.rawValue), ("channel", q.channel), ("code", q.errorCode), ("topic contains", q.topicContains)]
+            .compactMap { k, v in v.map { "\(k)=\($0)" } }
+        return parts.isEmpty ? "(all)" : parts.joined(separator: " ")
+    }
+
+    static func link(_ q: JobQuery, extra: [(String, String?)] = []) -> String {
+        HTML.query([("state", q.state?.rawValue), ("channel", q.channel), ("code", q.errorCode), ("q", q.topicContains),
+                    ("before", q.beforeID.map(String.init))] + extra)
+    }
+}
+
+/// `{"error": message}`, as the CLI's `--json` writes it.
+func errorJSON(_ message: String) -> String { Output.json(["error": message]) }
+
+/// Errors as a short page (or text for the API) with their status; anything unexpected is a 500
+/// whose message is logged and shown (store errors name what failed and never hold a secret).
+struct ErrorPage<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return Self.page(error.status, error.body ?? error.status.reasonPhrase, api: request.uri.path.hasPrefix("/api/"))
+        } catch {
+            logger.error("\(request.method) \(request.uri.path): \(error)")
+            return Self.page(.internalServerError, "\(error)", api: request.uri.path.hasPrefix("/api/"))
+        }
+    }
+
+    static func page(_ status: HTTPResponse.Status, _ message: String, api: Bool) -> Response {
+        if api {
+            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: errorJSON(message))))
+        }
+        let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(status.code) · ytauto</title></head>"
+            + "<body><h1>\(status.code) \(HTML.escape(status.reasonPhrase))</h1><p class=\"error\">\(HTML.escape(message))</p>"
+            + "<p><a href=\"/\">Overview</a></p></body></html>"
+        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,354 @@
+import Foundation
+import Hummingbird
+import YTAutoCore
+import YTAutoMedia
+
+/// The console's pages. Every value from the store, the configuration or a job's files passes
+/// through ``HTML/escape(_:)``.
+extension WebConsole {
+    typealias E = HTML
+
+    // MARK: - Overview
+
+    func overviewPage(csrf: String) async throws -> String {
+        let s = try await snapshot()
+        let now = s.now
+        let day = try await store.finishedByHour(since: now.addingTimeInterval(-86_400))
+        let week = try await store.finishedByHour(since: now.addingTimeInterval(-7 * 86_400))
+        let codes = try await store.failuresByCode(since: now.addingTimeInterval(-7 * 86_400))
+        let ledger = try await store.ledger(since: Self.utcDay(now.addingTimeInterval(-86_400)))
+        var out = "<h1>Overview</h1><div class=\"cards\">"
+        let totals = JobState.allCases.map { "\(E.state($0.rawValue)) \(s.stats.byState[$0, default: 0])" }.joined(separator: " ")
+        out += "<div class=\"card\"><h2>Jobs</h2><p>\(totals)</p></div>"
+        let oldest = s.oldestAge.map { "\(Output.duration($0)) ago" } ?? "none"
+        out += "<div class=\"card\"><h2>Oldest due job</h2><p id=\"oldest-due\">\(E.escape(oldest))</p></div>"
+        let alive = s.live.filter(\.alive).count
+        out += "<div class=\"card\"><h2>Workers</h2><p><a href=\"/workers\">\(alive) alive</a>, \(s.live.count - alive) dead (not yet reclaimed)</p></div>"
+        switch s.disk {
+        case .success(let d):
+            out += "<div class=\"card\"><h2>Disk</h2><p>work \(E.escape(Self.bytes(d.work))) · output \(E.escape(Self.bytes(d.output)))</p>"
+                + "<p class=\"muted\">\(E.escape(d.folders.work.path)) · \(E.escape(d.folders.output.path))</p></div>"
+        case .failure(let error):
+            out += "<div class=\"card\"><h2>Disk</h2><p class=\"error\">unknown: \(E.escape("\(error)"))</p></div>"
+        }
+        out += "</div>"
+
+        out += "<h2>Jobs by channel</h2><div class=\"wide\"><table><thead><tr><th>channel</th>"
+            + JobState.allCases.map { "<th class=\"num\">\($0.rawValue)</th>" }.joined() + "</tr></thead><tbody>"
+        for channel in s.stats.counts.keys.sorted() {
+            out += "<tr><td>\(E.escape(channel))</td>" + JobState.allCases.map { state in
+                let n = s.stats.counts[channel]?[state] ?? 0
+                return "<td class=\"num\"><a href=\"/jobs\(Self.link(JobQuery(state: state, channel: channel)))\">\(n)</a></td>"
+            }.joined() + "</tr>"
+        }
+        out += "</tbody></table></div>"
+
+        out += "<h2>Finished per hour, last 24 hours</h2>" + Chart.hourly(day, hours: 24, now: now)
+        out += "<h2>Finished per hour, last 7 days</h2>" + Chart.hourly(week, hours: 168, now: now)
+
+        out += "<h2>Failures by error code, last 7 days</h2>"
+        if codes.isEmpty {
+            out += "<p class=\"muted\">none</p>"
+        } else {
+            out += "<table><thead><tr><th>code</th><th class=\"num\">failed jobs</th></tr></thead><tbody>"
+            for c in codes {
+                let q = JobQuery(state: .failed, errorCode: c.code == "(none)" ? nil : c.code)
+                out += "<tr><td><a href=\"/jobs\(Self.link(q))\">\(E.escape(c.code))</a></td><td class=\"num\">\(c.count)</td></tr>"
+            }
+            out += "</tbody></table>"
+        }
+
+        out += "<h2>Quota ledger, since yesterday (UTC)</h2>"
+        if ledger.isEmpty {
+            out += "<p class=\"muted\">nothing used</p>"
+        } else {
+            out += "<table><thead><tr><th>day</th><th>provider</th><th>channel</th><th>unit</th><th class=\"num\">used</th><th class=\"num\">daily limit</th></tr></thead><tbody>"
+            for e in ledger {
+                let limit = quotaLimits["\(e.provider) \(e.unit)"].map { String($0) + " (for all channels)" } ?? "—"
+                out += "<tr><td>\(E.escape(e.day))</td><td>\(E.escape(e.provider))</td><td>\(E.escape(e.channel))</td><td>\(E.escape(e.unit))</td>"
+                    + "<td class=\"num\">\(e.amount)</td><td class=\"num\">\(E.escape(limit))</td></tr>"
+            }
+            out += "</tbody></table>"
+        }
+        if !s.running.isEmpty {
+            out += "<h2>Running</h2>" + jobTable(s.running, starts: s.starts, now: now)
+        }
+        return E.page(title: "Overview", active: "Overview", csrf: csrf, body: out)
+    }
+
+    static func utcDay(_ date: Date) -> String { String(Timestamp.string(date).prefix(10)) }
+
+    static func bytes(_ n: Int64) -> String { ByteCountFormatter.string(fromByteCount: n, countStyle: .file) }
+
+    func jobTable(_ jobs: [Job], starts: [Int64: Date] = [:], now: Date = Date()) -> String {
+        var out = "<div class=\"wide\"><table><thead><tr><th class=\"num\">job</th><th>channel</th><th>topic</th><th>state</th>"
+            + "<th>stage</th><th class=\"num\">attempt</th><th class=\"hide-narrow\">error</th><th class=\"hide-narrow\">updated</th></tr></thead><tbody>"
+        for j in jobs {
+            let error = j.lastErrorCode.map { "<span class=\"error\">\(E.escape($0))</span>" } ?? ""
+            out += "<tr><td class=\"num\"><a href=\"/jobs/\(j.id)\">\(j.id)</a></td><td>\(E.escape(j.channel))</td>"
+                + "<td>\(E.escape(j.topic ?? "—"))</td><td>\(E.state(j.state.rawValue))\(j.cancelRequested ? " <span class=\"muted\">cancel asked</span>" : "")</td>"
+                + "<td>\(E.escape(j.currentStage ?? "—"))</td><td class=\"num\">\(j.attempt)/\(j.maxAttempts)</td>"
+                + "<td class=\"hide-narrow\">\(error)</td><td class=\"hide-narrow\">\(E.time(j.updatedAt))</td></tr>"
+        }
+        return out + "</tbody></table></div>"
+    }
+
+    // MARK: - Jobs
+
+    func jobsPage(_ query: JobQuery, csrf: String, notice: String? = nil) async throws -> String {
+        let jobs = try await store.jobs(matching: query, limit: Self.pageSize)
+        var out = "<h1>Jobs</h1>"
+        if let notice { out += "<p class=\"notice\">\(E.escape(notice))</p>" }
+        let states = "<option value=\"\">any</option>" + JobState.allCases.map {
+            "<option\(query.state == $0 ? " selected" : "")>\($0.rawValue)</option>"
+        }.joined()
+        let channelOptions = "<option value=\"\">any</option>" + channels.map(\.name).sorted().map {
+            "<option\(query.channel == $0 ? " selected" : "")>\(E.escape($0))</option>"
+        }.joined()
+        out += """
+            <form class="filters" method="get" action="/jobs">
+            <label>state<select name="state">\(states)</select></label>
+            <label>channel<select name="channel">\(channelOptions)</select></label>
+            <label>error code<input name="code" value="\(E.escape(query.errorCode ?? ""))" size="18"></label>
+            <label>topic contains<input name="q" value="\(E.escape(query.topicContains ?? ""))" size="18"></label>
+            <button type="submit">Filter</button></form>
+            """
+        if query.state != nil || query.channel != nil || query.errorCode != nil || query.topicContains != nil {
+            var all = query
+            all.beforeID = nil
+            out += "<p>"
+            for action in ["retry", "cancel"] {
+                out += "<form class=\"inline\" method=\"post\" action=\"/jobs/bulk\">\(Self.hidden(all, csrf: csrf))"
+                    + "<input type=\"hidden\" name=\"action\" value=\"\(action)\">"
+                    + "<button type=\"submit\"\(action == "cancel" ? " class=\"danger\"" : "")>\(action == "retry" ? "Retry" : "Cancel") every matching job…</button></form> "
+            }
+            out += "<span class=\"muted\">(asks first, saying how many)</span></p>"
+        }
+        out += jobs.isEmpty ? "<p class=\"muted\">no jobs match</p>" : jobTable(jobs)
+        if jobs.count == Self.pageSize, let last = jobs.last {
+            var next = query
+            next.beforeID = last.id
+            out += "<p><a id=\"older\" href=\"/jobs\(Self.link(next))\">Older →</a></p>"
+        }
+        return E.page(title: "Jobs", active: "Jobs", csrf: csrf, body: out)
+    }
+
+    static func hidden(_ q: JobQuery, csrf: String) -> String {
+        [("csrf", csrf), ("state", q.state?.rawValue), ("channel", q.channel), ("code", q.errorCode), ("q", q.topicContains)]
+            .compactMap { k, v in v.map { "<input type=\"hidden\" name=\"\(k)\" value=\"\(E.escape($0))\">" } }
+            .joined()
+    }
+
+    func confirmPage(action: String, filter: JobQuery, described: String, count: Int, csrf: String) -> String {
+        let verb = action == "retry" ? "Retry" : "Cancel"
+        let which = action == "retry" ? "failed or cancelled" : "queued or running"
+        var out = "<h1>\(verb) \(count) jobs?</h1>"
+        out += "<p>\(count) \(which) jobs match \(E.escape(described)). Jobs in other states are left alone.</p>"
+        if count > 0 {
+            out += "<form method=\"post\" action=\"/jobs/bulk\">\(Self.hidden(filter, csrf: csrf))"
+                + "<input type=\"hidden\" name=\"action\" value=\"\(action)\"><input type=\"hidden\" name=\"confirm\" value=\"\(count)\">"
+                + "<button type=\"submit\" id=\"confirm\"\(action == "cancel" ? " class=\"danger\"" : "")>\(verb) \(count) jobs</button></form>"
+        }
+        out += "<p><a href=\"/jobs\(Self.link(filter))\">Back to the jobs</a></p>"
+        return E.page(title: "\(verb) jobs", active: "Jobs", csrf: csrf, body: out)
+    }
+
+    // MARK: - A job
+
+    func jobPage(_ id: Int64, csrf: String, notice: String?) async throws -> String {
+        guard let job = try await store.job(id: id) else { throw HTTPError(.notFound, message: "no job \(id)") }
+        let stages = try await store.stages(jobID: id)
+        let runs = try await store.stageRuns(jobID: id)
+        let attempts = try await store.attempts(jobID: id)
+        let workers = Dictionary(try await store.workers().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var out = "<h1>Job \(job.id): \(E.escape(job.topic ?? "(no topic)"))</h1>"
+        if let notice { out += "<p class=\"notice\">\(E.escape(notice))</p>" }
+        out += "<p>\(E.state(job.state.rawValue)) · channel <a href=\"/jobs\(Self.link(JobQuery(channel: job.channel)))\">\(E.escape(job.channel))</a>"
+            + " · \(E.escape(job.kind.rawValue)) · attempt \(job.attempt) of \(job.maxAttempts) · priority \(job.priority)"
+            + " · created \(E.time(job.createdAt)) · due \(E.time(job.runAt))"
+            + (job.finishedAt.map { " · finished \(E.time($0))" } ?? "") + "</p>"
+        if let code = job.lastErrorCode {
+            out += "<p class=\"error\">\(E.escape(code)): \(E.escape(job.lastErrorMessage ?? ""))</p>"
+        }
+        out += "<p>"
+        if job.state == .failed || job.state == .cancelled {
+            out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/retry\"><input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
+                + "<button type=\"submit\" id=\"retry\">Retry</button></form> "
+        }
+        if job.state == .queued || job.state == .running {
+            out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/cancel\" data-confirm=\"Cancel job \(id)?\">"
+                + "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\"><button type=\"submit\" class=\"danger\" id=\"cancel\">Cancel</button></form>"
+        }
+        out += " <a href=\"/api/jobs/\(id)\">JSON</a></p>"
+
+        out += mediaSection(job, stages)
+
+        out += "<h2>Stages, every run</h2>"
+        if runs.isEmpty {
+            out += "<p class=\"muted\">none has run</p>"
+        } else {
+            let start = runs.map(\.startedAt).min() ?? job.createdAt
+            let end = max(runs.compactMap(\.finishedAt).max() ?? Date(), start.addingTimeInterval(1))
+            out += "<div class=\"wide\"><table><thead><tr><th>attempt</th><th>stage</th><th>state</th><th class=\"num\">duration</th>"
+                + "<th style=\"min-width:140px\">timeline</th><th>error</th></tr></thead><tbody>"
+            for r in runs {
+                let span = end.timeIntervalSince(start)
+                let left = r.startedAt.timeIntervalSince(start) / span * 100
+                let width = max(0.5, ((r.finishedAt ?? Date()).timeIntervalSince(r.startedAt)) / span * 100)
+                let bar = "<svg viewBox=\"0 0 100 6\" preserveAspectRatio=\"none\" width=\"100%\" height=\"8\" role=\"img\" aria-label=\"when it ran\">"
+                    + "<rect x=\"\(String(format: "%.2f", left))\" y=\"0\" width=\"\(String(format: "%.2f", width))\" height=\"6\" fill=\"\(Chart.colour(r.state.rawValue))\"/></svg>"
+                out += "<tr><td>\(r.attempt)</td><td>\(E.escape(r.stage))</td><td>\(E.state(r.state.rawValue))</td>"
+                    + "<td class=\"num\">\(E.duration(ms: r.durationMS))</td><td>\(bar)</td>"
+                    + "<td class=\"error\">\(E.escape([r.errorCode, r.errorMessage].compactMap { $0 }.joined(separator: ": ")))</td></tr>"
+            }
+            out += "</tbody></table></div>"
+        }
+
+        out += "<h2>Attempts</h2>"
+        if attempts.isEmpty {
+            out += "<p class=\"muted\">none yet</p>"
+        } else {
+            out += "<div class=\"wide\"><table><thead><tr><th>attempt</th><th>worker</th><th>host</th><th>outcome</th><th>started</th>"
+                + "<th>finished</th><th>reason</th></tr></thead><tbody>"
+            for a in attempts {
+                let host = workers[a.workerID]?.hostname ?? "—"
+                out += "<tr><td>\(a.attempt)</td><td>\(E.escape(a.workerID))</td><td>\(E.escape(host))</td>"
+                    + "<td>\(E.state(a.outcome?.rawValue ?? "running"))</td><td>\(E.time(a.startedAt))</td><td>\(E.time(a.finishedAt))</td>"
+                    + "<td class=\"error\">\(E.escape([a.errorCode, a.errorMessage].compactMap { $0 }.joined(separator: ": ")))</td></tr>"
+            }
+            out += "</tbody></table></div>"
+        }
+
+        out += "<h2>Artifacts</h2>"
+        let files = stages.flatMap { s in s.artifacts.enumerated().map { (s.stage, $0.offset, $0.element) } }
+        if files.isEmpty {
+            out += "<p class=\"muted\">none recorded</p>"
+        } else {
+            out += "<div class=\"wide\"><table><thead><tr><th>stage</th><th>file</th><th class=\"num\">size</th><th class=\"hide-narrow\">SHA-256</th></tr></thead><tbody>"
+            for (stage, index, a) in files {
+                let name = URL(fileURLWithPath: a.path).lastPathComponent
+                out += "<tr><td>\(E.escape(stage))</td><td><a href=\"/jobs/\(id)/artifacts/\(E.escape(stage))/\(index)\">\(E.escape(name))</a></td>"
+                    + "<td class=\"num\">\(E.escape(Self.bytes(a.bytes)))</td><td class=\"hide-narrow muted\">\(E.escape(String(a.sha256.prefix(16))))…</td></tr>"
+            }
+            out += "</tbody></table></div>"
+        }
+        return E.page(title: "Job \(id)", active: "Jobs", csrf: csrf, body: out)
+    }
+
+    /// The video in a player, the thumbnail, and what was (or would be) published: title,
+    /// description, tags, and the YouTube link when it was uploaded.
+    func mediaSection(_ job: Job, _ stages: [StageRecord]) -> String {
+        // The newest recorded file of a name (publish's copy over compose's).
+        func find(_ name: String) -> (stage: String, index: Int, path: String)? {
+            for stage in stages.reversed() {
+                if let i = stage.artifacts.lastIndex(where: { URL(fileURLWithPath: $0.path).lastPathComponent == name }) {
+                    return (stage.stage, i, stage.artifacts[i].path)
+                }
+            }
+            return nil
+        }
+        var out = ""
+        if let v = find("video.mp4") {
+            if FileManager.default.fileExists(atPath: v.path) {
+                out += "<h2>Video</h2><video id=\"video\" controls preload=\"metadata\" src=\"/jobs/\(job.id)/artifacts/\(E.escape(v.stage))/\(v.index)\""
+                    + (find("thumbnail.jpg").map { " poster=\"/jobs/\(job.id)/artifacts/\(E.escape($0.stage))/\($0.index)\"" } ?? "") + "></video>"
+            } else {
+                out += "<h2>Video</h2><p class=\"muted\">recorded, but not on this host (\(E.escape(v.path)))</p>"
+            }
+        }
+        if let t = find("thumbnail.jpg"), FileManager.default.fileExists(atPath: t.path) {
+            out += "<h2>Thumbnail</h2><img class=\"thumb\" alt=\"thumbnail\" src=\"/jobs/\(job.id)/artifacts/\(E.escape(t.stage))/\(t.index)\">"
+        }
+        struct Metadata: Decodable { var title: String?; var description: String?; var tags: [String]? }
+        if let m = find("metadata.json"), let data = FileManager.default.contents(atPath: m.path),
+           let meta = try? JSONDecoder().decode(Metadata.self, from: data) {
+            out += "<h2>Metadata</h2><p><strong>\(E.escape(meta.title ?? ""))</strong></p>"
+                + "<p style=\"white-space:pre-wrap\">\(E.escape(meta.description ?? ""))</p>"
+                + "<p class=\"muted\">tags: \(E.escape((meta.tags ?? []).joined(separator: ", ")))</p>"
+        }
+        struct Published: Decodable { var video_id: String? }
+        if let p = find("publish.json"), let data = FileManager.default.contents(atPath: p.path),
+           let published = try? JSONDecoder().decode(Published.self, from: data), let id = published.video_id, !id.hasPrefix("local:") {
+            var c = URLComponents(string: "https://www.youtube.com/watch")!
+            c.queryItems = [URLQueryItem(name: "v", value: id)]
+            out += "<h2>Published</h2><p>YouTube video <a href=\"\(E.escape(c.string ?? ""))\" rel=\"noopener\">\(E.escape(id))</a></p>"
+        }
+        return out
+    }
+
+    // MARK: - Channels, workers, audit
+
+    func channelsPage(csrf: String) async throws -> String {
+        var out = "<h1>Channels</h1>"
+        if channels.isEmpty { out += "<p class=\"muted\">the configuration names no channel</p>" }
+        let now = Date()
+        for channel in channels {
+            out += "<h2 id=\"channel-\(E.escape(channel.name))\">\(E.escape(channel.name))</h2>"
+            out += "<p>\(E.escape(channel.type.rawValue)) · \(E.escape(channel.format.rawValue)) · zone \(E.escape(channel.timeZone))"
+                + " · missed slots: \(E.escape(channel.missedSlots.rawValue)) · <a href=\"/jobs\(Self.link(JobQuery(channel: channel.name)))\">jobs</a></p>"
+            let zone = TimeZone(identifier: channel.timeZone) ?? .gmt
+            var next: [(Date, String)] = []
+            for expression in channel.schedule {
+                guard let cron = try? CronExpression(expression) else { continue }
+                for t in cron.fireTimes(after: now, through: now.addingTimeInterval(14 * 86_400), in: zone, limit: 5) { next.append((t, expression)) }
+            }
+            next.sort { $0.0 < $1.0 }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = zone
+            formatter.dateFormat = "EEE yyyy-MM-dd HH:mm zzz"
+            out += "<p>schedule: \(E.escape(channel.schedule.joined(separator: "; ")))</p>"
+            out += "<p>next slots: " + (next.isEmpty ? "none in 14 days" : next.prefix(5).map { E.escape(formatter.string(from: $0.0)) }.joined(separator: " · ")) + "</p>"
+            let slots = try await store.slots(channel: channel.name, limit: 10)
+            if !slots.isEmpty {
+                out += "<div class=\"wide\"><table><thead><tr><th>slot</th><th>decision</th><th>topic</th><th>job</th><th>why</th></tr></thead><tbody>"
+                for s in slots {
+                    out += "<tr><td>\(E.escape(formatter.string(from: s.slotAt)))</td><td>\(E.escape(s.decision))</td><td>\(E.escape(s.topic ?? "—"))</td>"
+                        + "<td>\(s.jobID.map { "<a href=\"/jobs/\($0)\">\($0)</a>" } ?? "—")</td><td class=\"muted\">\(E.escape(s.detail ?? ""))</td></tr>"
+                }
+                out += "</tbody></table></div>"
+            }
+            if !channel.topics.isEmpty {
+                // When each topic was last taken by the scheduler, from its recorded decisions.
+                let recent = try await store.slots(channel: channel.name, limit: 500)
+                var lastUse: [String: Date] = [:]
+                for s in recent { if let t = s.topic, lastUse[t] == nil { lastUse[t] = s.decidedAt } }
+                out += "<p>topics: " + channel.topics.map { t in
+                    E.escape(t) + " <span class=\"muted\">(" + (lastUse[t].map { "last " + E.time($0) } ?? "not used recently") + ")</span>"
+                }.joined(separator: " · ") + "</p>"
+            }
+        }
+        return E.page(title: "Channels", active: "Channels", csrf: csrf, body: out)
+    }
+
+    func workersPage(csrf: String) async throws -> String {
+        let workers = try await store.workers()
+        let running = try await store.runningJobs()
+        var out = "<h1>Workers</h1>"
+        if workers.isEmpty { out += "<p class=\"muted\">no worker has registered</p>" }
+        out += "<div class=\"wide\"><table><thead><tr><th>worker</th><th>host</th><th class=\"num\">pid</th><th>state</th><th>current jobs</th>"
+            + "<th>last seen</th><th class=\"hide-narrow\">started</th></tr></thead><tbody>"
+        for w in workers.prefix(200) {
+            var state = w.state.rawValue
+            if w.state == .running, try await store.isAbandoned(w) == true { state = "dead" }
+            let jobs = running.filter { $0.leaseOwner == w.id }.map { "<a href=\"/jobs/\($0.id)\">\($0.id)</a> \(E.escape($0.currentStage ?? ""))" }
+            out += "<tr><td>\(E.escape(w.id))</td><td>\(E.escape(w.hostname))</td><td class=\"num\">\(w.pid)</td><td>\(E.state(state))</td>"
+                + "<td>\(jobs.isEmpty ? "—" : jobs.joined(separator: ", "))</td><td>\(E.time(w.lastSeenAt))</td><td class=\"hide-narrow\">\(E.time(w.startedAt))</td></tr>"
+        }
+        out += "</tbody></table></div>"
+        return E.page(title: "Workers", active: "Workers", csrf: csrf, body: out)
+    }
+
+    func auditPage(csrf: String) async throws -> String {
+        let entries = try await store.auditLog(limit: 200)
+        var out = "<h1>Audit log</h1>"
+        if entries.isEmpty { out += "<p class=\"muted\">no action recorded yet</p>" }
+        out += "<div class=\"wide\"><table><thead><tr><th>when</th><th>who</th><th>action</th><th>on</th><th>result</th></tr></thead><tbody>"
+        for e in entries {
+            out += "<tr><td>\(E.time(e.at))</td><td>\(E.escape(e.actor))</td><td>\(E.escape(e.action))</td><td>\(E.escape(e.target))</td>"
+                + "<td>\(E.escape(e.detail ?? ""))</td></tr>"
+        }
+        out += "</tbody></table></div>"
+        return E.page(title: "Audit log", active: "Audit", csrf: csrf, body: out)
+    }
+}

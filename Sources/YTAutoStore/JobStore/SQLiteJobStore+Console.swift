@@ -1,0 +1,75 @@
+import Foundation
+import YTAutoCore
+
+/// What the web console reads and records (``ConsoleStore``) on SQLite.
+extension SQLiteJobStore: ConsoleStore {
+    /// Newest first by id: the scan walks the table backwards from the page's start and stops at
+    /// `limit` matches, so an unfiltered page (and any filter that matches recent jobs) costs the
+    /// same on a million jobs as on a hundred. The state is not matched through an index (`+state`):
+    /// an index on state would have to sort its matches by id first.
+    public func jobs(matching query: JobQuery, limit: Int) async throws -> [Job] {
+        var conditions: [String] = []
+        var values: [any SQLBindable] = []
+        if let state = query.state { conditions.append("+state = ?"); values.append(state.rawValue) }
+        if let channel = query.channel { conditions.append("+channel = ?"); values.append(channel) }
+        if let code = query.errorCode { conditions.append("last_error_code = ?"); values.append(code) }
+        if let pattern = query.topicPattern { conditions.append("lower(topic) LIKE ? ESCAPE '\\'"); values.append(pattern) }
+        if let before = query.beforeID { conditions.append("id < ?"); values.append(before) }
+        values.append(limit)
+        let sql = "SELECT \(Self.columns) FROM jobs"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY id DESC LIMIT ?"
+        let bound = values
+        let rows = try await database.read { db in try db.query(sql, bound) }
+        return try rows.map(Self.job)
+    }
+
+    public func finishedByHour(since: Date) async throws -> [HourlyCount] {
+        try await database.read { db in
+            try db.query("""
+                SELECT substr(finished_at, 1, 13) || ':00:00.000Z' AS hour, state, count(*) AS n
+                  FROM jobs INDEXED BY jobs_finished
+                 WHERE finished_at IS NOT NULL AND finished_at >= ?
+                 GROUP BY 1, 2 ORDER BY 1, 2
+                """, [since]).map { row in
+                let r = StoredRow(row, table: "jobs", name: "the finished jobs of an hour")
+                return HourlyCount(hour: try r.date("hour"), state: try r.value("state", JobState.self, expected: "a job state"), count: try r.count("n"))
+            }
+        }
+    }
+
+    public func failuresByCode(since: Date) async throws -> [CodeCount] {
+        try await database.read { db in
+            try db.query("""
+                SELECT coalesce(last_error_code, '(none)') AS code, count(*) AS n
+                  FROM jobs INDEXED BY jobs_failed
+                 WHERE state = 'failed' AND finished_at >= ?
+                 GROUP BY 1 ORDER BY n DESC, code
+                """, [since]).map { row in
+                let r = StoredRow(row, table: "jobs", name: "the failures of one code")
+                return CodeCount(code: try r.string("code"), count: try r.count("n"))
+            }
+        }
+    }
+
+    @discardableResult
+    public func recordAudit(actor: String, action: String, target: String, detail: String?) async throws -> AuditEntry {
+        let now = self.now()
+        let id = try await database.write { db in
+            try db.run("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+                       [now, actor, action, target, detail.map { $0 as any SQLBindable } ?? SQLValue.null])
+            return db.lastInsertRowID
+        }
+        return AuditEntry(id: id, at: Timestamp.canonical(now), actor: actor, action: action, target: target, detail: detail)
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await database.read { db in
+            try db.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit]).map { row in
+                let r = StoredRow(row, table: "audit_log", name: "entry \(row.int("id") ?? 0)")
+                return AuditEntry(id: try r.int("id"), at: try r.date("at"), actor: try r.string("actor"), action: try r.string("action"),
+                                  target: try r.string("target"), detail: try r.optionalString("detail"))
+            }
+        }
+    }
+}
