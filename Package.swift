@@ -182,7 +182,9 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench"],
+            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: upcoming
         ),
     ]

@@ -177,7 +177,7 @@ public final class PostgresServer: Sendable {
     }
 
     /// A loopback port nobody listens on now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PostgresServerUnavailable(reason: "socket() failed") }
         defer { close(fd) }

@@ -1,0 +1,251 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoPostgres
+@testable import YTAutoStore
+
+/// `ytauto web` as a browser and a script use it, over HTTP against the real process, on each
+/// engine: pages answer and escape what they show, actions need the page's CSRF token and are
+/// audited, bulk actions ask first and say how many, files are served only as recorded
+/// artifacts (with ranges), the job list pages by keyset.
+@Suite struct WebConsoleTests {
+    let dir = TempDir("ytauto-web")
+
+    struct Console {
+        let child: Child
+        let base: String
+        /// One client for the whole run (never shut down, so a failed test cannot leave one to crash in its deinit).
+        static let sharedClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+        var client: HTTPClient { Self.sharedClient }
+
+        struct Reply {
+            var status: Int
+            var headers: [String: String]
+            var body: String
+            var bytes: [UInt8]
+        }
+
+        func get(_ path: String, headers: [(String, String)] = []) async throws -> Reply {
+            try await send("GET", path, headers: headers, body: nil)
+        }
+
+        func post(_ path: String, form: [(String, String)], cookie: String?) async throws -> Reply {
+            var c = URLComponents()
+            c.queryItems = form.map { URLQueryItem(name: $0.0, value: $0.1) }
+            let body = (c.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+            var headers = [("Content-Type", "application/x-www-form-urlencoded")]
+            if let cookie { headers.append(("Cookie", cookie)) }
+            return try await send("POST", path, headers: headers, body: body)
+        }
+
+        func send(_ method: String, _ path: String, headers: [(String, String)], body: String?) async throws -> Reply {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = .init(rawValue: method)
+            for (k, v) in headers { request.headers.add(name: k, value: v) }
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            let response = try await client.execute(request, timeout: .seconds(30))
+            var buffer = try await response.body.collect(upTo: 64 << 20)
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            var h: [String: String] = [:]
+            for field in response.headers { h[field.name.lowercased()] = field.value }
+            return Reply(status: Int(response.status.code), headers: h, body: String(decoding: bytes, as: UTF8.self), bytes: bytes)
+        }
+
+        /// The console's CSRF cookie and token, as a browser gets them with a page.
+        func session() async throws -> (cookie: String, token: String) {
+            let page = try await get("/")
+            let setCookie = try #require(page.headers["set-cookie"], "the page set no CSRF cookie")
+            let pair = String(setCookie.split(separator: ";")[0])
+            return (pair, String(pair.split(separator: "=")[1]))
+        }
+
+        func stop() async throws {
+            child.kill(SIGTERM)
+            #expect(await child.wait().status == 0)
+        }
+    }
+
+    func start(_ engine: ProcessEngine) async throws -> (Console, any ConsoleStore, String) {
+        let location = try await engine.location(dir)
+        let store = try #require(try await ProcessEngine.open(location) as? any ConsoleStore)
+        try """
+            channels:
+              - name: facts
+                type: facts
+                topics: ["<b>bold</b> & <script>alert('topic')</script>"]
+              - name: "<i>odd</i>"
+                type: horror
+            """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let port = try PostgresServer.freePort()
+        let child = try Child(binary("ytauto"), ["web", "--listen", "127.0.0.1:\(port)"], cwd: dir.url,
+                              environment: ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
+        let console = Console(child: child, base: "http://127.0.0.1:\(port)")
+        let up = await eventually(timeout: .seconds(30)) { (try? await console.get("/api/overview").status) == 200 }
+        if !up { child.kill(SIGKILL); Issue.record("the console did not answer: \(await child.wait().stderr)") }
+        try #require(up)
+        return (console, store, location)
+    }
+
+    /// A job that failed for good with `code`.
+    func failed(_ s: any OperatorStore, channel: String = "facts", topic: String, code: String = "provider.rate_limited") async throws -> Int64 {
+        let id = try await s.enqueue(NewJob(channel: channel, topic: topic, maxAttempts: 1)).job.id
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        _ = try await s.fail(lease, error: JobFailure(code: code, message: "429 <too many>", isRetryable: false))
+        return id
+    }
+
+    @Test(arguments: ProcessEngine.all) func everyPageAnswersAndShowsStringsAsText(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let xss = "<script>alert(1)</script>"
+        let id = try await failed(store, topic: xss, code: "<img src=x onerror=alert(2)>")
+        _ = try await store.enqueue(NewJob(channel: "<i>odd</i>", topic: "\"quoted\" & 'single'"))
+        for path in ["/", "/jobs", "/jobs?state=failed", "/jobs/\(id)", "/channels", "/workers", "/audit"] {
+            let page = try await console.get(path)
+            #expect(page.status == 200, "\(path): \(page.status) \(page.body)")
+            #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
+            // Nothing from the store or the configuration became markup.
+            for raw in [xss, "<img src=x", "<i>odd</i>", "<b>bold</b>", "<script>alert('topic')", "<too many>"] {
+                #expect(!page.body.contains(raw), "\(path) shows \(raw) as markup")
+            }
+        }
+        #expect(try await console.get("/jobs/\(id)").body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(try await console.get("/channels").body.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;"))
+        #expect(try await console.get("/jobs").body.contains("&quot;quoted&quot; &amp; &#39;single&#39;"))
+        // The API: the CLI's JSON shapes; a bad filter is a 400 that says why.
+        let api = try await console.get("/api/jobs?state=failed")
+        let jobs = try #require(try JSONSerialization.jsonObject(with: Data(api.bytes)) as? [[String: Any]])
+        #expect(jobs.map { $0["id"] as? Int } == [Int(id)])
+        #expect(jobs.first?["error_code"] as? String == "<img src=x onerror=alert(2)>")
+        let bad = try await console.get("/api/jobs?state=lost")
+        #expect(bad.status == 400 && bad.body.contains("state 'lost' is not one of"))
+        #expect(try await console.get("/jobs/999999").status == 404)
+        let metrics = try await console.get("/metrics")
+        #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
+        try await console.stop()
+    }
+
+    @Test(arguments: ProcessEngine.all) func actionsNeedThePagesTokenAndAreAudited(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let id = try await failed(store, topic: "retry me")
+        // No token, a wrong one, or a token without its cookie: refused, and nothing changes.
+        let (cookie, token) = try await console.session()
+        for (form, c) in [([(String, String)](), cookie), ([("csrf", "0123456789abcdef0123456789abcdef")], cookie), ([("csrf", token)], nil)] {
+            let refused = try await console.post("/jobs/\(id)/retry", form: form, cookie: c)
+            #expect(refused.status == 403, "\(refused.status) \(refused.body)")
+        }
+        #expect(try await store.job(id: id)?.state == .failed)
+        #expect(try await store.auditLog(limit: 10).isEmpty)
+        // With the page's token: done, redirected back to the job, and recorded.
+        let done = try await console.post("/jobs/\(id)/retry", form: [("csrf", token)], cookie: cookie)
+        #expect(done.status == 303 && done.headers["location"] == "/jobs/\(id)?done=retried")
+        #expect(try await store.job(id: id)?.state == .queued)
+        let cancel = try await console.post("/jobs/\(id)/cancel", form: [("csrf", token)], cookie: cookie)
+        #expect(cancel.status == 303)
+        #expect(try await store.job(id: id)?.state == .cancelled)
+        let log = try await store.auditLog(limit: 10)
+        #expect(log.map(\.action) == ["cancel", "retry"])
+        #expect(log.allSatisfy { $0.target == "job \(id)" && $0.actor == "web (loopback)" })
+        #expect(try await console.get("/audit").body.contains("job \(id)"))
+        // A retry the store refuses (a running job) is a 409 that says why, and is audited as refused.
+        let running = try await store.enqueue(NewJob(channel: "facts", topic: "busy")).job.id
+        _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: running)
+        let conflict = try await console.post("/jobs/\(running)/retry", form: [("csrf", token)], cookie: cookie)
+        #expect(conflict.status == 409, "\(conflict.status) \(conflict.body)")
+        #expect(try await store.auditLog(limit: 1).first?.detail?.hasPrefix("refused") == true)
+        try await console.stop()
+    }
+
+    @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        var facts: [Int64] = []
+        for i in 0..<3 { facts.append(try await failed(store, topic: "fact \(i)")) }
+        let other = try await failed(store, channel: "other", topic: "elsewhere")
+        let timeout = try await failed(store, topic: "slow", code: "stage.timeout")
+        let (cookie, token) = try await console.session()
+        let filter = [("csrf", token), ("action", "retry"), ("state", "failed"), ("channel", "facts"), ("code", "provider.rate_limited")]
+        let ask = try await console.post("/jobs/bulk", form: filter, cookie: cookie)
+        #expect(ask.status == 200 && ask.body.contains("Retry 3 jobs?"), "\(ask.body)")
+        #expect(try await store.job(id: facts[0])?.state == .failed, "asking changed something")
+        let done = try await console.post("/jobs/bulk", form: filter + [("confirm", "3")], cookie: cookie)
+        #expect(done.status == 303, "\(done.body)")
+        for id in facts { #expect(try await store.job(id: id)?.state == .queued) }
+        #expect(try await store.job(id: other)?.state == .failed)
+        #expect(try await store.job(id: timeout)?.state == .failed)
+        let entry = try #require(try await store.auditLog(limit: 1).first)
+        #expect(entry.action == "bulk-retry" && entry.target.contains("channel=facts") && entry.detail?.hasPrefix("3 of 3 jobs") == true)
+        try await console.stop()
+    }
+
+    @Test(arguments: ProcessEngine.all) func filesAreServedOnlyAsRecordedArtifactsWithRanges(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let path = dir.path("video.mp4")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "with a file")).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        try await store.checkpoint(lease, stage: "compose", state: .succeeded,
+                                   artifacts: [Artifact(path: path, bytes: 1000, sha256: Checksum.sha256Hex(Data(bytes)))], startedAt: Date(), error: nil)
+        let whole = try await console.get("/jobs/\(id)/artifacts/compose/0")
+        #expect(whole.status == 200 && whole.bytes == bytes && whole.headers["accept-ranges"] == "bytes")
+        #expect(whole.headers["content-type"] == "video/mp4")
+        let part = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=10-19")])
+        #expect(part.status == 206 && part.bytes == Array(bytes[10...19]) && part.headers["content-range"] == "bytes 10-19/1000")
+        let tail = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=-5")])
+        #expect(tail.status == 206 && tail.bytes == Array(bytes[995...]))
+        let open = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=990-")])
+        #expect(open.status == 206 && open.bytes == Array(bytes[990...]))
+        let beyond = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=5000-")])
+        #expect(beyond.status == 416 && beyond.headers["content-range"] == "bytes */1000")
+        // The job page plays it.
+        #expect(try await console.get("/jobs/\(id)").body.contains("<video id=\"video\" controls preload=\"metadata\" src=\"/jobs/\(id)/artifacts/compose/0\""))
+        // Nothing else: another index, another stage, another job, a path.
+        let other = try await store.enqueue(NewJob(channel: "facts", topic: "no files")).job.id
+        for bad in ["/jobs/\(id)/artifacts/compose/1", "/jobs/\(id)/artifacts/script/0", "/jobs/\(other)/artifacts/compose/0",
+                    "/jobs/\(id)/artifacts/..%2F..%2F..%2Fetc%2Fpasswd/0", "/jobs/\(id)/artifacts/compose/-1"] {
+            let r = try await console.get(bad)
+            #expect(r.status == 404 || r.status == 400, "\(bad): \(r.status)")
+            #expect(!r.body.contains("root:"))
+        }
+        try await console.stop()
+    }
+
+    @Test(arguments: ProcessEngine.all) func theJobListPagesByKeyset(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        var ids: [Int64] = []
+        for i in 0..<120 { ids.append(try await store.enqueue(NewJob(channel: "facts", topic: "job \(i)")).job.id) }
+        var seen: [Int64] = []
+        var path = "/jobs"
+        var pages = 0
+        while true {
+            let page = try await console.get(path)
+            #expect(page.status == 200)
+            pages += 1
+            let shown = page.body.matches(of: /<td class="num"><a href="\/jobs\/(\d+)">/).compactMap { Int64($0.output.1) }
+            seen += shown
+            guard let older = page.body.firstMatch(of: /<a id="older" href="([^"]+)">/) else { break }
+            path = String(older.output.1).replacingOccurrences(of: "&amp;", with: "&")
+        }
+        #expect(pages == 3)
+        #expect(seen == ids.reversed())
+        try await console.stop()
+    }
+
+    @Test func itListensOnLoopbackOnly() async throws {
+        for address in ["0.0.0.0:8080", "192.0.2.1:8080", "[::]:8080", "example.com:80"] {
+            let r = try await run("ytauto", ["web", "--listen", address], cwd: dir.url, environment: ["YTAUTO_DB": dir.path("none.db")])
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("listens on loopback only"), "\(address): \(r.stderr)")
+        }
+        let r = try await run("ytauto", ["web", "--listen", "127.0.0.1:99999"], cwd: dir.url)
+        #expect(r.status != 0 && r.stderr.contains("within 1...65535"))
+    }
+}
