@@ -130,7 +130,7 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: ProcessEngine.all) func actionsNeedThePagesTokenAndAreAudited(engine: ProcessEngine) async throws {
-        let (console, store, _) = try await start(engine)
+        let (console, store, location) = try await start(engine)
         defer { console.child.kill(SIGKILL) }
         let id = try await failed(store, topic: "retry me")
         // No token, a wrong one, or a token without its cookie: refused, and nothing changes.
@@ -158,6 +158,14 @@ import YTAutoTestSupport
         let conflict = try await console.post("/jobs/\(running)/retry", form: [("csrf", token)], cookie: cookie)
         #expect(conflict.status == 409, "\(conflict.status) \(conflict.body)")
         #expect(try await store.auditLog(limit: 1).first?.detail?.hasPrefix("refused") == true)
+        // ytauto-admin's steering commands are recorded too, and `audit` lists the log.
+        let env = ["YTAUTO_DB": location, "USER": "operator1"]
+        let cancelled = try await run("ytauto-admin", ["cancel", String(running)], cwd: dir.url, environment: env)
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        let listed = try await run("ytauto-admin", ["audit", "--json", "--limit", "2"], cwd: dir.url, environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed.stderr)")
+        #expect(rows.map { $0["action"] as? String } == ["cancel", "retry"])
+        #expect(rows.first?["actor"] as? String == "cli:operator1" && rows.first?["target"] as? String == "job \(running)")
         try await console.stop()
     }
 

@@ -10,7 +10,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
 
     public init() {}
 
@@ -154,9 +154,11 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore()
             if allFailed {
                 let ids = try await store.retryAllFailed(channel: channel)
+                try await audit(store, "bulk-retry", "jobs state=failed" + (channel.map { " channel=\($0)" } ?? ""), "\(ids.count) jobs")
                 print(ids.isEmpty ? "no failed jobs" : "queued again: \(ids.map(String.init).joined(separator: ", "))")
             } else if let job {
                 let j = try await store.retry(jobID: job)
+                try await audit(store, "retry", "job \(job)", "queued again (attempt \(j.attempt) of \(j.maxAttempts))")
                 print("job \(j.id) queued again (attempt \(j.attempt) of \(j.maxAttempts) used)")
             }
         }
@@ -171,7 +173,9 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore()
-            switch try await store.cancel(jobID: job) {
+            let result = try await store.cancel(jobID: job)
+            try await audit(store, "cancel", "job \(job)", "\(result)")
+            switch result {
             case .cancelled: print("job \(job) cancelled")
             case .requested: print("job \(job) is running: cancel requested; its worker stops it at the next heartbeat or stage")
             case .alreadyFinished(let s): throw CLIError("job \(job) already finished (\(s.rawValue)); nothing to cancel")
@@ -289,6 +293,39 @@ public struct AdminCommand: AsyncParsableCommand {
             if rows.isEmpty { print("nothing recorded since \(since)"); return }
             print(Output.table(["day", "provider", "channel", "unit", "amount"],
                                rows.map { [$0.day, $0.provider, $0.channel, $0.unit, String($0.amount)] }))
+        }
+    }
+
+    /// Records a steering command in the audit log, as the console records its actions: the actor
+    /// is `cli:` and the login name of the user who ran it.
+    static func audit(_ store: any OperatorStore, _ action: String, _ target: String, _ detail: String) async throws {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
+        try await (store as? any ConsoleStore)?.recordAudit(actor: "cli:\(user)", action: action, target: target, detail: detail)
+    }
+
+    /// `ytauto-admin audit`: what operators did from the web console, newest first.
+    public struct Audit: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "List the audit log: every retry and cancel, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
+        @OptionGroup public var global: GlobalOptions
+        @Option(help: "At most this many entries.") public var limit = 50
+        @Flag(help: "Print JSON.") public var json = false
+        public init() {}
+
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
+
+        public func run() async throws {
+            guard let store = try await global.openStore(.readOnly) as? any ConsoleStore else {
+                throw CLIError("the database at \(global.databaseName) keeps no audit log in this build")
+            }
+            let entries = try await store.auditLog(limit: limit)
+            if json {
+                print(Output.json(entries.map(AuditJSON.init)))
+                return
+            }
+            if entries.isEmpty { print("no action recorded"); return }
+            print(Output.table(["at", "who", "action", "on", "result"],
+                               entries.map { [Timestamp.string($0.at), $0.actor, $0.action, $0.target, $0.detail ?? ""] }))
         }
     }
 

@@ -296,3 +296,22 @@ struct StatusJSON: Encodable {
         case schemaVersion = "schema_version", oldestDueQueuedAgeSeconds = "oldest_due_queued_age_seconds"
     }
 }
+
+/// An entry of the audit log: `ytauto-admin audit`, and the console's `/api/audit`.
+struct AuditJSON: Encodable {
+    var id: Int64
+    var at: String
+    var actor: String
+    var action: String
+    var target: String
+    var detail: String?
+
+    init(_ e: AuditEntry) {
+        id = e.id
+        at = Timestamp.string(e.at)
+        actor = e.actor
+        action = e.action
+        target = e.target
+        detail = e.detail
+    }
+}

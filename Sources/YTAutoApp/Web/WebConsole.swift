@@ -99,7 +99,7 @@ struct WebConsole: Sendable {
         router.get("/api/slots") { request, _ in
             try await self.json(try await self.store.slots(channel: request.uri.queryParameters.get("channel"), limit: 200).map(SlotJSON.init))
         }
-        router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200)) }
+        router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200).map(AuditJSON.init)) }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: try await self.metrics())))
