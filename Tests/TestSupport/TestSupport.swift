@@ -163,3 +163,11 @@ extension Sequence {
         return out
     }
 }
+
+/// Runs blocking work (a browser driven over a socket, a child waited for) on a thread of its
+/// own, never on one of Swift's cooperative threads, which the rest of the test run needs.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        Thread { c.resume(with: Result { try body() }) }.start()
+    }
+}

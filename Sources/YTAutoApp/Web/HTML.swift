@@ -54,7 +54,7 @@ enum HTML {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="csrf-token" content="\(escape(csrf))">
+            <link rel="icon" href="data:,">
             <title>\(escape(title)) · ytauto</title>
             <style>\(stylesheet)</style></head>
             <body><header><strong>ytauto</strong><nav>\(nav)</nav></header>
