@@ -15,7 +15,11 @@ struct StatusSnapshot: Sendable {
     /// Disk used by the jobs' files, or why it is not known (the configuration could not be read).
     var disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
 
-    static func read(_ store: any OperatorStore, folders: Result<JobFolders, any Error>) async throws -> StatusSnapshot {
+    /// - Parameter diskUsage: how the folders' use is measured (the console keeps it a minute).
+    static func read(
+        _ store: any OperatorStore, folders: Result<JobFolders, any Error>,
+        diskUsage: @Sendable (JobFolders) async -> (work: Int64, output: Int64) = { (JobFolders.diskUsage($0.work), JobFolders.diskUsage($0.output)) }
+    ) async throws -> StatusSnapshot {
         let now = Date()
         let stats = try await store.stats()
         let running = try await store.runningJobs()
@@ -28,10 +32,17 @@ struct StatusSnapshot: Sendable {
             // stays for the process that frees the worker's jobs.
             live.append((w, try await store.isAbandoned(w) != true))
         }
+        let disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
+        switch folders {
+        case .success(let f):
+            let used = await diskUsage(f)
+            disk = .success((f, used.work, used.output))
+        case .failure(let error):
+            disk = .failure(error)
+        }
         return StatusSnapshot(
             now: now, stats: stats, running: running, starts: starts, version: version, live: live,
-            oldestAge: stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) },
-            disk: folders.map { f in (f, JobFolders.diskUsage(f.work), JobFolders.diskUsage(f.output)) })
+            oldestAge: stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }, disk: disk)
     }
 
     func json(database: String) -> StatusJSON {

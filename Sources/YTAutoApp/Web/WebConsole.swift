@@ -24,6 +24,7 @@ struct WebConsole: Sendable {
     /// Daily limits shown beside the quota ledger, by "provider unit" ("youtube units": 10000).
     let quotaLimits: [String: Int]
     let logger: Logger
+    let cache = ConsoleCache()
 
     /// Jobs a page.
     static let pageSize = 50
@@ -183,7 +184,10 @@ struct WebConsole: Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: Output.json(value))))
     }
 
-    func snapshot() async throws -> StatusSnapshot { try await StatusSnapshot.read(store, folders: folders) }
+    func snapshot() async throws -> StatusSnapshot {
+        let cache = self.cache
+        return try await StatusSnapshot.read(store, folders: folders) { f in await cache.diskUsage(f, now: Date()) }
+    }
 
     // MARK: - Bulk actions
 

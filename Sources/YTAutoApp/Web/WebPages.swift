@@ -13,9 +13,10 @@ extension WebConsole {
     func overviewPage(csrf: String) async throws -> String {
         let s = try await snapshot()
         let now = s.now
-        let day = try await store.finishedByHour(since: now.addingTimeInterval(-86_400))
-        let week = try await store.finishedByHour(since: now.addingTimeInterval(-7 * 86_400))
-        let codes = try await store.failuresByCode(since: now.addingTimeInterval(-7 * 86_400))
+        let week = try await cache.finishedByHour(store, since: now.addingTimeInterval(-7 * 86_400), now: now)
+        let dayStart = ConsoleCache.hour(now).addingTimeInterval(-23 * 3600)
+        let day = week.filter { $0.hour >= dayStart }
+        let codes = try await cache.weekFailures(store, now: now)
         let ledger = try await store.ledger(since: Self.utcDay(now.addingTimeInterval(-86_400)))
         var out = "<h1>Overview</h1><div class=\"cards\">"
         let totals = JobState.allCases.map { "\(E.state($0.rawValue)) \(s.stats.byState[$0, default: 0])" }.joined(separator: " ")
