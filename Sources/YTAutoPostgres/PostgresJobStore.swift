@@ -51,7 +51,7 @@ public final class PostgresJobStore: Sendable {
         // One connection first, once: the pool would retry a server it cannot reach for ever, and a
         // command must say at once that it cannot (and why: refused, unknown host, bad password).
         try await PostgresWorkerSession.connect(url: url, logger: logger).close()
-        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections)
+        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections, readOnly: readOnly)
         do {
             let migrator = PostgresMigrator()
             if migrate && !readOnly {

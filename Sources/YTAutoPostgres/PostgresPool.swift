@@ -108,11 +108,17 @@ final class PostgresPool: Sendable {
     /// matters reaches the caller as an error.
     static let quiet = Logger(label: "ytauto.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    init(url: PostgresURL, applicationName: String, maximumConnections: Int, deadline: Duration = .seconds(15), logger: Logger = PostgresPool.quiet) throws {
+    /// - Parameter readOnly: every session is read-only on the server (`default_transaction_read_only`):
+    ///   a write through it is refused by PostgreSQL itself, not only by ytauto's commands.
+    init(
+        url: PostgresURL, applicationName: String, maximumConnections: Int, deadline: Duration = .seconds(15), readOnly: Bool = false,
+        logger: Logger = PostgresPool.quiet
+    ) throws {
         self.url = url
         self.logger = logger
         self.deadline = deadline
         var config = try url.configuration(applicationName: applicationName)
+        if readOnly { config.options.additionalStartupParameters.append(("default_transaction_read_only", "on")) }
         config.options.maximumConnections = maximumConnections
         config.options.connectionIdleTimeout = .seconds(60)
         let client = PostgresClient(configuration: config, backgroundLogger: logger)

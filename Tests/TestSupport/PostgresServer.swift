@@ -166,6 +166,11 @@ public final class PostgresServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, error, O_WRONLY | O_TRUNC, 0o600)
+        // Nothing else of this process goes with it: a pipe another test opened meanwhile (a
+        // Child's stdout) left open in a server or its watcher, which outlive that child, would
+        // keep the pipe from ever reaching its end, and that test would wait for it for ever.
+        // (glibc's posix_spawn_file_actions_addclosefrom_np, 2.34 and later, not in Swift's Glibc module.)
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -175,6 +180,12 @@ public final class PostgresServer: Sendable {
         }
         return pid
     }
+
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     /// A loopback port nobody listens on now.
     public static func freePort() throws -> Int {

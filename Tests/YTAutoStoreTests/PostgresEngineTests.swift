@@ -98,6 +98,24 @@ struct PostgresEngineTests {
         #expect(try await eventually(timeout: .seconds(10)) { try await observer.isAbandoned(record) == true })
     }
 
+    /// A store opened read-only (the commands that only read) is read-only on the server too: a
+    /// write through it is refused by PostgreSQL, with its reason, and changes nothing.
+    @Test func aReadOnlyStoreIsReadOnlyOnTheServer() async throws {
+        let (url, _) = try await database()
+        let writer = try await PostgresJobStore(url: url)
+        defer { writer.close() }
+        let id = try await writer.enqueue(NewJob(channel: "a")).job.id
+        let reader = try await PostgresJobStore(url: url, readOnly: true, migrate: false)
+        defer { reader.close() }
+        #expect(reader.isReadOnly)
+        #expect(try await reader.job(id: id)?.state == .queued)
+        let refused = await #expect(throws: (any Error).self) { _ = try await reader.enqueue(NewJob(channel: "a")) }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("read-only transaction"), "\(String(describing: refused))")
+        await #expect(throws: (any Error).self) { _ = try await reader.cancel(jobID: id) }
+        #expect(try await writer.job(id: id)?.state == .queued)
+        #expect(try await writer.stats().byState[.queued] == 1)
+    }
+
     /// The database server's clock is an hour behind this host's (as a server on another host with
     /// a wrong clock would be): every time comes from the server, so a job enqueued now is due now,
     /// a lease runs for its length of the server's time, a heartbeat extends it by as much, the
