@@ -28,13 +28,14 @@ extension PostgresJobStore: StoreCopying {
         }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
-            cursors: cursors, ledger: try await ledger(since: "0000-00-00"))
+            cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await pool.queryOne("""
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
-                        OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)) AS empty
+                        OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
+                        OR EXISTS (SELECT 1 FROM audit_log)) AS empty
             """)?.bool("empty") ?? false
     }
 
@@ -118,6 +119,14 @@ extension PostgresJobStore: StoreCopying {
                     VALUES (\(e.day), \(e.provider), \(e.channel), \(e.unit), \(e.amount), \(now))
                     """)
             }
+            for a in installation.audit {
+                try await tx.run("""
+                    INSERT INTO audit_log (id, at, actor, action, target, detail)
+                    VALUES (\(a.id), \(a.at), \(a.actor), \(a.action), \(a.target), \(a.detail))
+                    """)
+            }
+            // New entries take ids after the copied ones.
+            try await tx.run("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))")
         }
     }
 }

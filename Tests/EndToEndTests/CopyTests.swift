@@ -46,6 +46,8 @@ struct CopyTests {
         try await store.deregisterWorker(worker)
         try await store.record(provider: "youtube", channel: "facts", unit: "units", amount: 1600, day: QuotaDay.youtube(now))
         try await store.record(provider: "openai", channel: "horror", unit: "tokens", amount: 4200, day: QuotaDay.utc(now))
+        try await store.recordAudit(actor: "web (loopback)", action: "retry", target: "job 1", detail: "queued again")
+        try await store.recordAudit(actor: "cli:root", action: "cancel", target: "job \(doomed)", detail: nil)
     }
 
     /// Everything a store can tell about its installation, for comparison.
@@ -72,6 +74,7 @@ struct CopyTests {
         #expect(before.jobs.count > 12 && before.jobs.contains { !$0.stageRuns.isEmpty && !$0.stages.isEmpty })
         #expect(Set(before.jobs.map(\.job.state)).isSuperset(of: [.queued, .succeeded, .failed]))
         #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
+        #expect(before.rest.audit.map(\.action) == ["retry", "cancel"])
 
         let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
@@ -83,6 +86,8 @@ struct CopyTests {
         #expect(onPostgres.stats == before.stats)
         #expect(onPostgres.rest.slots == before.rest.slots && onPostgres.rest.cursors == before.rest.cursors)
         #expect(onPostgres.rest.workers == before.rest.workers && onPostgres.rest.ledger == before.rest.ledger)
+        #expect(onPostgres.rest.audit == before.rest.audit)
+        #expect(try await pg.recordAudit(actor: "t", action: "retry", target: "job 2", detail: nil).id > before.rest.audit.map(\.id).max() ?? 0)
         // New rows on the target take new ids, after the copied ones.
         let next = try await pg.enqueue(NewJob(channel: "facts")).job.id
         #expect(next > before.jobs.map(\.job.id).max() ?? 0)
@@ -102,6 +107,7 @@ struct CopyTests {
         let returned = try await snapshot(try SQLiteJobStore(path: backPath))
         #expect(returned.jobs.filter { $0.job.id != next } == before.jobs)
         #expect(returned.rest.slots == before.rest.slots && returned.rest.cursors == before.rest.cursors && returned.rest.ledger == before.rest.ledger)
+        #expect(Array(returned.rest.audit.prefix(2)) == before.rest.audit && returned.rest.audit.count == 3)
         pg.close()
     }
 }

@@ -5,7 +5,7 @@ import YTAutoCore
 extension AdminCommand {
     /// `ytauto-admin copy --from DB --to DB`: moves an installation between engines (SQLite to
     /// PostgreSQL as it outgrows one host, or back), every job with its stages, attempts and stage
-    /// runs, every slot, cursor, worker and ledger row, ids kept.
+    /// runs, every slot, cursor, worker, ledger row and audit entry, ids kept.
     ///
     /// Decisions: the source must have no running job (stop the workers first: a running job's
     /// lease names a worker that would not exist on the other side); the target must be empty (a
@@ -13,7 +13,7 @@ extension AdminCommand {
     /// leaves a partial target, which a second copy refuses: empty it (a new database) and copy again.
     public struct Copy: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Copy every job, attempt, stage run, slot, cursor, worker and ledger row from one database to an empty one (SQLite or PostgreSQL).")
+            abstract: "Copy every job, attempt, stage run, slot, cursor, worker, ledger row and audit entry from one database to an empty one (SQLite or PostgreSQL).")
         @Option(help: ArgumentHelp("The database to copy: a SQLite path, sqlite: URL or postgres:// URL.", valueName: "path-or-url"))
         public var from: String
         @Option(help: ArgumentHelp("The empty database to copy into (created and migrated if need be).", valueName: "path-or-url"))
@@ -72,7 +72,7 @@ extension AdminCommand {
                 throw CLIError("the copy's job counts differ from the source's (\(b.counts) against \(a.counts)); do not use it")
             }
             print("copied \(source.databaseName) to \(target.databaseName): \(jobs) jobs, \(attempts) attempts, \(runs) stage runs, "
-                + "\(rest.slots.count) slots, \(rest.cursors.count) cursors, \(rest.workers.count) workers, \(rest.ledger.count) ledger rows")
+                + "\(rest.slots.count) slots, \(rest.cursors.count) cursors, \(rest.workers.count) workers, \(rest.ledger.count) ledger rows, \(rest.audit.count) audit entries")
         }
     }
 }

@@ -16,29 +16,31 @@ public struct CopiedJob: Sendable, Hashable {
 }
 
 /// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
-/// cursors, and the quota ledger.
+/// cursors, the quota ledger, and the audit log (oldest first).
 public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
     public var cursors: [String: Date]
     public var ledger: [LedgerEntry]
+    public var audit: [AuditEntry]
 
-    public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry]) {
+    public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry]) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
         self.ledger = ledger
+        self.audit = audit
     }
 }
 
 /// `ytauto-admin copy`: an engine reads its installation out and writes one into an empty
 /// database of its kind, ids kept (a job is the same job, its attempts the same attempts).
-public protocol StoreCopying: OperatorStore {
+public protocol StoreCopying: ConsoleStore {
     /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts and stage runs.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
-    /// Workers, slots, cursors and ledger.
+    /// Workers, slots, cursors, ledger and audit log.
     func copiedInstallation() async throws -> CopiedInstallation
-    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row or worker).
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker or audit entry).
     func isEmptyForCopy() async throws -> Bool
     /// Writes `jobs` (ids kept) in one transaction.
     func insertCopied(_ jobs: [CopiedJob]) async throws

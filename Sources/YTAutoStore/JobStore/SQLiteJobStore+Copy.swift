@@ -24,12 +24,13 @@ extension SQLiteJobStore: StoreCopying {
         }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
-            cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"))
+            cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
+            audit: try await auditLog(limit: Int.max).reversed())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
-            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger"].allSatisfy { table in
+            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
         }
@@ -102,6 +103,10 @@ extension SQLiteJobStore: StoreCopying {
             for e in installation.ledger {
                 try db.run("INSERT INTO quota_ledger (day, provider, channel, unit, amount, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                            [e.day, e.provider, e.channel, e.unit, e.amount, now])
+            }
+            for a in installation.audit {
+                try db.run("INSERT INTO audit_log (id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                           [a.id, a.at, a.actor, a.action, a.target, a.detail])
             }
         }
     }
