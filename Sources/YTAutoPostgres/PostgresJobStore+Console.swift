@@ -42,6 +42,17 @@ extension PostgresJobStore: ConsoleStore {
             """).map { r in CodeCount(code: try r.required("code", r.string), count: Int(try r.required("n", r.int))) }
     }
 
+    public func stageDurations(since: Date, limit: Int) async throws -> [StageDuration] {
+        try await pool.query("""
+            SELECT stage, state, duration_ms FROM job_stage_runs
+             WHERE started_at >= \(since) AND duration_ms IS NOT NULL ORDER BY started_at DESC LIMIT \(Int64(limit))
+            """).map { r in
+            let text = try r.required("state", r.string)
+            guard let state = StageState(rawValue: text) else { throw PostgresStoreError("column 'state' holds '\(text)', not a stage state") }
+            return StageDuration(stage: try r.required("stage", r.string), state: state, durationMS: try r.required("duration_ms", r.int))
+        }
+    }
+
     @discardableResult
     public func recordAudit(actor: String, action: String, target: String, detail: String?) async throws -> AuditEntry {
         guard let r = try await pool.queryOne("""

@@ -126,6 +126,7 @@ import YTAutoTestSupport
         #expect(try await console.get("/jobs/999999").status == 404)
         let metrics = try await console.get("/metrics")
         #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
+        #expect(metrics.body.contains("ytauto_attempts_last_24h{outcome=\"failed\"} 1.0"), "\(metrics.body)")
         try await console.stop()
     }
 

@@ -83,6 +83,25 @@ import YTAutoTestSupport
         ])
     }
 
+    @Test(arguments: StoreEngine.all) func stageRunsAreReadWithTheirDurations(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = try console(f)
+        let id = try await s.enqueue(NewJob(channel: "a", topic: "t")).job.id
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(600), only: id))
+        let start = f.clock.now
+        f.clock.advance(5)
+        try await s.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: start, error: nil)
+        let second = f.clock.now
+        f.clock.advance(90)
+        try await s.checkpoint(lease, stage: "narration", state: .failed, artifacts: [], startedAt: second,
+                               error: JobFailure(code: "tts.failed", message: "no", isRetryable: true))
+        #expect(try await s.stageDurations(since: start, limit: 10) == [
+            StageDuration(stage: "narration", state: .failed, durationMS: 90_000), StageDuration(stage: "script", state: .succeeded, durationMS: 5_000),
+        ])
+        #expect(try await s.stageDurations(since: second, limit: 10).map(\.stage) == ["narration"])
+        #expect(try await s.stageDurations(since: start, limit: 1).count == 1)
+    }
+
     @Test(arguments: StoreEngine.all) func theAuditLogKeepsEveryActionNewestFirst(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let s = try console(f)

@@ -30,6 +30,16 @@ extension WebConsole {
             registry.makeGauge(name: "ytauto_attempts_last_24h", labels: [("outcome", outcome)],
                                help: "Attempts started in the last 24 hours (up to 10,000), by outcome.").set(Double(outcomes[outcome] ?? 0))
         }
+        // How long stages took: every run that started in the last 24 hours (up to 100,000), by stage.
+        var byStage: [String: [Int64]] = [:]
+        for run in try await store.stageDurations(since: since, limit: 100_000) { byStage[run.stage, default: []].append(run.durationMS) }
+        for (stage, durations) in byStage.sorted(by: { $0.key < $1.key }) {
+            let histogram = registry.makeValueHistogram(
+                descriptor: MetricNameDescriptor(metricName: "ytauto_stage_duration_seconds",
+                                                 helpText: "How long each stage's runs of the last 24 hours took (up to 100,000 runs)."),
+                labels: [("stage", stage)], buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800])
+            for ms in durations { histogram.record(Double(ms) / 1000) }
+        }
         let day = Self.utcDay(s.now)
         for e in try await store.ledger(since: day) where e.day == day {
             registry.makeGauge(name: "ytauto_quota_used", labels: [("provider", e.provider), ("channel", e.channel), ("unit", e.unit)],

@@ -57,6 +57,19 @@ public struct CodeCount: Sendable, Hashable, Codable {
     }
 }
 
+/// How long one run of a stage took.
+public struct StageDuration: Sendable, Hashable {
+    public var stage: String
+    public var state: StageState
+    public var durationMS: Int64
+
+    public init(stage: String, state: StageState, durationMS: Int64) {
+        self.stage = stage
+        self.state = state
+        self.durationMS = durationMS
+    }
+}
+
 /// One operator action, as the audit log keeps it: who, when, what, on what.
 public struct AuditEntry: Sendable, Hashable, Codable {
     public var id: Int64
@@ -90,6 +103,9 @@ public protocol ConsoleStore: OperatorStore {
 
     /// Jobs that failed since `since`, by their last error code, most first.
     func failuresByCode(since: Date) async throws -> [CodeCount]
+
+    /// Runs of stages that started since `since` and have ended, newest first, at most `limit`.
+    func stageDurations(since: Date, limit: Int) async throws -> [StageDuration]
 
     /// Records an operator's action; returns the entry as stored.
     @discardableResult

@@ -52,6 +52,19 @@ extension SQLiteJobStore: ConsoleStore {
         }
     }
 
+    public func stageDurations(since: Date, limit: Int) async throws -> [StageDuration] {
+        try await database.read { db in
+            try db.query("""
+                SELECT stage, state, duration_ms FROM job_stage_runs INDEXED BY job_stage_runs_started
+                 WHERE started_at >= ? AND duration_ms IS NOT NULL ORDER BY started_at DESC LIMIT ?
+                """, [since, limit]).map { row in
+                let r = StoredRow(row, table: "job_stage_runs", name: "a run of \(row.string("stage") ?? "?")")
+                return StageDuration(stage: try r.string("stage"), state: try r.value("state", StageState.self, expected: "a stage state"),
+                                     durationMS: try r.int("duration_ms"))
+            }
+        }
+    }
+
     @discardableResult
     public func recordAudit(actor: String, action: String, target: String, detail: String?) async throws -> AuditEntry {
         let now = self.now()
