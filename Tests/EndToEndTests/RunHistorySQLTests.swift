@@ -151,6 +151,8 @@ import YTAutoTestSupport
         #expect(try rows("Slots with several jobs").isEmpty)
         let lostTime = try rows("Time lost to dead workers")
         #expect(lostTime.first?["lost_attempts"] as? Int == 1)
+        // The lost attempt ran 60 s; the failed one, 0 s (so a query that counted failed attempts instead would show).
+        #expect((lostTime.first?["minutes_lost"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
         if engine == "postgres" {
             // The server's own view of who is alive: the registered worker, its session and lock.
             let live = try #require(try Self.readmeQueries("## On PostgreSQL", skipping: 1).first)
