@@ -98,6 +98,29 @@ struct PostgresEngineTests {
         #expect(try await eventually(timeout: .seconds(10)) { try await observer.isAbandoned(record) == true })
     }
 
+    /// A database made by the first schema (row-level count triggers) moves to the statement-level,
+    /// sharded counts with its counts intact, and no job is counted twice afterwards.
+    @Test func theFirstSchemasCountsCarryOverToTheStatementTriggers() async throws {
+        let (url, name) = try await database()
+        let first = try PostgresPool(url: url, applicationName: "test", maximumConnections: 1)
+        _ = try await PostgresMigrator(migrations: Array(Migration.postgres.prefix(1))).migrate(first)
+        first.close()
+        let server = try await PostgresServer.server()
+        try await server.psql("""
+            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, created_at, updated_at)
+            SELECT 'c' || (g % 2), 't' || g, '{}', 'queued', 0, now(), 3, now(), now() FROM generate_series(1, 5) AS g
+            """, database: name)
+        let store = try await PostgresJobStore(url: url)
+        defer { store.close() }
+        #expect(try await store.stats().counts == ["c0": [.queued: 2], "c1": [.queued: 3]])
+        // One lease, one new job: each counted once.
+        _ = try #require(try await store.lease(worker: "w", channels: ["c0"], duration: .seconds(60)))
+        _ = try await store.enqueue(NewJob(channel: "c1"))
+        #expect(try await store.stats().counts == ["c0": [.queued: 1, .running: 1], "c1": [.queued: 4]])
+        let triggers = try await server.psql("SELECT tgname FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal ORDER BY 1", database: name)
+        #expect(triggers.split(separator: "\n") == ["jobs_deleted", "jobs_inserted", "jobs_updated"])
+    }
+
     /// A store opened read-only (the commands that only read) is read-only on the server too: a
     /// write through it is refused by PostgreSQL, with its reason, and changes nothing.
     @Test func aReadOnlyStoreIsReadOnlyOnTheServer() async throws {

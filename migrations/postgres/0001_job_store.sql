@@ -154,56 +154,39 @@ CREATE TABLE job_counts (
     PRIMARY KEY (channel, state)
 );
 
--- The triggers run once a statement, over its transition tables, not once a row: a statement that
--- queues a million jobs (a backlog, `retry --all-failed`) updates each count once, not a million
--- times over one row version chain. Counts are changed in (channel, state) order, so two
--- transactions moving jobs in opposite directions (a lease, a requeue) cannot deadlock.
---
--- Wake-ups: a statement that makes a job queued (an enqueue, a retry, a job handed back or freed)
+-- A state change touches two rows; they are always locked in the order of their states' names,
+-- so two transactions moving jobs in opposite directions (a lease, a requeue) cannot deadlock.
+CREATE FUNCTION ytauto_job_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.state < OLD.state THEN
+        INSERT INTO job_counts (channel, state, n) VALUES (NEW.channel, NEW.state, 1)
+            ON CONFLICT (channel, state) DO UPDATE SET n = job_counts.n + 1;
+        UPDATE job_counts SET n = n - 1 WHERE channel = OLD.channel AND state = OLD.state;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE job_counts SET n = n - 1 WHERE channel = OLD.channel AND state = OLD.state;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO job_counts (channel, state, n) VALUES (NEW.channel, NEW.state, 1)
+            ON CONFLICT (channel, state) DO UPDATE SET n = job_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION ytauto_job_counts();
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION ytauto_job_counts();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION ytauto_job_counts();
+
+-- Wake-ups: every job that becomes queued (an enqueue, a retry, a job handed back or freed)
 -- notifies channel ytauto_work when its transaction commits; idle workers LISTEN on it. Any
 -- writer, plain SQL included, wakes them.
-CREATE FUNCTION ytauto_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ytauto_notify_work() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO job_counts (channel, state, n)
-    SELECT channel, state, count(*) FROM new_rows GROUP BY channel, state ORDER BY channel, state
-        ON CONFLICT (channel, state) DO UPDATE SET n = job_counts.n + excluded.n;
-    IF EXISTS (SELECT 1 FROM new_rows WHERE state = 'queued') THEN
-        PERFORM pg_notify('ytauto_work', '');
-    END IF;
+    PERFORM pg_notify('ytauto_work', '');
     RETURN NULL;
 END $$;
-
-CREATE FUNCTION ytauto_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH moved AS (
-        SELECT o.channel, o.state AS old_state, n.state AS new_state
-          FROM old_rows o JOIN new_rows n ON n.id = o.id
-         WHERE o.state <> n.state
-    ), changes AS (
-        SELECT channel, old_state AS state, -count(*) AS k FROM moved GROUP BY channel, old_state
-        UNION ALL
-        SELECT channel, new_state, count(*) FROM moved GROUP BY channel, new_state
-    )
-    INSERT INTO job_counts (channel, state, n)
-    SELECT channel, state, sum(k) FROM changes GROUP BY channel, state HAVING sum(k) <> 0 ORDER BY channel, state
-        ON CONFLICT (channel, state) DO UPDATE SET n = job_counts.n + excluded.n;
-    IF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state = 'queued' AND o.state <> 'queued') THEN
-        PERFORM pg_notify('ytauto_work', '');
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION ytauto_jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE job_counts c SET n = c.n - d.k
-      FROM (SELECT channel, state, count(*) AS k FROM old_rows GROUP BY channel, state) AS d
-     WHERE c.channel = d.channel AND c.state = d.state;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION ytauto_jobs_inserted();
-CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION ytauto_jobs_updated();
-CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION ytauto_jobs_deleted();
+CREATE TRIGGER jobs_notify_insert AFTER INSERT ON jobs FOR EACH ROW
+    WHEN (NEW.state = 'queued') EXECUTE FUNCTION ytauto_notify_work();
+CREATE TRIGGER jobs_notify_update AFTER UPDATE OF state ON jobs FOR EACH ROW
+    WHEN (NEW.state = 'queued' AND OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION ytauto_notify_work();
