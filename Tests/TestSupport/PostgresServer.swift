@@ -30,14 +30,7 @@ public final class PostgresServer: Sendable {
     /// The cluster, or a thrown error saying why there is none. Started (a few seconds of initdb and
     /// pg_ctl) on a thread of its own, never on one of Swift's cooperative threads, which the rest
     /// of the test run needs.
-    public static func server() async throws -> PostgresServer { try await offPool { try shared.get() } }
-
-    /// Runs blocking work (a child process waited for) on a new thread.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            Thread { c.resume(with: Result { try body() }) }.start()
-        }
-    }
+    public static func server() async throws -> PostgresServer { try await blocking { try shared.get() } }
 
     static func binDirectory() -> String? {
         let fm = FileManager.default
@@ -54,7 +47,7 @@ public final class PostgresServer: Sendable {
     /// A cluster of its own (the shared one listens on loopback only): listening on
     /// `listenAddresses`, trusting clients from `trustedNetwork` (a CIDR) as well as loopback.
     public static func start(listenAddresses: String, trustedNetwork: String) async throws -> PostgresServer {
-        try await offPool { try PostgresServer(listen: listenAddresses, trust: trustedNetwork) }
+        try await blocking { try PostgresServer(listen: listenAddresses, trust: trustedNetwork) }
     }
 
     /// Debian's libfaketime (package faketime), which makes a server's clock differ from this host's.
@@ -70,7 +63,7 @@ public final class PostgresServer: Sendable {
         guard FileManager.default.fileExists(atPath: faketime) else {
             throw PostgresServerUnavailable(reason: "\(faketime) is missing (install Debian's faketime package: bash .ci/deps does)")
         }
-        return try await offPool { try PostgresServer(clockOffset: offset) }
+        return try await blocking { try PostgresServer(clockOffset: offset) }
     }
 
     init(host: String = "127.0.0.1", listen: String? = nil, trust network: String? = nil, clockOffset: String? = nil) throws {
@@ -123,7 +116,7 @@ public final class PostgresServer: Sendable {
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
         let (host, port, user) = (self.host, self.port, self.user)
-        return try await Self.offPool { try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql]) }
+        return try await blocking { try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql]) }
     }
 
     private func run(_ command: [String]) throws {
@@ -149,7 +142,7 @@ public final class PostgresServer: Sendable {
         let pid = try spawn(command, output: outURL.path, error: errURL.path)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let exitCode = exitStatus(status)
         let output = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         let error = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         guard exitCode == 0 else {

@@ -97,8 +97,7 @@ public final class Child: @unchecked Sendable {
             var raw: Int32 = 0
             let r = waitpid(pid, &raw, WNOHANG)
             if r == pid {
-                let signal = raw & 0x7f
-                reaped = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+                reaped = exitStatus(raw)
             } else if r < 0 && errno == ECHILD && !process.isRunning {
                 reaped = process.terminationStatus
             }
@@ -162,6 +161,12 @@ extension Sequence {
         for e in self { out.append(try await transform(e)) }
         return out
     }
+}
+
+/// A `waitpid` status as a shell shows it: the exit code, or 128 + N for signal N.
+public func exitStatus(_ raw: Int32) -> Int32 {
+    let signal = raw & 0x7f
+    return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
 }
 
 /// Runs blocking work (a browser driven over a socket, a child waited for) on a thread of its

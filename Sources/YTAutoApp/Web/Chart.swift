@@ -16,7 +16,7 @@ enum Chart {
     /// Stacked bars, one an hour, of the jobs that finished in each of the last `hours` hours.
     static func hourly(_ counts: [HourlyCount], hours: Int, now: Date) -> String {
         let hourSeconds = 3600.0
-        let end = (now.timeIntervalSince1970 / hourSeconds).rounded(.down) * hourSeconds
+        let end = ConsoleCache.hour(now).timeIntervalSince1970
         let start = end - Double(hours - 1) * hourSeconds
         var stacks = Array(repeating: [JobState: Int](), count: hours)
         for c in counts {

@@ -33,13 +33,7 @@ enum HTML {
         return escape(Timestamp.string(date).replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: ".000Z", with: "Z"))
     }
 
-    static func duration(ms: Int64?) -> String {
-        guard let ms else { return "—" }
-        if ms < 1000 { return "\(ms) ms" }
-        let s = Double(ms) / 1000
-        if s < 120 { return String(format: "%.1f s", s) }
-        return String(format: "%.1f min", s / 60)
-    }
+    static func duration(ms: Int64?) -> String { ms.map { escape(Output.duration(Double($0) / 1000)) } ?? "—" }
 
     static func state(_ text: String) -> String {
         "<span class=\"state state-\(escape(text))\">\(escape(text))</span>"
