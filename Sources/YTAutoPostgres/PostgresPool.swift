@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
 import YTAutoCore
 
 /// A failure of the PostgreSQL engine, in words an operator can act on: the server's SQLSTATE and
@@ -150,39 +149,10 @@ final class PostgresPool: Sendable {
     /// rolled back by the server when that connection closes, so a caller told "no answer" must
     /// treat the outcome as unknown, which the fence makes safe.
     func answered<T: Sendable>(within deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let first = FirstOnly()
-        let deadline = deadline ?? self.deadline, url = self.url
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            let work = Task {
-                let result: Result<T, any Error>
-                do { result = .success(try await body()) } catch { result = .failure(error) }
-                if first.claim() { c.resume(with: result) }
-                first.cancelTimer()
-            }
-            // The timer is cancelled as soon as the answer comes: a sleeping timer left for each
-            // statement would pile up (15 s of them: thousands at a busy worker's rate).
-            first.setTimer(Task {
-                do { try await Task.sleep(for: deadline) } catch { return }
-                if first.claim() {
-                    work.cancel()
-                    c.resume(throwing: PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)"))
-                }
-            })
-        }
-    }
-
-    /// True for the first caller only; holds the deadline's timer so the answer can cancel it.
-    final class FirstOnly: Sendable {
-        private let state = Mutex<(taken: Bool, answered: Bool, timer: Task<Void, Never>?)>((false, false, nil))
-        func claim() -> Bool { state.withLock { s in defer { s.taken = true }; return !s.taken } }
-        /// Called once the body has its answer: the timer, if set, is cancelled (or will be when set).
-        func cancelTimer() {
-            let timer = state.withLock { s in s.answered = true; return s.timer }
-            timer?.cancel()
-        }
-        func setTimer(_ timer: Task<Void, Never>) {
-            let answered = state.withLock { s in s.timer = timer; return s.answered }
-            if answered { timer.cancel() }
+        let deadline = deadline ?? self.deadline
+        switch await Deadline.race(until: .now + deadline, body) {
+        case .finished(let result): return try result.get()
+        case .passed: throw PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)")
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import ServiceLifecycle
 import YTAutoCore
@@ -252,25 +251,25 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 // A heartbeat that hangs (a cut link) is not waited for past the lease: by then another
                 // worker may hold the job, so this one stops its work (its writes would be refused by
                 // the fence anyway; stopping saves the machine the work, and the job a second runner).
-                switch await Self.answer(before: provenUntil, { try await store.heartbeat(lease, duration: configuration.leaseDuration) }) {
-                case .answered(.cancelRequested):
+                switch await Deadline.race(until: provenUntil, { try await store.heartbeat(lease, duration: configuration.leaseDuration) }) {
+                case .finished(.success(.cancelRequested)):
                     provenUntil = sent + proof
                     log.info("cancel requested")
                     await control.stop(.cancelRequested)
-                case .answered:
+                case .finished(.success):
                     provenUntil = sent + proof
-                case .failed(let error) where error is LeaseLost:
+                case .finished(.failure(let error)) where error is LeaseLost:
                     log.warning("lease lost; stopping without further writes")
                     await control.stop(.leaseLost)
                     return
-                case .failed(let error):
+                case .finished(.failure(let error)):
                     log.error("heartbeat failed: \(error)")
                     if ContinuousClock.now >= provenUntil {
                         log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(proof)); stopping the job's work")
                         await control.stop(.leaseLost)
                         return
                     }
-                case .tooLate:
+                case .passed:
                     log.warning("the lease can no longer be proven (no heartbeat acknowledged for \(proof)); stopping the job's work")
                     await control.stop(.leaseLost)
                     return
@@ -355,32 +354,6 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {
             log.error("job bookkeeping failed: \(error); the lease will expire and the job will be retried")
-        }
-    }
-
-    enum Answer<T: Sendable>: Sendable {
-        case answered(T)
-        case failed(any Error)
-        /// `deadline` passed first; the call goes on on its own and its result is dropped.
-        case tooLate
-    }
-
-    /// `call`'s result, or ``Answer/tooLate`` once `deadline` passes without one.
-    static func answer<T: Sendable>(before deadline: ContinuousClock.Instant, _ call: @escaping @Sendable () async throws -> T) async -> Answer<T> {
-        let first = FirstAnswer()
-        return await withCheckedContinuation { (c: CheckedContinuation<Answer<T>, Never>) in
-            let work = Task {
-                let result: Answer<T>
-                do { result = .answered(try await call()) } catch { result = .failed(error) }
-                if first.claim() { c.resume(returning: result) }
-            }
-            Task {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                if first.claim() {
-                    work.cancel()
-                    c.resume(returning: .tooLate)
-                }
-            }
         }
     }
 
@@ -494,10 +467,4 @@ actor InFlight {
         if jobs.isEmpty { return }
         await withCheckedContinuation { waiters.append($0) }
     }
-}
-
-/// True for the first caller only.
-final class FirstAnswer: Sendable {
-    private let taken = Mutex(false)
-    func claim() -> Bool { taken.withLock { t in defer { t = true }; return !t } }
 }
