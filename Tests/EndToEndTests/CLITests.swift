@@ -271,7 +271,7 @@ import YTAutoTestSupport
         #expect(try await eventually(timeout: .seconds(30)) { written.value > 100 })
         let before = written.value
         let backup = try Child(binary("ytauto-admin"), ["backup", dir.path("copy.db")], cwd: dir.url, environment: ["YTAUTO_DB": path])
-        let ended = await eventually(timeout: .seconds(120)) { !backup.process.isRunning }
+        let ended = await eventually(timeout: .seconds(120)) { !backup.isRunning }
         if !ended { backup.kill(SIGKILL) }
         let r = await backup.wait()
         let after = written.value

@@ -143,8 +143,8 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
             try await store.enqueue(NewJob(channel: "horror", topic: "t\(i)", maxAttempts: 3, kind: .synthetic)).job.id
         }
         // Leases of 60 s: recovery must come from the dead-worker check, not from expiry. Stages of
-        // 4 s: the victim cannot finish a job before the kill, however loaded the machine.
-        let victim = try worker(on: location, "--synthetic-stage-ms", "4000", "--concurrency", "2", "--lease-seconds", "60")
+        // ten minutes: the victim cannot finish a job before the kill, however loaded the machine.
+        let victim = try worker(on: location, "--synthetic-stage-ms", "600000", "--concurrency", "2", "--lease-seconds", "60")
         let victimPrefix = "w-\(victim.pid)-"
         let held = try await eventually(timeout: .seconds(60)) {
             let mine = try await store.runningJobs().filter { $0.leaseOwner?.hasPrefix(victimPrefix) == true }
@@ -209,8 +209,9 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
         let holder = try Connection(path: dbPath)
         try holder.execute("BEGIN IMMEDIATE")
         let children = try (0..<6).map { _ in try Child(binary("ytauto-admin"), ["migrate"], cwd: dir.url, environment: env) }
-        // (At most 7 s: a process waits 10 s for the lock before it gives up.)
-        let allWaiting = await eventually(timeout: .seconds(7)) { children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") } }
+        // (At most 4 s: a process waits 10 s for the lock before it gives up, and the six must then
+        // migrate one after another within what is left of it, on a machine the suite keeps busy.)
+        let allWaiting = await eventually(timeout: .seconds(4)) { children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") } }
         print("all six processes waited for the write lock together: \(allWaiting)")
         try holder.execute("COMMIT")
         for c in children {

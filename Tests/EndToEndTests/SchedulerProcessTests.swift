@@ -142,18 +142,38 @@ import YTAutoTestSupport
         try writeConfig(cron: "0 0 1 1 *")
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts", topic: "long", maxAttempts: 3, kind: .synthetic)).job.id
-        let victim = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1500", "--concurrency", "1"], cwd: dir.url, environment: env)
+        // The victim's stages last ten minutes: under a loaded machine it must not finish the job
+        // before the other worker has started and the kill comes (it once did, and the test waited
+        // for a second attempt that had no reason to come).
+        let victim = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "600000", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .running })
         let other = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "50", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(30)) { try await s.workers().filter { $0.state == .running }.count == 2 })
+        let first = try await s.attempts(jobID: id)
+        try #require(first.count == 1 && first[0].finishedAt == nil, "the victim must still be running the job when it is killed")
         let killedAt = Date()
         victim.kill(SIGKILL)
         _ = await victim.wait()
-        #expect(try await eventually(timeout: .seconds(60)) { try await s.attempts(jobID: id).count == 2 })
+        let relet = try await eventually(timeout: .seconds(60)) { try await s.attempts(jobID: id).count == 2 }
+        if !relet {
+            // Say what the survivor saw: its log, the registrations, the job and its lock files.
+            let workers = try await s.workers().map { "\($0.id) \($0.state) \($0.hostname) \($0.lockPath)" }
+            let locks = (try? FileManager.default.contentsOfDirectory(atPath: s.lockDirectory)) ?? []
+            other.kill(SIGTERM)
+            let log = await other.wait()
+            Issue.record("""
+                not leased again in 60 s: job \(String(describing: try await s.job(id: id)))
+                workers: \(workers)
+                lock files: \(locks)
+                the other worker (status \(log.status)):
+                \(log.stderr)
+                """)
+            return
+        }
         let attempts = try await s.attempts(jobID: id)
         try #require(attempts.count == 2)
-        let relet = attempts[1].startedAt.timeIntervalSince(killedAt)
-        print("SIGKILL of a worker: its job was leased again by the other worker \(Int(relet * 1000)) ms after the kill")
+        let after = attempts[1].startedAt.timeIntervalSince(killedAt)
+        print("SIGKILL of a worker: its job was leased again by the other worker \(Int(after * 1000)) ms after the kill")
         #expect(attempts[1].workerID != attempts[0].workerID)
         #expect(attempts[0].outcome == .lost)
         #expect(try #require(attempts[0].finishedAt) <= attempts[1].startedAt)

@@ -90,15 +90,8 @@ import YTAutoTestSupport
         try writeConfig(fake)
         let outPath = dir.path("auth.out")
         FileManager.default.createFile(atPath: outPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let process = Process()
-        process.executableURL = binary("ytauto")
-        process.arguments = ["auth", "youtube", "--timeout", "60s"]
-        process.currentDirectoryURL = dir.url
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { _, n in n }
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
+        let process = try Child(binary("ytauto"), ["auth", "youtube", "--timeout", "60s"], cwd: dir.url, environment: env,
+                                outputFile: outPath)
         var url: String?
         _ = await eventually(timeout: .seconds(30)) {
             let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
@@ -117,7 +110,7 @@ import YTAutoTestSupport
         let (body, _) = try await URLSession.shared.data(from: redirect.url!)
         #expect(String(decoding: body, as: UTF8.self).contains("authorised"))
         #expect(await eventually(timeout: .seconds(20)) { !process.isRunning })
-        #expect(process.terminationStatus == 0)
+        #expect(process.waitForExit() == 0)
         var st = stat()
         #expect(stat(dir.path("youtube-token.json"), &st) == 0 && st.st_mode & 0o777 == 0o600)
         let stored = try String(contentsOfFile: dir.path("youtube-token.json"), encoding: .utf8)

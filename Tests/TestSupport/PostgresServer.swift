@@ -135,8 +135,6 @@ public final class PostgresServer: Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
         // posix_spawn and waitpid, not Foundation's Process: its exit watch runs on Dispatch, which a
         // busy test process may not get to in time.
         let pid = try spawn(command, output: outURL.path, error: errURL.path)
@@ -152,33 +150,16 @@ public final class PostgresServer: Sendable {
     }
 
     /// Starts a command with stdin from /dev/null and its output into files; returns its pid.
+    /// Nothing else of this process goes with it (``Spawn``): a pipe another test opened meanwhile
+    /// (a Child's stdout) left open in a server or its watcher, which outlive that child, would keep
+    /// the pipe from ever reaching its end, and that test would wait for it for ever.
     static func spawn(_ command: [String], output: String, error: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, error, O_WRONLY | O_TRUNC, 0o600)
-        // Nothing else of this process goes with it: a pipe another test opened meanwhile (a
-        // Child's stdout) left open in a server or its watcher, which outlive that child, would
-        // keep the pipe from ever reaching its end, and that test would wait for it for ever.
-        // (glibc's posix_spawn_file_actions_addclosefrom_np, 2.34 and later, not in Swift's Glibc module.)
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
-        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
-        guard spawned == 0 else {
-            throw PostgresServerUnavailable(reason: "cannot run \(command[0]): \(String(cString: strerror(spawned)))")
+        do {
+            return try Spawn.start(command[0], Array(command.dropFirst()), stdout: .file(output), stderr: .file(error))
+        } catch {
+            throw PostgresServerUnavailable(reason: "\(error)")
         }
-        return pid
     }
-
-    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    static let addCloseFrom: AddCloseFrom? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddCloseFrom.self)
-    }()
 
     /// A loopback port nobody listens on now.
     public static func freePort() throws -> Int {

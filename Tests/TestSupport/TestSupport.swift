@@ -40,73 +40,77 @@ public struct ProcessResult: Sendable {
     public let stderr: String
 }
 
-/// Starts `executable` with pipes for stdout and stderr. The pipes are drained in the
-/// background so a chatty child never blocks on a full pipe.
+/// A child process of the test: started with ``Spawn`` (no descriptor of the test process but
+/// its own stdout and stderr), reaped with `waitpid`.
 public final class Child: @unchecked Sendable {
-    // `@unchecked` is safe: the buffers are only touched under `lock`.
-    public let process = Process()
+    // `@unchecked` is safe: the buffers and `reaped` are only touched under `lock`.
+    public let pid: pid_t
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
     private let group = DispatchGroup()
 
-    public init(_ executable: URL, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        if let cwd { process.currentDirectoryURL = cwd }
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let o = Pipe(), e = Pipe()
-        process.standardOutput = o
-        process.standardError = e
+    /// Starts it with stdout and stderr into pipes drained in the background (see ``Spawn``), or,
+    /// with `outputFile`, both into that file (for a test that reads what a child prints while it runs).
+    public init(_ executable: URL, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:],
+                outputFile: String? = nil) throws {
+        if let outputFile {
+            pid = try Spawn.start(executable.path, arguments, environment: environment, cwd: cwd?.path,
+                                  stdout: .file(outputFile), stderr: .file(outputFile))
+            return
+        }
+        let o = try Spawn.pipe(), e = try Spawn.pipe()
+        do {
+            pid = try Spawn.start(executable.path, arguments, environment: environment, cwd: cwd?.path,
+                                  stdout: .descriptor(o.write), stderr: .descriptor(e.write))
+        } catch {
+            [o.read, o.write, e.read, e.write].forEach { close($0) }
+            throw error
+        }
+        close(o.write)
+        close(e.write)
         // Blocking reads run on threads of their own: on Linux the global dispatch queues
         // share their few threads with Swift's cooperative pool, and a read parked there
         // would stall every task of the test process.
-        for (pipe, isOut) in [(o, true), (e, false)] {
+        for (fd, isOut) in [(o.read, true), (e.read, false)] {
             group.enter()
             Thread.detachNewThread {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                let data = FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile()
                 self.lock.lock()
                 if isOut { self.out = data } else { self.err = data }
                 self.lock.unlock()
                 self.group.leave()
             }
         }
-        try process.run()
     }
 
-    public var pid: Int32 { process.processIdentifier }
-
-    public func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+    public func kill(_ signal: Int32) { Foundation.kill(pid, signal) }
 
     private var reaped: Int32?
 
+    /// Reaps the child if it has exited; its status (128 + N for signal N) once it has.
+    private func poll() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let reaped { return reaped }
+        var raw: Int32 = 0
+        if waitpid(pid, &raw, WNOHANG) == pid { reaped = exitStatus(raw) }
+        return reaped
+    }
+
+    /// Whether it has not exited yet.
+    public var isRunning: Bool { poll() == nil }
+
     /// Blocks until the child has exited and returns its status (128 + N for signal N). Safe to
     /// call more than once and from several threads: the first call reaps, the others read.
-    ///
-    /// Not `waitUntilExit()`: on Linux it spins its thread's empty run loop until Foundation's
-    /// SIGCHLD source reaps the child, and that was once seen never to happen (a zombie child, a
-    /// test waiting for ever at 100 % CPU), and seen late under load. The child is reaped here with
-    /// waitpid; if Foundation reaped it first, its status is Foundation's.
     public func waitForExit() -> Int32 {
-        let pid = process.processIdentifier
         while true {
-            lock.lock()
-            if let reaped { lock.unlock(); return reaped }
-            var raw: Int32 = 0
-            let r = waitpid(pid, &raw, WNOHANG)
-            if r == pid {
-                reaped = exitStatus(raw)
-            } else if r < 0 && errno == ECHILD && !process.isRunning {
-                reaped = process.terminationStatus
-            }
-            lock.unlock()
-            if reaped == nil { usleep(2_000) }
+            if let status = poll() { return status }
+            usleep(2_000)
         }
     }
 
-    /// Waits for the child to exit, off the cooperative pool.
+/// Waits for the child to exit, off the cooperative pool.
     public func wait() async -> ProcessResult {
         await withCheckedContinuation { (c: CheckedContinuation<ProcessResult, Never>) in
             Thread.detachNewThread {
