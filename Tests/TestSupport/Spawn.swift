@@ -60,8 +60,19 @@ public enum Spawn {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // The child starts with no signal blocked and every signal at its default action, whatever
+        // this process blocks or ignores (SIGPIPE, and what its runtimes keep for themselves).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, &argv, &envp)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
         guard spawned == 0 else {
             throw Failure(description: "cannot run \(executable): \(String(cString: strerror(spawned)))")
         }
