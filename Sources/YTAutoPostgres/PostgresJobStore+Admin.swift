@@ -210,14 +210,16 @@ extension PostgresJobStore {
                 SELECT min(t) AS run_at FROM (
                     SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = \(kind.rawValue) AND channel = c.channel
                              ORDER BY run_at LIMIT 1) AS t
-                      FROM unnest(\(Array(Set(channels)).sorted())::text[]) AS c (channel)) AS firsts
+                      FROM unnest(\(Array(Set(channels)).sorted())::text[]) AS c (channel)
+                     WHERE c.channel NOT IN (SELECT channel FROM channel_pauses)) AS firsts
                 """)?.date("run_at")
         }
         return try await pool.queryOne("""
             SELECT min(t) AS run_at FROM (
                 SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = \(kind.rawValue) AND channel = c.channel
                          ORDER BY run_at LIMIT 1) AS t
-                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0) AS c) AS firsts
+                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0
+                        EXCEPT SELECT channel FROM channel_pauses) AS c) AS firsts
             """)?.date("run_at")
     }
 

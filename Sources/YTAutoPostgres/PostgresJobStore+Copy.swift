@@ -28,14 +28,15 @@ extension PostgresJobStore: StoreCopying {
         }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
-            cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed())
+            cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed(),
+            pauses: try await pausedChannels())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await pool.queryOne("""
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
                         OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
-                        OR EXISTS (SELECT 1 FROM audit_log)) AS empty
+                        OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)) AS empty
             """)?.bool("empty") ?? false
     }
 
@@ -124,6 +125,9 @@ extension PostgresJobStore: StoreCopying {
                     INSERT INTO audit_log (id, at, actor, action, target, detail)
                     VALUES (\(a.id), \(a.at), \(a.actor), \(a.action), \(a.target), \(a.detail))
                     """)
+            }
+            for p in installation.pauses {
+                try await tx.run("INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (\(p.channel), \(p.pausedAt), \(p.pausedBy))")
             }
             // New entries take ids after the copied ones.
             try await tx.run("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))")

@@ -23,7 +23,8 @@ extension PostgresJobStore {
             guard cursor < now else { return [] }
             let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
-            for var decision in SchedulingRules.verdicts(for: firings, channel: channel, now: now) {
+            let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
+            for var decision in SchedulingRules.paused(verdicts, by: try await Self.pause(tx.queryOne, channel: channel.name)) {
                 let t = decision.slotAt.roundedToMilliseconds
                 if decision.kind == .enqueued {
                     decision.topic = try await Self.pickTopic(tx, channel, now: now)

@@ -204,6 +204,10 @@ public final class PostgresJobStore: Sendable {
             picked AS (
                 SELECT jobs.id FROM jobs, t WHERE jobs.state = 'queued' AND jobs.run_at <= t.now
             """
+        if jobID == nil {
+            // A paused channel's jobs stay queued (PostgresJobStore+Pauses).
+            q.sql += " AND NOT EXISTS (SELECT 1 FROM channel_pauses p WHERE p.channel = jobs.channel)"
+        }
         if let jobID {
             q.sql += " AND jobs.id = $\(q.binds.count + 1)"
             q.binds.append(jobID)

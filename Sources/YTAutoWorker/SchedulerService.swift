@@ -68,6 +68,7 @@ public final class SchedulerService: Service, Sendable {
                 case .enqueued: log.info("slot enqueued", metadata: meta)
                 case .missed: log.notice("slot missed: \(d.detail ?? "")", metadata: meta)
                 case .noTopic: log.warning("slot has no topic: \(d.detail ?? "")", metadata: meta)
+                case .paused: log.notice("slot paused: \(d.detail ?? "")", metadata: meta)
                 }
             }
             all += decisions

@@ -97,7 +97,20 @@ struct BrowserConsoleTests {
             #expect((try browser.evaluate("document.querySelector('.notice').textContent") as? String)?.hasPrefix("retry: 1 of 1") == true)
         }
         #expect(try await store.job(id: second)?.state == .queued)
-        #expect(try await store.auditLog(limit: 10).map(\.action) == ["bulk-retry", "cancel", "retry"])
+        // Pause a channel from its page (it asks first), see it paused, resume it.
+        try await blocking {
+            try browser.open(base + "/channels")
+            try browser.clickAndWait("#pause-facts")
+            #expect(browser.dialogs.last == "Pause facts? Its slots will make no job until it is resumed.")
+            #expect(try browser.evaluate("document.querySelector('#channel-facts .state-paused') !== null") as? Bool == true)
+        }
+        #expect(try await store.pausedChannels().map(\.channel) == ["facts"])
+        try await blocking {
+            try browser.clickAndWait("#resume-facts")
+            #expect(try browser.evaluate("document.querySelector('#pause-facts') !== null") as? Bool == true)
+        }
+        #expect(try await store.pausedChannels().isEmpty)
+        #expect(try await store.auditLog(limit: 10).map(\.action) == ["resume", "pause", "bulk-retry", "cancel", "retry"])
         #expect(browser.errors.isEmpty, "JavaScript errors: \(browser.errors)")
         try await console.stop()
     }

@@ -48,6 +48,7 @@ struct CopyTests {
         try await store.record(provider: "openai", channel: "horror", unit: "tokens", amount: 4200, day: QuotaDay.utc(now))
         try await store.recordAudit(actor: "web (loopback)", action: "retry", target: "job 1", detail: "queued again")
         try await store.recordAudit(actor: "cli:root", action: "cancel", target: "job \(doomed)", detail: nil)
+        _ = try await store.pause(channel: "finance", by: "cli:root")
     }
 
     /// Everything a store can tell about its installation, for comparison.
@@ -75,6 +76,7 @@ struct CopyTests {
         #expect(Set(before.jobs.map(\.job.state)).isSuperset(of: [.queued, .succeeded, .failed]))
         #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
         #expect(before.rest.audit.map(\.action) == ["retry", "cancel"])
+        #expect(before.rest.pauses.map(\.channel) == ["finance"])
 
         let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
@@ -87,6 +89,7 @@ struct CopyTests {
         #expect(onPostgres.rest.slots == before.rest.slots && onPostgres.rest.cursors == before.rest.cursors)
         #expect(onPostgres.rest.workers == before.rest.workers && onPostgres.rest.ledger == before.rest.ledger)
         #expect(onPostgres.rest.audit == before.rest.audit)
+        #expect(onPostgres.rest.pauses == before.rest.pauses)
         #expect(try await pg.recordAudit(actor: "t", action: "retry", target: "job 2", detail: nil).id > before.rest.audit.map(\.id).max() ?? 0)
         // New rows on the target take new ids, after the copied ones.
         let next = try await pg.enqueue(NewJob(channel: "facts")).job.id
@@ -108,6 +111,7 @@ struct CopyTests {
         #expect(returned.jobs.filter { $0.job.id != next } == before.jobs)
         #expect(returned.rest.slots == before.rest.slots && returned.rest.cursors == before.rest.cursors && returned.rest.ledger == before.rest.ledger)
         #expect(Array(returned.rest.audit.prefix(2)) == before.rest.audit && returned.rest.audit.count == 3)
+        #expect(returned.rest.pauses == before.rest.pauses)
         pg.close()
     }
 }

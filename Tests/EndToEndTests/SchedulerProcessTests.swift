@@ -182,6 +182,46 @@ import YTAutoTestSupport
         #expect(await other.wait().status == 0)
     }
 
+    /// `ytauto-admin pause` with a worker process running: the paused channel's job, first in lease
+    /// order, waits while a later job of another channel runs; `resume` wakes the worker and it runs;
+    /// the scheduler records the paused channel's slot as paused; both actions are in the audit log.
+    @Test func aPausedChannelsJobWaitsUntilItIsResumed() async throws {
+        try writeConfig(cron: "* * * * *")
+        let s = try store()
+        let unknown = try await run("ytauto-admin", ["pause", "fact"], cwd: dir.url, environment: env)
+        #expect(unknown.status == 1 && unknown.stderr.contains("no channel named 'fact'") && unknown.stderr.contains("facts"), "\(unknown.stderr)")
+        let paused = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
+        #expect(paused.status == 0 && paused.stdout.contains("channel facts paused"), "\(paused.stderr)")
+        let status = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
+        #expect(status.stdout.contains("channel facts paused since"), "\(status.stdout)")
+        let statusJSON = try await run("ytauto", ["status", "--json"], cwd: dir.url, environment: env)
+        let st = try #require(try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as? [String: Any])
+        #expect((st["paused"] as? [[String: Any]])?.first?["channel"] as? String == "facts")
+
+        let waiting = try await s.enqueue(NewJob(channel: "facts", topic: "first in line", priority: -10, maxAttempts: 3, kind: .synthetic)).job.id
+        let other = try await s.enqueue(NewJob(channel: "other", topic: "second", maxAttempts: 3, kind: .synthetic)).job.id
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "10", "--concurrency", "1"], cwd: dir.url, environment: env)
+        // The other channel's job runs; the paused one, ahead of it in lease order, was passed over.
+        #expect(try await eventually(timeout: .seconds(60)) { try await s.job(id: other)?.state == .succeeded })
+        #expect(try await s.job(id: waiting)?.state == .queued)
+        #expect(try await s.attempts(jobID: waiting).isEmpty)
+        // The scheduler decides the current minute's slot: paused, no job.
+        let scheduler = try await run("ytauto", ["scheduler", "--once"], cwd: dir.url, environment: env)
+        #expect(scheduler.status == 0, "\(scheduler.stderr)")
+        let slots = try await s.slots(channel: "facts", limit: 5)
+        #expect(!slots.isEmpty && slots.allSatisfy { $0.decision == "paused" && $0.jobID == nil }, "\(slots)")
+
+        let resumed = try await run("ytauto-admin", ["resume", "facts"], cwd: dir.url, environment: env)
+        #expect(resumed.status == 0 && resumed.stdout.contains("channel facts resumed"), "\(resumed.stderr)")
+        #expect(try await eventually(timeout: .seconds(60)) { try await s.job(id: waiting)?.state == .succeeded })
+        let again = try await run("ytauto-admin", ["resume", "facts"], cwd: dir.url, environment: env)
+        #expect(again.status == 1 && again.stderr.contains("not paused"))
+        let audit = try await run("ytauto-admin", ["audit"], cwd: dir.url, environment: env)
+        #expect(audit.stdout.contains("pause") && audit.stdout.contains("resume") && audit.stdout.contains("channel facts"), "\(audit.stdout)")
+        worker.kill(SIGTERM)
+        #expect(await worker.wait().status == 0)
+    }
+
     @Test func runOneShowsEachStageAndEndsTheJob() async throws {
         try writeConfig(cron: "0 0 1 1 *")
         let r = try await run("ytauto", ["run-once", "facts", "--synthetic-stage-ms", "5"], cwd: dir.url, environment: env)

@@ -170,6 +170,49 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// The channels page pauses, resumes and runs a channel now, by name (a name with markup in it
+    /// too), each with the page's token and audited; a channel the configuration lacks is a 404.
+    @Test(arguments: ProcessEngine.all) func channelsArePausedResumedAndRunFromTheConsole(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let (cookie, token) = try await console.session()
+        let odd = "<i>odd</i>"
+        let oddPath = "/channels/" + (odd.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let page = try await console.get("/channels")
+        #expect(page.body.contains("action=\"\(oddPath)/pause\""), "the page's form for a channel named with markup")
+        #expect(try await console.post("/channels/facts/pause", form: [], cookie: cookie).status == 403)
+        #expect(try await store.pausedChannels().isEmpty)
+
+        for path in ["/channels/facts/pause", oddPath + "/pause"] {
+            let done = try await console.post(path, form: [("csrf", token)], cookie: cookie)
+            #expect(done.status == 303 && done.headers["location"]?.hasPrefix("/channels?done=paused") == true, "\(path): \(done.status) \(done.body)")
+        }
+        #expect(try await store.pausedChannels().map(\.channel).sorted() == [odd, "facts"].sorted())
+        #expect(try await store.pausedChannels().allSatisfy { $0.pausedBy == "web (loopback)" })
+        let paused = try await console.get("/channels")
+        #expect(paused.body.contains("id=\"resume-facts\"") && !paused.body.contains("id=\"pause-facts\""))
+        #expect(!paused.body.contains(odd))
+        #expect(try await console.get("/").body.contains("state-paused"))
+
+        // Run now: a job due now, with the next topic, even while paused (it waits for the resume).
+        let run = try await console.post("/channels/facts/run-now", form: [("csrf", token)], cookie: cookie)
+        let location = try #require(run.headers["location"], "\(run.status) \(run.body)")
+        let id = try #require(Int64(location.dropFirst("/jobs/".count).prefix { $0.isNumber }))
+        let job = try #require(try await store.job(id: id))
+        #expect(job.channel == "facts" && job.state == .queued && job.topic == "<b>bold</b> & <script>alert('topic')</script>")
+        #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)) == nil)
+
+        let resumed = try await console.post("/channels/facts/resume", form: [("csrf", token)], cookie: cookie)
+        #expect(resumed.status == 303)
+        #expect(try await store.pausedChannels().map(\.channel) == [odd])
+        #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60))?.jobID == id)
+        #expect(try await console.post("/channels/nope/pause", form: [("csrf", token)], cookie: cookie).status == 404)
+        let log = try await store.auditLog(limit: 10)
+        #expect(log.map(\.action) == ["resume", "run-now", "pause", "pause"], "\(log)")
+        #expect(log.map(\.target).contains("channel \(odd)"))
+        try await console.stop()
+    }
+
     @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }

@@ -96,6 +96,17 @@ import YTAutoCore
         #expect(withOnTime.dropLast().map { $0.kind == .enqueued } == [policy == .all, policy == .all])
     }
 
+    @Test func aPausedChannelsSlotsThatWouldRunArePausedAndMissedOnesStayMissed() {
+        let verdicts = SchedulingRules.verdicts(for: firings([300, 180, 1]), channel: channel(.all, window: 4 * 3600), now: now)
+        #expect(verdicts.map(\.kind) == [.missed, .enqueued, .enqueued])
+        #expect(SchedulingRules.paused(verdicts, by: nil) == verdicts)
+        let pause = ChannelPause(channel: "facts", pausedAt: now.addingTimeInterval(-3600), pausedBy: "cli:ops")
+        let paused = SchedulingRules.paused(verdicts, by: pause)
+        #expect(paused.map(\.kind) == [.missed, .paused, .paused])
+        #expect(paused[0].detail == verdicts[0].detail)
+        #expect(paused.dropFirst().allSatisfy { $0.detail == pause.slotDetail && $0.detail?.contains("cli:ops") == true })
+    }
+
     @Test func firingsAreEachInstantOnceOldestFirst() throws {
         let every30 = try CronExpression("*/30 * * * *"), hourly = try CronExpression("0 * * * *")
         let f = SchedulingRules.firings(of: [hourly, every30], after: now.addingTimeInterval(-3600), through: now, in: TimeZone(identifier: "UTC")!)

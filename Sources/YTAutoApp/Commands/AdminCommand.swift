@@ -10,7 +10,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, Pause.self, Resume.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
 
     public init() {}
 
@@ -183,6 +183,62 @@ public struct AdminCommand: AsyncParsableCommand {
         }
     }
 
+    /// `ytauto-admin pause CHANNEL`: see ``OperatorStore/pause(channel:by:)``.
+    public struct Pause: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Pause a channel: its slots are recorded as paused (no job), and workers lease none of its queued jobs until it is resumed.",
+            discussion: """
+                Running jobs finish. Queued jobs stay queued, in order. The slots of the pause are not made up \
+                after it. The channel must be in the configuration (--config). Recorded in the audit log.
+                """)
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The channel's name, as in the configuration.") public var channel: String
+        public init() {}
+
+        public func run() async throws {
+            let names: [String]
+            do {
+                names = try global.loadConfig().channels.map(\.name)
+            } catch {
+                throw CLIError("pause checks the channel against the configuration, which could not be read: \(error)")
+            }
+            guard names.contains(channel) else {
+                throw CLIError("no channel named '\(channel)' in the configuration (channels: \(names.joined(separator: ", ")))")
+            }
+            let store = try await global.openStore()
+            let before = try await store.pausedChannels().first { $0.channel == channel }
+            let pause = try await store.pause(channel: channel, by: AdminCommand.actor)
+            if before != nil {
+                print("channel \(channel) was already paused (since \(Timestamp.string(pause.pausedAt)), by \(pause.pausedBy))")
+            } else {
+                try await audit(store, "pause", "channel \(channel)", "paused")
+                print("channel \(channel) paused: no new jobs from its schedule, none of its queued jobs leased (\(try await queuedCount(store, channel)) queued)")
+            }
+        }
+    }
+
+    /// `ytauto-admin resume CHANNEL`.
+    public struct Resume: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Resume a paused channel: its next slots make jobs again and workers lease its queued jobs at once.")
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The channel's name.") public var channel: String
+        public init() {}
+
+        public func run() async throws {
+            let store = try await global.openStore()
+            guard let ended = try await store.resume(channel: channel) else {
+                throw CLIError("channel \(channel) is not paused")
+            }
+            try await audit(store, "resume", "channel \(channel)", "paused since \(Timestamp.string(ended.pausedAt))")
+            print("channel \(channel) resumed (paused since \(Timestamp.string(ended.pausedAt)) by \(ended.pausedBy)); \(try await queuedCount(store, channel)) queued")
+        }
+    }
+
+    static func queuedCount(_ store: any OperatorStore, _ channel: String) async throws -> Int {
+        try await store.stats().counts[channel]?[.queued] ?? 0
+    }
+
     public struct History: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Attempts, newest first: which job ran where, how long, and how it ended.")
@@ -298,15 +354,20 @@ public struct AdminCommand: AsyncParsableCommand {
 
     /// Records a steering command in the audit log, as the console records its actions: the actor
     /// is `cli:` and the login name of the user who ran it.
-    static func audit(_ store: any OperatorStore, _ action: String, _ target: String, _ detail: String) async throws {
+    /// Who ytauto-admin acts as, in the audit log and a pause: `cli:<user>`.
+    static var actor: String {
         let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
-        try await (store as? any ConsoleStore)?.recordAudit(actor: "cli:\(user)", action: action, target: target, detail: detail)
+        return "cli:\(user)"
+    }
+
+    static func audit(_ store: any OperatorStore, _ action: String, _ target: String, _ detail: String) async throws {
+        try await (store as? any ConsoleStore)?.recordAudit(actor: actor, action: action, target: target, detail: detail)
     }
 
     /// `ytauto-admin audit`: what operators did from the web console, newest first.
     public struct Audit: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "List the audit log: every retry and cancel, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
+            abstract: "List the audit log: every retry, cancel, pause, resume and run-now, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
         @OptionGroup public var global: GlobalOptions
         @Option(help: "At most this many entries.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false

@@ -289,10 +289,23 @@ struct StatusJSON: Encodable {
     var running: [JobWith<RunningJSON>]
     var workers: [Worker]
     var oldestDueQueuedAgeSeconds: Double?
+    /// The paused channels.
+    var paused: [Pause]
     var disk: Disk
 
+    struct Pause: Encodable {
+        var channel: String
+        var pausedAt: String
+        var pausedBy: String
+
+        enum CodingKeys: String, CodingKey {
+            case channel
+            case pausedAt = "paused_at", pausedBy = "paused_by"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case database, jobs, channels, running, workers, disk
+        case database, jobs, channels, running, workers, disk, paused
         case schemaVersion = "schema_version", oldestDueQueuedAgeSeconds = "oldest_due_queued_age_seconds"
     }
 }

@@ -12,6 +12,8 @@ struct StatusSnapshot: Sendable {
     /// Every worker registered as running, and whether it is alive by what this process can see.
     var live: [(worker: WorkerRecord, alive: Bool)]
     var oldestAge: TimeInterval?
+    /// The paused channels (their queued jobs wait, their slots make no job).
+    var paused: [ChannelPause]
     /// Disk used by the jobs' files, or why it is not known (the configuration could not be read).
     var disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
 
@@ -26,6 +28,7 @@ struct StatusSnapshot: Sendable {
         let starts = try await store.runningAttemptStarts()
         let workers = try await store.workers()
         let version = try await store.schemaVersion()
+        let paused = try await store.pausedChannels()
         var live: [(WorkerRecord, Bool)] = []
         for w in workers where w.state == .running {
             // A look only (another host's worker is taken at its word): the proof of life
@@ -42,7 +45,7 @@ struct StatusSnapshot: Sendable {
         }
         return StatusSnapshot(
             now: now, stats: stats, running: running, starts: starts, version: version, live: live,
-            oldestAge: stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }, disk: disk)
+            oldestAge: stats.oldestDueQueuedAt.map { now.timeIntervalSince($0) }, paused: paused, disk: disk)
     }
 
     func json(database: String) -> StatusJSON {
@@ -69,6 +72,7 @@ struct StatusSnapshot: Sendable {
                                   startedAt: Timestamp.string(w.startedAt), lastSeenAt: Timestamp.string(w.lastSeenAt))
             },
             oldestDueQueuedAgeSeconds: oldestAge,
+            paused: paused.map { StatusJSON.Pause(channel: $0.channel, pausedAt: Timestamp.string($0.pausedAt), pausedBy: $0.pausedBy) },
             disk: diskJSON)
     }
 }

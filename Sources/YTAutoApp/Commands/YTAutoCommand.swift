@@ -72,6 +72,9 @@ public struct YTAutoCommand: AsyncParsableCommand {
             let totals = JobState.allCases.map { "\($0.rawValue) \(stats.byState[$0, default: 0])" }.joined(separator: ", ")
             print("jobs: \(totals)")
             print("oldest due queued job: \(oldestAge.map { Output.duration($0) + " ago" } ?? "none")")
+            for p in snapshot.paused {
+                print("channel \(p.channel) paused since \(Timestamp.string(p.pausedAt)) by \(p.pausedBy) (ytauto-admin resume \(p.channel))")
+            }
             print("")
             switch disk {
             case .success(let d):

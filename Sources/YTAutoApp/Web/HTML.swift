@@ -70,7 +70,7 @@ enum HTML {
         td.num,th.num{text-align:right}.muted{color:#66707a}.error{color:#a4262c}
         .state{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.85em;background:#e6e9ed}
         .state-succeeded{background:#dff3e4}.state-failed{background:#fbe1e1}.state-running{background:#dde9fb}.state-cancelled{background:#eee}
-        .state-queued{background:#fff3d6}.state-skipped{background:#eee}.state-lost{background:#fbe1e1}.state-retrying{background:#fff3d6}
+        .state-queued{background:#fff3d6}.state-skipped{background:#eee}.state-lost{background:#fbe1e1}.state-retrying{background:#fff3d6}.state-paused{background:#f3e1fb}
         form.inline{display:inline}button{font:inherit;padding:.25rem .7rem;border:1px solid #9aa4ae;border-radius:4px;background:#fff;cursor:pointer}
         button.danger{border-color:#a4262c;color:#a4262c}.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin-bottom:.8rem}
         .filters label{display:flex;flex-direction:column;font-size:.85em}input,select{font:inherit;padding:.2rem .3rem}

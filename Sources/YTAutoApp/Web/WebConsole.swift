@@ -45,7 +45,9 @@ struct WebConsole: Sendable {
         router.get("/jobs/:id/artifacts/:stage/:index") { request, context in
             try await self.artifact(request, context)
         }
-        router.get("/channels") { request, _ in try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf) } }
+        router.get("/channels") { request, _ in
+            try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+        }
         router.get("/workers") { request, _ in try await self.html(request) { csrf in try await self.workersPage(csrf: csrf) } }
         router.get("/audit") { request, _ in try await self.html(request) { csrf in try await self.auditPage(csrf: csrf) } }
 
@@ -69,6 +71,32 @@ struct WebConsole: Sendable {
             let result = try await self.store.cancel(jobID: id)
             try await self.audit("cancel", "job \(id)", "\(result)")
             return Self.redirect("/jobs/\(id)?done=cancel-\(result)")
+        }
+        router.post("/channels/:name/pause") { request, context in
+            let channel = try self.channel(context)
+            _ = try await self.checkedForm(request)
+            let before = try await self.store.pausedChannels().contains { $0.channel == channel.name }
+            _ = try await self.store.pause(channel: channel.name, by: Self.actor)
+            if !before { try await self.audit("pause", "channel \(channel.name)", "paused") }
+            return Self.redirect("/channels?done=paused#channel-\(Self.fragment(channel.name))")
+        }
+        router.post("/channels/:name/resume") { request, context in
+            let channel = try self.channel(context)
+            _ = try await self.checkedForm(request)
+            if let ended = try await self.store.resume(channel: channel.name) {
+                try await self.audit("resume", "channel \(channel.name)", "paused since \(Timestamp.string(ended.pausedAt))")
+            }
+            return Self.redirect("/channels?done=resumed#channel-\(Self.fragment(channel.name))")
+        }
+        router.post("/channels/:name/run-now") { request, context in
+            // A job due now with the topic the scheduler would take next (as `ytauto enqueue CHANNEL`).
+            let channel = try self.channel(context)
+            _ = try await self.checkedForm(request)
+            let topic = try await self.store.suggestTopic(for: channel).topic
+            let job = try await self.store.enqueue(NewJob(channel: channel.name, topic: topic, priority: channel.priority,
+                                                          maxAttempts: channel.maxAttempts)).job
+            try await self.audit("run-now", "channel \(channel.name)", "job \(job.id), topic \(topic)")
+            return Self.redirect("/jobs/\(job.id)?done=queued")
         }
         router.post("/jobs/bulk") { request, _ in
             let form = try await self.checkedForm(request)
@@ -162,8 +190,27 @@ struct WebConsole: Sendable {
         return form
     }
 
+    /// Who the console acts as, in the audit log and a pause (no login yet: loopback only).
+    static let actor = "web (loopback)"
+
     func audit(_ action: String, _ target: String, _ detail: String?) async throws {
-        try await store.recordAudit(actor: "web (loopback)", action: action, target: target, detail: detail)
+        try await store.recordAudit(actor: Self.actor, action: action, target: target, detail: detail)
+    }
+
+    /// The configured channel the path names; 404 for any other name.
+    func channel(_ context: BasicRequestContext) throws -> ChannelConfig {
+        // The pages percent-encode every character but letters and digits (``fragment(_:)``).
+        let raw = context.parameters.get("name") ?? ""
+        let name = raw.removingPercentEncoding ?? raw
+        guard let channel = channels.first(where: { $0.name == name }) else {
+            throw HTTPError(.notFound, message: "no channel named '\(name)' in the configuration")
+        }
+        return channel
+    }
+
+    /// A channel's name as a URL fragment (its anchor on the channels page).
+    static func fragment(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
     }
 
     static func redirect(_ location: String) -> Response {

@@ -37,7 +37,8 @@ extension WebConsole {
         out += "<h2>Jobs by channel</h2><div class=\"wide\"><table><thead><tr><th>channel</th>"
             + JobState.allCases.map { "<th class=\"num\">\($0.rawValue)</th>" }.joined() + "</tr></thead><tbody>"
         for channel in s.stats.counts.keys.sorted() {
-            out += "<tr><td>\(E.escape(channel))</td>" + JobState.allCases.map { state in
+            let paused = s.paused.contains { $0.channel == channel } ? " " + E.state("paused") : ""
+            out += "<tr><td>\(E.escape(channel))\(paused)</td>" + JobState.allCases.map { state in
                 let n = s.stats.counts[channel]?[state] ?? 0
                 return "<td class=\"num\"><a href=\"/jobs\(Self.link(JobQuery(state: state, channel: channel)))\">\(n)</a></td>"
             }.joined() + "</tr>"
@@ -279,14 +280,32 @@ extension WebConsole {
 
     // MARK: - Channels, workers, audit
 
-    func channelsPage(csrf: String) async throws -> String {
+    func channelsPage(csrf: String, notice: String? = nil) async throws -> String {
         var out = "<h1>Channels</h1>"
+        if let notice, ["paused", "resumed"].contains(notice) { out += "<p class=\"notice\">channel \(E.escape(notice))</p>" }
         if channels.isEmpty { out += "<p class=\"muted\">the configuration names no channel</p>" }
         let now = Date()
+        let pauses = Dictionary(try await store.pausedChannels().map { ($0.channel, $0) }, uniquingKeysWith: { a, _ in a })
         for channel in channels {
-            out += "<h2 id=\"channel-\(E.escape(channel.name))\">\(E.escape(channel.name))</h2>"
+            let name = E.escape(channel.name), path = E.escape(Self.fragment(channel.name))
+            out += "<h2 id=\"channel-\(path)\">\(name)" + (pauses[channel.name] != nil ? " \(E.state("paused"))" : "") + "</h2>"
             out += "<p>\(E.escape(channel.type.rawValue)) · \(E.escape(channel.format.rawValue)) · zone \(E.escape(channel.timeZone))"
                 + " · missed slots: \(E.escape(channel.missedSlots.rawValue)) · <a href=\"/jobs\(Self.link(JobQuery(channel: channel.name)))\">jobs</a></p>"
+            let token = "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
+            out += "<p>"
+            if let pause = pauses[channel.name] {
+                out += "<span class=\"muted\">paused \(E.time(pause.pausedAt)) by \(E.escape(pause.pausedBy)): its slots make no job and its queued jobs wait</span> "
+                    + "<form class=\"inline\" method=\"post\" action=\"/channels/\(path)/resume\">\(token)"
+                    + "<button type=\"submit\" id=\"resume-\(path)\">Resume</button></form> "
+            } else {
+                out += "<form class=\"inline\" method=\"post\" action=\"/channels/\(path)/pause\" data-confirm=\"Pause \(name)? Its slots will make no job until it is resumed.\">\(token)"
+                    + "<button type=\"submit\" class=\"danger\" id=\"pause-\(path)\">Pause</button></form> "
+            }
+            if !channel.topics.isEmpty {
+                out += "<form class=\"inline\" method=\"post\" action=\"/channels/\(path)/run-now\">\(token)"
+                    + "<button type=\"submit\" id=\"run-now-\(path)\">Run now</button></form>"
+            }
+            out += "</p>"
             let zone = TimeZone(identifier: channel.timeZone) ?? .gmt
             var next: [(Date, String)] = []
             for expression in channel.schedule {

@@ -80,4 +80,32 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
 
     /// The quota ledger from `day` (`YYYY-MM-DD`) on.
     func ledger(since day: String) async throws -> [LedgerEntry]
+
+    /// Pauses `channel`: from the next pass its slots are recorded `paused` (no job), and no
+    /// worker leases its queued jobs (they stay queued, in order) until it is resumed. Running
+    /// jobs finish. `ytauto run-once JOB` still runs one of its jobs: that is an operator asking.
+    /// Returns the pause as stored: the earlier one if it was already paused.
+    func pause(channel: String, by actor: String) async throws -> ChannelPause
+
+    /// Resumes `channel` and wakes idle workers; returns the pause it ended, nil if it was not paused.
+    func resume(channel: String) async throws -> ChannelPause?
+
+    /// The paused channels, by name.
+    func pausedChannels() async throws -> [ChannelPause]
+}
+
+/// A channel an operator paused: when and by whom (`cli:<user>`, `web:<address>`).
+public struct ChannelPause: Sendable, Hashable, Codable {
+    public var channel: String
+    public var pausedAt: Date
+    public var pausedBy: String
+
+    public init(channel: String, pausedAt: Date, pausedBy: String) {
+        self.channel = channel
+        self.pausedAt = pausedAt
+        self.pausedBy = pausedBy
+    }
+
+    /// What a slot of the channel is recorded with while it is paused.
+    public var slotDetail: String { "channel paused at \(Timestamp.string(pausedAt)) by \(pausedBy)" }
 }

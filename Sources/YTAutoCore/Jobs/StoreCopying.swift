@@ -16,20 +16,23 @@ public struct CopiedJob: Sendable, Hashable {
 }
 
 /// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
-/// cursors, the quota ledger, and the audit log (oldest first).
+/// cursors, the quota ledger, the audit log (oldest first) and the paused channels.
 public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
     public var cursors: [String: Date]
     public var ledger: [LedgerEntry]
     public var audit: [AuditEntry]
+    public var pauses: [ChannelPause]
 
-    public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry]) {
+    public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
+                pauses: [ChannelPause]) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
         self.ledger = ledger
         self.audit = audit
+        self.pauses = pauses
     }
 }
 
@@ -38,9 +41,9 @@ public struct CopiedInstallation: Sendable, Hashable {
 public protocol StoreCopying: ConsoleStore {
     /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts and stage runs.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
-    /// Workers, slots, cursors, ledger and audit log.
+    /// Workers, slots, cursors, ledger, audit log and pauses.
     func copiedInstallation() async throws -> CopiedInstallation
-    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker or audit entry).
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry or pause).
     func isEmptyForCopy() async throws -> Bool
     /// Writes `jobs` (ids kept) in one transaction.
     func insertCopied(_ jobs: [CopiedJob]) async throws

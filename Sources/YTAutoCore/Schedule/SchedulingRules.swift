@@ -9,6 +9,8 @@ public struct SlotDecision: Sendable, Hashable {
         case missed
         /// Every topic was used within the channel's recency window.
         case noTopic = "no_topic"
+        /// The channel was paused (``ChannelPause``): the slot makes no job, and is not made up later.
+        case paused
     }
 
     public var channel: String
@@ -107,6 +109,20 @@ public enum SchedulingRules {
                 }
             }
             return decision
+        }
+    }
+
+    /// The verdicts of a paused channel's pass: every slot that would have run is `paused`
+    /// instead (missed ones stay missed, with their reason). A resumed channel does not make up
+    /// the slots of its pause: they were decided, as a pause asks.
+    public static func paused(_ verdicts: [SlotDecision], by pause: ChannelPause?) -> [SlotDecision] {
+        guard let pause else { return verdicts }
+        return verdicts.map { v in
+            guard v.kind == .enqueued else { return v }
+            var p = v
+            p.kind = .paused
+            p.detail = pause.slotDetail
+            return p
         }
     }
 

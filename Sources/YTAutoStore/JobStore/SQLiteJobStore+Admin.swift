@@ -187,7 +187,7 @@ extension SQLiteJobStore {
     /// The earliest `run_at` of a queued job of `kind` (of the given channels), due or not.
     public func nextRunAt(channels: [String]?, kind: JobKind = .video) async throws -> Date? {
         let rows: [Row] = try await database.read { db in
-            if let channels {
+            if let channels = try Self.leasableChannels(db, asked: channels) {
                 return try channels.compactMap { try db.queryOne(SQL.nextRunOfChannel, [kind.rawValue, $0]) }
             }
             return try db.query(SQL.nextRunAt, [kind.rawValue])

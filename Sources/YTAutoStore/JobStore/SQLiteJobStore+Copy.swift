@@ -25,12 +25,12 @@ extension SQLiteJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
-            audit: try await auditLog(limit: Int.max).reversed())
+            audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
-            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log"].allSatisfy { table in
+            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
         }
@@ -107,6 +107,9 @@ extension SQLiteJobStore: StoreCopying {
             for a in installation.audit {
                 try db.run("INSERT INTO audit_log (id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
                            [a.id, a.at, a.actor, a.action, a.target, a.detail])
+            }
+            for p in installation.pauses {
+                try db.run("INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (?, ?, ?)", [p.channel, p.pausedAt, p.pausedBy])
             }
         }
     }

@@ -19,7 +19,8 @@ extension SQLiteJobStore {
             guard cursor < now else { return [] }
             let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
-            for var decision in SchedulingRules.verdicts(for: firings, channel: channel, now: now) {
+            let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
+            for var decision in SchedulingRules.paused(verdicts, by: try Self.pause(db, channel: channel.name)) {
                 let t = decision.slotAt
                 if decision.kind == .enqueued {
                     decision.topic = try Self.pickTopic(db, channel, now: now)

@@ -279,10 +279,10 @@ public final class SQLiteJobStore: JobStore {
             let row: Row?
             if let jobID {
                 row = try db.queryOne(SQL.leaseByID, [worker, expires, now, jobID])
-            } else if let channels {
+            } else if let channels = try Self.leasableChannels(db, asked: channels) {
                 // Each channel's first due job by an index seek; the first of those in lease order.
                 var best: (id: Int64, key: (Int64, String, Int64))? = nil
-                for channel in Set(channels) {
+                for channel in channels {
                     guard let row = try db.queryOne(SQL.nextOfChannel, [kind.rawValue, channel, now]) else { continue }
                     let r = StoredRow(row, table: "jobs", key: "id", as: "job")
                     let id = try r.int("id")
