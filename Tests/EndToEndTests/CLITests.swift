@@ -90,6 +90,24 @@ import YTAutoTestSupport
         #expect(try await admin("prune", "--older-than", "30d").stdout.contains("pruned 0"))
     }
 
+    /// `retry JOB --from STAGE`: usage errors exit 2 naming the stages; a redo is done and audited.
+    @Test func retryFromAStageRedoesItAndTheLaterOnes() async throws {
+        _ = try await ytauto("init")
+        let bad = try await admin("retry", "1", "--from", "thumbnails")
+        #expect(bad.status == 2 && bad.stderr.contains("'thumbnails' is not a stage") && bad.stderr.contains("script, narration"), "\(bad.stderr)")
+        let bulk = try await admin("retry", "--all-failed", "--from", "script")
+        #expect(bulk.status == 2 && bulk.stderr.contains("--from goes with one job's id"), "\(bulk.stderr)")
+        let a = try await ytauto("enqueue", "facts", "--json")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])?["id"] as? Int)
+        #expect(try await admin("cancel", "\(id)").status == 0)
+        let redo = try await admin("retry", "\(id)", "--from", "thumbnail")
+        #expect(redo.status == 0 && redo.stdout.contains("to redo thumbnail, publish; earlier stages kept"), "\(redo.stderr)")
+        let audit = try await admin("audit", "--json")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.first?["action"] as? String == "redo" && (rows.first?["detail"] as? String)?.hasPrefix("from thumbnail") == true)
+        #expect(try await admin("retry", "999", "--from", "script").status == 1)
+    }
+
     @Test func usageErrorsExitTwoAndFailuresExitOne() async throws {
         _ = try await ytauto("init")
         let usage = try await admin("retry")

@@ -213,6 +213,30 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// A job's page redoes it from a chosen stage (with the page's token, audited); a job already
+    /// uploaded shows no redo, and a forced one is a 409 that says why.
+    @Test(arguments: ProcessEngine.all) func aJobIsRedoneFromAStage(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let (cookie, token) = try await console.session()
+        let id = try await failed(store, topic: "redo me")
+        #expect(try await console.get("/jobs/\(id)").body.contains("id=\"redo\""))
+        #expect(try await console.post("/jobs/\(id)/redo", form: [("stage", "thumbnail")], cookie: cookie).status == 403)
+        let done = try await console.post("/jobs/\(id)/redo", form: [("csrf", token), ("stage", "thumbnail")], cookie: cookie)
+        #expect(done.status == 303 && done.headers["location"] == "/jobs/\(id)?done=redone", "\(done.status) \(done.body)")
+        #expect(try await store.job(id: id)?.state == .queued)
+
+        let uploaded = try await store.enqueue(NewJob(channel: "facts", topic: "on youtube")).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: uploaded))
+        try await store.saveStageNotes(lease, stage: "publish", notes: ["video_id": "abcdefghijk"])
+        _ = try await store.complete(lease)
+        #expect(!(try await console.get("/jobs/\(uploaded)").body.contains("id=\"redo\"")))
+        let refused = try await console.post("/jobs/\(uploaded)/redo", form: [("csrf", token), ("stage", "thumbnail")], cookie: cookie)
+        #expect(refused.status == 409 && refused.body.contains("second video"), "\(refused.status) \(refused.body)")
+        #expect(try await store.auditLog(limit: 2).map(\.action) == ["redo", "redo"])
+        try await console.stop()
+    }
+
     @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }

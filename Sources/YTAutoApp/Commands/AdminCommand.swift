@@ -137,17 +137,27 @@ public struct AdminCommand: AsyncParsableCommand {
 
     public struct Retry: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Queue a failed or cancelled job again, or every failed job.",
-            discussion: "Finished stages are kept, so the job resumes where it stopped. A job with no attempts left gets one more.")
+            abstract: "Queue a failed or cancelled job again, or every failed job; or redo a job from a stage (--from).",
+            discussion: """
+                Finished stages are kept, so the job resumes where it stopped. A job with no attempts left gets one more. \
+                With --from STAGE (one of \(Stage.names.joined(separator: ", "))), that stage and every later one are made \
+                again and the earlier ones kept (a new thumbnail without a new script); any job but a running one, and never \
+                one already uploaded to YouTube (that would upload a second video).
+                """)
         @OptionGroup public var global: GlobalOptions
         @Argument(help: "The job's id.") public var job: Int64?
         @Flag(help: "Retry every failed job.") public var allFailed = false
         @Option(help: "With --all-failed: only this channel.") public var channel: String?
+        @Option(help: "Redo the job from this stage: it and the later stages run again.") public var from: String?
         public init() {}
 
         public func validate() throws {
             if (job == nil) == !allFailed { throw ValidationError("give either a job id or --all-failed") }
             if channel != nil && !allFailed { throw ValidationError("--channel goes with --all-failed") }
+            if let from {
+                if allFailed { throw ValidationError("--from goes with one job's id, not --all-failed") }
+                do { _ = try JobRules.stagesToRedo(from: from) } catch { throw ValidationError("--from: \(error)") }
+            }
         }
 
         public func run() async throws {
@@ -156,6 +166,11 @@ public struct AdminCommand: AsyncParsableCommand {
                 let ids = try await store.retryAllFailed(channel: channel)
                 try await audit(store, "bulk-retry", "jobs state=failed" + (channel.map { " channel=\($0)" } ?? ""), "\(ids.count) jobs")
                 print(ids.isEmpty ? "no failed jobs" : "queued again: \(ids.map(String.init).joined(separator: ", "))")
+            } else if let job, let from {
+                let j = try await store.redo(jobID: job, from: from)
+                let stages = try JobRules.stagesToRedo(from: from)
+                try await audit(store, "redo", "job \(job)", "from \(from) (attempt \(j.attempt) of \(j.maxAttempts) used)")
+                print("job \(j.id) queued again to redo \(stages.joined(separator: ", ")); earlier stages kept")
             } else if let job {
                 let j = try await store.retry(jobID: job)
                 try await audit(store, "retry", "job \(job)", "queued again (attempt \(j.attempt) of \(j.maxAttempts))")

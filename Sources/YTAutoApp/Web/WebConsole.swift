@@ -65,6 +65,19 @@ struct WebConsole: Sendable {
             try await self.audit("retry", "job \(id)", detail)
             return Self.redirect("/jobs/\(id)?done=retried")
         }
+        router.post("/jobs/:id/redo") { request, context in
+            let id = try Self.jobID(context)
+            let form = try await self.checkedForm(request)
+            let stage = form["stage"] ?? ""
+            do {
+                let job = try await self.store.redo(jobID: id, from: stage)
+                try await self.audit("redo", "job \(id)", "from \(stage) (attempt \(job.attempt) of \(job.maxAttempts) used)")
+            } catch {
+                try await self.audit("redo", "job \(id)", "refused: \(error)")
+                throw HTTPError(.conflict, message: "job \(id) was not redone from '\(stage)': \(error)")
+            }
+            return Self.redirect("/jobs/\(id)?done=redone")
+        }
         router.post("/jobs/:id/cancel") { request, context in
             let id = try Self.jobID(context)
             _ = try await self.checkedForm(request)

@@ -177,6 +177,14 @@ extension WebConsole {
             out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/retry\"><input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
                 + "<button type=\"submit\" id=\"retry\">Retry</button></form> "
         }
+        let published = stages.first { $0.stage == Stage.publish.rawValue }?.notes["video_id"]
+        if job.state != .running && published == nil {
+            // Redo from a stage: that stage and the later ones run again, the earlier ones are kept.
+            out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/redo\"><input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
+                + "<select name=\"stage\" id=\"redo-stage\" aria-label=\"stage to redo from\">"
+                + Stage.names.map { "<option value=\"\($0)\">\($0)</option>" }.joined()
+                + "</select> <button type=\"submit\" id=\"redo\">Redo from this stage</button></form> "
+        }
         if job.state == .queued || job.state == .running {
             out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/cancel\" data-confirm=\"Cancel job \(id)?\">"
                 + "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\"><button type=\"submit\" class=\"danger\" id=\"cancel\">Cancel</button></form>"

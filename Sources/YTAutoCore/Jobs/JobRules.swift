@@ -43,6 +43,26 @@ public enum JobRules {
         return .retry(at: min(job.runAt, now), refund: false)
     }
 
+    /// The stages a redo from `stage` clears: it and every later one of the pipeline (``Stage``),
+    /// in order; the earlier ones are kept and not run again.
+    public static func stagesToRedo(from stage: String) throws -> [String] {
+        guard let start = Stage.names.firstIndex(of: stage) else {
+            throw JobStoreError.invalidArgument("'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))")
+        }
+        return Array(Stage.names[start...])
+    }
+
+    /// Why job `id` in `state` cannot be redone from a stage, or nil if it can. A running job is
+    /// its worker's. A job whose video was uploaded (its publish stage recorded `videoID`) is not
+    /// redone: its publish stage would run again and upload a second video.
+    public static func redoRefusal(jobID id: Int64, state: JobState, publishedVideoID: String?) -> JobStoreError? {
+        if state == .running { return .invalidState(jobID: id, state: state, action: "redo it while its worker runs it: cancel it first") }
+        if let video = publishedVideoID {
+            return .invalidArgument("job \(id) was published as YouTube video \(video); redoing it would upload a second video: enqueue a new job instead")
+        }
+        return nil
+    }
+
     /// The error recorded for a lost attempt: `code` (`worker.lost`, `lease.expired`) and the
     /// reason, with the attempt and the stage it was in.
     public static func lossFailure(of job: Job, code: String, message: String) -> JobFailure {

@@ -81,6 +81,13 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
     /// The quota ledger from `day` (`YYYY-MM-DD`) on.
     func ledger(since day: String) async throws -> [LedgerEntry]
 
+    /// Redoes a job from a stage (``JobRules/stagesToRedo(from:)``): the records of that stage and
+    /// every later one are cleared (their past runs stay in the history) and the job is queued
+    /// again, due now, with one more attempt if it had none left; the stages before it are kept,
+    /// so a new thumbnail does not cost a new script. Any state but running; never a job already
+    /// uploaded (``JobRules/redoRefusal(jobID:state:publishedVideoID:)``).
+    func redo(jobID: Int64, from stage: String) async throws -> Job
+
     /// Pauses `channel`: from the next pass its slots are recorded `paused` (no job), and no
     /// worker leases its queued jobs (they stay queued, in order) until it is resumed. Running
     /// jobs finish. `ytauto run-once JOB` still runs one of its jobs: that is an operator asking.

@@ -40,6 +40,22 @@ extension SQLiteJobStore {
         return signalIfQueued(job)
     }
 
+    public func redo(jobID: Int64, from stage: String) async throws -> Job {
+        let stages = try JobRules.stagesToRedo(from: stage)
+        let now = self.now()
+        let job = try await database.write { db in
+            guard let row = try db.queryOne(SQL.jobByID, [jobID]) else { throw JobStoreError.notFound(jobID) }
+            let state = try Self.job(row).state
+            let video = try db.queryOne("SELECT json_extract(notes, '$.video_id') AS video FROM job_stages WHERE job_id = ? AND stage = 'publish'", [jobID])?
+                .string("video")
+            if let refusal = JobRules.redoRefusal(jobID: jobID, state: state, publishedVideoID: video) { throw refusal }
+            for s in stages { try db.run("DELETE FROM job_stages WHERE job_id = ? AND stage = ?", [jobID, s]) }
+            guard let updated = try db.queryOne(SQL.retryJob, [now, jobID]) else { throw JobStoreError.notFound(jobID) }
+            return try Self.job(updated)
+        }
+        return signalIfQueued(job)
+    }
+
     public func retryAllFailed(channel: String?) async throws -> [Int64] {
         let now = self.now()
         let ids = try await database.write { db in

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+
+/// Redoing a job from a stage, on every engine: that stage and the later ones are cleared (their
+/// runs stay in the history), the earlier ones kept, the job queued again; never a running job,
+/// never one already uploaded, never a stage that is not one.
+@Suite struct RedoTests {
+    /// A job whose stages up to and including `through` succeeded, then ended as `ending`.
+    func job(_ s: any OperatorStore, through: Stage, publishedAs video: String? = nil) async throws -> Int64 {
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "octopus", maxAttempts: 1)).job.id
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        for stage in Stage.allCases.prefix(through: Stage.allCases.firstIndex(of: through)!) {
+            try await s.checkpoint(lease, stage: stage.rawValue, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+        }
+        if let video { try await s.saveStageNotes(lease, stage: Stage.publish.rawValue, notes: ["video_id": video]) }
+        _ = try await s.fail(lease, error: JobFailure(code: "thumbnail.ugly", message: "a person said so", isRetryable: false))
+        return id
+    }
+
+    @Test(arguments: StoreEngine.all) func aRedoClearsTheStageAndTheLaterOnesAndKeepsTheEarlier(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let id = try await job(s, through: .thumbnail)
+        let runsBefore = try await s.stageRuns(jobID: id).count
+        let redone = try await s.redo(jobID: id, from: "thumbnail")
+        #expect(redone.state == .queued && redone.maxAttempts == 2, "one more attempt, as a retry gives")
+        #expect(Set(try await s.stages(jobID: id).map(\.stage)) == ["script", "narration", "images", "clips", "compose"])
+        #expect(try await s.stageRuns(jobID: id).count == runsBefore, "the history of the cleared stages stays")
+        // It leases again, and a worker would skip the kept stages and run thumbnail and publish.
+        let lease = try #require(try await s.lease(worker: "w2", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)))
+        #expect(lease.jobID == id)
+        _ = try await s.complete(lease)
+        // A succeeded job that was not uploaded can be redone too (the local publisher), from the first stage.
+        #expect(try await s.redo(jobID: id, from: "script").state == .queued)
+        #expect(try await s.stages(jobID: id).isEmpty)
+    }
+
+    @Test(arguments: StoreEngine.all) func aRunningOrUploadedJobOrAnUnknownStageIsRefusedAndNothingChanges(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let published = try await job(s, through: .publish, publishedAs: "dQw4w9WgXcQ")
+        let uploaded = await #expect(throws: JobStoreError.self) { try await s.redo(jobID: published, from: "thumbnail") }
+        #expect("\(uploaded!)".contains("dQw4w9WgXcQ") && "\(uploaded!)".contains("second video"))
+        #expect(try await s.stages(jobID: published).count == 7)
+        #expect(try await f.row(published).state == .failed)
+
+        let running = try await s.enqueue(NewJob(channel: "facts", topic: "busy")).job.id
+        _ = try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: running)
+        await #expect(throws: JobStoreError.self) { try await s.redo(jobID: running, from: "script") }
+        #expect(try await f.row(running).state == .running)
+
+        let failed = try await job(s, through: .images)
+        let bad = await #expect(throws: JobStoreError.self) { try await s.redo(jobID: failed, from: "thumbnails") }
+        #expect("\(bad!)".contains("'thumbnails' is not a stage"))
+        #expect(try await s.stages(jobID: failed).count == 3)
+        await #expect(throws: JobStoreError.self) { try await s.redo(jobID: 999_999, from: "script") }
+    }
+}
