@@ -33,40 +33,41 @@ extension PostgresJobStore {
 
     public func retry(jobID: Int64) async throws -> Job {
         signalIfQueued(try await pool.transaction { tx in
-            guard let row = try await tx.queryOne("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE") else {
-                throw JobStoreError.notFound(jobID)
-            }
-            let state = try Self.job(row).state
+            let state = try await Self.lockedState(tx, jobID: jobID)
             guard state == .failed || state == .cancelled else {
                 throw JobStoreError.invalidState(jobID: jobID, state: state, action: "retry: only failed or cancelled jobs are retried")
             }
-            let now = try await self.now(tx)
-            var q = PostgresQuery(unsafeSQL: "\(Self.retrySet) WHERE id = $2 RETURNING *")
-            q.binds.append(now)
-            q.binds.append(jobID)
-            guard let updated = try await tx.queryOne(q) else { throw JobStoreError.notFound(jobID) }
-            return try Self.job(updated)
+            return try await self.requeue(tx, jobID: jobID)
         })
     }
 
     public func redo(jobID: Int64, from stage: String) async throws -> Job {
         let stages = try JobRules.stagesToRedo(from: stage)
         return signalIfQueued(try await pool.transaction { tx in
-            guard let row = try await tx.queryOne("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE") else {
-                throw JobStoreError.notFound(jobID)
-            }
-            let state = try Self.job(row).state
+            let state = try await Self.lockedState(tx, jobID: jobID)
             let video = try await tx.queryOne(
                 "SELECT notes ->> 'video_id' AS video FROM job_stages WHERE job_id = \(jobID) AND stage = 'publish'")?.string("video")
             if let refusal = JobRules.redoRefusal(jobID: jobID, state: state, publishedVideoID: video) { throw refusal }
             try await tx.run("DELETE FROM job_stages WHERE job_id = \(jobID) AND stage = ANY(\(stages)::text[])")
-            let now = try await self.now(tx)
-            var q = PostgresQuery(unsafeSQL: "\(Self.retrySet) WHERE id = $2 RETURNING *")
-            q.binds.append(now)
-            q.binds.append(jobID)
-            guard let updated = try await tx.queryOne(q) else { throw JobStoreError.notFound(jobID) }
-            return try Self.job(updated)
+            return try await self.requeue(tx, jobID: jobID)
         })
+    }
+
+    /// The job's state, its row locked for the rest of the transaction.
+    static func lockedState(_ tx: PGTransaction, jobID: Int64) async throws -> JobState {
+        guard let row = try await tx.queryOne("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE") else {
+            throw JobStoreError.notFound(jobID)
+        }
+        return try Self.job(row).state
+    }
+
+    /// Queues the job again, due now (``retrySet``).
+    func requeue(_ tx: PGTransaction, jobID: Int64) async throws -> Job {
+        var q = PostgresQuery(unsafeSQL: "\(Self.retrySet) WHERE id = $2 RETURNING *")
+        q.binds.append(try await now(tx))
+        q.binds.append(jobID)
+        guard let updated = try await tx.queryOne(q) else { throw JobStoreError.notFound(jobID) }
+        return try Self.job(updated)
     }
 
     public func retryAllFailed(channel: String?) async throws -> [Int64] {
