@@ -110,7 +110,15 @@ struct BrowserConsoleTests {
             #expect(try browser.evaluate("document.querySelector('#pause-facts') !== null") as? Bool == true)
         }
         #expect(try await store.pausedChannels().isEmpty)
-        #expect(try await store.auditLog(limit: 10).map(\.action) == ["resume", "pause", "bulk-retry", "cancel", "retry"])
+        // Run now asks first, then makes one job and shows it.
+        let before = try await store.stats().byState[.queued, default: 0]
+        try await blocking {
+            try browser.clickAndWait("#run-now-facts")
+            #expect(browser.dialogs.last == "Make a job of facts now, with its next topic?")
+            #expect(try browser.evaluate("document.querySelector('.notice').textContent") as? String == "queued")
+        }
+        #expect(try await store.stats().byState[.queued, default: 0] == before + 1)
+        #expect(try await store.auditLog(limit: 10).map(\.action) == ["run-now", "resume", "pause", "bulk-retry", "cancel", "retry"])
         #expect(browser.errors.isEmpty, "JavaScript errors: \(browser.errors)")
         try await console.stop()
     }

@@ -310,7 +310,7 @@ extension WebConsole {
                     + "<button type=\"submit\" class=\"danger\" id=\"pause-\(path)\">Pause</button></form> "
             }
             if !channel.topics.isEmpty {
-                out += "<form class=\"inline\" method=\"post\" action=\"/channels/\(path)/run-now\">\(token)"
+                out += "<form class=\"inline\" method=\"post\" action=\"/channels/\(path)/run-now\" data-confirm=\"Make a job of \(name) now, with its next topic?\">\(token)"
                     + "<button type=\"submit\" id=\"run-now-\(path)\">Run now</button></form>"
             }
             out += "</p>"
