@@ -10,17 +10,18 @@ import YTAutoCore
 /// lease a second round trip to learn whether one does, for the rare pause with thousands of due
 /// jobs behind it (docs/postgresql.md).
 extension PostgresJobStore {
-    public func pause(channel: String, by actor: String) async throws -> ChannelPause {
+    public func pause(channel: String, by actor: String) async throws -> (pause: ChannelPause, isNew: Bool) {
         try await pool.transaction { tx in
             let now = try await self.now(tx)
-            try await tx.run("""
+            // `run` counts the rows returned: one when this call made the pause.
+            let inserted = try await tx.run("""
                 INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (\(channel), \(now), \(actor))
-                ON CONFLICT (channel) DO NOTHING
+                ON CONFLICT (channel) DO NOTHING RETURNING channel
                 """)
             guard let pause = try await Self.pause(tx.queryOne, channel: channel) else {
                 throw JobStoreError.invalidArgument("channel \(channel): the pause was not recorded")
             }
-            return pause
+            return (pause, inserted == 1)
         }
     }
 

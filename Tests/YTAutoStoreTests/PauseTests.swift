@@ -27,11 +27,12 @@ import YTAutoStore
         let h2 = try await s.enqueue(NewJob(channel: "horror", topic: "h2", priority: -5, maxAttempts: 3)).job.id
         let f1 = try await s.enqueue(NewJob(channel: "facts", topic: "f1", maxAttempts: 3)).job.id
 
-        let pause = try await s.pause(channel: "horror", by: "cli:test")
-        #expect(pause.channel == "horror" && pause.pausedBy == "cli:test")
-        // Pausing again keeps the first pause.
+        let (pause, isNew) = try await s.pause(channel: "horror", by: "cli:test")
+        #expect(isNew && pause.channel == "horror" && pause.pausedBy == "cli:test")
+        // Pausing again keeps the first pause, and says it did not make one.
         f.clock.advance(60)
-        #expect(try await s.pause(channel: "horror", by: "web (loopback)") == pause)
+        let again = try await s.pause(channel: "horror", by: "web (loopback)")
+        #expect(again.pause == pause && !again.isNew)
         #expect(try await s.pausedChannels() == [pause])
 
         // The next due job is facts' (horror's are not due to anyone), and every lease form takes it, never horror's.

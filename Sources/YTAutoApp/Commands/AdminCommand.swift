@@ -221,9 +221,8 @@ public struct AdminCommand: AsyncParsableCommand {
                 throw CLIError("no channel named '\(channel)' in the configuration (channels: \(names.joined(separator: ", ")))")
             }
             let store = try await global.openStore()
-            let before = try await store.pausedChannels().first { $0.channel == channel }
-            let pause = try await store.pause(channel: channel, by: AdminCommand.actor)
-            if before != nil {
+            let (pause, isNew) = try await store.pause(channel: channel, by: AdminCommand.actor)
+            if !isNew {
                 print("channel \(channel) was already paused (since \(Timestamp.string(pause.pausedAt)), by \(pause.pausedBy))")
             } else {
                 try await audit(store, "pause", "channel \(channel)", "paused")
@@ -367,14 +366,13 @@ public struct AdminCommand: AsyncParsableCommand {
         }
     }
 
-    /// Records a steering command in the audit log, as the console records its actions: the actor
-    /// is `cli:` and the login name of the user who ran it.
-    /// Who ytauto-admin acts as, in the audit log and a pause: `cli:<user>`.
+    /// Who ytauto-admin acts as, in the audit log and a pause: `cli:` and the login name of the user who ran it.
     static var actor: String {
         let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
         return "cli:\(user)"
     }
 
+    /// Records a steering command in the audit log, as the console records its actions, as ``actor``.
     static func audit(_ store: any OperatorStore, _ action: String, _ target: String, _ detail: String) async throws {
         try await (store as? any ConsoleStore)?.recordAudit(actor: actor, action: action, target: target, detail: detail)
     }

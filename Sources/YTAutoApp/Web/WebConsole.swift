@@ -88,9 +88,9 @@ struct WebConsole: Sendable {
         router.post("/channels/:name/pause") { request, context in
             let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
-            let before = try await self.store.pausedChannels().contains { $0.channel == channel.name }
-            _ = try await self.store.pause(channel: channel.name, by: Self.actor)
-            if !before { try await self.audit("pause", "channel \(channel.name)", "paused") }
+            if try await self.store.pause(channel: channel.name, by: Self.actor).isNew {
+                try await self.audit("pause", "channel \(channel.name)", "paused")
+            }
             return Self.redirect("/channels?done=paused#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/resume") { request, context in

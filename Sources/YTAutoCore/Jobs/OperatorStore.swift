@@ -91,8 +91,8 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
     /// Pauses `channel`: from the next pass its slots are recorded `paused` (no job), and no
     /// worker leases its queued jobs (they stay queued, in order) until it is resumed. Running
     /// jobs finish. `ytauto run-once JOB` still runs one of its jobs: that is an operator asking.
-    /// Returns the pause as stored: the earlier one if it was already paused.
-    func pause(channel: String, by actor: String) async throws -> ChannelPause
+    /// Returns the pause as stored (the earlier one if it was already paused) and whether this call made it.
+    func pause(channel: String, by actor: String) async throws -> (pause: ChannelPause, isNew: Bool)
 
     /// Resumes `channel` and wakes idle workers; returns the pause it ended, nil if it was not paused.
     func resume(channel: String) async throws -> ChannelPause?
@@ -101,7 +101,7 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
     func pausedChannels() async throws -> [ChannelPause]
 }
 
-/// A channel an operator paused: when and by whom (`cli:<user>`, `web:<address>`).
+/// A channel an operator paused: when and by whom (`cli:<user>`, `web (loopback)`).
 public struct ChannelPause: Sendable, Hashable, Codable {
     public var channel: String
     public var pausedAt: Date

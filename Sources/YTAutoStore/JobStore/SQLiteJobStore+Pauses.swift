@@ -3,15 +3,16 @@ import YTAutoCore
 
 /// Paused channels (``ChannelPause``), on SQLite: rows of `channel_pauses`.
 extension SQLiteJobStore {
-    public func pause(channel: String, by actor: String) async throws -> ChannelPause {
+    public func pause(channel: String, by actor: String) async throws -> (pause: ChannelPause, isNew: Bool) {
         let now = self.now()
         return try await database.write { db in
-            try db.run("INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (?, ?, ?) ON CONFLICT (channel) DO NOTHING",
-                       [channel, now, actor])
+            let inserted = try db.run(
+                "INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (?, ?, ?) ON CONFLICT (channel) DO NOTHING",
+                [channel, now, actor])
             guard let pause = try Self.pause(db, channel: channel) else {
                 throw JobStoreError.invalidArgument("channel \(channel): the pause was not recorded")
             }
-            return pause
+            return (pause, inserted == 1)
         }
     }
 
