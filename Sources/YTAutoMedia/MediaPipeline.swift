@@ -103,6 +103,11 @@ public struct MediaPipeline: StagedPipeline {
         try JobFolders.remove(folder(job))
     }
 
+    /// A channel with `review: true` stops each job before publishing until an operator approves it.
+    public func needsReview(before stage: String, job: Job) -> Bool {
+        stage == Stage.publish.rawValue && channels[job.channel]?.review == true
+    }
+
     // MARK: - Stages
 
     public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {

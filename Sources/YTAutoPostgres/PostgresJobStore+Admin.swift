@@ -12,7 +12,7 @@ extension PostgresJobStore {
             let job = try Self.job(row)
             let now = try await self.now(tx)
             switch job.state {
-            case .queued:
+            case .queued, .review:
                 _ = try await Self.finish(tx, jobID: jobID, state: .cancelled, error: nil, now: now)
                 return .cancelled
             case .running:
@@ -49,6 +49,8 @@ extension PostgresJobStore {
                 "SELECT notes ->> 'video_id' AS video FROM job_stages WHERE job_id = \(jobID) AND stage = 'publish'")?.string("video")
             if let refusal = JobRules.redoRefusal(jobID: jobID, state: state, publishedVideoID: video) { throw refusal }
             try await tx.run("DELETE FROM job_stages WHERE job_id = \(jobID) AND stage = ANY(\(stages)::text[])")
+            // What is made again is reviewed again.
+            try await tx.run("DELETE FROM job_reviews WHERE job_id = \(jobID)")
             return try await self.requeue(tx, jobID: jobID)
         })
     }

@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import YTAutoCore
 
-/// `ytauto-admin copy` on PostgreSQL: read out in id order (a page of jobs in four statements),
+/// `ytauto-admin copy` on PostgreSQL: read out in id order (a page of jobs in five statements),
 /// written back with ids kept, and the id sequences moved past the copied ids.
 extension PostgresJobStore: StoreCopying {
     public func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob] {
@@ -18,7 +18,15 @@ extension PostgresJobStore: StoreCopying {
             let run = try Self.stageRun(r)
             runs[run.jobID, default: []].append(run)
         }
-        return jobs.map { CopiedJob(job: $0, stages: stages[$0.id] ?? [], attempts: attempts[$0.id] ?? [], stageRuns: runs[$0.id] ?? []) }
+        var reviews: [Int64: ReviewRecord] = [:]
+        for r in try await pool.query("""
+            SELECT job_id, requested_at, decision, decided_at, decided_by, reason FROM job_reviews WHERE job_id BETWEEN \(first) AND \(last)
+            """) {
+            let review = try Self.reviewRecord(r)
+            reviews[review.jobID] = review
+        }
+        return jobs.map { CopiedJob(job: $0, stages: stages[$0.id] ?? [], attempts: attempts[$0.id] ?? [], stageRuns: runs[$0.id] ?? [],
+                                  review: reviews[$0.id]) }
     }
 
     public func copiedInstallation() async throws -> CopiedInstallation {
@@ -82,6 +90,12 @@ extension PostgresJobStore: StoreCopying {
                                                     error_code, error_message)
                         VALUES (\(r.jobID), \(r.attempt), \(r.leaseToken), \(r.stage), \(r.state.rawValue), \(r.startedAt),
                                 \(r.finishedAt)::timestamptz, \(r.durationMS)::bigint, \(r.errorCode), \(r.errorMessage))
+                        """)
+                }
+                if let r = c.review {
+                    try await tx.run("""
+                        INSERT INTO job_reviews (job_id, requested_at, decision, decided_at, decided_by, reason)
+                        VALUES (\(r.jobID), \(r.requestedAt), \(r.decision?.rawValue), \(r.decidedAt)::timestamptz, \(r.decidedBy), \(r.reason))
                         """)
                 }
             }

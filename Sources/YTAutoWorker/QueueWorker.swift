@@ -298,6 +298,12 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .alreadyDone))
                     continue
                 }
+                if !configuration.dryRun, pipeline.needsReview(before: stage, job: lease.job),
+                   case .held = try await store.holdForReview(lease, stage: stage) {
+                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
+                    stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it")
+                    return
+                }
                 let started = Date()
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
@@ -404,6 +410,8 @@ public enum WorkerEvent: Sendable {
         /// Recorded done by an earlier attempt, with its artifacts intact.
         case alreadyDone
         case failed(String, seconds: Double)
+        /// The job stopped before this stage to wait for an operator's review.
+        case heldForReview
     }
 
     case stage(job: Int64, stage: String, index: Int, count: Int, state: StageState)

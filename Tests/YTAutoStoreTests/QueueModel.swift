@@ -290,7 +290,7 @@ struct QueueModel {
     mutating func cancel(_ id: Int64) -> CancelResult? {
         guard let job = jobs[id] else { return nil }
         switch job.state {
-        case .queued:
+        case .queued, .review:
             finish(id, .cancelled, code: nil)
             return .cancelled
         case .running:

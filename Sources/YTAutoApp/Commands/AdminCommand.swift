@@ -10,7 +10,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, Pause.self, Resume.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, Review.self, Approve.self, Reject.self, Pause.self, Resume.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
 
     public init() {}
 
@@ -195,6 +195,75 @@ public struct AdminCommand: AsyncParsableCommand {
             case .requested: print("job \(job) is running: cancel requested; its worker stops it at the next heartbeat or stage")
             case .alreadyFinished(let s): throw CLIError("job \(job) already finished (\(s.rawValue)); nothing to cancel")
             }
+        }
+    }
+
+    /// `ytauto-admin review`: the jobs waiting for review (channels with `review: true`).
+    public struct Review: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Jobs waiting for review before publishing (channels with review: true), longest waiting first.",
+            discussion: "Approve one with `approve JOB` (a worker then publishes it) or reject it with `reject JOB --reason TEXT`.")
+        @OptionGroup public var global: GlobalOptions
+        @Option(help: "At most this many (1–10000).") public var limit = 50
+        @Flag(help: "Print JSON.") public var json = false
+        public init() {}
+
+        public func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1–10000, not \(limit)") }
+        }
+
+        public func run() async throws {
+            let store = try await global.openStore(.readOnly)
+            let jobs = try await store.waitingForReview(limit: limit)
+            var rows: [[String]] = []
+            var records: [JobWith<ReviewJSON>] = []
+            for job in jobs {
+                let review = try await store.review(jobID: job.id)
+                let video = try await store.stages(jobID: job.id).first { $0.stage == Stage.compose.rawValue }?.artifacts.first?.path
+                records.append(JobWith(job: JobJSON(job), more: ReviewJSON(review, video: video)))
+                rows.append([String(job.id), job.channel, job.topic ?? "-", review.map { Timestamp.string($0.requestedAt) } ?? "-", video ?? "-"])
+            }
+            if json { return print(Output.json(records)) }
+            if jobs.isEmpty { return print("no job is waiting for review") }
+            print(Output.table(["id", "channel", "topic", "waiting since", "video"], rows))
+        }
+    }
+
+    /// `ytauto-admin approve JOB`: see ``OperatorStore/approve(jobID:by:)``.
+    public struct Approve: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Approve a job waiting for review: it is queued again and a worker publishes it (its other stages are kept).")
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The job's id.") public var job: Int64
+        public init() {}
+
+        public func run() async throws {
+            let store = try await global.openStore()
+            let j = try await store.approve(jobID: job, by: AdminCommand.actor)
+            try await audit(store, "approve", "job \(job)", "queued to publish")
+            print("job \(j.id) approved: queued to publish")
+        }
+    }
+
+    /// `ytauto-admin reject JOB --reason TEXT`: see ``OperatorStore/reject(jobID:reason:by:)``.
+    public struct Reject: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Reject a job waiting for review: it ends cancelled with the reason recorded; nothing is published.",
+            discussion: "`retry JOB` puts it up for review again; `retry JOB --from STAGE` makes that stage and the later ones again first.")
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The job's id.") public var job: Int64
+        @Option(help: "Why (recorded as the job's last error; at most 1000 characters).") public var reason: String
+        public init() {}
+
+        public func validate() throws {
+            do { _ = try ReviewRules.checkedReason(reason) } catch { throw ValidationError("--reason: \(error)") }
+        }
+
+        public func run() async throws {
+            let store = try await global.openStore()
+            let j = try await store.reject(jobID: job, reason: reason, by: AdminCommand.actor)
+            try await audit(store, "reject", "job \(job)", reason)
+            print("job \(j.id) rejected: \(j.state.rawValue), nothing published")
         }
     }
 

@@ -67,6 +67,31 @@ struct JobWith<More: Encodable>: Encodable {
     }
 }
 
+/// A job's review (`ytauto-admin review`, the console's /api/review): since when it waits, the
+/// video to look at, and any decision.
+struct ReviewJSON: Encodable {
+    var requestedAt: String?
+    var video: String?
+    var decision: String?
+    var decidedAt: String?
+    var decidedBy: String?
+    var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case video, decision, reason
+        case requestedAt = "review_requested_at", decidedAt = "review_decided_at", decidedBy = "review_decided_by"
+    }
+
+    init(_ r: ReviewRecord?, video: String?) {
+        requestedAt = r.map { Timestamp.string($0.requestedAt) }
+        self.video = video
+        decision = r?.decision?.rawValue
+        decidedAt = r?.decidedAt.map(Timestamp.string)
+        decidedBy = r?.decidedBy
+        reason = r?.reason
+    }
+}
+
 /// An attempt: `history`, and `show`'s attempts.
 struct AttemptJSON: Encodable {
     var jobID: Int64

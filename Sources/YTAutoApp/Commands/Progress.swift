@@ -35,6 +35,9 @@ final class StageProgress: @unchecked Sendable {
             case .failed(let message, let seconds):
                 current = nil
                 write(line(label, "failed after \(Output.duration(seconds)): \(message)", mark: "✗"))
+            case .heldForReview:
+                current = nil
+                write(line(label, "waiting for review (the channel has review: true)", mark: "⏸"))
             }
         }
         if tty && ticker == nil { startTicker() }

@@ -78,6 +78,13 @@ extension YTAutoCommand {
                         print("video (dry run, not published): \(work.path)")
                     }
                 }
+            case .review:
+                // Not a failure: the channel asks for a person's look before anything is published.
+                print("job \(ended.id) waits for review before publishing (channel \(channel) has review: true)")
+                if let work = try await store.stages(jobID: ended.id).first(where: { $0.stage == Stage.compose.rawValue })?.artifacts.first {
+                    print("video (not published yet): \(work.path)")
+                }
+                print("approve it with `ytauto-admin approve \(ended.id)` (a worker then publishes it), or reject it with `ytauto-admin reject \(ended.id) --reason TEXT`")
             case .queued:
                 print("job \(ended.id) was handed back to the queue (interrupted); a worker will finish it")
                 throw ExitCode(1)

@@ -5,10 +5,16 @@ import Foundation
 /// ```
 /// queued ──lease──▶ running ──▶ succeeded
 ///   ▲                 │  ├────▶ failed      (permanent error, or attempts used up)
-///   └─backoff/handback┘  └────▶ cancelled   (admin)
+///   └─backoff/handback┘  ├────▶ cancelled   (admin)
+///   ▲                    ▼
+///   └──approve──── review ──reject──▶ cancelled
 /// ```
+///
+/// `review`: a job of a channel with `review: true` stopped before its publish stage until an
+/// operator approves it (queued again; it publishes) or rejects it (cancelled, reason recorded).
+/// No worker holds it meanwhile.
 public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
-    case queued, running, succeeded, failed, cancelled
+    case queued, running, review, succeeded, failed, cancelled
 
     public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
 }
@@ -24,6 +30,8 @@ public enum AttemptOutcome: String, Sendable, Codable, CaseIterable, Hashable {
     /// Its worker died (SIGKILL, crash, lost host) or its lease expired.
     case lost
     case cancelled
+    /// Stopped before publishing to wait for an operator's review; the attempt is not counted.
+    case review
 }
 
 /// A stage's state, stored as text in `job_stages.state`.

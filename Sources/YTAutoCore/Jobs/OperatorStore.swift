@@ -85,7 +85,8 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
     /// every later one are cleared (their past runs stay in the history) and the job is queued
     /// again, due now, with one more attempt if it had none left; the stages before it are kept,
     /// so a new thumbnail does not cost a new script. Any state but running; never a job already
-    /// uploaded (``JobRules/redoRefusal(jobID:state:publishedVideoID:)``).
+    /// uploaded (``JobRules/redoRefusal(jobID:state:publishedVideoID:)``). A redo forgets the
+    /// job's review decision: what it makes again is reviewed again.
     func redo(jobID: Int64, from stage: String) async throws -> Job
 
     /// Pauses `channel`: from the next pass its slots are recorded `paused` (no job), and no
@@ -99,6 +100,21 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
 
     /// The paused channels, by name.
     func pausedChannels() async throws -> [ChannelPause]
+
+    /// Approves a job waiting for review: it is queued again, due now, and its next worker
+    /// publishes it (the stages before are kept). Only a job in state `review`
+    /// (``ReviewRules/decisionRefusal(jobID:state:action:)``).
+    func approve(jobID: Int64, by actor: String) async throws -> Job
+
+    /// Rejects a job waiting for review: it ends `cancelled` with `review.rejected` and the
+    /// reason as its last error; its files stay until pruned. Only a job in state `review`.
+    func reject(jobID: Int64, reason: String, by actor: String) async throws -> Job
+
+    /// The job's review, if it ever stopped for one.
+    func review(jobID: Int64) async throws -> ReviewRecord?
+
+    /// The jobs waiting for review, longest waiting first (through an index of them alone).
+    func waitingForReview(limit: Int) async throws -> [Job]
 }
 
 /// A channel an operator paused: when and by whom (`cli:<user>`, `web (loopback)`).

@@ -17,10 +17,16 @@ public protocol StagedPipeline: Sendable {
     /// the worker knowing about files. An error is logged by the worker; the job stays succeeded.
     /// Not called for failed, cancelled or handed-back jobs. Default: nothing.
     func succeeded(job: Job, dryRun: Bool) async throws
+    /// Whether `job` must stop for an operator's review before `stage` runs (a channel with
+    /// `review: true`, before publishing). The worker then asks the store to hold it
+    /// (``WorkerStore/holdForReview(_:stage:)``) unless it was approved. Not asked in a dry run,
+    /// which publishes nothing. Default: never.
+    func needsReview(before stage: String, job: Job) -> Bool
 }
 
 extension StagedPipeline {
     public func succeeded(job: Job, dryRun: Bool) async throws {}
+    public func needsReview(before stage: String, job: Job) -> Bool { false }
 }
 
 /// What a stage gets from the worker besides its job.

@@ -6,12 +6,15 @@ public struct CopiedJob: Sendable, Hashable {
     public var stages: [StageRecord]
     public var attempts: [AttemptRecord]
     public var stageRuns: [StageRunRecord]
+    /// Its review, if it ever stopped for one.
+    public var review: ReviewRecord?
 
-    public init(job: Job, stages: [StageRecord], attempts: [AttemptRecord], stageRuns: [StageRunRecord]) {
+    public init(job: Job, stages: [StageRecord], attempts: [AttemptRecord], stageRuns: [StageRunRecord], review: ReviewRecord? = nil) {
         self.job = job
         self.stages = stages
         self.attempts = attempts
         self.stageRuns = stageRuns
+        self.review = review
     }
 }
 
@@ -39,7 +42,7 @@ public struct CopiedInstallation: Sendable, Hashable {
 /// `ytauto-admin copy`: an engine reads its installation out and writes one into an empty
 /// database of its kind, ids kept (a job is the same job, its attempts the same attempts).
 public protocol StoreCopying: ConsoleStore {
-    /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts and stage runs.
+    /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts, stage runs and review.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
     /// Workers, slots, cursors, ledger, audit log and pauses.
     func copiedInstallation() async throws -> CopiedInstallation

@@ -30,6 +30,12 @@ public protocol WorkerStore: JobStore {
     /// an upload session). Throws ``LeaseLost``.
     func saveStageNotes(_ lease: Lease, stage: String, notes: [String: String]) async throws
 
+    /// Stops a job before `stage` for an operator's review, unless one approved it already
+    /// (``ReviewHold/approved``: the worker goes on). Otherwise, in one fenced write: the job
+    /// moves to state `review` with no lease and no worker, the attempt ends `review` (not
+    /// counted), and the review is recorded undecided. Throws ``LeaseLost``.
+    func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold
+
     /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.
     func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration, only jobID: Int64?) async throws -> Lease?
 

@@ -58,6 +58,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     public var forbiddenTopics: [String]
     /// Which service makes the script, the voice, the images, and publishes (offline by default).
     public var services = ChannelServices()
+    /// Whether each job stops before publishing until an operator approves it (`ytauto-admin
+    /// approve|reject`, the console's review page). No worker is held meanwhile. Default false.
+    public var review = false
 
     public init(
         name: String, type: ChannelType, schedule: [String], timeZone: String,
@@ -94,6 +97,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case format
         case forbiddenTopics = "forbidden_topics"
         case script, tts, images, publisher
+        case review
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -136,6 +140,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.services.tts = try c.decodeIfPresent([ChannelServices.TTS].self, forKey: .tts) ?? [.espeak]
         self.services.images = try c.decodeIfPresent(ChannelServices.Images.self, forKey: .images) ?? .procedural
         self.services.publisher = try c.decodeIfPresent(ChannelServices.Publisher.self, forKey: .publisher) ?? .local
+        self.review = try c.decodeIfPresent(Bool.self, forKey: .review) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -159,6 +164,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(services.tts, forKey: .tts)
         try c.encode(services.images, forKey: .images)
         try c.encode(services.publisher, forKey: .publisher)
+        try c.encode(review, forKey: .review)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.

@@ -10,7 +10,7 @@ extension SQLiteJobStore {
             }
             let job = try Self.job(row)
             switch job.state {
-            case .queued:
+            case .queued, .review:
                 _ = try Self.finish(db, jobID: jobID, state: .cancelled, error: nil, now: now)
                 return .cancelled
             case .running:
@@ -50,6 +50,8 @@ extension SQLiteJobStore {
                 .string("video")
             if let refusal = JobRules.redoRefusal(jobID: jobID, state: state, publishedVideoID: video) { throw refusal }
             for s in stages { try db.run("DELETE FROM job_stages WHERE job_id = ? AND stage = ?", [jobID, s]) }
+            // What is made again is reviewed again.
+            try db.run("DELETE FROM job_reviews WHERE job_id = ?", [jobID])
             guard let updated = try db.queryOne(SQL.retryJob, [now, jobID]) else { throw JobStoreError.notFound(jobID) }
             return try Self.job(updated)
         }

@@ -10,7 +10,7 @@ extension SQLiteJobStore: StoreCopying {
         var out: [CopiedJob] = []
         for job in jobs {
             out.append(CopiedJob(job: job, stages: try await stages(jobID: job.id), attempts: try await attempts(jobID: job.id),
-                                 stageRuns: try await stageRuns(jobID: job.id)))
+                                 stageRuns: try await stageRuns(jobID: job.id), review: try await review(jobID: job.id)))
         }
         return out
     }
@@ -77,6 +77,11 @@ extension SQLiteJobStore: StoreCopying {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [r.jobID, r.attempt, r.leaseToken, r.stage, r.state.rawValue, r.startedAt, r.finishedAt, r.durationMS,
                               r.errorCode, r.errorMessage])
+                }
+                if let r = c.review {
+                    try db.run("""
+                        INSERT INTO job_reviews (job_id, requested_at, decision, decided_at, decided_by, reason) VALUES (?, ?, ?, ?, ?, ?)
+                        """, [r.jobID, r.requestedAt, r.decision?.rawValue, r.decidedAt, r.decidedBy, r.reason])
                 }
             }
         }

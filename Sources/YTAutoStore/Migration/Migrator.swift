@@ -52,6 +52,13 @@ public struct Migrator: Sendable {
                 """)
         }
         try check(try applied(db))
+        // Foreign keys are off while migrations run (outside a transaction, where SQLite allows the
+        // switch), so a migration may make a parent table again by SQLite's documented procedure
+        // without its DROP cascading into the children; each migration's transaction checks every
+        // foreign key before it commits, and the switch is restored however this ends.
+        let keysWereOn = try db.queryOne("PRAGMA foreign_keys")?.int("foreign_keys") == 1
+        if keysWereOn { try db.execute("PRAGMA foreign_keys=OFF") }
+        defer { if keysWereOn { try? db.execute("PRAGMA foreign_keys=ON") } }
         var done: [Migration] = []
         for m in migrations {
             let appliedNow: Bool = try db.writeTransaction { db in
@@ -60,6 +67,12 @@ public struct Migrator: Sendable {
                 if current.contains(where: { $0.version == m.version }) { return false }
                 do {
                     try db.execute(m.sql)
+                    if let broken = try db.queryOne("PRAGMA foreign_key_check") {
+                        throw MigrationError.failed(version: m.version, name: m.name, underlying:
+                            "it leaves a foreign key broken: a row of \(broken.string("table") ?? "?") (rowid \(broken.string("rowid") ?? "?")) refers to a missing row of \(broken.string("parent") ?? "?")")
+                    }
+                } catch let error as MigrationError {
+                    throw error
                 } catch {
                     throw MigrationError.failed(version: m.version, name: m.name, underlying: String(describing: error))
                 }
