@@ -15,7 +15,7 @@ import YTAutoTestSupport
     }
     var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
 
-    func writeConfig(min: Int, max: Int, format: String = "short") throws {
+    func writeConfig(min: Int, max: Int, format: String = "short", review: Bool = false) throws {
         try """
             output_dir: ./published
             work_dir: ./work
@@ -23,7 +23,63 @@ import YTAutoTestSupport
               - name: facts
                 format: \(format)
                 duration: {min: \(min), max: \(max)}
+                review: \(review)
             """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    /// A channel with `review: true`: the worker makes the video and stops before publishing, the
+    /// job waits in `review` with no worker holding it, `ytauto-admin approve` lets a worker publish
+    /// it without making anything again, and `reject` cancels another with its reason.
+    @Test func aReviewedChannelPublishesOnlyWhatIsApproved() async throws {
+        try writeConfig(min: 2, max: 14, review: true)
+        var ids: [Int64] = []
+        for topic in ["the loudest sound ever recorded", "why octopuses have three hearts"] {
+            let e = try await run("ytauto", ["enqueue", "facts", "--topic", topic, "--json"], cwd: dir.url, environment: env)
+            #expect(e.status == 0, "\(e.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+            ids.append(try #require((json["id"] as? NSNumber)?.int64Value))
+        }
+        let s = try SQLiteJobStore(path: dbPath)
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(600)) {
+            let waiting = try await s.waitingForReview(limit: 10).count
+            let stats = try await s.stats()
+            return waiting == 2 || (stats.byState[.failed] ?? 0) + (stats.byState[.succeeded] ?? 0) > 0
+        })
+        for id in ids {
+            let job = try #require(try await s.job(id: id))
+            #expect(job.state == .review && job.leaseOwner == nil, "\(job.state) \(job.lastErrorMessage ?? "")")
+            let stages = try await s.stages(jobID: id)
+            #expect(stages.map(\.stage) == ["script", "narration", "images", "clips", "compose", "thumbnail"], "nothing published yet")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("published/facts")), "a video was published before review")
+        // The list a reviewer reads, with the video to watch.
+        let list = try await run("ytauto-admin", ["review", "--json"], cwd: dir.url, environment: env)
+        let waiting = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(waiting.compactMap { ($0["id"] as? NSNumber)?.int64Value } == ids)
+        #expect(waiting.allSatisfy { ($0["video"] as? String).map(FileManager.default.fileExists(atPath:)) == true }, "\(waiting)")
+
+        let rejected = try await run("ytauto-admin", ["reject", String(ids[1]), "--reason", "the narration mispronounces octopus"],
+                                     cwd: dir.url, environment: env)
+        #expect(rejected.status == 0, "\(rejected.stderr)")
+        let approve = try await run("ytauto-admin", ["approve", String(ids[0])], cwd: dir.url, environment: env)
+        #expect(approve.status == 0, "\(approve.stderr)")
+        #expect(try await eventually(timeout: .seconds(120)) { try await s.job(id: ids[0])?.state.isFinished == true })
+        let published = try #require(try await s.job(id: ids[0]))
+        #expect(published.state == .succeeded, "\(published.lastErrorMessage ?? "")")
+        #expect(FileManager.default.fileExists(atPath: dir.path("published/facts/\(ids[0])-the-loudest-sound-ever-recorded/video.mp4")))
+        // Every stage ran once: the approval made nothing again.
+        let runs = try await s.stageRuns(jobID: ids[0])
+        #expect(runs.map(\.stage) == Stage.names, "\(runs.map(\.stage))")
+        #expect(try await s.attempts(jobID: ids[0]).map(\.outcome) == [.review, .succeeded])
+        let other = try #require(try await s.job(id: ids[1]))
+        #expect(other.state == .cancelled && other.lastErrorCode == "review.rejected")
+        #expect(other.lastErrorMessage?.contains("the narration mispronounces octopus") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("published/facts/\(ids[1])-why-octopuses-have-three-hearts")))
+        let audit = try await run("ytauto-admin", ["audit", "--json"], cwd: dir.url, environment: env)
+        #expect(audit.stdout.contains("\"approve\"") && audit.stdout.contains("\"reject\""), "\(audit.stdout)")
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
     }
 
     @Test func enqueueThenAWorkerPublishesAVideo() async throws {

@@ -237,6 +237,50 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// A job waiting for review is on /review with its video and buttons; approving it (with the
+    /// page's token, audited) queues it to publish, rejecting another needs a reason and cancels it
+    /// with that reason; deciding a job that does not wait is a 409 that says why.
+    @Test(arguments: ProcessEngine.all) func jobsWaitingForReviewAreApprovedOrRejected(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        #expect(try await console.get("/review").body.contains("id=\"no-review\""))
+        var ids: [Int64] = []
+        for topic in ["approve <me>", "reject me"] {
+            let id = try await store.enqueue(NewJob(channel: "facts", topic: topic)).job.id
+            let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+            guard case .held = try await store.holdForReview(lease, stage: "publish") else { Issue.record("not held"); return }
+            ids.append(id)
+        }
+        let page = try await console.get("/review")
+        #expect(page.status == 200 && page.body.contains("approve &lt;me&gt;") && !page.body.contains("approve <me>"))
+        for id in ids { #expect(page.body.contains("id=\"approve-\(id)\"") && page.body.contains("id=\"reject-\(id)\"")) }
+        #expect(try await console.get("/jobs/\(ids[0])").body.contains("id=\"approve-\(ids[0])\""))
+        let api = try #require(try JSONSerialization.jsonObject(with: Data(try await console.get("/api/review").body.utf8)) as? [[String: Any]])
+        #expect(api.compactMap { ($0["id"] as? NSNumber)?.int64Value } == ids && api.allSatisfy { $0["review_requested_at"] is String })
+
+        let (cookie, token) = try await console.session()
+        #expect(try await console.post("/jobs/\(ids[0])/approve", form: [], cookie: cookie).status == 403)
+        let approved = try await console.post("/jobs/\(ids[0])/approve", form: [("csrf", token)], cookie: cookie)
+        #expect(approved.status == 303 && approved.headers["location"]?.hasPrefix("/review?done=approved") == true, "\(approved.status) \(approved.body)")
+        #expect(try await store.job(id: ids[0])?.state == .queued)
+        #expect(try await store.review(jobID: ids[0])?.decidedBy == "web (loopback)")
+
+        let noReason = try await console.post("/jobs/\(ids[1])/reject", form: [("csrf", token), ("reason", " ")], cookie: cookie)
+        #expect(noReason.status == 409 && noReason.body.contains("needs a reason"), "\(noReason.status) \(noReason.body)")
+        #expect(try await store.job(id: ids[1])?.state == .review)
+        let rejected = try await console.post("/jobs/\(ids[1])/reject", form: [("csrf", token), ("reason", "too dark")], cookie: cookie)
+        #expect(rejected.status == 303, "\(rejected.body)")
+        let ended = try #require(try await store.job(id: ids[1]))
+        #expect(ended.state == .cancelled && ended.lastErrorCode == "review.rejected" && ended.lastErrorMessage?.contains("too dark") == true)
+        #expect(try await console.get("/jobs/\(ids[1])").body.contains("too dark"))
+
+        let twice = try await console.post("/jobs/\(ids[0])/approve", form: [("csrf", token)], cookie: cookie)
+        #expect(twice.status == 409 && twice.body.contains("only a job waiting for review"), "\(twice.status) \(twice.body)")
+        #expect(try await store.auditLog(limit: 4).map(\.action) == ["approve", "reject", "reject", "approve"])
+        #expect(try await console.get("/review").body.contains("id=\"no-review\""))
+        try await console.stop()
+    }
+
     @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }

@@ -41,7 +41,7 @@ enum HTML {
 
     /// The page: one stylesheet and one small script, inline (no CDN, no font: it works offline).
     static func page(title: String, active: String, csrf: String, body: String) -> String {
-        let nav = [("/", "Overview"), ("/jobs", "Jobs"), ("/channels", "Channels"), ("/workers", "Workers"), ("/audit", "Audit")]
+        let nav = [("/", "Overview"), ("/jobs", "Jobs"), ("/review", "Review"), ("/channels", "Channels"), ("/workers", "Workers"), ("/audit", "Audit")]
             .map { href, name in "<a href=\"\(href)\"\(name == active ? " class=\"active\" aria-current=\"page\"" : "")>\(name)</a>" }
             .joined()
         return """

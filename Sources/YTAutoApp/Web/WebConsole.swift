@@ -48,6 +48,9 @@ struct WebConsole: Sendable {
         router.get("/channels") { request, _ in
             try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf, notice: request.uri.queryParameters.get("done")) }
         }
+        router.get("/review") { request, _ in
+            try await self.html(request) { csrf in try await self.reviewPage(csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+        }
         router.get("/workers") { request, _ in try await self.html(request) { csrf in try await self.workersPage(csrf: csrf) } }
         router.get("/audit") { request, _ in try await self.html(request) { csrf in try await self.auditPage(csrf: csrf) } }
 
@@ -77,6 +80,30 @@ struct WebConsole: Sendable {
                 throw HTTPError(.conflict, message: "job \(id) was not redone from '\(stage)': \(error)")
             }
             return Self.redirect("/jobs/\(id)?done=redone")
+        }
+        router.post("/jobs/:id/approve") { request, context in
+            let id = try Self.jobID(context)
+            _ = try await self.checkedForm(request)
+            do {
+                _ = try await self.store.approve(jobID: id, by: Self.actor)
+            } catch {
+                try await self.audit("approve", "job \(id)", "refused: \(error)")
+                throw HTTPError(.conflict, message: "job \(id) was not approved: \(error)")
+            }
+            try await self.audit("approve", "job \(id)", "queued to publish")
+            return Self.redirect("/review" + HTML.query([("done", "approved job \(id): a worker publishes it")]))
+        }
+        router.post("/jobs/:id/reject") { request, context in
+            let id = try Self.jobID(context)
+            let reason = try await self.checkedForm(request)["reason"] ?? ""
+            do {
+                _ = try await self.store.reject(jobID: id, reason: reason, by: Self.actor)
+            } catch {
+                try await self.audit("reject", "job \(id)", "refused: \(error)")
+                throw HTTPError(.conflict, message: "job \(id) was not rejected: \(error)")
+            }
+            try await self.audit("reject", "job \(id)", reason)
+            return Self.redirect("/review" + HTML.query([("done", "rejected job \(id)")]))
         }
         router.post("/jobs/:id/cancel") { request, context in
             let id = try Self.jobID(context)
@@ -140,6 +167,14 @@ struct WebConsole: Sendable {
         }
         router.get("/api/slots") { request, _ in
             try await self.json(try await self.store.slots(channel: request.uri.queryParameters.get("channel"), limit: 200).map(SlotJSON.init))
+        }
+        router.get("/api/review") { _, _ in
+            var out: [JobWith<ReviewJSON>] = []
+            for job in try await self.store.waitingForReview(limit: Self.pageSize) {
+                let video = try await self.store.stages(jobID: job.id).first { $0.stage == Stage.compose.rawValue }?.artifacts.first?.path
+                out.append(JobWith(job: JobJSON(job), more: ReviewJSON(try await self.store.review(jobID: job.id), video: video)))
+            }
+            return try await self.json(out)
         }
         router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200).map(AuditJSON.init)) }
         router.get("/metrics") { _, _ in

@@ -185,11 +185,13 @@ extension WebConsole {
                 + Stage.names.map { "<option value=\"\($0)\">\($0)</option>" }.joined()
                 + "</select> <button type=\"submit\" id=\"redo\">Redo from this stage</button></form> "
         }
-        if job.state == .queued || job.state == .running {
+        if job.state == .review { out += reviewForms(job, csrf: csrf) }
+        if job.state == .queued || job.state == .running || job.state == .review {
             out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/cancel\" data-confirm=\"Cancel job \(id)?\">"
                 + "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\"><button type=\"submit\" class=\"danger\" id=\"cancel\">Cancel</button></form>"
         }
         out += " <a href=\"/api/jobs/\(id)\">JSON</a></p>"
+        if let review = try await store.review(jobID: id) { out += Self.reviewLine(review) }
 
         out += mediaSection(job, stages)
 
@@ -284,6 +286,46 @@ extension WebConsole {
             out += "<h2>Published</h2><p>YouTube video <a href=\"\(E.escape(c.string ?? ""))\" rel=\"noopener\">\(E.escape(id))</a></p>"
         }
         return out
+    }
+
+    // MARK: - Review
+
+    /// The jobs waiting for review, longest waiting first, each with its video, thumbnail and
+    /// metadata, and the approve and reject buttons.
+    func reviewPage(csrf: String, notice: String?) async throws -> String {
+        let jobs = try await store.waitingForReview(limit: Self.pageSize)
+        var out = "<h1>Review</h1>"
+        if let notice { out += "<p class=\"notice\">\(E.escape(notice))</p>" }
+        out += "<p class=\"muted\">Jobs of channels with <code>review: true</code> stop here before publishing; no worker is held "
+            + "while they wait. Approve one and a worker publishes it; reject it and it ends cancelled with your reason.</p>"
+        if jobs.isEmpty { out += "<p id=\"no-review\">No job is waiting for review.</p>" }
+        for job in jobs {
+            let review = try await store.review(jobID: job.id)
+            out += "<section class=\"review\" id=\"review-\(job.id)\"><h2><a href=\"/jobs/\(job.id)\">Job \(job.id)</a>: "
+                + "\(E.escape(job.topic ?? "(no topic)"))</h2><p>channel \(E.escape(job.channel))"
+                + (review.map { " · waiting since \(E.time($0.requestedAt))" } ?? "") + "</p>"
+                + mediaSection(job, try await store.stages(jobID: job.id)) + "<p>" + reviewForms(job, csrf: csrf) + "</p></section>"
+        }
+        return E.page(title: "Review", active: "Review", csrf: csrf, body: out)
+    }
+
+    /// Approve (asks first: it publishes) and reject (with a reason) for a job waiting for review.
+    func reviewForms(_ job: Job, csrf: String) -> String {
+        let token = "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
+        return "<form class=\"inline\" method=\"post\" action=\"/jobs/\(job.id)/approve\" data-confirm=\"Approve job \(job.id) and publish it?\">"
+            + token + "<button type=\"submit\" id=\"approve-\(job.id)\">Approve and publish</button></form> "
+            + "<form class=\"inline\" method=\"post\" action=\"/jobs/\(job.id)/reject\">" + token
+            + "<input type=\"text\" name=\"reason\" id=\"reason-\(job.id)\" required maxlength=\"1000\" placeholder=\"why it is rejected\" aria-label=\"reason for rejecting job \(job.id)\"> "
+            + "<button type=\"submit\" class=\"danger\" id=\"reject-\(job.id)\">Reject</button></form> "
+    }
+
+    /// A job's review as one line: waiting, or who decided what and when.
+    static func reviewLine(_ r: ReviewRecord) -> String {
+        switch r.decision {
+        case nil: "<p>waiting for review since \(E.time(r.requestedAt))</p>"
+        case .approved?: "<p>approved by \(E.escape(r.decidedBy ?? "?")) at \(E.time(r.decidedAt))</p>"
+        case .rejected?: "<p>rejected by \(E.escape(r.decidedBy ?? "?")) at \(E.time(r.decidedAt)): \(E.escape(r.reason ?? ""))</p>"
+        }
     }
 
     // MARK: - Channels, workers, audit
