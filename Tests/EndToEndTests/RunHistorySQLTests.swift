@@ -120,6 +120,16 @@ import YTAutoTestSupport
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
         clock.advance(5)
         _ = try await store.heartbeat(lease, duration: .seconds(30))
+        // Two videos of a reviewed channel: one waiting for review, one rejected in review.
+        var reviewed: [Int64] = []
+        for _ in 0..<2 {
+            let id = try await store.enqueue(NewJob(channel: "facts", topic: "octopuses", maxAttempts: 3)).job.id
+            lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: id))
+            guard case .held = try await store.holdForReview(lease, stage: "publish") else { Issue.record("not held"); return }
+            reviewed.append(id)
+        }
+        clock.advance(7200)
+        _ = try await store.reject(jobID: reviewed[1], reason: "off topic", by: "cli:ana")
         // The scheduler's memory: a slot that made the first job, and one missed.
         try await insertSlots(clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400))
 
@@ -143,7 +153,7 @@ import YTAutoTestSupport
         let earlier = try rows("Every earlier attempt")
         #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost)])
         #expect(try rows("Videos published per channel and day").map { $0["published"] as? Int } == [1])
-        #expect(try rows("Which worker ran each attempt").count == 5)
+        #expect(try rows("Which worker ran each attempt").count == 7)
         let running = try rows("Running jobs and the age")
         #expect(running.count == 1 && running.first?["id"] as? Int == Int(lost))
         #expect(try rows("Topics used per channel").count == 3)
@@ -153,6 +163,12 @@ import YTAutoTestSupport
         #expect(lostTime.first?["lost_attempts"] as? Int == 1)
         // The lost attempt ran 60 s; the failed one, 0 s (so a query that counted failed attempts instead would show).
         #expect((lostTime.first?["minutes_lost"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
+        let waiting = try rows("Jobs waiting for review")
+        #expect(waiting.map { $0["id"] as? Int } == [Int(reviewed[0])], "\(waiting)")
+        #expect(((waiting.first?["hours_waiting"] as? NSNumber)?.doubleValue ?? 0) >= 2, "\(waiting)")
+        let decisions = try rows("Review decisions per channel")
+        #expect(decisions.count == 1 && (decisions.first?["rejected"] as? NSNumber)?.intValue == 1
+                && (decisions.first?["approved"] as? NSNumber)?.intValue == 0, "\(decisions)")
         if engine == "postgres" {
             // The server's own view of who is alive: the registered worker, its session and lock.
             let live = try #require(try Self.readmeQueries("## On PostgreSQL", skipping: 1).first)
