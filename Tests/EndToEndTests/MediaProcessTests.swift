@@ -78,6 +78,11 @@ import YTAutoTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("published/facts/\(ids[1])-why-octopuses-have-three-hearts")))
         let audit = try await run("ytauto-admin", ["audit", "--json"], cwd: dir.url, environment: env)
         #expect(audit.stdout.contains("\"approve\"") && audit.stdout.contains("\"reject\""), "\(audit.stdout)")
+        let shown = try await run("ytauto-admin", ["show", String(ids[1])], cwd: dir.url, environment: env)
+        #expect(shown.stdout.contains("review: rejected by cli:") && shown.stdout.contains("the narration mispronounces octopus"), "\(shown.stdout)")
+        let shownJSON = try await run("ytauto-admin", ["show", String(ids[0]), "--json"], cwd: dir.url, environment: env)
+        let review = (try JSONSerialization.jsonObject(with: Data(shownJSON.stdout.utf8)) as? [String: Any])?["review"] as? [String: Any]
+        #expect(review?["decision"] as? String == "approved", "\(shownJSON.stdout)")
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
     }

@@ -273,6 +273,8 @@ import YTAutoTestSupport
         let ended = try #require(try await store.job(id: ids[1]))
         #expect(ended.state == .cancelled && ended.lastErrorCode == "review.rejected" && ended.lastErrorMessage?.contains("too dark") == true)
         #expect(try await console.get("/jobs/\(ids[1])").body.contains("too dark"))
+        let apiJob = try JSONSerialization.jsonObject(with: Data(try await console.get("/api/jobs/\(ids[1])").body.utf8)) as? [String: Any]
+        #expect((apiJob?["review"] as? [String: Any])?["reason"] as? String == "too dark", "\(apiJob ?? [:])")
 
         let twice = try await console.post("/jobs/\(ids[0])/approve", form: [("csrf", token)], cookie: cookie)
         #expect(twice.status == 409 && twice.body.contains("only a job waiting for review"), "\(twice.status) \(twice.body)")

@@ -90,10 +90,12 @@ public struct AdminCommand: AsyncParsableCommand {
             let stages = try await store.stages(jobID: job)
             let attempts = try await store.attempts(jobID: job)
             let runs = try await store.stageRuns(jobID: job)
+            let review = try await store.review(jobID: job)
             if json {
                 print(Output.json(JobWith(job: JobJSON(j), more: JobHistoryJSON(
                     stages: stages.map(JobHistoryJSON.StageJSON.init), attempts: attempts.map(AttemptJSON.init),
-                    stageRuns: runs.map(JobHistoryJSON.StageJSON.init)))))
+                    stageRuns: runs.map(JobHistoryJSON.StageJSON.init),
+                    review: review.map { ReviewJSON($0, video: nil) }))))
                 return
             }
             print("job \(j.id)  channel \(j.channel)  state \(j.state.rawValue)  attempt \(j.attempt)/\(j.maxAttempts)  priority \(j.priority)")
@@ -102,6 +104,13 @@ public struct AdminCommand: AsyncParsableCommand {
             if j.kind != .video { print("kind: \(j.kind.rawValue) (diagnostic; no video)") }
             if let code = j.lastErrorCode { print("last error: \(code): \(j.lastErrorMessage ?? "")") }
             if j.cancelRequested { print("cancel requested") }
+            if let review {
+                switch review.decision {
+                case nil: print("review: waiting since \(Output.time(review.requestedAt)) (ytauto-admin approve|reject \(j.id))")
+                case .approved?: print("review: approved by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt))")
+                case .rejected?: print("review: rejected by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt)): \(review.reason ?? "")")
+                }
+            }
             print("\nstages:")
             print(stages.isEmpty ? "  none" : Output.table(
                 ["stage", "state", "attempt", "duration", "artifacts", "error"],

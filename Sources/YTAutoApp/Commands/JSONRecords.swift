@@ -187,9 +187,19 @@ struct JobHistoryJSON: Encodable {
     var stages: [StageJSON]
     var attempts: [AttemptJSON]
     var stageRuns: [StageJSON]
+    /// The job's review, when it ever stopped for one (a channel with `review: true`).
+    var review: ReviewJSON? = nil
 
     enum CodingKeys: String, CodingKey {
-        case stages, attempts, stageRuns = "stage_runs"
+        case stages, attempts, review, stageRuns = "stage_runs"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stages, forKey: .stages)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(stageRuns, forKey: .stageRuns)
+        try c.encodeIfPresent(review, forKey: .review)
     }
 }
 

@@ -153,7 +153,8 @@ struct WebConsole: Sendable {
             return try await self.json(JobWith(job: JobJSON(job), more: JobHistoryJSON(
                 stages: try await self.store.stages(jobID: id).map(JobHistoryJSON.StageJSON.init),
                 attempts: try await self.store.attempts(jobID: id).map(AttemptJSON.init),
-                stageRuns: try await self.store.stageRuns(jobID: id).map(JobHistoryJSON.StageJSON.init))))
+                stageRuns: try await self.store.stageRuns(jobID: id).map(JobHistoryJSON.StageJSON.init),
+                review: try await self.store.review(jobID: id).map { ReviewJSON($0, video: nil) })))
         }
         router.get("/api/workers") { _, _ in
             var out: [WorkerJSON] = []
