@@ -10,6 +10,10 @@ extension PostgresJobStore {
             let job = try await Self.requireLease(tx, lease)
             if try await Self.review(tx.queryOne, jobID: job.id)?.decision == .approved { return .approved }
             let now = try await self.now(tx)
+            if job.cancelRequested {
+                try await Self.finishAttempt(tx, lease, outcome: .cancelled, stage: stage, error: nil, now: now)
+                return .held(try await Self.finish(tx, jobID: job.id, state: .cancelled, error: nil, now: now))
+            }
             try await tx.run("""
                 INSERT INTO job_reviews (job_id, requested_at) VALUES (\(job.id), \(now))
                 ON CONFLICT (job_id) DO UPDATE SET requested_at = EXCLUDED.requested_at, decision = NULL, decided_at = NULL,

@@ -32,6 +32,8 @@ struct QueueModel {
         var stages: [String: StageState] = [:]
         /// Every attempt in order: how it ended (`nil` while it runs) and its error code.
         var attempts: [Attempt] = []
+        /// Its review (a channel with `review: true`): nil if it never stopped for one.
+        var review: ReviewRecord.Decision?? = nil
     }
 
     struct Attempt: Hashable, CustomStringConvertible {
@@ -224,6 +226,41 @@ struct QueueModel {
     mutating func markCancelled(_ lease: Lease) {
         endAttempt(lease.jobID, .cancelled, code: nil)
         finish(lease.jobID, .cancelled, code: nil)
+    }
+
+    /// Review before publish (the caller checked ``holds(_:)``): an approved job goes on; any
+    /// other stops in `review`, no lease, the attempt ended `review` and given back, undecided
+    /// (or ends cancelled when a cancel was requested).
+    mutating func holdForReview(_ lease: Lease) -> Bool {
+        if jobs[lease.jobID]!.review == .some(.approved) { return false }
+        if jobs[lease.jobID]!.cancelRequested {
+            endAttempt(lease.jobID, .cancelled, code: nil)
+            finish(lease.jobID, .cancelled, code: nil)
+            return true
+        }
+        endAttempt(lease.jobID, .review, code: ReviewRules.heldCode)
+        var job = jobs[lease.jobID]!
+        job.state = .review
+        job.leaseOwner = nil
+        job.leaseExpiresAt = nil
+        job.attempt -= 1
+        job.review = .some(nil)
+        jobs[lease.jobID] = job
+        return true
+    }
+
+    /// Only a job waiting for review is approved (queued again as a retry queues it) or rejected
+    /// (cancelled with `review.rejected`).
+    func canDecide(_ id: Int64) -> Bool { jobs[id]?.state == .review }
+
+    mutating func approve(_ id: Int64) {
+        retry(id)
+        jobs[id]!.review = .some(.approved)
+    }
+
+    mutating func reject(_ id: Int64) {
+        jobs[id]!.review = .some(.rejected)
+        finish(id, .cancelled, code: ReviewRules.rejectedCode)
     }
 
     // MARK: - Freeing running jobs

@@ -347,6 +347,45 @@ final class QueueModelRunner {
                 try check(model.jobs[id]?.state == state, "retry of job \(id) refused as \(state); the model has \(String(describing: model.jobs[id]?.state))")
             }
 
+        case .holdForReview(let k):
+            // Review is the operators' contract; a bare queue (the self-test's broken store) has none.
+            guard let ops = store as? any OperatorStore, let l = lease(k),
+                  let result = try await fenced(l, "hold for review", { try await ops.holdForReview(l.store, stage: "publish") }) else { return }
+            let held = model.holdForReview(l.model)
+            switch result {
+            case .approved:
+                try check(!held, "hold of job \(l.model.jobID): the store let it through; the model holds it")
+            case .held(let job):
+                try check(held, "hold of job \(l.model.jobID): the store held it; the model has it approved")
+                try expectSame(job, "hold's answer")
+            }
+
+        case .approve(let k), .reject(let k):
+            guard let ops = store as? any OperatorStore else { return }
+            // Mostly a job that waits for review (there are few at a time); one time in four any job.
+            let waiting = model.jobs.values.filter { $0.state == .review }.map(\.id).sorted()
+            let id = !waiting.isEmpty && k % 4 != 3 ? waiting[k % waiting.count] : jobID(k)
+            touched.insert(id)
+            let approving = if case .approve = step { true } else { false }
+            let decide: () async throws -> Job = approving
+                ? { try await ops.approve(jobID: id, by: "model") }
+                : { try await ops.reject(jobID: id, reason: "the model says no", by: "model") }
+            if model.canDecide(id) {
+                let job = try await decide()
+                if approving { model.approve(id) } else { model.reject(id) }
+                note("\(approving ? "approve" : "reject"): accepted")
+                try expectSame(job, "\(approving ? "approve" : "reject")'s answer")
+                return
+            }
+            do {
+                let job = try await decide()
+                throw Disagreement(step: stepIndex, what: "deciding job \(id) (\(model.jobs[id].map { "\($0.state)" } ?? "no such job")) was accepted: \(job.state)")
+            } catch JobStoreError.notFound(id) {
+                try check(model.jobs[id] == nil, "deciding job \(id): the store says it does not exist")
+            } catch JobStoreError.invalidState(jobID: id, state: let state, action: _) {
+                try check(model.jobs[id]?.state == state, "deciding job \(id) refused as \(state); the model has \(String(describing: model.jobs[id]?.state))")
+            }
+
         case .retryAllFailed(let c):
             let channel = c.map { QueueModelStep.channels[$0] }
             let ids = try await store.retryAllFailed(channel: channel)

@@ -23,6 +23,10 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
     /// The worker deregisters gracefully; a new process of the slot registers.
     case stop(worker: Int)
     case prune(olderThanMS: Int64, batch: Int)
+    /// A worker stops before publishing for review (a channel with `review: true`).
+    case holdForReview(lease: Int)
+    case approve(job: Int)
+    case reject(job: Int)
     /// The clock moves (backwards too: a wall clock may be corrected).
     case advance(ms: Int64)
 
@@ -84,6 +88,9 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
         case .kill(let w): return "kill worker of slot \(w)"
         case .stop(let w): return "stop worker of slot \(w)"
         case .prune(let age, let batch): return "prune older than \(age)ms batch \(batch)"
+        case .holdForReview(let l): return "hold for review lease -\(l)"
+        case .approve(let j): return "approve job #\(j)"
+        case .reject(let j): return "reject job #\(j)"
         case .advance(let ms): return "clock \(ms >= 0 ? "+" : "")\(ms)ms"
         }
     }
@@ -125,6 +132,9 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
         case 86..<88: return .kill(worker: Int.random(in: 0..<slots, using: &g))
         case 88: return .stop(worker: Int.random(in: 0..<slots, using: &g))
         case 89..<91: return .prune(olderThanMS: pick([0, 1_000, 60_000, 86_400_000]), batch: pick([1, 2, 500]))
+        case 91..<93: return .holdForReview(lease: leaseIndex())
+        case 93: return .approve(job: Int.random(in: 0..<16, using: &g))
+        case 94: return .reject(job: Int.random(in: 0..<16, using: &g))
         default:
             return .advance(ms: pick([1, 1_000, 9_999, 10_000, 10_001, 15_000, 15_000, 30_000, 31_000, 60_000, 600_000, 3_600_000,
                                       3 * 86_400_000, -5_000]))

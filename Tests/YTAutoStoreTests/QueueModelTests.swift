@@ -173,7 +173,8 @@ import YTAutoTestSupport
         guard runs >= 300, steps >= 50 else { return }
         for event in ["lease: a job run before", "heartbeat: refused by the fence", "complete: refused by the fence", "fail: backoff",
                       "fail: failed", "fail: parked, no attempt spent", "hand-back: accepted", "reclaim: dead workers",
-                      "reclaim: jobs freed", "prune: jobs deleted", "enqueue: key taken", "retry: accepted", "cancel: requested"] {
+                      "reclaim: jobs freed", "prune: jobs deleted", "enqueue: key taken", "retry: accepted", "cancel: requested",
+                      "hold for review: accepted", "approve: accepted", "reject: accepted"] {
             #expect(coverage.count(event) > 0, "no step of the runs reached \(event)")
         }
     }

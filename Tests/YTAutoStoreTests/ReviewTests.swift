@@ -88,6 +88,15 @@ import YTAutoStore
         // Cancel takes a waiting job at once.
         #expect(try await s.cancel(jobID: lease.jobID) == .cancelled)
         #expect(try await f.row(lease.jobID).state == .cancelled)
+        // A cancel requested while the job ran wins over the hold: it ends cancelled, not waiting.
+        let running = try await readyToPublish(s, topic: "cancelled meanwhile")
+        #expect(try await s.cancel(jobID: running.jobID) == .requested)
+        guard case .held(let ended) = try await s.holdForReview(running, stage: "publish") else {
+            Issue.record("a job with a cancel request was let through to publish"); return
+        }
+        let lastOutcome = try await s.attempts(jobID: running.jobID).last?.outcome
+        #expect(ended.state == .cancelled && lastOutcome == .cancelled)
+        #expect(try await s.review(jobID: running.jobID) == nil)
     }
 
     @Test(arguments: StoreEngine.all) func aRedoForgetsTheApprovalAndAStaleLeaseCannotHold(engine: StoreEngine) async throws {

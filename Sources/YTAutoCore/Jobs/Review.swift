@@ -31,7 +31,8 @@ public struct ReviewRecord: Sendable, Hashable, Codable {
 public enum ReviewHold: Sendable, Hashable {
     /// An operator approved the job: the worker goes on and publishes.
     case approved
-    /// The job now waits in state `review`, held by no worker; the lease is over.
+    /// The lease is over: the job now waits in state `review`, held by no worker (or, when a
+    /// cancel was requested, it ended `cancelled` instead).
     case held(Job)
 }
 

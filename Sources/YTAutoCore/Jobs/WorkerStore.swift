@@ -33,7 +33,8 @@ public protocol WorkerStore: JobStore {
     /// Stops a job before `stage` for an operator's review, unless one approved it already
     /// (``ReviewHold/approved``: the worker goes on). Otherwise, in one fenced write: the job
     /// moves to state `review` with no lease and no worker, the attempt ends `review` (not
-    /// counted), and the review is recorded undecided. Throws ``LeaseLost``.
+    /// counted), and the review is recorded undecided. A job with a cancel request ends
+    /// `cancelled` instead, as a hand-back does. Throws ``LeaseLost``.
     func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold
 
     /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.

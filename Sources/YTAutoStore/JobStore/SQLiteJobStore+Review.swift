@@ -9,6 +9,10 @@ extension SQLiteJobStore {
         return try await database.write { db in
             let job = try Self.requireLease(db, lease)
             if try Self.review(db, jobID: job.id)?.decision == .approved { return .approved }
+            if job.cancelRequested {
+                try Self.finishAttempt(db, lease, outcome: .cancelled, stage: stage, error: nil, now: now)
+                return .held(try Self.finish(db, jobID: job.id, state: .cancelled, error: nil, now: now))
+            }
             try db.run("""
                 INSERT INTO job_reviews (job_id, requested_at) VALUES (?1, ?2)
                 ON CONFLICT (job_id) DO UPDATE SET requested_at = ?2, decision = NULL, decided_at = NULL, decided_by = NULL, reason = NULL
