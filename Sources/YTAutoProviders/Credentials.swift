@@ -17,13 +17,22 @@ public struct CredentialsError: Error, Sendable, CustomStringConvertible {
 /// - Values are never printed: ``description`` names which keys are present, not their values.
 public struct Credentials: Sendable, CustomStringConvertible {
     private let values: [String: String]
+    /// The web console's users, from `console_user_NAME: ROLE HASH` lines (the file only; never
+    /// the environment): by name, the line's value, read by the console (`ConsoleUsers`).
+    public let consoleUsers: [String: String]
+    /// The prefix of a console user's line, in upper case as the names are compared.
+    public static let consoleUserPrefix = "CONSOLE_USER_"
 
     public static let names = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ELEVENLABS_API_KEY", "YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"]
 
-    public init(values: [String: String]) { self.values = values }
+    public init(values: [String: String], consoleUsers: [String: String] = [:]) {
+        self.values = values
+        self.consoleUsers = consoleUsers
+    }
 
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Credentials {
         var values: [String: String] = [:]
+        var users: [String: String] = [:]
         if let file, FileManager.default.fileExists(atPath: file) {
             try checkPrivate(file)
             let text: String
@@ -39,14 +48,18 @@ public struct Credentials: Sendable, CustomStringConvertible {
                 let key = line[..<colon].trimmingCharacters(in: .whitespaces).uppercased()
                 var value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 if value.count >= 2, let f = value.first, f == value.last, f == "\"" || f == "'" { value = String(value.dropFirst().dropLast()) }
+                if key.hasPrefix(consoleUserPrefix) {
+                    users[String(key.dropFirst(consoleUserPrefix.count)).lowercased()] = value
+                    continue
+                }
                 guard names.contains(key) else {
-                    throw CredentialsError("credentials file \(file), line \(n + 1): unknown name '\(key.lowercased())'; known: \(names.map { $0.lowercased() }.joined(separator: ", "))")
+                    throw CredentialsError("credentials file \(file), line \(n + 1): unknown name '\(key.lowercased())'; known: \(names.map { $0.lowercased() }.joined(separator: ", ")), console_user_NAME")
                 }
                 values[key] = value
             }
         }
         for name in names { if let v = environment[name], !v.isEmpty { values[name] = v } }
-        return Credentials(values: values)
+        return Credentials(values: values, consoleUsers: users)
     }
 
     /// Refuses a file that anyone but its owner can read or write.
@@ -83,6 +96,7 @@ public struct Credentials: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "credentials(" + Self.names.filter { values[$0] != nil }.joined(separator: ", ") + ")"
+        "credentials(" + Self.names.filter { values[$0] != nil }.joined(separator: ", ")
+            + (consoleUsers.isEmpty ? "" : ", \(consoleUsers.count) console users") + ")"
     }
 }

@@ -69,7 +69,7 @@ import YTAutoTestSupport
         }
     }
 
-    func start(_ engine: ProcessEngine) async throws -> (Console, any ConsoleStore, String) {
+    func start(_ engine: ProcessEngine, host: String = "127.0.0.1", probe: [(String, String)] = []) async throws -> (Console, any ConsoleStore, String) {
         let location = try await engine.location(dir)
         let store = try #require(try await ProcessEngine.open(location) as? any ConsoleStore)
         try """
@@ -81,10 +81,10 @@ import YTAutoTestSupport
                 type: horror
             """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         let port = try PostgresServer.freePort()
-        let child = try Child(binary("ytauto"), ["web", "--listen", "127.0.0.1:\(port)"], cwd: dir.url,
+        let child = try Child(binary("ytauto"), ["web", "--listen", "\(host):\(port)"], cwd: dir.url,
                               environment: ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
         let console = Console(child: child, base: "http://127.0.0.1:\(port)")
-        let up = await eventually(timeout: .seconds(30)) { (try? await console.get("/api/overview").status) == 200 }
+        let up = await eventually(timeout: .seconds(30)) { (try? await console.get("/api/overview", headers: probe).status) == 200 }
         if !up { child.kill(SIGKILL); Issue.record("the console did not answer: \(await child.wait().stderr)") }
         try #require(up)
         return (console, store, location)
@@ -283,6 +283,71 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// `ytauto auth console-user NAME --role ROLE`, the password on standard input.
+    func addUser(_ name: String, role: String, password: String) async throws -> ProcessResult {
+        try password.write(toFile: dir.path("pw-\(name)"), atomically: true, encoding: .utf8)
+        return try await Child(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec \"$0\" auth console-user \"$1\" --role \"$2\" < \"$3\"",
+                                                               binary("ytauto").path, name, role, dir.path("pw-\(name)")],
+                               cwd: dir.url, environment: ["YTAUTO_CONFIG": dir.path("ytauto.yaml")]).wait()
+    }
+
+    static func basic(_ user: String, _ password: String) -> [(String, String)] {
+        [("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())]
+    }
+
+    /// With users in the credentials file (their passwords only as bcrypt hashes, the file 0600),
+    /// the console listens on any address and every request signs in: none or a wrong password is
+    /// a 401, a viewer reads but may not act (403, nothing changed), an operator acts and the audit
+    /// log names them. Without users, a network address is refused.
+    @Test func aConsoleWithUsersAsksEveryRequestToSignInAndOnlyOperatorsAct() async throws {
+        try "channels:\n  - name: facts\n    type: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let port = try PostgresServer.freePort()
+        let open = try await run("ytauto", ["web", "--listen", "0.0.0.0:\(port)"], cwd: dir.url,
+                                 environment: ["YTAUTO_DB": dir.path("open.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
+        #expect(open.status != 0 && open.stderr.contains("Add users first"), "\(open.status) \(open.stderr)")
+
+        let short = try await addUser("ana", role: "operator", password: "short")
+        #expect(short.status != 0 && short.stderr.contains("at least 10 characters"), "\(short.stderr)")
+        for (name, role) in [("ana", "operator"), ("vic", "viewer")] {
+            let added = try await addUser(name, role: role, password: "correct horse \(name)")
+            #expect(added.status == 0, "\(added.stderr)")
+        }
+        let file = dir.path("credentials.yaml")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!text.contains("correct horse") && text.contains("console_user_ana: operator $2b$") && text.contains("console_user_vic: viewer $2b$"), "\(text)")
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600)
+
+        let operatorAuth = Self.basic("ana", "correct horse ana"), viewerAuth = Self.basic("vic", "correct horse vic")
+        let (console, store, _) = try await start(.sqlite, host: "0.0.0.0", probe: viewerAuth)
+        defer { console.child.kill(SIGKILL) }
+        let id = try await failed(store, topic: "signed in")
+        for path in ["/", "/api/jobs", "/metrics"] {
+            let anonymous = try await console.get(path)
+            #expect(anonymous.status == 401 && anonymous.headers["www-authenticate"]?.hasPrefix("Basic realm=\"ytauto\"") == true, "\(path): \(anonymous.status)")
+        }
+        #expect(try await console.get("/", headers: Self.basic("ana", "correct horse vic")).status == 401)
+        #expect(try await console.get("/", headers: Self.basic("nobody", "correct horse ana")).status == 401)
+        #expect(!(try await console.get("/jobs").body.contains("signed in")), "a page was shown without signing in")
+
+        let viewerPage = try await console.get("/jobs/\(id)", headers: viewerAuth)
+        #expect(viewerPage.status == 200 && viewerPage.body.contains("class=\"viewer\"") && viewerPage.body.contains("vic (viewer)"))
+        #expect(try await console.get("/metrics", headers: viewerAuth).status == 200)
+        let cookieHeader = try #require(viewerPage.headers["set-cookie"]).split(separator: ";")[0]
+        let token = String(cookieHeader.split(separator: "=")[1])
+        let form = "csrf=\(token)"
+        let refused = try await console.send("POST", "/jobs/\(id)/retry", headers: viewerAuth + [("Cookie", String(cookieHeader)),
+                                             ("Content-Type", "application/x-www-form-urlencoded")], body: form)
+        #expect(refused.status == 403 && refused.body.contains("vic is a viewer"), "\(refused.status) \(refused.body)")
+        #expect(try await store.job(id: id)?.state == .failed)
+
+        let done = try await console.send("POST", "/jobs/\(id)/retry", headers: operatorAuth + [("Cookie", String(cookieHeader)),
+                                          ("Content-Type", "application/x-www-form-urlencoded")], body: form)
+        #expect(done.status == 303, "\(done.status) \(done.body)")
+        #expect(try await store.job(id: id)?.state == .queued)
+        #expect(try await store.auditLog(limit: 1).first?.actor == "web:ana")
+        try await console.stop()
+    }
+
     @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }
@@ -361,7 +426,8 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
-    @Test func itListensOnLoopbackOnly() async throws {
+    @Test func withoutUsersItListensOnLoopbackOnly() async throws {
+        try "channels:\n  - name: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         for address in ["0.0.0.0:8080", "192.0.2.1:8080", "[::]:8080", "example.com:80"] {
             let r = try await run("ytauto", ["web", "--listen", address], cwd: dir.url, environment: ["YTAUTO_DB": dir.path("none.db")])
             #expect(r.status != 0)

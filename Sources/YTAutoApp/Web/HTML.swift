@@ -44,6 +44,10 @@ enum HTML {
         let nav = [("/", "Overview"), ("/jobs", "Jobs"), ("/review", "Review"), ("/channels", "Channels"), ("/workers", "Workers"), ("/audit", "Audit")]
             .map { href, name in "<a href=\"\(href)\"\(name == active ? " class=\"active\" aria-current=\"page\"" : "")>\(name)</a>" }
             .joined()
+        // Signed in (a console with users): who, and for a viewer no action (the server refuses them too).
+        let user = ConsoleIdentity.current
+        let viewer = user?.role == .viewer
+        let who = user.map { "<span class=\"who\">\(escape($0.name)) (\($0.role.rawValue))</span>" } ?? ""
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
@@ -51,13 +55,14 @@ enum HTML {
             <link rel="icon" href="data:,">
             <title>\(escape(title)) · ytauto</title>
             <style>\(stylesheet)</style></head>
-            <body><header><strong>ytauto</strong><nav>\(nav)</nav></header>
+            <body\(viewer ? " class=\"viewer\"" : "")><header><strong>ytauto</strong><nav>\(nav)</nav>\(who)</header>
             <main>\(body)</main>
             <script>\(script)</script></body></html>
             """
     }
 
     static let stylesheet = """
+        .viewer form[method=post]{display:none}.who{margin-left:auto;color:#cfd6de}
         *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232a;background:#f5f6f8}
         header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.6rem 1rem;background:#1d232a;color:#fff}
         nav{display:flex;flex-wrap:wrap;gap:.2rem}nav a{color:#cfd6de;text-decoration:none;padding:.25rem .6rem;border-radius:4px}

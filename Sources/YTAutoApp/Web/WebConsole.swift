@@ -10,8 +10,9 @@ import YTAutoMedia
 /// `/metrics` in Prometheus's text format, all read from the store, so it shows every worker
 /// on every host and works the same on SQLite and PostgreSQL.
 ///
-/// Who may do what: it listens on loopback only (the command refuses any other address: there is
-/// no login yet, and a console that can cancel jobs must not be open to a network). Every action
+/// Who may do what: without users (``ConsoleUsers``) it listens on loopback only (the command
+/// refuses any other address: a console that can cancel jobs must not be open to a network); with
+/// users every request signs in, and only operators act. Every action
 /// is a POST carrying a CSRF token that must match the token cookie the console set (a page of
 /// another site can neither read the cookie nor send it: `SameSite=Strict`), and is recorded in
 /// the audit log (`ytauto-admin audit`).
@@ -24,6 +25,8 @@ struct WebConsole: Sendable {
     /// Daily limits shown beside the quota ledger, by "provider unit" ("youtube units": 10000).
     let quotaLimits: [String: Int]
     let logger: Logger
+    /// Who may sign in (none: an open console, on loopback only).
+    var users = ConsoleUsers([])
     let cache = ConsoleCache()
 
     /// Jobs a page.
@@ -34,6 +37,7 @@ struct WebConsole: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorPage(logger: logger))
+        router.add(middleware: ConsoleAuthenticator(users: users, logger: logger))
         router.get("/") { request, _ in try await self.html(request) { csrf in try await self.overviewPage(csrf: csrf) } }
         router.get("/jobs") { request, _ in
             try await self.html(request) { csrf in try await self.jobsPage(Self.query(request.uri.queryParameters), csrf: csrf, notice: request.uri.queryParameters.get("done")) }
@@ -226,6 +230,9 @@ struct WebConsole: Sendable {
     /// A form POSTed by one of the console's pages: its body decoded, its CSRF token checked
     /// against the cookie's. Anything else is refused with 403 and changes nothing.
     func checkedForm(_ request: Request) async throws -> [String: String] {
+        if let user = ConsoleIdentity.current, user.role != .operator {
+            throw HTTPError(.forbidden, message: "\(user.name) is a viewer: only an operator may act on jobs and channels")
+        }
         var body = try await request.body.collect(upTo: Self.maxForm)
         let text = body.readString(length: body.readableBytes) ?? ""
         var form: [String: String] = [:]
@@ -239,8 +246,9 @@ struct WebConsole: Sendable {
         return form
     }
 
-    /// Who the console acts as, in the audit log and a pause (no login yet: loopback only).
-    static let actor = "web (loopback)"
+    /// Who the console acts as, in the audit log, a pause and a review: `web:NAME` for a signed-in
+    /// user, `web (loopback)` for a console without users.
+    static var actor: String { ConsoleIdentity.current.map { "web:\($0.name)" } ?? "web (loopback)" }
 
     func audit(_ action: String, _ target: String, _ detail: String?) async throws {
         try await store.recordAudit(actor: Self.actor, action: action, target: target, detail: detail)

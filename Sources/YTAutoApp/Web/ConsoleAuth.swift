@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import Synchronization
+import YTAutoCore
+
+/// The console's users: from `console_user_NAME: ROLE HASH` lines of the credentials file
+/// (`ytauto auth console-user NAME --role ROLE` writes them), each password kept only as a bcrypt
+/// hash. Two roles: a **viewer** reads every page and `/api/…` and `/metrics`; an **operator**
+/// also acts (retry, cancel, redo, approve, reject, pause, resume, run now).
+///
+/// With no user the console is open, and `ytauto web` then listens on loopback only; with users,
+/// every request (loopback too) needs one, by HTTP Basic authentication (which browsers,
+/// `curl -u` and Prometheus's `basic_auth` all speak). Basic sends the password with every
+/// request, so a console on a network address belongs behind TLS (a reverse proxy) or an SSH
+/// tunnel; docs/console.md says so.
+struct ConsoleUsers: Sendable {
+    enum Role: String, Sendable, CaseIterable { case viewer, `operator` }
+
+    struct User: Sendable {
+        var name: String
+        var role: Role
+        var hash: String
+    }
+
+    let users: [String: User]
+
+    var isEmpty: Bool { users.isEmpty }
+
+    /// A user's name: lower-case letters, digits, `-` and `_`, 1–32 of them (it is a line's key).
+    static func checkedName(_ name: String) throws -> String {
+        guard (1...32).contains(name.count),
+              name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }) else {
+            throw CLIError("'\(name)' is not a console user name: use 1–32 lower-case letters, digits, '-' or '_'")
+        }
+        return name
+    }
+
+    /// From the credentials file's lines: `ROLE HASH` each. A bad line is an error naming the user.
+    init(lines: [String: String], file: String) throws {
+        var users: [String: User] = [:]
+        for (name, value) in lines {
+            let parts = value.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2, let role = Role(rawValue: String(parts[0])) else {
+                throw CLIError("credentials file \(file): console_user_\(name) must be 'ROLE HASH' with ROLE viewer or operator; set it with `ytauto auth console-user \(name) --role operator`")
+            }
+            guard parts[1].hasPrefix("$2"), parts[1].count == 60 else {
+                throw CLIError("credentials file \(file): console_user_\(name)'s password is not a bcrypt hash; set it with `ytauto auth console-user \(name) --role \(role.rawValue)`")
+            }
+            users[name] = User(name: try Self.checkedName(name), role: role, hash: String(parts[1]))
+        }
+        self.users = users
+    }
+
+    init(_ users: [User]) { self.users = Dictionary(uniqueKeysWithValues: users.map { ($0.name, $0) }) }
+
+    /// The line a user is stored as (its value): `ROLE HASH`, the password hashed with bcrypt.
+    static func line(role: Role, password: String, cost: UInt8 = 12) -> String {
+        "\(role.rawValue) \(Bcrypt.hash(password, cost: cost))"
+    }
+}
+
+/// Who the request is from, while it is served (nil: the console has no users).
+enum ConsoleIdentity {
+    @TaskLocal static var current: ConsoleUsers.User?
+}
+
+/// Checks every request's HTTP Basic credentials against ``ConsoleUsers`` (when there are any)
+/// and serves it as that user. A bcrypt check costs tens of milliseconds by design, so a check
+/// that passed is remembered for five minutes by a SHA-256 of the name and password (never the
+/// password itself), and a page with many requests costs one.
+struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
+    let users: ConsoleUsers
+    let logger: Logger
+    let verified = VerifiedLogins()
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !users.isEmpty else { return try await next(request, context) }
+        guard let (name, password) = Self.basic(request.headers[.authorization]) else {
+            return Self.challenge("Sign in: this console has users (ytauto auth console-user).")
+        }
+        guard let user = users.users[name], verified.check(user: user, password: password) else {
+            logger.warning("console sign-in refused", metadata: ["user": "\(name)"])
+            return Self.challenge("Wrong user name or password.")
+        }
+        return try await ConsoleIdentity.$current.withValue(user) { try await next(request, context) }
+    }
+
+    /// `Authorization: Basic base64(name:password)`.
+    static func basic(_ header: String?) -> (String, String)? {
+        guard let header, header.lowercased().hasPrefix("basic "),
+              let data = Data(base64Encoded: header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
+              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    static func challenge(_ message: String) -> Response {
+        Response(status: .unauthorized,
+                 headers: [.wwwAuthenticate: "Basic realm=\"ytauto\", charset=\"UTF-8\"", .contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
+
+/// Logins whose bcrypt check passed recently, by a digest of name and password.
+final class VerifiedLogins: Sendable {
+    private let passed = Mutex<[String: ContinuousClock.Instant]>([:])
+    static let remembered: Duration = .seconds(300)
+
+    func check(user: ConsoleUsers.User, password: String) -> Bool {
+        let key = Checksum.sha256Hex("\(user.name)\u{0}\(user.hash)\u{0}\(password)")
+        let now = ContinuousClock.now
+        if let at = passed.withLock({ $0[key] }), now - at < Self.remembered { return true }
+        guard Bcrypt.verify(password, hash: user.hash) else { return false }
+        passed.withLock { map in
+            if map.count > 1_000 { map = map.filter { now - $0.value < Self.remembered } }
+            map[key] = now
+        }
+        return true
+    }
+}
