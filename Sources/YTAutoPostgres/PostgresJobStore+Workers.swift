@@ -30,7 +30,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
         func set(_ c: PostgresConnection?) { lock.withLock { $0 = c } }
     }
 
-    init(id: String, lockKey: Int32, connection: PostgresConnection, url: PostgresURL, signal: WorkSignal, firstPause: Duration, logger: Logger) {
+    init(id: String, lockKey: Int32, connection: PostgresConnection, url: PostgresURL, signal: SequenceSignal, firstPause: Duration, logger: Logger) {
         self.id = id
         self.lockKey = lockKey
         let box = ConnectionBox()
@@ -57,7 +57,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
         }
     }
 
-    private static func keep(id: String, lockKey: Int32, box: ConnectionBox, url: PostgresURL, signal: WorkSignal, firstPause: Duration, logger: Logger) async {
+    private static func keep(id: String, lockKey: Int32, box: ConnectionBox, url: PostgresURL, signal: SequenceSignal, firstPause: Duration, logger: Logger) async {
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         while !Task.isCancelled {
@@ -96,7 +96,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
     }
 
     /// Returns when the connection is gone: its notifications stop, or a ping fails or hangs.
-    private static func watch(_ conn: PostgresConnection, signal: WorkSignal) async {
+    private static func watch(_ conn: PostgresConnection, signal: SequenceSignal) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 _ = try? await conn.listen(on: "ytauto_work") { notifications in

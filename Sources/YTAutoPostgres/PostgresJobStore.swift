@@ -26,7 +26,9 @@ public final class PostgresJobStore: Sendable {
     public let url: PostgresURL
     public let retryPolicy: RetryPolicy
     let clock: (@Sendable () -> Date)?
-    let signal = WorkSignal()
+    let signal = SequenceSignal()
+    /// The web console's live view (``waitForChange(seen:timeout:)``); idle until asked.
+    let changes = ChangeListener()
     public let isReadOnly: Bool
     let logger: Logger
     /// How long a worker's session waits before it first tries to reconnect (tests lengthen it to
@@ -77,7 +79,10 @@ public final class PostgresJobStore: Sendable {
     }
 
     /// Closes the pool's connections.
-    public func close() { pool.close() }
+    public func close() {
+        changes.stop()
+        pool.close()
+    }
 
     /// Applies pending migrations (`ytauto-admin migrate`): those this call applied, and the
     /// schema's history after it.

@@ -142,6 +142,34 @@ struct BrowserConsoleTests {
         #expect(try await store.job(id: reviewed)?.state == .queued)
         #expect(try await store.review(jobID: reviewed)?.decision == .approved)
         #expect(try await store.auditLog(limit: 10).map(\.action) == ["approve", "run-now", "resume", "pause", "bulk-retry", "cancel", "retry"])
+        // Live: the overview follows a running job's stages without a reload (server-sent events).
+        let runningID = try await store.enqueue(NewJob(channel: "facts", topic: "live", priority: -200)).job.id
+        let running = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: runningID))
+        try await store.checkpoint(running, stage: "script", state: .running, artifacts: [], startedAt: Date(), error: nil)
+        let waitForStage: @Sendable (String) -> String = { stage in
+            """
+            (async () => {
+              for (let i = 0; i < 200; i++) {
+                const li = document.getElementById('live-\(runningID)');
+                if (li && li.getAttribute('data-stage') === '\(stage)') return window.__sameDocument === true || '\(stage)' === 'script';
+                await new Promise(r => setTimeout(r, 50));
+              }
+              return 'timed out: ' + document.getElementById('live').textContent;
+            })()
+            """
+        }
+        try await blocking(checking: { check in
+            try browser.open(base + "/")
+            let first = try browser.evaluate(waitForStage("script"))
+            check.expect(first as? Bool == true, "the live view did not show the stage: \(String(describing: first))")
+            try browser.evaluate("window.__sameDocument = true")
+        })
+        try await store.checkpoint(running, stage: "script", state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+        try await store.checkpoint(running, stage: "narration", state: .running, artifacts: [], startedAt: Date(), error: nil)
+        try await blocking(checking: { check in
+            let next = try browser.evaluate(waitForStage("narration"))
+            check.expect(next as? Bool == true, "the next stage did not arrive in the same page: \(String(describing: next))")
+        })
         #expect(browser.errors.isEmpty, "JavaScript errors: \(browser.errors)")
         try await console.stop()
     }

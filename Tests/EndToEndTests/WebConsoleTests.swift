@@ -348,6 +348,74 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// Server-sent events, read as they come: (event, data) pairs.
+    final class EventStream: @unchecked Sendable {
+        // `@unchecked` is safe: `received` is only touched under `lock`.
+        private let lock = NSLock()
+        private var received: [(event: String, data: String)] = []
+        private var task: Task<Void, Never>?
+
+        var events: [(event: String, data: String)] { lock.withLock { received } }
+
+        init(_ console: Console, path: String = "/events") async throws {
+            let response = try await console.client.execute(HTTPClientRequest(url: console.base + path), timeout: .seconds(600))
+            #expect(response.status.code == 200 && response.headers["content-type"].first?.hasPrefix("text/event-stream") == true)
+            task = Task { [weak self] in
+                var text = ""
+                do {
+                    for try await chunk in response.body {
+                        text += String(buffer: chunk)
+                        while let end = text.range(of: "\n\n") {
+                            let block = String(text[..<end.lowerBound])
+                            text = String(text[end.upperBound...])
+                            var event = "message", data = ""
+                            for line in block.split(separator: "\n") {
+                                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                                if line.hasPrefix("data: ") { data += line.dropFirst(6) }
+                            }
+                            if !data.isEmpty { self?.lock.withLock { self?.received.append((event, data)) } }
+                        }
+                    }
+                } catch {}
+            }
+        }
+
+        /// The stages of the running jobs in the newest `running` event, by job id.
+        var latestStages: [Int64: String] {
+            guard let last = events.last(where: { $0.event == "running" }),
+                  let jobs = try? JSONSerialization.jsonObject(with: Data(last.data.utf8)) as? [[String: Any]] else { return [:] }
+            return Dictionary(uniqueKeysWithValues: jobs.compactMap { j in
+                (j["id"] as? NSNumber).map { ($0.int64Value, j["stage"] as? String ?? "") }
+            })
+        }
+
+        func close() { task?.cancel() }
+    }
+
+    /// /events says which jobs run and in which stage as soon as the store changes (not at the
+    /// 15 s keep-alive): a lease, each stage, the end; and an open stream does not hold up the
+    /// console's shutdown.
+    @Test(arguments: ProcessEngine.all) func liveEventsFollowARunningJobsStages(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let stream = try await EventStream(console)
+        defer { stream.close() }
+        #expect(await eventually(timeout: .seconds(10)) { stream.events.contains { $0.event == "running" && $0.data == "[]" } }, "\(stream.events)")
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "live")).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        for stage in ["script", "narration", "images"] {
+            let started = ContinuousClock.now
+            try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: Date(), error: nil)
+            // Well within the 15 s keep-alive, so it was the change that sent it.
+            #expect(await eventually(timeout: .seconds(10)) { stream.latestStages[id] == stage }, "\(stage): \(stream.events.suffix(3))")
+            print("live event for \(stage) after \(ContinuousClock.now - started)")
+            try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+        }
+        let stopping = ContinuousClock.now
+        try await console.stop()
+        #expect(ContinuousClock.now - stopping < .seconds(10), "the open stream held the shutdown")
+    }
+
     @Test(arguments: ProcessEngine.all) func bulkActionsAskFirstAndSayHowMany(engine: ProcessEngine) async throws {
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }

@@ -88,5 +88,27 @@ enum HTML {
     /// Asks before a form marked `data-confirm` is sent, with the form's own words.
     static let script = """
         document.addEventListener('submit',function(e){var m=e.target.getAttribute('data-confirm');if(m&&!window.confirm(m)){e.preventDefault();}});
+        (function(){
+          var live=document.getElementById('live'),one=document.getElementById('live-job');
+          if((!live&&!one)||!window.EventSource)return;
+          var es=new EventSource('/events');
+          es.addEventListener('running',function(e){
+            var jobs=JSON.parse(e.data);
+            if(live){
+              live.textContent='';
+              if(!jobs.length){var p=document.createElement('p');p.className='muted';p.textContent='no job is running';live.appendChild(p);}
+              else{var ul=document.createElement('ul');jobs.forEach(function(j){
+                var li=document.createElement('li'),a=document.createElement('a');li.id='live-'+j.id;li.setAttribute('data-stage',j.stage||'');
+                a.href='/jobs/'+j.id;a.textContent='job '+j.id;li.appendChild(a);
+                li.appendChild(document.createTextNode(' '+j.channel+' · '+(j.topic||'')+' · '+(j.stage||'starting')+' ('+j.stage_index+'/'+j.stages+'), attempt '+j.attempt));
+                ul.appendChild(li);});live.appendChild(ul);}
+            }
+            if(one){
+              var id=Number(one.getAttribute('data-job')),j=jobs.filter(function(x){return x.id===id;})[0];
+              if(j){one.setAttribute('data-stage',j.stage||'');one.textContent='running: '+(j.stage||'starting')+' ('+j.stage_index+'/'+j.stages+')';}
+              else{one.setAttribute('data-stage','');one.textContent='it has stopped running: reload to see how it ended';es.close();}
+            }
+          });
+        })();
         """
 }

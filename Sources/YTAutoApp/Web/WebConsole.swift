@@ -28,6 +28,8 @@ struct WebConsole: Sendable {
     /// Who may sign in (none: an open console, on loopback only).
     var users = ConsoleUsers([])
     let cache = ConsoleCache()
+    /// What the live streams wait on (``ChangeFeed``).
+    let feed = ChangeFeed()
 
     /// Jobs a page.
     static let pageSize = 50
@@ -147,6 +149,7 @@ struct WebConsole: Sendable {
             return try await self.bulk(form, request: request)
         }
 
+        router.get("/events") { request, _ in try await self.events(request) }
         router.get("/api/overview") { _, _ in try await self.json(try await self.snapshot().json(database: self.databaseName)) }
         router.get("/api/jobs") { request, _ in
             try await self.json(try await self.store.jobs(matching: try Self.query(request.uri.queryParameters), limit: Self.pageSize).map(JobJSON.init))

@@ -72,6 +72,8 @@ extension WebConsole {
             }
             out += "</tbody></table>"
         }
+        // Live: which jobs run and in which stage, kept current by /events (no reload).
+        out += "<h2>Live</h2><div id=\"live\" aria-live=\"polite\"><p class=\"muted\">connecting…</p></div>"
         if !s.running.isEmpty {
             out += "<h2>Running</h2>" + jobTable(s.running, starts: s.starts, now: now)
         }
@@ -192,6 +194,10 @@ extension WebConsole {
         }
         out += " <a href=\"/api/jobs/\(id)\">JSON</a></p>"
         if let review = try await store.review(jobID: id) { out += Self.reviewLine(review) }
+        if job.state == .running {
+            // Kept current by /events: the stage it is in, and when it ends.
+            out += "<p id=\"live-job\" data-job=\"\(job.id)\" aria-live=\"polite\">running: \(E.escape(job.currentStage ?? "starting"))</p>"
+        }
 
         out += mediaSection(job, stages)
 

@@ -113,4 +113,13 @@ public protocol ConsoleStore: OperatorStore {
 
     /// The newest `limit` entries of the audit log, newest first.
     func auditLog(limit: Int) async throws -> [AuditEntry]
+
+    /// A number that moves when jobs or their stages may have changed, in any process (on
+    /// PostgreSQL, on any host): read it before reading what to show.
+    var changeSequence: UInt64 { get }
+
+    /// Returns once ``changeSequence`` moved past `seen` (a stage recorded, a job queued, leased or
+    /// ended), or after `timeout`. No polling: SQLite's change word (a futex shared through
+    /// `<db>-wake`, moved by every write transaction), PostgreSQL's `LISTEN`.
+    func waitForChange(seen: UInt64, timeout: Duration) async
 }

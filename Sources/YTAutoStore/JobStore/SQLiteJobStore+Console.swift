@@ -3,6 +3,16 @@ import YTAutoCore
 
 /// What the web console reads and records (``ConsoleStore``) on SQLite.
 extension SQLiteJobStore: ConsoleStore {
+    public var changeSequence: UInt64 { UInt64(database.changeSequence) }
+
+    /// Blocks a thread of its own (`<db>#changes`), never a cooperative one; one console process
+    /// has one watcher (``ChangeFeed``), so waits do not queue behind each other.
+    public func waitForChange(seen: UInt64, timeout: Duration) async {
+        let database = self.database
+        let thread = DatabaseThread.forDatabase(at: database.path + "#changes")
+        await withTaskExecutorPreference(thread) { database.waitForChange(seen: UInt32(truncatingIfNeeded: seen), timeout: timeout) }
+    }
+
     /// Newest first by id: the scan walks the table backwards from the page's start and stops at
     /// `limit` matches, so an unfiltered page (and any filter that matches recent jobs) costs the
     /// same on a million jobs as on a hundred. The state is not matched through an index (`+state`):

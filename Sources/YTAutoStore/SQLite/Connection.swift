@@ -186,7 +186,10 @@ public final class Connection {
             try self.cached("BEGIN IMMEDIATE").all()
             if waitingTurn { busyState.turnsTaken += 1 }
             // The write lock is ours until the end of this block; then the next waiter's turn.
-            defer { busyState.wokeWaiter = busyState.wake?.bump(waking: wakes) ?? false }
+            defer {
+                busyState.wokeWaiter = busyState.wake?.bump(waking: wakes) ?? false
+                busyState.wake?.bumpChange()
+            }
             do {
                 let result = try body(self)
                 try self.cached("COMMIT").all()

@@ -54,6 +54,16 @@ public final class DatabaseQueue: @unchecked Sendable {
         if let wake { wake.waitWork(seen: seen, nanoseconds: ns) } else { usleep(UInt32(min(ns / 1000, 1_000_000))) }
     }
 
+    /// The change word: moves with every write transaction of ytauto on this file, in any process.
+    public var changeSequence: UInt32 { wake?.changeValue ?? 0 }
+
+    /// Blocks the calling thread until a write transaction ends in any process after `seen` was
+    /// read, or `timeout` passes. Only for a thread that exists to block.
+    public func waitForChange(seen: UInt32, timeout: Duration) {
+        let ns = UInt64(max(0, timeout.seconds) * 1e9)
+        if let wake { wake.waitChange(seen: seen, nanoseconds: ns) } else { usleep(UInt32(min(ns / 1000, 1_000_000))) }
+    }
+
     /// Runs `body` in a read transaction.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await run { try $0.readTransaction(body) }

@@ -41,8 +41,9 @@ final class WriteWake: @unchecked Sendable {
         guard let base = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             return nil
         }
-        // The lock's sequence and its sleepers' count, then (at word 4) the same pair for "work".
-        word = base.bindMemory(to: UInt32.self, capacity: 8)
+        // The lock's sequence and its sleepers' count, then (at word 4) the same pair for "work",
+        // then (at word 8) the same pair for "changed".
+        word = base.bindMemory(to: UInt32.self, capacity: 10)
     }
 
     deinit { munmap(word, Self.size) }
@@ -74,4 +75,16 @@ final class WriteWake: @unchecked Sendable {
 
     /// Sleeps until the work word moves past `seen` or `nanoseconds` pass.
     func waitWork(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word + 4, seen, Int64(nanoseconds)) }
+
+    // A third word says "something was written": every write transaction of ytauto adds one, and
+    // wakes whoever sleeps on it (the web console's live view; with nobody asleep, no system call).
+
+    /// The change word now.
+    var changeValue: UInt32 { ytauto_wake_load(word + 8) }
+
+    /// After any write transaction: wakes every watcher on this file, in any process.
+    func bumpChange() { _ = ytauto_wake_bump(word + 8, Int32.max) }
+
+    /// Sleeps until the change word moves past `seen` or `nanoseconds` pass.
+    func waitChange(seen: UInt32, nanoseconds: UInt64) { ytauto_wake_wait(word + 8, seen, Int64(nanoseconds)) }
 }

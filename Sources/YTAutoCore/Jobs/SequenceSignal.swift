@@ -1,12 +1,15 @@
 import Foundation
 import Synchronization
 
-/// "There may be new work": a counter this process bumps (its own enqueues, a slot freed) and a
-/// worker's session bumps for every `NOTIFY ytauto_work` and every reconnection. Idle workers wait
-/// on it with a timeout; nothing polls the database while they wait.
-final class WorkSignal: Sendable {
+/// A counter that waiters sleep on until it moves: on PostgreSQL "there may be new work" (this
+/// process's own enqueues, a slot freed, every `NOTIFY ytauto_work` a worker's session hears) and
+/// "something changed" (the console's listener); in the web console, the one feed its live
+/// streams wait on. Nothing polls while they wait.
+public final class SequenceSignal: Sendable {
     private struct State {
-        var sequence: UInt64 = 0
+        public init() {}
+
+    public var sequence: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextID: UInt64 = 0
         /// Waits whose timeout fired before they were registered.
@@ -14,9 +17,11 @@ final class WorkSignal: Sendable {
     }
     private let state = Mutex(State())
 
-    var sequence: UInt64 { state.withLock { $0.sequence } }
+    public init() {}
 
-    func bump() {
+    public var sequence: UInt64 { state.withLock { $0.sequence } }
+
+    public func bump() {
         let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.sequence &+= 1
             let all = Array(s.waiters.values)
@@ -27,7 +32,7 @@ final class WorkSignal: Sendable {
     }
 
     /// Returns when the sequence passes `seen`, or after `timeout`.
-    func wait(seen: UInt64, timeout: Duration) async {
+    public func wait(seen: UInt64, timeout: Duration) async {
         let id = state.withLock { s -> UInt64 in s.nextID &+= 1; return s.nextID }
         let timer = Task {
             try? await Task.sleep(for: timeout)

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+import YTAutoCore
+
+/// The console's live view: `GET /events`, server-sent events that say which jobs run and in
+/// which stage, sent when the store says something changed (``ConsoleStore/waitForChange(seen:timeout:)``),
+/// never on a timer of the page's. One watcher a console process waits on the store
+/// (``ChangeFeed``); every open stream waits on that watcher.
+///
+/// An event `running` carries the running jobs as JSON (`[{"id", "channel", "topic", "stage",
+/// "stage_index", "stages", "attempt"}]`) and is sent when that list differs from the last one
+/// sent; a comment line every 15 s keeps proxies from closing an idle stream (and reads the list
+/// again: a job's end on PostgreSQL notifies nobody, so it shows within 15 s). A stream ends
+/// after 10 minutes or at the console's shutdown; browsers reconnect on their own.
+final class ChangeFeed: Sendable {
+    let signal = SequenceSignal()
+    private let started = Mutex(false)
+
+    func start(_ store: any ConsoleStore) {
+        guard started.withLock({ s in defer { s = true }; return !s }) else { return }
+        let signal = self.signal
+        Task.detached {
+            var seen = store.changeSequence
+            while !Task.isCancelled {
+                await store.waitForChange(seen: seen, timeout: .seconds(30))
+                let now = store.changeSequence
+                if now != seen { signal.bump() }
+                seen = now
+            }
+        }
+    }
+}
+
+struct RunningJobJSON: Encodable, Equatable {
+    var id: Int64
+    var channel: String
+    var topic: String?
+    var stage: String?
+    var stageIndex: Int
+    var stages: Int
+    var attempt: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, channel, topic, stage, stages, attempt
+        case stageIndex = "stage_index"
+    }
+}
+
+extension WebConsole {
+    static let keepAlive: Duration = .seconds(15)
+    static let streamLifetime: Duration = .seconds(600)
+
+    func events(_ request: Request) async throws -> Response {
+        feed.start(store)
+        let store = self.store, feed = self.feed, logger = self.logger
+        var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let until = ContinuousClock.now + Self.streamLifetime
+            var last: [RunningJobJSON]? = nil
+            var seen = feed.signal.sequence
+            // At the console's shutdown the stream ends (the server would otherwise wait for it).
+            let stopping = Mutex(false)
+            do {
+                try await withGracefulShutdownHandler {
+                    // A browser waits this long before it reconnects to an ended stream.
+                    try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                    while ContinuousClock.now < until, !Task.isCancelled, !stopping.withLock({ $0 }) {
+                        let running = try await Self.runningJSON(store)
+                        if running != last {
+                            try await writer.write(ByteBuffer(string: "event: running\ndata: \(Output.json(running).replacingOccurrences(of: "\n", with: ""))\n\n"))
+                            last = running
+                        }
+                        await feed.signal.wait(seen: seen, timeout: Self.keepAlive)
+                        if feed.signal.sequence == seen { try await writer.write(ByteBuffer(string: ": keepalive\n\n")) }
+                        seen = feed.signal.sequence
+                    }
+                } onGracefulShutdown: {
+                    stopping.withLock { $0 = true }
+                    feed.signal.bump()
+                }
+            } catch {
+                logger.debug("an event stream ended: \(error)")
+            }
+            try? await writer.finish(nil)
+        })
+    }
+
+    /// The running jobs, each with its current stage's place in the pipeline.
+    static func runningJSON(_ store: any ConsoleStore) async throws -> [RunningJobJSON] {
+        try await store.runningJobs().sorted { $0.id < $1.id }.map { job in
+            let index = job.currentStage.flatMap { Stage.names.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+            return RunningJobJSON(id: job.id, channel: job.channel, topic: job.topic, stage: job.currentStage, stageIndex: index,
+                                  stages: Stage.names.count, attempt: job.attempt)
+        }
+    }
+}
