@@ -53,6 +53,15 @@ extension PostgresJobStore: ConsoleStore {
         }
     }
 
+    public func leaseWaits(since: Date, limit: Int) async throws -> [Duration] {
+        try await pool.query("""
+            SELECT started_at, due_at FROM job_attempts
+             WHERE started_at >= \(since) AND due_at IS NOT NULL ORDER BY started_at DESC LIMIT \(Int64(limit))
+            """).map { r in
+            .milliseconds(Int64((try r.required("started_at", r.date).timeIntervalSince(try r.required("due_at", r.date)) * 1000).rounded()))
+        }
+    }
+
     @discardableResult
     public func recordAudit(actor: String, action: String, target: String, detail: String?) async throws -> AuditEntry {
         guard let r = try await pool.queryOne("""

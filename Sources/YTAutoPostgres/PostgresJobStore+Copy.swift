@@ -78,10 +78,10 @@ extension PostgresJobStore: StoreCopying {
                 for a in c.attempts {
                     try await tx.run("""
                         INSERT INTO job_attempts (id, job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome,
-                                                  stage, error_code, error_message, pipeline, lease_seconds, heartbeat_at)
+                                                  stage, error_code, error_message, pipeline, lease_seconds, heartbeat_at, due_at)
                         VALUES (\(a.id), \(a.jobID), \(a.attempt), \(a.leaseToken), \(a.channel), \(a.workerID), \(a.startedAt),
                                 \(a.finishedAt)::timestamptz, \(a.outcome?.rawValue), \(a.stage), \(a.errorCode), \(a.errorMessage),
-                                \(a.pipeline), \(a.leaseSeconds)::double precision, \(a.heartbeatAt)::timestamptz)
+                                \(a.pipeline), \(a.leaseSeconds)::double precision, \(a.heartbeatAt)::timestamptz, \(a.dueAt)::timestamptz)
                         """)
                 }
                 for r in c.stageRuns {

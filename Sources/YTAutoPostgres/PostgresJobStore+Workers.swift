@@ -41,11 +41,14 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
         }
     }
 
-    /// Ends the session: the lock is released with it.
+    /// Ends the session: the lock is released with it. A session stuck in a reconnection (a
+    /// statement the server never answers) is not waited for past 10 s: it was cancelled, its
+    /// connection closed, and the process goes on (seen once: a test's deregistration hung).
     func stop() async {
         task.cancel()
         try? await connection.current?.close()
-        _ = await task.value
+        let task = self.task
+        _ = await Deadline.race(until: .now + .seconds(10)) { await task.value }
     }
 
     static func connect(url: PostgresURL, logger: Logger) async throws -> PostgresConnection {
@@ -72,16 +75,30 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
             try? await Task.sleep(for: firstPause)
             while !Task.isCancelled {
                 do {
-                    let conn = try await connect(url: url, logger: logger)
-                    let ok = try await PGRow.first(conn.query("SELECT pg_try_advisory_lock(\(lockClass), \(lockKey)) AS ok", logger: PostgresPool.quiet))?.bool("ok")
-                    guard ok == true else {
-                        // The old session still holds it (the server has not seen it die yet): wait for that.
-                        try? await conn.close()
-                        throw PostgresStoreError("the worker's lock is still held by its previous session")
+                    // A reconnection that the server does not answer within 15 s is given up and tried again.
+                    let attempt = await Deadline.race(until: .now + .seconds(15)) { () async throws -> PostgresConnection in
+                        let conn = try await connect(url: url, logger: logger)
+                        do {
+                            let ok = try await PGRow.first(conn.query("SELECT pg_try_advisory_lock(\(lockClass), \(lockKey)) AS ok", logger: PostgresPool.quiet))?.bool("ok")
+                            guard ok == true else {
+                                // The old session still holds it (the server has not seen it die yet): wait for that.
+                                throw PostgresStoreError("the worker's lock is still held by its previous session")
+                            }
+                            try await conn.query("""
+                                UPDATE workers SET state = 'running', stopped_at = NULL, last_seen_at = now() WHERE id = \(id)
+                                """, logger: PostgresPool.quiet)
+                            // Given up meanwhile: close it, so no connection of nobody's holds the worker's lock.
+                            if Task.isCancelled { throw CancellationError() }
+                            return conn
+                        } catch {
+                            try? await conn.close()
+                            throw error
+                        }
                     }
-                    try await conn.query("""
-                        UPDATE workers SET state = 'running', stopped_at = NULL, last_seen_at = now() WHERE id = \(id)
-                        """, logger: PostgresPool.quiet)
+                    guard case .finished(let result) = attempt else {
+                        throw PostgresStoreError("the server did not answer the reconnection within 15 s")
+                    }
+                    let conn = try result.get()
                     box.set(conn)
                     log.info("the worker's database session is back")
                     signal.bump()

@@ -141,7 +141,8 @@ public final class PostgresJobStore: Sendable {
                 return o
             },
             stage: try r.string("stage"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"),
-            pipeline: try r.string("pipeline"), leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.date("heartbeat_at"))
+            pipeline: try r.string("pipeline"), leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.date("heartbeat_at"),
+            dueAt: try r.date("due_at"))
     }
 
     static func stageState(_ r: PGRow) throws -> StageState {
@@ -236,8 +237,8 @@ public final class PostgresJobStore: Sendable {
                 RETURNING jobs.*
             ),
             recorded AS (
-                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at)
-                SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now FROM leased, t
+                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at)
+                SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now, leased.run_at FROM leased, t
             )
             SELECT * FROM leased
             """

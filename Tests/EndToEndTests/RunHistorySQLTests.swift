@@ -163,6 +163,11 @@ import YTAutoTestSupport
         #expect(lostTime.first?["lost_attempts"] as? Int == 1)
         // The lost attempt ran 60 s; the failed one, 0 s (so a query that counted failed attempts instead would show).
         #expect((lostTime.first?["minutes_lost"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
+        // The retried job's second attempt waited the hour the test let pass after its backoff ended.
+        let leaseWait = try rows("Lease wait")
+        let factsWait = leaseWait.first { $0["channel"] as? String == "facts" }
+        #expect(((factsWait?["max_wait_s"] as? NSNumber)?.doubleValue ?? 0) > 3000, "\(leaseWait)")
+        #expect((leaseWait.first { $0["channel"] as? String == "horror" }?["max_wait_s"] as? NSNumber)?.doubleValue == 0, "\(leaseWait)")
         let waiting = try rows("Jobs waiting for review")
         #expect(waiting.map { $0["id"] as? Int } == [Int(reviewed[0])], "\(waiting)")
         #expect(((waiting.first?["hours_waiting"] as? NSNumber)?.doubleValue ?? 0) >= 2, "\(waiting)")

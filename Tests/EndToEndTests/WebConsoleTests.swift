@@ -127,6 +127,13 @@ import YTAutoTestSupport
         let metrics = try await console.get("/metrics")
         #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
         #expect(metrics.body.contains("ytauto_attempts_last_24h{outcome=\"failed\"} 1.0"), "\(metrics.body)")
+        // Lease wait: a job due two minutes before a worker took it waited about 120 s.
+        let late = try await store.enqueue(NewJob(channel: "facts", topic: "late", runAt: Date().addingTimeInterval(-120))).job.id
+        _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: late)
+        let waits = try await console.get("/metrics").body.split(separator: "\n").filter { $0.hasPrefix("ytauto_lease_wait_seconds") }
+        func bucket(_ le: String) -> String? { waits.first { $0.hasPrefix("ytauto_lease_wait_seconds_bucket{le=\"\(le)") }.map(String.init) }
+        #expect(waits.contains("ytauto_lease_wait_seconds_count 2"), "\(waits)")
+        #expect(bucket("60")?.hasSuffix(" 1") == true && bucket("300")?.hasSuffix(" 2") == true, "\(waits)")
         try await console.stop()
     }
 

@@ -104,6 +104,8 @@ struct AttemptJSON: Encodable {
     var leaseSeconds: Double?
     var startedAt: String
     var heartbeatAt: String?
+    /// When the job was due as this attempt leased it.
+    var dueAt: String?
     var finishedAt: String?
     var durationMS: Int?
     var errorCode: String?
@@ -111,7 +113,7 @@ struct AttemptJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case attempt, channel, worker, pipeline, stage, outcome
-        case jobID = "job_id", leaseSeconds = "lease_seconds", startedAt = "started_at", heartbeatAt = "heartbeat_at"
+        case jobID = "job_id", leaseSeconds = "lease_seconds", startedAt = "started_at", heartbeatAt = "heartbeat_at", dueAt = "due_at"
         case finishedAt = "finished_at", durationMS = "duration_ms", errorCode = "error_code", errorMessage = "error_message"
     }
 
@@ -126,6 +128,7 @@ struct AttemptJSON: Encodable {
         leaseSeconds = a.leaseSeconds
         startedAt = Timestamp.string(a.startedAt)
         heartbeatAt = a.heartbeatAt.map(Timestamp.string)
+        dueAt = a.dueAt.map(Timestamp.string)
         finishedAt = a.finishedAt.map(Timestamp.string)
         durationMS = a.finishedAt.map { Int(($0.timeIntervalSince(a.startedAt) * 1000).rounded()) }
         errorCode = a.errorCode

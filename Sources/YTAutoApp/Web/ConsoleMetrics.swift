@@ -40,6 +40,13 @@ extension WebConsole {
                 labels: [("stage", stage)], buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800])
             for ms in durations { histogram.record(Double(ms) / 1000) }
         }
+        // How long jobs waited for a worker once due: every attempt of the last 24 hours (up to 100,000).
+        // Negative waits (a job leased early by run-once) count as zero.
+        let waits = registry.makeValueHistogram(
+            descriptor: MetricNameDescriptor(metricName: "ytauto_lease_wait_seconds",
+                                             helpText: "How long each attempt of the last 24 hours waited for a worker after its job was due (up to 100,000)."),
+            buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600])
+        for wait in try await store.leaseWaits(since: since, limit: 100_000) { waits.record(max(0, wait.seconds)) }
         let day = Self.utcDay(s.now)
         for e in try await store.ledger(since: day) where e.day == day {
             registry.makeGauge(name: "ytauto_quota_used", labels: [("provider", e.provider), ("channel", e.channel), ("unit", e.unit)],

@@ -114,6 +114,11 @@ public protocol ConsoleStore: OperatorStore {
     /// The newest `limit` entries of the audit log, newest first.
     func auditLog(limit: Int) async throws -> [AuditEntry]
 
+    /// How long each attempt that started at or after `since` waited for a worker (its start less
+    /// when its job was due), newest first, at most `limit`; attempts recorded without a due time
+    /// are left out.
+    func leaseWaits(since: Date, limit: Int) async throws -> [Duration]
+
     /// A number that moves when jobs or their stages may have changed, in any process (on
     /// PostgreSQL, on any host): read it before reading what to show.
     var changeSequence: UInt64 { get }

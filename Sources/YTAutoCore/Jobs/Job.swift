@@ -304,12 +304,17 @@ public struct AttemptRecord: Sendable, Hashable {
     /// The lease's length, and the last time the worker renewed it.
     public var leaseSeconds: Double?
     public var heartbeatAt: Date?
+    /// When the job was due as this attempt leased it (its `run_at` then): the attempt's lease
+    /// wait is `startedAt - dueAt`. Nil for attempts recorded before schema version 8.
+    public var dueAt: Date?
 
     public init(
         id: Int64, jobID: Int64, attempt: Int, leaseToken: Int64, channel: String, workerID: String,
         startedAt: Date, finishedAt: Date?, outcome: AttemptOutcome?, stage: String?,
-        errorCode: String?, errorMessage: String?, pipeline: String? = nil, leaseSeconds: Double? = nil, heartbeatAt: Date? = nil
+        errorCode: String?, errorMessage: String?, pipeline: String? = nil, leaseSeconds: Double? = nil, heartbeatAt: Date? = nil,
+        dueAt: Date? = nil
     ) {
+        self.dueAt = dueAt
         self.pipeline = pipeline
         self.leaseSeconds = leaseSeconds
         self.heartbeatAt = heartbeatAt

@@ -75,6 +75,18 @@ extension SQLiteJobStore: ConsoleStore {
         }
     }
 
+    public func leaseWaits(since: Date, limit: Int) async throws -> [Duration] {
+        try await database.read { db in
+            try db.query("""
+                SELECT started_at, due_at FROM job_attempts INDEXED BY job_attempts_started
+                 WHERE started_at >= ? AND due_at IS NOT NULL ORDER BY started_at DESC LIMIT ?
+                """, [since, limit]).map { row in
+                let r = StoredRow(row, table: "job_attempts", name: "an attempt's lease wait")
+                return .milliseconds(Int64((try r.date("started_at").timeIntervalSince(try r.date("due_at")) * 1000).rounded()))
+            }
+        }
+    }
+
     @discardableResult
     public func recordAudit(actor: String, action: String, target: String, detail: String?) async throws -> AuditEntry {
         let now = self.now()

@@ -65,10 +65,10 @@ extension SQLiteJobStore: StoreCopying {
                 for a in c.attempts {
                     try db.run("""
                         INSERT INTO job_attempts (id, job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome,
-                                                  stage, error_code, error_message, pipeline, lease_seconds, heartbeat_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                  stage, error_code, error_message, pipeline, lease_seconds, heartbeat_at, due_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [a.id, a.jobID, a.attempt, a.leaseToken, a.channel, a.workerID, a.startedAt, a.finishedAt,
-                              a.outcome?.rawValue, a.stage, a.errorCode, a.errorMessage, a.pipeline, a.leaseSeconds, a.heartbeatAt])
+                              a.outcome?.rawValue, a.stage, a.errorCode, a.errorMessage, a.pipeline, a.leaseSeconds, a.heartbeatAt, a.dueAt])
                 }
                 for r in c.stageRuns {
                     try db.run("""

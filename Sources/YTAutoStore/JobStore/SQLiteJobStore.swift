@@ -88,11 +88,11 @@ public final class SQLiteJobStore: JobStore {
             RETURNING \(columns)
             """
 
-        /// job id, attempt, lease token, channel, worker, started at, pipeline, lease seconds.
+        /// job id, attempt, lease token, channel, worker, started at, pipeline, lease seconds, due at.
         /// The lease counts as the first heartbeat.
         public static let insertAttempt = """
-            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?6)
+            INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?6, ?9)
             """
 
         /// job id, attempt, lease token, stage, state, started, finished, duration ms, error code, error message:
@@ -224,7 +224,8 @@ public final class SQLiteJobStore: JobStore {
             outcome: try r.optionalValue("outcome", AttemptOutcome.self, expected: "an attempt outcome"),
             stage: try r.optionalString("stage"), errorCode: try r.optionalString("error_code"),
             errorMessage: try r.optionalString("error_message"), pipeline: try r.optionalString("pipeline"),
-            leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.optionalDate("heartbeat_at"))
+            leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.optionalDate("heartbeat_at"),
+            dueAt: try r.optionalDate("due_at"))
     }
 
     static func payload(topic: String?, options: [String: String]) -> String {
@@ -296,7 +297,7 @@ public final class SQLiteJobStore: JobStore {
             }
             guard let row else { return nil }
             let job = try Self.job(row)
-            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, pipeline, leaseSeconds])
+            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, pipeline, leaseSeconds, job.runAt])
             return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
         }
     }
