@@ -352,15 +352,28 @@ public struct MediaPipeline: StagedPipeline {
         return [artifact]
     }
 
-    func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {
-        let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
-        let folder = publishFolder(job)
+    /// What the publish stage sends with the video: the title, description and tags.
+    public struct PublishedMetadata: Sendable, Hashable {
+        public var title: String
+        public var description: String
+        public var tags: [String]
+    }
+
+    /// The metadata the publish stage will send for the script stage's `script.json` on `channel`
+    /// (the review page shows it before anything is published).
+    public static func metadata(scriptFile: URL, channel: ChannelConfig) throws -> PublishedMetadata {
+        let script = try read(ScriptFile.self, scriptFile)
         var description = script.script.hook + "\n\n" + script.script.cta
         if let d = channel.type.disclaimer, !description.contains(d) { description += "\n\n" + d }
-        let tags = [channel.name, channel.type.rawValue, script.topic]
+        return PublishedMetadata(title: script.script.title, description: description, tags: [channel.name, channel.type.rawValue, script.topic])
+    }
+
+    func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {
+        let meta = try Self.metadata(scriptFile: dir.appending(path: "script.json"), channel: channel)
+        let folder = publishFolder(job)
         let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
         let result = try await publisher.publish(
-            video: dir.appending(path: "video.mp4"), title: script.script.title, description: description, tags: tags,
+            video: dir.appending(path: "video.mp4"), title: meta.title, description: meta.description, tags: meta.tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
         if publisher is LocalPublisher {
             return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }

@@ -59,6 +59,21 @@ import YTAutoTestSupport
         #expect(waiting.compactMap { ($0["id"] as? NSNumber)?.int64Value } == ids)
         #expect(waiting.allSatisfy { ($0["video"] as? String).map(FileManager.default.fileExists(atPath:)) == true }, "\(waiting)")
 
+        // The console's review page plays each and shows what would be published with it.
+        let port = try PostgresServer.freePort()
+        let web = try Child(binary("ytauto"), ["web", "--listen", "127.0.0.1:\(port)"], cwd: dir.url, environment: env)
+        defer { web.kill(SIGKILL) }
+        let console = WebConsoleTests.Console(child: web, base: "http://127.0.0.1:\(port)")
+        var page = ""
+        _ = await eventually(timeout: .seconds(30)) {
+            page = (try? await console.get("/review").body) ?? ""
+            return !page.isEmpty
+        }
+        #expect(page.components(separatedBy: "<video").count == 3, "two players")
+        #expect(page.components(separatedBy: "Metadata (to be published)").count == 3 && page.contains("octopuses have three hearts"), "\(page)")
+        web.kill(SIGTERM)
+        _ = await web.wait()
+
         let rejected = try await run("ytauto-admin", ["reject", String(ids[1]), "--reason", "the narration mispronounces octopus"],
                                      cwd: dir.url, environment: env)
         #expect(rejected.status == 0, "\(rejected.stderr)")

@@ -278,11 +278,22 @@ extension WebConsole {
             out += "<h2>Thumbnail</h2><img class=\"thumb\" alt=\"thumbnail\" src=\"/jobs/\(job.id)/artifacts/\(E.escape(t.stage))/\(t.index)\">"
         }
         struct Metadata: Decodable { var title: String?; var description: String?; var tags: [String]? }
+        func show(_ heading: String, _ title: String, _ description: String, _ tags: [String]) -> String {
+            "<h2>\(heading)</h2><p id=\"meta-title\"><strong>\(E.escape(title))</strong></p>"
+                + "<p style=\"white-space:pre-wrap\">\(E.escape(description))</p>"
+                + "<p class=\"muted\">tags: \(E.escape(tags.joined(separator: ", ")))</p>"
+        }
         if let m = find("metadata.json"), let data = FileManager.default.contents(atPath: m.path),
            let meta = try? JSONDecoder().decode(Metadata.self, from: data) {
-            out += "<h2>Metadata</h2><p><strong>\(E.escape(meta.title ?? ""))</strong></p>"
-                + "<p style=\"white-space:pre-wrap\">\(E.escape(meta.description ?? ""))</p>"
-                + "<p class=\"muted\">tags: \(E.escape((meta.tags ?? []).joined(separator: ", ")))</p>"
+            out += show("Metadata", meta.title ?? "", meta.description ?? "", meta.tags ?? [])
+        } else if job.state == .review, let script = find("script.json"), let channel = channels.first(where: { $0.name == job.channel }) {
+            // Not published yet: what the publish stage will send, from the same script and the same rule.
+            do {
+                let meta = try MediaPipeline.metadata(scriptFile: URL(fileURLWithPath: script.path), channel: channel)
+                out += show("Metadata (to be published)", meta.title, meta.description, meta.tags)
+            } catch {
+                out += "<h2>Metadata (to be published)</h2><p class=\"error\">\(E.escape("\(error)"))</p>"
+            }
         }
         struct Published: Decodable { var video_id: String? }
         if let p = find("publish.json"), let data = FileManager.default.contents(atPath: p.path),
