@@ -140,11 +140,11 @@ extension PostgresJobStore {
             let jobID = try r.required("job_id", r.int)
             let artifactsText = try r.required("artifacts", r.string)
             guard let artifacts = try? JSONDecoder().decode([Artifact].self, from: Data(artifactsText.utf8)) else {
-                throw PostgresStoreError("column 'artifacts' of job \(jobID)'s stage does not hold a list of artifacts")
+                throw StoredRowError(table: "job_stages", row: "a stage of job \(jobID)", column: "artifacts", found: "other JSON", expected: "a list of artifacts")
             }
             let notesText = try r.required("notes", r.string)
             guard let notes = try? JSONDecoder().decode([String: String].self, from: Data(notesText.utf8)) else {
-                throw PostgresStoreError("column 'notes' of job \(jobID)'s stage does not hold notes")
+                throw StoredRowError(table: "job_stages", row: "a stage of job \(jobID)", column: "notes", found: "other JSON", expected: "notes (an object of text)")
             }
             return StageRecord(
                 jobID: jobID, stage: try r.required("stage", r.string), state: try Self.stageState(r),
@@ -193,7 +193,7 @@ extension PostgresJobStore {
                 RETURNING id, channel, topic, state
                 """).map { r in
                 let stateText = try r.required("state", r.string)
-                guard let state = JobState(rawValue: stateText) else { throw PostgresStoreError("a pruned job had the state '\(stateText)'") }
+                guard let state = JobState(rawValue: stateText) else { throw r.corrupt("state", found: "'\(stateText)'", expected: "a job state") }
                 return PrunedJob(id: try r.required("id", r.int), channel: try r.required("channel", r.string),
                                  topic: try r.string("topic"), state: state)
             }

@@ -29,7 +29,7 @@ extension PostgresJobStore: ConsoleStore {
              GROUP BY 1, 2 ORDER BY 1, 2
             """).map { r in
             let text = try r.required("state", r.string)
-            guard let state = JobState(rawValue: text) else { throw PostgresStoreError("column 'state' holds '\(text)', not a job state") }
+            guard let state = JobState(rawValue: text) else { throw r.corrupt("state", found: "'\(text)'", expected: "a job state") }
             return HourlyCount(hour: try r.required("hour", r.date), state: state, count: Int(try r.required("n", r.int)))
         }
     }
@@ -48,7 +48,7 @@ extension PostgresJobStore: ConsoleStore {
              WHERE started_at >= \(since) AND duration_ms IS NOT NULL ORDER BY started_at DESC LIMIT \(Int64(limit))
             """).map { r in
             let text = try r.required("state", r.string)
-            guard let state = StageState(rawValue: text) else { throw PostgresStoreError("column 'state' holds '\(text)', not a stage state") }
+            guard let state = StageState(rawValue: text) else { throw r.corrupt("state", found: "'\(text)'", expected: "a stage state") }
             return StageDuration(stage: try r.required("stage", r.string), state: state, durationMS: try r.required("duration_ms", r.int))
         }
     }

@@ -74,14 +74,11 @@ extension PostgresJobStore {
             """).map(Self.reviewRecord)
     }
 
-    static func reviewRecord(_ r: PGRow) throws -> ReviewRecord {
-        let decision = try r.string("decision")
+    static func reviewRecord(_ row: PGRow) throws -> ReviewRecord {
+        let r = row.named(table: "job_reviews", row: "the review of job \((try? row.int("job_id")).flatMap { $0.map(String.init) } ?? "?")")
         return ReviewRecord(
             jobID: try r.required("job_id", r.int), requestedAt: try r.required("requested_at", r.date),
-            decision: try decision.map { text in
-                guard let d = ReviewRecord.Decision(rawValue: text) else { throw PostgresStoreError("column 'decision' holds '\(text)', not a review decision") }
-                return d
-            },
+            decision: try r.optionalValue("decision", ReviewRecord.Decision.self, expected: "approved or rejected"),
             decidedAt: try r.date("decided_at"), decidedBy: try r.string("decided_by"), reason: try r.string("reason"))
     }
 }

@@ -211,7 +211,7 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
     public func workers() async throws -> [WorkerRecord] {
         try await pool.query("SELECT * FROM workers ORDER BY started_at DESC").map { r in
             let stateText = try r.required("state", r.string)
-            guard let state = WorkerRecord.State(rawValue: stateText) else { throw PostgresStoreError("column 'state' of a worker holds '\(stateText)'") }
+            guard let state = WorkerRecord.State(rawValue: stateText) else { throw r.corrupt("state", found: "'\(stateText)'", expected: "a worker state") }
             return WorkerRecord(
                 id: try r.required("id", r.string), pid: Int32(truncatingIfNeeded: try r.required("pid", r.int)),
                 hostname: try r.required("hostname", r.string), lockPath: try r.required("lock_path", r.string), state: state,

@@ -112,11 +112,10 @@ public final class PostgresJobStore: Sendable {
 
     // MARK: - Rows
 
-    static func job(_ r: PGRow) throws -> Job {
-        let stateText = try r.required("state", r.string)
-        guard let state = JobState(rawValue: stateText) else { throw PostgresStoreError("column 'state' holds '\(stateText)', not a job state") }
-        let kindText = try r.required("kind", r.string)
-        guard let kind = JobKind(rawValue: kindText) else { throw PostgresStoreError("column 'kind' holds '\(kindText)', not a job kind") }
+    static func job(_ row: PGRow) throws -> Job {
+        let r = row.named(table: "jobs", row: "job \((try? row.int("id")).flatMap { $0.map(String.init) } ?? "?")")
+        let state = try r.value("state", JobState.self, expected: "a job state")
+        let kind = try r.value("kind", JobKind.self, expected: "a job kind")
         return Job(
             id: try r.required("id", r.int), channel: try r.required("channel", r.string), topic: try r.string("topic"),
             payload: try r.required("payload", r.string), state: state, priority: Int(try r.required("priority", r.int)),
@@ -130,25 +129,20 @@ public final class PostgresJobStore: Sendable {
             scheduledAt: try r.date("scheduled_at"))
     }
 
-    static func attempt(_ r: PGRow) throws -> AttemptRecord {
-        let outcome = try r.string("outcome")
+    static func attempt(_ row: PGRow) throws -> AttemptRecord {
+        let r = row.named(table: "job_attempts", row: "attempt \((try? row.int("attempt")).flatMap { $0.map(String.init) } ?? "?") of job \((try? row.int("job_id")).flatMap { $0.map(String.init) } ?? "?")")
         return AttemptRecord(
             id: try r.required("id", r.int), jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
             leaseToken: try r.required("lease_token", r.int), channel: try r.required("channel", r.string),
             workerID: try r.required("worker_id", r.string), startedAt: try r.required("started_at", r.date),
-            finishedAt: try r.date("finished_at"), outcome: try outcome.map {
-                guard let o = AttemptOutcome(rawValue: $0) else { throw PostgresStoreError("column 'outcome' holds '\($0)', not an outcome") }
-                return o
-            },
+            finishedAt: try r.date("finished_at"), outcome: try r.optionalValue("outcome", AttemptOutcome.self, expected: "an attempt outcome"),
             stage: try r.string("stage"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"),
             pipeline: try r.string("pipeline"), leaseSeconds: try r.double("lease_seconds"), heartbeatAt: try r.date("heartbeat_at"),
             dueAt: try r.date("due_at"))
     }
 
     static func stageState(_ r: PGRow) throws -> StageState {
-        let text = try r.required("state", r.string)
-        guard let s = StageState(rawValue: text) else { throw PostgresStoreError("column 'state' holds '\(text)', not a stage state") }
-        return s
+        try r.value("state", StageState.self, expected: "a stage state")
     }
 
     static func payload(topic: String?, options: [String: String]) -> String {

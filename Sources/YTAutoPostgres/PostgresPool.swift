@@ -52,27 +52,41 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     var isTransient: Bool { sqlState == "40P01" || sqlState == "40001" }
 }
 
-/// One row, read by column name. A column that is absent or of another type throws, naming it:
-/// a row is never read as zeros or 1970.
+/// One row, read by column name. A column that is absent, NULL where a value is required, or of
+/// another type throws ``StoredRowError``, naming the table, the row and the column as the SQLite
+/// store does: a row is never read as zeros or 1970.
 struct PGRow: Sendable {
     let row: PostgresRandomAccessRow
+    /// The table and the row, for errors (``named(table:row:)``).
+    private(set) var table = "a query's result"
+    private(set) var name = "a row"
 
     init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
 
+    /// The same row, named in its errors: `named(table: "jobs", row: "job 7")`.
+    func named(table: String, row: String) -> PGRow {
+        var copy = self
+        copy.table = table
+        copy.name = row
+        return copy
+    }
+
+    func corrupt(_ column: String, found: String, expected: String) -> StoredRowError {
+        StoredRowError(table: table, row: name, column: column, found: found, expected: expected)
+    }
+
     private func cell(_ column: String) throws -> PostgresCell {
-        guard row.contains(column) else { throw PostgresStoreError("a row has no column '\(column)'") }
+        guard row.contains(column) else { throw corrupt(column, found: "no such column", expected: "a column of the row") }
         return row[column]
     }
 
     private func decode<T: PostgresDecodable>(_ type: T.Type, _ column: String) throws -> T? {
+        let c = try cell(column)
+        guard c.bytes != nil else { return nil }
         do {
-            let c = try cell(column)
-            guard c.bytes != nil else { return nil }
             return try c.decode(T.self)
-        } catch let e as PostgresStoreError {
-            throw e
         } catch {
-            throw PostgresStoreError("column '\(column)' does not hold a \(T.self)")
+            throw corrupt(column, found: "a value of type \(c.dataType)", expected: "a \(T.self)")
         }
     }
 
@@ -84,7 +98,21 @@ struct PGRow: Sendable {
 
     /// The value of a column that must not be NULL.
     func required<T>(_ c: String, _ read: (String) throws -> T?) throws -> T {
-        guard let v = try read(c) else { throw PostgresStoreError("column '\(c)' is NULL where a value is required") }
+        guard let v = try read(c) else { throw corrupt(c, found: "NULL", expected: "a value") }
+        return v
+    }
+
+    /// A text column holding one of `T`'s raw values (a state, a kind, an outcome).
+    func value<T: RawRepresentable>(_ column: String, _ type: T.Type, expected: String) throws -> T where T.RawValue == String {
+        let text = try required(column, string)
+        guard let v = T(rawValue: text) else { throw corrupt(column, found: "'\(text)'", expected: expected) }
+        return v
+    }
+
+    /// The same, NULL allowed.
+    func optionalValue<T: RawRepresentable>(_ column: String, _ type: T.Type, expected: String) throws -> T? where T.RawValue == String {
+        guard let text = try string(column) else { return nil }
+        guard let v = T(rawValue: text) else { throw corrupt(column, found: "'\(text)'", expected: expected) }
         return v
     }
 }

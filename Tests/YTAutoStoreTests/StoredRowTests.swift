@@ -83,3 +83,24 @@ import YTAutoTestSupport
         #expect(refused.table == "workers" && refused.column == "last_seen_at" && refused.row == "worker w-1" && refused.found == "'12'")
     }
 }
+
+/// The same refusal on PostgreSQL: the same error type, naming the table, the row and the column
+/// as the SQLite store does (its CHECK constraints dropped, as another program's schema change might).
+@Suite(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+struct PostgresStoredRowTests {
+    @Test func aRowNoCodeWritesIsRefusedNamingTableRowAndColumn() async throws {
+        let f = try await Fixture(.postgres)
+        let id = try await f.store.enqueue(NewJob(channel: "facts", topic: "owls")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(60)))
+        try await f.execute("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check")
+        try await f.execute("UPDATE jobs SET state = 'bogus', lease_owner = NULL WHERE id = \(id)")
+        let job = await #expect(throws: StoredRowError.self) { _ = try await f.store.job(id: id) }
+        #expect(job?.table == "jobs" && job?.row == "job \(id)" && job?.column == "state" && job?.found == "'bogus'"
+                && job?.expected == "a job state", "\(String(describing: job))")
+        try await f.execute("ALTER TABLE job_attempts DROP CONSTRAINT job_attempts_outcome_check")
+        try await f.execute("UPDATE job_attempts SET outcome = 'vanished', finished_at = now() WHERE job_id = \(id)")
+        let attempt = await #expect(throws: StoredRowError.self) { _ = try await f.store.attempts(jobID: id) }
+        #expect(attempt?.table == "job_attempts" && attempt?.row == "attempt \(lease.attempt) of job \(id)" && attempt?.column == "outcome")
+        #expect(attempt?.code == "store.corrupt_row" && attempt?.isRetryable == false)
+    }
+}
