@@ -223,17 +223,12 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore(.readOnly)
-            let jobs = try await store.waitingForReview(limit: limit)
-            var rows: [[String]] = []
-            var records: [JobWith<ReviewJSON>] = []
-            for job in jobs {
-                let review = try await store.review(jobID: job.id)
-                let video = try await store.stages(jobID: job.id).first { $0.stage == Stage.compose.rawValue }?.artifacts.first?.path
-                records.append(JobWith(job: JobJSON(job), more: ReviewJSON(review, video: video)))
-                rows.append([String(job.id), job.channel, job.topic ?? "-", review.map { Timestamp.string($0.requestedAt) } ?? "-", video ?? "-"])
-            }
+            let records = try await ReviewJSON.waiting(store, limit: limit)
             if json { return print(Output.json(records)) }
-            if jobs.isEmpty { return print("no job is waiting for review") }
+            if records.isEmpty { return print("no job is waiting for review") }
+            let rows = records.map { r in
+                [String(r.job.id), r.job.channel, r.job.topic ?? "-", r.more.requestedAt ?? "-", r.more.video ?? "-"]
+            }
             print(Output.table(["id", "channel", "topic", "waiting since", "video"], rows))
         }
     }

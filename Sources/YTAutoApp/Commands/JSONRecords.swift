@@ -82,6 +82,17 @@ struct ReviewJSON: Encodable {
         case requestedAt = "review_requested_at", decidedAt = "review_decided_at", decidedBy = "review_decided_by"
     }
 
+    /// The jobs waiting for review, each with its review and the composed video to watch
+    /// (`ytauto-admin review --json`, `/api/review`).
+    static func waiting(_ store: any OperatorStore, limit: Int) async throws -> [JobWith<ReviewJSON>] {
+        var out: [JobWith<ReviewJSON>] = []
+        for job in try await store.waitingForReview(limit: limit) {
+            let video = try await store.stages(jobID: job.id).first { $0.stage == Stage.compose.rawValue }?.artifacts.first?.path
+            out.append(JobWith(job: JobJSON(job), more: ReviewJSON(try await store.review(jobID: job.id), video: video)))
+        }
+        return out
+    }
+
     init(_ r: ReviewRecord?, video: String?) {
         requestedAt = r.map { Timestamp.string($0.requestedAt) }
         self.video = video

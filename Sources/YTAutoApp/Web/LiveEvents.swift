@@ -69,7 +69,14 @@ extension WebConsole {
                     // A browser waits this long before it reconnects to an ended stream.
                     try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                     while ContinuousClock.now < until, !Task.isCancelled, !stopping.withLock({ $0 }) {
-                        let running = try await Self.runningJSON(store)
+                        let running: [RunningJobJSON]
+                        do {
+                            running = try await Self.runningJSON(store)
+                        } catch {
+                            // Said where an operator looks; the stream ends and the browser asks again in 2 s.
+                            logger.warning("the live view cannot read the running jobs: \(error)")
+                            break
+                        }
                         if running != last {
                             try await writer.write(ByteBuffer(string: "event: running\ndata: \(Output.json(running).replacingOccurrences(of: "\n", with: ""))\n\n"))
                             last = running
@@ -83,7 +90,7 @@ extension WebConsole {
                     feed.signal.bump()
                 }
             } catch {
-                logger.debug("an event stream ended: \(error)")
+                logger.debug("an event stream ended (the browser went away): \(error)")
             }
             try? await writer.finish(nil)
         })

@@ -176,14 +176,7 @@ struct WebConsole: Sendable {
         router.get("/api/slots") { request, _ in
             try await self.json(try await self.store.slots(channel: request.uri.queryParameters.get("channel"), limit: 200).map(SlotJSON.init))
         }
-        router.get("/api/review") { _, _ in
-            var out: [JobWith<ReviewJSON>] = []
-            for job in try await self.store.waitingForReview(limit: Self.pageSize) {
-                let video = try await self.store.stages(jobID: job.id).first { $0.stage == Stage.compose.rawValue }?.artifacts.first?.path
-                out.append(JobWith(job: JobJSON(job), more: ReviewJSON(try await self.store.review(jobID: job.id), video: video)))
-            }
-            return try await self.json(out)
-        }
+        router.get("/api/review") { _, _ in try await self.json(try await ReviewJSON.waiting(self.store, limit: Self.pageSize)) }
         router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200).map(AuditJSON.init)) }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
