@@ -146,8 +146,10 @@ public struct MediaPipeline: StagedPipeline {
             ? try await EspeakTTS(tools: tools).measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
             : 2.5
         let topic = job.topic ?? channel.topics.first ?? channel.name
-        let script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id))
+        var script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id))
             .generate(topic: topic, channel: channel)
+        // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
+        script.title = PublishedText.title(script.title, topic: topic)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
@@ -365,7 +367,11 @@ public struct MediaPipeline: StagedPipeline {
         let script = try read(ScriptFile.self, scriptFile)
         var description = script.script.hook + "\n\n" + script.script.cta
         if let d = channel.type.disclaimer, !description.contains(d) { description += "\n\n" + d }
-        return PublishedMetadata(title: script.script.title, description: description, tags: [channel.name, channel.type.rawValue, script.topic])
+        if channel.format == .short {
+            description += "\n\n" + PublishedText.hashtags(topic: script.topic, type: channel.type).joined(separator: " ")
+        }
+        return PublishedMetadata(title: PublishedText.title(script.script.title, topic: script.topic), description: description,
+                                 tags: PublishedText.tags([channel.name, channel.type.rawValue, script.topic]))
     }
 
     func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {

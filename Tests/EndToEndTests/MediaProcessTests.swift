@@ -117,6 +117,11 @@ import YTAutoTestSupport
         for name in ["video.mp4", "thumbnail.jpg", "metadata.json"] {
             #expect(FileManager.default.fileExists(atPath: folder.appending(path: name).path), "\(name)")
         }
+        // Published in title case; a short's description carries its hashtags.
+        let meta = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "metadata.json"))) as? [String: Any])
+        let title = try #require(meta["title"] as? String)
+        #expect(title.contains("Loudest Sound Ever Recorded"), "\(title)")
+        #expect((meta["description"] as? String)?.hasSuffix("#shorts #facts #TheLoudestSoundEverRecorded") == true, "\(meta)")
         // Published, so the job's intermediate files are gone; status counts what the video takes.
         let work = dir.path("work/\(id)")
         #expect(await eventually(timeout: .seconds(10)) { !FileManager.default.fileExists(atPath: work) }, "\(work) is still there")

@@ -1,0 +1,91 @@
+import Foundation
+import YTAutoCore
+
+/// The words a video is published with, made to YouTube's rules and a reader's eye.
+///
+/// - Titles in title case (AP/Chicago style: the first and last word and every word but the short
+///   articles, conjunctions and prepositions get a capital), keeping acronyms (`NASA`), words with
+///   capitals of their own (`iPhone`, `McDonald's`) and the topic's own spelling, at most 100
+///   characters (cut at a word, never inside one).
+/// - Shorts' descriptions end with `#shorts`, the channel type and the topic as hashtags.
+/// - Tags within YouTube's 500-character budget (each tag's length, plus 2 for a tag with a space,
+///   which YouTube counts quoted, plus a comma between tags); the first ones are kept.
+public enum PublishedText {
+    /// Words that stay lower case inside a title.
+    static let minor: Set<String> = [
+        "a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in", "of", "off", "on",
+        "per", "to", "up", "via", "vs", "vs.", "with", "from", "into", "onto", "over", "than",
+    ]
+
+    /// `title` in title case, keeping `topic`'s own capitals, at most `limit` characters.
+    public static func title(_ title: String, topic: String? = nil, limit: Int = 100) -> String {
+        // The topic's words that carry capitals of their own, by their lower-case form.
+        var own: [String: String] = [:]
+        for word in (topic ?? "").split(separator: " ").map(String.init) where word != word.lowercased() {
+            own[core(word).lowercased()] = core(word)
+        }
+        let words = title.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        var out: [String] = []
+        for (i, word) in words.enumerated() {
+            let afterColon = i > 0 && (words[i - 1].hasSuffix(":") || words[i - 1].hasSuffix("?") || words[i - 1].hasSuffix("!"))
+            let edge = i == 0 || i == words.count - 1 || afterColon
+            out.append(cased(word, edge: edge, own: own))
+        }
+        return fit(out.joined(separator: " "), limit: limit)
+    }
+
+    /// A word's letters without the punctuation around it (`"why,"` → `why`).
+    static func core(_ word: String) -> String {
+        word.trimmingCharacters(in: .punctuationCharacters.union(.symbols))
+    }
+
+    static func cased(_ word: String, edge: Bool, own: [String: String]) -> String {
+        let c = core(word)
+        guard let first = c.first, first.isLetter else { return word }
+        if let spelled = own[c.lowercased()] { return word.replacingOccurrences(of: c, with: spelled) }
+        // An acronym or a word with capitals of its own keeps them.
+        if c.dropFirst().contains(where: \.isUppercase) { return word }
+        if !edge && minor.contains(c.lowercased()) { return word.replacingOccurrences(of: c, with: c.lowercased()) }
+        // Each part of a hyphenated word: "well-known" → "Well-Known".
+        let capitalized = c.split(separator: "-", omittingEmptySubsequences: false)
+            .map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
+        return word.replacingOccurrences(of: c, with: capitalized)
+    }
+
+    /// At most `limit` characters, cut after the last whole word that fits.
+    static func fit(_ text: String, limit: Int) -> String {
+        guard text.count > limit else { return text }
+        var out = ""
+        for word in text.split(separator: " ") {
+            let next = out.isEmpty ? String(word) : out + " " + word
+            if next.count > limit { break }
+            out = next
+        }
+        return out.isEmpty ? String(text.prefix(limit)) : out
+    }
+
+    /// `#shorts`, the channel type, and the topic as one hashtag (letters and digits, at most 30).
+    public static func hashtags(topic: String, type: ChannelType) -> [String] {
+        let words = topic.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map { $0.prefix(1).uppercased() + $0.dropFirst() }
+        let topicTag = words.joined()
+        return ["#shorts", "#\(type.rawValue)"] + (topicTag.isEmpty || topicTag.count > 30 ? [] : ["#\(topicTag)"])
+    }
+
+    /// The characters YouTube counts for `tags`.
+    public static func tagBudget(_ tags: [String]) -> Int {
+        tags.reduce(0) { $0 + $1.count + ($1.contains(" ") ? 2 : 0) } + max(0, tags.count - 1)
+    }
+
+    /// `tags` without repeats or empty ones, the first ones kept while they fit in `limit` characters.
+    public static func tags(_ tags: [String], limit: Int = 500) -> [String] {
+        var out: [String] = []
+        var seen: Set<String> = []
+        for tag in tags {
+            let t = tag.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !t.isEmpty, seen.insert(t.lowercased()).inserted else { continue }
+            if tagBudget(out + [t]) > limit { break }
+            out.append(t)
+        }
+        return out
+    }
+}

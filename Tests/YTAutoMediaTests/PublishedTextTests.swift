@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import YTAutoCore
+@testable import YTAutoMedia
+
+/// Titles, hashtags and tags as YouTube and a reader want them.
+@Suite struct PublishedTextTests {
+    @Test(arguments: [
+        ("The Surprising Truth About why octopuses have three hearts", nil,
+         "The Surprising Truth About Why Octopuses Have Three Hearts"),
+        ("how NASA lost a $125 million orbiter", nil, "How NASA Lost a $125 Million Orbiter"),
+        ("the iPhone effect on sleep", nil, "The iPhone Effect on Sleep"),
+        ("a tale of two cities: the end of it", nil, "A Tale of Two Cities: The End of It"),
+        ("what is a 401(k) and who is it for", nil, "What Is a 401(k) and Who Is It For"),
+        ("the well-known secret of the lighthouse keeper", nil, "The Well-Known Secret of the Lighthouse Keeper"),
+        ("why ebay beat its rivals", "why eBay beat its rivals", "Why eBay Beat Its Rivals"),
+        ("10 facts about mars", nil, "10 Facts About Mars"),
+    ] as [(String, String?, String)])
+    func titlesAreInTitleCaseKeepingAcronymsAndTheTopicsSpelling(input: String, topic: String?, expected: String) {
+        #expect(PublishedText.title(input, topic: topic) == expected)
+    }
+
+    @Test func aLongTitleIsCutAtAWordWithinOneHundredCharacters() {
+        let long = String(repeating: "octopus ", count: 20) + "hearts"
+        let title = PublishedText.title(long)
+        #expect(title.count <= 100 && !title.hasSuffix(" ") && title.hasSuffix("Octopus"), "\(title)")
+        #expect(PublishedText.title(String(repeating: "x", count: 150)).count == 100)
+    }
+
+    @Test func shortsGetHashtagsAndTagsStayWithinTheBudget() {
+        #expect(PublishedText.hashtags(topic: "why octopuses have three hearts", type: .facts)
+                == ["#shorts", "#facts", "#WhyOctopusesHaveThreeHearts"])
+        // A topic too long for one hashtag gives none rather than a cut one.
+        #expect(PublishedText.hashtags(topic: "the abandoned lighthouse keeper's log of the last winter", type: .horror) == ["#shorts", "#horror"])
+        #expect(PublishedText.tagBudget(["a b", "c"]) == 3 + 2 + 1 + 1)
+        let many = (1...200).map { "tag number \($0)" }
+        let kept = PublishedText.tags(many + ["Tag Number 1"])
+        #expect(PublishedText.tagBudget(kept) <= 500 && PublishedText.tagBudget(kept + [many[kept.count]]) > 500)
+        #expect(kept.first == "tag number 1" && Set(kept.map { $0.lowercased() }).count == kept.count)
+        #expect(PublishedText.tags(["facts", "Facts", " ", "octopus"]) == ["facts", "octopus"])
+    }
+}
