@@ -367,11 +367,39 @@ public struct MediaPipeline: StagedPipeline {
         let script = try read(ScriptFile.self, scriptFile)
         var description = script.script.hook + "\n\n" + script.script.cta
         if let d = channel.type.disclaimer, !description.contains(d) { description += "\n\n" + d }
+        if channel.format == .long {
+            // Chapters from the narration's measured times, beside the script (the narration stage's file).
+            let segments = try read([Segment].self, scriptFile.deletingLastPathComponent().appending(path: "narration.json"))
+            let lines = chapters(script, segments, type: channel.type)
+            if !lines.isEmpty { description += "\n\n" + lines.joined(separator: "\n") }
+        }
         if channel.format == .short {
             description += "\n\n" + PublishedText.hashtags(topic: script.topic, type: channel.type).joined(separator: " ")
         }
         return PublishedMetadata(title: PublishedText.title(script.script.title, topic: script.topic), description: description,
                                  tags: PublishedText.tags([channel.name, channel.type.rawValue, script.topic]))
+    }
+
+    /// A long video's chapters as YouTube reads them from a description (`00:00 Intro`): the hook,
+    /// the body and the call to action, where their first sentences start in the narration. None
+    /// unless there are three and each lasts at least 10 s (YouTube's rules; it ignores them otherwise).
+    static func chapters(_ script: ScriptFile, _ segments: [Segment], type: ChannelType) -> [String] {
+        guard let end = segments.last.map({ $0.start + $0.duration }) else { return [] }
+        let hook = Set(script.sentences.prefix(script.hookSentences))
+        let body = Set(script.sentences.dropFirst(script.hookSentences).prefix(script.bodySentences))
+        let middle = switch type { case .horror: "The story"; case .facts: "The facts"; case .finance: "The numbers" }
+        var marks: [(Double, String)] = [(0, "Intro")]
+        if let b = segments.first(where: { body.contains($0.text) && !hook.contains($0.text) }) { marks.append((b.start, middle)) }
+        if let c = segments.first(where: { !body.contains($0.text) && !hook.contains($0.text) }), c.start > (marks.last?.0 ?? 0) {
+            marks.append((c.start, "Wrap-up"))
+        }
+        let ends = marks.dropFirst().map(\.0) + [end]
+        guard marks.count >= 3, zip(marks, ends).allSatisfy({ $1 - $0.0 >= 10 }) else { return [] }
+        return marks.map { start, name in
+            let s = Int(start.rounded(.down))
+            let stamp = s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)
+            return "\(stamp) \(name)"
+        }
     }
 
     func publish(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {

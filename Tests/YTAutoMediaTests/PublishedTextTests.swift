@@ -39,4 +39,21 @@ import YTAutoCore
         #expect(kept.first == "tag number 1" && Set(kept.map { $0.lowercased() }).count == kept.count)
         #expect(PublishedText.tags(["facts", "Facts", " ", "octopus"]) == ["facts", "octopus"])
     }
+
+    /// A long video's chapters, from where the body and the call to action start in the narration.
+    @Test func longVideosGetChaptersOnlyWhereYouTubeWouldShowThem() throws {
+        let sentences = ["Hook one.", "Body one.", "Body two.", "Body three.", "Goodbye now."]
+        let file = MediaPipeline.ScriptFile(
+            script: Script(title: "t", hook: "Hook one.", body: "Body one. Body two. Body three.", cta: "Goodbye now.", channel: .facts),
+            sentences: sentences, wordsPerSecond: 2.5, topic: "owls", hookSentences: 1, bodySentences: 3)
+        func segments(_ seconds: [Double]) -> [MediaPipeline.Segment] {
+            var t = 0.0
+            return zip(sentences, seconds).map { text, d in defer { t += d }; return MediaPipeline.Segment(text: text, path: "", start: t, duration: d) }
+        }
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 600, 15]), type: .facts) == ["00:00 Intro", "00:12 The facts", "11:12 Wrap-up"])
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 3600, 15]), type: .horror).last == "1:01:12 Wrap-up")
+        // A chapter under 10 s (here the intro): none at all, as YouTube would show none.
+        #expect(MediaPipeline.chapters(file, segments([5, 30, 30, 30, 15]), type: .facts).isEmpty)
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 4]), type: .facts).isEmpty)
+    }
 }
