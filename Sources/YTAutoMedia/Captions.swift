@@ -46,6 +46,23 @@ public enum Captions {
         return out
     }
 
+    /// The same cues as a WebVTT subtitle file (`captions.vtt` beside the published video), so a
+    /// player can show them as subtitles that viewers turn on and off. Times to the millisecond;
+    /// `&` and `<` escaped and `-->` broken, as the format requires of cue text.
+    public static func webVTT(_ cues: [Cue]) -> String {
+        func stamp(_ t: Double) -> String {
+            let ms = Int((max(0, t) * 1000).rounded())
+            return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
+        }
+        var out = "WEBVTT\n"
+        for (i, c) in cues.enumerated() {
+            let text = c.text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: "-->", with: "--&gt;").replacingOccurrences(of: "\n", with: " ")
+            out += "\n\(i + 1)\n\(stamp(c.start)) --> \(stamp(c.end))\n\(text)\n"
+        }
+        return out
+    }
+
     /// Reads the cue times back from an ASS file.
     public static func parseTimes(_ ass: String) -> [(start: Double, end: Double)] {
         func seconds(_ s: Substring) -> Double {

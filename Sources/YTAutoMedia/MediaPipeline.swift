@@ -332,7 +332,11 @@ public struct MediaPipeline: StagedPipeline {
             video: video.path, format: channel.format, duration: channel.durationRange, captions: captions,
             narration: .init(path: dir.appending(path: "narration.wav").path, sentences: segments.map(\.path)))
         let qa = try await Self.write(report, dir.appending(path: "qa.json"))
-        return [try Files.artifact(video.path), try Files.artifact(captions), qa]
+        // The same captions as a subtitle file, published beside the video.
+        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
+        let vtt = dir.appending(path: "captions.vtt").path
+        try await Files.write(Data(Captions.webVTT(cues).utf8), to: vtt)
+        return [try Files.artifact(video.path), try Files.artifact(captions), qa, try Files.artifact(vtt)]
     }
 
     func thumbnail(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
@@ -410,7 +414,15 @@ public struct MediaPipeline: StagedPipeline {
             video: dir.appending(path: "video.mp4"), title: meta.title, description: meta.description, tags: meta.tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
         if publisher is LocalPublisher {
-            return try ["video.mp4", "thumbnail.jpg", "metadata.json"].map { try Files.artifact(folder.appending(path: $0).path) }
+            // The subtitle file beside the video (a job composed before it existed has none).
+            let vtt = dir.appending(path: "captions.vtt")
+            var names = ["video.mp4", "thumbnail.jpg", "metadata.json"]
+            if FileManager.default.fileExists(atPath: vtt.path) {
+                let target = folder.appending(path: "captions.vtt").path
+                try await Files.write(try Data(contentsOf: vtt), to: target)
+                names.append("captions.vtt")
+            }
+            return try names.map { try Files.artifact(folder.appending(path: $0).path) }
         }
         return [try await Self.write(["video_id": result.videoID, "url": result.url], dir.appending(path: "publish.json"))]
     }

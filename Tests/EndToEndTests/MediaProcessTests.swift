@@ -122,6 +122,11 @@ import YTAutoTestSupport
         let title = try #require(meta["title"] as? String)
         #expect(title.contains("Loudest Sound Ever Recorded"), "\(title)")
         #expect((meta["description"] as? String)?.hasSuffix("#shorts #facts #TheLoudestSoundEverRecorded") == true, "\(meta)")
+        // The captions beside it as subtitles: one cue a sentence, in order.
+        let vtt = try String(contentsOf: folder.appending(path: "captions.vtt"), encoding: .utf8)
+        let cues = vtt.split(separator: "\n").filter { $0.contains(" --> ") }
+        #expect(vtt.hasPrefix("WEBVTT\n") && cues.count >= 3 && cues.first?.hasPrefix("00:00:00.000 --> ") == true, "\(vtt)")
+        #expect(cues.map { String($0.prefix(12)) } == cues.map { String($0.prefix(12)) }.sorted(), "cues out of order: \(cues)")
         // Published, so the job's intermediate files are gone; status counts what the video takes.
         let work = dir.path("work/\(id)")
         #expect(await eventually(timeout: .seconds(10)) { !FileManager.default.fileExists(atPath: work) }, "\(work) is still there")

@@ -125,7 +125,7 @@ import YTAutoTestSupport
         #expect(thumb[0].bytes < 2_000_000)
         #expect(try await pipeline.run(stage: "publish", job: j, dryRun: true) == .skipped)
         let published = try Self.done(try await pipeline.run(stage: "publish", job: j, dryRun: false))
-        #expect(published.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["video.mp4", "thumbnail.jpg", "metadata.json"])
+        #expect(published.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["video.mp4", "thumbnail.jpg", "metadata.json", "captions.vtt"])
         #expect(published[0].sha256 == composed[0].sha256)
         #expect(published[0].path.contains("/out/facts/7-how-honey-never-spoils/"))
         // Publishing again is a no-op with the same result.

@@ -56,4 +56,24 @@ import YTAutoCore
         #expect(MediaPipeline.chapters(file, segments([5, 30, 30, 30, 15]), type: .facts).isEmpty)
         #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 4]), type: .facts).isEmpty)
     }
+
+    /// The published subtitle file: WebVTT, one cue per sentence, times to the millisecond, text escaped.
+    @Test func captionsArePublishedAsWebVTT() {
+        let vtt = Captions.webVTT([
+            .init(start: 0, end: 2.5, text: "Octopuses have three hearts."),
+            .init(start: 2.5, end: 3661.0125, text: "Salt & <pepper> --> done"),
+        ])
+        #expect(vtt == """
+            WEBVTT
+
+            1
+            00:00:00.000 --> 00:00:02.500
+            Octopuses have three hearts.
+
+            2
+            00:00:02.500 --> 01:01:01.013
+            Salt &amp; &lt;pepper> --&gt; done
+
+            """)
+    }
 }
