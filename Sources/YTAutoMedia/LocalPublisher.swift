@@ -23,13 +23,17 @@ public struct LocalPublisher: VideoPublisher {
 
     public init(folder: URL) { self.folder = folder }
 
+    /// Copies `source` into the folder as `name`, atomically; a file already there with the same
+    /// bytes is left alone, so publishing again changes nothing.
+    func place(_ source: URL, as name: String) async throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let target = folder.appending(path: name).path
+        if let a = try? Files.artifact(target), let b = try? Files.artifact(source.path), a.sha256 == b.sha256 { return }
+        try await Files.atomically(target) { tmp in try FileManager.default.copyItem(atPath: source.path, toPath: tmp) }
+    }
+
     public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        func place(_ source: URL, as name: String) async throws {
-            let target = folder.appending(path: name).path
-            if let a = try? Files.artifact(target), let b = try? Files.artifact(source.path), a.sha256 == b.sha256 { return }
-            try await Files.atomically(target) { tmp in try FileManager.default.copyItem(atPath: source.path, toPath: tmp) }
-        }
         try await place(video, as: "video.mp4")
         if let thumbnail { try await place(thumbnail, as: "thumbnail.jpg") }
         let data = try Self.encoder.encode(Metadata(title: title, description: description, tags: tags))

@@ -413,13 +413,12 @@ public struct MediaPipeline: StagedPipeline {
         let result = try await publisher.publish(
             video: dir.appending(path: "video.mp4"), title: meta.title, description: meta.description, tags: meta.tags,
             thumbnail: dir.appending(path: "thumbnail.jpg"))
-        if publisher is LocalPublisher {
+        if let local = publisher as? LocalPublisher {
             // The subtitle file beside the video (a job composed before it existed has none).
             let vtt = dir.appending(path: "captions.vtt")
             var names = ["video.mp4", "thumbnail.jpg", "metadata.json"]
             if FileManager.default.fileExists(atPath: vtt.path) {
-                let target = folder.appending(path: "captions.vtt").path
-                try await Files.write(try Data(contentsOf: vtt), to: target)
+                try await local.place(vtt, as: "captions.vtt")
                 names.append("captions.vtt")
             }
             return try names.map { try Files.artifact(folder.appending(path: $0).path) }
