@@ -40,6 +40,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite3"])]
         ),
+        // libespeak-ng's header (libespeak-ng-dev) for its types; the library is opened at run time (EspeakLibrary).
+        .systemLibrary(
+            name: "CEspeakNG",
+            path: "Modules/CEspeakNG",
+            providers: [.apt(["libespeak-ng-dev"])]
+        ),
         // A shared futex word that hands SQLite's write lock from one process to the next (see WriteWake).
         .target(name: "CWriteWake"),
         // Models, errors, service protocols and the JobStore contract. No I/O libraries.
@@ -92,7 +98,7 @@ let package = Package(
         // The offline media pipeline: script, narration, images, clips, composition, thumbnail, local publishing.
         .target(
             name: "YTAutoMedia",
-            dependencies: ["YTAutoCore", "YTAutoSupport"],
+            dependencies: ["YTAutoCore", "YTAutoSupport", "CEspeakNG"],
             swiftSettings: upcoming
         ),
         // Network providers behind the service protocols: LLMs, TTS, images, YouTube. Not the renderer.

@@ -10,7 +10,9 @@ public struct UnknownVoiceError: YTAutoError {
     public var isRetryable: Bool { false }
 }
 
-/// Narration with espeak-ng, one file per call; the duration is measured by ffprobe.
+/// Narration with espeak-ng, one file per call, through its library (``EspeakLibrary``): the
+/// sound, 16-bit mono PCM WAV at the library's rate (22,050 Hz), and each word's exact place in it.
+/// The duration is the samples' own length.
 public struct EspeakTTS: TTSEngine {
     let tools: ToolRunner
 
@@ -18,15 +20,12 @@ public struct EspeakTTS: TTSEngine {
 
     public func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
         guard let v = EspeakVoice.named(voiceID) else { throw UnknownVoiceError(voiceID: voiceID) }
-        // The text goes through a file, so nothing in it is read as an option.
-        let textFile = Files.temporary(for: outputPath.path + ".txt")
-        try Data(text.utf8).write(to: URL(fileURLWithPath: textFile))
-        defer { try? FileManager.default.removeItem(atPath: textFile) }
-        try await tools.run(.espeakNG, ["-v", v.voice, "-s", String(v.speed), "-p", String(v.pitch), "-w", outputPath.path, "-f", textFile], timeout: .seconds(120))
-        let duration = try await tools.duration(of: outputPath.path)
+        let spoken = try await EspeakLibrary.shared().synthesize(text, voice: v)
+        guard !spoken.samples.isEmpty else { throw TTSSynthesisError(message: "espeak-ng made no sound for '\(text.prefix(80))'") }
+        try WAVFile.write(samples: spoken.samples, sampleRate: spoken.sampleRate, to: outputPath.path)
         return AudioSegment(
             content: text, voiceSettings: VoiceSettings(voiceID: voiceID, rate: Double(v.speed) / 175, pitch: Double(v.pitch) / 50),
-            duration: duration, path: outputPath.path)
+            duration: Double(spoken.samples.count) / Double(spoken.sampleRate), path: outputPath.path, words: spoken.words)
     }
 
     /// Words a second this voice speaks when each sentence is synthesised alone (pauses included),

@@ -55,6 +55,24 @@ public struct WAVFile: Sendable, Hashable {
     }
 }
 
+extension WAVFile {
+    /// Writes 16-bit mono PCM samples as a WAV file at `path` (the caller makes it atomic).
+    public static func write(samples: [Int16], sampleRate: Int, to path: String) throws {
+        var data = Data(capacity: 44 + samples.count * 2)
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { data.append(contentsOf: $0) } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { data.append(contentsOf: $0) } }
+        let bytes = samples.count * 2
+        data.append(contentsOf: Array("RIFF".utf8)); u32(36 + bytes); data.append(contentsOf: Array("WAVE".utf8))
+        data.append(contentsOf: Array("fmt ".utf8)); u32(16); u16(1); u16(1); u32(sampleRate); u32(sampleRate * 2); u16(2); u16(16)
+        data.append(contentsOf: Array("data".utf8)); u32(bytes)
+        samples.withUnsafeBytes { raw in
+            // PCM in a WAV file is little-endian, as this machine's Int16 is.
+            data.append(contentsOf: raw)
+        }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}
+
 /// A file that should be PCM WAV is not.
 public struct WAVError: Error, CustomStringConvertible, Sendable {
     public let path: String

@@ -34,7 +34,7 @@ import YTAutoTestSupport
         let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
                                      outputDirectory: dir.url.appending(path: "out"), tools: tools)
         let j = job(3)
-        // The script stage runs espeak-ng (the copy) to measure the speaking rate.
+        // The script stage measures the speaking rate (through libespeak-ng, in this process).
         #expect(try await pipeline.run(stage: "script", job: j, dryRun: false) != .skipped)
 
         func narrationFailure() async throws -> JobFailure {

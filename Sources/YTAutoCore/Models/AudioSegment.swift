@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a voice speaks: the engine-independent part of a TTS request.
 public struct VoiceSettings: Sendable, Codable, Hashable {
     public var voiceID: String
@@ -20,11 +22,83 @@ public struct AudioSegment: Sendable, Codable, Hashable {
     /// Measured duration in seconds (from the audio file, never estimated from word counts).
     public var duration: Double
     public var path: String?
+    /// Where each spoken word starts and ends, in seconds from the start of this audio, as the
+    /// engine reported them (`nil`: it reports none; the narration stage then estimates them).
+    public var words: [WordTiming]?
 
-    public init(content: String, voiceSettings: VoiceSettings, duration: Double, path: String? = nil) {
+    public init(content: String, voiceSettings: VoiceSettings, duration: Double, path: String? = nil, words: [WordTiming]? = nil) {
         self.content = content
         self.voiceSettings = voiceSettings
         self.duration = duration
         self.path = path
+        self.words = words
     }
 }
+
+/// One spoken word of a narration: the word as the script writes it (with the punctuation
+/// around it, as a caption shows it) and where its sound starts and ends, in seconds.
+public struct WordTiming: Sendable, Codable, Hashable {
+    public var word: String
+    public var start: Double
+    public var end: Double
+    public init(word: String, start: Double, end: Double) {
+        self.word = word
+        self.start = start
+        self.end = end
+    }
+
+    /// Whether word timings came from the engine that made the sound (`exact`: espeak-ng reports each
+    /// word as it synthesises it) or were fitted to the text afterwards (`estimated`).
+    public enum Source: String, Sendable, Codable, Hashable {
+        case exact, estimated
+    }
+
+    /// The words of `text` as a caption shows them: whitespace-separated pieces that have a letter
+    /// or a digit (a lone dash is not spoken), each with its range of Unicode scalars (from 0).
+    public static func tokens(_ text: String) -> [(word: String, scalars: Range<Int>)] {
+        var out: [(String, Range<Int>)] = []
+        var current = String.UnicodeScalarView()
+        var start = 0
+        var i = 0
+        func flush() {
+            let word = String(current)
+            if word.unicodeScalars.contains(where: { CharacterSet.alphanumerics.contains($0) }) { out.append((word, start..<i)) }
+            current = .init()
+        }
+        for scalar in text.unicodeScalars {
+            if CharacterSet.whitespacesAndNewlines.contains(scalar) {
+                if !current.isEmpty { flush() }
+            } else {
+                if current.isEmpty { start = i }
+                current.append(scalar)
+            }
+            i += 1
+        }
+        if !current.isEmpty { flush() }
+        return out
+    }
+
+    /// Timings fitted to `text` when the engine gave none: the words share the audio's `span` in
+    /// proportion to their letters (a rough measure of their syllables), with a short pause
+    /// counted after a word that ends a clause. Recorded as ``Source/estimated``.
+    public static func estimate(_ text: String, span: ClosedRange<Double>) -> [WordTiming] {
+        let words = tokens(text).map(\.word)
+        guard !words.isEmpty else { return [] }
+        let pause = 2.0
+        let weights = words.map { w -> Double in
+            max(2, Double(w.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) }.count))
+        }
+        let pauses = words.map { w in w.last.map { ",;:.!?\u{2014}".contains($0) } == true ? pause : 0 }
+        let total = zip(weights, pauses).reduce(0) { $0 + $1.0 + $1.1 } - (pauses.last ?? 0)
+        let scale = (span.upperBound - span.lowerBound) / max(total, 1)
+        var t = span.lowerBound
+        var out: [WordTiming] = []
+        for (i, w) in words.enumerated() {
+            let end = i == words.count - 1 ? span.upperBound : t + weights[i] * scale
+            out.append(WordTiming(word: w, start: t, end: end))
+            t = end + pauses[i] * scale
+        }
+        return out
+    }
+}
+
