@@ -18,6 +18,8 @@ public struct ChannelStyle: Sendable, Hashable {
     public var captionOutline: String
     public var captionOutlineWidth: Int
     public var captionSizeFraction: Double
+    /// The spoken word's colour in the highlighted caption styles, as an ASS override (`&HBBGGRR`).
+    public var captionHighlight: String
     /// Seconds of crossfade between scenes.
     public var crossfade: Double
     /// Scenes last about this long (sentences are grouped until a scene reaches it).
@@ -30,20 +32,20 @@ public struct ChannelStyle: Sendable, Hashable {
                 palette: ["0x2b1d2e", "0x5a1620", "0x23354a", "0x6b6f78"], font: "DejaVu Serif",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf", mood: .dread,
                 motions: [.zoomIn, .zoomOut, .panLeft, .panRight], captionPrimary: "&H00F0F0F0",
-                captionOutline: "&H00101080", captionOutlineWidth: 4, captionSizeFraction: 0.042,
+                captionOutline: "&H00101080", captionOutlineWidth: 4, captionSizeFraction: 0.042, captionHighlight: "&H3C3CFF",
                 crossfade: 0.6, sceneSeconds: 6)
         case .facts:
             ChannelStyle(
                 palette: ["0x1e88e5", "0xffc107", "0x43a047", "0xe53935"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .bright,
                 motions: Motion.allCases, captionPrimary: "&H0000FFFF", captionOutline: "&H00000000",
-                captionOutlineWidth: 4, captionSizeFraction: 0.040, crossfade: 0.4, sceneSeconds: 5)
+                captionOutlineWidth: 4, captionSizeFraction: 0.040, captionHighlight: "&HFFFFFF", crossfade: 0.4, sceneSeconds: 5)
         case .finance:
             ChannelStyle(
                 palette: ["0x0d1b3d", "0xc9a227", "0x1f3a6d", "0xe8e3d3"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .calm,
                 motions: [.zoomIn, .panLeft, .panRight, .panUp], captionPrimary: "&H00FFFFFF",
-                captionOutline: "&H003D1B0D", captionOutlineWidth: 3, captionSizeFraction: 0.036,
+                captionOutline: "&H003D1B0D", captionOutlineWidth: 3, captionSizeFraction: 0.036, captionHighlight: "&H27A2C9",
                 crossfade: 0.5, sceneSeconds: 6)
         }
     }

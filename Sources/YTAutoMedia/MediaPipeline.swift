@@ -53,6 +53,14 @@ public struct MediaPipeline: StagedPipeline {
         var path: String
         var start: Double
         var duration: Double
+        /// The sentence's words at their places in the whole narration (seconds), and whether the
+        /// engine reported them (`exact`) or they were fitted to the sentence (`estimated`).
+        /// Absent in a narration made before word timings existed.
+        var words: [WordTiming]?
+        var wordTiming: WordTiming.Source?
+
+        /// The caption of this sentence.
+        var cue: Captions.Cue { Captions.Cue(start: start, end: start + duration, text: text, words: words ?? []) }
     }
 
     struct Scene: Codable, Hashable {
@@ -159,7 +167,11 @@ public struct MediaPipeline: StagedPipeline {
 
     /// Narrates each sentence alone (cached by voice and text), measures the real audio, and
     /// fits the channel's duration: closing body sentences are dropped while the narration runs
-    /// long. Writes `narration.json` (the sentences kept, with measured times) and `narration.wav`.
+    /// long. Writes `narration.json` (the sentences kept, with measured times and their words'
+    /// places) and `narration.wav`.
+    ///
+    /// The words' places are the engine's where it reports them (kept beside each sentence's audio
+    /// as `<audio>.words.json`, part of the same reusable item), else fitted to the measured sentence.
     func narration(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let (tts, engineName) = try services.tts(for: channel)
@@ -167,14 +179,22 @@ public struct MediaPipeline: StagedPipeline {
         let audioDir = dir.appending(path: "narration")
         let count = script.sentences.count
         let progress = onProgress
-        let timed = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> (String, Double) in
+        let timed = try await concurrentMap(script.sentences, width: width) { [tools] i, text -> (String, Double, [WordTiming], WordTiming.Source) in
             let key = "\(engineName)|\(voice)|\(text)"
             let path = audioDir.appending(path: String(Checksum.sha256Hex(key).prefix(24)) + ".wav").path
-            try await Files.item(path, key: key) { tmp in
-                _ = try await tts.synthesize(text: text, outputPath: URL(fileURLWithPath: tmp), voiceID: voice)
+            let wordsFile = path + ".words.json"
+            // "|words": an item made before word timings were kept is made again, with them.
+            try await Files.item(path, key: key + "|words") { tmp in
+                try? FileManager.default.removeItem(atPath: wordsFile)
+                let spoken = try await tts.synthesize(text: text, outputPath: URL(fileURLWithPath: tmp), voiceID: voice)
+                if let words = spoken.words, !words.isEmpty { try await Files.write(try JSONEncoder().encode(words), to: wordsFile) }
             }
             progress?(job.id, "sentence \(i + 1)/\(count)")
-            return (path, try await tools.duration(of: path))
+            let duration = try await tools.duration(of: path)
+            if let data = FileManager.default.contents(atPath: wordsFile) {
+                return (path, duration, try JSONDecoder().decode([WordTiming].self, from: data), .exact)
+            }
+            return (path, duration, WordTiming.estimate(text, span: 0...duration), .estimated)
         }
         var keep = Array(timed.indices)
         let range = channel.durationRange
@@ -193,7 +213,9 @@ public struct MediaPipeline: StagedPipeline {
         var segments: [Segment] = []
         var t = 0.0
         for i in keep {
-            segments.append(Segment(text: script.sentences[i], path: timed[i].0, start: t, duration: timed[i].1))
+            let words = timed[i].2.map { WordTiming(word: $0.word, start: t + min($0.start, timed[i].1), end: t + min($0.end, timed[i].1)) }
+            segments.append(Segment(text: script.sentences[i], path: timed[i].0, start: t, duration: timed[i].1,
+                                    words: words, wordTiming: timed[i].3))
             t += timed[i].1
         }
         // One narration file, joined by stream copy (every sentence has the same PCM format).
@@ -269,9 +291,9 @@ public struct MediaPipeline: StagedPipeline {
         let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
         let style = ChannelStyle.of(channel.type)
         let total = segments.reduce(0) { $0 + $1.duration }
-        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let captions = dir.appending(path: "captions.ass").path
-        try await Files.write(Data(Captions.ass(cues, style: style, width: channel.format.width, height: channel.format.height).utf8), to: captions)
+        try await Files.write(Data(Captions.ass(segments.map(\.cue), style: style, captions: channel.captions,
+                                                width: channel.format.width, height: channel.format.height).utf8), to: captions)
         let progress = onProgress
         async let sound = soundtrack(dir, style: style, total: total)
         let paths: [String]
@@ -328,14 +350,16 @@ public struct MediaPipeline: StagedPipeline {
         onProgress?(job.id, "composing \(Int(total)) s")
         _ = try await FFmpegComposer(tools: tools, style: style).compose(project, outputPath: video)
         onProgress?(job.id, "checking the video")
+        // Word highlights are checked where there are highlights and the engine placed the words.
         let report = try await QualityGate(tools: tools).check(
             video: video.path, format: channel.format, duration: channel.durationRange, captions: captions,
-            narration: .init(path: dir.appending(path: "narration.wav").path, sentences: segments.map(\.path)))
+            narration: .init(path: dir.appending(path: "narration.wav").path, sentences: segments.map(\.path),
+                             exactWords: channel.captions != .sentences && segments.allSatisfy { $0.wordTiming == .exact }
+                                 ? segments.map { $0.words ?? [] } : nil))
         let qa = try await Self.write(report, dir.appending(path: "qa.json"))
         // The same captions as a subtitle file, published beside the video.
-        let cues = segments.map { Captions.Cue(start: $0.start, end: $0.start + $0.duration, text: $0.text) }
         let vtt = dir.appending(path: "captions.vtt").path
-        try await Files.write(Data(Captions.webVTT(cues).utf8), to: vtt)
+        try await Files.write(Data(Captions.webVTT(segments.map(\.cue)).utf8), to: vtt)
         return [try Files.artifact(video.path), try Files.artifact(captions), qa, try Files.artifact(vtt)]
     }
 

@@ -17,15 +17,21 @@ public struct QualityGate: Sendable {
         public var worstCaptionOffsetMS: Double
         public var blackStretches: Int
         public var silentStretches: Int
+        /// With exact word timings: the largest distance between a word's highlight and its sound.
+        public var worstWordOffsetMS: Double?
     }
 
-    /// The narration a video was made from: the joined file and its sentence files, in order.
+    /// The narration a video was made from: the joined file and its sentence files, in order, and,
+    /// when the engine reported them (exact timings), each sentence's words at their places in the
+    /// narration.
     public struct Narration: Sendable {
         public var path: String
         public var sentences: [String]
-        public init(path: String, sentences: [String]) {
+        public var exactWords: [[WordTiming]]?
+        public init(path: String, sentences: [String], exactWords: [[WordTiming]]? = nil) {
             self.path = path
             self.sentences = sentences
+            self.exactWords = exactWords
         }
     }
 
@@ -82,9 +88,14 @@ public struct QualityGate: Sendable {
         if silent > 0 { issues.append("\(silent) silent stretch(es) of 2 s or more") }
         // Captions against where the narration's sentences really are.
         var worst = 0.0
+        var worstWord: Double?
         do {
             let measured = try await sentenceTimes(narration, issues: &issues)
-            let times = Captions.parseTimes((try? String(contentsOfFile: captions, encoding: .utf8)) ?? "")
+            let ass = (try? String(contentsOfFile: captions, encoding: .utf8)) ?? ""
+            let times = Captions.parseTimes(ass)
+            if let words = narration.exactWords {
+                worstWord = Self.wordHighlights(Captions.parseEvents(ass), words: words, measured: measured, issues: &issues)
+            }
             if times.count != measured.speechStarts.count {
                 issues.append("the captions have \(times.count) cues for \(measured.speechStarts.count) sentences")
             } else {
@@ -98,7 +109,48 @@ public struct QualityGate: Sendable {
         }
         if !issues.isEmpty { throw QualityGateError(issues: issues) }
         return Report(duration: duration, width: width, height: height, fps: fps, integratedLUFS: lufs ?? 0,
-                      worstCaptionOffsetMS: worst * 1000, blackStretches: black, silentStretches: silent)
+                      worstCaptionOffsetMS: worst * 1000, blackStretches: black, silentStretches: silent,
+                      worstWordOffsetMS: worstWord.map { $0 * 1000 })
+    }
+
+    /// The word check, for exact timings: every word lights up (its first highlight event) within
+    /// ``captionTolerance`` of where the engine put its sound, and that place lies inside its
+    /// sentence as measured from the audio (so the timings themselves are anchored to the sound,
+    /// not only the captions to the timings). Returns the worst distance; adds an issue for the
+    /// first few words that fail (and how many in all).
+    static func wordHighlights(_ events: [Captions.Event], words: [[WordTiming]], measured: SentenceTimes,
+                               issues: inout [String]) -> Double {
+        var firstLit: [Int: Double] = [:]
+        for e in events { if let w = e.word { firstLit[w] = min(firstLit[w] ?? e.start, e.start) } }
+        var worst = 0.0
+        var problems: [String] = []
+        var index = 0
+        for (s, sentence) in words.enumerated() {
+            for word in sentence {
+                defer { index += 1 }
+                if s < measured.ends.count {
+                    let from = s == 0 ? 0 : measured.ends[s - 1]
+                    if word.start < from - captionTolerance || word.start > measured.ends[s] + captionTolerance {
+                        problems.append("word \(index + 1) ('\(word.word)') is placed at "
+                            + String(format: "%.2f s, outside its sentence (%.2f-%.2f s)", word.start, from, measured.ends[s]))
+                        continue
+                    }
+                }
+                guard let lit = firstLit[index] else {
+                    problems.append("word \(index + 1) ('\(word.word)') is never highlighted")
+                    continue
+                }
+                let off = abs(lit - word.start)
+                worst = max(worst, off)
+                if off > captionTolerance {
+                    problems.append("word \(index + 1) ('\(word.word)') lights up " + String(format: "%.0f ms off its sound", off * 1000))
+                }
+            }
+        }
+        if !problems.isEmpty {
+            issues.append(problems.prefix(3).joined(separator: "; ") + (problems.count > 3 ? " (and \(problems.count - 3) more word(s))" : ""))
+        }
+        return worst
     }
 
     /// Measures each sentence's place in the narration from the audio. The sentence files'

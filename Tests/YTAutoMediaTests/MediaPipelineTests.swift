@@ -115,6 +115,12 @@ import YTAutoTestSupport
         let qa = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: composed.first { $0.path.hasSuffix("qa.json") }!.path))) as? [String: Any]
         #expect(abs((qa?["integratedLUFS"] as? Double ?? 0) + 14) <= 1)
         #expect((qa?["worstCaptionOffsetMS"] as? Double ?? 999) <= 100)
+        // A short: every word timed by espeak-ng itself, and each lit up within 100 ms of its sound.
+        let narration = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/7/narration.json"))) as? [[String: Any]] ?? []
+        #expect(!narration.isEmpty && narration.allSatisfy { $0["wordTiming"] as? String == "exact" && !($0["words"] as? [Any] ?? []).isEmpty })
+        #expect((qa?["worstWordOffsetMS"] as? Double ?? 999) <= 100)
+        let ass = try String(contentsOf: dir.url.appending(path: "work/7/captions.ass"), encoding: .utf8)
+        #expect(ass.contains(",Words,s0w0,") && ass.contains("{\\c&HFFFFFF&}"))
         #expect(qa?["width"] as? Int == 1080 && qa?["height"] as? Int == 1920)
         // The moov atom comes first (faststart).
         let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: composed[0].path)).read(upToCount: 64) ?? Data()

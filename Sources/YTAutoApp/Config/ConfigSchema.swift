@@ -52,6 +52,7 @@ indirect enum ConfigSchema: Sendable {
         "type": .choice(ChannelType.allCases.map(\.rawValue), what: "a channel type"),
         "missed_slots": .choice(MissedSlotPolicy.allCases.map(\.rawValue), what: "a missed_slots policy"),
         "format": .choice(VideoFormat.allCases.map(\.rawValue), what: "a video format"),
+        "captions": .choice(CaptionStyle.allCases.map(\.rawValue), what: "a caption style"),
         "script": .choice(ChannelServices.Script.allCases.map(\.rawValue), what: "a script service"),
         "tts": .list(.choice(ChannelServices.TTS.allCases.map(\.rawValue), what: "a TTS engine")),
         "images": .choice(ChannelServices.Images.allCases.map(\.rawValue), what: "an image service"),

@@ -61,6 +61,12 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     /// Whether each job stops before publishing until an operator approves it (`ytauto-admin
     /// approve|reject`, the console's review page). No worker is held meanwhile. Default false.
     public var review = false
+    /// How captions are burned in (config: `captions: words|line|sentences`); `nil` takes the
+    /// format's default (``captions``).
+    public var captionStyle: CaptionStyle?
+
+    /// The caption style in use: the configured one, else `words` for shorts and `line` for long videos.
+    public var captions: CaptionStyle { captionStyle ?? (format == .short ? .words : .line) }
 
     public init(
         name: String, type: ChannelType, schedule: [String], timeZone: String,
@@ -98,6 +104,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case forbiddenTopics = "forbidden_topics"
         case script, tts, images, publisher
         case review
+        case captions
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -141,6 +148,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.services.images = try c.decodeIfPresent(ChannelServices.Images.self, forKey: .images) ?? .procedural
         self.services.publisher = try c.decodeIfPresent(ChannelServices.Publisher.self, forKey: .publisher) ?? .local
         self.review = try c.decodeIfPresent(Bool.self, forKey: .review) ?? false
+        self.captionStyle = try c.decodeIfPresent(CaptionStyle.self, forKey: .captions)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -165,6 +173,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(services.images, forKey: .images)
         try c.encode(services.publisher, forKey: .publisher)
         try c.encode(review, forKey: .review)
+        try c.encodeIfPresent(captionStyle, forKey: .captions)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.
@@ -272,6 +281,16 @@ extension ChannelConfig {
 }
 
 /// The picture format of a channel's videos.
+/// How a channel's captions are burned into its videos.
+public enum CaptionStyle: String, Sendable, Codable, Hashable, CaseIterable {
+    /// One to three words at a time, the spoken word highlighted, large, in the middle (the shorts default).
+    case words
+    /// The sentence as a line at the bottom, the spoken word highlighted (the long-form default).
+    case line
+    /// The sentence as a plain line at the bottom.
+    case sentences
+}
+
 public enum VideoFormat: String, Sendable, Codable, Hashable, CaseIterable {
     /// 9:16, 1080×1920.
     case short
