@@ -38,8 +38,8 @@ public struct ChannelStyle: Sendable, Hashable {
             ChannelStyle(
                 palette: ["0x1e88e5", "0xffc107", "0x43a047", "0xe53935"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .bright,
-                motions: Motion.allCases, captionPrimary: "&H0000FFFF", captionOutline: "&H00000000",
-                captionOutlineWidth: 4, captionSizeFraction: 0.040, captionHighlight: "&HFFFFFF", crossfade: 0.4, sceneSeconds: 5)
+                motions: Motion.allCases, captionPrimary: "&H00FFFFFF", captionOutline: "&H00000000",
+                captionOutlineWidth: 4, captionSizeFraction: 0.040, captionHighlight: "&H00FFFF", crossfade: 0.4, sceneSeconds: 5)
         case .finance:
             ChannelStyle(
                 palette: ["0x0d1b3d", "0xc9a227", "0x1f3a6d", "0xe8e3d3"], font: "DejaVu Sans",

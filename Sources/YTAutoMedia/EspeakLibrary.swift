@@ -155,15 +155,7 @@ final class EspeakLibrary: @unchecked Sendable {
             let t = Double(event.ms) / 1000
             starts[k] = min(starts[k] ?? t, t)
         }
-        var out: [WordTiming] = []
-        var previous = 0.0
-        for (k, token) in tokens.enumerated() {
-            let start = min(end, max(previous, starts[k] ?? previous))
-            out.append(WordTiming(word: token.word, start: start, end: end))
-            if k > 0 { out[k - 1].end = start }
-            previous = start
-        }
-        return out
+        return WordTiming.placed(tokens, starts: starts, end: end)
     }
 }
 

@@ -20,7 +20,7 @@ import YTAutoTestSupport
         struct Log: Sendable { var served: [String] = []; var refused = 0; var failAfter = 2 }
         let log = Shared(Log())
         let server = try LoopbackServer { req in
-            guard req.path.hasPrefix("/v1/text-to-speech/"), req.header("xi-api-key") == "k-eleven" else {
+            guard req.path.hasPrefix("/v1/text-to-speech/"), req.path.hasSuffix("/with-timestamps"), req.header("xi-api-key") == "k-eleven" else {
                 return .json(401, ["detail": ["status": "invalid_api_key", "message": "Invalid API key"]])
             }
             let text = req.json?["text"] as? String ?? ""
@@ -33,7 +33,7 @@ import YTAutoTestSupport
                 return .json(429, ["detail": ["status": "too_many_concurrent_requests", "message": "Too many concurrent requests."]],
                              headers: [("Retry-After", "1")])
             }
-            return .respond(status: 200, headers: [("Content-Type", "audio/mpeg")], body: audio)
+            return FakeElevenLabs.reply(audio: audio, text: text, spoken: 0.05...0.75)
         }
         var channel = ChannelConfig.defaults(for: .facts)
         channel.durationRange = .init(min: 4, max: 30)
@@ -69,6 +69,14 @@ import YTAutoTestSupport
         #expect(Set(served).count == served.count, "a sentence was bought twice: \(served)")
         let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/3/narration.json"))) as? [[String: Any]])
         let spoken = segments.compactMap { $0["text"] as? String }
+        // ElevenLabs' alignment gives each sentence's words, exact, at their places in the whole
+        // narration: the first where its sentence starts plus the 0.05 s the fake puts before it.
+        #expect(segments.allSatisfy { $0["wordTiming"] as? String == "exact" })
+        for segment in segments {
+            let first = try #require((segment["words"] as? [[String: Any]])?.first)
+            let start = try #require(segment["start"] as? Double), at = try #require(first["start"] as? Double)
+            #expect(abs(at - (start + 0.05)) < 1e-6, "\(segment["text"] ?? "") starts at \(start), its first word at \(at)")
+        }
         // The 429 came mid-narration: some sentences were spoken before it, some after.
         #expect(firstRun.count > 0 && firstRun.count < spoken.count, "first run \(firstRun.count) of \(spoken.count) sentences")
         // Every sentence of the narration was bought exactly once, across both runs.

@@ -69,7 +69,7 @@ import YTAutoTestSupport
         let requests = Shared<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
-            return .respond(status: 200, headers: [("Content-Type", "audio/mpeg")], body: mp3)
+            return FakeElevenLabs.reply(audio: mp3, text: req.json?["text"] as? String ?? "", spoken: 0.1...0.9)
         }
         defer { withExtendedLifetime(server) {} }
         let usage = Shared<[String]>([])
@@ -84,12 +84,19 @@ import YTAutoTestSupport
         #expect(abs(samples - segment.duration) < 0.01, "the WAV holds \(samples) s, reported \(segment.duration) s")
         #expect(segment.path == out.path && segment.content == text && segment.voiceSettings.voiceID == "en-deep")
         #expect(usage.value == ["elevenlabs characters \(text.count)"])
+        // Each word starts where its first character does in the alignment: 55 characters over
+        // 0.1-0.9 s, "lighthouse" from the 5th (0-based 4).
+        let words = try #require(segment.words)
+        #expect(words.map(\.word) == ["The", "lighthouse", "keeper", "wrote", "his", "last", "entry", "at", "midnight."])
+        let step = 0.8 / Double(text.count)
+        #expect(abs(words[0].start - 0.1) < 1e-9 && abs(words[1].start - (0.1 + 4 * step)) < 1e-9)
+        #expect(abs(words[8].start - (0.1 + 46 * step)) < 1e-9 && words[8].end == segment.duration && words[0].end == words[1].start)
         // The MP3 scratch file beside the output is gone.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.hasSuffix(".mp3") && !$0.hasPrefix("tone") }.isEmpty)
 
         let req = try #require(requests.value.first)
         #expect(req.method == "POST")
-        #expect(req.path == "/v1/text-to-speech/\(ElevenLabsTTS.defaultVoices["en-deep"]!)")
+        #expect(req.path == "/v1/text-to-speech/\(ElevenLabsTTS.defaultVoices["en-deep"]!)/with-timestamps")
         #expect(req.query["output_format"] == "mp3_44100_128")
         #expect(req.header("xi-api-key") == Self.key)
         #expect(req.json?["text"] as? String == text)
@@ -97,7 +104,7 @@ import YTAutoTestSupport
 
         // A voice id the map does not know is an ElevenLabs voice id, sent as it is.
         _ = try await elevenLabs(server).synthesize(text: "Hello.", outputPath: url("s2.wav"), voiceID: "ErXwobaYiN019PkySvjV")
-        #expect(requests.value.last?.path == "/v1/text-to-speech/ErXwobaYiN019PkySvjV")
+        #expect(requests.value.last?.path == "/v1/text-to-speech/ErXwobaYiN019PkySvjV/with-timestamps")
     }
 
     @Test func elevenLabsQuotaAndCharacterLimitsAreQuotaErrors() async throws {
@@ -186,11 +193,38 @@ import YTAutoTestSupport
     }
 
     @Test func audioThatDoesNotDecodeIsARetryableBadResponse() async throws {
-        let server = try LoopbackServer { _ in .respond(status: 200, headers: [("Content-Type", "audio/mpeg")], body: Data("<html>maintenance</html>".utf8)) }
+        // A proxy's page instead of the JSON, and JSON whose audio is not audio.
+        let server = try LoopbackServer { req in
+            req.json?["text"] as? String == "page"
+                ? .respond(status: 200, headers: [("Content-Type", "text/html")], body: Data("<html>maintenance</html>".utf8))
+                : FakeElevenLabs.reply(audio: Data("<html>maintenance</html>".utf8), text: "x", spoken: 0...1)
+        }
         defer { withExtendedLifetime(server) {} }
-        let error = await thrown { try await elevenLabs(server).synthesize(text: "x", outputPath: url("x.wav"), voiceID: "en-deep") }
-        let e = try #require(error as? ProviderError)
-        #expect(e.code == "tts.bad_response" && e.isRetryable)
+        for text in ["page", "x"] {
+            let error = await thrown { try await elevenLabs(server).synthesize(text: text, outputPath: url("x.wav"), voiceID: "en-deep") }
+            let e = try #require(error as? ProviderError)
+            #expect(e.code == "tts.bad_response" && e.isRetryable, "\(e.code): \(e.message)")
+            #expect(e.message.contains(text == "page" ? "not the JSON of audio and timestamps: <html>maintenance" : "could not be decoded"), "\(e.message)")
+        }
+    }
+
+    @Test func anAlignmentThatDoesNotSpellTheTextGivesNoWordTimes() async throws {
+        // ElevenLabs aligns the text as sent; a reply aligned to other text (or none) is not trusted
+        // with the words, and the sentence is still narrated (the pipeline estimates its words).
+        let mp3 = try await tone("mp3")
+        let server = try LoopbackServer { req in
+            let text = req.json?["text"] as? String ?? ""
+            if text.hasPrefix("none") { return .json(200, ["audio_base64": mp3.base64EncodedString(), "alignment": NSNull()]) }
+            return FakeElevenLabs.reply(audio: mp3, text: text.uppercased(), spoken: 0...1)
+        }
+        defer { withExtendedLifetime(server) {} }
+        for text in ["other text", "none at all"] {
+            let segment = try await elevenLabs(server).synthesize(text: text, outputPath: url("n.wav"), voiceID: "en-deep")
+            #expect(segment.words == nil && abs(segment.duration - 1) < 0.15)
+        }
+        #expect(WordTiming.aligned("ab cd", characters: ["a", "b", " ", "c", "d"], starts: [0, 0.1, 0.2, 0.3, 0.4], end: 1)
+                == [WordTiming(word: "ab", start: 0, end: 0.3), WordTiming(word: "cd", start: 0.3, end: 1)])
+        #expect(WordTiming.aligned("ab cd", characters: ["a", "b", " ", "c"], starts: [0, 0.1, 0.2, 0.3], end: 1) == nil)
     }
 
     // MARK: - Fallback

@@ -48,7 +48,8 @@ public struct WordTiming: Sendable, Codable, Hashable {
     }
 
     /// Whether word timings came from the engine that made the sound (`exact`: espeak-ng reports each
-    /// word as it synthesises it) or were fitted to the text afterwards (`estimated`).
+    /// word as it synthesises it, ElevenLabs aligns each character) or were fitted to the text
+    /// afterwards (`estimated`).
     public enum Source: String, Sendable, Codable, Hashable {
         case exact, estimated
     }
@@ -76,6 +77,34 @@ public struct WordTiming: Sendable, Codable, Hashable {
         }
         if !current.isEmpty { flush() }
         return out
+    }
+
+    /// The words of `tokens` placed at `starts` (one for each, `nil` where none is known): each
+    /// word ends where the next begins, the last at `end`; a word with no start, or one before the
+    /// word ahead of it, is put where that one starts; nothing goes past `end`.
+    public static func placed(_ tokens: [(word: String, scalars: Range<Int>)], starts: [Double?], end: Double) -> [WordTiming] {
+        var out: [WordTiming] = []
+        var previous = 0.0
+        for (k, token) in tokens.enumerated() {
+            let start = min(end, max(previous, (k < starts.count ? starts[k] : nil) ?? previous))
+            out.append(WordTiming(word: token.word, start: start, end: end))
+            if k > 0 { out[k - 1].end = start }
+            previous = start
+        }
+        return out
+    }
+
+    /// The words of `text` from a per-character alignment, as ElevenLabs' `with-timestamps`
+    /// endpoint gives it: the characters of the text it was sent, in order, each with its start
+    /// in seconds. A word starts where its first character does. `nil` when the characters do not
+    /// spell `text` exactly (then they cannot be trusted to belong to its words).
+    public static func aligned(_ text: String, characters: [String], starts: [Double], end: Double) -> [WordTiming]? {
+        guard characters.count == starts.count, characters.joined() == text else { return nil }
+        var scalarStarts: [Double] = []
+        scalarStarts.reserveCapacity(text.unicodeScalars.count)
+        for (c, t) in zip(characters, starts) { scalarStarts += repeatElement(t, count: c.unicodeScalars.count) }
+        let tokens = tokens(text)
+        return placed(tokens, starts: tokens.map { scalarStarts[$0.scalars.lowerBound] }, end: end)
     }
 
     /// Timings fitted to `text` when the engine gave none: the words share the audio's `span` in

@@ -5,9 +5,14 @@ import YTAutoSupport
 
 /// Narration from ElevenLabs' text-to-speech API.
 ///
-/// - `POST {baseURL}/v1/text-to-speech/{voice_id}?output_format=mp3_44100_128` with `xi-api-key`
-///   and `{text, model_id}`; the MP3 reply is transcoded to the narration WAV (16-bit PCM, mono,
-///   22,050 Hz) at `outputPath`, and its duration measured with ffprobe.
+/// - `POST {baseURL}/v1/text-to-speech/{voice_id}/with-timestamps?output_format=mp3_44100_128`
+///   with `xi-api-key` and `{text, model_id}`; the reply is JSON: `audio_base64` (the MP3) and
+///   `alignment` (`characters`, `character_start_times_seconds`, `character_end_times_seconds`,
+///   for the text as sent). The MP3 is transcoded to the narration WAV (16-bit PCM, mono,
+///   22,050 Hz) at `outputPath` and its duration measured with ffprobe; each word starts where
+///   its first character does (``WordTiming/aligned(_:characters:starts:end:)``). A reply whose
+///   alignment is missing or does not spell the text still narrates, without word times (the
+///   pipeline then estimates them); one with no decodable audio is a retryable `tts.bad_response`.
 /// - `voiceMap` turns ytauto's voice ids (`en-deep`, `en-bright`, `en-calm`) into ElevenLabs
 ///   voice ids; an id not in the map is sent as it is, so a channel can name any ElevenLabs voice.
 /// - Errors, read from `{"detail": {"status": …}}`: `quota_exceeded` and the character-limit
@@ -58,15 +63,36 @@ public struct ElevenLabsTTS: TTSEngine {
     public func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
         let voice = providerVoice(voiceID)
         let path = voice.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? voice
-        let url = baseURL + "/v1/text-to-speech/\(path)?output_format=mp3_44100_128"
+        let url = baseURL + "/v1/text-to-speech/\(path)/with-timestamps?output_format=mp3_44100_128"
         let body = try jsonBody(["text": text, "model_id": modelID])
-        let headers = [("xi-api-key", apiKey), ("Content-Type", "application/json"), ("Accept", "audio/mpeg")]
+        let headers = [("xi-api-key", apiKey), ("Content-Type", "application/json"), ("Accept", "application/json")]
         let reply = try await http.send(.POST, url, headers: headers, body: body)
         guard (200..<300).contains(reply.status) else { throw error(for: reply) }
-        let segment = try await ProviderSupport.narration(
-            reply.body, ext: "mp3", text: text, voiceID: voiceID, outputPath: outputPath, tools: tools, what: label)
+        guard let timed = try? JSONDecoder().decode(Timestamped.self, from: reply.body),
+              let audio = Data(base64Encoded: timed.audio_base64, options: .ignoreUnknownCharacters) else {
+            throw ProviderError(family: .tts, reason: "bad_response",
+                                message: "\(label): HTTP \(reply.status): the reply is not the JSON of audio and timestamps: "
+                                    + ProviderSupport.errorText(reply, key: apiKey), isRetryable: true)
+        }
+        var segment = try await ProviderSupport.narration(
+            audio, ext: "mp3", text: text, voiceID: voiceID, outputPath: outputPath, tools: tools, what: label)
+        if let a = timed.alignment {
+            segment.words = WordTiming.aligned(text, characters: a.characters, starts: a.character_start_times_seconds, end: segment.duration)
+        }
         await usage?("elevenlabs", "characters", text.count)
         return segment
+    }
+
+    /// The `with-timestamps` reply (the fields ytauto reads; `normalized_alignment` is for the
+    /// text as ElevenLabs normalised it, which the captions do not show).
+    struct Timestamped: Decodable {
+        struct Alignment: Decodable {
+            var characters: [String]
+            var character_start_times_seconds: [Double]
+            var character_end_times_seconds: [Double]
+        }
+        var audio_base64: String
+        var alignment: Alignment?
     }
 
     /// Statuses that mean the account's characters, or this request's allowance, are used up.
