@@ -154,11 +154,15 @@ public struct MediaPipeline: StagedPipeline {
             ? try await EspeakTTS(tools: tools).measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
             : 2.5
         let topic = job.topic ?? channel.topics.first ?? channel.name
-        var script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id))
+        // What the channel said lately (this job's own earlier script aside), so it is not said again.
+        let history = ChannelHistory(folder: workDirectory.appending(path: "history"))
+        let recent = try history.recent(channel.name).filter { $0.job != job.id }
+        var script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id), recent: recent)
             .generate(topic: topic, channel: channel)
         // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
         script.title = PublishedText.title(script.title, topic: topic)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
+        try history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
                               hookSentences: hook.count, bodySentences: body.count)

@@ -22,27 +22,67 @@ public enum Sentences {
 
 /// The offline script writer: varied scripts from the channel's templates, sized to the channel's
 /// duration at the voice's measured speaking rate.
+///
+/// It does not repeat the channel: given the channel's recent scripts (``ChannelHistory``), it
+/// takes the title, hook and call to action the channel has gone longest without (one never used
+/// first; ties drawn at random), and the body sentences likewise, so consecutive videos share
+/// as little as the templates allow.
 public struct TemplateScriptGenerator: ScriptGenerator {
     /// Words a second the channel's voice speaks, measured (``EspeakTTS/measureRate(voiceID:)``).
     public let wordsPerSecond: Double
     /// Mixed into the randomness so two jobs on one topic differ.
     public let seed: String
+    /// The channel's recent scripts with their topics, newest first.
+    public let recent: [ChannelHistory.Entry]
 
-    public init(wordsPerSecond: Double, seed: String = "") {
+    public init(wordsPerSecond: Double, seed: String = "", recent: [ChannelHistory.Entry] = []) {
         self.wordsPerSecond = wordsPerSecond
         self.seed = seed
+        self.recent = recent
+    }
+
+    static func fill(_ template: String, topic: String) -> String {
+        template.replacingOccurrences(of: "{topic}", with: topic)
+            .replacingOccurrences(of: "{Topic}", with: topic.prefix(1).uppercased() + topic.dropFirst())
+    }
+
+    /// The parts of a script a template fills.
+    enum Part { case title, hook, body, cta }
+
+    /// Whether `script` holds `text` (a filled template) in `part`, regardless of case (a title is
+    /// put in title case after it is written): a title is the whole of it, the others contain it
+    /// (a finance call to action has the disclaimer after it).
+    static func holds(_ script: Script, _ part: Part, _ text: String) -> Bool {
+        let t = text.lowercased()
+        switch part {
+        case .title: return script.title.lowercased() == t
+        case .hook: return script.hook.lowercased().contains(t)
+        case .body: return script.body.lowercased().contains(t)
+        case .cta: return script.cta.lowercased().contains(t)
+        }
+    }
+
+    /// How many scripts ago the channel last used `template` in `part` (0: the newest);
+    /// `Int.max` when it has not in its recent history.
+    func lastUse(_ template: String, _ part: Part) -> Int {
+        recent.firstIndex { Self.holds($0.script, part, Self.fill(template, topic: $0.topic)) } ?? .max
+    }
+
+    /// `templates` from the one used longest ago (or never) to the most recent, in random order among equals.
+    func leastRecentFirst(_ templates: [String], _ part: Part, _ rng: inout SplitMix64) -> [String] {
+        let shuffled = templates.shuffled(using: &rng)
+        let ages = shuffled.map { lastUse($0, part) }
+        // Sorted by age, the shuffle's order kept among templates of the same age.
+        return shuffled.indices.sorted { ages[$0] != ages[$1] ? ages[$0] > ages[$1] : $0 < $1 }.map { shuffled[$0] }
     }
 
     public func generate(topic: String, channel: ChannelConfig) async throws -> Script {
         var rng = SplitMix64(text: "\(channel.type.rawValue)|\(topic)|\(seed)")
         let t = Templates.of(channel.type)
-        let fill = { (s: String) in
-            s.replacingOccurrences(of: "{topic}", with: topic)
-                .replacingOccurrences(of: "{Topic}", with: topic.prefix(1).uppercased() + topic.dropFirst())
-        }
-        let title = Self.fit(fill(t.titles.randomElement(using: &rng)!), limit: 100)
-        let hook = fill(t.hooks.randomElement(using: &rng)!)
-        var cta = fill(t.ctas.randomElement(using: &rng)!)
+        let fill = { (s: String) in Self.fill(s, topic: topic) }
+        let title = Self.fit(fill(leastRecentFirst(t.titles, .title, &rng)[0]), limit: 100)
+        let hook = fill(leastRecentFirst(t.hooks, .hook, &rng)[0])
+        var cta = fill(leastRecentFirst(t.ctas, .cta, &rng)[0])
         if let disclaimer = channel.type.disclaimer { cta += " " + disclaimer }
         // Aim at three quarters of the range: the narration stage measures the real audio and
         // drops closing body sentences if it runs long, which is safer than running short.
@@ -53,10 +93,11 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         var words = 0
         var pool: [String] = []
         repeat {
-            if pool.isEmpty { pool = t.body.shuffled(using: &rng) }
+            // The pool is taken from its end: the sentences used longest ago (or never) go last.
+            if pool.isEmpty { pool = leastRecentFirst(t.body, .body, &rng).reversed() }
             let next = fill(pool.removeLast())
             // Near the end, prefer a sentence that does not overshoot by much.
-            if !body.isEmpty, Double(words + Script.countWords(next)) > budget + 4, let shorter = pool.first(where: {
+            if !body.isEmpty, Double(words + Script.countWords(next)) > budget + 4, let shorter = pool.last(where: {
                 Double(words + Script.countWords(fill($0))) <= budget + 4
             }) {
                 pool.removeAll { $0 == shorter }
@@ -134,6 +175,8 @@ struct Templates {
                     "I still cannot explain what happened the night of {topic}.",
                     "Nobody believed me about {topic}, so I am telling you.",
                     "Listen closely, because {topic} is not a story I tell twice.",
+                    "Everyone in town knows about {topic}, but nobody talks about it after dark.",
+                    "This is the last time I will speak about {topic}.",
                 ],
                 body: [
                     "The air went cold, the kind of cold that settles in your teeth.",
@@ -158,14 +201,19 @@ struct Templates {
                 ctas: [
                     "If you have a story like this, tell me in the comments, and subscribe for the next one.",
                     "Subscribe, and leave the light on tonight.",
+                    "Follow for another true story tomorrow night, if you can sleep.",
+                    "Have you ever felt watched like that? Tell me below, and subscribe.",
                 ])
         case .facts:
             Templates(
-                titles: ["{Topic}: The Real Answer", "The Surprising Truth About {topic}", "{Topic}, Explained"],
+                titles: ["{Topic}: The Real Answer", "The Surprising Truth About {topic}", "{Topic}, Explained",
+                         "What Most People Get Wrong About {topic}", "{Topic} in One Minute"],
                 hooks: [
                     "Here is something about {topic} that most people never learn.",
                     "Did you know? {Topic} is stranger than it sounds.",
                     "Quick question: have you ever wondered about {topic}?",
+                    "Most people get {topic} completely wrong.",
+                    "Give me one minute, and {topic} will make perfect sense.",
                 ],
                 body: [
                     "Scientists have studied {topic} for decades, and the answers keep surprising them.",
@@ -182,14 +230,30 @@ struct Templates {
                     "Small causes, repeated often, add up to something remarkable.",
                     "It is true.",
                     "Wild, right?",
+                    "The explanation turns out to be older than anyone expected.",
+                    "A single careful experiment settled most of the argument.",
+                    "Animals and people both show traces of it, in different ways.",
+                    "The numbers behind it are easy to check for yourself.",
+                    "The same pattern turns up in places that have nothing else in common.",
+                    "For a long time, the accepted answer was simply wrong.",
+                    "It took better instruments, not better guesses, to see it clearly.",
+                    "Children often notice it before adults do.",
+                    "The reason fits in a single sentence, once you know it.",
+                    "And it is still being studied today.",
+                    "Think about that.",
+                    "Simple, and strange.",
                 ],
-                ctas: ["Follow for more facts like this.", "Share this with someone curious, and follow for more."])
+                ctas: ["Follow for more facts like this.", "Share this with someone curious, and follow for more.",
+                       "Which fact should I explain next? Tell me in the comments.", "Save this for later, and follow for tomorrow's fact."])
         case .finance:
             Templates(
-                titles: ["{Topic}, In Plain Words", "What Nobody Tells You About {topic}", "{Topic}: A Calm Explainer"],
+                titles: ["{Topic}, In Plain Words", "What Nobody Tells You About {topic}", "{Topic}: A Calm Explainer",
+                         "{Topic} Without the Jargon"],
                 hooks: [
                     "Let us talk about {topic}, in plain words.",
                     "If {topic} has ever confused you, give this a minute.",
+                    "Here is {topic}, without the sales pitch.",
+                    "Before you decide anything about {topic}, know how it works.",
                 ],
                 body: [
                     "The idea is simpler than the jargon makes it sound.",
@@ -204,8 +268,12 @@ struct Templates {
                     "Automating a habit removes the need for willpower.",
                     "When something sounds too good to be true, ask who is paid and how.",
                     "Keep it simple.",
+                    "The cheapest mistake is the one you notice on paper first.",
+                    "Time in the market is a different thing from timing the market.",
+                    "Read the small print once; it is shorter than the regret.",
                 ],
-                ctas: ["Subscribe for calm, plain money explainers.", "Follow for more plain-spoken money basics."])
+                ctas: ["Subscribe for calm, plain money explainers.", "Follow for more plain-spoken money basics.",
+                       "Tell me which money topic confuses you most, and I will explain it next."])
         }
     }
 }

@@ -6,7 +6,9 @@ import YTAutoSupport
 /// the default; YTAutoApp's ``ProviderServices`` supplies one that honours each channel's `script:`, `tts:`,
 /// `images:` and `publisher:` choices.
 public protocol ServiceFactory: Sendable {
-    func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator
+    /// The script writer. `recent` is the channel's recent scripts, newest first (``ChannelHistory``),
+    /// for a writer that avoids repeating them.
+    func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String, recent: [ChannelHistory.Entry]) throws -> any ScriptGenerator
     /// The narration engine, and a name that goes into the sentence cache's key.
     func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String)
     func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator
@@ -19,8 +21,8 @@ public struct OfflineServices: ServiceFactory {
     let tools: ToolRunner
     public init(tools: ToolRunner) { self.tools = tools }
 
-    public func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator {
-        TemplateScriptGenerator(wordsPerSecond: wordsPerSecond, seed: seed)
+    public func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String, recent: [ChannelHistory.Entry]) throws -> any ScriptGenerator {
+        TemplateScriptGenerator(wordsPerSecond: wordsPerSecond, seed: seed, recent: recent)
     }
 
     public func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String) {

@@ -109,12 +109,12 @@ import YTAutoTestSupport
         let services = ProviderServices(tools: try ToolRunner(), config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-ledger-test-0123456789"]),
                                         ledger: store, configDirectory: dir.url, onLedgerFailure: { what, _ in told.update { $0.append(what) } })
         // A healthy ledger: recorded by the time the script is back, nothing told.
-        _ = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s").generate(topic: "honey", channel: channel)
+        _ = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s", recent: []).generate(topic: "honey", channel: channel)
         #expect(try await store.ledger(since: "2000-01-01").first { $0.provider == "openai" }?.amount == 321)
         #expect(told.value.isEmpty)
         // The ledger's table is gone (a real SQLite error from the real store): the write fails.
         try await store.database.write { try $0.execute("DROP TABLE quota_ledger") }
-        let script = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s").generate(topic: "honey", channel: channel)
+        let script = try await services.scriptGenerator(for: channel, wordsPerSecond: 2.5, seed: "s", recent: []).generate(topic: "honey", channel: channel)
         #expect(script.title == "Why Honey Never Spoils")
         #expect(told.value.count == 1, "\(told.value)")
         let message = try #require(told.value.first)

@@ -75,12 +75,12 @@ public struct ProviderServices: ServiceFactory {
         }
     }
 
-    public func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String) throws -> any ScriptGenerator {
+    public func scriptGenerator(for channel: ChannelConfig, wordsPerSecond: Double, seed: String, recent: [ChannelHistory.Entry]) throws -> any ScriptGenerator {
         let validator = ScriptValidator(wordsPerSecond: wordsPerSecond)
         let validate: @Sendable (Script, ChannelConfig) throws -> Void = { try validator.validate($0, channel: $1) }
         switch channel.services.script {
         case .template:
-            return try offline.scriptGenerator(for: channel, wordsPerSecond: wordsPerSecond, seed: seed)
+            return try offline.scriptGenerator(for: channel, wordsPerSecond: wordsPerSecond, seed: seed, recent: recent)
         case .openai:
             return OpenAIChatScriptGenerator(
                 baseURL: config.openai.baseURL, model: config.openai.chatModel, apiKey: credentials["OPENAI_API_KEY"],

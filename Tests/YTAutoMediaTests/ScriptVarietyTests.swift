@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import YTAutoCore
+@testable import YTAutoMedia
+import YTAutoSupport
+import YTAutoTestSupport
+
+/// The offline writer does not repeat a channel: the hooks, titles, calls to action and body
+/// sentences it has gone longest without come first, from the channel's history on disk.
+@Suite struct ScriptVarietyTests {
+    let dir = TempDir("ytauto-variety")
+
+    static func sentences(_ text: String) -> Set<String> { Set(Sentences.split(text)) }
+
+    /// `count` scripts in a row on one channel, each made with the ones before as its history.
+    static func series(_ type: ChannelType, count: Int, history: Bool = true, seconds: ClosedRange<Int> = 45...60) async throws -> [Script] {
+        var c = ChannelConfig.defaults(for: type)
+        c.durationRange = .init(min: seconds.lowerBound, max: seconds.upperBound)
+        var recent: [ChannelHistory.Entry] = []
+        var out: [Script] = []
+        for n in 0..<count {
+            let topic = c.topics[n % c.topics.count]
+            var s = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: String(n), recent: history ? recent : [])
+                .generate(topic: topic, channel: c)
+            // As the script stage keeps it: the title in title case.
+            s.title = PublishedText.title(s.title, topic: topic)
+            try ScriptValidator(wordsPerSecond: 2.6).validate(s, channel: c)
+            recent.insert(.init(job: Int64(n), at: Date(), topic: topic, script: s), at: 0)
+            out.append(s)
+        }
+        return out
+    }
+
+    @Test(arguments: ChannelType.allCases)
+    func aChannelGoesThroughEveryHookTitleAndCallToActionBeforeRepeatingOne(type: ChannelType) async throws {
+        let t = Templates.of(type)
+        let scripts = try await Self.series(type, count: t.hooks.count)
+        // Which template each script's hook came from, and so on.
+        func used(_ templates: [String], _ part: TemplateScriptGenerator.Part) -> [Int] {
+            scripts.enumerated().map { n, s in
+                let topic = ChannelConfig.defaults(for: type).topics[n % ChannelConfig.defaults(for: type).topics.count]
+                return templates.firstIndex { TemplateScriptGenerator.holds(s, part, TemplateScriptGenerator.fill($0, topic: topic)) } ?? -1
+            }
+        }
+        let hooks = used(t.hooks, .hook), titles = used(t.titles, .title), ctas = used(t.ctas, .cta)
+        #expect(!hooks.contains(-1) && !titles.contains(-1) && !ctas.contains(-1), "hooks \(hooks), titles \(titles), ctas \(ctas)")
+        #expect(Set(hooks).count == t.hooks.count, "hooks \(hooks)")
+        #expect(Set(titles.prefix(t.titles.count)).count == min(t.titles.count, scripts.count), "titles \(titles)")
+        #expect(Set(ctas.prefix(t.ctas.count)).count == min(t.ctas.count, scripts.count), "ctas \(ctas)")
+        #expect(t.hooks.count >= 4 && t.ctas.count >= 3 && t.titles.count >= 4)
+    }
+
+    @Test(arguments: ChannelType.allCases)
+    func theNextScriptsBodyUsesTheSentencesTheLastOneDidNot(type: ChannelType) async throws {
+        let pool = Templates.of(type).body.count
+        let scripts = try await Self.series(type, count: 2)
+        let a = Self.sentences(scripts[0].body), b = Self.sentences(scripts[1].body)
+        // The second takes every sentence the first left out before any the first used, so
+        // they share only what the pool's size forces (a sentence filled with another topic
+        // counts as another sentence, so this bounds it from above).
+        let shared = a.intersection(b).count
+        #expect(shared <= max(0, a.count + b.count - pool) + 1, "\(shared) shared of \(a.count) and \(b.count), pool \(pool)")
+        // Scripts short enough that the pool need not repeat: with the history, consecutive ones
+        // share nothing; without it, they do.
+        var withHistory = 0, without = 0
+        let h = try await Self.series(type, count: 6, seconds: 20...30), n = try await Self.series(type, count: 6, history: false, seconds: 20...30)
+        for (x, y) in zip(h, h.dropFirst()) { withHistory += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
+        for (x, y) in zip(n, n.dropFirst()) { without += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
+        #expect(withHistory == 0 && without > 0, "consecutive scripts share \(withHistory) sentences with the history, \(without) without")
+    }
+
+    @Test func theHistoryKeepsTheNewestEntriesOnceAJobAcrossConcurrentWriters() async throws {
+        let history = ChannelHistory(folder: dir.url.appending(path: "history"), limit: 150)
+        let script = Script(title: "T", hook: "H.", body: "B.", cta: "C.", channel: .facts)
+        // 200 writers at once (each its own open file, as separate processes would have): none lost.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<200 {
+                group.addTask { try history.record(.init(job: Int64(n), at: Date(), topic: "t\(n)", script: script), channel: "facts-shorts") }
+            }
+            try await group.waitForAll()
+        }
+        let entries = try history.recent("facts-shorts")
+        #expect(entries.count == 150 && Set(entries.map(\.job)).count == 150)
+        // A job's script made again replaces its entry and becomes the newest.
+        let oldest = try #require(entries.last?.job)
+        try history.record(.init(job: oldest, at: Date(), topic: "again", script: script), channel: "facts-shorts")
+        let after = try history.recent("facts-shorts")
+        #expect(after.count == 150 && after.first?.topic == "again" && after.filter { $0.job == oldest }.count == 1)
+        #expect(try history.recent("horror-stories").isEmpty)
+        // A file that is not history is set aside, and the channel starts again.
+        let file = dir.url.appending(path: "history/facts-shorts.json")
+        try Data("{not json".utf8).write(to: file)
+        #expect(try history.recent("facts-shorts").isEmpty)
+        #expect(FileManager.default.fileExists(atPath: file.path + ".broken"))
+        try history.record(.init(job: 99, at: Date(), topic: "fresh", script: script), channel: "facts-shorts")
+        #expect(try history.recent("facts-shorts").map(\.job) == [99])
+    }
+
+    @Test func theScriptStageRecordsEachJobAndTheNextJobSaysSomethingElse() async throws {
+        var channel = ChannelConfig.defaults(for: .horror)
+        channel.durationRange = .init(min: 20, max: 40)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
+                                     outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
+        var hooks: [String] = []
+        for id in Int64(1)...4 {
+            let now = Date()
+            // The same topic every time: only the history keeps them apart.
+            let job = Job(id: id, channel: channel.name, topic: "the lighthouse", payload: "{}", state: .running, priority: 0, runAt: now,
+                          attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                          currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+            _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
+            let file = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/\(id)/script.json"))) as? [String: Any]
+            hooks.append(try #require((file?["script"] as? [String: Any])?["hook"] as? String))
+        }
+        #expect(Set(hooks).count == 4, "\(hooks)")
+        let recorded = try ChannelHistory(folder: dir.url.appending(path: "work/history")).recent(channel.name)
+        #expect(recorded.map(\.job) == [4, 3, 2, 1] && recorded.map(\.script.hook) == hooks.reversed())
+    }
+}
