@@ -2,7 +2,7 @@ import Foundation
 import YTAutoCore
 import YTAutoSupport
 
-/// The default "upload": copies the video, the thumbnail and a `metadata.json` into
+/// The default "upload": copies the video, the thumbnail, the captions (`captions.vtt`) and a `metadata.json` into
 /// `<output_dir>/<channel>/<job id>-<slug>/`. Idempotent: publishing the same files again changes nothing.
 public struct LocalPublisher: VideoPublisher {
     public let folder: URL
@@ -32,10 +32,11 @@ public struct LocalPublisher: VideoPublisher {
         try await Files.atomically(target) { tmp in try FileManager.default.copyItem(atPath: source.path, toPath: tmp) }
     }
 
-    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?, captions: URL?) async throws -> PublishResult {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try await place(video, as: "video.mp4")
         if let thumbnail { try await place(thumbnail, as: "thumbnail.jpg") }
+        if let captions { try await place(captions, as: "captions.vtt") }
         let data = try Self.encoder.encode(Metadata(title: title, description: description, tags: tags))
         let metaPath = folder.appending(path: "metadata.json").path
         if (try? Data(contentsOf: URL(fileURLWithPath: metaPath))) != data { try await Files.write(data, to: metaPath) }

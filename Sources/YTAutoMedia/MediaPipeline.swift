@@ -438,17 +438,14 @@ public struct MediaPipeline: StagedPipeline {
         let meta = try Self.metadata(scriptFile: dir.appending(path: "script.json"), channel: channel)
         let folder = publishFolder(job)
         let publisher = try services.publisher(for: channel, job: job, folder: folder, context: context)
+        // The subtitle file (a job composed before it existed has none).
+        let vtt = dir.appending(path: "captions.vtt")
+        let captions = FileManager.default.fileExists(atPath: vtt.path) ? vtt : nil
         let result = try await publisher.publish(
             video: dir.appending(path: "video.mp4"), title: meta.title, description: meta.description, tags: meta.tags,
-            thumbnail: dir.appending(path: "thumbnail.jpg"))
-        if let local = publisher as? LocalPublisher {
-            // The subtitle file beside the video (a job composed before it existed has none).
-            let vtt = dir.appending(path: "captions.vtt")
-            var names = ["video.mp4", "thumbnail.jpg", "metadata.json"]
-            if FileManager.default.fileExists(atPath: vtt.path) {
-                try await local.place(vtt, as: "captions.vtt")
-                names.append("captions.vtt")
-            }
+            thumbnail: dir.appending(path: "thumbnail.jpg"), captions: captions)
+        if publisher is LocalPublisher {
+            let names = ["video.mp4", "thumbnail.jpg", "metadata.json"] + (captions == nil ? [] : ["captions.vtt"])
             return try names.map { try Files.artifact(folder.appending(path: $0).path) }
         }
         return [try await Self.write(["video_id": result.videoID, "url": result.url], dir.appending(path: "publish.json"))]

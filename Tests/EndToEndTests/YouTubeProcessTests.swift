@@ -149,11 +149,16 @@ import YTAutoTestSupport
         #expect(s.thumbnails[videoID].map { Checksum.sha256Hex($0) } == thumbnail.sha256)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
         #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "true")
-        // The ledger: the insert and the thumbnail, on today's Pacific date.
+        // The narration's captions, as one track: the subtitle file the compose stage recorded.
+        let vtt = try #require(stages.first { $0.stage == "compose" }?.artifacts.first { $0.path.hasSuffix("/captions.vtt") })
+        let tracks = s.captions[videoID] ?? []
+        #expect(tracks.count == 1 && tracks.first.map { Checksum.sha256Hex($0.body) } == vtt.sha256)
+        #expect(publish.notes["captions_set"] == "true" && publish.notes["captions_id"] == tracks.first?.id)
+        // The ledger: the insert, the thumbnail and the captions, on today's Pacific date.
         let quota = try await run("ytauto-admin", ["quota", "--json"], cwd: dir.url, environment: env)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(quota.stdout.utf8)) as? [[String: Any]])
         let yt = rows.first { $0["provider"] as? String == "youtube" }
-        #expect(yt?["amount"] as? Int == 1650 && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()))
+        #expect(yt?["amount"] as? Int == 2050 && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()))
         w.kill(SIGTERM)
         let log = await w.wait()
         #expect(log.status == 0)
@@ -207,7 +212,7 @@ import YTAutoTestSupport
         let videoID = try #require(s.videos.keys.first)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
         #expect(publish.notes["video_id"] == videoID && publish.notes["session_uri"]?.hasSuffix("upload_id=upload-2") == true)
-        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 2050)
         try await Self.expectNoSecrets(store, logs: [log.stdout, log.stderr], mustSee: [videoID, "expired"])
         fake.shutdown()
     }
@@ -266,7 +271,7 @@ import YTAutoTestSupport
         w2.kill(SIGTERM)
         let log2 = await w2.wait()
         #expect(log2.stderr.contains("\(videoID) is published, but its thumbnail was not set"), "\(log2.stderr)")
-        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 1650)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 2050)
         // The refusals went into the job's errors, attempts and logs; no secret did.
         try await Self.expectNoSecrets(store, logs: [once.stdout, once.stderr, log.stderr, log2.stderr], mustSee: ["invalid_grant", videoID])
         fake.shutdown()

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A loopback YouTube: Google's OAuth token endpoint and the Data API v3 endpoints ytauto uses
-/// (`videos.insert` as a resumable upload, `videos.list`, `thumbnails.set`), with the real status
+/// (`videos.insert` as a resumable upload, `videos.list`, `thumbnails.set`, `captions.insert` as a
+/// multipart upload and `captions.list`), with the real status
 /// codes and error bodies. Tests switch on failures: a quota error, an expired token, a dropped chunk.
 ///
 /// Error bodies follow Google's documented format, `{"error": {"code", "message", "errors":
@@ -93,6 +94,15 @@ public final class FakeYouTube: @unchecked Sendable {
         }
     }
 
+    /// A captions track on a video, as `captions.insert` stored it.
+    public struct Caption: Sendable, Hashable {
+        public var id: String
+        public var name: String
+        public var language: String
+        public var isDraft: Bool
+        public var body: Data
+    }
+
     public struct State: Sendable {
         public var refreshToken = "refresh-1"
         public var validAccessTokens: Set<String> = []
@@ -100,6 +110,12 @@ public final class FakeYouTube: @unchecked Sendable {
         public var sessions: [String: Session] = [:]
         public var videos: [String: Data] = [:]
         public var thumbnails: [String: Data] = [:]
+        /// Captions tracks by video id.
+        public var captions: [String: [Caption]] = [:]
+        /// Refuse captions.insert with 403 forbidden.
+        public var captionsForbidden = false
+        /// Store this many captions.insert requests, then close the connection without answering.
+        public var dropCaptionsAfterStoring = 0
         public var log: [String] = []
         /// Answer the next videos.insert with 403 quotaExceeded.
         public var quotaExceeded = false
@@ -120,6 +136,9 @@ public final class FakeYouTube: @unchecked Sendable {
         public var opened = 0
         /// Drop the connection on this many chunk PUTs, keeping half of each chunk's bytes.
         public var dropChunks = 0
+        /// The scopes the token endpoint says a token has.
+        public var grantedScope = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly "
+            + "https://www.googleapis.com/auth/youtube.force-ssl"
         /// Revoke the refresh token: the token endpoint answers invalid_grant.
         public var revoked = false
         public var authCodes: [String: String] = [:]
@@ -259,9 +278,90 @@ public final class FakeYouTube: @unchecked Sendable {
             }
             state.update { $0.thumbnails[vid] = req.body }
             return .json(200, ["kind": "youtube#thumbnailSetResponse", "items": [["default": ["url": "https://i.ytimg.com/vi/\(vid)/default.jpg", "width": 120, "height": 90]]]])
+        case ("POST", "/upload/youtube/v3/captions"):
+            return insertCaptions(req, state)
+        case ("GET", "/youtube/v3/captions"):
+            guard let part = req.query["part"], !part.isEmpty else { return youtubeError(400, "Required parameter: part", reason: "required") }
+            guard let vid = req.query["videoId"], state.value.videos[vid] != nil else {
+                return youtubeError(404, "The video identified by the videoId parameter could not be found.", reason: "videoNotFound", domain: "youtube.caption")
+            }
+            let items = (state.value.captions[vid] ?? []).map { captionResource($0, videoID: vid) }
+            return .json(200, ["kind": "youtube#captionListResponse", "etag": "etag-list", "items": items])
         default:
             return youtubeError(404, "Not Found", reason: "notFound")
         }
+    }
+
+    static func captionResource(_ c: Caption, videoID: String) -> [String: Any] {
+        ["kind": "youtube#caption", "etag": "etag-\(c.id)", "id": c.id, "snippet": [
+            "videoId": videoID, "lastUpdated": "2026-12-01T12:00:00.000Z", "trackKind": "standard", "language": c.language,
+            "name": c.name, "audioTrackType": "unknown", "isCC": false, "isLarge": false, "isEasyReader": false,
+            "isDraft": c.isDraft, "isAutoSynced": false, "status": "serving",
+        ] as [String: Any]]
+    }
+
+    /// `captions.insert` as the upload servers take it: `uploadType=multipart` and `part`, a
+    /// `multipart/related` body of the JSON snippet and then the caption file.
+    static func insertCaptions(_ req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+        guard req.query["uploadType"] == "multipart" else { return youtubeError(400, "Unsupported upload type", reason: "badRequest") }
+        guard let part = req.query["part"], !part.isEmpty else { return youtubeError(400, "Required parameter: part", reason: "required") }
+        let type = req.header("Content-Type") ?? ""
+        guard type.hasPrefix("multipart/related"), let b = type.range(of: "boundary=") else {
+            return youtubeError(400, "Media type '\(type)' is not supported. Valid media types: [multipart/related]", reason: "badContent")
+        }
+        let boundary = Data(("--" + type[b.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\" "))).utf8)
+        // The parts between the boundaries, each headers, a blank line, then its bytes.
+        var parts: [(headers: String, body: Data)] = []
+        var rest = req.body[...]
+        while let start = rest.range(of: boundary) {
+            rest = rest[start.upperBound...]
+            if rest.starts(with: Data("--".utf8)) { break }
+            guard let headEnd = rest.range(of: Data("\r\n\r\n".utf8)) else { break }
+            let headers = String(decoding: rest[rest.startIndex..<headEnd.lowerBound], as: UTF8.self)
+            let next = rest.range(of: boundary, in: headEnd.upperBound..<rest.endIndex)?.lowerBound ?? rest.endIndex
+            var body = rest[headEnd.upperBound..<next]
+            if body.suffix(2) == Data("\r\n".utf8) { body = body.dropLast(2) }
+            parts.append((headers, Data(body)))
+            rest = rest[next...]
+        }
+        guard parts.count == 2, parts[0].headers.lowercased().contains("application/json"),
+              let meta = try? JSONSerialization.jsonObject(with: parts[0].body) as? [String: Any],
+              let snippet = meta["snippet"] as? [String: Any] else {
+            return youtubeError(400, "The request metadata is invalid.", reason: "invalidMetadata", domain: "youtube.caption")
+        }
+        guard let vid = snippet["videoId"] as? String, state.value.videos[vid] != nil else {
+            return youtubeError(404, "The video identified by the videoId parameter could not be found.", reason: "videoNotFound", domain: "youtube.caption")
+        }
+        guard let language = snippet["language"] as? String, !language.isEmpty else {
+            return youtubeError(400, "The request metadata does not specify the caption track's language.", reason: "invalidMetadata", domain: "youtube.caption")
+        }
+        let name = snippet["name"] as? String ?? ""
+        guard name.count <= 150 else {
+            return youtubeError(400, "The caption track name specified in the request is too long.", reason: "nameTooLong", domain: "youtube.caption")
+        }
+        guard !parts[1].body.isEmpty else {
+            return youtubeError(400, "The request does not include the caption track content.", reason: "contentRequired", domain: "youtube.caption")
+        }
+        // captions.insert needs the youtube.force-ssl scope (the grant's scopes are the token's).
+        guard state.value.grantedScope.split(separator: " ").contains("https://www.googleapis.com/auth/youtube.force-ssl") else {
+            return youtubeError(403, "Request had insufficient authentication scopes.", reason: "insufficientPermissions")
+        }
+        if state.value.captionsForbidden {
+            return youtubeError(403, "The permissions associated with the request are not sufficient to upload the caption track.",
+                                reason: "forbidden", domain: "youtube.caption")
+        }
+        let caption = state.update { s -> Caption in
+            let c = Caption(id: "cap-\(s.captions.values.reduce(0) { $0 + $1.count } + 1)", name: name, language: language,
+                            isDraft: snippet["isDraft"] as? Bool ?? false, body: parts[1].body)
+            s.captions[vid, default: []].append(c)
+            return c
+        }
+        let drop = state.update { s -> Bool in
+            guard s.dropCaptionsAfterStoring > 0 else { return false }
+            s.dropCaptionsAfterStoring -= 1
+            return true
+        }
+        return drop ? .drop : .json(200, captionResource(caption, videoID: vid))
     }
 
     /// The upload step a request is, if it is one.
@@ -343,7 +443,7 @@ public final class FakeYouTube: @unchecked Sendable {
                 return t
             }
             var body: [String: Any] = ["access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                                       "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly"]
+                                       "scope": state.value.grantedScope]
             if refresh { body["refresh_token"] = state.value.refreshToken }
             return .json(200, body)
         }

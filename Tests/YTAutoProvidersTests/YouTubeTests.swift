@@ -348,6 +348,75 @@ import YTAutoTestSupport
         #expect(!why.contains("access-") && !why.contains("refresh-1"))
     }
 
+    // MARK: - Captions
+
+    /// The narration's subtitle file, as the compose stage writes it.
+    func captionsFile() throws -> URL {
+        let url = dir.url.appending(path: "captions.vtt")
+        try Data("WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nThe lighthouse went dark.\n".utf8).write(to: url)
+        return url
+    }
+
+    func captionRequests() -> Int { fake.state.value.log.filter { $0.hasPrefix("POST /upload/youtube/v3/captions") }.count }
+
+    @Test func theCaptionsGoUpAsOneNamedTrackAndARetryDoesNotSendThemAgain() async throws {
+        let notes = Shared<[String: String]>([:])
+        let vtt = try captionsFile()
+        let result = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb, captions: vtt)
+        let tracks = fake.state.value.captions[result.videoID] ?? []
+        #expect(tracks.count == 1)
+        #expect(tracks.first?.body == (try Data(contentsOf: vtt)) && tracks.first?.name == YouTubeDataAPIUploader.captionsTrackName)
+        #expect(tracks.first?.language == "en" && tracks.first?.isDraft == false)
+        #expect(notes.value["captions_id"] == tracks.first?.id && notes.value["captions_set"] == "true")
+        // The publish stage run again with what it saved: nothing is sent twice.
+        _ = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb, captions: vtt)
+        #expect(fake.state.value.captions[result.videoID]?.count == 1 && captionRequests() == 1 && fake.state.value.videos.count == 1)
+    }
+
+    @Test func anInsertWhoseAnswerWasLostIsFoundByListingNotSentTwice() async throws {
+        // The upload servers keep the track, then the connection drops before the answer.
+        fake.state.update { $0.dropCaptionsAfterStoring = 1 }
+        let notes = Shared<[String: String]>([:])
+        let warnings = Shared<[String]>([])
+        let vtt = try captionsFile()
+        let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
+            .publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: vtt)
+        #expect(fake.state.value.captions[result.videoID]?.count == 1 && captionRequests() == 1)
+        #expect(notes.value["captions_id"] == fake.state.value.captions[result.videoID]?.first?.id && warnings.value.isEmpty)
+        // A worker killed after saving `captions_started` and before any answer: the next attempt lists first.
+        let crashed = Shared<[String: String]>(["video_id": result.videoID, "captions_started": "true"])
+        _ = try await uploader(try oauth(), notes: crashed).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: vtt)
+        #expect(crashed.value["captions_id"] == notes.value["captions_id"] && captionRequests() == 1)
+        #expect(fake.state.value.captions[result.videoID]?.count == 1)
+    }
+
+    @Test func refusedCaptionsLeaveThePublishedVideoAndAWarning() async throws {
+        fake.state.update { $0.captionsForbidden = true }
+        let notes = Shared<[String: String]>([:])
+        let warnings = Shared<[String]>([])
+        let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
+            .publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb, captions: try captionsFile())
+        #expect(fake.state.value.videos[result.videoID] != nil && fake.state.value.captions.isEmpty)
+        #expect(notes.value["captions_set"] == "false" && notes.value["thumbnail_set"] == "true")
+        let why = try #require(notes.value["captions_error"])
+        #expect(why.contains("HTTP 403") && why.contains("forbidden") && !why.contains("access-"), "\(why)")
+        #expect(warnings.value == ["video \(result.videoID) is published, but its captions were not added: \(why)"])
+    }
+
+    @Test func aGrantWithoutTheCaptionsScopeIsToldToAuthoriseAgainAndSendsNothing() async throws {
+        // A grant made before captions were uploaded: the token endpoint names its scopes.
+        fake.state.update { $0.grantedScope = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly" }
+        let notes = Shared<[String: String]>([:])
+        let warnings = Shared<[String]>([])
+        let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
+            .publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: try captionsFile())
+        #expect(fake.state.value.videos[result.videoID] != nil && captionRequests() == 0)
+        #expect(notes.value["captions_set"] == "false" && notes.value["captions_error"]?.contains("run `ytauto auth youtube` again") == true)
+        #expect(warnings.value.count == 1)
+        // And `ytauto auth youtube` asks for it.
+        #expect(YouTubeOAuth.scopes.contains("https://www.googleapis.com/auth/youtube.force-ssl"))
+    }
+
     @Test func aRevokedGrantOrAWrongClientSaysWhatToDoInTheMessage() async throws {
         // A 401 for a freshly refreshed token: the grant was revoked after the token was issued.
         fake.state.update { $0.refuseAccessTokens = true }

@@ -89,6 +89,7 @@ indirect enum ConfigSchema: Sendable {
             "daily_quota": .whole(ConfigLimits.youtubeDailyQuota),
             "upload_cost": .whole(ConfigLimits.youtubeCost),
             "thumbnail_cost": .whole(ConfigLimits.youtubeCost),
+            "captions_cost": .whole(ConfigLimits.youtubeCost),
             "chunk_mib": .whole(ConfigLimits.youtubeChunkMiB),
             "publish_after_hours": .whole(ConfigLimits.publishAfterHours),
         ])),

@@ -107,6 +107,8 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         public var dailyQuota = 10_000
         public var uploadCost = 1_600
         public var thumbnailCost = 50
+        /// `captions.insert`, the narration's subtitle track uploaded with the video.
+        public var captionsCost = 400
         public var chunkMiB = 8
         public var privacyStatus = "private"
         public var categoryID = "22"
@@ -119,6 +121,7 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case authURL = "auth_url", tokenURL = "token_url", uploadBase = "upload_base", apiBase = "api_base"
             case tokenFile = "token_file", dailyQuota = "daily_quota", uploadCost = "upload_cost", thumbnailCost = "thumbnail_cost"
+            case captionsCost = "captions_cost"
             case chunkMiB = "chunk_mib", privacyStatus = "privacy_status", categoryID = "category_id", madeForKids = "made_for_kids"
             case syntheticMedia = "synthetic_media", publishAfterHours = "publish_after_hours"
         }
@@ -135,6 +138,7 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
             dailyQuota = try c.decodeWholeNumber(forKey: .dailyQuota, in: ConfigLimits.youtubeDailyQuota) ?? dailyQuota
             uploadCost = try c.decodeWholeNumber(forKey: .uploadCost, in: ConfigLimits.youtubeCost) ?? uploadCost
             thumbnailCost = try c.decodeWholeNumber(forKey: .thumbnailCost, in: ConfigLimits.youtubeCost) ?? thumbnailCost
+            captionsCost = try c.decodeWholeNumber(forKey: .captionsCost, in: ConfigLimits.youtubeCost) ?? captionsCost
             chunkMiB = try c.decodeWholeNumber(forKey: .chunkMiB, in: ConfigLimits.youtubeChunkMiB) ?? chunkMiB
             privacyStatus = try c.decodeIfPresent(String.self, forKey: .privacyStatus) ?? privacyStatus
             categoryID = try c.decodeIfPresent(String.self, forKey: .categoryID) ?? categoryID

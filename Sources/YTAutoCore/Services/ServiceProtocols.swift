@@ -50,5 +50,14 @@ public struct PublishResult: Sendable, Codable, Hashable {
 /// A publisher puts the video where viewers get it: YouTube (``YouTubeDataAPIUploader`` in YTAutoProviders)
 /// or, offline, an output folder (``LocalPublisher``).
 public protocol VideoPublisher: Sendable {
-    func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult
+    /// Publishes the video with its thumbnail and, where the destination takes one, its captions
+    /// (a WebVTT file of the narration).
+    func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?, captions: URL?) async throws -> PublishResult
+}
+
+extension VideoPublisher {
+    /// Publishes without captions.
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
+        try await publish(video: video, title: title, description: description, tags: tags, thumbnail: thumbnail, captions: nil)
+    }
 }

@@ -68,6 +68,16 @@ public struct YouTubeMetadata: Sendable, Hashable {
 /// that answers 308 without taking any of a chunk is given ``stallLimit`` tries, then the attempt
 /// ends retryably. A thumbnail YouTube refuses does not fail the upload: the video is live, so the
 /// refusal is recorded in the notes (`thumbnail_set: false`, `thumbnail_error`) and told to `warn`.
+///
+/// The captions (the narration's WebVTT file) go up after the thumbnail with `captions.insert`
+/// (multipart: the snippet, then the file; 400 units, reserved with the upload), as a track named
+/// ``captionsTrackName``. The insert is not idempotent, so `captions_started` is saved before it
+/// is sent, and an attempt that finds it without a `captions_id` first asks `captions.list`
+/// (50 units) whether the track landed, and only sends it again if it did not: a crash or a
+/// dropped connection never makes two tracks. Like the thumbnail, a refusal (a grant without the
+/// `youtube.force-ssl` scope, a 403, a 5xx) leaves the video live: it is recorded
+/// (`captions_set: false`, `captions_error`) and told to `warn`. The day's quota running out
+/// parks the stage as for the upload, and the captions go up after the reset.
 public struct YouTubeDataAPIUploader: VideoPublisher {
     public typealias Notes = [String: String]
 
@@ -119,7 +129,10 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
         self.warn = warn
     }
 
-    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?) async throws -> PublishResult {
+    /// The name of the captions track ytauto adds (what viewers see beside the language).
+    public static let captionsTrackName = "Narration"
+
+    public func publish(video: URL, title: String, description: String, tags: [String], thumbnail: URL?, captions: URL?) async throws -> PublishResult {
         var notes = self.notes
         func remember(_ more: Notes) async throws {
             try await save(more)
@@ -142,7 +155,9 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
                 switch try await status(of: s, total: total) {
                 case .done(let id):
                     try await remember(["video_id": id])
-                    return try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
+                    let result = try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
+                    try await addCaptions(id, captions, notes: notes, remember: remember)
+                    return result
                 case .resumeAt(let o): offset = o
                 case .gone: session = nil
                 }
@@ -156,8 +171,83 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             try await remember(["video_id": id])
             videoID = id
         }
-        return try await finish(videoID, thumbnail: thumbnail, notes: notes, remember: remember)
+        let result = try await finish(videoID, thumbnail: thumbnail, notes: notes, remember: remember)
+        try await addCaptions(videoID, captions, notes: notes, remember: remember)
+        return result
     }
+
+    /// Adds the captions track unless an earlier attempt did (see the type's notes).
+    private func addCaptions(_ id: String, _ file: URL?, notes: Notes, remember: (Notes) async throws -> Void) async throws {
+        guard let file, (notes["captions_id"] ?? "").isEmpty else { return }
+        func refused(_ why: String) async throws {
+            try await remember(["captions_set": "false", "captions_error": why])
+            warn("video \(id) is published, but its captions were not added: \(why)")
+        }
+        if let granted = await oauth.grantedScope(), !granted.split(separator: " ").contains(Substring(YouTubeOAuth.captionsScope)) {
+            return try await refused("the YouTube grant lacks the \(YouTubeOAuth.captionsScope) scope that captions.insert needs; "
+                + "run `ytauto auth youtube` again")
+        }
+        do {
+            if notes["captions_started"] == "true", let landed = try await findCaptions(id) {
+                try await remember(["captions_id": landed, "captions_set": "true"])
+                return
+            }
+            try await remember(["captions_started": "true"])
+            let track: String
+            do {
+                track = try await insertCaptions(id, file)
+            } catch let e where !(e is CancellationError) && !(e is YouTubeQuotaExceededError) {
+                // It may have landed before the answer was lost.
+                if let landed = try? await findCaptions(id) {
+                    try await remember(["captions_id": landed, "captions_set": "true", "captions_error": ""])
+                    return
+                }
+                throw e
+            }
+            try await remember(["captions_id": track, "captions_set": "true", "captions_error": ""])
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let e as YouTubeQuotaExceededError {
+            throw e
+        } catch {
+            try await refused(JobFailure(error).description)
+        }
+    }
+
+    /// The id of the track ytauto added to video `id`, if `captions.list` shows one (50 units).
+    func findCaptions(_ id: String) async throws -> String? {
+        let reply = try await withRetries("listing the captions") {
+            try await authorized(.GET, "\(apiBase)/youtube/v3/captions?part=snippet&videoId=\(id)", headers: [], body: nil)
+        }
+        await usage?("units", 50)
+        guard reply.status == 200 else {
+            throw YouTubeUploadError(message: "captions.list refused: \(Self.describe(reply))", isRetryable: reply.status >= 500)
+        }
+        let items = reply.json?["items"] as? [[String: Any]] ?? []
+        return items.first { ($0["snippet"] as? [String: Any])?["name"] as? String == Self.captionsTrackName }?["id"] as? String
+    }
+
+    /// Sends `captions.insert` once for video `id`: a failed send is not repeated here, since it
+    /// may have landed; the next attempt asks ``findCaptions(_:)`` first.
+    func insertCaptions(_ id: String, _ file: URL) async throws -> String {
+        let boundary = "ytauto-" + UUID().uuidString
+        let snippet = try JSONSerialization.data(withJSONObject: ["snippet": [
+            "videoId": id, "language": "en", "name": Self.captionsTrackName, "isDraft": false,
+        ] as [String: Any]], options: [.sortedKeys])
+        var body = Data("--\(boundary)\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".utf8)
+        body.append(snippet)
+        body.append(Data("\r\n--\(boundary)\r\nContent-Type: text/vtt\r\n\r\n".utf8))
+        body.append(try Data(contentsOf: file))
+        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        let reply = try await authorized(
+            .POST, "\(uploadBase)/youtube/v3/captions?part=snippet&uploadType=multipart",
+            headers: [("Content-Type", "multipart/related; boundary=\(boundary)"), ("Content-Length", String(body.count))], body: body)
+        guard reply.status == 200, let track = reply.json?["id"] as? String else {
+            throw YouTubeUploadError(message: "captions.insert refused: \(Self.describe(reply))", isRetryable: reply.status >= 500)
+        }
+        return track
+    }
+
 
     /// Opens a new session and saves its URI before the first byte, holding the job's quota
     /// reservation while it does. The reservation (`quota_reserved`, its Pacific day) belongs to

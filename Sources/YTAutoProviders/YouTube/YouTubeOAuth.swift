@@ -10,7 +10,11 @@ import YTAutoCore
 /// expiry, so several worker processes share one access token. Tokens never reach logs, the
 /// database or an error message.
 public actor YouTubeOAuth {
-    public static let scopes = ["https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"]
+    /// Uploading, confirming an upload, and (`youtube.force-ssl`, which `captions.insert` needs)
+    /// adding the narration's captions track.
+    public static let scopes = ["https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly",
+                                captionsScope]
+    public static let captionsScope = "https://www.googleapis.com/auth/youtube.force-ssl"
 
     let clientID: String
     let clientSecret: String
@@ -149,7 +153,12 @@ public actor YouTubeOAuth {
         file.accessToken = token
         file.expiresAt = clock().addingTimeInterval(reply.json?["expires_in"] as? Double ?? 3600)
         if let rotated = reply.json?["refresh_token"] as? String { file.refreshToken = rotated }
+        if let scope = reply.json?["scope"] as? String { file.scope = scope }
         try save(file)
         return token
     }
+
+    /// The scopes the stored grant has, space-separated, as the token endpoint last told them
+    /// (nil when it never did).
+    public func grantedScope() -> String? { try? load().scope }
 }
