@@ -253,8 +253,8 @@ import YTAutoTestSupport
         #expect(log.stderr.contains(hint) && log.stderr.contains("youtube.auth"), "\(log.stderr)")
         #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 0)
 
-        // Re-authorised, on a channel YouTube does not allow custom thumbnails.
-        fake.state.update { $0.revoked = false; $0.thumbnailsForbidden = true }
+        // Re-authorised, on a channel YouTube does not allow custom thumbnails nor captions.
+        fake.state.update { $0.revoked = false; $0.thumbnailsForbidden = true; $0.captionsForbidden = true }
         #expect(try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env).status == 0)
         let w2 = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
         #expect(try await eventually(timeout: .seconds(300)) { try await store.job(id: id)?.state.isFinished == true })
@@ -268,9 +268,13 @@ import YTAutoTestSupport
         let show = try await run("ytauto-admin", ["show", String(id)], cwd: dir.url, environment: env)
         #expect(show.stdout.contains("the video is published but its thumbnail was not set: youtube.upload_failed: thumbnails.set refused: HTTP 403 forbidden"),
                 "\(show.stdout)")
+        #expect(show.stdout.contains("the video is published but its captions were not added: youtube.upload_failed: captions.insert refused: HTTP 403 forbidden"),
+                "\(show.stdout)")
+        #expect(publish.notes["captions_set"] == "false" && fake.state.value.captions.isEmpty)
         w2.kill(SIGTERM)
         let log2 = await w2.wait()
         #expect(log2.stderr.contains("\(videoID) is published, but its thumbnail was not set"), "\(log2.stderr)")
+        #expect(log2.stderr.contains("\(videoID) is published, but its captions were not added"), "\(log2.stderr)")
         #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 2050)
         // The refusals went into the job's errors, attempts and logs; no secret did.
         try await Self.expectNoSecrets(store, logs: [once.stdout, once.stderr, log.stderr, log2.stderr], mustSee: ["invalid_grant", videoID])

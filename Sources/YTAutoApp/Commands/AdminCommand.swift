@@ -122,9 +122,12 @@ public struct AdminCommand: AsyncParsableCommand {
             for s in stages where !s.notes.isEmpty {
                 print("\(s.stage) notes: " + s.notes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  "))
             }
-            // The video stands when YouTube refused its thumbnail; say so plainly, not only in the notes.
+            // The video stands when YouTube refused its thumbnail or captions; say so plainly, not only in the notes.
             for s in stages where s.notes["thumbnail_set"] == "false" {
                 print("warning: \(s.stage): the video is published but its thumbnail was not set: \(s.notes["thumbnail_error"] ?? "no reason recorded")")
+            }
+            for s in stages where s.notes["captions_set"] == "false" {
+                print("warning: \(s.stage): the video is published but its captions were not added: \(s.notes["captions_error"] ?? "no reason recorded")")
             }
             print("\nattempts:")
             print(attempts.isEmpty ? "  none" : Output.table(

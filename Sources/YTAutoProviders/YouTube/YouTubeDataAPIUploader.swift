@@ -196,8 +196,8 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             let track: String
             do {
                 track = try await insertCaptions(id, file)
-            } catch let e where !(e is CancellationError) && !(e is YouTubeQuotaExceededError) {
-                // It may have landed before the answer was lost.
+            } catch let e where !(e is CancellationError) && !(e is YouTubeQuotaExceededError) && (e as? YouTubeUploadError)?.isRetryable != false {
+                // No answer, or a 5xx: it may have landed before the answer was lost (a 4xx says it did not).
                 if let landed = try? await findCaptions(id) {
                     try await remember(["captions_id": landed, "captions_set": "true", "captions_error": ""])
                     return
