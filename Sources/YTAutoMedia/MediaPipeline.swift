@@ -175,7 +175,8 @@ public struct MediaPipeline: StagedPipeline {
     /// places) and `narration.wav`.
     ///
     /// The words' places are the engine's where it reports them (kept beside each sentence's audio
-    /// as `<audio>.words.json`, part of the same reusable item), else fitted to the measured sentence.
+    /// as `<audio>.words.json`, part of the same reusable item), else fitted to the sentence's speech
+    /// as measured from its audio (``WordTiming/estimate(_:speech:whole:)``).
     func narration(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let (tts, engineName) = try services.tts(for: channel)
@@ -198,7 +199,10 @@ public struct MediaPipeline: StagedPipeline {
             if let data = FileManager.default.contents(atPath: wordsFile) {
                 return (path, duration, try JSONDecoder().decode([WordTiming].self, from: data), .exact)
             }
-            return (path, duration, WordTiming.estimate(text, span: 0...duration), .estimated)
+            // No word times from the engine: fitted to the sentence's speech, clause by clause
+            // where its pauses tell them apart.
+            let speech = try await QualityGate.speech(in: path, duration: duration, tools: tools)
+            return (path, duration, WordTiming.estimate(text, speech: speech, whole: 0...duration), .estimated)
         }
         var keep = Array(timed.indices)
         let range = channel.durationRange

@@ -217,3 +217,20 @@ public struct QualityGateError: YTAutoError {
     public var message: String { "the video failed its checks: " + issues.joined(separator: "; ") }
     public var isRetryable: Bool { false }
 }
+
+extension QualityGate {
+    /// The stretches of sound in `path` (a sentence's audio, `duration` long) between pauses of
+    /// 150 ms or more below −40 dB, in order; leading and trailing silence are left out.
+    public static func speech(in path: String, duration: Double, tools: ToolRunner) async throws -> [ClosedRange<Double>] {
+        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", path,
+                                                 "-af", "silencedetect=n=-40dB:d=0.15", "-f", "null", "-"])
+        var out: [ClosedRange<Double>] = []
+        var t = 0.0
+        for silence in silences(scan.stderr, end: duration) {
+            if silence.lowerBound > t + 0.02 { out.append(t...silence.lowerBound) }
+            t = max(t, silence.upperBound)
+        }
+        if duration > t + 0.02 { out.append(t...duration) }
+        return out
+    }
+}

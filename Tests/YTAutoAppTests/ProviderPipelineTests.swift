@@ -89,6 +89,47 @@ import YTAutoTestSupport
 
     /// A ledger write that fails is told (provider, channel, unit, amount, why), not lost; the
     /// script the provider was paid for is kept, so a retry does not buy it again.
+    /// An engine that gives no word times (here ElevenLabs' reply without an alignment): the words
+    /// are fitted to each sentence's speech as measured, not to its silence, and recorded as estimated.
+    @Test func wordsWithoutTheEnginesTimesAreFittedToTheSpeech() async throws {
+        let tools = try ToolRunner()
+        let mp3 = dir.path("quiet-start.mp3")
+        // 0.4 s of silence, then 0.8 s of sound.
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=0.4", "-f", "lavfi", "-i", "sine=f=300:r=44100:d=0.8",
+            "-filter_complex", "[0][1]concat=n=2:v=0:a=1", "-c:a", "libmp3lame", mp3,
+        ])
+        let audio = try Data(contentsOf: URL(fileURLWithPath: mp3))
+        let server = try LoopbackServer { _ in .json(200, ["audio_base64": audio.base64EncodedString(), "alignment": NSNull()]) }
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 4, max: 30)
+        channel.services.tts = [.elevenlabs]
+        var providers = ProvidersConfig()
+        providers.elevenlabs.baseURL = server.baseURL
+        let store = try SQLiteJobStore(path: dir.path("e.db"))
+        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["ELEVENLABS_API_KEY": "k-eleven"]),
+                                        ledger: store, configDirectory: dir.url)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                     tools: tools, services: services, concurrency: 1)
+        let now = Date()
+        let job = Job(id: 5, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
+        _ = try await pipeline.run(stage: "narration", job: job, dryRun: false)
+        let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/5/narration.json"))) as? [[String: Any]])
+        #expect(!segments.isEmpty && segments.allSatisfy { $0["wordTiming"] as? String == "estimated" })
+        for segment in segments {
+            let words = try #require(segment["words"] as? [[String: Any]])
+            let start = try #require(segment["start"] as? Double)
+            let first = try #require(words.first?["start"] as? Double), last = try #require(words.last?["end"] as? Double)
+            // The first word where the sound starts (0.4 s in, within 50 ms), the last where it ends.
+            #expect(abs(first - start - 0.4) < 0.05, "\(segment["text"] ?? ""): sentence at \(start), first word at \(first)")
+            #expect(abs(last - start - 1.2) < 0.08, "\(segment["text"] ?? ""): sentence at \(start), last word ends at \(last)")
+        }
+        withExtendedLifetime(server) {}
+    }
+
     @Test func aFailingLedgerWriteIsNotSilent() async throws {
         let server = try LoopbackServer { _ in
             .json(200, [

@@ -115,6 +115,34 @@ import YTAutoTestSupport
         #expect(WordTiming.estimate("— …", span: 0...1).isEmpty)
     }
 
+    @Test func estimatedTimingsFollowTheSpeechClauseByClause() async throws {
+        // A sentence's audio as a provider might send it: 0.3 s of silence, a clause, a 0.3 s
+        // pause, another clause, 0.2 s of silence.
+        let path = dir.path("two-clauses.wav")
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=0.3", "-f", "lavfi", "-i", "sine=f=220:r=22050:d=0.8",
+            "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=0.3", "-f", "lavfi", "-i", "sine=f=220:r=22050:d=0.6",
+            "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=0.2",
+            "-filter_complex", "[0][1][2][3][4]concat=n=5:v=0:a=1", "-c:a", "pcm_s16le", path,
+        ])
+        let duration = try await tools.duration(of: path)
+        let speech = try await QualityGate.speech(in: path, duration: duration, tools: tools)
+        #expect(speech.count == 2, "\(speech)")
+        guard speech.count == 2 else { return }
+        #expect(abs(speech[0].lowerBound - 0.3) < 0.03 && abs(speech[0].upperBound - 1.1) < 0.03, "\(speech)")
+        #expect(abs(speech[1].lowerBound - 1.4) < 0.03 && abs(speech[1].upperBound - 2.0) < 0.03, "\(speech)")
+        // Two clauses, two stretches: each clause in its own.
+        let words = WordTiming.estimate("The lamp went dark, and nobody came.", speech: speech, whole: 0...duration)
+        #expect(words.map(\.word) == ["The", "lamp", "went", "dark,", "and", "nobody", "came."])
+        #expect(words[0].start == speech[0].lowerBound && words[3].end == speech[0].upperBound)
+        #expect(words[4].start == speech[1].lowerBound && words[6].end == speech[1].upperBound)
+        // Three clauses for two stretches: fitted to the speech as a whole, the silence at either end left out.
+        let three = WordTiming.estimate("Dark, cold, and quiet.", speech: speech, whole: 0...duration)
+        #expect(three.first?.start == speech[0].lowerBound && three.last?.end == speech[1].upperBound)
+        // No speech measured: the whole sentence.
+        #expect(WordTiming.estimate("Dark.", speech: [], whole: 0...1) == [WordTiming(word: "Dark.", start: 0, end: 1)])
+    }
+
     static let cue = Captions.Cue(start: 0, end: 3, text: "Honey never spoils, ever. Truly.", words: [
         WordTiming(word: "Honey", start: 0.05, end: 0.4), WordTiming(word: "never", start: 0.4, end: 0.8),
         WordTiming(word: "spoils,", start: 0.8, end: 1.5), WordTiming(word: "ever.", start: 1.6, end: 2.2),

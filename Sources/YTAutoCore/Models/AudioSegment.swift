@@ -107,6 +107,26 @@ public struct WordTiming: Sendable, Codable, Hashable {
         return placed(tokens, starts: tokens.map { scalarStarts[$0.scalars.lowerBound] }, end: end)
     }
 
+    /// Timings fitted to `text` within where the sound has speech: `speech` is the sentence's
+    /// stretches of sound between its pauses, in order, as measured from the audio. When there are
+    /// as many stretches as clauses (a clause ends at `,;:.!?—`), each clause is fitted to its own
+    /// stretch, since a speaker pauses at clause ends; otherwise the words are fitted to the span
+    /// from the first stretch's start to the last one's end (the leading and trailing silence left
+    /// out). With no stretch, to `whole`.
+    public static func estimate(_ text: String, speech: [ClosedRange<Double>], whole: ClosedRange<Double>) -> [WordTiming] {
+        guard let first = speech.first, let last = speech.last else { return estimate(text, span: whole) }
+        let words = tokens(text).map(\.word)
+        var clauses: [[String]] = [[]]
+        for (i, w) in words.enumerated() {
+            clauses[clauses.count - 1].append(w)
+            if w.last.map({ ",;:.!?\u{2014}".contains($0) }) == true, i < words.count - 1 { clauses.append([]) }
+        }
+        guard clauses.count == speech.count, clauses.count > 1 else {
+            return estimate(text, span: first.lowerBound...last.upperBound)
+        }
+        return zip(clauses, speech).flatMap { clause, span in estimate(clause.joined(separator: " "), span: span) }
+    }
+
     /// Timings fitted to `text` when the engine gave none: the words share the audio's `span` in
     /// proportion to their letters (a rough measure of their syllables), with a short pause
     /// counted after a word that ends a clause. Recorded as ``Source/estimated``.
