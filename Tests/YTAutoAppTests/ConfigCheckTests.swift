@@ -80,8 +80,9 @@ import YTAutoCore
                 schedule: ["0 9 * * *", "61 * * * *"]
                 time_zone: Mars/Olympus
                 voice: en-dep
+                captions: karaoke
             providers:
-              youtube: {privacy_status: pubic}
+              youtube: {privacy_status: pubic, captions_cost: -1}
             """)
         #expect(p == [
             "line 3, channels[0].type: 'cooking' is not a channel type; use one of horror, facts, finance",
@@ -91,7 +92,9 @@ import YTAutoCore
             "line 7, channels[0].schedule[1]: cron expression '61 * * * *': minute field '61': 61 is outside 0-59",
             "line 8, channels[0].time_zone: 'Mars/Olympus' is not an IANA time zone such as America/New_York",
             "line 9, channels[0].voice: 'en-dep' is not a known voice; use one of en-deep, en-bright, en-calm, espeak:<voice>",
-            "line 11, providers.youtube.privacy_status: 'pubic' is not a privacy status; use one of private, unlisted, public",
+            "line 10, channels[0].captions: 'karaoke' is not a caption style; use one of words, line, sentences",
+            "line 12, providers.youtube.privacy_status: 'pubic' is not a privacy status; use one of private, unlisted, public",
+            "line 12, providers.youtube.captions_cost: -1 is out of range: allowed 0 to 100000000",
         ])
     }
 

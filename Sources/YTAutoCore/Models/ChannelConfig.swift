@@ -280,7 +280,6 @@ extension ChannelConfig {
     }
 }
 
-/// The picture format of a channel's videos.
 /// How a channel's captions are burned into its videos.
 public enum CaptionStyle: String, Sendable, Codable, Hashable, CaseIterable {
     /// One to three words at a time, the spoken word highlighted, large, in the middle (the shorts default).
@@ -291,6 +290,7 @@ public enum CaptionStyle: String, Sendable, Codable, Hashable, CaseIterable {
     case sentences
 }
 
+/// The picture format of a channel's videos.
 public enum VideoFormat: String, Sendable, Codable, Hashable, CaseIterable {
     /// 9:16, 1080×1920.
     case short
