@@ -12,6 +12,25 @@ import YTAutoTestSupport
 @Suite struct ProviderPipelineTests {
     let dir = TempDir("ytauto-provpipe")
 
+    /// A facts channel narrated by ElevenLabs at `server`, its ledger in a fresh SQLite file, and a running job on it.
+    func elevenLabsPipeline(_ server: LoopbackServer, tools: ToolRunner, database: String, job id: Int64) throws -> (MediaPipeline, SQLiteJobStore, Job) {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 4, max: 30)
+        channel.services.tts = [.elevenlabs]
+        var providers = ProvidersConfig()
+        providers.elevenlabs.baseURL = server.baseURL
+        let store = try SQLiteJobStore(path: dir.path(database))
+        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["ELEVENLABS_API_KEY": "k-eleven"]),
+                                        ledger: store, configDirectory: dir.url)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                     tools: tools, services: services, concurrency: 1)
+        let now = Date()
+        let job = Job(id: id, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        return (pipeline, store, job)
+    }
+
     @Test func a429MidNarrationDoesNotBuyTheFinishedSentencesAgain() async throws {
         let tools = try ToolRunner()
         let mp3 = dir.path("tone.mp3")
@@ -35,20 +54,7 @@ import YTAutoTestSupport
             }
             return FakeElevenLabs.reply(audio: audio, text: text, spoken: 0.05...0.75)
         }
-        var channel = ChannelConfig.defaults(for: .facts)
-        channel.durationRange = .init(min: 4, max: 30)
-        channel.services.tts = [.elevenlabs]
-        var providers = ProvidersConfig()
-        providers.elevenlabs.baseURL = server.baseURL
-        let store = try SQLiteJobStore(path: dir.path("p.db"))
-        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["ELEVENLABS_API_KEY": "k-eleven"]),
-                                        ledger: store, configDirectory: dir.url)
-        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
-                                     tools: tools, services: services, concurrency: 1)
-        let now = Date()
-        let job = Job(id: 3, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        let (pipeline, store, job) = try elevenLabsPipeline(server, tools: tools, database: "p.db", job: 3)
         _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
         await #expect {
             try await pipeline.run(stage: "narration", job: job, dryRun: false)
@@ -101,20 +107,7 @@ import YTAutoTestSupport
         ])
         let audio = try Data(contentsOf: URL(fileURLWithPath: mp3))
         let server = try LoopbackServer { _ in .json(200, ["audio_base64": audio.base64EncodedString(), "alignment": NSNull()]) }
-        var channel = ChannelConfig.defaults(for: .facts)
-        channel.durationRange = .init(min: 4, max: 30)
-        channel.services.tts = [.elevenlabs]
-        var providers = ProvidersConfig()
-        providers.elevenlabs.baseURL = server.baseURL
-        let store = try SQLiteJobStore(path: dir.path("e.db"))
-        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["ELEVENLABS_API_KEY": "k-eleven"]),
-                                        ledger: store, configDirectory: dir.url)
-        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
-                                     tools: tools, services: services, concurrency: 1)
-        let now = Date()
-        let job = Job(id: 5, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        let (pipeline, _, job) = try elevenLabsPipeline(server, tools: tools, database: "e.db", job: 5)
         _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
         _ = try await pipeline.run(stage: "narration", job: job, dryRun: false)
         let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/5/narration.json"))) as? [[String: Any]])
