@@ -12,8 +12,8 @@ struct ChaosBench: AsyncParsableCommand {
         abstract: "Kill workers and the scheduler with SIGKILL at random while jobs run; check every job ends exactly once.",
         discussion: """
             Runs real `ytauto worker` processes (diagnostic pipeline: every stage sleeps --stage-ms and writes a \
-            checksummed file) and a `ytauto scheduler`, kills one of them every so often with SIGKILL and \
-            restarts it. Then checks: every job succeeded exactly once; no two attempts of a job overlapped; \
+            checksummed file) and a `ytauto scheduler`, kills one of them every so often with SIGKILL (a worker \
+            once it holds a job, waited for up to 3 s) and restarts it. Then checks: every job succeeded exactly once; no two attempts of a job overlapped; \
             no job is left queued or running; every recorded artifact verifies. Reports the time from each \
             kill to the re-lease of that worker's jobs. Exit 0 only if every check passes.
             """)
@@ -116,9 +116,17 @@ struct ChaosBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(Int64(gap * Double.random(in: 0.5...1.5, using: &rng) * 1000)))
             let i = Int.random(in: roles.indices, using: &rng)
             guard let victim = roles[i].process else { continue }
-            // The jobs it holds, read before the kill.
-            let wid = try await store.workers().first { $0.pid == victim.pid && $0.state == .running }?.id
-            let held = wid == nil ? [] : try await store.runningJobs().filter { $0.leaseOwner == wid }.map(\.id)
+            // The jobs it holds, read before the kill. A worker is killed holding one: a fresh worker
+            // is waited for (up to 3 s) until it has leased, so the kill costs a running attempt
+            // (on a busy machine a new worker can take longer than the gap to start leasing).
+            var wid: String?, held: [Int64] = []
+            let patience = Date().addingTimeInterval(roles[i].name == "worker" ? 3 : 0)
+            while true {
+                wid = try await store.workers().first { $0.pid == victim.pid && $0.state == .running }?.id
+                held = wid == nil ? [] : try await store.runningJobs().filter { $0.leaseOwner == wid }.map(\.id)
+                guard held.isEmpty, Date() < patience, try await remaining(store) > 0 else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             kill(victim.pid, SIGKILL)
             let at = Date()
             _ = await victim.finish()
