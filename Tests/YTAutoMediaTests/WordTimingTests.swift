@@ -34,7 +34,9 @@ import YTAutoTestSupport
         // The same voice, speed and pitch through the espeak-ng program. The library keeps a little
         // state from one sentence to the next (a fresh process's first sentence matches the program
         // sample for sample, later ones drift by a few ms), so the test compares what the settings
-        // decide: the length within 1 % and the pitch (zero crossings a second) within 5 %.
+        // decide: the length within 3 % (1.1 % apart was seen after other voices had spoken in the
+        // process; the nearest voice speed, 150 against 160, is 6 % apart) and the pitch (zero
+        // crossings a second) within 5 %.
         let text = "The lighthouse keeper wrote one last line, in 1893, and then the lamp went dark."
         let v = try #require(EspeakVoice.named(voice))
         let textFile = dir.path("text.txt")
@@ -44,7 +46,7 @@ import YTAutoTestSupport
         let lib = dir.url.appending(path: "lib-\(voice).wav")
         let segment = try await EspeakTTS(tools: tools).synthesize(text: text, outputPath: lib, voiceID: voice)
         let a = try Self.pcm(cli), b = try Self.pcm(lib.path)
-        #expect(a.count > 20_000 && abs(Double(b.count) / Double(a.count) - 1) < 0.01, "program \(a.count) bytes, library \(b.count) bytes")
+        #expect(a.count > 20_000 && abs(Double(b.count) / Double(a.count) - 1) < 0.03, "program \(a.count) bytes, library \(b.count) bytes")
         let pitchA = Self.crossingsPerSecond(a), pitchB = Self.crossingsPerSecond(b)
         #expect(abs(pitchB / pitchA - 1) < 0.05, "zero crossings a second: program \(pitchA), library \(pitchB)")
         #expect(abs(segment.duration - (try await tools.duration(of: lib.path))) < 0.01)

@@ -84,8 +84,10 @@ struct PostgresEngineTests {
         #expect(try await observer.attempts(jobID: id).map(\.errorCode) == ["worker.lost"])
         await #expect(throws: LeaseLost.self) { _ = try await workerSide.heartbeat(lease, duration: .seconds(30)) }
 
-        // The session comes back: its lock taken again, the worker running again.
-        let back = await eventually(timeout: .seconds(15)) {
+        // The session comes back: its lock taken again, the worker running again. Its worst case is
+        // a ping interval (2 s), the ping's 10 s, then a reconnection the server may take up to 15 s
+        // to answer on a loaded machine (a CI run saw 15 s pass), so it is given 40 s.
+        let back = await eventually(timeout: .seconds(40)) {
             guard let r = try? await observer.workers().first(where: { $0.id == session.id }) else { return false }
             let abandoned = try? await observer.isAbandoned(r)
             return r.state == .running && abandoned == false
