@@ -206,14 +206,28 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     @Test func concurrentMigratesApplyEachMigrationOnce() async throws {
         // The test holds the write lock until every process has the database open and waits for it,
         // so that they race for real (one after another, each would find its predecessor's work done).
+        // The lock is held and let go on a thread of its own: a suite that keeps Swift's pool busy
+        // must not delay the release (a held lock that commits nothing is "locked" after 10 s).
         let holder = try Connection(path: dbPath)
         try holder.execute("BEGIN IMMEDIATE")
+        nonisolated(unsafe) let held = holder
         let children = try (0..<6).map { _ in try Child(binary("ytauto-admin"), ["migrate"], cwd: dir.url, environment: env) }
-        // (At most 4 s: a process waits 10 s for the lock before it gives up, and the six must then
-        // migrate one after another within what is left of it, on a machine the suite keeps busy.)
-        let allWaiting = await eventually(timeout: .seconds(4)) { children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") } }
-        print("all six processes waited for the write lock together: \(allWaiting)")
-        try holder.execute("COMMIT")
+        let released = DispatchSemaphore(value: 0)
+        Thread { [self] in
+            // (At most 4 s: a process waits 10 s for a lock that nobody commits under before it gives up.)
+            let deadline = Date().addingTimeInterval(4)
+            var allWaiting = false
+            while !allWaiting && Date() < deadline {
+                allWaiting = children.allSatisfy { hasOpen($0.pid, "ytauto.db-shm") }
+                if !allWaiting { usleep(10_000) }
+            }
+            print("all six processes waited for the write lock together: \(allWaiting)")
+            try? held.execute("COMMIT")
+            released.signal()
+        }.start()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { released.wait(); done.resume() }
+        }
         for c in children {
             let r = await c.wait()
             #expect(r.status == 0, "\(r.stderr)")

@@ -102,6 +102,46 @@ import YTAutoTestSupport
         try holder.execute("ROLLBACK")
     }
 
+    /// The bounds count time with no write committing: a writer that waits behind others that keep
+    /// committing waits its turn past them (up to its ceiling), where the same wait behind one
+    /// holder that commits nothing is "database is locked" (above). Each commit of a ytauto writer
+    /// moves the file's "changed" word, which a thread here moves every 50 ms while the lock is held.
+    @Test(arguments: [false, true])
+    func waitingBehindCommittingWritersIsNotLocked(pastTheCeiling: Bool) throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        let holder = try Connection(path: path)
+        try holder.execute("CREATE TABLE t (x INTEGER)")
+        try holder.execute("BEGIN IMMEDIATE")
+        var options = Connection.Options()
+        options.busyTimeout = .milliseconds(200)
+        options.transactionRetryBound = .milliseconds(400)
+        options.waitCeiling = pastTheCeiling ? .milliseconds(700) : .seconds(60)
+        let waiter = try Connection(path: path, options: options)
+        let others = try #require(WriteWake(databasePath: path))
+        let release = Date().addingTimeInterval(1.5)
+        // Only the thread touches the holder from here on.
+        nonisolated(unsafe) let held = holder
+        let committing = Thread {
+            while Date() < release { others.bumpChange(); usleep(50_000) }
+            try? held.execute("COMMIT")
+        }
+        committing.start()
+        let started = Date()
+        let outcome = Result { try waiter.writeTransaction { db in try db.run("INSERT INTO t VALUES (1)") } }
+        let waited = Date().timeIntervalSince(started)
+        if pastTheCeiling {
+            // 0.7 s in all, however busy the others: a clear error, before the holder lets go.
+            #expect(throws: SQLiteError.self) { try outcome.get() }
+            #expect(waited < 1.5)
+        } else {
+            // Past both bounds (0.4 s), behind "commits" all along: it waited for the lock and wrote.
+            #expect(try outcome.get() == 1)
+            #expect(waited >= 1.4)
+        }
+        while Date() < release.addingTimeInterval(0.2) { usleep(20_000) }
+    }
+
     /// Blocked SQLite calls run on each queue's own thread: with more blocked writers than
     /// cores, Swift tasks still run.
     @Test func blockedWritersDoNotStarveTheCooperativePool() async throws {

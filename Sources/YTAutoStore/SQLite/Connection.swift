@@ -12,12 +12,23 @@ import YTAutoCore
 /// ``WriteWake`` word, which every write transaction bumps as it ends, so the lock passes
 /// to the longest waiter as soon as it is free; without that file it sleeps short random
 /// intervals.
+///
+/// Both bounds count time in which no write commits, not time spent waiting: a writer that
+/// waits behind others that keep committing (six schedulers at once on a starved host) is
+/// waiting its turn, not locked out, and keeps waiting, up to ``Options/waitCeiling`` in all.
+/// "database is locked" therefore means that one holder kept the lock past the bound (a
+/// process stopped in the middle of a transaction, or a writer outside ytauto, such as the
+/// `sqlite3` shell, which the wake word does not see commit).
 public final class Connection {
     public struct Options: Sendable {
-        /// How long a statement waits for another process's lock before SQLITE_BUSY.
+        /// How long a statement waits for another process's lock, with no ytauto write
+        /// committing meanwhile, before SQLITE_BUSY.
         public var busyTimeout: Duration = .seconds(10)
-        /// How long a write transaction keeps retrying SQLITE_BUSY, in all.
+        /// How long a write transaction keeps retrying SQLITE_BUSY with no ytauto write
+        /// committing meanwhile.
         public var transactionRetryBound: Duration = .seconds(30)
+        /// How long a write transaction keeps waiting in all, however much others commit.
+        public var waitCeiling: Duration = .seconds(300)
         public var readOnly = false
         /// The SQLite VFS to open the file through; nil for SQLite's default (`unix`). Not an
         /// operator's setting: the tests open through a VFS that fails reads like a bad disk.
@@ -46,6 +57,7 @@ public final class Connection {
         sqlite3_extended_result_codes(db, 1)
         busyState = BusyState(
             timeoutNanos: UInt64(options.busyTimeout.seconds * 1e9),
+            ceilingNanos: UInt64(options.waitCeiling.seconds * 1e9),
             wake: options.readOnly ? nil : WriteWake(databasePath: path))
         sqlite3_busy_handler(db, busyHandler, Unmanaged.passUnretained(busyState).toOpaque())
         // The first read of the file is here: a corrupt or foreign file fails now, clearly.
@@ -221,14 +233,27 @@ public final class Connection {
         }
     }
 
-    /// Retries `body` while it fails with SQLITE_BUSY, with jittered sleeps, within the bound.
+    /// Retries `body` while it fails with SQLITE_BUSY, with jittered sleeps, until no write has
+    /// committed for ``Options/transactionRetryBound`` (any commit of another ytauto connection
+    /// on the file moves the deadline on) or ``Options/waitCeiling`` has passed in all.
     func withBusyRetry<T>(_ body: () throws -> T) throws -> T {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(options.transactionRetryBound.seconds * 1e9)
+        let bound = UInt64(options.transactionRetryBound.seconds * 1e9)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let ceiling = started + UInt64(options.waitCeiling.seconds * 1e9)
+        var deadline = started + bound
+        var progress = busyState.wake?.changeValue
         var tries = 0
         while true {
             do {
                 return try body()
-            } catch let e as SQLiteError where e.isBusy && DispatchTime.now().uptimeNanoseconds < deadline {
+            } catch let e as SQLiteError where e.isBusy {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if let wake = busyState.wake, wake.changeValue != progress {
+                    // Someone committed since we last looked: the lock is moving, wait on.
+                    progress = wake.changeValue
+                    deadline = now + bound
+                }
+                guard now < min(deadline, ceiling) else { throw e }
                 tries += 1
                 usleep(UInt32.random(in: 200...(1000 * UInt32(min(tries, 10)))))
             }
@@ -240,8 +265,13 @@ public final class Connection {
 /// word as it was before the refused attempt (a bump since then means "try again now").
 final class BusyState {
     let timeoutNanos: UInt64
+    let ceilingNanos: UInt64
     let wake: WriteWake?
+    /// When the current wait began, and when it last saw a commit.
+    var firstWaitAt: UInt64 = 0
     var waitStartedAt: UInt64 = 0
+    /// The file's "changed" word when the wait last saw it move (every ytauto write bumps it).
+    var progressSeen: UInt32 = 0
     var seen: UInt32 = 0
     var wokeWaiter = false
     var turnsTaken = 0
@@ -253,8 +283,9 @@ final class BusyState {
     /// 15–20 ms. Shares stayed within 21–30 % throughout. Real jobs last minutes, where any
     /// of these is fair.
     static let turnsBeforeYield = 8
-    init(timeoutNanos: UInt64, wake: WriteWake?) {
+    init(timeoutNanos: UInt64, ceilingNanos: UInt64, wake: WriteWake?) {
         self.timeoutNanos = timeoutNanos
+        self.ceilingNanos = ceilingNanos
         self.wake = wake
     }
 }
@@ -265,8 +296,17 @@ private func busyHandler(_ context: UnsafeMutableRawPointer?, _ count: Int32) ->
     guard let context else { return 0 }
     let state = Unmanaged<BusyState>.fromOpaque(context).takeUnretainedValue()
     let now = DispatchTime.now().uptimeNanoseconds
-    if count == 0 { state.waitStartedAt = now }
-    if now - state.waitStartedAt >= state.timeoutNanos { return 0 }
+    if count == 0 {
+        state.firstWaitAt = now
+        state.waitStartedAt = now
+        state.progressSeen = state.wake?.changeValue ?? 0
+    } else if let change = state.wake?.changeValue, change != state.progressSeen {
+        // Another write committed: the lock is passing from writer to writer; the bound counts
+        // from the last commit, so waiting one's turn behind busy writers is not "locked".
+        state.progressSeen = change
+        state.waitStartedAt = now
+    }
+    if now - state.waitStartedAt >= state.timeoutNanos || now - state.firstWaitAt >= state.ceilingNanos { return 0 }
     if let wake = state.wake {
         // A ytauto writer wakes us when it ends its transaction; the 1–4 ms timeout covers
         // writers outside ytauto and a wake that went to someone else.
