@@ -58,18 +58,7 @@ public struct ChannelHistory: Sendable {
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(Array(entries.prefix(limit)))
-            let target = file(channel)
-            let tmp = Files.temporary(for: target.path)
-            do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
-                unlink(tmp)
-                throw error
-            }
-            guard rename(tmp, target.path) == 0 else {
-                let e = errno
-                unlink(tmp)
-                throw POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO)
-            }
+            try Files.writeNow(try encoder.encode(Array(entries.prefix(limit))), to: file(channel).path)
         }
     }
 

@@ -169,13 +169,20 @@ public struct QualityGate: Sendable {
         if abs(joined - t) > 0.01 {
             issues.append(String(format: "the narration lasts %.3f s but its sentences add up to %.3f s", joined, t))
         }
-        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", narration.path,
-                                                  "-af", "silencedetect=n=-40dB:d=0.02", "-f", "null", "-"], timeout: .seconds(Int64(120 + joined)))
-        let silences = Self.silences(scan.stderr, end: joined)
+        let silences = try await Self.silences(in: narration.path, shortest: 0.02, duration: joined, tools: tools)
         let speech = starts.map { start in
             silences.first { $0.lowerBound <= start + 0.02 && $0.upperBound > start }.map { max(start, $0.upperBound) } ?? start
         }
         return SentenceTimes(speechStarts: speech, ends: ends)
+    }
+
+    /// The silences (below -40 dB for at least `shortest` seconds) in the sound file at `path`,
+    /// which lasts `duration` seconds, as ffmpeg's silencedetect finds them.
+    static func silences(in path: String, shortest: Double, duration: Double, tools: ToolRunner) async throws -> [ClosedRange<Double>] {
+        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", path,
+                                                 "-af", "silencedetect=n=-40dB:d=\(shortest)", "-f", "null", "-"],
+                                       timeout: .seconds(Int64(120 + duration)))
+        return silences(scan.stderr, end: duration)
     }
 
     /// The silences silencedetect printed, as ranges of seconds; one still open at the end runs to `end`.
@@ -222,11 +229,9 @@ extension QualityGate {
     /// The stretches of sound in `path` (a sentence's audio, `duration` long) between pauses of
     /// 150 ms or more below −40 dB, in order; leading and trailing silence are left out.
     public static func speech(in path: String, duration: Double, tools: ToolRunner) async throws -> [ClosedRange<Double>] {
-        let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", path,
-                                                 "-af", "silencedetect=n=-40dB:d=0.15", "-f", "null", "-"])
         var out: [ClosedRange<Double>] = []
         var t = 0.0
-        for silence in silences(scan.stderr, end: duration) {
+        for silence in try await silences(in: path, shortest: 0.15, duration: duration, tools: tools) {
             if silence.lowerBound > t + 0.02 { out.append(t...silence.lowerBound) }
             t = max(t, silence.upperBound)
         }

@@ -18,9 +18,7 @@ public enum Files {
         let tmp = temporary(for: path)
         do {
             let value = try await write(tmp)
-            guard rename(tmp, path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))"])
-            }
+            try moveIntoPlace(tmp, path)
             return value
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
@@ -29,7 +27,26 @@ public enum Files {
     }
 
     public static func write(_ data: Data, to path: String) async throws {
-        try await atomically(path) { tmp in try data.write(to: URL(fileURLWithPath: tmp)) }
+        try writeNow(data, to: path)
+    }
+
+    /// ``write(_:to:)`` without suspending: for callers that hold a file lock across the write.
+    public static func writeNow(_ data: Data, to path: String) throws {
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        let tmp = temporary(for: path)
+        do {
+            try data.write(to: URL(fileURLWithPath: tmp))
+            try moveIntoPlace(tmp, path)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    private static func moveIntoPlace(_ tmp: String, _ path: String) throws {
+        guard rename(tmp, path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))"])
+        }
     }
 
     /// The artifact record of a finished file: path, size and SHA-256.

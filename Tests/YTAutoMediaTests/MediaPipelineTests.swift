@@ -165,6 +165,38 @@ import YTAutoTestSupport
         #expect(abs(wav - total) < 0.05)
     }
 
+    /// A channel with `captions: sentences` shows plain lines with no word lit up, so its QA does
+    /// not look for highlights even though espeak-ng timed every word: the video passes, with no
+    /// word offset in qa.json.
+    @Test func plainSentenceCaptionsPassWithoutAWordCheck() async throws {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.format = .short
+        channel.captionStyle = .sentences
+        channel.durationRange = .init(min: 2, max: 12)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
+                                     outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
+        let sentences = ["Honey never spoils.", "Jars from old tombs were still good.", "Follow for more."]
+        let script: [String: Any] = [
+            "script": ["title": "T", "hook": sentences[0], "body": sentences[1], "cta": sentences[2], "channel": "facts"],
+            "sentences": sentences, "wordsPerSecond": 2.5, "topic": "t", "hookSentences": 1, "bodySentences": 1,
+        ]
+        let folder = dir.url.appending(path: "work/11")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
+        let j = job(11, channel: "facts", topic: "t")
+        for stage in ["narration", "images", "clips"] {
+            _ = try Self.done(try await pipeline.run(stage: stage, job: j, dryRun: false))
+        }
+        let narration = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "narration.json"))) as? [[String: Any]] ?? []
+        #expect(narration.count == 3 && narration.allSatisfy { $0["wordTiming"] as? String == "exact" })
+        let composed = try Self.done(try await pipeline.run(stage: "compose", job: j, dryRun: false))
+        let qa = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: composed.first { $0.path.hasSuffix("qa.json") }!.path))) as? [String: Any]
+        #expect(qa?["worstWordOffsetMS"] == nil)
+        #expect((qa?["worstCaptionOffsetMS"] as? Double ?? 999) <= 100)
+        let ass = try String(contentsOf: folder.appending(path: "captions.ass"), encoding: .utf8)
+        #expect(!ass.contains(",Words,") && !ass.contains("{\\c&H"))
+    }
+
     static func moovBeforeMdat(_ path: String) throws -> Bool {
         let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 1 << 16) ?? Data()
         let text = String(decoding: data, as: UTF8.self)
