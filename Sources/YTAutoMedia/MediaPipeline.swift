@@ -70,6 +70,10 @@ public struct MediaPipeline: StagedPipeline {
         var start: Double
         var duration: Double
         var sentences: [Int]
+        /// The footage chosen for the scene, when it comes from a ``FootageSource`` rather than
+        /// an image generator; a clip plays instead of the still's motion (the still is its frame,
+        /// for the thumbnail).
+        var footage: FootageAsset?
     }
 
     static func read<T: Decodable>(_ type: T.Type, _ path: URL) throws -> T {
@@ -274,13 +278,16 @@ public struct MediaPipeline: StagedPipeline {
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
         let style = ChannelStyle.of(channel.type)
         let scenes = Self.planScenes(segments, style: style, topic: script.topic, seed: String(job.id))
+        if let source = try services.footageSource(for: channel) {
+            return try await footage(from: source, scenes: scenes, script: script, segments: segments, job: job, channel: channel, dir)
+        }
         let scenesFile = try await Self.write(scenes, dir.appending(path: "scenes.json"))
         // Twice the output size, so the Ken Burns motion moves smoothly.
         let generator = try services.imageGenerator(for: channel, width: channel.format.width * 2, height: channel.format.height * 2)
         let imageSource = channel.services.images.rawValue
         let progress = onProgress
         let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
-            let path = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path
+            let path = Self.stillPath(dir, scene.index)
             try await Files.item(path, key: "image|\(imageSource)|\(scene.prompt)|\(style.palette)|\(channel.format.rawValue)") { tmp in
                 _ = try await generator.generate(prompt: scene.prompt, outputPath: URL(fileURLWithPath: tmp))
             }
@@ -288,6 +295,49 @@ public struct MediaPipeline: StagedPipeline {
             return path
         }
         return [scenesFile] + (try paths.map(Files.artifact))
+    }
+
+    static func stillPath(_ dir: URL, _ index: Int) -> String {
+        dir.appending(path: "images").appending(path: String(format: "scene%03d.png", index)).path
+    }
+
+    /// The images stage from a footage source: each scene's picture or clip, chosen by its words,
+    /// recorded in scenes.json and media.json (what was used, from where, matching which words);
+    /// each scene's still is the picture (or the clip's middle frame) cropped to cover twice the
+    /// format, as a generated one would be.
+    func footage(from source: any FootageSource, scenes planned: [Scene], script: ScriptFile, segments: [Segment],
+                 job: Job, channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        let queries = planned.map { scene in
+            FootageQuery(index: scene.index, text: scene.sentences.map { segments[$0].text }.joined(separator: " "),
+                         topic: script.topic, seconds: scene.duration)
+        }
+        let assets = try await source.footage(for: queries, seed: String(job.id))
+        let scenes = zip(planned, assets).map { scene, asset in
+            var scene = scene
+            scene.footage = asset
+            return scene
+        }
+        let scenesFile = try await Self.write(scenes, dir.appending(path: "scenes.json"))
+        let w = channel.format.width * 2, h = channel.format.height * 2
+        let tools = self.tools
+        let progress = onProgress
+        let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
+            let asset = scene.footage!
+            let path = Self.stillPath(dir, scene.index)
+            let file = try FileManager.default.attributesOfItem(atPath: asset.path)
+            let stamp = "\((file[.size] as? Int) ?? 0)|\(((file[.modificationDate] as? Date) ?? .distantPast).timeIntervalSince1970)"
+            try await Files.item(path, key: "footage|\(asset.path)|\(stamp)|\(w)x\(h)") { tmp in
+                let at = asset.kind == .clip ? ["-ss", String(format: "%.3f", (asset.seconds ?? 0) / 2)] : []
+                try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + at + ["-i", asset.path, "-frames:v", "1",
+                    "-vf", "scale=\(w):\(h):force_original_aspect_ratio=increase,crop=\(w):\(h),setsar=1", tmp])
+            }
+            progress?(job.id, "footage \(scene.index + 1)/\(scenes.count)")
+            return path
+        }
+        let music = try await source.music(tags: [channel.type.rawValue, ChannelStyle.of(channel.type).mood.rawValue, channel.name],
+                                           seed: String(job.id))
+        let media = try await Self.write(assets + (music.map { [$0] } ?? []), dir.appending(path: "media.json"))
+        return [scenesFile, media] + (try paths.map(Files.artifact))
     }
 
     /// The picture: the captions from the measured sentences, then every segment (each scene, each
@@ -308,8 +358,8 @@ public struct MediaPipeline: StagedPipeline {
         do {
             paths = try await PictureRenderer(tools: tools, style: style, format: channel.format, concurrency: width).render(
                 scenes: scenes.map { s in
-                    PictureRenderer.Scene(image: dir.appending(path: "images").appending(path: String(format: "scene%03d.png", s.index)).path,
-                                          motion: s.motion, seconds: s.duration)
+                    PictureRenderer.Scene(image: Self.stillPath(dir, s.index), motion: s.motion, seconds: s.duration,
+                                          clip: s.footage.flatMap { $0.kind == .clip ? $0 : nil }.map { .init(path: $0.path, seconds: $0.seconds ?? 0) })
                 },
                 captions: captions, total: total, folder: dir.appending(path: "clips"),
                 onSegment: { i, n in progress?(job.id, "segment \(i + 1)/\(n)") })
@@ -329,9 +379,21 @@ public struct MediaPipeline: StagedPipeline {
             total: total, folder: dir)
     }
 
-    /// The music bed (a reusable item); returns its path.
+    /// The music bed (a reusable item); returns its path. A track the footage source chose
+    /// (media.json) is looped or cut to the narration's length and faded in and out; otherwise
+    /// the bed is synthesised for the style's mood.
     func musicBed(_ dir: URL, style: ChannelStyle, total: Double) async throws -> String {
         let music = dir.appending(path: "music.wav").path
+        let chosen = (try? Self.read([FootageAsset].self, dir.appending(path: "media.json")))?.first { $0.kind == .music }
+        if let track = chosen {
+            let fadeOut = String(format: "%.3f", max(0, total - 1.5))
+            try await Files.item(music, key: "music|library|\(track.path)|\(total)") { tmp in
+                try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-stream_loop", "-1", "-i", track.path, "-vn",
+                    "-af", "afade=t=in:d=1.5,afade=t=out:st=\(fadeOut):d=1.5,aformat=sample_rates=48000:channel_layouts=stereo",
+                    "-t", String(format: "%.3f", total), tmp], timeout: .seconds(300))
+            }
+            return music
+        }
         try await Files.item(music, key: "music|\(style.mood.rawValue)|\(total)") { tmp in
             try await MusicBed(tools: tools).make(mood: style.mood, seconds: total, outputPath: tmp)
         }

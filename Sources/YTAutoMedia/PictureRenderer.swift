@@ -5,6 +5,10 @@ import YTAutoSupport
 /// The picture of a video, drawn straight from the scene stills in segments: each scene alone,
 /// and each crossfade between two scenes, with the captions burned in at their global times.
 ///
+/// A scene with a video clip plays the clip instead of moving over its still: scaled and cropped
+/// to cover the format (no black bars), at the format's frame rate, looped when the scene outlasts
+/// it; each segment seeks to its place in the clip, so it decodes only what it shows.
+///
 /// Every frame is drawn (zoompan) and encoded once. Segments render in parallel, up to the core
 /// count; each ffmpeg holds at most two stills, so memory does not grow with the video's length.
 /// Each segment is a reusable item (``Files/item(_:key:make:)``): a retry redraws only what is missing.
@@ -14,9 +18,22 @@ public struct PictureRenderer: Sendable {
         public var motion: Motion
         /// Seconds of narration the scene covers.
         public var seconds: Double
-        public init(image: String, motion: Motion, seconds: Double) {
+        /// A video clip that plays in the scene instead of the still's motion.
+        public var clip: Clip?
+        public init(image: String, motion: Motion, seconds: Double, clip: Clip? = nil) {
             self.image = image
             self.motion = motion
+            self.seconds = seconds
+            self.clip = clip
+        }
+    }
+
+    /// A video file and its length in seconds.
+    public struct Clip: Sendable, Hashable {
+        public var path: String
+        public var seconds: Double
+        public init(path: String, seconds: Double) {
+            self.path = path
             self.seconds = seconds
         }
     }
@@ -75,9 +92,20 @@ public struct PictureRenderer: Sendable {
         let kb = KenBurnsGenerator(tools: tools, width: format.width, height: format.height)
         let ass = filterPath(captions)
         let captionsHash = try Files.artifact(captions).sha256
-        let imageHashes = try scenes.map { try Files.artifact($0.image).sha256 }
+        let imageHashes = try scenes.map { try Files.artifact($0.clip?.path ?? $0.image).sha256 }
         let tools = self.tools
         let formatName = format.rawValue
+        let (w, h) = (format.width, format.height)
+        // Scene `s`'s frames `[from, from + count)` as input number `input`: its inputs and filter chain.
+        @Sendable func source(_ s: Int, from: Int, count: Int, input: Int) -> (inputs: [String], chain: String) {
+            if let clip = scenes[s].clip, clip.seconds > 0 {
+                let at = (Double(from) / Double(fps)).truncatingRemainder(dividingBy: clip.seconds)
+                return (["-ss", String(format: "%.4f", at), "-stream_loop", "-1", "-i", clip.path],
+                        "[\(input):v]fps=\(fps),scale=\(w):\(h):force_original_aspect_ratio=increase,crop=\(w):\(h),setsar=1,"
+                            + "trim=end_frame=\(count),setpts=PTS-STARTPTS")
+            }
+            return (["-i", scenes[s].image], "[\(input):v]\(kb.zoompan(scenes[s].motion, frames: moves[s], from: from, count: count))")
+        }
         return try await concurrentMap(plan, width: width) { i, segment -> String in
             let path = folder.appending(path: String(format: "seg%04d.mp4", i)).path
             // Captions see global time: shift, burn, shift back.
@@ -87,17 +115,17 @@ public struct PictureRenderer: Sendable {
             let inputs: [String], graph: String, frames: Int, key: String
             switch segment {
             case .solo(let s, let from, let to, let at):
-                inputs = ["-i", scenes[s].image]
                 frames = to - from
-                graph = "[0:v]\(kb.zoompan(scenes[s].motion, frames: moves[s], from: from, count: frames)),\(caption(at))[v]"
+                let a = source(s, from: from, count: frames, input: 0)
+                inputs = a.inputs
+                graph = "\(a.chain),\(caption(at))[v]"
                 key = "solo|\(imageHashes[s])|\(scenes[s].motion.rawValue)|\(moves[s])|\(from)|\(to)|\(at)|\(captionsHash)|\(formatName)"
             case .fade(let s, let from, let n, let at):
-                inputs = ["-i", scenes[s].image, "-i", scenes[s + 1].image]
                 frames = n
                 let d = String(format: "%.4f", Double(n) / Double(fps))
-                graph = "[0:v]\(kb.zoompan(scenes[s].motion, frames: moves[s], from: from, count: n))[a];"
-                    + "[1:v]\(kb.zoompan(scenes[s + 1].motion, frames: moves[s + 1], from: 0, count: n))[b];"
-                    + "[a][b]xfade=transition=fade:duration=\(d):offset=0,\(caption(at))[v]"
+                let a = source(s, from: from, count: n, input: 0), b = source(s + 1, from: 0, count: n, input: 1)
+                inputs = a.inputs + b.inputs
+                graph = "\(a.chain)[a];\(b.chain)[b];[a][b]xfade=transition=fade:duration=\(d):offset=0,\(caption(at))[v]"
                 key = "fade|\(imageHashes[s])|\(imageHashes[s + 1])|\(scenes[s].motion.rawValue)|\(scenes[s + 1].motion.rawValue)|\(moves[s])|\(moves[s + 1])|\(from)|\(n)|\(at)|\(captionsHash)|\(formatName)"
             }
             try await Files.item(path, key: key) { tmp in

@@ -12,6 +12,9 @@ public protocol ServiceFactory: Sendable {
     /// The narration engine, and a name that goes into the sentence cache's key.
     func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String)
     func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator
+    /// Where the scenes' pictures and clips (and the music) come from instead, if anywhere: the
+    /// channel's media library when its `images:` is `library`.
+    func footageSource(for channel: ChannelConfig) throws -> (any FootageSource)?
     /// Where the video goes. `folder` is the local publish folder; `context` carries the stage's notes.
     func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher
 }
@@ -31,6 +34,14 @@ public struct OfflineServices: ServiceFactory {
 
     public func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator {
         ProceduralImageGenerator(tools: tools, palette: ChannelStyle.of(channel.type).palette, width: width, height: height)
+    }
+
+    public func footageSource(for channel: ChannelConfig) throws -> (any FootageSource)? {
+        guard channel.services.images == .library else { return nil }
+        guard let folder = channel.mediaLibrary else {
+            throw MediaLibraryError(path: "(none)", problem: "is not set: channel \(channel.name) has images: library without media_library")
+        }
+        return MediaLibrary(root: URL(fileURLWithPath: folder), tools: tools)
     }
 
     public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {

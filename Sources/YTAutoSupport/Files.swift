@@ -13,6 +13,7 @@ public enum Files {
     }
 
     /// Runs `write` on a temporary path, then renames it to `path`. Removes the temporary on failure.
+    @discardableResult
     public static func atomically<T>(_ path: String, _ write: (String) async throws -> T) async throws -> T {
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         let tmp = temporary(for: path)

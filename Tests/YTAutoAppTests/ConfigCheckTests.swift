@@ -98,6 +98,34 @@ import YTAutoCore
         ])
     }
 
+    /// `media_library:` makes the library a channel's image source unless `images:` says otherwise;
+    /// a library that is not a folder, or `images: library` without one, is refused with its line.
+    @Test func aMediaLibraryIsTheDefaultImageSourceAndMustBeAFolder() throws {
+        let folder = FileManager.default.temporaryDirectory.path
+        let config = try AppConfig.parse("""
+            channels:
+              - name: facts
+                media_library: \(folder)
+              - name: horror
+                media_library: \(folder)
+                images: procedural
+              - name: finance
+            """, path: "test.yaml")
+        #expect(config.channels.map(\.services.images) == [.library, .procedural, .procedural])
+        #expect(config.channels[0].mediaLibrary == folder)
+        let p = problems("""
+            channels:
+              - name: facts
+                media_library: /no/such/folder
+              - name: horror
+                images: library
+            """)
+        #expect(p == [
+            "line 3, channels[0].media_library: '/no/such/folder' is not a folder",
+            "line 5, channels[1].images: library needs media_library: PATH, the folder of the channel's pictures, clips and music",
+        ])
+    }
+
     @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
         let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
         #expect(p == [

@@ -119,7 +119,8 @@ public struct ProviderServices: ServiceFactory {
 
     public func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator {
         switch channel.services.images {
-        case .procedural:
+        case .procedural, .library:
+            // (A library channel's scenes come from ``footageSource(for:)``; its generator is the offline one.)
             return try offline.imageGenerator(for: channel, width: width, height: height)
         case .openai:
             return OpenAIImageGenerator(
@@ -130,6 +131,10 @@ public struct ProviderServices: ServiceFactory {
                 baseURL: config.stableDiffusion.baseURL, width: width, height: height, steps: config.stableDiffusion.steps,
                 negativePrompt: config.stableDiffusion.negativePrompt, tools: tools, usage: usage(channel))
         }
+    }
+
+    public func footageSource(for channel: ChannelConfig) throws -> (any FootageSource)? {
+        try offline.footageSource(for: channel)
     }
 
     public func youTubeOAuth() throws -> YouTubeOAuth {

@@ -64,6 +64,10 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     /// How captions are burned in (config: `captions: words|line|sentences`); `nil` takes the
     /// format's default (``captions``).
     public var captionStyle: CaptionStyle?
+    /// A folder of the operator's own pictures, clips and music (config: `media_library: PATH`,
+    /// relative to the working directory like `work_dir`). When set, the channel's scenes and
+    /// music come from it unless `images:` names another source.
+    public var mediaLibrary: String?
 
     /// The caption style in use: the configured one, else `words` for shorts and `line` for long videos.
     public var captions: CaptionStyle { captionStyle ?? (format == .short ? .words : .line) }
@@ -105,6 +109,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case script, tts, images, publisher
         case review
         case captions
+        case mediaLibrary = "media_library"
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -145,7 +150,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.forbiddenTopics = try c.decodeIfPresent([String].self, forKey: .forbiddenTopics) ?? d.forbiddenTopics
         self.services.script = try c.decodeIfPresent(ChannelServices.Script.self, forKey: .script) ?? .template
         self.services.tts = try c.decodeIfPresent([ChannelServices.TTS].self, forKey: .tts) ?? [.espeak]
-        self.services.images = try c.decodeIfPresent(ChannelServices.Images.self, forKey: .images) ?? .procedural
+        self.mediaLibrary = try c.decodeIfPresent(String.self, forKey: .mediaLibrary)
+        self.services.images = try c.decodeIfPresent(ChannelServices.Images.self, forKey: .images)
+            ?? (mediaLibrary == nil ? .procedural : .library)
         self.services.publisher = try c.decodeIfPresent(ChannelServices.Publisher.self, forKey: .publisher) ?? .local
         self.review = try c.decodeIfPresent(Bool.self, forKey: .review) ?? false
         self.captionStyle = try c.decodeIfPresent(CaptionStyle.self, forKey: .captions)
@@ -174,6 +181,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(services.publisher, forKey: .publisher)
         try c.encode(review, forKey: .review)
         try c.encodeIfPresent(captionStyle, forKey: .captions)
+        try c.encodeIfPresent(mediaLibrary, forKey: .mediaLibrary)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.
@@ -227,6 +235,15 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
             out.append(.init(field: "topic_recency_days", message: "\(topicRecencyDays) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.topicRecencyDays))"))
         }
         if services.tts.isEmpty { out.append(.init(field: "tts", message: "needs at least one engine, e.g. [espeak]")) }
+        if services.images == .library && mediaLibrary == nil {
+            out.append(.init(field: "images", message: "library needs media_library: PATH, the folder of the channel's pictures, clips and music"))
+        }
+        if let mediaLibrary {
+            var isFolder: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: mediaLibrary, isDirectory: &isFolder) || !isFolder.boolValue {
+                out.append(.init(field: "media_library", message: "'\(mediaLibrary)' is not a folder"))
+            }
+        }
         return out
     }
 

@@ -7,6 +7,8 @@ public struct ChannelServices: Sendable, Codable, Hashable {
     public enum Images: String, Sendable, Codable, Hashable, CaseIterable {
         case procedural, openai
         case stableDiffusion = "stable_diffusion"
+        /// The channel's `media_library:` folder (its default when one is set).
+        case library
     }
     public enum TTS: String, Sendable, Codable, Hashable, CaseIterable { case espeak, elevenlabs, openai }
     public enum Publisher: String, Sendable, Codable, Hashable, CaseIterable { case local, youtube }

@@ -61,3 +61,51 @@ extension VideoPublisher {
         try await publish(video: video, title: title, description: description, tags: tags, thumbnail: thumbnail, captions: nil)
     }
 }
+
+/// What a scene needs from a footage source: its words and how long it lasts.
+public struct FootageQuery: Sendable, Hashable {
+    public var index: Int
+    /// The scene's narration.
+    public var text: String
+    public var topic: String
+    public var seconds: Double
+    public init(index: Int, text: String, topic: String, seconds: Double) {
+        self.index = index
+        self.text = text
+        self.topic = topic
+        self.seconds = seconds
+    }
+}
+
+/// A picture, a video clip or a piece of music chosen for a video, with where it came from.
+public struct FootageAsset: Sendable, Codable, Hashable {
+    public enum Kind: String, Sendable, Codable, Hashable { case image, clip, music }
+    public var kind: Kind
+    /// The file on this host.
+    public var path: String
+    /// Who provides it (`library`: the operator's own media library).
+    public var source: String
+    /// The words it was tagged with, and those it matched.
+    public var tags: [String]
+    public var matched: [String]
+    /// A clip's or a track's length in seconds.
+    public var seconds: Double?
+    public init(kind: Kind, path: String, source: String, tags: [String], matched: [String] = [], seconds: Double? = nil) {
+        self.kind = kind
+        self.path = path
+        self.source = source
+        self.tags = tags
+        self.matched = matched
+        self.seconds = seconds
+    }
+}
+
+/// Finds footage and music for a video's scenes: the operator's media library (``MediaLibrary``
+/// in YTAutoMedia).
+public protocol FootageSource: Sendable {
+    /// One picture or clip for each scene, in order. `seed` makes the choice repeatable for a job.
+    func footage(for scenes: [FootageQuery], seed: String) async throws -> [FootageAsset]
+    /// A track for the music bed among those tagged with any of `tags`, or any track; nil when
+    /// the source has no music (the bed is then synthesised).
+    func music(tags: [String], seed: String) async throws -> FootageAsset?
+}

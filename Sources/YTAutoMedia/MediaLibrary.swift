@@ -1,0 +1,158 @@
+import Foundation
+import YTAutoCore
+import YTAutoSupport
+
+/// The operator's own footage: a folder of pictures, video clips and music (`media_library:` on a
+/// channel), chosen for each scene by the words it is tagged with.
+///
+/// A file's tags are the names of the folders it is in (below the library's root), the words of
+/// its own name, and the words of a sidecar `<file>.tags` beside it if there is one (words or
+/// phrases, separated by commas, spaces or lines). So `horror/forest/fog_at_night.mp4` is tagged
+/// horror, forest, fog, night. Pictures are `.jpg`, `.jpeg`, `.png` and `.webp`; clips `.mp4`,
+/// `.mov`, `.m4v`, `.mkv` and `.webm`; music `.wav`, `.mp3`, `.m4a`, `.ogg`, `.oga` and `.flac`.
+/// Hidden files and anything else are ignored.
+///
+/// A scene gets the picture or clip whose tags best match its narration (twice) and the video's
+/// topic (once), a clip before a picture when they match equally. A video uses each file once
+/// while an unused one still matches; then the matching one used least; a scene that matches
+/// nothing gets an unused file (then the least used), picked by the job so that a retry picks the
+/// same. Words are compared lower-cased, without a plural `s`/`es`, leaving out words of fewer
+/// than three letters and common English words.
+public struct MediaLibrary: FootageSource {
+    public let root: URL
+    let tools: ToolRunner
+
+    public init(root: URL, tools: ToolRunner) {
+        self.root = root.standardizedFileURL
+        self.tools = tools
+    }
+
+    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
+    static let clipExtensions: Set<String> = ["mp4", "mov", "m4v", "mkv", "webm"]
+    static let musicExtensions: Set<String> = ["wav", "mp3", "m4a", "ogg", "oga", "flac"]
+
+    /// A file of the library and its tags.
+    struct Item: Hashable {
+        var kind: FootageAsset.Kind
+        var path: String
+        var tags: Set<String>
+    }
+
+    /// Every usable file, in path order.
+    func scan() throws(MediaLibraryError) -> [Item] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw MediaLibraryError(path: root.path, problem: "is not a folder")
+        }
+        guard let walk = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
+                                                        options: [.skipsHiddenFiles]) else {
+            throw MediaLibraryError(path: root.path, problem: "cannot be read")
+        }
+        var items: [Item] = []
+        for case let url as URL in walk {
+            let ext = url.pathExtension.lowercased()
+            let kind: FootageAsset.Kind
+            if Self.imageExtensions.contains(ext) { kind = .image }
+            else if Self.clipExtensions.contains(ext) { kind = .clip }
+            else if Self.musicExtensions.contains(ext) { kind = .music }
+            else { continue }
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let file = url.standardizedFileURL
+            let relative = file.path.dropFirst(root.path.count).split(separator: "/").dropLast().joined(separator: " ")
+            var tags = Self.words(relative + " " + file.deletingPathExtension().lastPathComponent)
+            if let sidecar = try? String(contentsOf: URL(fileURLWithPath: file.path + ".tags"), encoding: .utf8) {
+                tags.formUnion(Self.words(sidecar))
+            }
+            items.append(Item(kind: kind, path: file.path, tags: tags))
+        }
+        return items.sorted { $0.path < $1.path }
+    }
+
+    public func footage(for scenes: [FootageQuery], seed: String) async throws -> [FootageAsset] {
+        let items = try scan().filter { $0.kind != .music }
+        guard !items.isEmpty else {
+            throw MediaLibraryError(path: root.path, problem: "has no pictures or clips (looked for \(Self.listed(Self.imageExtensions.union(Self.clipExtensions))))")
+        }
+        var uses: [String: Int] = [:]
+        var out: [FootageAsset] = []
+        for scene in scenes {
+            let (item, matched) = Self.choose(items, text: scene.text, topic: scene.topic, uses: uses, seed: "\(seed)|\(scene.index)")
+            uses[item.path, default: 0] += 1
+            var asset = FootageAsset(kind: item.kind, path: item.path, source: "library", tags: item.tags.sorted(), matched: matched)
+            if item.kind == .clip { asset.seconds = try await tools.duration(of: item.path) }
+            out.append(asset)
+        }
+        return out
+    }
+
+    public func music(tags: [String], seed: String) async throws -> FootageAsset? {
+        let tracks = try scan().filter { $0.kind == .music }
+        guard !tracks.isEmpty else { return nil }
+        let wanted = Self.words(tags.joined(separator: " "))
+        let matching = tracks.filter { !$0.tags.isDisjoint(with: wanted) }
+        let pool = matching.isEmpty ? tracks : matching
+        let item = pool.min { Self.rank(seed, $0.path) < Self.rank(seed, $1.path) }!
+        return FootageAsset(kind: .music, path: item.path, source: "library", tags: item.tags.sorted(),
+                            matched: item.tags.intersection(wanted).sorted(), seconds: try await tools.duration(of: item.path))
+    }
+
+    /// The item for a scene, and the words it matched (see the type's documentation for the order).
+    static func choose(_ items: [Item], text: String, topic: String, uses: [String: Int], seed: String) -> (Item, [String]) {
+        let spoken = words(text), about = words(topic)
+        func score(_ item: Item) -> Int { 2 * item.tags.intersection(spoken).count + item.tags.intersection(about).count }
+        func kindRank(_ item: Item) -> Int { item.kind == .clip ? 1 : 0 }
+        let scored = items.map { (item: $0, score: score($0), used: uses[$0.path] ?? 0, tie: rank(seed, $0.path)) }
+        let pick = scored.min { a, b in
+            // Matching first; among matching, unused first, then the better match, then the less used.
+            let aMatch = a.score > 0, bMatch = b.score > 0
+            if aMatch != bMatch { return aMatch }
+            if (a.used == 0) != (b.used == 0) { return a.used == 0 }
+            if a.score != b.score { return a.score > b.score }
+            if a.used != b.used { return a.used < b.used }
+            if kindRank(a.item) != kindRank(b.item) { return kindRank(a.item) > kindRank(b.item) }
+            return a.tie < b.tie
+        }!
+        return (pick.item, pick.item.tags.intersection(spoken.union(about)).sorted())
+    }
+
+    /// A stable pseudo-random order of paths for a seed.
+    static func rank(_ seed: String, _ path: String) -> UInt64 {
+        var rng = SplitMix64(text: "library|\(seed)|\(path)")
+        return rng.next()
+    }
+
+    /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
+    /// short or common words.
+    static func words(_ text: String) -> Set<String> {
+        var out = Set<String>()
+        for raw in text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
+            var w = String(raw)
+            guard w.count >= 3, !stopWords.contains(w) else { continue }
+            if w.count > 4, ["ses", "xes", "ches", "shes"].contains(where: w.hasSuffix) { w.removeLast(2) }
+            else if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w.removeLast() }
+            out.insert(w)
+        }
+        return out
+    }
+
+    static let stopWords: Set<String> = [
+        "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
+        "out", "day", "get", "has", "him", "his", "how", "its", "may", "new", "now", "old", "see", "two", "who",
+        "did", "let", "put", "say", "she", "too", "use", "that", "with", "have", "this", "will", "your", "from",
+        "they", "know", "want", "been", "good", "much", "some", "time", "very", "when", "come", "here", "just",
+        "like", "long", "make", "many", "more", "only", "over", "such", "take", "than", "them", "well", "were",
+        "what", "into", "then", "there", "their", "these", "those", "which", "would", "about", "could", "other",
+        "after", "first", "never", "every", "where", "while", "because", "why", "yet", "ever", "still", "even",
+    ]
+
+    static func listed(_ extensions: Set<String>) -> String { extensions.sorted().map { "." + $0 }.joined(separator: ", ") }
+}
+
+/// The media library cannot give what a video needs.
+public struct MediaLibraryError: YTAutoError {
+    public let path: String
+    public let problem: String
+    public var code: String { "media.library" }
+    public var message: String { "the media library \(path) \(problem)" }
+    public var isRetryable: Bool { false }
+}
