@@ -25,6 +25,8 @@ struct RenderBench: AsyncParsableCommand {
     @Option(help: "short (1080×1920, 60 s), long (1920×1080, 600 s) or both.") var format: RenderFormatChoice = .short
     @Option(help: "Target length in seconds, for every format measured (default: 60 for short, 600 for long).") var seconds: Int?
     @Option(help: "Keep the work files in this folder (default: a temporary one, removed after).") var keep: String?
+    @Flag(help: "Every scene a video clip from a media library (made first, not timed: \(RenderSetup.libraryClips) clips of 4 s, 1280×720 H.264) instead of a still.")
+    var clips = false
 
     func validate() throws {
         if let seconds, !(10...7_200).contains(seconds) { throw ValidationError("--seconds must be within 10...7200") }
@@ -44,7 +46,7 @@ struct RenderBench: AsyncParsableCommand {
         for f in format.formats {
             let target = seconds ?? (f == .short ? 60 : 600)
             do {
-                try await measure(f, seconds: target, root: root.appending(path: f.rawValue), tools: tools)
+                try await measure(f, seconds: target, root: root.appending(path: f.rawValue + (clips ? "-clips" : "")), tools: tools)
             } catch {
                 say("  FAILED: \(error)")
                 failed = true
@@ -72,9 +74,11 @@ struct RenderBench: AsyncParsableCommand {
 
     /// Prepares one video, runs both phases and prints their figures.
     func measure(_ f: VideoFormat, seconds: Int, root: URL, tools: ToolRunner) async throws {
-        let setup = try RenderSetup(format: f, seconds: seconds, root: root, tools: tools)
+        let setup = try RenderSetup(format: f, seconds: seconds, root: root, tools: tools, clips: clips)
         say("")
-        say("\(f.rawValue) \(f.width)×\(f.height), target \(seconds) s (channel range \(setup.channel.durationRange.min)-\(setup.channel.durationRange.max) s)")
+        say("\(f.rawValue) \(f.width)×\(f.height), target \(seconds) s (channel range \(setup.channel.durationRange.min)-\(setup.channel.durationRange.max) s)"
+            + (clips ? ", every scene a video clip" : ""))
+        if clips { try await setup.makeLibrary(tools: tools) }
         say("  preparing script, narration, images in \(setup.dir.path) (not timed)…")
         let clock = ContinuousClock()
         let prepStart = clock.now
@@ -93,7 +97,7 @@ struct RenderBench: AsyncParsableCommand {
             let busyBefore = Self.machineBusySeconds()
             let child = try Spawned(Binaries.path("ytauto-bench"), [
                 "render-phase", phase.rawValue, "--work", root.path, "--format", f.rawValue, "--seconds", String(seconds),
-            ], quiet: false)
+            ] + (clips ? ["--clips"] : []), quiet: false)
             let (status, stdout) = await child.finish()
             let busyAfter = Self.machineBusySeconds()
             let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
@@ -181,6 +185,7 @@ struct RenderPhase: AsyncParsableCommand {
     @Option var work: String
     @Option var format: RenderFormatChoice
     @Option var seconds: Int
+    @Flag var clips = false
 
     func validate() throws {
         if format == .both { throw ValidationError("a phase renders one format") }
@@ -190,7 +195,7 @@ struct RenderPhase: AsyncParsableCommand {
         var result = RenderPhaseResult(phase: kind.rawValue, wallSeconds: 0, cpuSeconds: 0, selfPeakKiB: 0, childrenPeakKiB: 0, output: "", error: nil)
         do {
             let tools = try ToolRunner()
-            let setup = try RenderSetup(format: format.formats[0], seconds: seconds, root: URL(fileURLWithPath: work), tools: tools)
+            let setup = try RenderSetup(format: format.formats[0], seconds: seconds, root: URL(fileURLWithPath: work), tools: tools, clips: clips)
             switch kind {
             case .ours: (result.wallSeconds, result.output) = try await ours(setup)
             case .floor: (result.wallSeconds, result.output) = try await floor(setup, tools: tools)
@@ -244,9 +249,16 @@ struct RenderPhase: AsyncParsableCommand {
             // The same clip length, frame count and motion as the pipeline's clips stage.
             let d = scene.duration + (n < scenes.count - 1 ? style.crossfade : 0)
             let frames = max(1, Int((d * Double(fps)).rounded(.up)))
-            let e = KenBurnsGenerator.expressions(scene.motion, frames: frames)
-            inputs += ["-i", setup.dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path]
-            graph += "[\(n):v]zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(frames):s=\(f.width)x\(f.height):fps=\(fps),format=yuv420p[v\(n)];"
+            if let clip = scene.footage, clip.kind == .clip {
+                // The clip from its start, looped, scaled and cropped to cover, as the pipeline plays it.
+                inputs += ["-stream_loop", "-1", "-i", clip.path]
+                graph += "[\(n):v]fps=\(fps),scale=\(f.width):\(f.height):force_original_aspect_ratio=increase,crop=\(f.width):\(f.height),"
+                    + "setsar=1,trim=end_frame=\(frames),setpts=PTS-STARTPTS,format=yuv420p[v\(n)];"
+            } else {
+                let e = KenBurnsGenerator.expressions(scene.motion, frames: frames)
+                inputs += ["-i", setup.dir.appending(path: "images").appending(path: String(format: "scene%03d.png", scene.index)).path]
+                graph += "[\(n):v]zoompan=z='\(e.z)':x='\(e.x)':y='\(e.y)':d=\(frames):s=\(f.width)x\(f.height):fps=\(fps),format=yuv420p[v\(n)];"
+            }
             if n == 0 {
                 last = "v0"
             } else {
@@ -327,11 +339,15 @@ struct RenderSetup {
     let job: Job
     let pipeline: MediaPipeline
 
-    init(format: VideoFormat, seconds: Int, root: URL, tools: ToolRunner) throws {
+    init(format: VideoFormat, seconds: Int, root: URL, tools: ToolRunner, clips: Bool = false) throws {
         self.format = format
         self.root = root
         var channel = ChannelConfig.defaults(for: .facts)
         channel.format = format
+        if clips {
+            channel.mediaLibrary = root.appending(path: "library").path
+            channel.services.images = .library
+        }
         // The script generator aims at min + 3/4 of the range, so this range puts the narration at
         // about `seconds`: 53–63 s for 60, 555–615 s for 600.
         let half = max(5, seconds / 20)
@@ -354,6 +370,24 @@ struct RenderSetup {
         var index: Int
         var motion: Motion
         var duration: Double
+        var footage: FootageAsset?
+    }
+
+    static let libraryClips = 8
+
+    /// A media library of ``libraryClips`` 4-second 1280×720 H.264 clips, each from another of
+    /// ffmpeg's moving test sources, for `--clips` (made once; not timed).
+    func makeLibrary(tools: ToolRunner) async throws {
+        let folder = root.appending(path: "library")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let sources = ["testsrc2", "mandelbrot", "life=mold=10:ratio=0.1:death_color=#202040", "cellauto=rule=110",
+                       "rgbtestsrc", "smptehdbars", "testsrc", "life=ratio=0.3:life_color=#40c0a0"]
+        for (i, source) in sources.prefix(Self.libraryClips).enumerated() {
+            let path = folder.appending(path: "clip\(i + 1).mp4").path
+            guard !FileManager.default.fileExists(atPath: path) else { continue }
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", source + (source.contains("=") ? ":" : "=") + "size=1280x720:rate=30",
+                "-t", "4", "-vf", "hue=h=\(i * 45)", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path])
+        }
     }
 
     struct StoredSegment: Decodable {

@@ -1,6 +1,6 @@
 """What each part of the SQLite queue's bookkeeping costs (docs/benchmarks.md).
 
-Usage: ytauto-admin migrate --db /tmp/schema.db && python3 docs/scripts/queue_parts.py /tmp/schema.db
+Usage: ytauto-admin migrate --db /tmp/schema.db && python3 docs/bench/queue_parts.py /tmp/schema.db
 
 One process, no contention: the store's schema (copied from a migrated file) with parts left
 out, the lease and completion statements of SQLiteJobStore.SQL, and the minimal queue.
