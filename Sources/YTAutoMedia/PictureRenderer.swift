@@ -92,7 +92,10 @@ public struct PictureRenderer: Sendable {
         let kb = KenBurnsGenerator(tools: tools, width: format.width, height: format.height)
         let ass = filterPath(captions)
         let captionsHash = try Files.artifact(captions).sha256
-        let imageHashes = try scenes.map { try Files.artifact($0.clip?.path ?? $0.image).sha256 }
+        // Each file hashed once, however many scenes show it (a clip may play in several).
+        var hashes: [String: String] = [:]
+        for path in Set(scenes.map { $0.clip?.path ?? $0.image }) { hashes[path] = try Files.artifact(path).sha256 }
+        let imageHashes = scenes.map { hashes[$0.clip?.path ?? $0.image]! }
         let tools = self.tools
         let formatName = format.rawValue
         let (w, h) = (format.width, format.height)
