@@ -297,6 +297,13 @@ public struct MediaPipeline: StagedPipeline {
         return [scenesFile] + (try paths.map(Files.artifact))
     }
 
+    /// A file's size and modification time, for the key of what is made from it: a file the
+    /// operator replaces is made again, without hashing a large clip on every run.
+    static func stamp(_ path: String) throws -> String {
+        let file = try FileManager.default.attributesOfItem(atPath: path)
+        return "\((file[.size] as? Int) ?? 0)|\(((file[.modificationDate] as? Date) ?? .distantPast).timeIntervalSince1970)"
+    }
+
     static func stillPath(_ dir: URL, _ index: Int) -> String {
         dir.appending(path: "images").appending(path: String(format: "scene%03d.png", index)).path
     }
@@ -324,8 +331,7 @@ public struct MediaPipeline: StagedPipeline {
         let paths = try await concurrentMap(scenes, width: width) { _, scene -> String in
             let asset = scene.footage!
             let path = Self.stillPath(dir, scene.index)
-            let file = try FileManager.default.attributesOfItem(atPath: asset.path)
-            let stamp = "\((file[.size] as? Int) ?? 0)|\(((file[.modificationDate] as? Date) ?? .distantPast).timeIntervalSince1970)"
+            let stamp = try Self.stamp(asset.path)
             try await Files.item(path, key: "footage|\(asset.path)|\(stamp)|\(w)x\(h)") { tmp in
                 let at = asset.kind == .clip ? ["-ss", String(format: "%.3f", (asset.seconds ?? 0) / 2)] : []
                 try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + at + ["-i", asset.path, "-frames:v", "1",
@@ -384,10 +390,14 @@ public struct MediaPipeline: StagedPipeline {
     /// the bed is synthesised for the style's mood.
     func musicBed(_ dir: URL, style: ChannelStyle, total: Double) async throws -> String {
         let music = dir.appending(path: "music.wav").path
-        let chosen = (try? Self.read([FootageAsset].self, dir.appending(path: "media.json")))?.first { $0.kind == .music }
+        // Only a footage source writes media.json; one that cannot be read is an error, not a bed.
+        let media = dir.appending(path: "media.json")
+        let chosen = FileManager.default.fileExists(atPath: media.path)
+            ? try Self.read([FootageAsset].self, media).first(where: { $0.kind == .music }) : nil
         if let track = chosen {
             let fadeOut = String(format: "%.3f", max(0, total - 1.5))
-            try await Files.item(music, key: "music|library|\(track.path)|\(total)") { tmp in
+            let stamp = try Self.stamp(track.path)
+            try await Files.item(music, key: "music|library|\(track.path)|\(stamp)|\(total)") { tmp in
                 try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-stream_loop", "-1", "-i", track.path, "-vn",
                     "-af", "afade=t=in:d=1.5,afade=t=out:st=\(fadeOut):d=1.5,aformat=sample_rates=48000:channel_layouts=stereo",
                     "-t", String(format: "%.3f", total), tmp], timeout: .seconds(300))

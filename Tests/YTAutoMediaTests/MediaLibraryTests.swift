@@ -173,6 +173,23 @@ import YTAutoTestSupport
         #expect(abs(crossings - 880) < 20, "\(crossings) zero crossings in a second")
     }
 
+    /// Without media.json the bed is synthesised; a media.json that cannot be read is an error
+    /// naming it, not a silent fall back to the synthesised bed.
+    @Test func anUnreadableMediaRecordFailsTheBedRatherThanFallingBack() async throws {
+        let pipeline = MediaPipeline(channels: [ChannelConfig.defaults(for: .facts)], workDirectory: dir.url.appending(path: "work"),
+                                     outputDirectory: dir.url.appending(path: "out"), tools: tools)
+        let plain = dir.url.appending(path: "plain")
+        try FileManager.default.createDirectory(at: plain, withIntermediateDirectories: true)
+        let bed = try await pipeline.musicBed(plain, style: .of(.facts), total: 3)
+        #expect(abs(try await tools.duration(of: bed) - 3) < 0.05)
+        let broken = dir.url.appending(path: "broken")
+        try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+        try Data("{not json".utf8).write(to: broken.appending(path: "media.json"))
+        let error = await #expect(throws: (any Error).self) { try await pipeline.musicBed(broken, style: .of(.facts), total: 3) }
+        #expect("\(error.map { String(describing: $0) } ?? "")".contains("media.json"))
+        #expect(!FileManager.default.fileExists(atPath: broken.appending(path: "music.wav").path))
+    }
+
     func frameCount(_ path: String) async throws -> Int {
         let out = try await tools.run(.ffprobe, ["-v", "error", "-count_frames", "-select_streams", "v:0",
                                                  "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path])
