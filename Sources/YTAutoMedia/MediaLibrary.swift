@@ -68,7 +68,8 @@ public struct MediaLibrary: FootageSource {
         return items.sorted { $0.path < $1.path }
     }
 
-    public func footage(for scenes: [FootageQuery], seed: String) async throws -> [FootageAsset] {
+    public func footage(for scenes: [FootageQuery], job: Int64) async throws -> [FootageAsset] {
+        let seed = String(job)
         let items = try scan().filter { $0.kind != .music }
         guard !items.isEmpty else {
             throw MediaLibraryError(path: root.path, problem: "has no pictures or clips (looked for \(Self.listed(Self.imageExtensions.union(Self.clipExtensions))))")
@@ -85,7 +86,8 @@ public struct MediaLibrary: FootageSource {
         return out
     }
 
-    public func music(tags: [String], seed: String) async throws -> FootageAsset? {
+    public func music(tags: [String], job: Int64) async throws -> FootageAsset? {
+        let seed = String(job)
         let tracks = try scan().filter { $0.kind == .music }
         guard !tracks.isEmpty else { return nil }
         let wanted = Self.words(tags.joined(separator: " "))
@@ -121,29 +123,8 @@ public struct MediaLibrary: FootageSource {
         return rng.next()
     }
 
-    /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
-    /// short or common words.
-    static func words(_ text: String) -> Set<String> {
-        var out = Set<String>()
-        for raw in text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
-            var w = String(raw)
-            guard w.count >= 3, !stopWords.contains(w) else { continue }
-            if w.count > 4, ["ses", "xes", "ches", "shes"].contains(where: w.hasSuffix) { w.removeLast(2) }
-            else if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w.removeLast() }
-            out.insert(w)
-        }
-        return out
-    }
-
-    static let stopWords: Set<String> = [
-        "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
-        "out", "day", "get", "has", "him", "his", "how", "its", "may", "new", "now", "old", "see", "two", "who",
-        "did", "let", "put", "say", "she", "too", "use", "that", "with", "have", "this", "will", "your", "from",
-        "they", "know", "want", "been", "good", "much", "some", "time", "very", "when", "come", "here", "just",
-        "like", "long", "make", "many", "more", "only", "over", "such", "take", "than", "them", "well", "were",
-        "what", "into", "then", "there", "their", "these", "those", "which", "would", "about", "could", "other",
-        "after", "first", "never", "every", "where", "while", "because", "why", "yet", "ever", "still", "even",
-    ]
+    /// The words of `text` as tags are compared (``FootageWords/tags(_:)``).
+    static func words(_ text: String) -> Set<String> { FootageWords.tags(text) }
 
     static func listed(_ extensions: Set<String>) -> String { extensions.sorted().map { "." + $0 }.joined(separator: ", ") }
 }

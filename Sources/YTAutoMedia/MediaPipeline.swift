@@ -318,7 +318,7 @@ public struct MediaPipeline: StagedPipeline {
             FootageQuery(index: scene.index, text: scene.sentences.map { segments[$0].text }.joined(separator: " "),
                          topic: script.topic, seconds: scene.duration)
         }
-        let assets = try await source.footage(for: queries, seed: String(job.id))
+        let assets = try await source.footage(for: queries, job: job.id)
         let scenes = zip(planned, assets).map { scene, asset in
             var scene = scene
             scene.footage = asset
@@ -341,7 +341,7 @@ public struct MediaPipeline: StagedPipeline {
             return path
         }
         let music = try await source.music(tags: [channel.type.rawValue, ChannelStyle.of(channel.type).mood.rawValue, channel.name],
-                                           seed: String(job.id))
+                                           job: job.id)
         let media = try await Self.write(assets + (music.map { [$0] } ?? []), dir.appending(path: "media.json"))
         return [scenesFile, media] + (try paths.map(Files.artifact))
     }
@@ -470,7 +470,8 @@ public struct MediaPipeline: StagedPipeline {
     }
 
     /// The metadata the publish stage will send for the script stage's `script.json` on `channel`
-    /// (the review page shows it before anything is published).
+    /// (the review page shows it before anything is published), with the credits of its stock
+    /// footage when the images stage used any (``PublishedText/credits(_:room:)``).
     public static func metadata(scriptFile: URL, channel: ChannelConfig) throws -> PublishedMetadata {
         let script = try read(ScriptFile.self, scriptFile)
         var description = script.script.hook + "\n\n" + script.script.cta
@@ -483,6 +484,12 @@ public struct MediaPipeline: StagedPipeline {
         }
         if channel.format == .short {
             description += "\n\n" + PublishedText.hashtags(topic: script.topic, type: channel.type).joined(separator: " ")
+        }
+        // The stock footage's credits (media.json, written by the images stage from a footage source).
+        let media = scriptFile.deletingLastPathComponent().appending(path: "media.json")
+        if FileManager.default.fileExists(atPath: media.path),
+           let credits = PublishedText.credits(try read([FootageAsset].self, media), room: 5000 - description.utf8.count - 2) {
+            description += "\n\n" + credits
         }
         return PublishedMetadata(title: PublishedText.title(script.script.title, topic: script.topic), description: description,
                                  tags: PublishedText.tags([channel.name, channel.type.rawValue, script.topic]))

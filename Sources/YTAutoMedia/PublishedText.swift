@@ -88,4 +88,41 @@ public enum PublishedText {
         }
         return out
     }
+
+    /// The credits of a video's stock footage for its description, as the providers ask: each
+    /// video or photo with its author and page ("Video by NAME on Pexels: PAGE"), then a line
+    /// naming each provider with its site. At most `room` bytes (YouTube takes 5,000 in all):
+    /// the lines that do not fit become "and N more on Pexels". Nothing for footage without a credit.
+    public static func credits(_ assets: [FootageAsset], room: Int) -> String? {
+        var seen = Set<String>()
+        let credited = assets.compactMap { a in a.credit.map { (a.kind, $0) } }.filter { seen.insert($0.1.key(kind: $0.0)).inserted }
+        guard !credited.isEmpty else { return nil }
+        // YouTube refuses `<` and `>` in a description.
+        func clean(_ s: String) -> String { s.replacingOccurrences(of: "<", with: "").replacingOccurrences(of: ">", with: "") }
+        var providers: [String] = []
+        for (_, c) in credited where !providers.contains(c.provider) { providers.append(c.provider) }
+        let sites = ["Pexels": "https://www.pexels.com", "Pixabay": "https://pixabay.com"]
+        let footer = "Footage provided by " + providers.map { p in sites[p].map { "\(p) (\($0))" } ?? p }.joined(separator: " and ") + "."
+        var lines: [String] = []
+        var used = "Footage:".utf8.count + 1 + footer.utf8.count + 1
+        for (i, (kind, credit)) in credited.enumerated() {
+            let line = clean(credit.line(kind: kind))
+            let rest = credited.count - i - 1
+            // Keep room for the "and N more" line while later ones remain.
+            let reserve = rest > 0 ? 40 : 0
+            guard used + line.utf8.count + 1 + reserve <= room else {
+                let left = credited[i...]
+                var byProvider: [String: Int] = [:]
+                for (_, c) in left { byProvider[c.provider, default: 0] += 1 }
+                let more = providers.compactMap { p in byProvider[p].map { "\($0) more on \(p)" } }.joined(separator: ", ")
+                let tail = "and \(more)"
+                if used + tail.utf8.count + 1 <= room { lines.append(tail) }
+                break
+            }
+            lines.append(line)
+            used += line.utf8.count + 1
+        }
+        guard used <= room else { return nil }
+        return (["Footage:"] + lines + [footer]).joined(separator: "\n")
+    }
 }

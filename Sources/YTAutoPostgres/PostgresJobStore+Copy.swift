@@ -37,14 +37,15 @@ extension PostgresJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed(),
-            pauses: try await pausedChannels())
+            pauses: try await pausedChannels(), footage: try await footageUses())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await pool.queryOne("""
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
                         OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
-                        OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)) AS empty
+                        OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)
+                        OR EXISTS (SELECT 1 FROM footage_uses)) AS empty
             """)?.bool("empty") ?? false
     }
 
@@ -142,6 +143,9 @@ extension PostgresJobStore: StoreCopying {
             }
             for p in installation.pauses {
                 try await tx.run("INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (\(p.channel), \(p.pausedAt), \(p.pausedBy))")
+            }
+            for f in installation.footage {
+                try await tx.run("INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (\(f.channel), \(f.key), \(f.jobID), \(f.usedAt))")
             }
             // New entries take ids after the copied ones.
             try await tx.run("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))")

@@ -10,7 +10,7 @@ public struct CredentialsError: Error, Sendable, CustomStringConvertible {
 /// API keys and OAuth client secrets, from the environment or a credentials file.
 ///
 /// - The environment wins: `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `ELEVENLABS_API_KEY`,
-///   `YOUTUBE_CLIENT_ID`, `YOUTUBE_CLIENT_SECRET`.
+///   `PEXELS_API_KEY`, `PIXABAY_API_KEY`, `YOUTUBE_CLIENT_ID`, `YOUTUBE_CLIENT_SECRET`.
 /// - The file (`credentials.yaml` beside the configuration, or `credentials_file:`) holds
 ///   `name: value` lines with the same names in lower case. It must be mode 0600 (or 0400):
 ///   a file that its group or others can read is refused.
@@ -23,7 +23,8 @@ public struct Credentials: Sendable, CustomStringConvertible {
     /// The prefix of a console user's line, in upper case as the names are compared.
     public static let consoleUserPrefix = "CONSOLE_USER_"
 
-    public static let names = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ELEVENLABS_API_KEY", "YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"]
+    public static let names = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ELEVENLABS_API_KEY", "PEXELS_API_KEY", "PIXABAY_API_KEY",
+                                "YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"]
 
     public init(values: [String: String], consoleUsers: [String: String] = [:]) {
         self.values = values

@@ -86,6 +86,53 @@ public struct HTTP: Sendable {
         }
     }
 
+    /// Fetches `url` into the file at `path` as it arrives (a clip is not held in memory), at
+    /// most `maxBytes`. Returns the reply: for a non-2xx status, with its first bytes as the body
+    /// and the file empty. Write to a temporary (``Files/atomically(_:_:)``) so that a cut-off
+    /// download never stands under the final name.
+    public func download(_ url: String, to path: String, maxBytes: Int = 1 << 30) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        let host = URL(string: url)?.host ?? url
+        do {
+            let response = try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds)))
+            let headers = response.headers.map { ($0.name, $0.value) }
+            guard (200..<300).contains(Int(response.status.code)) else {
+                let buffer = try await response.body.collect(upTo: 64 << 10)
+                return Reply(status: Int(response.status.code), headers: headers, body: Data(buffer.readableBytesView))
+            }
+            guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+                throw LocalFailure(error: CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]))
+            }
+            defer { try? file.close() }
+            var written = 0
+            for try await chunk in response.body {
+                written += chunk.readableBytes
+                guard written <= maxBytes else {
+                    throw ProviderError(family: family, reason: "bad_response",
+                                        message: "GET \(host): the file is larger than \(maxBytes >> 20) MiB", isRetryable: false)
+                }
+                do { try file.write(contentsOf: Data(chunk.readableBytesView)) } catch { throw LocalFailure(error: error) }
+            }
+            do { try file.synchronize() } catch { throw LocalFailure(error: error) }
+            return Reply(status: Int(response.status.code), headers: headers, body: Data())
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw ProviderError(family: family, reason: "timeout", message: "GET \(host) timed out", isRetryable: true)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as ProviderError {
+            throw error
+        } catch let failure as LocalFailure {
+            // This host's fault (a full disk, a folder it cannot write), not the network's.
+            throw failure.error
+        } catch {
+            throw ProviderError(family: family, reason: "network", message: "GET \(host) failed: \(Self.describe(error))", isRetryable: true)
+        }
+    }
+
+    /// A download's error writing its own file, kept apart from the network's.
+    private struct LocalFailure: Error { let error: any Error }
+
     static func describe(_ error: any Error) -> String {
         if let e = error as? HTTPClientError { return "\(e)" }
         return String(describing: type(of: error)) + ": " + "\(error)".prefix(200)

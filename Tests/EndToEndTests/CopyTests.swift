@@ -49,6 +49,7 @@ struct CopyTests {
         try await store.recordAudit(actor: "web (loopback)", action: "retry", target: "job 1", detail: "queued again")
         try await store.recordAudit(actor: "cli:root", action: "cancel", target: "job \(doomed)", detail: nil)
         _ = try await store.pause(channel: "finance", by: "cli:root")
+        try await store.recordFootage(channel: "horror", job: 1, keys: ["pexels:clip:1448735", "pixabay:image:195893"])
     }
 
     /// Everything a store can tell about its installation, for comparison.
@@ -77,6 +78,7 @@ struct CopyTests {
         #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
         #expect(before.rest.audit.map(\.action) == ["retry", "cancel"])
         #expect(before.rest.pauses.map(\.channel) == ["finance"])
+        #expect(before.rest.footage.map(\.key) == ["pexels:clip:1448735", "pixabay:image:195893"])
 
         let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
@@ -89,7 +91,7 @@ struct CopyTests {
         #expect(onPostgres.rest.slots == before.rest.slots && onPostgres.rest.cursors == before.rest.cursors)
         #expect(onPostgres.rest.workers == before.rest.workers && onPostgres.rest.ledger == before.rest.ledger)
         #expect(onPostgres.rest.audit == before.rest.audit)
-        #expect(onPostgres.rest.pauses == before.rest.pauses)
+        #expect(onPostgres.rest.pauses == before.rest.pauses && onPostgres.rest.footage == before.rest.footage)
         #expect(try await pg.recordAudit(actor: "t", action: "retry", target: "job 2", detail: nil).id > before.rest.audit.map(\.id).max() ?? 0)
         // New rows on the target take new ids, after the copied ones.
         let next = try await pg.enqueue(NewJob(channel: "facts")).job.id
@@ -111,7 +113,7 @@ struct CopyTests {
         #expect(returned.jobs.filter { $0.job.id != next } == before.jobs)
         #expect(returned.rest.slots == before.rest.slots && returned.rest.cursors == before.rest.cursors && returned.rest.ledger == before.rest.ledger)
         #expect(Array(returned.rest.audit.prefix(2)) == before.rest.audit && returned.rest.audit.count == 3)
-        #expect(returned.rest.pauses == before.rest.pauses)
+        #expect(returned.rest.pauses == before.rest.pauses && returned.rest.footage == before.rest.footage)
         pg.close()
     }
 }

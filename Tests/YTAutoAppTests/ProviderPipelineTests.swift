@@ -31,6 +31,89 @@ import YTAutoTestSupport
         return (pipeline, store, job)
     }
 
+    /// A short whose scenes come from Pexels (the loopback fake): a photo for the honey scene, a
+    /// clip for the ocean one, both downloaded into the stock cache, recorded in the footage ledger
+    /// and credited in the description; the video is made from them.
+    @Test func aShortFromPexelsIsMadeFromItsFootageAndCreditsIt() async throws {
+        let tools = try ToolRunner()
+        let key = "pk-pipeline-0123456789abcdef"
+        let fake = try FakeStock(key: key)
+        let q = ToolRunner.ffmpegQuiet
+        let clip = dir.path("src-ocean.mp4"), photo = dir.path("src-honey.jpg")
+        try await tools.run(.ffmpeg, q + ["-f", "lavfi", "-i", "color=c=0x2050E0:s=1080x1920:r=25:d=3", "-pix_fmt", "yuv420p", clip])
+        try await tools.run(.ffmpeg, q + ["-f", "lavfi", "-i", "color=c=0xF0A020:s=1280x1920", "-frames:v", "1", photo])
+        fake.state.update { s in
+            s.files = ["ocean.mp4": try! Data(contentsOf: URL(fileURLWithPath: clip)), "honey.jpg": try! Data(contentsOf: URL(fileURLWithPath: photo))]
+            s.catalogue = [
+                .init(id: 104, video: true, tags: ["ocean", "waves"], author: "Dee", files: [(1080, 1920, "ocean.mp4")], seconds: 3),
+                .init(id: 201, video: false, tags: ["honey", "tombs"], author: "Eve", files: [(1280, 1920, "honey.jpg")]),
+            ]
+        }
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.format = .short
+        channel.durationRange = .init(min: 5, max: 30)
+        channel.services.images = .pexels
+        var providers = ProvidersConfig()
+        providers.pexels.baseURL = fake.baseURL
+        let store = try SQLiteJobStore(path: dir.path("stock.db"))
+        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["PEXELS_API_KEY": key]),
+                                        ledger: store, configDirectory: dir.url, footageLedger: store, stockCache: dir.url.appending(path: "stock"))
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                     tools: tools, services: services)
+        let sentences = [
+            "Honey found in ancient tombs was still good to eat.", "Jars of honey sealed in tombs kept for ages.",
+            "Far away, ocean waves roll over the sand.", "The ocean keeps its waves moving forever.", "Follow for more.",
+        ]
+        let script: [String: Any] = [
+            "script": ["title": "T", "hook": sentences[0], "body": sentences[1...3].joined(separator: " "), "cta": sentences[4], "channel": "facts"],
+            "sentences": sentences, "wordsPerSecond": 2.5, "topic": "how honey never spoils", "hookSentences": 1, "bodySentences": 3,
+        ]
+        let folder = dir.url.appending(path: "work/31")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
+        let now = Date()
+        let job = Job(id: 31, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        for stage in ["narration", "images", "clips", "compose"] {
+            let outcome = try await pipeline.run(stage: stage, job: job, dryRun: false)
+            guard case .done = outcome else { Issue.record("\(stage) ended \(outcome)"); return }
+        }
+        let media = try JSONDecoder().decode([FootageAsset].self, from: Data(contentsOf: folder.appending(path: "media.json")))
+        try #require(media.count == 2, "\(media)")
+        // The honey scene found no video, so the photo; the ocean scene's words (the call to action's are left out) found the clip.
+        #expect(media.map { $0.credit?.id } == ["201", "104"] && media.map(\.kind) == [.image, .clip])
+        #expect(media.allSatisfy { $0.path.hasPrefix(dir.url.appending(path: "stock/pexels").path) })
+        #expect(try await store.footageUsed(channel: "facts", days: 30, excludingJob: 0) == ["pexels:image:201", "pexels:clip:104"])
+        #expect(try await store.ledger(since: "2000-01-01").first { $0.provider == "pexels" && $0.unit == "requests" }?.amount
+                == Int64(fake.searches.count))
+
+        // The video shows the photo's orange first and the clip's blue at the end.
+        let video = folder.appending(path: "video.mp4").path
+        let duration = try await tools.duration(of: video)
+        func colour(at t: Double) async throws -> [UInt8] {
+            let png = dir.path("frame-\(t).png")
+            try await tools.run(.ffmpeg, q + ["-ss", String(format: "%.2f", t), "-i", video, "-frames:v", "1", "-vf", "crop=64:64:0:0", "-update", "1", png])
+            let raw = dir.path("frame-\(t).rgb")
+            try await tools.run(.ffmpeg, q + ["-i", png, "-vf", "scale=1:1", "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+        }
+        let first = try await colour(at: 0.5), last = try await colour(at: duration - 0.5)
+        #expect(first[0] > 180 && first[2] < 90, "orange at the start: \(first)")
+        #expect(last[2] > 150 && last[0] < 90, "blue at the end: \(last)")
+        if let out = ProcessInfo.processInfo.environment["YTAUTO_STOCK_FRAME"] {
+            try await tools.run(.ffmpeg, q + ["-ss", String(format: "%.2f", duration * 0.3), "-i", video, "-frames:v", "1", "-vf", "scale=540:-2", "-update", "1", out])
+        }
+
+        let meta = try MediaPipeline.metadata(scriptFile: folder.appending(path: "script.json"), channel: channel)
+        #expect(meta.description.hasSuffix("""
+            Footage:
+            Photo by Eve on Pexels: https://www.pexels.com/photo/honey-201/
+            Video by Dee on Pexels: https://www.pexels.com/video/ocean-104/
+            Footage provided by Pexels (https://www.pexels.com).
+            """), "\(meta.description)")
+    }
+
     @Test func a429MidNarrationDoesNotBuyTheFinishedSentencesAgain() async throws {
         let tools = try ToolRunner()
         let mp3 = dir.path("tone.mp3")

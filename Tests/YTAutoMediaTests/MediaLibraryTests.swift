@@ -67,14 +67,14 @@ import YTAutoTestSupport
     @Test func aMissingOrEmptyLibraryIsAClearError() async throws {
         let missing = MediaLibrary(root: dir.url.appending(path: "nowhere"), tools: tools)
         let e1 = await #expect(throws: MediaLibraryError.self) {
-            try await missing.footage(for: [FootageQuery(index: 0, text: "a", topic: "b", seconds: 5)], seed: "1")
+            try await missing.footage(for: [FootageQuery(index: 0, text: "a", topic: "b", seconds: 5)], job: 1)
         }
         #expect(e1?.description.contains("media.library") == true && e1?.message.contains("/nowhere is not a folder") == true)
         let empty = dir.url.appending(path: "empty")
         try FileManager.default.createDirectory(at: empty.appending(path: "music"), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: empty.appending(path: "music/a.wav"))
         let e2 = await #expect(throws: MediaLibraryError.self) {
-            try await MediaLibrary(root: empty, tools: tools).footage(for: [FootageQuery(index: 0, text: "a", topic: "b", seconds: 5)], seed: "1")
+            try await MediaLibrary(root: empty, tools: tools).footage(for: [FootageQuery(index: 0, text: "a", topic: "b", seconds: 5)], job: 1)
         }
         #expect(e2?.message.contains("has no pictures or clips") == true)
     }

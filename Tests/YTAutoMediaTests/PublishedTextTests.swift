@@ -76,4 +76,29 @@ import YTAutoCore
 
             """)
     }
+
+    @Test func stockFootageIsCreditedOnceEachWithinTheRoomLeft() throws {
+        func asset(_ kind: FootageAsset.Kind, _ provider: String, _ id: Int, _ author: String) -> FootageAsset {
+            FootageAsset(kind: kind, path: "/c/\(id)", source: provider.lowercased(), tags: [],
+                         credit: FootageCredit(provider: provider, id: String(id), author: author, authorURL: nil,
+                                               page: "https://example.com/\(provider.lowercased())/\(id)/", licence: "L"))
+        }
+        let assets = [asset(.clip, "Pexels", 1, "Ana <Studio>"), asset(.image, "Pixabay", 2, "Ben"), asset(.clip, "Pexels", 1, "Ana <Studio>"),
+                      FootageAsset(kind: .music, path: "/l/tune.wav", source: "library", tags: [])]
+        #expect(PublishedText.credits(assets, room: 5000) == """
+            Footage:
+            Video by Ana Studio on Pexels: https://example.com/pexels/1/
+            Photo by Ben on Pixabay: https://example.com/pixabay/2/
+            Footage provided by Pexels (https://www.pexels.com) and Pixabay (https://pixabay.com).
+            """)
+        #expect(PublishedText.credits([FootageAsset(kind: .image, path: "/l/a.png", source: "library", tags: [])], room: 5000) == nil)
+        // Forty clips in 600 bytes: the first lines, then how many more, never past the room.
+        let many = (1...40).map { asset(.clip, "Pexels", $0, "Author \($0)") }
+        let short = try #require(PublishedText.credits(many, room: 600))
+        #expect(short.utf8.count <= 600 && short.contains("Video by Author 1 on Pexels") && !short.contains("Author 40"))
+        let lines = short.split(separator: "\n")
+        let shown = lines.filter { $0.hasPrefix("Video by") }.count
+        #expect(lines.contains { $0 == "and \(40 - shown) more on Pexels" }, "\(short)")
+        #expect(PublishedText.credits(many, room: 20) == nil)
+    }
 }

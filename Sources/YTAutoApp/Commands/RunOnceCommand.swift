@@ -168,11 +168,12 @@ enum PipelineChoice {
         let credentials = try providerCredentials(config, global: global)
         let store = try await global.openStore()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let work = URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL
         let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
-                                        configDirectory: global.configDirectory)
+                                        configDirectory: global.configDirectory, footageLedger: store, stockCache: work.appending(path: "stock"))
         let pipeline = MediaPipeline(
             channels: config.channels,
-            workDirectory: URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL,
+            workDirectory: work,
             outputDirectory: URL(fileURLWithPath: config.outputDirectory, relativeTo: cwd).standardizedFileURL,
             tools: tools, services: services, onProgress: onProgress)
         return (pipeline, store)

@@ -72,6 +72,7 @@ indirect enum ConfigSchema: Sendable {
         "max_attempts": .whole(ConfigLimits.maxAttempts),
         "catch_up_window": .duration(ConfigLimits.catchUpWindow),
         "topic_recency_days": .whole(ConfigLimits.topicRecencyDays),
+        "footage_reuse_days": .whole(ConfigLimits.footageReuseDays),
     ]))
 
     static let voices: ConfigSchema = .dictionary(
@@ -84,6 +85,8 @@ indirect enum ConfigSchema: Sendable {
         "stable_diffusion": .map(keys(ProvidersConfig.StableDiffusion.configKeys, [
             "steps": .whole(ConfigLimits.stableDiffusionSteps),
         ])),
+        "pexels": .map(keys(ProvidersConfig.Pexels.configKeys, [:])),
+        "pixabay": .map(keys(ProvidersConfig.Pixabay.configKeys, [:])),
         "youtube": .map(keys(ProvidersConfig.YouTube.configKeys, [
             "privacy_status": .choice(["private", "unlisted", "public"], what: "a privacy status"),
             "daily_quota": .whole(ConfigLimits.youtubeDailyQuota),

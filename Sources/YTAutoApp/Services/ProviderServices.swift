@@ -18,6 +18,10 @@ public struct ProviderServices: ServiceFactory {
     let ledger: any QuotaLedger
     let offline: OfflineServices
     let configDirectory: URL
+    /// Which stock footage each channel used (``FootageLedger``): the store.
+    let footageLedger: (any FootageLedger)?
+    /// Where stock searches and downloads are kept (`<work_dir>/stock`).
+    let stockCache: URL
     let clock: @Sendable () -> Date
     /// Told when a TTS engine gives way to the next one.
     let onFallback: (@Sendable (String, any Error) -> Void)?
@@ -26,6 +30,7 @@ public struct ProviderServices: ServiceFactory {
 
     public init(
         tools: ToolRunner, config: ProvidersConfig, credentials: Credentials, ledger: any QuotaLedger, configDirectory: URL,
+        footageLedger: (any FootageLedger)? = nil, stockCache: URL? = nil,
         clock: @escaping @Sendable () -> Date = Date.init, onFallback: (@Sendable (String, any Error) -> Void)? = nil,
         onLedgerFailure: (@Sendable (_ what: String, _ error: any Error) -> Void)? = nil
     ) {
@@ -35,6 +40,8 @@ public struct ProviderServices: ServiceFactory {
         self.ledger = ledger
         self.offline = OfflineServices(tools: tools)
         self.configDirectory = configDirectory
+        self.footageLedger = footageLedger
+        self.stockCache = stockCache ?? configDirectory.appending(path: "stock")
         self.clock = clock
         self.onFallback = onFallback
         self.onLedgerFailure = onLedgerFailure ?? { what, error in
@@ -69,9 +76,9 @@ public struct ProviderServices: ServiceFactory {
         }
     }
 
-    func key(_ name: String, for what: String) throws -> String {
+    func key(_ name: String, for what: String, family: ProviderError.Family = .llm) throws -> String {
         do { return try credentials.require(name, for: what) } catch let e as CredentialsError {
-            throw ProviderError(family: .llm, reason: "no_credentials", message: e.description, isRetryable: false)
+            throw ProviderError(family: family, reason: "no_credentials", message: e.description, isRetryable: false)
         }
     }
 
@@ -119,8 +126,8 @@ public struct ProviderServices: ServiceFactory {
 
     public func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator {
         switch channel.services.images {
-        case .procedural, .library:
-            // (A library channel's scenes come from ``footageSource(for:)``; its generator is the offline one.)
+        case .procedural, .library, .pexels, .pixabay:
+            // (A library or stock channel's scenes come from ``footageSource(for:)``; its generator is the offline one.)
             return try offline.imageGenerator(for: channel, width: width, height: height)
         case .openai:
             return OpenAIImageGenerator(
@@ -134,7 +141,24 @@ public struct ProviderServices: ServiceFactory {
     }
 
     public func footageSource(for channel: ChannelConfig) throws -> (any FootageSource)? {
-        try offline.footageSource(for: channel)
+        let search: any StockSearch
+        switch channel.services.images {
+        case .pexels:
+            search = PexelsSearch(baseURL: config.pexels.baseURL,
+                                  apiKey: try key("PEXELS_API_KEY", for: "channel \(channel.name)'s images: pexels", family: .image),
+                                  usage: usage(channel), clock: clock)
+        case .pixabay:
+            search = PixabaySearch(baseURL: config.pixabay.baseURL,
+                                   apiKey: try key("PIXABAY_API_KEY", for: "channel \(channel.name)'s images: pixabay", family: .image),
+                                   safeSearch: config.pixabay.safeSearch, usage: usage(channel), clock: clock)
+        default:
+            return try offline.footageSource(for: channel)
+        }
+        // The channel's media library, if it has one, still gives the music.
+        let music = channel.mediaLibrary.map { MediaLibrary(root: URL(fileURLWithPath: $0), tools: tools) }
+        return StockFootageSource(search: search, cache: stockCache, channel: channel.name, reuseDays: channel.footageReuseDays,
+                                  ledger: footageLedger, width: channel.format.width, height: channel.format.height, tools: tools,
+                                  musicSource: music, clock: clock)
     }
 
     public func youTubeOAuth() throws -> YouTubeOAuth {

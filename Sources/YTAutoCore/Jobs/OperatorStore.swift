@@ -38,7 +38,7 @@ public struct LedgerEntry: Sendable, Hashable {
 /// read (workers, slots, stage runs, running attempts) and do (prune). The commands hold an
 /// `any OperatorStore` that one place opens from `--db` (`GlobalOptions.openStore`); the
 /// engine's own tools (`backup`, `check`, `migrate`) are the only ones that know it is SQLite.
-public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger {
+public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, FootageLedger {
     /// Whether it was opened for reading only.
     var isReadOnly: Bool { get }
 

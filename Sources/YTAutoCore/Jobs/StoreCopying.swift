@@ -19,7 +19,7 @@ public struct CopiedJob: Sendable, Hashable {
 }
 
 /// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
-/// cursors, the quota ledger, the audit log (oldest first) and the paused channels.
+/// cursors, the quota ledger, the audit log (oldest first), the paused channels and the footage ledger.
 public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
@@ -27,15 +27,17 @@ public struct CopiedInstallation: Sendable, Hashable {
     public var ledger: [LedgerEntry]
     public var audit: [AuditEntry]
     public var pauses: [ChannelPause]
+    public var footage: [FootageUse]
 
     public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
-                pauses: [ChannelPause]) {
+                pauses: [ChannelPause], footage: [FootageUse]) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
         self.ledger = ledger
         self.audit = audit
         self.pauses = pauses
+        self.footage = footage
     }
 }
 
@@ -44,9 +46,9 @@ public struct CopiedInstallation: Sendable, Hashable {
 public protocol StoreCopying: ConsoleStore {
     /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts, stage runs and review.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
-    /// Workers, slots, cursors, ledger, audit log and pauses.
+    /// Workers, slots, cursors, ledger, audit log, pauses and footage uses.
     func copiedInstallation() async throws -> CopiedInstallation
-    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry or pause).
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry, pause or footage use).
     func isEmptyForCopy() async throws -> Bool
     /// Writes `jobs` (ids kept) in one transaction.
     func insertCopied(_ jobs: [CopiedJob]) async throws

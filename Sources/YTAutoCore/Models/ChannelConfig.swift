@@ -68,6 +68,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     /// relative to the working directory like `work_dir`). When set, the channel's scenes and
     /// music come from it unless `images:` names another source.
     public var mediaLibrary: String?
+    /// Days before a stock clip or photo (Pexels, Pixabay) may appear again on this channel
+    /// (config: `footage_reuse_days`, default 30; 0 lets it). What was used is in `footage_uses`.
+    public var footageReuseDays = 30
 
     /// The caption style in use: the configured one, else `words` for shorts and `line` for long videos.
     public var captions: CaptionStyle { captionStyle ?? (format == .short ? .words : .line) }
@@ -110,6 +113,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case review
         case captions
         case mediaLibrary = "media_library"
+        case footageReuseDays = "footage_reuse_days"
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -156,6 +160,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.services.publisher = try c.decodeIfPresent(ChannelServices.Publisher.self, forKey: .publisher) ?? .local
         self.review = try c.decodeIfPresent(Bool.self, forKey: .review) ?? false
         self.captionStyle = try c.decodeIfPresent(CaptionStyle.self, forKey: .captions)
+        self.footageReuseDays = try c.decodeWholeNumber(forKey: .footageReuseDays, in: ConfigLimits.footageReuseDays) ?? footageReuseDays
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -182,6 +187,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(review, forKey: .review)
         try c.encodeIfPresent(captionStyle, forKey: .captions)
         try c.encodeIfPresent(mediaLibrary, forKey: .mediaLibrary)
+        try c.encode(footageReuseDays, forKey: .footageReuseDays)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.

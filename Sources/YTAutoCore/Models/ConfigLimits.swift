@@ -13,6 +13,7 @@ public enum ConfigLimits {
     /// `priority` of a channel and `ytauto enqueue --priority`.
     public static let priority = -1_000_000...1_000_000
     public static let topicRecencyDays = 0...3_650
+    public static let footageReuseDays = 0...3_650
     /// `catch_up_window`: up to 30 days (a scheduler down longer than that should not flood the queue).
     public static let catchUpWindow: ClosedRange<Double> = 0...(30 * 86_400)
 

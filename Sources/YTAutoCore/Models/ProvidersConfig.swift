@@ -9,6 +9,8 @@ public struct ChannelServices: Sendable, Codable, Hashable {
         case stableDiffusion = "stable_diffusion"
         /// The channel's `media_library:` folder (its default when one is set).
         case library
+        /// Stock clips and photos searched by each scene's words (``ProvidersConfig/Pexels``, ``ProvidersConfig/Pixabay``).
+        case pexels, pixabay
     }
     public enum TTS: String, Sendable, Codable, Hashable, CaseIterable { case espeak, elevenlabs, openai }
     public enum Publisher: String, Sendable, Codable, Hashable, CaseIterable { case local, youtube }
@@ -98,6 +100,35 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         }
     }
 
+    /// Pexels' API (`PEXELS_API_KEY`): videos and photos, 200 requests an hour by default.
+    public struct Pexels: Sendable, Codable, Hashable {
+        public var baseURL = "https://api.pexels.com"
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseURL = "base_url" }
+        public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
+        public init(from d: any Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
+        }
+    }
+
+    /// Pixabay's API (`PIXABAY_API_KEY`): videos and photos, 100 requests a minute.
+    public struct Pixabay: Sendable, Codable, Hashable {
+        public var baseURL = "https://pixabay.com/api"
+        /// Only what Pixabay marks suitable for all ages (its `safesearch`).
+        public var safeSearch = true
+        enum CodingKeys: String, CodingKey, CaseIterable { case baseURL = "base_url", safeSearch = "safesearch" }
+        public init() {}
+        /// The keys this mapping takes (unknown ones are refused, see AppConfig).
+        public static let configKeys = CodingKeys.allCases.map(\.stringValue)
+        public init(from d: any Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
+            safeSearch = try c.decodeIfPresent(Bool.self, forKey: .safeSearch) ?? safeSearch
+        }
+    }
+
     public struct YouTube: Sendable, Codable, Hashable {
         public var authURL = "https://accounts.google.com/o/oauth2/v2/auth"
         public var tokenURL = "https://oauth2.googleapis.com/token"
@@ -154,12 +185,14 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
     public var anthropic = Anthropic()
     public var elevenlabs = ElevenLabs()
     public var stableDiffusion = StableDiffusion()
+    public var pexels = Pexels()
+    public var pixabay = Pixabay()
     public var youtube = YouTube()
     /// API keys and client secrets (mode 0600); the environment wins over it.
     public var credentialsFile = "./credentials.yaml"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case openai, anthropic, elevenlabs, youtube
+        case openai, anthropic, elevenlabs, youtube, pexels, pixabay
         case stableDiffusion = "stable_diffusion"
         case credentialsFile = "credentials_file"
     }
@@ -173,6 +206,8 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         anthropic = try c.decodeIfPresent(Anthropic.self, forKey: .anthropic) ?? anthropic
         elevenlabs = try c.decodeIfPresent(ElevenLabs.self, forKey: .elevenlabs) ?? elevenlabs
         stableDiffusion = try c.decodeIfPresent(StableDiffusion.self, forKey: .stableDiffusion) ?? stableDiffusion
+        pexels = try c.decodeIfPresent(Pexels.self, forKey: .pexels) ?? pexels
+        pixabay = try c.decodeIfPresent(Pixabay.self, forKey: .pixabay) ?? pixabay
         youtube = try c.decodeIfPresent(YouTube.self, forKey: .youtube) ?? youtube
         credentialsFile = try c.decodeIfPresent(String.self, forKey: .credentialsFile) ?? credentialsFile
     }

@@ -90,22 +90,83 @@ public struct FootageAsset: Sendable, Codable, Hashable {
     public var matched: [String]
     /// A clip's or a track's length in seconds.
     public var seconds: Double?
-    public init(kind: Kind, path: String, source: String, tags: [String], matched: [String] = [], seconds: Double? = nil) {
+    /// Whose it is and under which licence, for footage from a stock provider (none for the
+    /// operator's own library).
+    public var credit: FootageCredit?
+    public init(kind: Kind, path: String, source: String, tags: [String], matched: [String] = [], seconds: Double? = nil,
+                credit: FootageCredit? = nil) {
         self.kind = kind
         self.path = path
         self.source = source
         self.tags = tags
         self.matched = matched
         self.seconds = seconds
+        self.credit = credit
+    }
+}
+
+/// Where a stock asset comes from: the provider's id and page, its author, its licence. The
+/// description credits it (``FootageCredit/line``), and ``FootageLedger`` keeps it from being
+/// used again on the channel too soon (``key``).
+public struct FootageCredit: Sendable, Codable, Hashable {
+    /// The provider's name as it asks to be credited: `Pexels`, `Pixabay`.
+    public var provider: String
+    /// The provider's id of the photo or video.
+    public var id: String
+    public var author: String
+    public var authorURL: String?
+    /// The asset's page on the provider's site.
+    public var page: String
+    public var licence: String
+    public init(provider: String, id: String, author: String, authorURL: String?, page: String, licence: String) {
+        self.provider = provider
+        self.id = id
+        self.author = author
+        self.authorURL = authorURL
+        self.page = page
+        self.licence = licence
+    }
+
+    /// The asset's key in the footage ledger: `pexels:clip:1448735`.
+    public func key(kind: FootageAsset.Kind) -> String { "\(provider.lowercased()):\(kind.rawValue):\(id)" }
+
+    /// The credit as the providers ask for it: "Video by NAME on Pexels: PAGE".
+    public func line(kind: FootageAsset.Kind) -> String {
+        "\(kind == .clip ? "Video" : "Photo") by \(author) on \(provider): \(page)"
     }
 }
 
 /// Finds footage and music for a video's scenes: the operator's media library (``MediaLibrary``
-/// in YTAutoMedia).
+/// in YTAutoMedia) or a stock provider (``StockFootageSource`` in YTAutoProviders).
 public protocol FootageSource: Sendable {
-    /// One picture or clip for each scene, in order. `seed` makes the choice repeatable for a job.
-    func footage(for scenes: [FootageQuery], seed: String) async throws -> [FootageAsset]
+    /// One picture or clip for each scene of `job`, in order; the same job gets the same choice
+    /// when its stage runs again.
+    func footage(for scenes: [FootageQuery], job: Int64) async throws -> [FootageAsset]
     /// A track for the music bed among those tagged with any of `tags`, or any track; nil when
     /// the source has no music (the bed is then synthesised).
-    func music(tags: [String], seed: String) async throws -> FootageAsset?
+    func music(tags: [String], job: Int64) async throws -> FootageAsset?
+}
+
+/// Which stock footage each channel used, and when (the `footage_uses` table): a stock clip or
+/// photo is not used again on the same channel within the channel's `footage_reuse_days`.
+public protocol FootageLedger: Sendable {
+    /// The keys (``FootageCredit/key(kind:)``) of what `channel` used in the last `days` days,
+    /// by the store's clock, in jobs other than `job` (a job's own retry may pick the same again).
+    func footageUsed(channel: String, days: Int, excludingJob job: Int64) async throws -> Set<String>
+    /// Records that `job` of `channel` used `keys`, now; a key used before moves to now.
+    func recordFootage(channel: String, job: Int64, keys: [String]) async throws
+}
+
+/// One row of the footage ledger, as `ytauto-admin copy` moves it.
+public struct FootageUse: Sendable, Hashable {
+    public var channel: String
+    public var key: String
+    public var jobID: Int64
+    public var usedAt: Date
+    public init(channel: String, key: String, jobID: Int64, usedAt: Date) {
+        self.channel = channel
+        self.key = key
+        self.jobID = jobID
+        self.usedAt = usedAt
+    }
 }

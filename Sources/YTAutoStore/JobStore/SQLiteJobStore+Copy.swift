@@ -25,12 +25,12 @@ extension SQLiteJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
-            audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels())
+            audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
-            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses"].allSatisfy { table in
+            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
         }
@@ -115,6 +115,9 @@ extension SQLiteJobStore: StoreCopying {
             }
             for p in installation.pauses {
                 try db.run("INSERT INTO channel_pauses (channel, paused_at, paused_by) VALUES (?, ?, ?)", [p.channel, p.pausedAt, p.pausedBy])
+            }
+            for f in installation.footage {
+                try db.run("INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?, ?, ?, ?)", [f.channel, f.key, f.jobID, f.usedAt])
             }
         }
     }

@@ -5,7 +5,7 @@ import Foundation
 /// When one item fails, no new item starts, but those already running finish (and keep their
 /// files), so a retry reuses them; then the first error is thrown. Cancelling the calling task
 /// still cancels every item.
-func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (Int, T) async throws -> R) async throws -> [R] {
+public func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (Int, T) async throws -> R) async throws -> [R] {
     try await withThrowingTaskGroup(of: (Int, Result<R, any Error>).self) { group in
         var results = [R?](repeating: nil, count: items.count)
         var next = 0

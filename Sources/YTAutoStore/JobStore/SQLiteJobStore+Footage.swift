@@ -1,0 +1,41 @@
+import Foundation
+import YTAutoCore
+
+/// The footage ledger (``FootageLedger``) on SQLite: rows of `footage_uses`, one a channel and asset.
+extension SQLiteJobStore: FootageLedger {
+    public func footageUsed(channel: String, days: Int, excludingJob job: Int64) async throws -> Set<String> {
+        // 0 days: the channel may use anything again.
+        guard days > 0 else { return [] }
+        let since = now().addingTimeInterval(-Double(days) * 86_400)
+        return try await database.read { db in
+            // An index seek on the primary key's channel, then the channel's own rows.
+            Set(try db.query("SELECT asset FROM footage_uses WHERE channel = ? AND used_at >= ? AND job_id <> ?", [channel, since, job]).map {
+                try StoredRow($0, table: "footage_uses", key: "asset", as: "footage use").string("asset")
+            })
+        }
+    }
+
+    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
+        guard !keys.isEmpty else { return }
+        let now = self.now()
+        try await database.write { db in
+            for key in Set(keys) {
+                try db.run("""
+                    INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+                    """, [channel, key, job, now])
+            }
+        }
+    }
+
+    /// Every row, for `ytauto-admin copy`.
+    func footageUses() async throws -> [FootageUse] {
+        try await database.read { db in
+            try db.query("SELECT channel, asset, job_id, used_at FROM footage_uses ORDER BY channel, asset").map { row in
+                let r = StoredRow(row, table: "footage_uses", key: "asset", as: "footage use")
+                return FootageUse(channel: try r.string("channel"), key: try r.string("asset"), jobID: try r.int("job_id"),
+                                  usedAt: try r.date("used_at"))
+            }
+        }
+    }
+}
