@@ -23,11 +23,14 @@ public struct ChannelHistory: Sendable {
         public var at: Date
         public var topic: String
         public var script: Script
-        public init(job: Int64, at: Date, topic: String, script: Script) {
+        /// The difference hash of its thumbnail (``NearDuplicates``), once the thumbnail stage made it.
+        public var thumbnailHash: String?
+        public init(job: Int64, at: Date, topic: String, script: Script, thumbnailHash: String? = nil) {
             self.job = job
             self.at = at
             self.topic = topic
             self.script = script
+            self.thumbnailHash = thumbnailHash
         }
     }
 
@@ -55,11 +58,26 @@ public struct ChannelHistory: Sendable {
         try locked(channel) {
             var entries = read(channel).filter { $0.job != entry.job }
             entries.insert(entry, at: 0)
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try Files.writeNow(try encoder.encode(Array(entries.prefix(limit))), to: file(channel).path)
+            try write(entries, channel)
         }
+    }
+
+    /// Sets the thumbnail hash of `job`'s entry; nothing if the job has none (its script was
+    /// written before the history kept it, or on another host).
+    public func recordThumbnail(_ hash: String, job: Int64, channel: String) throws {
+        try locked(channel) {
+            var entries = read(channel)
+            guard let i = entries.firstIndex(where: { $0.job == job }) else { return }
+            entries[i].thumbnailHash = hash
+            try write(entries, channel)
+        }
+    }
+
+    private func write(_ entries: [Entry], _ channel: String) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Files.writeNow(try encoder.encode(Array(entries.prefix(limit))), to: file(channel).path)
     }
 
     private func read(_ channel: String) -> [Entry] {

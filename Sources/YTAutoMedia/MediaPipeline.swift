@@ -166,8 +166,13 @@ public struct MediaPipeline: StagedPipeline {
         // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
         script.title = PublishedText.title(script.title, topic: topic)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
-        try history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
+        if let (twin, share) = NearDuplicates.repeatedScript(hook + body + cta, recent: recent, percent: channel.duplicateSentencesPercent) {
+            throw NearDuplicateError(what: "the script repeats \(Int((share * 100).rounded())) % of its sentences from job \(twin.job)'s "
+                + "(\"\(twin.script.title)\", \(Timestamp.string(twin.at))); the channel allows less than \(channel.duplicateSentencesPercent) % "
+                + "(duplicate_sentences_percent)")
+        }
+        try history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
                               hookSentences: hook.count, bodySentences: body.count)
         return [try await Self.write(file, dir.appending(path: "script.json"))]
@@ -314,9 +319,13 @@ public struct MediaPipeline: StagedPipeline {
     /// format, as a generated one would be.
     func footage(from source: any FootageSource, scenes planned: [Scene], script: ScriptFile, segments: [Segment],
                  job: Job, channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+        // A scene's visual is the script's for its first sentence (found by its text: the
+        // narration may have dropped closing body sentences, so indices can shift).
         let queries = planned.map { scene in
-            FootageQuery(index: scene.index, text: scene.sentences.map { segments[$0].text }.joined(separator: " "),
-                         topic: script.topic, seconds: scene.duration)
+            let first = scene.sentences.first.flatMap { script.sentences.firstIndex(of: segments[$0].text) }
+            return FootageQuery(index: scene.index, text: scene.sentences.map { segments[$0].text }.joined(separator: " "),
+                                topic: script.topic, seconds: scene.duration,
+                                visual: first.flatMap { script.script.visual(forSentence: $0, of: script.sentences.count) })
         }
         let assets = try await source.footage(for: queries, job: job.id)
         let scenes = zip(planned, assets).map { scene, asset in
@@ -459,6 +468,15 @@ public struct MediaPipeline: StagedPipeline {
         guard v?["width"] as? Int == 1280, v?["height"] as? Int == 720, artifact.bytes < 2_000_000 else {
             throw QualityGateError(issues: ["the thumbnail is not a 1280×720 JPEG under 2 MB (\(artifact.bytes) bytes)"])
         }
+        // Not a near-duplicate of the channel's recent thumbnails; then its hash joins them.
+        let hash = try await NearDuplicates.differenceHash(of: path.path, tools: tools)
+        let history = ChannelHistory(folder: workDirectory.appending(path: "history"))
+        let recent = try history.recent(channel.name).filter { $0.job != job.id }
+        if let (twin, bits) = NearDuplicates.repeatedThumbnail(hash, recent: recent, bits: channel.duplicateThumbnailBits) {
+            throw NearDuplicateError(what: "the thumbnail is \(bits) bits of 64 from job \(twin.job)'s (\"\(twin.script.title)\"); "
+                + "the channel needs more than \(channel.duplicateThumbnailBits) (duplicate_thumbnail_bits)")
+        }
+        try history.recordThumbnail(hash, job: job.id, channel: channel.name)
         return [artifact]
     }
 

@@ -153,7 +153,7 @@ import YTAutoCore
     @Test func aMistypedKeyFarFromAnyKnownOneListsTheKnownKeys() {
         let p = problems("channels:\n  - name: facts\n    providers:\n      x: 1\n")
         #expect(p.count == 1)
-        #expect(p.first?.hasPrefix("line 3, channels[0].providers: unknown key 'providers'; known keys: captions, catch_up_window, duration,") == true)
+        #expect(p.first?.hasPrefix("line 3, channels[0].providers: unknown key 'providers'; known keys: captions, catch_up_window, duplicate_sentences_percent, duplicate_thumbnail_bits, duration,") == true)
     }
 
     @Test func theSampleAndEveryRangeBoundParse() throws {

@@ -65,7 +65,9 @@ import YTAutoTestSupport
             "Far away, ocean waves roll over the sand.", "The ocean keeps its waves moving forever.", "Follow for more.",
         ]
         let script: [String: Any] = [
-            "script": ["title": "T", "hook": sentences[0], "body": sentences[1...3].joined(separator: " "), "cta": sentences[4], "channel": "facts"],
+            // The writer's visual searches, one a sentence (as an LLM is asked for them).
+            "script": ["title": "T", "hook": sentences[0], "body": sentences[1...3].joined(separator: " "), "cta": sentences[4], "channel": "facts",
+                       "visuals": ["Honey jar", "honey tombs", "ocean waves", "ocean sunset", "phone screen"]],
             "sentences": sentences, "wordsPerSecond": 2.5, "topic": "how honey never spoils", "hookSentences": 1, "bodySentences": 3,
         ]
         let folder = dir.url.appending(path: "work/31")
@@ -84,6 +86,8 @@ import YTAutoTestSupport
         // The honey scene found no video, so the photo; the ocean scene's words (the call to action's are left out) found the clip.
         #expect(media.map { $0.credit?.id } == ["201", "104"] && media.map(\.kind) == [.image, .clip])
         #expect(media.allSatisfy { $0.path.hasPrefix(dir.url.appending(path: "stock/pexels").path) })
+        // Each scene was searched first with the visual of its first sentence.
+        #expect(fake.searches.first?.query["query"] == "honey jar" && media.map(\.matched) == [["honey", "jar"], ["ocean", "waves"]])
         #expect(try await store.footageUsed(channel: "facts", days: 30, excludingJob: 0) == ["pexels:image:201", "pexels:clip:104"])
         #expect(try await store.ledger(since: "2000-01-01").first { $0.provider == "pexels" && $0.unit == "requests" }?.amount
                 == Int64(fake.searches.count))
@@ -237,6 +241,53 @@ import YTAutoTestSupport
         let message = try #require(told.value.first)
         #expect(message.contains("321 tokens of openai for channel \(channel.name)") && message.contains("quota_ledger"), "\(message)")
         #expect(!message.contains("sk-ledger-test"))
+    }
+
+    /// An LLM that writes the same script for two jobs of a channel: the second fails its script
+    /// stage `video.near_duplicate`, naming the first job, before anything is narrated; with the
+    /// check off it passes; the first job's own stage run again passes.
+    @Test func aScriptThatRepeatsARecentOneIsANearDuplicate() async throws {
+        let server = try LoopbackServer { _ in
+            .json(200, [
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
+                "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": Self.script, "refusal": NSNull()]]],
+                "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
+            ])
+        }
+        defer { withExtendedLifetime(server) {} }
+        var providers = ProvidersConfig()
+        providers.openai.baseURL = server.baseURL + "/v1"
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 10, max: 40)
+        channel.services.script = .openai
+        let tools = try ToolRunner()
+        let store = try SQLiteJobStore(path: dir.path("dup.db"))
+        func pipeline(_ channel: ChannelConfig) -> MediaPipeline {
+            let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-dup-0123456789"]),
+                                            ledger: store, configDirectory: dir.url)
+            return MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                 tools: tools, services: services)
+        }
+        func job(_ id: Int64) -> Job {
+            let now = Date()
+            return Job(id: id, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                       attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                       currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        }
+        _ = try await pipeline(channel).run(stage: "script", job: job(1), dryRun: false)
+        _ = try await pipeline(channel).run(stage: "script", job: job(1), dryRun: false)  // its own stage again: not compared with itself
+        await #expect {
+            try await pipeline(channel).run(stage: "script", job: job(2), dryRun: false)
+        } throws: { error in
+            let e = error as? NearDuplicateError
+            return e?.code == "video.near_duplicate" && e?.isRetryable == false
+                && e?.message.contains("repeats 100 % of its sentences from job 1's") == true && e?.message.contains("duplicate_sentences_percent") == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("work/2/script.json")))
+        var lenient = channel
+        lenient.duplicateSentencesPercent = 0
+        _ = try await pipeline(lenient).run(stage: "script", job: job(3), dryRun: false)
+        #expect(FileManager.default.fileExists(atPath: dir.path("work/3/script.json")))
     }
 
     static let script: String = {

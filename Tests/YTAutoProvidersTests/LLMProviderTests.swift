@@ -65,6 +65,29 @@ import YTAutoTestSupport
             wordsPerSecond: Self.wordsPerSecond, usage: recorder(usage))
     }
 
+    /// The model is asked for a footage search per sentence; its list is kept with the script,
+    /// and a script without one is still a script.
+    @Test func theVisualSearchesAreAskedForAndKept() async throws {
+        let requests = Shared<[LoopbackRequest]>([])
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(Self.scriptJSON(sentences: 8).utf8)) as? [String: Any])
+        object["visuals"] = ["old honey jar", " ", "bees on honeycomb", 7]
+        let withVisuals = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let server = try LoopbackServer { req in
+            let n = requests.update { r -> Int in r.append(req); return r.count }
+            return Self.completion(n == 1 ? withVisuals : Self.scriptJSON(sentences: 8))
+        }
+        defer { withExtendedLifetime(server) {} }
+        let script = try await openAI(server).generate(topic: "how honey never spoils", channel: Self.facts)
+        #expect(script.visuals == ["old honey jar", "bees on honeycomb"], "blank and non-text entries are left out")
+        let system = try #require((requests.value.first?.json?["messages"] as? [[String: String]])?.first?["content"])
+        #expect(system.contains("\"visuals\"") && system.contains("stock-footage search"))
+        let plain = try await openAI(server).generate(topic: "how honey never spoils", channel: Self.facts)
+        #expect(plain.visuals == nil && plain.title == "Why Honey Never Spoils")
+        // Two visuals for ten sentences: each sentence gets the one at its place in proportion.
+        #expect((0..<10).map { script.visual(forSentence: $0, of: 10) } == Array(repeating: "old honey jar", count: 5) + Array(repeating: "bees on honeycomb", count: 5))
+        #expect(script.visual(forSentence: 10, of: 10) == nil)
+    }
+
     @Test func openAISendsTheChannelsPromptAndParsesTheScript() async throws {
         let requests = Shared<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in

@@ -272,6 +272,10 @@ import YTAutoTestSupport
         #expect(StockFootageSource.queries(for: scene(0, "It is so.")) == [["lighthouses", "matter"]])
         #expect(StockFootageSource.queries(for: scene(0, "Another lighthouse warned the ships."))
                 == [["another", "lighthouse", "warned"], ["lighthouse"], ["lighthouses", "matter"]])
+        // The script's visual for the scene comes first, as written.
+        var withVisual = scene(0, "Another lighthouse warned the ships.")
+        withVisual.visual = "Stormy LIGHTHOUSE at night"
+        #expect(StockFootageSource.queries(for: withVisual).first == ["stormy", "lighthouse", "at", "night"])
     }
 
     @Test func theRenditionIsTheSmallestThatCoversTheFormat() {

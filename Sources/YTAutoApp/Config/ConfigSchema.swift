@@ -73,6 +73,8 @@ indirect enum ConfigSchema: Sendable {
         "catch_up_window": .duration(ConfigLimits.catchUpWindow),
         "topic_recency_days": .whole(ConfigLimits.topicRecencyDays),
         "footage_reuse_days": .whole(ConfigLimits.footageReuseDays),
+        "duplicate_sentences_percent": .whole(ConfigLimits.percent),
+        "duplicate_thumbnail_bits": .whole(ConfigLimits.hashBits),
     ]))
 
     static let voices: ConfigSchema = .dictionary(

@@ -71,6 +71,13 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     /// Days before a stock clip or photo (Pexels, Pixabay) may appear again on this channel
     /// (config: `footage_reuse_days`, default 30; 0 lets it). What was used is in `footage_uses`.
     public var footageReuseDays = 30
+    /// A script that repeats this share (percent) of its sentences from one of the channel's
+    /// recent scripts is a near-duplicate and fails `video.near_duplicate` (config:
+    /// `duplicate_sentences_percent`, default 60; 0 turns the check off).
+    public var duplicateSentencesPercent = 60
+    /// A thumbnail whose difference hash is within this many bits (of 64) of a recent one's is a
+    /// near-duplicate (config: `duplicate_thumbnail_bits`, default 3; 0 turns the check off).
+    public var duplicateThumbnailBits = 3
 
     /// The caption style in use: the configured one, else `words` for shorts and `line` for long videos.
     public var captions: CaptionStyle { captionStyle ?? (format == .short ? .words : .line) }
@@ -114,6 +121,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case captions
         case mediaLibrary = "media_library"
         case footageReuseDays = "footage_reuse_days"
+        case duplicateSentencesPercent = "duplicate_sentences_percent"
+        case duplicateThumbnailBits = "duplicate_thumbnail_bits"
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -161,6 +170,9 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.review = try c.decodeIfPresent(Bool.self, forKey: .review) ?? false
         self.captionStyle = try c.decodeIfPresent(CaptionStyle.self, forKey: .captions)
         self.footageReuseDays = try c.decodeWholeNumber(forKey: .footageReuseDays, in: ConfigLimits.footageReuseDays) ?? footageReuseDays
+        self.duplicateSentencesPercent = try c.decodeWholeNumber(forKey: .duplicateSentencesPercent, in: ConfigLimits.percent)
+            ?? duplicateSentencesPercent
+        self.duplicateThumbnailBits = try c.decodeWholeNumber(forKey: .duplicateThumbnailBits, in: ConfigLimits.hashBits) ?? duplicateThumbnailBits
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -188,6 +200,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encodeIfPresent(captionStyle, forKey: .captions)
         try c.encodeIfPresent(mediaLibrary, forKey: .mediaLibrary)
         try c.encode(footageReuseDays, forKey: .footageReuseDays)
+        try c.encode(duplicateSentencesPercent, forKey: .duplicateSentencesPercent)
+        try c.encode(duplicateThumbnailBits, forKey: .duplicateThumbnailBits)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.

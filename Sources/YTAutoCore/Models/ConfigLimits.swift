@@ -14,6 +14,10 @@ public enum ConfigLimits {
     public static let priority = -1_000_000...1_000_000
     public static let topicRecencyDays = 0...3_650
     public static let footageReuseDays = 0...3_650
+    /// `duplicate_sentences_percent`.
+    public static let percent = 0...100
+    /// `duplicate_thumbnail_bits`: of a 64-bit hash.
+    public static let hashBits = 0...64
     /// `catch_up_window`: up to 30 days (a scheduler down longer than that should not flood the queue).
     public static let catchUpWindow: ClosedRange<Double> = 0...(30 * 86_400)
 

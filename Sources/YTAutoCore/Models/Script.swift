@@ -1,3 +1,5 @@
+import Foundation
+
 /// A narrated script: the seed's `Script(title, hook, body, cta, channel)`.
 public struct Script: Sendable, Codable, Hashable {
     public var title: String
@@ -5,13 +7,28 @@ public struct Script: Sendable, Codable, Hashable {
     public var body: String
     public var cta: String
     public var channel: ChannelType
+    /// What to show: a short stock-footage search ("honey jar closeup") for each sentence of the
+    /// hook, body and call to action in order, when the writer gives them (an LLM is asked to);
+    /// nil from the template writer, whose scenes are searched by their own words.
+    public var visuals: [String]?
 
-    public init(title: String, hook: String, body: String, cta: String, channel: ChannelType) {
+    public init(title: String, hook: String, body: String, cta: String, channel: ChannelType, visuals: [String]? = nil) {
         self.title = title
         self.hook = hook
         self.body = body
         self.cta = cta
         self.channel = channel
+        self.visuals = visuals
+    }
+
+    /// The search for sentence `index` of `count` (hook, body and call to action in order): its
+    /// own visual when the writer gave one for each sentence, else the one at the same place
+    /// in proportion; nil when there are none.
+    public func visual(forSentence index: Int, of count: Int) -> String? {
+        guard let visuals, !visuals.isEmpty, count > 0, index >= 0, index < count else { return nil }
+        let v = visuals[visuals.count == count ? index : min(visuals.count - 1, index * visuals.count / count)]
+        let trimmed = v.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     /// The narrated text, in reading order: hook, body, call to action. The title is not read.

@@ -69,11 +69,14 @@ public struct FootageQuery: Sendable, Hashable {
     public var text: String
     public var topic: String
     public var seconds: Double
-    public init(index: Int, text: String, topic: String, seconds: Double) {
+    /// What the script's writer said to show for the scene (``Script/visuals``), if it said.
+    public var visual: String?
+    public init(index: Int, text: String, topic: String, seconds: Double, visual: String? = nil) {
         self.index = index
         self.text = text
         self.topic = topic
         self.seconds = seconds
+        self.visual = visual
     }
 }
 

@@ -48,9 +48,10 @@ public protocol StockSearch: Sendable {
 
 /// Scenes' footage from a stock provider (`images: pexels` or `images: pixabay`).
 ///
-/// - **Search terms** per scene: up to three of the narration's most specific words
-///   (``FootageWords/searchTerms(_:limit:)``), then its single most specific word, then the
-///   topic's words. Videos are searched first, photos next, for each.
+/// - **Search terms** per scene: the script's visual for it when its writer gave one (an LLM is
+///   asked for one a sentence, ``Script/visuals``), then up to three of the narration's most
+///   specific words (``FootageWords/searchTerms(_:limit:)``), then its single most specific word,
+///   then the topic's words. Videos are searched first, photos next, for each.
 /// - **Choice**: the provider's order, preferring the format's orientation and a clip at least
 ///   as long as the scene (a shorter one loops). Never a hit the channel used in the last
 ///   `footage_reuse_days` days in another job (``FootageLedger``), nor one already in this video.
@@ -120,13 +121,16 @@ public struct StockFootageSource: FootageSource {
         try await musicSource?.music(tags: tags, job: job)
     }
 
-    /// The searches for a scene, most specific first, each once.
+    /// The searches for a scene, most specific first, each once: the script's visual for it
+    /// (as written, at most six words), then its narration's words, then the topic's.
     static func queries(for scene: FootageQuery) -> [[String]] {
+        let visual = (scene.visual ?? "").lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") })
+            .prefix(6).map(String.init)
         let said = FootageWords.searchTerms(scene.text)
         let longest = FootageWords.searchTerms(scene.text, limit: 1)
         let topic = FootageWords.searchTerms(scene.topic)
         var out: [[String]] = []
-        for q in [said, longest, topic] where !q.isEmpty && !out.contains(q) { out.append(q) }
+        for q in [visual, said, longest, topic] where !q.isEmpty && !out.contains(q) { out.append(q) }
         return out
     }
 

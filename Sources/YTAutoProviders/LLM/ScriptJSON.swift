@@ -14,7 +14,8 @@ enum ScriptJSON {
         return text[open...close]
     }
 
-    /// Parses `{title, hook, body, cta}`. A body given as a list of paragraphs is joined.
+    /// Parses `{title, hook, body, cta, visuals}`. A body given as a list of paragraphs is joined;
+    /// `visuals` may be missing.
     static func parse(_ text: String, channel: ChannelType) throws -> Script {
         guard let object = outermostObject(text) else { throw Unparseable(problem: "it contains no JSON object") }
         let json: [String: Any]
@@ -38,6 +39,9 @@ enum ScriptJSON {
         guard missing.isEmpty, let title = field("title"), let hook = field("hook"), let body = field("body"), let cta = field("cta") else {
             throw Unparseable(problem: "the string field(s) \(missing.joined(separator: ", ")) are missing")
         }
-        return Script(title: title, hook: hook, body: body, cta: cta, channel: channel)
+        // The visual searches are a help, not a requirement: a model that leaves them out still wrote a script.
+        let visuals = (json["visuals"] as? [Any])?.compactMap { ($0 as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+        return Script(title: title, hook: hook, body: body, cta: cta, channel: channel, visuals: visuals?.isEmpty == false ? visuals : nil)
     }
 }

@@ -12,7 +12,9 @@ enum ScriptPrompt {
         Reply with one JSON object and nothing else (no prose, no code fences), with exactly these \
         string fields: "title" (the video title, at most 100 characters, not read aloud), "hook" \
         (one or two sentences that hold the viewer in the first seconds), "body" (the main narration) \
-        and "cta" (a short call to action at the end).
+        and "cta" (a short call to action at the end); and "visuals", a list of strings: for each \
+        sentence of the hook, body and cta in order, what to show while it is read, as a stock-footage \
+        search of two to four concrete, filmable words (such as "honey jar closeup" or "foggy forest path").
         """
 
     /// The words the narration should have, as (least, most, aim) for a voice speaking
