@@ -61,4 +61,36 @@ import YTAutoTestSupport
             #expect(NearDuplicates.repeatedThumbnail(hash, recent: recent, bits: 0) == nil, "0 turns it off")
         }
     }
+
+    /// The thumbnail stage: its own job made again passes (a retried stage is not its own twin);
+    /// another job with the same picture and title fails, naming the first; with the check off it passes.
+    @Test func theThumbnailStageRefusesAnotherJobsTwinButNotItsOwnRetry() async throws {
+        let tools = try ToolRunner()
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 5, max: 15)
+        func pipeline(_ channel: ChannelConfig) -> MediaPipeline {
+            MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"), tools: tools)
+        }
+        let first = MediaPipelineTests().job(41, channel: channel.name, topic: "how honey never spoils")
+        for stage in ["script", "narration", "images", "thumbnail", "thumbnail"] {
+            _ = try MediaPipelineTests.done(try await pipeline(channel).run(stage: stage, job: first, dryRun: false))
+        }
+        // Job 42 has job 41's script, scenes and pictures: the same thumbnail.
+        let from = dir.url.appending(path: "work/41"), to = dir.url.appending(path: "work/42")
+        try FileManager.default.createDirectory(at: to, withIntermediateDirectories: true)
+        for name in ["script.json", "scenes.json", "images"] {
+            try FileManager.default.copyItem(at: from.appending(path: name), to: to.appending(path: name))
+        }
+        let twin = MediaPipelineTests().job(42, channel: channel.name, topic: "how honey never spoils")
+        await #expect {
+            try await pipeline(channel).run(stage: "thumbnail", job: twin, dryRun: false)
+        } throws: { error in
+            let e = error as? NearDuplicateError
+            return e?.code == "video.near_duplicate" && e?.message.contains("0 bits of 64 from job 41's") == true
+                && e?.message.contains("duplicate_thumbnail_bits") == true
+        }
+        var lenient = channel
+        lenient.duplicateThumbnailBits = 0
+        _ = try MediaPipelineTests.done(try await pipeline(lenient).run(stage: "thumbnail", job: twin, dryRun: false))
+    }
 }
