@@ -25,6 +25,16 @@ public struct ChannelStyle: Sendable, Hashable {
     /// Scenes last about this long (sentences are grouped until a scene reaches it).
     public var sceneSeconds: Double
 
+    /// The channel type's style, in a font that has the channel's language's glyphs (``Language/font``).
+    public static func of(_ channel: ChannelConfig) -> ChannelStyle {
+        var style = of(channel.type)
+        if let font = channel.spokenLanguage.font {
+            style.font = font.family
+            style.fontFile = font.file
+        }
+        return style
+    }
+
     public static func of(_ type: ChannelType) -> ChannelStyle {
         switch type {
         case .horror:
@@ -72,4 +82,13 @@ public struct EspeakVoice: Sendable, Hashable {
     }
 
     public static let known = ["en-deep", "en-bright", "en-calm", "espeak:<voice>"]
+
+    /// This voice speaking `language`: its espeak-ng voice with this voice's variant (`en-us+m3`
+    /// speaking Spanish is `es+m3`), at its own speed and pitch. English, and an `espeak:` voice
+    /// the operator named, are left as they are.
+    public func speaking(_ language: Language) -> EspeakVoice {
+        guard language != .english, voice.hasPrefix("en") else { return self }
+        let variant = voice.firstIndex(of: "+").map { String(voice[$0...]) } ?? ""
+        return EspeakVoice(voice: language.espeakVoice + variant, speed: speed, pitch: pitch)
+    }
 }

@@ -15,11 +15,16 @@ public struct UnknownVoiceError: YTAutoError {
 /// The duration is the samples' own length.
 public struct EspeakTTS: TTSEngine {
     let tools: ToolRunner
+    /// What it speaks: a voice id's English voice speaks this language instead (``EspeakVoice/speaking(_:)``).
+    public let language: Language
 
-    public init(tools: ToolRunner) { self.tools = tools }
+    public init(tools: ToolRunner, language: Language = .english) {
+        self.tools = tools
+        self.language = language
+    }
 
     public func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
-        guard let v = EspeakVoice.named(voiceID) else { throw UnknownVoiceError(voiceID: voiceID) }
+        guard let v = EspeakVoice.named(voiceID)?.speaking(language) else { throw UnknownVoiceError(voiceID: voiceID) }
         let spoken = try await EspeakLibrary.shared().synthesize(text, voice: v)
         guard !spoken.samples.isEmpty else { throw TTSSynthesisError(message: "espeak-ng made no sound for '\(text.prefix(80))'") }
         try WAVFile.write(samples: spoken.samples, sampleRate: spoken.sampleRate, to: outputPath.path)
@@ -29,13 +34,10 @@ public struct EspeakTTS: TTSEngine {
     }
 
     /// Words a second this voice speaks when each sentence is synthesised alone (pauses included),
-    /// measured on a calibration passage.
+    /// measured on a calibration passage in its language (in characters for Japanese, as
+    /// ``Script/countWords(_:)`` counts it).
     public func measureRate(voiceID: String, scratch: URL) async throws -> Double {
-        let passage = [
-            "The quick brown fox jumps over the lazy dog near the quiet river bank.",
-            "Every morning she walked to the market and bought fresh bread for the family.",
-            "Numbers tell a story, but only if somebody takes the time to read them.",
-        ]
+        let passage = language.calibration
         var words = 0
         var seconds = 0.0
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)

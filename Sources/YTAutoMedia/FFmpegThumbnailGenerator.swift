@@ -15,19 +15,34 @@ public struct FFmpegThumbnailGenerator: ThumbnailGenerator {
 
     /// Breaks the title into at most three lines and picks the largest size that fits 1280×720.
     public static func layout(_ title: String) -> (lines: [String], size: Int) {
-        let words = title.split(separator: " ").map(String.init)
+        // Japanese and Chinese have no spaces: each character may end a line, and is about a
+        // full em wide where a Latin letter is 0.62 of one.
+        func wide(_ c: Character) -> Bool { c.unicodeScalars.contains(where: Script.isCJK) }
+        var tokens: [(text: String, spaced: Bool)] = []
+        for word in title.split(separator: " ") {
+            if word.contains(where: wide) {
+                tokens += word.map { (String($0), false) }
+            } else {
+                tokens.append((String(word), true))
+            }
+        }
+        func width(_ s: String) -> Double { s.reduce(0) { $0 + (wide($1) ? 1 / 0.62 : 1) } }
         for size in stride(from: 120, through: 36, by: -6) {
-            let perLine = Int(1180.0 / (Double(size) * 0.62))
+            let perLine = Double(Int(1180.0 / (Double(size) * 0.62)))
             var lines: [String] = []
-            var current = ""
-            for w in words {
-                if current.isEmpty { current = w } else if current.count + 1 + w.count <= perLine { current += " " + w } else {
+            var current = "", currentSpaced = false
+            for t in tokens {
+                let joiner = current.isEmpty || !(currentSpaced && t.spaced) ? "" : " "
+                if current.isEmpty || width(current + joiner + t.text) <= perLine {
+                    current += joiner + t.text
+                } else {
                     lines.append(current)
-                    current = w
+                    current = t.text
                 }
+                currentSpaced = t.spaced
             }
             if !current.isEmpty { lines.append(current) }
-            if lines.count <= 3, lines.allSatisfy({ $0.count <= perLine }), Double(lines.count) * Double(size) * 1.25 < 620 {
+            if lines.count <= 3, lines.allSatisfy({ width($0) <= perLine }), Double(lines.count) * Double(size) * 1.25 < 620 {
                 return (lines, size)
             }
         }
@@ -35,7 +50,7 @@ public struct FFmpegThumbnailGenerator: ThumbnailGenerator {
     }
 
     public func generate(title: String, channel: ChannelConfig, outputPath: URL) async throws -> VisualAsset {
-        let style = ChannelStyle.of(channel.type)
+        let style = ChannelStyle.of(channel)
         let (lines, size) = Self.layout(title)
         let textFiles = try lines.enumerated().map { i, line -> String in
             let p = outputPath.deletingLastPathComponent().appending(path: ".thumb-line-\(i).txt").path

@@ -155,7 +155,7 @@ public struct MediaPipeline: StagedPipeline {
         // The speaking rate is measured with espeak-ng; another engine's real length is fitted by
         // the narration stage, which measures the audio it gets.
         let rate = EspeakVoice.named(channel.voiceID) != nil
-            ? try await EspeakTTS(tools: tools).measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
+            ? try await EspeakTTS(tools: tools, language: channel.spokenLanguage).measureRate(voiceID: channel.voiceID, scratch: dir.appending(path: "calibrate"))
             : 2.5
         let topic = job.topic ?? channel.topics.first ?? channel.name
         // What the channel said lately (this job's own earlier script aside), so it is not said again.
@@ -281,7 +281,7 @@ public struct MediaPipeline: StagedPipeline {
     func images(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let script = try Self.read(ScriptFile.self, dir.appending(path: "script.json"))
-        let style = ChannelStyle.of(channel.type)
+        let style = ChannelStyle.of(channel)
         let scenes = Self.planScenes(segments, style: style, topic: script.topic, seed: String(job.id))
         if let source = try services.footageSource(for: channel) {
             return try await footage(from: source, scenes: scenes, script: script, segments: segments, job: job, channel: channel, dir)
@@ -349,7 +349,7 @@ public struct MediaPipeline: StagedPipeline {
             progress?(job.id, "footage \(scene.index + 1)/\(scenes.count)")
             return path
         }
-        let music = try await source.music(tags: [channel.type.rawValue, ChannelStyle.of(channel.type).mood.rawValue, channel.name],
+        let music = try await source.music(tags: [channel.type.rawValue, ChannelStyle.of(channel).mood.rawValue, channel.name],
                                            job: job.id)
         let media = try await Self.write(assets + (music.map { [$0] } ?? []), dir.appending(path: "media.json"))
         return [scenesFile, media] + (try paths.map(Files.artifact))
@@ -362,7 +362,7 @@ public struct MediaPipeline: StagedPipeline {
     func clips(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let scenes = try Self.read([Scene].self, dir.appending(path: "scenes.json"))
-        let style = ChannelStyle.of(channel.type)
+        let style = ChannelStyle.of(channel)
         let total = segments.reduce(0) { $0 + $1.duration }
         let captions = dir.appending(path: "captions.ass").path
         try await Files.write(Data(Captions.ass(segments.map(\.cue), style: style, captions: channel.captions,
@@ -422,7 +422,7 @@ public struct MediaPipeline: StagedPipeline {
     func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let pieces = try Self.read([String].self, dir.appending(path: "segments.json"))
-        let style = ChannelStyle.of(channel.type)
+        let style = ChannelStyle.of(channel)
         let total = segments.reduce(0) { $0 + $1.duration }
         // The bed and the sound track were made by the clips stage; they are made again here
         // (by the composer, for the track) only if missing or stale.
@@ -444,7 +444,8 @@ public struct MediaPipeline: StagedPipeline {
             video: video.path, format: channel.format, duration: channel.durationRange, captions: captions,
             narration: .init(path: dir.appending(path: "narration.wav").path, sentences: segments.map(\.path),
                              exactWords: channel.captions != .sentences && segments.allSatisfy { $0.wordTiming == .exact }
-                                 ? segments.map { $0.words ?? [] } : nil))
+                                 ? segments.map { $0.words ?? [] } : nil),
+            captionFont: style.fontFile, captionText: segments.map(\.text))
         let qa = try await Self.write(report, dir.appending(path: "qa.json"))
         // The same captions as a subtitle file, published beside the video.
         let vtt = dir.appending(path: "captions.vtt").path
@@ -458,6 +459,14 @@ public struct MediaPipeline: StagedPipeline {
         let key = scenes[scenes.count / 3]
         let background = dir.appending(path: "images").appending(path: String(format: "scene%03d.png", key.index)).path
         let path = dir.appending(path: "thumbnail.jpg")
+        // A title the thumbnail's font cannot draw would show empty boxes.
+        let style = ChannelStyle.of(channel)
+        let missing = try FontGlyphs(file: style.fontFile).missing(in: script.script.title)
+        if !missing.isEmpty {
+            throw QualityGateError(issues: ["the thumbnail's font \(style.fontFile) has no glyph for "
+                + missing.prefix(8).map { String(format: "'%@' (U+%04X)", String(Character($0)), $0.value) }.joined(separator: ", ")
+                + " of the title (is the channel's language: right?)"])
+        }
         try await Files.atomically(path.path) { tmp in
             _ = try await FFmpegThumbnailGenerator(tools: tools, background: background)
                 .generate(title: script.script.title, channel: channel, outputPath: URL(fileURLWithPath: tmp))

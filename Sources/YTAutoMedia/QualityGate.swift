@@ -51,9 +51,20 @@ public struct QualityGate: Sendable {
     public init(tools: ToolRunner) { self.tools = tools }
 
     /// - Throws: ``QualityGateError`` listing every check that failed.
+    /// - Parameters:
+    ///   - captionFont: the font file the captions are drawn with; every character of `captionText`
+    ///     (the sentences) must have a glyph in it, or the video fails (a caption of empty boxes).
     public func check(video: String, format: VideoFormat, duration range: ChannelConfig.DurationRange, captions: String,
-                      narration: Narration) async throws -> Report {
+                      narration: Narration, captionFont: String? = nil, captionText: [String] = []) async throws -> Report {
         var issues: [String] = []
+        if let captionFont {
+            let missing = try FontGlyphs(file: captionFont).missing(in: captionText.joined(separator: " "))
+            if !missing.isEmpty {
+                let listed = missing.prefix(8).map { String(format: "'%@' (U+%04X)", String(Character($0)), $0.value) }.joined(separator: ", ")
+                issues.append("the caption font \(captionFont) has no glyph for \(listed)\(missing.count > 8 ? " and \(missing.count - 8) more" : ""): "
+                              + "those captions would show empty boxes (is the channel's language: right?)")
+            }
+        }
         let probe = try await tools.probe(video)
         let streams = probe["streams"] as? [[String: Any]] ?? []
         let v = streams.first { $0["codec_type"] as? String == "video" }

@@ -1,14 +1,15 @@
 import Foundation
 import YTAutoCore
 
-/// Splits narration into sentences, each narrated and captioned alone.
+/// Splits narration into sentences, each narrated and captioned alone (at `.`, `!`, `?` and
+/// Japanese `。`, `！`, `？`).
 public enum Sentences {
     public static func split(_ text: String) -> [String] {
         var out: [String] = []
         var current = ""
         for ch in text {
             current.append(ch)
-            if ".!?".contains(ch) {
+            if ".!?。！？".contains(ch) {
                 let s = current.trimmingCharacters(in: .whitespacesAndNewlines)
                 if Script.countWords(s) > 0 { out.append(s) }
                 current = ""

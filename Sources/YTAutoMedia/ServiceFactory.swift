@@ -29,7 +29,7 @@ public struct OfflineServices: ServiceFactory {
     }
 
     public func tts(for channel: ChannelConfig) throws -> (engine: any TTSEngine, name: String) {
-        (EspeakTTS(tools: tools), "espeak")
+        (EspeakTTS(tools: tools, language: channel.spokenLanguage), channel.spokenLanguage == .english ? "espeak" : "espeak-\(channel.spokenLanguage.code)")
     }
 
     public func imageGenerator(for channel: ChannelConfig, width: Int, height: Int) throws -> any ImageGenerator {

@@ -150,6 +150,13 @@ import YTAutoCore
         #expect(p.contains("line 6, channels[2].name: the key 'name' is missing"))
     }
 
+    @Test func aLanguageMustBeKnownAndNeedsAnLLMScript() {
+        let p = problems("channels:\n  - name: facts\n    language: fr\n  - name: horror\n    language: es\n  - name: finance\n    language: ja-JP\n    script: openai\n")
+        #expect(p.contains { $0.hasPrefix("line 3, channels[0].language: 'fr' is not a language ytauto speaks; use one of en (English), es (Spanish), ja (Japanese)") }, "\(p)")
+        #expect(p.contains { $0.contains("channels[1].language: Spanish needs script: openai or anthropic") }, "\(p)")
+        #expect(!p.contains { $0.contains("channels[2]") }, "\(p)")
+    }
+
     @Test func aMistypedKeyFarFromAnyKnownOneListsTheKnownKeys() {
         let p = problems("channels:\n  - name: facts\n    providers:\n      x: 1\n")
         #expect(p.count == 1)

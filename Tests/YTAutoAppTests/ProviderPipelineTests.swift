@@ -290,6 +290,87 @@ import YTAutoTestSupport
         #expect(FileManager.default.fileExists(atPath: dir.path("work/3/script.json")))
     }
 
+    /// Shorts in Spanish and Japanese, written by an LLM (the loopback OpenAI), spoken by espeak-ng's
+    /// voice for the language, captioned in a font that has its glyphs: each passes the QA gate.
+    /// Japanese captions drawn in the Latin font fail it, naming the characters.
+    @Test func shortsInSpanishAndJapanesePassTheGateInFontsThatDrawThem() async throws {
+        let tools = try ToolRunner()
+        let spanish: [String: Any] = [
+            "title": "Por qué la miel nunca se echa a perder", "hook": "¿Sabías que la miel puede durar miles de años?",
+            "body": "En tumbas antiguas de Egipto se encontró miel que todavía se podía comer. Las abejas la sellan con cera y le quitan el agua.",
+            "cta": "Síguenos para más datos.", "visuals": ["honey jar", "ancient tomb", "bees wax", "phone"],
+        ]
+        let japanese: [String: Any] = [
+            "title": "はちみつが くさらない りゆう", "hook": "はちみつは せんねん たっても たべられます。",
+            "body": "むかしの おはかで みつかった はちみつも まだ たべられました。みつばちは みずを とばして ろうで ふたを します。",
+            "cta": "フォローして ください。", "visuals": ["honey jar", "ancient tomb", "bees", "phone"],
+        ]
+        var prompts: [String: String] = [:]
+        for (language, script) in [("es", spanish), ("ja", japanese)] {
+            let asked = Shared<[String]>([])
+            let content = String(decoding: try JSONSerialization.data(withJSONObject: script), as: UTF8.self)
+            let server = try LoopbackServer { req in
+                if let messages = req.json?["messages"] as? [[String: String]] { asked.update { $0.append(messages.last?["content"] ?? "") } }
+                return .json(200, [
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": content, "refusal": NSNull()]]],
+                    "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
+                ])
+            }
+            var providers = ProvidersConfig()
+            providers.openai.baseURL = server.baseURL + "/v1"
+            var channel = ChannelConfig.defaults(for: .facts)
+            channel.name = "facts-\(language)"
+            channel.format = .short
+            channel.durationRange = .init(min: 5, max: 40)
+            channel.services.script = .openai
+            channel.language = language
+            let store = try SQLiteJobStore(path: dir.path("\(language).db"))
+            let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-lang-0123456789"]),
+                                            ledger: store, configDirectory: dir.url)
+            let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work-\(language)"),
+                                         outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
+            let now = Date()
+            let job = Job(id: 51, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                          attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                          currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+            for stage in ["script", "narration", "images", "clips", "compose", "thumbnail"] {
+                let outcome = try await pipeline.run(stage: stage, job: job, dryRun: false)
+                guard case .done = outcome else { Issue.record("\(language) \(stage) ended \(outcome)"); return }
+            }
+            prompts[language] = asked.value.first
+            let folder = dir.url.appending(path: "work-\(language)/51")
+            let qa = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "qa.json"))) as? [String: Any])
+            #expect((qa["worstCaptionOffsetMS"] as? Double ?? 999) <= 100, "\(language): \(qa)")
+            let captions = try String(contentsOf: folder.appending(path: "captions.ass"), encoding: .utf8)
+            #expect(captions.contains(language == "ja" ? "IPAGothic" : "DejaVu Sans"), "\(language): the caption style's font")
+            #expect(captions.contains(language == "ja" ? "みつばち" : "abejas"))
+            if let out = ProcessInfo.processInfo.environment["YTAUTO_LANGUAGE_FRAMES"] {
+                let video = folder.appending(path: "video.mp4").path
+                let at = try await tools.duration(of: video) * 0.45
+                try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-ss", String(format: "%.2f", at), "-i", video, "-frames:v", "1",
+                                                                       "-vf", "scale=540:-2", "-update", "1", "\(out)/\(language)-short-frame.jpg"])
+            }
+            if language == "ja" {
+                // The same captions in the Latin font: the gate names the characters it cannot draw.
+                var latin = channel
+                latin.language = "es"
+                await #expect {
+                    _ = try await MediaPipeline(channels: [latin], workDirectory: dir.url.appending(path: "work-ja"),
+                                                outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
+                        .run(stage: "compose", job: job, dryRun: false)
+                } throws: { error in
+                    let e = error as? QualityGateError
+                    return e?.code == "video.qa_failed" && e?.message.contains("has no glyph for 'は' (U+306F)") == true
+                }
+            }
+            withExtendedLifetime(server) {}
+        }
+        #expect(prompts["es"]?.contains("in Spanish (es)") == true && prompts["es"]?.contains("hiragana") == false)
+        #expect(prompts["ja"]?.contains("in Japanese (ja)") == true && prompts["ja"]?.contains("hiragana and katakana only") == true
+                && prompts["ja"]?.contains("characters in total") == true)
+    }
+
     static let script: String = {
         let body = Array(repeating: "Honey stored in sealed jars can last for centuries.", count: 6).joined(separator: " ")
         let object: [String: Any] = ["title": "Why Honey Never Spoils", "hook": "Archaeologists once found honey that was still edible.",

@@ -75,6 +75,7 @@ indirect enum ConfigSchema: Sendable {
         "footage_reuse_days": .whole(ConfigLimits.footageReuseDays),
         "duplicate_sentences_percent": .whole(ConfigLimits.percent),
         "duplicate_thumbnail_bits": .whole(ConfigLimits.hashBits),
+        "language": .text(problem: { Language.parse($0) == nil ? Language.problem($0) : nil }),
     ]))
 
     static let voices: ConfigSchema = .dictionary(

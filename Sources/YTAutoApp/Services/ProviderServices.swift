@@ -105,7 +105,8 @@ public struct ProviderServices: ServiceFactory {
         for engine in channel.services.tts {
             switch engine {
             case .espeak:
-                chain.append(("espeak", EspeakTTS(tools: tools)))
+                let language = channel.spokenLanguage
+                chain.append((language == .english ? "espeak" : "espeak-\(language.code)", EspeakTTS(tools: tools, language: language)))
             case .elevenlabs:
                 let key = try self.key("ELEVENLABS_API_KEY", for: "channel \(channel.name)'s tts: elevenlabs")
                 var voices = ElevenLabsTTS.defaultVoices

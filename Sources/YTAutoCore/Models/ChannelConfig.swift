@@ -78,6 +78,10 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
     /// A thumbnail whose difference hash is within this many bits (of 64) of a recent one's is a
     /// near-duplicate (config: `duplicate_thumbnail_bits`, default 3; 0 turns the check off).
     public var duplicateThumbnailBits = 3
+    /// The BCP-47 tag of what the channel speaks (config: `language`, default `en`): see ``Language``.
+    public var language = "en"
+    /// ``language`` as ytauto knows it; English for a tag it does not (the configuration check refuses those).
+    public var spokenLanguage: Language { Language.parse(language) ?? .english }
 
     /// The caption style in use: the configured one, else `words` for shorts and `line` for long videos.
     public var captions: CaptionStyle { captionStyle ?? (format == .short ? .words : .line) }
@@ -123,6 +127,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         case footageReuseDays = "footage_reuse_days"
         case duplicateSentencesPercent = "duplicate_sentences_percent"
         case duplicateThumbnailBits = "duplicate_thumbnail_bits"
+        case language
     }
 
     /// The keys a channel takes (unknown ones are refused, see AppConfig).
@@ -173,6 +178,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         self.duplicateSentencesPercent = try c.decodeWholeNumber(forKey: .duplicateSentencesPercent, in: ConfigLimits.percent)
             ?? duplicateSentencesPercent
         self.duplicateThumbnailBits = try c.decodeWholeNumber(forKey: .duplicateThumbnailBits, in: ConfigLimits.hashBits) ?? duplicateThumbnailBits
+        self.language = try c.decodeIfPresent(String.self, forKey: .language) ?? language
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -202,6 +208,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         try c.encode(footageReuseDays, forKey: .footageReuseDays)
         try c.encode(duplicateSentencesPercent, forKey: .duplicateSentencesPercent)
         try c.encode(duplicateThumbnailBits, forKey: .duplicateThumbnailBits)
+        try c.encode(language, forKey: .language)
     }
 
     /// A problem decoding does not catch, with the configuration key it is about.
@@ -257,6 +264,15 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         if services.tts.isEmpty { out.append(.init(field: "tts", message: "needs at least one engine, e.g. [espeak]")) }
         if services.images == .library && mediaLibrary == nil {
             out.append(.init(field: "images", message: "library needs media_library: PATH, the folder of the channel's pictures, clips and music"))
+        }
+        if Language.parse(language) == nil {
+            out.append(.init(field: "language", message: Language.problem(language)))
+        } else if spokenLanguage != .english && services.script == .template {
+            out.append(.init(field: "language", message: "\(spokenLanguage.name) needs script: openai or anthropic (the template writer writes English only)"))
+        }
+        if let font = Language.parse(language)?.font, !FileManager.default.fileExists(atPath: font.file) {
+            out.append(.init(field: "language", message: "\(spokenLanguage.name) is drawn with \(font.family) (\(font.file)), which is not installed: "
+                             + "install \(font.package) (bash .ci/deps installs it)"))
         }
         if let mediaLibrary {
             var isFolder: ObjCBool = false

@@ -40,10 +40,22 @@ public struct Script: Sendable, Codable, Hashable {
     public var wordCount: Int { Script.countWords(narration) }
 
     /// Counts whitespace-separated runs that contain at least one letter or digit,
-    /// so punctuation such as "—" standing alone is not a word.
+    /// so punctuation such as "—" standing alone is not a word. A run of Japanese or Chinese
+    /// (kana, kanji), which have no spaces between words, counts each of its characters: that is
+    /// how fast such a voice is measured too (``Language/calibration``).
     public static func countWords(_ text: String) -> Int {
-        text.split(whereSeparator: { $0.isWhitespace })
-            .filter { $0.contains(where: { $0.isLetter || $0.isNumber }) }
-            .count
+        text.split(whereSeparator: { $0.isWhitespace }).reduce(0) { n, run in
+            let wide = run.unicodeScalars.filter(isCJK).count
+            let other = run.contains { ($0.isLetter || $0.isNumber) && !$0.unicodeScalars.contains(where: isCJK) }
+            return n + wide + (other ? 1 : 0)
+        }
+    }
+
+    /// Kana, kanji and the CJK compatibility and extension blocks.
+    public static func isCJK(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x3040...0x30FF, 0x31F0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xFF66...0xFF9D, 0x20000...0x2FA1F: true
+        default: false
+        }
     }
 }

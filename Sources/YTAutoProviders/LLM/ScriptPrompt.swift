@@ -30,12 +30,23 @@ enum ScriptPrompt {
 
     static func user(topic: String, channel: ChannelConfig, wordsPerSecond: Double) -> String {
         let w = words(for: channel, wordsPerSecond: wordsPerSecond)
+        let language = channel.spokenLanguage
+        // Japanese is measured in characters, as it is counted (``Script/countWords(_:)``).
+        let unit = language.spaced ? "words" : "characters"
         var lines = [
             "Write a script for a \(channel.type.rawValue) video about: \(topic)",
             "Style: \(channel.style).",
             "Length: read aloud, the hook, body and cta together must last \(channel.durationRange.min)-\(channel.durationRange.max) seconds, "
-                + "which is \(w.min)-\(w.max) words in total. Aim for about \(w.target) words; most of them belong in the body.",
+                + "which is \(w.min)-\(w.max) \(unit) in total. Aim for about \(w.target) \(unit); most of them belong in the body.",
         ]
+        if language != .english {
+            lines.append("Write the title, hook, body and cta in \(language.name) (\(channel.language)). Keep the JSON field names in English, "
+                         + "and write the visuals in English: stock footage is searched in English.")
+        }
+        if language == .japanese && channel.services.tts.contains(.espeak) {
+            lines.append("Write the Japanese in hiragana and katakana only, with no kanji: the voice reads kana and cannot read kanji. "
+                         + "Put a space between phrases, as kana is written for children, so the captions can show a few at a time.")
+        }
         switch channel.type {
         case .horror: lines.append("Tell it as a first-person story, fiction, with no real victims or real crimes.")
         case .facts: lines.append("Keep every claim accurate and well known; no medical advice.")

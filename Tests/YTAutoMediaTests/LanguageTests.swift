@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import YTAutoCore
+@testable import YTAutoMedia
+import YTAutoSupport
+import YTAutoTestSupport
+
+/// A channel's language: the tag, the voice that speaks it, how its words are counted, and the
+/// fonts that draw it (read from the real font files).
+@Suite struct LanguageTests {
+    @Test func tagsAreReadByTheirLanguage() {
+        #expect(Language.parse("es") == .spanish && Language.parse("es-MX") == .spanish && Language.parse("ES") == .spanish)
+        #expect(Language.parse("ja-JP") == .japanese && Language.parse("en-GB") == .english)
+        for bad in ["", "e", "espanol", "es_MX", "es-", "xx", "fr", "ja-JP-toolongsubtag"] {
+            #expect(Language.parse(bad) == nil, "\(bad)")
+        }
+        #expect(Language.problem("fr").contains("es (Spanish), ja (Japanese)"))
+    }
+
+    @Test func japaneseIsCountedInCharactersAndSplitAtItsStops() {
+        #expect(Script.countWords("はちみつは くさりません。") == 11)
+        #expect(Script.countWords("NASAの ロケット") == 6, "a Latin run counts once, each kana once")
+        #expect(Script.countWords("La miel nunca se echa a perder.") == 7)
+        #expect(Sentences.split("はちみつは くさりません。なぜでしょう？ふしぎです！") == ["はちみつは くさりません。", "なぜでしょう？", "ふしぎです！"])
+    }
+
+    @Test func anEnglishVoiceSpeaksTheChannelsLanguageWithItsOwnVariant() throws {
+        let deep = try #require(EspeakVoice.named("en-deep"))
+        #expect(deep.speaking(.spanish) == EspeakVoice(voice: "es+m3", speed: deep.speed, pitch: deep.pitch))
+        #expect(deep.speaking(.japanese).voice == "ja+m3")
+        #expect(deep.speaking(.english) == deep)
+        #expect(try #require(EspeakVoice.named("espeak:de")).speaking(.spanish).voice == "de", "a voice the operator named is kept")
+    }
+
+    @Test func theFontsSayWhichCharactersTheyDraw() throws {
+        let dejavu = try FontGlyphs(file: ChannelStyle.of(.facts).fontFile)
+        #expect(dejavu.missing(in: "¿Sabías que la miel nunca se echa a perder? Ñandú, pingüino.").isEmpty)
+        #expect(dejavu.missing(in: "はちみつ は はちみつ").map(\.value) == [0x306F, 0x3061, 0x307F, 0x3064])
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.language = "ja"
+        let ipa = try FontGlyphs(file: ChannelStyle.of(channel).fontFile)
+        #expect(ChannelStyle.of(channel).font == "IPAGothic")
+        #expect(ipa.missing(in: "はちみつは くさりません。カタカナ、漢字も。ABC 123").isEmpty)
+        #expect(ipa.missing(in: "\u{1F600}").count == 1, "an emoji is not in it")
+        #expect(throws: FontGlyphs.Unreadable.self) { try FontGlyphs(file: "/nonexistent/font.ttf") }
+        let notFont = TempDir("ytauto-font")
+        try Data("not a font".utf8).write(to: notFont.url.appending(path: "x.ttf"))
+        #expect(throws: FontGlyphs.Unreadable.self) { try FontGlyphs(file: notFont.path("x.ttf")) }
+    }
+
+    @Test func aJapaneseTitleIsLaidOutByCharacters() {
+        let (lines, size) = FFmpegThumbnailGenerator.layout("はちみつが けっして くさらない ほんとうの りゆうと そのひみつ")
+        #expect(lines.count >= 2 && lines.count <= 3, "\(lines)")
+        #expect(lines.allSatisfy { Double($0.count) * Double(size) <= 1180 }, "\(lines) at \(size)")
+        #expect(lines.joined().replacingOccurrences(of: " ", with: "") == "はちみつがけっしてくさらないほんとうのりゆうとそのひみつ")
+        #expect(FFmpegThumbnailGenerator.layout("Why Honey Never Spoils").lines == ["Why Honey Never", "Spoils"]
+                || FFmpegThumbnailGenerator.layout("Why Honey Never Spoils").lines.joined(separator: " ") == "Why Honey Never Spoils")
+    }
+}
