@@ -212,11 +212,7 @@ import YTAutoTestSupport
 
     @Test func aFailingLedgerWriteIsNotSilent() async throws {
         let server = try LoopbackServer { _ in
-            .json(200, [
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
-                "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": Self.script, "refusal": NSNull()]]],
-                "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
-            ])
+            Self.chat(Self.script)
         }
         defer { withExtendedLifetime(server) {} }
         let path = dir.path("ledger.db")
@@ -248,11 +244,7 @@ import YTAutoTestSupport
     /// check off it passes; the first job's own stage run again passes.
     @Test func aScriptThatRepeatsARecentOneIsANearDuplicate() async throws {
         let server = try LoopbackServer { _ in
-            .json(200, [
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
-                "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": Self.script, "refusal": NSNull()]]],
-                "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
-            ])
+            Self.chat(Self.script)
         }
         defer { withExtendedLifetime(server) {} }
         var providers = ProvidersConfig()
@@ -311,11 +303,7 @@ import YTAutoTestSupport
             let content = String(decoding: try JSONSerialization.data(withJSONObject: script), as: UTF8.self)
             let server = try LoopbackServer { req in
                 if let messages = req.json?["messages"] as? [[String: String]] { asked.update { $0.append(messages.last?["content"] ?? "") } }
-                return .json(200, [
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
-                    "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": content, "refusal": NSNull()]]],
-                    "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
-                ])
+                return Self.chat(content)
             }
             var providers = ProvidersConfig()
             providers.openai.baseURL = server.baseURL + "/v1"
@@ -369,6 +357,15 @@ import YTAutoTestSupport
         #expect(prompts["es"]?.contains("in Spanish (es)") == true && prompts["es"]?.contains("hiragana") == false)
         #expect(prompts["ja"]?.contains("in Japanese (ja)") == true && prompts["ja"]?.contains("hiragana and katakana only") == true
                 && prompts["ja"]?.contains("characters in total") == true)
+    }
+
+    /// An OpenAI chat completion answering `content`, 321 tokens.
+    static func chat(_ content: String) -> LoopbackReply {
+        .json(200, [
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_741_569_952, "model": "gpt-4o-mini-2024-07-18",
+            "choices": [["index": 0, "finish_reason": "stop", "message": ["role": "assistant", "content": content, "refusal": NSNull()]]],
+            "usage": ["prompt_tokens": 200, "completion_tokens": 121, "total_tokens": 321],
+        ])
     }
 
     static let script: String = {

@@ -92,8 +92,7 @@ public struct PexelsSearch: StockSearch {
                                  message: "Pexels: HTTP 429, the key's requests (200 an hour, 20,000 a month by default) are spent; retried at \(Timestamp.string(at))",
                                  isRetryable: true, retryAt: at)
         default:
-            let e = requests.http.unexpected(reply, during: "Pexels search")
-            return ProviderError(family: .image, reason: e.reason, message: requests.redact(e.message), isRetryable: e.isRetryable, retryAt: e.retryAt)
+            return requests.unexpected(reply)
         }
     }
 }

@@ -110,8 +110,7 @@ public struct PixabaySearch: StockSearch {
                                  message: "Pixabay: HTTP 429 (\(text)): 100 requests a minute are allowed; retried at \(Timestamp.string(at))",
                                  isRetryable: true, retryAt: at)
         default:
-            let e = requests.http.unexpected(reply, during: "Pixabay search")
-            return ProviderError(family: .image, reason: e.reason, message: requests.redact(e.message), isRetryable: e.isRetryable, retryAt: e.retryAt)
+            return requests.unexpected(reply)
         }
     }
 }

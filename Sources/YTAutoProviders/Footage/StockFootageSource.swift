@@ -246,6 +246,11 @@ struct StockRequests: Sendable {
 
     func redact(_ text: String) -> String { ProviderSupport.redact(text, key: key) }
 
+    /// The error for a status the provider's own mapping leaves to the usual rules, key cut out.
+    func unexpected(_ reply: HTTP.Reply) -> ProviderError {
+        ProviderSupport.unexpected(http, reply, during: "\(provider) search", key: key)
+    }
+
     /// Until when no request remains, shared by the searches of one stage.
     final class Exhausted: @unchecked Sendable {
         // `@unchecked` is safe: `value` is only touched under `lock`.
