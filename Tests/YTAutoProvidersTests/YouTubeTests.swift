@@ -39,12 +39,13 @@ import YTAutoTestSupport
     }
 
     func uploader(_ oauth: YouTubeOAuth, notes: Shared<[String: String]>, events: Shared<[String]>? = nil,
-                  quota: YouTubeQuota? = nil, warnings: Shared<[String]>? = nil) -> YouTubeDataAPIUploader {
+                  quota: YouTubeQuota? = nil, warnings: Shared<[String]>? = nil, language: String = "en") -> YouTubeDataAPIUploader {
         YouTubeDataAPIUploader(
             oauth: oauth, uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
             metadata: { t, d, tags in
                 YouTubeMetadata(title: t, description: d, tags: tags, categoryID: "27", privacyStatus: "unlisted",
-                                publishAt: Timestamp.date("2026-12-01T18:00:00.000Z"), madeForKids: false, containsSyntheticMedia: true)
+                                publishAt: Timestamp.date("2026-12-01T18:00:00.000Z"), madeForKids: false, containsSyntheticMedia: true,
+                                language: language)
             },
             notes: notes.value,
             save: { more in
@@ -358,6 +359,15 @@ import YTAutoTestSupport
     }
 
     func captionRequests() -> Int { fake.state.value.log.filter { $0.hasPrefix("POST /upload/youtube/v3/captions") }.count }
+
+    @Test func aSpanishChannelsVideoAndCaptionsAreMarkedSpanish() async throws {
+        let notes = Shared<[String: String]>([:])
+        let result = try await uploader(try oauth(), notes: notes, language: "es")
+            .publish(video: video, title: "Por qué la miel nunca se echa a perder", description: "", tags: [], thumbnail: thumb, captions: try captionsFile())
+        #expect(fake.state.value.captions[result.videoID]?.first?.language == "es")
+        let snippet = try #require(fake.state.value.sessions.values.first { _ in true }?.metadata["snippet"] as? [String: Any])
+        #expect(snippet["defaultLanguage"] as? String == "es" && snippet["defaultAudioLanguage"] as? String == "es")
+    }
 
     @Test func theCaptionsGoUpAsOneNamedTrackAndARetryDoesNotSendThemAgain() async throws {
         let notes = Shared<[String: String]>([:])

@@ -185,7 +185,7 @@ public struct ProviderServices: ServiceFactory {
         let metadata: @Sendable (String, String, [String]) -> YouTubeMetadata = { title, description, tags in
             YouTubeMetadata(title: title, description: description, tags: tags, categoryID: yt.categoryID,
                             privacyStatus: yt.privacyStatus, publishAt: publishAt, madeForKids: yt.madeForKids,
-                            containsSyntheticMedia: yt.syntheticMedia)
+                            containsSyntheticMedia: yt.syntheticMedia, language: channel.language)
         }
         let context = context, jobID = job.id
         return YouTubeDataAPIUploader(

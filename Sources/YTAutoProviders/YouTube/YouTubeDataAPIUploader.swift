@@ -13,9 +13,13 @@ public struct YouTubeMetadata: Sendable, Hashable {
     public var madeForKids: Bool
     /// The altered-or-synthetic-content disclosure.
     public var containsSyntheticMedia: Bool
+    /// The channel's `language:` (BCP-47): the video's `defaultLanguage` and
+    /// `defaultAudioLanguage`, and its captions track's language.
+    public var language: String
 
     public init(title: String, description: String, tags: [String], categoryID: String = "22", privacyStatus: String = "private",
-                publishAt: Date? = nil, madeForKids: Bool = false, containsSyntheticMedia: Bool = true) {
+                publishAt: Date? = nil, madeForKids: Bool = false, containsSyntheticMedia: Bool = true, language: String = "en") {
+        self.language = language
         self.title = title
         self.description = description
         self.tags = tags
@@ -46,7 +50,8 @@ public struct YouTubeMetadata: Sendable, Hashable {
             "containsSyntheticMedia": containsSyntheticMedia,
         ]
         if let publishAt { status["publishAt"] = Timestamp.string(publishAt) }
-        return ["snippet": ["title": t, "description": d, "tags": kept, "categoryId": categoryID], "status": status]
+        return ["snippet": ["title": t, "description": d, "tags": kept, "categoryId": categoryID,
+                            "defaultLanguage": language, "defaultAudioLanguage": language] as [String: Any], "status": status]
     }
 }
 
@@ -232,7 +237,7 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
     func insertCaptions(_ id: String, _ file: URL) async throws -> String {
         let boundary = "ytauto-" + UUID().uuidString
         let snippet = try JSONSerialization.data(withJSONObject: ["snippet": [
-            "videoId": id, "language": "en", "name": Self.captionsTrackName, "isDraft": false,
+            "videoId": id, "language": metadata("", "", []).language, "name": Self.captionsTrackName, "isDraft": false,
         ] as [String: Any]], options: [.sortedKeys])
         var body = Data("--\(boundary)\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".utf8)
         body.append(snippet)
