@@ -129,6 +129,12 @@ public struct FontGlyphs: Sendable {
         return false
     }
 
+    /// Up to eight of `missing` as a message names them: `'は' (U+306F), 'ち' (U+3061) and 3 more`.
+    public static func describe(_ missing: [Unicode.Scalar]) -> String {
+        let listed = missing.prefix(8).map { "'\(Character($0))' (U+\(String(format: "%04X", $0.value)))" }.joined(separator: ", ")
+        return listed + (missing.count > 8 ? " and \(missing.count - 8) more" : "")
+    }
+
     /// The characters of `text` the font has no glyph for, each once, in order of first use;
     /// spaces, line breaks and other invisible characters are not drawn and not counted.
     public func missing(in text: String) -> [Unicode.Scalar] {

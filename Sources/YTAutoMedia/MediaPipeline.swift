@@ -463,9 +463,8 @@ public struct MediaPipeline: StagedPipeline {
         let style = ChannelStyle.of(channel)
         let missing = try FontGlyphs(file: style.fontFile).missing(in: script.script.title)
         if !missing.isEmpty {
-            throw QualityGateError(issues: ["the thumbnail's font \(style.fontFile) has no glyph for "
-                + missing.prefix(8).map { String(format: "'%@' (U+%04X)", String(Character($0)), $0.value) }.joined(separator: ", ")
-                + " of the title (is the channel's language: right?)"])
+            throw QualityGateError(issues: ["the thumbnail's font \(style.fontFile) has no glyph for \(FontGlyphs.describe(missing)) "
+                + "of the title (is the channel's language: right?)"])
         }
         try await Files.atomically(path.path) { tmp in
             _ = try await FFmpegThumbnailGenerator(tools: tools, background: background)

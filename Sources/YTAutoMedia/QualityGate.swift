@@ -60,8 +60,7 @@ public struct QualityGate: Sendable {
         if let captionFont {
             let missing = try FontGlyphs(file: captionFont).missing(in: captionText.joined(separator: " "))
             if !missing.isEmpty {
-                let listed = missing.prefix(8).map { String(format: "'%@' (U+%04X)", String(Character($0)), $0.value) }.joined(separator: ", ")
-                issues.append("the caption font \(captionFont) has no glyph for \(listed)\(missing.count > 8 ? " and \(missing.count - 8) more" : ""): "
+                issues.append("the caption font \(captionFont) has no glyph for \(FontGlyphs.describe(missing)): "
                               + "those captions would show empty boxes (is the channel's language: right?)")
             }
         }

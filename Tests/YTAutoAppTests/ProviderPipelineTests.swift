@@ -351,6 +351,16 @@ import YTAutoTestSupport
                     let e = error as? QualityGateError
                     return e?.code == "video.qa_failed" && e?.message.contains("has no glyph for 'は' (U+306F)") == true
                 }
+                // And the title on the thumbnail.
+                await #expect {
+                    _ = try await MediaPipeline(channels: [latin], workDirectory: dir.url.appending(path: "work-ja"),
+                                                outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
+                        .run(stage: "thumbnail", job: job, dryRun: false)
+                } throws: { error in
+                    let e = error as? QualityGateError
+                    return e?.message.contains("the thumbnail's font") == true && e?.message.contains("'く' (U+304F)") == true
+                        && e?.message.contains("of the title") == true
+                }
             }
             withExtendedLifetime(server) {}
         }
