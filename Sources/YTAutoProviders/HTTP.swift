@@ -71,18 +71,10 @@ public struct HTTP: Sendable {
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let host = URL(string: url)?.host ?? url
-        do {
-            let response = try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds)))
+        return try await exchange(request) { response in
             let buffer = try await response.body.collect(upTo: maxResponse)
             return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                          body: Data(buffer.readableBytesView))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw ProviderError(family: family, reason: "timeout", message: "\(method.rawValue) \(host) timed out", isRetryable: true)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw ProviderError(family: family, reason: "network", message: "\(method.rawValue) \(host) failed: \(Self.describe(error))", isRetryable: true)
         }
     }
 
@@ -93,9 +85,7 @@ public struct HTTP: Sendable {
     public func download(_ url: String, to path: String, maxBytes: Int = 1 << 30) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
-        let host = URL(string: url)?.host ?? url
-        do {
-            let response = try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds)))
+        return try await exchange(request) { response in
             let headers = response.headers.map { ($0.name, $0.value) }
             guard (200..<300).contains(Int(response.status.code)) else {
                 let buffer = try await response.body.collect(upTo: 64 << 10)
@@ -110,14 +100,26 @@ public struct HTTP: Sendable {
                 written += chunk.readableBytes
                 guard written <= maxBytes else {
                     throw ProviderError(family: family, reason: "bad_response",
-                                        message: "GET \(host): the file is larger than \(maxBytes >> 20) MiB", isRetryable: false)
+                                        message: "GET \(Self.host(url)): the file is larger than \(maxBytes >> 20) MiB", isRetryable: false)
                 }
                 do { try file.write(contentsOf: Data(chunk.readableBytesView)) } catch { throw LocalFailure(error: error) }
             }
             do { try file.synchronize() } catch { throw LocalFailure(error: error) }
             return Reply(status: Int(response.status.code), headers: headers, body: Data())
+        }
+    }
+
+    static func host(_ url: String) -> String { URL(string: url)?.host ?? url }
+
+    /// Sends `request` and reads its response with `read`. The network's failures (refused,
+    /// reset, timed out) become this family's retryable errors naming the method and host; a
+    /// ``ProviderError`` from `read` passes as it is, and a ``LocalFailure`` as the error it carries.
+    private func exchange(_ request: HTTPClientRequest, read: (HTTPClientResponse) async throws -> Reply) async throws -> Reply {
+        let what = "\(request.method.rawValue) \(Self.host(request.url))"
+        do {
+            return try await read(try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds))))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw ProviderError(family: family, reason: "timeout", message: "GET \(host) timed out", isRetryable: true)
+            throw ProviderError(family: family, reason: "timeout", message: "\(what) timed out", isRetryable: true)
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as ProviderError {
@@ -126,7 +128,7 @@ public struct HTTP: Sendable {
             // This host's fault (a full disk, a folder it cannot write), not the network's.
             throw failure.error
         } catch {
-            throw ProviderError(family: family, reason: "network", message: "GET \(host) failed: \(Self.describe(error))", isRetryable: true)
+            throw ProviderError(family: family, reason: "network", message: "\(what) failed: \(Self.describe(error))", isRetryable: true)
         }
     }
 

@@ -20,14 +20,13 @@ public struct PexelsSearch: StockSearch {
     public static let licence = "Pexels License (https://www.pexels.com/license/)"
     let baseURL: String
     let requests: StockRequests
-    let clock: @Sendable () -> Date
+    var clock: @Sendable () -> Date { requests.clock }
 
     public init(baseURL: String = "https://api.pexels.com", apiKey: String, timeout: Duration = .seconds(60),
                 usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
                 clock: @escaping @Sendable () -> Date = Date.init) {
         self.baseURL = ProviderSupport.trimmed(baseURL)
         self.requests = StockRequests(provider: "Pexels", key: apiKey, http: HTTP(family: .image, timeout: timeout), usage: usage, clock: clock)
-        self.clock = clock
     }
 
     public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int) async throws -> [StockHit] {

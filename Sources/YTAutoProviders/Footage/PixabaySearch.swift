@@ -23,7 +23,7 @@ public struct PixabaySearch: StockSearch {
     let baseURL: String
     let safeSearch: Bool
     let requests: StockRequests
-    let clock: @Sendable () -> Date
+    var clock: @Sendable () -> Date { requests.clock }
 
     public init(baseURL: String = "https://pixabay.com/api", apiKey: String, safeSearch: Bool = true, timeout: Duration = .seconds(60),
                 usage: (@Sendable (_ provider: String, _ unit: String, _ amount: Int) async -> Void)? = nil,
@@ -31,7 +31,6 @@ public struct PixabaySearch: StockSearch {
         self.baseURL = ProviderSupport.trimmed(baseURL)
         self.safeSearch = safeSearch
         self.requests = StockRequests(provider: "Pixabay", key: apiKey, http: HTTP(family: .image, timeout: timeout), usage: usage, clock: clock)
-        self.clock = clock
     }
 
     public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int) async throws -> [StockHit] {
