@@ -21,6 +21,9 @@ import YTAutoSupport
 public struct MediaLibrary: FootageSource {
     public let root: URL
     let tools: ToolRunner
+    /// The first scan's files: one images stage asks for footage and then for music, and the
+    /// folder is walked (and its sidecars read) once for both.
+    private let scanned = Locked<[Item]?>(nil)
 
     public init(root: URL, tools: ToolRunner) {
         self.root = root.standardizedFileURL
@@ -32,10 +35,18 @@ public struct MediaLibrary: FootageSource {
     static let musicExtensions: Set<String> = ["wav", "mp3", "m4a", "ogg", "oga", "flac"]
 
     /// A file of the library and its tags.
-    struct Item: Hashable {
+    struct Item: Hashable, Sendable {
         var kind: FootageAsset.Kind
         var path: String
         var tags: Set<String>
+    }
+
+    /// Every usable file, in path order, from the first scan.
+    func files() throws(MediaLibraryError) -> [Item] {
+        if let items = scanned.value { return items }
+        let items = try scan()
+        scanned.value = items
+        return items
     }
 
     /// Every usable file, in path order.
@@ -70,7 +81,7 @@ public struct MediaLibrary: FootageSource {
 
     public func footage(for scenes: [FootageQuery], job: Int64) async throws -> [FootageAsset] {
         let seed = String(job)
-        let items = try scan().filter { $0.kind != .music }
+        let items = try files().filter { $0.kind != .music }
         guard !items.isEmpty else {
             throw MediaLibraryError(path: root.path, problem: "has no pictures or clips (looked for \(Self.listed(Self.imageExtensions.union(Self.clipExtensions))))")
         }
@@ -88,7 +99,7 @@ public struct MediaLibrary: FootageSource {
 
     public func music(tags: [String], job: Int64) async throws -> FootageAsset? {
         let seed = String(job)
-        let tracks = try scan().filter { $0.kind == .music }
+        let tracks = try files().filter { $0.kind == .music }
         guard !tracks.isEmpty else { return nil }
         let wanted = Self.words(tags.joined(separator: " "))
         let matching = tracks.filter { !$0.tags.isDisjoint(with: wanted) }

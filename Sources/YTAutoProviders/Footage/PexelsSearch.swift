@@ -1,5 +1,6 @@
 import Foundation
 import YTAutoCore
+import YTAutoSupport
 
 /// Pexels' search API (https://www.pexels.com/api/documentation/), for ``StockFootageSource``.
 ///
@@ -86,7 +87,7 @@ public struct PexelsSearch: StockSearch {
             return ProviderError(family: .image, reason: "unauthorized",
                                  message: "Pexels refused the API key (HTTP \(reply.status)): \(text); check PEXELS_API_KEY", isRetryable: false)
         case 429:
-            let at = reply.retryAfter(now: clock()) ?? requests.exhausted.until ?? clock().addingTimeInterval(600)
+            let at = reply.retryAfter(now: clock()) ?? requests.exhausted.value ?? clock().addingTimeInterval(600)
             return ProviderError(family: .image, reason: "rate_limited",
                                  message: "Pexels: HTTP 429, the key's requests (200 an hour, 20,000 a month by default) are spent; retried at \(Timestamp.string(at))",
                                  isRetryable: true, retryAt: at)

@@ -217,15 +217,15 @@ struct StockRequests: Sendable {
     let key: String
     let http: HTTP
     let usage: UsageReport?
-    /// When the provider said no request remains, until when (from a 2xx's headers).
-    let exhausted = Exhausted()
+    /// When the provider said no request remains, until when (from a 2xx's headers); shared by the searches of one stage.
+    let exhausted = Locked<Date?>(nil)
     let clock: @Sendable () -> Date
 
     /// Sends `url` (its query carries the terms) with `headers`; refuses without sending while the
     /// provider has said no request remains. Returns a 2xx reply; other statuses go to `error`.
     func get(_ url: String, headers: [(String, String)], reset: (HTTP.Reply) -> Date?,
              error: (HTTP.Reply) -> ProviderError) async throws -> HTTP.Reply {
-        if let until = exhausted.until, until > clock() {
+        if let until = exhausted.value, until > clock() {
             throw ProviderError(family: .image, reason: "rate_limited",
                                 message: "\(provider): no request of the key's allowance remains until \(Timestamp.string(until))",
                                 isRetryable: true, retryAt: until)
@@ -234,7 +234,7 @@ struct StockRequests: Sendable {
         guard (200..<300).contains(reply.status) else { throw error(reply) }
         await usage?(provider.lowercased(), "requests", 1)
         if let remaining = reply.header("X-Ratelimit-Remaining").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), remaining <= 0 {
-            exhausted.until = reset(reply)
+            exhausted.value = reset(reply)
         }
         return reply
     }
@@ -249,16 +249,5 @@ struct StockRequests: Sendable {
     /// The error for a status the provider's own mapping leaves to the usual rules, key cut out.
     func unexpected(_ reply: HTTP.Reply) -> ProviderError {
         ProviderSupport.unexpected(http, reply, during: "\(provider) search", key: key)
-    }
-
-    /// Until when no request remains, shared by the searches of one stage.
-    final class Exhausted: @unchecked Sendable {
-        // `@unchecked` is safe: `value` is only touched under `lock`.
-        private let lock = NSLock()
-        private var value: Date?
-        var until: Date? {
-            get { lock.withLock { value } }
-            set { lock.withLock { value = newValue } }
-        }
     }
 }
