@@ -227,23 +227,29 @@ extension PostgresJobStore {
 
     /// The earliest `run_at` of a queued job of `kind` (of the given channels), due or not.
     public func nextRunAt(channels: [String]?, kind: JobKind = .video) async throws -> Date? {
+        if let channels, channels.isEmpty { return nil }
+        return try await pool.queryOne(Self.nextRunAtQuery(channels: channels, kind: kind))?.date("run_at")
+    }
+
+    /// ``nextRunAt(channels:kind:)``'s statement, apart so that its plan can be tested
+    /// (PostgresQueryPlanTests): one index probe a channel that has queued jobs.
+    static func nextRunAtQuery(channels: [String]?, kind: JobKind) -> PostgresQuery {
         if let channels {
-            guard !channels.isEmpty else { return nil }
-            return try await pool.queryOne("""
+            return """
                 SELECT min(t) AS run_at FROM (
                     SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = \(kind.rawValue) AND channel = c.channel
                              ORDER BY run_at LIMIT 1) AS t
                       FROM unnest(\(Array(Set(channels)).sorted())::text[]) AS c (channel)
                      WHERE c.channel NOT IN (SELECT channel FROM channel_pauses)) AS firsts
-                """)?.date("run_at")
+                """
         }
-        return try await pool.queryOne("""
+        return """
             SELECT min(t) AS run_at FROM (
                 SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = \(kind.rawValue) AND channel = c.channel
                          ORDER BY run_at LIMIT 1) AS t
                   FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0
                         EXCEPT SELECT channel FROM channel_pauses) AS c) AS firsts
-            """)?.date("run_at")
+            """
     }
 
     /// Changes when this process may have new work: a notification, a reconnection, its own signal.

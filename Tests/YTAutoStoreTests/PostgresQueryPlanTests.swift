@@ -1,0 +1,116 @@
+import Foundation
+import PostgresNIO
+import Testing
+import YTAutoCore
+import YTAutoTestSupport
+@testable import YTAutoPostgres
+
+/// The PostgreSQL lease and its next-due query stay logarithmic in the backlog on a database as an
+/// operator's would be: 100,000 queued jobs (one channel with only ten), 200,000 finished jobs and
+/// their attempts, `jobs` and `job_attempts` analyzed (as autovacuum does after such inserts), and
+/// `channel_pauses` never analyzed (autovacuum leaves a small, rarely changed table alone), with no
+/// pause and with one. Two checks per statement, run with `EXPLAIN (ANALYZE, BUFFERS)`: no
+/// sequential scan of `jobs` and no sort spilled to disk, and few buffers touched (a scan of the
+/// queue touches thousands).
+@Suite(.serialized, .enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+struct PostgresQueryPlanTests {
+    static let queued = 100_000
+    static let finished = 200_000
+    /// Far below a scan of the queue (about 2,000 pages of queued rows alone), far above an index probe.
+    static let bufferBound = 1_000
+
+    /// One filled database for the suite's tests.
+    static let fixture = Task<Result<PostgresURL, any Error>, Never> {
+        do {
+            let server = try await PostgresServer.server()
+            let url = try PostgresURL(try await server.createDatabase(prefix: "plans"))
+            try await PostgresJobStore(url: url).close()
+            _ = try await server.psql("""
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, attempt, max_attempts, created_at, updated_at,
+                                  finished_at, last_error_code, kind, scheduled_at)
+                SELECT 'c' || (i % 4), 'topic ' || (i % 50), '{}', CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 0,
+                       t, 1, 3, t, t + interval '9 seconds', t + interval '9 seconds', CASE WHEN i % 10 = 0 THEN 'media.ffmpeg' END, 'video', t
+                  FROM generate_series(1, \(finished)) AS i, LATERAL (SELECT timestamptz '2026-01-01' + i * interval '20 seconds' AS t) AS x;
+                INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome,
+                                          pipeline, lease_seconds, heartbeat_at)
+                SELECT id, 1, 1, channel, 'w-' || (id % 7), created_at, finished_at, state, 'media', 30, finished_at FROM jobs;
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, created_at, updated_at, kind, scheduled_at)
+                SELECT CASE WHEN i <= 10 THEN 'rare' ELSE 'c' || (i % 3) END, 'queued ' || i, '{}', 'queued', i % 2,
+                       now() - interval '1 day' + (i * 7919 % 100000) * interval '1 second', 3, now(), now(), 'video',
+                       now() - interval '1 day' + (i * 7919 % 100000) * interval '1 second'
+                  FROM generate_series(1, \(queued)) AS i;
+                ANALYZE jobs;
+                ANALYZE job_attempts;
+                """, database: url.database)
+            return .success(url)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Runs `query` under `EXPLAIN (ANALYZE, BUFFERS)` on a store of the fixture: its plan's lines.
+    static func explain(_ query: PostgresQuery) async throws -> [String] {
+        let store = try await PostgresJobStore(url: try await fixture.value.get(), migrate: false)
+        defer { Task { try? await store.close() } }
+        let rows = try await store.pool.query(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, binds: query.binds))
+        return try rows.map { try $0.required("QUERY PLAN", $0.string) }
+    }
+
+    /// The shared buffers the plan's nodes touched (each node's own line; nested counts included,
+    /// so an upper bound), leaving out planning's.
+    static func buffers(_ plan: [String]) -> Int {
+        var total = 0, planning = false
+        for line in plan.map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if line == "Planning:" { planning = true; continue }
+            guard line.hasPrefix("Buffers: shared") else { planning = false; continue }
+            if planning { planning = false; continue }
+            for part in line.dropFirst("Buffers: shared".count).split(separator: " ") {
+                let kv = part.split(separator: "=")
+                if kv.count == 2, ["hit", "read"].contains(kv[0]), let n = Int(kv[1]) { total += n }
+            }
+        }
+        return total
+    }
+
+    static func check(_ name: String, _ query: PostgresQuery) async throws {
+        let plan = try await explain(query)
+        let text = plan.joined(separator: "\n")
+        #expect(!text.contains("Seq Scan on jobs"), "\(name) scans every job:\n\(text)")
+        #expect(!text.contains("external merge"), "\(name) sorts the queue on disk:\n\(text)")
+        #expect(buffers(plan) < bufferBound, "\(name) touched \(buffers(plan)) buffers:\n\(text)")
+    }
+
+    static func leases() -> [(String, PostgresQuery)] {
+        [("lease", PostgresJobStore.leaseQuery(worker: "w", channels: nil, kind: .video, pipeline: "media", seconds: 30, only: nil, now: nil)),
+         ("lease of the rare channel", PostgresJobStore.leaseQuery(worker: "w", channels: ["rare"], kind: .video, pipeline: "media",
+                                                                    seconds: 30, only: nil, now: nil)),
+         ("lease of a busy channel", PostgresJobStore.leaseQuery(worker: "w", channels: ["c1"], kind: .video, pipeline: "media",
+                                                                  seconds: 30, only: nil, now: nil)),
+         ("next due", PostgresJobStore.nextRunAtQuery(channels: nil, kind: .video)),
+         ("next due of two channels", PostgresJobStore.nextRunAtQuery(channels: ["rare", "c2"], kind: .video))]
+    }
+
+    @Test func theLeaseReadsItsIndexInOrderWhileChannelPausesWasNeverAnalyzed() async throws {
+        let url = try await Self.fixture.value.get()
+        let server = try await PostgresServer.server()
+        // The condition of a fresh installation: never analyzed, so the planner guesses its size.
+        let stats = try await server.psql("SELECT reltuples FROM pg_class WHERE relname = 'channel_pauses'", database: url.database)
+        #expect(stats.trimmingCharacters(in: .whitespacesAndNewlines) == "-1", "channel_pauses has statistics: \(stats)")
+        for (name, query) in Self.leases() { try await Self.check(name, query) }
+        // With a channel paused, still unanalyzed.
+        _ = try await server.psql("INSERT INTO channel_pauses VALUES ('c2', now(), 'test')", database: url.database)
+        for (name, query) in Self.leases() { try await Self.check("\(name), c2 paused", query) }
+        _ = try await server.psql("DELETE FROM channel_pauses", database: url.database)
+    }
+
+    /// The check itself: the lease as it was before migration 0009 (NOT EXISTS over an unanalyzed
+    /// channel_pauses) fails it.
+    @Test func theOldLeaseFailsTheCheck() async throws {
+        var old = PostgresJobStore.leaseQuery(worker: "w", channels: nil, kind: .video, pipeline: "media", seconds: 30, only: nil, now: nil)
+        old.sql = old.sql.replacingOccurrences(of: "NOT ytauto_channel_paused(jobs.channel)",
+                                               with: "NOT EXISTS (SELECT 1 FROM channel_pauses p WHERE p.channel = jobs.channel)")
+        #expect(old.sql.contains("NOT EXISTS"))
+        let plan = try await Self.explain(old)
+        #expect(plan.joined(separator: "\n").contains("Seq Scan on jobs") || Self.buffers(plan) >= Self.bufferBound)
+    }
+}
