@@ -42,6 +42,12 @@ struct PostgresQueryPlanTests {
                 ANALYZE jobs;
                 ANALYZE job_attempts;
                 """, database: url.database)
+            // Every statement of a new session on this database is logged with its plan and buffers
+            // (auto_explain, PostgreSQL's own module): the store's operations are checked as they run.
+            for setting in ["session_preload_libraries = 'auto_explain'", "auto_explain.log_min_duration = 0",
+                            "auto_explain.log_analyze = on", "auto_explain.log_buffers = on", "auto_explain.log_timing = off"] {
+                _ = try await server.psql("ALTER DATABASE \(url.database) SET \(setting)", database: url.database)
+            }
             return .success(url)
         } catch {
             return .failure(error)
@@ -112,5 +118,69 @@ struct PostgresQueryPlanTests {
         #expect(old.sql.contains("NOT EXISTS"))
         let plan = try await Self.explain(old)
         #expect(plan.joined(separator: "\n").contains("Seq Scan on jobs") || Self.buffers(plan) >= Self.bufferBound)
+    }
+
+    /// The plans the server logged (auto_explain) while `body` ran: each statement's text and plan.
+    static func loggedPlans(_ body: () async throws -> Void) async throws -> [(statement: String, plan: [String])] {
+        let server = try await PostgresServer.server()
+        let log = URL(fileURLWithPath: server.dataDirectory).deletingLastPathComponent().appending(path: "server.log")
+        let start = (try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? NSNumber)?.intValue ?? 0
+        try await body()
+        let handle = try FileHandle(forReadingFrom: log)
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(start))
+        let text = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        var entries: [(statement: String, plan: [String])] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.contains("LOG:  duration:") && line.contains("plan:") {
+                entries.append(("", []))
+            } else if line.hasPrefix("\t"), !entries.isEmpty {
+                let content = line.dropFirst()
+                if content.hasPrefix("Query Text:") { entries[entries.count - 1].statement = String(content) }
+                entries[entries.count - 1].plan.append(String(content))
+            }
+        }
+        return entries
+    }
+
+    /// The operator's reads and the job life cycle, through the store as the CLIs and workers call
+    /// it: no statement scans `jobs`, `job_attempts` or `job_stage_runs`, or touches many buffers.
+    @Test func theOperatorsReadsAndTheLifeCycleStayOnIndexes() async throws {
+        let url = try await Self.fixture.value.get()
+        let store = try await PostgresJobStore(url: url, migrate: false)
+        let plans = try await Self.loggedPlans {
+            _ = try await store.stats()
+            _ = try await store.listFailed(channel: nil, since: nil, limit: 50)
+            _ = try await store.listFailed(channel: "c1", since: Date(timeIntervalSince1970: 1_767_225_600), limit: 50)
+            _ = try await store.history(channel: nil, limit: 50)
+            _ = try await store.history(channel: "c2", limit: 50)
+            // Channels with none: no failed job of c1, no attempt of "rare" (ten queued jobs).
+            _ = try await store.listFailed(channel: "c1", since: nil, limit: 50)
+            _ = try await store.history(channel: "rare", limit: 50)
+            _ = try await store.runningJobs()
+            _ = try await store.runningAttemptStarts()
+            _ = try await store.waitingForReview(limit: 50)
+            _ = try await store.needsReclaim()
+            _ = try await store.reclaimIfNeeded()
+            _ = try await store.retryAllFailed(channel: "rare")
+            // Jobs finished in the first hour of 2026 (180 of them), ten a batch.
+            _ = try await store.prune(finishedBefore: Date(timeIntervalSince1970: 1_767_229_200), batchSize: 10)
+            let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
+            _ = try await store.heartbeat(lease, duration: .seconds(30))
+            try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: Date(), error: nil)
+            try await store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+            _ = try await store.complete(lease)
+            _ = try await store.attempts(jobID: lease.jobID)
+            _ = try await store.stageRuns(jobID: lease.jobID)
+        }
+        try await store.close()
+        #expect(plans.count > 20, "auto_explain logged \(plans.count) statements")
+        for (statement, plan) in plans {
+            let text = plan.joined(separator: "\n")
+            for table in ["jobs", "job_attempts", "job_stage_runs"] {
+                #expect(!text.contains("Seq Scan on \(table) "), "\(statement) scans \(table):\n\(text)")
+            }
+            #expect(Self.buffers(plan) < Self.bufferBound, "\(statement) touched \(Self.buffers(plan)) buffers:\n\(text)")
+        }
     }
 }
