@@ -21,7 +21,7 @@ def setup(path, drop=(), page=4096):
         if name and name in drop: continue
         db.execute(d)
     return db
-def run(db, n=20000, backlog=1000, attempts=True, by_channel=False):
+def run(db, n=20000, backlog=1000, attempts=True, by_channel=False, merged=False):
     now="2026-12-01T00:00:00.000Z"
     db.execute("BEGIN")
     for i in range(backlog+n):
@@ -34,16 +34,22 @@ def run(db, n=20000, backlog=1000, attempts=True, by_channel=False):
     ins = "INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at) VALUES (?1, ?2, ?3, 'c1', 'w', ?4, 'p', 30, ?4, ?4)"
     comp = "UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1, last_error_code = NULL, last_error_message = NULL WHERE id = ?2 AND state = 'running' AND lease_token = ?3 AND lease_owner = 'w' RETURNING id"
     fin = "UPDATE job_attempts SET finished_at = ?1, outcome = 'succeeded' WHERE job_id = ?2 AND lease_token = ?3"
-    t=time.time()
-    for i in range(n):
-        db.execute("BEGIN IMMEDIATE")
+    def take():
         r = db.execute(lease, ("w", "2026-12-01T01:00:00.000Z", "2026-12-01T00:00:01.000Z", "synthetic")).fetchone()
         if attempts: db.execute(ins, (r[0], r[1], r[2], "2026-12-01T00:00:01.000Z"))
-        db.execute("COMMIT")
-        db.execute("BEGIN IMMEDIATE")
+        return r
+    def finish(r):
         db.execute(comp, ("2026-12-01T00:00:02.000Z", r[0], r[2])).fetchone()
         if attempts: db.execute(fin, ("2026-12-01T00:00:02.000Z", r[0], r[2]))
-        db.execute("COMMIT")
+    t=time.time()
+    if merged:  # a completion and the next lease in one transaction (the last lease is left running)
+        db.execute("BEGIN IMMEDIATE"); r = take(); db.execute("COMMIT")
+        for i in range(n):
+            db.execute("BEGIN IMMEDIATE"); finish(r); r = take(); db.execute("COMMIT")
+        return n/(time.time()-t)
+    for i in range(n):
+        db.execute("BEGIN IMMEDIATE"); r = take(); db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE"); finish(r); db.execute("COMMIT")
     return n/(time.time()-t)
 def minimal(path, n=20000, backlog=1000, page=4096):
     for ext in ("", "-wal", "-shm"):
@@ -72,6 +78,22 @@ def frames(kw, **rk):
     t = time.time(); run(db, n=2000, backlog=0, **rk)
     return os.path.getsize(P + "-wal") / (page + 24) / 2000
 
+def pages_of_one_job():
+    """The B-trees whose pages one lease and one completion write into the WAL (dbstat names each page)."""
+    import struct
+    db = setup(P); db.execute("PRAGMA wal_autocheckpoint=0")
+    run(db, n=200, backlog=3000)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    names = {pageno: name for name, pageno in db.execute("SELECT name, pageno FROM dbstat")}
+    run(db, n=1, backlog=-1)  # one more job's life cycle, nothing inserted
+    data, page = open(P + "-wal", "rb").read(), db.execute("PRAGMA page_size").fetchone()[0]
+    transactions, current = [], []
+    for off in range(32, len(data) - 23, page + 24):
+        pageno, commit = struct.unpack(">II", data[off:off + 8])
+        current.append(names.get(pageno, f"page {pageno}"))
+        if commit: transactions.append(current); current = []
+    return transactions
+
 P = os.path.join(os.path.dirname(os.path.abspath(SCHEMA_DB)), "queue_parts.db")
 COUNTS = {"jobs_count_update", "jobs_count_insert", "jobs_count_delete"}
 variants = [
@@ -84,10 +106,14 @@ variants = [
     ("without the job_attempts time indexes", dict(drop={"job_attempts_started", "job_attempts_channel_started"}), {}),
     ("1 KB pages", dict(page=1024), {}),
     ("1 KB pages, lease by channel, no jobs_due", dict(page=1024, drop={"jobs_due", "jobs_lease"}), dict(by_channel=True)),
+    ("a completion and the next lease in one transaction", {}, dict(merged=True)),
 ]
 for name, kw, rk in variants:
     print(f"{name:45s} {run(setup(P, **kw), **rk):8.0f} jobs/s", flush=True)
 print(f"{'frames a job, as shipped':45s} {frames({}):8.1f}")
+print(f"{'frames a job, completion and lease merged':45s} {frames({}, merged=True):8.1f}")
+for what, trees in zip(("lease", "completion"), pages_of_one_job()):
+    print(f"pages a {what}: {len(trees)}: {', '.join(sorted(trees))}")
 print(f"{'minimal queue, 4 KB / 1 KB pages':45s} {minimal(P):8.0f} / {minimal(P, page=1024):.0f} jobs/s")
 for ext in ("", "-wal", "-shm"):
     try: os.remove(P + ext)
