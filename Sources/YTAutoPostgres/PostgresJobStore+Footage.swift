@@ -14,17 +14,16 @@ extension PostgresJobStore: FootageLedger {
             """).map { try $0.required("asset", $0.string) })
     }
 
-    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
-        guard !keys.isEmpty else { return }
-        try await pool.transaction { tx in
-            let now = try await self.now(tx)
-            for key in Set(keys).sorted() {
-                try await tx.run("""
-                    INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (\(channel), \(key), \(job), \(now))
-                    ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
-                    """)
-            }
-        }
+    public func claimFootage(channel: String, job: Int64, key: String, days: Int) async throws -> Bool {
+        // Another job's use at or after now - days keeps the key from this job; 0 days: no window.
+        try await pool.queryOne("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now)
+            INSERT INTO footage_uses (channel, asset, job_id, used_at) SELECT \(channel), \(key), \(job), t.now FROM t
+            ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+             WHERE \(days)::int <= 0 OR footage_uses.job_id = excluded.job_id
+                OR footage_uses.used_at < excluded.used_at - \(days)::int * interval '1 day'
+            RETURNING asset
+            """) != nil
     }
 
     /// Every row, for `ytauto-admin copy`.

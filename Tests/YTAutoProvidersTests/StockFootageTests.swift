@@ -107,6 +107,22 @@ import YTAutoTestSupport
         #expect(try await store.footageUsed(channel: "horror", days: 30, excludingJob: 0).isEmpty)
     }
 
+    /// Two jobs of a channel choosing at once (each read the ledger before the other claimed):
+    /// never the same clip or photo, the later claim going to the next best.
+    @Test func twoJobsOfAChannelChoosingAtOnceNeverShareAClip() async throws {
+        let fake = try FakeStock(key: Self.key)
+        try await stocked(fake)
+        let store = try SQLiteJobStore(path: dir.path("q.db"))
+        // Three lighthouse clips in the fake; each job wants one for its scene.
+        let scenes = [scene(0, "A lighthouse.")]
+        async let first = source(pexels(fake), ledger: store).footage(for: scenes, job: 1)
+        async let second = source(pexels(fake), ledger: store).footage(for: scenes, job: 2)
+        let (a, b) = try await (first, second)
+        let keys = (a + b).compactMap { $0.credit?.key(kind: $0.kind) }
+        #expect(keys.count == 2 && Set(keys).count == 2, "\(keys)")
+        #expect(try await store.footageUsed(channel: "facts", days: 30, excludingJob: 0) == Set(keys))
+    }
+
     @Test func aSceneWithNothingUnusedFailsClearlyAndIsNotRetried() async throws {
         let fake = try FakeStock(key: Self.key)
         try await stocked(fake)

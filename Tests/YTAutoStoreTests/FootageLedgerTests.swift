@@ -24,4 +24,20 @@ import YTAutoStore
         #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 3).isEmpty)
         #expect(try await s.footageUsed(channel: "facts", days: 31, excludingJob: 5) == ["pexels:clip:1", "pexels:image:2"])
     }
+
+    /// A claim is one write that another job of the channel cannot win within the window.
+    @Test(arguments: StoreEngine.all) func aClaimIsRefusedToAnotherJobWithinTheWindow(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        #expect(try await s.claimFootage(channel: "facts", job: 1, key: "pexels:clip:1", days: 30))
+        #expect(try await s.claimFootage(channel: "facts", job: 2, key: "pexels:clip:1", days: 30) == false, "job 1 holds it")
+        #expect(try await s.claimFootage(channel: "facts", job: 1, key: "pexels:clip:1", days: 30), "its own again (a retry)")
+        #expect(try await s.claimFootage(channel: "horror", job: 2, key: "pexels:clip:1", days: 30), "another channel's ledger")
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 2) == ["pexels:clip:1"])
+        f.clock.advance(30 * 86_400 + 1)
+        #expect(try await s.claimFootage(channel: "facts", job: 2, key: "pexels:clip:1", days: 30), "older than the window")
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 1) == ["pexels:clip:1"])
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 2).isEmpty, "it is job 2's now")
+        #expect(try await s.claimFootage(channel: "facts", job: 3, key: "pexels:clip:1", days: 0), "0 days: always")
+    }
 }

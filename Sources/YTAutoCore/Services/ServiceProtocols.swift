@@ -156,8 +156,19 @@ public protocol FootageLedger: Sendable {
     /// The keys (``FootageCredit/key(kind:)``) of what `channel` used in the last `days` days,
     /// by the store's clock, in jobs other than `job` (a job's own retry may pick the same again).
     func footageUsed(channel: String, days: Int, excludingJob job: Int64) async throws -> Set<String>
-    /// Records that `job` of `channel` used `keys`, now; a key used before moves to now.
-    func recordFootage(channel: String, job: Int64, keys: [String]) async throws
+    /// Claims `key` for `job` of `channel`, now, in one write: refused (false) when another job of
+    /// the channel used or claimed it in the last `days` days, by the store's clock; the job's own
+    /// earlier claim, or any use older than that, moves to `job` and now. `days` 0 always claims.
+    /// Two jobs of a channel choosing footage at once cannot both take a clip: the second is refused.
+    func claimFootage(channel: String, job: Int64, key: String, days: Int) async throws -> Bool
+}
+
+extension FootageLedger {
+    /// Records that `job` of `channel` used `keys`, now, whoever used them before (a claim of each
+    /// with no reuse window).
+    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
+        for key in Set(keys).sorted() { _ = try await claimFootage(channel: channel, job: job, key: key, days: 0) }
+    }
 }
 
 /// One row of the footage ledger, as `ytauto-admin copy` moves it.

@@ -60,8 +60,11 @@ public protocol StockSearch: Sendable {
 /// - **Cache**: searches are kept 24 hours (`<cache>/search/`, Pixabay's rule and Pexels'
 ///   advice), downloads for good (`<cache>/<provider>/`), so a retried stage or another channel
 ///   using the same clip downloads nothing; each file is checked with ffprobe before use.
-/// - What was used is recorded in the footage ledger once every scene has its file, and each
-///   asset's author, page and licence go into media.json, from which the description credits them.
+/// - Each hit is claimed in the footage ledger as it is chosen, before its download, so that two
+///   jobs of a channel choosing at once never take the same one (the later claim is refused and
+///   the next best taken). A job that fails afterwards keeps its claims: a retry of it may use
+///   them, other jobs not within the window. Each asset's author, page and licence go into
+///   media.json, from which the description credits them.
 /// - The music bed comes from the channel's media library when it has one, else is synthesised.
 public struct StockFootageSource: FootageSource {
     let search: any StockSearch
@@ -104,16 +107,23 @@ public struct StockFootageSource: FootageSource {
         var taken = used
         var chosen: [(hit: StockHit, terms: [String])] = []
         for scene in scenes {
-            let pick = try await choose(for: scene, taken: taken, usedBefore: used.count)
-            taken.insert(pick.hit.credit.key(kind: pick.hit.kind))
-            chosen.append(pick)
+            while true {
+                let pick = try await choose(for: scene, taken: taken, usedBefore: used.count)
+                let key = pick.hit.credit.key(kind: pick.hit.kind)
+                taken.insert(key)
+                // Claimed as it is chosen: another job of the channel choosing at the same time
+                // (read the ledger before this claim) is refused it and takes its next best.
+                if try await ledger?.claimFootage(channel: channel, job: job, key: key, days: reuseDays) ?? true {
+                    chosen.append(pick)
+                    break
+                }
+            }
         }
         let provider = search.provider.lowercased()
         let assets = try await concurrentMap(chosen, width: 3) { _, pick in
             FootageAsset(kind: pick.hit.kind, path: try await fetch(pick.hit), source: provider, tags: pick.hit.tags,
                          matched: pick.terms, seconds: pick.hit.seconds, credit: pick.hit.credit)
         }
-        try await ledger?.recordFootage(channel: channel, job: job, keys: chosen.map { $0.hit.credit.key(kind: $0.hit.kind) })
         return assets
     }
 

@@ -15,16 +15,17 @@ extension SQLiteJobStore: FootageLedger {
         }
     }
 
-    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
-        guard !keys.isEmpty else { return }
+    public func claimFootage(channel: String, job: Int64, key: String, days: Int) async throws -> Bool {
         let now = self.now()
-        try await database.write { db in
-            for key in Set(keys) {
-                try db.run("""
-                    INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
-                    """, [channel, key, job, now])
-            }
+        // Another job's use at or after `since` keeps the key from this job; nil: no window.
+        let since: Date? = days > 0 ? now.addingTimeInterval(-Double(days) * 86_400) : nil
+        return try await database.write { db in
+            try !db.query("""
+                INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+                 WHERE ?5 IS NULL OR footage_uses.job_id = excluded.job_id OR footage_uses.used_at < ?5
+                RETURNING asset
+                """, [channel, key, job, now, since]).isEmpty
         }
     }
 
