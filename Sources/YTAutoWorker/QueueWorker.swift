@@ -16,6 +16,12 @@ public struct QueueWorkerConfiguration: Sendable {
     /// writers outside ytauto (the `sqlite3` shell), which do not signal.
     public var pollInterval: Duration = .seconds(1)
     public var dryRun = false
+    /// The longest one stage may run. Past it the stage's work is cancelled (ffmpeg and espeak-ng
+    /// processes are killed) and the attempt fails `stage.timeout`, retryable, whether or not the
+    /// work has stopped: a tool or library that hangs never holds a job, or a worker's slot,
+    /// forever. Six hours by default: a long video's compose takes about its own length on a
+    /// 2-core host (docs/benchmarks.md).
+    public var stageTimeout: Duration = .seconds(6 * 3600)
     /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
     public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
     public init() {}
@@ -318,7 +324,15 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 await control.setWork(work)
                 let outcome: StageOutcome
                 do {
-                    outcome = try await work.value
+                    switch await Deadline.race(until: .now + configuration.stageTimeout, { try await work.value }) {
+                    case .finished(let result):
+                        outcome = try result.get()
+                    case .passed:
+                        work.cancel()
+                        let limit = DurationText.string(seconds: Int(configuration.stageTimeout.seconds.rounded()))
+                        throw JobFailure(code: "stage.timeout", message: "ran longer than \(limit) (the worker's --stage-timeout) and was stopped",
+                                         isRetryable: true)
+                    }
                 } catch {
                     if let reason = await control.reason, error is CancellationError {
                         try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)

@@ -76,6 +76,28 @@ import YTAutoTestSupport
         return (s, id)
     }
 
+    /// A stage that runs past the worker's `--stage-timeout` is stopped and its attempt fails
+    /// `stage.timeout` (retryable; here the job's last attempt), while the worker lives on: a hung
+    /// stage never holds a job forever. A timeout out of range is refused before anything starts.
+    @Test func aStagePastItsTimeoutIsStoppedAndTheAttemptFails() async throws {
+        let refused = try await run("ytauto", ["worker", "--stage-timeout", "0s"], cwd: dir.url, environment: env)
+        #expect(refused.status == 64 || refused.status == 2, "\(refused.status)")
+        #expect(refused.stderr.contains("--stage-timeout") && refused.stderr.contains("1s to 7d"), "\(refused.stderr)")
+
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "600000", "--concurrency", "1", "--stage-timeout", "1s"],
+                               cwd: dir.url, environment: env)
+        defer { worker.kill(SIGKILL) }
+        #expect(try await eventually { try await s.job(id: id)?.state == .failed })
+        let job = try #require(try await s.job(id: id))
+        #expect(job.lastErrorCode == "stage.timeout", "\(job)")
+        #expect(job.lastErrorMessage?.contains("ran longer than 1s (the worker's --stage-timeout)") == true, "\(job.lastErrorMessage ?? "")")
+        let runs = try await s.stageRuns(jobID: id)
+        #expect(runs.count == 1 && runs.first?.state == .failed && runs.first?.errorCode == "stage.timeout", "\(runs)")
+        #expect(worker.isRunning, "the worker lives on")
+    }
+
     /// With every worker dead, `ytauto status` frees their jobs (as a worker's sweep would),
     /// and says so; `ytauto-admin workers` shows the worker dead.
     @Test func statusFreesTheJobsOfADeadWorkerWhenNoWorkerIsLeft() async throws {

@@ -24,6 +24,8 @@ extension YTAutoCommand {
         @Option(help: "Jobs run at once.") public var concurrency = 2
         @Option(name: .customLong("channel"), help: "Only jobs of this channel (repeatable).") public var channels: [String] = []
         @Option(help: "Time running stages get to finish after a shutdown signal: 30s, 2m, 500ms.") public var grace = "30s"
+        @Option(help: "The longest one stage may run before it is stopped and its attempt fails stage.timeout (retried): 6h, 90m.")
+        public var stageTimeout = "6h"
         @Flag(help: "Run every stage but publish nothing (publish is recorded as skipped).") public var dryRun = false
         @Option(help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
         @Option(help: ArgumentHelp("With --synthetic-stage-ms: each stage also writes a small checksummed file under this folder (for chaos runs).", visibility: .hidden))
@@ -36,6 +38,7 @@ extension YTAutoCommand {
         public func validate() throws {
             try OptionCheck.range(concurrency, ConfigLimits.concurrency, "--concurrency")
             _ = try OptionCheck.duration(grace, "--grace", allowed: ConfigLimits.grace, milliseconds: true)
+            _ = try OptionCheck.duration(stageTimeout, "--stage-timeout", allowed: ConfigLimits.stageTimeout)
             if let ms = syntheticStageMs { try OptionCheck.range(ms, ConfigLimits.syntheticStageMs, "--synthetic-stage-ms") }
             try OptionCheck.range(leaseSeconds, ConfigLimits.leaseSeconds, "--lease-seconds")
         }
@@ -52,6 +55,7 @@ extension YTAutoCommand {
             config.concurrency = concurrency
             config.channels = channels.isEmpty ? nil : channels
             config.grace = try OptionCheck.duration(grace, "--grace", allowed: ConfigLimits.grace, milliseconds: true)
+            config.stageTimeout = try OptionCheck.duration(stageTimeout, "--stage-timeout", allowed: ConfigLimits.stageTimeout)
             config.leaseDuration = .seconds(leaseSeconds)
             config.heartbeatInterval = .seconds(Double(leaseSeconds) / 3)
             config.dryRun = dryRun

@@ -39,6 +39,8 @@ public enum ConfigLimits {
     public static let maxSleep: ClosedRange<Double> = 0.1...3_600
     /// `auth youtube --timeout`: 1 s to a day.
     public static let authTimeout: ClosedRange<Double> = 1...86_400
+    /// `worker --stage-timeout`: 1 s to a week.
+    public static let stageTimeout: ClosedRange<Double> = 1...(7 * 86_400)
     /// `worker --lease-seconds`: 3 s (heartbeats every second) to an hour.
     public static let leaseSeconds = 3...3_600
     public static let concurrency = 1...256
