@@ -18,16 +18,33 @@ import YTAutoSupport
 /// nothing gets an unused file (then the least used), picked by the job so that a retry picks the
 /// same. Words are compared lower-cased, without a plural `s`/`es`, leaving out words of fewer
 /// than three letters and common English words.
+///
+/// Across videos, with a footage ledger: a file the channel used in another job within its
+/// `footage_reuse_days` counts as used once already, so a scene takes a matching file the channel
+/// has not shown lately while there is one (a preference, not a refusal as for stock footage: a
+/// library is the operator's own and may be small). What a video used is recorded in the ledger as
+/// `library:<clip|image>:<path in the library>`.
 public struct MediaLibrary: FootageSource {
     public let root: URL
     let tools: ToolRunner
     /// The first scan's files: one images stage asks for footage and then for music, and the
     /// folder is walked (and its sidecars read) once for both.
     private let scanned = Locked<[Item]?>(nil)
+    let ledger: (any FootageLedger)?
+    let channel: String
+    let reuseDays: Int
 
-    public init(root: URL, tools: ToolRunner) {
+    public init(root: URL, tools: ToolRunner, ledger: (any FootageLedger)? = nil, channel: String = "", reuseDays: Int = 0) {
         self.root = root.standardizedFileURL
         self.tools = tools
+        self.ledger = ledger
+        self.channel = channel
+        self.reuseDays = reuseDays
+    }
+
+    /// The file's key in the footage ledger: `library:clip:forest/fog_at_night.mp4`.
+    func key(_ item: Item) -> String {
+        "library:\(item.kind.rawValue):" + item.path.dropFirst(root.path.count).drop { $0 == "/" }
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
@@ -86,14 +103,21 @@ public struct MediaLibrary: FootageSource {
             throw MediaLibraryError(path: root.path, problem: "has no pictures or clips (looked for \(Self.listed(Self.imageExtensions.union(Self.clipExtensions))))")
         }
         var uses: [String: Int] = [:]
+        if let ledger {
+            let recent = try await ledger.footageUsed(channel: channel, days: reuseDays, excludingJob: job)
+            for item in items where recent.contains(key(item)) { uses[item.path] = 1 }
+        }
         var out: [FootageAsset] = []
+        var chosen: [String] = []
         for scene in scenes {
             let (item, matched) = Self.choose(items, text: scene.text, topic: scene.topic, uses: uses, seed: "\(seed)|\(scene.index)")
             uses[item.path, default: 0] += 1
             var asset = FootageAsset(kind: item.kind, path: item.path, source: "library", tags: item.tags.sorted(), matched: matched)
             if item.kind == .clip { asset.seconds = try await tools.duration(of: item.path) }
             out.append(asset)
+            chosen.append(key(item))
         }
+        try await ledger?.recordFootage(channel: channel, job: job, keys: chosen)
         return out
     }
 

@@ -152,6 +152,12 @@ public struct ProviderServices: ServiceFactory {
             search = PixabaySearch(baseURL: config.pixabay.baseURL,
                                    apiKey: try key("PIXABAY_API_KEY", for: "channel \(channel.name)'s images: pixabay", family: .image),
                                    safeSearch: config.pixabay.safeSearch, usage: usage(channel), clock: clock)
+        case .library:
+            // The offline factory's library, with the ledger this factory has: files the channel
+            // showed lately give way to others.
+            guard footageLedger != nil, let folder = channel.mediaLibrary else { return try offline.footageSource(for: channel) }
+            return MediaLibrary(root: URL(fileURLWithPath: folder), tools: tools, ledger: footageLedger, channel: channel.name,
+                                reuseDays: channel.footageReuseDays)
         default:
             return try offline.footageSource(for: channel)
         }
