@@ -6,8 +6,8 @@ import YTAutoCore
 ///
 /// A lease leaves a paused channel's jobs where they are with `NOT ytauto_channel_paused(channel)`
 /// in its one statement (a function, so that the planner keeps the lease index's order: see
-/// ``PostgresJobStore/leaseQuery(worker:channels:kind:pipeline:seconds:only:now:)``): it steps over the paused channel's due jobs at the head of the lease order, one index entry
-/// each. SQLite asks channel by channel instead while a pause exists; here that would cost every
+/// ``PostgresJobStore/leaseQuery(worker:channels:kind:pipeline:seconds:only:now:)``): it steps
+/// over the paused channel's due jobs at the head of the lease order, one index entry each. SQLite asks channel by channel instead while a pause exists; here that would cost every
 /// lease a second round trip to learn whether one does, for the rare pause with thousands of due
 /// jobs behind it (docs/postgresql.md).
 extension PostgresJobStore {
