@@ -157,6 +157,7 @@ let package = Package(
         .target(
             name: "YTAutoTestSupport",
             dependencies: [
+                "YTAutoSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -175,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "YTAutoStoreTests",
-            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoTestSupport",
+            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "CSQLite", "CFaultVFS", "YTAutoSupport", "YTAutoTestSupport",
                            .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: upcoming
         ),
@@ -191,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench",
+            dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoSupport", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: upcoming

@@ -12,4 +12,8 @@ public final class Locked<Value: Sendable>: @unchecked Sendable {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+
+    /// Reads and changes the value in one hold of the lock.
+    @discardableResult
+    public func update<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&stored) } }
 }

@@ -3,6 +3,7 @@ import Testing
 import YTAutoCore
 import YTAutoStore
 import YTAutoTestSupport
+import YTAutoSupport
 
 /// The real `ytauto` and `ytauto-admin` binaries, run as a user would.
 @Suite struct CLITests {
@@ -275,7 +276,7 @@ import YTAutoTestSupport
         try #require(pages > 10_000, "\(pages) pages")
 
         // Another connection commits one row at a time, as fast as it can, until told to stop.
-        let stop = Shared(false), written = Shared(0)
+        let stop = Locked(false), written = Locked(0)
         Thread.detachNewThread {
             guard let writer = try? Connection(path: path) else { return }
             var n = 0

@@ -6,6 +6,7 @@ import Testing
 import YTAutoCore
 import YTAutoStore
 import YTAutoTestSupport
+import YTAutoSupport
 
 /// From authorisation to a published video, with real `ytauto` processes and a loopback YouTube.
 @Suite(.serialized) struct YouTubeProcessTests {

@@ -1,4 +1,5 @@
 import Foundation
+import YTAutoSupport
 
 /// A loopback Pexels and Pixabay, as their API documentation describes them
 /// (https://www.pexels.com/api/documentation/, https://pixabay.com/api/docs/): the same paths,
@@ -46,7 +47,7 @@ public final class FakeStock: @unchecked Sendable {
     }
 
     public let key: String
-    public let state = Shared(State())
+    public let state = Locked(State())
     public private(set) var server: LoopbackServer!
     public var baseURL: String { server.baseURL }
     public static let resetEpoch = 1_990_529_646

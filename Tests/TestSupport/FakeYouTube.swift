@@ -1,4 +1,5 @@
 import Foundation
+import YTAutoSupport
 
 /// A loopback YouTube: Google's OAuth token endpoint and the Data API v3 endpoints ytauto uses
 /// (`videos.insert` as a resumable upload, `videos.list`, `thumbnails.set`, `captions.insert` as a
@@ -21,7 +22,7 @@ import Foundation
 /// exceeds already uploaded size of M byte(s)"). ``Injection``s put one of ``Fault`` at a step of
 /// the upload, for the matrix tests.
 public final class FakeYouTube: @unchecked Sendable {
-    // `@unchecked` is safe: all state is in `Shared` boxes.
+    // `@unchecked` is safe: all state is in `Locked` boxes.
     public struct Session: Sendable {
         public var metadata: [String: Any] { (try? JSONSerialization.jsonObject(with: metadataJSON) as? [String: Any]) ?? [:] }
         public var metadataJSON: Data
@@ -154,7 +155,7 @@ public final class FakeYouTube: @unchecked Sendable {
         public var completed: Int { videos.count }
     }
 
-    public let state = Shared(State())
+    public let state = Locked(State())
     public private(set) var server: LoopbackServer!
     public var base: String { server.baseURL }
 
@@ -184,7 +185,7 @@ public final class FakeYouTube: @unchecked Sendable {
         }
     }
 
-    static func handle(_ req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+    static func handle(_ req: LoopbackRequest, _ state: Locked<State>) -> LoopbackReply {
         state.update { $0.log.append("\(req.method) \(req.path) \(req.header("Content-Range") ?? "")") }
         if req.path == "/token" { return token(req, state) }
         // Everything else needs a valid bearer token.
@@ -302,7 +303,7 @@ public final class FakeYouTube: @unchecked Sendable {
 
     /// `captions.insert` as the upload servers take it: `uploadType=multipart` and `part`, a
     /// `multipart/related` body of the JSON snippet and then the caption file.
-    static func insertCaptions(_ req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+    static func insertCaptions(_ req: LoopbackRequest, _ state: Locked<State>) -> LoopbackReply {
         guard req.query["uploadType"] == "multipart" else { return youtubeError(400, "Unsupported upload type", reason: "badRequest") }
         guard let part = req.query["part"], !part.isEmpty else { return youtubeError(400, "Required parameter: part", reason: "required") }
         let type = req.header("Content-Type") ?? ""
@@ -375,7 +376,7 @@ public final class FakeYouTube: @unchecked Sendable {
     }
 
     /// The fault to answer this request of `step` with, counting it off its injection.
-    static func injection(at step: Step, _ state: Shared<State>) -> Fault? {
+    static func injection(at step: Step, _ state: Locked<State>) -> Fault? {
         state.update { s -> Fault? in
             guard let i = s.injections.firstIndex(where: { $0.step == step && ($0.skip > 0 || $0.times > 0) }) else { return nil }
             if s.injections[i].skip > 0 {
@@ -387,7 +388,7 @@ public final class FakeYouTube: @unchecked Sendable {
         }
     }
 
-    static func answer(_ fault: Fault, to req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+    static func answer(_ fault: Fault, to req: LoopbackRequest, _ state: Locked<State>) -> LoopbackReply {
         switch fault {
         case .serverError(let code):
             return youtubeError(code, code == 503 ? "The service is currently unavailable." : "Backend Error", reason: "backendError")
@@ -411,7 +412,7 @@ public final class FakeYouTube: @unchecked Sendable {
         }
     }
 
-    static func status(_ id: String, _ s: Session, _ state: Shared<State>) -> LoopbackReply {
+    static func status(_ id: String, _ s: Session, _ state: Locked<State>) -> LoopbackReply {
         if s.received.count == s.total {
             var session = s
             let vid = session.videoID ?? "vid\(state.value.videos.count + 1)"
@@ -426,7 +427,7 @@ public final class FakeYouTube: @unchecked Sendable {
         return .respond(status: 308, headers: headers)
     }
 
-    static func token(_ req: LoopbackRequest, _ state: Shared<State>) -> LoopbackReply {
+    static func token(_ req: LoopbackRequest, _ state: Locked<State>) -> LoopbackReply {
         var form: [String: String] = [:]
         for pair in String(decoding: req.body, as: UTF8.self).split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import YTAutoSupport
 
 /// A request as the loopback server received it.
 public struct LoopbackRequest: Sendable {
@@ -66,7 +67,7 @@ public final class LoopbackServer: @unchecked Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
-    private let stopped = Shared(false)
+    private let stopped = Locked(false)
 
     /// Stops the server; safe to call more than once (deinit calls it too).
     public func shutdown() {
@@ -130,18 +131,4 @@ public final class LoopbackServer: @unchecked Sendable {
             }
         }
     }
-}
-
-/// A value shared between a test's server handler and the test body.
-public final class Shared<T: Sendable>: @unchecked Sendable {
-    // `@unchecked` is safe: `value` is only touched under `lock`.
-    private let lock = NSLock()
-    private var stored: T
-    public init(_ value: T) { stored = value }
-    public var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-    @discardableResult
-    public func update<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&stored) } }
 }

@@ -124,7 +124,7 @@ import YTAutoTestSupport
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "sine=f=300:d=0.8", "-c:a", "libmp3lame", mp3])
         let audio = try Data(contentsOf: URL(fileURLWithPath: mp3))
         struct Log: Sendable { var served: [String] = []; var refused = 0; var failAfter = 2 }
-        let log = Shared(Log())
+        let log = Locked(Log())
         let server = try LoopbackServer { req in
             guard req.path.hasPrefix("/v1/text-to-speech/"), req.path.hasSuffix("/with-timestamps"), req.header("xi-api-key") == "k-eleven" else {
                 return .json(401, ["detail": ["status": "invalid_api_key", "message": "Invalid API key"]])
@@ -222,7 +222,7 @@ import YTAutoTestSupport
         var channel = ChannelConfig.defaults(for: .facts)
         channel.durationRange = .init(min: 10, max: 40)
         channel.services.script = .openai
-        let told = Shared<[String]>([])
+        let told = Locked<[String]>([])
         let services = ProviderServices(tools: try ToolRunner(), config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-ledger-test-0123456789"]),
                                         ledger: store, configDirectory: dir.url, onLedgerFailure: { what, _ in told.update { $0.append(what) } })
         // A healthy ledger: recorded by the time the script is back, nothing told.
@@ -299,7 +299,7 @@ import YTAutoTestSupport
         ]
         var prompts: [String: String] = [:]
         for (language, script) in [("es", spanish), ("ja", japanese)] {
-            let asked = Shared<[String]>([])
+            let asked = Locked<[String]>([])
             let content = String(decoding: try JSONSerialization.data(withJSONObject: script), as: UTF8.self)
             let server = try LoopbackServer { req in
                 if let messages = req.json?["messages"] as? [[String: String]] { asked.update { $0.append(messages.last?["content"] ?? "") } }
@@ -343,19 +343,17 @@ import YTAutoTestSupport
                 // The same captions in the Latin font: the gate names the characters it cannot draw.
                 var latin = channel
                 latin.language = "es"
+                let latinPipeline = MediaPipeline(channels: [latin], workDirectory: dir.url.appending(path: "work-ja"),
+                                                  outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
                 await #expect {
-                    _ = try await MediaPipeline(channels: [latin], workDirectory: dir.url.appending(path: "work-ja"),
-                                                outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
-                        .run(stage: "compose", job: job, dryRun: false)
+                    _ = try await latinPipeline.run(stage: "compose", job: job, dryRun: false)
                 } throws: { error in
                     let e = error as? QualityGateError
                     return e?.code == "video.qa_failed" && e?.message.contains("has no glyph for 'は' (U+306F)") == true
                 }
                 // And the title on the thumbnail.
                 await #expect {
-                    _ = try await MediaPipeline(channels: [latin], workDirectory: dir.url.appending(path: "work-ja"),
-                                                outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
-                        .run(stage: "thumbnail", job: job, dryRun: false)
+                    _ = try await latinPipeline.run(stage: "thumbnail", job: job, dryRun: false)
                 } throws: { error in
                     let e = error as? QualityGateError
                     return e?.message.contains("the thumbnail's font") == true && e?.message.contains("'く' (U+304F)") == true

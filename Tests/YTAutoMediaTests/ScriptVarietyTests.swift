@@ -74,7 +74,7 @@ import YTAutoTestSupport
         let script = Script(title: "T", hook: "H.", body: "B.", cta: "C.", channel: .facts)
         // 200 writers at once (each its own open file, as separate processes would have): none lost.
         // On Dispatch's threads, not Swift's few cooperative ones, which a waiting flock would hold.
-        let failures = Shared<[String]>([])
+        let failures = Locked<[String]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread {
                 DispatchQueue.concurrentPerform(iterations: 200) { n in

@@ -35,7 +35,7 @@ import YTAutoTestSupport
         .json(status, ["error": ["message": message, "type": type, "param": NSNull(), "code": code.map { $0 as Any } ?? NSNull()]], headers: headers)
     }
 
-    func openAI(_ server: LoopbackServer, model: String = "gpt-image-1", width: Int = 640, height: Int = 360, usage: Shared<[String]>? = nil) -> OpenAIImageGenerator {
+    func openAI(_ server: LoopbackServer, model: String = "gpt-image-1", width: Int = 640, height: Int = 360, usage: Locked<[String]>? = nil) -> OpenAIImageGenerator {
         OpenAIImageGenerator(
             baseURL: server.baseURL + "/v1", apiKey: Self.key, model: model, size: nil, width: width, height: height, tools: tools,
             usage: recorder(usage))
@@ -45,7 +45,7 @@ import YTAutoTestSupport
 
     @Test func openAIImageIsDecodedAndFittedToTheExactSize() async throws {
         let png = try await pngBase64(width: 1536, height: 1024)
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return .json(200, [
@@ -55,7 +55,7 @@ import YTAutoTestSupport
             ])
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let out = url("scene-1.png")
         let prompt = "a lighthouse on a cliff at dusk, volumetric fog"
         let asset = try await openAI(server, usage: usage).generate(prompt: prompt, outputPath: out)
@@ -79,7 +79,7 @@ import YTAutoTestSupport
 
     @Test func dallEIsAskedForBase64AtItsOwnSizes() async throws {
         let png = try await pngBase64(width: 1024, height: 1792)
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return .json(200, ["created": 1_713_833_628, "data": [["b64_json": png, "revised_prompt": "A tall lighthouse."]]])
@@ -137,14 +137,14 @@ import YTAutoTestSupport
 
     // MARK: - Stable Diffusion WebUI
 
-    func stableDiffusion(_ server: LoopbackServer, usage: Shared<[String]>? = nil) -> StableDiffusionImageGenerator {
+    func stableDiffusion(_ server: LoopbackServer, usage: Locked<[String]>? = nil) -> StableDiffusionImageGenerator {
         StableDiffusionImageGenerator(
             baseURL: server.baseURL, width: 1080, height: 1920, steps: 20, negativePrompt: "text, watermark", tools: tools,
             usage: recorder(usage))
     }
 
     @Test func stableDiffusionDrawsAtItsOwnSizeWithASeedFromThePrompt() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let png = try await pngBase64(width: 576, height: 1024)
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
@@ -156,7 +156,7 @@ import YTAutoTestSupport
             ])
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let gen = stableDiffusion(server, usage: usage)
         let out = url("sd.png")
         _ = try await gen.generate(prompt: "an abandoned hospital corridor", outputPath: out)

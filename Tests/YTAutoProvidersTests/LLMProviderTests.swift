@@ -4,6 +4,7 @@ import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
 import YTAutoTestSupport
+import YTAutoSupport
 
 /// The script generators against loopback servers that speak OpenAI's chat completions and
 /// Anthropic's Messages API: request shape, parsing, the re-ask loop and every error mapping.
@@ -59,7 +60,7 @@ import YTAutoTestSupport
         .json(status, ["error": ["message": message, "type": type, "param": NSNull(), "code": code.map { $0 as Any } ?? NSNull()]], headers: headers)
     }
 
-    func openAI(_ server: LoopbackServer, key: String? = LLMProviderTests.key, maxReasks: Int = 2, usage: Shared<[String]>? = nil) -> OpenAIChatScriptGenerator {
+    func openAI(_ server: LoopbackServer, key: String? = LLMProviderTests.key, maxReasks: Int = 2, usage: Locked<[String]>? = nil) -> OpenAIChatScriptGenerator {
         OpenAIChatScriptGenerator(
             baseURL: server.baseURL + "/v1/", model: "gpt-4o-mini", apiKey: key, validate: Self.validate, maxReasks: maxReasks,
             wordsPerSecond: Self.wordsPerSecond, usage: recorder(usage))
@@ -68,7 +69,7 @@ import YTAutoTestSupport
     /// The model is asked for a footage search per sentence; its list is kept with the script,
     /// and a script without one is still a script.
     @Test func theVisualSearchesAreAskedForAndKept() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         var object = try #require(try JSONSerialization.jsonObject(with: Data(Self.scriptJSON(sentences: 8).utf8)) as? [String: Any])
         object["visuals"] = ["old honey jar", " ", "bees on honeycomb", 7]
         let withVisuals = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
@@ -89,13 +90,13 @@ import YTAutoTestSupport
     }
 
     @Test func openAISendsTheChannelsPromptAndParsesTheScript() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return Self.completion(Self.scriptJSON(sentences: 8), total: 512)
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let script = try await openAI(server, usage: usage).generate(topic: "how honey never spoils", channel: Self.facts)
 
         #expect(script.title == "Why Honey Never Spoils")
@@ -127,7 +128,7 @@ import YTAutoTestSupport
     }
 
     @Test func openAIReasksWithTheValidatorsIssuesUntilTheScriptPasses() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let disclaimer = try #require(ChannelType.finance.disclaimer)
         let first = Self.scriptJSON(sentences: 8, cta: "Subscribe for calm money explainers.")
         let server = try LoopbackServer { req in
@@ -136,7 +137,7 @@ import YTAutoTestSupport
             return Self.completion(n == 1 ? first : Self.scriptJSON(sentences: 8, cta: "Subscribe for more. " + disclaimer))
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let script = try await openAI(server, usage: usage).generate(topic: "what an index fund is", channel: Self.finance)
 
         #expect(script.cta.hasSuffix(disclaimer))
@@ -153,7 +154,7 @@ import YTAutoTestSupport
     }
 
     @Test func openAIGivesUpAfterMaxReasksWithTheLastValidationError() async throws {
-        let count = Shared(0)
+        let count = Locked(0)
         let server = try LoopbackServer { _ in
             count.update { $0 += 1 }
             return Self.completion(Self.scriptJSON(sentences: 1))  // about 20 words: far too short
@@ -166,7 +167,7 @@ import YTAutoTestSupport
     }
 
     @Test func openAIReasksAnUnparseableAnswerThenReportsABadResponse() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             let n = requests.update { $0.append(req); return $0.count }
             return Self.completion(n == 1 ? "Sure! Here is a script about honey, told in three parts." : Self.scriptJSON(sentences: 8))
@@ -345,7 +346,7 @@ import YTAutoTestSupport
     }
 
     @Test func aLocalServerGetsNoAuthorizationHeader() async throws {
-        let auth = Shared<[String?]>([])
+        let auth = Locked<[String?]>([])
         let server = try LoopbackServer { req in
             auth.update { $0.append(req.header("Authorization")) }
             // Ollama and llama.cpp answer in the same shape.
@@ -397,20 +398,20 @@ import YTAutoTestSupport
               headers: headers + [("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")])
     }
 
-    func anthropic(_ server: LoopbackServer, key: String = LLMProviderTests.anthropicKey, usage: Shared<[String]>? = nil) -> AnthropicScriptGenerator {
+    func anthropic(_ server: LoopbackServer, key: String = LLMProviderTests.anthropicKey, usage: Locked<[String]>? = nil) -> AnthropicScriptGenerator {
         AnthropicScriptGenerator(
             baseURL: server.baseURL, model: "claude-sonnet-4-5", apiKey: key, validate: Self.validate,
             wordsPerSecond: Self.wordsPerSecond, usage: recorder(usage))
     }
 
     @Test func anthropicSendsItsHeadersAndFindsTheJSONInsideProse() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return Self.message("Here is your script:\n\n```json\n" + Self.scriptJSON(sentences: 8) + "\n```\n\nLet me know if you want changes.")
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let script = try await anthropic(server, usage: usage).generate(topic: "how honey never spoils", channel: Self.facts)
         #expect(script.title == "Why Honey Never Spoils")
         #expect(script.cta == "Follow for more facts like this.")
@@ -434,7 +435,7 @@ import YTAutoTestSupport
     }
 
     @Test func anthropicReasksWithTheIssuesInTheConversation() async throws {
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let short = Self.scriptJSON(sentences: 1)
         let server = try LoopbackServer { req in
             let n = requests.update { $0.append(req); return $0.count }
@@ -515,7 +516,7 @@ func expectNoSecret(_ error: any Error, _ secret: String, sourceLocation: Source
 }
 
 /// A `usage:` closure that appends `"provider unit amount"` to `log`.
-func recorder(_ log: Shared<[String]>?) -> (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? {
+func recorder(_ log: Locked<[String]>?) -> (@Sendable (_ provider: String, _ unit: String, _ amount: Int) -> Void)? {
     guard let log else { return nil }
     return { provider, unit, amount in log.update { $0.append("\(provider) \(unit) \(amount)") } }
 }

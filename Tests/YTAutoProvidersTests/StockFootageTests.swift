@@ -54,7 +54,7 @@ import YTAutoTestSupport
                            width: 1080, height: 1920, tools: tools, clock: clock)
     }
 
-    func pexels(_ fake: FakeStock, usage: Shared<[String]>? = nil, clock: @escaping @Sendable () -> Date = Date.init) -> PexelsSearch {
+    func pexels(_ fake: FakeStock, usage: Locked<[String]>? = nil, clock: @escaping @Sendable () -> Date = Date.init) -> PexelsSearch {
         PexelsSearch(baseURL: fake.baseURL, apiKey: Self.key, usage: recorder(usage), clock: clock)
     }
 
@@ -68,7 +68,7 @@ import YTAutoTestSupport
         let fake = try FakeStock(key: Self.key)
         try await stocked(fake)
         let store = try SQLiteJobStore(path: dir.path("q.db"))
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let scenes = [scene(0, "The old lighthouse keeper climbed the stairs."), scene(1, "Another lighthouse warned the ships."),
                       scene(2, "Waves hit the ocean rocks."), scene(3, "Honey sat in a jar.")]
         let assets = try await source(pexels(fake, usage: usage), ledger: store).footage(for: scenes, job: 7)
@@ -140,7 +140,7 @@ import YTAutoTestSupport
     @Test func searchesAreCachedForADayAndDownloadsForGood() async throws {
         let fake = try FakeStock(key: Self.key)
         try await stocked(fake)
-        let now = Shared(Date())
+        let now = Locked(Date())
         let clock: @Sendable () -> Date = { now.value }
         let scenes = [scene(0, "Waves on the ocean.")]
         _ = try await source(pexels(fake, clock: clock), ledger: nil, clock: clock).footage(for: scenes, job: 1)

@@ -56,7 +56,7 @@ import YTAutoTestSupport
         .json(status, ["detail": ["status": detailStatus, "message": message]], headers: headers)
     }
 
-    func elevenLabs(_ server: LoopbackServer, usage: Shared<[String]>? = nil) -> ElevenLabsTTS {
+    func elevenLabs(_ server: LoopbackServer, usage: Locked<[String]>? = nil) -> ElevenLabsTTS {
         ElevenLabsTTS(
             baseURL: server.baseURL, apiKey: Self.key, tools: tools, voiceMap: ElevenLabsTTS.defaultVoices, modelID: "eleven_multilingual_v2",
             usage: recorder(usage))
@@ -66,13 +66,13 @@ import YTAutoTestSupport
 
     @Test func elevenLabsMP3BecomesANarrationWavOfTheRightLength() async throws {
         let mp3 = try await tone("mp3")
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return FakeElevenLabs.reply(audio: mp3, text: req.json?["text"] as? String ?? "", spoken: 0.1...0.9)
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let text = "The lighthouse keeper wrote his last entry at midnight."
         let out = url("s1.wav")
         let segment = try await elevenLabs(server, usage: usage).synthesize(text: text, outputPath: out, voiceID: "en-deep")
@@ -162,7 +162,7 @@ import YTAutoTestSupport
     /// chain moves on to the next engine rather than wait.
     @Test func elevenLabsSystemBusyIsARetryableRateLimit() async throws {
         let when = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 75).rounded(.down))
-        let hits = Shared(0)
+        let hits = Locked(0)
         let server = try LoopbackServer { req in
             hits.update { $0 += 1 }
             let dated = req.json?["text"] as? String == "dated"
@@ -182,7 +182,7 @@ import YTAutoTestSupport
         let dated = try #require(await thrown { try await elevenLabs(server).synthesize(text: "dated", outputPath: url("d.wav"), voiceID: "en-deep") } as? ProviderError)
         #expect(dated.code == "tts.rate_limited" && dated.retryAt == when)
 
-        let fallbacks = Shared<[String]>([])
+        let fallbacks = Locked<[String]>([])
         let chain = FallbackTTS(chain: [("elevenlabs", elevenLabs(server)), ("espeak", EspeakTTS(tools: tools))],
                                 onFallback: { name, error in fallbacks.update { $0.append("\(name) \((error as? any YTAutoError)?.code ?? "?")") } })
         let out = url("spoken.wav")
@@ -230,13 +230,13 @@ import YTAutoTestSupport
     // MARK: - Fallback
 
     @Test func fallbackMovesFromAnExhaustedElevenLabsToEspeak() async throws {
-        let hits = Shared(0)
+        let hits = Locked(0)
         let server = try LoopbackServer { _ in
             hits.update { $0 += 1 }
             return Self.elevenLabsError(401, "quota_exceeded", "This request exceeds your quota of 10000.")
         }
         defer { withExtendedLifetime(server) {} }
-        let fallbacks = Shared<[String]>([])
+        let fallbacks = Locked<[String]>([])
         let chain = FallbackTTS(
             chain: [("elevenlabs", elevenLabs(server)), ("espeak", EspeakTTS(tools: tools))],
             onFallback: { name, error in fallbacks.update { $0.append("\(name) \((error as? any YTAutoError)?.code ?? "?")") } })
@@ -256,7 +256,7 @@ import YTAutoTestSupport
                                   "type": "insufficient_quota", "param": NSNull(), "code": "insufficient_quota"]])
         }
         defer { withExtendedLifetime((elevenLabsDown, openAIBroke)) {} }
-        let fallbacks = Shared<[String]>([])
+        let fallbacks = Locked<[String]>([])
         let chain = FallbackTTS(
             chain: [("elevenlabs", elevenLabs(elevenLabsDown)),
                     ("openai", OpenAISpeechTTS(baseURL: openAIBroke.baseURL + "/v1", apiKey: Self.openAIKey, tools: tools))],
@@ -272,7 +272,7 @@ import YTAutoTestSupport
             .json(400, ["detail": ["status": "voice_not_found", "message": "A voice with the voice_id nope was not found."]])
         }
         defer { withExtendedLifetime(server) {} }
-        let spoke = Shared(0)
+        let spoke = Locked(0)
         let counting = CountingTTS(count: spoke)
         let badRequest = FallbackTTS(chain: [("elevenlabs", elevenLabs(server)), ("counting", counting)])
         let error = await thrown { try await badRequest.synthesize(text: "Hi.", outputPath: url("n.wav"), voiceID: "nope") }
@@ -286,7 +286,7 @@ import YTAutoTestSupport
 
     // MARK: - OpenAI speech
 
-    func openAI(_ server: LoopbackServer, usage: Shared<[String]>? = nil) -> OpenAISpeechTTS {
+    func openAI(_ server: LoopbackServer, usage: Locked<[String]>? = nil) -> OpenAISpeechTTS {
         OpenAISpeechTTS(
             baseURL: server.baseURL + "/v1", apiKey: Self.openAIKey, model: "tts-1", voiceMap: OpenAISpeechTTS.defaultVoices, tools: tools,
             usage: recorder(usage))
@@ -294,13 +294,13 @@ import YTAutoTestSupport
 
     @Test func openAISpeechWavIsTranscodedToTheNarrationFormat() async throws {
         let wav = try await tone("wav")
-        let requests = Shared<[LoopbackRequest]>([])
+        let requests = Locked<[LoopbackRequest]>([])
         let server = try LoopbackServer { req in
             requests.update { $0.append(req) }
             return .respond(status: 200, headers: [("Content-Type", "audio/wav")], body: wav)
         }
         defer { withExtendedLifetime(server) {} }
-        let usage = Shared<[String]>([])
+        let usage = Locked<[String]>([])
         let out = url("openai.wav")
         let text = "Octopuses have three hearts."
         let segment = try await openAI(server, usage: usage).synthesize(text: text, outputPath: out, voiceID: "en-bright")
@@ -358,7 +358,7 @@ import YTAutoTestSupport
 
 /// Counts its calls and writes nothing: for checking that a chain stopped before it.
 struct CountingTTS: TTSEngine {
-    let count: Shared<Int>
+    let count: Locked<Int>
     func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
         count.update { $0 += 1 }
         return AudioSegment(content: text, voiceSettings: VoiceSettings(voiceID: voiceID), duration: 1)

@@ -4,6 +4,7 @@ import YTAutoCore
 import YTAutoProviders
 import YTAutoStore
 import YTAutoTestSupport
+import YTAutoSupport
 
 /// Every documented fault at every step of an upload (opening the session, a chunk, asking the
 /// session where it stands, setting the thumbnail), against the loopback YouTube.
@@ -92,7 +93,7 @@ import YTAutoTestSupport
     }
 
     /// One attempt of the publish stage: a fresh uploader over the job's notes, as the worker makes one.
-    func attempt(_ notes: Shared<[String: String]>, quota: YouTubeQuota) async throws -> PublishResult {
+    func attempt(_ notes: Locked<[String: String]>, quota: YouTubeQuota) async throws -> PublishResult {
         let oauth = YouTubeOAuth(clientID: "client-id", clientSecret: "client-secret", authURL: fake.base + "/auth",
                                  tokenURL: fake.base + "/token", tokenFile: dir.path("youtube-token.json"))
         let uploader = YouTubeDataAPIUploader(
@@ -113,7 +114,7 @@ import YTAutoTestSupport
         // The session is asked where it stands after a chunk fails: a dropped second chunk makes it ask.
         if c.step == .status { injections.insert(.init(.drop, at: .chunk, skip: 1), at: 0) }
         fake.state.update { $0.injections = injections }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
 
         let first: Result<PublishResult, any Error>
         do { first = .success(try await attempt(notes, quota: quota)) } catch { first = .failure(error) }
@@ -162,7 +163,7 @@ import YTAutoTestSupport
     /// session opened (it stays with the job); then the job's next attempt, the fault gone,
     /// makes exactly one video under that one reservation.
     func expectNextAttemptUploads(
-        _ c: Case, notes: Shared<[String: String]>, quota: YouTubeQuota, store: SQLiteJobStore, opened: Int
+        _ c: Case, notes: Locked<[String: String]>, quota: YouTubeQuota, store: SQLiteJobStore, opened: Int
     ) async throws {
         let day = QuotaDay.youtube(Date())
         #expect(fake.state.value.completed == 0)

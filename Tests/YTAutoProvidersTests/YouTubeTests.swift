@@ -5,6 +5,7 @@ import YTAutoCore
 import YTAutoProviders
 import YTAutoStore
 import YTAutoTestSupport
+import YTAutoSupport
 
 /// The YouTube adapter against a loopback YouTube that speaks the Data API's resumable-upload protocol.
 @Suite struct YouTubeTests {
@@ -38,8 +39,8 @@ import YTAutoTestSupport
                             tokenURL: fake.base + "/token", tokenFile: path)
     }
 
-    func uploader(_ oauth: YouTubeOAuth, notes: Shared<[String: String]>, events: Shared<[String]>? = nil,
-                  quota: YouTubeQuota? = nil, warnings: Shared<[String]>? = nil, language: String = "en") -> YouTubeDataAPIUploader {
+    func uploader(_ oauth: YouTubeOAuth, notes: Locked<[String: String]>, events: Locked<[String]>? = nil,
+                  quota: YouTubeQuota? = nil, warnings: Locked<[String]>? = nil, language: String = "en") -> YouTubeDataAPIUploader {
         YouTubeDataAPIUploader(
             oauth: oauth, uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
             metadata: { t, d, tags in
@@ -70,7 +71,7 @@ import YTAutoTestSupport
     }
 
     @Test func uploadsInChunksSavesTheSessionFirstAndSetsTheThumbnail() async throws {
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let result = try await uploader(try oauth(), notes: notes)
             .publish(video: video, title: String(repeating: "Long <title> ", count: 12), description: "D", tags: ["a", "b c"], thumbnail: thumb)
         let s = fake.state.value
@@ -96,8 +97,8 @@ import YTAutoTestSupport
     }
 
     @Test func theSessionIsSavedBeforeTheFirstByte() async throws {
-        let notes = Shared<[String: String]>([:])
-        let events = Shared<[String]>([])
+        let notes = Locked<[String: String]>([:])
+        let events = Locked<[String]>([])
         _ = try await uploader(try oauth(), notes: notes, events: events).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         let log = fake.state.value.log
         let firstChunk = try #require(log.firstIndex { $0.hasPrefix("PUT") })
@@ -108,7 +109,7 @@ import YTAutoTestSupport
 
     @Test func aConnectionDroppedMidChunkResumesFromThe308() async throws {
         fake.state.update { $0.dropChunks = 1 }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let result = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         let s = fake.state.value
         let original = try Data(contentsOf: video)
@@ -121,7 +122,7 @@ import YTAutoTestSupport
 
     @Test func aCrashAfterTheSessionOpenedResumesItInsteadOfStartingAgain() async throws {
         // The first attempt's connection drops mid-chunk and it gives up at once (as if the worker died there).
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         fake.state.update { $0.dropChunks = 1 }
         let cut = YouTubeDataAPIUploader(
             oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
@@ -144,7 +145,7 @@ import YTAutoTestSupport
     }
 
     @Test func aRecordedVideoIDIsConfirmedAndNeverUploadedAgain() async throws {
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let first = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         // The stage is retried (say the worker died after saving the id): it confirms and sets the thumbnail only.
         let again = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb)
@@ -162,7 +163,7 @@ import YTAutoTestSupport
 
     @Test func quotaExceededParksTheJobUntilMidnightInLosAngeles() async throws {
         fake.state.update { $0.quotaExceeded = true }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let error = try #require(await thrown { try await upload(uploader(try oauth(), notes: notes)) })
         let e = try #require(error as? YouTubeQuotaExceededError, "\(error)")
         #expect(Self.isNextPacificMidnight(e.retryAt) && e.message.contains("quotaExceeded") && e.message.contains("HTTP 403"))
@@ -175,7 +176,7 @@ import YTAutoTestSupport
 
     @Test func aRevokedAccessTokenIsRefreshedOnceAndARevokedGrantIsPermanent() async throws {
         let auth = try oauth()
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         _ = try await auth.accessToken()
         fake.expireAccessTokens()  // the stored one is now refused with 401
         let r = try await uploader(auth, notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
@@ -190,7 +191,7 @@ import YTAutoTestSupport
         fake.state.update { $0.revoked = true }
         fake.expireAccessTokens()
         await #expect {
-            try await uploader(auth, notes: Shared([:])).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
+            try await uploader(auth, notes: Locked([:])).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         } throws: { error in
             guard let e = error as? YouTubeAuthError else { return false }
             return !e.isRetryable && e.message.contains("invalid_grant") && e.message.contains("run `ytauto auth youtube`")
@@ -235,7 +236,7 @@ import YTAutoTestSupport
 
     @Test func uploadLimitExceededIsA400AndParksTheJobLikeTheQuota() async throws {
         fake.state.update { $0.uploadLimitExceeded = true }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         await #expect {
             try await upload(uploader(try oauth(), notes: notes))
         } throws: { error in
@@ -251,14 +252,14 @@ import YTAutoTestSupport
         let original = try Data(contentsOf: video)
         // Two refusals: the backoff inside the attempt outlasts them and the upload completes.
         fake.state.update { $0.rateLimited = 2; $0.rateLimitStyle = style }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let result = try await upload(uploader(try oauth(), notes: notes))
         #expect(fake.state.value.videos[result.videoID] == original)
         #expect(fake.state.value.sessions.count == 1)
         // A limit that outlasts the backoff ends the attempt retryably, spending it: not parked until the reset.
         fake.state.update { $0.rateLimited = 1000 }
         await #expect {
-            try await upload(uploader(try oauth(), notes: Shared([:])))
+            try await upload(uploader(try oauth(), notes: Locked([:])))
         } throws: { error in
             guard let e = error as? YouTubeRateLimitError else { return false }
             let failure = JobFailure(e)
@@ -271,7 +272,7 @@ import YTAutoTestSupport
     @Test func aSessionWhoseRangeNeverAdvancesIsGivenUpAfterAFewTries() async throws {
         let original = try Data(contentsOf: video)
         fake.state.update { $0.stalledChunks = 100 }
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         await #expect {
             try await upload(uploader(try oauth(), notes: notes))
         } throws: { error in
@@ -294,7 +295,7 @@ import YTAutoTestSupport
         let quota = YouTubeQuota(ledger: store, channel: "facts", cost: 1650, dailyQuota: 10_000)
         // One job's five attempts (its notes carry over): three where the token endpoint is down,
         // two where the grant is revoked. None opens a session.
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         fake.state.update { $0.tokenServerErrors = 1000 }
         for _ in 0..<3 {
             await #expect(throws: YouTubeUploadError.self) { try await upload(uploader(try oauth(), notes: notes, quota: quota)) }
@@ -319,7 +320,7 @@ import YTAutoTestSupport
         let store = try SQLiteJobStore(path: dir.path("ledger.db"))
         let day = QuotaDay.youtube(Date())
         let quota = YouTubeQuota(ledger: store, channel: "facts", cost: 1650, dailyQuota: 10_000)
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         // The first attempt opens a session and gives up at a dropped chunk.
         fake.state.update { $0.dropChunks = 1 }
         let cut = YouTubeDataAPIUploader(
@@ -338,8 +339,8 @@ import YTAutoTestSupport
 
     @Test func aRefusedThumbnailLeavesThePublishedVideoAndAWarning() async throws {
         fake.state.update { $0.thumbnailsForbidden = true }
-        let notes = Shared<[String: String]>([:])
-        let warnings = Shared<[String]>([])
+        let notes = Locked<[String: String]>([:])
+        let warnings = Locked<[String]>([])
         let result = try await upload(uploader(try oauth(), notes: notes, warnings: warnings), thumbnail: thumb)
         #expect(fake.state.value.videos[result.videoID] != nil && fake.state.value.thumbnails.isEmpty)
         #expect(notes.value["video_id"] == result.videoID && notes.value["thumbnail_set"] == "false")
@@ -361,7 +362,7 @@ import YTAutoTestSupport
     func captionRequests() -> Int { fake.state.value.log.filter { $0.hasPrefix("POST /upload/youtube/v3/captions") }.count }
 
     @Test func aSpanishChannelsVideoAndCaptionsAreMarkedSpanish() async throws {
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let result = try await uploader(try oauth(), notes: notes, language: "es")
             .publish(video: video, title: "Por qué la miel nunca se echa a perder", description: "", tags: [], thumbnail: thumb, captions: try captionsFile())
         #expect(fake.state.value.captions[result.videoID]?.first?.language == "es")
@@ -370,7 +371,7 @@ import YTAutoTestSupport
     }
 
     @Test func theCaptionsGoUpAsOneNamedTrackAndARetryDoesNotSendThemAgain() async throws {
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let vtt = try captionsFile()
         let result = try await uploader(try oauth(), notes: notes).publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb, captions: vtt)
         let tracks = fake.state.value.captions[result.videoID] ?? []
@@ -386,15 +387,15 @@ import YTAutoTestSupport
     @Test func anInsertWhoseAnswerWasLostIsFoundByListingNotSentTwice() async throws {
         // The upload servers keep the track, then the connection drops before the answer.
         fake.state.update { $0.dropCaptionsAfterStoring = 1 }
-        let notes = Shared<[String: String]>([:])
-        let warnings = Shared<[String]>([])
+        let notes = Locked<[String: String]>([:])
+        let warnings = Locked<[String]>([])
         let vtt = try captionsFile()
         let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
             .publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: vtt)
         #expect(fake.state.value.captions[result.videoID]?.count == 1 && captionRequests() == 1)
         #expect(notes.value["captions_id"] == fake.state.value.captions[result.videoID]?.first?.id && warnings.value.isEmpty)
         // A worker killed after saving `captions_started` and before any answer: the next attempt lists first.
-        let crashed = Shared<[String: String]>(["video_id": result.videoID, "captions_started": "true"])
+        let crashed = Locked<[String: String]>(["video_id": result.videoID, "captions_started": "true"])
         _ = try await uploader(try oauth(), notes: crashed).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: vtt)
         #expect(crashed.value["captions_id"] == notes.value["captions_id"] && captionRequests() == 1)
         #expect(fake.state.value.captions[result.videoID]?.count == 1)
@@ -402,8 +403,8 @@ import YTAutoTestSupport
 
     @Test func refusedCaptionsLeaveThePublishedVideoAndAWarning() async throws {
         fake.state.update { $0.captionsForbidden = true }
-        let notes = Shared<[String: String]>([:])
-        let warnings = Shared<[String]>([])
+        let notes = Locked<[String: String]>([:])
+        let warnings = Locked<[String]>([])
         let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
             .publish(video: video, title: "T", description: "", tags: [], thumbnail: thumb, captions: try captionsFile())
         #expect(fake.state.value.videos[result.videoID] != nil && fake.state.value.captions.isEmpty)
@@ -416,8 +417,8 @@ import YTAutoTestSupport
     @Test func aGrantWithoutTheCaptionsScopeIsToldToAuthoriseAgainAndSendsNothing() async throws {
         // A grant made before captions were uploaded: the token endpoint names its scopes.
         fake.state.update { $0.grantedScope = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly" }
-        let notes = Shared<[String: String]>([:])
-        let warnings = Shared<[String]>([])
+        let notes = Locked<[String: String]>([:])
+        let warnings = Locked<[String]>([])
         let result = try await uploader(try oauth(), notes: notes, warnings: warnings)
             .publish(video: video, title: "T", description: "", tags: [], thumbnail: nil, captions: try captionsFile())
         #expect(fake.state.value.videos[result.videoID] != nil && captionRequests() == 0)
@@ -431,7 +432,7 @@ import YTAutoTestSupport
         // A 401 for a freshly refreshed token: the grant was revoked after the token was issued.
         fake.state.update { $0.refuseAccessTokens = true }
         await #expect {
-            try await upload(uploader(try oauth(), notes: Shared([:])))
+            try await upload(uploader(try oauth(), notes: Locked([:])))
         } throws: { error in
             guard let e = error as? YouTubeAuthError else { return false }
             return !e.isRetryable && e.message.contains("freshly refreshed") && e.message.contains("run `ytauto auth youtube`")
@@ -440,7 +441,7 @@ import YTAutoTestSupport
         // A client secret Google does not know: authorising again will not help; the credentials will.
         fake.state.update { $0.refuseAccessTokens = false }
         await #expect {
-            try await upload(uploader(try oauth(secret: "wrong-secret"), notes: Shared([:])))
+            try await upload(uploader(try oauth(secret: "wrong-secret"), notes: Locked([:])))
         } throws: { error in
             guard let e = error as? YouTubeAuthError else { return false }
             return e.message.contains("invalid_client") && e.message.contains("client id or secret is wrong")
@@ -490,7 +491,7 @@ import YTAutoTestSupport
 
     /// A chunk size that is not a multiple of 256 KiB is rounded down to one, so YouTube takes every chunk.
     @Test func aChunkSizeOffTheGridIsRoundedToWhatYouTubeTakes() async throws {
-        let notes = Shared<[String: String]>([:])
+        let notes = Locked<[String: String]>([:])
         let u = YouTubeDataAPIUploader(
             oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 300 << 10,
             metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],

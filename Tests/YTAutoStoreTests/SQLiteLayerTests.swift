@@ -4,6 +4,7 @@ import Testing
 import YTAutoCore
 import YTAutoTestSupport
 @testable import YTAutoStore
+import YTAutoSupport
 
 /// Serialized: several tests hold a write lock on purpose while writers wait on dispatch threads;
 /// run together they would compete for those threads and wait on each other.
@@ -206,7 +207,7 @@ import YTAutoTestSupport
         let a = try #require(WriteWake(databasePath: path))
         let b = try #require(WriteWake(databasePath: path))
         let ready = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
-        let stop = Shared(false)
+        let stop = Locked(false)
         // The sleeper re-arms after every return, so a bump that came before it slept is not
         // mistaken for a wake: only `bump()` returning true says a sleeper was in the futex.
         Thread.detachNewThread {
