@@ -212,13 +212,24 @@ public final class PostgresJobStore: Sendable {
     /// `channel_pauses`: that table is never analyzed by autovacuum (it rarely changes), and on its
     /// default guess of 810 rows the planner expected one queued job to pass and chose a sequential
     /// scan and sort of every queued job (141 ms a lease at 60,000 queued) over the index's order.
+    ///
+    /// With `completing`, the statement first completes that lease (``completeQuery(_:)``'s CTEs)
+    /// and leases only if the completion's fence held; it then returns the completed job's row
+    /// too, `ytauto_row` telling `done` from `leased` (``complete(_:thenLease:)``).
     static func leaseQuery(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, seconds: Double,
-                           only jobID: Int64?, now nowBind: Date?) -> PostgresQuery {
+                           only jobID: Int64?, now nowBind: Date?, completing: Lease? = nil) -> PostgresQuery {
         var q: PostgresQuery = """
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            """
+        if let completing {
+            q.sql += completionCTEs(&q, completing) + ","
+        }
+        q.sql += """
+
             picked AS (
                 SELECT jobs.id FROM jobs, t WHERE jobs.state = 'queued' AND jobs.run_at <= t.now
             """
+        if completing != nil { q.sql += " AND EXISTS (SELECT 1 FROM done)" }
         if jobID == nil {
             // A paused channel's jobs stay queued (PostgresJobStore+Pauses).
             q.sql += " AND NOT ytauto_channel_paused(jobs.channel)"
@@ -249,8 +260,9 @@ public final class PostgresJobStore: Sendable {
                 INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at)
                 SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now, leased.run_at FROM leased, t
             )
-            SELECT * FROM leased
             """
+        q.sql += completing == nil ? "SELECT * FROM leased"
+            : "SELECT 'done' AS ytauto_row, * FROM done UNION ALL SELECT 'leased', * FROM leased"
         q.binds.append(worker)
         q.binds.append(seconds)
         q.binds.append(pipeline)
@@ -392,23 +404,64 @@ public final class PostgresJobStore: Sendable {
 
     /// One statement: the fenced update of the job (no row when the lease was lost) and its attempt's end.
     public func complete(_ lease: Lease) async throws -> Job {
-        guard let row = try await pool.queryOne("""
+        var q: PostgresQuery = """
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            """
+        q.sql += Self.completionCTEs(&q, lease) + "\nSELECT * FROM done"
+        guard let row = try await pool.queryOne(q) else { throw try await leaseLost(lease) }
+        return try Self.job(row)
+    }
+
+    /// Completes and leases the next job in one statement (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:)``):
+    /// one round trip and one commit. Should it fail but for a lost lease, nothing of it was
+    /// written, and the job is completed alone.
+    public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
+        guard let next, next.channels?.isEmpty != true,
+              (try? Timestamp.checked(approximateNow.addingTimeInterval(next.duration.seconds), "a lease")) != nil
+        else { return Completion(job: try await complete(lease), next: nil) }
+        let q = Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline,
+                                seconds: next.duration.seconds, only: nil, now: nowBind, completing: lease)
+        let rows: [PGRow]
+        do {
+            rows = try await pool.query(q)
+        } catch {
+            return Completion(job: try await complete(lease), next: nil)
+        }
+        var done: Job? = nil, leased: Lease? = nil
+        for row in rows {
+            let job = try Self.job(row)
+            if try row.required("ytauto_row", row.string) == "done" {
+                done = job
+            } else {
+                leased = Lease(job: job, owner: next.worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
+            }
+        }
+        guard let done else { throw try await leaseLost(lease) }
+        return Completion(job: done, next: leased)
+    }
+
+    /// The completion's CTEs after `t` (the statement's time): `done`, the fenced update of the job
+    /// (no row when the lease was lost), and `ended`, its attempt's end. Binds are appended to `q`.
+    static func completionCTEs(_ q: inout PostgresQuery, _ lease: Lease) -> String {
+        let id = q.binds.count + 1, token = id + 1, owner = id + 2
+        q.binds.append(lease.jobID)
+        q.binds.append(lease.token)
+        q.binds.append(lease.owner)
+        return """
+
             done AS (
                 UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = t.now, updated_at = t.now,
                        last_error_code = NULL, last_error_message = NULL
                   FROM t
-                 WHERE jobs.id = \(lease.jobID) AND jobs.state = 'running' AND jobs.lease_token = \(lease.token) AND jobs.lease_owner = \(lease.owner)
+                 WHERE jobs.id = $\(id) AND jobs.state = 'running' AND jobs.lease_token = $\(token) AND jobs.lease_owner = $\(owner)
                 RETURNING jobs.*
             ),
             ended AS (
                 UPDATE job_attempts SET finished_at = t.now, outcome = 'succeeded', stage = done.current_stage, error_code = NULL, error_message = NULL
                   FROM t, done
-                 WHERE job_attempts.job_id = \(lease.jobID) AND job_attempts.lease_token = \(lease.token)
+                 WHERE job_attempts.job_id = $\(id) AND job_attempts.lease_token = $\(token)
             )
-            SELECT * FROM done
-            """) else { throw try await leaseLost(lease) }
-        return try Self.job(row)
+            """
     }
 
     public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {

@@ -160,7 +160,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         await inFlight.add(lease.jobID, control: control)
         let jl = jobLog
         await withGracefulShutdownHandler {
-            await self.process(lease, control: control, log: jl)
+            await self.process(lease, control: control, log: jl, handOver: false)
         } onGracefulShutdown: {
             Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
         }
@@ -231,7 +231,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         // Registered before the task starts, so a job that ends at once is still removed after it was added.
         await inFlight.add(lease.jobID, control: control)
         Task(executorPreference: thread) {
-            await self.process(lease, control: control, log: jl)
+            await self.process(lease, control: control, log: jl, handOver: true)
             await self.inFlight.remove(lease.jobID)
             // A slot is free: the lease loop may be asleep waiting for work.
             self.store.signalWork()
@@ -239,7 +239,10 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     }
 
     /// Runs every unfinished stage of a leased job, with a heartbeat beside it.
-    func process(_ lease: Lease, control: JobControl, log: Logger) async {
+    ///
+    /// With `handOver`, a job that succeeds passes its slot on: its completion leases the next
+    /// due job, which starts at once (``JobStore/complete(_:thenLease:)``).
+    func process(_ lease: Lease, control: JobControl, log: Logger, handOver: Bool) async {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
         let heartbeat = Task(executorPreference: thread) { [store, configuration] in
             // How long an acknowledged heartbeat proves the lease: the lease's length, or less where
@@ -358,8 +361,18 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     stageLog.info("stage skipped (dry run)")
                 }
             }
-            let completed = try await store.complete(lease)
+            // The freed slot takes the next due job in the same step (one transaction on SQLite),
+            // unless this is `run-once` or the worker is shutting down.
+            let shuttingDown = await inFlight.isShuttingDown
+            let request = handOver && !shuttingDown
+                ? LeaseRequest(worker: lease.owner, channels: configuration.channels, kind: pipeline.kind,
+                               pipeline: pipelineName, duration: configuration.leaseDuration)
+                : nil
+            let completion = try await store.complete(lease, thenLease: request)
+            let completed = completion.job
             log.info("job succeeded")
+            // Registered before this job's slot is given up, so the lease loop never sees it free meanwhile.
+            if let next = completion.next { await start(next, log: log) }
             // Removing a work folder (GBs for a long video) stays off the database thread.
             let tidied = await Task(executorPreference: globalConcurrentExecutor) { [pipeline, configuration] () -> String? in
                 do {

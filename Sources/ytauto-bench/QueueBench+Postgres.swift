@@ -18,10 +18,11 @@ struct PostgresQueueBench {
     let jobs: Int
     let stages: Int
     let backlogs: [Int]
+    let separateLease: Bool
 
     func run() async throws {
         print("ytauto-bench queue on \(url.redacted): \(processes) processes, \(jobs) jobs a run, \(stages) stages, "
-            + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+            + "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (separateLease ? ", completion and lease apart" : ""))
         print("")
         print("backlog      ours jobs/s  minimal jobs/s  ratio   ours lease p50 / p99     minimal lease p50 / p99   shares (ours)")
         for backlog in backlogs {
@@ -81,7 +82,8 @@ struct PostgresQueueBench {
         let children = try (0..<processes).map { i in
             try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", "pg-\(mode)", "--db", benchURLText(target),
                                                         "--stages", String(stages), "--go", go, "--name", "\(mode)-\(i)",
-                                                        "--max-jobs", String(i == processes - 1 ? jobs - perProcess * (processes - 1) : perProcess)])
+                                                        "--max-jobs", String(i == processes - 1 ? jobs - perProcess * (processes - 1) : perProcess)]
+                                                       + (separateLease && mode == "ours" ? ["--separate-lease"] : []))
         }
         try await Task.sleep(for: .milliseconds(1500))  // let them connect
         let start = ContinuousClock.now
@@ -126,13 +128,13 @@ func connect(_ url: PostgresURL) async throws -> PostgresConnection {
 }
 
 /// A child of the PostgreSQL benchmark: `pg-ours` through the store, `pg-minimal` the minimal queue.
-func postgresChildLoop(mode: String, db: String, name: String, stages: Int, maxJobs: Int, leaseMS: inout [Double]) async throws -> Int {
+func postgresChildLoop(mode: String, db: String, name: String, stages: Int, maxJobs: Int, handOver: Bool, leaseMS: inout [Double]) async throws -> Int {
     let url = try PostgresURL(db)
     var completed = 0
     if mode == "pg-ours" {
         let store = try await PostgresJobStore(url: url, migrate: false, maximumConnections: 2)
         defer { store.close() }
-        let done = try await lifeCycles(store, name: name, stages: (0..<stages).map { "stage\($0)" }, maxJobs: maxJobs)
+        let done = try await lifeCycles(store, name: name, stages: (0..<stages).map { "stage\($0)" }, maxJobs: maxJobs, handOver: handOver)
         leaseMS = done.leaseMS
         return done.completed
     }

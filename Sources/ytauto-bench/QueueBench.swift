@@ -31,6 +31,8 @@ struct QueueBench: AsyncParsableCommand {
     var backlogs = "1000,100000,1000000"
     @Option(help: ArgumentHelp("A postgres:// URL: measure the PostgreSQL store against a minimal queue on that server instead (its role needs CREATEDB: the runs use databases of their own beside it).", valueName: "url"))
     var db: String?
+    @Flag(help: "Complete each job and lease the next in two steps, as workers did before a completion handed its slot over (for comparison).")
+    var separateLease = false
 
     func validate() throws {
         guard (1...64).contains(processes) else { throw ValidationError("--processes must be within 1...64") }
@@ -51,13 +53,14 @@ struct QueueBench: AsyncParsableCommand {
         if let db {
             guard PostgresURL.isPostgres(db) else { throw ValidationError("--db takes a postgres:// URL (SQLite runs need no --db)") }
             try await PostgresQueueBench(url: try PostgresURL(db), processes: processes, jobs: jobs, stages: stages,
-                                         backlogs: parsedBacklogs?.isEmpty == false ? parsedBacklogs! : [1000]).run()
+                                         backlogs: parsedBacklogs?.isEmpty == false ? parsedBacklogs! : [1000], separateLease: separateLease).run()
             return
         }
         let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if dir == nil { try? FileManager.default.removeItem(at: folder) } }
-        print("ytauto-bench queue: \(processes) processes, \(jobs) jobs, \(stages) stages (\(stages + 2) write transactions a job), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("ytauto-bench queue: \(processes) processes, \(jobs) jobs, \(stages) stages (\(separateLease ? stages + 2 : stages + 1) write transactions a job), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+              + (separateLease ? ", completion and lease apart" : ""))
 
         // Ours.
         let oursPath = folder.appending(path: "ours.db").path
@@ -121,7 +124,8 @@ struct QueueBench: AsyncParsableCommand {
         let go = folder.appending(path: "go-\(mode)\(tag)").path
         let children = try (0..<processes).map { i in
             try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", mode, "--db", db, "--stages", String(stages ?? self.stages),
-                                                        "--go", go, "--name", "\(mode)-\(i)", "--max-jobs", String(perProcess ?? Int.max)])
+                                                        "--go", go, "--name", "\(mode)-\(i)", "--max-jobs", String(perProcess ?? Int.max)]
+                                                       + (separateLease ? ["--separate-lease"] : []))
         }
         try await Task.sleep(for: .milliseconds(500))  // let them open the file
         let start = ContinuousClock.now
@@ -214,6 +218,7 @@ struct QueueChild: AsyncParsableCommand {
     @Option var go: String
     @Option var name: String
     @Option var maxJobs = Int.max
+    @Flag var separateLease = false
 
     func run() async throws {
         while !FileManager.default.fileExists(atPath: go) { usleep(1000) }
@@ -223,12 +228,13 @@ struct QueueChild: AsyncParsableCommand {
         if mode == "minimal" {
             completed = try minimalLoop(db: db, name: name, maxJobs: maxJobs, leaseMS: &leaseMS)
         } else if mode.hasPrefix("pg-") {
-            completed = try await postgresChildLoop(mode: mode, db: db, name: name, stages: stages, maxJobs: maxJobs, leaseMS: &leaseMS)
+            completed = try await postgresChildLoop(mode: mode, db: db, name: name, stages: stages, maxJobs: maxJobs,
+                                                   handOver: !separateLease, leaseMS: &leaseMS)
         } else if mode == "ours" {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
             try await withTaskExecutorPreference(store.database.thread) {
-                (completed, leaseMS) = try await lifeCycles(store, name: name, stages: stageNames, maxJobs: maxJobs)
+                (completed, leaseMS) = try await lifeCycles(store, name: name, stages: stageNames, maxJobs: maxJobs, handOver: !separateLease)
             }
         } else {
             let raw = try RawSQLite(db, likeTheStore: true)
@@ -245,18 +251,27 @@ struct QueueChild: AsyncParsableCommand {
                     throw error
                 }
             }
-            while completed < maxJobs {
-                let t = ContinuousClock.now
+            // The lease with its attempt row, inside the caller's transaction.
+            func leaseNext() throws -> [String?]? {
                 let now = Date()
-                let leased: [String?]? = try tx {
-                    let rows = try raw.run(SQL.leaseNext, [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now), "video"])
-                    guard let row = rows.first else { return nil }
-                    try raw.run(SQL.insertAttempt, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now),
-                                                    "bench", Int64(300)])
-                    return row
+                let rows = try raw.run(SQL.leaseNext, [name, Timestamp.string(now.addingTimeInterval(300)), Timestamp.string(now), "video"])
+                guard let row = rows.first else { return nil }
+                try raw.run(SQL.insertAttempt, [Int64(row[0]!)!, Int64(row[7]!)!, Int64(row[10]!)!, row[1], name, Timestamp.string(now),
+                                                "bench", Int64(300)])
+                return row
+            }
+            // As the store does: each completion leases the next job in the same transaction.
+            var handed: [String?]? = nil
+            while completed < maxJobs {
+                let row: [String?]
+                if let h = handed {
+                    row = h
+                } else {
+                    let t = ContinuousClock.now
+                    guard let leased = try tx({ try leaseNext() }) else { break }
+                    leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+                    row = leased
                 }
-                guard let row = leased else { break }
-                leaseMS.append((ContinuousClock.now - t).seconds * 1000)
                 let id = Int64(row[0]!)!, token = Int64(row[10]!)!, attempt = Int64(row[7]!)!
                 func check() throws {
                     let r = try raw.run(SQL.jobByID, [id])
@@ -272,11 +287,14 @@ struct QueueChild: AsyncParsableCommand {
                     }
                 }
                 let now2 = Timestamp.string(Date())
-                try tx {
+                let t = ContinuousClock.now
+                handed = try tx {
                     let done = try raw.run(SQL.completeFenced, [now2, id, token, name])
                     guard !done.isEmpty else { throw BenchError("lease lost") }
                     try raw.run(SQL.finishAttempt, [now2, "succeeded", stageNames.last, nil, nil, id, token])
+                    return completed + 1 < maxJobs && !separateLease ? try leaseNext() : nil
                 }
+                if handed != nil { leaseMS.append((ContinuousClock.now - t).seconds * 1000) }
                 completed += 1
             }
         }
@@ -286,18 +304,31 @@ struct QueueChild: AsyncParsableCommand {
 }
 
 /// Leases, checkpoints and completes jobs through a store until the queue is dry or `maxJobs` are
-/// done, as a worker does; returns how many, and each lease's time in ms. Both engines' runs use it.
-func lifeCycles(_ store: any JobStore, name: String, stages: [String], maxJobs: Int) async throws -> (completed: Int, leaseMS: [Double]) {
+/// done, as a worker does: each completion leases the next job in the same step
+/// (``JobStore/complete(_:thenLease:)``). Returns how many, and each lease's time in ms (for a
+/// lease handed over, the time of the completion that took it). Both engines' runs use it.
+/// Without `handOver`, it completes and leases in two steps (`--separate-lease`).
+func lifeCycles(_ store: any JobStore, name: String, stages: [String], maxJobs: Int, handOver: Bool) async throws -> (completed: Int, leaseMS: [Double]) {
     var completed = 0
     var leaseMS: [Double] = []
+    let request = LeaseRequest(worker: name, channels: nil, duration: .seconds(300))
+    var next: Lease? = nil
     while completed < maxJobs {
-        let t = ContinuousClock.now
-        guard let lease = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
-        leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+        let lease: Lease
+        if let handed = next {
+            lease = handed
+        } else {
+            let t = ContinuousClock.now
+            guard let leased = try await store.lease(worker: name, channels: nil, duration: .seconds(300)) else { break }
+            leaseMS.append((ContinuousClock.now - t).seconds * 1000)
+            lease = leased
+        }
         for s in stages {
             try await store.checkpoint(lease, stage: s, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
         }
-        _ = try await store.complete(lease)
+        let t = ContinuousClock.now
+        next = try await store.complete(lease, thenLease: completed + 1 < maxJobs && handOver ? request : nil).next
+        if next != nil { leaseMS.append((ContinuousClock.now - t).seconds * 1000) }
         completed += 1
     }
     return (completed, leaseMS)

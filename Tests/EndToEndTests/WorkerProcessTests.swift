@@ -53,6 +53,25 @@ import YTAutoTestSupport
         #expect(try await s.workers().first?.state == .stopped)
     }
 
+    /// A job's completion leases the worker's next job in the same transaction: the next attempt
+    /// starts at the very time (to the millisecond stored) the previous one finished.
+    @Test func aFreedSlotTakesTheNextJobInItsCompletion() async throws {
+        let s = try store()
+        let ids = try await (0..<6).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", kind: .synthetic)).job.id }
+        let w = try worker("--synthetic-stage-ms", "1", "--concurrency", "1")
+        #expect(try await eventually(timeout: .seconds(60)) { try await s.stats().byState[.succeeded] == 6 })
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        let all = try await ids.asyncMap { id in try await s.attempts(jobID: id) }
+        #expect(all.allSatisfy { $0.count == 1 })
+        let attempts = all.compactMap(\.first)
+        #expect(attempts.count == 6 && attempts.allSatisfy { $0.outcome == .succeeded })
+        for (previous, next) in zip(attempts, attempts.dropFirst()) {
+            #expect(next.startedAt == previous.finishedAt, "job \(next.jobID) started \(next.startedAt), job \(previous.jobID) ended \(String(describing: previous.finishedAt))")
+        }
+    }
+
     @Test func sigtermHandsBackRunningJobsWithoutSpendingAnAttempt() async throws {
         let s = try store()
         let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1, kind: .synthetic)).job.id }

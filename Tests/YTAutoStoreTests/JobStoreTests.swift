@@ -127,6 +127,59 @@ struct Fixture {
         #expect(attempts[0].workerID == "w1" && attempts[0].outcome == nil && attempts[0].channel == "facts")
     }
 
+    @Test(arguments: StoreEngine.all) func aCompletionLeasesTheNextJobInTheSameStep(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let a = try await f.store.enqueue(NewJob(channel: "facts")).job
+        let b = try await f.store.enqueue(NewJob(channel: "horror")).job
+        let c = try await f.store.enqueue(NewJob(channel: "facts")).job
+        let factsOnly = LeaseRequest(worker: "w", channels: ["facts"], pipeline: "p", duration: .seconds(30))
+        let any = LeaseRequest(worker: "w", channels: nil, pipeline: "p", duration: .seconds(30))
+        let first = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        #expect(first.jobID == a.id)
+        // The next job honours the request's channels: c, not b.
+        let one = try await f.store.complete(first, thenLease: factsOnly)
+        #expect(one.job.id == a.id && one.job.state == .succeeded)
+        let second = try #require(one.next)
+        #expect(second.jobID == c.id && second.owner == "w" && second.token == 1 && second.attempt == 1)
+        #expect(second.expiresAt == f.clock.now.addingTimeInterval(30))
+        #expect(try await f.row(c.id).state == .running)
+        #expect(try await f.store.attempts(jobID: a.id).map(\.outcome) == [.succeeded])
+        let cAttempts = try await f.store.attempts(jobID: c.id)
+        #expect(cAttempts.map(\.outcome) == [nil] && cAttempts.first?.pipeline == "p" && cAttempts.first?.workerID == "w")
+        let two = try await f.store.complete(second, thenLease: any)
+        let third = try #require(two.next)
+        #expect(two.job.id == c.id && third.jobID == b.id)
+        // Nothing left to lease: the completion alone.
+        let three = try await f.store.complete(third, thenLease: any)
+        #expect(three.job.state == .succeeded && three.next == nil)
+        // A stale lease completes nothing and leases nothing.
+        let d = try await f.store.enqueue(NewJob(channel: "facts")).job
+        await #expect(throws: LeaseLost.self) { _ = try await f.store.complete(first, thenLease: any) }
+        #expect(try await f.row(d.id).state == .queued)
+        #expect(try await f.store.attempts(jobID: d.id).isEmpty)
+        // Asked for no next lease, it leases none.
+        let dLease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let e = try await f.store.enqueue(NewJob(channel: "facts")).job
+        #expect(try await f.store.complete(dLease, thenLease: nil).next == nil)
+        #expect(try await f.row(e.id).state == .queued)
+    }
+
+    /// On SQLite the completion and the next lease are one transaction: another connection sees one commit.
+    @Test func onSQLiteACompletionAndTheNextLeaseAreOneCommit() async throws {
+        let f = try await Fixture(.sqlite)
+        let store = try f.sqlite()
+        for _ in 0..<3 { _ = try await store.enqueue(NewJob(channel: "facts")) }
+        let other = try SQLiteJobStore(path: f.dir.path("jobs.db"))
+        let request = LeaseRequest(worker: "w", channels: nil, duration: .seconds(30))
+        var lease = try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        for _ in 0..<2 {
+            let before = try await other.dataVersion()
+            let completion = try await store.complete(lease, thenLease: request)
+            #expect(try await other.dataVersion() == before + 1)
+            lease = try #require(completion.next)
+        }
+    }
+
     @Test(arguments: StoreEngine.all) func anExpiredLeaseIsLeasableAgainWithANewToken(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a")).job.id

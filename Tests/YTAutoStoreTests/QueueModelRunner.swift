@@ -226,6 +226,22 @@ final class QueueModelRunner {
         throw Disagreement(step: stepIndex, what: "\(name) with a lease the fence must refuse (job \(lease.model.jobID) token \(lease.model.token) of \(lease.model.owner)) was accepted")
     }
 
+    /// Checks a lease the store made (`got`) against the model's next job, and records it in both.
+    func checkLease(_ got: Lease?, expected: Int64?, owner: String, channels: [String]?, kind: JobKind, seconds: Int, _ what: String) throws {
+        try check(got?.jobID == expected, "\(what) (\(kind.rawValue), channels \(String(describing: channels))) took "
+                  + "\(String(describing: got?.jobID)); the model's next is \(String(describing: expected)) of \(queueDescription(kind))")
+        guard let got, let expected else { note("\(what): none due"); return }
+        note(model.jobs[expected]!.attempt > 0 ? "\(what): a job run before" : "\(what): a new job")
+        let lease = model.lease(expected, owner: owner, durationMS: Int64(seconds) * 1000)
+        try check(got.token == lease.token && got.owner == owner && got.attempt == model.jobs[expected]!.attempt
+                  && Self.ms(got.expiresAt) == model.now + Int64(seconds) * 1000,
+                  "lease of job \(expected): token \(got.token) attempt \(got.attempt) until \(Self.ms(got.expiresAt)); model token "
+                  + "\(lease.token) attempt \(model.jobs[expected]!.attempt) until \(model.now + Int64(seconds) * 1000)")
+        try expectSame(got.job, "\(what)'s answer")
+        leases.append((lease, got))
+        touched.insert(expected)
+    }
+
     func apply(_ step: QueueModelStep) async throws {
         let store = engine.store
         let now = clock.now
@@ -253,18 +269,19 @@ final class QueueModelRunner {
             let kind: JobKind = synthetic ? .synthetic : .video
             let expected = model.next(channels: channels, kind: kind)
             let got = try await store.lease(worker: owner, channels: channels, kind: kind, pipeline: "model", duration: .seconds(seconds))
-            try check(got?.jobID == expected, "lease (\(kind.rawValue), channels \(String(describing: channels))) took "
-                      + "\(String(describing: got?.jobID)); the model's next is \(String(describing: expected)) of \(queueDescription(kind))")
-            guard let got, let expected else { note("lease: none due"); return }
-            note(model.jobs[expected]!.attempt > 0 ? "lease: a job run before" : "lease: a new job")
-            let lease = model.lease(expected, owner: owner, durationMS: Int64(seconds) * 1000)
-            try check(got.token == lease.token && got.owner == owner && got.attempt == model.jobs[expected]!.attempt
-                      && Self.ms(got.expiresAt) == model.now + Int64(seconds) * 1000,
-                      "lease of job \(expected): token \(got.token) attempt \(got.attempt) until \(Self.ms(got.expiresAt)); model token "
-                      + "\(lease.token) attempt \(model.jobs[expected]!.attempt) until \(model.now + Int64(seconds) * 1000)")
-            try expectSame(got.job, "lease's answer")
-            leases.append((lease, got))
-            touched.insert(expected)
+            try checkLease(got, expected: expected, owner: owner, channels: channels, kind: kind, seconds: seconds, "lease")
+
+        case .completeThenLease(let k, let cs, let synthetic, let seconds):
+            guard let l = lease(k) else { return }
+            let channels = cs.map { $0.map { QueueModelStep.channels[$0] } }
+            let kind: JobKind = synthetic ? .synthetic : .video
+            let request = LeaseRequest(worker: l.store.owner, channels: channels, kind: kind, pipeline: "model", duration: .seconds(seconds))
+            guard let completion = try await fenced(l, "complete then lease", { try await store.complete(l.store, thenLease: request) })
+            else { return }
+            model.complete(l.model)
+            try expectSame(completion.job, "complete-then-lease's completed job")
+            try checkLease(completion.next, expected: model.next(channels: channels, kind: kind), owner: l.store.owner,
+                           channels: channels, kind: kind, seconds: seconds, "complete-then-lease")
 
         case .heartbeat(let k, let seconds):
             guard let l = lease(k) else { return }

@@ -10,6 +10,8 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
     case heartbeat(lease: Int, seconds: Int)
     case checkpoint(lease: Int, stage: Int, state: StageState)
     case complete(lease: Int)
+    /// Completes and leases the next job for the same worker in one step (``JobStore/complete(_:thenLease:)``).
+    case completeThenLease(lease: Int, channels: [Int]?, synthetic: Bool, seconds: Int)
     case fail(lease: Int, Failure)
     case handBack(lease: Int)
     case markCancelled(lease: Int)
@@ -78,6 +80,8 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
         case .heartbeat(let l, let s): return "heartbeat lease -\(l) for \(s)s"
         case .checkpoint(let l, let st, let state): return "checkpoint lease -\(l) \(Self.stages[st]) \(state.rawValue)"
         case .complete(let l): return "complete lease -\(l)"
+        case .completeThenLease(let l, let cs, let synthetic, let s):
+            return "complete lease -\(l) then lease\(cs.map { " channels \($0.map(ch))" } ?? "")\(synthetic ? " synthetic" : "") for \(s)s"
         case .fail(let l, let f): return "fail lease -\(l) \(f.rawValue)"
         case .handBack(let l): return "hand back lease -\(l)"
         case .markCancelled(let l): return "mark cancelled lease -\(l)"
@@ -99,6 +103,14 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
     static func random(using g: inout SplitMix64) -> QueueModelStep {
         func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &g)] }
         func leaseIndex() -> Int { Int.random(in: 0..<4, using: &g) == 0 ? Int.random(in: 0..<12, using: &g) : Int.random(in: 0..<2, using: &g) }
+        func someChannels() -> [Int]? {
+            switch Int.random(in: 0..<5, using: &g) {
+            case 0: [Int.random(in: 0..<Self.channels.count, using: &g)]
+            case 1: [Int.random(in: 0..<Self.channels.count, using: &g), Int.random(in: 0..<Self.channels.count, using: &g)]
+            case 2 where Int.random(in: 0..<4, using: &g) == 0: []
+            default: nil
+            }
+        }
         let roll = Int.random(in: 0..<100, using: &g)
         switch roll {
         case 0..<16:
@@ -108,19 +120,16 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
                 key: Int.random(in: 0..<3, using: &g) == 0 ? Int.random(in: 0..<4, using: &g) : nil,
                 synthetic: Int.random(in: 0..<8, using: &g) == 0)
         case 16..<32:
-            let channels: [Int]? = switch Int.random(in: 0..<5, using: &g) {
-            case 0: [Int.random(in: 0..<Self.channels.count, using: &g)]
-            case 1: [Int.random(in: 0..<Self.channels.count, using: &g), Int.random(in: 0..<Self.channels.count, using: &g)]
-            case 2 where Int.random(in: 0..<4, using: &g) == 0: []
-            default: nil
-            }
-            return .lease(worker: Int.random(in: 0...slots, using: &g), channels: channels,
+            return .lease(worker: Int.random(in: 0...slots, using: &g), channels: someChannels(),
                           synthetic: Int.random(in: 0..<6, using: &g) == 0, seconds: pick([10, 30]))
         case 32..<40: return .heartbeat(lease: leaseIndex(), seconds: pick([10, 30]))
         case 40..<49:
             return .checkpoint(lease: leaseIndex(), stage: Int.random(in: 0..<stages.count, using: &g),
                                state: pick([.running, .running, .succeeded, .failed]))
-        case 49..<56: return .complete(lease: leaseIndex())
+        case 49..<53: return .complete(lease: leaseIndex())
+        case 53..<56:
+            return .completeThenLease(lease: leaseIndex(), channels: someChannels(),
+                                      synthetic: Int.random(in: 0..<6, using: &g) == 0, seconds: pick([10, 30]))
         // The plain retryable error most often: only a job that fails again and again reaches the backoff's cap.
         case 56..<66: return .fail(lease: leaseIndex(), pick(Failure.allCases + [.retryable, .retryable, .retryable]))
         case 66..<70: return .handBack(lease: leaseIndex())

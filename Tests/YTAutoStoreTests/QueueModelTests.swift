@@ -174,7 +174,8 @@ import YTAutoTestSupport
         for event in ["lease: a job run before", "heartbeat: refused by the fence", "complete: refused by the fence", "fail: backoff",
                       "fail: failed", "fail: parked, no attempt spent", "hand-back: accepted", "reclaim: dead workers",
                       "reclaim: jobs freed", "prune: jobs deleted", "enqueue: key taken", "retry: accepted", "cancel: requested",
-                      "hold for review: accepted", "approve: accepted", "reject: accepted"] {
+                      "hold for review: accepted", "approve: accepted", "reject: accepted",
+                      "complete then lease: refused by the fence", "complete-then-lease: a new job"] {
             #expect(coverage.count(event) > 0, "no step of the runs reached \(event)")
         }
     }

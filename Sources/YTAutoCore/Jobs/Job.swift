@@ -167,6 +167,34 @@ public struct Lease: Sendable, Hashable {
     public var attempt: Int { job.attempt }
 }
 
+/// What a worker asks to lease next: the arguments of ``JobStore/lease(worker:channels:kind:pipeline:duration:)``.
+public struct LeaseRequest: Sendable, Hashable {
+    public var worker: String
+    public var channels: [String]?
+    public var kind: JobKind
+    public var pipeline: String?
+    public var duration: Duration
+
+    public init(worker: String, channels: [String]?, kind: JobKind = .video, pipeline: String? = nil, duration: Duration) {
+        self.worker = worker
+        self.channels = channels
+        self.kind = kind
+        self.pipeline = pipeline
+        self.duration = duration
+    }
+}
+
+/// A completed job, and the job its worker leased next in the same step, if one was due.
+public struct Completion: Sendable, Hashable {
+    public var job: Job
+    public var next: Lease?
+
+    public init(job: Job, next: Lease?) {
+        self.job = job
+        self.next = next
+    }
+}
+
 /// The answer to a heartbeat.
 public enum HeartbeatStatus: Sendable, Hashable {
     /// The lease is held and now runs until the given time.

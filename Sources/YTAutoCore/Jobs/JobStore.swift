@@ -23,6 +23,14 @@ public protocol JobStore: Sendable {
     /// Marks the job succeeded. Throws ``LeaseLost``.
     func complete(_ lease: Lease) async throws -> Job
 
+    /// Marks the job succeeded, then leases the next due job for `next` (nil: lease nothing), so
+    /// that a worker's freed slot is filled at once. An engine that can does both in one
+    /// transaction: the pages they share (the counts row, the last index leaves) are written
+    /// once, which is most of a job's cost on SQLite. Should the lease fail, the completion still
+    /// stands (``Completion/next`` is nil and the worker leases as usual). Throws ``LeaseLost``
+    /// as ``complete(_:)`` does, and then leases nothing.
+    func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion
+
     /// Records a failed attempt. A retryable error with attempts left queues the job again
     /// after a backoff (or at the error's own retry time); otherwise the job fails.
     func fail(_ lease: Lease, error: JobFailure) async throws -> Job
@@ -65,6 +73,16 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Completes, then leases in a second step (an engine without a combined statement).
+    public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
+        let job = try await complete(lease)
+        guard let next else { return Completion(job: job, next: nil) }
+        // The completion stands whatever the lease does: the worker leases as usual then.
+        let leased = try? await self.lease(
+            worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline, duration: next.duration)
+        return Completion(job: job, next: leased)
+    }
+
     /// Leases the next due video job (see ``lease(worker:channels:kind:pipeline:duration:)``).
     public func lease(worker: String, channels: [String]?, duration: Duration) async throws -> Lease? {
         try await lease(worker: worker, channels: channels, kind: .video, pipeline: nil, duration: duration)

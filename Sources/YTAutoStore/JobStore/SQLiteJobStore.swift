@@ -274,32 +274,39 @@ public final class SQLiteJobStore: JobStore {
         let now = self.now()
         let expires = try Timestamp.checked(now.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
         if let channels, channels.isEmpty { return nil }
-        let leaseSeconds = duration.seconds
+        let request = LeaseRequest(worker: worker, channels: channels, kind: kind, pipeline: pipeline, duration: duration)
         // New work may wait its turn behind a process this one just woke: fair shares of jobs.
         return try await database.write(waitingTurn: true) { db in
-            let row: Row?
-            if let jobID {
-                row = try db.queryOne(SQL.leaseByID, [worker, expires, now, jobID])
-            } else if let channels = try Self.leasableChannels(db, asked: channels) {
-                // Each channel's first due job by an index seek; the first of those in lease order.
-                var best: (id: Int64, key: (Int64, String, Int64))? = nil
-                for channel in channels {
-                    guard let row = try db.queryOne(SQL.nextOfChannel, [kind.rawValue, channel, now]) else { continue }
-                    let r = StoredRow(row, table: "jobs", key: "id", as: "job")
-                    let id = try r.int("id")
-                    let key = (try r.int("priority"), try r.string("run_at"), id)
-                    if best == nil || key < best!.key { best = (id, key) }
-                }
-                guard let best else { return nil }
-                row = try db.queryOne(SQL.leaseByID, [worker, expires, now, best.id])
-            } else {
-                row = try db.queryOne(SQL.leaseNext, [worker, expires, now, kind.rawValue])
-            }
-            guard let row else { return nil }
-            let job = try Self.job(row)
-            try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, pipeline, leaseSeconds, job.runAt])
-            return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
+            try Self.lease(db, request, only: jobID, now: now, expires: expires)
         }
+    }
+
+    /// Leases inside the caller's write transaction (see ``lease(worker:channels:kind:pipeline:duration:only:)``).
+    static func lease(_ db: Connection, _ request: LeaseRequest, only jobID: Int64?, now: Date, expires: Date) throws -> Lease? {
+        let worker = request.worker
+        let row: Row?
+        if let jobID {
+            row = try db.queryOne(SQL.leaseByID, [worker, expires, now, jobID])
+        } else if let channels = try Self.leasableChannels(db, asked: request.channels) {
+            // Each channel's first due job by an index seek; the first of those in lease order.
+            var best: (id: Int64, key: (Int64, String, Int64))? = nil
+            for channel in channels {
+                guard let row = try db.queryOne(SQL.nextOfChannel, [request.kind.rawValue, channel, now]) else { continue }
+                let r = StoredRow(row, table: "jobs", key: "id", as: "job")
+                let id = try r.int("id")
+                let key = (try r.int("priority"), try r.string("run_at"), id)
+                if best == nil || key < best!.key { best = (id, key) }
+            }
+            guard let best else { return nil }
+            row = try db.queryOne(SQL.leaseByID, [worker, expires, now, best.id])
+        } else {
+            row = try db.queryOne(SQL.leaseNext, [worker, expires, now, request.kind.rawValue])
+        }
+        guard let row else { return nil }
+        let job = try Self.job(row)
+        try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, request.pipeline,
+                                       request.duration.seconds, job.runAt])
+        return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
     }
 
     /// Reads the job's row under the write lock and checks that `lease` is still its lease.
@@ -375,16 +382,40 @@ public final class SQLiteJobStore: JobStore {
 
     public func complete(_ lease: Lease) async throws -> Job {
         let now = self.now()
-        return try await database.write { db in
-            // The fence is in the statement itself: the job changes only while the lease holds.
-            guard let row = try db.queryOne(SQL.completeFenced, [now, lease.jobID, lease.token, lease.owner]) else {
-                _ = try Self.requireLease(db, lease)  // throws LeaseLost, saying whose the job is now
-                throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+        return try await database.write { db in try Self.complete(db, lease, now: now) }
+    }
+
+    /// Completes and leases the next job in one write transaction: the pages both change (the
+    /// `job_counts` row, the last leaves of the jobs' and attempts' indexes) go to the WAL once.
+    /// Should the lease part fail, the transaction rolls back and the job is completed alone.
+    public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
+        guard let next, next.channels?.isEmpty != true else { return Completion(job: try await complete(lease), next: nil) }
+        let now = self.now()
+        let expires = try Timestamp.checked(now.addingTimeInterval(next.duration.seconds), "a lease of \(next.duration) from now")
+        do {
+            // It leases new work, so it waits its turn as a lease does (fair shares).
+            return try await database.write(waitingTurn: true) { db in
+                let job = try Self.complete(db, lease, now: now)
+                return Completion(job: job, next: try Self.lease(db, next, only: nil, now: now, expires: expires))
             }
-            let job = try Self.job(row)
-            try Self.finishAttempt(db, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
-            return job
+        } catch let lost as LeaseLost {
+            throw lost
+        } catch {
+            // Nothing of it was written: complete alone (the worker leases as usual, and logs what fails there).
+            return Completion(job: try await complete(lease), next: nil)
         }
+    }
+
+    /// Completes inside the caller's write transaction. The fence is in the statement itself:
+    /// the job changes only while the lease holds.
+    static func complete(_ db: Connection, _ lease: Lease, now: Date) throws -> Job {
+        guard let row = try db.queryOne(SQL.completeFenced, [now, lease.jobID, lease.token, lease.owner]) else {
+            _ = try Self.requireLease(db, lease)  // throws LeaseLost, saying whose the job is now
+            throw LeaseLost(jobID: lease.jobID, token: lease.token, owner: lease.owner, currentState: nil, currentOwner: nil, currentToken: nil)
+        }
+        let job = try Self.job(row)
+        try Self.finishAttempt(db, lease, outcome: .succeeded, stage: job.currentStage, error: nil, now: now)
+        return job
     }
 
     public func fail(_ lease: Lease, error: JobFailure) async throws -> Job {
