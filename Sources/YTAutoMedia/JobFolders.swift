@@ -51,3 +51,46 @@ public struct JobFolders: Sendable, Hashable {
         return total
     }
 }
+
+/// One run of a job's stage at a time in its work folder.
+///
+/// A stage stopped by the worker's `--stage-timeout`, or by a lease its worker could no longer
+/// prove, is cancelled; work that ignores cancellation (a library call in this process, such as
+/// espeak-ng's) runs on until it returns. The job's retry must not write the same files beside
+/// it, on this host or another sharing the folder. So each stage holds an exclusive `flock` on
+/// `<work folder>/.lock` for as long as its work runs, and a stage that finds it held fails with
+/// ``WorkFolderBusyError`` (the job parked for a minute, no attempt spent). The kernel drops the
+/// lock the instant its holder returns or its process dies, however it dies.
+public enum WorkFolderLock {
+    /// Runs `body` holding the lock of `folder` (which must exist), or throws ``WorkFolderBusyError``.
+    public static func holding<T>(_ folder: URL, stage: String, _ body: () async throws -> T) async throws -> T {
+        let path = folder.appending(path: ".lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }  // closing the last descriptor releases the lock
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            guard code == EWOULDBLOCK else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
+            throw WorkFolderBusyError(stage: stage, folder: folder.path, retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
+        }
+        return try await body()
+    }
+}
+
+/// A stage found its job's work folder in use by another run of the job (see ``WorkFolderLock``).
+/// Retryable at ``retryAt``, without spending an attempt: the job did nothing wrong.
+public struct WorkFolderBusyError: YTAutoError {
+    /// How long the job waits before it looks again.
+    public static let wait: TimeInterval = 60
+    public let stage: String
+    public let folder: String
+    public let retryAt: Date?
+    public var code: String { "work.busy" }
+    public var message: String {
+        "\(stage): the job's work folder \(folder) is in use by another run of this job (a stage stopped by --stage-timeout, "
+            + "or by a lost lease, whose work has not returned yet); the job waits \(Int(Self.wait)) s and tries again, "
+            + "without spending an attempt"
+    }
+    public var isRetryable: Bool { true }
+    public var spendsAttempt: Bool { false }
+}

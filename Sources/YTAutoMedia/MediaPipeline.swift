@@ -140,14 +140,17 @@ public struct MediaPipeline: StagedPipeline {
         let channel = try channel(job)
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        switch stage {
-        case .script: return .done(try await script(job, channel, dir))
-        case .narration: return .done(try await narration(job, channel, dir))
-        case .images: return .done(try await images(job, channel, dir))
-        case .clips: return .done(try await clips(job, channel, dir))
-        case .compose: return .done(try await compose(job, channel, dir))
-        case .thumbnail: return .done(try await thumbnail(job, channel, dir))
-        case .publish: return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
+        // Held until this stage's work returns, even after the worker gave up on it.
+        return try await WorkFolderLock.holding(dir, stage: name) {
+            switch stage {
+            case .script: return .done(try await script(job, channel, dir))
+            case .narration: return .done(try await narration(job, channel, dir))
+            case .images: return .done(try await images(job, channel, dir))
+            case .clips: return .done(try await clips(job, channel, dir))
+            case .compose: return .done(try await compose(job, channel, dir))
+            case .thumbnail: return .done(try await thumbnail(job, channel, dir))
+            case .publish: return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
+            }
         }
     }
 

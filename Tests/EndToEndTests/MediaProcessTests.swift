@@ -184,6 +184,45 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 
+    /// A stage never runs beside another run of its job in the same work folder (a stage an earlier
+    /// attempt gave up on by `--stage-timeout`, whose work ignored the cancel): here another process
+    /// holds the folder's lock. The job waits a minute without spending its one attempt, and runs
+    /// once the lock is free.
+    @Test func aStageWaitsWhileItsWorkFolderIsInUse() async throws {
+        try writeConfig(min: 2, max: 14)
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "why cats purr", maxAttempts: 1)).job.id
+        let folder = dir.path("work/\(id)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let holder = try Child(URL(fileURLWithPath: "/usr/bin/flock"), ["--exclusive", "--no-fork", folder + "/.lock", "sleep", "600"], cwd: dir.url, environment: env)
+        #expect(await eventually(timeout: .seconds(10)) { Self.isLocked(folder + "/.lock") })
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(60)) { try await s.job(id: id)?.lastErrorCode == "work.busy" })
+        let parked = try #require(try await s.job(id: id))
+        #expect(parked.state == .queued && parked.attempt == 0, "\(parked.state) attempt \(parked.attempt)")
+        #expect(parked.runAt.timeIntervalSinceNow > 30, "due \(parked.runAt)")
+        #expect(parked.lastErrorMessage?.contains(folder) == true, "\(parked.lastErrorMessage ?? "")")
+        let attempt = try #require(try await s.attempts(jobID: id).first)
+        #expect(attempt.outcome == .retrying && attempt.errorCode == "work.busy" && attempt.stage == "script")
+        // The other run ends (its process dies: the kernel drops the lock); a minute on, the job runs.
+        holder.kill(SIGKILL)
+        _ = await holder.wait()
+        try await s.database.write { db in try db.run("UPDATE jobs SET run_at = ?1 WHERE id = ?2", [Date(), id]) }
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
+        let done = try #require(try await s.job(id: id))
+        #expect(done.state == .succeeded && done.attempt == 1, "\(done.state) \(done.lastErrorMessage ?? "")")
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
+    /// Whether another process holds `path`'s flock.
+    static func isLocked(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_EX | LOCK_NB) != 0
+    }
+
     @Test func cancelOfARunningJobEndsItsChildProcesses() async throws {
         // Long enough that the clips stage runs ffmpeg for a while.
         try writeConfig(min: 40, max: 80, format: "long")
