@@ -197,7 +197,8 @@ import YTAutoTestSupport
         let holder = try Child(URL(fileURLWithPath: "/usr/bin/flock"), ["--exclusive", "--no-fork", folder + "/.lock", "sleep", "600"], cwd: dir.url, environment: env)
         #expect(await eventually(timeout: .seconds(10)) { Self.isLocked(folder + "/.lock") })
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
-        #expect(try await eventually(timeout: .seconds(60)) { try await s.job(id: id)?.lastErrorCode == "work.busy" })
+        // Long: beside the whole suite, a debug worker took over a minute to start and lease.
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.lastErrorCode == "work.busy" })
         let parked = try #require(try await s.job(id: id))
         #expect(parked.state == .queued && parked.attempt == 0, "\(parked.state) attempt \(parked.attempt)")
         #expect(parked.runAt.timeIntervalSinceNow > 30, "due \(parked.runAt)")

@@ -122,7 +122,11 @@ enum QueueModelStep: Sendable, Hashable, CustomStringConvertible {
         case 16..<32:
             return .lease(worker: Int.random(in: 0...slots, using: &g), channels: someChannels(),
                           synthetic: Int.random(in: 0..<6, using: &g) == 0, seconds: pick([10, 30]))
-        case 32..<40: return .heartbeat(lease: leaseIndex(), seconds: pick([10, 30]))
+        case 32..<38: return .heartbeat(lease: leaseIndex(), seconds: pick([10, 30]))
+        // Approve and reject come here too (below as well): a decision needs a job waiting for review,
+        // and at 1 % each some seeds' runs reached no accepted reject.
+        case 38: return .approve(job: Int.random(in: 0..<16, using: &g))
+        case 39: return .reject(job: Int.random(in: 0..<16, using: &g))
         case 40..<49:
             return .checkpoint(lease: leaseIndex(), stage: Int.random(in: 0..<stages.count, using: &g),
                                state: pick([.running, .running, .succeeded, .failed]))
