@@ -68,13 +68,23 @@ public enum WorkFolderLock {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(fd) }  // closing the last descriptor releases the lock
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // A process being spawned anywhere in this process (another job's ffmpeg) holds a copy of
+        // every descriptor from its fork until its exec, the previous stage's lock included: a
+        // moment, so a held lock is tried again for a few seconds before it counts as busy.
+        let deadline = ContinuousClock.now + busyAfter
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
-            guard code == EWOULDBLOCK else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
-            throw WorkFolderBusyError(stage: stage, folder: folder.path, retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
+            guard code == EWOULDBLOCK || code == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
+            guard ContinuousClock.now < deadline else {
+                throw WorkFolderBusyError(stage: stage, folder: folder.path, retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
         return try await body()
     }
+
+    /// How long a held lock is tried again before the stage fails ``WorkFolderBusyError``.
+    static let busyAfter: Duration = .seconds(5)
 }
 
 /// A stage found its job's work folder in use by another run of the job (see ``WorkFolderLock``).

@@ -17,6 +17,36 @@ import YTAutoTestSupport
                    uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: now)
     }
 
+    /// Takes `folder`'s stage lock on another open file (as a copy of a just-closed descriptor in a
+    /// child between its fork and its exec holds it), and lets it go after `ms`.
+    func holdLock(_ folder: URL, forMS ms: UInt32) throws {
+        let fd = open(folder.path + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        Thread.detachNewThread { usleep(ms * 1000); close(fd) }
+    }
+
+    /// A lock freed within a moment is waited for: a process being spawned elsewhere in the worker
+    /// holds the previous stage's lock until its exec, and the next stage must not fail `work.busy` for it.
+    @Test func aStageLockFreedWithinAMomentIsWaitedFor() async throws {
+        try holdLock(dir.url, forMS: 400)
+        let started = ContinuousClock.now
+        let value = try await WorkFolderLock.holding(dir.url, stage: "images") { 7 }
+        #expect(value == 7)
+        #expect(ContinuousClock.now - started >= .milliseconds(350))
+    }
+
+    /// A lock held past the wait is another run of the job: the stage does not run, and says why.
+    @Test func aStageLockHeldLongerIsBusy() async throws {
+        try holdLock(dir.url, forMS: 8_000)
+        var ran = false
+        let error = await #expect(throws: WorkFolderBusyError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images") { ran = true }
+        }
+        #expect(!ran)
+        #expect(error?.code == "work.busy" && error?.spendsAttempt == false && error?.message.contains(dir.url.path) == true)
+        #expect((error?.retryAt?.timeIntervalSinceNow ?? 0) > 50)
+    }
+
     @Test func aSucceededJobLosesItsWorkFolderButADryRunKeepsIt() async throws {
         let pipeline = MediaPipeline(channels: [ChannelConfig.defaults(for: .facts)], workDirectory: dir.url.appending(path: "work"),
                                      outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
