@@ -213,7 +213,7 @@ public final class PostgresJobStore: Sendable {
     /// default guess of 810 rows the planner expected one queued job to pass and chose a sequential
     /// scan and sort of every queued job (141 ms a lease at 60,000 queued) over the index's order.
     ///
-    /// With `completing`, the statement first completes that lease (``completeQuery(_:)``'s CTEs)
+    /// With `completing`, the statement first completes that lease (``completionCTEs(_:_:)``)
     /// and leases only if the completion's fence held; it then returns the completed job's row
     /// too, `ytauto_row` telling `done` from `leased` (``complete(_:thenLease:)``).
     static func leaseQuery(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, seconds: Double,
@@ -413,8 +413,10 @@ public final class PostgresJobStore: Sendable {
     }
 
     /// Completes and leases the next job in one statement (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:)``):
-    /// one round trip and one commit. Should it fail but for a lost lease, nothing of it was
-    /// written, and the job is completed alone.
+    /// one round trip and one commit. Should the statement fail, the job is completed alone. (Had
+    /// the server committed before the connection dropped, that completion finds the job done and
+    /// throws ``LeaseLost``, and the job leased with it waits for its lease to expire, as a lease
+    /// whose answer was lost does.)
     public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
         guard let next, next.channels?.isEmpty != true,
               (try? Timestamp.checked(approximateNow.addingTimeInterval(next.duration.seconds), "a lease")) != nil
