@@ -203,6 +203,14 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
         signal.bump()
     }
 
+    /// The running jobs whose lease `worker` holds (``WorkerStore/leases(heldBy:)``).
+    public func leases(heldBy worker: String) async throws -> [Lease] {
+        try await pool.query("SELECT * FROM jobs WHERE state = 'running' AND lease_owner = \(worker) ORDER BY id").map { row in
+            let job = try Self.job(row)
+            return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
+        }
+    }
+
     public func touchWorker(_ id: String) async throws {
         try await pool.query("UPDATE workers SET last_seen_at = coalesce(\(nowBind)::timestamptz, now()) WHERE id = \(id)")
     }

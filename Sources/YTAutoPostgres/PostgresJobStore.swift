@@ -427,7 +427,16 @@ public final class PostgresJobStore: Sendable {
         do {
             rows = try await pool.query(q)
         } catch {
-            return Completion(job: try await complete(lease), next: nil)
+            // No answer. If the statement did not commit, the completion alone does the job (and
+            // nothing was leased: the lease part needs the completion's row).
+            do {
+                return Completion(job: try await complete(lease), next: nil)
+            } catch let lost as LeaseLost where lost.currentState == .succeeded && lost.currentToken == lease.token {
+                // It committed: only this lease's completion makes the job succeed under this token
+                // (any other lease would have bumped it). The job is done; the next may be leased.
+                guard let job = try await job(id: lease.jobID) else { throw lost }
+                return Completion(job: job, next: nil, nextUnknown: true)
+            }
         }
         var done: Job? = nil, leased: Lease? = nil
         for row in rows {

@@ -180,6 +180,9 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         while await !inFlight.isShuttingDown && !Task.isCancelled {
             let seen = store.workSequence
             do {
+                if let epoch = await inFlight.quietEpoch() {
+                    try await adoptLostLeases(worker: registration.id, since: epoch, log: log)
+                }
                 let free = configuration.concurrency - (await inFlight.count)
                 if free > 0 {
                     let version = try await store.dataVersion()
@@ -196,13 +199,25 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                             continue
                         }
                         var leased = 0
-                        while leased < free, await !inFlight.isShuttingDown,
-                              let lease = try await store.lease(
-                                worker: registration.id, channels: configuration.channels, kind: pipeline.kind,
-                                pipeline: pipelineName, duration: configuration.leaseDuration)
-                        {
+                        while leased < free, await !inFlight.isShuttingDown {
+                            await inFlight.beginLeaseCall()
+                            let lease: Lease?
+                            do {
+                                lease = try await store.lease(
+                                    worker: registration.id, channels: configuration.channels, kind: pipeline.kind,
+                                    pipeline: pipelineName, duration: configuration.leaseDuration)
+                            } catch {
+                                // No answer is not "nothing leased": the server may have committed the lease.
+                                await inFlight.endLeaseCall(inDoubt: true)
+                                throw error
+                            }
+                            guard let lease else {
+                                await inFlight.endLeaseCall(inDoubt: false)
+                                break
+                            }
                             leased += 1
                             await start(lease, log: log)
+                            await inFlight.endLeaseCall(inDoubt: false)
                         }
                         nextDue = leased < free ? try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind) : nil
                     }
@@ -223,18 +238,54 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     }
 
     private func start(_ lease: Lease, log: Logger) async {
+        let control = JobControl()
+        // Registered before the task starts, so a job that ends at once is still removed after it was added.
+        await inFlight.add(lease.jobID, control: control)
+        launch(lease, control: control, log: log)
+    }
+
+    /// Runs a registered lease's job in a task of its own.
+    private func launch(_ lease: Lease, control: JobControl, log: Logger) {
         var jobLog = log
         jobLog[metadataKey: "job_id"] = "\(lease.jobID)"
         jobLog[metadataKey: "channel"] = "\(lease.job.channel)"
-        let control = JobControl()
         let jl = jobLog
-        // Registered before the task starts, so a job that ends at once is still removed after it was added.
-        await inFlight.add(lease.jobID, control: control)
         Task(executorPreference: thread) {
-            await self.process(lease, control: control, log: jl, handOver: true)
-            await self.inFlight.remove(lease.jobID)
+            let inDoubt = await self.process(lease, control: control, log: jl, handOver: true)
+            await self.inFlight.remove(lease.jobID, inDoubt: inDoubt)
             // A slot is free: the lease loop may be asleep waiting for work.
             self.store.signalWork()
+        }
+    }
+
+    /// Runs the jobs this worker holds but does not run: leases whose answer was lost (a call
+    /// that may have leased failed without an answer, such as a PostgreSQL connection that
+    /// dropped after the server committed). Without this such a job would sit `running` until
+    /// its lease expired, and then spend an attempt as `lease.expired`: a job with one attempt
+    /// would fail for a network blip.
+    ///
+    /// Asked only when no call that may lease is under way, and taken only if none began while
+    /// the store was asked (`epoch`), so a job whose answer is merely still on its way is never
+    /// taken twice. A job whose own bookkeeping failed in this process is left to its lease's
+    /// expiry as before, and so is a job beyond the worker's free slots: it is handed back
+    /// without spending an attempt.
+    private func adoptLostLeases(worker: String, since epoch: UInt64, log: Logger) async throws {
+        let held = try await store.leases(heldBy: worker)
+        guard let found = await inFlight.adopt(held, since: epoch, capacity: configuration.concurrency) else { return }
+        for (lease, control) in found.run {
+            log.warning("found a lease whose answer was lost; running its job", metadata: [
+                "job_id": "\(lease.jobID)", "attempt": "\(lease.attempt)",
+            ])
+            launch(lease, control: control, log: log)
+        }
+        for lease in found.handBack {
+            _ = try await store.handBack(lease, reason: JobFailure(
+                code: "lease.answer_lost",
+                message: "the worker lost the answer to this lease and found it with no free slot; handed back",
+                isRetryable: true))
+            log.warning("found a lease whose answer was lost, with no free slot; handed back (attempt not spent)", metadata: [
+                "job_id": "\(lease.jobID)",
+            ])
         }
     }
 
@@ -242,7 +293,11 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     ///
     /// With `handOver`, a job that succeeds passes its slot on: its completion leases the next
     /// due job, which starts at once (``JobStore/complete(_:thenLease:)``).
-    func process(_ lease: Lease, control: JobControl, log: Logger, handOver: Bool) async {
+    ///
+    /// Returns true when a write about the job failed without an answer, so the job may still
+    /// be leased to this worker (its lease will expire).
+    @discardableResult
+    func process(_ lease: Lease, control: JobControl, log: Logger, handOver: Bool) async -> Bool {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
         let heartbeat = Task(executorPreference: thread) { [store, configuration] in
             // How long an acknowledged heartbeat proves the lease: the lease's length, or less where
@@ -300,7 +355,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 let shuttingDown = await inFlight.isShuttingDown
                 if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
                     try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
-                    return
+                    return false
                 }
                 if done.contains(stage) {
                     stageLog.info("stage already done; skipped")
@@ -311,7 +366,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                    case .held = try await store.holdForReview(lease, stage: stage) {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
                     stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it")
-                    return
+                    return false
                 }
                 let started = Date()
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
@@ -339,7 +394,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 } catch {
                     if let reason = await control.reason, error is CancellationError {
                         try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
-                        return
+                        return false
                     }
                     let failure = JobFailure(PipelineError(stage: stage, underlying: error))
                     try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
@@ -347,7 +402,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
                                    state: .failed(failure.message, seconds: Date().timeIntervalSince(started))))
                     stageLog.error("stage failed: \(failure)", metadata: ["next": "\(job.state.rawValue)"])
-                    return
+                    return false
                 }
                 switch outcome {
                 case .done(let artifacts):
@@ -368,11 +423,20 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 ? LeaseRequest(worker: lease.owner, channels: configuration.channels, kind: pipeline.kind,
                                pipeline: pipelineName, duration: configuration.leaseDuration)
                 : nil
-            let completion = try await store.complete(lease, thenLease: request)
+            if request != nil { await inFlight.beginLeaseCall() }
+            let completion: Completion
+            do {
+                completion = try await store.complete(lease, thenLease: request)
+            } catch {
+                // Without an answer the next job may have been leased (LeaseLost is an answer: nothing was).
+                if request != nil { await inFlight.endLeaseCall(inDoubt: !(error is LeaseLost)) }
+                throw error
+            }
             let completed = completion.job
             log.info("job succeeded")
             // Registered before this job's slot is given up, so the lease loop never sees it free meanwhile.
             if let next = completion.next { await start(next, log: log) }
+            if request != nil { await inFlight.endLeaseCall(inDoubt: completion.nextUnknown) }
             // Removing a work folder (GBs for a long video) stays off the database thread.
             let tidied = await Task(executorPreference: globalConcurrentExecutor) { [pipeline, configuration] () -> String? in
                 do {
@@ -387,7 +451,9 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {
             log.error("job bookkeeping failed: \(error); the lease will expire and the job will be retried")
+            return true
         }
+        return false
     }
 
     /// What each attempt records as the pipeline that ran it.
@@ -468,12 +534,42 @@ actor InFlight {
     private var nudged = false
     private(set) var isShuttingDown = false
 
+    /// Leases this worker may hold without knowing it (``LeaseDoubt``).
+    private var doubt = LeaseDoubt()
+
     var count: Int { jobs.count }
 
     func add(_ id: Int64, control: JobControl) { jobs[id] = control }
 
-    func remove(_ id: Int64) {
+    /// Before a store call that may lease a job; ``endLeaseCall(inDoubt:)`` after its lease, if
+    /// any, is registered (or it failed).
+    func beginLeaseCall() { doubt.callBegan() }
+
+    func endLeaseCall(inDoubt: Bool) { doubt.callEnded(inDoubt: inDoubt) }
+
+    /// A mark to pass to ``adopt(_:since:capacity:)`` when this worker may hold leases whose
+    /// answer it lost (``LeaseDoubt/quietMark()``).
+    func quietEpoch() -> UInt64? { isShuttingDown ? nil : doubt.quietMark() }
+
+    /// Of the leases the store says this worker holds, the ones it does not run: registered here
+    /// up to the free slots (to run), the rest to hand back; nil if a call that may lease began
+    /// since `epoch` (``LeaseDoubt/settle(held:since:running:freeSlots:)``).
+    func adopt(_ held: [Lease], since epoch: UInt64, capacity: Int) -> (run: [(Lease, JobControl)], handBack: [Lease])? {
+        let free = isShuttingDown ? 0 : capacity - jobs.count
+        guard let settled = doubt.settle(held: held.map(\.jobID), since: epoch, running: Set(jobs.keys), freeSlots: free) else { return nil }
+        let byID = Dictionary(held.map { ($0.jobID, $0) }, uniquingKeysWith: { a, _ in a })
+        let run = settled.run.compactMap { id in byID[id].map { lease in
+            let control = JobControl()
+            jobs[id] = control
+            return (lease, control)
+        } }
+        return (run, settled.handBack.compactMap { byID[$0] })
+    }
+
+    /// The job's task ended; `inDoubt` if a write about it failed without an answer.
+    func remove(_ id: Int64, inDoubt: Bool = false) {
         jobs[id] = nil
+        doubt.jobEnded(id, inDoubt: inDoubt)
         nudged = true
         if jobs.isEmpty {
             for w in waiters { w.resume() }

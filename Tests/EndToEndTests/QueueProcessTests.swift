@@ -97,6 +97,45 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
         #expect(try await store.workers().allSatisfy { $0.state == .stopped })
     }
 
+    /// A lease whose answer never reaches its worker: a proxy passes the statement to the server,
+    /// which commits it, withholds the answer and cuts the connection, as a network may. The
+    /// worker finds the job it holds but does not run and runs it in that same attempt. Left to
+    /// the lease's expiry, a job of one attempt would fail `lease.expired`. Both statements that
+    /// lease: the lease loop's (words of PostgresJobStore.leaseQuery) and a completion that
+    /// leases the worker's next job (words of its combined form).
+    @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"),
+          arguments: ["FOR UPDATE OF jobs SKIP LOCKED", "'done' AS ytauto_row"])
+    func aLeaseWhoseAnswerWasLostIsRunByTheWorkerHoldingIt(statement marker: String) async throws {
+        let server = try await PostgresServer.server()
+        let direct = try await server.createDatabase(prefix: "lost")
+        let store = try await ProcessEngine.open(direct)
+        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        defer { proxy.shutdown() }
+        let proxied = direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/")
+        try #require(proxied != direct)
+        var ids: [Int64] = []
+        for topic in ["first", "second"] {
+            ids.append(try await store.enqueue(NewJob(channel: "a", topic: topic, maxAttempts: 1, kind: .synthetic)).job.id)
+        }
+        proxy.dropAnswer(toStatementContaining: marker)
+        let w = try worker(on: proxied, "--synthetic-stage-ms", "0", "--lease-seconds", "20", "--concurrency", "1")
+        let ended = try await eventually(timeout: .seconds(90)) {
+            let queued = try await store.stats().byState[.queued, default: 0]
+            let running = try await store.runningJobs()
+            return queued == 0 && running.isEmpty
+        }
+        w.kill(SIGTERM)
+        let exit = await w.wait()
+        #expect(ended)
+        #expect(proxy.droppedAnswers == 1, "no answer was withheld")
+        for id in ids {
+            let job = try #require(try await store.job(id: id))
+            #expect(job.state == .succeeded, "job \(id): \(job.state): \(job.lastErrorCode ?? "-") \(job.lastErrorMessage ?? "")")
+            #expect(try await store.attempts(jobID: id).map(\.outcome) == [.succeeded], "job \(id)")
+        }
+        #expect(exit.stderr.contains("found a lease whose answer was lost"), "\(exit.stderr.suffix(3_000))")
+    }
+
     /// A worker process killed with SIGKILL while it holds two jobs: the next reclaim finds it dead
     /// by its lock (on SQLite the kernel dropped its flock and the file stays; on PostgreSQL the
     /// server ended its session and the advisory lock with it), frees the job with attempts left to run

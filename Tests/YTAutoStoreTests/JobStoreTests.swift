@@ -127,6 +127,27 @@ struct Fixture {
         #expect(attempts[0].workerID == "w1" && attempts[0].outcome == nil && attempts[0].channel == "facts")
     }
 
+    /// What a worker that lost a lease's answer asks: the running jobs it holds, as leases it
+    /// can use (each write fenced by the token the store holds now).
+    @Test(arguments: StoreEngine.all) func aWorkerIsToldTheLeasesItHolds(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        for topic in ["a", "b", "c", "d"] { _ = try await f.store.enqueue(NewJob(channel: "facts", topic: topic)) }
+        let a = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        let b = try #require(try await f.store.lease(worker: "v", channels: nil, duration: .seconds(30)))
+        let c = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(60)))
+        let d = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        _ = try await f.store.complete(d)
+        let held = try await f.store.leases(heldBy: "w")
+        // Not v's job, not the finished one; each as the store holds it.
+        #expect(held == [a, c])
+        #expect(held.map(\.expiresAt) == [f.clock.now.addingTimeInterval(30), f.clock.now.addingTimeInterval(60)])
+        #expect(try await f.store.leases(heldBy: "v").map(\.jobID) == [b.jobID])
+        #expect(try await f.store.leases(heldBy: "nobody").isEmpty)
+        // A lease so found is the lease: it completes the job.
+        #expect(try await f.store.complete(held[1]).state == .succeeded)
+        #expect(try await f.store.leases(heldBy: "w").map(\.jobID) == [a.jobID])
+    }
+
     @Test(arguments: StoreEngine.all) func aCompletionLeasesTheNextJobInTheSameStep(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let a = try await f.store.enqueue(NewJob(channel: "facts")).job

@@ -188,10 +188,15 @@ public struct LeaseRequest: Sendable, Hashable {
 public struct Completion: Sendable, Hashable {
     public var job: Job
     public var next: Lease?
+    /// The completion stands, but whether the next job was leased is unknown: that part's
+    /// answer was lost (a connection dropped after the server committed). The worker may hold a
+    /// lease it does not know of (``WorkerStore/leases(heldBy:)``, ``LeaseDoubt``).
+    public var nextUnknown: Bool
 
-    public init(job: Job, next: Lease?) {
+    public init(job: Job, next: Lease?, nextUnknown: Bool = false) {
         self.job = job
         self.next = next
+        self.nextUnknown = nextUnknown
     }
 }
 

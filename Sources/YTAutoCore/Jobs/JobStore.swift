@@ -77,10 +77,15 @@ extension JobStore {
     public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
         let job = try await complete(lease)
         guard let next else { return Completion(job: job, next: nil) }
-        // The completion stands whatever the lease does: the worker leases as usual then.
-        let leased = try? await self.lease(
-            worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline, duration: next.duration)
-        return Completion(job: job, next: leased)
+        // The completion stands whatever the lease does: the worker leases as usual then. A lease
+        // that failed without an answer may still have leased a job.
+        do {
+            let leased = try await self.lease(
+                worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline, duration: next.duration)
+            return Completion(job: job, next: leased)
+        } catch {
+            return Completion(job: job, next: nil, nextUnknown: !(error is LeaseLost))
+        }
     }
 
     /// Leases the next due video job (see ``lease(worker:channels:kind:pipeline:duration:)``).

@@ -40,6 +40,11 @@ public protocol WorkerStore: JobStore {
     /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.
     func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration, only jobID: Int64?) async throws -> Lease?
 
+    /// The running jobs whose lease `worker` holds now, as leases. A worker asks after a store
+    /// call that may have leased a job failed without an answer (a PostgreSQL connection lost
+    /// after the server committed): a job it holds but does not run is one whose answer it lost.
+    func leases(heldBy worker: String) async throws -> [Lease]
+
     /// A number that changes whenever another connection committed (cheap; no lock).
     func dataVersion() async throws -> Int64
 

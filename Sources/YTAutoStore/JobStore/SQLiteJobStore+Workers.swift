@@ -43,6 +43,20 @@ extension SQLiteJobStore {
         }
     }
 
+    /// The running jobs whose lease `worker` holds (``WorkerStore/leases(heldBy:)``).
+    public func leases(heldBy worker: String) async throws -> [Lease] {
+        try await database.read { db in
+            try db.query(SQL.runningOf, [worker]).map { row in
+                let job = try Self.job(row)
+                guard let expires = job.leaseExpiresAt else {
+                    throw StoredRowError(table: "jobs", row: "job \(job.id)", column: "lease_expires_at",
+                                         found: "NULL", expected: "the running job's lease expiry")
+                }
+                return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
+            }.sorted { $0.jobID < $1.jobID }
+        }
+    }
+
     /// Marks the worker stopped and releases its lock. Jobs it still holds are released as lost
     /// (a worker should hand its jobs back before it deregisters).
     public func deregisterWorker(_ registration: WorkerRegistration) async throws {
