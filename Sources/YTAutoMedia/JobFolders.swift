@@ -61,6 +61,10 @@ public struct JobFolders: Sendable, Hashable {
 /// `<work folder>/.lock` for as long as its work runs, and a stage that finds it held fails with
 /// ``WorkFolderBusyError`` (the job parked for a minute, no attempt spent). The kernel drops the
 /// lock the instant its holder returns or its process dies, however it dies.
+///
+/// The holder writes who it is into the lock file (its process, host, stage and since when), so
+/// a busy stage names the run it waits for: the operator can see which worker to restart when a
+/// stage's work never returns.
 public enum WorkFolderLock {
     /// Runs `body` holding the lock of `folder` (which must exist), or throws ``WorkFolderBusyError``.
     public static func holding<T>(_ folder: URL, stage: String, _ body: () async throws -> T) async throws -> T {
@@ -76,11 +80,24 @@ public enum WorkFolderLock {
             let code = errno
             guard code == EWOULDBLOCK || code == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
             guard ContinuousClock.now < deadline else {
-                throw WorkFolderBusyError(stage: stage, folder: folder.path, retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
+                throw WorkFolderBusyError(stage: stage, folder: folder.path, holder: holder(fd),
+                                          retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        let me = "stage \(stage) of process \(getpid()) on \(ProcessInfo.processInfo.hostName), since \(Timestamp.string(Date()))"
+        _ = ftruncate(fd, 0)
+        _ = me.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
         return try await body()
+    }
+
+    /// Who holds the lock, as its holder wrote it (nil if it wrote nothing readable).
+    static func holder(_ fd: Int32) -> String? {
+        var bytes = [UInt8](repeating: 0, count: 512)
+        let n = pread(fd, &bytes, bytes.count, 0)
+        guard n > 0 else { return nil }
+        let text = String(decoding: bytes[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 
     /// How long a held lock is tried again before the stage fails ``WorkFolderBusyError``.
@@ -94,12 +111,15 @@ public struct WorkFolderBusyError: YTAutoError {
     public static let wait: TimeInterval = 60
     public let stage: String
     public let folder: String
+    /// The run holding the folder, as it wrote itself into the lock file (``WorkFolderLock``).
+    public let holder: String?
     public let retryAt: Date?
     public var code: String { "work.busy" }
     public var message: String {
-        "\(stage): the job's work folder \(folder) is in use by another run of this job (a stage stopped by --stage-timeout, "
-            + "or by a lost lease, whose work has not returned yet); the job waits \(Int(Self.wait)) s and tries again, "
-            + "without spending an attempt"
+        "\(stage): the job's work folder \(folder) is in use by another run of this job"
+            + (holder.map { " (\($0))" } ?? "")
+            + ": a stage stopped by --stage-timeout, or by a lost lease, whose work has not returned yet (restarting that "
+            + "worker ends it); the job waits \(Int(Self.wait)) s and tries again, without spending an attempt"
     }
     public var isRetryable: Bool { true }
     public var spendsAttempt: Bool { false }

@@ -47,6 +47,33 @@ import YTAutoTestSupport
         #expect((error?.retryAt?.timeIntervalSinceNow ?? 0) > 50)
     }
 
+    /// A busy folder names the run holding it, as that run wrote itself into the lock file: an
+    /// operator can tell which worker's stage never returned.
+    @Test func aBusyFolderNamesTheRunHoldingIt() async throws {
+        let (entered, enter) = AsyncStream<Void>.makeStream()
+        let (release, releasing) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await WorkFolderLock.holding(dir.url, stage: "clips") {
+                enter.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in entered { break }
+        let error = await #expect(throws: WorkFolderBusyError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images") {}
+        }
+        releasing.yield()
+        try await holder.value
+        let named = "stage clips of process \(getpid()) on \(ProcessInfo.processInfo.hostName), since "
+        #expect(error?.holder?.hasPrefix(named) == true, "\(error?.holder ?? "no holder")")
+        #expect(error?.message.contains("(\(named)") == true, "\(error?.message ?? "")")
+        // Once it is free, the next run takes it and writes itself in.
+        try await WorkFolderLock.holding(dir.url, stage: "compose") {
+            let text = try String(contentsOf: dir.url.appending(path: ".lock"), encoding: .utf8)
+            #expect(text.hasPrefix("stage compose of process \(getpid())"), "\(text)")
+        }
+    }
+
     @Test func aSucceededJobLosesItsWorkFolderButADryRunKeepsIt() async throws {
         let pipeline = MediaPipeline(channels: [ChannelConfig.defaults(for: .facts)], workDirectory: dir.url.appending(path: "work"),
                                      outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
