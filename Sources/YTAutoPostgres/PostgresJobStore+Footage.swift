@@ -3,7 +3,8 @@ import PostgresNIO
 import YTAutoCore
 
 /// The footage ledger (``FootageLedger``) on PostgreSQL: rows of `footage_uses`, one a channel
-/// and asset, with the database server's clock.
+/// and asset, with the database server's clock. A use by a job that ended `failed` or `cancelled`
+/// keeps nothing from other jobs, as on SQLite.
 extension PostgresJobStore: FootageLedger {
     public func footageUsed(channel: String, days: Int, excludingJob job: Int64) async throws -> Set<String> {
         // 0 days: the channel may use anything again.
@@ -11,6 +12,7 @@ extension PostgresJobStore: FootageLedger {
         return Set(try await pool.query("""
             SELECT asset FROM footage_uses
              WHERE channel = \(channel) AND used_at >= coalesce(\(nowBind)::timestamptz, now()) - \(days)::int * interval '1 day' AND job_id <> \(job)
+               AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))
             """).map { try $0.required("asset", $0.string) })
     }
 
@@ -22,6 +24,7 @@ extension PostgresJobStore: FootageLedger {
             ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
              WHERE \(days)::int <= 0 OR footage_uses.job_id = excluded.job_id
                 OR footage_uses.used_at < excluded.used_at - \(days)::int * interval '1 day'
+                OR EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))
             RETURNING asset
             """) != nil
     }

@@ -40,4 +40,29 @@ import YTAutoStore
         #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 2).isEmpty, "it is job 2's now")
         #expect(try await s.claimFootage(channel: "facts", job: 3, key: "pexels:clip:1", days: 0), "0 days: always")
     }
+
+    /// A job that failed or was cancelled published nothing: its footage is free for the channel's
+    /// other jobs at once, not barred for the window.
+    @Test(arguments: StoreEngine.all) func aFailedOrCancelledJobsFootageIsFreeAgain(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let failed = try await s.enqueue(NewJob(channel: "facts", topic: "a")).job.id
+        let cancelled = try await s.enqueue(NewJob(channel: "facts", topic: "b")).job.id
+        let running = try await s.enqueue(NewJob(channel: "facts", topic: "c")).job.id
+        for (job, key) in [(failed, "pexels:clip:1"), (cancelled, "pexels:clip:2"), (running, "pexels:clip:3")] {
+            #expect(try await s.claimFootage(channel: "facts", job: job, key: key, days: 30))
+        }
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 99) == ["pexels:clip:1", "pexels:clip:2", "pexels:clip:3"])
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        #expect(lease.jobID == failed)
+        _ = try await s.fail(lease, error: JobFailure(code: "llm.auth", message: "401", isRetryable: false))
+        #expect(try await s.cancel(jobID: cancelled) == .cancelled)
+        #expect(try await s.job(id: failed)?.state == .failed)
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 99) == ["pexels:clip:3"])
+        #expect(try await s.claimFootage(channel: "facts", job: 99, key: "pexels:clip:1", days: 30), "the failed job's clip")
+        #expect(try await s.claimFootage(channel: "facts", job: 99, key: "pexels:clip:2", days: 30), "the cancelled job's clip")
+        #expect(try await s.claimFootage(channel: "facts", job: 99, key: "pexels:clip:3", days: 30) == false, "a live job's clip")
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 5) == ["pexels:clip:1", "pexels:clip:2", "pexels:clip:3"],
+                "job 99's now")
+    }
 }

@@ -2,14 +2,19 @@ import Foundation
 import YTAutoCore
 
 /// The footage ledger (``FootageLedger``) on SQLite: rows of `footage_uses`, one a channel and asset.
+///
+/// A use by a job that ended `failed` or `cancelled` keeps nothing from other jobs: that video was
+/// never published, and its clips would otherwise be barred for the whole window.
 extension SQLiteJobStore: FootageLedger {
     public func footageUsed(channel: String, days: Int, excludingJob job: Int64) async throws -> Set<String> {
         // 0 days: the channel may use anything again.
         guard days > 0 else { return [] }
         let since = now().addingTimeInterval(-Double(days) * 86_400)
         return try await database.read { db in
-            // An index seek on the primary key's channel, then the channel's own rows.
-            Set(try db.query("SELECT asset FROM footage_uses WHERE channel = ? AND used_at >= ? AND job_id <> ?", [channel, since, job]).map {
+            // An index seek on the primary key's channel, then the channel's own rows (each job by its key).
+            Set(try db.query("""
+                SELECT asset FROM footage_uses WHERE channel = ? AND used_at >= ? AND job_id <> ? AND NOT \(SQL.footageJobUnpublished)
+                """, [channel, since, job]).map {
                 try StoredRow($0, table: "footage_uses", key: "asset", as: "footage use").string("asset")
             })
         }
@@ -23,7 +28,7 @@ extension SQLiteJobStore: FootageLedger {
             try !db.query("""
                 INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
-                 WHERE ?5 IS NULL OR footage_uses.job_id = excluded.job_id OR footage_uses.used_at < ?5
+                 WHERE ?5 IS NULL OR footage_uses.job_id = excluded.job_id OR footage_uses.used_at < ?5 OR \(SQL.footageJobUnpublished)
                 RETURNING asset
                 """, [channel, key, job, now, since]).isEmpty
         }
@@ -39,4 +44,9 @@ extension SQLiteJobStore: FootageLedger {
             }
         }
     }
+}
+
+extension SQLiteJobStore.SQL {
+    /// True for a `footage_uses` row whose job ended `failed` or `cancelled` (its video never published).
+    static let footageJobUnpublished = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))"
 }
