@@ -86,8 +86,10 @@ public enum WorkFolderLock {
             try await Task.sleep(for: .milliseconds(20))
         }
         let me = "stage \(stage) of process \(getpid()) on \(ProcessInfo.processInfo.hostName), since \(Timestamp.string(Date()))"
-        _ = ftruncate(fd, 0)
-        _ = me.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
+        // Written over the last holder's text, then cut to length: a reader never sees it empty.
+        // (Best effort on a folder shared between hosts: another host may read a cached older text.)
+        let written = me.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
+        if written > 0 { _ = ftruncate(fd, off_t(written)) }
         return try await body()
     }
 

@@ -413,10 +413,10 @@ public final class PostgresJobStore: Sendable {
     }
 
     /// Completes and leases the next job in one statement (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:)``):
-    /// one round trip and one commit. Should the statement fail, the job is completed alone. (Had
-    /// the server committed before the connection dropped, that completion finds the job done and
-    /// throws ``LeaseLost``, and the job leased with it waits for its lease to expire, as a lease
-    /// whose answer was lost does.)
+    /// one round trip and one commit. Should the statement fail, the job is completed alone. Had
+    /// the server committed before the connection dropped, that completion is refused with the job
+    /// `succeeded` under this lease's token: the job is done, and whether the next one was leased
+    /// is unknown (``Completion/nextUnknown``; the worker asks ``leases(heldBy:)``).
     public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
         guard let next, next.channels?.isEmpty != true,
               (try? Timestamp.checked(approximateNow.addingTimeInterval(next.duration.seconds), "a lease")) != nil
@@ -434,7 +434,9 @@ public final class PostgresJobStore: Sendable {
             } catch let lost as LeaseLost where lost.currentState == .succeeded && lost.currentToken == lease.token {
                 // It committed: only this lease's completion makes the job succeed under this token
                 // (any other lease would have bumped it). The job is done; the next may be leased.
-                guard let job = try await job(id: lease.jobID) else { throw lost }
+                guard let job = try await job(id: lease.jobID) else {
+                    throw PostgresStoreError("job \(lease.jobID) was completed, but it could not be read back")
+                }
                 return Completion(job: job, next: nil, nextUnknown: true)
             }
         }

@@ -132,6 +132,11 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         }
         await inFlight.waitUntilEmpty()
         sweeper.cancel()
+        // Leases whose answer was lost and not yet found go back without spending an attempt
+        // (deregistering would release them as lost).
+        if await inFlight.isInDoubt, let held = try? await store.leases(heldBy: registration.id) {
+            await handBackLost(await inFlight.leftBehind(held), why: "as it stopped", log: log)
+        }
         try await store.deregisterWorker(registration)
         log.info("worker stopped")
     }
@@ -164,7 +169,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         } onGracefulShutdown: {
             Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
         }
-        await inFlight.remove(lease.jobID)
+        await inFlight.remove(lease, outcome: .recorded)
         try await store.deregisterWorker(registration)
         guard let job = try await store.job(id: lease.jobID) else {
             throw JobStoreError.invalidArgument("job \(jobID) disappeared while it ran")
@@ -251,8 +256,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         jobLog[metadataKey: "channel"] = "\(lease.job.channel)"
         let jl = jobLog
         Task(executorPreference: thread) {
-            let inDoubt = await self.process(lease, control: control, log: jl, handOver: true)
-            await self.inFlight.remove(lease.jobID, inDoubt: inDoubt)
+            let ending = await self.process(lease, control: control, log: jl, handOver: true)
+            await self.inFlight.remove(lease, outcome: ending)
             // A slot is free: the lease loop may be asleep waiting for work.
             self.store.signalWork()
         }
@@ -264,28 +269,50 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     /// its lease expired, and then spend an attempt as `lease.expired`: a job with one attempt
     /// would fail for a network blip.
     ///
-    /// Asked only when no call that may lease is under way, and taken only if none began while
-    /// the store was asked (`epoch`), so a job whose answer is merely still on its way is never
-    /// taken twice. A job whose own bookkeeping failed in this process is left to its lease's
-    /// expiry as before, and so is a job beyond the worker's free slots: it is handed back
-    /// without spending an attempt.
+    /// Asked only when no call that may lease is under way, and taken only if none began and no
+    /// job's task ended while the store was asked (`epoch`), so a job whose answer is merely
+    /// still on its way is never taken twice (``LeaseDoubt``). A lease this worker let go (its own
+    /// write failed, or it could no longer prove the lease) is left to its expiry as before. A job
+    /// beyond the worker's free slots is handed back without spending an attempt.
     private func adoptLostLeases(worker: String, since epoch: UInt64, log: Logger) async throws {
         let held = try await store.leases(heldBy: worker)
         guard let found = await inFlight.adopt(held, since: epoch, capacity: configuration.concurrency) else { return }
         for (lease, control) in found.run {
+            // Renewed first: the lease was taken a while ago, and its expiry may be near.
+            do {
+                _ = try await store.heartbeat(lease, duration: configuration.leaseDuration)
+            } catch {
+                await inFlight.remove(lease, outcome: .recorded)
+                // Another's by now (LeaseLost), or no answer again: then it is looked for again.
+                if !(error is LeaseLost) { await inFlight.doubtAgain() }
+                continue
+            }
             log.warning("found a lease whose answer was lost; running its job", metadata: [
                 "job_id": "\(lease.jobID)", "attempt": "\(lease.attempt)",
             ])
             launch(lease, control: control, log: log)
         }
-        for lease in found.handBack {
-            _ = try await store.handBack(lease, reason: JobFailure(
-                code: "lease.answer_lost",
-                message: "the worker lost the answer to this lease and found it with no free slot; handed back",
-                isRetryable: true))
-            log.warning("found a lease whose answer was lost, with no free slot; handed back (attempt not spent)", metadata: [
-                "job_id": "\(lease.jobID)",
-            ])
+        await handBackLost(found.handBack, why: "with no free slot", log: log)
+    }
+
+    /// Hands back leases whose answer was lost, without spending their attempts. One that cannot
+    /// be handed back (no answer again) leaves the worker in doubt, to be found next time.
+    private func handBackLost(_ leases: [Lease], why: String, log: Logger) async {
+        for lease in leases {
+            do {
+                _ = try await store.handBack(lease, reason: JobFailure(
+                    code: "lease.answer_lost",
+                    message: "the worker lost the answer to this lease and found it \(why); handed back",
+                    isRetryable: true))
+                log.warning("found a lease whose answer was lost, \(why); handed back (attempt not spent)", metadata: [
+                    "job_id": "\(lease.jobID)",
+                ])
+            } catch is LeaseLost {
+                // Another's by now: nothing of ours to give back.
+            } catch {
+                log.error("handing back a lease whose answer was lost failed: \(error)", metadata: ["job_id": "\(lease.jobID)"])
+                await inFlight.doubtAgain()
+            }
         }
     }
 
@@ -294,10 +321,11 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     /// With `handOver`, a job that succeeds passes its slot on: its completion leases the next
     /// due job, which starts at once (``JobStore/complete(_:thenLease:)``).
     ///
-    /// Returns true when a write about the job failed without an answer, so the job may still
-    /// be leased to this worker (its lease will expire).
+    /// Returns how the task ended as far as the lease goes (``LeaseDoubt/Ending``): `.inDoubt`
+    /// when a write about the job failed without an answer, so the job may still be leased to
+    /// this worker (its lease will expire); `.letGo` when the worker stopped it without a write.
     @discardableResult
-    func process(_ lease: Lease, control: JobControl, log: Logger, handOver: Bool) async -> Bool {
+    func process(_ lease: Lease, control: JobControl, log: Logger, handOver: Bool) async -> LeaseDoubt.Ending {
         log.info("leased", metadata: ["attempt": "\(lease.attempt)/\(lease.job.maxAttempts)", "topic": "\(lease.job.topic ?? "-")"])
         let heartbeat = Task(executorPreference: thread) { [store, configuration] in
             // How long an acknowledged heartbeat proves the lease: the lease's length, or less where
@@ -354,8 +382,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 stageLog[metadataKey: "stage"] = "\(stage)"
                 let shuttingDown = await inFlight.isShuttingDown
                 if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
-                    try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
-                    return false
+                    return try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
                 }
                 if done.contains(stage) {
                     stageLog.info("stage already done; skipped")
@@ -366,7 +393,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                    case .held = try await store.holdForReview(lease, stage: stage) {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
                     stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it")
-                    return false
+                    return .recorded
                 }
                 let started = Date()
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
@@ -393,8 +420,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     }
                 } catch {
                     if let reason = await control.reason, error is CancellationError {
-                        try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
-                        return false
+                        return try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
                     }
                     let failure = JobFailure(PipelineError(stage: stage, underlying: error))
                     try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
@@ -402,7 +428,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
                                    state: .failed(failure.message, seconds: Date().timeIntervalSince(started))))
                     stageLog.error("stage failed: \(failure)", metadata: ["next": "\(job.state.rawValue)"])
-                    return false
+                    return .recorded
                 }
                 switch outcome {
                 case .done(let artifacts):
@@ -451,19 +477,19 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             log.warning("lease lost; the job belongs to another worker now")
         } catch {
             log.error("job bookkeeping failed: \(error); the lease will expire and the job will be retried")
-            return true
+            return .inDoubt
         }
-        return false
+        return .recorded
     }
 
     /// What each attempt records as the pipeline that ran it.
     var pipelineName: String { pipeline.name + (configuration.dryRun ? " (dry run)" : "") }
 
     /// Ends a job early: cancelled, handed back on shutdown, or left alone when the lease was lost.
-    private func end(_ lease: Lease, reason: JobControl.StopReason, stage: String?, started: Date, log: Logger) async throws {
+    private func end(_ lease: Lease, reason: JobControl.StopReason, stage: String?, started: Date, log: Logger) async throws -> LeaseDoubt.Ending {
         switch reason {
         case .leaseLost:
-            return
+            return .letGo
         case .cancelRequested:
             if let stage {
                 try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started,
@@ -482,6 +508,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             _ = try await store.handBack(lease, reason: why)
             log.info("job handed back (attempt not spent)")
         }
+        return .recorded
     }
 
     /// Whether a recorded stage is done and its artifacts are still on disk, unchanged.
@@ -551,25 +578,38 @@ actor InFlight {
     /// answer it lost (``LeaseDoubt/quietMark()``).
     func quietEpoch() -> UInt64? { isShuttingDown ? nil : doubt.quietMark() }
 
-    /// Of the leases the store says this worker holds, the ones it does not run: registered here
-    /// up to the free slots (to run), the rest to hand back; nil if a call that may lease began
-    /// since `epoch` (``LeaseDoubt/settle(held:since:running:freeSlots:)``).
+    var isInDoubt: Bool { doubt.isInDoubt }
+
+    func doubtAgain() { doubt.doubtAgain() }
+
+    /// Of the leases the store says this worker holds, the ones it neither runs nor let go:
+    /// registered here up to the free slots (to run), the rest to hand back; nil if a call that
+    /// may lease began or a job's task ended since `epoch`
+    /// (``LeaseDoubt/settle(held:since:running:freeSlots:)``).
     func adopt(_ held: [Lease], since epoch: UInt64, capacity: Int) -> (run: [(Lease, JobControl)], handBack: [Lease])? {
         let free = isShuttingDown ? 0 : capacity - jobs.count
-        guard let settled = doubt.settle(held: held.map(\.jobID), since: epoch, running: Set(jobs.keys), freeSlots: free) else { return nil }
-        let byID = Dictionary(held.map { ($0.jobID, $0) }, uniquingKeysWith: { a, _ in a })
-        let run = settled.run.compactMap { id in byID[id].map { lease in
+        let keys = held.map { LeaseDoubt.LeaseKey(jobID: $0.jobID, token: $0.token) }
+        guard let settled = doubt.settle(held: keys, since: epoch, running: Set(jobs.keys), freeSlots: free) else { return nil }
+        let byKey = Dictionary(zip(keys, held), uniquingKeysWith: { a, _ in a })
+        let run = settled.run.compactMap { key in byKey[key].map { lease in
             let control = JobControl()
-            jobs[id] = control
+            jobs[key.jobID] = control
             return (lease, control)
         } }
-        return (run, settled.handBack.compactMap { byID[$0] })
+        return (run, settled.handBack.compactMap { byKey[$0] })
     }
 
-    /// The job's task ended; `inDoubt` if a write about it failed without an answer.
-    func remove(_ id: Int64, inDoubt: Bool = false) {
-        jobs[id] = nil
-        doubt.jobEnded(id, inDoubt: inDoubt)
+    /// At shutdown, once no job runs: every lease the store says this worker holds and it did
+    /// not let go, to hand back (nothing is under way, so the store's answer is current).
+    func leftBehind(_ held: [Lease]) -> [Lease] {
+        guard jobs.isEmpty, let mark = doubt.quietMark() else { return [] }
+        return adopt(held, since: mark, capacity: 0)?.handBack ?? []
+    }
+
+    /// The job's task ended (``LeaseDoubt/Ending``).
+    func remove(_ lease: Lease, outcome: LeaseDoubt.Ending) {
+        jobs[lease.jobID] = nil
+        doubt.jobEnded(LeaseDoubt.LeaseKey(jobID: lease.jobID, token: lease.token), outcome: outcome)
         nudged = true
         if jobs.isEmpty {
             for w in waiters { w.resume() }

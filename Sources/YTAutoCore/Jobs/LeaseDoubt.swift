@@ -7,17 +7,41 @@
 /// would fail for a network blip). After such a failure the worker asks the store which jobs it
 /// holds (``WorkerStore/leases(heldBy:)``) and takes up the ones it does not run.
 ///
-/// It must not take up a job whose answer is merely still on its way. So it asks only when no
-/// call that may lease is under way (``quietMark()``), and takes up what the store said only if
-/// no such call began meanwhile (``settle(held:since:running:freeSlots:)``). A job whose own
-/// bookkeeping failed in this worker (``jobEnded(_:inDoubt:)``) is never taken up again: it is
-/// left to its lease's expiry, as before, so a write that keeps failing (a full disk) cannot
-/// make a stage run again and again without an attempt being spent.
+/// It must not take up a job whose answer is merely still on its way, nor one whose task has just
+/// ended. So it asks only when no call that may lease is under way (``quietMark()``), and takes up
+/// what the store said only if no such call began and no job's task ended meanwhile
+/// (``settle(held:since:running:freeSlots:)``). A lease this worker already ran and let go is
+/// never taken up again (``jobEnded(_:outcome:)``): one whose own write failed (left to its
+/// lease's expiry, as before, so a write that keeps failing, such as on a full disk, cannot make a
+/// stage run again and again without an attempt being spent), and one it stopped because it could
+/// no longer prove it.
 public struct LeaseDoubt: Sendable, Hashable {
+    /// How a job's task ended, as far as the store's lease is concerned.
+    public enum Ending: Sendable, Hashable {
+        /// The store recorded the end (completed, failed, handed back, held for review), or said
+        /// the lease is another's.
+        case recorded
+        /// A write about the job failed without an answer: the lease may still be this worker's.
+        case inDoubt
+        /// The worker stopped the job without a write (it could no longer prove its lease).
+        case letGo
+    }
+
+    /// One lease of one job: a job leased again has a new token.
+    public struct LeaseKey: Sendable, Hashable {
+        public var jobID: Int64
+        public var token: Int64
+        public init(jobID: Int64, token: Int64) {
+            self.jobID = jobID
+            self.token = token
+        }
+    }
+
     private var callsUnderWay = 0
-    private var callsBegun: UInt64 = 0
+    /// Bumped by every call that may lease and every job's end: a mark is void once it moved.
+    private var changes: UInt64 = 0
     private var inDoubt = false
-    private var abandoned: Set<Int64> = []
+    private var letGo: Set<LeaseKey> = []
 
     public init() {}
 
@@ -27,7 +51,7 @@ public struct LeaseDoubt: Sendable, Hashable {
     /// Before a store call that may lease a job.
     public mutating func callBegan() {
         callsUnderWay += 1
-        callsBegun &+= 1
+        changes &+= 1
     }
 
     /// After that call's lease, if any, is registered as running; `inDoubt` if it failed without
@@ -37,28 +61,37 @@ public struct LeaseDoubt: Sendable, Hashable {
         if doubt { inDoubt = true }
     }
 
-    /// A job's task ended; `inDoubt` if a write about it failed without an answer, so that it may
-    /// still be leased to this worker.
-    public mutating func jobEnded(_ id: Int64, inDoubt doubt: Bool) {
-        guard doubt else { return }
-        abandoned.insert(id)
-        inDoubt = true
+    /// Something this worker did with leases it found failed without an answer (a hand-back).
+    public mutating func doubtAgain() { inDoubt = true }
+
+    /// A job's task ended.
+    public mutating func jobEnded(_ lease: LeaseKey, outcome: Ending) {
+        changes &+= 1
+        switch outcome {
+        case .recorded: break
+        case .inDoubt:
+            letGo.insert(lease)
+            inDoubt = true
+        case .letGo:
+            letGo.insert(lease)
+        }
     }
 
     /// A mark to ask the store with, when in doubt and no call that may lease is under way.
     public func quietMark() -> UInt64? {
-        inDoubt && callsUnderWay == 0 ? callsBegun : nil
+        inDoubt && callsUnderWay == 0 ? changes : nil
     }
 
-    /// Of the jobs the store says this worker holds (`held`, read after ``quietMark()`` gave
-    /// `mark`), the ones to run (those it does not run, up to `freeSlots`) and the ones to hand
-    /// back (the rest). Nil, still in doubt, if a call that may lease began after the mark: its
-    /// lease may be among `held` before it is registered as running.
-    public mutating func settle(held: [Int64], since mark: UInt64, running: Set<Int64>, freeSlots: Int) -> (run: [Int64], handBack: [Int64])? {
-        guard callsUnderWay == 0, callsBegun == mark else { return nil }
+    /// Of the leases the store says this worker holds (`held`, read after ``quietMark()`` gave
+    /// `mark`), the ones to run (those it neither runs nor let go, up to `freeSlots`) and the ones
+    /// to hand back (the rest). Nil, still in doubt, if a call that may lease began or a job's
+    /// task ended after the mark: a lease on its way may be among `held` before it is registered
+    /// as running, and a job just ended may be there with its old lease.
+    public mutating func settle(held: [LeaseKey], since mark: UInt64, running: Set<Int64>, freeSlots: Int) -> (run: [LeaseKey], handBack: [LeaseKey])? {
+        guard callsUnderWay == 0, changes == mark else { return nil }
         inDoubt = false
-        abandoned.formIntersection(held)
-        let lost = held.filter { !running.contains($0) && !abandoned.contains($0) }
+        letGo.formIntersection(held)
+        let lost = held.filter { !running.contains($0.jobID) && !letGo.contains($0) }
         let n = max(0, min(freeSlots, lost.count))
         return (Array(lost.prefix(n)), Array(lost.dropFirst(n)))
     }
