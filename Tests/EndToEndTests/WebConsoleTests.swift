@@ -244,6 +244,23 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// More jobs waiting than one page shows: the page says how many wait and that it shows the
+    /// longest waiting, rather than hiding the rest without a word.
+    @Test func theReviewPageSaysHowManyWaitBeyondItsPage() async throws {
+        let (console, store, _) = try await start(.sqlite)
+        defer { console.child.kill(SIGKILL) }
+        var ids: [Int64] = []
+        for i in 0..<52 {
+            let id = try await store.enqueue(NewJob(channel: "facts", topic: "topic \(i)")).job.id
+            let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+            guard case .held = try await store.holdForReview(lease, stage: "publish") else { Issue.record("not held"); return }
+            ids.append(id)
+        }
+        let page = try await console.get("/review").body
+        #expect(page.contains("id=\"more-review\">52 jobs wait for review; these are the 50 waiting longest"), "\(page.prefix(3_000))")
+        #expect(page.contains("id=\"review-\(ids[49])\"") && !page.contains("id=\"review-\(ids[50])\""))
+    }
+
     /// A job waiting for review is on /review with its video and buttons; approving it (with the
     /// page's token, audited) queues it to publish, rejecting another needs a reason and cancels it
     /// with that reason; deciding a job that does not wait is a 409 that says why.

@@ -310,12 +310,19 @@ extension WebConsole {
     /// The jobs waiting for review, longest waiting first, each with its video, thumbnail and
     /// metadata, and the approve and reject buttons.
     func reviewPage(csrf: String, notice: String?) async throws -> String {
-        let jobs = try await store.waitingForReview(limit: Self.pageSize)
+        let found = try await store.waitingForReview(limit: Self.pageSize + 1)
+        let jobs = found.prefix(Self.pageSize)
         var out = "<h1>Review</h1>"
         if let notice { out += "<p class=\"notice\">\(E.escape(notice))</p>" }
         out += "<p class=\"muted\">Jobs of channels with <code>review: true</code> stop here before publishing; no worker is held "
             + "while they wait. Approve one and a worker publishes it; reject it and it ends cancelled with your reason.</p>"
         if jobs.isEmpty { out += "<p id=\"no-review\">No job is waiting for review.</p>" }
+        // One page, the longest waiting first; more are never hidden without a word.
+        if found.count > jobs.count {
+            let waiting = try await store.stats().byState[.review, default: found.count]
+            out += "<p class=\"notice\" id=\"more-review\">\(waiting) jobs wait for review; these are the \(jobs.count) "
+                + "waiting longest. Deciding them brings the next.</p>"
+        }
         for job in jobs {
             let review = try await store.review(jobID: job.id)
             out += "<section class=\"review\" id=\"review-\(job.id)\"><h2><a href=\"/jobs/\(job.id)\">Job \(job.id)</a>: "
