@@ -7,7 +7,7 @@ out, the lease and completion statements of SQLiteJobStore.SQL, and the minimal 
 """
 import sqlite3, time, sys, os, shutil
 SCHEMA_DB = sys.argv[1]  # a database made by `ytauto-admin migrate --db PATH`
-def setup(path, drop=(), page=4096):
+def setup(path, drop=(), page=4096, rowless=False):
     for ext in ("", "-wal", "-shm"):
         try: os.remove(path+ext)
         except FileNotFoundError: pass
@@ -20,6 +20,17 @@ def setup(path, drop=(), page=4096):
         name = d.split()[2] if d.startswith("CREATE INDEX") or d.startswith("CREATE TRIGGER") else None
         if name and name in drop: continue
         db.execute(d)
+    if rowless:  # job_attempts keyed by (job_id, lease_token), without its rowid, one time index
+        ddl = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'job_attempts'").fetchone()[0]
+        for (n,) in db.execute("SELECT name FROM sqlite_schema WHERE tbl_name = 'job_attempts' AND type = 'index' AND sql IS NOT NULL").fetchall():
+            db.execute(f"DROP INDEX {n}")
+        deps = db.execute("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql LIKE '%job_attempts%'").fetchall()
+        for t, n, _ in deps: db.execute(f"DROP {t.upper()} {n}")
+        db.execute("DROP TABLE job_attempts")
+        new = ddl.replace("id            INTEGER PRIMARY KEY,\n", "").replace("UNIQUE (job_id, lease_token)", "PRIMARY KEY (job_id, lease_token)")
+        db.execute(new.rstrip()[:-1] + ") WITHOUT ROWID")
+        db.execute("CREATE INDEX job_attempts_started ON job_attempts (started_at)")
+        for _, _, sql in deps: db.execute(sql)
     return db
 def run(db, n=20000, backlog=1000, attempts=True, by_channel=False, merged=False):
     now="2026-12-01T00:00:00.000Z"
@@ -107,6 +118,8 @@ variants = [
     ("1 KB pages", dict(page=1024), {}),
     ("1 KB pages, lease by channel, no jobs_due", dict(page=1024, drop={"jobs_due", "jobs_lease"}), dict(by_channel=True)),
     ("a completion and the next lease in one transaction", {}, dict(merged=True)),
+    ("merged, attempts without rowid, no jobs_due", dict(drop={"jobs_due"}, rowless=True), dict(merged=True)),
+    ("merged, without the attempt rows", {}, dict(merged=True, attempts=False)),
 ]
 for name, kw, rk in variants:
     print(f"{name:45s} {run(setup(P, **kw), **rk):8.0f} jobs/s", flush=True)
