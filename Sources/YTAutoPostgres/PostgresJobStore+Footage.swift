@@ -12,7 +12,7 @@ extension PostgresJobStore: FootageLedger {
         return Set(try await pool.query("""
             SELECT asset FROM footage_uses
              WHERE channel = \(channel) AND used_at >= coalesce(\(nowBind)::timestamptz, now()) - \(days)::int * interval '1 day' AND job_id <> \(job)
-               AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))
+               AND NOT \(unescaped: Self.footageJobUnpublished)
             """).map { try $0.required("asset", $0.string) })
     }
 
@@ -24,7 +24,7 @@ extension PostgresJobStore: FootageLedger {
             ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
              WHERE \(days)::int <= 0 OR footage_uses.job_id = excluded.job_id
                 OR footage_uses.used_at < excluded.used_at - \(days)::int * interval '1 day'
-                OR EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))
+                OR \(unescaped: Self.footageJobUnpublished)
             RETURNING asset
             """) != nil
     }
@@ -36,4 +36,9 @@ extension PostgresJobStore: FootageLedger {
                        jobID: try r.required("job_id", r.int), usedAt: try r.required("used_at", r.date))
         }
     }
+}
+
+extension PostgresJobStore {
+    /// True for a `footage_uses` row whose job ended `failed` or `cancelled` (its video never published).
+    static let footageJobUnpublished = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))"
 }

@@ -185,8 +185,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         while await !inFlight.isShuttingDown && !Task.isCancelled {
             let seen = store.workSequence
             do {
-                if let epoch = await inFlight.quietEpoch() {
-                    try await adoptLostLeases(worker: registration.id, since: epoch, log: log)
+                if let mark = await inFlight.quietMark() {
+                    try await adoptLostLeases(worker: registration.id, since: mark, log: log)
                 }
                 let free = configuration.concurrency - (await inFlight.count)
                 if free > 0 {
@@ -270,13 +270,13 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
     /// would fail for a network blip.
     ///
     /// Asked only when no call that may lease is under way, and taken only if none began and no
-    /// job's task ended while the store was asked (`epoch`), so a job whose answer is merely
+    /// job's task ended while the store was asked (`mark`), so a job whose answer is merely
     /// still on its way is never taken twice (``LeaseDoubt``). A lease this worker let go (its own
     /// write failed, or it could no longer prove the lease) is left to its expiry as before. A job
     /// beyond the worker's free slots is handed back without spending an attempt.
-    private func adoptLostLeases(worker: String, since epoch: UInt64, log: Logger) async throws {
+    private func adoptLostLeases(worker: String, since mark: UInt64, log: Logger) async throws {
         let held = try await store.leases(heldBy: worker)
-        guard let found = await inFlight.adopt(held, since: epoch, capacity: configuration.concurrency) else { return }
+        guard let found = await inFlight.adopt(held, since: mark, capacity: configuration.concurrency) else { return }
         for (lease, control) in found.run {
             // Renewed first: the lease was taken a while ago, and its expiry may be near.
             do {
@@ -576,7 +576,7 @@ actor InFlight {
 
     /// A mark to pass to ``adopt(_:since:capacity:)`` when this worker may hold leases whose
     /// answer it lost (``LeaseDoubt/quietMark()``).
-    func quietEpoch() -> UInt64? { isShuttingDown ? nil : doubt.quietMark() }
+    func quietMark() -> UInt64? { isShuttingDown ? nil : doubt.quietMark() }
 
     var isInDoubt: Bool { doubt.isInDoubt }
 
@@ -584,12 +584,12 @@ actor InFlight {
 
     /// Of the leases the store says this worker holds, the ones it neither runs nor let go:
     /// registered here up to the free slots (to run), the rest to hand back; nil if a call that
-    /// may lease began or a job's task ended since `epoch`
+    /// may lease began or a job's task ended since `mark`
     /// (``LeaseDoubt/settle(held:since:running:freeSlots:)``).
-    func adopt(_ held: [Lease], since epoch: UInt64, capacity: Int) -> (run: [(Lease, JobControl)], handBack: [Lease])? {
+    func adopt(_ held: [Lease], since mark: UInt64, capacity: Int) -> (run: [(Lease, JobControl)], handBack: [Lease])? {
         let free = isShuttingDown ? 0 : capacity - jobs.count
         let keys = held.map { LeaseDoubt.LeaseKey(jobID: $0.jobID, token: $0.token) }
-        guard let settled = doubt.settle(held: keys, since: epoch, running: Set(jobs.keys), freeSlots: free) else { return nil }
+        guard let settled = doubt.settle(held: keys, since: mark, running: Set(jobs.keys), freeSlots: free) else { return nil }
         let byKey = Dictionary(zip(keys, held), uniquingKeysWith: { a, _ in a })
         let run = settled.run.compactMap { key in byKey[key].map { lease in
             let control = JobControl()

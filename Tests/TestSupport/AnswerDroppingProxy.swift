@@ -23,10 +23,11 @@ public final class AnswerDroppingProxy: @unchecked Sendable {
 
     /// How long the cut connection stays open, answer withheld, after the marked statement was
     /// sent on: time for the server to run and commit it.
-    public var hold: Duration = .seconds(1)
+    public let hold: Duration
 
-    public init(to host: String, port targetPort: Int) throws {
+    public init(to host: String, port targetPort: Int, hold: Duration = .seconds(1)) throws {
         target = (host, targetPort)
+        self.hold = hold
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ProxyError("socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1

@@ -48,10 +48,7 @@ extension SQLiteJobStore {
         try await database.read { db in
             try db.query(SQL.runningOf, [worker]).map { row in
                 let job = try Self.job(row)
-                guard let expires = job.leaseExpiresAt else {
-                    throw StoredRowError(table: "jobs", row: "job \(job.id)", column: "lease_expires_at",
-                                         found: "NULL", expected: "the running job's lease expiry")
-                }
+                let expires = try StoredRow(row, table: "jobs", name: "job \(job.id)").date("lease_expires_at")
                 return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
             }.sorted { $0.jobID < $1.jobID }
         }
