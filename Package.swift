@@ -166,12 +166,16 @@ let package = Package(
         // A SQLite VFS over the default one that fails reads as a disk's EIO does (for the store's tests).
         .target(name: "CFaultVFS", dependencies: ["CSQLite"], path: "Tests/CFaultVFS"),
         .testTarget(name: "YTAutoCoreTests", dependencies: ["YTAutoCore"], swiftSettings: upcoming),
-        // The configuration loader and every command's argument parsing, in process (incl. the fuzz tests).
+        // The configuration loader and every command's argument parsing, in process (incl. the fuzz
+        // tests); the worker in process where a test needs a stage of its own.
         .testTarget(
             name: "YTAutoAppTests",
-            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders", "YTAutoTestSupport",
+            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders",
+                           "YTAutoTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Yams", package: "Yams")],
+                           .product(name: "Yams", package: "Yams"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: upcoming
         ),
         .testTarget(

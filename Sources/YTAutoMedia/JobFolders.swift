@@ -65,9 +65,19 @@ public struct JobFolders: Sendable, Hashable {
 /// The holder writes who it is into the lock file (its process, host, stage and since when), so
 /// a busy stage names the run it waits for: the operator can see which worker to restart when a
 /// stage's work never returns.
+///
+/// A wait is bounded: a run that has held the folder for longer than any stage may run (the
+/// worker's `--stage-timeout`, `stuckAfter`, plus ``WorkFolderStuckError/margin`` for clocks that
+/// differ between hosts sharing the folder) was stopped and its work never returned. Its job then
+/// fails ``WorkFolderStuckError`` (`work.stuck`, not retried), naming that run, instead of waiting
+/// a minute at a time forever. Since when is the lock file's modification time, which its holder
+/// set by writing itself in. (Workers sharing a `work_dir` should share `--stage-timeout` too.)
 public enum WorkFolderLock {
-    /// Runs `body` holding the lock of `folder` (which must exist), or throws ``WorkFolderBusyError``.
-    public static func holding<T>(_ folder: URL, stage: String, _ body: () async throws -> T) async throws -> T {
+    /// Runs `body` holding the lock of `folder` (which must exist), or throws
+    /// ``WorkFolderBusyError``, or ``WorkFolderStuckError`` if the holder has held it for longer
+    /// than `stuckAfter` (plus the margin).
+    public static func holding<T>(_ folder: URL, stage: String, stuckAfter: Duration? = nil,
+                                  _ body: () async throws -> T) async throws -> T {
         let path = folder.appending(path: ".lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
@@ -80,6 +90,10 @@ public enum WorkFolderLock {
             let code = errno
             guard code == EWOULDBLOCK || code == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
             guard ContinuousClock.now < deadline else {
+                let since = heldSince(fd)
+                if let limit = stuckAfter, let since, Date().timeIntervalSince(since) > limit.seconds + WorkFolderStuckError.margin {
+                    throw WorkFolderStuckError(stage: stage, folder: folder.path, holder: holder(fd), since: since, stageTimeout: limit)
+                }
                 throw WorkFolderBusyError(stage: stage, folder: folder.path, holder: holder(fd),
                                           retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
             }
@@ -102,6 +116,13 @@ public enum WorkFolderLock {
         return text.isEmpty ? nil : text
     }
 
+    /// Since when the lock's holder holds it: when it wrote itself in (nil if unreadable).
+    static func heldSince(_ fd: Int32) -> Date? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+
     /// How long a held lock is tried again before the stage fails ``WorkFolderBusyError``.
     static let busyAfter: Duration = .seconds(5)
 }
@@ -121,8 +142,34 @@ public struct WorkFolderBusyError: YTAutoError {
         "\(stage): the job's work folder \(folder) is in use by another run of this job"
             + (holder.map { " (\($0))" } ?? "")
             + ": a stage stopped by --stage-timeout, or by a lost lease, whose work has not returned yet (restarting that "
-            + "worker ends it); the job waits \(Int(Self.wait)) s and tries again, without spending an attempt"
+            + "worker ends it); the job waits \(Int(Self.wait)) s and tries again, without spending an attempt (held longer "
+            + "than the worker's --stage-timeout, it fails work.stuck)"
     }
     public var isRetryable: Bool { true }
     public var spendsAttempt: Bool { false }
+}
+
+/// A stage found its job's work folder held by another run of the job for longer than any stage
+/// may run (see ``WorkFolderLock``): that run was stopped and its work never returned. Not
+/// retried: the job would wait for it forever; restarting the worker named ends that work.
+public struct WorkFolderStuckError: YTAutoError {
+    /// Added to the stage timeout before a holder counts as stuck: for clocks that differ between
+    /// the hosts sharing a folder, and for a stopped run's last moments.
+    public static let margin: TimeInterval = 600
+    public let stage: String
+    public let folder: String
+    public let holder: String?
+    public let since: Date
+    public let stageTimeout: Duration
+    public var code: String { "work.stuck" }
+    public var message: String {
+        let held = DurationText.string(seconds: max(60, Int(Date().timeIntervalSince(since)) / 60 * 60))  // in whole minutes
+        let limit = DurationText.string(seconds: Int(stageTimeout.seconds.rounded()))
+        return "\(stage): the job's work folder \(folder) has been held by another run of this job"
+            + (holder.map { " (\($0))" } ?? "")
+            + " for \(held), longer than the worker's --stage-timeout (\(limit)) lets a stage run: that run was stopped and "
+            + "its work never returned. Restart the worker it names (that ends the work and frees the folder), then retry "
+            + "the job (ytauto-admin retry)"
+    }
+    public var isRetryable: Bool { false }
 }

@@ -22,6 +22,12 @@ public struct QueueWorkerConfiguration: Sendable {
     /// forever. Six hours by default: a long video's compose takes about its own length on a
     /// 2-core host (docs/benchmarks.md).
     public var stageTimeout: Duration = .seconds(6 * 3600)
+    /// A stage stopped at its timeout whose work has not returned this long after (it ignores
+    /// cancellation: a library call in this process) is logged as an error, then again every
+    /// ``stoppedWorkReportInterval`` until it returns: its job's next run cannot have the work
+    /// folder meanwhile (it fails `work.stuck` in the end), and only a restart of this worker ends it.
+    public var stoppedWorkReportAfter: Duration = .seconds(60)
+    public var stoppedWorkReportInterval: Duration = .seconds(600)
     /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
     public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
     public init() {}
@@ -399,7 +405,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
                 stageLog.info("stage started")
-                let context = StageContext(dryRun: configuration.dryRun, notes: notes[stage] ?? [:]) { [store] more in
+                let context = StageContext(dryRun: configuration.dryRun, notes: notes[stage] ?? [:],
+                                           stageTimeout: configuration.stageTimeout) { [store] more in
                     try await store.saveStageNotes(lease, stage: stage, notes: more)
                 }
                 // The stage's own work (files, hashing, waiting on ffmpeg) stays off the database thread.
@@ -414,6 +421,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         outcome = try result.get()
                     case .passed:
                         work.cancel()
+                        watchStopped(work, stage: stage, log: stageLog)
                         let limit = DurationText.string(seconds: Int(configuration.stageTimeout.seconds.rounded()))
                         throw JobFailure(code: "stage.timeout", message: "ran longer than \(limit) (the worker's --stage-timeout) and was stopped",
                                          isRetryable: true)
@@ -535,6 +543,36 @@ public enum WorkerEvent: Sendable {
     }
 
     case stage(job: Int64, stage: String, index: Int, count: Int, state: StageState)
+}
+
+extension QueueWorker {
+    /// Says, at error level, that a stage stopped at its timeout is still running: after
+    /// ``QueueWorkerConfiguration/stoppedWorkReportAfter``, then every
+    /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
+    func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, log: Logger) {
+        let stopped = ContinuousClock.now
+        let (first, every) = (configuration.stoppedWorkReportAfter, configuration.stoppedWorkReportInterval)
+        let reporter = Task {
+            var wait = first
+            while true {
+                do { try await Task.sleep(for: wait) } catch { return }
+                log.error("""
+                    stage stopped at its --stage-timeout has not returned: its work ignores the stop and holds the job's \
+                    work folder, so the job's next run waits for it (and fails work.stuck once it has waited longer than \
+                    --stage-timeout); restarting this worker ends it
+                    """, metadata: ["process": "\(getpid())", "seconds_since_stop": "\(Int((ContinuousClock.now - stopped).seconds))"])
+                wait = every
+            }
+        }
+        Task {
+            _ = await work.result
+            reporter.cancel()
+            let took = ContinuousClock.now - stopped
+            if took >= first {
+                log.notice("stage stopped at its --stage-timeout returned at last", metadata: ["seconds_since_stop": "\(Int(took.seconds))"])
+            }
+        }
+    }
 }
 
 /// One running job's stop switch.

@@ -216,6 +216,34 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 
+    /// A run that has held the folder for longer than the worker's `--stage-timeout` lets any stage
+    /// run (its own stop never ended its work) is not waited for forever: the job fails `work.stuck`,
+    /// not retried, naming that run as it wrote itself into the lock file.
+    @Test func aJobWhoseFolderIsHeldLongerThanAnyStageRunsFailsStuck() async throws {
+        try writeConfig(min: 2, max: 14)
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "why cats purr", maxAttempts: 3)).job.id
+        let folder = dir.path("work/\(id)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // Another run wrote itself in two hours ago and still holds the lock.
+        let lock = folder + "/.lock"
+        try "stage clips of process 4242 on host-a, since 2026-12-02T01:00:00.000Z".write(toFile: lock, atomically: false, encoding: .utf8)
+        let twoHoursAgo = timeval(tv_sec: time(nil) - 7200, tv_usec: 0)
+        #expect(utimes(lock, [twoHoursAgo, twoHoursAgo]) == 0)
+        let holder = try Child(URL(fileURLWithPath: "/usr/bin/flock"), ["--exclusive", "--no-fork", lock, "sleep", "600"], cwd: dir.url, environment: env)
+        defer { holder.kill(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(10)) { Self.isLocked(lock) })
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1", "--stage-timeout", "30m"], cwd: dir.url, environment: env)
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state == .failed })
+        let failed = try #require(try await s.job(id: id))
+        #expect(failed.lastErrorCode == "work.stuck" && failed.attempt == 1, "\(failed.lastErrorCode ?? "") attempt \(failed.attempt)")
+        let message = failed.lastErrorMessage ?? ""
+        #expect(message.contains("(stage clips of process 4242 on host-a, since 2026-12-02T01:00:00.000Z)")
+                    && message.contains("--stage-timeout (30m)") && message.contains(folder), "\(message)")
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
     /// Whether another process holds `path`'s flock.
     static func isLocked(_ path: String) -> Bool {
         let fd = open(path, O_RDWR)

@@ -25,6 +25,29 @@ import YTAutoTestSupport
         Thread.detachNewThread { usleep(ms * 1000); close(fd) }
     }
 
+    /// A stage of this process holding the folder's lock (through ``WorkFolderLock``) until released.
+    struct HeldStage {
+        let task: Task<Void, any Error>
+        let releasing: AsyncStream<Void>.Continuation
+        func release() async throws {
+            releasing.yield()
+            try await task.value
+        }
+    }
+
+    func holdInStage(_ stage: String) async -> HeldStage {
+        let (entered, enter) = AsyncStream<Void>.makeStream()
+        let (release, releasing) = AsyncStream<Void>.makeStream()
+        let task = Task { [dir] in
+            try await WorkFolderLock.holding(dir.url, stage: stage) {
+                enter.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in entered { break }
+        return HeldStage(task: task, releasing: releasing)
+    }
+
     /// A lock freed within a moment is waited for: a process being spawned elsewhere in the worker
     /// holds the previous stage's lock until its exec, and the next stage must not fail `work.busy` for it.
     @Test func aStageLockFreedWithinAMomentIsWaitedFor() async throws {
@@ -50,20 +73,11 @@ import YTAutoTestSupport
     /// A busy folder names the run holding it, as that run wrote itself into the lock file: an
     /// operator can tell which worker's stage never returned.
     @Test func aBusyFolderNamesTheRunHoldingIt() async throws {
-        let (entered, enter) = AsyncStream<Void>.makeStream()
-        let (release, releasing) = AsyncStream<Void>.makeStream()
-        let holder = Task {
-            try await WorkFolderLock.holding(dir.url, stage: "clips") {
-                enter.yield()
-                for await _ in release { break }
-            }
-        }
-        for await _ in entered { break }
+        let holder = await holdInStage("clips")
         let error = await #expect(throws: WorkFolderBusyError.self) {
             try await WorkFolderLock.holding(dir.url, stage: "images") {}
         }
-        releasing.yield()
-        try await holder.value
+        try await holder.release()
         let named = "stage clips of process \(getpid()) on \(ProcessInfo.processInfo.hostName), since "
         #expect(error?.holder?.hasPrefix(named) == true, "\(error?.holder ?? "no holder")")
         #expect(error?.message.contains("(\(named)") == true, "\(error?.message ?? "")")
@@ -72,6 +86,33 @@ import YTAutoTestSupport
             let text = try String(contentsOf: dir.url.appending(path: ".lock"), encoding: .utf8)
             #expect(text.hasPrefix("stage compose of process \(getpid())"), "\(text)")
         }
+    }
+
+    /// A run that has held the folder for longer than any stage may run (the worker's stage
+    /// timeout, plus the margin) was stopped and its work never returned: the stage fails
+    /// `work.stuck`, not retried, naming that run, instead of waiting for it forever. Held for less,
+    /// or with no stage timeout known, it is only busy.
+    @Test func aFolderHeldLongerThanAnyStageMayRunIsStuck() async throws {
+        let holder = await holdInStage("clips")
+        // The holder wrote itself in two hours ago.
+        let twoHoursAgo = timeval(tv_sec: time(nil) - 7200, tv_usec: 0)
+        #expect(utimes(dir.url.appending(path: ".lock").path, [twoHoursAgo, twoHoursAgo]) == 0)
+
+        let stuck = await #expect(throws: WorkFolderStuckError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images", stuckAfter: .seconds(3600)) {}
+        }
+        #expect(stuck?.code == "work.stuck" && stuck?.isRetryable == false)
+        let message = stuck?.message ?? ""
+        #expect(message.contains("(stage clips of process \(getpid())") && message.contains("for 2h")
+                    && message.contains("--stage-timeout (1h)") && message.contains("Restart the worker"), "\(message)")
+        // Two hours is within a three-hour stage timeout: the holder may still be stopping.
+        await #expect(throws: WorkFolderBusyError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images", stuckAfter: .seconds(3 * 3600)) {}
+        }
+        await #expect(throws: WorkFolderBusyError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images") {}
+        }
+        try await holder.release()
     }
 
     @Test func aSucceededJobLosesItsWorkFolderButADryRunKeepsIt() async throws {

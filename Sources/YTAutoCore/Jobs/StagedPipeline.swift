@@ -35,12 +35,17 @@ public struct StageContext: Sendable {
     public var dryRun: Bool
     /// What this stage recorded in earlier attempts (``save(_:)``).
     public var notes: [String: String]
+    /// The longest the worker lets one stage run (its `--stage-timeout`); nil outside a worker.
+    /// A run of the job that has held its work for longer was stopped and never returned.
+    public var stageTimeout: Duration?
     private let saver: @Sendable ([String: String]) async throws -> Void
 
     /// - Parameter save: records notes durably (the worker writes them to `job_stages`, fenced by its lease).
-    public init(dryRun: Bool, notes: [String: String] = [:], save: @escaping @Sendable ([String: String]) async throws -> Void) {
+    public init(dryRun: Bool, notes: [String: String] = [:], stageTimeout: Duration? = nil,
+                save: @escaping @Sendable ([String: String]) async throws -> Void) {
         self.dryRun = dryRun
         self.notes = notes
+        self.stageTimeout = stageTimeout
         self.saver = save
     }
 

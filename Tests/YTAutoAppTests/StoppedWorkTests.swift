@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+import YTAutoWorker
+
+/// A stage whose work ignores its stop (as a library call in the worker's process does) is not
+/// left to run on in silence: the worker fails the attempt at `--stage-timeout`, then says at
+/// error level, again and again, that the work still runs and holds the job's folder, and says
+/// when it returns at last. A real worker on a real SQLite file, in this process, running a
+/// pipeline whose one stage blocks a thread until the test lets it go.
+@Suite struct StoppedWorkTests {
+    let dir = TempDir("ytauto-stopped")
+
+    /// One stage that waits on a semaphore from a thread of its own: cancelling its task changes nothing.
+    struct StubbornPipeline: StagedPipeline {
+        let gate: DispatchSemaphore
+        var stages: [String] { ["stubborn"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "stubborn" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread { [gate] in
+                    gate.wait()
+                    c.resume()
+                }
+            }
+            return .done([])
+        }
+    }
+
+    /// Every line logged, with its level.
+    final class Lines: Sendable {
+        let all = Mutex<[(level: Logger.Level, message: String)]>([])
+        func count(_ level: Logger.Level, containing text: String) -> Int {
+            all.withLock { $0.filter { $0.level == level && $0.message.contains(text) }.count }
+        }
+    }
+
+    struct Capture: LogHandler {
+        let lines: Lines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                 file: String, function: String, line: UInt) {
+            lines.all.withLock { $0.append((level, "\(message)")) }
+        }
+    }
+
+    @Test func aStoppedStageThatRunsOnIsReportedUntilItReturns() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        let gate = DispatchSemaphore(value: 0)
+        let lines = Lines()
+        var configuration = QueueWorkerConfiguration()
+        configuration.concurrency = 1
+        configuration.stageTimeout = .seconds(1)
+        configuration.stoppedWorkReportAfter = .milliseconds(300)
+        configuration.stoppedWorkReportInterval = .milliseconds(300)
+        let worker = QueueWorker(store: store, pipeline: StubbornPipeline(gate: gate), configuration: configuration,
+                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
+        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+
+        #expect(try await eventually { try await store.job(id: id)?.state == .failed })
+        #expect(try await store.job(id: id)?.lastErrorCode == "stage.timeout")
+        let stillRuns = "stage stopped at its --stage-timeout has not returned"
+        #expect(await eventually(timeout: .seconds(20)) { lines.count(.error, containing: stillRuns) >= 2 }, "\(lines.all.withLock { $0 })")
+        #expect(lines.count(.notice, containing: "returned at last") == 0)
+
+        gate.signal()
+        #expect(await eventually(timeout: .seconds(20)) { lines.count(.notice, containing: "returned at last") == 1 })
+        // Once it has returned, no more reports.
+        let reports = lines.count(.error, containing: stillRuns)
+        try await Task.sleep(for: .seconds(1))
+        #expect(lines.count(.error, containing: stillRuns) == reports)
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
