@@ -14,6 +14,10 @@ extension PostgresJobStore {
         return changes.signal.sequence
     }
 
+    /// A job's end notifies nobody (``ConsoleStore/changesIncludeJobEnds``); its stages and a job
+    /// becoming queued do.
+    public var changesIncludeJobEnds: Bool { false }
+
     public func waitForChange(seen: UInt64, timeout: Duration) async {
         changes.startIfNeeded(url: url, logger: logger)
         await changes.signal.wait(seen: seen, timeout: timeout)

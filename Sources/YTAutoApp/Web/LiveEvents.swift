@@ -12,14 +12,21 @@ import YTAutoCore
 ///
 /// An event `running` carries the running jobs as JSON (`[{"id", "channel", "topic", "stage",
 /// "stage_index", "stages", "attempt"}]`) and is sent when that list differs from the last one
-/// sent; a comment line every 15 s keeps proxies from closing an idle stream (and reads the list
-/// again: a job's end on PostgreSQL notifies nobody, so it shows within 15 s). A stream ends
+/// sent; a comment line every 15 s keeps proxies from closing an idle stream. A stream ends
 /// after 10 minutes or at the console's shutdown; browsers reconnect on their own.
+///
+/// A job's end notifies nobody on PostgreSQL (``ConsoleStore/changesIncludeJobEnds``: the workers'
+/// commits would queue on it), so there, while a stream is open, the watcher reads which jobs run
+/// every ``endsPoll`` (one indexed query a console process, however many streams) and wakes the
+/// streams when that set changed: a job's end shows within 2 s.
 final class ChangeFeed: Sendable {
     let signal = SequenceSignal()
     private let started = Mutex(false)
+    /// Streams open now: the running jobs are read for ends only while one is.
+    let streams = Mutex(0)
+    static let endsPoll: Duration = .seconds(2)
 
-    func start(_ store: any ConsoleStore) {
+    func start(_ store: any ConsoleStore, logger: Logger) {
         guard started.withLock({ s in defer { s = true }; return !s }) else { return }
         let signal = self.signal
         Task.detached {
@@ -29,6 +36,26 @@ final class ChangeFeed: Sendable {
                 let now = store.changeSequence
                 if now != seen { signal.bump() }
                 seen = now
+            }
+        }
+        guard !store.changesIncludeJobEnds else { return }
+        Task.detached { [self] in
+            var running: Set<Int64>? = nil
+            var failing = false
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.endsPoll)
+                guard streams.withLock({ $0 }) > 0 else { running = nil; continue }
+                do {
+                    let now = Set(try await store.runningJobs().map(\.id))
+                    // The first read after no stream was open has nothing to compare with: it wakes them too.
+                    if running != now { signal.bump() }
+                    running = now
+                    failing = false
+                } catch {
+                    // The streams read the list themselves when woken, and say so if they cannot.
+                    if !failing { logger.warning("the live view cannot read the running jobs for their ends: \(error)") }
+                    failing = true
+                }
             }
         }
     }
@@ -54,11 +81,13 @@ extension WebConsole {
     static let streamLifetime: Duration = .seconds(600)
 
     func events(_ request: Request) async throws -> Response {
-        feed.start(store)
+        feed.start(store, logger: logger)
         let store = self.store, feed = self.feed, logger = self.logger
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
         headers[.xContentTypeOptions] = "nosniff"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            feed.streams.withLock { $0 += 1 }
+            defer { feed.streams.withLock { $0 -= 1 } }
             let until = ContinuousClock.now + Self.streamLifetime
             var last: [RunningJobJSON]? = nil
             var seen = feed.signal.sequence

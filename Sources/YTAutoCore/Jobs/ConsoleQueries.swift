@@ -127,4 +127,10 @@ public protocol ConsoleStore: OperatorStore {
     /// ended), or after `timeout`. No polling: SQLite's change word (a futex shared through
     /// `<db>-wake`, moved by every write transaction), PostgreSQL's `LISTEN`.
     func waitForChange(seen: UInt64, timeout: Duration) async
+
+    /// Whether a job's end (succeeded, failed, queued again, cancelled) moves ``changeSequence``.
+    /// On SQLite it does (every write transaction does). On PostgreSQL it does not: a notification
+    /// at every completion would serialize the workers' commits (PostgreSQL takes one lock for
+    /// every committing transaction that notifies), so whoever must see ends reads the running jobs.
+    var changesIncludeJobEnds: Bool { get }
 }

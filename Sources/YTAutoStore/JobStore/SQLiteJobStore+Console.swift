@@ -4,6 +4,7 @@ import YTAutoCore
 /// What the web console reads and records (``ConsoleStore``) on SQLite.
 extension SQLiteJobStore: ConsoleStore {
     public var changeSequence: UInt64 { UInt64(database.changeSequence) }
+    public var changesIncludeJobEnds: Bool { true }
 
     /// Blocks a thread of its own (`<db>#changes`), never a cooperative one; one console process
     /// has one watcher (``ChangeFeed``), so waits do not queue behind each other.
