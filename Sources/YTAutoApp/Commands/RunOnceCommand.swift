@@ -113,7 +113,8 @@ func makeWorker<Store: WorkerStore>(
 final class OneJob: Service, Sendable {
     let worker: any OneJobRunner
     let jobID: Int64
-    let result = Box<Job>()
+    /// Set once `run()` has run the job; read after it ended.
+    let result = Locked<Job?>(nil)
 
     init(worker: any OneJobRunner, jobID: Int64) {
         self.worker = worker
@@ -122,17 +123,6 @@ final class OneJob: Service, Sendable {
 
     func run() async throws {
         result.value = try await worker.runOne(jobID: jobID)
-    }
-}
-
-/// A value set once by one task and read after it ended.
-final class Box<T: Sendable>: @unchecked Sendable {
-    // `@unchecked` is safe: `stored` is only touched under `lock`.
-    private let lock = NSLock()
-    private var stored: T?
-    var value: T? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import YTAutoCore
 import YTAutoWorker
@@ -92,10 +93,8 @@ final class SecondSignal: @unchecked Sendable {
         return SecondSignal(sources: sources)
     }
 
-    final class Counter: @unchecked Sendable {
-        // `@unchecked` is safe: `value` is only touched under `lock`.
-        private let lock = NSLock()
-        private var value = 0
-        func increment() -> Int { lock.withLock { value += 1; return value } }
+    final class Counter: Sendable {
+        private let value = Atomic(0)
+        func increment() -> Int { value.add(1, ordering: .relaxed).newValue }
     }
 }

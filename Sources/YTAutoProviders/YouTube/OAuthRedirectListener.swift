@@ -2,17 +2,16 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The loopback end of the OAuth installed-app flow: listens on 127.0.0.1 for the browser's
 /// redirect, answers it with a short page, and hands over the authorisation code.
-public final class OAuthRedirectListener: @unchecked Sendable {
-    // `@unchecked` is safe: `channel` and `group` are set once in init; `continuation` only under `lock`.
+public final class OAuthRedirectListener: Sendable {
     public let port: Int
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
-    private let lock = NSLock()
-    private var result: Result<[String: String], any Error>?
-    private var waiter: CheckedContinuation<[String: String], any Error>?
+    /// The redirect's query once it came, and the caller waiting for it meanwhile.
+    private let redirect = Mutex<(result: [String: String]?, waiter: CheckedContinuation<[String: String], any Error>?)>((nil, nil))
 
     public var redirectURI: String { "http://127.0.0.1:\(port)/" }
 
@@ -32,18 +31,18 @@ public final class OAuthRedirectListener: @unchecked Sendable {
     /// Waits for the redirect's query parameters (`code`, `state`, or `error`).
     public func waitForRedirect() async throws -> [String: String] {
         try await withCheckedThrowingContinuation { c in
-            lock.withLock {
-                if let result { c.resume(with: result) } else { waiter = c }
+            redirect.withLock { r in
+                if let result = r.result { c.resume(returning: result) } else { r.waiter = c }
             }
         }
     }
 
     func deliver(_ query: [String: String]) {
-        lock.withLock {
-            guard result == nil else { return }
-            result = .success(query)
-            waiter?.resume(returning: query)
-            waiter = nil
+        redirect.withLock { r in
+            guard r.result == nil else { return }
+            r.result = query
+            r.waiter?.resume(returning: query)
+            r.waiter = nil
         }
     }
 

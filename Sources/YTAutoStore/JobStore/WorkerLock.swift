@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,12 +14,10 @@ import Darwin
 /// no lease has to expire first, and a reused pid cannot fool the check, because the
 /// lock belongs to an open file, not to a pid. The file is opened `O_CLOEXEC`, so child
 /// processes (ffmpeg) never inherit it and cannot keep a dead worker looking alive.
-public final class WorkerLock: @unchecked Sendable {
-    // `@unchecked` is safe: `fd` and `path` are immutable, and `release` is idempotent under `lock`.
+public final class WorkerLock: Sendable {
     public let path: String
     private let fd: Int32
-    private let lock = NSLock()
-    private var released = false
+    private let released = Atomic(false)
 
     private init(path: String, fd: Int32) {
         self.path = path
@@ -77,10 +76,8 @@ public final class WorkerLock: @unchecked Sendable {
 
     /// Removes the file and drops the lock. Idempotent.
     public func release() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !released else { return }
-        released = true
+        // The first caller only: the file is removed and the descriptor closed once.
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         unlink(path)
         close(fd)
     }
