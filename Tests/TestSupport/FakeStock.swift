@@ -5,7 +5,9 @@ import YTAutoSupport
 /// (https://www.pexels.com/api/documentation/, https://pixabay.com/api/docs/): the same paths,
 /// parameters, JSON fields, rate headers and error bodies, over a small catalogue. A search
 /// answers the items whose tags hold any of the query's words, in catalogue order; the files
-/// are served from the same server under `/files/`.
+/// are served from the same server under `/files/`. Tags are in a language (English unless the
+/// item says otherwise), and a search reads its words in the language it asks for (Pexels'
+/// `locale`, Pixabay's `lang`; English, both providers' default, when it asks for none).
 ///
 /// - Pexels: `GET /v1/videos/search` (and the older `/videos/search`), `GET /v1/search`; the key
 ///   is the whole `Authorization` header. A 2xx carries `X-Ratelimit-Limit`, `-Remaining` and
@@ -24,13 +26,17 @@ public final class FakeStock: @unchecked Sendable {
         /// The renditions: (width, height, file name under /files/).
         public var files: [(width: Int, height: Int, name: String)]
         public var seconds: Int
-        public init(id: Int, video: Bool, tags: [String], author: String, files: [(width: Int, height: Int, name: String)], seconds: Int = 10) {
+        /// The language of its tags (a primary subtag: `en`, `es`).
+        public var language: String
+        public init(id: Int, video: Bool, tags: [String], author: String, files: [(width: Int, height: Int, name: String)], seconds: Int = 10,
+                    language: String = "en") {
             self.id = id
             self.video = video
             self.tags = tags
             self.author = author
             self.files = files
             self.seconds = seconds
+            self.language = language
         }
     }
 
@@ -76,9 +82,9 @@ public final class FakeStock: @unchecked Sendable {
         }
     }
 
-    func matches(_ query: String, videos: Bool) -> [Item] {
+    func matches(_ query: String, videos: Bool, language: String) -> [Item] {
         let words = Set(query.lowercased().split(separator: " ").map(String.init))
-        return state.value.catalogue.filter { $0.video == videos && !words.isDisjoint(with: $0.tags) }
+        return state.value.catalogue.filter { $0.video == videos && $0.language == language && !words.isDisjoint(with: $0.tags) }
     }
 
     func file(_ name: String) -> String { baseURL + "/files/" + name }
@@ -92,7 +98,8 @@ public final class FakeStock: @unchecked Sendable {
         let remaining = state.update { st -> Int in st.remaining -= 1; return st.remaining }
         let headers = [("X-Ratelimit-Limit", "20000"), ("X-Ratelimit-Remaining", String(max(0, remaining))),
                        ("X-Ratelimit-Reset", String(Self.resetEpoch))]
-        let found = matches(query, videos: videos)
+        let language = (req.query["locale"] ?? "en-US").split(separator: "-").first.map(String.init) ?? "en"
+        let found = matches(query, videos: videos, language: language)
         if videos {
             return .json(200, [
                 "page": 1, "per_page": 15, "total_results": found.count, "url": "https://www.pexels.com/videos/",
@@ -148,7 +155,7 @@ public final class FakeStock: @unchecked Sendable {
         }
         let remaining = state.update { st -> Int in st.remaining -= 1; return st.remaining }
         let headers = [("X-RateLimit-Limit", "100"), ("X-RateLimit-Remaining", String(max(0, remaining))), ("X-RateLimit-Reset", "37")]
-        let found = matches(req.query["q"] ?? "", videos: videos)
+        let found = matches(req.query["q"] ?? "", videos: videos, language: req.query["lang"] ?? "en")
         func common(_ i: Item) -> [String: Any] {
             ["id": i.id, "tags": i.tags.joined(separator: ", "), "views": 4462, "downloads": 1464, "likes": 18, "comments": 0,
              "user_id": i.id + 1000, "user": i.author, "userImageURL": "https://cdn.pixabay.com/user/2015/10/16/09-28-45-303_250x250.png"]

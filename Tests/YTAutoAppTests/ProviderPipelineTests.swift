@@ -31,6 +31,33 @@ import YTAutoTestSupport
         return (pipeline, store, job)
     }
 
+    /// The channel's `language` reaches the stock search: a Spanish channel's footage is asked of
+    /// Pixabay in Spanish (`lang=es`), so its Spanish words find Spanish-tagged footage.
+    @Test func aSpanishChannelsFootageIsSearchedInSpanish() async throws {
+        let tools = try ToolRunner()
+        let key = "px-pipeline-0123456789abcdef"
+        let fake = try FakeStock(key: key)
+        let clip = dir.path("src-faro.mp4")
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "color=c=0x2050E0:s=1080x1920:r=25:d=2", "-pix_fmt", "yuv420p", clip])
+        fake.state.update { s in
+            s.files = ["faro.mp4": try! Data(contentsOf: URL(fileURLWithPath: clip))]
+            s.catalogue = [.init(id: 301, video: true, tags: ["faro"], author: "Luz", files: [(1080, 1920, "faro.mp4")], seconds: 2, language: "es")]
+        }
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.format = .short
+        channel.language = "es"
+        channel.services.images = .pixabay
+        var providers = ProvidersConfig()
+        providers.pixabay.baseURL = fake.baseURL + "/api"
+        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["PIXABAY_API_KEY": key]),
+                                        ledger: try SQLiteJobStore(path: dir.path("es.db")), configDirectory: dir.url,
+                                        stockCache: dir.url.appending(path: "stock"))
+        let source = try #require(try services.footageSource(for: channel))
+        let assets = try await source.footage(for: [FootageQuery(index: 0, text: "El faro de la costa.", topic: "faros", seconds: 2)], job: 1)
+        #expect(assets.first?.credit?.id == "301", "\(assets)")
+        #expect(fake.searches.first?.query["lang"] == "es", "\(fake.searches.map(\.query))")
+    }
+
     /// A short whose scenes come from Pexels (the loopback fake): a photo for the honey scene, a
     /// clip for the ocean one, both downloaded into the stock cache, recorded in the footage ledger
     /// and credited in the description; the video is made from them.

@@ -49,9 +49,9 @@ import YTAutoTestSupport
     }
 
     func source(_ search: any StockSearch, ledger: (any FootageLedger)?, cache: String = "cache", reuseDays: Int = 30,
-                clock: @escaping @Sendable () -> Date = Date.init) -> StockFootageSource {
-        StockFootageSource(search: search, cache: dir.url.appending(path: cache), channel: "facts", reuseDays: reuseDays, ledger: ledger,
-                           width: 1080, height: 1920, tools: tools, clock: clock)
+                language: String = "en", clock: @escaping @Sendable () -> Date = Date.init) -> StockFootageSource {
+        StockFootageSource(search: search, cache: dir.url.appending(path: cache), channel: "facts", language: language, reuseDays: reuseDays,
+                           ledger: ledger, width: 1080, height: 1920, tools: tools, clock: clock)
     }
 
     func pexels(_ fake: FakeStock, usage: Locked<[String]>? = nil, clock: @escaping @Sendable () -> Date = Date.init) -> PexelsSearch {
@@ -182,7 +182,7 @@ import YTAutoTestSupport
         try await stocked(fake)
         let wrong = PexelsSearch(baseURL: fake.baseURL, apiKey: "pk-wrong-key-123456")
         await #expect {
-            try await wrong.search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await wrong.search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.unauthorized" && e?.isRetryable == false && e?.message.contains("PEXELS_API_KEY") == true
@@ -191,21 +191,21 @@ import YTAutoTestSupport
         let now = Date()
         fake.state.update { $0.throttled = true }
         await #expect {
-            try await pexels(fake, clock: { now }).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await pexels(fake, clock: { now }).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.rate_limited" && e?.isRetryable == true && e?.retryAt == now.addingTimeInterval(600)
         }
         fake.state.update { $0.throttled = false; $0.failure = (502, "<html>Bad Gateway</html>") }
         await #expect {
-            try await pexels(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await pexels(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.server_error" && e?.isRetryable == true
         }
         fake.state.update { $0.failure = (200, "<html>a captive portal</html>") }
         await #expect {
-            try await pexels(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await pexels(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             (error as? ProviderError)?.code == "image.bad_response"
         }
@@ -216,15 +216,52 @@ import YTAutoTestSupport
         try await stocked(fake)
         fake.state.update { $0.remaining = 1 }
         let search = pexels(fake)
-        _ = try await search.search("lighthouse", kind: .clip, width: 1080, height: 1920)
+        _ = try await search.search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         let asked = fake.searches.count
         await #expect {
-            try await search.search("ocean", kind: .clip, width: 1080, height: 1920)
+            try await search.search("ocean", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.rate_limited" && e?.retryAt == Date(timeIntervalSince1970: Double(FakeStock.resetEpoch))
         }
         #expect(fake.searches.count == asked, "no request is sent once none remain")
+    }
+
+    // MARK: - The channel's language
+
+    /// A Spanish channel's scenes are searched in Spanish (Pexels' `locale`, Pixabay's `lang`):
+    /// their words are Spanish, and read as English they would find nothing. An English channel
+    /// asks for English.
+    @Test(arguments: ["pexels", "pixabay"]) func aChannelsFootageIsSearchedInItsLanguage(provider: String) async throws {
+        let fake = try FakeStock(key: Self.key)
+        try await stocked(fake)
+        fake.state.update { s in
+            s.catalogue.append(.init(id: 301, video: true, tags: ["faro", "mar"], author: "Luz", files: [(1080, 1920, "tall.mp4")],
+                                     seconds: 12, language: "es"))
+        }
+        let search: any StockSearch = provider == "pexels" ? pexels(fake) : pixabay(fake)
+        let assets = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX")
+            .footage(for: [scene(0, "El faro guardaba el mar.")], job: 9)
+        #expect(assets.map { $0.credit?.id } == ["301"] && assets.first?.credit?.author == "Luz")
+        let asked = try #require(fake.searches.first)
+        if provider == "pexels" {
+            #expect(asked.query["locale"] == "es-ES", "\(asked.query)")  // es-MX as the nearest locale Pexels has
+        } else {
+            #expect(asked.query["lang"] == "es", "\(asked.query)")
+        }
+        // English: en-US and en, and the Spanish search's cache is not the English one's.
+        let english = try await source(search, ledger: nil, cache: "cache-es").footage(for: [scene(0, "The lighthouse by the sea.")], job: 10)
+        #expect(english.first?.credit?.id != "301")
+        let last = try #require(fake.searches.last)
+        #expect(provider == "pexels" ? last.query["locale"] == "en-US" : last.query["lang"] == "en", "\(last.query)")
+    }
+
+    @Test func theLanguageIsAskedInTheFormEachProviderTakes() {
+        #expect(PexelsSearch.locale(for: "pt-BR") == "pt-BR" && PexelsSearch.locale(for: "PT-br") == "pt-BR")
+        #expect(PexelsSearch.locale(for: "ja") == "ja-JP" && PexelsSearch.locale(for: "zh-TW") == "zh-TW")
+        #expect(PexelsSearch.locale(for: "es-419") == "es-ES" && PexelsSearch.locale(for: "xx") == nil)
+        #expect(PixabaySearch.lang(for: "nb-NO") == "no" && PixabaySearch.lang(for: "ja-JP") == "ja")
+        #expect(PixabaySearch.lang(for: "EN") == "en" && PixabaySearch.lang(for: "ca") == nil)
     }
 
     // MARK: - Pixabay
@@ -252,7 +289,7 @@ import YTAutoTestSupport
         try await stocked(fake)
         let wrongKey = "px-wrong-key-abcdef"
         await #expect {
-            try await PixabaySearch(baseURL: fake.baseURL + "/api", apiKey: wrongKey).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await PixabaySearch(baseURL: fake.baseURL + "/api", apiKey: wrongKey).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             // Pixabay echoes the key in its 400: it must not reach the message.
@@ -262,7 +299,7 @@ import YTAutoTestSupport
         let now = Date()
         fake.state.update { $0.throttled = true }
         await #expect {
-            try await pixabay(fake, clock: { now }).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await pixabay(fake, clock: { now }).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.rate_limited" && e?.isRetryable == true && e?.retryAt == now.addingTimeInterval(42)
@@ -270,7 +307,7 @@ import YTAutoTestSupport
         }
         fake.state.update { $0.throttled = false; $0.failure = (400, "[ERROR 400] \"page\" is out of valid range.") }
         await #expect {
-            try await pixabay(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920)
+            try await pixabay(fake).search("lighthouse", kind: .clip, width: 1080, height: 1920, language: "en")
         } throws: { error in
             let e = error as? ProviderError
             return e?.code == "image.bad_request" && e?.isRetryable == false && e?.message.contains("out of valid range") == true

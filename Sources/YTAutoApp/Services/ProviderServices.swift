@@ -163,7 +163,8 @@ public struct ProviderServices: ServiceFactory {
         }
         // The channel's media library, if it has one, still gives the music.
         let music = channel.mediaLibrary.map { MediaLibrary(root: URL(fileURLWithPath: $0), tools: tools) }
-        return StockFootageSource(search: search, cache: stockCache, channel: channel.name, reuseDays: channel.footageReuseDays,
+        return StockFootageSource(search: search, cache: stockCache, channel: channel.name, language: channel.language,
+                                  reuseDays: channel.footageReuseDays,
                                   ledger: footageLedger, width: channel.format.width, height: channel.format.height, tools: tools,
                                   musicSource: music, clock: clock)
     }

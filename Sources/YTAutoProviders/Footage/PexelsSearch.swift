@@ -6,7 +6,8 @@ import YTAutoSupport
 ///
 /// - `GET {baseURL}/v1/videos/search` and `GET {baseURL}/v1/search` (photos) with `query`,
 ///   `orientation` (`landscape` or `portrait`, the format's), `size=medium` (Full HD videos,
-///   12 MP photos) and `per_page=15`; the key is the whole `Authorization` header (no `Bearer`).
+///   12 MP photos), `per_page=15` and `locale` (``locale(for:)``); the key is the whole
+///   `Authorization` header (no `Bearer`).
 /// - A video's rendition is the smallest `video/mp4` file that covers the format (``StockHit/rendition(_:covering:_:)``;
 ///   HLS entries, whose sizes are null, are skipped); a photo is downloaded as `src.original`.
 /// - Credit: "Video by NAME on Pexels" with the video's page, as Pexels' guidelines ask.
@@ -30,12 +31,25 @@ public struct PexelsSearch: StockSearch {
         self.requests = StockRequests(provider: "Pexels", key: apiKey, http: HTTP(family: .image, timeout: timeout), usage: usage, clock: clock)
     }
 
-    public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int) async throws -> [StockHit] {
+    /// The search locales Pexels documents (its default is `en-US`).
+    static let locales = ["en-US", "pt-BR", "es-ES", "ca-ES", "de-DE", "it-IT", "fr-FR", "sv-SE", "id-ID", "pl-PL", "ja-JP", "zh-TW",
+                          "zh-CN", "ko-KR", "th-TH", "nl-NL", "hu-HU", "vi-VN", "cs-CZ", "da-DK", "fi-FI", "uk-UA", "el-GR", "ro-RO",
+                          "nb-NO", "sk-SK", "tr-TR", "ru-RU"]
+
+    /// The Pexels locale for a BCP-47 tag: the tag itself when Pexels has it (`pt-BR`), else
+    /// Pexels' locale of the same language (`es-MX` searches as `es-ES`); nil when it has none.
+    static func locale(for tag: String) -> String? {
+        if let exact = locales.first(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) { return exact }
+        let language = tag.split(separator: "-").first.map { $0.lowercased() } ?? ""
+        return locales.first { $0.hasPrefix(language + "-") }
+    }
+
+    public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit] {
         var q = URLComponents()
         q.queryItems = [
             URLQueryItem(name: "query", value: terms), URLQueryItem(name: "orientation", value: height > width ? "portrait" : "landscape"),
             URLQueryItem(name: "size", value: "medium"), URLQueryItem(name: "per_page", value: "15"),
-        ]
+        ] + (Self.locale(for: language).map { [URLQueryItem(name: "locale", value: $0)] } ?? [])
         let path = kind == .clip ? "/v1/videos/search" : "/v1/search"
         let reply = try await requests.get(baseURL + path + "?" + (q.percentEncodedQuery ?? ""), headers: [("Authorization", requests.key)],
                                            reset: { r in r.header("X-Ratelimit-Reset").flatMap { Double($0) }.map(Date.init(timeIntervalSince1970:)) },

@@ -4,8 +4,9 @@ import YTAutoCore
 /// Pixabay's search API (https://pixabay.com/api/docs/), for ``StockFootageSource``.
 ///
 /// - `GET {baseURL}/videos/` and `GET {baseURL}/` (photos, `image_type=photo`, `orientation`
-///   `horizontal` or `vertical`) with `q` (at most 100 characters), `safesearch`, `per_page=20`;
-///   the key is the `key` query parameter, so no URL is ever put in a message.
+///   `horizontal` or `vertical`) with `q` (at most 100 characters), `safesearch`, `per_page=20`
+///   and `lang` (``lang(for:)``); the key is the `key` query parameter, so no URL is ever put in
+///   a message.
 /// - A video's rendition is the smallest of `large`, `medium`, `small`, `tiny` that covers the
 ///   format (an empty `large`, as Pixabay sends when it has none, is skipped); videos have no
 ///   orientation filter, so the choice prefers the format's. A photo is `fullHDURL` when the key
@@ -33,12 +34,25 @@ public struct PixabaySearch: StockSearch {
         self.requests = StockRequests(provider: "Pixabay", key: apiKey, http: HTTP(family: .image, timeout: timeout), usage: usage, clock: clock)
     }
 
-    public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int) async throws -> [StockHit] {
+    /// The search languages Pixabay documents (its default is `en`).
+    static let languages: Set<String> = ["cs", "da", "de", "en", "es", "fr", "id", "it", "hu", "nl", "no", "pl", "pt", "ro", "sk", "fi",
+                                         "sv", "tr", "vi", "th", "bg", "ru", "el", "ja", "ko", "zh"]
+
+    /// Pixabay's `lang` for a BCP-47 tag: its primary language (Norwegian Bokmål and Nynorsk as
+    /// `no`); nil when Pixabay has none.
+    static func lang(for tag: String) -> String? {
+        let language = tag.split(separator: "-").first.map { $0.lowercased() } ?? ""
+        let code = ["nb": "no", "nn": "no"][language] ?? language
+        return languages.contains(code) ? code : nil
+    }
+
+    public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit] {
         var q = URLComponents()
         var items = [
             URLQueryItem(name: "key", value: requests.key), URLQueryItem(name: "q", value: String(terms.prefix(100))),
             URLQueryItem(name: "safesearch", value: safeSearch ? "true" : "false"), URLQueryItem(name: "per_page", value: "20"),
         ]
+        if let lang = Self.lang(for: language) { items.append(URLQueryItem(name: "lang", value: lang)) }
         if kind == .image {
             items += [URLQueryItem(name: "image_type", value: "photo"),
                       URLQueryItem(name: "orientation", value: height > width ? "vertical" : "horizontal")]

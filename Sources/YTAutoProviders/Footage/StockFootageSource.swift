@@ -43,7 +43,10 @@ public protocol StockSearch: Sendable {
     var provider: String { get }
     /// The hits for `terms`, best first as the provider ranks them, each with the rendition
     /// nearest above `width`×`height`. `orientation` is asked of the provider where it can filter by it.
-    func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int) async throws -> [StockHit]
+    /// `language` is the BCP-47 tag the terms are written in (the channel's `language`), told to
+    /// the provider in the form it takes, where it takes that language; otherwise the provider's
+    /// default (English) is left to apply.
+    func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit]
 }
 
 /// Scenes' footage from a stock provider (`images: pexels` or `images: pixabay`).
@@ -52,6 +55,9 @@ public protocol StockSearch: Sendable {
 ///   asked for one a sentence, ``Script/visuals``), then up to three of the narration's most
 ///   specific words (``FootageWords/searchTerms(_:limit:)``), then its single most specific word,
 ///   then the topic's words. Videos are searched first, photos next, for each.
+/// - **Language**: the searches are made in the channel's `language` (Pexels' `locale`,
+///   Pixabay's `lang`), since the terms come from its script: a Spanish script's words searched as
+///   English find little or the wrong thing.
 /// - **Choice**: the provider's order, preferring the format's orientation and a clip at least
 ///   as long as the scene (a shorter one loops). Never a hit the channel used in the last
 ///   `footage_reuse_days` days in another job (``FootageLedger``), nor one already in this video.
@@ -70,6 +76,8 @@ public struct StockFootageSource: FootageSource {
     let search: any StockSearch
     let cache: URL
     let channel: String
+    /// The channel's language (a BCP-47 tag), which its scripts and so the search terms are in.
+    let language: String
     let reuseDays: Int
     let ledger: (any FootageLedger)?
     let width: Int
@@ -85,13 +93,14 @@ public struct StockFootageSource: FootageSource {
     ///   - width, height: the video's format; renditions are chosen to cover it.
     ///   - musicSource: where the music bed comes from (the channel's media library), if anywhere.
     public init(
-        search: any StockSearch, cache: URL, channel: String, reuseDays: Int, ledger: (any FootageLedger)?, width: Int, height: Int,
-        tools: ToolRunner, musicSource: (any FootageSource)? = nil, timeout: Duration = .seconds(600),
+        search: any StockSearch, cache: URL, channel: String, language: String = "en", reuseDays: Int, ledger: (any FootageLedger)?,
+        width: Int, height: Int, tools: ToolRunner, musicSource: (any FootageSource)? = nil, timeout: Duration = .seconds(600),
         clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.search = search
         self.cache = cache
         self.channel = channel
+        self.language = language
         self.reuseDays = reuseDays
         self.ledger = ledger
         self.width = width
@@ -173,14 +182,14 @@ public struct StockFootageSource: FootageSource {
 
     /// A search, from the cache when it was made less than ``searchLifetime`` ago.
     func cachedSearch(_ terms: String, kind: FootageAsset.Kind) async throws -> [StockHit] {
-        let name = Checksum.sha256Hex("\(search.provider)|\(kind.rawValue)|\(terms)|\(width)x\(height)")
+        let name = Checksum.sha256Hex("\(search.provider)|\(kind.rawValue)|\(terms)|\(width)x\(height)" + (language == "en" ? "" : "|\(language)"))
         let file = cache.appending(path: "search").appending(path: "\(search.provider.lowercased())-\(name.prefix(24)).json")
         if let made = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.modificationDate] as? Date,
            clock().timeIntervalSince(made) < Self.searchLifetime, made <= clock(),
            let hits = try? JSONDecoder().decode([StockHit].self, from: Data(contentsOf: file)) {
             return hits
         }
-        let hits = try await search.search(terms, kind: kind, width: width, height: height)
+        let hits = try await search.search(terms, kind: kind, width: width, height: height, language: language)
         try await Files.write(try JSONEncoder().encode(hits), to: file.path)
         return hits
     }
