@@ -158,10 +158,18 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         var log = logger
         log[metadataKey: "worker"] = "\(registration.id)"
         defer { Task(executorPreference: thread) { [store] in try? await store.deregisterWorker(registration) } }
-        guard let lease = try await store.lease(
-            worker: registration.id, channels: nil, kind: pipeline.kind, pipeline: pipelineName,
-            duration: configuration.leaseDuration, only: jobID)
-        else {
+        let leased: Lease?
+        do {
+            leased = try await store.lease(
+                worker: registration.id, channels: nil, kind: pipeline.kind, pipeline: pipelineName,
+                duration: configuration.leaseDuration, only: jobID)
+        } catch {
+            // No answer: the server may have committed the lease and lost only its reply. This run's
+            // registration is its own and this was its only lease call, so a lease it holds is that one.
+            guard let found = await leaseAfterLostAnswer(worker: registration.id, jobID: jobID, log: log) else { throw error }
+            leased = found
+        }
+        guard let lease = leased else {
             throw JobStoreError.invalidArgument("job \(jobID) is not queued and due, so it cannot be run now")
         }
         var jobLog = log
@@ -299,6 +307,21 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             launch(lease, control: control, log: log)
         }
         await handBackLost(found.handBack, why: "with no free slot", log: log)
+    }
+
+    /// After `run-once`'s lease call failed without an answer: the job's lease if the store says
+    /// `worker` holds it (renewed, as it was taken a while ago), asked a few times while the store
+    /// is unreachable; nil if it holds none (nothing was leased) or the store cannot say.
+    private func leaseAfterLostAnswer(worker: String, jobID: Int64, log: Logger) async -> Lease? {
+        for pause in [0, 1, 2, 4] as [Int64] {
+            try? await Task.sleep(for: .seconds(pause))
+            guard let held = try? await store.leases(heldBy: worker) else { continue }
+            guard let lease = held.first(where: { $0.jobID == jobID }),
+                  (try? await store.heartbeat(lease, duration: configuration.leaseDuration)) != nil else { return nil }
+            log.warning("found the lease whose answer was lost; running its job", metadata: ["job_id": "\(jobID)", "attempt": "\(lease.attempt)"])
+            return lease
+        }
+        return nil
     }
 
     /// Hands back leases whose answer was lost, without spending their attempts. One that cannot

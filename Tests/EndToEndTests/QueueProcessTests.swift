@@ -136,6 +136,33 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
         #expect(exit.stderr.contains("found a lease whose answer was lost"), "\(exit.stderr.suffix(3_000))")
     }
 
+    /// `run-once` whose lease's answer is lost after the server committed it runs the job all the
+    /// same, in the attempt it holds, instead of failing and leaving the job `running` under its
+    /// lease until that expires: its registration is its own, so a lease it holds is that one.
+    @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
+    func runOnceRunsTheJobWhoseLeaseAnswerWasLost() async throws {
+        let server = try await PostgresServer.server()
+        let direct = try await server.createDatabase(prefix: "lost1")
+        let store = try await ProcessEngine.open(direct)
+        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        defer { proxy.shutdown() }
+        let proxied = direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/")
+        try #require(proxied != direct)
+        try "channels:\n  - name: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        proxy.dropAnswer(toStatementContaining: "FOR UPDATE OF jobs SKIP LOCKED")
+        let r = try await run("ytauto", ["run-once", "facts", "--topic", "a lost answer", "--synthetic-stage-ms", "0"], cwd: dir.url,
+                              environment: ["YTAUTO_DB": proxied, "YTAUTO_CONFIG": dir.path("ytauto.yaml")])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr.suffix(3_000))")
+        #expect(proxy.droppedAnswers == 1, "no answer was withheld")
+        #expect(r.stderr.contains("found the lease whose answer was lost"), "\(r.stderr.suffix(3_000))")
+        // "job N: channel facts, topic …"
+        let id = try #require(r.stdout.split(separator: "\n").first.flatMap { $0.split(separator: " ").dropFirst().first }
+            .flatMap { Int64($0.dropLast()) })
+        let job = try #require(try await store.job(id: id))
+        #expect(job.topic == "a lost answer" && job.state == .succeeded, "\(job.state) \(job.lastErrorMessage ?? "")")
+        #expect(try await store.attempts(jobID: job.id).map(\.outcome) == [.succeeded])
+    }
+
     /// A worker process killed with SIGKILL while it holds two jobs: the next reclaim finds it dead
     /// by its lock (on SQLite the kernel dropped its flock and the file stays; on PostgreSQL the
     /// server ended its session and the advisory lock with it), frees the job with attempts left to run
