@@ -254,6 +254,14 @@ import YTAutoTestSupport
         #expect(english.first?.credit?.id != "301")
         let last = try #require(fake.searches.last)
         #expect(provider == "pexels" ? last.query["locale"] == "en-US" : last.query["lang"] == "en", "\(last.query)")
+
+        // The script's visual is English (its writer is asked for English) even on a Spanish channel.
+        var withVisual = scene(0, "Los barcos volvían al puerto.")
+        withVisual.visual = "Stormy lighthouse"
+        let visual = try await source(search, ledger: nil, cache: "cache-es", language: "es").footage(for: [withVisual], job: 11)
+        #expect(visual.first?.matched == ["stormy", "lighthouse"], "\(visual)")
+        let asked2 = try #require(fake.searches.last)
+        #expect(provider == "pexels" ? asked2.query["locale"] == "en-US" : asked2.query["lang"] == "en", "\(asked2.query)")
     }
 
     @Test func theLanguageIsAskedInTheFormEachProviderTakes() {

@@ -43,7 +43,7 @@ public protocol StockSearch: Sendable {
     var provider: String { get }
     /// The hits for `terms`, best first as the provider ranks them, each with the rendition
     /// nearest above `width`×`height`. `orientation` is asked of the provider where it can filter by it.
-    /// `language` is the BCP-47 tag the terms are written in (the channel's `language`), told to
+    /// `language` is the BCP-47 tag the terms are written in (``StockFootageSource``), told to
     /// the provider in the form it takes, where it takes that language; otherwise the provider's
     /// default (English) is left to apply.
     func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit]
@@ -55,9 +55,10 @@ public protocol StockSearch: Sendable {
 ///   asked for one a sentence, ``Script/visuals``), then up to three of the narration's most
 ///   specific words (``FootageWords/searchTerms(_:limit:)``), then its single most specific word,
 ///   then the topic's words. Videos are searched first, photos next, for each.
-/// - **Language**: the searches are made in the channel's `language` (Pexels' `locale`,
-///   Pixabay's `lang`), since the terms come from its script: a Spanish script's words searched as
-///   English find little or the wrong thing.
+/// - **Language**: the narration's and the topic's words are searched in the channel's
+///   `language` (Pexels' `locale`, Pixabay's `lang`): a Spanish script's words searched as English
+///   find little or the wrong thing. The script's visuals are searched in English, the language
+///   its writer is asked to write them in.
 /// - **Choice**: the provider's order, preferring the format's orientation and a clip at least
 ///   as long as the scene (a shorter one loops). Never a hit the channel used in the last
 ///   `footage_reuse_days` days in another job (``FootageLedger``), nor one already in this video.
@@ -143,8 +144,7 @@ public struct StockFootageSource: FootageSource {
     /// The searches for a scene, most specific first, each once: the script's visual for it
     /// (as written, at most six words), then its narration's words, then the topic's.
     static func queries(for scene: FootageQuery) -> [[String]] {
-        let visual = (scene.visual ?? "").lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") })
-            .prefix(6).map(String.init)
+        let visual = visualTerms(scene)
         let said = FootageWords.searchTerms(scene.text)
         let longest = FootageWords.searchTerms(scene.text, limit: 1)
         let topic = FootageWords.searchTerms(scene.topic)
@@ -153,11 +153,20 @@ public struct StockFootageSource: FootageSource {
         return out
     }
 
+    /// The script's visual for the scene as search words (at most six). The script's writer is
+    /// asked for them in English whatever the channel's language (``ScriptPrompt``).
+    static func visualTerms(_ scene: FootageQuery) -> [String] {
+        (scene.visual ?? "").lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") }).prefix(6).map(String.init)
+    }
+
     func choose(for scene: FootageQuery, taken: Set<String>, usedBefore: Int) async throws -> (hit: StockHit, terms: [String]) {
         let queries = Self.queries(for: scene)
+        let visual = Self.visualTerms(scene)
         for terms in queries {
+            // The visual is English; the narration's and the topic's words are in the channel's language.
+            let language = !visual.isEmpty && terms == visual ? "en" : self.language
             for kind in [FootageAsset.Kind.clip, .image] {
-                let hits = try await cachedSearch(terms.joined(separator: " "), kind: kind)
+                let hits = try await cachedSearch(terms.joined(separator: " "), kind: kind, language: language)
                 if let hit = Self.best(hits, for: scene, taken: taken, width: width, height: height) { return (hit, terms) }
             }
         }
@@ -181,7 +190,7 @@ public struct StockFootageSource: FootageSource {
     }
 
     /// A search, from the cache when it was made less than ``searchLifetime`` ago.
-    func cachedSearch(_ terms: String, kind: FootageAsset.Kind) async throws -> [StockHit] {
+    func cachedSearch(_ terms: String, kind: FootageAsset.Kind, language: String) async throws -> [StockHit] {
         let name = Checksum.sha256Hex("\(search.provider)|\(kind.rawValue)|\(terms)|\(width)x\(height)" + (language == "en" ? "" : "|\(language)"))
         let file = cache.appending(path: "search").appending(path: "\(search.provider.lowercased())-\(name.prefix(24)).json")
         if let made = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.modificationDate] as? Date,
