@@ -71,7 +71,8 @@ public struct JobFolders: Sendable, Hashable {
 /// differ between hosts sharing the folder) was stopped and its work never returned. Its job then
 /// fails ``WorkFolderStuckError`` (`work.stuck`, not retried), naming that run, instead of waiting
 /// a minute at a time forever. Since when is the lock file's modification time, which its holder
-/// set by writing itself in. (Workers sharing a `work_dir` should share `--stage-timeout` too.)
+/// set by writing itself in; a lock file with no holder's text is only busy. (Workers sharing a
+/// `work_dir` should share `--stage-timeout` too.)
 public enum WorkFolderLock {
     /// Runs `body` holding the lock of `folder` (which must exist), or throws
     /// ``WorkFolderBusyError``, or ``WorkFolderStuckError`` if the holder has held it for longer
@@ -90,11 +91,13 @@ public enum WorkFolderLock {
             let code = errno
             guard code == EWOULDBLOCK || code == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO) }
             guard ContinuousClock.now < deadline else {
-                let since = heldSince(fd)
-                if let limit = stuckAfter, let since, Date().timeIntervalSince(since) > limit.seconds + WorkFolderStuckError.margin {
-                    throw WorkFolderStuckError(stage: stage, folder: folder.path, holder: holder(fd), since: since, stageTimeout: limit)
+                // Stuck only when the holder wrote itself in: a file with no text (a holder of an
+                // older ytauto) keeps an earlier holder's time.
+                let (holder, since) = (holder(fd), heldSince(fd))
+                if let limit = stuckAfter, holder != nil, let since, Date().timeIntervalSince(since) > limit.seconds + WorkFolderStuckError.margin {
+                    throw WorkFolderStuckError(stage: stage, folder: folder.path, holder: holder, since: since, stageTimeout: limit)
                 }
-                throw WorkFolderBusyError(stage: stage, folder: folder.path, holder: holder(fd),
+                throw WorkFolderBusyError(stage: stage, folder: folder.path, holder: holder,
                                           retryAt: Date().addingTimeInterval(WorkFolderBusyError.wait))
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -103,7 +106,8 @@ public enum WorkFolderLock {
         // Written over the last holder's text, then cut to length: a reader never sees it empty.
         // (Best effort on a folder shared between hosts: another host may read a cached older text.)
         let written = me.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
-        if written > 0 { _ = ftruncate(fd, off_t(written)) }
+        // Its modification time is the holder's start (``heldSince(_:)``), written or not (a full disk).
+        if written > 0 { _ = ftruncate(fd, off_t(written)) } else { _ = futimens(fd, nil) }
         return try await body()
     }
 

@@ -316,8 +316,14 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         for pause in [0, 1, 2, 4] as [Int64] {
             try? await Task.sleep(for: .seconds(pause))
             guard let held = try? await store.leases(heldBy: worker) else { continue }
-            guard let lease = held.first(where: { $0.jobID == jobID }),
-                  (try? await store.heartbeat(lease, duration: configuration.leaseDuration)) != nil else { return nil }
+            guard let lease = held.first(where: { $0.jobID == jobID }) else { return nil }
+            do {
+                _ = try await store.heartbeat(lease, duration: configuration.leaseDuration)
+            } catch is LeaseLost {
+                return nil
+            } catch {
+                continue  // no answer again: asked again
+            }
             log.warning("found the lease whose answer was lost; running its job", metadata: ["job_id": "\(jobID)", "attempt": "\(lease.attempt)"])
             return lease
         }
@@ -579,10 +585,11 @@ extension QueueWorker {
             var wait = first
             while true {
                 do { try await Task.sleep(for: wait) } catch { return }
+                guard !Task.isCancelled else { return }  // it returned as the sleep ended
                 log.error("""
                     stage stopped at its --stage-timeout has not returned: its work ignores the stop and holds the job's \
-                    work folder, so the job's next run waits for it (and fails work.stuck once it has waited longer than \
-                    --stage-timeout); restarting this worker ends it
+                    work folder, so the job's next run waits for it (and fails work.stuck once the folder has been held \
+                    for longer than --stage-timeout and 10 minutes); restarting this worker ends it
                     """, metadata: ["process": "\(getpid())", "seconds_since_stop": "\(Int((ContinuousClock.now - stopped).seconds))"])
                 wait = every
             }

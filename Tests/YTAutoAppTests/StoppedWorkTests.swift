@@ -59,6 +59,9 @@ import YTAutoWorker
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
         let gate = DispatchSemaphore(value: 0)
+        var opened = false
+        // A failed expectation that throws must not leave the stage's thread blocked.
+        defer { if !opened { gate.signal() } }
         let lines = Lines()
         var configuration = QueueWorkerConfiguration()
         configuration.concurrency = 1
@@ -77,6 +80,7 @@ import YTAutoWorker
         #expect(lines.count(.notice, containing: "returned at last") == 0)
 
         gate.signal()
+        opened = true
         #expect(await eventually(timeout: .seconds(20)) { lines.count(.notice, containing: "returned at last") == 1 })
         // Once it has returned, no more reports.
         let reports = lines.count(.error, containing: stillRuns)

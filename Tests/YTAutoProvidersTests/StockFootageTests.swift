@@ -243,13 +243,19 @@ import YTAutoTestSupport
         let assets = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX")
             .footage(for: [scene(0, "El faro guardaba el mar.")], job: 9)
         #expect(assets.map { $0.credit?.id } == ["301"] && assets.first?.credit?.author == "Luz")
-        let asked = try #require(fake.searches.first)
+        let spanish = try #require(fake.searches.first)
         if provider == "pexels" {
-            #expect(asked.query["locale"] == "es-ES", "\(asked.query)")  // es-MX as the nearest locale Pexels has
+            #expect(spanish.query["locale"] == "es-ES", "\(spanish.query)")  // es-MX as the nearest locale Pexels has
         } else {
-            #expect(asked.query["lang"] == "es", "\(asked.query)")
+            #expect(spanish.query["lang"] == "es", "\(spanish.query)")
         }
-        // English: en-US and en, and the Spanish search's cache is not the English one's.
+        // The same words again in Spanish come from the cache; in English they are asked anew (and find nothing).
+        let asked = fake.searches.count
+        _ = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX").footage(for: [scene(0, "El faro guardaba el mar.")], job: 12)
+        #expect(fake.searches.count == asked)
+        _ = try? await source(search, ledger: nil, cache: "cache-es").footage(for: [scene(0, "El faro guardaba el mar.")], job: 13)
+        #expect(fake.searches.count > asked)
+        // English: en-US and en.
         let english = try await source(search, ledger: nil, cache: "cache-es").footage(for: [scene(0, "The lighthouse by the sea.")], job: 10)
         #expect(english.first?.credit?.id != "301")
         let last = try #require(fake.searches.last)

@@ -54,7 +54,7 @@ final class StageProgress: Sendable {
         Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
-                guard let self else { return }
+                guard let self, !Task.isCancelled else { return }
                 self.state.withLock { s in
                     if let c = s.current {
                         let d = s.detail.isEmpty ? "" : " (\(s.detail))"
@@ -72,7 +72,10 @@ final class StageProgress: Sendable {
 
     func finish() {
         state.withLock { s in
+            // Nothing is drawn again once the line is cleared, even by a tick under way.
+            s.current = nil
             s.ticker?.cancel()
+            s.ticker = nil
             if tty { write("\r\u{1B}[2K") }
         }
     }

@@ -123,12 +123,13 @@ public protocol ConsoleStore: OperatorStore {
     /// PostgreSQL, on any host): read it before reading what to show.
     var changeSequence: UInt64 { get }
 
-    /// Returns once ``changeSequence`` moved past `seen` (a stage recorded, a job queued, leased or
-    /// ended), or after `timeout`. No polling: SQLite's change word (a futex shared through
-    /// `<db>-wake`, moved by every write transaction), PostgreSQL's `LISTEN`.
+    /// Returns once ``changeSequence`` moved past `seen` (a stage recorded, a job queued, and on
+    /// SQLite any write: a lease, a job's end), or after `timeout`. No polling: SQLite's change
+    /// word (a futex shared through `<db>-wake`, moved by every write transaction), PostgreSQL's
+    /// `LISTEN` (see ``changesIncludeJobEnds``).
     func waitForChange(seen: UInt64, timeout: Duration) async
 
-    /// Whether a job's end (succeeded, failed, queued again, cancelled) moves ``changeSequence``.
+    /// Whether a job's end (succeeded, failed, cancelled) moves ``changeSequence``.
     /// On SQLite it does (every write transaction does). On PostgreSQL it does not: a notification
     /// at every completion would serialize the workers' commits (PostgreSQL takes one lock for
     /// every committing transaction that notifies), so whoever must see ends reads the running jobs.
