@@ -240,8 +240,9 @@ import YTAutoTestSupport
                                      seconds: 12, language: "es"))
         }
         let search: any StockSearch = provider == "pexels" ? pexels(fake) : pixabay(fake)
+        // Its common words are Spanish ones ("mientras", "tanto"), so its searched words are "faro guardaba mar".
         let assets = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX")
-            .footage(for: [scene(0, "El faro guardaba el mar.")], job: 9)
+            .footage(for: [scene(0, "Mientras tanto, el faro guardaba el mar.")], job: 9)
         #expect(assets.map { $0.credit?.id } == ["301"] && assets.first?.credit?.author == "Luz")
         let spanish = try #require(fake.searches.first)
         if provider == "pexels" {
@@ -335,6 +336,10 @@ import YTAutoTestSupport
         #expect(FootageWords.searchTerms("An octopus's three hearts don't stop.") == ["octopus", "three", "hearts"])
         #expect(FootageWords.searchTerms("Quiet.", limit: 1) == ["quiet"])
         #expect(FootageWords.searchTerms("It is so.").isEmpty)
+        // In the channel's language: Spanish common words (and a call to action's) are not searched.
+        #expect(FootageWords.searchTerms("Y después, mientras tanto, el faro siempre brillaba.", language: "es-MX") == ["faro", "brillaba"])
+        #expect(FootageWords.searchTerms("Suscríbete también al canal.", language: "es").isEmpty)
+        #expect(FootageWords.searchTerms("mientras", language: "en") == ["mientras"])
         // Nothing to search in the sentence: the topic's words.
         #expect(StockFootageSource.queries(for: scene(0, "It is so.")) == [["lighthouses", "matter"]])
         #expect(StockFootageSource.queries(for: scene(0, "Another lighthouse warned the ships."))

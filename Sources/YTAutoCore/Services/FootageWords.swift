@@ -30,10 +30,29 @@ public enum FootageWords {
         "follow", "subscribe", "comment", "share", "channel", "video", "watch",
     ]
 
+    /// Spanish words too common to show anything, and a call to action's.
+    public static let spanishStopWords: Set<String> = [
+        "que", "los", "las", "del", "por", "con", "una", "uno", "unos", "unas", "para", "como", "pero", "sus", "más", "mas", "este",
+        "esta", "esto", "estos", "estas", "ese", "esa", "eso", "esos", "esas", "aquel", "aquella", "cuando", "donde", "porque",
+        "también", "siempre", "después", "antes", "mientras", "entre", "sobre", "desde", "hasta", "muy", "todo", "toda", "todos",
+        "todas", "nunca", "cada", "otro", "otra", "otros", "otras", "puede", "pueden", "podía", "tiene", "tienen", "tenía", "había",
+        "hay", "son", "era", "eran", "fue", "fueron", "ser", "sido", "estar", "está", "están", "estaba", "nos", "les", "sin", "aún",
+        "ahora", "entonces", "así", "algo", "nada", "mucho", "mucha", "muchos", "muchas", "poco", "tan", "tanto", "solo", "sólo",
+        "bien", "hace", "hacer", "dice", "dijo", "cual", "cuál", "quien", "quién", "qué", "cómo", "dónde", "cuándo", "usted",
+        "ustedes", "nosotros", "ellos", "ellas", "él", "ella", "mismo", "misma", "sea", "según", "durante", "incluso", "además",
+        "sígueme", "síguenos", "sigue", "suscríbete", "suscribete", "comenta", "comparte", "canal", "vídeo", "video", "dale",
+    ]
+
+    /// The common words of a language (its primary subtag): English's for a language without a list.
+    public static func stopWords(forLanguage tag: String) -> Set<String> {
+        tag.split(separator: "-").first?.lowercased() == "es" ? spanishStopWords : stopWords
+    }
+
     /// Up to `limit` words of `text` to search a stock provider with: the longest words that are
-    /// not common ones (the most specific, "lighthouse" before "light"), kept in the order the
-    /// sentence says them, each once, in lower case.
-    public static func searchTerms(_ text: String, limit: Int = 3) -> [String] {
+    /// not common ones in `language` (a BCP-47 tag; the most specific, "lighthouse" before
+    /// "light"), kept in the order the sentence says them, each once, in lower case.
+    public static func searchTerms(_ text: String, limit: Int = 3, language: String = "en") -> [String] {
+        let common = stopWords(forLanguage: language)
         var seen = Set<String>()
         // A possessive is its noun ("octopus's" → "octopus"); other contractions ("don't") say nothing to search.
         let words = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
@@ -42,7 +61,7 @@ public enum FootageWords {
                 let w = word.trimmingCharacters(in: CharacterSet(charactersIn: "'"))
                 return w.hasSuffix("'s") ? String(w.dropLast(2)) : w
             }
-            .filter { $0.count >= 3 && !$0.contains("'") && !stopWords.contains($0) && $0.contains(where: \.isLetter) && seen.insert($0).inserted }
+            .filter { $0.count >= 3 && !$0.contains("'") && !common.contains($0) && $0.contains(where: \.isLetter) && seen.insert($0).inserted }
         let kept = Set(words.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }
             .prefix(limit).map(\.offset))
         return words.enumerated().filter { kept.contains($0.offset) }.map(\.element)

@@ -143,11 +143,11 @@ public struct StockFootageSource: FootageSource {
 
     /// The searches for a scene, most specific first, each once: the script's visual for it
     /// (as written, at most six words), then its narration's words, then the topic's.
-    static func queries(for scene: FootageQuery) -> [[String]] {
+    static func queries(for scene: FootageQuery, language: String = "en") -> [[String]] {
         let visual = visualTerms(scene)
-        let said = FootageWords.searchTerms(scene.text)
-        let longest = FootageWords.searchTerms(scene.text, limit: 1)
-        let topic = FootageWords.searchTerms(scene.topic)
+        let said = FootageWords.searchTerms(scene.text, language: language)
+        let longest = FootageWords.searchTerms(scene.text, limit: 1, language: language)
+        let topic = FootageWords.searchTerms(scene.topic, language: language)
         var out: [[String]] = []
         for q in [visual, said, longest, topic] where !q.isEmpty && !out.contains(q) { out.append(q) }
         return out
@@ -160,7 +160,7 @@ public struct StockFootageSource: FootageSource {
     }
 
     func choose(for scene: FootageQuery, taken: Set<String>, usedBefore: Int) async throws -> (hit: StockHit, terms: [String]) {
-        let queries = Self.queries(for: scene)
+        let queries = Self.queries(for: scene, language: language)
         let visual = Self.visualTerms(scene)
         for terms in queries {
             // The visual is English; the narration's and the topic's words are in the channel's language.
