@@ -121,6 +121,18 @@ import YTAutoCore
         #expect(again.run == [key(4, 3)])
     }
 
+    /// A worker that is never in doubt does not keep every lease it let go: past
+    /// ``LeaseDoubt/remembered`` the oldest is forgotten (it expired long since), the newest kept.
+    @Test func onlyTheNewestLetGoLeasesAreRemembered() throws {
+        let n = Int64(LeaseDoubt.remembered)
+        let found = try settled(after: { d in
+            for job in 1...(n + 1) { d.jobEnded(key(job), outcome: .letGo) }
+            d.callBegan()
+            d.callEnded(inDoubt: true)
+        }, held: [key(1), key(2), key(n + 1)])
+        #expect(found.run == [key(1)], "the oldest forgotten; the second and the newest still let go")
+    }
+
     /// A hand-back that failed without an answer raises the doubt again.
     @Test func aFailedHandBackIsLookedForAgain() throws {
         let found = try settled(after: { $0.callBegan(); $0.callEnded(inDoubt: true) }, held: [key(1), key(2)], free: 0)

@@ -42,6 +42,12 @@ public struct LeaseDoubt: Sendable, Hashable {
     private var changes: UInt64 = 0
     private var inDoubt = false
     private var letGo: Set<LeaseKey> = []
+    /// ``letGo`` in the order they were let go, to forget the oldest past ``remembered``.
+    private var letGoOrder: [LeaseKey] = []
+    /// How many let-go leases are remembered. An older one expired long ago (a lease lasts
+    /// seconds to minutes, and letting one go is rare), so the store cannot show it held by this
+    /// worker any more; without a bound a worker that is never in doubt would keep every one.
+    public static let remembered = 1_024
 
     public init() {}
 
@@ -70,10 +76,18 @@ public struct LeaseDoubt: Sendable, Hashable {
         switch outcome {
         case .recorded: break
         case .inDoubt:
-            letGo.insert(lease)
+            remember(lease)
             inDoubt = true
         case .letGo:
-            letGo.insert(lease)
+            remember(lease)
+        }
+    }
+
+    private mutating func remember(_ lease: LeaseKey) {
+        guard letGo.insert(lease).inserted else { return }
+        letGoOrder.append(lease)
+        if letGoOrder.count > Self.remembered {
+            letGo.remove(letGoOrder.removeFirst())
         }
     }
 
@@ -91,6 +105,7 @@ public struct LeaseDoubt: Sendable, Hashable {
         guard callsUnderWay == 0, changes == mark else { return nil }
         inDoubt = false
         letGo.formIntersection(held)
+        letGoOrder.removeAll { !letGo.contains($0) }
         let lost = held.filter { !running.contains($0.jobID) && !letGo.contains($0) }
         let n = max(0, min(freeSlots, lost.count))
         return (Array(lost.prefix(n)), Array(lost.dropFirst(n)))
