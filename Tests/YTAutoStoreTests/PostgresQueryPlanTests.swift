@@ -57,7 +57,7 @@ struct PostgresQueryPlanTests {
     /// Runs `query` under `EXPLAIN (ANALYZE, BUFFERS)` on a store of the fixture: its plan's lines.
     static func explain(_ query: PostgresQuery) async throws -> [String] {
         let store = try await PostgresJobStore(url: try await fixture.value.get(), migrate: false)
-        defer { Task { try? await store.close() } }
+        defer { store.close() }  // synchronous: closed before the plan is returned
         let rows = try await store.pool.query(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, binds: query.binds))
         return try rows.map { try $0.required("QUERY PLAN", $0.string) }
     }
