@@ -190,7 +190,7 @@ struct PostgresQueryPlanTests {
             _ = try await store.stageDurations(since: day, limit: 50)
             _ = try await store.leaseWaits(since: day, limit: 50)
         }
-        try await store.close()
+        store.close()
         #expect(plans.count > 20, "auto_explain logged \(plans.count) statements")
         for (statement, plan) in plans {
             let text = plan.joined(separator: "\n")
