@@ -29,6 +29,17 @@ extension PostgresJobStore: FootageLedger {
             """) != nil
     }
 
+    /// Every key in one statement.
+    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
+        let unique = Set(keys).sorted()  // a statement may not change one row twice
+        guard !unique.isEmpty else { return }
+        _ = try await pool.query("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now)
+            INSERT INTO footage_uses (channel, asset, job_id, used_at) SELECT \(channel), k, \(job), t.now FROM t, unnest(\(unique)::text[]) AS k
+            ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+            """)
+    }
+
     /// Every row, for `ytauto-admin copy`.
     func footageUses() async throws -> [FootageUse] {
         try await pool.query("SELECT channel, asset, job_id, used_at FROM footage_uses ORDER BY channel, asset").map { r in

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoStore
+import YTAutoTestSupport
 
 /// The footage ledger on every engine: what a channel used is kept from its other jobs for the
 /// reuse window, by the store's clock; the same job sees none of its own; a later use moves the time.
@@ -23,6 +24,19 @@ import YTAutoStore
         #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 5) == ["pexels:image:2"])
         #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 3).isEmpty)
         #expect(try await s.footageUsed(channel: "facts", days: 31, excludingJob: 5) == ["pexels:clip:1", "pexels:image:2"])
+    }
+
+    /// A video's footage is recorded in one write transaction, however many files it names (a long
+    /// video from a media library names dozens): SQLite's change word, which every write
+    /// transaction of ytauto moves, moves once.
+    @Test func aVideosFootageIsRecordedInOneWriteOnSQLite() async throws {
+        let dir = TempDir("ytauto-footage")
+        let s = try SQLiteJobStore(path: dir.path("f.db"))
+        let keys = (1...40).map { "library:clip:scene\($0).mp4" }
+        let before = s.changeSequence
+        try await s.recordFootage(channel: "facts", job: 1, keys: keys + keys.prefix(5))
+        #expect(s.changeSequence == before + 1)
+        #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 2) == Set(keys))
     }
 
     /// A claim is one write that another job of the channel cannot win within the window.

@@ -161,11 +161,13 @@ public protocol FootageLedger: Sendable {
     /// earlier claim, or any use older than that, moves to `job` and now. `days` 0 always claims.
     /// Two jobs of a channel choosing footage at once cannot both take a clip: the second is refused.
     func claimFootage(channel: String, job: Int64, key: String, days: Int) async throws -> Bool
+    /// Records that `job` of `channel` used `keys`, now, whoever used them before (a claim of each
+    /// with no reuse window). The engines write them in one transaction (a long video from a media
+    /// library names dozens of files); the default claims them one by one.
+    func recordFootage(channel: String, job: Int64, keys: [String]) async throws
 }
 
 extension FootageLedger {
-    /// Records that `job` of `channel` used `keys`, now, whoever used them before (a claim of each
-    /// with no reuse window).
     public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
         for key in Set(keys).sorted() { _ = try await claimFootage(channel: channel, job: job, key: key, days: 0) }
     }

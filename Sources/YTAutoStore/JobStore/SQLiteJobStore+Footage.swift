@@ -34,6 +34,21 @@ extension SQLiteJobStore: FootageLedger {
         }
     }
 
+    /// Every key in one write transaction.
+    public func recordFootage(channel: String, job: Int64, keys: [String]) async throws {
+        let now = self.now()
+        let unique = Set(keys).sorted()
+        guard !unique.isEmpty else { return }
+        try await database.write { db in
+            for key in unique {
+                _ = try db.run("""
+                    INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
+                    ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+                    """, [channel, key, job, now])
+            }
+        }
+    }
+
     /// Every row, for `ytauto-admin copy`.
     func footageUses() async throws -> [FootageUse] {
         try await database.read { db in
