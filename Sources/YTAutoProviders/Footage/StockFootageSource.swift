@@ -53,7 +53,7 @@ public protocol StockSearch: Sendable {
 ///
 /// - **Search terms** per scene: the script's visual for it when its writer gave one (an LLM is
 ///   asked for one a sentence, ``Script/visuals``), then up to three of the narration's most
-///   specific words (``FootageWords/searchTerms(_:limit:)``), then its single most specific word,
+///   specific words (``FootageWords/searchTerms(_:limit:language:)``), then its single most specific word,
 ///   then the topic's words. Videos are searched first, photos next, for each.
 /// - **Language**: the narration's and the topic's words are searched in the channel's
 ///   `language` (Pexels' `locale`, Pixabay's `lang`): a Spanish script's words searched as English
