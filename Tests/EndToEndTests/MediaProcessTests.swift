@@ -189,11 +189,7 @@ import YTAutoTestSupport
     /// holds the folder's lock. The job waits a minute without spending its one attempt, and runs
     /// once the lock is free.
     @Test func aStageWaitsWhileItsWorkFolderIsInUse() async throws {
-        try writeConfig(min: 2, max: 14)
-        let s = try SQLiteJobStore(path: dbPath)
-        let id = try await s.enqueue(NewJob(channel: "facts", topic: "why cats purr", maxAttempts: 1)).job.id
-        let folder = dir.path("work/\(id)")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (s, id, folder) = try await aShortWithItsWorkFolder(maxAttempts: 1)
         let holder = try Child(URL(fileURLWithPath: "/usr/bin/flock"), ["--exclusive", "--no-fork", folder + "/.lock", "sleep", "600"], cwd: dir.url, environment: env)
         #expect(await eventually(timeout: .seconds(10)) { Self.isLocked(folder + "/.lock") })
         let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
@@ -220,11 +216,7 @@ import YTAutoTestSupport
     /// run (its own stop never ended its work) is not waited for forever: the job fails `work.stuck`,
     /// not retried, naming that run as it wrote itself into the lock file.
     @Test func aJobWhoseFolderIsHeldLongerThanAnyStageRunsFailsStuck() async throws {
-        try writeConfig(min: 2, max: 14)
-        let s = try SQLiteJobStore(path: dbPath)
-        let id = try await s.enqueue(NewJob(channel: "facts", topic: "why cats purr", maxAttempts: 3)).job.id
-        let folder = dir.path("work/\(id)")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (s, id, folder) = try await aShortWithItsWorkFolder(maxAttempts: 3)
         // Another run wrote itself in two hours ago and still holds the lock.
         let lock = folder + "/.lock"
         try "stage clips of process 4242 on host-a, since 2026-12-02T01:00:00.000Z".write(toFile: lock, atomically: false, encoding: .utf8)
@@ -242,6 +234,16 @@ import YTAutoTestSupport
                     && message.contains("--stage-timeout (30m)") && message.contains(folder), "\(message)")
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
+    }
+
+    /// A short's job on a fresh configuration, and its work folder, made before any worker runs.
+    func aShortWithItsWorkFolder(maxAttempts: Int) async throws -> (store: SQLiteJobStore, id: Int64, folder: String) {
+        try writeConfig(min: 2, max: 14)
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "why cats purr", maxAttempts: maxAttempts)).job.id
+        let folder = dir.path("work/\(id)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return (s, id, folder)
     }
 
     /// Whether another process holds `path`'s flock.

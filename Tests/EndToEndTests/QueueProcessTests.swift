@@ -106,13 +106,8 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"),
           arguments: ["FOR UPDATE OF jobs SKIP LOCKED", "'done' AS ytauto_row"])
     func aLeaseWhoseAnswerWasLostIsRunByTheWorkerHoldingIt(statement marker: String) async throws {
-        let server = try await PostgresServer.server()
-        let direct = try await server.createDatabase(prefix: "lost")
-        let store = try await ProcessEngine.open(direct)
-        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        let (store, proxy, proxied) = try await Self.behindAnswerDroppingProxy(prefix: "lost")
         defer { proxy.shutdown() }
-        let proxied = direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/")
-        try #require(proxied != direct)
         var ids: [Int64] = []
         for topic in ["first", "second"] {
             ids.append(try await store.enqueue(NewJob(channel: "a", topic: topic, maxAttempts: 1, kind: .synthetic)).job.id)
@@ -141,13 +136,8 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     /// lease until that expires: its registration is its own, so a lease it holds is that one.
     @Test(.enabled(if: PostgresServer.available, "PostgreSQL is not installed here (bash .ci/deps installs it)"))
     func runOnceRunsTheJobWhoseLeaseAnswerWasLost() async throws {
-        let server = try await PostgresServer.server()
-        let direct = try await server.createDatabase(prefix: "lost1")
-        let store = try await ProcessEngine.open(direct)
-        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        let (store, proxy, proxied) = try await Self.behindAnswerDroppingProxy(prefix: "lost1")
         defer { proxy.shutdown() }
-        let proxied = direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/")
-        try #require(proxied != direct)
         try "channels:\n  - name: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         proxy.dropAnswer(toStatementContaining: "FOR UPDATE OF jobs SKIP LOCKED")
         let r = try await run("ytauto", ["run-once", "facts", "--topic", "a lost answer", "--synthetic-stage-ms", "0"], cwd: dir.url,
@@ -161,6 +151,21 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
         let job = try #require(try await store.job(id: id))
         #expect(job.topic == "a lost answer" && job.state == .succeeded, "\(job.state) \(job.lastErrorMessage ?? "")")
         #expect(try await store.attempts(jobID: job.id).map(\.outcome) == [.succeeded])
+    }
+
+    /// A fresh PostgreSQL database, its store (connected directly), and its URL through an
+    /// ``AnswerDroppingProxy`` (shut it down when done).
+    static func behindAnswerDroppingProxy(prefix: String) async throws -> (store: any OperatorStore, proxy: AnswerDroppingProxy, url: String) {
+        let server = try await PostgresServer.server()
+        let direct = try await server.createDatabase(prefix: prefix)
+        let store = try await ProcessEngine.open(direct)
+        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        let proxied = direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/")
+        do { try #require(proxied != direct) } catch {
+            proxy.shutdown()
+            throw error
+        }
+        return (store, proxy, proxied)
     }
 
     /// A worker process killed with SIGKILL while it holds two jobs: the next reclaim finds it dead

@@ -51,6 +51,11 @@ public struct Language: Sendable, Hashable {
 
     public static let supported: [Language] = [.english, .spanish, .japanese]
 
+    /// A BCP-47 tag's primary subtag in lower case (`es-MX` → `es`), whatever ytauto supports.
+    public static func primarySubtag(_ tag: String) -> String {
+        tag.split(separator: "-", omittingEmptySubsequences: false).first.map { $0.lowercased() } ?? ""
+    }
+
     /// The language of a BCP-47 tag, or nil when the tag is malformed or its language is not supported.
     public static func parse(_ tag: String) -> Language? {
         let parts = tag.split(separator: "-", omittingEmptySubsequences: false)

@@ -45,7 +45,7 @@ public enum FootageWords {
 
     /// The common words of a language (its primary subtag): English's for a language without a list.
     public static func stopWords(forLanguage tag: String) -> Set<String> {
-        tag.split(separator: "-").first?.lowercased() == "es" ? spanishStopWords : stopWords
+        Language.primarySubtag(tag) == Language.spanish.code ? spanishStopWords : stopWords
     }
 
     /// Up to `limit` words of `text` to search a stock provider with: the longest words that are

@@ -40,8 +40,7 @@ public struct PexelsSearch: StockSearch {
     /// Pexels' locale of the same language (`es-MX` searches as `es-ES`); nil when it has none.
     static func locale(for tag: String) -> String? {
         if let exact = locales.first(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) { return exact }
-        let language = tag.split(separator: "-").first.map { $0.lowercased() } ?? ""
-        return locales.first { $0.hasPrefix(language + "-") }
+        return locales.first { $0.hasPrefix(Language.primarySubtag(tag) + "-") }
     }
 
     public func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit] {

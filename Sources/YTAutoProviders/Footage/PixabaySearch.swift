@@ -41,7 +41,7 @@ public struct PixabaySearch: StockSearch {
     /// Pixabay's `lang` for a BCP-47 tag: its primary language (Norwegian Bokmål and Nynorsk as
     /// `no`); nil when Pixabay has none.
     static func lang(for tag: String) -> String? {
-        let language = tag.split(separator: "-").first.map { $0.lowercased() } ?? ""
+        let language = Language.primarySubtag(tag)
         let code = ["nb": "no", "nn": "no"][language] ?? language
         return languages.contains(code) ? code : nil
     }

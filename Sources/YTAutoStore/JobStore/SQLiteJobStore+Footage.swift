@@ -24,14 +24,7 @@ extension SQLiteJobStore: FootageLedger {
         let now = self.now()
         // Another job's use at or after `since` keeps the key from this job; nil: no window.
         let since: Date? = days > 0 ? now.addingTimeInterval(-Double(days) * 86_400) : nil
-        return try await database.write { db in
-            try !db.query("""
-                INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
-                ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
-                 WHERE ?5 IS NULL OR footage_uses.job_id = excluded.job_id OR footage_uses.used_at < ?5 OR \(SQL.footageJobUnpublished)
-                RETURNING asset
-                """, [channel, key, job, now, since]).isEmpty
-        }
+        return try await database.write { db in try !db.query(SQL.claimFootage, [channel, key, job, now, since]).isEmpty }
     }
 
     /// Every key in one write transaction.
@@ -40,12 +33,8 @@ extension SQLiteJobStore: FootageLedger {
         let unique = Set(keys).sorted()
         guard !unique.isEmpty else { return }
         try await database.write { db in
-            for key in unique {
-                _ = try db.run("""
-                    INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
-                    ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
-                    """, [channel, key, job, now])
-            }
+            // Claims with no window (?5 NULL): each always lands.
+            for key in unique { _ = try db.query(SQL.claimFootage, [channel, key, job, now, nil as Date?]) }
         }
     }
 
@@ -64,4 +53,13 @@ extension SQLiteJobStore: FootageLedger {
 extension SQLiteJobStore.SQL {
     /// True for a `footage_uses` row whose job ended `failed` or `cancelled` (its video never published).
     static let footageJobUnpublished = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = footage_uses.job_id AND jobs.state IN ('failed', 'cancelled'))"
+
+    /// Claims asset ?2 of channel ?1 for job ?3 at ?4, refused (no row returned) while another job
+    /// of the channel used it at or after ?5 (NULL: no window) and that job did not end unpublished.
+    static let claimFootage = """
+        INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (channel, asset) DO UPDATE SET job_id = excluded.job_id, used_at = excluded.used_at
+         WHERE ?5 IS NULL OR footage_uses.job_id = excluded.job_id OR footage_uses.used_at < ?5 OR \(footageJobUnpublished)
+        RETURNING asset
+        """
 }
