@@ -254,6 +254,9 @@ import YTAutoTestSupport
         let asked = fake.searches.count
         _ = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX").footage(for: [scene(0, "El faro guardaba el mar.")], job: 12)
         #expect(fake.searches.count == asked)
+        // So do they for another tag the provider is told the same way (`es`: Pexels' es-ES, Pixabay's es).
+        _ = try await source(search, ledger: nil, cache: "cache-es", language: "es").footage(for: [scene(0, "El faro guardaba el mar.")], job: 15)
+        #expect(fake.searches.count == asked, "\(fake.searches.suffix(1).map(\.query))")
         _ = try? await source(search, ledger: nil, cache: "cache-es").footage(for: [scene(0, "El faro guardaba el mar.")], job: 13)
         #expect(fake.searches.count > asked)
         // English: en-US and en.
@@ -269,6 +272,36 @@ import YTAutoTestSupport
         #expect(visual.first?.matched == ["stormy", "lighthouse"], "\(visual)")
         let asked2 = try #require(fake.searches.last)
         #expect(provider == "pexels" ? asked2.query["locale"] == "en-US" : asked2.query["lang"] == "en", "\(asked2.query)")
+    }
+
+    @Test(arguments: ["pexels", "pixabay"]) func aJapaneseChannelsFootageIsSearchedByTheNounsItsNarrationSays(provider: String) async throws {
+        let fake = try FakeStock(key: Self.key)
+        try await stocked(fake)
+        fake.state.update { s in
+            s.catalogue.append(.init(id: 302, video: true, tags: ["廃墟", "ホテル"], author: "Kaito", files: [(1080, 1920, "tall.mp4")],
+                                     seconds: 12, language: "ja"))
+        }
+        let search: any StockSearch = provider == "pexels" ? pexels(fake) : pixabay(fake)
+        // Written without spaces: searched as its nouns ("廃墟 ホテル 幽霊"), not as the whole sentence.
+        let assets = try await source(search, ledger: nil, cache: "cache-ja", language: "ja")
+            .footage(for: [scene(0, "廃墟のホテルに幽霊が出るという。")], job: 14)
+        #expect(assets.map { $0.credit?.id } == ["302"] && assets.first?.matched == ["廃墟", "ホテル", "幽霊"], "\(assets)")
+        let asked = try #require(fake.searches.first)
+        #expect(provider == "pexels" ? asked.query["locale"] == "ja-JP" : asked.query["lang"] == "ja", "\(asked.query)")
+    }
+
+    @Test func japaneseTextIsSplitIntoTheWordsItsScriptsMark() {
+        // Kanji a particle follows are nouns; a kanji stem whose ending is hiragana (古い, 聞こえた) is not.
+        #expect(FootageWords.searchTerms("古い家で奇妙な音が聞こえた。", language: "ja") == ["家", "奇妙", "音"])
+        // Katakana loanwords; the longest words when there are more than the limit (深夜, 階段 and 足音
+        // are two characters each: the first said is kept), in the order said.
+        #expect(FootageWords.searchTerms("深夜、古びたアパートの階段で足音が響く", limit: 2, language: "ja-JP") == ["深夜", "アパート"])
+        #expect(FootageWords.japaneseWords("NASAの火星探査機が見つけた") == ["NASA", "火星探査機"])
+        // A call to action's words and the common ones are not searched.
+        #expect(FootageWords.searchTerms("チャンネル登録と高評価をお願いします！", language: "ja").isEmpty)
+        #expect(FootageWords.searchTerms("私は今日、森の中で", language: "ja") == ["森"])
+        // Read as another language it stays one phrase.
+        #expect(FootageWords.searchTerms("古い家で奇妙な音が聞こえた。", language: "en") == ["古い家で奇妙な音が聞こえた"])
     }
 
     @Test func theLanguageIsAskedInTheFormEachProviderTakes() {

@@ -43,25 +43,90 @@ public enum FootageWords {
         "sígueme", "síguenos", "sigue", "suscríbete", "suscribete", "comenta", "comparte", "canal", "vídeo", "video", "dale",
     ]
 
+    /// Japanese words too common to show anything, and a call to action's.
+    public static let japaneseStopWords: Set<String> = [
+        "私", "僕", "俺", "彼", "彼女", "自分", "今", "今日", "昨日", "明日", "時", "事", "物", "人", "中", "方", "何", "本当",
+        "全部", "最後", "最初", "次", "前", "後", "日", "年", "数", "皆", "一", "二", "三", "実", "実際", "誰", "様", "的",
+        "動画", "登録", "評価", "高評価", "通知", "チャンネル", "フォロー", "コメント", "シェア", "ビデオ", "ストーリー",
+    ]
+
     /// The common words of a language (its primary subtag): English's for a language without a list.
     public static func stopWords(forLanguage tag: String) -> Set<String> {
-        Language.primarySubtag(tag) == Language.spanish.code ? spanishStopWords : stopWords
+        switch Language.primarySubtag(tag) {
+        case Language.spanish.code: spanishStopWords
+        case Language.japanese.code: japaneseStopWords
+        default: stopWords
+        }
+    }
+
+    /// How a character is written, as far as finding Japanese words goes.
+    enum Script: Equatable {
+        case kanji, hiragana, katakana, other
+
+        init(_ c: Character) {
+            switch c.unicodeScalars.first?.value ?? 0 {
+            case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF, 0x3005: self = .kanji // 々 repeats a kanji
+            case 0x3041...0x309F: self = .hiragana
+            case 0x30A1...0x30FF, 0x31F0...0x31FF, 0xFF66...0xFF9F: self = .katakana // ー included
+            default: self = .other
+            }
+        }
+    }
+
+    /// The hiragana that follow a noun (particles, and the `な` of an adjectival noun): a run of kanji
+    /// followed by another hiragana is the stem of a verb or adjective whose ending is written in
+    /// hiragana (`聞こえた`, `古い`), and shows nothing alone.
+    static let particles: Set<Character> = ["の", "が", "を", "に", "で", "は", "も", "へ", "や", "な", "と"]
+
+    /// The words of one space-less run of Japanese text that name what could be filmed: runs of
+    /// kanji that end the text or are followed by a particle, kana other than hiragana, or
+    /// punctuation (nouns: `古い家で奇妙な音が聞こえた` gives `家`, `奇妙`, `音`), and runs of two or
+    /// more katakana (loanwords: `ホテル`). Text in other scripts within it (`NASA`) is kept whole.
+    /// Japanese is written without spaces and ytauto carries no dictionary, so this is a heuristic
+    /// of its writing system, not a segmenter: a noun written in hiragana is not found.
+    public static func japaneseWords(_ text: Substring) -> [String] {
+        var runs: [(script: Script, text: String)] = []
+        for c in text {
+            let script = Script(c)
+            if let last = runs.last, last.script == script { runs[runs.count - 1].text.append(c) } else { runs.append((script, String(c))) }
+        }
+        return runs.indices.compactMap { i -> String? in
+            let run = runs[i]
+            switch run.script {
+            case .kanji:
+                let next = runs.indices.contains(i + 1) ? runs[i + 1] : nil
+                guard let next, next.script == .hiragana, let first = next.text.first, !particles.contains(first) else { return run.text }
+                return nil
+            case .katakana: return run.text.count >= 2 ? run.text : nil
+            case .hiragana: return nil
+            case .other: return run.text
+            }
+        }
     }
 
     /// Up to `limit` words of `text` to search a stock provider with: the longest words that are
     /// not common ones in `language` (a BCP-47 tag; the most specific, "lighthouse" before
-    /// "light"), kept in the order the sentence says them, each once, in lower case.
+    /// "light"), kept in the order the sentence says them, each once, in lower case. Japanese
+    /// text is split into words by ``japaneseWords(_:)``.
     public static func searchTerms(_ text: String, limit: Int = 3, language: String = "en") -> [String] {
         let common = stopWords(forLanguage: language)
+        let japanese = Language.primarySubtag(language) == Language.japanese.code
         var seen = Set<String>()
         // A possessive is its noun ("octopus's" → "octopus"); other contractions ("don't") say nothing to search.
-        let words = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+        let runs: [Substring] = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
             .split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") })
+        let pieces: [Substring] = japanese ? runs.flatMap { japaneseWords($0).map { Substring($0) } } : runs
+        func searchable(_ w: String) -> Bool {
+            // A Japanese word is short in characters (`家`, a house): kanji and kana words count from one.
+            let longEnough = w.count >= 3 || (japanese && w.first.map(Script.init) != .other)
+            return longEnough && !w.contains("'") && !common.contains(w) && w.contains(where: \.isLetter)
+        }
+        let words = pieces
             .map { word -> String in
                 let w = word.trimmingCharacters(in: CharacterSet(charactersIn: "'"))
                 return w.hasSuffix("'s") ? String(w.dropLast(2)) : w
             }
-            .filter { $0.count >= 3 && !$0.contains("'") && !common.contains($0) && $0.contains(where: \.isLetter) && seen.insert($0).inserted }
+            .filter { searchable($0) && seen.insert($0).inserted }
         let kept = Set(words.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }
             .prefix(limit).map(\.offset))
         return words.enumerated().filter { kept.contains($0.offset) }.map(\.element)

@@ -31,10 +31,13 @@ public struct PexelsSearch: StockSearch {
         self.requests = StockRequests(provider: "Pexels", key: apiKey, http: HTTP(family: .image, timeout: timeout), usage: usage, clock: clock)
     }
 
-    /// The search locales Pexels documents (its default is `en-US`).
+    /// The search locales Pexels documents, in its order (it documents no default: a search for a
+    /// language it lacks is sent without `locale`).
     static let locales = ["en-US", "pt-BR", "es-ES", "ca-ES", "de-DE", "it-IT", "fr-FR", "sv-SE", "id-ID", "pl-PL", "ja-JP", "zh-TW",
                           "zh-CN", "ko-KR", "th-TH", "nl-NL", "hu-HU", "vi-VN", "cs-CZ", "da-DK", "fi-FI", "uk-UA", "el-GR", "ro-RO",
                           "nb-NO", "sk-SK", "tr-TR", "ru-RU"]
+
+    public func askedLanguage(_ language: String) -> String? { Self.locale(for: language) }
 
     /// The Pexels locale for a BCP-47 tag: the tag itself when Pexels has it (`pt-BR`), else
     /// Pexels' locale of the same language (`es-MX` searches as `es-ES`); nil when it has none.

@@ -38,6 +38,8 @@ public struct PixabaySearch: StockSearch {
     static let languages: Set<String> = ["cs", "da", "de", "en", "es", "fr", "id", "it", "hu", "nl", "no", "pl", "pt", "ro", "sk", "fi",
                                          "sv", "tr", "vi", "th", "bg", "ru", "el", "ja", "ko", "zh"]
 
+    public func askedLanguage(_ language: String) -> String? { Self.lang(for: language) }
+
     /// Pixabay's `lang` for a BCP-47 tag: its primary language (Norwegian Bokmål and Nynorsk as
     /// `no`); nil when Pixabay has none.
     static func lang(for tag: String) -> String? {

@@ -47,6 +47,9 @@ public protocol StockSearch: Sendable {
     /// the provider in the form it takes, where it takes that language; otherwise the provider's
     /// default (English) is left to apply.
     func search(_ terms: String, kind: FootageAsset.Kind, width: Int, height: Int, language: String) async throws -> [StockHit]
+    /// `language` (a BCP-47 tag) as the provider is told it, or nil when it is not told one (it
+    /// lacks that language): searches told the same are the same search, and share a cache entry.
+    func askedLanguage(_ language: String) -> String?
 }
 
 /// Scenes' footage from a stock provider (`images: pexels` or `images: pixabay`).
@@ -191,7 +194,8 @@ public struct StockFootageSource: FootageSource {
 
     /// A search, from the cache when it was made less than ``searchLifetime`` ago.
     func cachedSearch(_ terms: String, kind: FootageAsset.Kind, language: String) async throws -> [StockHit] {
-        let name = Checksum.sha256Hex("\(search.provider)|\(kind.rawValue)|\(terms)|\(width)x\(height)" + (language == "en" ? "" : "|\(language)"))
+        // Keyed on the language as the provider is told it: `es` and `es-MX` are one Pixabay search.
+        let name = Checksum.sha256Hex("\(search.provider)|\(kind.rawValue)|\(terms)|\(width)x\(height)|\(search.askedLanguage(language) ?? "-")")
         let file = cache.appending(path: "search").appending(path: "\(search.provider.lowercased())-\(name.prefix(24)).json")
         if let made = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.modificationDate] as? Date,
            clock().timeIntervalSince(made) < Self.searchLifetime, made <= clock(),
