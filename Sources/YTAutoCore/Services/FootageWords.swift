@@ -4,15 +4,24 @@ import Foundation
 /// with them (``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:)``).
 public enum FootageWords {
     /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
-    /// short or common words.
+    /// short or common words. Japanese in it (whatever the channel's language: a library's file
+    /// names say nothing of theirs) is split into its words by ``japaneseWords(_:)``, so a
+    /// library tagged `古い家` matches narration that says `家で`.
     public static func tags(_ text: String) -> Set<String> {
         var out = Set<String>()
-        for raw in text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
-            var w = String(raw)
-            guard w.count >= 3, !stopWords.contains(w) else { continue }
-            if w.count > 4, ["ses", "xes", "ches", "shes"].contains(where: w.hasSuffix) { w.removeLast(2) }
-            else if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w.removeLast() }
-            out.insert(w)
+        for token in text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
+            let pieces = token.contains(where: { Script($0) != .other }) ? japaneseWords(token).map { Substring($0) } : [token]
+            for raw in pieces {
+                var w = String(raw)
+                if w.first.map(Script.init) != .other {
+                    if !japaneseStopWords.contains(w) { out.insert(w) }
+                    continue
+                }
+                guard w.count >= 3, !stopWords.contains(w) else { continue }
+                if w.count > 4, ["ses", "xes", "ches", "shes"].contains(where: w.hasSuffix) { w.removeLast(2) }
+                else if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w.removeLast() }
+                out.insert(w)
+            }
         }
         return out
     }
@@ -73,10 +82,10 @@ public enum FootageWords {
         }
     }
 
-    /// The hiragana that follow a noun (particles, and the `な` of an adjectival noun): a run of kanji
+    /// The hiragana that follow a noun (particles, the copula `だ`, and the `な` of an adjectival noun): a run of kanji
     /// followed by another hiragana is the stem of a verb or adjective whose ending is written in
     /// hiragana (`聞こえた`, `古い`), and shows nothing alone.
-    static let particles: Set<Character> = ["の", "が", "を", "に", "で", "は", "も", "へ", "や", "な", "と"]
+    static let particles: Set<Character> = ["の", "が", "を", "に", "で", "は", "も", "へ", "や", "な", "と", "だ"]
 
     /// The words of one space-less run of Japanese text that name what could be filmed: runs of
     /// kanji that end the text or are followed by a particle, kana other than hiragana, or
