@@ -32,9 +32,13 @@ import YTAutoTestSupport
     }
 
     @Test func theQueueBenchmarkRunsBothSidesToCompletion() async throws {
-        let r = try await run("ytauto-bench", ["queue", "--processes", "2", "--jobs", "60", "--stages", "3", "--history-rows", "500"])
+        // Small backlogs: the default's million-job files would take this debug build most of the test run to fill.
+        let r = try await run("ytauto-bench", ["queue", "--processes", "2", "--jobs", "60", "--stages", "3", "--history-rows", "500",
+                                               "--backlogs", "10,200"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("ratio ours / ceiling:") && r.stdout.contains("list-failed"))
+        let rows = r.stdout.split(separator: "\n").filter { ["10 ", "200 "].contains(where: $0.trimmingCharacters(in: .whitespaces).hasPrefix) }
+        #expect(rows.count == 2 && r.stdout.contains("ours at backlog 200 / at 10:"), "\(r.stdout)")
     }
 
     /// The PostgreSQL run: both sides do every job (the benchmark checks the count) and report a row a backlog.
