@@ -1,7 +1,7 @@
 import Foundation
 
 /// The words of a scene's narration that say what it shows: a media library's tags are compared
-/// with them (``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:)``).
+/// with them (``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
 public enum FootageWords {
     /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
     /// short or common words. Japanese in it (whatever the channel's language: a library's file
