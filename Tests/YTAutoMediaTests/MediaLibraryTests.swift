@@ -25,6 +25,7 @@ import YTAutoTestSupport
         #expect(MediaLibrary.words("古い家で奇妙な音が聞こえた。") == ["家", "奇妙", "音"])
         #expect(MediaLibrary.words("ホテル_hallway チャンネル") == ["ホテル", "hallway"])
         #expect(MediaLibrary.words("波が高い海だった") == ["波", "海"])
+        #expect(MediaLibrary.words("ﾎﾃﾙ_ＮＡＳＡ") == ["ホテル", "nasa"])
         let items = [item(.image, "/l/haunted/家.png", "古い家_夜"), item(.image, "/l/sea/海.png", "海 波")]
         #expect(MediaLibrary.choose(items, text: "その夜、家の中で音がした。", topic: "怖い話", uses: [:], seed: "1|0").0.path == "/l/haunted/家.png")
         #expect(MediaLibrary.choose(items, text: "波が高い海だった。", topic: "怖い話", uses: [:], seed: "1|0").0.path == "/l/sea/海.png")

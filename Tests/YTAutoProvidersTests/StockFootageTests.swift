@@ -297,6 +297,12 @@ import YTAutoTestSupport
         // are two characters each: the first said is kept), in the order said.
         #expect(FootageWords.searchTerms("深夜、古びたアパートの階段で足音が響く", limit: 2, language: "ja-JP") == ["深夜", "アパート"])
         #expect(FootageWords.japaneseWords("NASAの火星探査機が見つけた") == ["NASA", "火星探査機"])
+        // Particles of more than one kana; endings that begin like a particle are still a stem's.
+        #expect(FootageWords.searchTerms("空から雨が降ってきた", language: "ja") == ["空", "雨"])
+        #expect(FootageWords.searchTerms("森まで歩いた", language: "ja") == ["森"])
+        #expect(FootageWords.searchTerms("誰も見ない、上がる、少ない", language: "ja").isEmpty)
+        // A small ヶ inside a kanji word, and half-width katakana read as full-width.
+        #expect(FootageWords.searchTerms("霞ヶ関の駅でﾎﾃﾙを探す", language: "ja") == ["霞ヶ関", "駅", "ホテル"])
         // A call to action's words and the common ones are not searched.
         #expect(FootageWords.searchTerms("チャンネル登録と高評価をお願いします！", language: "ja").isEmpty)
         #expect(FootageWords.searchTerms("私は今日、森の中で", language: "ja") == ["森"])

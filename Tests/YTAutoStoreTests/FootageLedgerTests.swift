@@ -35,26 +35,30 @@ import YTAutoTestSupport
         let s = try SQLiteJobStore(path: dir.path("f.db"))
         let keys = (1...40).map { "library:clip:scene\($0).mp4" }
         let wal = dir.path("f.db-wal")
-        let walBefore = try Data(contentsOf: URL(fileURLWithPath: wal)).count
+        let walBefore = try Data(contentsOf: URL(fileURLWithPath: wal))
         let before = s.changeSequence
         try await s.recordFootage(channel: "facts", job: 1, keys: keys + keys.prefix(5))
-        let commits = try Self.commitFrames(wal, from: walBefore)
+        let commits = try Self.commitFrames(wal, after: walBefore)
         #expect(commits == 1)
         #expect(s.changeSequence == before + 1)
         #expect(try await s.footageUsed(channel: "facts", days: 30, excludingJob: 2) == Set(keys))
     }
 
-    /// The commit frames SQLite appended to a write-ahead log after byte `from` (a frame boundary):
-    /// the format (sqlite.org/fileformat2.html, "WAL File Format") is a 32-byte header (page size at
-    /// bytes 8–11, salts at 16–23, big-endian), then frames of a 24-byte header and a page; a
-    /// frame whose header's bytes 4–7 are not zero ends a transaction, and a frame belongs to the
-    /// log's current generation only if its salts are the header's.
-    static func commitFrames(_ path: String, from: Int) throws -> Int {
+    /// The commit frames SQLite wrote to a write-ahead log since it was `earlier`: the format
+    /// (sqlite.org/fileformat2.html, "WAL File Format") is a 32-byte header (page size at bytes
+    /// 8–11, salts at 16–23, big-endian), then frames of a 24-byte header and a page; a frame whose
+    /// header's bytes 4–7 are not zero ends a transaction, and a frame belongs to the log's current
+    /// generation only if its salts are the header's. A log restarted since (new salts, after a
+    /// checkpoint) is counted from its start, else from where `earlier` ended.
+    static func commitFrames(_ path: String, after earlier: Data) throws -> Int {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        func word(_ at: Int) -> UInt32 { bytes[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        func word(_ b: [UInt8], _ at: Int) -> UInt32 { b[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        func word(_ at: Int) -> UInt32 { word(bytes, at) }
         guard bytes.count >= 32 else { return 0 }
         let frame = 24 + Int(word(8)), salts = (word(16), word(20))
-        var at = max(32, from), commits = 0
+        let old = [UInt8](earlier)
+        let restarted = old.count < 32 || (word(old, 16), word(old, 20)) != salts
+        var at = restarted ? 32 : old.count, commits = 0
         #expect((at - 32) % frame == 0, "byte \(at) is not a frame boundary of a \(frame)-byte frame log")
         while at + frame <= bytes.count, (word(at + 8), word(at + 12)) == salts {
             if word(at + 4) != 0 { commits += 1 }

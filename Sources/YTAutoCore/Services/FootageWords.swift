@@ -6,10 +6,12 @@ public enum FootageWords {
     /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
     /// short or common words. Japanese in it (whatever the channel's language: a library's file
     /// names say nothing of theirs) is split into its words by ``japaneseWords(_:)``, so a
-    /// library tagged `古い家` matches narration that says `家で`.
+    /// library tagged `古い家` matches narration that says `家で`; Chinese, written in the same
+    /// characters, is split by the same rule (a kanji word counts from one character).
     public static func tags(_ text: String) -> Set<String> {
         var out = Set<String>()
-        for token in text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
+        // Compatibility forms as their plain ones (half-width ﾎﾃﾙ as ホテル, full-width ＮＡＳＡ as NASA).
+        for token in text.precomposedStringWithCompatibilityMapping.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
             let pieces = token.contains(where: { Script($0) != .other }) ? japaneseWords(token).map { Substring($0) } : [token]
             for raw in pieces {
                 var w = String(raw)
@@ -55,7 +57,7 @@ public enum FootageWords {
     /// Japanese words too common to show anything, and a call to action's.
     public static let japaneseStopWords: Set<String> = [
         "私", "僕", "俺", "彼", "彼女", "自分", "今", "今日", "昨日", "明日", "時", "事", "物", "人", "中", "方", "何", "本当",
-        "全部", "最後", "最初", "次", "前", "後", "日", "年", "数", "皆", "一", "二", "三", "実", "実際", "誰", "様", "的",
+        "全部", "最後", "最初", "最", "第", "次", "前", "後", "日", "年", "数", "皆", "一", "二", "三", "実", "実際", "誰", "様", "的",
         "動画", "登録", "評価", "高評価", "通知", "チャンネル", "フォロー", "コメント", "シェア", "ビデオ", "ストーリー",
     ]
 
@@ -74,7 +76,9 @@ public enum FootageWords {
 
         init(_ c: Character) {
             switch c.unicodeScalars.first?.value ?? 0 {
-            case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF, 0x3005: self = .kanji // 々 repeats a kanji
+            // 々 repeats a kanji, 〆 and 〇 are written as kanji, and the small ヶ and ヵ are read inside
+            // kanji words (霞ヶ関, 三ヶ月); the extension planes hold rarer kanji (𠮟).
+            case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF, 0x20000...0x2FA1F, 0x3005...0x3007, 0x30F5, 0x30F6: self = .kanji
             case 0x3041...0x309F: self = .hiragana
             case 0x30A1...0x30FF, 0x31F0...0x31FF, 0xFF66...0xFF9F: self = .katakana // ー included
             default: self = .other
@@ -82,15 +86,21 @@ public enum FootageWords {
         }
     }
 
-    /// The hiragana that follow a noun (particles, the copula `だ`, and the `な` of an adjectival noun): a run of kanji
-    /// followed by another hiragana is the stem of a verb or adjective whose ending is written in
-    /// hiragana (`聞こえた`, `古い`), and shows nothing alone.
-    static let particles: Set<Character> = ["の", "が", "を", "に", "で", "は", "も", "へ", "や", "な", "と", "だ"]
+    /// What a noun's following hiragana begin with: particles, the copula `だ` and the `な` of an
+    /// adjectival noun. A run of kanji that other hiragana follow is the stem of a verb or
+    /// adjective whose ending is written in hiragana (`聞こえた`, `古い`), and shows nothing alone.
+    static let particles = ["の", "が", "を", "に", "で", "は", "も", "へ", "や", "な", "と", "だ",
+                            "から", "まで", "より", "など", "ほど", "くらい", "ぐらい", "ばかり", "だけ"]
+    /// Endings of verbs and adjectives that begin like a particle: `見ない`, `上がる`, `落とす`,
+    /// `冷やす`, `積もった` are stems, not nouns.
+    static let stemEndings = ["ない", "なく", "なかっ", "なけれ", "なさ", "がる", "がり", "がっ", "がれ", "がろ", "がら",
+                              "とす", "とせ", "とさ", "やす", "やし", "やさ", "やせ", "もる", "もり", "もっ", "もれ"]
 
     /// The words of one space-less run of Japanese text that name what could be filmed: runs of
-    /// kanji that end the text or are followed by a particle, kana other than hiragana, or
-    /// punctuation (nouns: `古い家で奇妙な音が聞こえた` gives `家`, `奇妙`, `音`), and runs of two or
-    /// more katakana (loanwords: `ホテル`). Text in other scripts within it (`NASA`) is kept whole.
+    /// kanji that end the text or are followed by katakana, other script, or a particle
+    /// (``particles``, unless the hiragana are a verb's or adjective's ending, ``stemEndings``)
+    /// (nouns: `古い家で奇妙な音が聞こえた` gives `家`, `奇妙`, `音`), and runs of two or more
+    /// katakana (loanwords: `ホテル`). Text in other scripts within it (`NASA`) is kept whole.
     /// Japanese is written without spaces and ytauto carries no dictionary, so this is a heuristic
     /// of its writing system, not a segmenter: a noun written in hiragana is not found.
     public static func japaneseWords(_ text: Substring) -> [String] {
@@ -103,9 +113,10 @@ public enum FootageWords {
             let run = runs[i]
             switch run.script {
             case .kanji:
-                let next = runs.indices.contains(i + 1) ? runs[i + 1] : nil
-                guard let next, next.script == .hiragana, let first = next.text.first, !particles.contains(first) else { return run.text }
-                return nil
+                guard runs.indices.contains(i + 1), runs[i + 1].script == .hiragana else { return run.text }
+                let after = runs[i + 1].text
+                if stemEndings.contains(where: after.hasPrefix) { return nil }
+                return particles.contains(where: after.hasPrefix) ? run.text : nil
             case .katakana: return run.text.count >= 2 ? run.text : nil
             case .hiragana: return nil
             case .other: return run.text
@@ -122,7 +133,7 @@ public enum FootageWords {
         let japanese = Language.primarySubtag(language) == Language.japanese.code
         var seen = Set<String>()
         // A possessive is its noun ("octopus's" → "octopus"); other contractions ("don't") say nothing to search.
-        let runs: [Substring] = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+        let runs: [Substring] = text.precomposedStringWithCompatibilityMapping.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
             .split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "'") })
         let pieces: [Substring] = japanese ? runs.flatMap { japaneseWords($0).map { Substring($0) } } : runs
         func searchable(_ w: String) -> Bool {

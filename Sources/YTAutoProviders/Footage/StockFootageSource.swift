@@ -52,6 +52,11 @@ public protocol StockSearch: Sendable {
     func askedLanguage(_ language: String) -> String?
 }
 
+extension StockSearch {
+    /// The tag as given: a provider that takes language tags as they are.
+    public func askedLanguage(_ language: String) -> String? { language }
+}
+
 /// Scenes' footage from a stock provider (`images: pexels` or `images: pixabay`).
 ///
 /// - **Search terms** per scene: the script's visual for it when its writer gave one (an LLM is
