@@ -165,15 +165,15 @@ public struct WorkFolderStuckError: YTAutoError {
     public let holder: String?
     public let since: Date
     public let stageTimeout: Duration
-    public var code: String { "work.stuck" }
+    public var code: String { JobFailure.workStuckCode }
     public var message: String {
         let held = DurationText.string(seconds: max(60, Int(Date().timeIntervalSince(since)) / 60 * 60))  // in whole minutes
         let limit = DurationText.string(seconds: Int(stageTimeout.seconds.rounded()))
         return "\(stage): the job's work folder \(folder) has been held by another run of this job"
             + (holder.map { " (\($0))" } ?? "")
             + " for \(held), longer than the worker's --stage-timeout (\(limit)) lets a stage run: that run was stopped and "
-            + "its work never returned. Restart the worker it names (that ends the work and frees the folder), then retry "
-            + "the job (ytauto-admin retry)"
+            + "its work never returned. If that work returns, its worker queues the job again; else restart the worker it "
+            + "names (that ends the work and frees the folder), then retry the job (ytauto-admin retry)"
     }
     public var isRetryable: Bool { false }
 }

@@ -25,7 +25,8 @@ public struct QueueWorkerConfiguration: Sendable {
     /// A stage stopped at its timeout whose work has not returned this long after (it ignores
     /// cancellation: a library call in this process) is logged as an error, then again every
     /// ``stoppedWorkReportInterval`` until it returns: its job's next run cannot have the work
-    /// folder meanwhile (it fails `work.stuck` in the end), and only a restart of this worker ends it.
+    /// folder meanwhile (it fails `work.stuck` in the end, and is queued again if the work returns:
+    /// ``watchStopped(_:stage:jobID:log:)``), and only a restart of this worker ends it.
     public var stoppedWorkReportAfter: Duration = .seconds(60)
     public var stoppedWorkReportInterval: Duration = .seconds(600)
     /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
@@ -450,7 +451,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         outcome = try result.get()
                     case .passed:
                         work.cancel()
-                        watchStopped(work, stage: stage, log: stageLog)
+                        watchStopped(work, stage: stage, jobID: lease.job.id, log: stageLog)
                         let limit = DurationText.string(seconds: Int(configuration.stageTimeout.seconds.rounded()))
                         throw JobFailure(code: "stage.timeout", message: "ran longer than \(limit) (the worker's --stage-timeout) and was stopped",
                                          isRetryable: true)
@@ -578,7 +579,13 @@ extension QueueWorker {
     /// Says, at error level, that a stage stopped at its timeout is still running: after
     /// ``QueueWorkerConfiguration/stoppedWorkReportAfter``, then every
     /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
-    func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, log: Logger) {
+    /// Reports a stage stopped at its timeout whose work runs on (see ``QueueWorkerConfiguration``),
+    /// and when it returns at last. If the job failed `work.stuck` meanwhile (its next run gave up
+    /// waiting for the folder this work held), it failed for this work alone: now that the folder is
+    /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
+    /// and said so. A job that failed for any other reason, or was retried or cancelled since, is
+    /// left as it is.
+    func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, jobID: Int64, log: Logger) {
         let stopped = ContinuousClock.now
         let (first, every) = (configuration.stoppedWorkReportAfter, configuration.stoppedWorkReportInterval)
         let reporter = Task {
@@ -600,6 +607,22 @@ extension QueueWorker {
             let took = ContinuousClock.now - stopped
             if took >= first {
                 log.notice("stage stopped at its --stage-timeout returned at last", metadata: ["seconds_since_stop": "\(Int(took.seconds))"])
+            }
+            do {
+                guard let job = try await store.job(id: jobID), job.state == .failed, job.lastErrorCode == JobFailure.workStuckCode else { return }
+                _ = try await store.retry(jobID: jobID)
+                // Its own write: the lease loop's look at the data version does not see it.
+                await inFlight.nudge()
+                store.signalWork()
+                log.notice("""
+                    the job failed \(JobFailure.workStuckCode) waiting for this stage's work folder; the work has returned and freed it, \
+                    so the job is queued again
+                    """)
+            } catch {
+                log.error("""
+                    the job may have failed \(JobFailure.workStuckCode) waiting for this stage's work, which has returned; it could not be \
+                    queued again (\(error)): run ytauto-admin retry \(jobID)
+                    """)
             }
         }
     }

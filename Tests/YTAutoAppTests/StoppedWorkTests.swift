@@ -86,6 +86,46 @@ import YTAutoWorker
         let reports = lines.count(.error, containing: stillRuns)
         try await Task.sleep(for: .seconds(1))
         #expect(lines.count(.error, containing: stillRuns) == reports)
+        // It failed at its timeout, not for want of its folder: left failed.
+        #expect(try await store.job(id: id)?.state == .failed && lines.count(.notice, containing: "queued again") == 0)
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    /// A job whose next run failed `work.stuck` while the stopped work held its folder failed for
+    /// that work alone: when the work returns, its worker queues the job again, and it runs.
+    @Test func aJobThatFailedStuckMeanwhileIsQueuedAgainWhenTheWorkReturns() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        let gate = DispatchSemaphore(value: 0)
+        var opened = false
+        defer { if !opened { for _ in 0..<4 { gate.signal() } } }
+        let lines = Lines()
+        var configuration = QueueWorkerConfiguration()
+        configuration.concurrency = 1
+        configuration.stageTimeout = .seconds(1)
+        configuration.stoppedWorkReportAfter = .milliseconds(300)
+        configuration.stoppedWorkReportInterval = .milliseconds(300)
+        let worker = QueueWorker(store: store, pipeline: StubbornPipeline(gate: gate), configuration: configuration,
+                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
+        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+
+        #expect(try await eventually { try await store.job(id: id)?.state == .failed })
+        // What the job's next run leaves when the folder stays held too long (as on another worker or host).
+        try await store.database.write { try $0.run("UPDATE jobs SET last_error_code = ? WHERE id = ?", [JobFailure.workStuckCode, id]) }
+        #expect(try await store.job(id: id)?.state == .failed)
+
+        // The work returns; the retried run's stage passes the gate at once.
+        gate.signal()
+        gate.signal()
+        opened = true
+        #expect(await eventually(timeout: .seconds(20)) { lines.count(.notice, containing: "queued again") == 1 }, "\(lines.all.withLock { $0 })")
+        let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: id)?.state == .succeeded }
+        let job = try await store.job(id: id), attempts = try await store.attempts(jobID: id)
+        #expect(ran, "\(String(describing: job)) \(attempts) \(lines.all.withLock { $0 })")
+        #expect(try await store.attempts(jobID: id).count == 2)
 
         await group.triggerGracefulShutdown()
         try await running.value

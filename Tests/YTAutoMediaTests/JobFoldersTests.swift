@@ -104,7 +104,8 @@ import YTAutoTestSupport
         #expect(stuck?.code == "work.stuck" && stuck?.isRetryable == false)
         let message = stuck?.message ?? ""
         #expect(message.contains("(stage clips of process \(getpid())") && message.contains("for 2h")
-                    && message.contains("--stage-timeout (1h)") && message.contains("Restart the worker"), "\(message)")
+                    && message.contains("--stage-timeout (1h)") && message.contains("restart the worker")
+                    && message.contains("its worker queues the job again"), "\(message)")
         // Two hours is within a three-hour stage timeout, or a 1 h 55 m one and the margin: the
         // holder may still be stopping.
         for limit in [3 * 3600, 115 * 60] {

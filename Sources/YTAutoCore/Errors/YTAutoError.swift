@@ -39,6 +39,11 @@ public struct JobFailure: Sendable, Hashable, Error, CustomStringConvertible {
     public var retryAt: Date?
     public var spendsAttempt: Bool
 
+    /// A stage found its job's work folder held, for longer than any stage may run, by an earlier
+    /// run of the job that was stopped and whose work never returned (YTAutoMedia's
+    /// `WorkFolderStuckError`). The worker running that work queues the job again when it returns.
+    public static let workStuckCode = "work.stuck"
+
     public init(code: String, message: String, isRetryable: Bool, retryAt: Date? = nil, spendsAttempt: Bool = true) {
         self.code = code
         self.message = message
