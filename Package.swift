@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // The system's libsqlite3 (libsqlite3-dev), through a module map.
@@ -126,6 +127,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 // The web console (`ytauto web`) and its /metrics.
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HTTPS for the console (`ytauto web --tls-cert --tls-key`).
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The console's users' passwords, stored as bcrypt hashes.
@@ -197,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["YTAutoStore", "YTAutoPostgres", "YTAutoCore", "YTAutoSupport", "YTAutoTestSupport", "ytauto", "ytauto-admin", "ytauto-bench",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: upcoming
         ),

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -317,6 +318,85 @@ import YTAutoTestSupport
 
     static func basic(_ user: String, _ password: String) -> [(String, String)] {
         [("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())]
+    }
+
+    /// HTTPS: with `--tls-cert` and `--tls-key` the console answers over TLS with that certificate
+    /// (a client that trusts it alone signs in and reads a page) and not over plain HTTP. A key that
+    /// others may read, a missing file and one option without the other are refused, each naming
+    /// the option and the file, before anything listens.
+    @Test func withACertificateAndKeyItServesHTTPSOnly() async throws {
+        try "channels:\n  - name: facts\n    type: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let cert = dir.path("cert.pem"), key = dir.path("key.pem")
+        let made = try await Child(URL(fileURLWithPath: "/usr/bin/env"), [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], cwd: dir.url).wait()
+        try #require(made.status == 0, "openssl: \(made.stderr)")
+        #expect(chmod(key, 0o600) == 0)
+        #expect(try await addUser("ana", role: "operator", password: "correct horse ana").status == 0)
+        let env = ["YTAUTO_DB": dir.path("tls.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
+        #expect(try await run("ytauto", ["init"], cwd: dir.url, environment: env).status == 0)
+
+        // Refused before listening: each names what is wrong. (A run that listens instead is stopped, not waited on.)
+        let port = try PostgresServer.freePort()
+        func run(_ name: String, _ arguments: [String], cwd: URL, environment: [String: String]) async throws -> ProcessResult {
+            let child = try Child(binary(name), arguments, cwd: cwd, environment: environment)
+            if !(await eventually(timeout: .seconds(20)) { !child.isRunning }) {
+                child.kill(SIGKILL)
+                Issue.record("ytauto \(arguments.joined(separator: " ")) did not stop: it should have refused to start")
+            }
+            return await child.wait()
+        }
+        let half = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", cert], cwd: dir.url, environment: env)
+        #expect(half.status != 0 && half.stderr.contains("--tls-cert and --tls-key go together"), "\(half.stderr)")
+        let missing = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", dir.path("none.pem"), "--tls-key", key],
+                                    cwd: dir.url, environment: env)
+        #expect(missing.status != 0 && missing.stderr.contains("--tls-cert \(dir.path("none.pem"))"), "\(missing.stderr)")
+        #expect(chmod(key, 0o644) == 0)
+        let readable = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", cert, "--tls-key", key], cwd: dir.url, environment: env)
+        #expect(readable.status != 0 && readable.stderr.contains("others may read this private key (mode 644)"), "\(readable.stderr)")
+        #expect(!readable.stderr.contains("PRIVATE KEY"))
+        #expect(chmod(key, 0o600) == 0)
+
+        let child = try Child(binary("ytauto"), ["web", "--listen", "0.0.0.0:\(port)", "--tls-cert", cert, "--tls-key", key], cwd: dir.url, environment: env)
+        defer { child.kill(SIGKILL) }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow))
+        let stranger = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await servesHTTPSOnly(child: child, port: port, client: client, stranger: stranger)
+        } catch {
+            try? await client.shutdown()
+            try? await stranger.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        try await stranger.shutdown()
+    }
+
+    func servesHTTPSOnly(child: Child, port: Int, client: HTTPClient, stranger: HTTPClient) async throws {
+        func get(_ url: String) async throws -> (status: UInt, body: String) {
+            var request = HTTPClientRequest(url: url)
+            for (name, value) in Self.basic("ana", "correct horse ana") { request.headers.add(name: name, value: value) }
+            let response = try await client.execute(request, timeout: .seconds(10))
+            return (response.status.code, String(buffer: try await response.body.collect(upTo: 4 << 20)))
+        }
+        let up = await eventually(timeout: .seconds(30)) { (try? await get("https://127.0.0.1:\(port)/api/overview").status) == 200 }
+        if !up { child.kill(SIGKILL); Issue.record("the console did not answer over HTTPS: \(await child.wait().stderr)") }
+        try #require(up)
+        let page = try await get("https://127.0.0.1:\(port)/jobs")
+        #expect(page.status == 200 && page.body.contains("facts"), "\(page.status)")
+        // The same port over plain HTTP gets no page.
+        let plain = try? await get("http://127.0.0.1:\(port)/api/overview")
+        #expect(plain?.status != 200, "plain HTTP answered \(String(describing: plain?.status))")
+        // A client that does not trust the certificate is refused it.
+        await #expect(throws: (any Error).self) {
+            _ = try await stranger.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/api/overview"), timeout: .seconds(10))
+        }
+        child.kill(SIGTERM)
+        let ended = await child.wait()
+        #expect(ended.status == 0 && ended.stdout.contains("listening on https://0.0.0.0:\(port)/"), "\(ended.stdout) \(ended.stderr)")
+        #expect(!ended.stderr.contains("plain HTTP"), "no warning with TLS: \(ended.stderr)")
     }
 
     /// With users in the credentials file (their passwords only as bcrypt hashes, the file 0600),
