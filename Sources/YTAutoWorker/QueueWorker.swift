@@ -579,8 +579,7 @@ extension QueueWorker {
     /// Says, at error level, that a stage stopped at its timeout is still running: after
     /// ``QueueWorkerConfiguration/stoppedWorkReportAfter``, then every
     /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
-    /// Reports a stage stopped at its timeout whose work runs on (see ``QueueWorkerConfiguration``),
-    /// and when it returns at last. If the job failed `work.stuck` meanwhile (its next run gave up
+    /// If the job failed `work.stuck` meanwhile (its next run gave up
     /// waiting for the folder this work held), it failed for this work alone: now that the folder is
     /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
     /// and said so. A job that failed for any other reason, or was retried or cancelled since, is

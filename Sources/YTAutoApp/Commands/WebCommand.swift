@@ -17,8 +17,8 @@ extension YTAutoCommand {
                 than 127.0.0.0/8, ::1 or localhost is refused; reach it from elsewhere through a forwarded port \
                 (ssh -L 8080:127.0.0.1:8080 HOST). With users in the credentials file (ytauto auth console-user NAME \
                 --role viewer|operator) every request signs in (HTTP Basic: on a network address serve HTTPS with \
-                --tls-cert and --tls-key, or put it behind a TLS proxy), any address may be given, and only operators act. Every action is a POST with a CSRF token and is \
-                recorded in the audit log (ytauto-admin audit). /metrics is Prometheus's text format, read from \
+                --tls-cert and --tls-key, or put it behind a TLS proxy), any address may be given, and only operators \
+                act. Every action is a POST with a CSRF token and is recorded in the audit log (ytauto-admin audit). /metrics is Prometheus's text format, read from \
                 the database at each scrape.
                 """)
 
