@@ -55,14 +55,9 @@ import YTAutoWorker
         }
     }
 
-    @Test func aStoppedStageThatRunsOnIsReportedUntilItReturns() async throws {
-        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
-        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
-        let gate = DispatchSemaphore(value: 0)
-        var opened = false
-        // A failed expectation that throws must not leave the stage's thread blocked.
-        defer { if !opened { gate.signal() } }
-        let lines = Lines()
+    /// One worker on `store` running ``StubbornPipeline``: one job at a time, a 1 s stage timeout,
+    /// a report every 300 ms while stopped work runs on; every line it logs goes to `lines`.
+    func startWorker(_ store: SQLiteJobStore, gate: DispatchSemaphore, lines: Lines) -> (ServiceGroup, Task<Void, any Error>) {
         var configuration = QueueWorkerConfiguration()
         configuration.concurrency = 1
         configuration.stageTimeout = .seconds(1)
@@ -71,7 +66,18 @@ import YTAutoWorker
         let worker = QueueWorker(store: store, pipeline: StubbornPipeline(gate: gate), configuration: configuration,
                                  logger: Logger(label: "test") { _ in Capture(lines: lines) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
-        let running = Task { try await group.run() }
+        return (group, Task { try await group.run() })
+    }
+
+    @Test func aStoppedStageThatRunsOnIsReportedUntilItReturns() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        let gate = DispatchSemaphore(value: 0)
+        var opened = false
+        // A failed expectation that throws must not leave the stage's thread blocked.
+        defer { if !opened { gate.signal() } }
+        let lines = Lines()
+        let (group, running) = startWorker(store, gate: gate, lines: lines)
 
         #expect(try await eventually { try await store.job(id: id)?.state == .failed })
         #expect(try await store.job(id: id)?.lastErrorCode == "stage.timeout")
@@ -102,15 +108,7 @@ import YTAutoWorker
         var opened = false
         defer { if !opened { for _ in 0..<4 { gate.signal() } } }
         let lines = Lines()
-        var configuration = QueueWorkerConfiguration()
-        configuration.concurrency = 1
-        configuration.stageTimeout = .seconds(1)
-        configuration.stoppedWorkReportAfter = .milliseconds(300)
-        configuration.stoppedWorkReportInterval = .milliseconds(300)
-        let worker = QueueWorker(store: store, pipeline: StubbornPipeline(gate: gate), configuration: configuration,
-                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
-        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
-        let running = Task { try await group.run() }
+        let (group, running) = startWorker(store, gate: gate, lines: lines)
 
         #expect(try await eventually { try await store.job(id: id)?.state == .failed })
         // What the job's next run leaves when the folder stays held too long (as on another worker or host).
@@ -125,7 +123,7 @@ import YTAutoWorker
         let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: id)?.state == .succeeded }
         let job = try await store.job(id: id), attempts = try await store.attempts(jobID: id)
         #expect(ran, "\(String(describing: job)) \(attempts) \(lines.all.withLock { $0 })")
-        #expect(try await store.attempts(jobID: id).count == 2)
+        #expect(attempts.count == 2)
 
         await group.triggerGracefulShutdown()
         try await running.value

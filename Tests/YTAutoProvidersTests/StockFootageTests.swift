@@ -229,27 +229,33 @@ import YTAutoTestSupport
 
     // MARK: - The channel's language
 
+    /// The stocked fake with one more tall video, tagged in `language`, and `provider`'s search of it.
+    func stockedWithAVideo(_ id: Int, tags: [String], author: String, language: String, provider: String) async throws -> (FakeStock, any StockSearch) {
+        let fake = try FakeStock(key: Self.key)
+        try await stocked(fake)
+        fake.state.update { s in
+            s.catalogue.append(.init(id: id, video: true, tags: tags, author: author, files: [(1080, 1920, "tall.mp4")], seconds: 12, language: language))
+        }
+        return (fake, provider == "pexels" ? pexels(fake) : pixabay(fake))
+    }
+
+    /// The language a search asked for, in `provider`'s parameter (Pexels' `locale`, Pixabay's `lang`).
+    func askedLanguage(_ query: [String: String], provider: String) -> String? {
+        query[provider == "pexels" ? "locale" : "lang"]
+    }
+
     /// A Spanish channel's scenes are searched in Spanish (Pexels' `locale`, Pixabay's `lang`):
     /// their words are Spanish, and read as English they would find nothing. An English channel
     /// asks for English.
     @Test(arguments: ["pexels", "pixabay"]) func aChannelsFootageIsSearchedInItsLanguage(provider: String) async throws {
-        let fake = try FakeStock(key: Self.key)
-        try await stocked(fake)
-        fake.state.update { s in
-            s.catalogue.append(.init(id: 301, video: true, tags: ["faro", "mar"], author: "Luz", files: [(1080, 1920, "tall.mp4")],
-                                     seconds: 12, language: "es"))
-        }
-        let search: any StockSearch = provider == "pexels" ? pexels(fake) : pixabay(fake)
+        let (fake, search) = try await stockedWithAVideo(301, tags: ["faro", "mar"], author: "Luz", language: "es", provider: provider)
         // Its common words are Spanish ones ("mientras", "tanto"), so its searched words are "faro guardaba mar".
         let assets = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX")
             .footage(for: [scene(0, "Mientras tanto, el faro guardaba el mar.")], job: 9)
         #expect(assets.map { $0.credit?.id } == ["301"] && assets.first?.credit?.author == "Luz")
         let spanish = try #require(fake.searches.first)
-        if provider == "pexels" {
-            #expect(spanish.query["locale"] == "es-ES", "\(spanish.query)")  // es-MX as the nearest locale Pexels has
-        } else {
-            #expect(spanish.query["lang"] == "es", "\(spanish.query)")
-        }
+        // es-MX as the nearest locale Pexels has.
+        #expect(askedLanguage(spanish.query, provider: provider) == (provider == "pexels" ? "es-ES" : "es"), "\(spanish.query)")
         // The same words again in Spanish come from the cache; in English they are asked anew (and find nothing).
         let asked = fake.searches.count
         _ = try await source(search, ledger: nil, cache: "cache-es", language: "es-MX").footage(for: [scene(0, "El faro guardaba el mar.")], job: 12)
@@ -263,7 +269,7 @@ import YTAutoTestSupport
         let english = try await source(search, ledger: nil, cache: "cache-es").footage(for: [scene(0, "The lighthouse by the sea.")], job: 10)
         #expect(english.first?.credit?.id != "301")
         let last = try #require(fake.searches.last)
-        #expect(provider == "pexels" ? last.query["locale"] == "en-US" : last.query["lang"] == "en", "\(last.query)")
+        #expect(askedLanguage(last.query, provider: provider) == (provider == "pexels" ? "en-US" : "en"), "\(last.query)")
 
         // The script's visual is English (its writer is asked for English) even on a Spanish channel.
         var withVisual = scene(0, "Los barcos volvían al puerto.")
@@ -271,23 +277,17 @@ import YTAutoTestSupport
         let visual = try await source(search, ledger: nil, cache: "cache-es", language: "es").footage(for: [withVisual], job: 11)
         #expect(visual.first?.matched == ["stormy", "lighthouse"], "\(visual)")
         let asked2 = try #require(fake.searches.last)
-        #expect(provider == "pexels" ? asked2.query["locale"] == "en-US" : asked2.query["lang"] == "en", "\(asked2.query)")
+        #expect(askedLanguage(asked2.query, provider: provider) == (provider == "pexels" ? "en-US" : "en"), "\(asked2.query)")
     }
 
     @Test(arguments: ["pexels", "pixabay"]) func aJapaneseChannelsFootageIsSearchedByTheNounsItsNarrationSays(provider: String) async throws {
-        let fake = try FakeStock(key: Self.key)
-        try await stocked(fake)
-        fake.state.update { s in
-            s.catalogue.append(.init(id: 302, video: true, tags: ["廃墟", "ホテル"], author: "Kaito", files: [(1080, 1920, "tall.mp4")],
-                                     seconds: 12, language: "ja"))
-        }
-        let search: any StockSearch = provider == "pexels" ? pexels(fake) : pixabay(fake)
+        let (fake, search) = try await stockedWithAVideo(302, tags: ["廃墟", "ホテル"], author: "Kaito", language: "ja", provider: provider)
         // Written without spaces: searched as its nouns ("廃墟 ホテル 幽霊"), not as the whole sentence.
         let assets = try await source(search, ledger: nil, cache: "cache-ja", language: "ja")
             .footage(for: [scene(0, "廃墟のホテルに幽霊が出るという。")], job: 14)
         #expect(assets.map { $0.credit?.id } == ["302"] && assets.first?.matched == ["廃墟", "ホテル", "幽霊"], "\(assets)")
         let asked = try #require(fake.searches.first)
-        #expect(provider == "pexels" ? asked.query["locale"] == "ja-JP" : asked.query["lang"] == "ja", "\(asked.query)")
+        #expect(askedLanguage(asked.query, provider: provider) == (provider == "pexels" ? "ja-JP" : "ja"), "\(asked.query)")
     }
 
     @Test func japaneseTextIsSplitIntoTheWordsItsScriptsMark() {
