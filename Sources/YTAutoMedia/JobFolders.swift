@@ -27,6 +27,29 @@ public struct JobFolders: Sendable, Hashable {
         return output.appending(path: channel).appending(path: "\(jobID)-\(name)")
     }
 
+    /// The files the jobs' work folders still use from elsewhere: every path named in a
+    /// `<work_dir>/<job id>/media.json` (the footage the images stage chose, which the motion
+    /// stage and a retry read again). A succeeded job's folder is gone, so this is what failed,
+    /// cancelled and unfinished jobs hold. A `media.json` that cannot be read is a problem: the
+    /// caller cannot know what that job uses.
+    public func footageInUse() -> (paths: Set<String>, problems: [String]) {
+        var paths = Set<String>(), problems: [String] = []
+        let jobs = ((try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []).filter { name in
+            !name.isEmpty && name.allSatisfy(\.isASCII) && name.allSatisfy(\.isNumber)
+        }
+        for job in jobs.sorted() {
+            let media = work.appending(path: job).appending(path: "media.json")
+            guard FileManager.default.fileExists(atPath: media.path) else { continue }
+            do {
+                let assets = try JSONDecoder().decode([FootageAsset].self, from: Data(contentsOf: media))
+                for asset in assets { paths.insert(URL(fileURLWithPath: asset.path).standardizedFileURL.path) }
+            } catch {
+                problems.append("cannot read \(media.path), so what job \(job) uses is unknown: \(error.localizedDescription)")
+            }
+        }
+        return (paths, problems)
+    }
+
     /// Removes `folder` and everything in it; a folder already gone is not an error.
     /// - Returns: the bytes it held on disk.
     @discardableResult

@@ -13,6 +13,7 @@ import YTAutoTestSupport
     func ytauto(_ args: String...) async throws -> ProcessResult { try await run("ytauto", args, cwd: dir.url, environment: env) }
     func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: dir.path(relative)) }
+    func present(_ absolute: String) -> Bool { FileManager.default.fileExists(atPath: absolute) }
 
     /// A work folder and a published folder for job `id`, 1 MB each.
     func makeFiles(_ id: Int64, slug: String) throws {
@@ -65,6 +66,52 @@ import YTAutoTestSupport
         let after = try await disk()
         #expect((after["work_bytes"] as? Int ?? .max) < 1 << 20, "\(after)")
         #expect((after["output_bytes"] as? Int ?? 0) >= 2 << 20, "\(after)")
+    }
+
+    /// A stock download under `work/stock/pexels/`, last used `daysAgo`.
+    func stockFile(_ name: String, daysAgo: Double) throws -> String {
+        let url = dir.url.appending(path: "work/stock/pexels/\(name)")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(repeating: 3, count: 1 << 16).write(to: url)
+        let then = Date().addingTimeInterval(-daysAgo * 86400).timeIntervalSince1970
+        var times = [timespec(tv_sec: Int(then), tv_nsec: 0), timespec(tv_sec: Int(then), tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, url.path, &times, 0) == 0)
+        return url.standardizedFileURL.path
+    }
+
+    /// `work/<id>/media.json` naming `paths` as the footage the job's images stage chose.
+    func mediaJSON(_ id: Int64, naming paths: [String]) throws {
+        let assets = paths.map { FootageAsset(kind: .clip, path: $0, source: "pexels", tags: ["sea"], seconds: 10) }
+        try FileManager.default.createDirectory(atPath: dir.path("work/\(id)"), withIntermediateDirectories: true)
+        try JSONEncoder().encode(assets).write(to: dir.url.appending(path: "work/\(id)/media.json"))
+    }
+
+    @Test func pruneRemovesStockDownloadsNoJobStillUses() async throws {
+        #expect(try await ytauto("init").status == 0)
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let failed = try await store.enqueue(NewJob(channel: "facts", topic: "tides")).job.id
+        _ = try await store.cancel(jobID: failed)  // finished now: not pruned by a 30-day cutoff, its folder stays
+        let unused = try stockFile("clip-1-1080x1920.mp4", daysAgo: 45)
+        let heldByTheJob = try stockFile("clip-2-1080x1920.mp4", daysAgo: 45)
+        let lately = try stockFile("clip-3-1080x1920.mp4", daysAgo: 3)
+        try mediaJSON(failed, naming: [heldByTheJob])
+
+        let prune = try await admin("prune", "--older-than", "30d")
+        #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
+        #expect(prune.stdout.contains("removed 1 stock download(s)") && prune.stdout.contains("kept 1 older one(s)"), "\(prune.stdout)")
+        #expect(!present(unused) && present(heldByTheJob) && present(lately))
+
+        // A media.json that cannot be read: what that job uses is unknown, so no download goes.
+        try Data("{not json".utf8).write(to: dir.url.appending(path: "work/\(failed)/media.json"))
+        let blind = try await admin("prune", "--older-than", "1d")
+        #expect(blind.status == 1 && blind.stderr.contains("stock footage not pruned") && blind.stderr.contains("work/\(failed)/media.json"),
+                "\(blind.stdout)\(blind.stderr)")
+        #expect(present(heldByTheJob) && present(lately))
+
+        // Once the job is pruned, its folder no longer holds the download.
+        let all = try await admin("prune", "--older-than", "0s")
+        #expect(all.status == 0 && all.stdout.contains("pruned 1") && all.stdout.contains("removed 2 stock download(s)"), "\(all.stdout)\(all.stderr)")
+        #expect(!present(heldByTheJob) && !present(lately))
     }
 
     @Test func pruneWithoutAConfigurationDeletesNothing() async throws {

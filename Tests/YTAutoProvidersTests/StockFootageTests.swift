@@ -155,6 +155,22 @@ import YTAutoTestSupport
         #expect(fake.searches.count == 2 && fake.state.value.requests.count == 3, "after 24 h the search is asked again; the file is kept")
     }
 
+    @Test func aDownloadTakenFromTheCacheIsMarkedUsedWithItsModificationTimeKept() async throws {
+        let fake = try FakeStock(key: Self.key)
+        try await stocked(fake)
+        let scenes = [scene(0, "Waves on the ocean.")]
+        let first = try await source(pexels(fake), ledger: nil).footage(for: scenes, job: 1)
+        let path = try #require(first.first?.path)
+        let tenDaysAgo = Date().addingTimeInterval(-10 * 86400)
+        try StockCacheTests.setTimes(path, accessed: tenDaysAgo, modified: tenDaysAgo)
+        let second = try await source(pexels(fake), ledger: nil).footage(for: scenes, job: 2)
+        #expect(second.first?.path == path && fake.state.value.requests.count == 2, "taken from the cache, not downloaded again")
+        let t = try #require(StockCache.times(path))
+        #expect(abs(t.used.timeIntervalSinceNow) < 60, "its access time says it was used now: \(t.used)")
+        // Its modification time is part of the key of what the images and motion stages made from it.
+        #expect(abs(t.made.timeIntervalSince(tenDaysAgo)) < 1, "its modification time is left alone: \(t.made)")
+    }
+
     @Test func aDownloadThatIsNotMediaIsRefusedAndNotKept() async throws {
         let fake = try FakeStock(key: Self.key)
         try await stocked(fake)

@@ -3,6 +3,7 @@ import Foundation
 import YTAutoCore
 import YTAutoMedia
 import YTAutoPostgres
+import YTAutoProviders
 import YTAutoStore
 
 /// `ytauto-admin`: what ran, what failed and why, and what to do about it.
@@ -484,7 +485,9 @@ public struct AdminCommand: AsyncParsableCommand {
             abstract: "Delete finished jobs (with their stages and attempts) older than an age, in batches, and their work folders.",
             discussion: """
                 Each deleted job's work folder (<work_dir>/<job>/) is removed too; its published video \
-                (<output_dir>/<channel>/<job>-<topic>/) only with --with-output. The folders are found through the configuration (--config).
+                (<output_dir>/<channel>/<job>-<topic>/) only with --with-output. The folders are found through the configuration (--config). \
+                Stock footage downloads (<work_dir>/stock/) unused for as long (and for at least a day) go too, unless a job's \
+                work folder still uses them, and stock searches past their 24 hours.
                 """)
         @OptionGroup public var global: GlobalOptions
         @Option(name: .customLong("older-than"), help: "An age: 30d, 12h or 45m.") public var olderThan: String
@@ -526,8 +529,19 @@ public struct AdminCommand: AsyncParsableCommand {
             print("pruned \(pruned.count) finished jobs that finished before \(Timestamp.string(cutoff))")
             print("removed \(removed) folder(s) of theirs (\(withOutput ? "work and output" : "work only; outputs kept"))"
                 + ", \(ByteCountFormatter.string(fromByteCount: freed, countStyle: .file)) freed")
+            // After the jobs' folders: a pruned failed job no longer holds its footage.
+            let inUse = folders.footageInUse()
+            if inUse.problems.isEmpty {
+                let stock = StockCache(workDirectory: folders.work).prune(unusedBefore: cutoff, keeping: inUse.paths)
+                print("removed \(stock.downloads) stock download(s) unused since \(Timestamp.string(stock.unusedBefore))"
+                    + " and \(stock.searches) expired stock search(es), \(ByteCountFormatter.string(fromByteCount: stock.bytes, countStyle: .file)) freed"
+                    + (stock.kept > 0 ? "; kept \(stock.kept) older one(s) that jobs' work folders still use" : ""))
+                problems += stock.problems
+            } else {
+                problems += inUse.problems.map { "stock footage not pruned: \($0)" }
+            }
             if !problems.isEmpty {
-                throw CLIError("some folders could not be removed (remove them by hand):\n" + problems.joined(separator: "\n"))
+                throw CLIError("some files could not be removed (remove them by hand, or mend what is named):\n" + problems.joined(separator: "\n"))
             }
         }
     }

@@ -73,8 +73,9 @@ extension StockSearch {
 ///   A scene for which nothing unused is found fails the stage `image.no_footage` (not retried:
 ///   the searches would find the same).
 /// - **Cache**: searches are kept 24 hours (`<cache>/search/`, Pixabay's rule and Pexels'
-///   advice), downloads for good (`<cache>/<provider>/`), so a retried stage or another channel
-///   using the same clip downloads nothing; each file is checked with ffprobe before use.
+///   advice), downloads until `ytauto-admin prune` finds them unused (`<cache>/<provider>/`,
+///   ``StockCache``), so a retried stage or another channel using the same clip downloads
+///   nothing; each file is checked with ffprobe before use.
 /// - Each hit is claimed in the footage ledger as it is chosen, before its download, so that two
 ///   jobs of a channel choosing at once never take the same one (the later claim is refused and
 ///   the next best taken). A job that fails afterwards keeps its claims: a retry of it may use
@@ -218,7 +219,10 @@ public struct StockFootageSource: FootageSource {
         let safeID = hit.credit.id.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
         let path = cache.appending(path: search.provider.lowercased())
             .appending(path: "\(hit.kind.rawValue)-\(safeID)-\(hit.width)x\(hit.height).\(ext)").path
-        if FileManager.default.fileExists(atPath: path) { return path }
+        if FileManager.default.fileExists(atPath: path) {
+            StockCache.markUsed(path)  // kept by `ytauto-admin prune` while in use (StockCache)
+            return path
+        }
         let what = "\(search.provider) \(hit.kind == .clip ? "video" : "photo") \(hit.credit.id)"
         try await Files.atomically(path) { tmp in
             let reply = try await http.download(hit.file, to: tmp)
