@@ -160,7 +160,7 @@ enum PipelineChoice {
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let work = URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL
         let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
-                                        configDirectory: global.configDirectory, footageLedger: store, stockCache: work.appending(path: "stock"))
+                                        configDirectory: global.configDirectory, footageLedger: store, stockCache: StockCache(workDirectory: work).folder)
         let pipeline = MediaPipeline(
             channels: config.channels,
             workDirectory: work,
