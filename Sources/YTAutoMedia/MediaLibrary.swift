@@ -16,8 +16,10 @@ import YTAutoSupport
 /// topic (once), a clip before a picture when they match equally. A video uses each file once
 /// while an unused one still matches; then the matching one used least; a scene that matches
 /// nothing gets an unused file (then the least used), picked by the job so that a retry picks the
-/// same. Words are compared lower-cased, without a plural `s`/`es`, leaving out words of fewer
-/// than three letters and common English words.
+/// same. Words are compared as ``FootageWords/tags(_:language:)`` makes them: lower-cased,
+/// accents folded, singular, leaving out words of fewer than three letters and the common words
+/// of the channel's language (the narration's and the topic's; a file's own words lose only
+/// English's, since its name may be in any language).
 ///
 /// Across videos, with a footage ledger: a file the channel used in another job within its
 /// `footage_reuse_days` counts as used once already, so a scene takes a matching file the channel
@@ -33,13 +35,17 @@ public struct MediaLibrary: FootageSource {
     let ledger: (any FootageLedger)?
     let channel: String
     let reuseDays: Int
+    /// The channel's language (a BCP-47 tag): its narration's common words match no file.
+    let language: String
 
-    public init(root: URL, tools: ToolRunner, ledger: (any FootageLedger)? = nil, channel: String = "", reuseDays: Int = 0) {
+    public init(root: URL, tools: ToolRunner, ledger: (any FootageLedger)? = nil, channel: String = "", reuseDays: Int = 0,
+                language: String = "en") {
         self.root = root.standardizedFileURL
         self.tools = tools
         self.ledger = ledger
         self.channel = channel
         self.reuseDays = reuseDays
+        self.language = language
     }
 
     /// The file's key in the footage ledger: `library:clip:forest/fog_at_night.mp4`.
@@ -110,7 +116,8 @@ public struct MediaLibrary: FootageSource {
         var out: [FootageAsset] = []
         var chosen: [String] = []
         for scene in scenes {
-            let (item, matched) = Self.choose(items, text: scene.text, topic: scene.topic, uses: uses, seed: "\(seed)|\(scene.index)")
+            let (item, matched) = Self.choose(items, text: scene.text, topic: scene.topic, uses: uses, seed: "\(seed)|\(scene.index)",
+                                             language: language)
             uses[item.path, default: 0] += 1
             var asset = FootageAsset(kind: item.kind, path: item.path, source: "library", tags: item.tags.sorted(), matched: matched)
             if item.kind == .clip { asset.seconds = try await tools.duration(of: item.path) }
@@ -125,6 +132,7 @@ public struct MediaLibrary: FootageSource {
         let seed = String(job)
         let tracks = try files().filter { $0.kind == .music }
         guard !tracks.isEmpty else { return nil }
+        // The channel's type, mood and name: English words, whatever the narration's language.
         let wanted = Self.words(tags.joined(separator: " "))
         let matching = tracks.filter { !$0.tags.isDisjoint(with: wanted) }
         let pool = matching.isEmpty ? tracks : matching
@@ -134,8 +142,9 @@ public struct MediaLibrary: FootageSource {
     }
 
     /// The item for a scene, and the words it matched (see the type's documentation for the order).
-    static func choose(_ items: [Item], text: String, topic: String, uses: [String: Int], seed: String) -> (Item, [String]) {
-        let spoken = words(text), about = words(topic)
+    static func choose(_ items: [Item], text: String, topic: String, uses: [String: Int], seed: String,
+                       language: String = "en") -> (Item, [String]) {
+        let spoken = words(text, language: language), about = words(topic, language: language)
         func score(_ item: Item) -> Int { 2 * item.tags.intersection(spoken).count + item.tags.intersection(about).count }
         func kindRank(_ item: Item) -> Int { item.kind == .clip ? 1 : 0 }
         let scored = items.map { (item: $0, score: score($0), used: uses[$0.path] ?? 0, tie: rank(seed, $0.path)) }
@@ -158,8 +167,9 @@ public struct MediaLibrary: FootageSource {
         return rng.next()
     }
 
-    /// The words of `text` as tags are compared (``FootageWords/tags(_:)``).
-    static func words(_ text: String) -> Set<String> { FootageWords.tags(text) }
+    /// The words of `text` as tags are compared (``FootageWords/tags(_:language:)``): a file's
+    /// own with English's common words left out, a scene's with its language's.
+    static func words(_ text: String, language: String = "en") -> Set<String> { FootageWords.tags(text, language: language) }
 
     static func listed(_ extensions: Set<String>) -> String { extensions.sorted().map { "." + $0 }.joined(separator: ", ") }
 }

@@ -41,7 +41,7 @@ public struct OfflineServices: ServiceFactory {
         guard let folder = channel.mediaLibrary else {
             throw MediaLibraryError(path: "(none)", problem: "is not set: channel \(channel.name) has images: library without media_library")
         }
-        return MediaLibrary(root: URL(fileURLWithPath: folder), tools: tools)
+        return MediaLibrary(root: URL(fileURLWithPath: folder), tools: tools, language: channel.language)
     }
 
     public func publisher(for channel: ChannelConfig, job: Job, folder: URL, context: StageContext) throws -> any VideoPublisher {

@@ -58,6 +58,30 @@ import YTAutoTestSupport
         #expect(fake.searches.first?.query["lang"] == "es", "\(fake.searches.map(\.query))")
     }
 
+    /// The channel's `language` reaches its media library, offline and with a footage ledger: a
+    /// Spanish scene saying `sea como sea` (whatever happens) does not match a clip of the sea.
+    @Test func aSpanishChannelsLibraryIsMatchedOnItsSpanishWords() async throws {
+        let tools = try ToolRunner()
+        for path in ["lib/sea/waves.png", "lib/casa/vieja.png"] {
+            let url = dir.url.appending(path: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: url)
+        }
+        var channel = ChannelConfig.defaults(for: .horror)
+        channel.language = "es"
+        channel.services.images = .library
+        channel.mediaLibrary = dir.path("lib")
+        let withLedger = ProviderServices(tools: tools, config: ProvidersConfig(), credentials: Credentials(values: [:]),
+                                          ledger: try SQLiteJobStore(path: dir.path("lib.db")), configDirectory: dir.url,
+                                          footageLedger: try SQLiteJobStore(path: dir.path("lib.db")))
+        let scene = FootageQuery(index: 0, text: "Sea como sea, nadie volvió.", topic: "la casa", seconds: 2)
+        for services in [withLedger as any ServiceFactory, OfflineServices(tools: tools)] {
+            let source = try #require(try services.footageSource(for: channel))
+            let chosen = try await source.footage(for: [scene], job: 1)
+            #expect(chosen.first?.path.hasSuffix("/casa/vieja.png") == true && chosen.first?.matched == ["casa"], "\(type(of: services)): \(chosen)")
+        }
+    }
+
     /// A short whose scenes come from Pexels (the loopback fake): a photo for the honey scene, a
     /// clip for the ocean one, both downloaded into the stock cache, recorded in the footage ledger
     /// and credited in the description; the video is made from them.

@@ -157,7 +157,7 @@ public struct ProviderServices: ServiceFactory {
             // showed lately give way to others.
             guard footageLedger != nil, let folder = channel.mediaLibrary else { return try offline.footageSource(for: channel) }
             return MediaLibrary(root: URL(fileURLWithPath: folder), tools: tools, ledger: footageLedger, channel: channel.name,
-                                reuseDays: channel.footageReuseDays)
+                                reuseDays: channel.footageReuseDays, language: channel.language)
         default:
             return try offline.footageSource(for: channel)
         }

@@ -3,29 +3,65 @@ import Foundation
 /// The words of a scene's narration that say what it shows: a media library's tags are compared
 /// with them (``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
 public enum FootageWords {
-    /// The words of `text` as tags are compared: lower case, letters and digits, singular, no
-    /// short or common words. Japanese in it (whatever the channel's language: a library's file
-    /// names say nothing of theirs) is split into its words by ``japaneseWords(_:)``, so a
+    /// The words of `text` as tags are compared: lower case, letters and digits, accents folded
+    /// (`vacía` is `vacia`, as a file name may spell it), singular (``stem(_:)``), no short words
+    /// and none of `language`'s common ones (a BCP-47 tag; English's for a language without a
+    /// list: a Spanish narration's `que`, `una`, `sea` match nothing, while an English file
+    /// named `sea` keeps its word). Japanese in it (whatever the channel's language: a library's
+    /// file names say nothing of theirs) is split into its words by ``japaneseWords(_:)``, so a
     /// library tagged `古い家` matches narration that says `家で`; Chinese, written in the same
     /// characters, is split by the same rule (a kanji word counts from one character).
-    public static func tags(_ text: String) -> Set<String> {
+    public static func tags(_ text: String, language: String = "en") -> Set<String> {
+        let common = Language.primarySubtag(language) == Language.spanish.code ? foldedSpanishStopWords : foldedStopWords
         var out = Set<String>()
         // Compatibility forms as their plain ones (half-width ﾎﾃﾙ as ホテル, full-width ＮＡＳＡ as NASA).
         for token in text.precomposedStringWithCompatibilityMapping.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
             let pieces = token.contains(where: { Script($0) != .other }) ? japaneseWords(token).map { Substring($0) } : [token]
             for raw in pieces {
-                var w = String(raw)
-                if w.first.map(Script.init) != .other {
-                    if !japaneseStopWords.contains(w) { out.insert(w) }
+                if raw.first.map(Script.init) != .other {
+                    // Not folded: kana's voicing marks are letters of their own (ガ is not カ).
+                    if !japaneseStopWords.contains(String(raw)) { out.insert(String(raw)) }
                     continue
                 }
-                guard w.count >= 3, !stopWords.contains(w) else { continue }
-                if w.count > 4, ["ses", "xes", "ches", "shes"].contains(where: w.hasSuffix) { w.removeLast(2) }
-                else if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w.removeLast() }
-                out.insert(w)
+                let w = fold(String(raw))
+                guard w.count >= 3, !common.contains(w) else { continue }
+                out.insert(stem(w))
             }
         }
         return out
+    }
+
+    /// `word` without its accents (`canción` → `cancion`, `año` → `ano`), for Latin and other
+    /// alphabets; a word in kana or kanji is never given here.
+    static func fold(_ word: String) -> String {
+        word.folding(options: .diacriticInsensitive, locale: nil)
+    }
+
+    /// A word and its plural as one (English and Spanish): `houses` and `house` are `hous`,
+    /// `cities` and `city` `citi`, `flores` and `flor` `flor`, `octopuses` and `octopus`
+    /// `octopus`, `glasses` and `glass` `glass`. A light stemmer, the same on both sides of a
+    /// comparison, so what it makes need not be a word; it never leaves fewer than three letters.
+    /// Irregular plurals (`wolves`, `luces`) are not met.
+    public static func stem(_ word: String) -> String {
+        var w = word
+        func drop(_ n: Int) -> Bool {
+            guard w.count - n >= 3 else { return false }
+            w.removeLast(n)
+            return true
+        }
+        if w.hasSuffix("ies"), drop(2) {
+            // cities → citi, as city → citi below
+        } else if w.hasSuffix("es"), drop(2) {
+        } else if w.hasSuffix("s"), !["ss", "us", "is"].contains(where: w.hasSuffix) {
+            _ = drop(1)
+        }
+        if w.hasSuffix("e") {
+            _ = drop(1)
+        } else if w.count >= 4, w.hasSuffix("y"), let before = w.dropLast().last, !"aeiou".contains(before) {
+            w.removeLast()
+            w += "i"
+        }
+        return w
     }
 
     public static let stopWords: Set<String> = [
@@ -60,6 +96,10 @@ public enum FootageWords {
         "全部", "最後", "最初", "最", "第", "次", "前", "後", "日", "年", "数", "皆", "一", "二", "三", "実", "実際", "誰", "様", "的",
         "動画", "登録", "評価", "高評価", "通知", "チャンネル", "フォロー", "コメント", "シェア", "ビデオ", "ストーリー",
     ]
+
+    /// The stop words as ``tags(_:language:)`` compares them: accents folded.
+    static let foldedStopWords = Set(stopWords.map(fold))
+    static let foldedSpanishStopWords = Set(spanishStopWords.map(fold))
 
     /// The common words of a language (its primary subtag): English's for a language without a list.
     public static func stopWords(forLanguage tag: String) -> Set<String> {
