@@ -95,11 +95,17 @@ import YTAutoTestSupport
         let heldByTheJob = try stockFile("clip-2-1080x1920.mp4", daysAgo: 45)
         let lately = try stockFile("clip-3-1080x1920.mp4", daysAgo: 3)
         try mediaJSON(failed, naming: [heldByTheJob])
+        let before = try await disk()
+        #expect(before["stock_dir"] as? String == dir.url.appending(path: "work/stock").standardizedFileURL.path, "\(before)")
+        #expect((before["stock_bytes"] as? Int ?? 0) >= 3 << 16 && (before["work_bytes"] as? Int ?? 0) >= before["stock_bytes"] as? Int ?? .max, "\(before)")
+        #expect(try await ytauto("status").stdout.contains("stock footage"))
 
         let prune = try await admin("prune", "--older-than", "30d")
         #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
         #expect(prune.stdout.contains("removed 1 stock download(s)") && prune.stdout.contains("kept 1 older one(s)"), "\(prune.stdout)")
         #expect(!present(unused) && present(heldByTheJob) && present(lately))
+        let after = try await disk()
+        #expect((after["stock_bytes"] as? Int ?? .max) < (before["stock_bytes"] as? Int ?? 0), "status sees the cache shrink: \(after)")
 
         // A media.json that cannot be read: what that job uses is unknown, so no download goes.
         try Data("{not json".utf8).write(to: dir.url.appending(path: "work/\(failed)/media.json"))

@@ -100,6 +100,9 @@ import YTAutoTestSupport
     }
 
     @Test(arguments: ProcessEngine.all) func everyPageAnswersAndShowsStringsAsText(engine: ProcessEngine) async throws {
+        // 256 KB in the stock footage cache (`work` is the configuration's default work_dir).
+        try FileManager.default.createDirectory(atPath: dir.path("work/stock/pexels"), withIntermediateDirectories: true)
+        try Data(repeating: 9, count: 256 << 10).write(to: dir.url.appending(path: "work/stock/pexels/clip-1-1080x1920.mp4"))
         let (console, store, _) = try await start(engine)
         defer { console.child.kill(SIGKILL) }
         let xss = "<script>alert(1)</script>"
@@ -128,6 +131,14 @@ import YTAutoTestSupport
         let metrics = try await console.get("/metrics")
         #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
         #expect(metrics.body.contains("ytauto_attempts_last_24h{outcome=\"failed\"} 1.0"), "\(metrics.body)")
+        // The stock cache apart from the work folder it is part of, so a sum over `folder` counts it once.
+        func gauge(_ prefix: String) -> Double? {
+            metrics.body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        let stock = try #require(gauge("ytauto_stock_cache_bytes "), "\(metrics.body)")
+        let work = try #require(gauge("ytauto_disk_bytes{folder=\"work\"}"), "\(metrics.body)")
+        #expect(stock >= 256 * 1024 && stock < work, "the cache's bytes, within the work folder's: \(stock) of \(work)")
+        #expect(try await console.get("/").body.contains("(stock footage 2"), "the overview says what the stock cache takes")
         // Lease wait: a job due two minutes before a worker took it waited about 120 s.
         let late = try await store.enqueue(NewJob(channel: "facts", topic: "late", runAt: Date().addingTimeInterval(-120))).job.id
         _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: late)

@@ -321,11 +321,15 @@ struct StatusJSON: Encodable {
         var workBytes: Int64?
         var outputDir: String?
         var outputBytes: Int64?
+        /// The stock footage cache, inside the work folder (its bytes are part of `work_bytes`).
+        var stockDir: String?
+        var stockBytes: Int64?
         var error: String?
 
         enum CodingKeys: String, CodingKey {
             case error
             case workDir = "work_dir", workBytes = "work_bytes", outputDir = "output_dir", outputBytes = "output_bytes"
+            case stockDir = "stock_dir", stockBytes = "stock_bytes"
         }
     }
 

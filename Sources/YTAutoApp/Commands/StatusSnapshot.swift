@@ -1,6 +1,22 @@
 import Foundation
 import YTAutoCore
 import YTAutoMedia
+import YTAutoProviders
+
+/// The bytes the jobs' files occupy on disk: the work folder (the stock footage cache included)
+/// and the output folder, and of the work folder's, the stock footage cache's (``StockCache``,
+/// which only `ytauto-admin prune` trims).
+struct DiskUse: Sendable {
+    var work: Int64
+    var output: Int64
+    var stock: Int64
+
+    /// Walks the folders now.
+    static func measure(_ folders: JobFolders) -> DiskUse {
+        DiskUse(work: JobFolders.diskUsage(folders.work), output: JobFolders.diskUsage(folders.output),
+                stock: JobFolders.diskUsage(StockCache(workDirectory: folders.work).folder))
+    }
+}
 
 /// The queue at a glance, read once: what `ytauto status` prints and the console's overview shows.
 struct StatusSnapshot: Sendable {
@@ -15,12 +31,12 @@ struct StatusSnapshot: Sendable {
     /// The paused channels (their queued jobs wait, their slots make no job).
     var paused: [ChannelPause]
     /// Disk used by the jobs' files, or why it is not known (the configuration could not be read).
-    var disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
+    var disk: Result<(folders: JobFolders, use: DiskUse), any Error>
 
     /// - Parameter diskUsage: how the folders' use is measured (the console keeps it a minute).
     static func read(
         _ store: any OperatorStore, folders: Result<JobFolders, any Error>,
-        diskUsage: @Sendable (JobFolders) async -> (work: Int64, output: Int64) = { (JobFolders.diskUsage($0.work), JobFolders.diskUsage($0.output)) }
+        diskUsage: @Sendable (JobFolders) async -> DiskUse = { DiskUse.measure($0) }
     ) async throws -> StatusSnapshot {
         let now = Date()
         let stats = try await store.stats()
@@ -35,11 +51,10 @@ struct StatusSnapshot: Sendable {
             // stays for the process that frees the worker's jobs.
             live.append((w, try await store.isAbandoned(w) != true))
         }
-        let disk: Result<(folders: JobFolders, work: Int64, output: Int64), any Error>
+        let disk: Result<(folders: JobFolders, use: DiskUse), any Error>
         switch folders {
         case .success(let f):
-            let used = await diskUsage(f)
-            disk = .success((f, used.work, used.output))
+            disk = .success((f, await diskUsage(f)))
         case .failure(let error):
             disk = .failure(error)
         }
@@ -55,7 +70,8 @@ struct StatusSnapshot: Sendable {
         }
         let diskJSON = switch disk {
         case .success(let d):
-            StatusJSON.Disk(workDir: d.folders.work.path, workBytes: d.work, outputDir: d.folders.output.path, outputBytes: d.output)
+            StatusJSON.Disk(workDir: d.folders.work.path, workBytes: d.use.work, outputDir: d.folders.output.path, outputBytes: d.use.output,
+                            stockDir: StockCache(workDirectory: d.folders.work).folder.path, stockBytes: d.use.stock)
         case .failure(let error):
             StatusJSON.Disk(error: "\(error)")
         }

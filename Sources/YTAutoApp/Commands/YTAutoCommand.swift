@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import YTAutoCore
 import YTAutoMedia
+import YTAutoProviders
 
 /// `ytauto`: set up, feed and watch the queue.
 public struct YTAutoCommand: AsyncParsableCommand {
@@ -79,8 +80,10 @@ public struct YTAutoCommand: AsyncParsableCommand {
             switch disk {
             case .success(let d):
                 print(Output.table(["disk", "folder", "used"], [
-                    ["work", d.folders.work.path, ByteCountFormatter.string(fromByteCount: d.work, countStyle: .file)],
-                    ["output", d.folders.output.path, ByteCountFormatter.string(fromByteCount: d.output, countStyle: .file)],
+                    ["work", d.folders.work.path, ByteCountFormatter.string(fromByteCount: d.use.work, countStyle: .file)],
+                    ["  stock footage", StockCache(workDirectory: d.folders.work).folder.path,
+                     ByteCountFormatter.string(fromByteCount: d.use.stock, countStyle: .file) + " of it (ytauto-admin prune trims it)"],
+                    ["output", d.folders.output.path, ByteCountFormatter.string(fromByteCount: d.use.output, countStyle: .file)],
                 ]))
             case .failure(let error):
                 print("disk: unknown (the configuration could not be read: \(error))")

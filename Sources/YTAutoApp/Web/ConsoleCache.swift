@@ -11,7 +11,7 @@ import YTAutoMedia
 /// disk use and the week's failures by code are kept for a minute.
 actor ConsoleCache {
     private var hours: (computedAt: Date, currentHour: Date, since: Date, counts: [HourlyCount])?
-    private var disk: (computedAt: Date, work: Int64, output: Int64)?
+    private var disk: (computedAt: Date, use: DiskUse)?
     private var failures: (computedAt: Date, counts: [CodeCount])?
     static let hoursFor: TimeInterval = 600
     static let diskFor: TimeInterval = 60
@@ -40,10 +40,10 @@ actor ConsoleCache {
         return counts
     }
 
-    func diskUsage(_ folders: JobFolders, now: Date) -> (work: Int64, output: Int64) {
-        if let d = disk, now.timeIntervalSince(d.computedAt) < Self.diskFor { return (d.work, d.output) }
-        let fresh = (JobFolders.diskUsage(folders.work), JobFolders.diskUsage(folders.output))
-        disk = (now, fresh.0, fresh.1)
+    func diskUsage(_ folders: JobFolders, now: Date) -> DiskUse {
+        if let d = disk, now.timeIntervalSince(d.computedAt) < Self.diskFor { return d.use }
+        let fresh = DiskUse.measure(folders)
+        disk = (now, fresh)
         return fresh
     }
 }

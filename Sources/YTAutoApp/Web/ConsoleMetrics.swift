@@ -58,8 +58,11 @@ extension WebConsole {
                                help: "A provider's daily quota for all channels.").set(Double(limit))
         }
         if case .success(let d) = s.disk {
-            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "work")], help: "Bytes used by the jobs' folders.").set(Double(d.work))
-            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "output")], help: "Bytes used by the jobs' folders.").set(Double(d.output))
+            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "work")], help: "Bytes used by the jobs' folders.").set(Double(d.use.work))
+            registry.makeGauge(name: "ytauto_disk_bytes", labels: [("folder", "output")], help: "Bytes used by the jobs' folders.").set(Double(d.use.output))
+            // Apart: its bytes are part of the work folder's, and a sum over `folder` must not count them twice.
+            registry.makeGauge(name: "ytauto_stock_cache_bytes", help: "Bytes used by the stock footage cache, part of the work folder's.")
+                .set(Double(d.use.stock))
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

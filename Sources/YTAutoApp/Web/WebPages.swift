@@ -27,7 +27,8 @@ extension WebConsole {
         out += "<div class=\"card\"><h2>Workers</h2><p><a href=\"/workers\">\(alive) alive</a>, \(s.live.count - alive) dead (not yet reclaimed)</p></div>"
         switch s.disk {
         case .success(let d):
-            out += "<div class=\"card\"><h2>Disk</h2><p>work \(E.escape(Self.bytes(d.work))) · output \(E.escape(Self.bytes(d.output)))</p>"
+            out += "<div class=\"card\"><h2>Disk</h2><p>work \(E.escape(Self.bytes(d.use.work))) (stock footage \(E.escape(Self.bytes(d.use.stock))))"
+                + " · output \(E.escape(Self.bytes(d.use.output)))</p>"
                 + "<p class=\"muted\">\(E.escape(d.folders.work.path)) · \(E.escape(d.folders.output.path))</p></div>"
         case .failure(let error):
             out += "<div class=\"card\"><h2>Disk</h2><p class=\"error\">unknown: \(E.escape("\(error)"))</p></div>"
