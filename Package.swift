@@ -174,7 +174,7 @@ let package = Package(
         // tests); the worker in process where a test needs a stage of its own.
         .testTarget(
             name: "YTAutoAppTests",
-            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoWorker", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders",
+            dependencies: ["YTAutoApp", "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoWorker", "YTAutoSupport", "YTAutoMedia", "YTAutoProviders",
                            "YTAutoTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Yams", package: "Yams"),

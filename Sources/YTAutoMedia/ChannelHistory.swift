@@ -8,15 +8,20 @@ import Glibc
 
 /// What a channel said lately: the scripts of its last ``limit`` jobs, newest first, so the
 /// offline writer does not repeat itself (``TemplateScriptGenerator`` prefers the hooks, titles,
-/// calls to action and body sentences the channel has gone longest without).
+/// calls to action and body sentences the channel has gone longest without), and their
+/// thumbnails' hashes, so that a near duplicate is stopped (``NearDuplicates``).
 ///
-/// One JSON file a channel, `<work>/history/<channel>.json`, written by the script stage once a
-/// script has passed validation (a job's script made again replaces its entry). Workers on one
-/// host share it: each change holds an exclusive `flock` on `<channel>.json.lock` and replaces the
-/// file atomically, so two workers writing at once both land and a reader never sees half a file.
-/// On several hosts each host keeps its own (the work folder is per host), so variety is per host.
-/// A file that cannot be read as history is set aside as `<channel>.json.broken` and the history
-/// starts again: losing it costs some variety, never a video.
+/// Kept in the job store (``ChannelHistoryLedger``, the `channel_history` table) when the pipeline
+/// has one, as every worker's does: workers on every host, SQLite's or PostgreSQL's, compare a new
+/// video with the same recent ones. An entry whose script cannot be read back is left out: losing
+/// it costs some variety, never a video.
+///
+/// Without a store (a render benchmark, a test), one JSON file a channel, `<folder>/<channel>.json`:
+/// each change holds an exclusive `flock` on `<channel>.json.lock` and replaces the file
+/// atomically, so two writers at once both land and a reader never sees half a file. A file that
+/// cannot be read as history is set aside as `<channel>.json.broken` and the history starts again.
+/// (Before the store kept it, workers kept it so under `<work_dir>/history/`, one per host; those
+/// files are no longer read.)
 public struct ChannelHistory: Sendable {
     public struct Entry: Sendable, Codable, Hashable {
         public var job: Int64
@@ -34,54 +39,87 @@ public struct ChannelHistory: Sendable {
         }
     }
 
-    public let folder: URL
+    enum Keeper: Sendable {
+        case store(any ChannelHistoryLedger)
+        case files(URL)
+    }
+
+    let keeper: Keeper
     public let limit: Int
 
-    public init(folder: URL, limit: Int = 50) {
-        self.folder = folder
+    /// The history in the job store.
+    public init(store: any ChannelHistoryLedger, limit: Int = 50) {
+        self.keeper = .store(store)
         self.limit = limit
     }
 
-    func file(_ channel: String) -> URL {
+    /// The history in files under `folder`.
+    public init(folder: URL, limit: Int = 50) {
+        self.keeper = .files(folder)
+        self.limit = limit
+    }
+
+    func file(_ folder: URL, _ channel: String) -> URL {
         // A channel's name is checked by the config (letters, digits, dashes); encode anything else.
         let safe = channel.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? channel
         return folder.appending(path: safe + ".json")
     }
 
     /// The channel's recent entries, newest first (none if it has no history yet).
-    public func recent(_ channel: String) throws -> [Entry] {
-        try locked(channel) { read(channel) }
+    public func recent(_ channel: String) async throws -> [Entry] {
+        switch keeper {
+        case .store(let store):
+            let decoder = JSONDecoder()
+            return try await store.channelHistory(channel: channel, limit: limit).compactMap { row in
+                guard let script = try? decoder.decode(Script.self, from: Data(row.script.utf8)) else { return nil }
+                return Entry(job: row.jobID, at: row.at, topic: row.topic, script: script, thumbnailHash: row.thumbnailHash)
+            }
+        case .files(let folder):
+            return try locked(folder, channel) { read(folder, channel) }
+        }
     }
 
-    /// Records `entry` as the channel's newest, replacing an earlier entry of the same job.
-    public func record(_ entry: Entry, channel: String) throws {
-        try locked(channel) {
-            var entries = read(channel).filter { $0.job != entry.job }
-            entries.insert(entry, at: 0)
-            try write(entries, channel)
+    /// Records `entry` as the channel's newest, replacing an earlier entry of the same job (in
+    /// the store, timed by the store's clock rather than `entry.at`).
+    public func record(_ entry: Entry, channel: String) async throws {
+        switch keeper {
+        case .store(let store):
+            let script = String(decoding: try JSONEncoder().encode(entry.script), as: UTF8.self)
+            try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit)
+        case .files(let folder):
+            try locked(folder, channel) {
+                var entries = read(folder, channel).filter { $0.job != entry.job }
+                entries.insert(entry, at: 0)
+                try write(entries, folder, channel)
+            }
         }
     }
 
     /// Sets the thumbnail hash of `job`'s entry; nothing if the job has none (its script was
-    /// written before the history kept it, or on another host).
-    public func recordThumbnail(_ hash: String, job: Int64, channel: String) throws {
-        try locked(channel) {
-            var entries = read(channel)
-            guard let i = entries.firstIndex(where: { $0.job == job }) else { return }
-            entries[i].thumbnailHash = hash
-            try write(entries, channel)
+    /// written before the history kept it).
+    public func recordThumbnail(_ hash: String, job: Int64, channel: String) async throws {
+        switch keeper {
+        case .store(let store):
+            try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: job)
+        case .files(let folder):
+            try locked(folder, channel) {
+                var entries = read(folder, channel)
+                guard let i = entries.firstIndex(where: { $0.job == job }) else { return }
+                entries[i].thumbnailHash = hash
+                try write(entries, folder, channel)
+            }
         }
     }
 
-    private func write(_ entries: [Entry], _ channel: String) throws {
+    private func write(_ entries: [Entry], _ folder: URL, _ channel: String) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Files.writeNow(try encoder.encode(Array(entries.prefix(limit))), to: file(channel).path)
+        try Files.writeNow(try encoder.encode(Array(entries.prefix(limit))), to: file(folder, channel).path)
     }
 
-    private func read(_ channel: String) -> [Entry] {
-        let target = file(channel)
+    private func read(_ folder: URL, _ channel: String) -> [Entry] {
+        let target = file(folder, channel)
         guard let data = FileManager.default.contents(atPath: target.path) else { return [] }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -91,9 +129,9 @@ public struct ChannelHistory: Sendable {
         return []
     }
 
-    private func locked<T>(_ channel: String, _ body: () throws -> T) throws -> T {
+    private func locked<T>(_ folder: URL, _ channel: String, _ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let lockPath = file(channel).path + ".lock"
+        let lockPath = file(folder, channel).path + ".lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(fd) }

@@ -21,11 +21,15 @@ public struct MediaPipeline: StagedPipeline {
     /// Told of progress inside a stage ("scene 3/12").
     let onProgress: (@Sendable (Int64, String) -> Void)?
     let services: any ServiceFactory
+    /// The channels' recent videos (``ChannelHistory``): in the job store when one is given (every
+    /// worker's, on every host, sees the same), else in files under `<work>/history/`.
+    let history: ChannelHistory
 
     public init(
         channels: [ChannelConfig], workDirectory: URL, outputDirectory: URL, tools: ToolRunner,
         services: (any ServiceFactory)? = nil,
-        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, onProgress: (@Sendable (Int64, String) -> Void)? = nil
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, onProgress: (@Sendable (Int64, String) -> Void)? = nil,
+        history: (any ChannelHistoryLedger)? = nil
     ) {
         self.services = services ?? OfflineServices(tools: tools)
         self.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0) })
@@ -34,6 +38,7 @@ public struct MediaPipeline: StagedPipeline {
         self.tools = tools
         self.width = max(1, concurrency)
         self.onProgress = onProgress
+        self.history = history.map { ChannelHistory(store: $0) } ?? ChannelHistory(folder: workDirectory.appending(path: "history"))
     }
 
     // MARK: - Stage files
@@ -162,8 +167,7 @@ public struct MediaPipeline: StagedPipeline {
             : 2.5
         let topic = job.topic ?? channel.topics.first ?? channel.name
         // What the channel said lately (this job's own earlier script aside), so it is not said again.
-        let history = ChannelHistory(folder: workDirectory.appending(path: "history"))
-        let recent = try history.recent(channel.name).filter { $0.job != job.id }
+        let recent = try await history.recent(channel.name).filter { $0.job != job.id }
         var script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id), recent: recent)
             .generate(topic: topic, channel: channel)
         // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
@@ -175,7 +179,7 @@ public struct MediaPipeline: StagedPipeline {
                 + "(\"\(twin.script.title)\", \(Timestamp.string(twin.at))); the channel allows less than \(channel.duplicateSentencesPercent) % "
                 + "(duplicate_sentences_percent)")
         }
-        try history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
+        try await history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
                               hookSentences: hook.count, bodySentences: body.count)
         return [try await Self.write(file, dir.appending(path: "script.json"))]
@@ -481,13 +485,12 @@ public struct MediaPipeline: StagedPipeline {
         }
         // Not a near-duplicate of the channel's recent thumbnails; then its hash joins them.
         let hash = try await NearDuplicates.differenceHash(of: path.path, tools: tools)
-        let history = ChannelHistory(folder: workDirectory.appending(path: "history"))
-        let recent = try history.recent(channel.name).filter { $0.job != job.id }
+        let recent = try await history.recent(channel.name).filter { $0.job != job.id }
         if let (twin, bits) = NearDuplicates.repeatedThumbnail(hash, recent: recent, bits: channel.duplicateThumbnailBits) {
             throw NearDuplicateError(what: "the thumbnail is \(bits) bits of 64 from job \(twin.job)'s (\"\(twin.script.title)\"); "
                 + "the channel needs more than \(channel.duplicateThumbnailBits) (duplicate_thumbnail_bits)")
         }
-        try history.recordThumbnail(hash, job: job.id, channel: channel.name)
+        try await history.recordThumbnail(hash, job: job.id, channel: channel.name)
         return [artifact]
     }
 

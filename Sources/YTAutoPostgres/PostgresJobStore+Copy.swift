@@ -37,7 +37,7 @@ extension PostgresJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed(),
-            pauses: try await pausedChannels(), footage: try await footageUses())
+            pauses: try await pausedChannels(), footage: try await footageUses(), history: try await channelHistoryRows())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
@@ -45,7 +45,7 @@ extension PostgresJobStore: StoreCopying {
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
                         OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
                         OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)
-                        OR EXISTS (SELECT 1 FROM footage_uses)) AS empty
+                        OR EXISTS (SELECT 1 FROM footage_uses) OR EXISTS (SELECT 1 FROM channel_history)) AS empty
             """)?.bool("empty") ?? false
     }
 
@@ -146,6 +146,12 @@ extension PostgresJobStore: StoreCopying {
             }
             for f in installation.footage {
                 try await tx.run("INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (\(f.channel), \(f.key), \(f.jobID), \(f.usedAt))")
+            }
+            for h in installation.history {
+                try await tx.run("""
+                    INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
+                    VALUES (\(h.channel), \(h.jobID), \(h.at), \(h.topic), \(h.script), \(h.thumbnailHash))
+                    """)
             }
             // New entries take ids after the copied ones.
             try await tx.run("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), greatest((SELECT max(id) FROM audit_log), 1))")

@@ -50,6 +50,9 @@ struct CopyTests {
         try await store.recordAudit(actor: "cli:root", action: "cancel", target: "job \(doomed)", detail: nil)
         _ = try await store.pause(channel: "finance", by: "cli:root")
         try await store.recordFootage(channel: "horror", job: 1, keys: ["pexels:clip:1448735", "pixabay:image:195893"])
+        try await store.recordChannelHistory(channel: "horror", job: 1, topic: "t0", script: #"{"title":"T0"}"#, keep: 50)
+        try await store.recordChannelHistory(channel: "horror", job: 3, topic: "t2", script: #"{"title":"T2"}"#, keep: 50)
+        try await store.recordChannelHistoryThumbnail("00ff00ff00ff00ff", channel: "horror", job: 1)
     }
 
     /// Everything a store can tell about its installation, for comparison.
@@ -79,6 +82,7 @@ struct CopyTests {
         #expect(before.rest.audit.map(\.action) == ["retry", "cancel"])
         #expect(before.rest.pauses.map(\.channel) == ["finance"])
         #expect(before.rest.footage.map(\.key) == ["pexels:clip:1448735", "pixabay:image:195893"])
+        #expect(before.rest.history.map(\.jobID) == [1, 3] && before.rest.history.first?.thumbnailHash == "00ff00ff00ff00ff")
 
         let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
@@ -92,6 +96,7 @@ struct CopyTests {
         #expect(onPostgres.rest.workers == before.rest.workers && onPostgres.rest.ledger == before.rest.ledger)
         #expect(onPostgres.rest.audit == before.rest.audit)
         #expect(onPostgres.rest.pauses == before.rest.pauses && onPostgres.rest.footage == before.rest.footage)
+        #expect(onPostgres.rest.history == before.rest.history)
         #expect(try await pg.recordAudit(actor: "t", action: "retry", target: "job 2", detail: nil).id > before.rest.audit.map(\.id).max() ?? 0)
         // New rows on the target take new ids, after the copied ones.
         let next = try await pg.enqueue(NewJob(channel: "facts")).job.id
@@ -114,6 +119,7 @@ struct CopyTests {
         #expect(returned.rest.slots == before.rest.slots && returned.rest.cursors == before.rest.cursors && returned.rest.ledger == before.rest.ledger)
         #expect(Array(returned.rest.audit.prefix(2)) == before.rest.audit && returned.rest.audit.count == 3)
         #expect(returned.rest.pauses == before.rest.pauses && returned.rest.footage == before.rest.footage)
+        #expect(returned.rest.history == before.rest.history)
         pg.close()
     }
 }

@@ -139,6 +139,11 @@ import YTAutoTestSupport
         let stages = try #require(json["stages"] as? [[String: Any]])
         #expect(stages.map { $0["stage"] as? String } == ["script", "narration", "images", "clips", "compose", "thumbnail", "publish"])
         #expect(stages.allSatisfy { $0["state"] as? String == "succeeded" })
+        // The channel's history is in the store, where a worker on another host would read it, with the thumbnail's hash.
+        let history = try await s.channelHistory(channel: "facts", limit: 10)
+        #expect(history.map(\.jobID) == [id] && history.first?.topic == "the loudest sound ever recorded", "\(history)")
+        #expect(history.first?.thumbnailHash?.count == 16 && history.first?.script.contains("\"hook\"") == true, "\(history)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("work/history")), "no history files beside the store's")
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
     }

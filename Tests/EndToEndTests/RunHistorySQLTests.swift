@@ -133,6 +133,9 @@ import YTAutoTestSupport
         // The scheduler's memory: a slot that made the first job, and one missed.
         try await insertSlots(clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400))
 
+        try await store.recordChannelHistory(channel: "facts", job: retried, topic: "why honey", script: #"{"title":"Why Honey"}"#, keep: 50)
+        try await store.recordChannelHistoryThumbnail("0f0f0f0f0f0f0f0f", channel: "facts", job: retried)
+
         #expect(queries.count >= 13)
         var rowsByComment: [String: [[String: Any]]] = [:]
         for q in queries {
@@ -171,6 +174,9 @@ import YTAutoTestSupport
         let waiting = try rows("Jobs waiting for review")
         #expect(waiting.map { $0["id"] as? Int } == [Int(reviewed[0])], "\(waiting)")
         #expect(((waiting.first?["hours_waiting"] as? NSNumber)?.doubleValue ?? 0) >= 2, "\(waiting)")
+        let recent = try rows("Each channel's recent videos")
+        #expect(recent.count == 1 && recent.first?["title"] as? String == "Why Honey" && recent.first?["thumbnail_hash"] as? String == "0f0f0f0f0f0f0f0f",
+                "\(recent)")
         let decisions = try rows("Review decisions per channel")
         #expect(decisions.count == 1 && (decisions.first?["rejected"] as? NSNumber)?.intValue == 1
                 && (decisions.first?["approved"] as? NSNumber)?.intValue == 0, "\(decisions)")

@@ -3,6 +3,7 @@ import Testing
 import YTAutoApp
 import YTAutoCore
 import YTAutoMedia
+import YTAutoPostgres
 import YTAutoProviders
 import YTAutoStore
 import YTAutoSupport
@@ -331,6 +332,40 @@ import YTAutoTestSupport
         lenient.duplicateSentencesPercent = 0
         _ = try await pipeline(lenient).run(stage: "script", job: job(3), dryRun: false)
         #expect(FileManager.default.fileExists(atPath: dir.path("work/3/script.json")))
+    }
+
+    /// Two hosts (each its own work folder) on one store, SQLite's or PostgreSQL's: a script the
+    /// second host's LLM writes again is a near duplicate of the first host's job, as on one host.
+    @Test(arguments: PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"]) func aNearDuplicateMadeOnAnotherHostIsStopped(engine: String) async throws {
+        let server = try LoopbackServer { _ in Self.chat(Self.script) }
+        defer { withExtendedLifetime(server) {} }
+        var providers = ProvidersConfig()
+        providers.openai.baseURL = server.baseURL + "/v1"
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 10, max: 40)
+        channel.services.script = .openai
+        let tools = try ToolRunner()
+        let store: any OperatorStore = engine == "sqlite" ? try SQLiteJobStore(path: dir.path("hosts.db"))
+            : try await PostgresJobStore(url: try PostgresURL(try await PostgresServer.server().createDatabase()))
+        func host(_ name: String) -> MediaPipeline {
+            let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-hosts-0123456789"]),
+                                            ledger: store, configDirectory: dir.url)
+            return MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "\(name)/work"), outputDirectory: dir.url.appending(path: "\(name)/out"),
+                                 tools: tools, services: services, history: store)
+        }
+        func job(_ id: Int64) -> Job {
+            let now = Date()
+            return Job(id: id, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
+                       attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                       currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        }
+        _ = try await host("a").run(stage: "script", job: job(1), dryRun: false)
+        await #expect {
+            try await host("b").run(stage: "script", job: job(2), dryRun: false)
+        } throws: { error in
+            (error as? NearDuplicateError)?.message.contains("repeats 100 % of its sentences from job 1's") == true
+        }
+        #expect(try await store.channelHistory(channel: channel.name, limit: 5).map(\.jobID) == [1])
     }
 
     /// Shorts in Spanish and Japanese, written by an LLM (the loopback OpenAI), spoken by espeak-ng's

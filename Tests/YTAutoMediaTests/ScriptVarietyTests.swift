@@ -73,34 +73,32 @@ import YTAutoTestSupport
         let history = ChannelHistory(folder: dir.url.appending(path: "history"), limit: 150)
         let script = Script(title: "T", hook: "H.", body: "B.", cta: "C.", channel: .facts)
         // 200 writers at once (each its own open file, as separate processes would have): none lost.
-        // On Dispatch's threads, not Swift's few cooperative ones, which a waiting flock would hold.
         let failures = Locked<[String]>([])
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread {
-                DispatchQueue.concurrentPerform(iterations: 200) { n in
-                    do { try history.record(.init(job: Int64(n), at: Date(), topic: "t\(n)", script: script), channel: "facts-shorts") } catch {
+        await withTaskGroup(of: Void.self) { group in
+            for n in 0..<200 {
+                group.addTask {
+                    do { try await history.record(.init(job: Int64(n), at: Date(), topic: "t\(n)", script: script), channel: "facts-shorts") } catch {
                         failures.update { $0.append("\(error)") }
                     }
                 }
-                done.resume()
-            }.start()
+            }
         }
         #expect(failures.value.isEmpty, "\(failures.value)")
-        let entries = try history.recent("facts-shorts")
+        let entries = try await history.recent("facts-shorts")
         #expect(entries.count == 150 && Set(entries.map(\.job)).count == 150)
         // A job's script made again replaces its entry and becomes the newest.
         let oldest = try #require(entries.last?.job)
-        try history.record(.init(job: oldest, at: Date(), topic: "again", script: script), channel: "facts-shorts")
-        let after = try history.recent("facts-shorts")
+        try await history.record(.init(job: oldest, at: Date(), topic: "again", script: script), channel: "facts-shorts")
+        let after = try await history.recent("facts-shorts")
         #expect(after.count == 150 && after.first?.topic == "again" && after.filter { $0.job == oldest }.count == 1)
-        #expect(try history.recent("horror-stories").isEmpty)
+        #expect(try await history.recent("horror-stories").isEmpty)
         // A file that is not history is set aside, and the channel starts again.
         let file = dir.url.appending(path: "history/facts-shorts.json")
         try Data("{not json".utf8).write(to: file)
-        #expect(try history.recent("facts-shorts").isEmpty)
+        #expect(try await history.recent("facts-shorts").isEmpty)
         #expect(FileManager.default.fileExists(atPath: file.path + ".broken"))
-        try history.record(.init(job: 99, at: Date(), topic: "fresh", script: script), channel: "facts-shorts")
-        #expect(try history.recent("facts-shorts").map(\.job) == [99])
+        try await history.record(.init(job: 99, at: Date(), topic: "fresh", script: script), channel: "facts-shorts")
+        #expect(try await history.recent("facts-shorts").map(\.job) == [99])
     }
 
     @Test func theScriptStageRecordsEachJobAndTheNextJobSaysSomethingElse() async throws {
@@ -120,7 +118,7 @@ import YTAutoTestSupport
             hooks.append(try #require((file?["script"] as? [String: Any])?["hook"] as? String))
         }
         #expect(Set(hooks).count == 4, "\(hooks)")
-        let recorded = try ChannelHistory(folder: dir.url.appending(path: "work/history")).recent(channel.name)
+        let recorded = try await ChannelHistory(folder: dir.url.appending(path: "work/history")).recent(channel.name)
         #expect(recorded.map(\.job) == [4, 3, 2, 1] && recorded.map(\.script.hook) == hooks.reversed())
     }
 }

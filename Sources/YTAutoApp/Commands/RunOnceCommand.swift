@@ -165,7 +165,7 @@ enum PipelineChoice {
             channels: config.channels,
             workDirectory: work,
             outputDirectory: URL(fileURLWithPath: config.outputDirectory, relativeTo: cwd).standardizedFileURL,
-            tools: tools, services: services, onProgress: onProgress)
+            tools: tools, services: services, onProgress: onProgress, history: store)
         return (pipeline, store)
     }
 }

@@ -19,7 +19,8 @@ public struct CopiedJob: Sendable, Hashable {
 }
 
 /// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
-/// cursors, the quota ledger, the audit log (oldest first), the paused channels and the footage ledger.
+/// cursors, the quota ledger, the audit log (oldest first), the paused channels, the footage ledger
+/// and the channels' history.
 public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
@@ -28,9 +29,10 @@ public struct CopiedInstallation: Sendable, Hashable {
     public var audit: [AuditEntry]
     public var pauses: [ChannelPause]
     public var footage: [FootageUse]
+    public var history: [ChannelHistoryEntry]
 
     public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
-                pauses: [ChannelPause], footage: [FootageUse]) {
+                pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = []) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
@@ -38,6 +40,7 @@ public struct CopiedInstallation: Sendable, Hashable {
         self.audit = audit
         self.pauses = pauses
         self.footage = footage
+        self.history = history
     }
 }
 
@@ -46,9 +49,9 @@ public struct CopiedInstallation: Sendable, Hashable {
 public protocol StoreCopying: ConsoleStore {
     /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts, stage runs and review.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
-    /// Workers, slots, cursors, ledger, audit log, pauses and footage uses.
+    /// Workers, slots, cursors, ledger, audit log, pauses, footage uses and the channels' history.
     func copiedInstallation() async throws -> CopiedInstallation
-    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry, pause or footage use).
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry, pause, footage use or history entry).
     func isEmptyForCopy() async throws -> Bool
     /// Writes `jobs` (ids kept) in one transaction.
     func insertCopied(_ jobs: [CopiedJob]) async throws

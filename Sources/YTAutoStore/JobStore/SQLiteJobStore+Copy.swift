@@ -25,12 +25,14 @@ extension SQLiteJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
-            audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses())
+            audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses(),
+            history: try await channelHistoryRows())
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
-            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses"].allSatisfy { table in
+            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses",
+                 "channel_history"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
         }
@@ -118,6 +120,10 @@ extension SQLiteJobStore: StoreCopying {
             }
             for f in installation.footage {
                 try db.run("INSERT INTO footage_uses (channel, asset, job_id, used_at) VALUES (?, ?, ?, ?)", [f.channel, f.key, f.jobID, f.usedAt])
+            }
+            for h in installation.history {
+                try db.run("INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                           [h.channel, h.jobID, h.at, h.topic, h.script, h.thumbnailHash])
             }
         }
     }

@@ -1,0 +1,39 @@
+import Foundation
+
+/// One video's entry in its channel's history: what its script said and what its thumbnail looks
+/// like, so the channel's next videos neither repeat it nor come too near it (the media
+/// pipeline's `ChannelHistory`). The script is kept as its JSON, which only the pipeline reads.
+public struct ChannelHistoryEntry: Sendable, Hashable {
+    public var channel: String
+    public var jobID: Int64
+    /// When its script was written, by the store's clock (the database server's on PostgreSQL).
+    public var at: Date
+    public var topic: String
+    /// The script, as JSON.
+    public var script: String
+    /// Its thumbnail's difference hash (16 hex digits), once its thumbnail stage made it.
+    public var thumbnailHash: String?
+
+    public init(channel: String, jobID: Int64, at: Date, topic: String, script: String, thumbnailHash: String? = nil) {
+        self.channel = channel
+        self.jobID = jobID
+        self.at = at
+        self.topic = topic
+        self.script = script
+        self.thumbnailHash = thumbnailHash
+    }
+}
+
+/// Each channel's recent videos, kept in the store (`channel_history`), so that every worker on
+/// every host compares a new video with the same ones: a video made on one host is never a near
+/// duplicate of one made on another unseen.
+public protocol ChannelHistoryLedger: Sendable {
+    /// The channel's newest `limit` entries, newest first (ties by job, newest first).
+    func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry]
+    /// Records `job`'s script as the channel's newest entry, at the store's clock (replacing an
+    /// earlier entry of the job, its thumbnail hash too), then keeps only the channel's newest
+    /// `keep` entries; in one write.
+    func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws
+    /// Sets the thumbnail hash of `job`'s entry; nothing if the channel has no entry for it.
+    func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws
+}

@@ -1,0 +1,49 @@
+import Foundation
+import PostgresNIO
+import YTAutoCore
+
+/// The channels' history (``ChannelHistoryLedger``) on PostgreSQL: rows of `channel_history`, the
+/// newest of each channel kept, timed by the database server's clock.
+extension PostgresJobStore: ChannelHistoryLedger {
+    public func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry] {
+        try await pool.query("""
+            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
+             WHERE channel = \(channel) ORDER BY at DESC, job_id DESC LIMIT \(Int64(max(0, limit)))
+            """).map(Self.historyEntry)
+    }
+
+    public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
+        // One statement: the entry, then all but the channel's newest `keep` go (the entry's own
+        // row is seen by the delete only through `recorded`, so it is always kept).
+        _ = try await pool.query("""
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            recorded AS (
+                INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
+                SELECT \(channel), \(job), t.now, \(topic), \(script), NULL FROM t
+                ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
+                                                            thumbnail_hash = NULL
+                RETURNING job_id, at
+            )
+            DELETE FROM channel_history h WHERE h.channel = \(channel) AND h.job_id <> \(job) AND h.job_id NOT IN (
+                SELECT job_id FROM channel_history WHERE channel = \(channel) AND job_id <> \(job)
+                 ORDER BY at DESC, job_id DESC LIMIT \(Int64(max(0, keep - 1))))
+            """)
+    }
+
+    public func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws {
+        _ = try await pool.query("UPDATE channel_history SET thumbnail_hash = \(hash) WHERE channel = \(channel) AND job_id = \(job)")
+    }
+
+    static func historyEntry(_ r: PGRow) throws -> ChannelHistoryEntry {
+        let row = r.named(table: "channel_history", row: "a channel history entry")
+        return ChannelHistoryEntry(channel: try row.required("channel", row.string), jobID: try row.required("job_id", row.int),
+                                   at: try row.required("at", row.date), topic: try row.required("topic", row.string),
+                                   script: try row.required("script", row.string), thumbnailHash: try row.string("thumbnail_hash"))
+    }
+
+    /// Every row, for `ytauto-admin copy`.
+    func channelHistoryRows() async throws -> [ChannelHistoryEntry] {
+        try await pool.query("SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history ORDER BY channel, job_id")
+            .map(Self.historyEntry)
+    }
+}

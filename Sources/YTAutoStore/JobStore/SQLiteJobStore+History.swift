@@ -1,0 +1,52 @@
+import Foundation
+import YTAutoCore
+
+/// The channels' history (``ChannelHistoryLedger``) on SQLite: rows of `channel_history`, the
+/// newest of each channel kept.
+extension SQLiteJobStore: ChannelHistoryLedger {
+    public func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry] {
+        try await database.read { db in
+            try db.query("""
+                SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
+                 WHERE channel = ? ORDER BY at DESC, job_id DESC LIMIT ?
+                """, [channel, Int64(max(0, limit))]).map(Self.historyEntry)
+        }
+    }
+
+    public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
+        let at = now()
+        try await database.write { db in
+            _ = try db.run("""
+                INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, NULL)
+                ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
+                                                            thumbnail_hash = NULL
+                """, [channel, job, at, topic, script])
+            // Only the newest `keep` of the channel stay (an index range of the channel's rows).
+            _ = try db.run("""
+                DELETE FROM channel_history WHERE channel = ?1 AND job_id NOT IN (
+                    SELECT job_id FROM channel_history WHERE channel = ?1 ORDER BY at DESC, job_id DESC LIMIT ?2)
+                """, [channel, Int64(max(1, keep))])
+        }
+    }
+
+    public func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws {
+        try await database.write { db in
+            _ = try db.run("UPDATE channel_history SET thumbnail_hash = ? WHERE channel = ? AND job_id = ?", [hash, channel, job])
+        }
+    }
+
+    static func historyEntry(_ row: Row) throws -> ChannelHistoryEntry {
+        let r = StoredRow(row, table: "channel_history", key: "job_id", as: "channel history entry")
+        return ChannelHistoryEntry(channel: try r.string("channel"), jobID: try r.int("job_id"), at: try r.date("at"),
+                                   topic: try r.string("topic"), script: try r.string("script"),
+                                   thumbnailHash: try r.optionalString("thumbnail_hash"))
+    }
+
+    /// Every row, for `ytauto-admin copy`.
+    func channelHistoryRows() async throws -> [ChannelHistoryEntry] {
+        try await database.read { db in
+            try db.query("SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history ORDER BY channel, job_id")
+                .map(Self.historyEntry)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoStore
+import YTAutoTestSupport
+
+/// The channels' history on every engine: newest first by the store's clock, one entry a job, the
+/// newest `keep` of a channel kept, a thumbnail's hash set on its job's entry.
+@Suite struct ChannelHistoryLedgerTests {
+    @Test(arguments: StoreEngine.all) func theNewestEntriesOfEachChannelAreKeptOnceAJob(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let copying = try #require(s as? any StoreCopying)
+        #expect(try await copying.isEmptyForCopy())
+        for job in Int64(1)...4 {
+            try await s.recordChannelHistory(channel: "facts", job: job, topic: "t\(job)", script: #"{"title":"T\#(job)"}"#, keep: 3)
+            f.clock.advance(60)
+        }
+        try await s.recordChannelHistory(channel: "horror", job: 9, topic: "h", script: #"{"title":"H"}"#, keep: 3)
+        #expect(try await copying.isEmptyForCopy() == false, "a copy into it would collide with its history")
+        var facts = try await s.channelHistory(channel: "facts", limit: 10)
+        #expect(facts.map(\.jobID) == [4, 3, 2], "only the newest 3 of the channel stay, newest first")
+        #expect(facts.first?.topic == "t4" && facts.first?.script == #"{"title":"T4"}"# && facts.first?.channel == "facts")
+        // Times are the store's clock, a minute apart.
+        #expect(abs(facts[0].at.timeIntervalSince(facts[1].at) - 60) < 0.01, "\(facts.map(\.at))")
+        #expect(try await s.channelHistory(channel: "horror", limit: 10).map(\.jobID) == [9])
+        #expect(try await s.channelHistory(channel: "facts", limit: 2).map(\.jobID) == [4, 3])
+
+        try await s.recordChannelHistoryThumbnail("0123456789abcdef", channel: "facts", job: 3)
+        try await s.recordChannelHistoryThumbnail("ffffffffffffffff", channel: "facts", job: 1)  // no longer kept: nothing
+        try await s.recordChannelHistoryThumbnail("ffffffffffffffff", channel: "horror", job: 3)  // another channel's job: nothing
+        facts = try await s.channelHistory(channel: "facts", limit: 10)
+        #expect(facts.map(\.thumbnailHash) == [nil, "0123456789abcdef", nil])
+        #expect(try await s.channelHistory(channel: "horror", limit: 10).first?.thumbnailHash == nil)
+
+        // A job's script made again replaces its entry (its old thumbnail hash with it) and is the newest.
+        f.clock.advance(60)
+        try await s.recordChannelHistory(channel: "facts", job: 3, topic: "again", script: #"{"title":"T3b"}"#, keep: 3)
+        facts = try await s.channelHistory(channel: "facts", limit: 10)
+        #expect(facts.map(\.jobID) == [3, 4, 2] && facts.first?.topic == "again" && facts.first?.thumbnailHash == nil, "\(facts)")
+    }
+}
