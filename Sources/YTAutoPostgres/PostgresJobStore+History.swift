@@ -13,8 +13,9 @@ extension PostgresJobStore: ChannelHistoryLedger {
     }
 
     public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
-        // One statement: the entry, then all but the channel's newest `keep` go (the entry's own
-        // row is seen by the delete only through `recorded`, so it is always kept).
+        // One statement: the entry, then all but the channel's newest `keep` go. The delete sees
+        // the table as it was before the entry, so it leaves the entry's job out by name (kept)
+        // and keeps the newest `keep - 1` of the others.
         _ = try await pool.query("""
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
             recorded AS (
@@ -22,7 +23,6 @@ extension PostgresJobStore: ChannelHistoryLedger {
                 SELECT \(channel), \(job), t.now, \(topic), \(script), NULL FROM t
                 ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
                                                             thumbnail_hash = NULL
-                RETURNING job_id, at
             )
             DELETE FROM channel_history h WHERE h.channel = \(channel) AND h.job_id <> \(job) AND h.job_id NOT IN (
                 SELECT job_id FROM channel_history WHERE channel = \(channel) AND job_id <> \(job)

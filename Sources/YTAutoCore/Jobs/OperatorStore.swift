@@ -34,10 +34,11 @@ public struct LedgerEntry: Sendable, Hashable {
 }
 
 /// Everything the commands (`ytauto`, `ytauto-admin`, `run-once`) need of the store: the
-/// queue, the worker's and the scheduler's contracts, the quota and footage ledgers, the channels'
-/// history, and what operators read (workers, slots, stage runs, running attempts) and do (prune). The commands hold an
-/// `any OperatorStore` that one place opens from `--db` (`GlobalOptions.openStore`); the
-/// engine's own tools (`backup`, `check`, `migrate`) are the only ones that know it is SQLite.
+/// queue, the worker's and the scheduler's contracts, the quota and footage ledgers, the
+/// channels' history, and what operators read (workers, slots, stage runs, running attempts) and
+/// do (prune). The commands hold an `any OperatorStore` that one place opens from `--db`
+/// (`GlobalOptions.openStore`); the engine's own tools (`backup`, `check`, `migrate`) are the
+/// only ones that know it is SQLite.
 public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, FootageLedger, ChannelHistoryLedger {
     /// Whether it was opened for reading only.
     var isReadOnly: Bool { get }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The words of a scene's narration that say what it shows: a media library's tags are compared
-/// with them (``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
+/// with them (``tags(_:language:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
 public enum FootageWords {
     /// The words of `text` as tags are compared: lower case, letters and digits, accents folded
     /// (`vacía` is `vacia`, as a file name may spell it), singular (``stem(_:)``), no short words
