@@ -20,8 +20,8 @@ import Glibc
 /// each change holds an exclusive `flock` on `<channel>.json.lock` and replaces the file
 /// atomically, so two writers at once both land and a reader never sees half a file. A file that
 /// cannot be read as history is set aside as `<channel>.json.broken` and the history starts again.
-/// (Before the store kept it, workers kept it so under `<work_dir>/history/`, one per host; those
-/// files are no longer read.)
+/// (Before the store kept it, workers kept it so under `<work_dir>/history/`, one per host: a
+/// channel's file is taken into the store once, the first time the store has nothing for it.)
 public struct ChannelHistory: Sendable {
     public struct Entry: Sendable, Codable, Hashable {
         public var job: Int64
@@ -40,7 +40,8 @@ public struct ChannelHistory: Sendable {
     }
 
     enum Keeper: Sendable {
-        case store(any ChannelHistoryLedger)
+        /// The store, and the folder of the files an earlier version kept, imported once a channel.
+        case store(any ChannelHistoryLedger, earlier: URL?)
         case files(URL)
     }
 
@@ -48,8 +49,15 @@ public struct ChannelHistory: Sendable {
     public let limit: Int
 
     /// The history in the job store.
-    public init(store: any ChannelHistoryLedger, limit: Int = 50) {
-        self.keeper = .store(store)
+    ///
+    /// - Parameter earlier: where an earlier version kept it in files (`<work_dir>/history/`). A
+    ///   channel with no entry in the store takes that file's entries into the store the first
+    ///   time it is read (oldest first, so they keep their order; entries the store's clock times
+    ///   alike fall back to job order), and the file is renamed
+    ///   `<channel>.json.imported`: the first videos after an upgrade are still compared with the
+    ///   ones made before it.
+    public init(store: any ChannelHistoryLedger, limit: Int = 50, earlier: URL? = nil) {
+        self.keeper = .store(store, earlier: earlier)
         self.limit = limit
     }
 
@@ -68,9 +76,13 @@ public struct ChannelHistory: Sendable {
     /// The channel's recent entries, newest first (none if it has no history yet).
     public func recent(_ channel: String) async throws -> [Entry] {
         switch keeper {
-        case .store(let store):
+        case .store(let store, let earlier):
+            var rows = try await store.channelHistory(channel: channel, limit: limit)
+            if rows.isEmpty, let earlier, try await importFile(earlier, channel, into: store) {
+                rows = try await store.channelHistory(channel: channel, limit: limit)
+            }
             let decoder = JSONDecoder()
-            return try await store.channelHistory(channel: channel, limit: limit).compactMap { row in
+            return rows.compactMap { row in
                 guard let script = try? decoder.decode(Script.self, from: Data(row.script.utf8)) else { return nil }
                 return Entry(job: row.jobID, at: row.at, topic: row.topic, script: script, thumbnailHash: row.thumbnailHash)
             }
@@ -83,7 +95,7 @@ public struct ChannelHistory: Sendable {
     /// the store, timed by the store's clock rather than `entry.at`).
     public func record(_ entry: Entry, channel: String) async throws {
         switch keeper {
-        case .store(let store):
+        case .store(let store, _):
             let script = String(decoding: try JSONEncoder().encode(entry.script), as: UTF8.self)
             try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit)
         case .files(let folder):
@@ -99,7 +111,7 @@ public struct ChannelHistory: Sendable {
     /// written before the history kept it).
     public func recordThumbnail(_ hash: String, job: Int64, channel: String) async throws {
         switch keeper {
-        case .store(let store):
+        case .store(let store, _):
             try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: job)
         case .files(let folder):
             try locked(folder, channel) {
@@ -109,6 +121,24 @@ public struct ChannelHistory: Sendable {
                 try write(entries, folder, channel)
             }
         }
+    }
+
+    /// Takes the channel's file under `folder` (an earlier version's history) into `store`, oldest
+    /// first, and renames it `.imported`; false if there was none. Two workers importing at once
+    /// write the same entries (one a job), and the second's rename finds the file gone.
+    private func importFile(_ folder: URL, _ channel: String, into store: any ChannelHistoryLedger) async throws -> Bool {
+        let path = file(folder, channel).path
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        let entries = try locked(folder, channel) { read(folder, channel) }
+        let encoder = JSONEncoder()
+        for entry in entries.prefix(limit).reversed() {
+            let script = String(decoding: try encoder.encode(entry.script), as: UTF8.self)
+            try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit)
+            if let hash = entry.thumbnailHash { try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: entry.job) }
+        }
+        try? FileManager.default.removeItem(atPath: path + ".imported")
+        try? FileManager.default.moveItem(atPath: path, toPath: path + ".imported")
+        return !entries.isEmpty
     }
 
     private func write(_ entries: [Entry], _ folder: URL, _ channel: String) throws {

@@ -38,7 +38,8 @@ public struct MediaPipeline: StagedPipeline {
         self.tools = tools
         self.width = max(1, concurrency)
         self.onProgress = onProgress
-        self.history = history.map { ChannelHistory(store: $0) } ?? ChannelHistory(folder: workDirectory.appending(path: "history"))
+        let files = workDirectory.appending(path: "history")
+        self.history = history.map { ChannelHistory(store: $0, earlier: files) } ?? ChannelHistory(folder: files)
     }
 
     // MARK: - Stage files

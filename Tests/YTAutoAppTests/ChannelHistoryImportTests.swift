@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import YTAutoCore
+import YTAutoMedia
+import YTAutoStore
+import YTAutoSupport
+import YTAutoTestSupport
+
+/// An installation upgraded from the files under `<work_dir>/history/` to the store's
+/// `channel_history`: each channel's file is taken into the store once, so the first videos after
+/// the upgrade are still compared with those made before it.
+@Suite struct ChannelHistoryImportTests {
+    let dir = TempDir("ytauto-history-import")
+
+    @Test func aChannelsFileIsTakenIntoTheStoreOnceInItsOrder() async throws {
+        let folder = dir.url.appending(path: "work/history")
+        let files = ChannelHistory(folder: folder)
+        // Written in the order 3, 1, 2 (so ids do not give the order away): 2 is the newest.
+        for job in [Int64(3), 1, 2] {
+            let script = Script(title: "T\(job)", hook: "Hook \(job).", body: "Body \(job).", cta: "Follow.", channel: .facts)
+            try await files.record(.init(job: job, at: Date(), topic: "topic \(job)", script: script), channel: "facts")
+        }
+        try await files.recordThumbnail("00000000ffffffff", job: 1, channel: "facts")
+
+        // A clock a second on at every look, so each imported entry has a time of its own.
+        let tick = Locked(Date())
+        let store = try SQLiteJobStore(path: dir.path("jobs.db"), clock: { tick.update { $0 += 1 }; return tick.value })
+        let history = ChannelHistory(store: store, earlier: folder)
+        let recent = try await history.recent("facts")
+        #expect(recent.map(\.job) == [2, 1, 3] && recent.map(\.script.title) == ["T2", "T1", "T3"], "\(recent.map(\.job))")
+        #expect(recent.map(\.thumbnailHash) == [nil, "00000000ffffffff", nil])
+        #expect(try await store.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [2, 1, 3])
+        #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "facts.json").path))
+        #expect(FileManager.default.fileExists(atPath: folder.appending(path: "facts.json.imported").path))
+        // Once: a later read finds the store's entries; another channel has nothing to take.
+        #expect(try await history.recent("facts").map(\.job) == [2, 1, 3])
+        #expect(try await history.recent("horror").isEmpty)
+    }
+
+    /// The worker's pipeline looks where the files were: its first script after the upgrade is
+    /// compared with the channel's videos from before it, and joins them.
+    @Test func thePipelinesFirstScriptAfterTheUpgradeSeesTheEarlierOnes() async throws {
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 20, max: 40)
+        let script = Script(title: "Earlier", hook: "An earlier hook.", body: "An earlier body.", cta: "Follow.", channel: .facts)
+        try await ChannelHistory(folder: dir.url.appending(path: "work/history"))
+            .record(.init(job: 1, at: Date(), topic: "earlier", script: script), channel: channel.name)
+        let store = try SQLiteJobStore(path: dir.path("jobs.db"))
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                     tools: try ToolRunner(), history: store)
+        let now = Date()
+        let job = Job(id: 2, channel: channel.name, topic: "the lighthouse", payload: "{}", state: .running, priority: 0, runAt: now,
+                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
+                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
+        #expect(try await store.channelHistory(channel: channel.name, limit: 10).map(\.jobID) == [2, 1])
+    }
+}
