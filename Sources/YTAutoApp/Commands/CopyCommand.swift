@@ -13,7 +13,10 @@ extension AdminCommand {
     /// leaves a partial target, which a second copy refuses: empty it (a new database) and copy again.
     public struct Copy: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Copy every job, attempt, stage run, slot, cursor, worker, ledger row and audit entry from one database to an empty one (SQLite or PostgreSQL).")
+            abstract: """
+                Copy every job, attempt, stage run, slot, cursor, worker, ledger row, audit entry, pause, footage use and channel \
+                history entry from one database to an empty one (SQLite or PostgreSQL).
+                """)
         @Option(help: ArgumentHelp("The database to copy: a SQLite path, sqlite: URL or postgres:// URL.", valueName: "path-or-url"))
         public var from: String
         @Option(help: ArgumentHelp("The empty database to copy into (created and migrated if need be).", valueName: "path-or-url"))
