@@ -34,9 +34,15 @@ public struct JobFolders: Sendable, Hashable {
     /// caller cannot know what that job uses.
     public func footageInUse() -> (paths: Set<String>, problems: [String]) {
         var paths = Set<String>(), problems: [String] = []
-        let jobs = ((try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []).filter { name in
-            !name.isEmpty && name.allSatisfy(\.isASCII) && name.allSatisfy(\.isNumber)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: work.path)
+        } catch CocoaError.fileReadNoSuchFile {
+            names = []
+        } catch {
+            return ([], ["cannot list \(work.path), so what its jobs use is unknown: \(error.localizedDescription)"])
         }
+        let jobs = names.filter { name in !name.isEmpty && name.allSatisfy(\.isASCII) && name.allSatisfy(\.isNumber) }
         for job in jobs.sorted() {
             let media = work.appending(path: job).appending(path: "media.json")
             guard FileManager.default.fileExists(atPath: media.path) else { continue }

@@ -16,10 +16,10 @@ import YTAutoSupport
 /// topic (once), a clip before a picture when they match equally. A video uses each file once
 /// while an unused one still matches; then the matching one used least; a scene that matches
 /// nothing gets an unused file (then the least used), picked by the job so that a retry picks the
-/// same. Words are compared as ``FootageWords/tags(_:language:)`` makes them: lower-cased,
-/// accents folded, singular, leaving out words of fewer than three letters and the common words
-/// of the channel's language (the narration's and the topic's; a file's own words lose only
-/// English's, since its name may be in any language).
+/// same. Words are compared as ``FootageWords/words(_:language:)`` makes them: lower-cased,
+/// accents folded, a plural meeting its singular, leaving out words of fewer than three letters
+/// and the common words of the channel's language (the narration's and the topic's; a file's own
+/// words lose only English's, since its name may be in any language).
 ///
 /// Across videos, with a footage ledger: a file the channel used in another job within its
 /// `footage_reuse_days` counts as used once already, so a scene takes a matching file the channel
@@ -144,8 +144,9 @@ public struct MediaLibrary: FootageSource {
     /// The item for a scene, and the words it matched (see the type's documentation for the order).
     static func choose(_ items: [Item], text: String, topic: String, uses: [String: Int], seed: String,
                        language: String = "en") -> (Item, [String]) {
-        let spoken = words(text, language: language), about = words(topic, language: language)
-        func score(_ item: Item) -> Int { 2 * item.tags.intersection(spoken).count + item.tags.intersection(about).count }
+        let spoken = FootageWords.words(text, language: language), about = FootageWords.words(topic, language: language)
+        func meets(_ item: Item, _ words: [FootageWords.Word]) -> [String] { words.filter { !$0.forms.isDisjoint(with: item.tags) }.map(\.word) }
+        func score(_ item: Item) -> Int { 2 * meets(item, spoken).count + meets(item, about).count }
         func kindRank(_ item: Item) -> Int { item.kind == .clip ? 1 : 0 }
         let scored = items.map { (item: $0, score: score($0), used: uses[$0.path] ?? 0, tie: rank(seed, $0.path)) }
         let pick = scored.min { a, b in
@@ -158,7 +159,7 @@ public struct MediaLibrary: FootageSource {
             if kindRank(a.item) != kindRank(b.item) { return kindRank(a.item) > kindRank(b.item) }
             return a.tie < b.tie
         }!
-        return (pick.item, pick.item.tags.intersection(spoken.union(about)).sorted())
+        return (pick.item, Set(meets(pick.item, spoken) + meets(pick.item, about)).sorted())
     }
 
     /// A stable pseudo-random order of paths for a seed.
@@ -167,9 +168,8 @@ public struct MediaLibrary: FootageSource {
         return rng.next()
     }
 
-    /// The words of `text` as tags are compared (``FootageWords/tags(_:language:)``): a file's
-    /// own with English's common words left out, a scene's with its language's.
-    static func words(_ text: String, language: String = "en") -> Set<String> { FootageWords.tags(text, language: language) }
+    /// A file's tags from `text`, its folders', name's or sidecar's words (``FootageWords/tags(_:)``).
+    static func words(_ text: String) -> Set<String> { FootageWords.tags(text) }
 
     static func listed(_ extensions: Set<String>) -> String { extensions.sorted().map { "." + $0 }.joined(separator: ", ") }
 }

@@ -143,6 +143,14 @@ import YTAutoTestSupport
         #expect(FileManager.default.fileExists(atPath: dir.url.appending(path: "work").path))  // only the job's own folder went
     }
 
+    @Test func aWorkFolderThatCannotBeListedIsAProblemNotAnEmptyList() throws {
+        let file = dir.url.appending(path: "not-a-folder")
+        try Data("x".utf8).write(to: file)
+        let listed = JobFolders(work: file, output: dir.url).footageInUse()
+        #expect(listed.paths.isEmpty && listed.problems.count == 1 && listed.problems.first?.contains("cannot list") == true, "\(listed)")
+        #expect(JobFolders(work: dir.url.appending(path: "none"), output: dir.url).footageInUse().problems.isEmpty, "a missing one holds nothing")
+    }
+
     @Test func theOutputFolderIsNamedAsThePublisherNamesIt() {
         let folders = JobFolders(work: dir.url.appending(path: "work"), output: dir.url.appending(path: "out"))
         #expect(folders.output(channel: "facts", jobID: 12, topic: "Why is the sky blue? (really)").lastPathComponent == "12-why-is-the-sky-blue-really")

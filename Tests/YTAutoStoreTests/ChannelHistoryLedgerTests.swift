@@ -38,5 +38,10 @@ import YTAutoTestSupport
         try await s.recordChannelHistory(channel: "facts", job: 3, topic: "again", script: #"{"title":"T3b"}"#, keep: 3)
         facts = try await s.channelHistory(channel: "facts", limit: 10)
         #expect(facts.map(\.jobID) == [3, 4, 2] && facts.first?.topic == "again" && facts.first?.thumbnailHash == nil, "\(facts)")
+
+        // A clock stepped back a day: the entry just written is kept all the same (the oldest other goes).
+        f.clock.advance(-86_400)
+        try await s.recordChannelHistory(channel: "facts", job: 5, topic: "late", script: #"{"title":"T5"}"#, keep: 3)
+        #expect(try await s.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [3, 4, 5], "the new entry, oldest by its time, stays")
     }
 }

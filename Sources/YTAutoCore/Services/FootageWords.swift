@@ -1,34 +1,56 @@
 import Foundation
 
 /// The words of a scene's narration that say what it shows: a media library's tags are compared
-/// with them (``tags(_:language:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
+/// with them (``words(_:language:)``, ``tags(_:)``), and a stock provider is searched with them (``searchTerms(_:limit:language:)``).
 public enum FootageWords {
-    /// The words of `text` as tags are compared: lower case, letters and digits, accents folded
-    /// (`vacía` is `vacia`, as a file name may spell it), singular (``stem(_:)``), no short words
-    /// and none of `language`'s common ones (a BCP-47 tag; English's for a language without a
-    /// list: a Spanish narration's `que`, `una`, `sea` match nothing, while an English file
-    /// named `sea` keeps its word). Japanese in it (whatever the channel's language: a library's
-    /// file names say nothing of theirs) is split into its words by ``japaneseWords(_:)``, so a
-    /// library tagged `古い家` matches narration that says `家で`; Chinese, written in the same
-    /// characters, is split by the same rule (a kanji word counts from one character).
-    public static func tags(_ text: String, language: String = "en") -> Set<String> {
-        let common = Language.primarySubtag(language) == Language.spanish.code ? foldedSpanishStopWords : foldedStopWords
-        var out = Set<String>()
+    /// One word of a text as it is compared: the word (lower case, accents folded) and the
+    /// forms it may take as a singular (``forms(_:language:)``).
+    public struct Word: Sendable, Hashable {
+        public var word: String
+        public var forms: Set<String>
+    }
+
+    /// The words of `text` as a scene's narration is compared with a library's tags: lower case,
+    /// letters and digits, accents folded (`vacía` is `vacia`, as a file name may spell it), each
+    /// with its singular forms, no short words and none of `language`'s common ones (a BCP-47 tag;
+    /// English's for a language without a list: a Spanish narration's `que`, `una`, `sea` match
+    /// nothing, while an English file named `sea` keeps its word). Japanese in it (whatever the
+    /// channel's language: a library's file names say nothing of theirs) is split into its words
+    /// by ``japaneseWords(_:)``, so a library tagged `古い家` matches narration that says `家で`;
+    /// Chinese, written in the same characters, is split by the same rule (a kanji word counts
+    /// from one character). Each word once, in the order the text says them.
+    ///
+    /// - Parameter language: the text's language; nil for a file's name or tags, whose language
+    ///   is unknown (English's common words left out, every language's plurals read).
+    public static func words(_ text: String, language: String?) -> [Word] {
+        let spanish = language.map { Language.primarySubtag($0) == Language.spanish.code } ?? false
+        let common = spanish ? foldedSpanishStopWords : foldedStopWords
+        var out: [Word] = [], seen = Set<String>()
         // Compatibility forms as their plain ones (half-width ﾎﾃﾙ as ホテル, full-width ＮＡＳＡ as NASA).
         for token in text.precomposedStringWithCompatibilityMapping.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
             let pieces = token.contains(where: { Script($0) != .other }) ? japaneseWords(token).map { Substring($0) } : [token]
             for raw in pieces {
+                let word: Word
                 if raw.first.map(Script.init) != .other {
                     // Not folded: kana's voicing marks are letters of their own (ガ is not カ).
-                    if !japaneseStopWords.contains(String(raw)) { out.insert(String(raw)) }
-                    continue
+                    guard !japaneseStopWords.contains(String(raw)) else { continue }
+                    word = Word(word: String(raw), forms: [String(raw)])
+                } else {
+                    let w = fold(String(raw))
+                    guard w.count >= 3, !common.contains(w) else { continue }
+                    word = Word(word: w, forms: forms(w, language: language))
                 }
-                let w = fold(String(raw))
-                guard w.count >= 3, !common.contains(w) else { continue }
-                out.insert(stem(w))
+                if seen.insert(word.word).inserted { out.append(word) }
             }
         }
         return out
+    }
+
+    /// A library file's tags from its folders, name and sidecar: every form of every word
+    /// (``words(_:language:)`` with no language). A scene's word matches the file when one of its
+    /// forms is among them.
+    public static func tags(_ text: String) -> Set<String> {
+        Set(words(text, language: nil).flatMap(\.forms))
     }
 
     /// `word` without its accents (`canción` → `cancion`, `año` → `ano`), for Latin and other
@@ -37,31 +59,30 @@ public enum FootageWords {
         word.folding(options: .diacriticInsensitive, locale: nil)
     }
 
-    /// A word and its plural as one (English and Spanish): `houses` and `house` are `hous`,
-    /// `cities` and `city` `citi`, `flores` and `flor` `flor`, `octopuses` and `octopus`
-    /// `octopus`, `glasses` and `glass` `glass`. A light stemmer, the same on both sides of a
-    /// comparison, so what it makes need not be a word; it never leaves fewer than three letters.
-    /// Irregular plurals (`wolves`, `luces`) are not met.
-    public static func stem(_ word: String) -> String {
-        var w = word
-        func drop(_ n: Int) -> Bool {
-            guard w.count - n >= 3 else { return false }
-            w.removeLast(n)
-            return true
+    /// The word and the singulars it may be the plural of, in English and Spanish, so that a word
+    /// and its plural meet whichever side says which: `houses` is also `house` (and `hous`, as
+    /// `buses` is `bus`), `cities` `city`, `skies` `sky`, `boxes` `box`, `glasses` `glass`,
+    /// `octopuses` `octopus`, `olas` `ola`, and in Spanish or a file's name `flores` `flor`,
+    /// `ciudades` `ciudad`. A singular stays itself: `scare` never meets `scar`, nor `fire` `fir`.
+    /// Never a form of fewer than three letters; words ending in `ss`, `us` or `is` are not plurals
+    /// (`glass`, `octopus`, `basis`). Irregular plurals (`wolves`, `luces`) are not met.
+    /// - Parameter language: Spanish (or nil, a file's words) also reads `-es` after any consonant
+    ///   as a plural's ending; English only after `s`, `x`, `z`, `ch` and `sh` (else `fires`
+    ///   would meet `fir`).
+    public static func forms(_ word: String, language: String?) -> Set<String> {
+        var out: Set<String> = [word]
+        func add(_ form: String) { if form.count >= 3 { out.insert(form) } }
+        if word.hasSuffix("ies"), word.count >= 5 { add(String(word.dropLast(3)) + "y") }
+        if word.hasSuffix("es") {
+            add(String(word.dropLast()))
+            let stem = String(word.dropLast(2))
+            let spanishToo = language.map { Language.primarySubtag($0) == Language.spanish.code } ?? true
+            let afterConsonant = stem.last.map { $0.isLetter && !"aeiouy".contains($0) } ?? false
+            if ["s", "x", "z", "ch", "sh"].contains(where: stem.hasSuffix) || (spanishToo && afterConsonant) { add(stem) }
+        } else if word.hasSuffix("s"), !["ss", "us", "is"].contains(where: word.hasSuffix) {
+            add(String(word.dropLast()))
         }
-        if w.hasSuffix("ies"), drop(2) {
-            // cities → citi, as city → citi below
-        } else if w.hasSuffix("es"), drop(2) {
-        } else if w.hasSuffix("s"), !["ss", "us", "is"].contains(where: w.hasSuffix) {
-            _ = drop(1)
-        }
-        if w.hasSuffix("e") {
-            _ = drop(1)
-        } else if w.count >= 4, w.hasSuffix("y"), let before = w.dropLast().last, !"aeiou".contains(before) {
-            w.removeLast()
-            w += "i"
-        }
-        return w
+        return out
     }
 
     public static let stopWords: Set<String> = [
@@ -97,7 +118,7 @@ public enum FootageWords {
         "動画", "登録", "評価", "高評価", "通知", "チャンネル", "フォロー", "コメント", "シェア", "ビデオ", "ストーリー",
     ]
 
-    /// The stop words as ``tags(_:language:)`` compares them: accents folded.
+    /// The stop words as ``words(_:language:)`` compares them: accents folded.
     static let foldedStopWords = Set(stopWords.map(fold))
     static let foldedSpanishStopWords = Set(spanishStopWords.map(fold))
 

@@ -8,7 +8,9 @@ import YTAutoSupport
 /// A download's last use is its access time: set when it is downloaded, and again each time a
 /// job takes it from the cache (``markUsed(_:)``; set explicitly, so a `noatime` mount does
 /// not hide it). Its modification time is left alone: it is part of the key under which the
-/// images and motion stages keep what they made from it, and a reuse must not make those stale.
+/// images stage (and the music bed) keep what they made from it, and a reuse must not make those
+/// stale. (Anything else that reads the files, a backup say, may move the access time too, under
+/// Linux's default `relatime`: then a download counts as used and is kept longer, never shorter.)
 ///
 /// Nothing else removes these files: a channel publishing daily from stock footage adds about
 /// 100 MB a day (ten clips a video). ``prune(unusedBefore:keeping:now:)`` removes what no job
@@ -59,11 +61,14 @@ public struct StockCache: Sendable {
     /// leftovers of downloads cut short (their temporary files) as old as that.
     ///
     /// - Parameter keeping: the files the jobs' work folders still name (their `media.json`: a
-    ///   failed job's retry, or a job between its images and motion stages, reads them again).
+    ///   failed job's retry, or a job between its images and clips stages, reads them again).
+    ///   Compared by provider folder and file name (`pexels/clip-1-1080x1920.mp4`), so a work
+    ///   folder named by another path (moved, or mounted elsewhere on another host) still holds its files.
     public func prune(unusedBefore cutoff: Date, keeping: Set<String>, now: Date = Date()) -> PruneReport {
         let before = min(cutoff, now.addingTimeInterval(-Self.minimumIdle))
         var report = PruneReport(unusedBefore: before)
         let searchesBefore = now.addingTimeInterval(-max(StockFootageSource.searchLifetime, Self.minimumIdle))
+        let kept = Set(keeping.map { URL(fileURLWithPath: $0).pathComponents.suffix(2).joined(separator: "/") })
         let fm = FileManager.default
         guard let providers = try? fm.contentsOfDirectory(atPath: folder.path) else { return report }
         for name in providers.sorted() {
@@ -82,7 +87,7 @@ public struct StockCache: Sendable {
                 let path = sub.appending(path: file).standardizedFileURL.path
                 // A search's age counts from when it was made; a download's from its last use.
                 guard let t = Self.times(path), isSearch ? t.made < searchesBefore : t.used < before else { continue }
-                if !isSearch && keeping.contains(path) {
+                if !isSearch && kept.contains(name + "/" + file) {
                     report.kept += 1
                     continue
                 }

@@ -21,11 +21,12 @@ extension SQLiteJobStore: ChannelHistoryLedger {
                 ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
                                                             thumbnail_hash = NULL
                 """, [channel, job, at, topic, script])
-            // Only the newest `keep` of the channel stay (an index range of the channel's rows).
+            // Only the newest `keep` of the channel stay (an index range of the channel's rows): this
+            // entry by name, whatever its time (a clock stepped back), and the newest others.
             _ = try db.run("""
-                DELETE FROM channel_history WHERE channel = ?1 AND job_id NOT IN (
-                    SELECT job_id FROM channel_history WHERE channel = ?1 ORDER BY at DESC, job_id DESC LIMIT ?2)
-                """, [channel, Int64(max(1, keep))])
+                DELETE FROM channel_history WHERE channel = ?1 AND job_id <> ?3 AND job_id NOT IN (
+                    SELECT job_id FROM channel_history WHERE channel = ?1 AND job_id <> ?3 ORDER BY at DESC, job_id DESC LIMIT ?2)
+                """, [channel, Int64(max(0, keep - 1)), job])
         }
     }
 
