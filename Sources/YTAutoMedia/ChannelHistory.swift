@@ -52,8 +52,8 @@ public struct ChannelHistory: Sendable {
     ///
     /// - Parameter earlier: where an earlier version kept it in files (`<work_dir>/history/`). A
     ///   channel with no entry in the store takes that file's entries into the store the first
-    ///   time it is read (oldest first, so they keep their order; entries the store's clock times
-    ///   alike fall back to job order), and the file is renamed
+    ///   time it is read (with their own times, never over an entry written meanwhile), and the
+    ///   file is renamed
     ///   `<channel>.json.imported`: the first videos after an upgrade are still compared with the
     ///   ones made before it.
     public init(store: any ChannelHistoryLedger, limit: Int = 50, earlier: URL? = nil) {
@@ -123,19 +123,18 @@ public struct ChannelHistory: Sendable {
         }
     }
 
-    /// Takes the channel's file under `folder` (an earlier version's history) into `store`, oldest
-    /// first, and renames it `.imported`; false if there was none. Two workers importing at once
-    /// write the same entries (one a job), and the second's rename finds the file gone.
+    /// Takes the channel's file under `folder` (an earlier version's history) into `store`, each
+    /// entry with its own time, and renames it `.imported`; false if there was none. Two workers
+    /// importing at once add the same entries once; an entry a job wrote meanwhile is kept.
     private func importFile(_ folder: URL, _ channel: String, into store: any ChannelHistoryLedger) async throws -> Bool {
         let path = file(folder, channel).path
         guard FileManager.default.fileExists(atPath: path) else { return false }
         let entries = try locked(folder, channel) { read(folder, channel) }
         let encoder = JSONEncoder()
-        for entry in entries.prefix(limit).reversed() {
-            let script = String(decoding: try encoder.encode(entry.script), as: UTF8.self)
-            try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit)
-            if let hash = entry.thumbnailHash { try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: entry.job) }
-        }
+        try await store.importChannelHistory(try entries.prefix(limit).map { entry in
+            ChannelHistoryEntry(channel: channel, jobID: entry.job, at: entry.at, topic: entry.topic,
+                                script: String(decoding: try encoder.encode(entry.script), as: UTF8.self), thumbnailHash: entry.thumbnailHash)
+        }, keep: limit)
         try? FileManager.default.removeItem(atPath: path + ".imported")
         try? FileManager.default.moveItem(atPath: path, toPath: path + ".imported")
         return !entries.isEmpty

@@ -34,6 +34,25 @@ extension PostgresJobStore: ChannelHistoryLedger {
         _ = try await pool.query("UPDATE channel_history SET thumbnail_hash = \(hash) WHERE channel = \(channel) AND job_id = \(job)")
     }
 
+    public func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws {
+        for e in entries { _ = try Timestamp.checked(e.at, "the time of job \(e.jobID)'s history entry") }
+        try await pool.transaction { tx in
+            for e in entries {
+                try await tx.run("""
+                    INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
+                    VALUES (\(e.channel), \(e.jobID), \(e.at.roundedToMilliseconds), \(e.topic), \(e.script), \(e.thumbnailHash))
+                    ON CONFLICT (channel, job_id) DO NOTHING
+                    """)
+            }
+            for channel in Set(entries.map(\.channel)).sorted() {
+                try await tx.run("""
+                    DELETE FROM channel_history WHERE channel = \(channel) AND job_id NOT IN (
+                        SELECT job_id FROM channel_history WHERE channel = \(channel) ORDER BY at DESC, job_id DESC LIMIT \(Int64(max(1, keep))))
+                    """)
+            }
+        }
+    }
+
     static func historyEntry(_ r: PGRow) throws -> ChannelHistoryEntry {
         let row = r.named(table: "channel_history", row: "a channel history entry")
         return ChannelHistoryEntry(channel: try row.required("channel", row.string), jobID: try row.required("job_id", row.int),

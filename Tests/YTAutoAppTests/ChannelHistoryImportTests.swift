@@ -15,20 +15,21 @@ import YTAutoTestSupport
     @Test func aChannelsFileIsTakenIntoTheStoreOnceInItsOrder() async throws {
         let folder = dir.url.appending(path: "work/history")
         let files = ChannelHistory(folder: folder)
-        // Written in the order 3, 1, 2 (so ids do not give the order away): 2 is the newest.
-        for job in [Int64(3), 1, 2] {
+        // Written in the order 3, 1, 2, a minute apart (so ids do not give the order away): 2 is the newest.
+        let start = Date().addingTimeInterval(-3600)
+        for (i, job) in [Int64(3), 1, 2].enumerated() {
             let script = Script(title: "T\(job)", hook: "Hook \(job).", body: "Body \(job).", cta: "Follow.", channel: .facts)
-            try await files.record(.init(job: job, at: Date(), topic: "topic \(job)", script: script), channel: "facts")
+            try await files.record(.init(job: job, at: start.addingTimeInterval(Double(i) * 60), topic: "topic \(job)", script: script), channel: "facts")
         }
         try await files.recordThumbnail("00000000ffffffff", job: 1, channel: "facts")
 
-        // A clock a second on at every look, so each imported entry has a time of its own.
-        let tick = Locked(Date())
-        let store = try SQLiteJobStore(path: dir.path("jobs.db"), clock: { tick.update { $0 += 1 }; return tick.value })
+        let store = try SQLiteJobStore(path: dir.path("jobs.db"))
         let history = ChannelHistory(store: store, earlier: folder)
         let recent = try await history.recent("facts")
         #expect(recent.map(\.job) == [2, 1, 3] && recent.map(\.script.title) == ["T2", "T1", "T3"], "\(recent.map(\.job))")
         #expect(recent.map(\.thumbnailHash) == [nil, "00000000ffffffff", nil])
+        // Each entry keeps its own time (the files kept whole seconds).
+        #expect(abs((recent.last?.at ?? .distantPast).timeIntervalSince(start)) < 1, "\(recent.map(\.at))")
         #expect(try await store.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [2, 1, 3])
         #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "facts.json").path))
         #expect(FileManager.default.fileExists(atPath: folder.appending(path: "facts.json.imported").path))

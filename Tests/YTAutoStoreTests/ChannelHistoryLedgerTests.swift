@@ -7,6 +7,24 @@ import YTAutoTestSupport
 /// The channels' history on every engine: newest first by the store's clock, one entry a job, the
 /// newest `keep` of a channel kept, a thumbnail's hash set on its job's entry.
 @Suite struct ChannelHistoryLedgerTests {
+    /// An import (an earlier version's files) adds what the store lacks, with its own times, and
+    /// never writes over an entry made since.
+    @Test(arguments: StoreEngine.all) func anImportAddsWhatIsMissingAndNeverOverwrites(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        try await s.recordChannelHistory(channel: "facts", job: 1, topic: "new", script: #"{"title":"New"}"#, keep: 50)
+        let now = try #require(try await s.channelHistory(channel: "facts", limit: 1).first?.at)
+        let old = { (job: Int64, days: Double) in
+            ChannelHistoryEntry(channel: "facts", jobID: job, at: now.addingTimeInterval(-days * 86_400), topic: "old \(job)",
+                                script: #"{"title":"Old"}"#, thumbnailHash: "00000000000000ff")
+        }
+        try await s.importChannelHistory([old(1, 1), old(2, 2), old(3, 3)], keep: 2)
+        let rows = try await s.channelHistory(channel: "facts", limit: 10)
+        #expect(rows.map(\.jobID) == [1, 2], "the newest two stay: \(rows.map(\.jobID))")
+        #expect(rows.first?.topic == "new" && rows.first?.thumbnailHash == nil, "the entry made since is not overwritten")
+        #expect(abs(rows[1].at.timeIntervalSince(now.addingTimeInterval(-2 * 86_400))) < 0.01 && rows[1].thumbnailHash == "00000000000000ff")
+    }
+
     @Test(arguments: StoreEngine.all) func theNewestEntriesOfEachChannelAreKeptOnceAJob(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let s = f.store

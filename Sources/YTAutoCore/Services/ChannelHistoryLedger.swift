@@ -36,4 +36,8 @@ public protocol ChannelHistoryLedger: Sendable {
     func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws
     /// Sets the thumbnail hash of `job`'s entry; nothing if the channel has no entry for it.
     func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws
+    /// Adds entries kept elsewhere before (an earlier version's files), each with its own time,
+    /// where their job has none yet (an entry written meanwhile is newer and wins), then keeps
+    /// only each channel's newest `keep`; in one transaction.
+    func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws
 }

@@ -36,6 +36,24 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         }
     }
 
+    public func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws {
+        for e in entries { _ = try Timestamp.checked(e.at, "the time of job \(e.jobID)'s history entry") }
+        try await database.write { db in
+            for e in entries {
+                _ = try db.run("""
+                    INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (channel, job_id) DO NOTHING
+                    """, [e.channel, e.jobID, e.at, e.topic, e.script, e.thumbnailHash])
+            }
+            for channel in Set(entries.map(\.channel)) {
+                _ = try db.run("""
+                    DELETE FROM channel_history WHERE channel = ?1 AND job_id NOT IN (
+                        SELECT job_id FROM channel_history WHERE channel = ?1 ORDER BY at DESC, job_id DESC LIMIT ?2)
+                    """, [channel, Int64(max(1, keep))])
+            }
+        }
+    }
+
     static func historyEntry(_ row: Row) throws -> ChannelHistoryEntry {
         let r = StoredRow(row, table: "channel_history", key: "job_id", as: "channel history entry")
         return ChannelHistoryEntry(channel: try r.string("channel"), jobID: try r.int("job_id"), at: try r.date("at"),
