@@ -161,6 +161,7 @@ let package = Package(
         .target(
             name: "YTAutoTestSupport",
             dependencies: [
+                "YTAutoCore",
                 "YTAutoSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -49,10 +49,7 @@ import YTAutoTestSupport
         let store = try SQLiteJobStore(path: dir.path("jobs.db"))
         let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
                                      tools: try ToolRunner(), history: store)
-        let now = Date()
-        let job = Job(id: 2, channel: channel.name, topic: "the lighthouse", payload: "{}", state: .running, priority: 0, runAt: now,
-                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        let job = Job.running(2, channel: channel.name, topic: "the lighthouse")
         _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
         #expect(try await store.channelHistory(channel: channel.name, limit: 10).map(\.jobID) == [2, 1])
     }

@@ -25,10 +25,7 @@ import YTAutoTestSupport
                                         ledger: store, configDirectory: dir.url)
         let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
                                      tools: tools, services: services, concurrency: 1)
-        let now = Date()
-        let job = Job(id: id, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        let job = Job.running(id, channel: "facts", topic: "how honey never spoils")
         return (pipeline, store, job)
     }
 
@@ -125,10 +122,7 @@ import YTAutoTestSupport
         let folder = dir.url.appending(path: "work/31")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
-        let now = Date()
-        let job = Job(id: 31, channel: "facts", topic: "how honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                      attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                      currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        let job = Job.running(31, channel: "facts", topic: "how honey never spoils")
         for stage in ["narration", "images", "clips", "compose"] {
             let outcome = try await pipeline.run(stage: stage, job: job, dryRun: false)
             guard case .done = outcome else { Issue.record("\(stage) ended \(outcome)"); return }
@@ -291,19 +285,24 @@ import YTAutoTestSupport
         #expect(!message.contains("sk-ledger-test"))
     }
 
-    /// An LLM that writes the same script for two jobs of a channel: the second fails its script
-    /// stage `video.near_duplicate`, naming the first job, before anything is narrated; with the
-    /// check off it passes; the first job's own stage run again passes.
-    @Test func aScriptThatRepeatsARecentOneIsANearDuplicate() async throws {
-        let server = try LoopbackServer { _ in
-            Self.chat(Self.script)
-        }
-        defer { withExtendedLifetime(server) {} }
+    /// A loopback OpenAI that writes the same script (``script``) whatever it is asked, and a facts
+    /// channel whose scripts it writes.
+    func repeatingLLM() throws -> (server: LoopbackServer, providers: ProvidersConfig, channel: ChannelConfig) {
+        let server = try LoopbackServer { _ in Self.chat(Self.script) }
         var providers = ProvidersConfig()
         providers.openai.baseURL = server.baseURL + "/v1"
         var channel = ChannelConfig.defaults(for: .facts)
         channel.durationRange = .init(min: 10, max: 40)
         channel.services.script = .openai
+        return (server, providers, channel)
+    }
+
+    /// An LLM that writes the same script for two jobs of a channel: the second fails its script
+    /// stage `video.near_duplicate`, naming the first job, before anything is narrated; with the
+    /// check off it passes; the first job's own stage run again passes.
+    @Test func aScriptThatRepeatsARecentOneIsANearDuplicate() async throws {
+        let (server, providers, channel) = try repeatingLLM()
+        defer { withExtendedLifetime(server) {} }
         let tools = try ToolRunner()
         let store = try SQLiteJobStore(path: dir.path("dup.db"))
         func pipeline(_ channel: ChannelConfig) -> MediaPipeline {
@@ -312,12 +311,7 @@ import YTAutoTestSupport
             return MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
                                  tools: tools, services: services)
         }
-        func job(_ id: Int64) -> Job {
-            let now = Date()
-            return Job(id: id, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                       attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                       currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
-        }
+        func job(_ id: Int64) -> Job { Job.running(id, channel: channel.name, topic: "why honey never spoils") }
         _ = try await pipeline(channel).run(stage: "script", job: job(1), dryRun: false)
         _ = try await pipeline(channel).run(stage: "script", job: job(1), dryRun: false)  // its own stage again: not compared with itself
         await #expect {
@@ -337,13 +331,8 @@ import YTAutoTestSupport
     /// Two hosts (each its own work folder) on one store, SQLite's or PostgreSQL's: a script the
     /// second host's LLM writes again is a near duplicate of the first host's job, as on one host.
     @Test(arguments: PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"]) func aNearDuplicateMadeOnAnotherHostIsStopped(engine: String) async throws {
-        let server = try LoopbackServer { _ in Self.chat(Self.script) }
+        let (server, providers, channel) = try repeatingLLM()
         defer { withExtendedLifetime(server) {} }
-        var providers = ProvidersConfig()
-        providers.openai.baseURL = server.baseURL + "/v1"
-        var channel = ChannelConfig.defaults(for: .facts)
-        channel.durationRange = .init(min: 10, max: 40)
-        channel.services.script = .openai
         let tools = try ToolRunner()
         let store: any OperatorStore = engine == "sqlite" ? try SQLiteJobStore(path: dir.path("hosts.db"))
             : try await PostgresJobStore(url: try PostgresURL(try await PostgresServer.server().createDatabase()))
@@ -353,12 +342,7 @@ import YTAutoTestSupport
             return MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "\(name)/work"), outputDirectory: dir.url.appending(path: "\(name)/out"),
                                  tools: tools, services: services, history: store)
         }
-        func job(_ id: Int64) -> Job {
-            let now = Date()
-            return Job(id: id, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                       attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                       currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
-        }
+        func job(_ id: Int64) -> Job { Job.running(id, channel: channel.name, topic: "why honey never spoils") }
         _ = try await host("a").run(stage: "script", job: job(1), dryRun: false)
         await #expect {
             try await host("b").run(stage: "script", job: job(2), dryRun: false)
@@ -404,10 +388,7 @@ import YTAutoTestSupport
                                             ledger: store, configDirectory: dir.url)
             let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work-\(language)"),
                                          outputDirectory: dir.url.appending(path: "out"), tools: tools, services: services)
-            let now = Date()
-            let job = Job(id: 51, channel: channel.name, topic: "why honey never spoils", payload: "{}", state: .running, priority: 0, runAt: now,
-                          attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                          currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+            let job = Job.running(51, channel: channel.name, topic: "why honey never spoils")
             for stage in ["script", "narration", "images", "clips", "compose", "thumbnail"] {
                 let outcome = try await pipeline.run(stage: stage, job: job, dryRun: false)
                 guard case .done = outcome else { Issue.record("\(language) \(stage) ended \(outcome)"); return }

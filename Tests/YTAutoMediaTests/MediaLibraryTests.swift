@@ -168,7 +168,7 @@ import YTAutoTestSupport
         let folder = dir.url.appending(path: "work/21")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
-        let j = MediaPipelineTests().job(21, channel: "facts", topic: "how honey never spoils")
+        let j = Job.running(21, channel: "facts", topic: "how honey never spoils")
         _ = try MediaPipelineTests.done(try await pipeline.run(stage: "narration", job: j, dryRun: false))
         let images = try MediaPipelineTests.done(try await pipeline.run(stage: "images", job: j, dryRun: false))
         #expect(images.contains { $0.path.hasSuffix("media.json") })

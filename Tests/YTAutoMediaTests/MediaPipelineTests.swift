@@ -57,13 +57,6 @@ import YTAutoTestSupport
 @Suite struct MediaPipelineTests {
     let dir = TempDir("ytauto-pipeline")
 
-    func job(_ id: Int64, channel: String, topic: String) -> Job {
-        let now = Date()
-        return Job(id: id, channel: channel, topic: topic, payload: "{}", state: .running, priority: 0, runAt: now, attempt: 1,
-                   maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false, currentStage: nil,
-                   uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
-    }
-
     /// The artifacts of a stage that must have run; a skipped stage fails the test here.
     static func done(_ outcome: StageOutcome, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Artifact] {
         guard case .done(let artifacts) = outcome else {
@@ -85,7 +78,7 @@ import YTAutoTestSupport
         let tools = try ToolRunner()
         let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"),
                                      outputDirectory: dir.url.appending(path: "out"), tools: tools)
-        let j = job(7, channel: "facts", topic: "how honey never spoils")
+        let j = Job.running(7, channel: "facts", topic: "how honey never spoils")
         var recorded: [String: [Artifact]] = [:]
         for stage in ["script", "narration", "images"] {
             let artifacts = try Self.done(try await pipeline.run(stage: stage, job: j, dryRun: false))
@@ -153,7 +146,7 @@ import YTAutoTestSupport
         let folder = dir.url.appending(path: "work/9")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
-        _ = try Self.done(try await pipeline.run(stage: "narration", job: job(9, channel: "facts", topic: "t"), dryRun: false))
+        _ = try Self.done(try await pipeline.run(stage: "narration", job: Job.running(9, channel: "facts", topic: "t"), dryRun: false))
         let segments = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "narration.json"))) as? [[String: Any]])
         let texts = segments.compactMap { $0["text"] as? String }
         let total = segments.compactMap { $0["duration"] as? Double }.reduce(0, +)
@@ -183,7 +176,7 @@ import YTAutoTestSupport
         let folder = dir.url.appending(path: "work/11")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: script).write(to: folder.appending(path: "script.json"))
-        let j = job(11, channel: "facts", topic: "t")
+        let j = Job.running(11, channel: "facts", topic: "t")
         for stage in ["narration", "images", "clips"] {
             _ = try Self.done(try await pipeline.run(stage: stage, job: j, dryRun: false))
         }

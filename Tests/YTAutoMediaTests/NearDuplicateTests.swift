@@ -71,7 +71,7 @@ import YTAutoTestSupport
         func pipeline(_ channel: ChannelConfig) -> MediaPipeline {
             MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"), tools: tools)
         }
-        let first = MediaPipelineTests().job(41, channel: channel.name, topic: "how honey never spoils")
+        let first = Job.running(41, channel: channel.name, topic: "how honey never spoils")
         for stage in ["script", "narration", "images", "thumbnail", "thumbnail"] {
             _ = try MediaPipelineTests.done(try await pipeline(channel).run(stage: stage, job: first, dryRun: false))
         }
@@ -81,7 +81,7 @@ import YTAutoTestSupport
         for name in ["script.json", "scenes.json", "images"] {
             try FileManager.default.copyItem(at: from.appending(path: name), to: to.appending(path: name))
         }
-        let twin = MediaPipelineTests().job(42, channel: channel.name, topic: "how honey never spoils")
+        let twin = Job.running(42, channel: channel.name, topic: "how honey never spoils")
         await #expect {
             try await pipeline(channel).run(stage: "thumbnail", job: twin, dryRun: false)
         } throws: { error in

@@ -108,11 +108,8 @@ import YTAutoTestSupport
                                      outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
         var hooks: [String] = []
         for id in Int64(1)...4 {
-            let now = Date()
             // The same topic every time: only the history keeps them apart.
-            let job = Job(id: id, channel: channel.name, topic: "the lighthouse", payload: "{}", state: .running, priority: 0, runAt: now,
-                          attempt: 1, maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false,
-                          currentStage: nil, uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+            let job = Job.running(id, channel: channel.name, topic: "the lighthouse")
             _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
             let file = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "work/\(id)/script.json"))) as? [String: Any]
             hooks.append(try #require((file?["script"] as? [String: Any])?["hook"] as? String))

@@ -11,12 +11,7 @@ import YTAutoTestSupport
 @Suite struct ToolMissingTests {
     let dir = TempDir("ytauto-toolgone")
 
-    func job(_ id: Int64) -> Job {
-        let now = Date()
-        return Job(id: id, channel: "facts", topic: "why the sky is blue", payload: "{}", state: .running, priority: 0, runAt: now, attempt: 1,
-                   maxAttempts: 3, leaseOwner: "w", leaseToken: 1, leaseExpiresAt: now, cancelRequested: false, currentStage: nil,
-                   uniqueKey: nil, lastErrorCode: nil, lastErrorMessage: nil, createdAt: now, updatedAt: now, finishedAt: nil)
-    }
+    func job(_ id: Int64) -> Job { Job.running(id, channel: "facts", topic: "why the sky is blue") }
 
     @Test func aToolGoneAfterStartUpIsToolMissingNamingItsPackageAndRetryable() async throws {
         // The real binaries, copied into a folder of their own, so one can be taken away.
