@@ -68,16 +68,23 @@ public struct JobFolders: Sendable, Hashable {
 
     /// The bytes the files under `folder` occupy on disk (allocated blocks, as `du` counts
     /// them), without following symbolic links; 0 for a folder that does not exist.
-    public static func diskUsage(_ folder: URL) -> Int64 {
-        var total: Int64 = 0
+    public static func diskUsage(_ folder: URL) -> Int64 { diskUsage(folder, part: nil).total }
+
+    /// ``diskUsage(_:)``, and in the same walk the part of it under `folder/part` (a name or
+    /// relative path; 0 if there is none).
+    public static func diskUsage(_ folder: URL, part: String?) -> (total: Int64, part: Int64) {
+        var total: Int64 = 0, inPart: Int64 = 0
         var info = stat()
-        guard lstat(folder.path, &info) == 0 else { return 0 }
+        guard lstat(folder.path, &info) == 0 else { return (0, 0) }
         total += Int64(info.st_blocks) * 512
-        guard (info.st_mode & S_IFMT) == S_IFDIR, let walk = FileManager.default.enumerator(atPath: folder.path) else { return total }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, let walk = FileManager.default.enumerator(atPath: folder.path) else { return (total, 0) }
         while let relative = walk.nextObject() as? String {
-            if lstat(folder.path + "/" + relative, &info) == 0 { total += Int64(info.st_blocks) * 512 }
+            guard lstat(folder.path + "/" + relative, &info) == 0 else { continue }
+            let bytes = Int64(info.st_blocks) * 512
+            total += bytes
+            if let part, relative == part || relative.hasPrefix(part + "/") { inPart += bytes }
         }
-        return total
+        return (total, inPart)
     }
 }
 

@@ -143,6 +143,19 @@ import YTAutoTestSupport
         #expect(FileManager.default.fileExists(atPath: dir.url.appending(path: "work").path))  // only the job's own folder went
     }
 
+    @Test func onePartOfAFolderIsCountedInTheSameWalk() throws {
+        let work = dir.url.appending(path: "walked")
+        for (sub, bytes) in [("stock/pexels", 200_000), ("stockpile", 100_000), ("7", 50_000)] {
+            try FileManager.default.createDirectory(at: work.appending(path: sub), withIntermediateDirectories: true)
+            try Data(repeating: 1, count: bytes).write(to: work.appending(path: "\(sub)/f.bin"))
+        }
+        let used = JobFolders.diskUsage(work, part: "stock")
+        #expect(used.total == JobFolders.diskUsage(work), "the same total as the plain walk")
+        // stock/ and what is in it; not stockpile/, whose name only begins the same.
+        #expect(used.part >= 200_000 && used.part < 300_000, "\(used)")
+        #expect(JobFolders.diskUsage(work, part: "none").part == 0)
+    }
+
     @Test func aWorkFolderThatCannotBeListedIsAProblemNotAnEmptyList() throws {
         let file = dir.url.appending(path: "not-a-folder")
         try Data("x".utf8).write(to: file)

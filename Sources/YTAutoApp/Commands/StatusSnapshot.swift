@@ -11,10 +11,10 @@ struct DiskUse: Sendable {
     var output: Int64
     var stock: Int64
 
-    /// Walks the folders now.
+    /// Walks the folders now (the work folder once, the stock cache's share counted on the way).
     static func measure(_ folders: JobFolders) -> DiskUse {
-        DiskUse(work: JobFolders.diskUsage(folders.work), output: JobFolders.diskUsage(folders.output),
-                stock: JobFolders.diskUsage(StockCache(workDirectory: folders.work).folder))
+        let work = JobFolders.diskUsage(folders.work, part: StockCache(workDirectory: folders.work).folder.lastPathComponent)
+        return DiskUse(work: work.total, output: JobFolders.diskUsage(folders.output), stock: work.part)
     }
 }
 
