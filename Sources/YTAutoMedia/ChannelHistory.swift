@@ -81,11 +81,7 @@ public struct ChannelHistory: Sendable {
             if rows.isEmpty, let earlier, try await importFile(earlier, channel, into: store) {
                 rows = try await store.channelHistory(channel: channel, limit: limit)
             }
-            let decoder = JSONDecoder()
-            return rows.compactMap { row in
-                guard let script = try? decoder.decode(Script.self, from: Data(row.script.utf8)) else { return nil }
-                return Entry(job: row.jobID, at: row.at, topic: row.topic, script: script, thumbnailHash: row.thumbnailHash)
-            }
+            return Self.entries(rows)
         case .files(let folder):
             return try locked(folder, channel) { read(folder, channel) }
         }
@@ -93,14 +89,22 @@ public struct ChannelHistory: Sendable {
 
     /// Records `entry` as the channel's newest, replacing an earlier entry of the same job (in
     /// the store, timed by the store's clock rather than `entry.at`).
-    public func record(_ entry: Entry, channel: String) async throws {
+    ///
+    /// `check` first gets the channel's other recent entries, newest first, read under the lock
+    /// every write of the channel's history holds (the store's, or the file's `flock`); if it
+    /// throws, nothing is recorded and its error is thrown. Two jobs of a channel checked at once
+    /// (two workers, two hosts) take turns, so the second is compared with the first.
+    public func record(_ entry: Entry, channel: String, check: @escaping @Sendable ([Entry]) throws -> Void = { _ in }) async throws {
         switch keeper {
         case .store(let store, _):
             let script = String(decoding: try JSONEncoder().encode(entry.script), as: UTF8.self)
-            try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit)
+            try await store.recordChannelHistory(channel: channel, job: entry.job, topic: entry.topic, script: script, keep: limit) {
+                try check(Self.entries($0))
+            }
         case .files(let folder):
             try locked(folder, channel) {
                 var entries = read(folder, channel).filter { $0.job != entry.job }
+                try check(entries)
                 entries.insert(entry, at: 0)
                 try write(entries, folder, channel)
             }
@@ -108,18 +112,31 @@ public struct ChannelHistory: Sendable {
     }
 
     /// Sets the thumbnail hash of `job`'s entry; nothing if the job has none (its script was
-    /// written before the history kept it).
-    public func recordThumbnail(_ hash: String, job: Int64, channel: String) async throws {
+    /// written before the history kept it). `check` gets the channel's other entries as in
+    /// ``record(_:channel:check:)``, under the same lock; if it throws, nothing is recorded.
+    public func recordThumbnail(
+        _ hash: String, job: Int64, channel: String, check: @escaping @Sendable ([Entry]) throws -> Void = { _ in }
+    ) async throws {
         switch keeper {
         case .store(let store, _):
-            try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: job)
+            try await store.recordChannelHistoryThumbnail(hash, channel: channel, job: job) { try check(Self.entries($0)) }
         case .files(let folder):
             try locked(folder, channel) {
                 var entries = read(folder, channel)
+                try check(entries.filter { $0.job != job })
                 guard let i = entries.firstIndex(where: { $0.job == job }) else { return }
                 entries[i].thumbnailHash = hash
                 try write(entries, folder, channel)
             }
+        }
+    }
+
+    /// The store's rows as entries; a row whose script cannot be read back is left out.
+    static func entries(_ rows: [ChannelHistoryEntry]) -> [Entry] {
+        let decoder = JSONDecoder()
+        return rows.compactMap { row in
+            guard let script = try? decoder.decode(Script.self, from: Data(row.script.utf8)) else { return nil }
+            return Entry(job: row.jobID, at: row.at, topic: row.topic, script: script, thumbnailHash: row.thumbnailHash)
         }
     }
 

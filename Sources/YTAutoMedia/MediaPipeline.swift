@@ -175,12 +175,16 @@ public struct MediaPipeline: StagedPipeline {
         script.title = PublishedText.title(script.title, topic: topic)
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
-        if let (twin, share) = NearDuplicates.repeatedScript(hook + body + cta, recent: recent, percent: channel.duplicateSentencesPercent) {
-            throw NearDuplicateError(what: "the script repeats \(Int((share * 100).rounded())) % of its sentences from job \(twin.job)'s "
-                + "(\"\(twin.script.title)\", \(Timestamp.string(twin.at))); the channel allows less than \(channel.duplicateSentencesPercent) % "
-                + "(duplicate_sentences_percent)")
+        // Checked against the history as it is when recorded, under its lock: a twin written
+        // meanwhile by another worker (on any host) is seen.
+        let sentences = hook + body + cta, percent = channel.duplicateSentencesPercent
+        try await history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name) { recent in
+            if let (twin, share) = NearDuplicates.repeatedScript(sentences, recent: recent, percent: percent) {
+                throw NearDuplicateError(what: "the script repeats \(Int((share * 100).rounded())) % of its sentences from job \(twin.job)'s "
+                    + "(\"\(twin.script.title)\", \(Timestamp.string(twin.at))); the channel allows less than \(percent) % "
+                    + "(duplicate_sentences_percent)")
+            }
         }
-        try await history.record(.init(job: job.id, at: Date(), topic: topic, script: script), channel: channel.name)
         let file = ScriptFile(script: script, sentences: hook + body + cta, wordsPerSecond: rate, topic: topic,
                               hookSentences: hook.count, bodySentences: body.count)
         return [try await Self.write(file, dir.appending(path: "script.json"))]
@@ -486,12 +490,13 @@ public struct MediaPipeline: StagedPipeline {
         }
         // Not a near-duplicate of the channel's recent thumbnails; then its hash joins them.
         let hash = try await NearDuplicates.differenceHash(of: path.path, tools: tools)
-        let recent = try await history.recent(channel.name).filter { $0.job != job.id }
-        if let (twin, bits) = NearDuplicates.repeatedThumbnail(hash, recent: recent, bits: channel.duplicateThumbnailBits) {
-            throw NearDuplicateError(what: "the thumbnail is \(bits) bits of 64 from job \(twin.job)'s (\"\(twin.script.title)\"); "
-                + "the channel needs more than \(channel.duplicateThumbnailBits) (duplicate_thumbnail_bits)")
+        let limit = channel.duplicateThumbnailBits
+        try await history.recordThumbnail(hash, job: job.id, channel: channel.name) { recent in
+            if let (twin, bits) = NearDuplicates.repeatedThumbnail(hash, recent: recent, bits: limit) {
+                throw NearDuplicateError(what: "the thumbnail is \(bits) bits of 64 from job \(twin.job)'s (\"\(twin.script.title)\"); "
+                    + "the channel needs more than \(limit) (duplicate_thumbnail_bits)")
+            }
         }
-        try await history.recordThumbnail(hash, job: job.id, channel: channel.name)
         return [artifact]
     }
 

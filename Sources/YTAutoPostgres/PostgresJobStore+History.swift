@@ -12,11 +12,19 @@ extension PostgresJobStore: ChannelHistoryLedger {
             """).map(Self.historyEntry)
     }
 
-    public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
-        // One statement: the entry, then all but the channel's newest `keep` go. The delete sees
-        // the table as it was before the entry, so it leaves the entry's job out by name (kept)
-        // and keeps the newest `keep - 1` of the others.
-        _ = try await pool.query("""
+    public func recordChannelHistory(
+        channel: String, job: Int64, topic: String, script: String, keep: Int,
+        check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws {
+        let nowBind = self.nowBind
+        let refused = try await pool.transaction { tx -> (any Error)? in
+            if let refusal = Self.refusal(check, try await Self.lockedOtherEntries(tx, channel: channel, job: job, limit: keep)) {
+                return refusal
+            }
+            // One statement: the entry, then all but the channel's newest `keep` go. The delete sees
+            // the table as it was before the entry, so it leaves the entry's job out by name (kept)
+            // and keeps the newest `keep - 1` of the others.
+            try await tx.run("""
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
             recorded AS (
                 INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
@@ -28,10 +36,40 @@ extension PostgresJobStore: ChannelHistoryLedger {
                 SELECT job_id FROM channel_history WHERE channel = \(channel) AND job_id <> \(job)
                  ORDER BY at DESC, job_id DESC LIMIT \(Int64(max(0, keep - 1))))
             """)
+            return nil
+        }
+        if let refused { throw refused }
     }
 
-    public func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws {
-        _ = try await pool.query("UPDATE channel_history SET thumbnail_hash = \(hash) WHERE channel = \(channel) AND job_id = \(job)")
+    public func recordChannelHistoryThumbnail(
+        _ hash: String, channel: String, job: Int64, check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws {
+        let refused = try await pool.transaction { tx -> (any Error)? in
+            if let refusal = Self.refusal(check, try await Self.lockedOtherEntries(tx, channel: channel, job: job, limit: nil)) {
+                return refusal
+            }
+            try await tx.run("UPDATE channel_history SET thumbnail_hash = \(hash) WHERE channel = \(channel) AND job_id = \(job)")
+            return nil
+        }
+        if let refused { throw refused }
+    }
+
+    /// What `check` throws for `entries`, if anything: returned rather than thrown inside the
+    /// transaction (which has written nothing yet and commits its reads), so the caller gets the
+    /// check's own error, not one the pool made of it.
+    static func refusal(_ check: ([ChannelHistoryEntry]) throws -> Void, _ entries: [ChannelHistoryEntry]) -> (any Error)? {
+        do { try check(entries) } catch { return error }
+        return nil
+    }
+
+    /// Takes the channel's history lock for the rest of the transaction (every checked write takes
+    /// it, on every host), then reads the channel's entries other than `job`'s, newest first.
+    static func lockedOtherEntries(_ tx: PGTransaction, channel: String, job: Int64, limit: Int?) async throws -> [ChannelHistoryEntry] {
+        try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-history:\(channel)"), 0))")
+        return try await tx.query("""
+            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
+             WHERE channel = \(channel) AND job_id <> \(job) ORDER BY at DESC, job_id DESC LIMIT \(limit.map { Int64(max(0, $0)) })
+            """).map(Self.historyEntry)
     }
 
     public func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws {

@@ -287,8 +287,19 @@ import YTAutoTestSupport
 
     /// A loopback OpenAI that writes the same script (``script``) whatever it is asked, and a facts
     /// channel whose scripts it writes.
-    func repeatingLLM() throws -> (server: LoopbackServer, providers: ProvidersConfig, channel: ChannelConfig) {
-        let server = try LoopbackServer { _ in Self.chat(Self.script) }
+    ///
+    /// - Parameter inPairs: each answer waits (up to 10 s) until a second request has come, so two
+    ///   jobs get their scripts at the same moment.
+    func repeatingLLM(inPairs: Bool = false) throws -> (server: LoopbackServer, providers: ProvidersConfig, channel: ChannelConfig) {
+        let asked = Locked(0)
+        let server = try LoopbackServer { _ in
+            if inPairs {
+                let n = asked.update { $0 += 1; return $0 }
+                let until = Date().addingTimeInterval(10)
+                while asked.value < (n + 1) / 2 * 2, Date() < until { try? await Task.sleep(for: .milliseconds(2)) }
+            }
+            return Self.chat(Self.script)
+        }
         var providers = ProvidersConfig()
         providers.openai.baseURL = server.baseURL + "/v1"
         var channel = ChannelConfig.defaults(for: .facts)
@@ -330,26 +341,55 @@ import YTAutoTestSupport
 
     /// Two hosts (each its own work folder) on one store, SQLite's or PostgreSQL's: a script the
     /// second host's LLM writes again is a near duplicate of the first host's job, as on one host.
-    @Test(arguments: PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"]) func aNearDuplicateMadeOnAnotherHostIsStopped(engine: String) async throws {
-        let (server, providers, channel) = try repeatingLLM()
-        defer { withExtendedLifetime(server) {} }
+    /// Two hosts (each its own work folder) on one store of `engine`, and the repeating LLM.
+    func twoHosts(_ engine: String, inPairs: Bool = false) async throws
+        -> (server: LoopbackServer, store: any OperatorStore, host: (String) -> MediaPipeline, job: (Int64) -> Job) {
+        let (server, providers, channel) = try repeatingLLM(inPairs: inPairs)
         let tools = try ToolRunner()
         let store: any OperatorStore = engine == "sqlite" ? try SQLiteJobStore(path: dir.path("hosts.db"))
             : try await PostgresJobStore(url: try PostgresURL(try await PostgresServer.server().createDatabase()))
+        let dir = self.dir
         func host(_ name: String) -> MediaPipeline {
             let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-hosts-0123456789"]),
                                             ledger: store, configDirectory: dir.url)
             return MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "\(name)/work"), outputDirectory: dir.url.appending(path: "\(name)/out"),
                                  tools: tools, services: services, history: store)
         }
-        func job(_ id: Int64) -> Job { Job.running(id, channel: channel.name, topic: "why honey never spoils") }
+        return (server, store, host, { Job.running($0, channel: channel.name, topic: "why honey never spoils") })
+    }
+
+    @Test(arguments: PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"]) func aNearDuplicateMadeOnAnotherHostIsStopped(engine: String) async throws {
+        let (server, store, host, job) = try await twoHosts(engine)
+        defer { withExtendedLifetime(server) {} }
         _ = try await host("a").run(stage: "script", job: job(1), dryRun: false)
         await #expect {
             try await host("b").run(stage: "script", job: job(2), dryRun: false)
         } throws: { error in
             (error as? NearDuplicateError)?.message.contains("repeats 100 % of its sentences from job 1's") == true
         }
-        #expect(try await store.channelHistory(channel: channel.name, limit: 5).map(\.jobID) == [1])
+        #expect(try await store.channelHistory(channel: job(1).channel, limit: 5).map(\.jobID) == [1])
+    }
+
+    /// Two hosts get the same script at the same moment (the LLM answers both together) and check
+    /// it at once: one is stopped as the other's near duplicate, never both passed, and the history
+    /// keeps the one that passed. (Checked before recording, outside the history's lock, both passed.)
+    @Test(arguments: PostgresServer.available ? ["sqlite", "postgres"] : ["sqlite"]) func twoHostsWritingTheSameScriptAtOnceStopOne(engine: String) async throws {
+        let (server, store, host, job) = try await twoHosts(engine, inPairs: true)
+        defer { withExtendedLifetime(server) {} }
+        let a = host("a"), b = host("b"), one = job(1), two = job(2)
+        func failure(_ body: () async throws -> Void) async -> (any Error)? {
+            do { try await body(); return nil } catch { return error }
+        }
+        async let first = failure { _ = try await a.run(stage: "script", job: one, dryRun: false) }
+        async let second = failure { _ = try await b.run(stage: "script", job: two, dryRun: false) }
+        let outcomes: [(job: Int64, failure: (any Error)?)] = [(1, await first), (2, await second)]
+        let passed = outcomes.filter { $0.failure == nil }.map(\.job)
+        #expect(passed.count == 1, "exactly one passes: \(outcomes.map { ($0.job, $0.failure.map { "\($0)" } ?? "passed") })")
+        if let winner = passed.first, let loser = outcomes.first(where: { $0.job != winner }) {
+            let message = (loser.failure as? NearDuplicateError)?.message ?? "\(String(describing: loser.failure))"
+            #expect(message.contains("from job \(winner)'s"), "\(message)")
+            #expect(try await store.channelHistory(channel: one.channel, limit: 5).map(\.jobID) == [winner])
+        }
     }
 
     /// Shorts in Spanish and Japanese, written by an LLM (the loopback OpenAI), spoken by espeak-ng's

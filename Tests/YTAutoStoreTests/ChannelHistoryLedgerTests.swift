@@ -3,6 +3,8 @@ import Testing
 import YTAutoCore
 import YTAutoStore
 import YTAutoTestSupport
+import YTAutoSupport
+@testable import YTAutoPostgres
 
 /// The channels' history on every engine: newest first by the store's clock, one entry a job, the
 /// newest `keep` of a channel kept, a thumbnail's hash set on its job's entry.
@@ -61,5 +63,63 @@ import YTAutoTestSupport
         f.clock.advance(-86_400)
         try await s.recordChannelHistory(channel: "facts", job: 5, topic: "late", script: #"{"title":"T5"}"#, keep: 3)
         #expect(try await s.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [3, 4, 5], "the new entry, oldest by its time, stays")
+    }
+    /// A refusal of the test's own, as a near duplicate is refused.
+    struct Refused: YTAutoError {
+        var code: String { "test.refused" }
+        var message: String { "refused by the check" }
+        var isRetryable: Bool { false }
+    }
+
+    /// A second store on the fixture's database: another worker, or a worker on another host.
+    static func another(_ f: Fixture) async throws -> any ChannelHistoryLedger {
+        if let pg = f.store as? PostgresJobStore { return try await PostgresJobStore(url: pg.url) }
+        return try SQLiteJobStore(path: f.dir.path("jobs.db"))
+    }
+
+    /// Two jobs of a channel checked at once from two stores (two workers, two hosts): the second
+    /// check waits for the first's write and sees it, for scripts and for thumbnails; a check that
+    /// throws writes nothing and its own error comes out.
+    @Test(arguments: StoreEngine.all) func aCheckWaitsForAnotherJobsWriteAndSeesIt(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let other = try await Self.another(f)
+        let checking = Locked(false)
+        let seen = Locked<[Int64: String?]?>(nil)
+        // The first job holds its check a while; the second starts meanwhile.
+        func holdingFirst(_ write: @escaping @Sendable (@escaping @Sendable ([ChannelHistoryEntry]) throws -> Void) async throws -> Void,
+                          then second: () async throws -> Void) async throws {
+            checking.value = false
+            let first = Task { try await write { _ in checking.value = true; usleep(400_000) } }
+            while !checking.value { try await Task.sleep(for: .milliseconds(5)) }
+            try await second()
+            try await first.value
+        }
+        let store = f.store
+        try await holdingFirst({ check in
+            try await store.recordChannelHistory(channel: "facts", job: 1, topic: "a", script: #"{"title":"A"}"#, keep: 50, check: check)
+        }, then: {
+            try await other.recordChannelHistory(channel: "facts", job: 2, topic: "b", script: #"{"title":"B"}"#, keep: 50) { others in
+                seen.value = Dictionary(uniqueKeysWithValues: others.map { ($0.jobID, $0.thumbnailHash) })
+            }
+        })
+        #expect(seen.value == [1: String?.none], "the second script's check saw the first's entry")
+        try await holdingFirst({ check in
+            try await store.recordChannelHistoryThumbnail("00000000000000ff", channel: "facts", job: 1, check: check)
+        }, then: {
+            try await other.recordChannelHistoryThumbnail("000000000000ff00", channel: "facts", job: 2) { others in
+                seen.value = Dictionary(uniqueKeysWithValues: others.map { ($0.jobID, $0.thumbnailHash) })
+            }
+        })
+        #expect(seen.value == [1: "00000000000000ff"], "the second thumbnail's check saw the first's hash")
+
+        await #expect(throws: Refused.self) {
+            try await other.recordChannelHistory(channel: "facts", job: 3, topic: "c", script: #"{"title":"C"}"#, keep: 50) { _ in throw Refused() }
+        }
+        await #expect(throws: Refused.self) {
+            try await other.recordChannelHistoryThumbnail("ffffffffffffffff", channel: "facts", job: 2) { _ in throw Refused() }
+        }
+        let rows = try await store.channelHistory(channel: "facts", limit: 10)
+        #expect(rows.map(\.jobID).sorted() == [1, 2], "a refused script is not recorded")
+        #expect(rows.first { $0.jobID == 2 }?.thumbnailHash == "000000000000ff00", "a refused thumbnail is not recorded")
     }
 }

@@ -33,11 +33,36 @@ public protocol ChannelHistoryLedger: Sendable {
     /// Records `job`'s script as the channel's newest entry, at the store's clock (replacing an
     /// earlier entry of the job, its thumbnail hash too), then keeps only the channel's newest
     /// `keep` entries; in one write.
-    func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws
+    ///
+    /// First `check` is given the channel's other newest `keep` entries (every job's but this
+    /// one's, newest first), read in the same write under a lock of the channel that every
+    /// history write takes; if it throws, nothing is written and its error is thrown. So of two
+    /// jobs checked at once against each other, on any host, the second sees the first: the
+    /// near-duplicate check cannot be passed by two twins together.
+    func recordChannelHistory(
+        channel: String, job: Int64, topic: String, script: String, keep: Int,
+        check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws
     /// Sets the thumbnail hash of `job`'s entry; nothing if the channel has no entry for it.
-    func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws
+    /// `check` is given the channel's other entries as ``recordChannelHistory(channel:job:topic:script:keep:check:)``
+    /// gives them (all of them kept), under the same lock; if it throws, nothing is written.
+    func recordChannelHistoryThumbnail(
+        _ hash: String, channel: String, job: Int64, check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws
     /// Adds entries kept elsewhere before (an earlier version's files), each with its own time,
     /// where their job has none yet (an entry written meanwhile is newer and wins), then keeps
     /// only each channel's newest `keep`; in one transaction.
     func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws
+}
+
+extension ChannelHistoryLedger {
+    /// Records `job`'s script with nothing to check (an import, a test).
+    public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
+        try await recordChannelHistory(channel: channel, job: job, topic: topic, script: script, keep: keep, check: { _ in })
+    }
+
+    /// Sets `job`'s thumbnail hash with nothing to check.
+    public func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws {
+        try await recordChannelHistoryThumbnail(hash, channel: channel, job: job, check: { _ in })
+    }
 }

@@ -13,9 +13,15 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         }
     }
 
-    public func recordChannelHistory(channel: String, job: Int64, topic: String, script: String, keep: Int) async throws {
+    // The check reads inside the write transaction: SQLite's one writer at a time is the lock.
+
+    public func recordChannelHistory(
+        channel: String, job: Int64, topic: String, script: String, keep: Int,
+        check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws {
         let at = now()
         try await database.write { db in
+            try check(try Self.otherEntries(db, channel: channel, job: job, limit: keep))
             _ = try db.run("""
                 INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, NULL)
                 ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
@@ -30,8 +36,11 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         }
     }
 
-    public func recordChannelHistoryThumbnail(_ hash: String, channel: String, job: Int64) async throws {
+    public func recordChannelHistoryThumbnail(
+        _ hash: String, channel: String, job: Int64, check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
+    ) async throws {
         try await database.write { db in
+            try check(try Self.otherEntries(db, channel: channel, job: job, limit: nil))
             _ = try db.run("UPDATE channel_history SET thumbnail_hash = ? WHERE channel = ? AND job_id = ?", [hash, channel, job])
         }
     }
@@ -52,6 +61,14 @@ extension SQLiteJobStore: ChannelHistoryLedger {
                     """, [channel, Int64(max(1, keep))])
             }
         }
+    }
+
+    /// The channel's entries other than `job`'s, newest first.
+    static func otherEntries(_ db: Connection, channel: String, job: Int64, limit: Int?) throws -> [ChannelHistoryEntry] {
+        try db.query("""
+            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
+             WHERE channel = ? AND job_id <> ? ORDER BY at DESC, job_id DESC LIMIT ?
+            """, [channel, job, limit.map { Int64(max(0, $0)) } ?? -1]).map(Self.historyEntry)  // LIMIT -1: all
     }
 
     static func historyEntry(_ row: Row) throws -> ChannelHistoryEntry {
