@@ -20,8 +20,9 @@ import Glibc
 /// each change holds an exclusive `flock` on `<channel>.json.lock` and replaces the file
 /// atomically, so two writers at once both land and a reader never sees half a file. A file that
 /// cannot be read as history is set aside as `<channel>.json.broken` and the history starts again.
-/// (Before the store kept it, workers kept it so under `<work_dir>/history/`, one per host: a
-/// channel's file is taken into the store once, the first time the store has nothing for it.)
+/// (Before the store kept it, workers kept it so under `<work_dir>/history/`, one per host: each
+/// host's file of a channel is taken into the store the first time that host reads the channel's
+/// history, merged by time with what other hosts' files and new jobs put there.)
 public struct ChannelHistory: Sendable {
     public struct Entry: Sendable, Codable, Hashable {
         public var job: Int64
@@ -51,11 +52,11 @@ public struct ChannelHistory: Sendable {
     /// The history in the job store.
     ///
     /// - Parameter earlier: where an earlier version kept it in files (`<work_dir>/history/`). A
-    ///   channel with no entry in the store takes that file's entries into the store the first
-    ///   time it is read (with their own times, never over an entry written meanwhile), and the
-    ///   file is renamed
+    ///   channel's file there is taken into the store the first time the channel's history is
+    ///   read (with its entries' own times, never over an entry written meanwhile, whatever the
+    ///   store holds already: every host's file counts), and the file is renamed
     ///   `<channel>.json.imported`: the first videos after an upgrade are still compared with the
-    ///   ones made before it.
+    ///   ones made before it on every host.
     public init(store: any ChannelHistoryLedger, limit: Int = 50, earlier: URL? = nil) {
         self.keeper = .store(store, earlier: earlier)
         self.limit = limit
@@ -77,11 +78,9 @@ public struct ChannelHistory: Sendable {
     public func recent(_ channel: String) async throws -> [Entry] {
         switch keeper {
         case .store(let store, let earlier):
-            var rows = try await store.channelHistory(channel: channel, limit: limit)
-            if rows.isEmpty, let earlier, try await importFile(earlier, channel, into: store) {
-                rows = try await store.channelHistory(channel: channel, limit: limit)
-            }
-            return Self.entries(rows)
+            // Each host's file, whether or not another host's is in already (a stat once it is in).
+            if let earlier { try await importFile(earlier, channel, into: store) }
+            return Self.entries(try await store.channelHistory(channel: channel, limit: limit))
         case .files(let folder):
             return try locked(folder, channel) { read(folder, channel) }
         }
@@ -141,11 +140,11 @@ public struct ChannelHistory: Sendable {
     }
 
     /// Takes the channel's file under `folder` (an earlier version's history) into `store`, each
-    /// entry with its own time, and renames it `.imported`; false if there was none. Two workers
+    /// entry with its own time, and renames it `.imported`; nothing if there is none. Two workers
     /// importing at once add the same entries once; an entry a job wrote meanwhile is kept.
-    private func importFile(_ folder: URL, _ channel: String, into store: any ChannelHistoryLedger) async throws -> Bool {
+    private func importFile(_ folder: URL, _ channel: String, into store: any ChannelHistoryLedger) async throws {
         let path = file(folder, channel).path
-        guard FileManager.default.fileExists(atPath: path) else { return false }
+        guard FileManager.default.fileExists(atPath: path) else { return }
         let entries = try locked(folder, channel) { read(folder, channel) }
         let encoder = JSONEncoder()
         try await store.importChannelHistory(try entries.prefix(limit).map { entry in
@@ -154,7 +153,6 @@ public struct ChannelHistory: Sendable {
         }, keep: limit)
         try? FileManager.default.removeItem(atPath: path + ".imported")
         try? FileManager.default.moveItem(atPath: path, toPath: path + ".imported")
-        return !entries.isEmpty
     }
 
     private func write(_ entries: [Entry], _ folder: URL, _ channel: String) throws {

@@ -53,4 +53,23 @@ import YTAutoTestSupport
         _ = try await pipeline.run(stage: "script", job: job, dryRun: false)
         #expect(try await store.channelHistory(channel: channel.name, limit: 10).map(\.jobID) == [2, 1])
     }
+    /// Several hosts upgraded: each host's file is taken in when that host first reads the channel,
+    /// though the store has another host's entries by then, merged with them by time.
+    @Test func everyHostsFileIsTakenInNotOnlyTheFirsts() async throws {
+        let start = Date().addingTimeInterval(-3600)
+        func hostFile(_ host: String, _ jobs: [(Int64, Double)]) async throws -> URL {
+            let folder = dir.url.appending(path: "\(host)/work/history")
+            for (job, minutes) in jobs {
+                let script = Script(title: "T\(job)", hook: "Hook \(job).", body: "Body \(job).", cta: "Follow.", channel: .facts)
+                try await ChannelHistory(folder: folder)
+                    .record(.init(job: job, at: start.addingTimeInterval(minutes * 60), topic: "topic \(job)", script: script), channel: "facts")
+            }
+            return folder
+        }
+        let a = try await hostFile("a", [(1, 0), (3, 2)]), b = try await hostFile("b", [(2, 1), (4, 3)])
+        let store = try SQLiteJobStore(path: dir.path("jobs.db"))
+        #expect(try await ChannelHistory(store: store, earlier: a).recent("facts").map(\.job) == [3, 1])
+        #expect(try await ChannelHistory(store: store, earlier: b).recent("facts").map(\.job) == [4, 3, 2, 1], "host b's file joins host a's")
+        #expect(FileManager.default.fileExists(atPath: b.appending(path: "facts.json.imported").path))
+    }
 }
