@@ -93,9 +93,9 @@ public struct MediaLibrary: FootageSource {
             guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
             let file = url.standardizedFileURL
             let relative = file.path.dropFirst(root.path.count).split(separator: "/").dropLast().joined(separator: " ")
-            var tags = Self.words(relative + " " + file.deletingPathExtension().lastPathComponent)
+            var tags = Self.words(relative + " " + file.deletingPathExtension().lastPathComponent, language: language)
             if let sidecar = try? String(contentsOf: URL(fileURLWithPath: file.path + ".tags"), encoding: .utf8) {
-                tags.formUnion(Self.words(sidecar))
+                tags.formUnion(Self.words(sidecar, language: language))
             }
             items.append(Item(kind: kind, path: file.path, tags: tags))
         }
@@ -168,8 +168,9 @@ public struct MediaLibrary: FootageSource {
         return rng.next()
     }
 
-    /// A file's tags from `text`, its folders', name's or sidecar's words (``FootageWords/tags(_:)``).
-    static func words(_ text: String) -> Set<String> { FootageWords.tags(text) }
+    /// A file's tags from `text`, its folders', name's or sidecar's words, their plurals read as
+    /// the channel's `language` reads them (``FootageWords/tags(_:language:)``).
+    static func words(_ text: String, language: String? = nil) -> Set<String> { FootageWords.tags(text, language: language) }
 
     static func listed(_ extensions: Set<String>) -> String { extensions.sorted().map { "." + $0 }.joined(separator: ", ") }
 }

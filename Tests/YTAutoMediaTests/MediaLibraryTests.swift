@@ -34,7 +34,7 @@ import YTAutoTestSupport
 
     /// How many of the words `said` (in `language`) meet a file named `file`.
     func meets(_ said: String, _ file: String, language: String = "en") -> Int {
-        FootageWords.words(said, language: language).filter { !$0.forms.isDisjoint(with: MediaLibrary.words(file)) }.count
+        FootageWords.words(said, language: language).filter { !$0.forms.isDisjoint(with: MediaLibrary.words(file, language: language)) }.count
     }
 
     @Test func aWordAndItsPluralMeetWhicheverSideSaysWhich() {
@@ -51,13 +51,31 @@ import YTAutoTestSupport
                        ("bus", "bust"), ("tres", "tree"), ("ski", "skies")] {
             #expect(meets(a, b) == 0 && meets(b, a) == 0, "\(a) / \(b)")
         }
-        // English narration reads `-es` after other letters as `-s` alone: `fires` does not meet a file
-        // named `fir`. (A file named `fires`, whose language is unknown, is also read as Spanish, so
-        // narration saying `fir` would meet it.)
-        #expect(meets("fires", "fir") == 0 && meets("fires", "fire") == 1)
+        // English reads `-es` after other letters as `-s` alone, on both sides: `fires` does not meet a
+        // file named `fir`, nor `fir` a file named `fires` (a Spanish channel's library reads it as Spanish).
+        #expect(meets("fires", "fir") == 0 && meets("fires", "fire") == 1 && meets("fir", "fires") == 0 && meets("fire", "fires") == 1)
+        #expect(meets("flor", "flores", language: "es") == 1 && meets("flor", "flores") == 0)
+        // Irregular plurals, English's from a list and Spanish's `-ces` of a `-z`.
+        for (one, many) in [("wolf", "wolves"), ("mouse", "mice"), ("child", "children"), ("knife", "knives"), ("leaf", "leaves"),
+                            ("woman", "women"), ("tooth", "teeth"), ("fireman", "firemen")] {
+            #expect(meets(one, many) == 1 && meets(many, one) == 1, "\(one) / \(many)")
+        }
+        for (one, many) in [("luz", "luces"), ("pez", "peces"), ("voz", "voces"), ("cruz", "cruces")] {
+            #expect(meets(one, many, language: "es") == 1 && meets(many, one, language: "es") == 1, "\(one) / \(many)")
+        }
+        #expect(meets("cave", "cafe") == 0 && meets("caves", "cafe") == 0 && meets("men", "man") == 1)
         // Words ending in ss, us or is are no plurals: they have no other form.
         #expect(FootageWords.forms("octopus", language: "en") == ["octopus"] && FootageWords.forms("glass", language: nil) == ["glass"]
                 && FootageWords.forms("basis", language: "es") == ["basis"])
+    }
+
+    /// Accents fold away, but a letter of its own that looks like one with a mark stays itself:
+    /// Russian `мой` (my) is not `мои` (my, plural), nor Ukrainian `їжак` `іжак`.
+    @Test func foldingKeepsLettersOfTheirOwn() {
+        func folded(_ text: String) -> [String] { FootageWords.words(text, language: "ru").map(\.word) }
+        #expect(folded("canción ёлка чайка́") == ["cancion", "елка", "чайка"])
+        #expect(folded("мой їжак ўзор") == ["мой", "їжак", "ўзор"])
+        #expect(meets("мой дом", "мои_дома", language: "ru") == 0 && meets("лес", "лес", language: "ru") == 1)
     }
 
     @Test func aSpanishNarrationsCommonWordsMatchNothingAndItsAccentsAndPluralsDo() {

@@ -47,16 +47,38 @@ public enum FootageWords {
     }
 
     /// A library file's tags from its folders, name and sidecar: every form of every word
-    /// (``words(_:language:)`` with no language). A scene's word matches the file when one of its
-    /// forms is among them.
-    public static func tags(_ text: String) -> Set<String> {
-        Set(words(text, language: nil).flatMap(\.forms))
+    /// (``words(_:language:)`` with no language: English's common words left out, since a file's
+    /// name may be in any language). A scene's word matches the file when one of its forms is
+    /// among them.
+    ///
+    /// - Parameter language: the channel's (a BCP-47 tag), whose plurals the file's words are read
+    ///   as (``forms(_:language:)``): for an English channel a file named `fires` is `fire`, never
+    ///   the Spanish reading `fir`; nil reads every language's.
+    public static func tags(_ text: String, language: String? = nil) -> Set<String> {
+        let found = words(text, language: nil)
+        guard let language else { return Set(found.flatMap(\.forms)) }
+        return Set(found.flatMap { forms($0.word, language: language) })
     }
 
-    /// `word` without its accents (`canción` → `cancion`, `año` → `ano`), for Latin and other
-    /// alphabets; a word in kana or kanji is never given here.
+    /// Letters that look like another with a mark but are letters of their own, kept by ``fold(_:)``:
+    /// Cyrillic `й` (not `и`), Belarusian `ў` (not `у`), Ukrainian `ї` (not `і`).
+    static let ownLetters: Set<Character> = ["й", "ў", "ї"]
+
+    /// `word` without its accents (`canción` → `cancion`, `año` → `ano`; `ёлка` → `елка`, as Russian
+    /// is often written), for Latin and other alphabets, keeping ``ownLetters`` (`мой` stays, not
+    /// `мои`); a word in kana or kanji is never given here.
     static func fold(_ word: String) -> String {
-        word.folding(options: .diacriticInsensitive, locale: nil)
+        guard word.contains(where: ownLetters.contains) else { return word.folding(options: .diacriticInsensitive, locale: nil) }
+        var out = "", run = ""
+        for c in word {
+            if ownLetters.contains(c) {
+                out += run.folding(options: .diacriticInsensitive, locale: nil) + String(c)
+                run = ""
+            } else {
+                run.append(c)
+            }
+        }
+        return out + run.folding(options: .diacriticInsensitive, locale: nil)
     }
 
     /// The word and the singulars it may be the plural of, in English and Spanish, so that a word
@@ -65,25 +87,40 @@ public enum FootageWords {
     /// `octopuses` `octopus`, `olas` `ola`, and in Spanish or a file's name `flores` `flor`,
     /// `ciudades` `ciudad`. A singular stays itself: `scare` never meets `scar`, nor `fire` `fir`.
     /// Never a form of fewer than three letters; words ending in `ss`, `us` or `is` are not plurals
-    /// (`glass`, `octopus`, `basis`). Irregular plurals (`wolves`, `luces`) are not met.
+    /// (`glass`, `octopus`, `basis`). English's common irregular plurals are met from a list
+    /// (``irregularPlurals``: `wolves` `wolf`, `mice` `mouse`, `children` `child`), and Spanish's
+    /// `-ces` of a `-z` (`luces` `luz`, `peces` `pez`).
     /// - Parameter language: Spanish (or nil, a file's words) also reads `-es` after any consonant
-    ///   as a plural's ending; English only after `s`, `x`, `z`, `ch` and `sh` (else `fires`
-    ///   would meet `fir`).
+    ///   as a plural's ending, and `-ces` as `-z`; English only after `s`, `x`, `z`, `ch` and `sh`
+    ///   (else `fires` would meet `fir`).
     public static func forms(_ word: String, language: String?) -> Set<String> {
         var out: Set<String> = [word]
         func add(_ form: String) { if form.count >= 3 { out.insert(form) } }
+        let spanishToo = language.map { Language.primarySubtag($0) == Language.spanish.code } ?? true
+        if let singular = irregularPlurals[word] { add(singular) }
         if word.hasSuffix("ies"), word.count >= 5 { add(String(word.dropLast(3)) + "y") }
         if word.hasSuffix("es") {
             add(String(word.dropLast()))
             let stem = String(word.dropLast(2))
-            let spanishToo = language.map { Language.primarySubtag($0) == Language.spanish.code } ?? true
             let afterConsonant = stem.last.map { $0.isLetter && !"aeiouy".contains($0) } ?? false
             if ["s", "x", "z", "ch", "sh"].contains(where: stem.hasSuffix) || (spanishToo && afterConsonant) { add(stem) }
+            if spanishToo, stem.hasSuffix("c") { add(String(stem.dropLast()) + "z") }
         } else if word.hasSuffix("s"), !["ss", "us", "is"].contains(where: word.hasSuffix) {
             add(String(word.dropLast()))
         }
         return out
     }
+
+    /// English plurals that no ending rule reads, each with its singular (of three letters or
+    /// more, as every form is).
+    public static let irregularPlurals: [String: String] = [
+        "men": "man", "women": "woman", "children": "child", "people": "person", "mice": "mouse", "lice": "louse",
+        "geese": "goose", "feet": "foot", "teeth": "tooth", "wolves": "wolf", "knives": "knife", "wives": "wife",
+        "lives": "life", "leaves": "leaf", "halves": "half", "shelves": "shelf", "thieves": "thief", "loaves": "loaf",
+        "calves": "calf", "elves": "elf", "hooves": "hoof", "scarves": "scarf", "cacti": "cactus",
+        "fungi": "fungus", "indices": "index", "matrices": "matrix", "criteria": "criterion", "phenomena": "phenomenon",
+        "firemen": "fireman", "fishermen": "fisherman", "policemen": "policeman", "snowmen": "snowman",
+    ]
 
     public static let stopWords: Set<String> = [
         "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was", "one", "our",
