@@ -57,6 +57,22 @@ import YTAutoTestSupport
         #expect(now.downloads == 3 && now.searches == 0, "\(now)")
     }
 
+    /// A job takes a file from the cache just after prune looked at it (unused for 40 days) and
+    /// before prune removed it: the file stays. One marked after it was taken is reported gone
+    /// (so the job downloads it again).
+    @Test func aFileAJobTakesWhilePruneLooksAtItStays() throws {
+        let taken = try file("pexels/clip-6-1080x1920.mp4", usedDaysAgo: 40)
+        let gone = try file("pexels/clip-7-1080x1920.mp4", usedDaysAgo: 40)
+        let report = StockCache(workDirectory: dir.url.appending(path: "work")).prune(unusedBefore: Date(), keeping: []) { path in
+            if path == taken { #expect(StockCache.markUsed(path)) }
+        }
+        #expect(exists(taken) && !exists(gone), "\(report)")
+        #expect(report.downloads == 1 && report.kept == 1 && report.problems.isEmpty, "\(report)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: taken).deletingLastPathComponent().path)
+            == [URL(fileURLWithPath: taken).lastPathComponent], "nothing set aside is left")
+        #expect(!StockCache.markUsed(gone), "a file pruned is reported missing, to be downloaded again")
+    }
+
     @Test func aMissingCacheIsNothingToPrune() {
         let report = StockCache(workDirectory: dir.url.appending(path: "no-such-work")).prune(unusedBefore: Date(), keeping: [])
         #expect(report.downloads == 0 && report.searches == 0 && report.problems.isEmpty)

@@ -27,11 +27,16 @@ public struct StockCache: Sendable {
     /// the cutoff: a job at its images stage right now may have just taken it.
     public static let minimumIdle: TimeInterval = 24 * 3600
 
-    /// Records that a job took `path` from the cache now (its access time; not its modification time).
-    public static func markUsed(_ path: String) {
+    /// Records that a job takes `path` from the cache now (its access time; not its modification
+    /// time); false if the file is not there (never was, or a prune has just taken it: download it
+    /// again). Once this returned true, a prune running at the same moment puts the file back
+    /// (``prune(unusedBefore:keeping:now:afterChecking:)``).
+    @discardableResult
+    public static func markUsed(_ path: String) -> Bool {
         // Linux's UTIME_NOW and UTIME_OMIT (macros Swift does not import): access time now, modification time as it is.
         var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
+        // Another failure than a missing file (a file this user may not touch) leaves the file as it is, there.
+        return utimensat(AT_FDCWD, path, &times, 0) == 0 || errno != ENOENT
     }
 
     /// When `path` was made (its modification time), when it was last used (the later of that
@@ -64,7 +69,14 @@ public struct StockCache: Sendable {
     ///   failed job's retry, or a job between its images and clips stages, reads them again).
     ///   Compared by provider folder and file name (`pexels/clip-1-1080x1920.mp4`), so a work
     ///   folder named by another path (moved, or mounted elsewhere on another host) still holds its files.
-    public func prune(unusedBefore cutoff: Date, keeping: Set<String>, now: Date = Date()) -> PruneReport {
+    ///
+    /// A download is not removed at once: it is renamed out of the cache's sight, then its access
+    /// time is read again, and if a job marked it used between the first look and the rename
+    /// (``markUsed(_:)``), it is put back under its name. A job that marks it after the rename
+    /// finds it gone and downloads it again. So a job that took a file keeps it, however the two
+    /// interleave. (`afterChecking` runs between the first look and the rename, for the test of that.)
+    public func prune(unusedBefore cutoff: Date, keeping: Set<String>, now: Date = Date(),
+                      afterChecking: (String) -> Void = { _ in }) -> PruneReport {
         let before = min(cutoff, now.addingTimeInterval(-Self.minimumIdle))
         var report = PruneReport(unusedBefore: before)
         let searchesBefore = now.addingTimeInterval(-max(StockFootageSource.searchLifetime, Self.minimumIdle))
@@ -91,8 +103,14 @@ public struct StockCache: Sendable {
                     report.kept += 1
                     continue
                 }
+                afterChecking(path)
                 do {
-                    try fm.removeItem(atPath: path)
+                    if isSearch {
+                        try fm.removeItem(atPath: path)
+                    } else if try !Self.removeUnused(path, usedBefore: before) {
+                        report.kept += 1
+                        continue
+                    }
                     report.bytes += t.bytes
                     if isSearch { report.searches += 1 } else { report.downloads += 1 }
                 } catch {
@@ -101,5 +119,19 @@ public struct StockCache: Sendable {
             }
         }
         return report
+    }
+
+    /// Removes the download at `path` unless a job marked it used at `usedBefore` or later since
+    /// it was looked at: renamed first (a job marking it now finds nothing), then looked at again;
+    /// false if it was put back. A new download of the same name made meanwhile stays.
+    static func removeUnused(_ path: String, usedBefore before: Date) throws -> Bool {
+        let url = URL(fileURLWithPath: path)
+        let aside = url.deletingLastPathComponent().appending(path: ".pruning-" + url.lastPathComponent).path
+        guard rename(path, aside) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { unlink(aside) }
+        guard let t = times(aside), t.used >= before else { return true }
+        // Back under its name (a hard link: never over a download made since).
+        _ = link(aside, path)
+        return false
     }
 }

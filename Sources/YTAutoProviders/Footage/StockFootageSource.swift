@@ -219,10 +219,8 @@ public struct StockFootageSource: FootageSource {
         let safeID = hit.credit.id.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
         let path = cache.appending(path: search.provider.lowercased())
             .appending(path: "\(hit.kind.rawValue)-\(safeID)-\(hit.width)x\(hit.height).\(ext)").path
-        if FileManager.default.fileExists(atPath: path) {
-            StockCache.markUsed(path)  // kept by `ytauto-admin prune` while in use (StockCache)
-            return path
-        }
+        // There, and kept by `ytauto-admin prune` from now (StockCache); else (a prune took it) fetched again.
+        if StockCache.markUsed(path) { return path }
         let what = "\(search.provider) \(hit.kind == .clip ? "video" : "photo") \(hit.credit.id)"
         try await Files.atomically(path) { tmp in
             let reply = try await http.download(hit.file, to: tmp)
