@@ -147,6 +147,17 @@ public enum WorkFolderLock {
         return try await body()
     }
 
+    /// Whether `folder`'s lock is free now (nobody runs a stage in it); nil if it has no lock file
+    /// or it cannot be opened. Taken and let go at once: a stage starting meanwhile waits a moment.
+    public static func isFree(_ folder: URL) -> Bool? {
+        let fd = open(folder.appending(path: ".lock").path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK ? false : nil }
+        flock(fd, LOCK_UN)
+        return true
+    }
+
     /// Who holds the lock, as its holder wrote it (nil if it wrote nothing readable).
     static func holder(_ fd: Int32) -> String? {
         var bytes = [UInt8](repeating: 0, count: 512)
@@ -209,7 +220,7 @@ public struct WorkFolderStuckError: YTAutoError {
             + (holder.map { " (\($0))" } ?? "")
             + " for \(held), longer than the worker's --stage-timeout (\(limit)) lets a stage run: that run was stopped and "
             + "its work never returned. If that work returns, its worker queues the job again; else restart the worker it "
-            + "names (that ends the work and frees the folder), then retry the job (ytauto-admin retry)"
+            + "names (that ends the work and frees the folder): a worker on this host then queues the job again within a minute"
     }
     public var isRetryable: Bool { false }
 }

@@ -126,6 +126,10 @@ public struct MediaPipeline: StagedPipeline {
         stage == Stage.publish.rawValue && channels[job.channel]?.review == true
     }
 
+    /// The job's work folder here is free (the run that held it and failed the job `work.stuck`
+    /// has ended); nil where the folder or its lock file is not here (another host's work).
+    public func heldWorkEnded(job: Job) -> Bool? { WorkFolderLock.isFree(folder(job)) }
+
     // MARK: - Stages
 
     public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {

@@ -29,6 +29,10 @@ public struct QueueWorkerConfiguration: Sendable {
     /// ``watchStopped(_:stage:jobID:log:)``), and only a restart of this worker ends it.
     public var stoppedWorkReportAfter: Duration = .seconds(60)
     public var stoppedWorkReportInterval: Duration = .seconds(600)
+    /// How often it looks for jobs that failed `work.stuck` whose held work has ended here since
+    /// (``StagedPipeline/heldWorkEnded(job:)``: the worker that held it was restarted or died),
+    /// and queues them again, as `ytauto-admin retry` would.
+    public var stuckCheckInterval: Duration = .seconds(30)
     /// Told of every stage as it starts and ends (`ytauto run-once` draws progress with it).
     public var observer: (@Sendable (WorkerEvent) -> Void)? = nil
     public init() {}
@@ -98,6 +102,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             // and again when it changes or the sweep works again.
             var failing: (text: String, count: Int)? = nil
             var sweeps = 0
+            var nextStuckCheck = ContinuousClock.now
             while !Task.isCancelled {
                 do {
                     let report = try await store.reclaim()
@@ -110,6 +115,10 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     // `last_seen_at` is for people (liveness is the lock): every 20th sweep, about 5 s.
                     sweeps += 1
                     if sweeps % 20 == 1 { try await store.touchWorker(registration.id) }
+                    if ContinuousClock.now >= nextStuckCheck {
+                        nextStuckCheck = ContinuousClock.now + configuration.stuckCheckInterval
+                        try await self.requeueStuckWhoseWorkEnded(log: log)
+                    }
                     if let f = failing {
                         log.notice("sweep works again", metadata: ["failed_sweeps": "\(f.count)"])
                         failing = nil
@@ -584,6 +593,35 @@ extension QueueWorker {
     /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
     /// and said so. A job that failed for any other reason, or was retried or cancelled since, is
     /// left as it is.
+    /// Queues again each job of this pipeline's kind that failed `work.stuck` in the last
+    /// ``stuckLookBack`` and whose held work has ended here (``StagedPipeline/heldWorkEnded(job:)``):
+    /// it failed only for want of its work folder, held by a run that was stopped and never
+    /// returned; once that run's worker is restarted or dies, the folder is free and the job goes
+    /// on from its finished stages, with no operator's `retry`. (Among the newest
+    /// ``stuckLookLimit`` failed jobs; one retried meanwhile by someone else is left as it is.)
+    func requeueStuckWhoseWorkEnded(log: Logger) async throws {
+        let failed = try await store.listFailed(channel: nil, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
+        for job in failed where job.lastErrorCode == JobFailure.workStuckCode && job.kind == pipeline.kind {
+            guard pipeline.heldWorkEnded(job: job) == true else { continue }
+            do {
+                _ = try await store.retry(jobID: job.id)
+            } catch {
+                guard try await store.job(id: job.id)?.state == .failed else { continue }  // retried or cancelled meanwhile
+                throw error
+            }
+            await inFlight.nudge()
+            store.signalWork()
+            log.notice("""
+                the job failed \(JobFailure.workStuckCode) waiting for its work folder; the run that held the folder has ended, \
+                so the job is queued again
+                """, metadata: ["job": "\(job.id)", "channel": "\(job.channel)"])
+        }
+    }
+
+    /// How far back, and among how many failed jobs, ``requeueStuckWhoseWorkEnded(log:)`` looks.
+    static var stuckLookBack: TimeInterval { 7 * 86_400 }
+    static var stuckLookLimit: Int { 500 }
+
     func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, jobID: Int64, log: Logger) {
         let stopped = ContinuousClock.now
         let (first, every) = (configuration.stoppedWorkReportAfter, configuration.stoppedWorkReportInterval)

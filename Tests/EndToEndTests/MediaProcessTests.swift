@@ -219,7 +219,8 @@ import YTAutoTestSupport
 
     /// A run that has held the folder for longer than the worker's `--stage-timeout` lets any stage
     /// run (its own stop never ended its work) is not waited for forever: the job fails `work.stuck`,
-    /// not retried, naming that run as it wrote itself into the lock file.
+    /// not retried, naming that run as it wrote itself into the lock file. Once that run is killed,
+    /// the worker queues the job again by itself.
     @Test func aJobWhoseFolderIsHeldLongerThanAnyStageRunsFailsStuck() async throws {
         let (s, id, folder) = try await aShortWithItsWorkFolder(maxAttempts: 3)
         // Another run wrote itself in two hours ago and still holds the lock.
@@ -237,6 +238,12 @@ import YTAutoTestSupport
         let message = failed.lastErrorMessage ?? ""
         #expect(message.contains("(stage clips of process 4242 on host-a, since 2026-12-02T01:00:00.000Z)")
                     && message.contains("--stage-timeout (30m)") && message.contains(folder), "\(message)")
+        // The holder dies (as a restart of its worker ends it): the worker finds the folder free
+        // and queues the job again by itself, within its 30 s look.
+        holder.kill(SIGKILL)
+        _ = await holder.wait()
+        #expect(try await eventually(timeout: .seconds(90)) { try await s.job(id: id)?.state != .failed },
+                "the job stays failed though nothing holds its folder")
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
     }

@@ -128,4 +128,46 @@ import YTAutoWorker
         await group.triggerGracefulShutdown()
         try await running.value
     }
+    /// A pipeline whose one stage passes at once, and which says the held work of every job has
+    /// ended but of those in `held`.
+    struct QuickPipeline: StagedPipeline {
+        let held: Set<Int64>
+        var stages: [String] { ["quick"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "quick" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome { .done([]) }
+        func heldWorkEnded(job: Job) -> Bool? { !held.contains(job.id) }
+    }
+
+    /// A job that failed `work.stuck` is queued again by a worker once the run that held its folder
+    /// has ended (its worker restarted or died), and runs; a job that failed otherwise, one of
+    /// another pipeline's kind, and one whose folder is still held stay failed.
+    @Test func jobsThatFailedStuckAreQueuedAgainOnceTheirHeldWorkHasEnded() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        func failed(_ code: String, _ kind: JobKind) async throws -> Int64 {
+            let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: kind)).job.id
+            try await store.database.write {
+                try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?", [code, id])
+            }
+            return id
+        }
+        let stuck = try await failed(JobFailure.workStuckCode, .synthetic), other = try await failed("stage.timeout", .synthetic)
+        let video = try await failed(JobFailure.workStuckCode, .video), held = try await failed(JobFailure.workStuckCode, .synthetic)
+        var configuration = QueueWorkerConfiguration()
+        configuration.stuckCheckInterval = .milliseconds(200)
+        let lines = Lines()
+        let worker = QueueWorker(store: store, pipeline: QuickPipeline(held: [held]), configuration: configuration,
+                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
+        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+
+        let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: stuck)?.state == .succeeded }
+        #expect(ran, "\(lines.all.withLock { $0 })")
+        try await Task.sleep(for: .seconds(1))  // five more looks
+        for id in [other, video, held] { #expect(try await store.job(id: id)?.state == .failed, "job \(id)") }
+        #expect(lines.count(.notice, containing: "so the job is queued again") == 1, "\(lines.all.withLock { $0 })")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
 }

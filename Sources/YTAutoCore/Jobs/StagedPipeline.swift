@@ -22,11 +22,17 @@ public protocol StagedPipeline: Sendable {
     /// (``WorkerStore/holdForReview(_:stage:)``) unless it was approved. Not asked in a dry run,
     /// which publishes nothing. Default: never.
     func needsReview(before stage: String, job: Job) -> Bool
+    /// Asked of a job that failed `work.stuck` (a run of it held its work here and never ended):
+    /// true once nothing holds that work here any longer (the worker that ran it was restarted or
+    /// died), so the worker queues the job again; false while it is held; nil if this pipeline
+    /// cannot tell here (the job's work is on another host). Default: nil.
+    func heldWorkEnded(job: Job) -> Bool?
 }
 
 extension StagedPipeline {
     public func succeeded(job: Job, dryRun: Bool) async throws {}
     public func needsReview(before stage: String, job: Job) -> Bool { false }
+    public func heldWorkEnded(job: Job) -> Bool? { nil }
 }
 
 /// What a stage gets from the worker besides its job.
