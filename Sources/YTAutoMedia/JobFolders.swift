@@ -158,6 +158,13 @@ public enum WorkFolderLock {
         return true
     }
 
+    /// The host of the holder named in `text` (a `work.stuck` or `work.busy` message, or a lock
+    /// file's text: "stage clips of process 4242 on host-a, since …"); nil if it names none.
+    public static func holderHost(in text: String) -> String? {
+        guard let match = text.firstMatch(of: /of process \d+ on (.+?), since \d{4}-/) else { return nil }
+        return String(match.output.1)
+    }
+
     /// Who holds the lock, as its holder wrote it (nil if it wrote nothing readable).
     static func holder(_ fd: Int32) -> String? {
         var bytes = [UInt8](repeating: 0, count: 512)

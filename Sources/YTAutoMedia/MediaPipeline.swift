@@ -127,8 +127,14 @@ public struct MediaPipeline: StagedPipeline {
     }
 
     /// The job's work folder here is free (the run that held it and failed the job `work.stuck`
-    /// has ended); nil where the folder or its lock file is not here (another host's work).
-    public func heldWorkEnded(job: Job) -> Bool? { WorkFolderLock.isFree(folder(job)) }
+    /// has ended). Nil where that run was on another host (as its error names it: a folder of the
+    /// same job here, from an earlier attempt, says nothing of that run; a shared `work_dir` is
+    /// looked at by the workers of the run's host), or the folder or its lock file is not here.
+    public func heldWorkEnded(job: Job) -> Bool? {
+        guard let message = job.lastErrorMessage, let host = WorkFolderLock.holderHost(in: message),
+              host == ProcessInfo.processInfo.hostName else { return nil }
+        return WorkFolderLock.isFree(folder(job))
+    }
 
     // MARK: - Stages
 

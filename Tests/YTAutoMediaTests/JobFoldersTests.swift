@@ -59,6 +59,27 @@ import YTAutoTestSupport
         #expect(WorkFolderLock.isFree(dir.url) == true, "looking does not keep it")
     }
 
+    /// A `work.stuck` job's run is looked for only on the host its error names: the folder of the
+    /// same job on another host (an earlier attempt's) says nothing of that run.
+    @Test func theHeldWorkOfAnotherHostIsNotJudgedHere() async throws {
+        let pipeline = MediaPipeline(channels: [], workDirectory: dir.url, outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
+        let folder = dir.url.appending(path: "7")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try await WorkFolderLock.holding(folder, stage: "clips") {}  // a lock file, free now
+        func failed(on host: String) -> Job {
+            var job = Job.running(7, channel: "facts", topic: "t")
+            job.state = .failed
+            job.lastErrorCode = "work.stuck"
+            job.lastErrorMessage = "clips: the job's work folder \(folder.path) has been held by another run of this job "
+                + "(stage clips of process 4242 on \(host), since 2026-12-02T01:00:00.000Z) for 2h, longer than …"
+            return job
+        }
+        #expect(pipeline.heldWorkEnded(job: failed(on: ProcessInfo.processInfo.hostName)) == true)
+        #expect(pipeline.heldWorkEnded(job: failed(on: "another-host")) == nil)
+        #expect(WorkFolderLock.holderHost(in: "stage images of process 12 on db-1.example, since 2026-01-01T00:00:00.000Z") == "db-1.example")
+        #expect(WorkFolderLock.holderHost(in: "the job's work folder is in use") == nil)
+    }
+
     /// A lock freed within a moment is waited for: a process being spawned elsewhere in the worker
     /// holds the previous stage's lock until its exec, and the next stage must not fail `work.busy` for it.
     @Test func aStageLockFreedWithinAMomentIsWaitedFor() async throws {
