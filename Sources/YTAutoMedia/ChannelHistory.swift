@@ -151,8 +151,13 @@ public struct ChannelHistory: Sendable {
             ChannelHistoryEntry(channel: channel, jobID: entry.job, at: entry.at, topic: entry.topic,
                                 script: String(decoding: try encoder.encode(entry.script), as: UTF8.self), thumbnailHash: entry.thumbnailHash)
         }, keep: limit)
-        try? FileManager.default.removeItem(atPath: path + ".imported")
-        try? FileManager.default.moveItem(atPath: path, toPath: path + ".imported")
+        // Under the file's lock: of two workers importing at once, the second finds it renamed.
+        try locked(folder, channel) {
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            try? FileManager.default.removeItem(atPath: path + ".imported")
+            // Not renamed (a folder this user may not write): taken in again next time, adding nothing.
+            try? FileManager.default.moveItem(atPath: path, toPath: path + ".imported")
+        }
     }
 
     private func write(_ entries: [Entry], _ folder: URL, _ channel: String) throws {

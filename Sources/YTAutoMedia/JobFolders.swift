@@ -227,7 +227,8 @@ public struct WorkFolderStuckError: YTAutoError {
             + (holder.map { " (\($0))" } ?? "")
             + " for \(held), longer than the worker's --stage-timeout (\(limit)) lets a stage run: that run was stopped and "
             + "its work never returned. If that work returns, its worker queues the job again; else restart the worker it "
-            + "names (that ends the work and frees the folder): a worker on this host then queues the job again within a minute"
+            + "names (that ends the work and frees the folder): a worker on the host it names then queues the job again "
+            + "within 30 s (or retry it: ytauto-admin retry)"
     }
     public var isRetryable: Bool { false }
 }

@@ -188,6 +188,11 @@ final class PostgresPool: Sendable {
 
     /// Runs `body` in one transaction on one connection; a deadlock or serialization failure runs
     /// it again (a few times, with a short random pause), anything else rolls back and throws.
+    ///
+    /// READ COMMITTED whatever the database's default (an administrator's
+    /// `default_transaction_isolation`): the store's transactions that take an advisory lock (a
+    /// channel's schedule, its history, a day's quota) then read what committed while they waited
+    /// for it; under REPEATABLE READ they would read the table as it was before the wait.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PGTransaction) async throws -> T) async throws -> T {
         var tries = 0
         while true {
@@ -195,7 +200,7 @@ final class PostgresPool: Sendable {
             do {
                 return try await answered(within: deadline * 4) { try await self.client.withConnection { conn in
                     let tx = PGTransaction(connection: conn, pool: self)
-                    try await tx.run("BEGIN")
+                    try await tx.run("BEGIN ISOLATION LEVEL READ COMMITTED")
                     do {
                         let value = try await body(tx)
                         try await tx.run("COMMIT")

@@ -585,14 +585,6 @@ public enum WorkerEvent: Sendable {
 }
 
 extension QueueWorker {
-    /// Says, at error level, that a stage stopped at its timeout is still running: after
-    /// ``QueueWorkerConfiguration/stoppedWorkReportAfter``, then every
-    /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
-    /// If the job failed `work.stuck` meanwhile (its next run gave up
-    /// waiting for the folder this work held), it failed for this work alone: now that the folder is
-    /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
-    /// and said so. A job that failed for any other reason, or was retried or cancelled since, is
-    /// left as it is.
     /// Queues again each job of this pipeline's kind that failed `work.stuck` in the last
     /// ``stuckLookBack`` and whose held work has ended here (``StagedPipeline/heldWorkEnded(job:)``):
     /// it failed only for want of its work folder, held by a run that was stopped and never
@@ -603,10 +595,14 @@ extension QueueWorker {
         let failed = try await store.listFailed(channel: nil, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
         for job in failed where job.lastErrorCode == JobFailure.workStuckCode && job.kind == pipeline.kind {
             guard pipeline.heldWorkEnded(job: job) == true else { continue }
+            // As it was listed: not retried, cancelled, or failed again otherwise since (the window
+            // left is this read to the retry's write).
+            guard let now = try await store.job(id: job.id), now.state == .failed, now.lastErrorCode == JobFailure.workStuckCode,
+                  now.finishedAt == job.finishedAt else { continue }
             do {
                 _ = try await store.retry(jobID: job.id)
             } catch {
-                guard try await store.job(id: job.id)?.state == .failed else { continue }  // retried or cancelled meanwhile
+                guard try await store.job(id: job.id)?.state == .failed else { continue }  // retried meanwhile (its stopped work returned)
                 throw error
             }
             await inFlight.nudge()
@@ -622,6 +618,14 @@ extension QueueWorker {
     static var stuckLookBack: TimeInterval { 7 * 86_400 }
     static var stuckLookLimit: Int { 500 }
 
+    /// Says, at error level, that a stage stopped at its timeout is still running: after
+    /// ``QueueWorkerConfiguration/stoppedWorkReportAfter``, then every
+    /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
+    /// If the job failed `work.stuck` meanwhile (its next run gave up
+    /// waiting for the folder this work held), it failed for this work alone: now that the folder is
+    /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
+    /// and said so. A job that failed for any other reason, or was retried or cancelled since, is
+    /// left as it is.
     func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, jobID: Int64, log: Logger) {
         let stopped = ContinuousClock.now
         let (first, every) = (configuration.stoppedWorkReportAfter, configuration.stoppedWorkReportInterval)
@@ -655,6 +659,8 @@ extension QueueWorker {
                     the job failed \(JobFailure.workStuckCode) waiting for this stage's work folder; the work has returned and freed it, \
                     so the job is queued again
                     """)
+            } catch JobStoreError.invalidState {
+                return  // queued again meanwhile (a worker found the folder free, or an operator's retry)
             } catch {
                 log.error("""
                     the job may have failed \(JobFailure.workStuckCode) waiting for this stage's work, which has returned; it could not be \

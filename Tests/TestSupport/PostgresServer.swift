@@ -79,8 +79,7 @@ public final class PostgresServer: Sendable {
         if let runAs {
             try Self.run(["/bin/chown", runAs, dir])
         }
-        port = try Self.freePort()
-        try run(["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + ["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
         if let network {
             let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/pg_hba.conf"))
             try hba.seekToEnd()
@@ -91,9 +90,22 @@ public final class PostgresServer: Sendable {
         // A skewed clock: the server's processes start with libfaketime preloaded (the monotonic
         // clocks stay real, so its timeouts do too).
         let skew = clockOffset.map { ["/usr/bin/env", "LD_PRELOAD=\(Self.faketime)", "FAKETIME=\($0)", "FAKETIME_DONT_FAKE_MONOTONIC=1"] } ?? []
-        try run(skew + ["\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
-                 "-p \(port) -k \(dir) -c listen_addresses='\(listen ?? host)' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                 + "-c max_connections=400 -c shared_buffers=64MB", "start"])
+        // A port nobody listens on, below Linux's range of ports given to clients (32768 on); taken
+        // meanwhile all the same (another test's server), the server starts again on another.
+        var chosen = 0
+        for attempt in 1...5 {
+            chosen = try Self.freePort()
+            do {
+                try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + skew + [
+                    "\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+                    "-p \(chosen) -k \(dir) -c listen_addresses='\(listen ?? host)' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                        + "-c max_connections=400 -c shared_buffers=64MB", "start"])
+                break
+            } catch where attempt < 5 && ((try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? "").contains("Address already in use") {
+                continue
+            }
+        }
+        port = chosen
         // Stopped when this test process ends, however it ends (a watcher polls for it): a killed
         // test run leaves no server behind.
         let stop = ((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + ["\(bin)/pg_ctl", "-D", dataDirectory, "-m", "immediate", "stop"])
@@ -161,20 +173,23 @@ public final class PostgresServer: Sendable {
         }
     }
 
-    /// A loopback port nobody listens on now.
+    /// A loopback port nobody listens on now, picked at random below Linux's ephemeral range
+    /// (32768–60999), so that no client connection is given it before a server binds it.
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresServerUnavailable(reason: "socket() failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        guard bound == 0 else { throw PostgresServerUnavailable(reason: "bind() failed") }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        for _ in 0..<200 {
+            let port = UInt16.random(in: 20000...32000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw PostgresServerUnavailable(reason: "socket() failed") }
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = port.bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+            if bound == 0 { return Int(port) }
+        }
+        throw PostgresServerUnavailable(reason: "no free loopback port between 20000 and 32000")
     }
 }
 

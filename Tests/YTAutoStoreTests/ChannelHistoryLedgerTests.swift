@@ -5,6 +5,7 @@ import YTAutoStore
 import YTAutoTestSupport
 import YTAutoSupport
 @testable import YTAutoPostgres
+import PostgresNIO
 
 /// The channels' history on every engine: newest first by the store's clock, one entry a job, the
 /// newest `keep` of a channel kept, a thumbnail's hash set on its job's entry.
@@ -71,9 +72,15 @@ import YTAutoSupport
         var isRetryable: Bool { false }
     }
 
-    /// A second store on the fixture's database: another worker, or a worker on another host.
+    /// A second store on the fixture's database: another worker, or a worker on another host. On
+    /// PostgreSQL its sessions default to REPEATABLE READ (as a database's administrator may set
+    /// it): the check must see what committed while it waited for the channel's lock all the same.
     static func another(_ f: Fixture) async throws -> any ChannelHistoryLedger {
-        if let pg = f.store as? PostgresJobStore { return try await PostgresJobStore(url: pg.url) }
+        if let pg = f.store as? PostgresJobStore {
+            let name = try #require(try await pg.pool.queryOne("SELECT current_database() AS d")?.string("d"))
+            _ = try await pg.pool.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \"\(name)\" SET default_transaction_isolation TO 'repeatable read'"))
+            return try await PostgresJobStore(url: pg.url)
+        }
         return try SQLiteJobStore(path: f.dir.path("jobs.db"))
     }
 

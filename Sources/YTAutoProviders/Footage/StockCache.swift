@@ -35,8 +35,8 @@ public struct StockCache: Sendable {
     public static func markUsed(_ path: String) -> Bool {
         // Linux's UTIME_NOW and UTIME_OMIT (macros Swift does not import): access time now, modification time as it is.
         var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)]
-        // Another failure than a missing file (a file this user may not touch) leaves the file as it is, there.
-        return utimensat(AT_FDCWD, path, &times, 0) == 0 || errno != ENOENT
+        // A file this user may not touch is there all the same; anything else is not there.
+        return utimensat(AT_FDCWD, path, &times, 0) == 0 || access(path, F_OK) == 0
     }
 
     /// When `path` was made (its modification time), when it was last used (the later of that
@@ -130,8 +130,11 @@ public struct StockCache: Sendable {
         guard rename(path, aside) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { unlink(aside) }
         guard let t = times(aside), t.used >= before else { return true }
-        // Back under its name (a hard link: never over a download made since).
-        _ = link(aside, path)
+        // Back under its name: a hard link, never over a download made since; where the file
+        // system has no hard links, renamed back (then the unlink finds nothing).
+        if link(aside, path) != 0, errno != EEXIST, rename(aside, path) != 0 {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
         return false
     }
 }
