@@ -36,9 +36,10 @@ public protocol ChannelHistoryLedger: Sendable {
     ///
     /// First `check` is given the channel's other newest `keep` entries (every job's but this
     /// one's, newest first), read in the same write under a lock of the channel that every
-    /// checked write takes (an import does not: it adds only entries written before); if it throws, nothing is written and its error is thrown. So of two
-    /// jobs checked at once against each other, on any host, the second sees the first: the
-    /// near-duplicate check cannot be passed by two twins together.
+    /// checked write takes (an import does not: it adds only entries written before); if it
+    /// throws, nothing is written and its error is thrown. So of two jobs checked at once against
+    /// each other, on any host, the second sees the first: the near-duplicate check cannot be
+    /// passed by two twins together.
     func recordChannelHistory(
         channel: String, job: Int64, topic: String, script: String, keep: Int,
         check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
