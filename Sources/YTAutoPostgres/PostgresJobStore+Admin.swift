@@ -32,13 +32,23 @@ extension PostgresJobStore {
         """
 
     public func retry(jobID: Int64) async throws -> Job {
-        signalIfQueued(try await pool.transaction { tx in
-            let state = try await Self.lockedState(tx, jobID: jobID)
-            guard state == .failed || state == .cancelled else {
-                throw JobStoreError.invalidState(jobID: jobID, state: state, action: "retry: only failed or cancelled jobs are retried")
+        guard let job = try await retry(jobID: jobID, unchangedSince: nil) else { throw JobStoreError.notFound(jobID) }
+        return job
+    }
+
+    public func retry(jobID: Int64, ifUnchangedSince updatedAt: Date) async throws -> Job? {
+        try await retry(jobID: jobID, unchangedSince: updatedAt)
+    }
+
+    private func retry(jobID: Int64, unchangedSince updatedAt: Date?) async throws -> Job? {
+        try await pool.transaction { tx -> Job? in
+            let current = try await Self.lockedJob(tx, jobID: jobID)
+            if let updatedAt, current.updatedAt != updatedAt { return nil }
+            guard current.state == .failed || current.state == .cancelled else {
+                throw JobStoreError.invalidState(jobID: jobID, state: current.state, action: "retry: only failed or cancelled jobs are retried")
             }
             return try await self.requeue(tx, jobID: jobID)
-        })
+        }.map(signalIfQueued)
     }
 
     public func redo(jobID: Int64, from stage: String) async throws -> Job {
@@ -57,10 +67,15 @@ extension PostgresJobStore {
 
     /// The job's state, its row locked for the rest of the transaction.
     static func lockedState(_ tx: PGTransaction, jobID: Int64) async throws -> JobState {
+        try await lockedJob(tx, jobID: jobID).state
+    }
+
+    /// The job, its row locked for the rest of the transaction.
+    static func lockedJob(_ tx: PGTransaction, jobID: Int64) async throws -> Job {
         guard let row = try await tx.queryOne("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE") else {
             throw JobStoreError.notFound(jobID)
         }
-        return try Self.job(row).state
+        return try Self.job(row)
     }
 
     /// Queues the job again, due now (``retrySet``).

@@ -595,16 +595,8 @@ extension QueueWorker {
         let failed = try await store.listFailed(channel: nil, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
         for job in failed where job.lastErrorCode == JobFailure.workStuckCode && job.kind == pipeline.kind {
             guard pipeline.heldWorkEnded(job: job) == true else { continue }
-            // As it was listed: not retried, cancelled, or failed again otherwise since (the window
-            // left is this read to the retry's write).
-            guard let now = try await store.job(id: job.id), now.state == .failed, now.lastErrorCode == JobFailure.workStuckCode,
-                  now.finishedAt == job.finishedAt else { continue }
-            do {
-                _ = try await store.retry(jobID: job.id)
-            } catch {
-                guard try await store.job(id: job.id)?.state == .failed else { continue }  // retried meanwhile (its stopped work returned)
-                throw error
-            }
+            // Only as it was listed: one retried, cancelled or failed again otherwise since is left.
+            guard try await store.retry(jobID: job.id, ifUnchangedSince: job.updatedAt) != nil else { continue }
             await inFlight.nudge()
             store.signalWork()
             log.notice("""
@@ -650,8 +642,9 @@ extension QueueWorker {
                 log.notice("stage stopped at its --stage-timeout returned at last", metadata: ["seconds_since_stop": "\(Int(took.seconds))"])
             }
             do {
-                guard let job = try await store.job(id: jobID), job.state == .failed, job.lastErrorCode == JobFailure.workStuckCode else { return }
-                _ = try await store.retry(jobID: jobID)
+                guard let job = try await store.job(id: jobID), job.state == .failed, job.lastErrorCode == JobFailure.workStuckCode,
+                      // As read: one queued again meanwhile (a worker found the folder free, an operator) is left.
+                      try await store.retry(jobID: jobID, ifUnchangedSince: job.updatedAt) != nil else { return }
                 // Its own write: the lease loop's look at the data version does not see it.
                 await inFlight.nudge()
                 store.signalWork()
@@ -659,8 +652,6 @@ extension QueueWorker {
                     the job failed \(JobFailure.workStuckCode) waiting for this stage's work folder; the work has returned and freed it, \
                     so the job is queued again
                     """)
-            } catch JobStoreError.invalidState {
-                return  // queued again meanwhile (a worker found the folder free, or an operator's retry)
             } catch {
                 log.error("""
                     the job may have failed \(JobFailure.workStuckCode) waiting for this stage's work, which has returned; it could not be \

@@ -25,6 +25,9 @@ struct BrokenPruneStore: JobStore {
     func markCancelled(_ lease: Lease) async throws -> Job { try await base.markCancelled(lease) }
     func cancel(jobID: Int64) async throws -> CancelResult { try await base.cancel(jobID: jobID) }
     func retry(jobID: Int64) async throws -> Job { try await base.retry(jobID: jobID) }
+    func retry(jobID: Int64, ifUnchangedSince updatedAt: Date) async throws -> Job? {
+        try await base.retry(jobID: jobID, ifUnchangedSince: updatedAt)
+    }
     func retryAllFailed(channel: String?) async throws -> [Int64] { try await base.retryAllFailed(channel: channel) }
     func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {
         try await base.listFailed(channel: channel, since: since, limit: limit)

@@ -334,6 +334,28 @@ struct Fixture {
         #expect(ended.state == .cancelled)
     }
 
+    /// A retry on condition (what a worker does on its own): only the job as it was read; one that
+    /// changed since (retried and failed again, here a second time) is left alone.
+    @Test(arguments: StoreEngine.all) func aConditionalRetryActsOnlyOnTheJobAsItWasRead(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        func runAndFail() async throws -> Job {
+            let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            f.clock.advance(5)
+            return try await f.store.fail(lease, error: JobFailure(code: "work.stuck", message: "held", isRetryable: false))
+        }
+        let seen = try await runAndFail()
+        _ = try await f.store.retry(jobID: id)  // someone else's retry, and the job fails again
+        f.clock.advance(5)
+        let now = try await runAndFail()
+        #expect(now.state == .failed && now.updatedAt != seen.updatedAt)
+        #expect(try await f.store.retry(jobID: id, ifUnchangedSince: seen.updatedAt) == nil)
+        let after = try await f.row(id)
+        #expect(after.state == .failed && after.updatedAt == now.updatedAt, "left as it was")
+        let retried = try #require(try await f.store.retry(jobID: id, ifUnchangedSince: now.updatedAt))
+        #expect(retried.state == .queued)
+    }
+
     @Test(arguments: StoreEngine.all) func retryQueuesFailedJobsAgainKeepingTheirStages(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let id = try await f.store.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id

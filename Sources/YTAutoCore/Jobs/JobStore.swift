@@ -48,6 +48,12 @@ public protocol JobStore: Sendable {
     /// Queues a failed or cancelled job again, giving it one more attempt if it had none left.
     func retry(jobID: Int64) async throws -> Job
 
+    /// ``retry(jobID:)``, but only if the job has not changed since it was read with `updatedAt`
+    /// (checked in the same write); nil, and nothing done, if it has (retried, cancelled, or run
+    /// and failed again meanwhile). What a worker does on its own uses this: it never acts on a
+    /// job as it was.
+    func retry(jobID: Int64, ifUnchangedSince updatedAt: Date) async throws -> Job?
+
     /// Queues every failed job again (of one channel, if given). Returns their ids.
     func retryAllFailed(channel: String?) async throws -> [Int64]
 

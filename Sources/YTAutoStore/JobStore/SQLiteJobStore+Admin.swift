@@ -23,21 +23,31 @@ extension SQLiteJobStore {
     }
 
     public func retry(jobID: Int64) async throws -> Job {
+        guard let job = try await retry(jobID: jobID, unchangedSince: nil) else { throw JobStoreError.notFound(jobID) }
+        return job
+    }
+
+    public func retry(jobID: Int64, ifUnchangedSince updatedAt: Date) async throws -> Job? {
+        try await retry(jobID: jobID, unchangedSince: updatedAt)
+    }
+
+    private func retry(jobID: Int64, unchangedSince updatedAt: Date?) async throws -> Job? {
         let now = self.now()
-        let job = try await database.write { db in
+        let job: Job? = try await database.write { db in
             guard let row = try db.queryOne(SQL.jobByID, [jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
-            let state = try Self.job(row).state
-            guard state == .failed || state == .cancelled else {
-                throw JobStoreError.invalidState(jobID: jobID, state: state, action: "retry: only failed or cancelled jobs are retried")
+            let current = try Self.job(row)
+            if let updatedAt, current.updatedAt != updatedAt { return nil }
+            guard current.state == .failed || current.state == .cancelled else {
+                throw JobStoreError.invalidState(jobID: jobID, state: current.state, action: "retry: only failed or cancelled jobs are retried")
             }
             guard let updated = try db.queryOne(SQL.retryJob, [now, jobID]) else {
                 throw JobStoreError.notFound(jobID)
             }
             return try Self.job(updated)
         }
-        return signalIfQueued(job)
+        return job.map(signalIfQueued)
     }
 
     public func redo(jobID: Int64, from stage: String) async throws -> Job {
