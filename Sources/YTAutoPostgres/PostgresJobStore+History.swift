@@ -6,10 +6,7 @@ import YTAutoCore
 /// newest of each channel kept, timed by the database server's clock.
 extension PostgresJobStore: ChannelHistoryLedger {
     public func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry] {
-        try await pool.query("""
-            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-             WHERE channel = \(channel) ORDER BY at DESC, job_id DESC LIMIT \(Int64(max(0, limit)))
-            """).map(Self.historyEntry)
+        try await pool.query(Self.entries(channel: channel, except: nil, limit: limit)).map(Self.historyEntry)
     }
 
     public func recordChannelHistory(
@@ -66,10 +63,17 @@ extension PostgresJobStore: ChannelHistoryLedger {
     /// it, on every host), then reads the channel's entries other than `job`'s, newest first.
     static func lockedOtherEntries(_ tx: PGTransaction, channel: String, job: Int64, limit: Int?) async throws -> [ChannelHistoryEntry] {
         try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-history:\(channel)"), 0))")
-        return try await tx.query("""
-            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-             WHERE channel = \(channel) AND job_id <> \(job) ORDER BY at DESC, job_id DESC LIMIT \(limit.map { Int64(max(0, $0)) })
-            """).map(Self.historyEntry)
+        return try await tx.query(entries(channel: channel, except: job, limit: limit)).map(Self.historyEntry)
+    }
+
+    /// The channel's newest `limit` entries (nil: all), newest first, but `job`'s if one is given.
+    static func entries(channel: String, except job: Int64?, limit: Int?) -> PostgresQuery {
+        // `job_id IS DISTINCT FROM NULL` holds for every row; LIMIT NULL is no limit.
+        """
+        SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
+         WHERE channel = \(channel) AND job_id IS DISTINCT FROM \(job)::bigint ORDER BY at DESC, job_id DESC
+         LIMIT \(limit.map { Int64(max(0, $0)) })
+        """
     }
 
     public func importChannelHistory(_ entries: [ChannelHistoryEntry], keep: Int) async throws {

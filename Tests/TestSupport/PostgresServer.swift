@@ -79,7 +79,9 @@ public final class PostgresServer: Sendable {
         if let runAs {
             try Self.run(["/bin/chown", runAs, dir])
         }
-        try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + ["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        // Commands of the cluster run as its owner (not root).
+        let asOwner = runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []
+        try Self.run(asOwner + ["\(bin)/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
         if let network {
             let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/pg_hba.conf"))
             try hba.seekToEnd()
@@ -96,7 +98,7 @@ public final class PostgresServer: Sendable {
         for attempt in 1...5 {
             chosen = try Self.freePort()
             do {
-                try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + skew + [
+                try Self.run(asOwner + skew + [
                     "\(bin)/pg_ctl", "-D", dataDirectory, "-l", dir + "/server.log", "-w", "-t", "60", "-o",
                     "-p \(chosen) -k \(dir) -c listen_addresses='\(listen ?? host)' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                         + "-c max_connections=400 -c shared_buffers=64MB", "start"])
@@ -108,7 +110,7 @@ public final class PostgresServer: Sendable {
         port = chosen
         // Stopped when this test process ends, however it ends (a watcher polls for it): a killed
         // test run leaves no server behind.
-        let stop = ((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + ["\(bin)/pg_ctl", "-D", dataDirectory, "-m", "immediate", "stop"])
+        let stop = (asOwner + ["\(bin)/pg_ctl", "-D", dataDirectory, "-m", "immediate", "stop"])
             .joined(separator: " ")
         _ = try Self.spawn(["/bin/sh", "-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf \(dir)"],
                            output: "/dev/null", error: "/dev/null")
@@ -129,10 +131,6 @@ public final class PostgresServer: Sendable {
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
         let (host, port, user) = (self.host, self.port, self.user)
         return try await blocking { try Self.run(["/usr/bin/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", database, "-c", sql]) }
-    }
-
-    private func run(_ command: [String]) throws {
-        try Self.run((runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + command)
     }
 
     /// Runs a command to its end and returns its output; throws, with its stderr, when it fails.

@@ -63,7 +63,13 @@ import YTAutoWorker
         configuration.stageTimeout = .seconds(1)
         configuration.stoppedWorkReportAfter = .milliseconds(300)
         configuration.stoppedWorkReportInterval = .milliseconds(300)
-        let worker = QueueWorker(store: store, pipeline: StubbornPipeline(gate: gate), configuration: configuration,
+        return startWorker(store, pipeline: StubbornPipeline(gate: gate), configuration: configuration, lines: lines)
+    }
+
+    /// One worker on `store` running `pipeline` as `configuration` says; every line it logs goes to `lines`.
+    func startWorker(_ store: SQLiteJobStore, pipeline: some StagedPipeline, configuration: QueueWorkerConfiguration,
+                     lines: Lines) -> (ServiceGroup, Task<Void, any Error>) {
+        let worker = QueueWorker(store: store, pipeline: pipeline, configuration: configuration,
                                  logger: Logger(label: "test") { _ in Capture(lines: lines) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
         return (group, Task { try await group.run() })
@@ -156,10 +162,7 @@ import YTAutoWorker
         var configuration = QueueWorkerConfiguration()
         configuration.stuckCheckInterval = .milliseconds(200)
         let lines = Lines()
-        let worker = QueueWorker(store: store, pipeline: QuickPipeline(held: [held]), configuration: configuration,
-                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
-        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
-        let running = Task { try await group.run() }
+        let (group, running) = startWorker(store, pipeline: QuickPipeline(held: [held]), configuration: configuration, lines: lines)
 
         let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: stuck)?.state == .succeeded }
         #expect(ran, "\(lines.all.withLock { $0 })")

@@ -65,7 +65,11 @@ import YTAutoTestSupport
         let pipeline = MediaPipeline(channels: [], workDirectory: dir.url, outputDirectory: dir.url.appending(path: "out"), tools: try ToolRunner())
         let folder = dir.url.appending(path: "7")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try await WorkFolderLock.holding(folder, stage: "clips") {}  // a lock file, free now
+        // A lock file, free now; while held it named its holder as the error quotes it, this host included.
+        let written = try await WorkFolderLock.holding(folder, stage: "clips") {
+            try String(contentsOf: folder.appending(path: ".lock"), encoding: .utf8)
+        }
+        #expect(WorkFolderLock.holderHost(in: written) == ProcessInfo.processInfo.hostName, "\(written)")
         func failed(on host: String) -> Job {
             var job = Job.running(7, channel: "facts", topic: "t")
             job.state = .failed

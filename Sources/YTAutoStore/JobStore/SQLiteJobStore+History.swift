@@ -5,12 +5,7 @@ import YTAutoCore
 /// newest of each channel kept.
 extension SQLiteJobStore: ChannelHistoryLedger {
     public func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry] {
-        try await database.read { db in
-            try db.query("""
-                SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-                 WHERE channel = ? ORDER BY at DESC, job_id DESC LIMIT ?
-                """, [channel, Int64(max(0, limit))]).map(Self.historyEntry)
-        }
+        try await database.read { db in try Self.entries(db, channel: channel, except: nil, limit: limit) }
     }
 
     // The check reads inside the write transaction: SQLite's one writer at a time is the lock.
@@ -21,7 +16,7 @@ extension SQLiteJobStore: ChannelHistoryLedger {
     ) async throws {
         let at = now()
         try await database.write { db in
-            try check(try Self.otherEntries(db, channel: channel, job: job, limit: keep))
+            try check(try Self.entries(db, channel: channel, except: job, limit: keep))
             _ = try db.run("""
                 INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, NULL)
                 ON CONFLICT (channel, job_id) DO UPDATE SET at = excluded.at, topic = excluded.topic, script = excluded.script,
@@ -40,7 +35,7 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         _ hash: String, channel: String, job: Int64, check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
     ) async throws {
         try await database.write { db in
-            try check(try Self.otherEntries(db, channel: channel, job: job, limit: nil))
+            try check(try Self.entries(db, channel: channel, except: job, limit: nil))
             _ = try db.run("UPDATE channel_history SET thumbnail_hash = ? WHERE channel = ? AND job_id = ?", [hash, channel, job])
         }
     }
@@ -63,12 +58,13 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         }
     }
 
-    /// The channel's entries other than `job`'s, newest first.
-    static func otherEntries(_ db: Connection, channel: String, job: Int64, limit: Int?) throws -> [ChannelHistoryEntry] {
+    /// The channel's newest `limit` entries (nil: all), newest first, but `job`'s if one is given.
+    static func entries(_ db: Connection, channel: String, except job: Int64?, limit: Int?) throws -> [ChannelHistoryEntry] {
+        // `job_id IS NOT NULL` holds for every row; LIMIT -1 is no limit.
         try db.query("""
             SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-             WHERE channel = ? AND job_id <> ? ORDER BY at DESC, job_id DESC LIMIT ?
-            """, [channel, job, limit.map { Int64(max(0, $0)) } ?? -1]).map(Self.historyEntry)  // LIMIT -1: all
+             WHERE channel = ? AND job_id IS NOT ? ORDER BY at DESC, job_id DESC LIMIT ?
+            """, [channel, job, limit.map { Int64(max(0, $0)) } ?? -1]).map(Self.historyEntry)
     }
 
     static func historyEntry(_ row: Row) throws -> ChannelHistoryEntry {
