@@ -102,22 +102,36 @@ extension PostgresJobStore {
         return ids
     }
 
-    /// The channel's failed jobs, or every channel's, newest first.
+    /// The channel's failed jobs, or every channel's, newest first; of one error code if given.
     ///
     /// Of one channel: the channel is bounded as a range (`channel >= $1 AND channel <= $1`) and
     /// leads the order, so that only the per-channel index (`jobs_failed_channel`) gives the rows in
     /// order. With `channel = $1` the planner may read every failed job in `jobs_failed`'s order and
     /// filter by channel, guessing the channel's share from the table's statistics: for a channel
     /// with few failures that read all 20,000 failed jobs of the plan test's fixture
-    /// (PostgresQueryPlanTests). History by channel is written the same way.
-    public func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {
+    /// (PostgresQueryPlanTests). History by channel is written the same way, and so is the code
+    /// (`jobs_failed_code`, `jobs_failed_channel_code`).
+    public func listFailed(channel: String?, code: String?, since: Date?, limit: Int) async throws -> [Job] {
         let since = since ?? Timestamp.earliest
-        let rows: [PGRow] = if let channel {
+        let rows: [PGRow] = switch (channel, code) {
+        case let (channel?, code?):
+            try await pool.query("""
+                SELECT * FROM jobs WHERE state = 'failed' AND channel >= \(channel) AND channel <= \(channel)
+                   AND last_error_code >= \(code) AND last_error_code <= \(code) AND finished_at >= \(since)
+                 ORDER BY channel DESC, last_error_code DESC, finished_at DESC LIMIT \(limit)
+                """)
+        case let (channel?, nil):
             try await pool.query("""
                 SELECT * FROM jobs WHERE state = 'failed' AND channel >= \(channel) AND channel <= \(channel) AND finished_at >= \(since)
                  ORDER BY channel DESC, finished_at DESC LIMIT \(limit)
                 """)
-        } else {
+        case let (nil, code?):
+            try await pool.query("""
+                SELECT * FROM jobs WHERE state = 'failed' AND last_error_code >= \(code) AND last_error_code <= \(code)
+                   AND finished_at >= \(since)
+                 ORDER BY last_error_code DESC, finished_at DESC LIMIT \(limit)
+                """)
+        case (nil, nil):
             try await pool.query("SELECT * FROM jobs WHERE state = 'failed' AND finished_at >= \(since) ORDER BY finished_at DESC LIMIT \(limit)")
         }
         return try rows.map(Self.job)

@@ -589,11 +589,12 @@ extension QueueWorker {
     /// ``stuckLookBack`` and whose held work has ended here (``StagedPipeline/heldWorkEnded(job:)``):
     /// it failed only for want of its work folder, held by a run that was stopped and never
     /// returned; once that run's worker is restarted or dies, the folder is free and the job goes
-    /// on from its finished stages, with no operator's `retry`. (Among the newest
-    /// ``stuckLookLimit`` failed jobs; one retried meanwhile by someone else is left as it is.)
+    /// on from its finished stages, with no operator's `retry`. (The newest ``stuckLookLimit`` of
+    /// them, read by their code through an index; one retried meanwhile by someone else is left as it is.)
     func requeueStuckWhoseWorkEnded(log: Logger) async throws {
-        let failed = try await store.listFailed(channel: nil, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
-        for job in failed where job.lastErrorCode == JobFailure.workStuckCode && job.kind == pipeline.kind {
+        let failed = try await store.listFailed(
+            channel: nil, code: JobFailure.workStuckCode, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
+        for job in failed where job.kind == pipeline.kind {
             guard pipeline.heldWorkEnded(job: job) == true else { continue }
             // Only as it was listed: one retried, cancelled or failed again otherwise since is left.
             guard try await store.retry(jobID: job.id, ifUnchangedSince: job.updatedAt) != nil else { continue }
@@ -606,7 +607,7 @@ extension QueueWorker {
         }
     }
 
-    /// How far back, and among how many failed jobs, ``requeueStuckWhoseWorkEnded(log:)`` looks.
+    /// How far back, and at how many `work.stuck` jobs, ``requeueStuckWhoseWorkEnded(log:)`` looks.
     static var stuckLookBack: TimeInterval { 7 * 86_400 }
     static var stuckLookLimit: Int { 500 }
 

@@ -91,6 +91,26 @@ import YTAutoSupport
         #expect(try await admin("prune", "--older-than", "30d").stdout.contains("pruned 0"))
     }
 
+    /// `list-failed --code` lists the failed jobs whose last error has that code; a code of
+    /// another shape is refused (exit 2), and an empty answer names the code it looked for.
+    @Test func listFailedByErrorCode() async throws {
+        _ = try await ytauto("init")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        var ids: [String: Int64] = [:]
+        for code in ["work.stuck", "stage.timeout"] {
+            _ = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1))
+            let lease = try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            ids[code] = try await store.fail(lease, error: JobFailure(code: code, message: "m", isRetryable: false)).id
+        }
+        let stuck = try await admin("list-failed", "--code", "work.stuck", "--json")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(stuck.stdout.utf8)) as? [[String: Any]], "\(stuck.stderr)")
+        #expect(rows.compactMap { ($0["id"] as? Int).map(Int64.init) } == [ids["work.stuck"]!])
+        #expect(try await admin("list-failed").stdout.contains("stage.timeout"))
+        #expect(try await admin("list-failed", "--code", "work.stuk").stdout.contains("no failed jobs whose last error is work.stuk"))
+        let bad = try await admin("list-failed", "--code", "Work Stuck")
+        #expect(bad.status == 2 && bad.stderr.contains("--code 'Work Stuck' is not an error code"), "\(bad.stderr)")
+    }
+
     /// `retry JOB --from STAGE`: usage errors exit 2 naming the stages; a redo is done and audited.
     @Test func retryFromAStageRedoesItAndTheLaterOnes() async throws {
         _ = try await ytauto("init")

@@ -29,8 +29,8 @@ struct BrokenPruneStore: JobStore {
         try await base.retry(jobID: jobID, ifUnchangedSince: updatedAt)
     }
     func retryAllFailed(channel: String?) async throws -> [Int64] { try await base.retryAllFailed(channel: channel) }
-    func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {
-        try await base.listFailed(channel: channel, since: since, limit: limit)
+    func listFailed(channel: String?, code: String?, since: Date?, limit: Int) async throws -> [Job] {
+        try await base.listFailed(channel: channel, code: code, since: since, limit: limit)
     }
     func history(channel: String?, limit: Int) async throws -> [AttemptRecord] { try await base.history(channel: channel, limit: limit) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }

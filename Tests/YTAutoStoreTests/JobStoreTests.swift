@@ -395,6 +395,13 @@ struct Fixture {
         #expect(try await f.store.listFailed(channel: "horror", since: nil, limit: 10).map(\.id) == [ids["horror"]!])
         #expect(try await f.store.listFailed(channel: nil, since: f.clock.now.addingTimeInterval(-90), limit: 10).count == 2)
         #expect(try await f.store.listFailed(channel: nil, since: nil, limit: 1).count == 1)
+        // By the last error's code: alone, with a channel, with a time, and a code no job has.
+        #expect(try await f.store.listFailed(channel: nil, code: "facts.bad", since: nil, limit: 10).map(\.id) == all.filter { $0.channel == "facts" }.map(\.id))
+        #expect(try await f.store.listFailed(channel: "horror", code: "horror.bad", since: nil, limit: 10).map(\.id) == [ids["horror"]!])
+        #expect(try await f.store.listFailed(channel: "facts", code: "horror.bad", since: nil, limit: 10).isEmpty)
+        #expect(try await f.store.listFailed(channel: nil, code: "facts.bad", since: f.clock.now.addingTimeInterval(-30), limit: 10).map(\.id) == [ids["facts"]!])
+        #expect(try await f.store.listFailed(channel: nil, code: "facts.bad", since: nil, limit: 1).map(\.id) == [ids["facts"]!])
+        #expect(try await f.store.listFailed(channel: nil, code: "facts", since: nil, limit: 10).isEmpty)
         #expect(try await f.store.history(channel: "facts", limit: 10).count == 2)
         #expect(try await f.store.history(channel: nil, limit: 10).count == 3)
         let stats = try await f.store.stats()

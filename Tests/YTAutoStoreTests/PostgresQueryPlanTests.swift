@@ -29,7 +29,7 @@ struct PostgresQueryPlanTests {
                 INSERT INTO jobs (channel, topic, payload, state, priority, run_at, attempt, max_attempts, created_at, updated_at,
                                   finished_at, last_error_code, kind, scheduled_at)
                 SELECT 'c' || (i % 4), 'topic ' || (i % 50), '{}', CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 0,
-                       t, 1, 3, t, t + interval '9 seconds', t + interval '9 seconds', CASE WHEN i % 10 = 0 THEN 'media.ffmpeg' END, 'video', t
+                       t, 1, 3, t, t + interval '9 seconds', t + interval '9 seconds', CASE WHEN i % 1000 = 0 THEN 'work.stuck' WHEN i % 10 = 0 THEN 'media.ffmpeg' END, 'video', t
                   FROM generate_series(1, \(finished)) AS i, LATERAL (SELECT timestamptz '2026-01-01' + i * interval '20 seconds' AS t) AS x;
                 INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, finished_at, outcome,
                                           pipeline, lease_seconds, heartbeat_at)
@@ -158,6 +158,12 @@ struct PostgresQueryPlanTests {
             _ = try await store.history(channel: "c2", limit: 50)
             // Channels with none: no failed job of c1, no attempt of "rare" (ten queued jobs).
             _ = try await store.listFailed(channel: "c1", since: nil, limit: 50)
+            // By code: a rare one, the common one, one none has; with a channel too.
+            _ = try await store.listFailed(channel: nil, code: "work.stuck", since: nil, limit: 50)
+            _ = try await store.listFailed(channel: nil, code: "media.ffmpeg", since: Date(timeIntervalSince1970: 1_767_225_600), limit: 50)
+            _ = try await store.listFailed(channel: nil, code: "no.such_code", since: nil, limit: 50)
+            _ = try await store.listFailed(channel: "c0", code: "work.stuck", since: nil, limit: 50)
+            _ = try await store.listFailed(channel: "c1", code: "work.stuck", since: nil, limit: 50)
             _ = try await store.history(channel: "rare", limit: 50)
             _ = try await store.runningJobs()
             _ = try await store.runningAttemptStarts()

@@ -54,7 +54,7 @@ import YTAutoTestSupport
                            strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || (i * 20) || ' seconds'),
                            strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || (i * 20 + 9) || ' seconds'),
                            strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || (i * 20 + 9) || ' seconds'),
-                           CASE WHEN i % 10 = 0 THEN 'media.ffmpeg' END, 'video',
+                           CASE WHEN i % 1000 = 0 THEN 'work.stuck' WHEN i % 10 = 0 THEN 'media.ffmpeg' END, 'video',
                            strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || (i * 20) || ' seconds')
                       FROM n
                     """, [Int64(finished)])
@@ -214,6 +214,16 @@ import YTAutoTestSupport
         .init(name: "list-failed --since", sql: SQL.listFailed, args: ["2026-06-01T00:00:00.000Z", Int64(50)]),
         .init(name: "list-failed --channel", sql: SQL.listFailedOfChannel, args: ["c2", Timestamp.string(Timestamp.earliest), Int64(50)]),
         .init(name: "list-failed --channel --since", sql: SQL.listFailedOfChannel, args: ["c2", "2026-06-01T00:00:00.000Z", Int64(50)]),
+        .init(name: "list-failed --code (one failure in 100)", sql: SQL.listFailedWithCode,
+              args: ["work.stuck", Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "list-failed --code (most failures)", sql: SQL.listFailedWithCode,
+              args: ["media.ffmpeg", "2026-06-01T00:00:00.000Z", Int64(50)]),
+        .init(name: "list-failed --code of a code none has", sql: SQL.listFailedWithCode,
+              args: ["no.such_code", Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "list-failed --channel --code", sql: SQL.listFailedOfChannelWithCode,
+              args: ["c0", "work.stuck", Timestamp.string(Timestamp.earliest), Int64(50)]),
+        .init(name: "list-failed --channel --code of a channel with none", sql: SQL.listFailedOfChannelWithCode,
+              args: ["c1", "work.stuck", Timestamp.string(Timestamp.earliest), Int64(50)]),
         .init(name: "list-failed --channel of a channel with none", sql: SQL.listFailedOfChannel,
               args: ["rare", Timestamp.string(Timestamp.earliest), Int64(50)]),
         .init(name: "history", sql: SQL.history, args: [Int64(50)]),

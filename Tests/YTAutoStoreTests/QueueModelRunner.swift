@@ -154,6 +154,15 @@ final class QueueModelRunner {
                 let finished = failed.compactMap(\.finishedAt)
                 try check(finished.count == failed.count && zip(finished, finished.dropFirst()).allSatisfy { $0 >= $1 },
                           "list-failed \(channel ?? "(all)") is not newest first: \(finished)")
+                // By the last error's code, including a code no job has.
+                for code in Set(expected.compactMap { $0.attempts.last?.errorCode }).union(["no.such_code"]) {
+                    let byCode = try await store.listFailed(channel: channel, code: code, since: nil, limit: 1_000)
+                    let expectedByCode = expected.filter { $0.attempts.last?.errorCode == code }
+                    try check(Set(byCode.map(\.id)) == Set(expectedByCode.map(\.id)) && byCode.count == expectedByCode.count,
+                              "list-failed \(channel ?? "(all)") --code \(code): store \(byCode.map(\.id)), model \(expectedByCode.map(\.id).sorted())")
+                    let at = byCode.compactMap(\.finishedAt)
+                    try check(zip(at, at.dropFirst()).allSatisfy { $0 >= $1 }, "list-failed --code \(code) is not newest first: \(at)")
+                }
                 let history = try await store.history(channel: channel, limit: 10_000)
                 let attempts = model.jobs.values.filter { channel == nil || $0.channel == channel }.map(\.attempts.count).reduce(0, +)
                 try check(history.count == attempts, "history \(channel ?? "(all)"): store \(history.count) attempts, model \(attempts)")

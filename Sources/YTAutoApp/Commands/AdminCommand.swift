@@ -48,6 +48,7 @@ public struct AdminCommand: AsyncParsableCommand {
             commandName: "list-failed", abstract: "Failed jobs, newest first, with error code, message, attempts and last stage.")
         @OptionGroup public var global: GlobalOptions
         @Option(help: "Only this channel.") public var channel: String?
+        @Option(help: "Only jobs whose last error has this code (work.stuck, provider.quota, …).") public var code: String?
         @Option(help: "Only jobs that failed at or after this time (ISO-8601) or within this age (7d, 12h, 30m).") public var since: String?
         @Option(help: "At most this many.") public var limit = 100
         @Flag(help: "Print JSON.") public var json = false
@@ -55,18 +56,20 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func validate() throws {
             if let since { _ = try OptionCheck.since(since) }
+            if let code { try OptionCheck.errorCode(code) }
             try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit")
         }
 
         public func run() async throws {
             let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-            let jobs = try await store.listFailed(channel: channel, since: try since.map { try OptionCheck.since($0) }, limit: limit)
+            let jobs = try await store.listFailed(
+                channel: channel, code: code, since: try since.map { try OptionCheck.since($0) }, limit: limit)
             if json {
                 print(Output.json(jobs.map(JobJSON.init)))
                 return
             }
-            if jobs.isEmpty { print("no failed jobs"); return }
+            if jobs.isEmpty { print(code.map { "no failed jobs whose last error is \($0)" } ?? "no failed jobs"); return }
             print(Output.table(
                 ["job", "channel", "failed at", "attempts", "stage", "error", "message"],
                 jobs.map { j in

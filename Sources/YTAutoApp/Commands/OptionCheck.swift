@@ -52,4 +52,16 @@ enum OptionCheck {
         if YTAutoCommand.Enqueue.parseTime(text) != nil { return try time(text, "--since") }
         throw ValidationError("--since '\(text)' is neither ISO-8601 nor an age like 7d")
     }
+
+    /// `--code`: an error code as the store keeps it, `family.reason` in lower case
+    /// (`work.stuck`, `youtube.quota_exceeded`). Any such code is accepted, known or not (codes
+    /// come from providers' answers too); one of another shape is refused rather than answered
+    /// with "no failed jobs".
+    static func errorCode(_ text: String) throws {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let wordOK = { (w: Substring) in !w.isEmpty && w.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" } }
+        guard parts.count >= 2, parts.allSatisfy(wordOK) else {
+            throw ValidationError("--code '\(text)' is not an error code: codes are lower-case words joined by dots, such as work.stuck")
+        }
+    }
 }

@@ -57,8 +57,10 @@ public protocol JobStore: Sendable {
     /// Queues every failed job again (of one channel, if given). Returns their ids.
     func retryAllFailed(channel: String?) async throws -> [Int64]
 
-    /// Failed jobs, newest first.
-    func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job]
+    /// Failed jobs, newest first: of one channel if given, only those whose last error has the
+    /// given code (`work.stuck`, `provider.quota`, …) if given. Each combination reads an index in
+    /// order, so it costs the rows it returns, not the failed jobs it skips.
+    func listFailed(channel: String?, code: String?, since: Date?, limit: Int) async throws -> [Job]
 
     /// Attempts, newest first: what ran, where, and how it ended.
     func history(channel: String?, limit: Int) async throws -> [AttemptRecord]
@@ -79,6 +81,11 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Failed jobs of any error code, newest first.
+    public func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {
+        try await listFailed(channel: channel, code: nil, since: since, limit: limit)
+    }
+
     /// Completes, then leases in a second step (an engine without a combined statement).
     public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
         let job = try await complete(lease)

@@ -83,13 +83,16 @@ extension SQLiteJobStore {
         return ids
     }
 
-    public func listFailed(channel: String?, since: Date?, limit: Int) async throws -> [Job] {
-        // Two statements rather than `(? IS NULL OR channel = ?)`, so each uses its own index.
+    public func listFailed(channel: String?, code: String?, since: Date?, limit: Int) async throws -> [Job] {
+        // A statement for each combination rather than `(? IS NULL OR channel = ?)`, so each uses its own index.
+        let since = since ?? Timestamp.earliest
         let rows: [Row] = try await database.read { db in
-            if let channel {
-                return try db.query(SQL.listFailedOfChannel, [channel, since ?? Timestamp.earliest, limit])
+            switch (channel, code) {
+            case let (channel?, code?): try db.query(SQL.listFailedOfChannelWithCode, [channel, code, since, limit])
+            case let (channel?, nil): try db.query(SQL.listFailedOfChannel, [channel, since, limit])
+            case let (nil, code?): try db.query(SQL.listFailedWithCode, [code, since, limit])
+            case (nil, nil): try db.query(SQL.listFailed, [since, limit])
             }
-            return try db.query(SQL.listFailed, [since ?? Timestamp.earliest, limit])
         }
         return try rows.map(Self.job)
     }
@@ -296,6 +299,19 @@ extension SQLiteJobStore.SQL {
     public static let listFailedOfChannel = """
         SELECT \(columns) FROM jobs INDEXED BY jobs_failed_channel
          WHERE state = 'failed' AND channel = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT ?3
+        """
+
+    /// Failed jobs whose last error has the code `?1`, since `?2`, at most `?3`.
+    public static let listFailedWithCode = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_failed_code
+         WHERE state = 'failed' AND last_error_code = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT ?3
+        """
+
+    /// The same for one channel (`?1`), code `?2`, since `?3`, at most `?4`.
+    public static let listFailedOfChannelWithCode = """
+        SELECT \(columns) FROM jobs INDEXED BY jobs_failed_channel_code
+         WHERE state = 'failed' AND channel = ?1 AND last_error_code = ?2 AND finished_at >= ?3
+         ORDER BY finished_at DESC LIMIT ?4
         """
 
     /// Deletes up to `?2` jobs that finished before `?1` (any finished state: `finished_at` is set
