@@ -134,6 +134,55 @@ import YTAutoWorker
         await group.triggerGracefulShutdown()
         try await running.value
     }
+    /// A pipeline whose one stage passes at once and whose held work has always ended; while its
+    /// worker asks, the job is retried by someone else and fails again, otherwise (as between the
+    /// worker's listing and its retry): the first time it is asked only.
+    final class ChangedWhileAskedPipeline: StagedPipeline {
+        let store: SQLiteJobStore
+        let asked = Mutex(false)
+        init(store: SQLiteJobStore) { self.store = store }
+        var stages: [String] { ["quick"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "changed" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome { .done([]) }
+        func heldWorkEnded(job: Job) -> Bool? {
+            guard !asked.withLock({ let was = $0; $0 = true; return was }) else { return true }
+            _ = try? store.database.sync { db in
+                try db.run("""
+                    UPDATE jobs SET attempt = 2, last_error_code = 'stage.timeout',
+                           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+1 second'),
+                           finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+1 second') WHERE id = ?
+                    """, [job.id])
+            }
+            return true
+        }
+    }
+
+    /// The worker queues a `work.stuck` job again only as it listed it: one retried and failed again
+    /// otherwise meanwhile is left failed, with no notice.
+    @Test func aStuckJobThatChangedSinceItWasListedIsLeftAsItIs() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 2, kind: .synthetic)).job.id
+        try await store.database.write {
+            try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?",
+                       [JobFailure.workStuckCode, id])
+        }
+        let pipeline = ChangedWhileAskedPipeline(store: store)
+        var configuration = QueueWorkerConfiguration()
+        configuration.stuckCheckInterval = .milliseconds(200)
+        let lines = Lines()
+        let (group, running) = startWorker(store, pipeline: pipeline, configuration: configuration, lines: lines)
+
+        #expect(await eventually(timeout: .seconds(10)) { pipeline.asked.withLock { $0 } })
+        try await Task.sleep(for: .seconds(1))  // five more looks: the job no longer failed work.stuck
+        let job = try await store.job(id: id)
+        #expect(job?.state == .failed && job?.lastErrorCode == "stage.timeout", "\(String(describing: job))")
+        #expect(lines.count(.notice, containing: "queued again") == 0, "\(lines.all.withLock { $0 })")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
     /// A pipeline whose one stage passes at once, and which says the held work of every job has
     /// ended but of those in `held`.
     struct QuickPipeline: StagedPipeline {
