@@ -161,8 +161,15 @@ public enum WorkFolderLock {
     /// The host of the holder named in `text` (a `work.stuck` or `work.busy` message, or a lock
     /// file's text: "stage clips of process 4242 on host-a, since …"); nil if it names none.
     public static func holderHost(in text: String) -> String? {
-        guard let match = text.firstMatch(of: /of process \d+ on (.+?), since \d{4}-/) else { return nil }
-        return String(match.output.1)
+        holder(in: text)?.host
+    }
+
+    /// The holder a text names, as the holder wrote itself into the lock file ("stage clips of
+    /// process 4242 on host-a, since 2026-12-02T01:00:00.000Z"); nil if it names none.
+    public static func holder(in text: String) -> HeldWorkHolder? {
+        guard let match = text.firstMatch(of: /of process (\d+) on (.+?), since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)/),
+              let pid = Int32(match.output.1), let since = Timestamp.date(String(match.output.3)) else { return nil }
+        return HeldWorkHolder(host: String(match.output.2), pid: pid, since: since)
     }
 
     /// Who holds the lock, as its holder wrote it (nil if it wrote nothing readable).

@@ -136,6 +136,11 @@ public struct MediaPipeline: StagedPipeline {
         return WorkFolderLock.isFree(folder(job))
     }
 
+    /// The process and host whose run held the job's folder, as its `work.stuck` error names it.
+    public func heldWorkHolder(job: Job) -> HeldWorkHolder? {
+        job.lastErrorMessage.flatMap(WorkFolderLock.holder(in:))
+    }
+
     // MARK: - Stages
 
     public func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {

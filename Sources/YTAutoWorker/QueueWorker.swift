@@ -586,23 +586,36 @@ public enum WorkerEvent: Sendable {
 
 extension QueueWorker {
     /// Queues again each job of this pipeline's kind that failed `work.stuck` in the last
-    /// ``stuckLookBack`` and whose held work has ended here (``StagedPipeline/heldWorkEnded(job:)``):
-    /// it failed only for want of its work folder, held by a run that was stopped and never
-    /// returned; once that run's worker is restarted or dies, the folder is free and the job goes
-    /// on from its finished stages, with no operator's `retry`. (The newest ``stuckLookLimit`` of
-    /// them, read by their code through an index; one retried meanwhile by someone else is left as it is.)
+    /// ``stuckLookBack`` and whose held work has ended: it failed only for want of its work folder,
+    /// held by a run that was stopped and never returned; once that run's worker is restarted or
+    /// dies, the job goes on from its finished stages, with no operator's `retry`. Ended means the
+    /// folder is free here (``StagedPipeline/heldWorkEnded(job:)``, on the host that ran it), or,
+    /// where this host cannot tell, that the worker whose process held it has stopped or was found
+    /// dead (``HeldWorkHolder/ended(among:)``): so a job whose holder's host is gone for good (a
+    /// container replaced under another name) is not left failed. (The newest ``stuckLookLimit``
+    /// of them, read by their code through an index; one retried meanwhile by someone else is
+    /// left as it is.)
     func requeueStuckWhoseWorkEnded(log: Logger) async throws {
         let failed = try await store.listFailed(
             channel: nil, code: JobFailure.workStuckCode, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
+        var workers: [WorkerRecord]?  // read once a look, if a job needs them
         for job in failed where job.kind == pipeline.kind {
-            guard pipeline.heldWorkEnded(job: job) == true else { continue }
+            var why = "the run that held the folder has ended"
+            switch pipeline.heldWorkEnded(job: job) {
+            case true?: break
+            case false?: continue
+            case nil:
+                guard let holder = pipeline.heldWorkHolder(job: job) else { continue }
+                if workers == nil { workers = try await store.workers() }
+                guard holder.ended(among: workers ?? []) == true else { continue }
+                why = "the worker whose run held the folder (\(holder)) has stopped or died"
+            }
             // Only as it was listed: one retried, cancelled or failed again otherwise since is left.
             guard try await store.retry(jobID: job.id, ifUnchangedSince: job.updatedAt) != nil else { continue }
             await inFlight.nudge()
             store.signalWork()
             log.notice("""
-                the job failed \(JobFailure.workStuckCode) waiting for its work folder; the run that held the folder has ended, \
-                so the job is queued again
+                the job failed \(JobFailure.workStuckCode) waiting for its work folder; \(why), so the job is queued again
                 """, metadata: ["job": "\(job.id)", "channel": "\(job.channel)"])
         }
     }

@@ -183,6 +183,68 @@ import YTAutoWorker
         try await running.value
     }
 
+    /// A pipeline that cannot tell here whether a job's held work has ended (it ran on another
+    /// host), and names the process that held it: process 4242 on `gone-host`, for each job its own
+    /// since-time in `since`.
+    struct ElsewherePipeline: StagedPipeline {
+        let since: [Int64: Date]
+        var stages: [String] { ["quick"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "elsewhere" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome { .done([]) }
+        func heldWorkEnded(job: Job) -> Bool? { nil }
+        func heldWorkHolder(job: Job) -> HeldWorkHolder? { since[job.id].map { HeldWorkHolder(host: "gone-host", pid: 4242, since: $0) } }
+    }
+
+    /// A `work.stuck` job whose run was on another host is queued again once the worker whose
+    /// process held it has died or stopped, as its record says (that host may never come back: a
+    /// container replaced under another name); one whose holder's worker still runs, or whose
+    /// holder is no worker on record, stays failed.
+    @Test func aStuckJobOfAnotherHostIsQueuedAgainOnceItsHoldersWorkerIsGone() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let hour = 3_600.0, now = Date()
+        // Two workers of that host on record: the dead one was process 4242 until two hours ago;
+        // the running one is process 4242 again (the id used again), started an hour ago.
+        try await store.database.write { db in
+            for (id, state, started) in [("old", "dead", now.addingTimeInterval(-5 * hour)), ("new", "running", now.addingTimeInterval(-hour))] {
+                try db.run("""
+                    INSERT INTO workers (id, pid, hostname, lock_path, state, started_at, last_seen_at, stopped_at)
+                    VALUES (?, 4242, 'gone-host', ?, ?, ?, ?, ?)
+                    """, [id, "/nowhere/\(id).lock", state, Timestamp.string(started), Timestamp.string(now),
+                          state == "dead" ? Timestamp.string(now.addingTimeInterval(-2 * hour)) : nil])
+            }
+        }
+        var since: [Int64: Date] = [:]
+        func failed(heldSince: Date?) async throws -> Int64 {
+            let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+            try await store.database.write {
+                try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?",
+                           [JobFailure.workStuckCode, id])
+            }
+            since[id] = heldSince
+            return id
+        }
+        // Held by the dead worker's run; by the running one's; by a process no worker record names.
+        let gone = try await failed(heldSince: now.addingTimeInterval(-3 * hour))
+        let running = try await failed(heldSince: now.addingTimeInterval(-0.5 * hour))
+        let unknown = try await failed(heldSince: now.addingTimeInterval(-6 * hour))
+        let none = try await failed(heldSince: nil)
+        var configuration = QueueWorkerConfiguration()
+        configuration.stuckCheckInterval = .milliseconds(200)
+        let lines = Lines()
+        let (group, runningWorker) = startWorker(store, pipeline: ElsewherePipeline(since: since), configuration: configuration, lines: lines)
+
+        let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: gone)?.state == .succeeded }
+        #expect(ran, "\(lines.all.withLock { $0 })")
+        try await Task.sleep(for: .seconds(1))  // five more looks
+        for id in [running, unknown, none] { #expect(try await store.job(id: id)?.state == .failed, "job \(id)") }
+        #expect(lines.count(.notice, containing: "(process 4242 on gone-host) has stopped or died, so the job is queued again") == 1,
+                "\(lines.all.withLock { $0 })")
+
+        await group.triggerGracefulShutdown()
+        try await runningWorker.value
+    }
+
     /// A pipeline whose one stage passes at once, and which says the held work of every job has
     /// ended but of those in `held`.
     struct QuickPipeline: StagedPipeline {

@@ -127,4 +127,28 @@ import YTAutoCore
         #expect(suggestion?.topic == "b" && suggestion?.recent == true)
         #expect(SchedulingRules.suggestTopic([], lastUse: [:], recencyDays: 30, now: now) == nil)
     }
+
+    /// A held work's run is judged by its worker's record: the newest worker of that host and
+    /// process id started before the hold (a later worker with the same id is another process).
+    @Test func aHeldWorksRunEndsWithItsWorker() {
+        func worker(_ id: String, pid: Int32 = 42, host: String = "a", _ state: WorkerRecord.State, startedHoursAgo: Double) -> WorkerRecord {
+            let started = now.addingTimeInterval(-startedHoursAgo * 3_600)
+            return WorkerRecord(id: id, pid: pid, hostname: host, lockPath: "/x/\(id).lock", state: state,
+                                startedAt: started, lastSeenAt: now, stoppedAt: state == .running ? nil : now)
+        }
+        let holder = HeldWorkHolder(host: "a", pid: 42, since: now.addingTimeInterval(-2 * 3_600))
+        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 5)]) == true)
+        #expect(holder.ended(among: [worker("w1", .stopped, startedHoursAgo: 5)]) == true)
+        #expect(holder.ended(among: [worker("w1", .running, startedHoursAgo: 5)]) == false)
+        // Not its worker: another process id, another host, or started after the hold began.
+        #expect(holder.ended(among: [worker("w1", pid: 43, .dead, startedHoursAgo: 5)]) == nil)
+        #expect(holder.ended(among: [worker("w1", host: "b", .dead, startedHoursAgo: 5)]) == nil)
+        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 1)]) == nil)
+        #expect(holder.ended(among: []) == nil)
+        // Its process id used again later: the worker that held it is the one before the hold.
+        #expect(holder.ended(among: [worker("w2", .running, startedHoursAgo: 1), worker("w1", .dead, startedHoursAgo: 5)]) == true)
+        #expect(holder.ended(among: [worker("w0", .dead, startedHoursAgo: 9), worker("w1", .running, startedHoursAgo: 5)]) == false)
+        // A worker's start stamped by a clock up to ten minutes behind the holder's still counts.
+        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 2 - 5.0 / 60)]) == true)
+    }
 }

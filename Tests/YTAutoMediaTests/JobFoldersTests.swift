@@ -81,6 +81,11 @@ import YTAutoTestSupport
         #expect(pipeline.heldWorkEnded(job: failed(on: ProcessInfo.processInfo.hostName)) == true)
         #expect(pipeline.heldWorkEnded(job: failed(on: "another-host")) == nil)
         #expect(WorkFolderLock.holderHost(in: "stage images of process 12 on db-1.example, since 2026-01-01T00:00:00.000Z") == "db-1.example")
+        // The process, and since when, as the lock's holder wrote them and as the error quotes them.
+        let holder = try #require(WorkFolderLock.holder(in: written))
+        #expect(holder.pid == getpid() && abs(holder.since.timeIntervalSinceNow) < 60, "\(written)")
+        #expect(pipeline.heldWorkHolder(job: failed(on: "another-host"))
+                    == HeldWorkHolder(host: "another-host", pid: 4242, since: Timestamp.date("2026-12-02T01:00:00.000Z")!))
         #expect(WorkFolderLock.holderHost(in: "the job's work folder is in use") == nil)
     }
 

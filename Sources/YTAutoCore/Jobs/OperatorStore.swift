@@ -46,9 +46,6 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, Footage
     /// The newest schema migration applied.
     func schemaVersion() async throws -> Int
 
-    /// Every registered worker, newest first.
-    func workers() async throws -> [WorkerRecord]
-
     /// The topic `ytauto enqueue` takes when none is given (``SchedulingRules/suggestTopic(_:lastUse:recencyDays:now:)``).
     func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool)
 

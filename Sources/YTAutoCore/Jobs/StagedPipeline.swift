@@ -27,12 +27,53 @@ public protocol StagedPipeline: Sendable {
     /// died), so the worker queues the job again; false while it is held; nil if this pipeline
     /// cannot tell here (the job's work is on another host). Default: nil.
     func heldWorkEnded(job: Job) -> Bool?
+    /// Asked of a job that failed `work.stuck` when ``heldWorkEnded(job:)`` cannot tell here: the
+    /// process, and its host, whose run held the job's work, as the job's error names it. The
+    /// worker then judges by that process's worker record (``HeldWorkHolder/ended(among:)``).
+    /// Default: nil (none named).
+    func heldWorkHolder(job: Job) -> HeldWorkHolder?
+}
+
+/// The process whose run held a job's work (a stage's work folder) and never returned, as it
+/// wrote itself into the folder's lock: its host, its process id, and since when it held it, by
+/// its own host's clock.
+public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var pid: Int32
+    public var since: Date
+
+    public init(host: String, pid: Int32, since: Date) {
+        self.host = host
+        self.pid = pid
+        self.since = since
+    }
+
+    /// How far the holder's clock may be ahead of the clock that stamped its worker's start (the
+    /// database server's, on PostgreSQL): the margin `work.stuck` itself allows between hosts.
+    public static let clockMargin: TimeInterval = 600
+
+    /// Whether the run ended, judged by its worker's record among `workers`: the newest worker of
+    /// that host and process id started before the hold began (a process id used again later by
+    /// another worker is not it). True once that worker stopped or was found dead (its process is
+    /// gone, and the run with it, wherever it ran: a host renamed since, a container gone); false
+    /// while it runs; nil if no worker record matches (the run was not a worker's, such as
+    /// `ytauto run-once`, or its record was removed).
+    public func ended(among workers: [WorkerRecord]) -> Bool? {
+        let candidates = workers.filter {
+            $0.hostname == host && $0.pid == pid && $0.startedAt <= since.addingTimeInterval(Self.clockMargin)
+        }
+        guard let worker = candidates.max(by: { $0.startedAt < $1.startedAt }) else { return nil }
+        return worker.state != .running
+    }
+
+    public var description: String { "process \(pid) on \(host)" }
 }
 
 extension StagedPipeline {
     public func succeeded(job: Job, dryRun: Bool) async throws {}
     public func needsReview(before stage: String, job: Job) -> Bool { false }
     public func heldWorkEnded(job: Job) -> Bool? { nil }
+    public func heldWorkHolder(job: Job) -> HeldWorkHolder? { nil }
 }
 
 /// What a stage gets from the worker besides its job.

@@ -26,6 +26,9 @@ public protocol WorkerStore: JobStore {
     /// Records that the worker was seen now (for people: liveness is the registration's).
     func touchWorker(_ id: String) async throws
 
+    /// Every registered worker, newest first.
+    func workers() async throws -> [WorkerRecord]
+
     /// Merges `notes` into the stage's notes (what a stage wants to find again on a retry, such as
     /// an upload session). Throws ``LeaseLost``.
     func saveStageNotes(_ lease: Lease, stage: String, notes: [String: String]) async throws
