@@ -13,16 +13,18 @@ extension PostgresJobStore: ChannelHistoryLedger {
         channel: String, job: Int64, topic: String, script: String, keep: Int,
         check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
     ) async throws {
-        let nowBind = self.nowBind
-        let refused = try await pool.transaction { tx -> (any Error)? in
+        let refused = try await pool.transaction { [self] tx -> (any Error)? in
             if let refusal = Self.refusal(check, try await Self.lockedOtherEntries(tx, channel: channel, job: job, limit: keep)) {
                 return refusal
             }
+            // Its time taken under the channel's lock (`clock_timestamp()`, not `now()`, the
+            // transaction's start): an entry written after another's wait is newer than it.
+            let nowBind = self.nowBind
             // One statement: the entry, then all but the channel's newest `keep` go. The delete sees
             // the table as it was before the entry, so it leaves the entry's job out by name (kept)
             // and keeps the newest `keep - 1` of the others.
             try await tx.run("""
-            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
+            WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', clock_timestamp())) AS now),
             recorded AS (
                 INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
                 SELECT \(channel), \(job), t.now, \(topic), \(script), NULL FROM t

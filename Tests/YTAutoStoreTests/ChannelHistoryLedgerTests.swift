@@ -92,11 +92,12 @@ import PostgresNIO
         let other = try await Self.another(f)
         let checking = Locked(false)
         let seen = Locked<[Int64: String?]?>(nil)
+        let released = Locked(Date.distantFuture)
         // The first job holds its check a while; the second starts meanwhile.
         func holdingFirst(_ write: @escaping @Sendable (@escaping @Sendable ([ChannelHistoryEntry]) throws -> Void) async throws -> Void,
                           then second: () async throws -> Void) async throws {
             checking.value = false
-            let first = Task { try await write { _ in checking.value = true; usleep(400_000) } }
+            let first = Task { try await write { _ in checking.value = true; usleep(400_000); released.value = Date() } }
             while !checking.value { try await Task.sleep(for: .milliseconds(5)) }
             try await second()
             try await first.value
@@ -110,6 +111,10 @@ import PostgresNIO
             }
         })
         #expect(seen.value == [1: String?.none], "the second script's check saw the first's entry")
+        // The second entry's time is taken once its wait ended (its store's own clock, this
+        // machine's): not before the wait, which would make it older than the entry it waited for.
+        let second = try #require(try await store.channelHistory(channel: "facts", limit: 10).first { $0.jobID == 2 })
+        #expect(second.at >= released.value.addingTimeInterval(-0.01), "written at \(Timestamp.string(second.at)), the wait ended at \(Timestamp.string(released.value))")
         try await holdingFirst({ check in
             try await store.recordChannelHistoryThumbnail("00000000000000ff", channel: "facts", job: 1, check: check)
         }, then: {

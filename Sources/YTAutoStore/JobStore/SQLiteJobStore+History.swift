@@ -14,8 +14,9 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         channel: String, job: Int64, topic: String, script: String, keep: Int,
         check: @escaping @Sendable ([ChannelHistoryEntry]) throws -> Void
     ) async throws {
-        let at = now()
-        try await database.write { db in
+        try await database.write { [now] db in
+            // Its time read under the lock: an entry written after another's wait is newer than it.
+            let at = now()
             try check(try Self.entries(db, channel: channel, except: job, limit: keep))
             _ = try db.run("""
                 INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, NULL)
