@@ -129,7 +129,7 @@ public enum WorkFolderLock {
             guard ContinuousClock.now < deadline else {
                 // Stuck only when the holder wrote itself in: a file with no text (a holder of an
                 // older ytauto) keeps an earlier holder's time.
-                let (holder, since) = (holder(fd), heldSince(fd))
+                let (holder, since) = (currentHolder(fd), heldSince(fd))
                 if let limit = stuckAfter, holder != nil, let since, Date().timeIntervalSince(since) > limit.seconds + WorkFolderStuckError.margin {
                     throw WorkFolderStuckError(stage: stage, folder: folder.path, holder: holder, since: since, stageTimeout: limit)
                 }
@@ -172,7 +172,18 @@ public enum WorkFolderLock {
         return HeldWorkHolder(host: String(match.output.2), pid: pid, since: since)
     }
 
-    /// Who holds the lock, as its holder wrote it (nil if it wrote nothing readable).
+    /// Who holds the lock, as its holder wrote it; nil if it wrote nothing readable, or if the
+    /// text is an earlier holder's: its own time differs from the file's by more than a minute
+    /// (this holder could not write itself in, such as on a full disk, and only touched the file;
+    /// or another host's cached copy of a folder shared between hosts). Naming an earlier holder
+    /// would have its worker's record judge a run that is not its own.
+    static func currentHolder(_ fd: Int32) -> String? {
+        guard let text = holder(fd) else { return nil }
+        guard let written = holder(in: text)?.since, let since = heldSince(fd) else { return text }
+        return abs(written.timeIntervalSince(since)) <= 60 ? text : nil
+    }
+
+    /// The lock file's text, as its last holder wrote it (nil if nothing readable).
     static func holder(_ fd: Int32) -> String? {
         var bytes = [UInt8](repeating: 0, count: 512)
         let n = pread(fd, &bytes, bytes.count, 0)

@@ -591,7 +591,7 @@ extension QueueWorker {
     /// dies, the job goes on from its finished stages, with no operator's `retry`. Ended means the
     /// folder is free here (``StagedPipeline/heldWorkEnded(job:)``, on the host that ran it), or,
     /// where this host cannot tell, that the worker whose process held it has stopped or was found
-    /// dead (``HeldWorkHolder/ended(among:)``): so a job whose holder's host is gone for good (a
+    /// dead for a while (``HeldWorkHolder/ended(among:now:)``): so a job whose holder's host is gone for good (a
     /// container replaced under another name) is not left failed. (The newest ``stuckLookLimit``
     /// of them, read by their code through an index; one retried meanwhile by someone else is
     /// left as it is.)
@@ -607,7 +607,7 @@ extension QueueWorker {
             case nil:
                 guard let holder = pipeline.heldWorkHolder(job: job) else { continue }
                 if workers == nil { workers = try await store.workers() }
-                guard holder.ended(among: workers ?? []) == true else { continue }
+                guard holder.ended(among: workers ?? [], now: Date()) == true else { continue }
                 why = "the worker whose run held the folder (\(holder)) has stopped or died"
             }
             // Only as it was listed: one retried, cancelled or failed again otherwise since is left.

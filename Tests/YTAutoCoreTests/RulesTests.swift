@@ -131,24 +131,31 @@ import YTAutoCore
     /// A held work's run is judged by its worker's record: the newest worker of that host and
     /// process id started before the hold (a later worker with the same id is another process).
     @Test func aHeldWorksRunEndsWithItsWorker() {
-        func worker(_ id: String, pid: Int32 = 42, host: String = "a", _ state: WorkerRecord.State, startedHoursAgo: Double) -> WorkerRecord {
+        func worker(_ id: String, pid: Int32 = 42, host: String = "a", _ state: WorkerRecord.State, startedHoursAgo: Double,
+                    stoppedHoursAgo: Double = 1) -> WorkerRecord {
             let started = now.addingTimeInterval(-startedHoursAgo * 3_600)
-            return WorkerRecord(id: id, pid: pid, hostname: host, lockPath: "/x/\(id).lock", state: state,
-                                startedAt: started, lastSeenAt: now, stoppedAt: state == .running ? nil : now)
+            return WorkerRecord(id: id, pid: pid, hostname: host, lockPath: "/x/\(id).lock", state: state, startedAt: started,
+                                lastSeenAt: now, stoppedAt: state == .running ? nil : now.addingTimeInterval(-stoppedHoursAgo * 3_600))
         }
         let holder = HeldWorkHolder(host: "a", pid: 42, since: now.addingTimeInterval(-2 * 3_600))
-        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 5)]) == true)
-        #expect(holder.ended(among: [worker("w1", .stopped, startedHoursAgo: 5)]) == true)
-        #expect(holder.ended(among: [worker("w1", .running, startedHoursAgo: 5)]) == false)
+        let ended = holder.ended(among:now:)
+        #expect(ended([worker("w1", .dead, startedHoursAgo: 5)], now) == true)
+        #expect(ended([worker("w1", .stopped, startedHoursAgo: 5)], now) == true)
+        #expect(ended([worker("w1", .running, startedHoursAgo: 5)], now) == false)
         // Not its worker: another process id, another host, or started after the hold began.
-        #expect(holder.ended(among: [worker("w1", pid: 43, .dead, startedHoursAgo: 5)]) == nil)
-        #expect(holder.ended(among: [worker("w1", host: "b", .dead, startedHoursAgo: 5)]) == nil)
-        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 1)]) == nil)
-        #expect(holder.ended(among: []) == nil)
+        #expect(ended([worker("w1", pid: 43, .dead, startedHoursAgo: 5)], now) == nil)
+        #expect(ended([worker("w1", host: "b", .dead, startedHoursAgo: 5)], now) == nil)
+        #expect(ended([worker("w1", .dead, startedHoursAgo: 1)], now) == nil)
+        #expect(ended([], now) == nil)
         // Its process id used again later: the worker that held it is the one before the hold.
-        #expect(holder.ended(among: [worker("w2", .running, startedHoursAgo: 1), worker("w1", .dead, startedHoursAgo: 5)]) == true)
-        #expect(holder.ended(among: [worker("w0", .dead, startedHoursAgo: 9), worker("w1", .running, startedHoursAgo: 5)]) == false)
+        #expect(ended([worker("w2", .running, startedHoursAgo: 1), worker("w1", .dead, startedHoursAgo: 5)], now) == true)
+        #expect(ended([worker("w0", .dead, startedHoursAgo: 9), worker("w1", .running, startedHoursAgo: 5)], now) == false)
+        // Found dead only lately (a PostgreSQL session that dropped may come back): not yet.
+        #expect(ended([worker("w1", .dead, startedHoursAgo: 5, stoppedHoursAgo: 0.1)], now) == false)
+        #expect(ended([worker("w1", .stopped, startedHoursAgo: 5, stoppedHoursAgo: 0.1)], now) == true)
+        // A worker of that id that stopped before the hold began is not its holder.
+        #expect(ended([worker("w1", .stopped, startedHoursAgo: 5, stoppedHoursAgo: 3)], now) == nil)
         // A worker's start stamped by a clock up to ten minutes behind the holder's still counts.
-        #expect(holder.ended(among: [worker("w1", .dead, startedHoursAgo: 2 - 5.0 / 60)]) == true)
+        #expect(ended([worker("w1", .dead, startedHoursAgo: 2 - 5.0 / 60)], now) == true)
     }
 }

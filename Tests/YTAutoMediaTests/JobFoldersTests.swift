@@ -135,15 +135,27 @@ import YTAutoTestSupport
     /// or with no stage timeout known, it is only busy.
     @Test func aFolderHeldLongerThanAnyStageMayRunIsStuck() async throws {
         let holder = await holdInStage("clips")
-        // The holder wrote itself in two hours ago.
+        // The holder wrote itself in two hours ago (its text and the file's time say so).
+        let lock = dir.url.appending(path: ".lock").path
+        func heldSince(hoursAgo text: Double, fileHoursAgo file: Double) throws {
+            let written = try String(contentsOfFile: lock, encoding: .utf8)
+            let since = try #require(written.range(of: ", since ")).upperBound
+            let then = Timestamp.string(Date().addingTimeInterval(-text * 3_600))
+            try Data((written[..<since] + then).utf8).write(to: URL(fileURLWithPath: lock))  // in place: the lock stays held
+            let t = timeval(tv_sec: time(nil) - Int(file * 3_600), tv_usec: 0)
+            #expect(utimes(lock, [t, t]) == 0)
+        }
+        try heldSince(hoursAgo: 2, fileHoursAgo: 2)
         let twoHoursAgo = timeval(tv_sec: time(nil) - 7200, tv_usec: 0)
-        #expect(utimes(dir.url.appending(path: ".lock").path, [twoHoursAgo, twoHoursAgo]) == 0)
 
         let stuck = await #expect(throws: WorkFolderStuckError.self) {
             try await WorkFolderLock.holding(dir.url, stage: "images", stuckAfter: .seconds(3600)) {}
         }
         #expect(stuck?.code == "work.stuck" && stuck?.isRetryable == false)
         let message = stuck?.message ?? ""
+        // The holder, as a worker reads it back from the job's error.
+        let named = try #require(WorkFolderLock.holder(in: message), "\(message)")
+        #expect(named.pid == getpid() && named.host == ProcessInfo.processInfo.hostName && abs(named.since.timeIntervalSinceNow + 7_200) < 120)
         #expect(message.contains("(stage clips of process \(getpid())") && message.contains("for 2h")
                     && message.contains("--stage-timeout (1h)") && message.contains("restart the worker")
                     && message.contains("its worker queues the job again") && message.contains("a worker on the host it names then queues the job again within 30 s (or retry it: ytauto-admin retry)"), "\(message)")
@@ -154,6 +166,13 @@ import YTAutoTestSupport
                 try await WorkFolderLock.holding(dir.url, stage: "images", stuckAfter: .seconds(limit)) {}
             }
         }
+        // A text an earlier holder wrote (three hours ago), in a file this holder only touched (it
+        // could not write itself in): it names nobody, so the run is busy, not stuck.
+        try heldSince(hoursAgo: 3, fileHoursAgo: 2)
+        let busy = await #expect(throws: WorkFolderBusyError.self) {
+            try await WorkFolderLock.holding(dir.url, stage: "images", stuckAfter: .seconds(60)) {}
+        }
+        #expect(busy?.holder == nil, "\(String(describing: busy?.holder))")
         // A lock file without its holder's text (a holder of an older ytauto) keeps an earlier
         // holder's time, which says nothing of this one: busy.
         #expect(truncate(dir.url.appending(path: ".lock").path, 0) == 0)

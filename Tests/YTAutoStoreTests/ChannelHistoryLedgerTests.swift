@@ -111,8 +111,9 @@ import PostgresNIO
             }
         })
         #expect(seen.value == [1: String?.none], "the second script's check saw the first's entry")
-        // The second entry's time is taken once its wait ended (its store's own clock, this
-        // machine's): not before the wait, which would make it older than the entry it waited for.
+        // The second entry's time is taken once its wait ended (by its store's clock: this
+        // process's, or the test's PostgreSQL server's, on this machine): not before the wait,
+        // which would make it older than the entry it waited for.
         let second = try #require(try await store.channelHistory(channel: "facts", limit: 10).first { $0.jobID == 2 })
         #expect(second.at >= released.value.addingTimeInterval(-0.01), "written at \(Timestamp.string(second.at)), the wait ended at \(Timestamp.string(released.value))")
         try await holdingFirst({ check in

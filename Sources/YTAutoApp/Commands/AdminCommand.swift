@@ -48,7 +48,7 @@ public struct AdminCommand: AsyncParsableCommand {
             commandName: "list-failed", abstract: "Failed jobs, newest first, with error code, message, attempts and last stage.")
         @OptionGroup public var global: GlobalOptions
         @Option(help: "Only this channel.") public var channel: String?
-        @Option(help: "Only jobs whose last error has this code (work.stuck, provider.quota, …).") public var code: String?
+        @Option(help: "Only jobs whose last error has this code (work.stuck, youtube.quota_exceeded, …).") public var code: String?
         @Option(help: "Only jobs that failed at or after this time (ISO-8601) or within this age (7d, 12h, 30m).") public var since: String?
         @Option(help: "At most this many.") public var limit = 100
         @Flag(help: "Print JSON.") public var json = false

@@ -58,7 +58,7 @@ public protocol JobStore: Sendable {
     func retryAllFailed(channel: String?) async throws -> [Int64]
 
     /// Failed jobs, newest first: of one channel if given, only those whose last error has the
-    /// given code (`work.stuck`, `provider.quota`, …) if given. Each combination reads an index in
+    /// given code (`work.stuck`, `youtube.quota_exceeded`, …) if given. Each combination reads an index in
     /// order, so it costs the rows it returns, not the failed jobs it skips.
     func listFailed(channel: String?, code: String?, since: Date?, limit: Int) async throws -> [Job]
 

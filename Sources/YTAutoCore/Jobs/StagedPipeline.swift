@@ -29,7 +29,7 @@ public protocol StagedPipeline: Sendable {
     func heldWorkEnded(job: Job) -> Bool?
     /// Asked of a job that failed `work.stuck` when ``heldWorkEnded(job:)`` cannot tell here: the
     /// process, and its host, whose run held the job's work, as the job's error names it. The
-    /// worker then judges by that process's worker record (``HeldWorkHolder/ended(among:)``).
+    /// worker then judges by that process's worker record (``HeldWorkHolder/ended(among:now:)``).
     /// Default: nil (none named).
     func heldWorkHolder(job: Job) -> HeldWorkHolder?
 }
@@ -52,18 +52,29 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
     /// database server's, on PostgreSQL): the margin `work.stuck` itself allows between hosts.
     public static let clockMargin: TimeInterval = 600
 
+    /// How long a worker must have been found dead before its run counts as ended: on PostgreSQL
+    /// a worker is found dead when its database session is, and one whose session only dropped
+    /// (a network cut, a server restart) comes back `running` when it reconnects.
+    public static let deadFor: TimeInterval = 600
+
     /// Whether the run ended, judged by its worker's record among `workers`: the newest worker of
-    /// that host and process id started before the hold began (a process id used again later by
-    /// another worker is not it). True once that worker stopped or was found dead (its process is
-    /// gone, and the run with it, wherever it ran: a host renamed since, a container gone); false
-    /// while it runs; nil if no worker record matches (the run was not a worker's, such as
-    /// `ytauto run-once`, or its record was removed).
-    public func ended(among workers: [WorkerRecord]) -> Bool? {
+    /// that host and process id that started before the hold began and had not stopped before it
+    /// (a process id used again by another worker, before or after, is not it). True once that
+    /// worker stopped (it deregisters as its process exits, and the run ends with it, wherever it
+    /// ran: a host renamed since, a container gone) or has been found dead for ``deadFor`` at
+    /// `now`; false while it runs or was found dead only lately; nil if no worker record matches
+    /// (its record was deleted by hand).
+    public func ended(among workers: [WorkerRecord], now: Date) -> Bool? {
         let candidates = workers.filter {
             $0.hostname == host && $0.pid == pid && $0.startedAt <= since.addingTimeInterval(Self.clockMargin)
+                && ($0.stoppedAt.map { $0 >= since.addingTimeInterval(-Self.clockMargin) } ?? true)
         }
         guard let worker = candidates.max(by: { $0.startedAt < $1.startedAt }) else { return nil }
-        return worker.state != .running
+        switch worker.state {
+        case .running: return false
+        case .stopped: return true
+        case .dead: return worker.stoppedAt.map { now.timeIntervalSince($0) >= Self.deadFor } ?? false
+        }
     }
 
     public var description: String { "process \(pid) on \(host)" }
