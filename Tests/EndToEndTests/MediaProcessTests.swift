@@ -227,8 +227,11 @@ import YTAutoTestSupport
         let lock = folder + "/.lock"
         // (On this host: a worker queues the job again only for a run of its own host.)
         let host = ProcessInfo.processInfo.hostName
-        try "stage clips of process 4242 on \(host), since 2026-12-02T01:00:00.000Z".write(toFile: lock, atomically: false, encoding: .utf8)
-        let twoHoursAgo = timeval(tv_sec: time(nil) - 7200, tv_usec: 0)
+        // Its text and the file's time agree, as a holder's write leaves them.
+        let then = time(nil) - 7200
+        let since = Timestamp.string(Date(timeIntervalSince1970: TimeInterval(then)))
+        try "stage clips of process 4242 on \(host), since \(since)".write(toFile: lock, atomically: false, encoding: .utf8)
+        let twoHoursAgo = timeval(tv_sec: then, tv_usec: 0)
         #expect(utimes(lock, [twoHoursAgo, twoHoursAgo]) == 0)
         let holder = try Child(URL(fileURLWithPath: "/usr/bin/flock"), ["--exclusive", "--no-fork", lock, "sleep", "600"], cwd: dir.url, environment: env)
         defer { holder.kill(SIGKILL) }
@@ -238,7 +241,7 @@ import YTAutoTestSupport
         let failed = try #require(try await s.job(id: id))
         #expect(failed.lastErrorCode == "work.stuck" && failed.attempt == 1, "\(failed.lastErrorCode ?? "") attempt \(failed.attempt)")
         let message = failed.lastErrorMessage ?? ""
-        #expect(message.contains("(stage clips of process 4242 on \(host), since 2026-12-02T01:00:00.000Z)")
+        #expect(message.contains("(stage clips of process 4242 on \(host), since \(since))")
                     && message.contains("--stage-timeout (30m)") && message.contains(folder), "\(message)")
         // The holder dies (as a restart of its worker ends it): the worker finds the folder free
         // and queues the job again by itself, within its 30 s look.
