@@ -173,14 +173,15 @@ public enum WorkFolderLock {
     }
 
     /// Who holds the lock, as its holder wrote it; nil if it wrote nothing readable, or if the
-    /// text is an earlier holder's: its own time differs from the file's by more than a minute
-    /// (this holder could not write itself in, such as on a full disk, and only touched the file;
-    /// or another host's cached copy of a folder shared between hosts). Naming an earlier holder
+    /// text is an earlier holder's: its own time differs from the file's by more than
+    /// ``WorkFolderStuckError/margin`` (this holder could not write itself in, such as on a full
+    /// disk, and only touched the file; or another host's cached copy of a folder shared between
+    /// hosts). The margin, not less: on a shared mount the file's time is the file server's clock. Naming an earlier holder
     /// would have its worker's record judge a run that is not its own.
     static func currentHolder(_ fd: Int32) -> String? {
         guard let text = holder(fd) else { return nil }
         guard let written = holder(in: text)?.since, let since = heldSince(fd) else { return text }
-        return abs(written.timeIntervalSince(since)) <= 60 ? text : nil
+        return abs(written.timeIntervalSince(since)) <= WorkFolderStuckError.margin ? text : nil
     }
 
     /// The lock file's text, as its last holder wrote it (nil if nothing readable).
