@@ -176,8 +176,8 @@ public enum WorkFolderLock {
     /// text is an earlier holder's: its own time differs from the file's by more than
     /// ``WorkFolderStuckError/margin`` (this holder could not write itself in, such as on a full
     /// disk, and only touched the file; or another host's cached copy of a folder shared between
-    /// hosts). The margin, not less: on a shared mount the file's time is the file server's clock. Naming an earlier holder
-    /// would have its worker's record judge a run that is not its own.
+    /// hosts). The margin, not less: on a shared mount the file's time is the file server's clock.
+    /// Naming an earlier holder would have its worker's record judge a run that is not its own.
     static func currentHolder(_ fd: Int32) -> String? {
         guard let text = holder(fd) else { return nil }
         guard let written = holder(in: text)?.since, let since = heldSince(fd) else { return text }

@@ -610,14 +610,23 @@ extension QueueWorker {
                 guard holder.ended(among: workers ?? [], now: Date()) == true else { continue }
                 why = "the worker whose run held the folder (\(holder)) has stopped or died"
             }
-            // Only as it was listed: one retried, cancelled or failed again otherwise since is left.
-            guard try await store.retry(jobID: job.id, ifUnchangedSince: job.updatedAt) != nil else { continue }
-            await inFlight.nudge()
-            store.signalWork()
-            log.notice("""
-                the job failed \(JobFailure.workStuckCode) waiting for its work folder; \(why), so the job is queued again
-                """, metadata: ["job": "\(job.id)", "channel": "\(job.channel)"])
+            try await requeueStuck(job, because: why, log: log)
         }
+    }
+
+    /// Queues again a job that failed `work.stuck` whose held work has ended, and says `why` at
+    /// notice level; only as it was read (its `updatedAt`): one retried, cancelled or failed again
+    /// otherwise since is left as it is, and false is returned. The store's retry wakes idle
+    /// workers; the nudge is for this worker's own lease loop, whose look at the data version does
+    /// not see its own write.
+    @discardableResult
+    func requeueStuck(_ job: Job, because why: String, log: Logger) async throws -> Bool {
+        guard try await store.retry(jobID: job.id, ifUnchangedSince: job.updatedAt) != nil else { return false }
+        await inFlight.nudge()
+        log.notice("""
+            the job failed \(JobFailure.workStuckCode) waiting for its work folder; \(why), so the job is queued again
+            """, metadata: ["job": "\(job.id)", "channel": "\(job.channel)"])
+        return true
     }
 
     /// How far back, and at how many `work.stuck` jobs, ``requeueStuckWhoseWorkEnded(log:)`` looks.
@@ -629,8 +638,8 @@ extension QueueWorker {
     /// ``QueueWorkerConfiguration/stoppedWorkReportInterval``; and when it returns at last.
     /// If the job failed `work.stuck` meanwhile (its next run gave up
     /// waiting for the folder this work held), it failed for this work alone: now that the folder is
-    /// free, the job is queued again (``JobStore/retry(jobID:)``, as `ytauto-admin retry` would),
-    /// and said so. A job that failed for any other reason, or was retried or cancelled since, is
+    /// free, the job is queued again (``requeueStuck(_:because:log:)``, as `ytauto-admin retry`
+    /// would), and said so. A job that failed for any other reason, or was retried or cancelled since, is
     /// left as it is.
     func watchStopped(_ work: Task<StageOutcome, any Error>, stage: String, jobID: Int64, log: Logger) {
         let stopped = ContinuousClock.now
@@ -656,16 +665,9 @@ extension QueueWorker {
                 log.notice("stage stopped at its --stage-timeout returned at last", metadata: ["seconds_since_stop": "\(Int(took.seconds))"])
             }
             do {
-                guard let job = try await store.job(id: jobID), job.state == .failed, job.lastErrorCode == JobFailure.workStuckCode,
-                      // As read: one queued again meanwhile (a worker found the folder free, an operator) is left.
-                      try await store.retry(jobID: jobID, ifUnchangedSince: job.updatedAt) != nil else { return }
-                // Its own write: the lease loop's look at the data version does not see it.
-                await inFlight.nudge()
-                store.signalWork()
-                log.notice("""
-                    the job failed \(JobFailure.workStuckCode) waiting for this stage's work folder; the work has returned and freed it, \
-                    so the job is queued again
-                    """)
+                // As read: one queued again meanwhile (a worker found the folder free, an operator) is left.
+                guard let job = try await store.job(id: jobID), job.state == .failed, job.lastErrorCode == JobFailure.workStuckCode else { return }
+                try await requeueStuck(job, because: "the work of this stage, stopped here, has returned and freed it", log: log)
             } catch {
                 log.error("""
                     the job may have failed \(JobFailure.workStuckCode) waiting for this stage's work, which has returned; it could not be \

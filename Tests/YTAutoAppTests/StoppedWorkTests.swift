@@ -75,6 +75,16 @@ import YTAutoWorker
         return (group, Task { try await group.run() })
     }
 
+    /// A job of `facts` failed with `code` at its first attempt (as a worker records it), made without running it.
+    func failedJob(in store: SQLiteJobStore, code: String = JobFailure.workStuckCode, kind: JobKind = .synthetic,
+                   maxAttempts: Int = 1) async throws -> Int64 {
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: maxAttempts, kind: kind)).job.id
+        try await store.database.write {
+            try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?", [code, id])
+        }
+        return id
+    }
+
     @Test func aStoppedStageThatRunsOnIsReportedUntilItReturns() async throws {
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
@@ -162,11 +172,7 @@ import YTAutoWorker
     /// otherwise meanwhile is left failed, with no notice.
     @Test func aStuckJobThatChangedSinceItWasListedIsLeftAsItIs() async throws {
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
-        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 2, kind: .synthetic)).job.id
-        try await store.database.write {
-            try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?",
-                       [JobFailure.workStuckCode, id])
-        }
+        let id = try await failedJob(in: store, maxAttempts: 2)
         let pipeline = ChangedWhileAskedPipeline(store: store)
         var configuration = QueueWorkerConfiguration()
         configuration.stuckCheckInterval = .milliseconds(200)
@@ -216,11 +222,7 @@ import YTAutoWorker
         }
         var since: [Int64: Date] = [:]
         func failed(heldSince: Date?) async throws -> Int64 {
-            let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
-            try await store.database.write {
-                try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?",
-                           [JobFailure.workStuckCode, id])
-            }
+            let id = try await failedJob(in: store)
             since[id] = heldSince
             return id
         }
@@ -261,15 +263,8 @@ import YTAutoWorker
     /// another pipeline's kind, and one whose folder is still held stay failed.
     @Test func jobsThatFailedStuckAreQueuedAgainOnceTheirHeldWorkHasEnded() async throws {
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
-        func failed(_ code: String, _ kind: JobKind) async throws -> Int64 {
-            let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: kind)).job.id
-            try await store.database.write {
-                try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?", [code, id])
-            }
-            return id
-        }
-        let stuck = try await failed(JobFailure.workStuckCode, .synthetic), other = try await failed("stage.timeout", .synthetic)
-        let video = try await failed(JobFailure.workStuckCode, .video), held = try await failed(JobFailure.workStuckCode, .synthetic)
+        let stuck = try await failedJob(in: store), other = try await failedJob(in: store, code: "stage.timeout")
+        let video = try await failedJob(in: store, kind: .video), held = try await failedJob(in: store)
         var configuration = QueueWorkerConfiguration()
         configuration.stuckCheckInterval = .milliseconds(200)
         let lines = Lines()
