@@ -98,7 +98,7 @@ public struct JobFolders: Sendable, Hashable {
 /// ``WorkFolderBusyError`` (the job parked for a minute, no attempt spent). The kernel drops the
 /// lock the instant its holder returns or its process dies, however it dies.
 ///
-/// The holder writes who it is into the lock file (its process, host, stage and since when), so
+/// The holder writes who it is into the lock file (its process, host, worker, stage and since when), so
 /// a busy stage names the run it waits for: the operator can see which worker to restart when a
 /// stage's work never returns.
 ///
@@ -113,7 +113,9 @@ public enum WorkFolderLock {
     /// Runs `body` holding the lock of `folder` (which must exist), or throws
     /// ``WorkFolderBusyError``, or ``WorkFolderStuckError`` if the holder has held it for longer
     /// than `stuckAfter` (plus the margin).
-    public static func holding<T>(_ folder: URL, stage: String, stuckAfter: Duration? = nil,
+    /// `worker` (the id of the worker running the stage) is written into the lock file with the
+    /// process and host: the store's record of that worker says whether its run has ended.
+    public static func holding<T>(_ folder: URL, stage: String, worker: String? = nil, stuckAfter: Duration? = nil,
                                   _ body: () async throws -> T) async throws -> T {
         let path = folder.appending(path: ".lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -138,7 +140,8 @@ public enum WorkFolderLock {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let me = "stage \(stage) of process \(getpid()) on \(ProcessInfo.processInfo.hostName), since \(Timestamp.string(Date()))"
+        let me = "stage \(stage) of process \(getpid()) on \(ProcessInfo.processInfo.hostName)"
+            + (worker.map { ", worker \($0)" } ?? "") + ", since \(Timestamp.string(Date()))"
         // Written over the last holder's text, then cut to length: a reader never sees it empty.
         // (Best effort on a folder shared between hosts: another host may read a cached older text.)
         let written = me.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
@@ -165,11 +168,12 @@ public enum WorkFolderLock {
     }
 
     /// The holder a text names, as the holder wrote itself into the lock file ("stage clips of
-    /// process 4242 on host-a, since 2026-12-02T01:00:00.000Z"); nil if it names none.
+    /// process 4242 on host-a, worker w-4242-1a2b3c, since 2026-12-02T01:00:00.000Z"; an older
+    /// ytauto, or a run outside a worker, names no worker); nil if it names none.
     public static func holder(in text: String) -> HeldWorkHolder? {
-        guard let match = text.firstMatch(of: /of process (\d+) on (.+?), since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)/),
-              let pid = Int32(match.output.1), let since = Timestamp.date(String(match.output.3)) else { return nil }
-        return HeldWorkHolder(host: String(match.output.2), pid: pid, since: since)
+        guard let match = text.firstMatch(of: /of process (\d+) on (.+?)(?:, worker ([^\s,]+))?, since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)/),
+              let pid = Int32(match.output.1), let since = Timestamp.date(String(match.output.4)) else { return nil }
+        return HeldWorkHolder(host: String(match.output.2), pid: pid, since: since, worker: match.output.3.map(String.init))
     }
 
     /// Who holds the lock, as its holder wrote it; nil if it wrote nothing readable, or if the

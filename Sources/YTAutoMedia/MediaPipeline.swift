@@ -162,7 +162,7 @@ public struct MediaPipeline: StagedPipeline {
         let dir = folder(job)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Held until this stage's work returns, even after the worker gave up on it.
-        return try await WorkFolderLock.holding(dir, stage: name, stuckAfter: context.stageTimeout) {
+        return try await WorkFolderLock.holding(dir, stage: name, worker: context.worker, stuckAfter: context.stageTimeout) {
             switch stage {
             case .script: return .done(try await script(job, channel, dir))
             case .narration: return .done(try await narration(job, channel, dir))

@@ -217,15 +217,22 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
 
     /// Every registered worker, newest first.
     public func workers() async throws -> [WorkerRecord] {
-        try await pool.query("SELECT * FROM workers ORDER BY started_at DESC").map { r in
-            let stateText = try r.required("state", r.string)
-            guard let state = WorkerRecord.State(rawValue: stateText) else { throw r.corrupt("state", found: "'\(stateText)'", expected: "a worker state") }
-            return WorkerRecord(
-                id: try r.required("id", r.string), pid: Int32(truncatingIfNeeded: try r.required("pid", r.int)),
-                hostname: try r.required("hostname", r.string), lockPath: try r.required("lock_path", r.string), state: state,
-                startedAt: try r.required("started_at", r.date), lastSeenAt: try r.required("last_seen_at", r.date),
-                stoppedAt: try r.date("stopped_at"))
-        }
+        try await pool.query("SELECT * FROM workers ORDER BY started_at DESC").map(Self.workerRecord)
+    }
+
+    /// The worker of that id (by its primary key), or nil if none has it.
+    public func worker(id: String) async throws -> WorkerRecord? {
+        try await pool.queryOne("SELECT * FROM workers WHERE id = \(id)").map(Self.workerRecord)
+    }
+
+    static func workerRecord(_ r: PGRow) throws -> WorkerRecord {
+        let stateText = try r.required("state", r.string)
+        guard let state = WorkerRecord.State(rawValue: stateText) else { throw r.corrupt("state", found: "'\(stateText)'", expected: "a worker state") }
+        return WorkerRecord(
+            id: try r.required("id", r.string), pid: Int32(truncatingIfNeeded: try r.required("pid", r.int)),
+            hostname: try r.required("hostname", r.string), lockPath: try r.required("lock_path", r.string), state: state,
+            startedAt: try r.required("started_at", r.date), lastSeenAt: try r.required("last_seen_at", r.date),
+            stoppedAt: try r.date("stopped_at"))
     }
 
     /// `running` workers whose advisory lock no session holds: dead, on whatever host they ran.

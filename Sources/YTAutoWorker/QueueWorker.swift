@@ -445,7 +445,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
                 stageLog.info("stage started")
                 let context = StageContext(dryRun: configuration.dryRun, notes: notes[stage] ?? [:],
-                                           stageTimeout: configuration.stageTimeout) { [store] more in
+                                           stageTimeout: configuration.stageTimeout, worker: lease.owner) { [store] more in
                     try await store.saveStageNotes(lease, stage: stage, notes: more)
                 }
                 // The stage's own work (files, hashing, waiting on ffmpeg) stays off the database thread.
@@ -598,7 +598,7 @@ extension QueueWorker {
     func requeueStuckWhoseWorkEnded(log: Logger) async throws {
         let failed = try await store.listFailed(
             channel: nil, code: JobFailure.workStuckCode, since: Date().addingTimeInterval(-Self.stuckLookBack), limit: Self.stuckLookLimit)
-        var workers: [WorkerRecord]?  // read once a look, if a job needs them
+        var workers: [WorkerRecord]?  // the whole registry, read once a look if a job's holder names no worker
         for job in failed where job.kind == pipeline.kind {
             var why = "the run that held the folder has ended"
             switch pipeline.heldWorkEnded(job: job) {
@@ -606,8 +606,14 @@ extension QueueWorker {
             case false?: continue
             case nil:
                 guard let holder = pipeline.heldWorkHolder(job: job) else { continue }
-                if workers == nil { workers = try await store.workers() }
-                guard holder.ended(among: workers ?? [], now: Date()) == true else { continue }
+                let records: [WorkerRecord]
+                if let id = holder.worker {
+                    records = try await store.worker(id: id).map { [$0] } ?? []
+                } else {  // a holder of an older ytauto named no worker: matched by host and process
+                    if workers == nil { workers = try await store.workers() }
+                    records = workers ?? []
+                }
+                guard holder.ended(among: records, now: Date()) == true else { continue }
                 why = "the worker whose run held the folder (\(holder)) has stopped or died"
             }
             try await requeueStuck(job, because: why, log: log)

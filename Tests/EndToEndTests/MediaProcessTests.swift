@@ -161,6 +161,10 @@ import YTAutoTestSupport
         let failed = try await s.job(id: id)
         #expect(failed?.lastErrorCode == "media.file" && failed?.currentStage == "compose", "\(failed?.lastErrorMessage ?? "")")
         #expect(failed?.lastErrorMessage?.contains("video.mp4") == true)
+        // The folder's last holder, compose, wrote itself in with the worker that ran the attempt.
+        let lockText = try String(contentsOfFile: dir.path("work/\(id)/.lock"), encoding: .utf8)
+        let ranBy = try #require(try await s.attempts(jobID: id).first).workerID
+        #expect(lockText.hasPrefix("stage compose of process ") && lockText.contains(", worker \(ranBy), since "), "\(lockText)")
         let before = try await s.stages(jobID: id)
         #expect(before.filter { $0.state == .succeeded }.map(\.stage) == ["script", "narration", "images", "clips"])
         // A failed job keeps its work folder, for diagnosis and for the retry to reuse: every

@@ -192,14 +192,61 @@ import YTAutoWorker
     /// A pipeline that cannot tell here whether a job's held work has ended (it ran on another
     /// host), and names the process that held it: process 4242 on `gone-host`, for each job its own
     /// since-time in `since`.
+    /// (Or, for the jobs in `worker`, process 1 on `shared-host`, naming that worker.)
     struct ElsewherePipeline: StagedPipeline {
         let since: [Int64: Date]
+        var worker: [Int64: String] = [:]
         var stages: [String] { ["quick"] }
         var kind: JobKind { .synthetic }
         var name: String { "elsewhere" }
         func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome { .done([]) }
         func heldWorkEnded(job: Job) -> Bool? { nil }
-        func heldWorkHolder(job: Job) -> HeldWorkHolder? { since[job.id].map { HeldWorkHolder(host: "gone-host", pid: 4242, since: $0) } }
+        func heldWorkHolder(job: Job) -> HeldWorkHolder? {
+            guard let since = since[job.id] else { return nil }
+            guard let worker = worker[job.id] else { return HeldWorkHolder(host: "gone-host", pid: 4242, since: since) }
+            return HeldWorkHolder(host: "shared-host", pid: 1, since: since, worker: worker)
+        }
+    }
+
+    /// Inserts a worker record of process `pid` on `host`, as the registry of another host would
+    /// hold it; a worker not running stopped an hour ago, or at `stopped`.
+    func recordWorker(_ store: SQLiteJobStore, id: String, pid: Int32, host: String, state: WorkerRecord.State,
+                      started: Date, stopped: Date? = nil) async throws {
+        let now = Date()
+        try await store.database.write { db in
+            try db.run("""
+                INSERT INTO workers (id, pid, hostname, lock_path, state, started_at, last_seen_at, stopped_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [id, Int64(pid), host, "/nowhere/\(id).lock", state.rawValue, Timestamp.string(started), Timestamp.string(now),
+                      state == .running ? nil : Timestamp.string(stopped ?? now.addingTimeInterval(-3_600))])
+        }
+    }
+
+    /// A `work.stuck` job whose holder named its worker is judged by that worker's record, read by
+    /// its id: of two containers sharing the host's name, each with its worker as process 1, the
+    /// job held by the one that stopped is queued again, the one held by the one still running stays failed.
+    @Test func aStuckJobIsJudgedByTheWorkerItsHolderNamed() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let hour = 3_600.0, now = Date()
+        try await recordWorker(store, id: "c1", pid: 1, host: "shared-host", state: .stopped, started: now.addingTimeInterval(-3 * hour))
+        try await recordWorker(store, id: "c2", pid: 1, host: "shared-host", state: .running, started: now.addingTimeInterval(-4 * hour))
+        let byStopped = try await failedJob(in: store), byRunning = try await failedJob(in: store)
+        let since = now.addingTimeInterval(-2 * hour)
+        let pipeline = ElsewherePipeline(since: [byStopped: since, byRunning: since], worker: [byStopped: "c1", byRunning: "c2"])
+        var configuration = QueueWorkerConfiguration()
+        configuration.stuckCheckInterval = .milliseconds(200)
+        let lines = Lines()
+        let (group, running) = startWorker(store, pipeline: pipeline, configuration: configuration, lines: lines)
+
+        let ran = try await eventually(timeout: .seconds(20)) { try await store.job(id: byStopped)?.state == .succeeded }
+        #expect(ran, "\(lines.all.withLock { $0 })")
+        try await Task.sleep(for: .seconds(1))  // five more looks
+        #expect(try await store.job(id: byRunning)?.state == .failed)
+        #expect(lines.count(.notice, containing: "(process 1 on shared-host, worker c1) has stopped or died") == 1,
+                "\(lines.all.withLock { $0 })")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 
     /// A `work.stuck` job whose run was on another host is queued again once the worker whose
@@ -211,15 +258,9 @@ import YTAutoWorker
         let hour = 3_600.0, now = Date()
         // Two workers of that host on record: the dead one was process 4242 until two hours ago;
         // the running one is process 4242 again (the id used again), started an hour ago.
-        try await store.database.write { db in
-            for (id, state, started) in [("old", "dead", now.addingTimeInterval(-5 * hour)), ("new", "running", now.addingTimeInterval(-hour))] {
-                try db.run("""
-                    INSERT INTO workers (id, pid, hostname, lock_path, state, started_at, last_seen_at, stopped_at)
-                    VALUES (?, 4242, 'gone-host', ?, ?, ?, ?, ?)
-                    """, [id, "/nowhere/\(id).lock", state, Timestamp.string(started), Timestamp.string(now),
-                          state == "dead" ? Timestamp.string(now.addingTimeInterval(-2 * hour)) : nil])
-            }
-        }
+        try await recordWorker(store, id: "old", pid: 4242, host: "gone-host", state: .dead, started: now.addingTimeInterval(-5 * hour),
+                               stopped: now.addingTimeInterval(-2 * hour))
+        try await recordWorker(store, id: "new", pid: 4242, host: "gone-host", state: .running, started: now.addingTimeInterval(-hour))
         var since: [Int64: Date] = [:]
         func failed(heldSince: Date?) async throws -> Int64 {
             let id = try await failedJob(in: store)

@@ -158,4 +158,24 @@ import YTAutoCore
         // A worker's start stamped by a clock up to ten minutes behind the holder's still counts.
         #expect(ended([worker("w1", .dead, startedHoursAgo: 2 - 5.0 / 60)], now) == true)
     }
+
+    /// A holder that named its worker is judged by that worker's record alone: containers on the
+    /// host's network share its name, and each may run its worker as process 1.
+    @Test func aHeldWorksRunNamingItsWorkerEndsWithThatWorker() {
+        func worker(_ id: String, _ state: WorkerRecord.State, startedHoursAgo: Double) -> WorkerRecord {
+            WorkerRecord(id: id, pid: 1, hostname: "shared", lockPath: "/x/\(id).lock", state: state,
+                         startedAt: now.addingTimeInterval(-startedHoursAgo * 3_600), lastSeenAt: now,
+                         stoppedAt: state == .running ? nil : now.addingTimeInterval(-3_600))
+        }
+        // Both process 1 on `shared`, both started before the hold: c1 (the newer) has stopped, c2 runs.
+        let registry = [worker("c1", .stopped, startedHoursAgo: 3), worker("c2", .running, startedHoursAgo: 4)]
+        let since = now.addingTimeInterval(-2 * 3_600)
+        #expect(HeldWorkHolder(host: "shared", pid: 1, since: since, worker: "c2").ended(among: registry, now: now) == false)
+        #expect(HeldWorkHolder(host: "shared", pid: 1, since: since, worker: "c1").ended(among: registry, now: now) == true)
+        // By its id even where its host or process no longer agree (a host renamed since).
+        #expect(HeldWorkHolder(host: "renamed", pid: 7, since: since, worker: "c1").ended(among: registry, now: now) == true)
+        #expect(HeldWorkHolder(host: "shared", pid: 1, since: since, worker: "c3").ended(among: registry, now: now) == nil)
+        // With no id, host and process id alone pick the newer, c1: the ambiguity ids remove.
+        #expect(HeldWorkHolder(host: "shared", pid: 1, since: since).ended(among: registry, now: now) == true)
+    }
 }

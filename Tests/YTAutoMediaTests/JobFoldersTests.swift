@@ -89,6 +89,25 @@ import YTAutoTestSupport
         #expect(WorkFolderLock.holderHost(in: "the job's work folder is in use") == nil)
     }
 
+    /// A stage run by a worker writes the worker's id into the lock file, and it is read back with
+    /// the host, process and time; a text with no worker (an older ytauto's) still names its holder.
+    @Test func aLocksHolderNamesItsWorker() async throws {
+        let written = try await WorkFolderLock.holding(dir.url, stage: "clips", worker: "w-4242-a1b2c3") {
+            try String(contentsOf: dir.url.appending(path: ".lock"), encoding: .utf8)
+        }
+        #expect(written.hasPrefix("stage clips of process \(getpid()) on \(ProcessInfo.processInfo.hostName), worker w-4242-a1b2c3, since "),
+                "\(written)")
+        let holder = try #require(WorkFolderLock.holder(in: written), "\(written)")
+        #expect(holder.worker == "w-4242-a1b2c3" && holder.pid == getpid() && holder.host == ProcessInfo.processInfo.hostName
+                    && abs(holder.since.timeIntervalSinceNow) < 60, "\(holder)")
+        let quoted = "clips: the job's work folder /w/7 has been held by another run of this job (stage clips of process 1 on "
+            + "db-1.example, worker w-1-ff, since 2026-01-01T00:00:00.000Z) for 2h, longer than …"
+        #expect(WorkFolderLock.holder(in: quoted)
+                    == HeldWorkHolder(host: "db-1.example", pid: 1, since: Timestamp.date("2026-01-01T00:00:00.000Z")!, worker: "w-1-ff"))
+        let older = "stage clips of process 1 on db-1.example, since 2026-01-01T00:00:00.000Z"
+        #expect(WorkFolderLock.holder(in: older)?.worker == nil && WorkFolderLock.holder(in: older)?.host == "db-1.example")
+    }
+
     /// A lock freed within a moment is waited for: a process being spawned elsewhere in the worker
     /// holds the previous stage's lock until its exec, and the next stage must not fail `work.busy` for it.
     @Test func aStageLockFreedWithinAMomentIsWaitedFor() async throws {

@@ -123,6 +123,32 @@ struct PostgresEngineTests {
         #expect(triggers.split(separator: "\n") == ["jobs_deleted", "jobs_inserted", "jobs_updated"])
     }
 
+    /// docs/postgresql.md's way to build migration 0011's indexes on a big table without blocking
+    /// writes works as written: its `CREATE INDEX CONCURRENTLY` lines, run on a database at 0010,
+    /// then the migration, which finds them (`IF NOT EXISTS`) and builds no second copy.
+    @Test func theIndexesBuiltConcurrentlyBeforehandAreTakenByTheMigration() async throws {
+        let (url, name) = try await database()
+        let pool = try PostgresPool(url: url, applicationName: "test", maximumConnections: 1)
+        _ = try await PostgresMigrator(migrations: Array(Migration.postgres.prefix { $0.version < 11 })).migrate(pool)
+        pool.close()
+        let guide = try String(contentsOf: packageRoot.appending(path: "docs/postgresql.md"), encoding: .utf8)
+        let prefix = "psql \"$YTAUTO_DB\" -c \""
+        let statements = guide.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix(prefix), line.hasSuffix("\"") else { return nil }
+            return String(line.dropFirst(prefix.count).dropLast())
+        }
+        #expect(statements.count == 2 && statements.allSatisfy { $0.hasPrefix("CREATE INDEX CONCURRENTLY IF NOT EXISTS ") }, "\(statements)")
+        let server = try await PostgresServer.server()
+        for statement in statements { _ = try await server.psql(statement, database: name) }  // one each: CONCURRENTLY refuses a transaction
+        let (applied, _) = try await PostgresJobStore.migrate(url: url)
+        #expect(applied.map(\.version).first == 11, "\(applied.map(\.name))")
+        let indexes = try await server.psql("""
+            SELECT c.relname || ' ' || i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'jobs'::regclass AND c.relname LIKE 'jobs_failed%code' ORDER BY 1
+            """, database: name)
+        #expect(indexes.split(separator: "\n") == ["jobs_failed_channel_code true", "jobs_failed_code true"], "\(indexes)")
+    }
+
     /// A store opened read-only (the commands that only read) is read-only on the server too: a
     /// write through it is refused by PostgreSQL, with its reason, and changes nothing.
     @Test func aReadOnlyStoreIsReadOnlyOnTheServer() async throws {

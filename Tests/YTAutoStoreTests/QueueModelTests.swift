@@ -42,9 +42,7 @@ import YTAutoTestSupport
                 guard let r = workers.remove(id) else { return }
                 try await store.deregisterWorker(r)
             },
-            workerStates: {
-                Dictionary(try await store.workers().map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
-            },
+            workerStates: { try await workerStates(store) },
             keepAlive: [dir, workers] as [any Sendable])
     }
 
@@ -70,10 +68,21 @@ import YTAutoTestSupport
                 guard let r = workers.remove(id) else { return }
                 try await store.deregisterWorker(r)
             },
-            workerStates: {
-                Dictionary(try await store.workers().map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
-            },
+            workerStates: { try await workerStates(store) },
             keepAlive: [workers, Closer(store)] as [any Sendable])
+    }
+
+    /// Each worker's state as the registry lists it (``WorkerStore/workers()``), kept only where
+    /// reading that worker by its id (``WorkerStore/worker(id:)``) gives the same record: a
+    /// disagreement shows as a worker missing from the model's comparison. An id no worker has
+    /// reads as none.
+    static func workerStates<S: WorkerStore>(_ store: S) async throws -> [String: WorkerRecord.State] {
+        var states: [String: WorkerRecord.State] = [:]
+        for record in try await store.workers() where try await store.worker(id: record.id) == record {
+            states[record.id] = record.state
+        }
+        #expect(try await store.worker(id: "no-such-worker") == nil)
+        return states
     }
 
     /// Closes a PostgreSQL store's pool when the engine is dropped.

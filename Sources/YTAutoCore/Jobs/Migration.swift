@@ -1,5 +1,4 @@
 import Foundation
-import YTAutoCore
 
 /// One schema step, from `migrations/NNNN_name.sql` (SQLite) or `migrations/postgres/NNNN_name.sql`.
 /// The engines share the file rules, the checksums and what an applied list may look like

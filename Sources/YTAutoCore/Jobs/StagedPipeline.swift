@@ -41,11 +41,14 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var pid: Int32
     public var since: Date
+    /// The holder's worker id, where it wrote one (a holder of an older ytauto did not).
+    public var worker: String?
 
-    public init(host: String, pid: Int32, since: Date) {
+    public init(host: String, pid: Int32, since: Date, worker: String? = nil) {
         self.host = host
         self.pid = pid
         self.since = since
+        self.worker = worker
     }
 
     /// How far the holder's clock may be ahead of the clock that stamped its worker's start (the
@@ -57,16 +60,19 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
     /// (a network cut, a server restart) comes back `running` when it reconnects.
     public static let deadFor: TimeInterval = 600
 
-    /// Whether the run ended, judged by its worker's record among `workers`: the newest worker of
-    /// that host and process id that started before the hold began and had not stopped before it
-    /// (a process id used again by another worker, before or after, is not it). True once that
-    /// worker stopped (it deregisters as its process exits, and the run ends with it, wherever it
+    /// Whether the run ended, judged by its worker's record among `workers`: the worker of that id
+    /// where the holder named one (ids are unique; host name and process id are not: containers
+    /// on the host's network share its name, and each may run its worker as process 1); else the
+    /// newest worker of that host and process id that started before the hold began and had not
+    /// stopped before it (a process id used again by another worker, before or after, is not it).
+    /// True once that worker stopped (it deregisters as its process exits, and the run ends with it, wherever it
     /// ran: a host renamed since, a container gone) or has been found dead for ``deadFor`` at
     /// `now`; false while it runs or was found dead only lately; nil if no worker record matches
     /// (its record was deleted by hand).
     public func ended(among workers: [WorkerRecord], now: Date) -> Bool? {
         let candidates = workers.filter {
-            $0.hostname == host && $0.pid == pid && $0.startedAt <= since.addingTimeInterval(Self.clockMargin)
+            if let worker { return $0.id == worker }
+            return $0.hostname == host && $0.pid == pid && $0.startedAt <= since.addingTimeInterval(Self.clockMargin)
                 && ($0.stoppedAt.map { $0 >= since.addingTimeInterval(-Self.clockMargin) } ?? true)
         }
         guard let worker = candidates.max(by: { $0.startedAt < $1.startedAt }) else { return nil }
@@ -77,7 +83,7 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "process \(pid) on \(host)" }
+    public var description: String { "process \(pid) on \(host)" + (worker.map { ", worker \($0)" } ?? "") }
 }
 
 extension StagedPipeline {
@@ -96,14 +102,19 @@ public struct StageContext: Sendable {
     /// The longest the worker lets one stage run (its `--stage-timeout`); nil outside a worker.
     /// A run of the job that has held its work for longer was stopped and never returned.
     public var stageTimeout: Duration?
+    /// The worker running the stage (its id, the owner of the job's lease); nil outside a worker.
+    /// A stage that holds something for a while (the job's work folder) names it, so that another
+    /// process can ask the store whether that worker is gone.
+    public var worker: String?
     private let saver: @Sendable ([String: String]) async throws -> Void
 
     /// - Parameter save: records notes durably (the worker writes them to `job_stages`, fenced by its lease).
-    public init(dryRun: Bool, notes: [String: String] = [:], stageTimeout: Duration? = nil,
+    public init(dryRun: Bool, notes: [String: String] = [:], stageTimeout: Duration? = nil, worker: String? = nil,
                 save: @escaping @Sendable ([String: String]) async throws -> Void) {
         self.dryRun = dryRun
         self.notes = notes
         self.stageTimeout = stageTimeout
+        self.worker = worker
         self.saver = save
     }
 

@@ -29,6 +29,9 @@ public protocol WorkerStore: JobStore {
     /// Every registered worker, newest first.
     func workers() async throws -> [WorkerRecord]
 
+    /// The worker of that id, or nil if none has it (read by its key, not the whole registry).
+    func worker(id: String) async throws -> WorkerRecord?
+
     /// Merges `notes` into the stage's notes (what a stage wants to find again on a retry, such as
     /// an upload session). Throws ``LeaseLost``.
     func saveStageNotes(_ lease: Lease, stage: String, notes: [String: String]) async throws

@@ -71,17 +71,26 @@ extension SQLiteJobStore {
     /// Every registered worker, newest first, with `running` ones checked against their locks.
     public func workers() async throws -> [WorkerRecord] {
         try await database.read { db in
-            try db.query("SELECT * FROM workers ORDER BY started_at DESC").map { row in
-                let r = StoredRow(row, table: "workers", name: "worker \(row.string("id") ?? "with no id")")
-                guard let pid = Int32(exactly: try r.int("pid")) else { throw r.corrupt("pid", expected: "a process id") }
-                return WorkerRecord(
-                    id: try r.string("id"), pid: pid, hostname: try r.string("hostname"),
-                    lockPath: try r.string("lock_path"),
-                    state: try r.value("state", WorkerRecord.State.self, expected: "a worker state"),
-                    startedAt: try r.date("started_at"), lastSeenAt: try r.date("last_seen_at"),
-                    stoppedAt: try r.optionalDate("stopped_at"))
-            }
+            try db.query("SELECT * FROM workers ORDER BY started_at DESC").map(Self.workerRecord)
         }
+    }
+
+    /// The worker of that id (by its primary key), or nil if none has it.
+    public func worker(id: String) async throws -> WorkerRecord? {
+        try await database.read { db in
+            try db.query("SELECT * FROM workers WHERE id = ?", [id]).first.map(Self.workerRecord)
+        }
+    }
+
+    static func workerRecord(_ row: Row) throws -> WorkerRecord {
+        let r = StoredRow(row, table: "workers", name: "worker \(row.string("id") ?? "with no id")")
+        guard let pid = Int32(exactly: try r.int("pid")) else { throw r.corrupt("pid", expected: "a process id") }
+        return WorkerRecord(
+            id: try r.string("id"), pid: pid, hostname: try r.string("hostname"),
+            lockPath: try r.string("lock_path"),
+            state: try r.value("state", WorkerRecord.State.self, expected: "a worker state"),
+            startedAt: try r.date("started_at"), lastSeenAt: try r.date("last_seen_at"),
+            stoppedAt: try r.optionalDate("stopped_at"))
     }
 
     /// A row of ``SQL/runningWorkersOfHost``.
