@@ -118,21 +118,21 @@ extension PostgresJobStore {
             try await pool.query("""
                 SELECT * FROM jobs WHERE state = 'failed' AND channel >= \(channel) AND channel <= \(channel)
                    AND last_error_code >= \(code) AND last_error_code <= \(code) AND finished_at >= \(since)
-                 ORDER BY channel DESC, last_error_code DESC, finished_at DESC LIMIT \(limit)
+                 ORDER BY channel DESC, last_error_code DESC, finished_at DESC, id DESC LIMIT \(limit)
                 """)
         case let (channel?, nil):
             try await pool.query("""
                 SELECT * FROM jobs WHERE state = 'failed' AND channel >= \(channel) AND channel <= \(channel) AND finished_at >= \(since)
-                 ORDER BY channel DESC, finished_at DESC LIMIT \(limit)
+                 ORDER BY channel DESC, finished_at DESC, id DESC LIMIT \(limit)
                 """)
         case let (nil, code?):
             try await pool.query("""
                 SELECT * FROM jobs WHERE state = 'failed' AND last_error_code >= \(code) AND last_error_code <= \(code)
                    AND finished_at >= \(since)
-                 ORDER BY last_error_code DESC, finished_at DESC LIMIT \(limit)
+                 ORDER BY last_error_code DESC, finished_at DESC, id DESC LIMIT \(limit)
                 """)
         case (nil, nil):
-            try await pool.query("SELECT * FROM jobs WHERE state = 'failed' AND finished_at >= \(since) ORDER BY finished_at DESC LIMIT \(limit)")
+            try await pool.query("SELECT * FROM jobs WHERE state = 'failed' AND finished_at >= \(since) ORDER BY finished_at DESC, id DESC LIMIT \(limit)")
         }
         return try rows.map(Self.job)
     }

@@ -411,6 +411,28 @@ struct Fixture {
         #expect(stats.oldestDueQueuedAt != nil)
     }
 
+    /// Failed jobs that finished at the same instant (a dead worker's jobs are released with one
+    /// time) are listed newest id first, on every engine and by every filter, so a `--limit`
+    /// cuts them at the same place: not in the order they happen to lie in the table.
+    @Test(arguments: StoreEngine.all) func failedJobsOfTheSameInstantAreListedByIDOnEveryEngine(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        var leases: [Lease] = []
+        for _ in 0..<4 {
+            _ = try await f.store.enqueue(NewJob(channel: "tied", maxAttempts: 1))
+            leases.append(try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30))))
+        }
+        for i in [2, 0, 3, 1] {  // failed out of id order, all at the clock's one instant
+            _ = try await f.store.fail(leases[i], error: JobFailure(code: "tied.bad", message: "m", isRetryable: false))
+        }
+        let newestFirst = leases.map(\.jobID).sorted(by: >)
+        for (channel, code) in [(nil, nil), ("tied", nil), (nil, "tied.bad"), ("tied", "tied.bad")] as [(String?, String?)] {
+            let listed = try await f.store.listFailed(channel: channel, code: code, since: nil, limit: 10).map(\.id)
+            #expect(listed == newestFirst, "channel \(channel ?? "any"), code \(code ?? "any")")
+            let cut = try await f.store.listFailed(channel: channel, code: code, since: nil, limit: 2).map(\.id)
+            #expect(cut == Array(newestFirst.prefix(2)), "channel \(channel ?? "any"), code \(code ?? "any")")
+        }
+    }
+
     @Test(arguments: StoreEngine.all) func pruneDeletesOldFinishedJobsInBatchesWithTheirRows(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         for _ in 0..<7 {

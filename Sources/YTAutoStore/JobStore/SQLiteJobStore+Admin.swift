@@ -292,26 +292,26 @@ extension SQLiteJobStore.SQL {
     /// Failed jobs since `?1`, newest first, at most `?2`.
     public static let listFailed = """
         SELECT \(columns) FROM jobs INDEXED BY jobs_failed
-         WHERE state = 'failed' AND finished_at >= ?1 ORDER BY finished_at DESC LIMIT ?2
+         WHERE state = 'failed' AND finished_at >= ?1 ORDER BY finished_at DESC, id DESC LIMIT ?2
         """
 
     /// The same for one channel (`?1`), since `?2`, at most `?3`.
     public static let listFailedOfChannel = """
         SELECT \(columns) FROM jobs INDEXED BY jobs_failed_channel
-         WHERE state = 'failed' AND channel = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT ?3
+         WHERE state = 'failed' AND channel = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC, id DESC LIMIT ?3
         """
 
     /// Failed jobs whose last error has the code `?1`, since `?2`, at most `?3`.
     public static let listFailedWithCode = """
         SELECT \(columns) FROM jobs INDEXED BY jobs_failed_code
-         WHERE state = 'failed' AND last_error_code = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC LIMIT ?3
+         WHERE state = 'failed' AND last_error_code = ?1 AND finished_at >= ?2 ORDER BY finished_at DESC, id DESC LIMIT ?3
         """
 
     /// The same for one channel (`?1`), code `?2`, since `?3`, at most `?4`.
     public static let listFailedOfChannelWithCode = """
         SELECT \(columns) FROM jobs INDEXED BY jobs_failed_channel_code
          WHERE state = 'failed' AND channel = ?1 AND last_error_code = ?2 AND finished_at >= ?3
-         ORDER BY finished_at DESC LIMIT ?4
+         ORDER BY finished_at DESC, id DESC LIMIT ?4
         """
 
     /// Deletes up to `?2` jobs that finished before `?1` (any finished state: `finished_at` is set
