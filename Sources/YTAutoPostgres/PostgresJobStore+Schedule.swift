@@ -97,12 +97,12 @@ extension PostgresJobStore {
         return suggestion
     }
 
-    /// The newest slots, newest first.
+    /// The newest slots, newest first; slots of the same time by channel name.
     public func slots(channel: String? = nil, limit: Int = 50) async throws -> [SlotRecord] {
         try await pool.query("""
             SELECT channel, slot_at, expression, decision, topic, job_id, decided_at, detail
               FROM schedule_slots WHERE (\(channel)::text IS NULL OR channel = \(channel))
-             ORDER BY slot_at DESC LIMIT \(limit)
+             ORDER BY slot_at DESC, channel LIMIT \(limit)
             """).map { r in
             SlotRecord(
                 channel: try r.required("channel", r.string), slotAt: try r.required("slot_at", r.date),

@@ -39,6 +39,22 @@ import YTAutoStore
         #expect(jobs.allSatisfy { $0.uniqueKey?.hasPrefix("slot:facts:2026-11-25T1") == true })
     }
 
+    /// Slots of several channels at the same time are listed by channel name, on every engine, so
+    /// that `ytauto-admin slots --limit` cuts them at the same place: not in the order they were made.
+    @Test(arguments: StoreEngine.all) func slotsOfTheSameTimeAreListedByChannel(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        for name in ["mid", "zeta", "alpha"] {
+            var c = channel()
+            c.name = name
+            _ = try await f.store.schedule(c, now: date("2026-11-25T10:00:30.000Z"))
+            _ = try await f.store.schedule(c, now: date("2026-11-25T10:20:30.000Z"))
+        }
+        let listed = try await f.store.slots(channel: nil, limit: 100).map { "\(Timestamp.string($0.slotAt).dropFirst(11).prefix(5)) \($0.channel)" }
+        #expect(listed == ["10:20 alpha", "10:20 mid", "10:20 zeta", "10:10 alpha", "10:10 mid", "10:10 zeta",
+                           "10:00 alpha", "10:00 mid", "10:00 zeta"], "\(listed)")
+        #expect(try await f.store.slots(channel: nil, limit: 4).map(\.channel) == ["alpha", "mid", "zeta", "alpha"])
+    }
+
     @Test(arguments: [MissedSlotPolicy.skip, .latest, .all], StoreEngine.all)
     func missedSlotsFollowThePolicyWithinTheWindow(policy: MissedSlotPolicy, engine: StoreEngine) async throws {
         let f = try await Fixture(engine)

@@ -100,13 +100,13 @@ extension SQLiteJobStore {
         return suggestion
     }
 
-    /// The newest slots, newest first.
+    /// The newest slots, newest first; slots of the same time by channel name.
     public func slots(channel: String? = nil, limit: Int = 50) async throws -> [SlotRecord] {
         try await database.read { db in
             let rows = try db.query("""
                 SELECT channel, slot_at, expression, decision, topic, job_id, decided_at, detail
                   FROM schedule_slots WHERE (?1 IS NULL OR channel = ?1)
-                 ORDER BY slot_at DESC LIMIT ?2
+                 ORDER BY slot_at DESC, channel LIMIT ?2
                 """, [channel, limit])
             return try rows.map { row in
                 let r = StoredRow(row, table: "schedule_slots",
