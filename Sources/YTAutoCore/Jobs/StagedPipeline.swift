@@ -65,10 +65,10 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
     /// on the host's network share its name, and each may run its worker as process 1); else the
     /// newest worker of that host and process id that started before the hold began and had not
     /// stopped before it (a process id used again by another worker, before or after, is not it).
-    /// True once that worker stopped (it deregisters as its process exits, and the run ends with it, wherever it
-    /// ran: a host renamed since, a container gone) or has been found dead for ``deadFor`` at
-    /// `now`; false while it runs or was found dead only lately; nil if no worker record matches
-    /// (its record was deleted by hand).
+    /// True once that worker stopped (it deregisters as its process exits, and the run ends with
+    /// it, wherever it ran: a host renamed since, a container gone) or has been found dead for
+    /// ``deadFor`` at `now`; false while it runs or was found dead only lately; nil if no worker
+    /// record matches (its record was deleted by hand).
     public func ended(among workers: [WorkerRecord], now: Date) -> Bool? {
         let candidates = workers.filter {
             if let worker { return $0.id == worker }

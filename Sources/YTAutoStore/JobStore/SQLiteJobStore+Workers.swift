@@ -68,7 +68,8 @@ extension SQLiteJobStore {
         database.signalWork()
     }
 
-    /// Every registered worker, newest first, with `running` ones checked against their locks.
+    /// Every registered worker, newest first, as recorded (a dead worker stays `running` until a
+    /// ``reclaim()`` finds it: ``isAbandoned(_:)`` asks its lock now).
     public func workers() async throws -> [WorkerRecord] {
         try await database.read { db in
             try db.query("SELECT * FROM workers ORDER BY started_at DESC").map(Self.workerRecord)
