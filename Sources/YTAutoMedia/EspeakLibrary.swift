@@ -130,6 +130,9 @@ final class EspeakLibrary: @unchecked Sendable {
                          words: Self.place(text: text, events: capture.words, end: seconds))
     }
 
+    /// Whether `voice` is one this machine's espeak-ng has (``selectVoice(_:)`` would take it).
+    func canSpeak(_ voice: EspeakVoice) -> Bool { queue.sync { selectVoice(voice.voice) } }
+
     /// Selects a voice as the `espeak-ng -v NAME` program does: by its name, else by language
     /// (`en-gb+m1` is the language en-gb with the variant m1).
     private func selectVoice(_ name: String) -> Bool {

@@ -23,6 +23,22 @@ public struct EspeakTTS: TTSEngine {
         self.language = language
     }
 
+    /// Why this machine's espeak-ng cannot speak with `voiceID` in `language`, or nil when it can:
+    /// an unknown id, an `espeak:` voice espeak-ng does not have, or no library. Checked when a
+    /// worker starts, so that a mistyped voice is not found by the first job at 3 a.m.
+    public static func voiceProblem(_ voiceID: String, language: Language) -> String? {
+        guard let voice = EspeakVoice.named(voiceID)?.speaking(language) else { return UnknownVoiceError(voiceID: voiceID).message }
+        do {
+            guard try EspeakLibrary.shared().canSpeak(voice) else {
+                return "voice '\(voiceID)' speaks with espeak-ng's '\(voice.voice)', which this machine's espeak-ng does not have "
+                    + "(espeak-ng --voices lists them)"
+            }
+        } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
     public func synthesize(text: String, outputPath: URL, voiceID: String) async throws -> AudioSegment {
         guard let v = EspeakVoice.named(voiceID)?.speaking(language) else { throw UnknownVoiceError(voiceID: voiceID) }
         let spoken = try await EspeakLibrary.shared().synthesize(text, voice: v)

@@ -12,6 +12,13 @@ import YTAutoSupport
 
     func ytauto(_ args: String...) async throws -> ProcessResult { try await run("ytauto", args, cwd: dir.url, environment: env) }
     func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
+    /// `ytauto` for a command that should stop at once (a worker refusing to start): killed if it
+    /// still runs after 20 s, so a regression fails the test instead of hanging it.
+    func ytautoExitingSoon(_ args: String...) async throws -> ProcessResult {
+        let child = try Child(binary("ytauto"), args, cwd: dir.url, environment: env)
+        if !(await eventually(timeout: .seconds(20)) { !child.isRunning }) { child.kill(SIGKILL) }
+        return await child.wait()
+    }
 
     @Test func initThenStatusShowsAnEmptyQueue() async throws {
         let initResult = try await ytauto("init")
@@ -129,6 +136,57 @@ import YTAutoSupport
         #expect(try await admin("retry", "999", "--from", "script").status == 1)
     }
 
+    /// A `--channel` that names no channel, in the configuration or in the database, is an error
+    /// naming the channels there are: a mistyped name would otherwise read as "nothing there" (or,
+    /// for a worker, lease nothing for ever). A channel no longer configured keeps its history.
+    @Test func aMistypedChannelIsRefusedWhereItWouldAnswerNothing() async throws {
+        _ = try await ytauto("init")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        _ = try await store.enqueue(NewJob(channel: "retired", maxAttempts: 1))  // removed from the configuration since
+        for args in [["list-failed", "--channel", "horor"], ["list-failed", "--channel", "horor", "--json"],
+                     ["history", "--channel", "horor"], ["slots", "--channel", "horor", "--json"],
+                     ["retry", "--all-failed", "--channel", "horor"]] {
+            let r = try await run("ytauto-admin", args, cwd: dir.url, environment: env)
+            #expect(r.status == 1, "\(args): \(r.stdout)")
+            #expect(r.stderr.contains("no channel named 'horor' in the configuration (facts, facts-shorts, finance, finance-shorts, horror, horror-shorts) or the database (retired)"),
+                    "\(args): \(r.stderr)")
+        }
+        #expect(try await admin("audit", "--json").stdout.contains("bulk-retry") == false)
+        let worker = try await ytautoExitingSoon("worker", "--channel", "facts", "--channel", "horor")
+        #expect(worker.status == 1 && worker.stderr.contains("--channel horor: no channel named 'horor' in the configuration"), "\(worker.stderr)")
+        // Known names, configured or only in the database, answer as before.
+        for channel in ["horror", "retired"] {
+            let r = try await admin("list-failed", "--channel", channel)
+            #expect(r.status == 0 && r.stdout.contains("no failed jobs"), "\(channel): \(r.stderr)")
+        }
+        #expect(try await admin("history", "--channel", "facts").stdout.contains("no attempts yet"))
+    }
+
+    /// A voice espeak-ng does not have is found when a worker or run-once starts, naming the
+    /// channel, not by the first job that narrates (at 3 a.m., failed for good).
+    @Test func aVoiceThisMachineCannotSpeakWithStopsTheWorkerAtStart() async throws {
+        _ = try await ytauto("init")
+        let path = dir.path("ytauto.yaml")
+        let sample = try String(contentsOfFile: path, encoding: .utf8)
+        try sample.replacingOccurrences(of: "voice: en-bright", with: "voice: espeak:zz-notavoice")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try await ytautoExitingSoon("worker")
+        let runOnce = try await ytautoExitingSoon("run-once", "facts", "--dry-run")
+        for (what, r) in [("worker", result), ("run-once", runOnce)] {
+            #expect(r.status == 1, "\(what) went on: \(r.stderr.suffix(300))")
+            #expect(r.stderr.contains("channel facts: voice 'espeak:zz-notavoice' speaks with espeak-ng's 'zz-notavoice', which this machine's espeak-ng does not have"),
+                    "\(what): \(r.stderr.suffix(500))")
+        }
+        #expect(try await SQLiteJobStore(path: dir.path("ytauto.db")).stats().byState.values.reduce(0, +) == 0)
+        // A voice espeak-ng has, named directly, is taken.
+        try sample.replacingOccurrences(of: "voice: en-bright", with: "voice: espeak:de")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let taken = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
+        #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
+        taken.kill(SIGTERM)
+        #expect(await taken.wait().status == 0)
+    }
+
     @Test func usageErrorsExitTwoAndFailuresExitOne() async throws {
         _ = try await ytauto("init")
         let usage = try await admin("retry")
@@ -140,6 +198,12 @@ import YTAutoSupport
         let unknown = try await ytauto("enqueue", "gardening")
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no channel named 'gardening'"))
+        for command in ["enqueue", "run-once"] {
+            let blank = try await ytauto(command, "facts", "--topic", " ")
+            #expect(blank.status == 2 && blank.stderr.contains("--topic: a topic must not be blank"), "\(command): \(blank.stderr)")
+            let huge = try await ytauto(command, "facts", "--topic", String(repeating: "x", count: 301))
+            #expect(huge.status == 2 && huge.stderr.contains("--topic: a topic of 301 characters is out of range"), "\(command): \(huge.stderr)")
+        }
         #expect(try await ytauto("--help").status == 0)
     }
 
@@ -223,6 +287,11 @@ import YTAutoSupport
         #expect(r.stderr.contains("line 3, channels[0].schedul: unknown key 'schedul'; did you mean 'schedule'?"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("ytauto.db")))
         #expect(try String(contentsOfFile: dir.path("ytauto.yaml"), encoding: .utf8) == yaml)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["ytauto.yaml"])
+        // A configuration that cannot be written (its folder is missing) is found before the database is made.
+        let missing = try await run("ytauto", ["init", "--config", dir.path("no-such/ytauto.yaml"), "--db", dir.path("fresh.db")],
+                                    cwd: dir.url, environment: env)
+        #expect(missing.status == 1 && missing.stderr.contains("the folder \(dir.path("no-such")) does not exist"), "\(missing.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["ytauto.yaml"])
     }
 

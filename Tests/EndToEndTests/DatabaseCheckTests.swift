@@ -85,4 +85,42 @@ import YTAutoTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("fresh.db")))
         #expect(FileManager.default.fileExists(atPath: dir.path("fresh.db.corrupt")))
     }
+
+    /// A backup's target that is the live database under any name, or a file SQLite or ytauto
+    /// keeps beside it, is refused before anything is written: renamed over the database, the copy
+    /// would take the name from under the workers' open connections, and what they commit after
+    /// would go to a file nobody opens again.
+    @Test func aBackupOntoTheDatabaseOrAFileBesideItIsRefused() async throws {
+        try await makeDatabase()
+        let worker = try SQLiteJobStore(path: dbPath)  // a worker's open connection, as while workers run
+        _ = try await worker.enqueue(NewJob(channel: "facts", topic: "before"))
+        try FileManager.default.createDirectory(atPath: dir.path("sub"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path("link.db"), withDestinationPath: dbPath)
+        try FileManager.default.linkItem(atPath: dbPath, toPath: dir.path("hard.db"))
+        let targets: [(String, String)] = [
+            (dbPath, "is the database itself"),
+            (dir.path("sub") + "/../ytauto.db", "is the database itself"),
+            (dir.path("link.db"), "is the database itself"),
+            (dir.path("hard.db"), "is the database itself"),
+            (dbPath + "-wal", "is the database's wal file"),
+            (dbPath + "-shm", "is the database's shm file"),
+            (dbPath + "-journal", "is the database's journal file"),
+            (dbPath + "-wake", "is the database's wake file"),
+            (dir.path("sub"), "is a folder"),
+        ]
+        for (target, reason) in targets {
+            let backup = try await admin("backup", target)
+            #expect(backup.status == 1 && !backup.stdout.contains("backed up"), "\(target): \(backup.stdout)\(backup.stderr)")
+            #expect(backup.stderr.contains("backup refused: \(target) \(reason)"), "\(target): \(backup.stderr)")
+        }
+        // What the worker commits afterwards is in the database that the next connection opens.
+        _ = try await worker.enqueue(NewJob(channel: "facts", topic: "after"))
+        let reader = try SQLiteJobStore(path: dbPath)
+        #expect(try await reader.stats().byState.values.reduce(0, +) == 602)
+        #expect(try Connection.check(path: dbPath, .full).isSound)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".partial-") || $0.hasSuffix(".corrupt") }
+        #expect(left.isEmpty, "\(left)")
+        // A sound target beside them still works.
+        #expect(try await admin("backup", dir.path("sub/copy.db")).status == 0)
+    }
 }

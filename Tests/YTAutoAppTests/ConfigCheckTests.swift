@@ -126,6 +126,28 @@ import YTAutoCore
         ])
     }
 
+    /// A channel's name names its folders under output_dir and work_dir, so a name that is a path
+    /// (or could climb out of them) is refused; a topic must say something and fit a title.
+    @Test func aChannelNameThatIsAPathAndABlankOrHugeTopicAreRefused() {
+        let p = problems("""
+            channels:
+              - {name: ../etc, type: facts}
+              - {name: a/b, type: facts}
+              - {name: .hidden, type: facts}
+              - name: facts
+                topics: ["", "   ", "\(String(repeating: "x", count: 301))", "ok"]
+              - {name: \(String(repeating: "n", count: 65)), type: facts}
+              - {name: horror-2.ok_name, type: horror}
+            """)
+        let name = "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'"
+        #expect(p.count == 7, "\(p.joined(separator: "\n"))")
+        #expect(p.filter { $0.contains(name) }.map { String($0.prefix(24)) }
+                == ["line 2, channels[0].name", "line 3, channels[1].name", "line 4, channels[2].name", "line 7, channels[4].name"], "\(p)")
+        #expect(p.contains("line 6, channels[3].topics[0]: a topic must not be blank"), "\(p)")
+        #expect(p.contains("line 6, channels[3].topics[1]: a topic must not be blank"), "\(p)")
+        #expect(p.contains("line 6, channels[3].topics[2]: a topic of 301 characters is out of range: allowed 1 to 300"), "\(p)")
+    }
+
     @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
         let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
         #expect(p == [

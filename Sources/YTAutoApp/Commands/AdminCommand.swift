@@ -65,6 +65,7 @@ public struct AdminCommand: AsyncParsableCommand {
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let jobs = try await store.listFailed(
                 channel: channel, code: code, since: try since.map { try OptionCheck.since($0) }, limit: limit)
+            if jobs.isEmpty { try await global.checkChannelKnown(channel, store: store) }
             if json {
                 print(Output.json(jobs.map(JobJSON.init)))
                 return
@@ -180,6 +181,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore()
             if allFailed {
                 let ids = try await store.retryAllFailed(channel: channel)
+                if ids.isEmpty { try await global.checkChannelKnown(channel, store: store) }
                 try await audit(store, "bulk-retry", "jobs state=failed" + (channel.map { " channel=\($0)" } ?? ""), "\(ids.count) jobs")
                 print(ids.isEmpty ? "no failed jobs" : "queued again: \(ids.map(String.init).joined(separator: ", "))")
             } else if let job, let from {
@@ -348,6 +350,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             let rows = try await store.history(channel: channel, limit: limit)
+            if rows.isEmpty { try await global.checkChannelKnown(channel, store: store) }
             if json { print(Output.json(rows.map(AttemptJSON.init))); return }
             if rows.isEmpty { print("no attempts yet"); return }
             print(Output.table(
@@ -411,6 +414,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public func run() async throws {
             let store = try await global.openStore(.readOnly)
             let slots = try await store.slots(channel: channel, limit: limit)
+            if slots.isEmpty { try await global.checkChannelKnown(channel, store: store) }
             if json {
                 print(Output.json(slots.map(SlotJSON.init)))
                 return
@@ -572,6 +576,8 @@ extension AdminCommand {
                 print("backed up \(global.databasePath) to \(path); \(report.check.rawValue) of the copy: ok")
             } catch let failed as BackupCheckFailed {
                 throw CLIError(failed.description)
+            } catch let refused as BackupTargetRefused {
+                throw CLIError(refused.description)
             }
         }
     }

@@ -166,6 +166,29 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     }
 
     public func loadConfig() throws -> AppConfig { try AppConfig.load(path: configPath) }
+
+    /// Refuses a `--channel` that names no channel the database has jobs of, nor one the
+    /// configuration has: called when a filtered answer came back empty, so that a mistyped name
+    /// says so instead of reading as "nothing there". A channel that was removed from the
+    /// configuration keeps its history, so the database's names count too.
+    public func checkChannelKnown(_ channel: String?, store: any OperatorStore) async throws {
+        guard let channel else { return }
+        let inDatabase = Set(try await store.stats().counts.keys)
+        if inDatabase.contains(channel) { return }
+        let configured: [String]
+        do {
+            configured = try loadConfig().channels.map(\.name)
+        } catch {
+            throw CLIError("no jobs of a channel named '\(channel)' in the database (channels there: \(Self.list(inDatabase))), "
+                + "and the configuration that could name it could not be read: \(error)")
+        }
+        if configured.contains(channel) { return }
+        throw CLIError("no channel named '\(channel)' in the configuration (\(Self.list(configured))) or the database (\(Self.list(inDatabase)))")
+    }
+
+    private static func list(_ names: some Collection<String>) -> String {
+        names.isEmpty ? "none" : names.sorted().joined(separator: ", ")
+    }
 }
 
 /// An error for the operator, printed as `error: <message>`.

@@ -7,6 +7,11 @@ import YTAutoCore
 /// option and its allowed range before anything is opened. The ranges are ``ConfigLimits``'s.
 enum OptionCheck {
     /// - Throws: `ValidationError` naming the option, the value and the range.
+    /// A `--topic`: not blank, and within ``ConfigLimits/topicCharacters``.
+    static func topic(_ text: String?) throws {
+        if let text, let problem = ChannelConfig.topicProblem(text) { throw ValidationError("--topic: \(problem)") }
+    }
+
     static func range(_ value: Int, _ range: ClosedRange<Int>, _ option: String) throws {
         guard range.contains(value) else {
             throw ValidationError("\(option) \(value) is out of range: allowed \(ConfigLimits.describe(range))")

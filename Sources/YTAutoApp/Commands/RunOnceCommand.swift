@@ -33,6 +33,7 @@ extension YTAutoCommand {
 
         public func validate() throws {
             if let ms = syntheticStageMs { try OptionCheck.range(ms, ConfigLimits.syntheticStageMs, "--synthetic-stage-ms") }
+            try OptionCheck.topic(topic)
         }
 
         public func run() async throws {
@@ -149,6 +150,12 @@ enum PipelineChoice {
             return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try await global.openStore())
         }
         let config = try preloaded ?? global.loadConfig()
+        let voices = config.channels.filter { $0.services.tts.contains(.espeak) }.compactMap { channel in
+            EspeakTTS.voiceProblem(channel.voiceID, language: channel.spokenLanguage).map { "channel \(channel.name): \($0)" }
+        }
+        if !voices.isEmpty {
+            throw CLIError("configuration \(global.configPath) names voices this machine cannot speak with:\n" + voices.map { "  - \($0)" }.joined(separator: "\n"))
+        }
         let tools: ToolRunner
         do {
             tools = try ToolRunner()

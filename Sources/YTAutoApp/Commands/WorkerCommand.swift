@@ -45,8 +45,20 @@ extension YTAutoCommand {
         }
 
         public func run() async throws {
+            // A --channel the configuration does not have would lease nothing, for ever, without a
+            // word. A diagnostic worker's channels are whatever its jobs were enqueued with.
+            var appConfig: AppConfig?
+            if syntheticStageMs == nil, !channels.isEmpty {
+                let loaded = try global.loadConfig()
+                let names = loaded.channels.map(\.name)
+                for channel in channels where !names.contains(channel) {
+                    throw CLIError("--channel \(channel): no channel named '\(channel)' in the configuration (channels: \(names.joined(separator: ", ")))")
+                }
+                appConfig = loaded
+            }
             let (pipeline, store) = try await PipelineChoice.make(
-                syntheticStageMs: syntheticStageMs, syntheticArtifacts: syntheticArtifacts.map { URL(fileURLWithPath: $0) }, global: global)
+                syntheticStageMs: syntheticStageMs, syntheticArtifacts: syntheticArtifacts.map { URL(fileURLWithPath: $0) }, global: global,
+                config: appConfig)
             LogSetup.bootstrap(logFormat)
             let logger = Logger(label: "ytauto.worker")
             if let stageMS = syntheticStageMs {

@@ -32,6 +32,17 @@ public struct YTAutoCommand: AsyncParsableCommand {
             if keep { _ = try AppConfig.load(path: path) }
             let text = try AppConfig.sample.yaml()
             _ = try AppConfig.parse(text)
+            // Likewise a configuration that could not be written: its folder is looked at first.
+            if !keep {
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                var isFolder: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                    throw CLIError("cannot write the configuration \(path): the folder \(folder) does not exist (create it, or choose another --config); nothing was created")
+                }
+                guard access(folder, W_OK) == 0 else {
+                    throw CLIError("cannot write the configuration \(path): the folder \(folder) is not writable; nothing was created")
+                }
+            }
             let store = try await global.createStore()
             let version = try await store.schemaVersion()
             print("database \(global.databaseName) ready at schema version \(version)")
@@ -143,6 +154,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
 
         public func validate() throws {
             if let at { _ = try OptionCheck.time(at, "--at") }
+            try OptionCheck.topic(topic)
             if let priority { try OptionCheck.range(priority, ConfigLimits.priority, "--priority") }
         }
 

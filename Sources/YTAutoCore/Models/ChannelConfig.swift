@@ -225,11 +225,36 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
         }
     }
 
+    /// Why `name` cannot name a channel, or nil when it can. A channel's name is a folder's name
+    /// under `output_dir` and `work_dir` (and what `prune --with-output` removes), so it is 1 to
+    /// 64 letters, digits, `-`, `_` and `.`, not starting with a dot: never a path (`/`, `..`)
+    /// that would reach outside them.
+    public static func nameProblem(_ name: String) -> String? {
+        let allowed = name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        guard ConfigLimits.channelNameCharacters.contains(name.count), allowed, !name.hasPrefix(".") else {
+            return "channel name '\(name.prefix(80))' must be 1 to \(ConfigLimits.channelNameCharacters.upperBound) letters, digits, "
+                + "'-', '_' or '.', not starting with '.' (it names the channel's folders under output_dir and work_dir)"
+        }
+        return nil
+    }
+
+    /// Why `topic` cannot be a video's topic, or nil when it can: it must say something (not
+    /// blank) and fit a title and a prompt (``ConfigLimits/topicCharacters``).
+    public static func topicProblem(_ topic: String) -> String? {
+        let trimmed = topic.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return "a topic must not be blank" }
+        if !ConfigLimits.topicCharacters.contains(topic.count) {
+            return "a topic of \(topic.count) characters is out of range: allowed \(ConfigLimits.describe(ConfigLimits.topicCharacters))"
+        }
+        return nil
+    }
+
     /// Problems a configuration can have that decoding does not catch.
     public func problems() -> [Problem] {
         var out: [Problem] = []
-        if name.isEmpty || name.contains(where: { $0.isWhitespace }) {
-            out.append(.init(field: "name", message: "channel name '\(name)' must be non-empty and without spaces"))
+        if let problem = Self.nameProblem(name) { out.append(.init(field: "name", message: problem)) }
+        for (i, topic) in topics.enumerated() {
+            if let problem = Self.topicProblem(topic) { out.append(.init(field: "topics", message: problem, index: i)) }
         }
         if durationRange.min <= 0 || durationRange.min > durationRange.max {
             out.append(.init(field: "duration", message: "min \(durationRange.min) and max \(durationRange.max) must satisfy 0 < min <= max"))

@@ -10,6 +10,10 @@ public enum ConfigLimits {
     /// `duration.min` and `duration.max`, seconds of video: 1 s to 12 h (YouTube's longest upload).
     public static let videoSeconds = 1...43_200
     public static let maxAttempts = 1...100
+    /// A channel's `name`, in characters (it names folders).
+    public static let channelNameCharacters = 1...64
+    /// A topic, from `topics:` or `--topic`, in characters: a title holds 100, a prompt a few of them.
+    public static let topicCharacters = 1...300
     /// `priority` of a channel and `ytauto enqueue --priority`.
     public static let priority = -1_000_000...1_000_000
     public static let topicRecencyDays = 0...3_650

@@ -23,7 +23,49 @@ public struct BackupCheckFailed: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A backup target that would overwrite the database or a file beside it; nothing was written.
+public struct BackupTargetRefused: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "backup refused: \(reason)" }
+}
+
 extension Connection {
+    /// Why `target` cannot take a backup of the database at `source`, or nil when it can.
+    ///
+    /// The copy is renamed over `target`, so a target that is the live file (under any name:
+    /// a relative path, a symbolic link, a hard link) or one of the files SQLite and ytauto keep
+    /// beside it (`-wal`, `-shm`, `-journal`, `-wake`) would replace the database or its log
+    /// with a snapshot of itself while workers write, and lose what they committed since. A
+    /// folder is refused too: the copy needs a file name.
+    public static func backupTargetProblem(source: String, target: String) -> String? {
+        let targetURL = URL(fileURLWithPath: target)
+        var isFolder: ObjCBool = false
+        if target.hasSuffix("/") || (FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) && isFolder.boolValue) {
+            return "\(target) is a folder; name the backup file, e.g. \(targetURL.appendingPathComponent("ytauto-backup.db").path)"
+        }
+        var sourceStat = stat(), targetStat = stat()
+        if stat(source, &sourceStat) == 0, stat(target, &targetStat) == 0,
+           sourceStat.st_dev == targetStat.st_dev, sourceStat.st_ino == targetStat.st_ino {
+            return "\(target) is the database itself; back it up to another file"
+        }
+        let resolvedSource = resolvedPath(source)
+        let folder = targetURL.deletingLastPathComponent().path
+        let resolvedTarget = resolvedPath(folder) + "/" + targetURL.lastPathComponent
+        for suffix in ["", "-wal", "-shm", "-journal", "-wake"] where resolvedTarget == resolvedSource + suffix {
+            return suffix.isEmpty
+                ? "\(target) is the database itself; back it up to another file"
+                : "\(target) is the database's \(suffix.dropFirst()) file, which SQLite or ytauto keeps beside it; back it up to another file"
+        }
+        return nil
+    }
+
+    /// `path` with symbolic links, `.` and `..` resolved (as far as they exist).
+    private static func resolvedPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Copies the live database to `path` through SQLite's online backup API, in one step,
     /// then checks the copy. Safe while workers write: the step reads one snapshot (in WAL mode
     /// readers do not block writers, so workers go on committing meanwhile), a step that meets a
@@ -38,9 +80,14 @@ extension Connection {
     /// verbatim, a damaged copy means a damaged database.
     /// - Returns: the check's report (sound).
     /// - Throws: ``BackupCheckFailed`` when the copy has problems (kept as `<path>.corrupt`);
-    ///   ``SQLiteError`` when the copy could not be made.
+    ///   ``SQLiteError`` when the copy could not be made;
+    ///   ``BackupTargetRefused`` when `path` is the database itself or a file beside it
+    ///   (``backupTargetProblem(source:target:)``), before anything is written.
     @discardableResult
     public func backup(to path: String, check: IntegrityCheck = .full) throws -> IntegrityReport {
+        if let problem = Self.backupTargetProblem(source: self.path, target: path) {
+            throw BackupTargetRefused(reason: problem)
+        }
         let temporary = path + ".partial-\(getpid())"
         unlink(temporary)
         var destination: OpaquePointer?
