@@ -99,7 +99,7 @@ let package = Package(
         // The offline media pipeline: script, narration, images, clips, composition, thumbnail, local publishing.
         .target(
             name: "YTAutoMedia",
-            dependencies: ["YTAutoCore", "YTAutoSupport", "CEspeakNG"],
+            dependencies: ["YTAutoCore", "YTAutoSupport", "CEspeakNG", .product(name: "Logging", package: "swift-log")],
             swiftSettings: upcoming
         ),
         // Network providers behind the service protocols: LLMs, TTS, images, YouTube. Not the renderer.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import YTAutoCore
 import YTAutoSupport
 
@@ -163,6 +164,13 @@ public struct MediaPipeline: StagedPipeline {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Held until this stage's work returns, even after the worker gave up on it.
         return try await WorkFolderLock.holding(dir, stage: name, worker: context.worker, stuckAfter: context.stageTimeout) {
+            // The lock is ours: a tool still writing here is a dead worker's leftover (``LeftoverTools``).
+            let leftovers = await LeftoverTools.stop(in: dir.path)
+            if !leftovers.isEmpty {
+                Logger(label: "ytauto.media").warning(
+                    "stopped tool processes a dead worker left running in the job's folder",
+                    metadata: ["job": "\(job.id)", "stage": "\(name)", "pids": "\(leftovers.map(String.init).joined(separator: ","))"])
+            }
             switch stage {
             case .script: return .done(try await script(job, channel, dir))
             case .narration: return .done(try await narration(job, channel, dir))

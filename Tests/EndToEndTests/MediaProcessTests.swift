@@ -295,6 +295,34 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 
+    /// A worker killed with SIGKILL leaves its ffmpeg running, re-parented, writing into the job's
+    /// folder (a clip's render goes on for seconds, a long one's for minutes) while the job's next
+    /// attempt writes the same files. Here the leftover is a real ffmpeg writing into the folder
+    /// for ten minutes, its parent gone: the job's attempt stops it when it takes the folder's
+    /// lock, and still ends with its video.
+    @Test func aToolADeadWorkerLeftInTheJobsFolderIsStoppedBeforeTheJobRuns() async throws {
+        try writeConfig(min: 2, max: 14)
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "how honey never spoils")).job.id
+        let work = dir.path("work/\(id)")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        // Started through a shell that exits at once, so its parent is gone as a killed worker's is.
+        let shell = try Child(URL(fileURLWithPath: "/bin/sh"), ["-c", "ffmpeg -nostdin -loglevel error -re -f lavfi -i anullsrc -t 600 -y \(work)/leftover.wav >/dev/null 2>&1 &"])
+        #expect(await shell.wait().status == 0)
+        #expect(await eventually(timeout: .seconds(10)) { !Self.ffmpegs(in: work + "/").isEmpty })
+        let leftover = Self.ffmpegs(in: work + "/")
+        #expect(leftover.count == 1)
+        defer { leftover.forEach { kill($0, SIGKILL) } }
+        let w = try Child(binary("ytauto"), ["worker", "--concurrency", "1"], cwd: dir.url, environment: env)
+        defer { w.kill(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(60)) { leftover.allSatisfy { kill($0, 0) != 0 } }, "still running: \(leftover)")
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state == .succeeded })
+        w.kill(SIGTERM)
+        let ended = await w.wait()
+        #expect(ended.status == 0)
+        #expect(ended.stderr.contains("stopped tool processes a dead worker left running in the job's folder"), "\(ended.stderr.suffix(1000))")
+    }
+
     @Test func runOnceRendersAndPrintsWhereTheVideoIs() async throws {
         try writeConfig(min: 2, max: 14)
         let r = try await run("ytauto", ["run-once", "facts"], cwd: dir.url, environment: env)

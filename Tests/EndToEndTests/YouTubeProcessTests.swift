@@ -234,6 +234,9 @@ import YTAutoSupport
         #expect(once.stderr.contains(hint) && once.stderr.contains("invalid_grant"), "\(once.stdout)\n\(once.stderr)")
         let printed = try #require(once.stdout.split(separator: "\n").first { $0.hasPrefix("job ") && $0.contains(": channel") })
         let id = try #require(Int64(printed.dropFirst(4).prefix { $0.isNumber }))
+        // One attempt, said so, with how to have a worker try again.
+        #expect(once.stderr.contains("run-once gives a job one attempt and no automatic retry; `ytauto-admin retry \(id)` queues it again"),
+                "\(once.stderr)")
         let store = try SQLiteJobStore(path: dbPath)
         let failed = try #require(try await store.job(id: id))
         #expect(failed.state == .failed && failed.lastErrorCode == "youtube.auth")

@@ -89,6 +89,11 @@ extension YTAutoCommand {
             case .queued:
                 print("job \(ended.id) was handed back to the queue (interrupted); a worker will finish it")
                 throw ExitCode(1)
+            case .failed:
+                // One attempt: the operator is watching, and a retry would come minutes later, after its backoff.
+                throw CLIError("job \(ended.id) failed: \(ended.lastErrorCode ?? "") \(ended.lastErrorMessage ?? "")\n"
+                    + "run-once gives a job one attempt and no automatic retry; `ytauto-admin retry \(ended.id)` queues it again for a worker "
+                    + "(with its finished stages kept)")
             default:
                 throw CLIError("job \(ended.id) ended \(ended.state.rawValue): \(ended.lastErrorCode ?? "") \(ended.lastErrorMessage ?? "")")
             }
