@@ -197,6 +197,46 @@ struct ReadOnlyFolderTests {
     }
 }
 
+/// Read commands on a folder and database the user may not write, by its permissions: another
+/// user's data, as an operator looking at the service's database from a login account. As root
+/// (CI) the commands run as `nobody` through setpriv; as another user, as that user.
+@Suite struct ReadOnlyPermissionsTests {
+    @Test func everyReadCommandWorksOnAFolderTheUserMayNotWrite() async throws {
+        let dir = TempDir("ytauto-perm")
+        let folder = dir.path("data")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let dbPath = folder + "/ytauto.db"
+        do {
+            let s = try SQLiteJobStore(path: dbPath)
+            _ = try await s.enqueue(NewJob(channel: "facts")).job.id
+            let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            _ = try await s.fail(lease, error: JobFailure(code: "x.bad", message: "bad", isRetryable: false))
+        }
+        #expect(await eventually(timeout: .seconds(30)) { !FileManager.default.fileExists(atPath: dbPath + "-wal") })
+        chmod(dir.url.path, 0o755)
+        chmod(dbPath, 0o444)
+        chmod(dbPath + "-wake", 0o444)
+        chmod(folder, 0o555)
+        defer { chmod(folder, 0o755) }
+        let asRoot = getuid() == 0
+        let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
+        func read(_ name: String, _ args: [String]) async throws -> ProcessResult {
+            guard asRoot else { return try await run(name, args, cwd: dir.url, environment: env) }
+            return try await Child(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                   ["--reuid=65534", "--regid=65534", "--clear-groups", binary(name).path] + args,
+                                   cwd: dir.url, environment: env).wait()
+        }
+        for (name, args) in [("ytauto", ["status"]), ("ytauto-admin", ["list-failed"]), ("ytauto-admin", ["show", "1"]),
+                             ("ytauto-admin", ["history"]), ("ytauto-admin", ["workers"]), ("ytauto-admin", ["slots"]),
+                             ("ytauto-admin", ["check"])] {
+            let r = try await read(name, args)
+            #expect(r.status == 0, "\(name) \(args): \(r.stderr)")
+        }
+        #expect(try await read("ytauto-admin", ["list-failed"]).stdout.contains("x.bad"))
+        #expect(!FileManager.default.fileExists(atPath: dbPath + "-wal"))
+    }
+}
+
 /// A folder bind-mounted onto itself, then remounted read-only.
 struct ReadOnlyMount {
     let path: String

@@ -94,8 +94,9 @@ public final class Connection {
     /// Opens the file read-only, without creating it.
     ///
     /// A WAL database is read through its `-wal` and `-shm` files. In a folder this process may
-    /// not write, with no `-wal` there (no connection has the file open: the last one to close
-    /// removes it), SQLite cannot make them and refuses to open. Nobody can be writing the file
+    /// not write (a read-only mount, or permissions: another user's folder), with no `-wal` there
+    /// (no connection has the file open: the last one to close removes it), SQLite cannot make
+    /// them and refuses to open. Nobody can be writing the file
     /// then, so it is opened `immutable`, which reads the main file alone; a writer that starts
     /// while such a reader runs could show it a torn read, which is acceptable for a look at
     /// `status` and refused for nothing else (read-only commands only read).
@@ -111,7 +112,9 @@ public final class Connection {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let canWriteFolder = access(folder.isEmpty ? "." : folder, W_OK) == 0
         let walExists = FileManager.default.fileExists(atPath: path + "-wal")
-        guard code & 0xff == SQLITE_CANTOPEN, !canWriteFolder, !walExists else {
+        // CANTOPEN on a read-only mount; READONLY_DIRECTORY where the folder's permissions forbid the user.
+        let cannotMakeFiles = code & 0xff == SQLITE_CANTOPEN || code == SQLITE_READONLY | (6 << 8)  // SQLITE_READONLY_DIRECTORY
+        guard cannotMakeFiles, !canWriteFolder, !walExists else {
             throw SQLiteError(extendedCode: code, message: "cannot open database: \(message)", path: path)
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
