@@ -26,8 +26,9 @@ public enum Sentences {
 ///
 /// It does not repeat the channel: given the channel's recent scripts (``ChannelHistory``), it
 /// takes the title, hook and call to action the channel has gone longest without (one never used
-/// first; ties drawn at random), and the body sentences likewise, so consecutive videos share
-/// as little as the templates allow.
+/// first; ties drawn at random), and body sentences that keep the script unlike each recent one
+/// (``body(topic:budget:templates:rng:)``). The templates suffice for shorts; a script of several
+/// minutes repeats sentences (docs/pipeline.md says how far they go).
 public struct TemplateScriptGenerator: ScriptGenerator {
     /// Words a second the channel's voice speaks, measured (``EspeakTTS/measureRate(voiceID:)``).
     public let wordsPerSecond: Double
@@ -77,6 +78,78 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         return shuffled.indices.sorted { ages[$0] != ages[$1] ? ages[$0] > ages[$1] : $0 < $1 }.map { shuffled[$0] }
     }
 
+    /// `template`'s wordings: each `[a|b|c]` group is one of its choices, so
+    /// `"[The|A] door [opened|gave]."` is four sentences. A template without a group is one.
+    static func wordings(_ template: String) -> [String] {
+        guard let open = template.firstIndex(of: "["), let close = template[open...].firstIndex(of: "]") else { return [template] }
+        let head = template[..<open], tail = String(template[template.index(after: close)...])
+        let choices = template[template.index(after: open)..<close].split(separator: "|", omittingEmptySubsequences: false)
+        return choices.flatMap { choice in wordings(tail).map { head + choice + $0 } }
+    }
+
+    /// The body's sentences, chosen to keep the new script unlike each recent one, since that is
+    /// what the near-duplicate check measures (``NearDuplicates/repeatedScript(_:recent:percent:)``:
+    /// the share of its sentences one recent script also has). Each sentence is the wording, of a
+    /// template not yet used in this script (until every template has been), that adds least to
+    /// the largest overlap with any one recent script; among equals, the one the channel has gone
+    /// longest without, then the templates in a random order. Taking the oldest alone would cycle:
+    /// the channel's videos would come back round to repeating one of theirs whole.
+    func body(topic: String, budget: Double, templates: [String], rng: inout SplitMix64) -> [String] {
+        let families = templates.map(Self.wordings)
+        let order = Array(families.indices).shuffled(using: &rng)
+        let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        let recentSentences = recent.map { Set(Sentences.split($0.script.body).map(NearDuplicates.normalised)) }
+        // For each wording (family, index): the recent scripts that have it, newest first.
+        var holders: [[[Int]]] = families.map { wordings in
+            wordings.map { w in
+                let n = NearDuplicates.normalised(Self.fill(w, topic: topic))
+                return recentSentences.indices.filter { recentSentences[$0].contains(n) }
+            }
+        }
+        var overlap = [Int](repeating: 0, count: recent.count)
+        var usedFamilies = Set<Int>()
+        var usedWordings = Set<String>()
+        var body: [String] = []
+        var words = 0
+        repeat {
+            if usedFamilies.count == families.count { usedFamilies = [] }
+            var candidates: [(family: Int, index: Int, sentence: String)] = []
+            for f in families.indices where !usedFamilies.contains(f) {
+                for (i, w) in families[f].enumerated() {
+                    let sentence = Self.fill(w, topic: topic)
+                    if !usedWordings.contains(sentence) { candidates.append((f, i, sentence)) }
+                }
+            }
+            if candidates.isEmpty {
+                // Every wording of the templates left is in the script already: a long script repeats.
+                usedWordings = []
+                usedFamilies = []
+                continue
+            }
+            func cost(_ c: (family: Int, index: Int, sentence: String)) -> (Int, Int, Int, Int) {
+                let having = holders[c.family][c.index]
+                let worst = having.map { overlap[$0] + 1 }.max() ?? 0
+                let age = having.first ?? .max
+                return (worst, -min(age, Int.max - 1), rank[c.family] ?? 0, c.index)
+            }
+            var ranked = candidates.map { (c: $0, key: cost($0)) }
+            ranked.sort { $0.key < $1.key }
+            // Near the end, prefer a sentence that does not overshoot by much.
+            var pick = ranked[0].c
+            if !body.isEmpty, Double(words + Script.countWords(pick.sentence)) > budget + 4,
+               let shorter = ranked.first(where: { Double(words + Script.countWords($0.c.sentence)) <= budget + 4 }) {
+                pick = shorter.c
+            }
+            body.append(pick.sentence)
+            words += Script.countWords(pick.sentence)
+            usedFamilies.insert(pick.family)
+            usedWordings.insert(pick.sentence)
+            for j in holders[pick.family][pick.index] { overlap[j] += 1 }
+            holders[pick.family][pick.index] = []  // counted once, as the check counts distinct sentences
+        } while Double(words) < budget - 2
+        return body
+    }
+
     public func generate(topic: String, channel: ChannelConfig) async throws -> Script {
         var rng = SplitMix64(text: "\(channel.type.rawValue)|\(topic)|\(seed)")
         let t = Templates.of(channel.type)
@@ -90,25 +163,7 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         let range = channel.durationRange
         let target = (Double(range.min) + 0.75 * Double(range.max - range.min)) * wordsPerSecond
         let budget = target - Double(Script.countWords(hook) + Script.countWords(cta))
-        var body: [String] = []
-        var words = 0
-        var pool: [String] = []
-        repeat {
-            // The pool is taken from its end: the sentences used longest ago (or never) go last.
-            if pool.isEmpty { pool = leastRecentFirst(t.body, .body, &rng).reversed() }
-            let next = fill(pool.removeLast())
-            // Near the end, prefer a sentence that does not overshoot by much.
-            if !body.isEmpty, Double(words + Script.countWords(next)) > budget + 4, let shorter = pool.last(where: {
-                Double(words + Script.countWords(fill($0))) <= budget + 4
-            }) {
-                pool.removeAll { $0 == shorter }
-                body.append(fill(shorter))
-                words += Script.countWords(fill(shorter))
-                continue
-            }
-            body.append(next)
-            words += Script.countWords(next)
-        } while Double(words) < budget - 2
+        let body = body(topic: topic, budget: budget, templates: t.body, rng: &rng)
         return Script(title: title, hook: hook, body: body.joined(separator: " "), cta: cta, channel: channel.type)
     }
 
@@ -180,24 +235,34 @@ struct Templates {
                     "This is the last time I will speak about {topic}.",
                 ],
                 body: [
-                    "The air went cold, the kind of cold that settles in your teeth.",
-                    "Somewhere behind me, a floorboard answered my footsteps a second too late.",
-                    "I told myself it was the wind, and I almost believed it.",
-                    "The lights flickered once, then held, as if something had decided to wait.",
-                    "There was a smell of wet earth and old pennies.",
-                    "My phone showed no signal, though it had worked a minute before.",
-                    "I counted the doors again, and there was one more than before.",
-                    "Every time I looked away, the shadow in the corner seemed closer.",
-                    "A voice whispered my name, patient and almost kind.",
-                    "I kept thinking about {topic} and wishing I had stayed home.",
-                    "The silence afterwards was worse than any sound.",
-                    "When I checked the time, three hours had gone missing.",
-                    "Something tapped on the glass, slow and deliberate, like a heartbeat.",
-                    "I never found out who left the footprints leading away from my bed.",
-                    "The photographs I took that night show a figure I do not remember seeing.",
-                    "Down the hall, a door I had locked stood open.",
-                    "I ran.",
-                    "It was quiet.",
+                    "The air went cold, the kind of cold that [settles in your teeth|gets into your bones|you feel in your teeth].",
+                    "Somewhere behind me, a floorboard [answered|echoed] my footsteps [a second too late|half a step behind].",
+                    "I told myself it was [the wind|the old pipes|the house settling], and I [almost believed it|nearly believed it|wanted to believe it].",
+                    "The lights [flickered once|dimmed for a moment|buzzed and dipped], then held, as if something had decided to wait.",
+                    "There was a smell of [wet earth|damp stone|river mud] and [old pennies|rust|candle smoke].",
+                    "My phone showed no signal, though it had worked [a minute before|a moment earlier|when I came in].",
+                    "I counted the [doors|windows|steps] again, and there was one more than before.",
+                    "Every time I looked away, the shadow [in the corner|by the door|at the end of the hall] seemed closer.",
+                    "A voice whispered my name, [patient and almost kind|slow and almost gentle|soft, like someone who had all night].",
+                    "I kept thinking about {topic} and [wishing I had stayed home|wondering why I had come|telling myself to leave].",
+                    "The silence [afterwards|that followed|after that] was worse than any sound.",
+                    "When I [checked the time|looked at my watch|finally checked my phone], [three hours|most of the night|two hours] had gone missing.",
+                    "Something tapped on the [glass|window|door], slow and deliberate, like a heartbeat.",
+                    "I never found out who left the footprints leading [away from my bed|out of the room|down to the water].",
+                    "The [photographs|pictures] I took that night show a figure I do not remember seeing.",
+                    "[Down the hall|At the top of the stairs|Behind me], a door I had locked stood open.",
+                    "[I ran.|I did not look back.|So I ran.]",
+                    "[It was quiet.|Then it was quiet.|Everything went still.]",
+                    "[The radio|An old radio|A clock radio] in the kitchen turned itself on, playing a song [nobody had heard in years|from my childhood|I did not know].",
+                    "I heard breathing [in the dark|close to my ear|on the other side of the wall], and it was not mine.",
+                    "[The dog|Our dog|The neighbour's dog] refused to [go past the gate|cross the threshold|come inside] and only stared at the [upstairs window|attic window|dark hallway].",
+                    "My own handwriting was on a note I [had never written|did not remember writing|could not have written].",
+                    "[Water|Something wet] dripped from the ceiling, though it had not rained [for weeks|all summer|in days].",
+                    "The [mirror|window] showed the room behind me, but [the chair was empty|the door was shut|I was not in it].",
+                    "[By morning|At first light|When the sun came up], the scratches on the door [were gone|had healed over|looked years old].",
+                    "Someone had [set the table|lit the candles|made the bed] for a guest [nobody had invited|who never came|I could not see].",
+                    "[I called out,|I asked who was there,] and the house [answered with a knock|went quiet at once|knocked twice].",
+                    "[The smell of smoke|A cold draft|The sound of footsteps] followed me from room to room.",
                 ],
                 ctas: [
                     "If you have a story like this, tell me in the comments, and subscribe for the next one.",
@@ -217,32 +282,32 @@ struct Templates {
                     "Give me one minute, and {topic} will make perfect sense.",
                 ],
                 body: [
-                    "Scientists have studied {topic} for decades, and the answers keep surprising them.",
-                    "The short version is simple, but the details are where it gets interesting.",
-                    "Think of it like this: nature rarely wastes energy without a reason.",
-                    "Researchers measured it again and again, and the numbers held.",
-                    "It also explains a few everyday things you have probably noticed.",
-                    "Here is the part that surprises most people.",
-                    "Historians found records of it going back centuries.",
-                    "Once you see it, you start noticing it everywhere.",
-                    "The first people to describe it were not believed at all.",
-                    "It sounds like a myth, but the evidence is solid.",
-                    "Even experts argued about it until surprisingly recently.",
-                    "Small causes, repeated often, add up to something remarkable.",
-                    "It is true.",
-                    "Wild, right?",
-                    "The explanation turns out to be older than anyone expected.",
-                    "A single careful experiment settled most of the argument.",
-                    "Animals and people both show traces of it, in different ways.",
-                    "The numbers behind it are easy to check for yourself.",
-                    "The same pattern turns up in places that have nothing else in common.",
-                    "For a long time, the accepted answer was simply wrong.",
-                    "It took better instruments, not better guesses, to see it clearly.",
-                    "Children often notice it before adults do.",
-                    "The reason fits in a single sentence, once you know it.",
-                    "And it is still being studied today.",
-                    "Think about that.",
-                    "Simple, and strange.",
+                    "Scientists have studied {topic} for [decades|generations|a long time], and the answers keep [surprising them|changing|getting stranger].",
+                    "The short version is simple, but the details are where it gets [interesting|strange|fun].",
+                    "Think of it like this: nature rarely [wastes energy|does anything] without a reason.",
+                    "Researchers measured it [again and again|in many ways|over many years], and the numbers held.",
+                    "It also explains a few everyday things you have probably [noticed|seen|wondered about].",
+                    "Here is the part that [surprises most people|most people never hear|gets everyone].",
+                    "Historians found records of it going back [centuries|hundreds of years|a very long time].",
+                    "Once you see it, you start noticing it [everywhere|all the time|in the strangest places].",
+                    "The first people to describe it were [not believed at all|laughed at|mostly ignored].",
+                    "It sounds like a myth, but the evidence is [solid|strong|hard to argue with].",
+                    "Even experts argued about it until [surprisingly recently|quite recently|the last century].",
+                    "Small causes, repeated often, add up to something [remarkable|surprising|huge].",
+                    "[It is true.|That is real.|No exaggeration.]",
+                    "[Wild, right?|Strange, right?|Surprising, right?]",
+                    "The explanation turns out to be [older than anyone expected|simpler than it looks|hiding in plain sight].",
+                    "A single careful experiment settled [most of the argument|the question|the debate].",
+                    "[Animals and people|Plants and animals] both show traces of it, in different ways.",
+                    "The numbers behind it are easy to [check for yourself|look up|verify at home].",
+                    "The same pattern turns up in places that have [nothing else in common|no obvious connection].",
+                    "For a long time, the accepted answer was simply [wrong|backwards|incomplete].",
+                    "It took better instruments, not better guesses, to see it [clearly|properly|at all].",
+                    "[Children|Kids] often notice it before adults do.",
+                    "The reason fits in a single sentence, once you [know it|see it|hear it].",
+                    "And it is still being [studied|measured|argued about] today.",
+                    "[Think about that.|Let that sink in.|Remember that.]",
+                    "[Simple, and strange.|Simple, but strange.]",
                 ],
                 ctas: ["Follow for more facts like this.", "Share this with someone curious, and follow for more.",
                        "Which fact should I explain next? Tell me in the comments.", "Save this for later, and follow for tomorrow's fact."])
@@ -257,21 +322,34 @@ struct Templates {
                     "Before you decide anything about {topic}, know how it works.",
                 ],
                 body: [
-                    "The idea is simpler than the jargon makes it sound.",
-                    "Small amounts, repeated over years, tend to matter more than timing.",
-                    "Fees and interest work quietly, which is why they are easy to ignore.",
-                    "A good rule is to understand a product before you buy it.",
-                    "Write the numbers down, because memory is an optimist.",
-                    "Nothing here is a prediction; it is how the mechanics work.",
-                    "Start with what you can control: costs, habits and time.",
-                    "Compare the total cost, not just the monthly one.",
-                    "An emergency buffer turns a crisis into an inconvenience.",
-                    "Automating a habit removes the need for willpower.",
-                    "When something sounds too good to be true, ask who is paid and how.",
-                    "Keep it simple.",
+                    "The idea is simpler than the jargon makes it [sound|seem|look].",
+                    "Small amounts, repeated over years, tend to matter more than [timing|luck|clever picks].",
+                    "Fees and interest work quietly, which is why they are easy to [ignore|miss|forget].",
+                    "A good rule is to understand a product before you [buy it|sign anything|commit to it].",
+                    "Write the numbers down, because memory is [an optimist|generous|forgiving].",
+                    "Nothing here is a prediction; it is how the [mechanics work|arithmetic works|numbers behave].",
+                    "Start with what you can control: [costs, habits and time|spending, saving and patience|fees, habits and time].",
+                    "Compare the total cost, not just the [monthly one|monthly payment|first payment].",
+                    "An emergency buffer turns a crisis into [an inconvenience|a bad week|a detour].",
+                    "Automating a habit removes the need for [willpower|discipline|reminders].",
+                    "When something sounds too good to be true, ask who is paid and [how|why|by whom].",
+                    "[Keep it simple.|Simple beats clever.|Boring is fine.]",
                     "The cheapest mistake is the one you notice on paper first.",
                     "Time in the market is a different thing from timing the market.",
-                    "Read the small print once; it is shorter than the regret.",
+                    "Read the small print once; it is shorter than the [regret|mistake].",
+                    "[A budget|A plan] is not a punishment; it is [a map|a decision made in advance|permission to spend].",
+                    "Interest you pay and interest you earn are the same force, [pointed in opposite directions|working for or against you].",
+                    "[The first step|Step one] is knowing where the money [goes now|went last month|actually goes].",
+                    "[Averages|Headlines] hide the details that matter to [your own situation|one household|you].",
+                    "A rule you can keep beats a perfect rule you [abandon|drop|forget] in March.",
+                    "[Inflation|Rising prices] quietly [shrinks|erodes|wears down] cash that sits still.",
+                    "Ask what happens in a bad year, not only [in a good one|in the best case|in the brochure].",
+                    "[Paying yourself first|Saving before spending] turns saving into [a default|a habit|the easy option].",
+                    "Every choice here has a trade-off, and naming it [is half the work|makes it easier|helps].",
+                    "[Debt|A loan] is a promise [about your future income|your future self has to keep].",
+                    "[Diversification|Spreading money around] does not remove risk; it keeps one [surprise|mistake|failure] from being fatal.",
+                    "[Check|Review] the plan once a year, [not once a day|not every morning|not after every headline].",
+                    "[Small|Modest] fees compound just like returns, [only against you|in the wrong direction].",
                 ],
                 ctas: ["Subscribe for calm, plain money explainers.", "Follow for more plain-spoken money basics.",
                        "Tell me which money topic confuses you most, and I will explain it next."])

@@ -69,6 +69,30 @@ import YTAutoTestSupport
         #expect(withHistory == 0 && without > 0, "consecutive scripts share \(withHistory) sentences with the history, \(without) without")
     }
 
+    /// The channel's videos, one after another, never repeat one recent video's sentences as the
+    /// near-duplicate check counts them (at its default 60 %), for as long as a channel runs: taking
+    /// the sentences used longest ago alone came back round to one video's sentences (a 45–60 s
+    /// facts short failed `video.near_duplicate` from its third video).
+    @Test(arguments: ChannelType.allCases)
+    func aShortsChannelsVideosNeverRepeatARecentOne(type: ChannelType) async throws {
+        var c = ChannelConfig.shorts(of: type)
+        c.durationRange = ChannelConfig.shorts(of: type).durationRange
+        var recent: [ChannelHistory.Entry] = []
+        var worst = 0.0
+        for n in 0..<60 {
+            let topic = c.topics[n % c.topics.count]
+            let s = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: String(n), recent: recent).generate(topic: topic, channel: c)
+            let sentences = [s.hook, s.body, s.cta].flatMap(Sentences.split)
+            if let hit = NearDuplicates.repeatedScript(sentences, recent: recent, percent: 60) {
+                Issue.record("video \(n) repeats \(Int(hit.share * 100)) % of video \(hit.entry.job)")
+            }
+            worst = max(worst, recent.map { NearDuplicates.overlap(sentences, with: [$0.script.hook, $0.script.body, $0.script.cta].flatMap(Sentences.split)) }.max() ?? 0)
+            recent.insert(.init(job: Int64(n), at: Date(), topic: topic, script: s), at: 0)
+            recent = Array(recent.prefix(50))  // as many as the channel history keeps
+        }
+        #expect(worst < 0.5, "the largest share of one recent video's sentences was \(Int(worst * 100)) %")
+    }
+
     @Test func theHistoryKeepsTheNewestEntriesOnceAJobAcrossConcurrentWriters() async throws {
         let history = ChannelHistory(folder: dir.url.appending(path: "history"), limit: 150)
         let script = Script(title: "T", hook: "H.", body: "B.", cta: "C.", channel: .facts)
