@@ -112,7 +112,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         ])
                         await self.inFlight.nudge()
                     }
-                    // `last_seen_at` is for people (liveness is the lock): every 20th sweep, about 5 s.
+                    // `last_seen_at` is for people (liveness is the lock): every 20th sweep, about 20 s.
                     sweeps += 1
                     if sweeps % 20 == 1 { try await store.touchWorker(registration.id) }
                     if ContinuousClock.now >= nextStuckCheck {

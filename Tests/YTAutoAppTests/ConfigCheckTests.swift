@@ -148,6 +148,12 @@ import YTAutoCore
         #expect(p.contains("line 6, channels[3].topics[2]: a topic of 301 characters is out of range: allowed 1 to 300"), "\(p)")
     }
 
+    /// `010` is octal 8 to YAML 1.1 and ten to a reader: neither is guessed.
+    @Test func aWholeNumberWithALeadingZeroIsRefused() {
+        let p = problems("channels:\n  - name: facts\n    max_attempts: 010\n    priority: 0\n")
+        #expect(p == ["line 3, channels[0].max_attempts: '010' has a leading zero, which YAML may read as octal: write it without (10, or 8 if octal was meant)"], "\(p)")
+    }
+
     @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
         let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
         #expect(p == [

@@ -103,6 +103,8 @@ import YTAutoTestSupport
         .init(admin: true, prefix: ["list-failed"], option: "--limit", kind: .number(1...1_000_000)),
         .init(admin: true, prefix: ["history"], option: "--limit", kind: .number(1...1_000_000)),
         .init(admin: true, prefix: ["slots"], option: "--limit", kind: .number(1...1_000_000)),
+        .init(admin: true, prefix: ["review"], option: "--limit", kind: .number(1...1_000_000)),
+        .init(admin: true, prefix: ["audit"], option: "--limit", kind: .number(1...1_000_000)),
         .init(admin: true, prefix: ["quota"], option: "--days", kind: .number(1...3_660)),
         .init(admin: true, prefix: ["prune"], option: "--older-than", kind: .duration(0...36_500 * 86_400)),
         .init(admin: true, prefix: ["prune", "--older-than", "1d"], option: "--batch-size", kind: .number(1...100_000)),

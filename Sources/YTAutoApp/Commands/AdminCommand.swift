@@ -222,13 +222,11 @@ public struct AdminCommand: AsyncParsableCommand {
             abstract: "Jobs waiting for review before publishing (channels with review: true), longest waiting first.",
             discussion: "Approve one with `approve JOB` (a worker then publishes it) or reject it with `reject JOB --reason TEXT`.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "At most this many (1–10000).") public var limit = 50
+        @Option(help: "At most this many.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
-        public func validate() throws {
-            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1–10000, not \(limit)") }
-        }
+        public func validate() throws { try OptionCheck.range(limit, ConfigLimits.listLimit, "--limit") }
 
         public func run() async throws {
             let store = try await global.openStore(.readOnly)

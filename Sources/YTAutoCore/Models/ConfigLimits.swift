@@ -61,12 +61,17 @@ public enum ConfigLimits {
     /// not (`'x' is not a whole number`, `99999999999999999999 is out of range: allowed 1 to 100`).
     ///
     /// Used instead of the YAML library's own integer reading, which also takes octal (`010` is 8)
-    /// and base-60 forms (`1:30`) and traps on a base-60 number too large for an `Int`.
+    /// and base-60 forms (`1:30`) and traps on a base-60 number too large for an `Int`. A leading
+    /// zero is refused rather than read either way.
     public static func wholeNumber(_ text: String, in range: ClosedRange<Int>) -> Result<Int, DurationText.Problem> {
         let t = text.replacingOccurrences(of: "_", with: "")
         let digits = t.hasPrefix("-") || t.hasPrefix("+") ? t.dropFirst() : Substring(t)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             return .failure(.init(message: "'\(text)' is not a whole number"))
+        }
+        // YAML 1.1 reads `010` as octal 8; a reader of the file may take it either way, so neither is guessed.
+        if digits.count > 1, digits.first == "0" {
+            return .failure(.init(message: "'\(text)' has a leading zero, which YAML may read as octal: write it without (10, or 8 if octal was meant)"))
         }
         guard let n = Int(t), range.contains(n) else {
             return .failure(.init(message: "\(text) is out of range: allowed \(describe(range))"))
