@@ -14,7 +14,8 @@ import YTAutoSupport
     func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
     /// `ytauto` for a command that should stop at once (a worker refusing to start): killed if it
     /// still runs after 20 s, so a regression fails the test instead of hanging it.
-    func ytautoExitingSoon(_ args: String...) async throws -> ProcessResult {
+    func ytautoExitingSoon(_ args: String...) async throws -> ProcessResult { try await ytautoExitingSoon(args) }
+    func ytautoExitingSoon(_ args: [String]) async throws -> ProcessResult {
         let child = try Child(binary("ytauto"), args, cwd: dir.url, environment: env)
         if !(await eventually(timeout: .seconds(20)) { !child.isRunning }) { child.kill(SIGKILL) }
         return await child.wait()
@@ -185,6 +186,26 @@ import YTAutoSupport
         #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
         taken.kill(SIGTERM)
         #expect(await taken.wait().status == 0)
+    }
+
+    /// A credentials file the configuration names must be there: a path mistyped would otherwise
+    /// leave every key unset, found only when a provider refuses the first job.
+    @Test func aCredentialsFileTheConfigurationNamesMustExist() async throws {
+        _ = try await ytauto("init")
+        let path = dir.path("ytauto.yaml")
+        let sample = try String(contentsOfFile: path, encoding: .utf8)
+        try (sample + "providers:\n  credentials_file: ./secrets/credentails.yaml\n").write(toFile: path, atomically: true, encoding: .utf8)
+        for args in [["worker"], ["run-once", "facts-shorts", "--dry-run"]] {
+            let r = try await ytautoExitingSoon(args)
+            #expect(r.status == 1, "\(args): \(r.stderr.suffix(300))")
+            #expect(r.stderr.contains("the credentials file \(dir.path("secrets/credentails.yaml")) (providers.credentials_file in"), "\(args): \(r.stderr)")
+        }
+        // Left out, the default file may be missing: the environment holds the keys.
+        try sample.write(toFile: path, atomically: true, encoding: .utf8)
+        let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
+        #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
     }
 
     @Test func usageErrorsExitTwoAndFailuresExitOne() async throws {

@@ -137,9 +137,13 @@ enum PipelineChoice {
     /// The credentials the configuration's providers read (`providers.credentials_file`, beside the
     /// configuration, and the environment); a file others can read is refused.
     static func providerCredentials(_ config: AppConfig, global: GlobalOptions) throws -> Credentials {
+        let file = URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: global.configDirectory).standardizedFileURL.path
+        if config.providers.credentialsFileNamed, !FileManager.default.fileExists(atPath: file) {
+            throw CLIError("the credentials file \(file) (providers.credentials_file in \(global.configPath)) does not exist: "
+                + "create it (mode 0600), or remove the key to take every key from the environment")
+        }
         do {
-            return try Credentials.load(
-                file: URL(fileURLWithPath: config.providers.credentialsFile, relativeTo: global.configDirectory).standardizedFileURL.path)
+            return try Credentials.load(file: file)
         } catch let error as CredentialsError {
             throw CLIError(error.description)
         }

@@ -190,6 +190,9 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
     public var youtube = YouTube()
     /// API keys and client secrets (mode 0600); the environment wins over it.
     public var credentialsFile = "./credentials.yaml"
+    /// Whether the configuration names `credentials_file`: a file it names must exist (the default
+    /// may be missing, the environment then holds every key).
+    public var credentialsFileNamed = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case openai, anthropic, elevenlabs, youtube, pexels, pixabay
@@ -210,5 +213,6 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         pixabay = try c.decodeIfPresent(Pixabay.self, forKey: .pixabay) ?? pixabay
         youtube = try c.decodeIfPresent(YouTube.self, forKey: .youtube) ?? youtube
         credentialsFile = try c.decodeIfPresent(String.self, forKey: .credentialsFile) ?? credentialsFile
+        credentialsFileNamed = c.contains(.credentialsFile)
     }
 }
