@@ -130,6 +130,7 @@ let package = Package(
                 // HTTPS for the console (`ytauto web --tls-cert --tls-key`).
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The console's users' passwords, stored as bcrypt hashes.

@@ -4,6 +4,23 @@ import YTAutoCore
 /// Writing artifacts safely: to a temporary name beside the target, then renamed into place,
 /// so a crash never leaves a half-written file under a final name.
 public enum Files {
+    /// Why `path` cannot be a folder this process writes in, or nil when it is one or can be made:
+    /// the nearest part of it that exists must be a folder (not a file) that this process may write.
+    public static func folderProblem(_ path: String) -> String? {
+        var url = URL(fileURLWithPath: path).standardizedFileURL
+        while true {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
+                guard isFolder.boolValue else { return "\(url.path) is a file, not a folder" }
+                guard access(url.path, W_OK | X_OK) == 0 else { return "the folder \(url.path) cannot be written by this user" }
+                return nil
+            }
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { return nil }
+            url = parent
+        }
+    }
+
     /// A temporary path beside `path` with the same extension (ffmpeg picks formats by it).
     public static func temporary(for path: String) -> String {
         let url = URL(fileURLWithPath: path)

@@ -200,12 +200,38 @@ import YTAutoSupport
             #expect(r.status == 1, "\(args): \(r.stderr.suffix(300))")
             #expect(r.stderr.contains("the credentials file \(dir.path("secrets/credentails.yaml")) (providers.credentials_file in"), "\(args): \(r.stderr)")
         }
+        // A work_dir or output_dir under a file is named before any job runs.
+        #expect(sample.contains("work_dir: ./work\n"))
+        try sample.replacingOccurrences(of: "work_dir: ./work\n", with: "work_dir: ./ytauto.yaml/work\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let underAFile = try await ytautoExitingSoon("worker")
+        #expect(underAFile.status == 1 && underAFile.stderr.contains("work_dir ./ytauto.yaml/work in \(path) cannot hold the jobs' files: \(path) is a file, not a folder"),
+                "\(underAFile.stderr.suffix(400))")
         // Left out, the default file may be missing: the environment holds the keys.
         try sample.write(toFile: path, atomically: true, encoding: .utf8)
         let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
         #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
+    }
+
+    /// `ytauto web` on an address another server holds says which address and why.
+    @Test func aConsoleOnAnAddressInUseSaysSo() async throws {
+        _ = try await ytauto("init")
+        // A listener of our own on a free loopback port.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        let r = try await ytautoExitingSoon("web", "--listen", "127.0.0.1:\(port)")
+        #expect(r.status == 1, "\(r.stderr.suffix(400))")
+        #expect(r.stderr.contains("cannot listen on 127.0.0.1:\(port): the address is in use"), "\(r.stderr.suffix(400))")
     }
 
     @Test func usageErrorsExitTwoAndFailuresExitOne() async throws {
@@ -226,6 +252,12 @@ import YTAutoSupport
             #expect(huge.status == 2 && huge.stderr.contains("--topic: a topic of 301 characters is out of range"), "\(command): \(huge.stderr)")
         }
         #expect(try await ytauto("--help").status == 0)
+        // A database location that is a folder is named as one (SQLite said "disk I/O error").
+        for (name, args) in [("ytauto", ["status"]), ("ytauto", ["init"]), ("ytauto-admin", ["list-failed"]), ("ytauto-admin", ["check"]),
+                             ("ytauto-admin", ["backup", dir.path("b.db")]), ("ytauto-admin", ["retry", "1"])] {
+            let r = try await run(name, args + ["--db", dir.url.path], cwd: dir.url, environment: env)
+            #expect(r.status == 1 && r.stderr.contains("the database \(dir.url.path) is a folder; name the database file in it"), "\(name) \(args): \(r.stderr)")
+        }
     }
 
     @Test func aBrokenConfigurationIsExplainedWithItsPath() async throws {

@@ -154,6 +154,16 @@ import YTAutoCore
         #expect(p == ["line 3, channels[0].max_attempts: '010' has a leading zero, which YAML may read as octal: write it without (10, or 8 if octal was meant)"], "\(p)")
     }
 
+    /// A value of the wrong shape says what the key takes, in YAML's words, not the decoder's
+    /// ("Expected to decode Sequence but found Node").
+    @Test func aValueOfTheWrongShapeSaysWhatTheKeyTakes() {
+        let p = problems("channels:\n  - name: facts\n    topics: why the sky is blue\n  - name: horror\n    duration: 60\n")
+        #expect(p.count == 2, "\(p)")
+        #expect(p.contains("line 3, channels[0].topics: expected a list (- item lines, or [a, b])"), "\(p)")
+        #expect(p.contains { $0.hasPrefix("line 5, channels[1].duration: expected a mapping") }, "\(p)")
+        #expect(!p.joined().contains("Expected to decode"), "\(p)")
+    }
+
     @Test func aKeyWithoutAValueIsRefusedRatherThanDefaulted() {
         let p = problems("channels:\n  - name: facts\n    schedule:\n    max_attempts: ~\nproviders:\n")
         #expect(p == [

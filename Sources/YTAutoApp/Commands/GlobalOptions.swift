@@ -75,6 +75,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         if let url = postgresURL {
             throw CLIError("`\(command)` works on a SQLite file; \(url.redacted) is PostgreSQL: \(postgresAlternative)")
         }
+        try refuseFolder(databasePath)
         return databasePath
     }
 
@@ -109,6 +110,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIError("no database at \(path): run `ytauto init` to create one (or point --db or YTAUTO_DB at yours)")
         }
+        try refuseFolder(path)
         if access == .readWrite {
             // SQLite would only say "unable to open database file": say which part cannot be written.
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -130,9 +132,19 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return store
     }
 
+    /// A database location that is a folder (`--db /srv/ytauto`) is named as such; SQLite would
+    /// say only "disk I/O error".
+    func refuseFolder(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw CLIError("the database \(path) is a folder; name the database file in it, e.g. --db \(URL(fileURLWithPath: path).appendingPathComponent("ytauto.db").path)")
+        }
+    }
+
     /// Creates (if missing) and migrates the database: for `ytauto init` and `ytauto-admin migrate`.
     public func createStore() async throws -> any OperatorStore {
         if let url = postgresURL { return try await PostgresJobStore(url: url) }
+        try refuseFolder(databasePath)
         let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {

@@ -172,8 +172,14 @@ enum PipelineChoice {
             throw CLIError(error.message)
         }
         let credentials = try providerCredentials(config, global: global)
-        let store = try await global.openStore()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        // Found now rather than by the first job's first stage, as a "file couldn't be saved".
+        for (key, folder) in [("work_dir", config.workDirectory), ("output_dir", config.outputDirectory)] {
+            if let problem = Files.folderProblem(URL(fileURLWithPath: folder, relativeTo: cwd).standardizedFileURL.path) {
+                throw CLIError("\(key) \(folder) in \(global.configPath) cannot hold the jobs' files: \(problem)")
+            }
+        }
+        let store = try await global.openStore()
         let work = URL(fileURLWithPath: config.workDirectory, relativeTo: cwd).standardizedFileURL
         let services = ProviderServices(tools: tools, config: config.providers, credentials: credentials, ledger: store,
                                         configDirectory: global.configDirectory, footageLedger: store, stockCache: StockCache(workDirectory: work).folder)

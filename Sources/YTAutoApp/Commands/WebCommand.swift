@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import Hummingbird
 import HummingbirdTLS
 import Logging
@@ -122,7 +123,14 @@ extension YTAutoCommand {
                     FileHandle.standardOutput.write(Data("ytauto web: listening on \(scheme)://\(shown):\(channel.localAddress?.port ?? port)/\n".utf8))
                 },
                 logger: logger)
-            try await app.runService()
+            do {
+                try await app.runService()
+            } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
+                let why = error.errnoCode == EADDRINUSE
+                    ? "the address is in use (another ytauto web, or another server, listens there)"
+                    : "this user may not listen on that port (below 1024 needs root or CAP_NET_BIND_SERVICE)"
+                throw CLIError("cannot listen on \(listen): \(why); choose another with --listen HOST:PORT")
+            }
         }
     }
 }

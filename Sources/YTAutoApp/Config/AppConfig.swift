@@ -194,6 +194,20 @@ public struct AppConfig: Sendable, Codable, Hashable {
         }
     }
 
+    /// A decoded type in the words of a YAML file: `[String]` is "a list", `Int` "a whole number".
+    static func kind(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Array<") || name.hasPrefix("Set<") { return "a list (- item lines, or [a, b])" }
+        if name.hasPrefix("Dictionary<") { return "a mapping (key: value lines, or {k: v})" }
+        switch name {
+        case "String": return "text"
+        case "Int", "Int64", "Int32", "UInt": return "a whole number"
+        case "Double", "Float": return "a number"
+        case "Bool": return "true or false"
+        default: return "a mapping (key: value lines)"  // a struct of the configuration
+        }
+    }
+
     /// The key path (from the decoded part's root) and message of a decoding error.
     static func describe(_ error: DecodingError) -> ([any Sendable], String) {
         func keys(_ path: [any CodingKey]) -> [any Sendable] {
@@ -203,9 +217,13 @@ public struct AppConfig: Sendable, Codable, Hashable {
         case .keyNotFound(let key, let ctx):
             return (keys(ctx.codingPath) + [key.stringValue], "the key '\(key.stringValue)' is missing")
         case .typeMismatch(let type, let ctx):
-            return (keys(ctx.codingPath), "expected \(type): \(ctx.debugDescription)")
+            // Yams says "Expected to decode Sequence but found Node"; say what the key takes.
+            let said = ctx.debugDescription
+            if said.hasPrefix("Expected to decode Sequence") { return (keys(ctx.codingPath), "expected \(kind([String].self))") }
+            if said.hasPrefix("Expected to decode Mapping") { return (keys(ctx.codingPath), "expected \(kind([String: String].self))") }
+            return (keys(ctx.codingPath), "expected \(kind(type))" + (said.hasPrefix("Expected to decode") ? "" : ": \(said)"))
         case .valueNotFound(let type, let ctx):
-            return (keys(ctx.codingPath), "expected a \(type), found nothing")
+            return (keys(ctx.codingPath), "expected \(kind(type)), found nothing")
         case .dataCorrupted(let ctx):
             return (keys(ctx.codingPath), ctx.debugDescription)
         @unknown default:

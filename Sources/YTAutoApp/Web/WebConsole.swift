@@ -116,7 +116,7 @@ struct WebConsole: Sendable {
             _ = try await self.checkedForm(request)
             let result = try await self.store.cancel(jobID: id)
             try await self.audit("cancel", "job \(id)", "\(result)")
-            return Self.redirect("/jobs/\(id)?done=cancel-\(result)")
+            return Self.redirect("/jobs/\(id)" + HTML.query([("done", "job \(id): \(result)")]))
         }
         router.post("/channels/:name/pause") { request, context in
             let channel = try self.channel(context)

@@ -376,6 +376,17 @@ public enum CancelResult: Sendable, Hashable {
     case alreadyFinished(JobState)
 }
 
+extension CancelResult: CustomStringConvertible {
+    /// What came of it, for the operator and the audit log.
+    public var description: String {
+        switch self {
+        case .cancelled: "cancelled"
+        case .requested: "cancel requested: its worker stops it at the next heartbeat or stage boundary"
+        case .alreadyFinished(let state): "already finished (\(state.rawValue)); nothing to cancel"
+        }
+    }
+}
+
 /// Queue sizes for `status`.
 public struct QueueStats: Sendable, Hashable {
     /// Jobs by channel, then by state.
