@@ -346,7 +346,12 @@ final class QueueModelRunner {
             if let expected = model.cancel(id) {
                 let result = try await store.cancel(jobID: id)
                 try check(result == expected, "cancel of job \(id) answered \(result), the model \(expected)")
-                note("cancel: \(expected)")
+                // Short names for the coverage's events (the result's description is a sentence for people).
+                switch expected {
+                case .cancelled: note("cancel: cancelled")
+                case .requested: note("cancel: requested")
+                case .alreadyFinished(let state): note("cancel: already \(state.rawValue)")
+                }
             } else {
                 do {
                     let r = try await store.cancel(jobID: id)
