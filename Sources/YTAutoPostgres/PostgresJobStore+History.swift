@@ -72,8 +72,10 @@ extension PostgresJobStore: ChannelHistoryLedger {
     static func entries(channel: String, except job: Int64?, limit: Int?) -> PostgresQuery {
         // `job_id IS DISTINCT FROM NULL` holds for every row; LIMIT NULL is no limit.
         """
-        SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-         WHERE channel = \(channel) AND job_id IS DISTINCT FROM \(job)::bigint ORDER BY at DESC, job_id DESC
+        SELECT h.channel, h.job_id, h.at, h.topic, h.script, h.thumbnail_hash FROM channel_history h
+         WHERE h.channel = \(channel) AND h.job_id IS DISTINCT FROM \(job)::bigint
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id AND j.state IN ('failed', 'cancelled'))
+         ORDER BY h.at DESC, h.job_id DESC
          LIMIT \(limit.map { Int64(max(0, $0)) })
         """
     }

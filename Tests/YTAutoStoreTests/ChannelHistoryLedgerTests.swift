@@ -65,6 +65,38 @@ import PostgresNIO
         try await s.recordChannelHistory(channel: "facts", job: 5, topic: "late", script: #"{"title":"T5"}"#, keep: 3)
         #expect(try await s.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [3, 4, 5], "the new entry, oldest by its time, stays")
     }
+    /// A video never published (its job failed or was cancelled) is not given: the next videos
+    /// are not compared with it (a cancelled job's script kept a channel's next ones from being
+    /// made). A job queued again counts again.
+    @Test(arguments: StoreEngine.all) func theEntriesOfFailedAndCancelledJobsAreNotGiven(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        var ids: [Int64] = []
+        for topic in ["fails", "cancelled", "runs", "new"] {
+            ids.append(try await s.enqueue(NewJob(channel: "facts", topic: topic, maxAttempts: 1)).job.id)
+        }
+        let (fails, cancelled, runs, new) = (ids[0], ids[1], ids[2], ids[3])
+        for id in [fails, cancelled, runs] {
+            try await s.recordChannelHistory(channel: "facts", job: id, topic: "t\(id)", script: #"{"title":"T"}"#, keep: 50)
+            f.clock.advance(60)
+        }
+        let first = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(60)))
+        #expect(first.jobID == fails)
+        _ = try await s.fail(first, error: JobFailure(code: "video.qa_failed", message: "m", isRetryable: false))
+        #expect(try await s.cancel(jobID: cancelled) == .cancelled)
+        #expect(try await s.lease(worker: "w", channels: nil, duration: .seconds(60))?.jobID == runs)
+        #expect(try await s.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [runs])
+        let seen = Locked<[Int64]>([])
+        try await s.recordChannelHistory(channel: "facts", job: new, topic: "new", script: #"{"title":"N"}"#, keep: 50) { seen.value = $0.map(\.jobID) }
+        #expect(seen.value == [runs], "the check was given \(seen.value)")
+        let thumbnailSeen = Locked<[Int64]>([])
+        try await s.recordChannelHistoryThumbnail("0123456789abcdef", channel: "facts", job: new) { thumbnailSeen.value = $0.map(\.jobID) }
+        #expect(thumbnailSeen.value == [runs])
+        // Retried by an operator: queued again, and counted again.
+        _ = try await s.retry(jobID: fails)
+        #expect(try await s.channelHistory(channel: "facts", limit: 10).map(\.jobID) == [new, runs, fails])
+    }
+
     /// A refusal of the test's own, as a near duplicate is refused.
     struct Refused: YTAutoError {
         var code: String { "test.refused" }

@@ -27,6 +27,10 @@ public struct ChannelHistoryEntry: Sendable, Hashable {
 /// Each channel's recent videos, kept in the store (`channel_history`), so that every worker on
 /// every host compares a new video with the same ones: a video made on one host is never a near
 /// duplicate of one made on another unseen.
+///
+/// The entries of jobs that failed or were cancelled are kept but not given: their videos were
+/// never published, so they neither make a later video a near duplicate nor keep the template
+/// writer from their sentences. A job queued again (an operator's retry) counts again.
 public protocol ChannelHistoryLedger: Sendable {
     /// The channel's newest `limit` entries, newest first (ties by job, newest first).
     func channelHistory(channel: String, limit: Int) async throws -> [ChannelHistoryEntry]

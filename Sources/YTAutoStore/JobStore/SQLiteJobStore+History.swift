@@ -59,12 +59,15 @@ extension SQLiteJobStore: ChannelHistoryLedger {
         }
     }
 
-    /// The channel's newest `limit` entries (nil: all), newest first, but `job`'s if one is given.
+    /// The channel's newest `limit` entries (nil: all), newest first, but `job`'s if one is given,
+    /// and but those of jobs that failed or were cancelled (``ChannelHistoryLedger``).
     static func entries(_ db: Connection, channel: String, except job: Int64?, limit: Int?) throws -> [ChannelHistoryEntry] {
         // `job_id IS NOT NULL` holds for every row; LIMIT -1 is no limit.
         try db.query("""
-            SELECT channel, job_id, at, topic, script, thumbnail_hash FROM channel_history
-             WHERE channel = ? AND job_id IS NOT ? ORDER BY at DESC, job_id DESC LIMIT ?
+            SELECT h.channel, h.job_id, h.at, h.topic, h.script, h.thumbnail_hash FROM channel_history h
+             WHERE h.channel = ? AND h.job_id IS NOT ?
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id AND j.state IN ('failed', 'cancelled'))
+             ORDER BY h.at DESC, h.job_id DESC LIMIT ?
             """, [channel, job, limit.map { Int64(max(0, $0)) } ?? -1]).map(Self.historyEntry)
     }
 
