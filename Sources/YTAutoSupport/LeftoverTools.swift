@@ -47,17 +47,21 @@ public enum LeftoverTools {
 
     /// Whether `pid` is still a live process (a zombie, killed and not yet reaped, is not).
     static func isAlive(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        guard let state = statFields(of: pid)?.first else { return false }
         return state != "Z" && state != "X"
     }
 
-    /// The parent process id of `pid`, from `/proc/PID/stat` (its fourth field, after the name in parentheses).
+    /// The parent process id of `pid` (the fourth field of `/proc/PID/stat`).
     static func parent(of pid: pid_t) -> pid_t? {
+        guard let fields = statFields(of: pid), fields.count > 1 else { return nil }
+        return pid_t(fields[1])
+    }
+
+    /// The fields of `/proc/PID/stat` after the name in parentheses (which may hold spaces), from
+    /// its state on; nil when the process is gone.
+    private static func statFields(of pid: pid_t) -> [Substring]? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 }

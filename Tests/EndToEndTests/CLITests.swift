@@ -14,6 +14,19 @@ import YTAutoSupport
     func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
     /// `ytauto` for a command that should stop at once (a worker refusing to start): killed if it
     /// still runs after 20 s, so a regression fails the test instead of hanging it.
+    /// `ytauto init`, then the sample configuration it wrote: its path and text.
+    func initSample() async throws -> (path: String, text: String) {
+        _ = try await ytauto("init")
+        let path = dir.path("ytauto.yaml")
+        return (path, try String(contentsOfFile: path, encoding: .utf8))
+    }
+    /// A worker on the configuration as it stands registers, and SIGTERM stops it cleanly.
+    func aWorkerStartsAndStops() async throws {
+        let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
+        #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
     func ytautoExitingSoon(_ args: String...) async throws -> ProcessResult { try await ytautoExitingSoon(args) }
     func ytautoExitingSoon(_ args: [String]) async throws -> ProcessResult {
         let child = try Child(binary("ytauto"), args, cwd: dir.url, environment: env)
@@ -166,9 +179,7 @@ import YTAutoSupport
     /// A voice espeak-ng does not have is found when a worker or run-once starts, naming the
     /// channel, not by the first job that narrates (at 3 a.m., failed for good).
     @Test func aVoiceThisMachineCannotSpeakWithStopsTheWorkerAtStart() async throws {
-        _ = try await ytauto("init")
-        let path = dir.path("ytauto.yaml")
-        let sample = try String(contentsOfFile: path, encoding: .utf8)
+        let (path, sample) = try await initSample()
         try sample.replacingOccurrences(of: "voice: en-bright", with: "voice: espeak:zz-notavoice")
             .write(toFile: path, atomically: true, encoding: .utf8)
         let result = try await ytautoExitingSoon("worker")
@@ -182,18 +193,13 @@ import YTAutoSupport
         // A voice espeak-ng has, named directly, is taken.
         try sample.replacingOccurrences(of: "voice: en-bright", with: "voice: espeak:de")
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let taken = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
-        #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
-        taken.kill(SIGTERM)
-        #expect(await taken.wait().status == 0)
+        try await aWorkerStartsAndStops()
     }
 
     /// A credentials file the configuration names must be there: a path mistyped would otherwise
     /// leave every key unset, found only when a provider refuses the first job.
     @Test func aCredentialsFileTheConfigurationNamesMustExist() async throws {
-        _ = try await ytauto("init")
-        let path = dir.path("ytauto.yaml")
-        let sample = try String(contentsOfFile: path, encoding: .utf8)
+        let (path, sample) = try await initSample()
         try (sample + "providers:\n  credentials_file: ./secrets/credentails.yaml\n").write(toFile: path, atomically: true, encoding: .utf8)
         for args in [["worker"], ["run-once", "facts-shorts", "--dry-run"]] {
             let r = try await ytautoExitingSoon(args)
@@ -208,10 +214,7 @@ import YTAutoSupport
                 "\(underAFile.stderr.suffix(400))")
         // Left out, the default file may be missing: the environment holds the keys.
         try sample.write(toFile: path, atomically: true, encoding: .utf8)
-        let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env)
-        #expect(await eventually(timeout: .seconds(20)) { (try? await SQLiteJobStore(path: dir.path("ytauto.db")).workers().isEmpty) == false })
-        w.kill(SIGTERM)
-        #expect(await w.wait().status == 0)
+        try await aWorkerStartsAndStops()
     }
 
     /// `ytauto web` on an address another server holds says which address and why.

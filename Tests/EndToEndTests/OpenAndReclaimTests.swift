@@ -166,20 +166,7 @@ import YTAutoTestSupport
 struct ReadOnlyFolderTests {
     @Test func everyReadCommandWorksOnAReadOnlyFolder() async throws {
         let dir = TempDir("ytauto-ro")
-        let folder = dir.path("data")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let dbPath = folder + "/ytauto.db"
-        do {
-            let s = try SQLiteJobStore(path: dbPath)
-            let id = try await s.enqueue(NewJob(channel: "facts")).job.id
-            let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
-            _ = try await s.fail(lease, error: JobFailure(code: "x.bad", message: "bad", isRetryable: false))
-            #expect(try await s.job(id: id)?.state == .failed)
-        }
-        // The store above is closed: no -wal file is left, so SQLite cannot make one on a read-only
-        // folder. Its connection closes on the store's own thread once the last reference goes, so
-        // on a busy machine that can come a moment after this scope ends.
-        #expect(await eventually(timeout: .seconds(30)) { !FileManager.default.fileExists(atPath: dbPath + "-wal") })
+        let (folder, dbPath) = try await closedDatabaseWithAFailedJob(in: dir)
         let mount = try ReadOnlyMount(folder)
         defer { mount.unmount() }
         let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
@@ -203,16 +190,7 @@ struct ReadOnlyFolderTests {
 @Suite struct ReadOnlyPermissionsTests {
     @Test func everyReadCommandWorksOnAFolderTheUserMayNotWrite() async throws {
         let dir = TempDir("ytauto-perm")
-        let folder = dir.path("data")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let dbPath = folder + "/ytauto.db"
-        do {
-            let s = try SQLiteJobStore(path: dbPath)
-            _ = try await s.enqueue(NewJob(channel: "facts")).job.id
-            let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
-            _ = try await s.fail(lease, error: JobFailure(code: "x.bad", message: "bad", isRetryable: false))
-        }
-        #expect(await eventually(timeout: .seconds(30)) { !FileManager.default.fileExists(atPath: dbPath + "-wal") })
+        let (folder, dbPath) = try await closedDatabaseWithAFailedJob(in: dir)
         chmod(dir.url.path, 0o755)
         chmod(dbPath, 0o444)
         chmod(dbPath + "-wake", 0o444)
@@ -235,6 +213,24 @@ struct ReadOnlyFolderTests {
         #expect(try await read("ytauto-admin", ["list-failed"]).stdout.contains("x.bad"))
         #expect(!FileManager.default.fileExists(atPath: dbPath + "-wal"))
     }
+}
+
+/// `<dir>/data/ytauto.db` with one job failed `x.bad`, its store closed: no -wal file is left, so
+/// SQLite cannot make one in a folder it may not write. The connection closes on the store's own
+/// thread once the last reference goes, so on a busy machine that can come a moment after.
+func closedDatabaseWithAFailedJob(in dir: TempDir) async throws -> (folder: String, dbPath: String) {
+    let folder = dir.path("data")
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let dbPath = folder + "/ytauto.db"
+    do {
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts")).job.id
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, duration: .seconds(30)))
+        _ = try await s.fail(lease, error: JobFailure(code: "x.bad", message: "bad", isRetryable: false))
+        #expect(try await s.job(id: id)?.state == .failed)
+    }
+    #expect(await eventually(timeout: .seconds(30)) { !FileManager.default.fileExists(atPath: dbPath + "-wal") })
+    return (folder, dbPath)
 }
 
 /// A folder bind-mounted onto itself, then remounted read-only.
