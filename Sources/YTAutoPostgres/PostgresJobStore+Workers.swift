@@ -211,6 +211,10 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
         }
     }
 
+    /// Nothing to mend here: the session keeps itself (``PostgresWorkerSession`` reconnects and
+    /// takes its lock again).
+    public func keepRegistration(_ registration: PostgresWorkerSession) async throws -> String? { nil }
+
     public func touchWorker(_ id: String) async throws {
         try await pool.query("UPDATE workers SET last_seen_at = coalesce(\(nowBind)::timestamptz, now()) WHERE id = \(id)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import YTAutoCore
 
 /// Tool processes (ffmpeg, ffprobe, espeak-ng) a dead worker left running in a job's folder.
 ///
@@ -26,7 +27,7 @@ public enum LeftoverTools {
                 return false
             }
             guard arguments.dropFirst().contains(where: { $0.contains(prefix) }) else { return false }
-            return parent(of: pid) != me
+            return LocalProcess.read(pid)?.parent != me
         }
     }
 
@@ -46,22 +47,5 @@ public enum LeftoverTools {
     }
 
     /// Whether `pid` is still a live process (a zombie, killed and not yet reaped, is not).
-    static func isAlive(_ pid: pid_t) -> Bool {
-        guard let state = statFields(of: pid)?.first else { return false }
-        return state != "Z" && state != "X"
-    }
-
-    /// The parent process id of `pid` (the fourth field of `/proc/PID/stat`).
-    static func parent(of pid: pid_t) -> pid_t? {
-        guard let fields = statFields(of: pid), fields.count > 1 else { return nil }
-        return pid_t(fields[1])
-    }
-
-    /// The fields of `/proc/PID/stat` after the name in parentheses (which may hold spaces), from
-    /// its state on; nil when the process is gone.
-    private static func statFields(of pid: pid_t) -> [Substring]? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
-    }
+    static func isAlive(_ pid: pid_t) -> Bool { LocalProcess.read(pid)?.isAlive ?? false }
 }

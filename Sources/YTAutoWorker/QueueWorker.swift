@@ -105,6 +105,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             var nextStuckCheck = ContinuousClock.now
             while !Task.isCancelled {
                 do {
+                    if let mended = try await store.keepRegistration(registration) { log.warning("\(mended)") }
                     let report = try await store.reclaim()
                     if !report.isEmpty {
                         log.warning("reclaimed jobs", metadata: [

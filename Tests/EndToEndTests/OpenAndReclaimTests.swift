@@ -118,6 +118,45 @@ import YTAutoTestSupport
         #expect(rows.first?["state"] as? String == "dead", "\(workers.stdout)")
     }
 
+    /// Removing `<db>-workers/` while a worker runs does not make it dead. A process that looks
+    /// meanwhile (here while the worker is stopped with SIGSTOP, so it cannot mend anything first)
+    /// sees the worker's process still running and leaves its job alone; once it runs again, its
+    /// next sweep makes its lock file again, held, and logs it. Killed afterwards, it is found
+    /// dead by that file as by the first.
+    @Test func aLockFileRemovedFromUnderALiveWorkerDoesNotMakeItDead() async throws {
+        try writeConfig()
+        let s = try SQLiteJobStore(path: dbPath)
+        let id = try await s.enqueue(NewJob(channel: "facts", maxAttempts: 3, kind: .synthetic)).job.id
+        let log = dir.path("worker.log")
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "30000", "--concurrency", "1"],
+                               cwd: dir.url, environment: env, outputFile: log)
+        defer { worker.kill(SIGKILL) }
+        #expect(try await eventually { try await s.job(id: id)?.state == .running })
+        let lockPath = try #require(try await s.workers().first?.lockPath)
+        worker.kill(SIGSTOP)
+        try FileManager.default.removeItem(atPath: s.lockDirectory)
+        let status = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
+        #expect(status.status == 0 && !status.stderr.contains("freed"), "\(status.stderr)")
+        let workers = try await run("ytauto-admin", ["workers", "--json"], cwd: dir.url, environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(workers.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.first?["state"] as? String == "running", "\(workers.stdout)")
+        #expect(try await s.reclaim().isEmpty)
+        #expect(try await s.job(id: id)?.state == .running)
+        worker.kill(SIGCONT)
+        #expect(try await eventually(timeout: .seconds(10)) { WorkerLock.peek(path: lockPath) == .held })
+        let said = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(said.contains("lock file \(lockPath) was removed while the worker ran"), "\(said)")
+        #expect(try await s.reclaim().isEmpty)
+        #expect(try await s.job(id: id)?.state == .running)
+        #expect(try await s.attempts(jobID: id).count == 1)
+        #expect(try await s.workers().first?.state == .running)
+
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        let report = try await s.reclaim()
+        #expect(report.deadWorkers.count == 1 && report.requeued == [id], "\(report)")
+    }
+
     /// `ytauto-admin workers` frees them too, and shows the worker dead, not running.
     @Test func adminWorkersShowsADeadWorkerDeadAndFreesItsJobs() async throws {
         let (s, id) = try await aJobHeldByAKilledWorker()

@@ -100,4 +100,48 @@ import YTAutoTestSupport
         let attrs = try FileManager.default.attributesOfItem(atPath: again.path)
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
     }
+
+    /// A lock file removed from under its holder (its folder too), or replaced by another file,
+    /// is made again and locked; a file still in place is left as it is; a released lock is not
+    /// made again.
+    @Test func aRemovedLockFileIsMadeAgainAndHeld() throws {
+        let dir = TempDir()
+        let folder = dir.path("db-workers")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let lock = try WorkerLock.acquire(path: folder + "/w.lock")
+        #expect(try lock.renewIfRemoved() == false)
+        try FileManager.default.removeItem(atPath: folder)
+        #expect(WorkerLock.peek(path: lock.path) == .missing)
+        #expect(try lock.renewIfRemoved() == true)
+        #expect(WorkerLock.peek(path: lock.path) == .held)
+        #expect(throws: WorkerLock.Failure.self) { _ = try WorkerLock.acquire(path: lock.path) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["w.lock"], "no passing file is left")
+        #expect(try lock.renewIfRemoved() == false)
+        // Another file put in its place (a restored backup of the folder) is not the held one.
+        try FileManager.default.removeItem(atPath: lock.path)
+        FileManager.default.createFile(atPath: lock.path, contents: nil)
+        #expect(WorkerLock.peek(path: lock.path) == .free)
+        #expect(try lock.renewIfRemoved() == true)
+        #expect(WorkerLock.peek(path: lock.path) == .held)
+        lock.release()
+        #expect(WorkerLock.peek(path: lock.path) == .missing)
+        #expect(try lock.renewIfRemoved() == false)
+        #expect(WorkerLock.peek(path: lock.path) == .missing)
+    }
+
+    /// The process table tells the process that registered from one given its pid later: this
+    /// process runs and started before now, not after a time before it started; an exited and
+    /// reaped child runs no more.
+    @Test func aProcessRunsOnlyIfItStartedByItsRegistration() throws {
+        let me = try #require(LocalProcess.read(getpid()))
+        #expect(me.isAlive && me.parent == getppid())
+        let started = try #require(me.startedAt)
+        #expect(started <= Date().addingTimeInterval(1) && started > Date().addingTimeInterval(-3600), "\(started)")
+        #expect(LocalProcess.isRunning(getpid(), registeredAt: Date()))
+        #expect(!LocalProcess.isRunning(getpid(), registeredAt: started.addingTimeInterval(-60)))
+        let child = try Child(URL(fileURLWithPath: "/bin/true"), [])
+        #expect(child.waitForExit() == 0)
+        // (Its pid given to another process since, which is not this one's child, would be running.)
+        #expect(!LocalProcess.isRunning(child.pid, registeredAt: Date()) || LocalProcess.read(child.pid)?.parent != getpid())
+    }
 }

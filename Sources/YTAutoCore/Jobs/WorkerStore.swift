@@ -26,6 +26,12 @@ public protocol WorkerStore: JobStore {
     /// Records that the worker was seen now (for people: liveness is the registration's).
     func touchWorker(_ id: String) async throws
 
+    /// Makes sure the registration still proves the worker alive, and mends it where it can (on
+    /// SQLite, a lock file removed from under the worker is made again). Returns a sentence for
+    /// the log when it mended something, else nil. The worker's sweep calls it before it looks
+    /// for dead workers, so a worker never finds itself dead.
+    func keepRegistration(_ registration: Registration) async throws -> String?
+
     /// Every registered worker, newest first.
     func workers() async throws -> [WorkerRecord]
 

@@ -68,6 +68,22 @@ extension SQLiteJobStore {
         database.signalWork()
     }
 
+    /// Makes the worker's lock file again when it was removed (``WorkerLock/renewIfRemoved()``).
+    /// Until then other processes saw the worker's process still running and left it alone; if
+    /// one found it dead all the same (its process table unreadable), it is marked running again,
+    /// as a PostgreSQL worker is when its session comes back: the fence has refused its writes
+    /// for the jobs freed meanwhile.
+    public func keepRegistration(_ registration: WorkerRegistration) async throws -> String? {
+        guard try registration.lock.renewIfRemoved() else { return nil }
+        let now = self.now()
+        try await database.write(wakes: false) { db in
+            try db.run("UPDATE workers SET state = 'running', stopped_at = NULL, last_seen_at = ? WHERE id = ? AND state = 'dead'",
+                       [now, registration.id])
+        }
+        return "the worker's lock file \(registration.lock.path) was removed while the worker ran; it is made again "
+            + "(remove nothing under \(lockDirectory) while workers run: a worker is found dead by its file)"
+    }
+
     /// Every registered worker, newest first, as recorded (a dead worker stays `running` until a
     /// ``reclaim()`` finds it: ``isAbandoned(_:)`` asks its lock now).
     public func workers() async throws -> [WorkerRecord] {
@@ -94,10 +110,33 @@ extension SQLiteJobStore {
             stoppedAt: try r.optionalDate("stopped_at"))
     }
 
+    /// A worker of this host registered as running: what tells whether it still is.
+    struct RunningWorker {
+        let id: String
+        let lockPath: String
+        let pid: Int32
+        let startedAt: Date
+
+        /// Whether its process is still the one that registered: asked only when its lock file
+        /// is missing, since a removed file is not a dead worker (its sweep makes the file again).
+        var processRuns: Bool { LocalProcess.isRunning(pid, registeredAt: startedAt) }
+
+        /// Whether it is gone, found without changing anything: its lock is free, or its file is
+        /// missing and its process no longer runs.
+        var isGone: Bool {
+            switch WorkerLock.peek(path: lockPath) {
+            case .held: false
+            case .free: true
+            case .missing: !processRuns
+            }
+        }
+    }
+
     /// A row of ``SQL/runningWorkersOfHost``.
-    static func runningWorker(_ row: Row) throws -> (id: String, lockPath: String) {
+    static func runningWorker(_ row: Row) throws -> RunningWorker {
         let r = StoredRow(row, table: "workers", name: "worker \(row.string("id") ?? "with no id")")
-        return (try r.string("id"), try r.string("lock_path"))
+        guard let pid = Int32(exactly: try r.int("pid")) else { throw r.corrupt("pid", expected: "a process id") }
+        return RunningWorker(id: try r.string("id"), lockPath: try r.string("lock_path"), pid: pid, startedAt: try r.date("started_at"))
     }
 
     /// Releases every running job of `worker`: queued again now, or failed if that was its
@@ -136,11 +175,11 @@ extension SQLiteJobStore {
     public func needsReclaim() async throws -> Bool {
         let host = Self.hostName
         let now = self.now()
-        let (locks, expired): ([String], Bool) = try await database.read { db in
-            let locks = try db.query(SQL.runningWorkersOfHost, [host]).map(Self.runningWorker).map(\.lockPath)
-            return (locks, try db.queryOne(SQL.anyExpired, [now]) != nil)
+        let (workers, expired): ([RunningWorker], Bool) = try await database.read { db in
+            let workers = try db.query(SQL.runningWorkersOfHost, [host]).map(Self.runningWorker)
+            return (workers, try db.queryOne(SQL.anyExpired, [now]) != nil)
         }
-        return expired || locks.contains(where: WorkerLock.isAbandoned(path:))
+        return expired || workers.contains(where: \.isGone)
     }
 
     /// ``reclaim()``, for processes that are not workers: it writes only when ``needsReclaim()``
@@ -158,14 +197,16 @@ extension SQLiteJobStore {
     public func reclaim() async throws -> ReclaimReport {
         var report = ReclaimReport()
         let host = Self.hostName
-        let candidates: [(id: String, lockPath: String)] = try await database.read { db in
+        let candidates: [RunningWorker] = try await database.read { db in
             try db.query(SQL.runningWorkersOfHost, [host]).map(Self.runningWorker)
         }
         for candidate in candidates {
             let held: WorkerLock?
             switch WorkerLock.probe(path: candidate.lockPath) {
             case .alive: continue
-            case .missing: held = nil
+            case .missing:
+                if candidate.processRuns { continue }
+                held = nil
             case .dead(let lock): held = lock
             }
             let now = self.now()
@@ -205,7 +246,7 @@ extension SQLiteJobStore {
 
 extension SQLiteJobStore.SQL {
     /// The workers of a host (`?1`) registered as running: the ones whose locks a sweep probes.
-    public static let runningWorkersOfHost = "SELECT id, lock_path FROM workers WHERE state = 'running' AND hostname = ?"
+    public static let runningWorkersOfHost = "SELECT id, lock_path, pid, started_at FROM workers WHERE state = 'running' AND hostname = ?"
 
     /// Marks a worker found dead (`?1` now, `?2` id), only if it is still registered as running, so
     /// two sweeps that find it at once free its jobs once.
@@ -241,10 +282,10 @@ extension SQLiteJobStore: WorkerStore, SchedulerStore {
 extension SQLiteJobStore: OperatorStore {
     public var isReadOnly: Bool { database.isReadOnly }
 
-    /// By its lock file, probed without taking it; nil for a worker of another host (its lock
-    /// can only be probed there).
+    /// By its lock file, probed without taking it, and by its process when the file is missing;
+    /// nil for a worker of another host (its lock can only be probed there).
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
         guard worker.hostname == Self.hostName else { return nil }
-        return WorkerLock.isAbandoned(path: worker.lockPath)
+        return RunningWorker(id: worker.id, lockPath: worker.lockPath, pid: worker.pid, startedAt: worker.startedAt).isGone
     }
 }

@@ -14,14 +14,19 @@ import Darwin
 /// no lease has to expire first, and a reused pid cannot fool the check, because the
 /// lock belongs to an open file, not to a pid. The file is opened `O_CLOEXEC`, so child
 /// processes (ffmpeg) never inherit it and cannot keep a dead worker looking alive.
+///
+/// The file may be removed from under a live worker (an operator cleaning `<db>-workers/`): the
+/// worker's sweep finds that (``renewIfRemoved()``) and makes it again, and until then the store
+/// asks the process table whether the worker's process still runs (``LocalProcess``).
 public final class WorkerLock: Sendable {
     public let path: String
-    private let fd: Int32
+    /// The open file whose lock is held; another one after ``renewIfRemoved()``.
+    private let fd: Mutex<Int32>
     private let released = Atomic(false)
 
     private init(path: String, fd: Int32) {
         self.path = path
-        self.fd = fd
+        self.fd = Mutex(fd)
     }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -61,25 +66,71 @@ public final class WorkerLock: Sendable {
         return .alive
     }
 
-    /// Whether the worker behind `path` is gone, found without changing anything: the file is
-    /// opened read-only (so this works where the folder is read-only), a shared lock is tried
-    /// and dropped at once, and the file stays (the process that frees the worker's jobs
-    /// removes it). `true` also when the file is missing.
-    public static func isAbandoned(path: String) -> Bool {
+    /// What ``peek(path:)`` found.
+    public enum Look: Equatable, Sendable {
+        /// Its holder is alive.
+        case held
+        /// Nobody holds it: the worker is dead.
+        case free
+        /// The file is gone: the worker is not running, or its file was removed from under it.
+        case missing
+    }
+
+    /// Looks at the lock behind `path` without changing anything: the file is opened read-only
+    /// (so this works where the folder is read-only), a shared lock is tried and dropped at once,
+    /// and the file stays (the process that frees the worker's jobs removes it).
+    public static func peek(path: String) -> Look {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT }
+        guard fd >= 0 else { return errno == ENOENT ? .missing : .held }
         defer { close(fd) }
-        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return false }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return .held }
         flock(fd, LOCK_UN)
-        return true
+        return .free
+    }
+
+    /// Whether the worker behind `path` is gone, by ``peek(path:)``: `true` also when the file is missing.
+    public static func isAbandoned(path: String) -> Bool { peek(path: path) != .held }
+
+    /// Whether the file at ``path`` is still the one whose lock this holds. If it was removed (or
+    /// another put in its place), makes it again, its folder too, and takes its lock there before
+    /// it appears (a file locked under a passing name, then renamed onto ``path``, so no probe
+    /// finds it unlocked). Returns true when it did. Throws ``Failure`` when it cannot.
+    public func renewIfRemoved() throws -> Bool {
+        try fd.withLock { fd in
+            guard !released.load(ordering: .acquiring) else { return false }
+            var held = stat(), there = stat()
+            guard fstat(fd, &held) == 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
+            if stat(path, &there) == 0, there.st_dev == held.st_dev, there.st_ino == held.st_ino { return false }
+            let folder = (path as NSString).deletingLastPathComponent
+            do {
+                try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+            } catch {
+                throw Failure(path: path, reason: "its folder could not be made again: \(error.localizedDescription)")
+            }
+            let passing = "\(path).\(getpid()).new"
+            unlink(passing)
+            let new = open(passing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard new >= 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
+            guard flock(new, LOCK_EX | LOCK_NB) == 0, rename(passing, path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(passing)
+                close(new)
+                throw Failure(path: path, reason: reason)
+            }
+            close(fd)
+            fd = new
+            return true
+        }
     }
 
     /// Removes the file and drops the lock. Idempotent.
     public func release() {
         // The first caller only: the file is removed and the descriptor closed once.
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        unlink(path)
-        close(fd)
+        fd.withLock { fd in
+            unlink(path)
+            close(fd)
+        }
     }
 
     deinit { release() }
