@@ -103,7 +103,7 @@ import YTAutoTestSupport
 
     /// A lock file removed from under its holder (its folder too), or replaced by another file,
     /// is made again and locked; a file still in place is left as it is; a released lock is not
-    /// made again.
+    /// made again, nor a folder above the lock's own.
     @Test func aRemovedLockFileIsMadeAgainAndHeld() throws {
         let dir = TempDir()
         let folder = dir.path("db-workers")
@@ -127,6 +127,14 @@ import YTAutoTestSupport
         #expect(WorkerLock.peek(path: lock.path) == .missing)
         #expect(try lock.renewIfRemoved() == false)
         #expect(WorkerLock.peek(path: lock.path) == .missing)
+
+        // A database folder removed whole is not made again: that is an error.
+        let whole = dir.path("install")
+        try FileManager.default.createDirectory(atPath: whole + "/db-workers", withIntermediateDirectories: true)
+        let gone = try WorkerLock.acquire(path: whole + "/db-workers/w.lock")
+        try FileManager.default.removeItem(atPath: whole)
+        #expect(throws: WorkerLock.Failure.self) { _ = try gone.renewIfRemoved() }
+        #expect(!FileManager.default.fileExists(atPath: whole))
     }
 
     /// The process table tells the process that registered from one given its pid later: this

@@ -92,20 +92,20 @@ public final class WorkerLock: Sendable {
     public static func isAbandoned(path: String) -> Bool { peek(path: path) != .held }
 
     /// Whether the file at ``path`` is still the one whose lock this holds. If it was removed (or
-    /// another put in its place), makes it again, its folder too, and takes its lock there before
-    /// it appears (a file locked under a passing name, then renamed onto ``path``, so no probe
-    /// finds it unlocked). Returns true when it did. Throws ``Failure`` when it cannot.
+    /// another put in its place), makes it again, its folder too (not the folders above it), and
+    /// takes its lock there before it appears (a file locked under a passing name, then renamed
+    /// onto ``path``, so no probe finds it unlocked). Returns true when it did. Throws
+    /// ``Failure`` when it cannot.
     public func renewIfRemoved() throws -> Bool {
         try fd.withLock { fd in
             guard !released.load(ordering: .acquiring) else { return false }
             var held = stat(), there = stat()
             guard fstat(fd, &held) == 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
             if stat(path, &there) == 0, there.st_dev == held.st_dev, there.st_ino == held.st_ino { return false }
+            // The folder alone, not its parents: a database folder removed whole is not made again here.
             let folder = (path as NSString).deletingLastPathComponent
-            do {
-                try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
-            } catch {
-                throw Failure(path: path, reason: "its folder could not be made again: \(error.localizedDescription)")
+            if !folder.isEmpty, mkdir(folder, 0o755) != 0, errno != EEXIST {
+                throw Failure(path: path, reason: "its folder could not be made again: \(String(cString: strerror(errno)))")
             }
             let passing = "\(path).\(getpid()).new"
             unlink(passing)
