@@ -144,8 +144,11 @@ import YTAutoTestSupport
         #expect(try await s.job(id: id)?.state == .running)
         worker.kill(SIGCONT)
         #expect(try await eventually(timeout: .seconds(10)) { WorkerLock.peek(path: lockPath) == .held })
-        let said = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(said.contains("lock file \(lockPath) was removed while the worker ran"), "\(said)")
+        // The warning is written just after the file is made again: wait for it too.
+        let warned = try await eventually(timeout: .seconds(10)) {
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("lock file \(lockPath) was removed while the worker ran") == true
+        }
+        #expect(warned, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         #expect(try await s.reclaim().isEmpty)
         #expect(try await s.job(id: id)?.state == .running)
         #expect(try await s.attempts(jobID: id).count == 1)
