@@ -23,11 +23,13 @@ extension PostgresJobStore {
             guard cursor < now else { return [] }
             let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
+            var picked: [String] = []
             let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
             for var decision in SchedulingRules.paused(verdicts, by: try await Self.pause(tx.queryOne, channel: channel.name)) {
                 let t = decision.slotAt.roundedToMilliseconds
                 if decision.kind == .enqueued {
-                    decision.topic = try await Self.pickTopic(tx, channel, now: now)
+                    decision.topic = try await Self.pickTopic(tx, channel, now: now, pickedBefore: picked)
+                    picked += decision.topic.map { [$0] } ?? []
                     if decision.topic == nil {
                         decision.kind = .noTopic
                         decision.detail = SchedulingRules.noTopicDetail(channel)
@@ -66,9 +68,9 @@ extension PostgresJobStore {
         try await pool.queryOne("SELECT evaluated_until FROM schedule_cursors WHERE channel = \(channel)")?.date("evaluated_until")
     }
 
-    static func pickTopic(_ tx: PGTransaction, _ channel: ChannelConfig, now: Date) async throws -> String? {
+    static func pickTopic(_ tx: PGTransaction, _ channel: ChannelConfig, now: Date, pickedBefore: [String]) async throws -> String? {
         SchedulingRules.pickTopic(channel.topics, lastUse: try await lastUse(tx.query, topics: channel.topics, channel: channel.name),
-                                  recencyDays: channel.topicRecencyDays, now: now)
+                                  recencyDays: channel.topicRecencyDays, now: now, pickedBefore: pickedBefore)
     }
 
     /// When each topic was last used on `channel`: in the slots (which outlive pruned jobs) and in

@@ -96,6 +96,16 @@ import YTAutoCore
         #expect(withOnTime.dropLast().map { $0.kind == .enqueued } == [policy == .all, policy == .all])
     }
 
+    /// A slot on time runs whatever the window: a `catch_up_window` under the two minutes a slot
+    /// stays on time (`0s`: never catch up) still runs the slots that are due now; only late ones
+    /// are missed.
+    @Test(arguments: [0, 60])
+    func aSlotOnTimeRunsWhateverTheCatchUpWindow(window: Int) {
+        let verdicts = SchedulingRules.verdicts(for: firings([60, 1.5, 0]), channel: channel(.all, window: window), now: now)
+        #expect(verdicts.map(\.kind) == [.missed, .enqueued, .enqueued], "\(verdicts)")
+        #expect(verdicts[0].detail?.contains("older than catch_up_window") == true)
+    }
+
     @Test func aPausedChannelsSlotsThatWouldRunArePausedAndMissedOnesStayMissed() {
         let verdicts = SchedulingRules.verdicts(for: firings([300, 180, 1]), channel: channel(.all, window: 4 * 3600), now: now)
         #expect(verdicts.map(\.kind) == [.missed, .enqueued, .enqueued])
@@ -126,6 +136,24 @@ import YTAutoCore
         let suggestion = SchedulingRules.suggestTopic(topics, lastUse: allRecent, recencyDays: 30, now: now)
         #expect(suggestion?.topic == "b" && suggestion?.recent == true)
         #expect(SchedulingRules.suggestTopic([], lastUse: [:], recencyDays: 30, now: now) == nil)
+    }
+
+    /// In one pass the topics picked for earlier slots count as used before the later picks,
+    /// though all were decided at the same instant: a catch-up pass rotates through the topics.
+    @Test func aPassRotatesThroughTopicsDecidedAtTheSameInstant() {
+        let topics = ["a", "b", "c"]
+        var used: [String: Date] = [:]
+        var picked: [String] = []
+        for _ in 0..<7 {
+            let topic = SchedulingRules.pickTopic(topics, lastUse: used, recencyDays: 0, now: now, pickedBefore: picked)
+            guard let topic else { Issue.record("no topic"); return }
+            picked.append(topic)
+            used[topic] = now
+        }
+        #expect(picked == ["a", "b", "c", "a", "b", "c", "a"])
+        // A topic used longer ago still goes before the ones of this pass.
+        #expect(SchedulingRules.pickTopic(topics + ["d"], lastUse: used.merging(["d": now.addingTimeInterval(-60)]) { $1 },
+                                          recencyDays: 0, now: now, pickedBefore: picked) == "d")
     }
 
     /// A held work's run is judged by its worker's record: the newest worker of that host and

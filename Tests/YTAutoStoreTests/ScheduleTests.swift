@@ -155,4 +155,16 @@ import YTAutoStore
         #expect(later.last?.kind == .enqueued)
         #expect(later.last?.topic == "topic 0")
     }
+
+    /// A catch-up pass with fewer topics than slots and `topic_recency_days: 0` rotates through
+    /// the topics, the one used longest ago first, though the pass decides all its slots at one
+    /// instant (it gave the first topic to every slot once the others were used).
+    @Test(arguments: StoreEngine.all) func aCatchUpPassRotatesThroughFewTopics(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let c = channel(topics: 3, recency: 0)
+        let first = try await f.store.schedule(c, now: date("2026-11-25T10:00:30.000Z"))
+        #expect(first.map(\.topic) == ["topic 0"])
+        let pass = try await f.store.schedule(c, now: date("2026-11-25T11:00:30.000Z"))
+        #expect(pass.map(\.topic) == ["topic 1", "topic 2", "topic 0", "topic 1", "topic 2", "topic 0"], "\(pass.map(\.topic))")
+    }
 }

@@ -93,10 +93,12 @@ public enum SchedulingRules {
         let newestLate = firings.last { $0.at < onTimeFrom && $0.at >= windowStart }?.at
         return firings.map { f in
             var decision = SlotDecision(channel: channel.name, slotAt: f.at, expression: f.expression, kind: .enqueued)
+            // A slot on time always runs, whatever the window (`catch_up_window: 0s` means no catching up).
+            if f.at >= onTimeFrom { return decision }
             if f.at < windowStart {
                 decision.kind = .missed
                 decision.detail = "older than catch_up_window \(DurationText.string(seconds: channel.catchUpWindow))"
-            } else if f.at < onTimeFrom {
+            } else {
                 switch channel.missedSlots {
                 case .all: break
                 case .skip:
@@ -134,13 +136,22 @@ public enum SchedulingRules {
     /// The topic for a new job: one not used within `recencyDays` of `now` (0: any), never-used
     /// topics first in list order, then the one used longest ago; nil if every topic is recent.
     /// `lastUse` is when each topic was last used by the channel (slots and jobs alike).
-    public static func pickTopic(_ topics: [String], lastUse: [String: Date], recencyDays: Int, now: Date) -> String? {
+    ///
+    /// `pickedBefore` are the topics this pass already gave its earlier slots, in order: their
+    /// slots were all decided at `now`, so their times tie, and the one picked earlier counts as
+    /// used longer ago (a catch-up pass with `topic_recency_days: 0` goes a, b, c, a, b, c, not
+    /// a, b, c, a, a, a).
+    public static func pickTopic(_ topics: [String], lastUse: [String: Date], recencyDays: Int, now: Date,
+                                 pickedBefore: [String] = []) -> String? {
         let cutoff = now.addingTimeInterval(-Double(recencyDays) * 86_400)
         let eligible = topics.filter { topic in
             guard let last = lastUse[topic] else { return true }
             return recencyDays == 0 || last < cutoff
         }
-        return eligible.min { (lastUse[$0] ?? .distantPast) < (lastUse[$1] ?? .distantPast) }
+        func order(_ topic: String) -> (Date, Int) {
+            (lastUse[topic] ?? .distantPast, pickedBefore.lastIndex(of: topic) ?? -1)
+        }
+        return eligible.min { order($0) < order($1) }
     }
 
     /// The topic `ytauto enqueue` takes when none is given: as the scheduler picks, but when every

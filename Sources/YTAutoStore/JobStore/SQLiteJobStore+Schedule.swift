@@ -19,11 +19,13 @@ extension SQLiteJobStore {
             guard cursor < now else { return [] }
             let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
+            var picked: [String] = []
             let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
             for var decision in SchedulingRules.paused(verdicts, by: try Self.pause(db, channel: channel.name)) {
                 let t = decision.slotAt
                 if decision.kind == .enqueued {
-                    decision.topic = try Self.pickTopic(db, channel, now: now)
+                    decision.topic = try Self.pickTopic(db, channel, now: now, pickedBefore: picked)
+                    picked += decision.topic.map { [$0] } ?? []
                     if decision.topic == nil {
                         decision.kind = .noTopic
                         decision.detail = SchedulingRules.noTopicDetail(channel)
@@ -69,12 +71,12 @@ extension SQLiteJobStore {
         return try StoredRow(row, table: "schedule_cursors", name: "the cursor of channel \(channel)").date("evaluated_until")
     }
 
-    /// The topic for a new job of `channel` (``SchedulingRules/pickTopic(_:lastUse:recencyDays:now:)``),
+    /// The topic for a new job of `channel` (``SchedulingRules/pickTopic(_:lastUse:recencyDays:now:pickedBefore:)``),
     /// from when each topic was last used: in the schedule's slots, which outlive pruned jobs,
     /// and in the jobs table, which also has manual enqueues.
-    static func pickTopic(_ db: Connection, _ channel: ChannelConfig, now: Date) throws -> String? {
+    static func pickTopic(_ db: Connection, _ channel: ChannelConfig, now: Date, pickedBefore: [String]) throws -> String? {
         SchedulingRules.pickTopic(channel.topics, lastUse: try lastUse(db, topics: channel.topics, channel: channel.name),
-                                  recencyDays: channel.topicRecencyDays, now: now)
+                                  recencyDays: channel.topicRecencyDays, now: now, pickedBefore: pickedBefore)
     }
 
     static func lastUse(_ db: Connection, topics: [String], channel: String) throws -> [String: Date] {
