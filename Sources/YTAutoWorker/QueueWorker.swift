@@ -57,7 +57,7 @@ public struct QueueWorkerConfiguration: Sendable {
 ///   work runs on Swift's global executor.
 /// - Success: once a job is recorded `succeeded`, the pipeline's ``StagedPipeline/succeeded(job:dryRun:)``
 ///   tidies after it (the media pipeline removes its work folder); the worker itself knows no files.
-/// - Graceful shutdown (SIGTERM/SIGINT): it stops leasing; running stages may finish within
+/// - Graceful shutdown (SIGTERM, SIGINT, SIGHUP): it stops leasing; running stages may finish within
 ///   the grace period; the jobs are then handed back without spending an attempt. A stage
 ///   still running when the grace ends is cancelled, recorded `failed` (`worker.shutdown`),
 ///   and its job handed back.

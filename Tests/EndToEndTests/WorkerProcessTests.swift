@@ -72,7 +72,10 @@ import YTAutoTestSupport
         }
     }
 
-    @Test func sigtermHandsBackRunningJobsWithoutSpendingAnAttempt() async throws {
+    /// SIGTERM, and SIGHUP (a terminal closed under a foreground worker: its default action
+    /// killed the worker like a crash and spent the jobs' attempts), hand the running jobs back.
+    @Test(arguments: [SIGTERM, SIGHUP])
+    func aStopSignalHandsBackRunningJobsWithoutSpendingAnAttempt(signal: Int32) async throws {
         let s = try store()
         let ids = try await (0..<2).asyncMap { i in try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", maxAttempts: 1, kind: .synthetic)).job.id }
         let w = try worker("--synthetic-stage-ms", "20000", "--concurrency", "2", "--grace", "200ms")
@@ -82,9 +85,12 @@ import YTAutoTestSupport
             let b = try await s.stages(jobID: ids[1]).isEmpty == false
             return a && b
         })
-        w.kill(SIGTERM)
+        w.kill(signal)
+        // Bounded: a worker that took the signal and did nothing must not hang the suite.
+        let stopped = try await eventually(timeout: .seconds(60)) { !w.isRunning }
+        if !stopped { w.kill(SIGKILL) }
         let r = await w.wait()
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(stopped && r.status == 0, "\(r.status) \(r.stderr)")
         for id in ids {
             let job = try #require(try await s.job(id: id))
             #expect(job.state == .queued && job.attempt == 0)

@@ -18,7 +18,7 @@ extension YTAutoCommand {
             discussion: """
                 It makes a real video through the media pipeline (ffmpeg, espeak-ng) and prints where the MP4 \
                 and thumbnail were published. The job is a normal row of the queue (ytauto-admin show JOB tells its story afterwards); this \
-                process leases it as a worker would, so SIGTERM/SIGINT hand it back and a worker may finish it. \
+                process leases it as a worker would, so SIGTERM, SIGINT or SIGHUP hand it back and a worker may finish it. \
                 Exit code 0 when the job succeeded, 1 otherwise.
                 """)
 
@@ -58,7 +58,7 @@ extension YTAutoCommand {
             let runner = OneJob(worker: worker, jobID: job.id)
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                gracefulShutdownSignals: SecondSignal.graceful, logger: logger))
             try await group.run()
             progress.finish()
             guard let ended = runner.result.value else { throw CLIError("job \(job.id) did not run") }

@@ -10,7 +10,7 @@ extension YTAutoCommand {
     /// `ytauto scheduler`: channel schedules become jobs.
     public struct Scheduler: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Turn each channel's cron schedule into jobs, until SIGTERM or SIGINT.",
+            abstract: "Turn each channel's cron schedule into jobs, until SIGTERM, SIGINT or SIGHUP.",
             discussion: """
                 Each slot (channel + scheduled instant) becomes at most one job, however many schedulers run \
                 and however often they restart: slots are rows of schedule_slots with a unique key, which \
@@ -71,7 +71,7 @@ extension YTAutoCommand {
                 }
                 return
             }
-            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
             try await group.run()
         }
     }

@@ -12,12 +12,12 @@ extension YTAutoCommand {
     /// `ytauto worker`: the process that runs jobs.
     public struct Worker: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Lease and run jobs until SIGTERM or SIGINT.",
+            abstract: "Lease and run jobs until SIGTERM, SIGINT or SIGHUP.",
             discussion: """
                 Each job runs through the media pipeline (ffmpeg, espeak-ng; the worker refuses to start, naming \
                 the package, if one is missing) and is published into output_dir. --synthetic-stage-ms N runs the \
                 DIAGNOSTIC pipeline instead: every stage only sleeps N ms and no video is made; it is for load and \
-                chaos tests. On SIGTERM/SIGINT it stops leasing, lets running stages finish within --grace, hands the rest back \
+                chaos tests. On SIGTERM, SIGINT or SIGHUP (a closed terminal) it stops leasing, lets running stages finish within --grace, hands the rest back \
                 without spending an attempt, and exits 0. A second signal exits at once.
                 """)
 
@@ -74,16 +74,21 @@ extension YTAutoCommand {
             config.dryRun = dryRun
             let worker = makeWorker(store: store, pipeline: pipeline, configuration: config, logger: logger)
             let secondSignal = SecondSignal.install()
-            let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let group = ServiceGroup(services: [worker], gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
             try await group.run()
             withExtendedLifetime(secondSignal) {}
         }
     }
 }
 
-/// Exits at once on the second SIGTERM/SIGINT; the first one is swift-service-lifecycle's graceful shutdown.
-/// Dead-worker detection then frees the jobs (the lock file is released by the kernel).
+/// Exits at once on the second SIGTERM, SIGINT or SIGHUP; the first one is swift-service-lifecycle's
+/// graceful shutdown. Dead-worker detection then frees the jobs (the lock file is released by the kernel).
 final class SecondSignal: @unchecked Sendable {
+    /// The signals that stop a worker, the scheduler or `run-once` gracefully. SIGHUP among them:
+    /// a terminal closed under a foreground worker (an ssh session dropped) hands its jobs back
+    /// as SIGTERM would, where the default action killed it like a crash and spent their attempts.
+    static let graceful: [UnixSignal] = [.sigterm, .sigint, .sighup]
+
     // `@unchecked` is safe: `sources` is immutable and only kept alive here, never used after install.
     private let sources: [any DispatchSourceSignal]
 
@@ -91,7 +96,7 @@ final class SecondSignal: @unchecked Sendable {
 
     static func install() -> SecondSignal {
         let counter = Counter()
-        let sources = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
+        let sources = [SIGTERM, SIGINT, SIGHUP].map { sig -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 if counter.increment() >= 2 {
