@@ -167,12 +167,20 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         return Script(title: title, hook: hook, body: body.joined(separator: " "), cta: cta, channel: channel.type)
     }
 
+    /// At most `limit` characters: whole words and an ellipsis. A word longer than what is left
+    /// (more than 20 characters left) is cut inside rather than dropped: a topic of one long word
+    /// made the title "…".
     static func fit(_ text: String, limit: Int) -> String {
         guard text.count > limit else { return text }
+        let room = limit - 1
         var out = ""
         for word in text.split(separator: " ") {
-            if out.count + word.count + 1 > limit - 1 { break }
-            out += (out.isEmpty ? "" : " ") + word
+            let next = out.isEmpty ? String(word) : out + " " + word
+            if next.count > room {
+                if room - out.count > 20 { out = String(next.prefix(room)) }
+                break
+            }
+            out = next
         }
         return out + "…"
     }

@@ -32,6 +32,21 @@ import YTAutoTestSupport
         if type == .finance { #expect(again.cta.contains("not financial advice")) }
     }
 
+    /// A topic of one word longer than a title (300 characters are allowed) still makes a title
+    /// that names it, cut inside the word within 100 characters, never a title of "…" alone.
+    @Test func aTopicOfOneLongWordMakesATitleThatNamesIt() async throws {
+        let c = channel(.facts)
+        let topic = "Pneumonoultramicroscopicsilicovolcanoconiosis" + String(repeating: "x", count: 150)
+        var titles = Set<String>()
+        for seed in 1...12 {
+            let s = try await TemplateScriptGenerator(wordsPerSecond: 2.5, seed: "\(seed)").generate(topic: topic, channel: c)
+            titles.insert(s.title)
+            #expect(s.title.count <= 100 && s.title.hasSuffix("…"), "\(s.title)")
+            #expect(s.title.lowercased().contains("pneumonoultramicroscopic"), "\(s.title)")
+        }
+        #expect(titles.count > 1, "one title template only: \(titles)")
+    }
+
     @Test func theValidatorListsEveryIssue() {
         var c = channel(.finance)
         c.forbiddenTopics = ["get rich quick"]
