@@ -192,6 +192,13 @@ import YTAutoTestSupport
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed.stderr)")
         #expect(rows.map { $0["action"] as? String } == ["cancel", "retry"])
         #expect(rows.first?["actor"] as? String == "cli:operator1" && rows.first?["target"] as? String == "job \(running)")
+        // An action on a job that does not exist is a 404 (it was a 500 for a cancel), audited as refused.
+        for action in ["cancel", "retry", "approve"] {
+            let missing = try await console.post("/jobs/999999/\(action)", form: [("csrf", token)], cookie: cookie)
+            #expect(missing.status == 404, "\(action): \(missing.status) \(missing.body)")
+            let entry = try await store.auditLog(limit: 1).first
+            #expect(entry?.action == action && entry?.target == "job 999999" && entry?.detail?.hasPrefix("refused") == true, "\(String(describing: entry))")
+        }
         try await console.stop()
     }
 

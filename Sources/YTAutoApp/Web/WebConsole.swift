@@ -68,8 +68,7 @@ struct WebConsole: Sendable {
                 let job = try await self.store.retry(jobID: id)
                 detail = "queued again (attempt \(job.attempt) of \(job.maxAttempts))"
             } catch {
-                try await self.audit("retry", "job \(id)", "refused: \(error)")
-                throw HTTPError(.conflict, message: "job \(id) was not retried: \(error)")
+                throw try await self.refuse("retry", job: id, error, "retried")
             }
             try await self.audit("retry", "job \(id)", detail)
             return Self.redirect("/jobs/\(id)?done=retried")
@@ -82,8 +81,7 @@ struct WebConsole: Sendable {
                 let job = try await self.store.redo(jobID: id, from: stage)
                 try await self.audit("redo", "job \(id)", "from \(stage) (attempt \(job.attempt) of \(job.maxAttempts) used)")
             } catch {
-                try await self.audit("redo", "job \(id)", "refused: \(error)")
-                throw HTTPError(.conflict, message: "job \(id) was not redone from '\(stage)': \(error)")
+                throw try await self.refuse("redo", job: id, error, "redone from '\(stage)'")
             }
             return Self.redirect("/jobs/\(id)?done=redone")
         }
@@ -93,8 +91,7 @@ struct WebConsole: Sendable {
             do {
                 _ = try await self.store.approve(jobID: id, by: Self.actor)
             } catch {
-                try await self.audit("approve", "job \(id)", "refused: \(error)")
-                throw HTTPError(.conflict, message: "job \(id) was not approved: \(error)")
+                throw try await self.refuse("approve", job: id, error, "approved")
             }
             try await self.audit("approve", "job \(id)", "queued to publish")
             return Self.redirect("/review" + HTML.query([("done", "approved job \(id): a worker publishes it")]))
@@ -105,8 +102,7 @@ struct WebConsole: Sendable {
             do {
                 _ = try await self.store.reject(jobID: id, reason: reason, by: Self.actor)
             } catch {
-                try await self.audit("reject", "job \(id)", "refused: \(error)")
-                throw HTTPError(.conflict, message: "job \(id) was not rejected: \(error)")
+                throw try await self.refuse("reject", job: id, error, "rejected")
             }
             try await self.audit("reject", "job \(id)", reason)
             return Self.redirect("/review" + HTML.query([("done", "rejected job \(id)")]))
@@ -114,7 +110,12 @@ struct WebConsole: Sendable {
         router.post("/jobs/:id/cancel") { request, context in
             let id = try Self.jobID(context)
             _ = try await self.checkedForm(request)
-            let result = try await self.store.cancel(jobID: id)
+            let result: CancelResult
+            do {
+                result = try await self.store.cancel(jobID: id)
+            } catch {
+                throw try await self.refuse("cancel", job: id, error, "cancelled")
+            }
             try await self.audit("cancel", "job \(id)", "\(result)")
             return Self.redirect("/jobs/\(id)" + HTML.query([("done", "job \(id): \(result)")]))
         }
@@ -248,6 +249,14 @@ struct WebConsole: Sendable {
 
     func audit(_ action: String, _ target: String, _ detail: String?) async throws {
         try await store.recordAudit(actor: Self.actor, action: action, target: target, detail: detail)
+    }
+
+    /// Records a refused action on a job in the audit log, and the answer to give: 404 for a job
+    /// that does not exist, else 409 with why.
+    func refuse(_ action: String, job id: Int64, _ error: any Error, _ done: String) async throws -> HTTPError {
+        try await audit(action, "job \(id)", "refused: \(error)")
+        if case JobStoreError.notFound = error { return HTTPError(.notFound, message: "no job \(id)") }
+        return HTTPError(.conflict, message: "job \(id) was not \(done): \(error)")
     }
 
     /// The configured channel the path names; 404 for any other name.
