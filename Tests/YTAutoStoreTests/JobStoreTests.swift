@@ -455,4 +455,23 @@ struct Fixture {
         #expect(try await f.store.job(id: recent) != nil)
         #expect(try await f.store.job(id: queued) != nil)
     }
+
+    /// A job's id is never given again, even when prune deletes every job: SQLite gives a new row
+    /// the highest id left + 1, and the slots, audit entries, channel history and output folder
+    /// that name the pruned job would name the new one. On SQLite the highest deleted id is kept
+    /// (`job_id_high`); on PostgreSQL the identity never goes back.
+    @Test(arguments: StoreEngine.all) func anIdIsNeverGivenTwiceEvenWhenPruneTakesEveryJob(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        var ids: [Int64] = []
+        for _ in 0..<3 {
+            ids.append(try await f.store.enqueue(NewJob(channel: "a")).job.id)
+            let l = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(30)))
+            _ = try await f.store.complete(l)
+        }
+        f.clock.advance(40 * 86_400)
+        #expect(try await f.store.prune(finishedBefore: f.clock.now, batchSize: 2) == 3)
+        let next = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        let after = try await f.store.enqueue(NewJob(channel: "a")).job.id
+        #expect(next == ids.max()! + 1 && after == next + 1, "jobs \(next), \(after) after jobs \(ids) were pruned")
+    }
 }

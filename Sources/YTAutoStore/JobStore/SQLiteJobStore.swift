@@ -79,11 +79,13 @@ public final class SQLiteJobStore: JobStore {
             """
 
         /// channel, topic, payload JSON, priority, run at, max attempts, unique key, created, updated, kind.
-        /// `scheduled_at` is the first `run_at`, kept when retries move `run_at`.
+        /// `scheduled_at` is the first `run_at`, kept when retries move `run_at`. The id is one more
+        /// than any job has had, deleted ones included (`job_id_high`, migration 0012): never reused.
         public static let insertJob = """
-            INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at,
+            INSERT INTO jobs (id, channel, topic, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at,
                               kind, scheduled_at)
-            VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)
+            VALUES (max(coalesce((SELECT max(id) FROM jobs), 0), (SELECT high FROM job_id_high WHERE one = 1)) + 1,
+                    ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)
             ON CONFLICT (unique_key) DO NOTHING
             RETURNING \(columns)
             """
