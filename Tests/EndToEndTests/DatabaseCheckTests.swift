@@ -90,6 +90,63 @@ import YTAutoTestSupport
     /// keeps beside it, is refused before anything is written: renamed over the database, the copy
     /// would take the name from under the workers' open connections, and what they commit after
     /// would go to a file nobody opens again.
+    /// `restore` puts a backup in place even over the log a killed worker left (copying the file
+    /// there made SQLite replay that log over it: damaged indexes, or the newer state back),
+    /// keeps the database as it was beside it, and refuses, changing nothing, while a worker has
+    /// the database open, or when the backup is not a sound ytauto database.
+    @Test func aBackupIsRestoredOverALeftoverLogAndNeverWhileInUse() async throws {
+        // Jobs by state, read through a connection closed at once: restore refuses while any
+        // process (this one included) has the database open.
+        func states(_ path: String) throws -> [String: Int] {
+            var options = Connection.Options()
+            options.readOnly = true
+            let db = try Connection(path: path, options: options)
+            var out: [String: Int] = [:]
+            for row in try db.query("SELECT state, count(*) AS n FROM jobs GROUP BY state") { out[row.string("state") ?? "?"] = row.int("n").map(Int.init) }
+            return out
+        }
+        func enqueue(_ topic: String) async throws {
+            let r = try await run("ytauto", ["enqueue", "facts", "--synthetic", "--topic", topic], cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let initResult = try await run("ytauto", ["init"], cwd: dir.url, environment: env)
+        #expect(initResult.status == 0, "\(initResult.stderr)")
+        for i in 0..<3 { try await enqueue("kept \(i)") }
+        let backup = dir.path("backup.db")
+        #expect(try await admin("backup", backup).status == 0)
+        for i in 0..<20 { try await enqueue("later \(i)") }
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "5", "--concurrency", "4"], cwd: dir.url, environment: env)
+        defer { worker.kill(SIGKILL) }
+        #expect(try await eventually { try states(dbPath)["succeeded", default: 0] >= 5 })
+
+        let busy = try await admin("restore", backup)
+        #expect(busy.status == 1 && busy.stderr.contains("in use by") && busy.stderr.contains("pid \(worker.pid) ("), "\(busy.stdout)\(busy.stderr)")
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        #expect(try states(dbPath).values.reduce(0, +) == 23)
+        let log = try FileManager.default.attributesOfItem(atPath: dbPath + "-wal")[.size] as? Int ?? 0
+        #expect(log > 0, "the killed worker left a log")
+
+        let restored = try await admin("restore", backup)
+        #expect(restored.status == 0 && restored.stdout.contains("quick_check ok"), "\(restored.stdout)\(restored.stderr)")
+        let check = try await admin("check")
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(try states(dbPath) == ["queued": 3])
+        let saved = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).first { $0.hasPrefix("ytauto.db.before-restore-") })
+        #expect(try states(dir.path(saved)).values.reduce(0, +) == 23)
+
+        // Not a backup: refused, the database untouched.
+        let stranger = dir.path("stranger.db")
+        try Connection(path: stranger).execute("CREATE TABLE notes (x TEXT)")
+        try Data("not a database at all".utf8).write(to: URL(fileURLWithPath: dir.path("text.db")))
+        for (file, says) in [(stranger, "is not a ytauto database"), (dir.path("text.db"), "integrity_check"),
+                             (dbPath, "is the database itself"), (dir.path("none.db"), "no file at")] {
+            let r = try await admin("restore", file)
+            #expect(r.status == 1 && r.stderr.contains("restore refused") && r.stderr.contains(says), "\(file): \(r.stderr)")
+        }
+        #expect(try states(dbPath) == ["queued": 3])
+    }
+
     @Test func aBackupOntoTheDatabaseOrAFileBesideItIsRefused() async throws {
         try await makeDatabase()
         let worker = try SQLiteJobStore(path: dbPath)  // a worker's open connection, as while workers run

@@ -11,7 +11,7 @@ public struct AdminCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto-admin",
         abstract: "Inspect and repair the ytauto job queue. Exit codes: 0 ok, 1 failure, 2 usage.",
-        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, Review.self, Approve.self, Reject.self, Pause.self, Resume.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Check.self, Copy.self])
+        subcommands: [Migrate.self, ListFailed.self, Show.self, Retry.self, Cancel.self, Review.self, Approve.self, Reject.self, Pause.self, Resume.self, History.self, Slots.self, Quota.self, Audit.self, Workers.self, Prune.self, Backup.self, Restore.self, Check.self, Copy.self])
 
     public init() {}
 
@@ -580,6 +580,65 @@ extension AdminCommand {
         }
     }
 
+    public struct Restore: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Put a backup in place of the database, with every process that uses it stopped; the database as it was is kept beside it.",
+            discussion: """
+                SQLite's backup API writes the backup's pages into the database through its own log, so a -wal that a \
+                killed process left beside it is replaced, not replayed over the backup (copying the file over the \
+                database does that: it corrupts it or brings the newer state back). Refused, changing nothing, while \
+                a process of this host has the database open (workers, the scheduler, the console: stop them first) \
+                or a worker registered as running still holds its lock; when BACKUP fails SQLite's integrity_check, \
+                is not a ytauto database, or has a newer schema than this binary. The database as it was is first \
+                backed up to DB.before-restore-TIME. Jobs the backup has running are freed by the first worker or \
+                ytauto status that looks: their workers are gone.
+                """)
+        @OptionGroup public var global: GlobalOptions
+        @Argument(help: "The backup to restore (a file `ytauto-admin backup` wrote).") public var backup: String
+        public init() {}
+
+        public func run() async throws {
+            let path = try global.sqliteFile(for: "restore", postgresAlternative: "restore it with pg_restore or the server's own backups")
+            if let problem = Connection.restoreSourceProblem(backup: backup, database: path) {
+                throw CLIError("restore refused: \(problem)")
+            }
+            let holders = LocalProcess.holding([path, path + "-wal"])
+            if !holders.isEmpty {
+                let list = holders.map { "pid \($0.pid) (\($0.command))" }.joined(separator: ", ")
+                throw CLIError("restore refused: \(path) is in use by \(list); stop them first")
+            }
+            let exists = FileManager.default.fileExists(atPath: path)
+            if exists {
+                let live = try AdminCommand.openForReading(path)
+                let running = try live.query("SELECT id, lock_path FROM workers WHERE state = 'running'").filter { row in
+                    WorkerLock.peek(path: row.string("lock_path") ?? "") == .held
+                }.compactMap { $0.string("id") }
+                if !running.isEmpty {
+                    throw CLIError("restore refused: worker(s) \(running.joined(separator: ", ")) of \(path) still run; stop them first")
+                }
+            }
+            let database = try Connection(path: path)
+            var kept = "no database was there before"
+            if exists {
+                let saved = path + ".before-restore-" + Timestamp.string(Date()).replacingOccurrences(of: ":", with: "")
+                do {
+                    try database.backup(to: saved)
+                    kept = "the database as it was is kept as \(saved)"
+                } catch let failed as BackupCheckFailed {
+                    kept = "the database as it was failed its check and is kept as \(failed.keptAt)"
+                }
+            }
+            let report = try database.restore(from: backup)
+            guard report.isSound else {
+                throw CLIError("restored \(path) from \(backup), but its quick_check found: \(report.problems.joined(separator: "; ")); \(kept)")
+            }
+            let applied = try Migrator().applied(database)
+            let pending = Migration.embedded.count - applied.count
+            print("restored \(path) from \(backup); quick_check ok; \(kept)")
+            if pending > 0 { print("the backup's schema is older: run `ytauto-admin migrate` before starting workers") }
+        }
+    }
+
     public struct Check: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Check the live database with PRAGMA integrity_check (--quick: quick_check), read-only. Exit 0 sound, 1 problems found.")
@@ -603,7 +662,7 @@ extension AdminCommand {
                 for line in report.problems { print("  \(line)") }
             }
             if !report.isSound {
-                throw CLIError("the database \(path) has damaged pages: stop the workers, then salvage it (sqlite3 \(path) .recover > recovered.sql) or restore a backup")
+                throw CLIError("the database \(path) has damaged pages: stop the workers, then salvage it (sqlite3 \(path) .recover > recovered.sql) or restore a backup (ytauto-admin restore BACKUP)")
             }
         }
     }

@@ -49,3 +49,33 @@ public struct LocalProcess: Sendable, Equatable {
         return nil
     }
 }
+
+extension LocalProcess {
+    /// The processes of this host, other than this one, that have one of `paths` open (their
+    /// `/proc/PID/fd` links), each with its command line; paths are compared resolved. Only
+    /// processes whose descriptors this user may read are seen (all of them as root).
+    public static func holding(_ paths: [String]) -> [(pid: Int32, command: String)] {
+        let wanted = Set(paths.compactMap(resolved))
+        guard !wanted.isEmpty else { return [] }
+        let me = getpid()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { $0 != me }.sorted().compactMap { pid in
+            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+            let holds = fds.contains { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")).map(wanted.contains) ?? false
+            }
+            guard holds else { return nil }
+            let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
+                $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            } ?? []
+            return (pid, arguments.joined(separator: " "))
+        }
+    }
+
+    /// `path` with symbolic links, `.` and `..` resolved; nil when it does not exist.
+    static func resolved(_ path: String) -> String? {
+        guard let r = realpath(path, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
+    }
+}

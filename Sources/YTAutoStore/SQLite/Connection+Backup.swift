@@ -17,7 +17,7 @@ public struct BackupCheckFailed: Error, Sendable, CustomStringConvertible {
         """
         the copy of \(source) failed SQLite's \(report.check.rawValue) with \(report.problems.count) problem(s); \
         the database itself has damaged pages. The suspect copy is kept as \(keptAt), not \(target). \
-        Stop the workers, then salvage what is readable (sqlite3 \(source) .recover > recovered.sql) or restore an earlier backup. \
+        Stop the workers, then salvage what is readable (sqlite3 \(source) .recover > recovered.sql) or restore an earlier backup (ytauto-admin restore BACKUP). \
         SQLite found:\n
         """ + report.problems.map { "  \($0)" }.joined(separator: "\n")
     }
@@ -66,6 +66,25 @@ extension Connection {
         return String(cString: resolved)
     }
 
+    /// Copies every page of `source`'s main database into `destination`'s with SQLite's backup
+    /// API, in one step (see ``backup(to:check:)`` for why not in steps), waiting out locks.
+    /// `doing` names the operation in the error.
+    static func copyPages(from source: OpaquePointer, to destination: OpaquePointer, doing: String, path: String) throws {
+        guard let step = sqlite3_backup_init(destination, "main", source, "main") else {
+            throw SQLiteError(extendedCode: sqlite3_extended_errcode(destination),
+                              message: "\(doing): \(String(cString: sqlite3_errmsg(destination)))", path: path)
+        }
+        var rc: Int32
+        repeat {
+            rc = sqlite3_backup_step(step, -1)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { usleep(UInt32.random(in: 500...2000)) }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        sqlite3_backup_finish(step)
+        guard rc == SQLITE_DONE else {
+            throw SQLiteError(extendedCode: rc, message: "\(doing) failed: \(String(cString: sqlite3_errstr(rc)))", path: path)
+        }
+    }
+
     /// Copies the live database to `path` through SQLite's online backup API, in one step,
     /// then checks the copy. Safe while workers write: the step reads one snapshot (in WAL mode
     /// readers do not block writers, so workers go on committing meanwhile), a step that meets a
@@ -100,19 +119,11 @@ extension Connection {
         }
         var open = true
         defer { if open { sqlite3_close_v2(destination) } }
-        guard let backup = sqlite3_backup_init(destination, "main", handle, "main") else {
-            throw SQLiteError(extendedCode: sqlite3_extended_errcode(destination),
-                              message: "backup: \(String(cString: sqlite3_errmsg(destination)))", path: path)
-        }
-        var rc: Int32
-        repeat {
-            rc = sqlite3_backup_step(backup, -1)
-            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { usleep(UInt32.random(in: 500...2000)) }
-        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
-        sqlite3_backup_finish(backup)
-        guard rc == SQLITE_DONE else {
+        do {
+            try Self.copyPages(from: handle, to: destination, doing: "backup", path: path)
+        } catch {
             unlink(temporary)
-            throw SQLiteError(extendedCode: rc, message: "backup failed: \(String(cString: sqlite3_errstr(rc)))", path: path)
+            throw error
         }
         let report = IntegrityReport(path: path, check: check, problems: Self.integrityProblems(destination, check))
         sqlite3_close_v2(destination)
