@@ -135,6 +135,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The console's users' passwords, stored as bcrypt hashes.
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                // The console's form tokens (an HMAC of the browser's token cookie).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: upcoming
         ),

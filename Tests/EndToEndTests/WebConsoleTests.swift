@@ -57,11 +57,20 @@ import YTAutoTestSupport
         }
 
         /// The console's CSRF cookie and token, as a browser gets them with a page.
+        /// A browser's token cookie (as a `Cookie` header's pair) and the form token its pages carry.
         func session() async throws -> (cookie: String, token: String) {
-            let page = try await get("/")
+            // The channels page has a form for each channel.
+            let page = try await get("/channels")
             let setCookie = try #require(page.headers["set-cookie"], "the page set no CSRF cookie")
             let pair = String(setCookie.split(separator: ";")[0])
-            return (pair, String(pair.split(separator: "=")[1]))
+            return (pair, try #require(Self.formToken(in: page.body), "the page carries no form token"))
+        }
+
+        /// The form token in a page's forms (`name="csrf" value="…"`).
+        static func formToken(in page: String) -> String? {
+            guard let start = page.range(of: "name=\"csrf\" value=\"") else { return nil }
+            let rest = page[start.upperBound...]
+            return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
         }
 
         func stop() async throws {
@@ -155,7 +164,12 @@ import YTAutoTestSupport
         let id = try await failed(store, topic: "retry me")
         // No token, a wrong one, or a token without its cookie: refused, and nothing changes.
         let (cookie, token) = try await console.session()
-        for (form, c) in [([(String, String)](), cookie), ([("csrf", "0123456789abcdef0123456789abcdef")], cookie), ([("csrf", token)], nil)] {
+        // The cookie's own value as the token, or a cookie another server of this host planted with
+        // its value as the token (cookies do not keep ports apart): neither is the page's token.
+        let cookieValue = String(cookie.split(separator: "=")[1])
+        let planted = "ytauto_csrf=0123456789abcdef0123456789abcdef"
+        for (form, c) in [([(String, String)](), cookie), ([("csrf", "0123456789abcdef0123456789abcdef")], cookie), ([("csrf", token)], nil),
+                          ([("csrf", cookieValue)], cookie), ([("csrf", "0123456789abcdef0123456789abcdef")], planted)] {
             let refused = try await console.post("/jobs/\(id)/retry", form: form, cookie: c)
             #expect(refused.status == 403, "\(refused.status) \(refused.body)")
         }
@@ -463,7 +477,9 @@ import YTAutoTestSupport
         #expect(viewerPage.status == 200 && viewerPage.body.contains("class=\"viewer\"") && viewerPage.body.contains("vic (viewer)"))
         #expect(try await console.get("/metrics", headers: viewerAuth).status == 200)
         let cookieHeader = try #require(viewerPage.headers["set-cookie"]).split(separator: ";")[0]
-        let token = String(cookieHeader.split(separator: "=")[1])
+        // The form token of that cookie, from an operator's page (a viewer's pages have no forms).
+        let operatorPage = try await console.get("/channels", headers: operatorAuth + [("Cookie", String(cookieHeader))])
+        let token = try #require(Console.formToken(in: operatorPage.body), "no form token on \(operatorPage.body.prefix(500))")
         let form = "csrf=\(token)"
         let refused = try await console.send("POST", "/jobs/\(id)/retry", headers: viewerAuth + [("Cookie", String(cookieHeader)),
                                              ("Content-Type", "application/x-www-form-urlencoded")], body: form)

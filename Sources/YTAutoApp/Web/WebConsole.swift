@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -13,9 +14,11 @@ import YTAutoMedia
 /// Who may do what: without users (``ConsoleUsers``) it listens on loopback only (the command
 /// refuses any other address: a console that can cancel jobs must not be open to a network); with
 /// users every request signs in, and only operators act. Every action
-/// is a POST carrying a CSRF token that must match the token cookie the console set (a page of
-/// another site can neither read the cookie nor send it: `SameSite=Strict`), and is recorded in
-/// the audit log (`ytauto-admin audit`).
+/// is a POST carrying the form token of the console's pages, an HMAC of the browser's token
+/// cookie under a key of this console process (``formToken(for:)``): a page of another site can
+/// neither read the cookie nor send it (`SameSite=Strict`), and one that planted a cookie of its
+/// own (cookies do not keep ports apart: another server on this host may set one) cannot make
+/// the token that goes with it. Every action is recorded in the audit log (`ytauto-admin audit`).
 struct WebConsole: Sendable {
     let store: any ConsoleStore
     let channels: [ChannelConfig]
@@ -30,6 +33,8 @@ struct WebConsole: Sendable {
     let cache = ConsoleCache()
     /// What the live streams wait on (``ChangeFeed``).
     let feed = ChangeFeed()
+    /// The key of this process's form tokens: a console started again asks open pages to reload.
+    let formKey = SymmetricKey(size: .bits256)
 
     /// Jobs a page.
     static let pageSize = 50
@@ -224,8 +229,26 @@ struct WebConsole: Sendable {
         return (bytes.map { String(format: "%02x", $0) }.joined(), true)
     }
 
-    /// A form POSTed by one of the console's pages: its body decoded, its CSRF token checked
-    /// against the cookie's. Anything else is refused with 403 and changes nothing.
+    /// The form token that goes with a browser's token cookie: the cookie's HMAC-SHA256 under
+    /// ``formKey``, in hex. The pages carry it in their forms; the cookie alone is not enough.
+    func formToken(for cookie: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: formKey).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `sent` is the form token of `cookie`, compared in constant time.
+    func formTokenMatches(_ sent: String, cookie: String) -> Bool {
+        let digits = Array(sent.utf8)
+        guard digits.count == 64 else { return false }
+        var bytes: [UInt8] = []
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return false }
+            bytes.append(byte)
+        }
+        return HMAC<SHA256>.isValidAuthenticationCode(bytes, authenticating: Data(cookie.utf8), using: formKey)
+    }
+
+    /// A form POSTed by one of the console's pages: its body decoded, its form token checked
+    /// against the cookie's (``formToken(for:)``). Anything else is refused with 403 and changes nothing.
     func checkedForm(_ request: Request) async throws -> [String: String] {
         if let user = ConsoleIdentity.current, user.role != .operator {
             throw HTTPError(.forbidden, message: "\(user.name) is a viewer: only an operator may act on jobs and channels")
@@ -237,7 +260,8 @@ struct WebConsole: Sendable {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
             if let key = parts.first, !key.isEmpty { form[key] = parts.count > 1 ? parts[1] : "" }
         }
-        guard let cookie = request.cookies["ytauto_csrf"]?.value, !cookie.isEmpty, form["csrf"] == cookie else {
+        guard let cookie = request.cookies["ytauto_csrf"]?.value, !cookie.isEmpty, let sent = form["csrf"],
+              formTokenMatches(sent, cookie: cookie) else {
             throw HTTPError(.forbidden, message: "this action did not come from one of the console's own pages (its CSRF token is missing or wrong): reload the page and try again")
         }
         return form
@@ -285,7 +309,7 @@ struct WebConsole: Sendable {
         headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'"
         headers[.xContentTypeOptions] = "nosniff"
         if isNew { headers[.setCookie] = "ytauto_csrf=\(csrf); Path=/; HttpOnly; SameSite=Strict" }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await body(csrf))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await body(formToken(for: csrf)))))
     }
 
     func json(_ value: some Encodable) async throws -> Response {
