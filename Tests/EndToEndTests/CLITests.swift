@@ -49,6 +49,8 @@ import YTAutoSupport
         #expect((json["jobs"] as? [String: Int])?["queued"] == 0)
         let human = try await ytauto("status")
         #expect(human.stdout.contains("jobs: queued 0"))
+        // Empty folders are "0 bytes", not Foundation's "Zero KB".
+        #expect(human.stdout.contains("0 bytes") && !human.stdout.contains("Zero"), "\(human.stdout)")
     }
 
     /// The engine is chosen from the location: a path or a `sqlite:` URL (relative or absolute)
@@ -114,6 +116,22 @@ import YTAutoSupport
 
     /// `list-failed --code` lists the failed jobs whose last error has that code; a code of
     /// another shape is refused (exit 2), and an empty answer names the code it looked for.
+    /// `show` says a job waits for review only while it does: cancelled while waiting, its review
+    /// was never decided, and approve or reject would be refused.
+    @Test func showSaysAReviewWaitsOnlyWhileTheJobDoes() async throws {
+        _ = try await ytauto("init")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "held")).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        guard case .held = try await store.holdForReview(lease, stage: "publish") else { Issue.record("not held"); return }
+        let waiting = try await admin("show", "\(id)")
+        #expect(waiting.stdout.contains("review: waiting since") && waiting.stdout.contains("approve|reject \(id)"), "\(waiting.stdout)")
+        #expect(try await admin("cancel", "\(id)").status == 0)
+        let cancelled = try await admin("show", "\(id)")
+        #expect(!cancelled.stdout.contains("waiting since") && cancelled.stdout.contains("never decided (the job is cancelled)"), "\(cancelled.stdout)")
+        #expect(try await admin("approve", "\(id)").status == 1)
+    }
+
     @Test func listFailedByErrorCode() async throws {
         _ = try await ytauto("init")
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))

@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import YTAutoCore
 @testable import YTAutoApp
 
 /// Tables are padded by the columns a terminal shows, not by UTF-16 length or characters.
@@ -28,5 +30,31 @@ import Testing
         #expect(DisplayWidth.of("\u{301}") == 0)
         #expect(DisplayWidth.of("ＡＢ") == 4)
         #expect(DisplayWidth.of("❤️") == 2)
+    }
+}
+
+/// Time options name their zone: a time without one is refused, not taken as UTC.
+@Suite struct TimeOptionTests {
+    @Test func aTimeWithoutAZoneIsRefusedAndSaysHowToGiveOne() throws {
+        #expect(try OptionCheck.time("2026-03-29T02:30:00Z", "--at") == Timestamp.date("2026-03-29T02:30:00.000Z"))
+        #expect(try OptionCheck.time("2026-03-29T02:30:00+01:00", "--at") == Timestamp.date("2026-03-29T01:30:00.000Z"))
+        for text in ["2026-03-29T02:30:00", "2026-03-29T02:30:00.250", "2026-03-29T02:30"] {
+            #expect {
+                try OptionCheck.time(text, "--at")
+            } throws: { error in
+                "\(error)".contains("--at '\(text)' has no time zone") && "\(error)".contains("\(text)Z")
+            }
+        }
+        // `--since` takes a time the same way.
+        #expect(throws: (any Error).self) { try OptionCheck.since("2026-03-29T02:30:00") }
+        #expect(try OptionCheck.since("2026-03-29T02:30:00Z") == Timestamp.date("2026-03-29T02:30:00.000Z"))
+    }
+}
+
+/// Sizes read "0 bytes" for nothing, not Foundation's "Zero KB".
+@Suite struct ByteCountTests {
+    @Test func nothingIsZeroBytes() {
+        #expect(Output.bytes(0) == "0 bytes")
+        #expect(Output.bytes(1_500_000).hasSuffix("MB"))
     }
 }

@@ -111,7 +111,11 @@ public struct AdminCommand: AsyncParsableCommand {
             if j.cancelRequested { print("cancel requested") }
             if let review {
                 switch review.decision {
-                case nil: print("review: waiting since \(Output.time(review.requestedAt)) (ytauto-admin approve|reject \(j.id))")
+                case nil where j.state == .review:
+                    print("review: waiting since \(Output.time(review.requestedAt)) (ytauto-admin approve|reject \(j.id))")
+                case nil:
+                    // Cancelled while it waited, say: nobody decided, and approve or reject would be refused.
+                    print("review: asked \(Output.time(review.requestedAt)), never decided (the job is \(j.state.rawValue))")
                 case .approved?: print("review: approved by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt))")
                 case .rejected?: print("review: rejected by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt)): \(review.reason ?? "")")
                 }
@@ -533,13 +537,13 @@ public struct AdminCommand: AsyncParsableCommand {
             }
             print("pruned \(pruned.count) finished jobs that finished before \(Timestamp.string(cutoff))")
             print("removed \(removed) folder(s) of theirs (\(withOutput ? "work and output" : "work only; outputs kept"))"
-                + ", \(ByteCountFormatter.string(fromByteCount: freed, countStyle: .file)) freed")
+                + ", \(Output.bytes(freed)) freed")
             // After the jobs' folders: a pruned failed job no longer holds its footage.
             let inUse = folders.footageInUse()
             if inUse.problems.isEmpty {
                 let stock = StockCache(workDirectory: folders.work).prune(unusedBefore: cutoff, keeping: inUse.paths)
                 print("removed \(stock.downloads) stock download(s) unused since \(Timestamp.string(stock.unusedBefore))"
-                    + " and \(stock.searches) expired stock search(es), \(ByteCountFormatter.string(fromByteCount: stock.bytes, countStyle: .file)) freed"
+                    + " and \(stock.searches) expired stock search(es), \(Output.bytes(stock.bytes)) freed"
                     + (stock.kept > 0 ? "; kept \(stock.kept) older one(s) that jobs' work folders still use" : ""))
                 problems += stock.problems
             } else {

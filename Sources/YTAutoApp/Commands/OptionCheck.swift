@@ -40,8 +40,13 @@ enum OptionCheck {
     /// The instants a time option may name: what the stored `YYYY-MM-DDTHH:MM:SS.sssZ` text can hold in order.
     static let times = Date(timeIntervalSince1970: 0)...Timestamp.date("9999-12-31T23:59:59.999Z")!
 
-    /// An ISO-8601 time option within ``times``.
+    /// An ISO-8601 time option within ``times``, with its zone: `Z` or an offset (`+01:00`). A time
+    /// without one is refused rather than taken as UTC: the operator may have meant the channel's
+    /// or the machine's local time.
     static func time(_ text: String, _ option: String) throws -> Date {
+        if hasNoZone(text) {
+            throw ValidationError("\(option) '\(text)' has no time zone: add Z for UTC or an offset, such as \(text)Z or \(text)+01:00")
+        }
         guard let date = YTAutoCommand.Enqueue.parseTime(text) else {
             throw ValidationError("\(option) '\(text)' is not an ISO-8601 time such as 2026-12-01T18:00:00Z")
         }
@@ -49,6 +54,16 @@ enum OptionCheck {
             throw ValidationError("\(option) '\(text)' is out of range: allowed 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
         }
         return date
+    }
+
+    /// Whether an ISO-8601 date and time ends without `Z` or a `±HH:MM` / `±HHMM` offset.
+    static func hasNoZone(_ text: String) -> Bool {
+        guard text.contains("T") else { return false }
+        if text.hasSuffix("Z") || text.hasSuffix("z") { return false }
+        let tail = text.suffix(6)
+        let offset = tail.drop { $0 != "+" && $0 != "-" }
+        let digits = offset.dropFirst().filter { $0 != ":" }
+        return !(offset.count >= 5 && digits.count == 4 && digits.allSatisfy(\.isNumber))
     }
 
     /// `--since`: an age back from now (`7d`) or an ISO-8601 time.

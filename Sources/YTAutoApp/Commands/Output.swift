@@ -3,6 +3,15 @@ import YTAutoCore
 
 /// Human tables and JSON for the CLIs.
 enum Output {
+    /// A size for people, as files are counted ("1.2 MB"), and "0 bytes" for nothing (Foundation
+    /// says "Zero KB").
+    static func bytes(_ count: Int64) -> String {
+        let formatter = ByteCountFormatter()
+        formatter.countStyle = .file
+        formatter.allowsNonnumericFormatting = false
+        return formatter.string(fromByteCount: count)
+    }
+
     /// A left-aligned text table with a header row, padded by the columns a terminal gives each
     /// cell (``DisplayWidth``), so topics with emoji or CJK text are neither cut nor misaligned.
     static func table(_ header: [String], _ rows: [[String]]) -> String {

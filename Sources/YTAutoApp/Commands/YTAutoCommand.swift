@@ -91,10 +91,10 @@ public struct YTAutoCommand: AsyncParsableCommand {
             switch disk {
             case .success(let d):
                 print(Output.table(["disk", "folder", "used"], [
-                    ["work", d.folders.work.path, ByteCountFormatter.string(fromByteCount: d.use.work, countStyle: .file)],
+                    ["work", d.folders.work.path, Output.bytes(d.use.work)],
                     ["  stock footage", StockCache(workDirectory: d.folders.work).folder.path,
-                     ByteCountFormatter.string(fromByteCount: d.use.stock, countStyle: .file) + " of it (ytauto-admin prune trims it)"],
-                    ["output", d.folders.output.path, ByteCountFormatter.string(fromByteCount: d.use.output, countStyle: .file)],
+                     Output.bytes(d.use.stock) + " of it (ytauto-admin prune trims it)"],
+                    ["output", d.folders.output.path, Output.bytes(d.use.output)],
                 ]))
             case .failure(let error):
                 print("disk: unknown (the configuration could not be read: \(error))")

@@ -83,7 +83,7 @@ extension WebConsole {
 
     static func utcDay(_ date: Date) -> String { String(Timestamp.string(date).prefix(10)) }
 
-    static func bytes(_ n: Int64) -> String { ByteCountFormatter.string(fromByteCount: n, countStyle: .file) }
+    static func bytes(_ n: Int64) -> String { Output.bytes(n) }
 
     func jobTable(_ jobs: [Job], starts: [Int64: Date] = [:], now: Date = Date()) -> String {
         var out = "<div class=\"wide\"><table><thead><tr><th class=\"num\">job</th><th>channel</th><th>topic</th><th>state</th>"
