@@ -35,6 +35,19 @@ public struct ChannelStyle: Sendable, Hashable {
         return style
     }
 
+    /// Why `topic` would fail `channel`'s videos, or nil: characters its caption and thumbnail font
+    /// has no glyph for (an emoji, another script), which the quality check refuses at compose,
+    /// after the narration, scenes and clips were made. Nil too when the font cannot be read here
+    /// (the worker says so when it draws).
+    public static func topicProblem(_ topic: String, channel: ChannelConfig) -> String? {
+        let style = of(channel)
+        guard let glyphs = try? FontGlyphs(file: style.fontFile) else { return nil }
+        let missing = glyphs.missing(in: topic)
+        guard !missing.isEmpty else { return nil }
+        return "topic '\(topic)' has characters channel \(channel.name)'s font (\(style.font)) has no glyph for: "
+            + "\(FontGlyphs.describe(missing)); its captions and thumbnail would show empty boxes and the video would fail: leave them out"
+    }
+
     public static func of(_ type: ChannelType) -> ChannelStyle {
         switch type {
         case .horror:

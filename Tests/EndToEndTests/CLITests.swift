@@ -214,6 +214,28 @@ import YTAutoSupport
         try await aWorkerStartsAndStops()
     }
 
+    /// A topic with characters the channel's font cannot draw (an emoji) is refused when it is
+    /// given (`enqueue`, `run-once`) or configured (a worker's start), not found at compose after
+    /// the narration, scenes and clips were made. A diagnostic job draws nothing: its topic is free.
+    @Test func aTopicTheChannelsFontCannotDrawIsRefusedBeforeAnythingIsMade() async throws {
+        let (path, sample) = try await initSample()
+        let emoji = "🐙 octopus hearts"
+        let enqueued = try await ytauto("enqueue", "facts", "--topic", emoji)
+        let runOnce = try await ytautoExitingSoon("run-once", "facts", "--topic", emoji, "--dry-run")
+        for (what, r) in [("enqueue", enqueued), ("run-once", runOnce)] {
+            #expect(r.status == 1 && r.stderr.contains("--topic: topic '\(emoji)'") && r.stderr.contains("'🐙' (U+1F419)")
+                    && r.stderr.contains("has no glyph"), "\(what): \(r.stderr.suffix(500))")
+        }
+        #expect(try await SQLiteJobStore(path: dir.path("ytauto.db")).stats().byState.values.reduce(0, +) == 0)
+        #expect(try await ytauto("enqueue", "facts", "--topic", emoji, "--synthetic").status == 0)
+        // A configured one stops the worker at start, naming the channel.
+        try sample.replacingOccurrences(of: "  topics:\n", with: "  topics:\n  - \(emoji)\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let worker = try await ytautoExitingSoon("worker")
+        #expect(worker.status == 1 && worker.stderr.contains("has topics its channels cannot draw") && worker.stderr.contains("channel horror's font"),
+                "\(worker.stderr.suffix(500))")
+    }
+
     /// A credentials file the configuration names must be there: a path mistyped would otherwise
     /// leave every key unset, found only when a provider refuses the first job.
     @Test func aCredentialsFileTheConfigurationNamesMustExist() async throws {

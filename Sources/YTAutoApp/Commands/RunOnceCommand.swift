@@ -39,6 +39,10 @@ extension YTAutoCommand {
         public func run() async throws {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
+            // Found now, not at compose after the narration, scenes and clips were made.
+            if syntheticStageMs == nil, let topic, let problem = ChannelStyle.topicProblem(topic, channel: channelConfig) {
+                throw CLIError("--topic: \(problem)")
+            }
             let progress = StageProgress()
             let (pipeline, store) = try await PipelineChoice.make(
                 syntheticStageMs: syntheticStageMs, global: global, config: config, onProgress: { _, note in progress.note(note) })
@@ -164,6 +168,10 @@ enum PipelineChoice {
         }
         if !voices.isEmpty {
             throw CLIError("configuration \(global.configPath) names voices this machine cannot speak with:\n" + voices.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        let topics = config.channels.flatMap { channel in channel.topics.compactMap { ChannelStyle.topicProblem($0, channel: channel) } }
+        if !topics.isEmpty {
+            throw CLIError("configuration \(global.configPath) has topics its channels cannot draw:\n" + topics.map { "  - \($0)" }.joined(separator: "\n"))
         }
         let tools: ToolRunner
         do {

@@ -169,6 +169,10 @@ public struct YTAutoCommand: AsyncParsableCommand {
         public func run() async throws {
             let config = try global.loadConfig()
             let channelConfig = try config.channel(named: channel)
+            // Found now, not at compose after the narration, scenes and clips were made.
+            if !synthetic, let topic, let problem = ChannelStyle.topicProblem(topic, channel: channelConfig) {
+                throw CLIError("--topic: \(problem)")
+            }
             let store = try await global.openStore()
             var chosen = topic
             if chosen == nil {
