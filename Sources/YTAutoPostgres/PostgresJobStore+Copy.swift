@@ -37,7 +37,11 @@ extension PostgresJobStore: StoreCopying {
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed(),
-            pauses: try await pausedChannels(), footage: try await footageUses(), history: try await channelHistoryRows())
+            pauses: try await pausedChannels(), footage: try await footageUses(), history: try await channelHistoryRows(),
+            highestJobID: try await pool.queryOne("""
+                SELECT greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('jobs', 'id')::regclass), 0),
+                                coalesce((SELECT max(id) FROM jobs), 0)) AS n
+                """)?.int("n") ?? 0)
     }
 
     public func isEmptyForCopy() async throws -> Bool {
@@ -111,6 +115,10 @@ extension PostgresJobStore: StoreCopying {
 
     public func insertCopied(_ installation: CopiedInstallation) async throws {
         try await pool.transaction { tx in
+            // New jobs take ids above every id the source gave (``CopiedInstallation/highestJobID``).
+            try await tx.run("""
+                SELECT setval(pg_get_serial_sequence('jobs', 'id'), greatest((SELECT max(id) FROM jobs), \(installation.highestJobID), 1))
+                """)
             for w in installation.workers {
                 // A worker of another engine has no advisory lock: class and key 0 (no worker takes 0).
                 try await tx.run("""

@@ -122,4 +122,37 @@ struct CopyTests {
         #expect(returned.rest.history == before.rest.history)
         pg.close()
     }
+
+    /// A copy carries the highest job id the source ever gave: ids pruned on the source are not
+    /// given again on the target, either way.
+    @Test func pruneIdsAreNotGivenAgainAfterACopy() async throws {
+        func prunedAll(_ store: some JobStore, jobs: Int) async throws -> Int64 {
+            var last: Int64 = 0
+            for _ in 0..<jobs {
+                last = try await store.enqueue(NewJob(channel: "facts")).job.id
+                let lease = try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(60)))
+                _ = try await store.complete(lease)
+            }
+            // Every finished job goes (on PostgreSQL, the job cancelled before too).
+            #expect(try await store.prune(finishedBefore: .distantFuture, batchSize: 100) >= jobs)
+            return last
+        }
+        let sqlitePath = dir.path("pruned.db")
+        let first = try SQLiteJobStore(path: sqlitePath)
+        let highest = try await prunedAll(first, jobs: 4)
+        let postgres = try await PostgresServer.server().createDatabase(prefix: "pruned")
+        #expect(try await admin("copy", "--from", sqlitePath, "--to", postgres).status == 0)
+        let pg = try await PostgresJobStore(url: try PostgresURL(postgres), migrate: false)
+        let onPostgres = try await pg.enqueue(NewJob(channel: "facts")).job.id
+        #expect(onPostgres > highest, "job \(onPostgres) on PostgreSQL after jobs up to \(highest) were pruned")
+        // Pruned on PostgreSQL too, then back to a new SQLite file.
+        _ = try await pg.cancel(jobID: onPostgres)
+        let higher = try await prunedAll(pg, jobs: 2)
+        let backPath = dir.path("pruned-back.db")
+        let back = try await admin("copy", "--from", postgres, "--to", backPath)
+        #expect(back.status == 0, "\(back.stderr)")
+        let onSQLite = try await SQLiteJobStore(path: backPath).enqueue(NewJob(channel: "facts")).job.id
+        #expect(onSQLite > higher, "job \(onSQLite) on SQLite after jobs up to \(higher) were pruned on PostgreSQL")
+        pg.close()
+    }
 }

@@ -137,6 +137,11 @@ import YTAutoTestSupport
         let bad = try await console.get("/api/jobs?state=lost")
         #expect(bad.status == 400 && bad.body.contains("state 'lost' is not one of"))
         #expect(try await console.get("/jobs/999999").status == 404)
+        // Slots of a channel that is nowhere: a 404 naming it (it answered []); of a configured one: its slots.
+        let nowhere = try await console.get("/api/slots?channel=nosuch")
+        #expect(nowhere.status == 404 && nowhere.body.contains("no channel named 'nosuch'"), "\(nowhere.status) \(nowhere.body)")
+        let known = try await console.get("/api/slots?channel=facts")
+        #expect(known.status == 200 && known.body.hasPrefix("["), "\(known.status) \(known.body)")
         let metrics = try await console.get("/metrics")
         #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
         #expect(metrics.body.contains("ytauto_attempts_last_24h{outcome=\"failed\"} 1.0"), "\(metrics.body)")
@@ -213,6 +218,12 @@ import YTAutoTestSupport
             let entry = try await store.auditLog(limit: 1).first
             #expect(entry?.action == action && entry?.target == "job 999999" && entry?.detail?.hasPrefix("refused") == true, "\(String(describing: entry))")
         }
+        // ytauto-admin's refusals are recorded as the console's are.
+        let refusedByCLI = try await run("ytauto-admin", ["cancel", "999999"], cwd: dir.url, environment: env)
+        #expect(refusedByCLI.status == 1 && refusedByCLI.stderr.contains("does not exist"), "\(refusedByCLI.stderr)")
+        let last = try await store.auditLog(limit: 1).first
+        #expect(last?.actor == "cli:operator1" && last?.action == "cancel" && last?.target == "job 999999"
+                && last?.detail?.hasPrefix("refused") == true, "\(String(describing: last))")
         try await console.stop()
     }
 

@@ -189,12 +189,12 @@ public struct AdminCommand: AsyncParsableCommand {
                 try await audit(store, "bulk-retry", "jobs state=failed" + (channel.map { " channel=\($0)" } ?? ""), "\(ids.count) jobs")
                 print(ids.isEmpty ? "no failed jobs" : "queued again: \(ids.map(String.init).joined(separator: ", "))")
             } else if let job, let from {
-                let j = try await store.redo(jobID: job, from: from)
+                let j = try await auditingRefusal(store, "redo", "job \(job)") { try await store.redo(jobID: job, from: from) }
                 let stages = try JobRules.stagesToRedo(from: from)
                 try await audit(store, "redo", "job \(job)", "from \(from) (attempt \(j.attempt) of \(j.maxAttempts) used)")
                 print("job \(j.id) queued again to redo \(stages.joined(separator: ", ")); earlier stages kept")
             } else if let job {
-                let j = try await store.retry(jobID: job)
+                let j = try await auditingRefusal(store, "retry", "job \(job)") { try await store.retry(jobID: job) }
                 try await audit(store, "retry", "job \(job)", "queued again (attempt \(j.attempt) of \(j.maxAttempts))")
                 print("job \(j.id) queued again (attempt \(j.attempt) of \(j.maxAttempts) used)")
             }
@@ -210,7 +210,7 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore()
-            let result = try await store.cancel(jobID: job)
+            let result = try await auditingRefusal(store, "cancel", "job \(job)") { try await store.cancel(jobID: job) }
             try await audit(store, "cancel", "job \(job)", "\(result)")
             switch result {
             case .cancelled: print("job \(job) cancelled")
@@ -254,7 +254,7 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore()
-            let j = try await store.approve(jobID: job, by: AdminCommand.actor)
+            let j = try await auditingRefusal(store, "approve", "job \(job)") { try await store.approve(jobID: job, by: AdminCommand.actor) }
             try await audit(store, "approve", "job \(job)", "queued to publish")
             print("job \(j.id) approved: queued to publish")
         }
@@ -276,7 +276,7 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore()
-            let j = try await store.reject(jobID: job, reason: reason, by: AdminCommand.actor)
+            let j = try await auditingRefusal(store, "reject", "job \(job)") { try await store.reject(jobID: job, reason: reason, by: AdminCommand.actor) }
             try await audit(store, "reject", "job \(job)", reason)
             print("job \(j.id) rejected: \(j.state.rawValue), nothing published")
         }
@@ -461,6 +461,19 @@ public struct AdminCommand: AsyncParsableCommand {
     /// Records a steering command in the audit log, as the console records its actions, as ``actor``.
     static func audit(_ store: any OperatorStore, _ action: String, _ target: String, _ detail: String) async throws {
         try await (store as? any ConsoleStore)?.recordAudit(actor: actor, action: action, target: target, detail: detail)
+    }
+
+    /// Runs an operator's action and, when the store refuses it, records the refusal in the audit
+    /// log (as the console does) before passing the error on. A log that cannot be written then
+    /// does not hide the refusal's own error.
+    static func auditingRefusal<T>(_ store: any OperatorStore, _ action: String, _ target: String,
+                                   _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            try? await audit(store, action, target, "refused: \(error)")
+            throw error
+        }
     }
 
     /// `ytauto-admin audit`: what operators did from the web console, newest first.

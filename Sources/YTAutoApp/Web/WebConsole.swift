@@ -180,7 +180,14 @@ struct WebConsole: Sendable {
             return try await self.json(out)
         }
         router.get("/api/slots") { request, _ in
-            try await self.json(try await self.store.slots(channel: request.uri.queryParameters.get("channel"), limit: 200).map(SlotJSON.init))
+            let channel = request.uri.queryParameters.get("channel")
+            let slots = try await self.store.slots(channel: channel, limit: 200)
+            // A mistyped channel is a 404 that says so, as `ytauto-admin slots --channel` refuses it, not "no slots".
+            if let channel, slots.isEmpty, !self.channels.contains(where: { $0.name == channel }),
+               try await self.store.stats().counts[channel] == nil {
+                throw HTTPError(.notFound, message: "no channel named '\(channel)' in the configuration or the database")
+            }
+            return try await self.json(slots.map(SlotJSON.init))
         }
         router.get("/api/review") { _, _ in try await self.json(try await ReviewJSON.waiting(self.store, limit: Self.pageSize)) }
         router.get("/api/audit") { _, _ in try await self.json(try await self.store.auditLog(limit: 200).map(AuditJSON.init)) }

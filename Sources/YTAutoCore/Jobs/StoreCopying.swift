@@ -30,9 +30,13 @@ public struct CopiedInstallation: Sendable, Hashable {
     public var pauses: [ChannelPause]
     public var footage: [FootageUse]
     public var history: [ChannelHistoryEntry]
+    /// The highest job id the source ever gave, pruned jobs' included: the target gives its new
+    /// jobs higher ones, so an id named by a copied slot, audit entry or output folder never
+    /// names another job.
+    public var highestJobID: Int64
 
     public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
-                pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = []) {
+                pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = [], highestJobID: Int64 = 0) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
@@ -41,6 +45,7 @@ public struct CopiedInstallation: Sendable, Hashable {
         self.pauses = pauses
         self.footage = footage
         self.history = history
+        self.highestJobID = highestJobID
     }
 }
 

@@ -22,11 +22,14 @@ extension SQLiteJobStore: StoreCopying {
                 return (try r.string("channel"), try r.date("evaluated_until"))
             }
         }
+        let highest = try await database.read { db in
+            try db.queryOne("SELECT max(coalesce((SELECT max(id) FROM jobs), 0), (SELECT high FROM job_id_high WHERE one = 1)) AS n")?.int("n") ?? 0
+        }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
             audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses(),
-            history: try await channelHistoryRows())
+            history: try await channelHistoryRows(), highestJobID: highest)
     }
 
     public func isEmptyForCopy() async throws -> Bool {
@@ -91,6 +94,8 @@ extension SQLiteJobStore: StoreCopying {
 
     public func insertCopied(_ installation: CopiedInstallation) async throws {
         try await database.write { db in
+            // New jobs take ids above every id the source gave (``CopiedInstallation/highestJobID``).
+            try db.run("UPDATE job_id_high SET high = max(high, ?) WHERE one = 1", [installation.highestJobID])
             for w in installation.workers {
                 try db.run("""
                     INSERT INTO workers (id, pid, hostname, lock_path, state, started_at, last_seen_at, stopped_at)
