@@ -233,13 +233,18 @@ struct WebConsole: Sendable {
         if let c = request.cookies["ytauto_csrf"]?.value, c.count == 32, c.allSatisfy(\.isHexDigit) { return (c, false) }
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return (bytes.map { String(format: "%02x", $0) }.joined(), true)
+        return (hex(bytes), true)
     }
 
     /// The form token that goes with a browser's token cookie: the cookie's HMAC-SHA256 under
     /// ``formKey``, in hex. The pages carry it in their forms; the cookie alone is not enough.
     func formToken(for cookie: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: formKey).map { String(format: "%02x", $0) }.joined()
+        Self.hex(HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: formKey))
+    }
+
+    /// Bytes as lower-case hex, two digits each: the token cookie and the form token.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `sent` is the form token of `cookie`, compared in constant time.
