@@ -37,6 +37,18 @@ import YTAutoTestSupport
         try handle.synchronize()
     }
 
+    /// Jobs by state, read through a read-only connection closed at once: restore refuses while
+    /// any process (this one included) has the database open, and a read-only connection never
+    /// folds a -wal that a killed process left into the file as it closes.
+    func states(_ path: String) throws -> [String: Int] {
+        var options = Connection.Options()
+        options.readOnly = true
+        let db = try Connection(path: path, options: options)
+        var out: [String: Int] = [:]
+        for row in try db.query("SELECT state, count(*) AS n FROM jobs GROUP BY state") { out[row.string("state") ?? "?"] = row.int("n").map(Int.init) }
+        return out
+    }
+
     func sha256(_ path: String) throws -> String { try Checksum.sha256Hex(fileAt: URL(fileURLWithPath: path)).0 }
 
     @Test func aSoundDatabaseChecksAndBacksUpOK() async throws {
@@ -95,16 +107,6 @@ import YTAutoTestSupport
     /// keeps the database as it was beside it, and refuses, changing nothing, while a worker has
     /// the database open, or when the backup is not a sound ytauto database.
     @Test func aBackupIsRestoredOverALeftoverLogAndNeverWhileInUse() async throws {
-        // Jobs by state, read through a connection closed at once: restore refuses while any
-        // process (this one included) has the database open.
-        func states(_ path: String) throws -> [String: Int] {
-            var options = Connection.Options()
-            options.readOnly = true
-            let db = try Connection(path: path, options: options)
-            var out: [String: Int] = [:]
-            for row in try db.query("SELECT state, count(*) AS n FROM jobs GROUP BY state") { out[row.string("state") ?? "?"] = row.int("n").map(Int.init) }
-            return out
-        }
         func enqueue(_ topic: String) async throws {
             let r = try await run("ytauto", ["enqueue", "facts", "--synthetic", "--topic", topic], cwd: dir.url, environment: env)
             #expect(r.status == 0, "\(r.stderr)")
@@ -132,7 +134,7 @@ import YTAutoTestSupport
         let check = try await admin("check")
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         #expect(try states(dbPath) == ["queued": 3])
-        let saved = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).first { $0.hasPrefix("ytauto.db.before-restore-") })
+        let saved = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).first { $0.hasPrefix("ytauto.db.before-restore-") && !$0.hasSuffix("-wal") })
         #expect(try states(dir.path(saved)).values.reduce(0, +) == 23)
 
         // Not a backup: refused, the database untouched.
@@ -145,6 +147,58 @@ import YTAutoTestSupport
             #expect(r.status == 1 && r.stderr.contains("restore refused") && r.stderr.contains(says), "\(file): \(r.stderr)")
         }
         #expect(try states(dbPath) == ["queued": 3])
+    }
+
+    /// `restore` is what an operator reaches for when the database is damaged, so it must work
+    /// without reading the damaged file: the backup is written into a new file beside it, checked,
+    /// and renamed into place; the damaged file (and its `-wal`) are kept, as they were, under
+    /// `DB.before-restore-TIME`. The restored file keeps the old one's mode and owner, so workers
+    /// running as another user than the operator who restores can still write it.
+    @Test(arguments: ["pages", "header"]) func aBackupIsRestoredOverADamagedDatabase(damage: String) async throws {
+        try await makeDatabase()
+        let backup = dir.path("backup.db")
+        #expect(try await admin("backup", backup).status == 0)
+        // A job run after the backup by a worker killed later: what it wrote is left in the -wal.
+        #expect(try await run("ytauto", ["enqueue", "facts", "--synthetic", "--topic", "late"], cwd: dir.url, environment: env).status == 0)
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "5"], cwd: dir.url, environment: env)
+        defer { worker.kill(SIGKILL) }
+        #expect(try await eventually { try states(dbPath)["succeeded"] == 1 })
+        worker.kill(SIGKILL)
+        _ = await worker.wait()
+        if damage == "pages" {
+            try corrupt()
+        } else {
+            // The file's header, and the log's (else a newer first page in the log hides the damage).
+            for (file, count) in [(dbPath, 100), (dbPath + "-wal", 32)] {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+                try handle.write(contentsOf: Data(repeating: 0x41, count: count))
+                try handle.close()
+            }
+        }
+        let damagedHash = try sha256(dbPath)
+        let log = try #require(try FileManager.default.attributesOfItem(atPath: dbPath + "-wal")[.size] as? Int)
+        #expect(log > 0)
+        chmod(dbPath, 0o640)
+        let owner: uid_t = getuid() == 0 ? 65534 : getuid()
+        if getuid() == 0 { chown(dbPath, owner, getgid()) }
+        let damaged = try await admin("check")
+        #expect(damaged.status == 1, "\(damaged.stdout)\(damaged.stderr)")
+
+        let restored = try await admin("restore", backup)
+        #expect(restored.status == 0 && restored.stdout.contains("quick_check ok"), "\(restored.stdout)\(restored.stderr)")
+        #expect(try await admin("check").status == 0)
+        #expect(try states(dbPath) == ["queued": 600])
+        let attributes = try FileManager.default.attributesOfItem(atPath: dbPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o640)
+        #expect((attributes[.ownerAccountID] as? Int).map(UInt32.init) == owner)
+        // The damaged file is kept whole, with the -wal that held the later job.
+        let saved = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.url.path)
+            .first { $0.hasPrefix("ytauto.db.before-restore-") && !$0.hasSuffix("-wal") })
+        #expect(try sha256(dir.path(saved)) == damagedHash)
+        #expect(FileManager.default.fileExists(atPath: dir.path(saved) + "-wal"))
+        #expect(restored.stdout.contains(saved), "\(restored.stdout)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".restoring-") || $0.contains(".partial-") }
+        #expect(left.isEmpty, "\(left)")
     }
 
     @Test func aBackupOntoTheDatabaseOrAFileBesideItIsRefused() async throws {

@@ -121,10 +121,17 @@ import YTAutoTestSupport
         try FileManager.default.removeItem(atPath: lock.path)
         FileManager.default.createFile(atPath: lock.path, contents: nil)
         #expect(WorkerLock.peek(path: lock.path) == .free)
+        #expect(WorkerLock.held(in: folder).isEmpty, "a file nobody locks is no running worker")
         #expect(try lock.renewIfRemoved() == true)
+        // What restore asks, from the files alone: the held lock, not other files beside it.
+        let other = try WorkerLock.acquire(path: folder + "/w.lock.77.new")
+        #expect(WorkerLock.held(in: folder) == ["w"])
+        other.release()
+        #expect(WorkerLock.held(in: dir.path("nowhere")).isEmpty)
         #expect(WorkerLock.peek(path: lock.path) == .held)
         lock.release()
         #expect(WorkerLock.peek(path: lock.path) == .missing)
+        #expect(WorkerLock.held(in: folder).isEmpty)
         #expect(try lock.renewIfRemoved() == false)
         #expect(WorkerLock.peek(path: lock.path) == .missing)
 

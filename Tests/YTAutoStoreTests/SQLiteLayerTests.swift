@@ -85,6 +85,27 @@ import YTAutoSupport
         #expect(try holder.queryOne("SELECT count(*) AS n FROM t")?.int("n") == 2)
     }
 
+    /// A read-only command (`ytauto status`, `list-failed`) opened while another process holds
+    /// the file against readers (SQLite's WAL recovery after a crash, or a writer in exclusive
+    /// locking mode) waits for it, as every later statement does, instead of failing at once
+    /// with "database is locked": the open's first read ran before the busy handler was set.
+    @Test func aReaderOpenedWhileTheFileIsHeldWaitsForIt() async throws {
+        let dir = TempDir()
+        let path = dir.path("a.db")
+        var holder: Connection? = try Connection(path: path)
+        try holder?.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+        try holder?.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try holder?.writeTransaction { db in try db.run("INSERT INTO t VALUES (2)") }
+        let read = Task.detached {
+            var options = Connection.Options()
+            options.readOnly = true
+            return try Connection(path: path, options: options).queryOne("SELECT count(*) AS n FROM t")?.int("n")
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        holder = nil
+        #expect(try await read.value == 2)
+    }
+
     @Test func busyPastTheBoundIsAClearError() throws {
         let dir = TempDir()
         let path = dir.path("a.db")

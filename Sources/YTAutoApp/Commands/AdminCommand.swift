@@ -601,13 +601,15 @@ extension AdminCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Put a backup in place of the database, with every process that uses it stopped; the database as it was is kept beside it.",
             discussion: """
-                SQLite's backup API writes the backup's pages into the database through its own log, so a -wal that a \
-                killed process left beside it is replaced, not replayed over the backup (copying the file over the \
-                database does that: it corrupts it or brings the newer state back). Refused, changing nothing, while \
-                a process of this host has the database open (workers, the scheduler, the console: stop them first) \
-                or a worker registered as running still holds its lock; when BACKUP fails SQLite's integrity_check, \
-                is not a ytauto database, or has a newer schema than this binary. The database as it was is first \
-                backed up to DB.before-restore-TIME. Jobs the backup has running are freed by the first worker or \
+                The backup is written with SQLite's backup API into a new file beside the database, checked \
+                (quick_check) and given the database's mode and owner; then the database and its -wal are renamed, as \
+                they are, to DB.before-restore-TIME (and -wal), and the new file takes their place. The database is \
+                never read, so a damaged one can be restored over, and a -wal that a killed process left is kept with \
+                the old file, never replayed over the backup (copying the backup over the database does that: it \
+                corrupts it or brings the newer state back). Refused, changing nothing, while a process of this host \
+                has the database open (workers, the scheduler, the console: stop them first) or a worker's lock file \
+                is held; when BACKUP fails SQLite's integrity_check, is not a ytauto database, or has a newer schema \
+                than this binary. Jobs the backup has running are freed by the first worker or \
                 ytauto status that looks: their workers are gone.
                 """)
         @OptionGroup public var global: GlobalOptions
@@ -624,31 +626,19 @@ extension AdminCommand {
                 let list = holders.map { "pid \($0.pid) (\($0.command))" }.joined(separator: ", ")
                 throw CLIError("restore refused: \(path) is in use by \(list); stop them first")
             }
-            let exists = FileManager.default.fileExists(atPath: path)
-            if exists {
-                let live = try AdminCommand.openForReading(path)
-                let running = try live.query("SELECT id, lock_path FROM workers WHERE state = 'running'").filter { row in
-                    WorkerLock.peek(path: row.string("lock_path") ?? "") == .held
-                }.compactMap { $0.string("id") }
-                if !running.isEmpty {
-                    throw CLIError("restore refused: worker(s) \(running.joined(separator: ", ")) of \(path) still run; stop them first")
-                }
+            // From the lock files, not the database: it may be too damaged to read.
+            let running = WorkerLock.held(in: path + "-workers")
+            if !running.isEmpty {
+                throw CLIError("restore refused: worker(s) \(running.joined(separator: ", ")) of \(path) still run; stop them first")
             }
-            let database = try Connection(path: path)
-            var kept = "no database was there before"
-            if exists {
-                let saved = path + ".before-restore-" + Timestamp.string(Date()).replacingOccurrences(of: ":", with: "")
-                do {
-                    try database.backup(to: saved)
-                    kept = "the database as it was is kept as \(saved)"
-                } catch let failed as BackupCheckFailed {
-                    kept = "the database as it was failed its check and is kept as \(failed.keptAt)"
-                }
+            let restored = try Connection.restore(backup: backup, into: path)
+            let kept = restored.keptAt.map { "the database as it was is kept as \($0)" } ?? "no database was there before"
+            guard restored.report.isSound else {
+                throw CLIError("restored \(path) from \(backup), but its quick_check found: \(restored.report.problems.joined(separator: "; ")); \(kept)")
             }
-            let report = try database.restore(from: backup)
-            guard report.isSound else {
-                throw CLIError("restored \(path) from \(backup), but its quick_check found: \(report.problems.joined(separator: "; ")); \(kept)")
-            }
+            var options = Connection.Options()
+            options.readOnly = true
+            let database = try Connection(path: path, options: options)
             let applied = try Migrator().applied(database)
             let pending = Migration.embedded.count - applied.count
             print("restored \(path) from \(backup); quick_check ok; \(kept)")

@@ -88,6 +88,15 @@ public final class WorkerLock: Sendable {
         return .free
     }
 
+    /// The workers whose lock files in `folder` (`<db>-workers/`, one `<id>.lock` a worker) are
+    /// held, by ``peek(path:)``: read from the files alone, not from the database, so it answers
+    /// for a database too damaged to read. Empty when the folder is missing.
+    public static func held(in folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".lock") && peek(path: folder + "/" + $0) == .held }
+            .map { String($0.dropLast(".lock".count)) }.sorted()
+    }
+
     /// Whether the worker behind `path` is gone, by ``peek(path:)``: `true` also when the file is missing.
     public static func isAbandoned(path: String) -> Bool { peek(path: path) != .held }
 

@@ -60,7 +60,7 @@ extension Connection {
     }
 
     /// `path` with symbolic links, `.` and `..` resolved (as far as they exist).
-    private static func resolvedPath(_ path: String) -> String {
+    static func resolvedPath(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
         defer { free(resolved) }
         return String(cString: resolved)

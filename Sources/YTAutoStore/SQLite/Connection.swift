@@ -49,7 +49,7 @@ public final class Connection {
         self.options = options
         let db: OpaquePointer
         if options.readOnly {
-            db = try Self.openReadOnly(path, vfs: options.vfs)
+            db = try Self.openReadOnly(path, vfs: options.vfs, busyTimeout: options.busyTimeout)
         } else {
             db = try Self.open(path, name: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs: options.vfs)
         }
@@ -100,9 +100,14 @@ public final class Connection {
     /// then, so it is opened `immutable`, which reads the main file alone; a writer that starts
     /// while such a reader runs could show it a torn read, which is acceptable for a look at
     /// `status` and refused for nothing else (read-only commands only read).
-    private static func openReadOnly(_ path: String, vfs: String?) throws -> OpaquePointer {
+    ///
+    /// That first read waits up to `busyTimeout` for a process that holds the file against
+    /// readers (SQLite's recovery of a `-wal` after a crash, a writer in exclusive locking mode),
+    /// with SQLite's own busy timeout: ytauto's busy handler is set only once the file is open.
+    private static func openReadOnly(_ path: String, vfs: String?, busyTimeout: Duration) throws -> OpaquePointer {
         let flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
         let db = try open(path, name: path, flags: flags, vfs: vfs)
+        sqlite3_busy_timeout(db, Int32(clamping: Int64(busyTimeout.seconds * 1000)))
         // Opening is lazy: the first read finds out whether the WAL files can be had.
         let rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", nil, nil, nil)
         guard rc != SQLITE_OK else { return db }
