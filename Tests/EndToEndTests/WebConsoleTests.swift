@@ -623,6 +623,24 @@ import YTAutoTestSupport
         #expect(open.status == 206 && open.bytes == Array(bytes[990...]))
         let beyond = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=5000-")])
         #expect(beyond.status == 416 && beyond.headers["content-range"] == "bytes */1000")
+        // Positions past any integer are "to the end" (RFC 9110 14.1.1): a last position clamped,
+        // a suffix longer than the file the whole file; a range that is not a number still 416.
+        let huge = "99999999999999999999999"
+        let clamped = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=990-\(huge)")])
+        #expect(clamped.status == 206 && clamped.bytes == Array(bytes[990...]) && clamped.headers["content-range"] == "bytes 990-999/1000")
+        let longSuffix = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=-\(huge)")])
+        #expect(longSuffix.status == 206 && longSuffix.bytes == bytes, "\(longSuffix.status)")
+        let farStart = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=\(huge)-")])
+        #expect(farStart.status == 416)
+        let words = try await console.get("/jobs/\(id)/artifacts/compose/0", headers: [("Range", "bytes=ten-twenty")])
+        #expect(words.status == 416)
+        // HEAD answers as GET would, without the body (a player, or a link checker, asks first).
+        let head = try await console.send("HEAD", "/jobs/\(id)/artifacts/compose/0", headers: [], body: nil)
+        #expect(head.status == 200 && head.bytes.isEmpty && head.headers["content-length"] == "1000", "\(head.status) \(head.headers)")
+        for (path, status) in [("/", 200), ("/jobs/\(id)", 200), ("/api/overview", 200), ("/jobs/999999", 404)] {
+            let r = try await console.send("HEAD", path, headers: [], body: nil)
+            #expect(r.status == status && r.bytes.isEmpty, "HEAD \(path): \(r.status)")
+        }
         // The job page plays it.
         #expect(try await console.get("/jobs/\(id)").body.contains("<video id=\"video\" controls preload=\"metadata\" src=\"/jobs/\(id)/artifacts/compose/0\""))
         // Nothing else: another index, another stage, another job, a path.

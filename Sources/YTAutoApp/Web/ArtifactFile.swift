@@ -45,18 +45,24 @@ extension WebConsole {
 
     /// One range of a `Range: bytes=…` header (`a-b`, `a-`, `-n`), clamped to the file; nil when
     /// it cannot be satisfied or is not one byte range (several ranges are answered with the first).
+    /// A position too large for an integer is read as the largest one, so it clamps like any
+    /// other past the end (RFC 9110, 14.1.1: a last position or suffix beyond the file means its end).
     static func byteRange(_ header: String, size: Int) -> ClosedRange<Int>? {
         guard header.hasPrefix("bytes="), size > 0 else { return nil }
         let first = header.dropFirst("bytes=".count).split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         let parts = first.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 else { return nil }
+        func position(_ text: String) -> Int? {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+            return Int(text) ?? Int.max
+        }
         if parts[0].isEmpty {
-            guard let n = Int(parts[1]), n > 0 else { return nil }
+            guard let n = position(parts[1]), n > 0 else { return nil }
             return max(0, size - n)...(size - 1)
         }
-        guard let start = Int(parts[0]), start >= 0, start < size else { return nil }
+        guard let start = position(parts[0]), start < size else { return nil }
         if parts[1].isEmpty { return start...(size - 1) }
-        guard let end = Int(parts[1]), end >= start else { return nil }
+        guard let end = position(parts[1]), end >= start else { return nil }
         return start...min(end, size - 1)
     }
 

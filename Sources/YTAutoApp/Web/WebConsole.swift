@@ -42,7 +42,8 @@ struct WebConsole: Sendable {
     static let maxForm = 64 << 10
 
     func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        // HEAD answers as GET, without the body, on every page, file and /api/ path.
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorPage(logger: logger))
         router.add(middleware: ConsoleAuthenticator(users: users, logger: logger))
         router.get("/") { request, _ in try await self.html(request) { csrf in try await self.overviewPage(csrf: csrf) } }
