@@ -161,10 +161,13 @@ import YTAutoSupport
         let id = try #require((try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])?["id"] as? Int)
         #expect(try await admin("cancel", "\(id)").status == 0)
         let redo = try await admin("retry", "\(id)", "--from", "thumbnail")
-        #expect(redo.status == 0 && redo.stdout.contains("to redo thumbnail, publish; earlier stages kept"), "\(redo.stderr)")
+        #expect(redo.status == 0 && redo.stdout.contains("to redo thumbnail, publish; kept: script, narration, images, clips, compose"), "\(redo.stdout)\(redo.stderr)")
+        let whole = try await admin("retry", "\(id)", "--from", "script")
+        #expect(whole.status == 0 && whole.stdout.contains("to redo script, narration, images, clips, compose, thumbnail, publish; no stage is kept"),
+                "\(whole.stdout)\(whole.stderr)")
         let audit = try await admin("audit", "--json")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
-        #expect(rows.first?["action"] as? String == "redo" && (rows.first?["detail"] as? String)?.hasPrefix("from thumbnail") == true)
+        #expect(rows.first?["action"] as? String == "redo" && (rows.first?["detail"] as? String)?.hasPrefix("from script") == true)
         #expect(try await admin("retry", "999", "--from", "script").status == 1)
     }
 

@@ -192,7 +192,9 @@ public struct AdminCommand: AsyncParsableCommand {
                 let j = try await auditingRefusal(store, "redo", "job \(job)") { try await store.redo(jobID: job, from: from) }
                 let stages = try JobRules.stagesToRedo(from: from)
                 try await audit(store, "redo", "job \(job)", "from \(from) (attempt \(j.attempt) of \(j.maxAttempts) used)")
-                print("job \(j.id) queued again to redo \(stages.joined(separator: ", ")); earlier stages kept")
+                let kept = Stage.names.filter { !stages.contains($0) }
+                print("job \(j.id) queued again to redo \(stages.joined(separator: ", ")); "
+                      + (kept.isEmpty ? "no stage is kept" : "kept: \(kept.joined(separator: ", "))"))
             } else if let job {
                 let j = try await auditingRefusal(store, "retry", "job \(job)") { try await store.retry(jobID: job) }
                 try await audit(store, "retry", "job \(job)", "queued again (attempt \(j.attempt) of \(j.maxAttempts))")
