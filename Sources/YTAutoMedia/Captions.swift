@@ -61,17 +61,26 @@ public enum Captions {
         func event(_ start: Double, _ end: Double, _ styleName: String, _ name: String, _ text: String) {
             out += "Dialogue: 0,\(time(start)),\(time(max(start, end))),\(styleName),\(name),0,0,0,,\(text)\n"
         }
-        /// `words` with word `k` in the highlight colour.
-        func highlighted(_ words: [WordTiming], _ k: Int) -> String {
-            words.enumerated().map { i, w in
-                i == k ? "{\\c\(style.captionHighlight)&}\(clean(w.word)){\\r}" : clean(w.word)
+        /// The size override that makes the longest of `words` fit the style's width, or "" (see ``fittedSize``).
+        func fit(_ words: [String], words big: Bool) -> String {
+            let fitted = big
+                ? fittedSize(words, size: bigSize, room: width - 2 * (width / 10) - 2 * (style.captionOutlineWidth + 2 + 2))
+                : fittedSize(words, size: size, room: width - 2 * (width / 12) - 2 * (style.captionOutlineWidth + 1))
+            return fitted.map { "\\fs\($0)" } ?? ""
+        }
+        /// `words` with word `k` in the highlight colour, all at size override `fs` (or the style's).
+        func highlighted(_ words: [WordTiming], _ k: Int, _ fs: String) -> String {
+            (fs.isEmpty ? "" : "{\(fs)}") + words.enumerated().map { i, w in
+                i == k ? "{\\c\(style.captionHighlight)&}\(clean(w.word)){\\r\(fs)}" : clean(w.word)
             }.joined(separator: " ")
         }
         var wordIndex = 0
         for (n, c) in cues.enumerated() {
             let words = c.words
             guard captions != .sentences, !words.isEmpty else {
-                event(c.start, c.end, "Default", "s\(n)", clean(c.text))
+                let text = clean(c.text)
+                let fs = fit(text.split(separator: " ").map(String.init), words: false)
+                event(c.start, c.end, "Default", "s\(n)", (fs.isEmpty ? "" : "{\(fs)}") + text)
                 wordIndex += words.count
                 continue
             }
@@ -81,15 +90,52 @@ public enum Captions {
             for (g, group) in groups.enumerated() {
                 let groupEnd = g + 1 < groups.count ? words[groups[g + 1].lowerBound].start : c.end
                 let shown = Array(words[group])
+                let fs = fit(shown.map { clean($0.word) }, words: captions == .words)
                 for k in group {
                     let start = k == 0 ? c.start : words[k].start
                     let end = k + 1 < group.upperBound ? words[k + 1].start : groupEnd
-                    event(start, end, captions == .words ? "Words" : "Default", "s\(n)w\(wordIndex + k)", highlighted(shown, k - group.lowerBound))
+                    event(start, end, captions == .words ? "Words" : "Default", "s\(n)w\(wordIndex + k)", highlighted(shown, k - group.lowerBound, fs))
                 }
             }
             wordIndex += words.count
         }
         return out
+    }
+
+    /// The font size at which the widest of `words` fits `room` pixels, when that is smaller than
+    /// `size`; nil when they fit at `size`. libass breaks a line only at a space, so one word wider
+    /// than the frame (a chemical's name, a word shouted in capitals) ran off both sides; it is
+    /// drawn smaller instead, and the others of its event with it. Widths are ``ems(_:)``.
+    static func fittedSize(_ words: [String], size: Int, room: Int) -> Int? {
+        guard let widest = words.map(ems).max(), widest > 0 else { return nil }
+        let fits = Double(room) / widest
+        return fits < Double(size) ? max(8, Int(fits)) : nil
+    }
+
+    /// How wide `word` is drawn, in ems of the font size, taken on the wide side of the bold faces
+    /// the channels use (DejaVu Sans Bold and DejaVu Serif Bold, whose capitals run 0.7–0.85 em
+    /// and whose widest letters, M and W, up to 1.15): capitals 0.85, M and W 1.2, m and w 1.05,
+    /// digits 0.72, other letters 0.68, punctuation and marks 0.45, East Asian characters 1.
+    static func ems(_ word: String) -> Double {
+        word.reduce(0) { sum, c in
+            let em: Double
+            if c.unicodeScalars.contains(where: Script.isCJK) {
+                em = 1
+            } else if c == "M" || c == "W" {
+                em = 1.2
+            } else if c == "m" || c == "w" {
+                em = 1.05
+            } else if c.isUppercase {
+                em = 0.85
+            } else if c.isNumber {
+                em = 0.72
+            } else if c.isLetter {
+                em = 0.68
+            } else {
+                em = 0.45
+            }
+            return sum + em
+        }
     }
 
     /// The words style's cues: at most ``wordsPerCue`` words, a cue ending after a word that ends a clause.

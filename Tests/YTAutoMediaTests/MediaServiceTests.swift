@@ -133,6 +133,37 @@ import YTAutoTestSupport
         #expect(zip(times, cues).allSatisfy { abs($0.start - $1.start) <= 0.005 && abs($0.end - $1.end) <= 0.005 })
     }
 
+    /// A word longer than the frame is wide (a chemical's name, a shouted word in capitals) is drawn
+    /// smaller so that it fits: libass breaks lines only at spaces, so such a word ran off both
+    /// sides of a short. Drawn by the real libass (ffmpeg's `ass` filter) on black, in every
+    /// caption style and both faces: the frame's outer columns stay black, and the text is there.
+    @Test(arguments: CaptionStyle.allCases, [ChannelType.facts, .horror])
+    func aWordWiderThanTheFrameIsDrawnSmallerToFit(captions: CaptionStyle, type: ChannelType) async throws {
+        let text = "They named it PNEUMONOULTRAMICROSCOPICSILICOVOLCANOCONIOSIS and pneumonoultramicroscopicsilicovolcanoconiosis."
+        let words = text.split(separator: " ").enumerated().map { i, w in WordTiming(word: String(w), start: Double(i) * 0.2, end: Double(i) * 0.2 + 0.18) }
+        let cue = Captions.Cue(start: 0, end: 1.2, text: text, words: words)
+        let ass = Captions.ass([cue], style: .of(type), captions: captions, width: 1080, height: 1920)
+        let file = dir.path("long-\(captions)-\(type).ass")
+        try ass.write(toFile: file, atomically: true, encoding: .utf8)
+        // The moments the long words show (the whole line in the sentence styles).
+        for at in [0.65, 0.85] {
+            let raw = dir.path("long-\(captions)-\(type)-\(at).gray")
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+                "-f", "lavfi", "-i", "color=black:s=1080x1920:r=10:d=1.2", "-vf", "ass=filename=\(file)",
+                "-ss", "\(at)", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", raw,
+            ])
+            let pixels = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+            #expect(pixels.count == 1080 * 1920)
+            var edge = 0
+            for y in 0..<1920 { for x in Array(0..<6) + Array(1074..<1080) where pixels[y * 1080 + x] > 24 { edge += 1 } }
+            #expect(edge == 0, "\(captions) \(type) at \(at) s: \(edge) lit pixels at the frame's sides: the word runs off")
+            #expect(pixels.contains { $0 > 200 }, "\(captions) \(type) at \(at) s: no caption drawn")
+        }
+        // Ordinary words keep the style's size.
+        let plain = Captions.ass([Captions.Cue(start: 0, end: 1, text: "An ordinary sentence of words.")], style: .of(type), captions: captions, width: 1080, height: 1920)
+        #expect(!plain.contains("\\fs"))
+    }
+
     /// One sentence of narration: a tone of `seconds`, in the narration's format.
     func toneNarration(_ name: String, seconds: Double) async throws -> QualityGate.Narration {
         let path = dir.path("\(name).wav")
