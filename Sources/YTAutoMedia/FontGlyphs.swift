@@ -135,6 +135,29 @@ public struct FontGlyphs: Sendable {
         return listed + (missing.count > 8 ? " and \(missing.count - 8) more" : "")
     }
 
+    /// `text` without the emoji the font cannot draw (a pictograph with its skin-tone modifier,
+    /// variation selector and joiners, as one character), spaces closed up after them. An LLM
+    /// sprinkles them through a script; drawn, they are empty boxes, and spoken, espeak-ng reads
+    /// their names. Characters of a script the font lacks (another language) are kept: they are
+    /// the channel's mistake to report, not decoration to drop (``missing(in:)`` finds them).
+    public func withoutUndrawableEmoji(_ text: String) -> String {
+        var out = ""
+        var dropped = false
+        for c in text {
+            let scalars = c.unicodeScalars
+            let emoji = scalars.contains { $0.properties.isEmojiPresentation || $0.value == 0xFE0F || $0.value == 0x200D }
+                || scalars.first.map { $0.properties.isEmoji && $0.value > 0x2000 } == true
+            if emoji, scalars.contains(where: { !has($0) && !$0.properties.isDefaultIgnorableCodePoint && $0.properties.generalCategory != .format }) {
+                dropped = true
+                continue
+            }
+            if dropped, c == " ", out.last == " " || out.isEmpty { continue }
+            if dropped, let p = c.unicodeScalars.first, ".,!?;:".unicodeScalars.contains(p), out.last == " " { out.removeLast() }
+            out.append(c)
+        }
+        return dropped ? out.trimmingCharacters(in: .whitespaces) : text
+    }
+
     /// The characters of `text` the font has no glyph for, each once, in order of first use;
     /// spaces, line breaks and other invisible characters are not drawn and not counted.
     public func missing(in text: String) -> [Unicode.Scalar] {

@@ -196,6 +196,20 @@ public struct MediaPipeline: StagedPipeline {
             .generate(topic: topic, channel: channel)
         // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
         script.title = PublishedText.title(script.title, topic: topic)
+        // What is spoken and drawn as captions: without the emoji the font cannot draw (an LLM's
+        // decoration), and otherwise every character drawable, or the job stops here, before
+        // anything is narrated or drawn (the compose stage's check would find it after all that).
+        // The title keeps its emoji for YouTube; the thumbnail draws it without them.
+        let style = ChannelStyle.of(channel)
+        let glyphs = try FontGlyphs(file: style.fontFile)
+        script.hook = glyphs.withoutUndrawableEmoji(script.hook)
+        script.body = glyphs.withoutUndrawableEmoji(script.body)
+        script.cta = glyphs.withoutUndrawableEmoji(script.cta)
+        let undrawable = glyphs.missing(in: [script.hook, script.body, script.cta, glyphs.withoutUndrawableEmoji(script.title)].joined(separator: " "))
+        if !undrawable.isEmpty {
+            throw QualityGateError(issues: ["the caption font \(style.fontFile) has no glyph for \(FontGlyphs.describe(undrawable)) of the script: "
+                + "its captions and thumbnail would show empty boxes (is the channel's language: right?)"])
+        }
         try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
         let hook = Sentences.split(script.hook), body = Sentences.split(script.body), cta = Sentences.split(script.cta)
         // Checked against the history as it is when recorded, under its lock: a twin written
@@ -496,14 +510,16 @@ public struct MediaPipeline: StagedPipeline {
         let path = dir.appending(path: "thumbnail.jpg")
         // A title the thumbnail's font cannot draw would show empty boxes.
         let style = ChannelStyle.of(channel)
-        let missing = try FontGlyphs(file: style.fontFile).missing(in: script.script.title)
+        let glyphs = try FontGlyphs(file: style.fontFile)
+        let title = glyphs.withoutUndrawableEmoji(script.script.title)
+        let missing = glyphs.missing(in: title)
         if !missing.isEmpty {
             throw QualityGateError(issues: ["the thumbnail's font \(style.fontFile) has no glyph for \(FontGlyphs.describe(missing)) "
                 + "of the title (is the channel's language: right?)"])
         }
         try await Files.atomically(path.path) { tmp in
             _ = try await FFmpegThumbnailGenerator(tools: tools, background: background)
-                .generate(title: script.script.title, channel: channel, outputPath: URL(fileURLWithPath: tmp))
+                .generate(title: title, channel: channel, outputPath: URL(fileURLWithPath: tmp))
         }
         let artifact = try Files.artifact(path.path)
         let probe = try await tools.probe(path.path)

@@ -339,6 +339,52 @@ import YTAutoTestSupport
         #expect(FileManager.default.fileExists(atPath: dir.path("work/3/script.json")))
     }
 
+    /// An LLM that decorates its script with emoji: they are dropped from what is narrated and
+    /// captioned (the font has no glyph for them; the compose stage's check failed the video after
+    /// narration, scenes and clips had been paid for), and the title keeps them for YouTube. An LLM
+    /// that writes in a script the channel's font cannot draw stops the job at its script stage.
+    @Test func anLLMsEmojiAreLeftOutOfTheNarrationAndOtherScriptsStopTheScriptStage() async throws {
+        let answer = Locked(Self.script)
+        let server = try LoopbackServer { _ in Self.chat(answer.value) }
+        defer { withExtendedLifetime(server) {} }
+        var providers = ProvidersConfig()
+        providers.openai.baseURL = server.baseURL + "/v1"
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.durationRange = .init(min: 10, max: 40)
+        channel.services.script = .openai
+        channel.duplicateSentencesPercent = 0
+        let tools = try ToolRunner()
+        let store = try SQLiteJobStore(path: dir.path("emoji.db"))
+        let services = ProviderServices(tools: tools, config: providers, credentials: Credentials(values: ["OPENAI_API_KEY": "sk-emoji-0123456789"]),
+                                        ledger: store, configDirectory: dir.url)
+        let pipeline = MediaPipeline(channels: [channel], workDirectory: dir.url.appending(path: "work"), outputDirectory: dir.url.appending(path: "out"),
+                                     tools: tools, services: services)
+        func script(_ object: [String: String]) -> String {
+            String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let body = Array(repeating: "Honey stored in sealed jars can last for centuries \u{1F36F}.", count: 6).joined(separator: " ")
+        answer.value = script(["title": "Why Honey Never Spoils \u{1F41D}", "hook": "\u{1F92F} Archaeologists once found honey that was still edible!",
+                               "body": body, "cta": "Follow for more facts like this \u{1F447}\u{1F3FD}"])
+        _ = try await pipeline.run(stage: "script", job: Job.running(1, channel: channel.name, topic: "why honey never spoils"), dryRun: false)
+        let written = try String(contentsOfFile: dir.path("work/1/script.json"), encoding: .utf8)
+        let file = try JSONSerialization.jsonObject(with: Data(written.utf8)) as? [String: Any]
+        let sentences = try #require(file?["sentences"] as? [String])
+        #expect(sentences.first == "Archaeologists once found honey that was still edible!", "\(sentences)")
+        #expect(sentences.last == "Follow for more facts like this", "\(sentences)")
+        #expect(sentences.allSatisfy { !$0.unicodeScalars.contains { $0.properties.isEmojiPresentation } }, "\(sentences)")
+        #expect(((file?["script"] as? [String: Any])?["title"] as? String)?.hasSuffix("\u{1F41D}") == true, "the title keeps its emoji for YouTube")
+
+        answer.value = script(["title": "Why Honey Never Spoils", "hook": "はちみつは くさりません。", "body": body, "cta": "Follow for more."])
+        await #expect {
+            try await pipeline.run(stage: "script", job: Job.running(2, channel: channel.name, topic: "why honey never spoils"), dryRun: false)
+        } throws: { error in
+            let e = error as? QualityGateError
+            return e?.code == "video.qa_failed" && e?.isRetryable == false && e?.message.contains("'は' (U+306F)") == true
+                && e?.message.contains("of the script") == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("work/2/script.json")))
+    }
+
     /// Two hosts (each its own work folder) on one store, SQLite's or PostgreSQL's: a script the
     /// second host's LLM writes again is a near duplicate of the first host's job, as on one host.
     /// Two hosts (each its own work folder) on one store of `engine`, and the repeating LLM.

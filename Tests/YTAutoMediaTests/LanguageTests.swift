@@ -48,6 +48,25 @@ import YTAutoTestSupport
         #expect(throws: FontGlyphs.Unreadable.self) { try FontGlyphs(file: notFont.path("x.ttf")) }
     }
 
+    /// An LLM's emoji are dropped from what is spoken and drawn, with their modifiers and joiners;
+    /// letters of another script are kept (the script stage reports them), and so is everything the
+    /// font draws, the emoji-like ones (digits, ©, ™) included.
+    @Test func emojiTheFontCannotDrawAreDroppedAndLettersAreKept() throws {
+        let dejavu = try FontGlyphs(file: ChannelStyle.of(.facts).fontFile)
+        let cases: [(String, String)] = [
+            ("Honey \u{1F36F} never spoils! \u{1F41D}", "Honey never spoils!"),
+            ("Thumbs up \u{1F44D}\u{1F3FD}.", "Thumbs up."),
+            ("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} Family time", "Family time"),
+            ("Love \u{2764}\u{FE0F} it", "Love \u{2764}\u{FE0F} it"),  // DejaVu draws this heart (a dingbat)
+            ("Honey is 100% pure, © 2026 ™ #1 *", "Honey is 100% pure, © 2026 ™ #1 *"),
+            ("はちみつ stays", "はちみつ stays"),
+        ]
+        for (text, expected) in cases {
+            #expect(dejavu.withoutUndrawableEmoji(text) == expected, "\(text)")
+            #expect(dejavu.missing(in: dejavu.withoutUndrawableEmoji(text)).allSatisfy { !$0.properties.isEmojiPresentation })
+        }
+    }
+
     @Test func aJapaneseTitleIsLaidOutByCharacters() {
         let (lines, size) = FFmpegThumbnailGenerator.layout("はちみつが けっして くさらない ほんとうの りゆうと そのひみつ")
         #expect(lines.count >= 2 && lines.count <= 3, "\(lines)")
