@@ -81,6 +81,33 @@ struct FullDiskTests {
     }
 }
 
+    /// A disk already full when a command starts: `init` and a worker whose `-wake` file must be
+    /// made then fail with the disk's error, and never crash (the wake file was mapped with its
+    /// length set but no blocks, and its first touch was SIGBUS, exit 135).
+    @Test func aDiskFullBeforeTheStartIsAnErrorNotACrash() async throws {
+        guard try await SmallDisk.runsHere("aDiskFullBeforeTheStartIsAnErrorNotACrash") else { return }
+        let dir = TempDir("ytauto-fullstart")
+        let disk = try SmallDisk(at: dir.path("disk"), bytes: 1 << 20)
+        defer { disk.unmount() }
+        let env = ["YTAUTO_DB": disk.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
+        let made = try await run("ytauto", ["init"], cwd: dir.url, environment: env)
+        #expect(made.status == 0, "\(made.stderr)")
+        try FileManager.default.removeItem(atPath: disk.path("ytauto.db-wake"))
+        _ = try disk.fill()
+        let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1"], cwd: dir.url, environment: env)
+        defer { worker.kill(SIGKILL) }
+        try await Task.sleep(for: .seconds(2))
+        worker.kill(SIGTERM)
+        let stopped = await worker.wait()
+        #expect(stopped.status != 128 + SIGBUS && stopped.status != 128 + SIGSEGV, "crashed: \(stopped.status) \(stopped.stderr)")
+        let again = try await run("ytauto", ["init", "--db", disk.path("other.db")], cwd: dir.url, environment: env)
+        #expect(again.status == 1, "\(again.status) \(again.stderr)")
+        #expect(again.stderr.lowercased().contains("full"), "\(again.stderr)")
+        // Nothing half-made is left to read later as a database "at schema version 0".
+        let left = try FileManager.default.contentsOfDirectory(atPath: disk.mountPoint).filter { $0.hasPrefix("other.db") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
 extension FullDiskTests {
     /// The render's working folder fills up: the stage fails with an error that says so and
     /// where, the job ends `failed` with it (no half-written artifact recorded), and a retry

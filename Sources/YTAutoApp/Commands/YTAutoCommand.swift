@@ -43,8 +43,18 @@ public struct YTAutoCommand: AsyncParsableCommand {
                     throw CLIError("cannot write the configuration \(path): the folder \(folder) is not writable; nothing was created")
                 }
             }
-            let store = try await global.createStore()
-            let version = try await store.schemaVersion()
+            // A SQLite file this init makes and cannot finish (a full disk) is removed with the
+            // files beside it: left, it would read later as a database "at schema version 0".
+            let newFile = global.postgresURL == nil && !FileManager.default.fileExists(atPath: global.databasePath) ? global.databasePath : nil
+            let version: Int
+            do {
+                version = try await global.createStore().schemaVersion()
+            } catch {
+                if let newFile {
+                    for suffix in ["", "-wal", "-shm", "-journal", "-wake"] { unlink(newFile + suffix) }
+                }
+                throw error
+            }
             print("database \(global.databaseName) ready at schema version \(version)")
             if keep {
                 print("configuration \(path) exists and is valid; kept (use --force to overwrite)")

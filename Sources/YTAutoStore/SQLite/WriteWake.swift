@@ -35,9 +35,10 @@ final class WriteWake: @unchecked Sendable {
         let fd = open(databasePath + "-wake", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        if st.st_size < Self.size, ftruncate(fd, off_t(Self.size)) != 0 { return nil }
+        // Its blocks allocated, not only its length set: a page of a sparse file that a full disk
+        // cannot give is SIGBUS at the first touch through the mapping (a crash), where
+        // posix_fallocate answers ENOSPC (no word: timed sleeps).
+        if posix_fallocate(fd, 0, off_t(Self.size)) != 0 { return nil }
         guard let base = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             return nil
         }
