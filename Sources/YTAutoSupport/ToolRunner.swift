@@ -99,6 +99,11 @@ public struct ToolRunner: Sendable {
         let command = [tool.rawValue] + arguments
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+        // A process group of its own: Ctrl-C in a terminal (SIGINT to the foreground group) or a
+        // signal to the worker's group reaches the worker, which stops its work gracefully, and
+        // not the tool, which would die mid-stage and fail it. The worker stops the tool itself
+        // (the teardown above) when its grace ends.
+        options.processGroupID = 0
         let result = try await withThrowingTaskGroup(of: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>?.self) { group in
             group.addTask { [options, searchPath] in
                 do {

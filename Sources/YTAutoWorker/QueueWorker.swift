@@ -470,6 +470,21 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     if let reason = await control.reason, error is CancellationError {
                         return try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
                     }
+                    // The stop signal reached the stage's tool as well as the worker (systemd's
+                    // default KillMode signals every process of the unit): the stage did not fail,
+                    // the worker is stopping. The worker's own signal may land a moment after the
+                    // tool's exit, so a tool stopped by a signal waits a little for it.
+                    if let tool = error as? FFmpegError, tool.wasStoppedBySignal {
+                        var stopping = await inFlight.isShuttingDown
+                        if !stopping {
+                            try? await Task.sleep(for: .milliseconds(500))
+                            stopping = await inFlight.isShuttingDown
+                        }
+                        if stopping {
+                            stageLog.notice("the stage's tool was stopped by the signal that stops this worker")
+                            return try await end(lease, reason: .shutdown, stage: stage, started: started, log: stageLog)
+                        }
+                    }
                     let failure = JobFailure(PipelineError(stage: stage, underlying: error))
                     try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
                     let job = try await store.fail(lease, error: failure)

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 import YTAutoCore
 import YTAutoStore
+import YTAutoSupport
 import YTAutoTestSupport
 import YTAutoWorker
 
@@ -83,6 +84,60 @@ import YTAutoWorker
             try $0.run("UPDATE jobs SET state = 'failed', attempt = 1, last_error_code = ?, finished_at = updated_at WHERE id = ?", [code, id])
         }
         return id
+    }
+
+    /// One stage that runs the real ffmpeg for ten minutes, at the pace of real time.
+    struct LongFFmpegPipeline: StagedPipeline {
+        let tools: ToolRunner
+        var stages: [String] { ["render"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "long ffmpeg" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "600", "-f", "null", "-"])
+            return .done([])
+        }
+    }
+
+    /// The pids of this process's children named `name`, and their process groups.
+    static func children(named name: String) -> [(pid: pid_t, group: pid_t)] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> (pid_t, pid_t)? in
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard stat[stat.index(after: open)..<close] == name, fields.count > 3, pid_t(fields[1]) == getpid(), let group = pid_t(fields[2]) else { return nil }
+            return (pid, group)
+        }
+    }
+
+    /// A stop signal sent to the worker's whole process group (Ctrl-C in a terminal), or to every
+    /// process of its unit (systemd's default `KillMode=control-group`), reached ffmpeg too, which
+    /// exited 255 mid-stage: the stage failed `ffmpeg.failed` and the attempt was spent (or the
+    /// job failed, for run-once). Now the tool runs in a process group of its own, out of a
+    /// terminal's reach, and a tool stopped by a signal while its worker stops is a hand-back.
+    @Test func aStopSignalThatReachesTheStagesToolHandsTheJobBack() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        var configuration = QueueWorkerConfiguration()
+        configuration.concurrency = 1
+        configuration.grace = .seconds(30)
+        let lines = Lines()
+        let (group, running) = startWorker(store, pipeline: LongFFmpegPipeline(tools: try ToolRunner()), configuration: configuration, lines: lines)
+        var ffmpeg: (pid: pid_t, group: pid_t)?
+        #expect(await eventually(timeout: .seconds(30)) {
+            ffmpeg = Self.children(named: "ffmpeg").first
+            return ffmpeg != nil
+        })
+        let tool = try #require(ffmpeg)
+        #expect(tool.group == tool.pid && tool.group != getpgrp(), "ffmpeg runs in this process's group \(getpgrp())")
+        // The stop as systemd sends it: the worker and, a moment later, its tool.
+        await group.triggerGracefulShutdown()
+        kill(tool.pid, SIGTERM)
+        try await running.value
+        let job = try #require(try await store.job(id: id))
+        #expect(job.state == .queued && job.attempt == 0, "\(job.state) attempt \(job.attempt): \(job.lastErrorCode ?? "")")
+        #expect(try await store.attempts(jobID: id).map(\.outcome) == [.handedBack])
+        #expect(lines.count(.notice, containing: "stopped by the signal that stops this worker") == 1)
     }
 
     @Test func aStoppedStageThatRunsOnIsReportedUntilItReturns() async throws {

@@ -18,6 +18,12 @@ public struct FFmpegError: YTAutoError {
         self.retryable = isRetryable
     }
 
+    /// Whether the program was stopped by a signal: killed by one, or ffmpeg's own exit status
+    /// 255, which it gives when it takes SIGINT or SIGTERM and stops. During a worker's graceful
+    /// stop that is the stop reaching the tool too (systemd signals the whole control group), and
+    /// the job is handed back, not failed.
+    public var wasStoppedBySignal: Bool { exitStatus == nil || exitStatus == 255 }
+
     /// Whether the program could not write because its disk is full.
     public var isDiskFull: Bool { stderrTail.contains("No space left on device") }
     public var isRetryable: Bool { retryable || isDiskFull }
