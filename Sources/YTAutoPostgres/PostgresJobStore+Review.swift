@@ -5,10 +5,10 @@ import YTAutoCore
 /// Review before publish (``ReviewRecord``), on PostgreSQL: the job's state `review` and its row
 /// of `job_reviews`.
 extension PostgresJobStore {
-    public func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold {
+    public func holdForReview(_ lease: Lease, stage: String, remade: Bool) async throws -> ReviewHold {
         try await pool.transaction { tx in
             let job = try await Self.requireLease(tx, lease)
-            if try await Self.review(tx.queryOne, jobID: job.id)?.decision == .approved { return .approved }
+            if !remade, try await Self.review(tx.queryOne, jobID: job.id)?.decision == .approved { return .approved }
             let now = try await self.now(tx)
             if job.cancelRequested {
                 try await Self.finishAttempt(tx, lease, outcome: .cancelled, stage: stage, error: nil, now: now)

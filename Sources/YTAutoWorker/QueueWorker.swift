@@ -423,6 +423,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             }.value
             let notes = Dictionary(records.map { ($0.stage, $0.notes) }, uniquingKeysWith: { a, _ in a })
             let observe = configuration.observer ?? { _ in }
+            // Whether this run made a stage again: past a review, what it made was not approved.
+            var remade = false
             for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
                 stageLog[metadataKey: "stage"] = "\(stage)"
@@ -436,9 +438,10 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     continue
                 }
                 if !configuration.dryRun, pipeline.needsReview(before: stage, job: lease.job),
-                   case .held = try await store.holdForReview(lease, stage: stage) {
+                   case .held = try await store.holdForReview(lease, stage: stage, remade: remade) {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
-                    stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it")
+                    let again = remade ? "; stages were made again since any approval, so it is asked again" : ""
+                    stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it\(again)")
                     return .recorded
                 }
                 let started = Date()
@@ -495,6 +498,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 }
                 switch outcome {
                 case .done(let artifacts):
+                    remade = true
                     try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: artifacts, startedAt: started, error: nil)
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
                                    state: .done(seconds: Date().timeIntervalSince(started))))

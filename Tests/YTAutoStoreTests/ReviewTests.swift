@@ -61,6 +61,26 @@ import YTAutoStore
         await #expect(throws: JobStoreError.self) { _ = try await s.approve(jobID: 999_999, by: "cli:ana") }
     }
 
+    /// An approved job whose run had to make a stage again (its files were gone) is held again:
+    /// the approval was of another video. Its run that made nothing again is let through.
+    @Test(arguments: StoreEngine.all) func anApprovalDoesNotCoverStagesMadeAgain(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let lease = try await readyToPublish(s)
+        _ = try await s.holdForReview(lease, stage: "publish")
+        _ = try await s.approve(jobID: lease.jobID, by: "cli:ana")
+        let remade = try #require(try await s.lease(worker: "w2", channels: nil, kind: .video, pipeline: "media", duration: .seconds(60)))
+        guard case .held(let held) = try await s.holdForReview(remade, stage: "publish", remade: true) else {
+            Issue.record("a video made again after its approval was let through to publish"); return
+        }
+        #expect(held.state == .review && held.attempt == 0)
+        #expect(try await s.review(jobID: lease.jobID)?.decision == nil)
+        #expect(try await s.waitingForReview(limit: 10).map(\.id) == [lease.jobID])
+        _ = try await s.approve(jobID: lease.jobID, by: "cli:ana")
+        let again = try #require(try await s.lease(worker: "w3", channels: nil, kind: .video, pipeline: "media", duration: .seconds(60)))
+        #expect(try await s.holdForReview(again, stage: "publish", remade: false) == .approved)
+    }
+
     @Test(arguments: StoreEngine.all) func aRejectionCancelsWithTheReasonAndARetryAsksAgain(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let s = f.store

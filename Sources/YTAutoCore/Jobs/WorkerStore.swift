@@ -47,7 +47,11 @@ public protocol WorkerStore: JobStore {
     /// moves to state `review` with no lease and no worker, the attempt ends `review` (not
     /// counted), and the review is recorded undecided. A job with a cancel request ends
     /// `cancelled` instead, as a hand-back does. Throws ``LeaseLost``.
-    func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold
+    ///
+    /// `remade`: this run made again a stage that comes before `stage` (its files were gone, as
+    /// on another host without a shared `work_dir`): what would be published is not what was
+    /// approved, so an approval given before does not count and the job is held again.
+    func holdForReview(_ lease: Lease, stage: String, remade: Bool) async throws -> ReviewHold
 
     /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.
     func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration, only jobID: Int64?) async throws -> Lease?
@@ -94,4 +98,11 @@ public protocol SchedulerStore: Sendable {
 
     /// ``JobStore/reclaim()``, writing only when there is something to free.
     func reclaimIfNeeded() async throws -> ReclaimReport
+}
+
+extension WorkerStore {
+    /// ``holdForReview(_:stage:remade:)`` for a run that made nothing again.
+    public func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold {
+        try await holdForReview(lease, stage: stage, remade: false)
+    }
 }

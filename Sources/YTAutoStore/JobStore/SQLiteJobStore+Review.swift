@@ -4,11 +4,11 @@ import YTAutoCore
 /// Review before publish (``ReviewRecord``), on SQLite: the job's state `review` and its row of
 /// `job_reviews`.
 extension SQLiteJobStore {
-    public func holdForReview(_ lease: Lease, stage: String) async throws -> ReviewHold {
+    public func holdForReview(_ lease: Lease, stage: String, remade: Bool) async throws -> ReviewHold {
         let now = self.now()
         return try await database.write { db in
             let job = try Self.requireLease(db, lease)
-            if try Self.review(db, jobID: job.id)?.decision == .approved { return .approved }
+            if !remade, try Self.review(db, jobID: job.id)?.decision == .approved { return .approved }
             if job.cancelRequested {
                 try Self.finishAttempt(db, lease, outcome: .cancelled, stage: stage, error: nil, now: now)
                 return .held(try Self.finish(db, jobID: job.id, state: .cancelled, error: nil, now: now))
