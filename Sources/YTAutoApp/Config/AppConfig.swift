@@ -58,8 +58,30 @@ public struct AppConfig: Sendable, Codable, Hashable {
 
     /// The configuration `ytauto init` writes: the original system's three channels, and a
     /// 45–60 s, 9:16 shorts variant of each.
-    public static let sample = AppConfig(channels: ChannelType.allCases.map(ChannelConfig.defaults(for:))
-        + ChannelType.allCases.map(ChannelConfig.shorts(of:)))
+    /// What `ytauto init` writes: a long and a short channel of each type, every one made
+    /// offline (template scripts, espeak-ng, drawn scenes). The long channels are as long as the
+    /// template writer keeps distinct from one video to the next (``offlineLongDuration(_:)``);
+    /// at their types' 5–12 minute defaults the channel's second to fourth video repeated a
+    /// recent one and failed `video.near_duplicate`. The file says to raise them with an LLM.
+    public static let sample: AppConfig = {
+        let long = ChannelType.allCases.map { type in
+            var channel = ChannelConfig.defaults(for: type)
+            channel.durationRange = offlineLongDuration(type)
+            return channel
+        }
+        return AppConfig(channels: long + ChannelType.allCases.map(ChannelConfig.shorts(of:)))
+    }()
+
+    /// The sample's long channels' durations: the longest at which 60 videos in a row of the
+    /// template writer, at the channel's voice's measured rate, never repeat a recent one's
+    /// sentences as the near-duplicate check counts them (SampleChannelsTests), with a margin.
+    static func offlineLongDuration(_ type: ChannelType) -> ChannelConfig.DurationRange {
+        switch type {
+        case .horror: .init(min: 160, max: 240)
+        case .facts: .init(min: 80, max: 120)
+        case .finance: .init(min: 100, max: 150)
+        }
+    }
 
     public func channel(named name: String) throws -> ChannelConfig {
         guard let c = channels.first(where: { $0.name == name }) else {
@@ -240,6 +262,10 @@ public struct AppConfig: Sendable, Codable, Hashable {
             # duration: seconds of the finished video. priority: lower runs first.
             # missed_slots: skip | latest | all, for slots missed while the scheduler was down,
             #   within catch_up_window (30m, 6h, 2d). topic_recency_days: a topic is not reused sooner.
+            # The long channels' durations suit the offline template scripts, which longer videos
+            #   would repeat from one video to the next; with an LLM writing them (services:
+            #   {script: openai}), raise them (the types' defaults: horror 480-720, facts 300-480,
+            #   finance 300-600).
 
             """ + body
     }
