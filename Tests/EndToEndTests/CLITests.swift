@@ -160,8 +160,25 @@ import YTAutoSupport
         let a = try await ytauto("enqueue", "facts", "--json")
         let id = try #require((try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])?["id"] as? Int)
         #expect(try await admin("cancel", "\(id)").status == 0)
+        // Never run: nothing to keep, and it says so.
         let redo = try await admin("retry", "\(id)", "--from", "thumbnail")
-        #expect(redo.status == 0 && redo.stdout.contains("to redo thumbnail, publish; kept: script, narration, images, clips, compose"), "\(redo.stdout)\(redo.stderr)")
+        #expect(redo.status == 0 && redo.stdout.contains("to redo thumbnail, publish; no stage is kept; made again too, their files being gone here "
+                                                         + "(or never made): script, narration, images, clips, compose"), "\(redo.stdout)\(redo.stderr)")
+        // Run as far as the clips, then failed; its narration's file since removed (as a job
+        // that succeeded has its work files tidied away): kept is what is still on disk.
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let ran = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1)).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(60), only: ran))
+        for stage in ["script", "narration", "images", "clips"] {
+            let file = dir.path("\(stage).out")
+            try Data(stage.utf8).write(to: URL(fileURLWithPath: file))
+            try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [try Files.artifact(file)], startedAt: Date(), error: nil)
+        }
+        _ = try await store.fail(lease, error: JobFailure(code: "x.y", message: "m", isRetryable: false))
+        try FileManager.default.removeItem(atPath: dir.path("narration.out"))
+        let partly = try await admin("retry", "\(ran)", "--from", "compose")
+        #expect(partly.status == 0 && partly.stdout.contains("to redo compose, thumbnail, publish; kept: script, images, clips; "
+                                                             + "made again too, their files being gone here (or never made): narration"), "\(partly.stdout)\(partly.stderr)")
         let whole = try await admin("retry", "\(id)", "--from", "script")
         #expect(whole.status == 0 && whole.stdout.contains("to redo script, narration, images, clips, compose, thumbnail, publish; no stage is kept"),
                 "\(whole.stdout)\(whole.stderr)")

@@ -192,9 +192,23 @@ public struct AdminCommand: AsyncParsableCommand {
                 let j = try await auditingRefusal(store, "redo", "job \(job)") { try await store.redo(jobID: job, from: from) }
                 let stages = try JobRules.stagesToRedo(from: from)
                 try await audit(store, "redo", "job \(job)", "from \(from) (attempt \(j.attempt) of \(j.maxAttempts) used)")
-                let kept = Stage.names.filter { !stages.contains($0) }
-                print("job \(j.id) queued again to redo \(stages.joined(separator: ", ")); "
-                      + (kept.isEmpty ? "no stage is kept" : "kept: \(kept.joined(separator: ", "))"))
+                // The earlier stages are kept only where their files still are (a job that
+                // succeeded had its work files tidied away): say which a worker will make again.
+                let records = try await store.stages(jobID: job)
+                let earlier = Stage.names.filter { !stages.contains($0) }
+                let kept = earlier.filter { name in
+                    guard let record = records.first(where: { $0.stage == name }), record.state == .succeeded || record.state == .skipped else { return false }
+                    return record.artifacts.allSatisfy { a in
+                        ((try? FileManager.default.attributesOfItem(atPath: a.path))?[.size] as? NSNumber)?.int64Value == a.bytes
+                    }
+                }
+                let remade = earlier.filter { !kept.contains($0) }
+                var line = "job \(j.id) queued again to redo \(stages.joined(separator: ", ")); "
+                    + (kept.isEmpty ? "no stage is kept" : "kept: \(kept.joined(separator: ", "))")
+                if !remade.isEmpty {
+                    line += "; made again too, their files being gone here (or never made): \(remade.joined(separator: ", "))"
+                }
+                print(line)
             } else if let job {
                 let j = try await auditingRefusal(store, "retry", "job \(job)") { try await store.retry(jobID: job) }
                 try await audit(store, "retry", "job \(job)", "queued again (attempt \(j.attempt) of \(j.maxAttempts))")
