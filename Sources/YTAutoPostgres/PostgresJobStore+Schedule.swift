@@ -99,6 +99,25 @@ extension PostgresJobStore {
         return suggestion
     }
 
+    public func enqueueNextTopic(_ new: NewJob, channel: ChannelConfig) async throws -> (result: EnqueueResult, recent: Bool) {
+        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
+        let nowBind = self.nowBind
+        let out = try await pool.transaction { tx -> (EnqueueResult, Bool) in
+            // The scheduler's lock of the channel: enqueues and schedulers of it, on any host, take turns.
+            try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-schedule:\(channel.name)"), 0))")
+            let now = try await self.now(tx)
+            let used = try await Self.lastUse(tx.query, topics: channel.topics, channel: channel.name)
+            guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
+                throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
+            }
+            var job = new
+            job.topic = suggestion.topic
+            return (try await Self.insert(tx, job, nowBind: nowBind), suggestion.recent)
+        }
+        if out.0.inserted { signal.bump() }
+        return out
+    }
+
     /// The newest slots, newest first; slots of the same time by channel name.
     public func slots(channel: String? = nil, limit: Int = 50) async throws -> [SlotRecord] {
         try await pool.query("""

@@ -156,9 +156,7 @@ public final class PostgresJobStore: Sendable {
     // MARK: - Enqueue
 
     public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
-        guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
-        guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
-        if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
+        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
         let nowBind = self.nowBind
         let result = try await pool.transaction { tx in try await Self.insert(tx, new, nowBind: nowBind) }
         if result.inserted { signal.bump() }

@@ -95,6 +95,33 @@ struct Fixture {
         await #expect(throws: JobStoreError.self) { try await f.store.enqueue(NewJob(channel: "facts", maxAttempts: 0)) }
     }
 
+    /// Enqueues of one channel at once, without a topic, from several stores (processes, hosts):
+    /// each takes another topic. The topic was suggested by a read apart from the insert, and four
+    /// `ytauto enqueue facts` at once made two jobs each of two topics (one then failed
+    /// `video.near_duplicate`).
+    @Test(arguments: StoreEngine.all) func enqueuesAtOnceTakeDifferentTopics(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        var channel = ChannelConfig.defaults(for: .facts)
+        channel.topics = ["a", "b", "c", "d", "e", "f"]
+        var stores: [any OperatorStore] = [f.store]
+        for _ in 0..<3 {
+            if let pg = f.store as? PostgresJobStore { stores.append(try await PostgresJobStore(url: pg.url)) } else {
+                stores.append(try SQLiteJobStore(path: f.dir.path("jobs.db")))
+            }
+        }
+        let all = stores, facts = channel
+        for round in 0..<3 {
+            let topics = try await withThrowingTaskGroup(of: String?.self) { group in
+                for store in all {
+                    group.addTask { try await store.enqueueNextTopic(NewJob(channel: "facts", topic: "ignored"), channel: facts).result.job.topic }
+                }
+                return try await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(Set(topics.compactMap { $0 }).count == 4, "round \(round): \(topics)")
+            #expect(!topics.contains("ignored"))
+        }
+    }
+
     @Test(arguments: StoreEngine.all) func leaseTakesByPriorityThenRunAtThenID(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let now = f.clock.now

@@ -48,12 +48,10 @@ extension YTAutoCommand {
                 syntheticStageMs: syntheticStageMs, global: global, config: config, onProgress: { _, note in progress.note(note) })
             LogSetup.bootstrap(logFormat, level: .warning)
             let logger = Logger(label: "ytauto.run-once")
-            let chosen: String
-            if let topic { chosen = topic } else { chosen = try await store.suggestTopic(for: channelConfig).topic }
-            let job = try await store.enqueue(NewJob(
-                channel: channel, topic: chosen, options: ["source": "run-once"], priority: channelConfig.priority,
-                maxAttempts: 1, kind: pipeline.kind)).job
-            print("job \(job.id): channel \(channel), topic \"\(chosen)\"")
+            let new = NewJob(channel: channel, topic: topic, options: ["source": "run-once"], priority: channelConfig.priority,
+                             maxAttempts: 1, kind: pipeline.kind)
+            let job = topic != nil ? try await store.enqueue(new).job : try await store.enqueueNextTopic(new, channel: channelConfig).result.job
+            print("job \(job.id): channel \(channel), topic \"\(job.topic ?? "-")\"")
             fflush(nil)
             var workerConfig = QueueWorkerConfiguration()
             workerConfig.dryRun = dryRun

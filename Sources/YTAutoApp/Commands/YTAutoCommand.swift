@@ -184,18 +184,20 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 throw CLIError("--topic: \(problem)")
             }
             let store = try await global.openStore()
-            var chosen = topic
-            if chosen == nil {
-                let suggestion = try await store.suggestTopic(for: channelConfig)
-                chosen = suggestion.topic
-                if suggestion.recent && !json {
+            let new = NewJob(
+                channel: channel, topic: topic, priority: priority ?? channelConfig.priority,
+                runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey,
+                kind: synthetic ? .synthetic : .video)
+            let result: EnqueueResult
+            if topic != nil {
+                result = try await store.enqueue(new)
+            } else {
+                let picked = try await store.enqueueNextTopic(new, channel: channelConfig)
+                result = picked.result
+                if picked.recent && !json {
                     print("note: every topic of \(channel) was used within \(channelConfig.topicRecencyDays) days; taking the oldest")
                 }
             }
-            let result = try await store.enqueue(NewJob(
-                channel: channel, topic: chosen, priority: priority ?? channelConfig.priority,
-                runAt: at.flatMap(Enqueue.parseTime), maxAttempts: channelConfig.maxAttempts, uniqueKey: uniqueKey,
-                kind: synthetic ? .synthetic : .video))
             if json {
                 print(Output.json(JobWith(job: JobJSON(result.job), more: EnqueuedJSON(inserted: result.inserted))))
             } else {

@@ -145,10 +145,9 @@ struct WebConsole: Sendable {
             // A job due now with the topic the scheduler would take next (as `ytauto enqueue CHANNEL`).
             let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
-            let topic = try await self.store.suggestTopic(for: channel).topic
-            let job = try await self.store.enqueue(NewJob(channel: channel.name, topic: topic, priority: channel.priority,
-                                                          maxAttempts: channel.maxAttempts)).job
-            try await self.audit("run-now", "channel \(channel.name)", "job \(job.id), topic \(topic)")
+            let job = try await self.store.enqueueNextTopic(NewJob(channel: channel.name, priority: channel.priority,
+                                                                   maxAttempts: channel.maxAttempts), channel: channel).result.job
+            try await self.audit("run-now", "channel \(channel.name)", "job \(job.id), topic \(job.topic ?? "-")")
             return Self.redirect("/jobs/\(job.id)?done=queued")
         }
         router.post("/jobs/bulk") { request, _ in

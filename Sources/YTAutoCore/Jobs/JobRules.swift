@@ -45,6 +45,15 @@ public enum JobRules {
 
     /// The stages a redo from `stage` clears: it and every later one of the pipeline (``Stage``),
     /// in order; the earlier ones are kept and not run again.
+    /// Why no store may insert `new`, or nil: fewer than one attempt, no channel, a due time
+    /// outside what the store writes. The same on every engine.
+    public static func newJobProblem(_ new: NewJob) throws -> String? {
+        guard new.maxAttempts >= 1 else { return "max attempts must be at least 1" }
+        guard !new.channel.isEmpty else { return "a job needs a channel" }
+        if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
+        return nil
+    }
+
     public static func stagesToRedo(from stage: String) throws -> [String] {
         guard let start = Stage.names.firstIndex(of: stage) else {
             throw JobStoreError.invalidArgument("'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))")

@@ -49,6 +49,13 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, Footage
     /// The topic `ytauto enqueue` takes when none is given (``SchedulingRules/suggestTopic(_:lastUse:recencyDays:now:)``).
     func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool)
 
+    /// Enqueues `new` on `channel`'s next topic (``suggestTopic(for:)``; `new.topic` is not
+    /// read), chosen and inserted in one transaction that concurrent ones of the channel wait
+    /// for (and the scheduler's, on PostgreSQL): enqueues at once take different topics, where
+    /// a suggestion read apart from its insert gave them all the same one. `recent`: every
+    /// topic was used within the channel's recency, and the oldest was taken.
+    func enqueueNextTopic(_ new: NewJob, channel: ChannelConfig) async throws -> (result: EnqueueResult, recent: Bool)
+
     /// Every run of every stage of a job, per attempt.
     func stageRuns(jobID: Int64) async throws -> [StageRunRecord]
 

@@ -102,6 +102,23 @@ extension SQLiteJobStore {
         return suggestion
     }
 
+    public func enqueueNextTopic(_ new: NewJob, channel: ChannelConfig) async throws -> (result: EnqueueResult, recent: Bool) {
+        try Self.check(new)
+        let now = self.now()
+        // One write transaction (BEGIN IMMEDIATE): enqueues of the channel at once take turns.
+        let out = try await database.write { db -> (EnqueueResult, Bool) in
+            let used = try Self.lastUse(db, topics: channel.topics, channel: channel.name)
+            guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
+                throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
+            }
+            var job = new
+            job.topic = suggestion.topic
+            return (try Self.insert(db, job, now: now), suggestion.recent)
+        }
+        if out.0.inserted { database.signalWork() }
+        return out
+    }
+
     /// The newest slots, newest first; slots of the same time by channel name.
     public func slots(channel: String? = nil, limit: Int = 50) async throws -> [SlotRecord] {
         try await database.read { db in

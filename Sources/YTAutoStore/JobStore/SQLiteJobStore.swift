@@ -240,13 +240,16 @@ public final class SQLiteJobStore: JobStore {
     // MARK: - Enqueue
 
     public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
-        guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
-        guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
-        if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
+        try Self.check(new)
         let now = self.now()
         let result = try await database.write { db in try Self.insert(db, new, now: now) }
         if result.inserted { database.signalWork() }
         return result
+    }
+
+    /// Refuses a job no store may insert (``JobRules/newJobProblem(_:)``).
+    static func check(_ new: NewJob) throws {
+        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
     }
 
     /// Inserts a job inside the caller's write transaction; with a unique key already taken,
