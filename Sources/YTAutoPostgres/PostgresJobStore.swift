@@ -225,8 +225,10 @@ public final class PostgresJobStore: Sendable {
         q.sql += """
 
             picked AS (
-                SELECT jobs.id FROM jobs, t WHERE jobs.state = 'queued' AND jobs.run_at <= t.now
+                SELECT jobs.id FROM jobs, t WHERE jobs.state = 'queued'
             """
+        // A job asked for by its id is leased due or not (WorkerStore.lease(...only:)).
+        if jobID == nil { q.sql += " AND jobs.run_at <= t.now" }
         if completing != nil { q.sql += " AND EXISTS (SELECT 1 FROM done)" }
         if jobID == nil {
             // A paused channel's jobs stay queued (PostgresJobStore+Pauses).
@@ -250,7 +252,10 @@ public final class PostgresJobStore: Sendable {
             ),
             leased AS (
                 UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_owner = $\(w), lease_token = jobs.lease_token + 1,
-                       lease_expires_at = t.now + make_interval(secs => $\(s)), updated_at = t.now
+                       lease_expires_at = t.now + make_interval(secs => $\(s)), updated_at = t.now\(jobID == nil ? "" : """
+            ,
+                                   run_at = least(jobs.run_at, t.now), scheduled_at = least(jobs.scheduled_at, t.now)
+            """)
                   FROM picked, t WHERE jobs.id = picked.id
                 RETURNING jobs.*
             ),

@@ -53,6 +53,32 @@ import YTAutoTestSupport
         #expect(try await s.workers().first?.state == .stopped)
     }
 
+    /// `run-once` beside an idle worker of the same database runs its own job: the worker, woken by
+    /// the enqueue, leased it first about half the time, and run-once failed "job N is not queued
+    /// and due" (its job ran in the worker). Now the job is enqueued a minute ahead and run-once
+    /// leases it by id, due or not.
+    @Test func runOnceRunsItsJobBesideAnIdleWorker() async throws {
+        #expect(try await run("ytauto", ["init"], cwd: dir.url, environment: env).status == 0)
+        let w = try worker("--synthetic-stage-ms", "5", "--concurrency", "2")
+        defer { w.kill(SIGKILL) }
+        let s = try store()
+        #expect(try await eventually { try await s.workers().contains { $0.state == .running } })
+        let idle = try #require(try await s.workers().first { $0.state == .running }).id
+        for i in 0..<5 {
+            let r = try await run("ytauto", ["run-once", "facts", "--synthetic-stage-ms", "20", "--topic", "race \(i)"], cwd: dir.url, environment: env)
+            #expect(r.status == 0, "run \(i): \(r.stdout)\(r.stderr)")
+        }
+        let jobs = try await s.jobs(matching: JobQuery(channel: "facts"), limit: 10)
+        #expect(jobs.count == 5 && jobs.allSatisfy { $0.state == .succeeded })
+        for job in jobs {
+            let attempts = try await s.attempts(jobID: job.id)
+            #expect(attempts.count == 1 && attempts[0].workerID != idle, "job \(job.id) ran in \(attempts.map(\.workerID)), the idle worker is \(idle)")
+            #expect(try #require(job.scheduledAt) <= attempts[0].startedAt, "due from when it ran")
+        }
+        w.kill(SIGTERM)
+        _ = await w.wait()
+    }
+
     /// A job's completion leases the worker's next job in the same transaction: the next attempt
     /// starts at the very time (to the millisecond stored) the previous one finished.
     @Test func aFreedSlotTakesTheNextJobInItsCompletion() async throws {

@@ -122,6 +122,26 @@ struct Fixture {
         }
     }
 
+    /// A job not yet due is left by every lease but one that asks for it by id (`run-once`), which
+    /// takes it at once and makes it due from then.
+    @Test(arguments: StoreEngine.all) func aJobAskedForByIdIsLeasedBeforeItsDueTime(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let ahead = f.clock.now.addingTimeInterval(60)
+        let id = try await f.store.enqueue(NewJob(channel: "facts", runAt: ahead)).job.id
+        #expect(try await f.store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(30)) == nil)
+        #expect(try await f.store.lease(worker: "w", channels: ["facts"], kind: .video, pipeline: nil, duration: .seconds(30)) == nil)
+        let lease = try #require(try await f.store.lease(worker: "run-once", channels: nil, kind: .video, pipeline: nil, duration: .seconds(30), only: id))
+        let job = try await f.row(id)
+        #expect(job.state == .running && job.leaseOwner == "run-once")
+        #expect(abs(job.runAt.timeIntervalSince(f.clock.now)) < 0.01 && job.scheduledAt.map { abs($0.timeIntervalSince(f.clock.now)) < 0.01 } == true,
+                "\(job.runAt) \(String(describing: job.scheduledAt)), now \(f.clock.now)")
+        // A due job asked for by id keeps its times.
+        let due = try await f.store.enqueue(NewJob(channel: "facts", runAt: f.clock.now.addingTimeInterval(-30))).job
+        _ = try #require(try await f.store.lease(worker: "run-once", channels: nil, kind: .video, pipeline: nil, duration: .seconds(30), only: due.id))
+        #expect(abs(try await f.row(due.id).runAt.timeIntervalSince(due.runAt)) < 0.01)
+        _ = lease
+    }
+
     @Test(arguments: StoreEngine.all) func leaseTakesByPriorityThenRunAtThenID(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let now = f.clock.now

@@ -48,8 +48,11 @@ extension YTAutoCommand {
                 syntheticStageMs: syntheticStageMs, global: global, config: config, onProgress: { _, note in progress.note(note) })
             LogSetup.bootstrap(logFormat, level: .warning)
             let logger = Logger(label: "ytauto.run-once")
+            // A minute ahead, so that no worker of this database takes it before this process
+            // does (it leases it by its id, due or not); if this process dies first, a worker
+            // takes it a minute later.
             let new = NewJob(channel: channel, topic: topic, options: ["source": "run-once"], priority: channelConfig.priority,
-                             maxAttempts: 1, kind: pipeline.kind)
+                             runAt: Date().addingTimeInterval(60), maxAttempts: 1, kind: pipeline.kind)
             let job = topic != nil ? try await store.enqueue(new).job : try await store.enqueueNextTopic(new, channel: channelConfig).result.job
             print("job \(job.id): channel \(channel), topic \"\(job.topic ?? "-")\"")
             fflush(nil)

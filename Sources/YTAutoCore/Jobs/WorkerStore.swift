@@ -53,7 +53,10 @@ public protocol WorkerStore: JobStore {
     /// approved, so an approval given before does not count and the job is held again.
     func holdForReview(_ lease: Lease, stage: String, remade: Bool) async throws -> ReviewHold
 
-    /// Leases the next due job of `kind`, or only the job `only` if it is queued and due.
+    /// Leases the next due job of `kind`, or only the job `only` if it is queued, due or not: a
+    /// job asked for by its id runs now, and is due from then (`run_at` and `scheduled_at` move
+    /// up to now). `run-once` enqueues its job a minute ahead, so no worker takes it first, and
+    /// a `run-once` that dies before it leases leaves it to the workers a minute later.
     func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration, only jobID: Int64?) async throws -> Lease?
 
     /// The running jobs whose lease `worker` holds now, as leases. A worker asks after a store

@@ -78,6 +78,14 @@ public final class SQLiteJobStore: JobStore {
             RETURNING \(columns)
             """
 
+        /// Leases the job `?4` if it is queued, due or not (``lease(worker:channels:kind:pipeline:duration:only:)``):
+        /// a job not yet due is due from now.
+        public static let leaseAsked = """
+            \(leaseSet), run_at = min(run_at, ?3), scheduled_at = min(scheduled_at, ?3)
+             WHERE id = ?4 AND state = 'queued'
+            RETURNING \(columns)
+            """
+
         /// channel, topic, payload JSON, priority, run at, max attempts, unique key, created, updated, kind.
         /// `scheduled_at` is the first `run_at`, kept when retries move `run_at`. The id is one more
         /// than any job has had, deleted ones included (`job_id_high`, migration 0012): never reused.
@@ -271,8 +279,8 @@ public final class SQLiteJobStore: JobStore {
         try await lease(worker: worker, channels: channels, kind: kind, pipeline: pipeline, duration: duration, only: nil)
     }
 
-    /// Leases the next due job of `kind`, or only the job `only` if it is queued and due (`ytauto run-once`,
-    /// whatever its kind).
+    /// Leases the next due job of `kind`, or only the job `only` if it is queued, due or not
+    /// (`ytauto run-once`, whatever its kind; see ``WorkerStore``).
     public func lease(
         worker: String, channels: [String]?, kind: JobKind = .video, pipeline: String? = nil, duration: Duration, only jobID: Int64?
     ) async throws -> Lease? {
@@ -291,7 +299,7 @@ public final class SQLiteJobStore: JobStore {
         let worker = request.worker
         let row: Row?
         if let jobID {
-            row = try db.queryOne(SQL.leaseByID, [worker, expires, now, jobID])
+            row = try db.queryOne(SQL.leaseAsked, [worker, expires, now, jobID])
         } else if let channels = try Self.leasableChannels(db, asked: request.channels) {
             // Each channel's first due job by an index seek; the first of those in lease order.
             var best: (id: Int64, key: (Int64, String, Int64))? = nil
