@@ -94,6 +94,15 @@ struct FullDiskTests {
         #expect(made.status == 0, "\(made.stderr)")
         try FileManager.default.removeItem(atPath: disk.path("ytauto.db-wake"))
         _ = try disk.fill()
+        // Reads keep working on a full disk, with nothing running.
+        for args in [["status"], ["status", "--json"]] {
+            let r = try await run("ytauto", args, cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(args): \(r.stdout)\(r.stderr)")
+        }
+        for args in [["list-failed"], ["history"], ["check"]] {
+            let r = try await run("ytauto-admin", args, cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(args): \(r.stdout)\(r.stderr)")
+        }
         let worker = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1"], cwd: dir.url, environment: env)
         defer { worker.kill(SIGKILL) }
         try await Task.sleep(for: .seconds(2))

@@ -97,7 +97,8 @@ public final class Connection {
     /// not write (a read-only mount, or permissions: another user's folder), with no `-wal` there
     /// (no connection has the file open: the last one to close removes it), SQLite cannot make
     /// them and refuses to open. Nobody can be writing the file
-    /// then, so it is opened `immutable`, which reads the main file alone; a writer that starts
+    /// then, so it is opened `immutable`, which reads the main file alone (likewise on a full disk,
+    /// where the `-shm` cannot be made or grown, when the `-wal` is missing or empty); a writer that starts
     /// while such a reader runs could show it a torn read, which is acceptable for a look at
     /// `status` and refused for nothing else (read-only commands only read).
     ///
@@ -116,17 +117,30 @@ public final class Connection {
         sqlite3_close_v2(db)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let canWriteFolder = access(folder.isEmpty ? "." : folder, W_OK) == 0
-        let walExists = FileManager.default.fileExists(atPath: path + "-wal")
+        // A -wal with frames in it holds committed writes the main file lacks; an empty one, none.
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int
+        let walHolds = (walSize ?? 0) > 0
         // CANTOPEN on a read-only mount; READONLY_DIRECTORY where the folder's permissions forbid the user.
         let cannotMakeFiles = code & 0xff == SQLITE_CANTOPEN || code == SQLITE_READONLY | (6 << 8)  // SQLITE_READONLY_DIRECTORY
-        guard cannotMakeFiles, !canWriteFolder, !walExists else {
-            throw SQLiteError(extendedCode: code, message: "cannot open database: \(message)", path: path)
+        // A full disk: the -shm (or -wal) SQLite reads through cannot be made or grown.
+        let diskFull = code == SQLITE_IOERR | (19 << 8) || code & 0xff == SQLITE_FULL  // SQLITE_IOERR_SHMSIZE
+            || (code & 0xff == SQLITE_IOERR && Self.freeBytes(folder.isEmpty ? "." : folder) == 0)
+        guard (cannotMakeFiles && !canWriteFolder) || diskFull, !walHolds else {
+            let hint = diskFull ? "; the disk holding it is full, and its -wal has writes the file alone lacks: free space on it" : ""
+            throw SQLiteError(extendedCode: code, message: "cannot open database: \(message)\(hint)", path: path)
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "?#%")
         let uri = "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
         return try open(path, name: uri, flags: flags | SQLITE_OPEN_URI)
+    }
+
+    /// The bytes free for this user on the file system holding `folder`, or nil if it cannot be asked.
+    static func freeBytes(_ folder: String) -> UInt64? {
+        var fs = statvfs()
+        guard statvfs(folder, &fs) == 0 else { return nil }
+        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
     }
 
     func error(_ code: Int32, sql: String?) -> SQLiteError {
