@@ -97,6 +97,9 @@ import YTAutoSupport
         #expect(second["run_at"] as? String == "2030-01-01T00:00:00.000Z")
         let dup = try await ytauto("enqueue", "facts", "--unique-key", "k")
         #expect(dup.stdout.contains("already exists"))
+        // A key names one job across channels: the existing job is named with its own channel.
+        let elsewhere = try await ytauto("enqueue", "horror", "--unique-key", "k")
+        #expect(elsewhere.stdout.contains("already exists (same unique key): channel facts"), "\(elsewhere.stdout)")
 
         #expect(try await admin("cancel", "\(id)").stdout.contains("cancelled"))
         let again = try await admin("cancel", "\(id)")

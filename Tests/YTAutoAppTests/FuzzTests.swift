@@ -167,6 +167,22 @@ import YTAutoTestSupport
         #expect(refused > 0 && refused < 200, "\(option): \(refused) of 200 refused")
     }
 
+    /// A negative number given apart from its option (`--priority -5`, as the documented range
+    /// allows) is the option's value, not taken for an unknown option ("Missing value for
+    /// '--priority'"): valid ones are accepted, invalid ones refused with the option's range.
+    @Test func aNegativeNumberApartFromItsOptionIsItsValue() throws {
+        let dir = TempDir("ytauto-negative")
+        let db = dir.path("ytauto.db"), config = dir.path("ytauto.yaml")
+        let enqueue = NumericOption(admin: false, prefix: [], option: "--priority", kind: .number(-1_000_000...1_000_000))
+        #expect(Self.refusal(enqueue, ["enqueue", "facts", "--priority", "-5", "--db", db, "--config", config]) == nil)
+        for (option, args) in [(NumericOption(admin: true, prefix: [], option: "--limit", kind: .number(1...1_000_000)), ["list-failed", "--limit", "-1"]),
+                               (NumericOption(admin: true, prefix: [], option: "--days", kind: .number(1...3_660)), ["quota", "--days", "-3"]),
+                               (NumericOption(admin: false, prefix: [], option: "--concurrency", kind: .number(1...256)), ["worker", "--concurrency", "-2"])] {
+            let refused = Self.refusal(option, args + ["--db", db])
+            #expect(refused?.contains(option.option) == true && refused?.contains("Missing value") == false, "\(args): \(refused ?? "accepted")")
+        }
+    }
+
     /// The values of the issue that crashed the binaries (exit 132), each refused naming the option and range.
     @Test(arguments: issueCrashes + [
         (false, ["scheduler", "--once", "--now", "3000-01-01T00:00:00Z"], "--now '3000-01-01T00:00:00Z' is in the future"),

@@ -50,7 +50,7 @@ public struct AdminCommand: AsyncParsableCommand {
         @Option(help: "Only this channel.") public var channel: String?
         @Option(help: "Only jobs whose last error has this code (work.stuck, youtube.quota_exceeded, …).") public var code: String?
         @Option(help: "Only jobs that failed at or after this time (ISO-8601) or within this age (7d, 12h, 30m).") public var since: String?
-        @Option(help: "At most this many.") public var limit = 100
+        @Option(parsing: .unconditional, help: "At most this many.") public var limit = 100
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
@@ -242,7 +242,7 @@ public struct AdminCommand: AsyncParsableCommand {
             abstract: "Jobs waiting for review before publishing (channels with review: true), longest waiting first.",
             discussion: "Approve one with `approve JOB` (a worker then publishes it) or reject it with `reject JOB --reason TEXT`.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "At most this many.") public var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
@@ -358,7 +358,7 @@ public struct AdminCommand: AsyncParsableCommand {
             abstract: "Attempts, newest first: which job ran where, how long, and how it ended.")
         @OptionGroup public var global: GlobalOptions
         @Option(help: "Only this channel.") public var channel: String?
-        @Option(help: "At most this many.") public var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
@@ -423,7 +423,7 @@ public struct AdminCommand: AsyncParsableCommand {
             abstract: "The scheduler's decisions: each slot, and the job it became or why it did not.")
         @OptionGroup public var global: GlobalOptions
         @Option(help: "Only this channel.") public var channel: String?
-        @Option(help: "Newest N slots.") public var limit = 50
+        @Option(parsing: .unconditional, help: "Newest N slots.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
@@ -448,7 +448,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "The quota ledger: what providers consumed per day and channel (YouTube units by Pacific day).")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "Days back, today included.") public var days = 7
+        @Option(parsing: .unconditional, help: "Days back, today included.") public var days = 7
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 
@@ -497,7 +497,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "List the audit log: every retry, cancel, pause, resume and run-now, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "At most this many entries.") public var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many entries.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
 

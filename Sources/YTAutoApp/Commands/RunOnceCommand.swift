@@ -26,7 +26,7 @@ extension YTAutoCommand {
         @Argument(help: "The channel's name, as in the configuration.") public var channel: String
         @Option(help: "The video's topic (default: the channel's next topic).") public var topic: String?
         @Flag(help: "Run every stage but publish nothing.") public var dryRun = false
-        @Option(help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
+        @Option(parsing: .unconditional, help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
         @Option(help: "Log lines as human text or JSON (logs go to stderr; progress to stdout).") public var logFormat: LogFormat = .human
 
         public init() {}

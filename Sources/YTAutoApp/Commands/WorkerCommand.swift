@@ -22,16 +22,16 @@ extension YTAutoCommand {
                 """)
 
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "Jobs run at once.") public var concurrency = 2
+        @Option(parsing: .unconditional, help: "Jobs run at once.") public var concurrency = 2
         @Option(name: .customLong("channel"), help: "Only jobs of this channel (repeatable).") public var channels: [String] = []
         @Option(help: "Time running stages get to finish after a shutdown signal: 30s, 2m, 500ms.") public var grace = "30s"
         @Option(help: "The longest one stage may run before it is stopped and its attempt fails stage.timeout (retried): 6h, 90m.")
         public var stageTimeout = "6h"
         @Flag(help: "Run every stage but publish nothing (publish is recorded as skipped).") public var dryRun = false
-        @Option(help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
+        @Option(parsing: .unconditional, help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?
         @Option(help: ArgumentHelp("With --synthetic-stage-ms: each stage also writes a small checksummed file under this folder (for chaos runs).", visibility: .hidden))
         public var syntheticArtifacts: String?
-        @Option(help: "Lease length in seconds; heartbeats renew it every third of it.") public var leaseSeconds = 30
+        @Option(parsing: .unconditional, help: "Lease length in seconds; heartbeats renew it every third of it.") public var leaseSeconds = 30
         @Option(help: "Log lines as human text or JSON.") public var logFormat: LogFormat = .human
 
         public init() {}

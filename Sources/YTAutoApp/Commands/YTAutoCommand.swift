@@ -154,7 +154,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
         @Argument(help: "The channel's name, as in the configuration.") public var channel: String
         @Option(help: "The video's topic.") public var topic: String?
         @Option(help: "When the job becomes due (ISO-8601).") public var at: String?
-        @Option(help: "Lower runs first.") public var priority: Int?
+        @Option(parsing: .unconditional, help: "Lower runs first.") public var priority: Int?
         @Option(help: "A key that makes the enqueue idempotent: a second job with it is never made.") public var uniqueKey: String?
         @Flag(help: "Enqueue a diagnostic job: only a worker started with --synthetic-stage-ms leases it, and no video is made.")
         public var synthetic = false
@@ -203,7 +203,8 @@ public struct YTAutoCommand: AsyncParsableCommand {
             } else {
                 let verb = (result.inserted ? "queued" : "already exists (same unique key):")
                     + (result.job.kind == .synthetic ? " (diagnostic: for --synthetic-stage-ms workers only)" : "")
-                print("job \(result.job.id) \(verb) channel \(channel), topic \"\(result.job.topic ?? "-")\", due \(Timestamp.string(result.job.runAt))")
+                // The job's own channel: a unique key names one job across channels.
+                print("job \(result.job.id) \(verb) channel \(result.job.channel), topic \"\(result.job.topic ?? "-")\", due \(Timestamp.string(result.job.runAt))")
             }
         }
     }

@@ -180,7 +180,7 @@ public enum JobStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notFound(let id): "job \(id) does not exist"
-        case .invalidState(let id, let state, let action): "job \(id) is \(state.rawValue); cannot \(action)"
+        case .invalidState(let id, let state, let action): "job \(id) is \(state == .review ? "waiting for review" : state.rawValue); cannot \(action)"
         case .invalidArgument(let why): why
         }
     }
