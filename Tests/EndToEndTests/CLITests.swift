@@ -153,6 +153,26 @@ import YTAutoSupport
         #expect(bad.status == 2 && bad.stderr.contains("--code 'Work Stuck' is not an error code"), "\(bad.stderr)")
     }
 
+    /// A database that is no file (`--db ""`, `sqlite:`, `:memory:`) is refused: init said "ready"
+    /// and kept nothing. Another program's SQLite file is not turned into a ytauto database by
+    /// `init` or `migrate` (they added ytauto's tables to it).
+    @Test func aDatabaseThatIsNoFileOrAnotherProgramsIsRefused() async throws {
+        for db in ["", "sqlite:", ":memory:", "file::memory:"] {
+            let r = try await run("ytauto", ["init", "--db", db], cwd: dir.url, environment: env)
+            #expect(r.status == 2 && r.stderr.contains("is no file") && !r.stdout.contains("ready"), "'\(db)': \(r.stdout)\(r.stderr)")
+        }
+        let foreign = dir.path("notes.db")
+        try Connection(path: foreign).execute("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine')")
+        for (tool, args) in [("ytauto", ["init", "--db", foreign]), ("ytauto-admin", ["migrate", "--db", foreign])] {
+            let r = try await run(tool, args, cwd: dir.url, environment: env)
+            #expect(r.status == 1 && r.stderr.contains("another program's SQLite file (tables notes)"), "\(args): \(r.stdout)\(r.stderr)")
+        }
+        var options = Connection.Options()
+        options.readOnly = true
+        let tables = try Connection(path: foreign, options: options).query("SELECT name FROM sqlite_schema WHERE type = 'table'").compactMap { $0.string("name") }
+        #expect(tables == ["notes"])
+    }
+
     /// `retry JOB --from STAGE`: usage errors exit 2 naming the stages; a redo is done and audited.
     @Test func retryFromAStageRedoesItAndTheLaterOnes() async throws {
         _ = try await ytauto("init")

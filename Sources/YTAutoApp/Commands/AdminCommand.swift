@@ -31,6 +31,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 }))
                 return
             }
+            try global.refuseForeignSQLite()
             let db = try Connection(path: global.databasePath)
             let migrator = Migrator()
             let applied = try migrator.migrate(db)

@@ -48,6 +48,15 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// `postgres://` (or `postgresql://`) URL is PostgreSQL, and any other scheme is refused, naming
     /// only its scheme. Nothing here ever prints a URL as given: it may carry a password.
     public func validate() throws {
+        // A database that is no file would be made, used and lost with this process.
+        if Self.scheme(of: databaseLocation) == nil || Self.scheme(of: databaseLocation) == "sqlite" {
+            let path = databasePath
+            let source = db != nil ? "--db" : "$YTAUTO_DB"
+            if path.trimmingCharacters(in: .whitespaces).isEmpty || path == ":memory:" || path.hasPrefix("file:") {
+                throw ValidationError("the database '\(databaseLocation)' (from \(source)) is no file: SQLite would keep it in memory "
+                    + "or in a temporary file and lose it when this command ends; give a file's path, e.g. ./ytauto.db")
+            }
+        }
         guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else { return }
         let source = db != nil ? "--db" : "$YTAUTO_DB"
         guard scheme == "postgres" || scheme == "postgresql" else {
@@ -150,7 +159,22 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("the folder of the database \(databasePath) does not exist")
         }
+        try refuseForeignSQLite()
         return try SQLiteJobStore(path: databasePath)
+    }
+
+    /// Refuses another program's SQLite file (tables, none of them ytauto's) before `init` or
+    /// `migrate` would add ytauto's tables to it.
+    func refuseForeignSQLite() throws {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return }
+        var options = Connection.Options()
+        options.readOnly = true
+        let existing = try Connection(path: databasePath, options: options)
+        let tables = try existing.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").compactMap { $0.string("name") }
+        if !tables.isEmpty && !tables.contains("schema_migrations") {
+            throw CLIError("the database \(databasePath) is another program's SQLite file (tables \(tables.prefix(5).joined(separator: ", "))"
+                + "\(tables.count > 5 ? ", …" : "")), not a ytauto database; nothing was changed: give ytauto a file of its own")
+        }
     }
 
     /// Frees the jobs of workers found dead, and of expired leases, as a worker's sweep would, so
