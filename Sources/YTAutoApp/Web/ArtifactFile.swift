@@ -25,7 +25,8 @@ extension WebConsole {
         headers[.xContentTypeOptions] = "nosniff"
         let range: ClosedRange<Int>
         let status: HTTPResponse.Status
-        if let header = request.headers[.range] {
+        // A range in another unit than bytes is ignored, as RFC 9110 (14.2) requires: the whole file.
+        if let header = request.headers[.range], header.lowercased().hasPrefix("bytes=") {
             guard let r = Self.byteRange(header, size: size) else {
                 headers[.contentRange] = "bytes */\(size)"
                 return Response(status: .rangeNotSatisfiable, headers: headers)

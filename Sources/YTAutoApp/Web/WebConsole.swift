@@ -106,6 +106,11 @@ struct WebConsole: Sendable {
             let id = try Self.jobID(context)
             let reason = try await self.checkedForm(request)["reason"] ?? ""
             do {
+                _ = try ReviewRules.checkedReason(reason)
+            } catch {
+                throw try await self.refuse("reject", job: id, error, "rejected", badForm: true)
+            }
+            do {
                 _ = try await self.store.reject(jobID: id, reason: reason, by: Self.actor)
             } catch {
                 throw try await self.refuse("reject", job: id, error, "rejected")
@@ -288,11 +293,12 @@ struct WebConsole: Sendable {
     }
 
     /// Records a refused action on a job in the audit log, and the answer to give: 404 for a job
-    /// that does not exist, else 409 with why.
-    func refuse(_ action: String, job id: Int64, _ error: any Error, _ done: String) async throws -> HTTPError {
+    /// that does not exist, 400 when the form itself was wrong (`badForm`: a rejection without a
+    /// reason), else 409 (the job does not allow it) with why.
+    func refuse(_ action: String, job id: Int64, _ error: any Error, _ done: String, badForm: Bool = false) async throws -> HTTPError {
         try await audit(action, "job \(id)", "refused: \(error)")
         if case JobStoreError.notFound = error { return HTTPError(.notFound, message: "no job \(id)") }
-        return HTTPError(.conflict, message: "job \(id) was not \(done): \(error)")
+        return HTTPError(badForm ? .badRequest : .conflict, message: "job \(id) was not \(done): \(error)")
     }
 
     /// The configured channel the path names; 404 for any other name.
