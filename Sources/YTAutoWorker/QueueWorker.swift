@@ -397,6 +397,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 case .finished(.success):
                     provenUntil = sent + proof
                 case .finished(.failure(let error)) where error is LeaseLost:
+                    // The job's own ending moved it on (a long tidy after its completion): nothing lost.
+                    if await control.isEnding { return }
                     log.warning("lease lost; stopping without further writes")
                     await control.stop(.leaseLost)
                     return
@@ -430,6 +432,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 stageLog[metadataKey: "stage"] = "\(stage)"
                 let shuttingDown = await inFlight.isShuttingDown
                 if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
+                    await control.ending()
                     return try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
                 }
                 if done.contains(stage) {
@@ -437,12 +440,15 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .alreadyDone))
                     continue
                 }
-                if !configuration.dryRun, pipeline.needsReview(before: stage, job: lease.job),
-                   case .held = try await store.holdForReview(lease, stage: stage, remade: remade) {
-                    observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
-                    let again = remade ? "; stages were made again since any approval, so it is asked again" : ""
-                    stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it\(again)")
-                    return .recorded
+                if !configuration.dryRun, pipeline.needsReview(before: stage, job: lease.job) {
+                    await control.ending()
+                    if case .held = try await store.holdForReview(lease, stage: stage, remade: remade) {
+                        observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
+                        let again = remade ? "; stages were made again since any approval, so it is asked again" : ""
+                        stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it\(again)")
+                        return .recorded
+                    }
+                    await control.ending(false)
                 }
                 let started = Date()
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
@@ -471,6 +477,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     }
                 } catch {
                     if let reason = await control.reason, error is CancellationError {
+                        await control.ending()
                         return try await end(lease, reason: reason, stage: stage, started: started, log: stageLog)
                     }
                     // The stop signal reached the stage's tool as well as the worker (systemd's
@@ -485,11 +492,13 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         }
                         if stopping {
                             stageLog.notice("the stage's tool was stopped by the signal that stops this worker")
+                            await control.ending()
                             return try await end(lease, reason: .shutdown, stage: stage, started: started, log: stageLog)
                         }
                     }
                     let failure = JobFailure(PipelineError(stage: stage, underlying: error))
                     try await store.checkpoint(lease, stage: stage, state: .failed, artifacts: [], startedAt: started, error: failure)
+                    await control.ending()
                     let job = try await store.fail(lease, error: failure)
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
                                    state: .failed(failure.message, seconds: Date().timeIntervalSince(started))))
@@ -518,6 +527,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 : nil
             if request != nil { await inFlight.beginLeaseCall() }
             let completion: Completion
+            await control.ending()
             do {
                 completion = try await store.complete(lease, thenLease: request)
             } catch {
@@ -709,6 +719,11 @@ actor JobControl {
     enum StopReason: Sendable { case cancelRequested, leaseLost, shutdown }
     private(set) var reason: StopReason?
     private var work: Task<StageOutcome, any Error>?
+    /// The job's own last write (its completion, failure, hand-back or hold for review) is under
+    /// way or done: a heartbeat refused now was refused because of it, not because the lease was lost.
+    private(set) var isEnding = false
+
+    func ending(_ on: Bool = true) { isEnding = on }
 
     func setWork(_ task: Task<StageOutcome, any Error>) {
         work = task

@@ -98,6 +98,34 @@ import YTAutoWorker
         }
     }
 
+    /// One stage that passes at once; tidying after success takes a while (a long video's GBs).
+    struct SlowTidyPipeline: StagedPipeline {
+        var stages: [String] { ["quick"] }
+        var kind: JobKind { .synthetic }
+        var name: String { "slow tidy" }
+        func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome { .done([]) }
+        func succeeded(job: Job, dryRun: Bool) async throws { try await Task.sleep(for: .milliseconds(800)) }
+    }
+
+    /// A heartbeat that lands after the job's own completion is refused, since the job is no
+    /// longer running: that is the job's ending, not a lost lease. The worker logged "lease lost;
+    /// stopping without further writes" after a long run-once that succeeded.
+    @Test func aHeartbeatAfterTheJobsOwnEndingIsNoLostLease() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
+        var configuration = QueueWorkerConfiguration()
+        configuration.concurrency = 1
+        configuration.heartbeatInterval = .milliseconds(40)
+        let lines = Lines()
+        let (group, running) = startWorker(store, pipeline: SlowTidyPipeline(), configuration: configuration, lines: lines)
+        #expect(try await eventually { try await store.job(id: id)?.state == .succeeded })
+        try await Task.sleep(for: .seconds(1))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(lines.count(.warning, containing: "lease lost") == 0, "\(lines.all.withLock { $0 })")
+        #expect(lines.count(.info, containing: "job succeeded") == 1)
+    }
+
     /// The pids of this process's children named `name`, and their process groups.
     static func children(named name: String) -> [(pid: pid_t, group: pid_t)] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
