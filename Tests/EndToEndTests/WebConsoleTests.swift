@@ -224,6 +224,12 @@ import YTAutoTestSupport
         let last = try await store.auditLog(limit: 1).first
         #expect(last?.actor == "cli:operator1" && last?.action == "cancel" && last?.target == "job 999999"
                 && last?.detail?.hasPrefix("refused") == true, "\(String(describing: last))")
+        // So is a resume of a channel that is not paused.
+        let notPaused = try await run("ytauto-admin", ["resume", "facts"], cwd: dir.url, environment: env)
+        #expect(notPaused.status == 1 && notPaused.stderr.contains("is not paused"), "\(notPaused.stderr)")
+        let resumeEntry = try await store.auditLog(limit: 1).first
+        #expect(resumeEntry?.action == "resume" && resumeEntry?.target == "channel facts" && resumeEntry?.detail?.hasPrefix("refused") == true,
+                "\(String(describing: resumeEntry))")
         try await console.stop()
     }
 

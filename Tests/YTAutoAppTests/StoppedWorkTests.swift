@@ -86,14 +86,17 @@ import YTAutoWorker
         return id
     }
 
-    /// One stage that runs the real ffmpeg for ten minutes, at the pace of real time.
+    /// One stage that runs the real ffmpeg for ten minutes, at the pace of real time, its command
+    /// line carrying `marker` so the test finds this ffmpeg and no other test's.
     struct LongFFmpegPipeline: StagedPipeline {
         let tools: ToolRunner
+        let marker: String
         var stages: [String] { ["render"] }
         var kind: JobKind { .synthetic }
         var name: String { "long ffmpeg" }
         func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
-            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "600", "-f", "null", "-"])
+            try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "600",
+                                                                  "-metadata", "comment=\(marker)", "-f", "null", "-"])
             return .done([])
         }
     }
@@ -126,14 +129,17 @@ import YTAutoWorker
         #expect(lines.count(.info, containing: "job succeeded") == 1)
     }
 
-    /// The pids of this process's children named `name`, and their process groups.
-    static func children(named name: String) -> [(pid: pid_t, group: pid_t)] {
+    /// The pids of this process's children whose command line contains `marker`, and their
+    /// process groups. (Tests run side by side: other tests' ffmpeg are children too.)
+    static func children(marked marker: String) -> [(pid: pid_t, group: pid_t)] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> (pid_t, pid_t)? in
             guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+                  let close = stat.lastIndex(of: ")"),
+                  let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard stat[stat.index(after: open)..<close] == name, fields.count > 3, pid_t(fields[1]) == getpid(), let group = pid_t(fields[2]) else { return nil }
+            guard String(decoding: command, as: UTF8.self).contains(marker), fields.count > 3, pid_t(fields[1]) == getpid(),
+                  let group = pid_t(fields[2]) else { return nil }
             return (pid, group)
         }
     }
@@ -150,10 +156,11 @@ import YTAutoWorker
         configuration.concurrency = 1
         configuration.grace = .seconds(30)
         let lines = Lines()
-        let (group, running) = startWorker(store, pipeline: LongFFmpegPipeline(tools: try ToolRunner()), configuration: configuration, lines: lines)
+        let marker = "ytauto-test-\(UUID().uuidString)"
+        let (group, running) = startWorker(store, pipeline: LongFFmpegPipeline(tools: try ToolRunner(), marker: marker), configuration: configuration, lines: lines)
         var ffmpeg: (pid: pid_t, group: pid_t)?
         #expect(await eventually(timeout: .seconds(30)) {
-            ffmpeg = Self.children(named: "ffmpeg").first
+            ffmpeg = Self.children(marked: marker).first
             return ffmpeg != nil
         })
         let tool = try #require(ffmpeg)

@@ -342,8 +342,9 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore()
-            guard let ended = try await store.resume(channel: channel) else {
-                throw CLIError("channel \(channel) is not paused")
+            let ended = try await auditingRefusal(store, "resume", "channel \(channel)") {
+                guard let ended = try await store.resume(channel: channel) else { throw CLIError("channel \(channel) is not paused") }
+                return ended
             }
             try await audit(store, "resume", "channel \(channel)", "paused since \(Timestamp.string(ended.pausedAt))")
             print("channel \(channel) resumed (paused since \(Timestamp.string(ended.pausedAt)) by \(ended.pausedBy)); \(try await queuedCount(store, channel)) queued")
