@@ -93,9 +93,7 @@ extension PostgresJobStore {
     public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
         let used = try await Self.lastUse(pool.query, topics: channel.topics, channel: channel.name)
         let now = try await pool.queryOne("SELECT coalesce(\(nowBind)::timestamptz, now()) AS now")?.date("now") ?? approximateNow
-        guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
-            throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
-        }
+        let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
         return suggestion
     }
 
@@ -107,9 +105,7 @@ extension PostgresJobStore {
             try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-schedule:\(channel.name)"), 0))")
             let now = try await self.now(tx)
             let used = try await Self.lastUse(tx.query, topics: channel.topics, channel: channel.name)
-            guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
-                throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
-            }
+            let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
             var job = new
             job.topic = suggestion.topic
             return (try await Self.insert(tx, job, nowBind: nowBind), suggestion.recent)

@@ -129,18 +129,15 @@ import YTAutoWorker
         #expect(lines.count(.info, containing: "job succeeded") == 1)
     }
 
-    /// The pids of this process's children whose command line contains `marker`, and their
-    /// process groups. (Tests run side by side: other tests' ffmpeg are children too.)
-    static func children(marked marker: String) -> [(pid: pid_t, group: pid_t)] {
+    /// This process's children whose command line contains `marker`. (Tests run side by side:
+    /// other tests' ffmpeg are children too.)
+    static func children(marked marker: String) -> [LocalProcess] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> (pid_t, pid_t)? in
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")"),
-                  let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard String(decoding: command, as: UTF8.self).contains(marker), fields.count > 3, pid_t(fields[1]) == getpid(),
-                  let group = pid_t(fields[2]) else { return nil }
-            return (pid, group)
+        return entries.compactMap { entry -> LocalProcess? in
+            guard let pid = Int32(entry), let process = LocalProcess.read(pid), process.parent == getpid(),
+                  let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  String(decoding: command, as: UTF8.self).contains(marker) else { return nil }
+            return process
         }
     }
 
@@ -158,7 +155,7 @@ import YTAutoWorker
         let lines = Lines()
         let marker = "ytauto-test-\(UUID().uuidString)"
         let (group, running) = startWorker(store, pipeline: LongFFmpegPipeline(tools: try ToolRunner(), marker: marker), configuration: configuration, lines: lines)
-        var ffmpeg: (pid: pid_t, group: pid_t)?
+        var ffmpeg: LocalProcess?
         #expect(await eventually(timeout: .seconds(30)) {
             ffmpeg = Self.children(marked: marker).first
             return ffmpeg != nil

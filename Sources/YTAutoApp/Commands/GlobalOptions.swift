@@ -48,17 +48,16 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// `postgres://` (or `postgresql://`) URL is PostgreSQL, and any other scheme is refused, naming
     /// only its scheme. Nothing here ever prints a URL as given: it may carry a password.
     public func validate() throws {
-        // A database that is no file would be made, used and lost with this process.
-        if Self.scheme(of: databaseLocation) == nil || Self.scheme(of: databaseLocation) == "sqlite" {
+        let source = db != nil ? "--db" : "$YTAUTO_DB"
+        guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else {
+            // A database that is no file would be made, used and lost with this process.
             let path = databasePath
-            let source = db != nil ? "--db" : "$YTAUTO_DB"
             if path.trimmingCharacters(in: .whitespaces).isEmpty || path == ":memory:" || path.hasPrefix("file:") {
                 throw ValidationError("the database '\(databaseLocation)' (from \(source)) is no file: SQLite would keep it in memory "
                     + "or in a temporary file and lose it when this command ends; give a file's path, e.g. ./ytauto.db")
             }
+            return
         }
-        guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else { return }
-        let source = db != nil ? "--db" : "$YTAUTO_DB"
         guard scheme == "postgres" || scheme == "postgresql" else {
             throw ValidationError("the database is a \(scheme): URL (from \(source)); ytauto has the SQLite and PostgreSQL "
                 + "engines: give a SQLite file's path, a sqlite: URL or a postgres:// URL")

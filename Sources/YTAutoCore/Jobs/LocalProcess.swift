@@ -11,6 +11,8 @@ public struct LocalProcess: Sendable, Equatable {
     public let state: Character
     /// Its parent's process id.
     public let parent: Int32
+    /// Its process group's id.
+    public let group: Int32
     /// When it started, on the wall clock: the boot time (`btime` of `/proc/stat`, whole seconds)
     /// plus its start in clock ticks after boot. Nil when the boot time cannot be read.
     public let startedAt: Date?
@@ -24,12 +26,12 @@ public struct LocalProcess: Sendable, Equatable {
               let close = stat.lastIndex(of: ")") else { return nil }
         // After the name in parentheses (which may hold spaces and parentheses): field 3 (state) on.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]) else { return nil }
+        guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
         var started: Date? = nil
         if let boot = bootTime(), let ticks = Double(fields[19]) {
             started = Date(timeIntervalSince1970: boot + ticks / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1)))
         }
-        return LocalProcess(pid: pid, state: state, parent: parent, startedAt: started)
+        return LocalProcess(pid: pid, state: state, parent: parent, group: group, startedAt: started)
     }
 
     /// Whether `pid` is a live process of this host that started no later than `registeredAt`

@@ -162,4 +162,13 @@ public enum SchedulingRules {
         guard let t = topics.min(by: { (lastUse[$0] ?? .distantPast) < (lastUse[$1] ?? .distantPast) }) else { return nil }
         return (t, true)
     }
+
+    /// ``suggestTopic(_:lastUse:recencyDays:now:)`` for `channel`, from when its topics were last
+    /// used; throws for a channel without topics. What every engine's enqueue without a topic takes.
+    public static func suggestTopic(for channel: ChannelConfig, lastUse: [String: Date], now: Date) throws(JobStoreError) -> (topic: String, recent: Bool) {
+        guard let suggestion = suggestTopic(channel.topics, lastUse: lastUse, recencyDays: channel.topicRecencyDays, now: now) else {
+            throw .invalidArgument("channel \(channel.name) has no topics")
+        }
+        return suggestion
+    }
 }

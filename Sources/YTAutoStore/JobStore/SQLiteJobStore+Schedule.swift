@@ -96,9 +96,7 @@ extension SQLiteJobStore {
     public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
         let now = self.now()
         let used = try await database.read { db in try Self.lastUse(db, topics: channel.topics, channel: channel.name) }
-        guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
-            throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
-        }
+        let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
         return suggestion
     }
 
@@ -108,9 +106,7 @@ extension SQLiteJobStore {
         // One write transaction (BEGIN IMMEDIATE): enqueues of the channel at once take turns.
         let out = try await database.write { db -> (EnqueueResult, Bool) in
             let used = try Self.lastUse(db, topics: channel.topics, channel: channel.name)
-            guard let suggestion = SchedulingRules.suggestTopic(channel.topics, lastUse: used, recencyDays: channel.topicRecencyDays, now: now) else {
-                throw JobStoreError.invalidArgument("channel \(channel.name) has no topics")
-            }
+            let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
             var job = new
             job.topic = suggestion.topic
             return (try Self.insert(db, job, now: now), suggestion.recent)
