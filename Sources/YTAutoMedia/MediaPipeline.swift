@@ -13,6 +13,9 @@ import YTAutoSupport
 public struct MediaPipeline: StagedPipeline {
     public var stages: [String] { Stage.names }
 
+    /// What each stage reads (``Stage/inputs``).
+    public func inputs(of stage: String) -> [String] { Stage(rawValue: stage)?.inputs.map(\.rawValue) ?? [] }
+
     let channels: [String: ChannelConfig]
     let workDirectory: URL
     let outputDirectory: URL

@@ -312,6 +312,17 @@ extension PostgresJobStore: QuotaLedger {
         }
     }
 
+    public func markStagesStale(_ lease: Lease, stages: [String], because: String) async throws {
+        try await pool.transaction { tx in
+            let job = try await Self.requireLease(tx, lease)
+            try await tx.run("""
+                UPDATE job_stages SET state = 'failed', attempt = \(job.attempt), error_code = \(JobRules.staleStageCode),
+                       error_message = \(because)
+                 WHERE job_id = \(job.id) AND stage = ANY(\(stages)::text[])
+                """)
+        }
+    }
+
     /// The lock that serialises reservations of one provider's unit on one day (any channel).
     static func quotaLock(_ tx: PGTransaction, provider: String, unit: String, day: String) async throws {
         try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-quota:\(provider):\(unit):\(day)"), 0))")

@@ -423,7 +423,11 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             let done = await Task(executorPreference: globalConcurrentExecutor) {
                 Set(records.filter { Self.verified($0) }.map(\.stage))
             }.value
-            let notes = Dictionary(records.map { ($0.stage, $0.notes) }, uniquingKeysWith: { a, _ in a })
+            let recorded = Dictionary(records.map { ($0.stage, $0) }, uniquingKeysWith: { a, _ in a })
+            let notes = recorded.mapValues(\.notes)
+            // Stages whose files no longer follow from what they read: a stage they read was made
+            // again in this run with other files (also marked in the store, for a later run).
+            var stale: Set<String> = []
             let observe = configuration.observer ?? { _ in }
             // Whether this run made a stage again: past a review, what it made was not approved.
             var remade = false
@@ -435,7 +439,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     await control.ending()
                     return try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
                 }
-                if done.contains(stage) {
+                if done.contains(stage) && !stale.contains(stage) {
                     stageLog.info("stage already done; skipped")
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .alreadyDone))
                     continue
@@ -508,6 +512,21 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 switch outcome {
                 case .done(let artifacts):
                     remade = true
+                    // Made with other files than were recorded (or none were): the later stages
+                    // that read them are made again, even where their own files are intact. Marked
+                    // in the store before this stage is recorded done, so a worker that dies in
+                    // between leaves them marked.
+                    let before = recorded[stage].flatMap { $0.state == .succeeded || $0.state == .skipped ? Set($0.artifacts) : nil }
+                    if before != Set(artifacts) {
+                        let readers = pipeline.stages[(index + 1)...].filter { pipeline.inputs(of: $0).contains(stage) }
+                        let marked = readers.filter { recorded[$0]?.state == .succeeded || recorded[$0]?.state == .skipped }
+                        stale.formUnion(readers)
+                        if !marked.isEmpty {
+                            try await store.markStagesStale(lease, stages: marked,
+                                because: "\(stage), which it reads, was made again with other files; it is made again too")
+                            stageLog.notice("made again with other files than before: \(marked.joined(separator: ", ")) will be made again too")
+                        }
+                    }
                     try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: artifacts, startedAt: started, error: nil)
                     observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count,
                                    state: .done(seconds: Date().timeIntervalSince(started))))

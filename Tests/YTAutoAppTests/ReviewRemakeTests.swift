@@ -46,12 +46,7 @@ import YTAutoWorker
         let admin = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let pipeline = MakeAndPublish(folder: dir.url)
         let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 2, kind: .synthetic)).job.id
-        var configuration = QueueWorkerConfiguration()
-        configuration.concurrency = 1
-        let worker = QueueWorker(store: store, pipeline: pipeline, configuration: configuration,
-                                 logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
-        let running = Task { try await group.run() }
+        let (group, running) = startWorker(store, pipeline: pipeline)
 
         #expect(try await eventually { try await store.job(id: id)?.state == .review })
         // Reviewed: video 1. Approved, but its file is gone before a worker publishes it.

@@ -70,10 +70,7 @@ import YTAutoWorker
     /// One worker on `store` running `pipeline` as `configuration` says; every line it logs goes to `lines`.
     func startWorker(_ store: SQLiteJobStore, pipeline: some StagedPipeline, configuration: QueueWorkerConfiguration,
                      lines: Lines) -> (ServiceGroup, Task<Void, any Error>) {
-        let worker = QueueWorker(store: store, pipeline: pipeline, configuration: configuration,
-                                 logger: Logger(label: "test") { _ in Capture(lines: lines) })
-        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "group") { _ in SwiftLogNoOpLogHandler() }))
-        return (group, Task { try await group.run() })
+        YTAutoAppTests.startWorker(store, pipeline: pipeline, configuration: configuration) { _ in Capture(lines: lines) }
     }
 
     /// A job of `facts` failed with `code` at its first attempt (as a worker records it), made without running it.

@@ -17,7 +17,7 @@ import YTAutoTestSupport
         return (stale, current)
     }
 
-    enum Write: CaseIterable { case heartbeat, checkpoint, complete, fail, handBack, markCancelled }
+    enum Write: CaseIterable { case heartbeat, checkpoint, markStale, complete, fail, handBack, markCancelled }
 
     @Test(arguments: Write.allCases, StoreEngine.all)
     func aStaleLeaseIsRefused(_ write: Write, engine: StoreEngine) async throws {
@@ -32,6 +32,7 @@ import YTAutoTestSupport
             case .heartbeat: _ = try await f.store.heartbeat(stale, duration: .seconds(30))
             case .checkpoint:
                 try await f.store.checkpoint(stale, stage: "script", state: .succeeded, artifacts: [], startedAt: f.clock.now, error: nil)
+            case .markStale: try await f.store.markStagesStale(stale, stages: ["script"], because: "a test")
             case .complete: _ = try await f.store.complete(stale)
             case .fail: _ = try await f.store.fail(stale, error: JobFailure(code: "x", message: "y", isRetryable: false))
             case .handBack: _ = try await f.store.handBack(stale)

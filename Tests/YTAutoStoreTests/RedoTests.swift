@@ -57,4 +57,26 @@ import YTAutoStore
         #expect(try await s.stages(jobID: failed).count == 3)
         await #expect(throws: JobStoreError.self) { try await s.redo(jobID: 999_999, from: "script") }
     }
+
+    /// A stage whose input was made again with other files is marked stale, in the running
+    /// attempt: no longer done, with its files and notes kept (an upload that began is found
+    /// again), and stages without a row stay without one.
+    @Test(arguments: StoreEngine.all) func aStageMarkedStaleIsNoLongerDoneAndKeepsItsNotes(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "octopus", maxAttempts: 1)).job.id
+        let lease = try #require(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        let clip = Artifact(path: "/work/1/clips/seg000.mp4", bytes: 12, sha256: String(repeating: "ab", count: 32))
+        for stage in ["script", "narration", "clips"] {
+            try await s.checkpoint(lease, stage: stage, state: .succeeded, artifacts: stage == "clips" ? [clip] : [], startedAt: Date(), error: nil)
+        }
+        try await s.saveStageNotes(lease, stage: "clips", notes: ["session": "kept"])
+        try await s.markStagesStale(lease, stages: ["clips", "compose"], because: "narration, which it reads, was made again with other files")
+        let rows = Dictionary(uniqueKeysWithValues: try await s.stages(jobID: id).map { ($0.stage, $0) })
+        #expect(Set(rows.keys) == ["script", "narration", "clips"], "no row is made for a stage that had none")
+        let clips = try #require(rows["clips"])
+        #expect(clips.state == .failed && clips.errorCode == JobRules.staleStageCode && clips.errorMessage?.contains("narration") == true)
+        #expect(clips.artifacts == [clip] && clips.notes == ["session": "kept"])
+        #expect(rows["script"]?.state == .succeeded && rows["narration"]?.state == .succeeded)
+    }
 }

@@ -204,10 +204,21 @@ public struct AdminCommand: AsyncParsableCommand {
                     }
                 }
                 let remade = earlier.filter { !kept.contains($0) }
+                // A kept stage that reads one made again is kept only if that one comes out the
+                // same, byte for byte (the worker compares what it recorded).
+                var unsure = Set(remade)
+                for name in kept where Stage(rawValue: name)?.inputs.contains(where: { unsure.contains($0.rawValue) }) == true {
+                    unsure.insert(name)
+                }
+                let sure = kept.filter { !unsure.contains($0) }
+                let ifSame = kept.filter { unsure.contains($0) }
                 var line = "job \(j.id) queued again to redo \(stages.joined(separator: ", ")); "
-                    + (kept.isEmpty ? "no stage is kept" : "kept: \(kept.joined(separator: ", "))")
+                    + (kept.isEmpty ? "no stage is kept" : sure.isEmpty ? "no stage is surely kept" : "kept: \(sure.joined(separator: ", "))")
                 if !remade.isEmpty {
                     line += "; made again too, their files being gone here (or never made): \(remade.joined(separator: ", "))"
+                }
+                if !ifSame.isEmpty {
+                    line += "; kept only if what they read comes out the same: \(ifSame.joined(separator: ", "))"
                 }
                 print(line)
             } else if let job {

@@ -54,6 +54,10 @@ public enum JobRules {
         return nil
     }
 
+    /// The error code of a stage row marked stale (``WorkerStore/markStagesStale(_:stages:because:)``):
+    /// a stage it reads was made again with other files, so it is made again too.
+    public static let staleStageCode = "stage.input_changed"
+
     public static func stagesToRedo(from stage: String) throws -> [String] {
         guard let start = Stage.names.firstIndex(of: stage) else {
             throw JobStoreError.invalidArgument("'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))")

@@ -17,6 +17,11 @@ public protocol StagedPipeline: Sendable {
     /// the worker knowing about files. An error is logged by the worker; the job stays succeeded.
     /// Not called for failed, cancelled or handed-back jobs. Default: nothing.
     func succeeded(job: Job, dryRun: Bool) async throws
+    /// The earlier stages whose files `stage` reads. A worker that makes one of them again with
+    /// other files than it had recorded (they were gone: another host without a shared
+    /// `work_dir`, a cleaned folder) makes `stage` again too, though its own files are intact:
+    /// clips timed for the old narration must not meet the new one. Default: every earlier stage.
+    func inputs(of stage: String) -> [String]
     /// Whether `job` must stop for an operator's review before `stage` runs (a channel with
     /// `review: true`, before publishing). The worker then asks the store to hold it
     /// (``WorkerStore/holdForReview(_:stage:)``) unless it was approved. Not asked in a dry run,
@@ -88,6 +93,7 @@ public struct HeldWorkHolder: Sendable, Hashable, CustomStringConvertible {
 
 extension StagedPipeline {
     public func succeeded(job: Job, dryRun: Bool) async throws {}
+    public func inputs(of stage: String) -> [String] { Array(stages.prefix { $0 != stage }) }
     public func needsReview(before stage: String, job: Job) -> Bool { false }
     public func heldWorkEnded(job: Job) -> Bool? { nil }
     public func heldWorkHolder(job: Job) -> HeldWorkHolder? { nil }

@@ -42,6 +42,15 @@ public protocol WorkerStore: JobStore {
     /// an upload session). Throws ``LeaseLost``.
     func saveStageNotes(_ lease: Lease, stage: String, notes: [String: String]) async throws
 
+    /// Marks `stages` of the lease's job not done, in one fenced write: a stage they read was
+    /// made again with other files (``StagedPipeline/inputs(of:)``), so their recorded files no
+    /// longer follow from it. Each recorded row becomes `failed` with the code
+    /// `stage.input_changed` and a message naming `because`; its notes stay (an upload that
+    /// began is found again, not made twice). Stages without a row are left alone. Called before
+    /// the changed stage is recorded done, so a worker that dies in between leaves them to be
+    /// made again. Throws ``LeaseLost``.
+    func markStagesStale(_ lease: Lease, stages: [String], because: String) async throws
+
     /// Stops a job before `stage` for an operator's review, unless one approved it already
     /// (``ReviewHold/approved``: the worker goes on). Otherwise, in one fenced write: the job
     /// moves to state `review` with no lease and no worker, the attempt ends `review` (not

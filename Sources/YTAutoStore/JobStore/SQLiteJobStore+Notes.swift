@@ -19,6 +19,18 @@ extension SQLiteJobStore {
         }
     }
 
+    public func markStagesStale(_ lease: Lease, stages: [String], because: String) async throws {
+        try await database.write(wakes: false) { db in
+            let job = try Self.requireLease(db, lease)
+            for stage in stages {
+                try db.run("""
+                    UPDATE job_stages SET state = 'failed', attempt = ?, error_code = ?, error_message = ?
+                     WHERE job_id = ? AND stage = ?
+                    """, [job.attempt, JobRules.staleStageCode, because, job.id, stage])
+            }
+        }
+    }
+
     /// The notes a stage of a job recorded.
     public func stageNotes(jobID: Int64, stage: String) async throws -> [String: String] {
         try await database.read { db in
