@@ -53,6 +53,31 @@ import YTAutoTestSupport
         #expect(try await s.workers().first?.state == .stopped)
     }
 
+    /// A worker that stops leaves no writes in the `-wal`: it closes its connection as it exits,
+    /// so SQLite folds the log into the file. One stopped while it ran a video's stage (the job
+    /// handed back) left 200 KB there, which a read-only command on a full disk cannot read.
+    /// The test's own connections are closed before the worker stops, so the worker's is the last.
+    @Test func aStoppedWorkerLeavesNoWritesInTheWAL() async throws {
+        for command in [["init"], ["enqueue", "facts"]] {
+            let r = try await run("ytauto", command, cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let w = try worker()
+        #expect(try await eventually(timeout: .seconds(30)) {
+            let look = try store()
+            defer { look.close() }
+            return try await look.stages(jobID: 1).contains { $0.stage == "narration" }
+        })
+        w.kill(SIGTERM)
+        let r = await w.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        let wal = (try? FileManager.default.attributesOfItem(atPath: dbPath + "-wal"))?[.size] as? Int ?? 0
+        #expect(wal == 0, "the -wal holds \(wal) bytes")
+        let look = try store()
+        defer { look.close() }
+        #expect(try await look.job(id: 1)?.state == .queued, "handed back")
+    }
+
     /// `run-once` beside an idle worker of the same database runs its own job: the worker, woken by
     /// the enqueue, leased it first about half the time, and run-once failed "job N is not queued
     /// and due" (its job ran in the worker). Now the job is enqueued a minute ahead and run-once

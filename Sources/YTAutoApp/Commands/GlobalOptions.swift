@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -111,6 +112,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     ///
     /// This is where the engine is chosen: the commands hold the store's contract only.
     public func openStore(_ access: Access = .readWrite) async throws -> any OperatorStore {
+        let store = try await openStoreUnregistered(access)
+        OpenStores.add(store)
+        return store
+    }
+
+    private func openStoreUnregistered(_ access: Access) async throws -> any OperatorStore & AnyObject {
         if let url = postgresURL {
             return try await PostgresJobStore(url: url, readOnly: access == .readOnly, migrate: false)
         }
@@ -232,6 +239,36 @@ public struct CLIError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { description = message }
 }
 
+/// The stores a command opened (``GlobalOptions/openStore(_:)``) and still holds, closed as it
+/// ends (``CLIMain``). A store a long-lived task still holds (a worker's, whose last wait for work
+/// may not have returned) is not let go of before the process exits, so it would never close
+/// itself: on SQLite its writes would stay in the `-wal`, unreadable to a read-only command on a
+/// full disk, where closing folds them into the file.
+enum OpenStores {
+    private final class Entry: Sendable {
+        nonisolated(unsafe) weak var store: (any OperatorStore & AnyObject)?
+        init(_ store: any OperatorStore & AnyObject) { self.store = store }
+    }
+
+    private static let entries = Mutex<[Entry]>([])
+
+    static func add(_ store: any OperatorStore & AnyObject) {
+        entries.withLock { list in
+            list.removeAll { $0.store == nil }
+            list.append(Entry(store))
+        }
+    }
+
+    /// Closes every store still open, and forgets them.
+    static func closeAll() {
+        let open = entries.withLock { list in
+            defer { list.removeAll() }
+            return list.compactMap(\.store)
+        }
+        for store in open { store.close() }
+    }
+}
+
 /// Runs a root command with exit codes that mean something: 0 ok, 1 failure, 2 usage.
 public enum CLIMain {
     public static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
@@ -242,8 +279,10 @@ public enum CLIMain {
             } else {
                 try command.run()
             }
+            OpenStores.closeAll()
             exit(0)
         } catch {
+            OpenStores.closeAll()
             let code = root.exitCode(for: error)
             if code == .success {
                 print(root.fullMessage(for: error))

@@ -43,6 +43,10 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, Footage
     /// Whether it was opened for reading only.
     var isReadOnly: Bool { get }
 
+    /// Closes its connections; every later call fails. A command calls it as it ends: on
+    /// SQLite, the last connection to close folds the `-wal` into the file and removes it.
+    func close()
+
     /// The newest schema migration applied.
     func schemaVersion() async throws -> Int
 

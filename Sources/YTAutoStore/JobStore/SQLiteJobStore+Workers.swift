@@ -282,6 +282,8 @@ extension SQLiteJobStore: WorkerStore, SchedulerStore {
 extension SQLiteJobStore: OperatorStore {
     public var isReadOnly: Bool { database.isReadOnly }
 
+    public func close() { database.close() }
+
     /// By its lock file, probed without taking it, and by its process when the file is missing;
     /// nil for a worker of another host (its lock can only be probed there).
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {

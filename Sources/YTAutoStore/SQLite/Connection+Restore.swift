@@ -111,7 +111,7 @@ extension Connection {
         let folder = open((target as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             fsync(folder)
-            close(folder)
+            Glibc.close(folder)
         }
         return Restored(report: try check(path: target, .quick), keptAt: keptAt)
     }

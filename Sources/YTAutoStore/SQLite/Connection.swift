@@ -75,10 +75,20 @@ public final class Connection {
         _ = try query("SELECT count(*) FROM sqlite_schema")
     }
 
-    deinit {
+    private var isClosed = false
+
+    /// Closes the connection (once). The last connection to a WAL file to close folds the `-wal`
+    /// into the file and removes it, as SQLite does; a process that exits with one open leaves
+    /// its writes in the `-wal` for the next opener. Only its ``DatabaseQueue`` calls it, under
+    /// the queue's lock, and then refuses every later use.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
         cache.removeAll()
         sqlite3_close_v2(handle)
     }
+
+    deinit { close() }
 
     private static func open(_ path: String, name: String, flags: Int32, vfs: String? = nil) throws -> OpaquePointer {
         var db: OpaquePointer?

@@ -1,3 +1,4 @@
+import CSQLite
 import Dispatch
 import Foundation
 import YTAutoCore
@@ -80,11 +81,11 @@ public final class DatabaseQueue: @unchecked Sendable {
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         if DatabaseThread.current?.key == threadKey {
-            return try lock.withLock { try body(connection) }
+            return try lock.withLock { try body(open()) }
         }
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.lock.withLock { try body(self.connection) } })
+                continuation.resume(with: Result { try self.lock.withLock { try body(self.open()) } })
             }
         }
     }
@@ -92,6 +93,27 @@ public final class DatabaseQueue: @unchecked Sendable {
     /// Runs `body` on the connection's queue and blocks the caller until it is done.
     /// For setup and tools; never call it from inside another `DatabaseQueue` body.
     public func sync<T>(_ body: (Connection) throws -> T) throws -> T {
-        try queue.sync { try lock.withLock { try body(connection) } }
+        try queue.sync { try lock.withLock { try body(open()) } }
+    }
+
+    /// Whether ``close()`` was called; read and written under `lock`.
+    private var closed = false
+
+    /// The connection, unless it was closed. Called under `lock`.
+    private func open() throws -> Connection {
+        if closed { throw SQLiteError(extendedCode: SQLITE_MISUSE, message: "the database connection was closed (the process is ending)", path: path) }
+        return connection
+    }
+
+    /// Closes the connection, waiting for a use of it that is under way; every later use throws.
+    /// A command that ends calls it (``SQLiteJobStore/close()``), so that its writes are folded
+    /// from the `-wal` into the file when it is the file's last connection: a process that exits
+    /// holding one open leaves them in the `-wal`, which a read-only command on a full disk then
+    /// cannot read.
+    public func close() {
+        lock.withLock {
+            closed = true
+            connection.close()
+        }
     }
 }
