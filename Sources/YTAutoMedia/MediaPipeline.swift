@@ -156,7 +156,7 @@ public struct MediaPipeline: StagedPipeline {
             throw CancellationError()
         } catch {
             // A file that cannot be read or written (a full disk, a permission): say which, and retry later.
-            throw MediaFileError(stage: stage, description: (error as NSError).localizedDescription, detail: "\(error)")
+            throw MediaFileError(stage: stage, error: error)
         }
     }
 
@@ -616,11 +616,37 @@ public struct MediaPipeline: StagedPipeline {
 }
 
 /// A file of a stage could not be read or written (a full disk, a permission, a path in the way).
+/// A full disk (ENOSPC or EDQUOT anywhere in Foundation's error, as copying the video into
+/// `output_dir` reports it) is `media.disk_full`, like ffmpeg's, naming the file it could not
+/// write; anything else is `media.file`. Both are retryable.
 public struct MediaFileError: YTAutoError {
     public let stage: String
     public let description: String
     public let detail: String
-    public var code: String { "media.file" }
-    public var message: String { "\(stage): \(description) (\(detail))" }
+    public let isDiskFull: Bool
+    public var code: String { isDiskFull ? "media.disk_full" : "media.file" }
+    /// Without the stage, which ``PipelineError`` puts first.
+    public var message: String { "\(description) (\(detail))" }
     public var isRetryable: Bool { true }
+
+    public init(stage: String, error: any Error) {
+        self.stage = stage
+        let ns = error as NSError
+        var posix: Int32?
+        var next: NSError? = ns
+        while let e = next {
+            if e.domain == NSPOSIXErrorDomain { posix = Int32(e.code) }
+            next = e.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        isDiskFull = posix == ENOSPC || posix == EDQUOT || (ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue)
+        if isDiskFull {
+            // A copy names its source as NSFilePath; the file that could not be written is its destination.
+            let file = ((ns.userInfo["NSDestinationFilePath"] ?? ns.userInfo[NSFilePathErrorKey]) as? String).map(Files.target(ofTemporary:))
+            description = "the disk is full: could not write \(file ?? "a file")"
+            detail = String(cString: strerror(posix ?? ENOSPC))
+        } else {
+            description = ns.localizedDescription
+            detail = "\(error)"
+        }
+    }
 }

@@ -29,6 +29,17 @@ public enum Files {
         return url.deletingLastPathComponent().appending(path: ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + (ext.isEmpty ? "" : ".\(ext)")).path
     }
 
+    /// The path a ``temporary(for:)`` path stands in for; any other path as it is.
+    public static func target(ofTemporary path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let name = url.lastPathComponent
+        guard name.hasPrefix("."), let tmp = name.range(of: ".tmp-", options: .backwards) else { return path }
+        let base = String(name[name.index(after: name.startIndex)..<tmp.lowerBound])
+        let rest = name[tmp.upperBound...]  // PID-RANDOM[.ext]
+        let ext = rest.firstIndex(of: ".").map { String(rest[$0...]) } ?? ""
+        return url.deletingLastPathComponent().appending(path: base + ext).path
+    }
+
     /// Runs `write` on a temporary path, then renames it to `path`. Removes the temporary on failure.
     @discardableResult
     public static func atomically<T>(_ path: String, _ write: (String) async throws -> T) async throws -> T {

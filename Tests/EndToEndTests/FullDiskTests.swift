@@ -131,6 +131,10 @@ extension FullDiskTests {
         let dir = TempDir("ytauto-fullwork")
         let disk = try SmallDisk(at: dir.path("work"), bytes: 6 << 20)
         defer { disk.unmount() }
+        // The output folder is full from the start: found only at publish.
+        let output = try SmallDisk(at: dir.path("published"), bytes: 1 << 20)
+        defer { output.unmount() }
+        _ = try output.fill()
         let env = ["YTAUTO_DB": dir.path("ytauto.db"), "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
         try """
             output_dir: ./published
@@ -166,6 +170,17 @@ extension FullDiskTests {
         #expect(SmallDisk.command("/bin/mount", ["-t", "tmpfs", "-o", "remount,size=\(1 << 30)", "tmpfs", disk.mountPoint]))
         let retry = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
         #expect(retry.status == 0, "\(retry.stderr)")
+        #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
+        // Then the full output folder, at publish: said as plainly, naming the file.
+        let unpublished = try #require(try await s.job(id: id))
+        #expect(unpublished.state == .failed && unpublished.currentStage == "publish")
+        #expect(unpublished.lastErrorCode == "media.disk_full", "\(unpublished.lastErrorCode ?? "") \(unpublished.lastErrorMessage ?? "")")
+        let said = unpublished.lastErrorMessage ?? ""
+        #expect(said.contains("the disk is full: could not write \(output.mountPoint)/facts/1-the-deepest-hole-ever-dug/video.mp4 (No space left on device)"), "\(said)")
+        #expect(!said.contains("publish: publish"), "the stage is named once: \(said)")
+        #expect(SmallDisk.command("/bin/mount", ["-t", "tmpfs", "-o", "remount,size=\(1 << 30)", "tmpfs", output.mountPoint]))
+        let again = try await run("ytauto-admin", ["retry", String(id)], cwd: dir.url, environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
         #expect(try await eventually(timeout: .seconds(600)) { try await s.job(id: id)?.state.isFinished == true })
         let ended = try await s.job(id: id)
         #expect(ended?.state == .succeeded, "\(ended?.lastErrorMessage ?? "")")
