@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import YTAutoCore
+import YTAutoTestSupport
 @testable import YTAutoApp
 
 /// The configuration loader: unknown and duplicated keys at every level, numbers out of range,
@@ -15,6 +16,26 @@ import YTAutoCore
         } catch {
             return ["unexpected \(type(of: error)): \(error)"]
         }
+    }
+
+    /// The file itself: a folder given for it, or bytes that are not UTF-8, are said as such
+    /// (they were "NSCocoaErrorDomain error 256" and a text-encoding error without a line).
+    @Test func aFolderOrAFileThatIsNotTextIsSaidAsSuch() throws {
+        let dir = TempDir("ytauto-config-file")
+        func loaded(_ path: String) -> [String] {
+            do {
+                _ = try AppConfig.load(path: path)
+                return []
+            } catch let error as ConfigError {
+                return error.problems
+            } catch {
+                return ["unexpected \(type(of: error)): \(error)"]
+            }
+        }
+        #expect(loaded(dir.path("")) == ["it is a folder, not a file: give the configuration file itself (such as \(dir.url.appending(path: "ytauto.yaml").path))"])
+        try Data("channels:\n  - name: caf\u{e9}\n    topics: [\"".utf8 + [0xE9, 0x22, 0x5D, 0x0A]).write(to: dir.url.appending(path: "latin1.yaml"))
+        #expect(loaded(dir.path("latin1.yaml")) == ["line 3: it is not UTF-8 text (save it as UTF-8)"])
+        #expect(loaded(dir.path("none.yaml")) == ["the file does not exist; run `ytauto init` to write a sample"])
     }
 
     @Test func aMistypedKeyIsRefusedWithTheNearestKnownOne() {

@@ -70,6 +70,33 @@ import YTAutoTestSupport
         #expect(accepted > 20 && accepted < 780, "\(accepted) accepted")
     }
 
+    /// The file as bytes: random bytes put in (any value, so often not UTF-8) never crash the
+    /// loader, and every problem it names has a line.
+    @Test func theConfigurationFilesBytesNeverCrashTheLoader() throws {
+        let dir = TempDir("ytauto-fuzz-bytes")
+        let path = dir.path("ytauto.yaml")
+        var notText = 0
+        for seed in UInt64(0)..<300 {
+            var fuzz = Fuzz(seed: seed)
+            var bytes = Array(Self.base.utf8)
+            for _ in 0..<(1 + fuzz.int(3)) { bytes[fuzz.int(bytes.count)] = UInt8(fuzz.int(256)) }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try AppConfig.load(path: path)
+            } catch let error as ConfigError {
+                #expect(!error.problems.isEmpty, "seed \(seed)")
+                for p in error.problems {
+                    if p.contains("not UTF-8") { notText += 1 }
+                    let placed = p.hasPrefix("line ") || (p.hasPrefix("not valid YAML") && p.contains(where: \.isNumber))
+                    #expect(placed, "seed \(seed): a problem without a line: \(p)")
+                }
+            } catch {
+                Issue.record("seed \(seed): not a ConfigError: \(type(of: error)) \(error)")
+            }
+        }
+        #expect(notText > 10, "\(notText) files that are not UTF-8")
+    }
+
     /// An option that takes a number, a duration or a time, and the command line it goes on.
     struct NumericOption: Sendable, CustomStringConvertible {
         enum Kind: Sendable {

@@ -95,14 +95,32 @@ public struct AppConfig: Sendable, Codable, Hashable {
     /// Reads and checks a configuration file.
     /// - Throws: ``ConfigError`` naming the file and every problem found, with YAML line numbers when known.
     public static func load(path: String) throws -> AppConfig {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw ConfigError(path: path, problems: ["the file does not exist; run `ytauto init` to write a sample"])
         }
-        let text: String
+        if isFolder.boolValue {
+            let inside = URL(fileURLWithPath: path).appending(path: "ytauto.yaml").path
+            throw ConfigError(path: path, problems: ["it is a folder, not a file: give the configuration file itself (such as \(inside))"])
+        }
+        let data: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw ConfigError(path: path, problems: ["cannot read it: \(error.localizedDescription)"])
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            // The line of the first byte that is not UTF-8.
+            var bytes = data.makeIterator()
+            var decoder = UTF8()
+            var line = 1
+            decoding: while true {
+                switch decoder.decode(&bytes) {
+                case .scalarValue(let scalar): if scalar == "\n" { line += 1 }
+                case .emptyInput, .error: break decoding
+                }
+            }
+            throw ConfigError(path: path, problems: ["line \(line): it is not UTF-8 text (save it as UTF-8)"])
         }
         return try parse(text, path: path)
     }
