@@ -190,8 +190,11 @@ import YTAutoTestSupport
         let s = try store()
         let unknown = try await run("ytauto-admin", ["pause", "fact"], cwd: dir.url, environment: env)
         #expect(unknown.status == 1 && unknown.stderr.contains("no channel named 'fact'") && unknown.stderr.contains("facts"), "\(unknown.stderr)")
-        let paused = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
+        // Run as under cron, with no USER or LOGNAME: it acts as the user the system names.
+        let paused = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env.merging(["USER": "", "LOGNAME": ""]) { $1 })
         #expect(paused.status == 0 && paused.stdout.contains("channel facts paused"), "\(paused.stderr)")
+        let me = try #require(getpwuid(getuid())).pointee.pw_name.map { String(cString: $0) }
+        #expect(try await s.pausedChannels().first?.pausedBy == "cli:\(try #require(me))")
         let status = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
         #expect(status.stdout.contains("channel facts paused since"), "\(status.stdout)")
         let statusJSON = try await run("ytauto", ["status", "--json"], cwd: dir.url, environment: env)

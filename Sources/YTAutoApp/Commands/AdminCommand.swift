@@ -481,9 +481,13 @@ public struct AdminCommand: AsyncParsableCommand {
         }
     }
 
-    /// Who ytauto-admin acts as, in the audit log and a pause: `cli:` and the login name of the user who ran it.
+    /// Who ytauto-admin acts as, in the audit log and a pause: `cli:` and the login name of the
+    /// user who ran it (`USER`, else `LOGNAME`, else the name the system gives its user id, as
+    /// under cron or a bare `docker exec`; its number only where it has none).
     static var actor: String {
-        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
+        let environment = ProcessInfo.processInfo.environment
+        let named = [environment["USER"], environment["LOGNAME"]].lazy.compactMap { $0 }.first { !$0.isEmpty }
+        let user = named ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
         return "cli:\(user)"
     }
 
