@@ -275,6 +275,11 @@ import YTAutoTestSupport
         let log = try await store.auditLog(limit: 10)
         #expect(log.map(\.action) == ["resume", "run-now", "pause", "pause"], "\(log)")
         #expect(log.map(\.target).contains("channel \(odd)"))
+        // Resumed again (a second tab): nothing to do, said so and audited as refused.
+        let again = try await console.post("/channels/facts/resume", form: [("csrf", token)], cookie: cookie)
+        #expect(again.status == 303 && again.headers["location"]?.contains("done=facts%20was%20not%20paused") == true, "\(again.headers)")
+        let last = try #require(try await store.auditLog(limit: 1).first)
+        #expect(last.action == "resume" && last.target == "channel facts" && last.detail == "refused: not paused")
         try await console.stop()
     }
 
@@ -502,6 +507,8 @@ import YTAutoTestSupport
                                              ("Content-Type", "application/x-www-form-urlencoded")], body: form)
         #expect(refused.status == 403 && refused.body.contains("vic is a viewer"), "\(refused.status) \(refused.body)")
         #expect(try await store.job(id: id)?.state == .failed)
+        let tried = try #require(try await store.auditLog(limit: 1).first)
+        #expect(tried.actor == "web:vic" && tried.action == "retry" && tried.target == "job \(id)" && tried.detail == "refused: vic is a viewer", "\(tried)")
 
         let done = try await console.send("POST", "/jobs/\(id)/retry", headers: operatorAuth + [("Cookie", String(cookieHeader)),
                                           ("Content-Type", "application/x-www-form-urlencoded")], body: form)

@@ -141,9 +141,12 @@ struct WebConsole: Sendable {
         router.post("/channels/:name/resume") { request, context in
             let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
-            if let ended = try await self.store.resume(channel: channel.name) {
-                try await self.audit("resume", "channel \(channel.name)", "paused since \(Timestamp.string(ended.pausedAt))")
+            guard let ended = try await self.store.resume(channel: channel.name) else {
+                // Resumed already (another tab, another operator): nothing changed; said and audited, as the CLI does.
+                try await self.audit("resume", "channel \(channel.name)", "refused: not paused")
+                return Self.redirect("/channels" + HTML.query([("done", "\(channel.name) was not paused")]) + "#channel-\(Self.fragment(channel.name))")
             }
+            try await self.audit("resume", "channel \(channel.name)", "paused since \(Timestamp.string(ended.pausedAt))")
             return Self.redirect("/channels?done=resumed#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/run-now") { request, context in
@@ -268,6 +271,8 @@ struct WebConsole: Sendable {
     /// against the cookie's (``formToken(for:)``). Anything else is refused with 403 and changes nothing.
     func checkedForm(_ request: Request) async throws -> [String: String] {
         if let user = ConsoleIdentity.current, user.role != .operator {
+            let (action, target) = Self.actionAndTarget(request.uri.path)
+            try await audit(action, target, "refused: \(user.name) is a viewer")
             throw HTTPError(.forbidden, message: "\(user.name) is a viewer: only an operator may act on jobs and channels")
         }
         var body = try await request.body.collect(upTo: Self.maxForm)
@@ -282,6 +287,15 @@ struct WebConsole: Sendable {
             throw HTTPError(.forbidden, message: "this action did not come from one of the console's own pages (its CSRF token is missing or wrong): reload the page and try again")
         }
         return form
+    }
+
+    /// The audit log's action and target of a POST path: `/jobs/12/retry` is `retry` on `job 12`,
+    /// `/channels/facts/pause` is `pause` on `channel facts`, `/jobs/bulk` is `bulk` on `jobs`.
+    static func actionAndTarget(_ path: String) -> (action: String, target: String) {
+        let parts = path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
+        guard parts.count >= 2, let action = parts.last else { return (path, path) }
+        let noun = parts[0] == "jobs" ? "job" : parts[0] == "channels" ? "channel" : parts[0]
+        return (action, parts.count == 3 ? "\(noun) \(parts[1])" : parts.dropLast().joined(separator: "/"))
     }
 
     /// Who the console acts as, in the audit log, a pause and a review: `web:NAME` for a signed-in
