@@ -139,15 +139,24 @@ import YTAutoSupport
         _ = try await ytauto("init")
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         var ids: [String: Int64] = [:]
+        // A long message with a number where 100 characters end.
+        let long = String(repeating: "word ", count: 18) + "after 123456789 bytes of the file"
         for code in ["work.stuck", "stage.timeout"] {
             _ = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1))
             let lease = try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(30)))
-            ids[code] = try await store.fail(lease, error: JobFailure(code: code, message: "m", isRetryable: false)).id
+            ids[code] = try await store.fail(lease, error: JobFailure(code: code, message: code == "stage.timeout" ? long : "m", isRetryable: false)).id
         }
+        // The table cuts a long message between words, and says it did.
+        let listed = try await admin("list-failed")
+        #expect(listed.stdout.contains("word word after…") && !listed.stdout.contains("12345"), "\(listed.stdout)")
+        // Queued again, the job's error is an earlier one.
+        _ = try await admin("retry", "\(ids["stage.timeout"]!)")
+        let shown = try await admin("show", "\(ids["stage.timeout"]!)")
+        #expect(shown.stdout.contains("earlier error (before it was queued again): stage.timeout:") && !shown.stdout.contains("last error"), "\(shown.stdout)")
         let stuck = try await admin("list-failed", "--code", "work.stuck", "--json")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(stuck.stdout.utf8)) as? [[String: Any]], "\(stuck.stderr)")
         #expect(rows.compactMap { ($0["id"] as? Int).map(Int64.init) } == [ids["work.stuck"]!])
-        #expect(try await admin("list-failed").stdout.contains("stage.timeout"))
+        #expect(try await admin("list-failed").stdout.contains("work.stuck"))
         #expect(try await admin("list-failed", "--code", "work.stuk").stdout.contains("no failed jobs whose last error is work.stuk"))
         let bad = try await admin("list-failed", "--code", "Work Stuck")
         #expect(bad.status == 2 && bad.stderr.contains("--code 'Work Stuck' is not an error code"), "\(bad.stderr)")

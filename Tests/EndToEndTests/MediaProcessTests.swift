@@ -95,6 +95,12 @@ import YTAutoTestSupport
         #expect(audit.stdout.contains("\"approve\"") && audit.stdout.contains("\"reject\""), "\(audit.stdout)")
         let shown = try await run("ytauto-admin", ["show", String(ids[1])], cwd: dir.url, environment: env)
         #expect(shown.stdout.contains("review: rejected by cli:") && shown.stdout.contains("the narration mispronounces octopus"), "\(shown.stdout)")
+        // Held for review, then published: two runs of attempt 1, numbered; each stage's files named, not listed in full.
+        let approved = try await run("ytauto-admin", ["show", String(ids[0])], cwd: dir.url, environment: env)
+        let lines = approved.stdout.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.count < 240 }, "\(lines.map(\.count).max() ?? 0) characters: \(approved.stdout)")
+        #expect(lines.contains { $0.hasPrefix("publish ") && $0.contains("video.mp4, thumbnail.jpg, metadata.json +1 more (") }, "\(approved.stdout)")
+        #expect(lines.contains { $0.hasPrefix("1    1 ") } && lines.contains { $0.hasPrefix("2    1 ") }, "\(approved.stdout)")
         let shownJSON = try await run("ytauto-admin", ["show", String(ids[0]), "--json"], cwd: dir.url, environment: env)
         let review = (try JSONSerialization.jsonObject(with: Data(shownJSON.stdout.utf8)) as? [String: Any])?["review"] as? [String: Any]
         #expect(review?["decision"] as? String == "approved", "\(shownJSON.stdout)")

@@ -76,7 +76,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 ["job", "channel", "failed at", "attempts", "stage", "error", "message"],
                 jobs.map { j in
                     [String(j.id), j.channel, Output.time(j.finishedAt), "\(j.attempt)/\(j.maxAttempts)", j.currentStage ?? "-",
-                     j.lastErrorCode ?? "-", String((j.lastErrorMessage ?? "-").prefix(100)).replacingOccurrences(of: "\n", with: " ")]
+                     j.lastErrorCode ?? "-", Output.clip(j.lastErrorMessage ?? "-", to: 100)]
                 }))
         }
     }
@@ -108,7 +108,11 @@ public struct AdminCommand: AsyncParsableCommand {
             print("topic: \(j.topic ?? "-")")
             print("created \(Output.time(j.createdAt))  scheduled \(Output.time(j.scheduledAt))  run at \(Output.time(j.runAt))  finished \(Output.time(j.finishedAt))")
             if j.kind != .video { print("kind: \(j.kind.rawValue) (diagnostic; no video)") }
-            if let code = j.lastErrorCode { print("last error: \(code): \(j.lastErrorMessage ?? "")") }
+            if let code = j.lastErrorCode {
+                // A job queued, run or published again since keeps the error it had: say it is an earlier one.
+                let ended = j.state == .failed || j.state == .cancelled
+                print("\(ended ? "last error" : "earlier error (before it was queued again)"): \(code): \(j.lastErrorMessage ?? "")")
+            }
             if j.cancelRequested { print("cancel requested") }
             if let review {
                 switch review.decision {
@@ -121,13 +125,12 @@ public struct AdminCommand: AsyncParsableCommand {
                 case .rejected?: print("review: rejected by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt)): \(review.reason ?? "")")
                 }
             }
-            print("\nstages:")
+            print("\nstages (files' paths and checksums: --json):")
             print(stages.isEmpty ? "  none" : Output.table(
-                ["stage", "state", "attempt", "duration", "artifacts", "error"],
+                ["stage", "state", "attempt", "duration", "files", "error"],
                 stages.map { s in
                     [s.stage, s.state.rawValue, String(s.attempt), s.durationMS.map { Output.duration(Double($0) / 1000) } ?? "-",
-                     s.artifacts.isEmpty ? "-" : s.artifacts.map { "\($0.path) (\($0.bytes) B, \($0.sha256.prefix(12)))" }.joined(separator: ", "),
-                     s.errorCode.map { "\($0): \(s.errorMessage ?? "")" } ?? "-"]
+                     Output.files(s.artifacts), s.errorCode.map { "\($0): \(s.errorMessage ?? "")" } ?? "-"]
                 }))
             for s in stages where !s.notes.isEmpty {
                 print("\(s.stage) notes: " + s.notes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  "))
@@ -139,11 +142,13 @@ public struct AdminCommand: AsyncParsableCommand {
             for s in stages where s.notes["captions_set"] == "false" {
                 print("warning: \(s.stage): the video is published but its captions were not added: \(s.notes["captions_error"] ?? "no reason recorded")")
             }
-            print("\nattempts:")
+            // A run that did not spend its attempt (a hand-back, a hold for review) leaves the next
+            // run the same attempt number: the runs are numbered too.
+            print("\nattempts (a run handed back or held for review does not spend its attempt):")
             print(attempts.isEmpty ? "  none" : Output.table(
-                ["attempt", "worker", "started", "finished", "outcome", "stage", "error"],
-                attempts.map { a in
-                    [String(a.attempt), a.workerID, Output.time(a.startedAt), Output.time(a.finishedAt), a.outcome?.rawValue ?? "running",
+                ["run", "attempt", "worker", "started", "finished", "outcome", "stage", "error"],
+                attempts.enumerated().map { n, a in
+                    [String(n + 1), String(a.attempt), a.workerID, Output.time(a.startedAt), Output.time(a.finishedAt), a.outcome?.rawValue ?? "running",
                      a.stage ?? "-", a.errorCode.map { "\($0): \(a.errorMessage ?? "")" } ?? "-"]
                 }))
             print("\nstage runs (every run of every stage, per attempt):")

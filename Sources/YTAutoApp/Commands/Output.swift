@@ -42,6 +42,26 @@ enum Output {
 
     static func time(_ date: Date?) -> String { date.map(Timestamp.string) ?? "-" }
 
+    /// `text` on one line, at most `width` characters: cut at the last space before the limit
+    /// (not in the middle of a number or a path, unless one word fills most of it) and ended
+    /// with "…".
+    static func clip(_ text: String, to width: Int) -> String {
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        guard flat.count > width else { return flat }
+        let head = flat.prefix(width - 1)
+        let cut = head.lastIndex(of: " ").flatMap { head.distance(from: head.startIndex, to: $0) >= width / 2 ? $0 : nil } ?? head.endIndex
+        return head[..<cut].trimmingCharacters(in: .whitespaces.union(.punctuationCharacters)) + "…"
+    }
+
+    /// A stage's files for a table cell: their names (the first three, then how many more) and
+    /// their size together; paths and checksums are in `--json`.
+    static func files(_ artifacts: [Artifact]) -> String {
+        guard !artifacts.isEmpty else { return "-" }
+        let names = artifacts.map { URL(fileURLWithPath: $0.path).lastPathComponent }
+        let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " +\(names.count - 3) more" : "")
+        return "\(listed) (\(bytes(artifacts.reduce(0) { $0 + $1.bytes })))"
+    }
+
     static func duration(_ seconds: Double) -> String {
         if seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
         if seconds < 60 { return String(format: "%.1fs", seconds) }
