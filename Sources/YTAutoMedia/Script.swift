@@ -275,7 +275,7 @@ struct Templates {
                 ctas: [
                     "If you have a story like this, tell me in the comments, and subscribe for the next one.",
                     "Subscribe, and leave the light on tonight.",
-                    "Follow for another true story tomorrow night, if you can sleep.",
+                    "Follow for another story tomorrow night, if you can sleep.",
                     "Have you ever felt watched like that? Tell me below, and subscribe.",
                 ])
         case .facts:

@@ -50,6 +50,16 @@ import YTAutoTestSupport
         #expect(t.hooks.count >= 4 && t.ctas.count >= 3 && t.titles.count >= 4)
     }
 
+    /// The horror templates write invented stories: nothing in them tells the viewer a story is
+    /// true (YouTube's rules on misleading content, and the viewer's trust).
+    @Test func noHorrorTemplateCallsItsStoryTrue() {
+        let t = Templates.of(.horror)
+        for text in t.titles + t.hooks + t.body + t.ctas {
+            let lower = text.lowercased()
+            #expect(!lower.contains("true story") && !lower.contains("really happened") && !lower.contains("based on real"), "\(text)")
+        }
+    }
+
     @Test(arguments: ChannelType.allCases)
     func theNextScriptsBodyUsesTheSentencesTheLastOneDidNot(type: ChannelType) async throws {
         let pool = Templates.of(type).body.count
