@@ -41,9 +41,11 @@ public final class PostgresJobStore: Sendable {
     ///   - clock: for tests only: a time source used instead of the server's.
     ///   - logger: where the store says what it does on its own (a worker's session lost and back);
     ///     postgres-nio's own logs are dropped (what matters reaches the caller as an error).
+    ///   - deadline: how long a call waits for the server's answer before it fails, saying so.
     public init(
         url: PostgresURL, retryPolicy: RetryPolicy = .init(), readOnly: Bool = false, migrate: Bool = true,
-        maximumConnections: Int = 8, clock: (@Sendable () -> Date)? = nil, logger: Logger = Logger(label: "ytauto.postgres")
+        maximumConnections: Int = 8, clock: (@Sendable () -> Date)? = nil, logger: Logger = Logger(label: "ytauto.postgres"),
+        deadline: Duration = .seconds(15)
     ) async throws {
         self.url = url
         self.retryPolicy = retryPolicy
@@ -53,7 +55,7 @@ public final class PostgresJobStore: Sendable {
         // One connection first, once: the pool would retry a server it cannot reach for ever, and a
         // command must say at once that it cannot (and why: refused, unknown host, bad password).
         try await PostgresWorkerSession.connect(url: url, logger: logger).close()
-        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections, readOnly: readOnly)
+        self.pool = try PostgresPool(url: url, applicationName: "ytauto", maximumConnections: maximumConnections, deadline: deadline, readOnly: readOnly)
         do {
             let migrator = PostgresMigrator()
             if migrate && !readOnly {

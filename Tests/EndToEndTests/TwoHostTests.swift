@@ -19,7 +19,9 @@ struct TwoHostTests {
         let server = try await PostgresServer.start(listenAddresses: "*", trustedNetwork: "10.231.0.0/16")
         let local = try await server.createDatabase(prefix: "hosts")
         let database = try PostgresURL(local).database
-        let store = try await PostgresJobStore(url: try PostgresURL(local))
+        // The test's own look at the server: under CI's load (two cores, the server and two
+        // workers), a call once took longer than the 15 s a command waits.
+        let store = try await PostgresJobStore(url: try PostgresURL(local), deadline: .seconds(90))
         defer { store.close() }
         let dir = TempDir("ytauto-hosts")
         let ids = try await (0..<2).asyncMap { i in
