@@ -429,7 +429,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             // again in this run with other files (also marked in the store, for a later run).
             var stale: Set<String> = []
             let observe = configuration.observer ?? { _ in }
-            // Whether this run made a stage again: past a review, what it made was not approved.
+            // Whether this run made a stage again with other files: past a review, what it made
+            // was not approved.
             var remade = false
             for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
@@ -511,13 +512,14 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 }
                 switch outcome {
                 case .done(let artifacts):
-                    remade = true
                     // Made with other files than were recorded (or none were): the later stages
                     // that read them are made again, even where their own files are intact. Marked
                     // in the store before this stage is recorded done, so a worker that dies in
-                    // between leaves them marked.
+                    // between leaves them marked. Past a review, what was approved changed too;
+                    // files made again byte for byte change neither.
                     let before = recorded[stage].flatMap { $0.state == .succeeded || $0.state == .skipped ? Set($0.artifacts) : nil }
                     if before != Set(artifacts) {
+                        remade = true
                         let readers = pipeline.stages[(index + 1)...].filter { pipeline.inputs(of: $0).contains(stage) }
                         let marked = readers.filter { recorded[$0]?.state == .succeeded || recorded[$0]?.state == .skipped }
                         stale.formUnion(readers)

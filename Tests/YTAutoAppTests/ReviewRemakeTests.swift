@@ -21,8 +21,13 @@ import YTAutoWorker
     final class MakeAndPublish: StagedPipeline, Sendable {
         let folder: URL
         let made = Mutex(0)
+        /// Whether each run of `make` writes a new video; else the same bytes every time.
+        let differs: Bool
         let published = Mutex<[String]>([])
-        init(folder: URL) { self.folder = folder }
+        init(folder: URL, differs: Bool = true) {
+            self.folder = folder
+            self.differs = differs
+        }
         var stages: [String] { ["make", "publish"] }
         var kind: JobKind { .synthetic }
         var name: String { "make and publish" }
@@ -31,7 +36,7 @@ import YTAutoWorker
         func run(stage: String, job: Job, context: StageContext) async throws -> StageOutcome {
             if stage == "make" {
                 let n = made.withLock { $0 += 1; return $0 }
-                try Data("video \(n)".utf8).write(to: file)
+                try Data("video \(differs ? n : 1)".utf8).write(to: file)
                 return .done([try Files.artifact(file.path)])
             }
             let text = try String(contentsOf: file, encoding: .utf8)
@@ -59,6 +64,26 @@ import YTAutoWorker
         _ = try await admin.approve(jobID: id, by: "cli:ana")
         #expect(try await eventually { try await store.job(id: id)?.state == .succeeded })
         #expect(pipeline.published.withLock { $0 } == ["video 2"] && pipeline.made.withLock { $0 } == 2)
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    /// The same reviewed files made again byte for byte (a deterministic stage, its files cleaned
+    /// away) are what was approved: published without asking again.
+    @Test func anApprovedJobWhoseFilesComeOutTheSameIsPublished() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let admin = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let pipeline = MakeAndPublish(folder: dir.url, differs: false)
+        let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 2, kind: .synthetic)).job.id
+        let (group, running) = startWorker(store, pipeline: pipeline)
+
+        #expect(try await eventually { try await store.job(id: id)?.state == .review })
+        _ = try await admin.approve(jobID: id, by: "cli:ana")
+        try FileManager.default.removeItem(at: pipeline.file)
+        #expect(try await eventually { try await store.job(id: id)?.state == .succeeded })
+        #expect(pipeline.published.withLock { $0 } == ["video 1"] && pipeline.made.withLock { $0 } == 2)
+        #expect(try await store.review(jobID: id)?.decision == .approved)
 
         await group.triggerGracefulShutdown()
         try await running.value

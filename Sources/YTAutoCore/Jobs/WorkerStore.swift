@@ -57,9 +57,10 @@ public protocol WorkerStore: JobStore {
     /// counted), and the review is recorded undecided. A job with a cancel request ends
     /// `cancelled` instead, as a hand-back does. Throws ``LeaseLost``.
     ///
-    /// `remade`: this run made again a stage that comes before `stage` (its files were gone, as
-    /// on another host without a shared `work_dir`): what would be published is not what was
-    /// approved, so an approval given before does not count and the job is held again.
+    /// `remade`: this run made again a stage that comes before `stage` with other files than it
+    /// had recorded (its files were gone, as on another host without a shared `work_dir`, and
+    /// came out different): what would be published is not what was approved, so an approval
+    /// given before does not count and the job is held again.
     func holdForReview(_ lease: Lease, stage: String, remade: Bool) async throws -> ReviewHold
 
     /// Leases the next due job of `kind`, or only the job `only` if it is queued, due or not: a
