@@ -47,6 +47,32 @@ import YTAutoTestSupport
         #expect(p == ["line 3, channels[0].schedul: unknown key 'schedul'; did you mean 'schedule'?"])
     }
 
+    /// A value of the wrong shape (text where a list or a mapping goes) does not hide the
+    /// problems after it in its channel: decoding stops at the first, so each is named by the
+    /// walk over the file.
+    @Test func wrongShapesDoNotHideEachOther() {
+        let p = problems("""
+            channels:
+              - name: facts
+                duration: 7
+                topics: octopuses
+                schedule: {at: 9}
+                voice: {en: deep}
+                format: [short]
+            providers:
+              openai:
+                voices: [onyx]
+            """)
+        #expect(p == [
+            "line 3, channels[0].duration: expected a mapping (key: value lines, or {k: v})",
+            "line 4, channels[0].topics: expected a list (- item lines, or [a, b])",
+            "line 5, channels[0].schedule: expected a list (- item lines, or [a, b])",
+            "line 6, channels[0].voice: expected text",
+            "line 7, channels[0].format: expected a video format: one of short, long",
+            "line 10, providers.openai.voices: expected a mapping (key: value lines, or {k: v})",
+        ], "\(p)")
+    }
+
     @Test func everyProblemOfTheFileIsReportedWithItsLine() {
         let p = problems("""
             output_dri: ./out

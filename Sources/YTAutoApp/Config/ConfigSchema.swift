@@ -26,8 +26,8 @@ indirect enum ConfigSchema: Sendable {
     case text(problem: @Sendable (String) -> String?)
     /// A mapping with these keys only.
     case map([String: ConfigSchema])
-    /// A list whose items have this shape.
-    case list(ConfigSchema)
+    /// A list whose items have this shape; `what` names it when something else is found.
+    case list(ConfigSchema, what: String = "a list (- item lines, or [a, b])")
     /// A mapping whose keys the operator chooses; `validKey` says whether one is usable.
     case dictionary(keyName: String, validKey: @Sendable (String) -> Bool, value: ConfigSchema)
 
@@ -41,7 +41,7 @@ indirect enum ConfigSchema: Sendable {
 
     /// The whole file: `output_dir`, `work_dir`, `channels`, `providers`.
     static let file: ConfigSchema = .map(keys(AppConfig.configKeys, [
-        "channels": .list(channel),
+        "channels": .list(channel, what: "a list of channels, each a mapping with a name"),
         "providers": providers,
     ]))
 
@@ -140,16 +140,20 @@ indirect enum ConfigSchema: Sendable {
                 problem(node.mark?.line, path, "\(error)")
             }
         case .choice(let values, let what):
-            guard case .scalar(let s) = node, !Self.isNull(s), !values.contains(s.string) else { return }
+            guard case .scalar(let s) = node else { return problem(node.mark?.line, path, "expected \(what): one of \(values.joined(separator: ", "))") }
+            guard !Self.isNull(s), !values.contains(s.string) else { return }
             problem(node.mark?.line, path, "'\(s.string)' is not \(what); use one of \(values.joined(separator: ", "))")
         case .text(let check):
-            guard case .scalar(let s) = node, !Self.isNull(s), let message = check(s.string) else { return }
+            guard case .scalar(let s) = node else { return problem(node.mark?.line, path, "expected text") }
+            guard !Self.isNull(s), let message = check(s.string) else { return }
             problem(node.mark?.line, path, message)
-        case .list(let item):
-            guard case .sequence(let seq) = node else { return }  // Decoding names the wrong type.
+        case .list(let item, let what):
+            // Named here, not left to decoding: decoding stops at a channel's first problem, so a
+            // wrong shape hid the problems after it.
+            guard case .sequence(let seq) = node else { return problem(node.mark?.line, path, "expected \(what)") }
             for (i, n) in seq.enumerated() { item.walk(n, path + [i], &out) }
         case .map(let known):
-            guard case .mapping(let map) = node else { return }
+            guard case .mapping(let map) = node else { return problem(node.mark?.line, path, "expected \(Self.mapping)") }
             var seen: [String: Int?] = [:]
             for (k, v) in map {
                 guard let key = k.string, !key.isEmpty else {
@@ -174,7 +178,7 @@ indirect enum ConfigSchema: Sendable {
                 shape.walk(v, path + [key], &out)
             }
         case .dictionary(let keyName, let valid, let value):
-            guard case .mapping(let map) = node else { return }
+            guard case .mapping(let map) = node else { return problem(node.mark?.line, path, "expected \(Self.mapping)") }
             var seen: [String: Int?] = [:]
             for (k, v) in map {
                 let key = k.string ?? ""
@@ -191,6 +195,8 @@ indirect enum ConfigSchema: Sendable {
             }
         }
     }
+
+    static let mapping = "a mapping (key: value lines, or {k: v})"
 
     static func isNull(_ s: Node.Scalar) -> Bool {
         s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)
