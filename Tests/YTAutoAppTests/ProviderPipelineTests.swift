@@ -373,6 +373,13 @@ import YTAutoTestSupport
         #expect(sentences.last == "Follow for more facts like this", "\(sentences)")
         #expect(sentences.allSatisfy { !$0.unicodeScalars.contains { $0.properties.isEmojiPresentation } }, "\(sentences)")
         #expect(((file?["script"] as? [String: Any])?["title"] as? String)?.hasSuffix("\u{1F41D}") == true, "the title keeps its emoji for YouTube")
+        // The thumbnail draws that title without its emoji (the font has no glyph for them: the
+        // stage refused the title, after the narration and scenes had been made).
+        let first = Job.running(1, channel: channel.name, topic: "why honey never spoils")
+        for stage in ["narration", "images"] { _ = try await pipeline.run(stage: stage, job: first, dryRun: false) }
+        let thumbnail = try await pipeline.run(stage: "thumbnail", job: first, dryRun: false)
+        guard case .done(let drawn) = thumbnail else { Issue.record("no thumbnail: \(thumbnail)"); return }
+        #expect(drawn.first.map { $0.path.hasSuffix("thumbnail.jpg") && $0.bytes > 10_000 } == true, "\(drawn)")
 
         answer.value = script(["title": "Why Honey Never Spoils", "hook": "はちみつは くさりません。", "body": body, "cta": "Follow for more."])
         await #expect {
