@@ -283,6 +283,38 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// A console without users answers only requests addressed to a loopback name: a page of
+    /// another name pointed at 127.0.0.1 (DNS rebinding) could read its pages and form tokens and
+    /// act. Actions from another site's page (its `Origin`) are refused too, and a form too
+    /// large to be one of the console's is a 413 that says so.
+    @Test func aConsoleWithoutUsersAnswersOnlyToLoopbackNames() async throws {
+        let (console, store, _) = try await start(.sqlite)
+        defer { console.child.kill(SIGKILL) }
+        let id = try await failed(store, topic: "rebound")
+        let port = try #require(URL(string: console.base)?.port)
+        let rebound = try await console.get("/jobs/\(id)", headers: [("Host", "evil.example:\(port)")])
+        #expect(rebound.status == 403 && rebound.body.contains("loopback") && !rebound.body.contains("rebound"), "\(rebound.status) \(rebound.body)")
+        for host in ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)", "LOCALHOST"] {
+            #expect(try await console.get("/jobs/\(id)", headers: [("Host", host)]).status == 200, "\(host)")
+        }
+        let (cookie, token) = try await console.session()
+        func retry(from origin: String) async throws -> Console.Reply {
+            try await console.send("POST", "/jobs/\(id)/retry", headers: [("Cookie", cookie), ("Origin", origin),
+                                   ("Content-Type", "application/x-www-form-urlencoded")], body: "csrf=\(token)")
+        }
+        let foreign = try await retry(from: "http://evil.example:\(port)")
+        #expect(foreign.status == 403 && foreign.body.contains("evil.example"), "\(foreign.status) \(foreign.body)")
+        #expect(try await store.job(id: id)?.state == .failed)
+        #expect(try await retry(from: "http://127.0.0.1:\(port)").status == 303)
+        #expect(try await store.job(id: id)?.state == .queued)
+
+        let big = try await console.send("POST", "/jobs/\(id)/cancel", headers: [("Cookie", cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+                                         body: "csrf=\(token)&pad=" + String(repeating: "a", count: 200_000))
+        #expect(big.status == 413 && big.body.contains("larger than 64 KiB") && !big.body.contains("NIO"), "\(big.status) \(big.body.prefix(300))")
+        #expect(try await store.job(id: id)?.state == .queued)
+        try await console.stop()
+    }
+
     /// A job's page redoes it from a chosen stage (with the page's token, audited); a job already
     /// uploaded shows no redo, and a forced one is a 409 that says why.
     @Test(arguments: ProcessEngine.all) func aJobIsRedoneFromAStage(engine: ProcessEngine) async throws {

@@ -81,10 +81,7 @@ extension YTAutoCommand {
             return (host, port)
         }
 
-        static func isLoopback(_ host: String) -> Bool {
-            host == "localhost" || host == "::1"
-                || (host.hasPrefix("127.") && host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
-        }
+        static func isLoopback(_ host: String) -> Bool { LoopbackOnly<BasicRequestContext>.isLoopback(host) }
 
         public func run() async throws {
             let config = try global.loadConfig()

@@ -67,6 +67,50 @@ enum ConsoleIdentity {
     @TaskLocal static var current: ConsoleUsers.User?
 }
 
+/// A console without users answers only requests addressed to a loopback name (`Host:
+/// 127.0.0.1:8080`, `localhost`, `[::1]`), and takes actions only from pages of such a name
+/// (`Origin`). Listening on loopback is not enough: a web page whose own name the attacker
+/// re-points at 127.0.0.1 (DNS rebinding) is then same-origin with the console, reads its pages
+/// and their form tokens, and acts. With users, every request signs in instead.
+struct LoopbackOnly<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let host = request.head.authority ?? ""
+        guard Self.isLoopback(authority: host) else {
+            return Self.refused("this console has no users, so it answers only to a loopback address (127.0.0.1, localhost, [::1]); "
+                + "it was asked as '\(host.prefix(100))'. Open it at http://127.0.0.1:PORT, or add users (ytauto auth console-user)")
+        }
+        if request.method == .post, let origin = request.headers[.origin], origin != "null" {
+            let named = URL(string: origin)?.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) ?? ""
+            guard Self.isLoopback(named) else {
+                return Self.refused("an action from a page of '\(origin.prefix(100))', not of this console: refused")
+            }
+        }
+        return try await next(request, context)
+    }
+
+    /// Whether `host[:port]` names this machine's loopback.
+    static func isLoopback(authority: String) -> Bool {
+        var host = authority
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":"), host.filter({ $0 == ":" }).count == 1 {
+            host = String(host[..<colon])
+        }
+        return isLoopback(host.lowercased())
+    }
+
+    /// `localhost`, `::1` or an address of 127.0.0.0/8.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1"
+            || (host.hasPrefix("127.") && host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
+    }
+
+    static func refused(_ message: String) -> Response {
+        Response(status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
+
 /// Checks every request's HTTP Basic credentials against ``ConsoleUsers`` (when there are any)
 /// and serves it as that user. A bcrypt check costs tens of milliseconds by design, so a check
 /// that passed is remembered for five minutes by a SHA-256 of the name and password (never the

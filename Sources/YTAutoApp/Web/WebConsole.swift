@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import YTAutoCore
 import YTAutoMedia
 
@@ -45,6 +46,7 @@ struct WebConsole: Sendable {
         // HEAD answers as GET, without the body, on every page, file and /api/ path.
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorPage(logger: logger))
+        if users.isEmpty { router.add(middleware: LoopbackOnly()) }
         router.add(middleware: ConsoleAuthenticator(users: users, logger: logger))
         router.get("/") { request, _ in try await self.html(request) { csrf in try await self.overviewPage(csrf: csrf) } }
         router.get("/jobs") { request, _ in
@@ -275,7 +277,12 @@ struct WebConsole: Sendable {
             try await audit(action, target, "refused: \(user.name) is a viewer")
             throw HTTPError(.forbidden, message: "\(user.name) is a viewer: only an operator may act on jobs and channels")
         }
-        var body = try await request.body.collect(upTo: Self.maxForm)
+        var body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxForm)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "the form is larger than \(Self.maxForm / 1024) KiB, more than any of the console's forms sends")
+        }
         let text = body.readString(length: body.readableBytes) ?? ""
         var form: [String: String] = [:]
         for pair in text.split(separator: "&") {
