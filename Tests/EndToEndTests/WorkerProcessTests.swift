@@ -78,6 +78,28 @@ import YTAutoTestSupport
         #expect(try await look.job(id: 1)?.state == .queued, "handed back")
     }
 
+    /// A worker whose log goes into a pipe that closes (`ytauto worker | head`, a log reader
+    /// gone) goes on working: SIGPIPE killed it mid-job, and the job was lost.
+    @Test func aClosedOutputPipeDoesNotStopTheWorker() async throws {
+        let s = try store()
+        let shell = try Child(URL(fileURLWithPath: "/bin/bash"),
+                              ["-c", "\"$0\" worker --synthetic-stage-ms 200 --concurrency 1 2>&1 | head -c 1 > /dev/null", binary("ytauto").path],
+                              cwd: dir.url, environment: env)
+        defer { shell.kill(SIGKILL) }
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.workers().first?.state == .running })
+        // The worker's first line closed the pipe; its next lines (this job's) write into nothing.
+        try await Task.sleep(for: .milliseconds(300))
+        let id = try await s.enqueue(NewJob(channel: "facts", topic: "piped", maxAttempts: 1, kind: .synthetic)).job.id
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state.isFinished == true })
+        let ended = try await s.job(id: id)
+        #expect(ended?.state == .succeeded, "\(ended?.lastErrorMessage ?? "")")
+        let worker = try #require(try await s.workers().first)
+        #expect(worker.state == .running)
+        kill(worker.pid, SIGTERM)
+        #expect(await shell.wait().status == 0)
+        #expect(try await s.workers().first?.state == .stopped)
+    }
+
     /// `run-once` beside an idle worker of the same database runs its own job: the worker, woken by
     /// the enqueue, leased it first about half the time, and run-once failed "job N is not queued
     /// and due" (its job ran in the worker). Now the job is enqueued a minute ahead and run-once

@@ -272,6 +272,10 @@ enum OpenStores {
 /// Runs a root command with exit codes that mean something: 0 ok, 1 failure, 2 usage.
 public enum CLIMain {
     public static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        // Output into a pipe whose reader went away (`ytauto run-once facts | head -1`, a log
+        // reader restarted) must not kill the process in the middle of a stage, spending its
+        // job's attempt: the write fails instead, and the work goes on.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try root.parseAsRoot(arguments)
             if var async = command as? any AsyncParsableCommand {
