@@ -12,6 +12,7 @@ import YTAutoSupport
 
     func ytauto(_ args: String...) async throws -> ProcessResult { try await run("ytauto", args, cwd: dir.url, environment: env) }
     func admin(_ args: String...) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
+    func admin(_ args: [String]) async throws -> ProcessResult { try await run("ytauto-admin", args, cwd: dir.url, environment: env) }
     /// `ytauto` for a command that should stop at once (a worker refusing to start): killed if it
     /// still runs after 20 s, so a regression fails the test instead of hanging it.
     /// `ytauto init`, then the sample configuration it wrote: its path and text.
@@ -347,6 +348,12 @@ import YTAutoSupport
             #expect(blank.status == 2 && blank.stderr.contains("--topic: a topic must not be blank"), "\(command): \(blank.stderr)")
             let huge = try await ytauto(command, "facts", "--topic", String(repeating: "x", count: 301))
             #expect(huge.status == 2 && huge.stderr.contains("--topic: a topic of 301 characters is out of range"), "\(command): \(huge.stderr)")
+            // A terminal's escape, a second line, a reversed direction: the title, captions and a folder's name would carry them.
+            for (topic, code) in [("evil\u{1B}[2Jtopic", "U+001B (a control character)"), ("two\nlines", "U+000A (a control character)"),
+                                  ("abc\u{202E}fed", "U+202E (an invisible format character)")] {
+                let hidden = try await ytauto(command, "facts", "--topic", topic)
+                #expect(hidden.status == 2 && hidden.stderr.contains("one line of visible text; it has \(code)"), "\(command): \(hidden.stderr)")
+            }
         }
         #expect(try await ytauto("--help").status == 0)
         // A database location that is a folder is named as one (SQLite said "disk I/O error").
@@ -355,6 +362,28 @@ import YTAutoSupport
             let r = try await run(name, args + ["--db", dir.url.path], cwd: dir.url, environment: env)
             #expect(r.status == 1 && r.stderr.contains("the database \(dir.url.path) is a folder; name the database file in it"), "\(name) \(args): \(r.stderr)")
         }
+    }
+
+    /// Text from outside (a provider's error body, an old reason) is printed with its control
+    /// characters made visible: an escape in it cleared or retitled the operator's terminal.
+    @Test func controlCharactersInStoredTextArePrintedVisibly() async throws {
+        _ = try await ytauto("init")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "escapes", maxAttempts: 1)).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        _ = try await store.fail(lease, error: JobFailure(code: "provider.bad_request", message: "400: \u{1B}]0;PWNED\u{07}\u{1B}[2J body\nsecond line", isRetryable: false))
+        for args in [["list-failed"], ["show", "\(id)"], ["history"]] {
+            let r = try await admin(args)
+            #expect(r.status == 0 && !r.stdout.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "\(args): \(r.stdout.debugDescription)")
+            #expect(r.stdout.contains("\\u{1B}]0;PWNED\\u{7}\\u{1B}[2J body second line") || args != ["show", "\(id)"], "\(args): \(r.stdout)")
+        }
+        // Refused where it is taken in: a reason with a terminal's escape.
+        let held = try await store.enqueue(NewJob(channel: "facts", topic: "held", maxAttempts: 1)).job.id
+        let review = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: held))
+        _ = try await store.holdForReview(review, stage: "publish")
+        let rejected = try await admin("reject", "\(held)", "--reason", "bad\u{1B}[2J")
+        #expect(rejected.status == 2 && rejected.stderr.contains("U+001B (a control character)"), "\(rejected.stderr)")
+        #expect(try await admin("reject", "\(held)", "--reason", "the voice\nis too fast").status == 0)
     }
 
     @Test func aBrokenConfigurationIsExplainedWithItsPath() async throws {

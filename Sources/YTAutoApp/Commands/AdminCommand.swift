@@ -105,13 +105,13 @@ public struct AdminCommand: AsyncParsableCommand {
                 return
             }
             print("job \(j.id)  channel \(j.channel)  state \(j.state.rawValue)  attempt \(j.attempt)/\(j.maxAttempts)  priority \(j.priority)")
-            print("topic: \(j.topic ?? "-")")
+            print("topic: \(TextControls.visible(j.topic ?? "-"))")
             print("created \(Output.time(j.createdAt))  scheduled \(Output.time(j.scheduledAt))  run at \(Output.time(j.runAt))  finished \(Output.time(j.finishedAt))")
             if j.kind != .video { print("kind: \(j.kind.rawValue) (diagnostic; no video)") }
             if let code = j.lastErrorCode {
                 // A job queued, run or published again since keeps the error it had: say it is an earlier one.
                 let ended = j.state == .failed || j.state == .cancelled
-                print("\(ended ? "last error" : "earlier error (before it was queued again)"): \(code): \(j.lastErrorMessage ?? "")")
+                print("\(ended ? "last error" : "earlier error (before it was queued again)"): \(code): \(TextControls.visible(j.lastErrorMessage ?? ""))")
             }
             if j.cancelRequested { print("cancel requested") }
             if let review {
@@ -122,7 +122,7 @@ public struct AdminCommand: AsyncParsableCommand {
                     // Cancelled while it waited, say: nobody decided, and approve or reject would be refused.
                     print("review: asked \(Output.time(review.requestedAt)), never decided (the job is \(j.state.rawValue))")
                 case .approved?: print("review: approved by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt))")
-                case .rejected?: print("review: rejected by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt)): \(review.reason ?? "")")
+                case .rejected?: print("review: rejected by \(review.decidedBy ?? "?") at \(Output.time(review.decidedAt)): \(TextControls.visible(review.reason ?? ""))")
                 }
             }
             print("\nstages (files' paths and checksums: --json):")
@@ -133,7 +133,7 @@ public struct AdminCommand: AsyncParsableCommand {
                      Output.files(s.artifacts), s.errorCode.map { "\($0): \(s.errorMessage ?? "")" } ?? "-"]
                 }))
             for s in stages where !s.notes.isEmpty {
-                print("\(s.stage) notes: " + s.notes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  "))
+                print("\(s.stage) notes: " + TextControls.visible(s.notes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")))
             }
             // The video stands when YouTube refused its thumbnail or captions; say so plainly, not only in the notes.
             for s in stages where s.notes["thumbnail_set"] == "false" {

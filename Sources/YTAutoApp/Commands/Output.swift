@@ -15,6 +15,8 @@ enum Output {
     /// A left-aligned text table with a header row, padded by the columns a terminal gives each
     /// cell (``DisplayWidth``), so topics with emoji or CJK text are neither cut nor misaligned.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
+        // A cell is one line, and nothing in it acts on the terminal (``TextControls``).
+        let rows = rows.map { $0.map(TextControls.visible) }
         var widths = header.map(DisplayWidth.of)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], DisplayWidth.of(cell)) }

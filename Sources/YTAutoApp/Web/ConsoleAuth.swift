@@ -126,7 +126,8 @@ struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
             return Self.challenge("Sign in: this console has users (ytauto auth console-user).")
         }
         guard let user = users.users[name], verified.check(user: user, password: password) else {
-            logger.warning("console sign-in refused", metadata: ["user": "\(name)"])
+            // The name is the requester's own text: made visible, it cannot forge a log line.
+            logger.warning("console sign-in refused", metadata: ["user": "\(TextControls.visible(String(name.prefix(100))))"])
             return Self.challenge("Wrong user name or password.")
         }
         return try await ConsoleIdentity.$current.withValue(user) { try await next(request, context) }
