@@ -432,6 +432,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             // Whether this run made a stage again with other files: past a review, what it made
             // was not approved.
             var remade = false
+            // Whether one of those stages had been recorded done before (not a job's first time through).
+            var remadeRecorded = false
             for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
                 stageLog[metadataKey: "stage"] = "\(stage)"
@@ -449,7 +451,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     await control.ending()
                     if case .held = try await store.holdForReview(lease, stage: stage, remade: remade) {
                         observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .heldForReview))
-                        let again = remade ? "; stages were made again since any approval, so it is asked again" : ""
+                        let again = remadeRecorded ? "; stages before it were made again with other files in this run, so an approval given before would not count" : ""
                         stageLog.info("waiting for review before this stage (ytauto-admin approve|reject, or the console); no worker holds it\(again)")
                         return .recorded
                     }
@@ -520,6 +522,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     let before = recorded[stage].flatMap { $0.state == .succeeded || $0.state == .skipped ? Set($0.artifacts) : nil }
                     if before != Set(artifacts) {
                         remade = true
+                        remadeRecorded = remadeRecorded || before != nil
                         let readers = pipeline.stages[(index + 1)...].filter { pipeline.inputs(of: $0).contains(stage) }
                         let marked = readers.filter { recorded[$0]?.state == .succeeded || recorded[$0]?.state == .skipped }
                         stale.formUnion(readers)

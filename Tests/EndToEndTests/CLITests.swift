@@ -356,6 +356,9 @@ import YTAutoSupport
             }
         }
         #expect(try await ytauto("--help").status == 0)
+        // A usage error found once the command runs shows that command's usage, not the root's.
+        let listen = try await ytauto("web", "--listen", ":18093")
+        #expect(listen.status == 2 && listen.stderr.contains("loopback only") && listen.stderr.contains("Usage: ytauto web ["), "\(listen.stderr)")
         // A database location that is a folder is named as one (SQLite said "disk I/O error").
         for (name, args) in [("ytauto", ["status"]), ("ytauto", ["init"]), ("ytauto-admin", ["list-failed"]), ("ytauto-admin", ["check"]),
                              ("ytauto-admin", ["backup", dir.path("b.db")]), ("ytauto-admin", ["retry", "1"])] {
@@ -384,6 +387,21 @@ import YTAutoSupport
         let rejected = try await admin("reject", "\(held)", "--reason", "bad\u{1B}[2J")
         #expect(rejected.status == 2 && rejected.stderr.contains("U+001B (a control character)"), "\(rejected.stderr)")
         #expect(try await admin("reject", "\(held)", "--reason", "the voice\nis too fast").status == 0)
+    }
+
+    /// `show` lists the stages in the pipeline's order, though a stage made again started after the later ones.
+    @Test func showListsStagesInThePipelinesOrder() async throws {
+        _ = try await ytauto("init")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "order", maxAttempts: 1)).job.id
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for (n, stage) in ["script", "images", "clips", "narration"].enumerated() {
+            try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [], startedAt: start.addingTimeInterval(Double(n)), error: nil)
+        }
+        let shown = try await admin("show", "\(id)")
+        let rows = shown.stdout.split(separator: "\n").compactMap { line in ["script", "narration", "images", "clips"].first { line.hasPrefix($0 + " ") } }
+        #expect(rows == ["script", "narration", "images", "clips"], "\(shown.stdout)")
     }
 
     @Test func aBrokenConfigurationIsExplainedWithItsPath() async throws {

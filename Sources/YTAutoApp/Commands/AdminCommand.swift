@@ -93,7 +93,10 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore(.readOnly)
             if let note = await global.freeDeadWorkers(store) { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             guard let j = try await store.job(id: job) else { throw CLIError("job \(job) does not exist") }
-            let stages = try await store.stages(jobID: job)
+            // In the pipeline's order (the store gives them by start: a stage made again starts after the later ones).
+            let stages = try await store.stages(jobID: job).enumerated().sorted { a, b in
+                (Stage.names.firstIndex(of: a.element.stage) ?? Int.max, a.offset) < (Stage.names.firstIndex(of: b.element.stage) ?? Int.max, b.offset)
+            }.map(\.element)
             let attempts = try await store.attempts(jobID: job)
             let runs = try await store.stageRuns(jobID: job)
             let review = try await store.review(jobID: job)

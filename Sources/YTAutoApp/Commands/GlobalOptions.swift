@@ -276,8 +276,11 @@ public enum CLIMain {
         // reader restarted) must not kill the process in the middle of a stage, spending its
         // job's attempt: the write fails instead, and the work goes on.
         signal(SIGPIPE, SIG_IGN)
+        // The command parsed, for a usage error found while it runs (its own usage, not the root's).
+        var parsed: (any ParsableCommand.Type)?
         do {
             var command = try root.parseAsRoot(arguments)
+            parsed = type(of: command)
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {
@@ -294,7 +297,10 @@ public enum CLIMain {
             }
             if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
             let isUsage = code == .validationFailure || error is ValidationError
-            let message = isUsage ? root.fullMessage(for: error) : "error: \(String(describing: error))"
+            var message = isUsage ? root.fullMessage(for: error) : "error: \(String(describing: error))"
+            if let validation = error as? ValidationError, let parsed, parsed != root {
+                message = "Error: \(validation.message)\nUsage: \(root.usageString(for: parsed))"
+            }
             FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
             exit(isUsage ? 2 : 1)
         }
