@@ -38,6 +38,9 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             default: "\(e.code)"
             }
             if let underlying = e.underlying {
+                if e.code == .connectionError, let plain = connectionFailure(underlying, url: url) {
+                    return PostgresStoreError("PostgreSQL at \(url.redacted): \(what): \(plain)")
+                }
                 return PostgresStoreError("PostgreSQL at \(url.redacted): \(what): \(underlying)")
             }
             return PostgresStoreError("PostgreSQL at \(url.redacted): \(what)")
@@ -46,6 +49,26 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             return from(e.closureError ?? e.beginError ?? e.commitError ?? error, url: url)
         }
         return PostgresStoreError("PostgreSQL at \(url.redacted): \(error)")
+    }
+
+    /// A connection that failed, in an operator's words, or nil when it is none of these: NIO
+    /// names them by its own types ("SingleConnectionFailure(target: [IPv4]…, error: connection
+    /// reset (error set): Connection refused (errno: 111))", "SocketAddressError.UnknownHost").
+    static func connectionFailure(_ error: any Error, url: PostgresURL) -> String? {
+        let said = "\(error)"
+        if said.contains("Connection refused") || said.contains("errno: 111") {
+            return "connection refused at \(url.address) (is PostgreSQL running, and listening on that address and port?)"
+        }
+        if said.contains("UnknownHost") || said.contains("unknownHost") {
+            return "the host \(url.host) is not known (not in DNS or /etc/hosts)"
+        }
+        if said.contains("connectTimeout") || said.contains("timed out") || said.contains("Timeout") {
+            return "no answer from \(url.address) within 10 s (a firewall, or the wrong address?)"
+        }
+        if said.contains("No route to host") || said.contains("Network is unreachable") {
+            return "no route to \(url.host) from this host"
+        }
+        return nil
     }
 
     /// A deadlock or serialization failure: the transaction was rolled back and may simply be run again.

@@ -23,10 +23,21 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     }
 
     public init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(PostgresURLError) {
-        guard Self.isPostgres(text), let components = URLComponents(string: text) else {
+        guard Self.isPostgres(text) else {
             throw PostgresURLError(message: "not a postgres:// URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")
         }
-        guard let host = components.host, !host.isEmpty else {
+        // A password with an '@', '/', '?' or '#' not percent-encoded splits the URL elsewhere:
+        // its pieces would be read as the host or the database, and named in errors. Said
+        // without echoing any of it.
+        if let problem = Self.unencodedCredentials(text) {
+            throw PostgresURLError(message: "the postgres:// URL's user or password has \(problem) that is not percent-encoded: "
+                + "write '@' as %40, '/' as %2F, '?' as %3F, '#' as %23 (or leave the password out and give it in PGPASSWORD)")
+        }
+        guard let components = URLComponents(string: text) else {
+            throw PostgresURLError(message: "not a postgres:// URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")
+        }
+        // An IPv6 address is written in brackets ([::1]); the connection wants it without.
+        guard let host = components.host.map({ $0.hasPrefix("[") && $0.hasSuffix("]") ? String($0.dropFirst().dropLast()) : $0 }), !host.isEmpty else {
             throw PostgresURLError(message: "the postgres:// URL has no host (postgres://USER@HOST/DATABASE)")
         }
         guard let user = components.user, !user.isEmpty else {
@@ -60,7 +71,25 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     }
 
     /// The URL without its password, for logs and errors.
-    public var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    public var redacted: String { "postgres://\(user)@\(address)/\(database)" }
+
+    /// `HOST:PORT`, an IPv6 host in brackets.
+    public var address: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    /// What in the part before the host (after `://`, up to its last '@') is not percent-encoded
+    /// and would split the URL there: "an '@'", "a '/'"; nil when there is nothing (or no '@').
+    static func unencodedCredentials(_ text: String) -> String? {
+        guard let scheme = text.range(of: "://") else { return nil }
+        let rest = text[scheme.upperBound...]
+        // Where the authority would end if nothing in the credentials were unencoded.
+        guard let at = rest.lastIndex(of: "@") else { return nil }
+        let credentials = rest[..<at]
+        for (character, name) in [("@", "an '@'"), ("/", "a '/'"), ("?", "a '?'"), ("#", "a '#'")] where credentials.contains(character) {
+            // A '/' after the last '@' is the path's; before it, inside the credentials, it splits them.
+            return name
+        }
+        return nil
+    }
     public var description: String { redacted }
 
     /// The client configuration, with the session settings every ytauto connection carries.

@@ -271,10 +271,29 @@ struct PostgresEngineTests {
         #expect(!url.redacted.contains("hunter2") && !"\(url)".contains("hunter2"))
         let error = await #expect(throws: (any Error).self) { try await PostgresJobStore(url: url) }
         #expect(!"\(error.map { "\($0)" } ?? "")".contains("hunter2"))
-        #expect("\(error.map { "\($0)" } ?? "")".contains("cannot connect"))
+        // In an operator's words, not NIO's types.
+        #expect("\(error.map { "\($0)" } ?? "")".contains("cannot connect: connection refused at 127.0.0.1:1 (is PostgreSQL running"), "\(error.map { "\($0)" } ?? "")")
+        let unknown = await #expect(throws: (any Error).self) { try await PostgresJobStore(url: try PostgresURL("postgres://ops@nohost.invalid/ytauto")) }
+        #expect("\(unknown.map { "\($0)" } ?? "")".contains("the host nohost.invalid is not known"), "\(unknown.map { "\($0)" } ?? "")")
         #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://ops:hunter2@db/ytauto?sslmode=maybe") }
         #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://ops:hunter2@db/ytauto?pool=3") }
         #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://db/ytauto") }
         #expect(try PostgresURL("postgres://ops@db/ytauto", environment: ["PGPASSWORD": "s3cret"]).password == "s3cret")
+        // A password with characters that split a URL, not percent-encoded: said so, none of it shown
+        // (its pieces were read as the host and the database, and named in the message).
+        for (text, what) in [("postgres://ytuser:pw@S3CRET-TAIL/x@127.0.0.1:55432/yt", "an '@'"),
+                             ("postgres://u:us3r:p@ss/w#rd@127.0.0.1:55432/yt", "an '@'"),
+                             ("postgres://u:S3CRET/TAIL@db/yt", "a '/'"), ("postgres://u:S3CRET?TAIL@db/yt", "a '?'"),
+                             ("postgres://u:S3CRET#TAIL@db/yt", "a '#'")] {
+            let refused = #expect(throws: PostgresURLError.self) { try PostgresURL(text) }
+            let said = refused.map(\.message) ?? ""
+            #expect(said.contains("has \(what) that is not percent-encoded") && !said.contains("S3CRET") && !said.contains("TAIL")
+                    && !said.contains("rd@"), "\(text): \(said)")
+        }
+        // Encoded, they are the password's.
+        #expect(try PostgresURL("postgres://u:p%40ss%2Fw%23rd@db/yt").password == "p@ss/w#rd")
+        // An IPv6 literal is a host, named back in brackets.
+        let six = try PostgresURL("postgres://u:pw@[::1]:55432/yt")
+        #expect(six.host == "::1" && six.redacted == "postgres://u@[::1]:55432/yt")
     }
 }
