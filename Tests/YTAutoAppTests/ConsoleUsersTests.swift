@@ -26,14 +26,30 @@ import YTAutoTestSupport
         #expect(users.users["ana"]?.role == .operator)
     }
 
-    @Test func aPasswordIsCheckedAgainstItsHashAndRememberedOnlyWhenRight() throws {
+    @Test func aPasswordIsCheckedAgainstItsHashAndRememberedOnlyWhenRight() async throws {
         let line = ConsoleUsers.line(role: .operator, password: "correct horse", cost: 4)
         let user = try #require(try ConsoleUsers(lines: ["ana": line], file: "c").users["ana"])
         let logins = VerifiedLogins()
-        #expect(!logins.check(user: user, password: "correct horsE"))
-        #expect(logins.check(user: user, password: "correct horse"))
-        #expect(logins.check(user: user, password: "correct horse"), "remembered")
-        #expect(!logins.check(user: user, password: "wrong"), "a wrong one is never remembered as right")
+        #expect(await logins.check(user: user, password: "correct horsE") == .refused)
+        #expect(await logins.check(user: user, password: "correct horse") == .passed)
+        #expect(await logins.check(user: user, password: "correct horse") == .passed, "remembered")
+        #expect(await logins.check(user: user, password: "wrong") == .refused, "a wrong one is never remembered as right")
+    }
+
+    /// A name guessed at ten times in a minute is turned away without a bcrypt check for the rest
+    /// of it (a burst of wrong passwords held every thread that serves pages); a login checked
+    /// right before stays good, and other names are not touched.
+    @Test func aNameGuessedAtTooOftenWaitsOutItsMinute() async throws {
+        let line = ConsoleUsers.line(role: .operator, password: "correct horse", cost: 4)
+        let users = try ConsoleUsers(lines: ["ana": line, "bob": line], file: "c")
+        let ana = try #require(users.users["ana"]), bob = try #require(users.users["bob"])
+        let logins = VerifiedLogins()
+        #expect(await logins.check(user: ana, password: "correct horse") == .passed)
+        var outcomes: [VerifiedLogins.Outcome] = []
+        for n in 0..<12 { outcomes.append(await logins.check(user: ana, password: "guess \(n)")) }
+        #expect(outcomes.prefix(10).allSatisfy { $0 == .refused } && outcomes.suffix(2).allSatisfy { $0 == .throttled }, "\(outcomes)")
+        #expect(await logins.check(user: ana, password: "correct horse") == .passed, "remembered from before")
+        #expect(await logins.check(user: bob, password: "correct horse") == .passed)
     }
 
     @Test func theCredentialsFileKeepsUsersApartAndNeverDescribesThem() throws {

@@ -125,9 +125,14 @@ struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
         guard let (name, password) = Self.basic(request.headers[.authorization]) else {
             return Self.challenge("Sign in: this console has users (ytauto auth console-user).")
         }
-        guard let user = users.users[name], verified.check(user: user, password: password) else {
+        let outcome = if let user = users.users[name] { await verified.check(user: user, password: password) } else { VerifiedLogins.Outcome.refused }
+        guard case .passed = outcome, let user = users.users[name] else {
             // The name is the requester's own text: made visible, it cannot forge a log line.
             logger.warning("console sign-in refused", metadata: ["user": "\(TextControls.visible(String(name.prefix(100))))"])
+            if case .throttled = outcome {
+                return Response(status: .tooManyRequests, headers: [.retryAfter: "60", .contentType: "text/plain; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: "Too many wrong passwords for this user in the last minute: try again in a minute.\n")))
+            }
             return Self.challenge("Wrong user name or password.")
         }
         return try await ConsoleIdentity.$current.withValue(user) { try await next(request, context) }
@@ -151,17 +156,42 @@ struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
 /// Logins whose bcrypt check passed recently, by a digest of name and password.
 final class VerifiedLogins: Sendable {
     private let passed = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Each user name's refused checks in the current minute: (when the minute began, how many).
+    private let refused = Mutex<[String: (since: ContinuousClock.Instant, count: Int)]>([:])
     static let remembered: Duration = .seconds(300)
+    /// Refused checks of one name a minute before its next ones are turned away unchecked.
+    static let refusalsAMinute = 10
+    /// bcrypt runs here, one check at a time: never on the threads that serve requests (a burst of
+    /// wrong passwords held them all, and every page waited seconds).
+    private static let queue = DispatchQueue(label: "ytauto.console.bcrypt")
 
-    func check(user: ConsoleUsers.User, password: String) -> Bool {
+    enum Outcome { case passed, refused, throttled }
+
+    func check(user: ConsoleUsers.User, password: String) async -> Outcome {
         let key = Checksum.sha256Hex("\(user.name)\u{0}\(user.hash)\u{0}\(password)")
         let now = ContinuousClock.now
-        if let at = passed.withLock({ $0[key] }), now - at < Self.remembered { return true }
-        guard Bcrypt.verify(password, hash: user.hash) else { return false }
+        if let at = passed.withLock({ $0[key] }), now - at < Self.remembered { return .passed }
+        // A name guessed at too often waits out its minute without costing a bcrypt check.
+        let throttled = refused.withLock { map in
+            guard let r = map[user.name], now - r.since < .seconds(60) else { return false }
+            return r.count >= Self.refusalsAMinute
+        }
+        if throttled { return .throttled }
+        let hash = user.hash
+        let ok = await withCheckedContinuation { continuation in
+            Self.queue.async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
+        }
+        guard ok else {
+            refused.withLock { map in
+                let now = ContinuousClock.now
+                if let r = map[user.name], now - r.since < .seconds(60) { map[user.name] = (r.since, r.count + 1) } else { map[user.name] = (now, 1) }
+            }
+            return .refused
+        }
         passed.withLock { map in
             if map.count > 1_000 { map = map.filter { now - $0.value < Self.remembered } }
             map[key] = now
         }
-        return true
+        return .passed
     }
 }
