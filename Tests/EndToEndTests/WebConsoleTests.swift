@@ -192,7 +192,7 @@ import YTAutoTestSupport
         let back = try #require(again.headers["location"])
         #expect(try await console.get(back).body.contains("job \(id): already finished (cancelled); nothing to cancel"), "\(back)")
         var log = try await store.auditLog(limit: 10)
-        #expect(log.first?.detail == "already finished (cancelled); nothing to cancel" && log[1].detail == "cancelled", "\(log.map(\.detail))")
+        #expect(log.first?.detail == "refused: already finished (cancelled); nothing to cancel" && log[1].detail == "cancelled", "\(log.map(\.detail))")
         log.removeFirst()
         #expect(log.map(\.action) == ["cancel", "retry"])
         #expect(log.allSatisfy { $0.target == "job \(id)" && $0.actor == "web (loopback)" })
@@ -336,6 +336,13 @@ import YTAutoTestSupport
         let refused = try await console.post("/jobs/\(uploaded)/redo", form: [("csrf", token), ("stage", "thumbnail")], cookie: cookie)
         #expect(refused.status == 409 && refused.body.contains("second video"), "\(refused.status) \(refused.body)")
         #expect(try await store.auditLog(limit: 2).map(\.action) == ["redo", "redo"])
+        // Not a stage (or none): the form was wrong, 400, and nothing changed.
+        let other = try await failed(store, topic: "bad stage")
+        for stage in ["bogus", ""] {
+            let bad = try await console.post("/jobs/\(other)/redo", form: [("csrf", token), ("stage", stage)], cookie: cookie)
+            #expect(bad.status == 400 && bad.body.contains("is not a stage"), "'\(stage)': \(bad.status) \(bad.body)")
+        }
+        #expect(try await store.job(id: other)?.state == .failed)
         try await console.stop()
     }
 
@@ -637,13 +644,20 @@ import YTAutoTestSupport
         let ask = try await console.post("/jobs/bulk", form: filter, cookie: cookie)
         #expect(ask.status == 200 && ask.body.contains("Retry 3 jobs?"), "\(ask.body)")
         #expect(try await store.job(id: facts[0])?.state == .failed, "asking changed something")
-        let done = try await console.post("/jobs/bulk", form: filter + [("confirm", "3")], cookie: cookie)
+        // One more failed meanwhile: the 3 confirmed are not 4 acted on; it asks again.
+        let late = try await failed(store, topic: "fact 3")
+        let changed = try await console.post("/jobs/bulk", form: filter + [("confirm", "3")], cookie: cookie)
+        #expect(changed.status == 200 && changed.body.contains("Retry 4 jobs?") && changed.body.contains("you confirmed 3 jobs, and 4 match now"), "\(changed.body)")
+        #expect(try await store.job(id: late)?.state == .failed)
+        #expect(try await store.job(id: facts[0])?.state == .failed)
+        facts.append(late)
+        let done = try await console.post("/jobs/bulk", form: filter + [("confirm", "4")], cookie: cookie)
         #expect(done.status == 303, "\(done.body)")
         for id in facts { #expect(try await store.job(id: id)?.state == .queued) }
         #expect(try await store.job(id: other)?.state == .failed)
         #expect(try await store.job(id: timeout)?.state == .failed)
         let entry = try #require(try await store.auditLog(limit: 1).first)
-        #expect(entry.action == "bulk-retry" && entry.target.contains("channel=facts") && entry.detail?.hasPrefix("3 of 3 jobs") == true)
+        #expect(entry.action == "bulk-retry" && entry.target.contains("channel=facts") && entry.detail?.hasPrefix("4 of 4 jobs") == true)
         try await console.stop()
     }
 

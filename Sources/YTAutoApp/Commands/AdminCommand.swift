@@ -247,7 +247,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public func run() async throws {
             let store = try await global.openStore()
             let result = try await auditingRefusal(store, "cancel", "job \(job)") { try await store.cancel(jobID: job) }
-            try await audit(store, "cancel", "job \(job)", "\(result)")
+            try await audit(store, "cancel", "job \(job)", result.auditDetail)
             switch result {
             case .cancelled: print("job \(job) cancelled")
             case .requested: print("job \(job) is running: cancel requested; its worker stops it at the next heartbeat or stage")

@@ -85,6 +85,11 @@ struct WebConsole: Sendable {
             let id = try Self.jobID(context)
             let form = try await self.checkedForm(request)
             let stage = form["stage"] ?? ""
+            // Not a stage: the form was wrong (400), as a rejection without a reason is.
+            guard Stage(rawValue: stage) != nil else {
+                throw try await self.refuse("redo", job: id, JobStoreError.invalidArgument(
+                    "'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))"), "redone", badForm: true)
+            }
             do {
                 let job = try await self.store.redo(jobID: id, from: stage)
                 try await self.audit("redo", "job \(id)", "from \(stage) (attempt \(job.attempt) of \(job.maxAttempts) used)")
@@ -129,7 +134,7 @@ struct WebConsole: Sendable {
             } catch {
                 throw try await self.refuse("cancel", job: id, error, "cancelled")
             }
-            try await self.audit("cancel", "job \(id)", "\(result)")
+            try await self.audit("cancel", "job \(id)", result.auditDetail)
             return Self.redirect("/jobs/\(id)" + HTML.query([("done", "job \(id): \(result)")]))
         }
         router.post("/channels/:name/pause") { request, context in
@@ -385,7 +390,13 @@ struct WebConsole: Sendable {
         guard let confirm = form["confirm"] else {
             return try await html(request) { csrf in self.confirmPage(action: action, filter: filter, described: described, count: ids.count, csrf: csrf) }
         }
-        guard Int(confirm) != nil else { throw HTTPError(.badRequest, message: "confirm is the number of jobs the confirmation showed") }
+        guard let confirmed = Int(confirm) else { throw HTTPError(.badRequest, message: "confirm is the number of jobs the confirmation showed") }
+        // Jobs came or went since the confirmation: nothing more than was confirmed is acted on.
+        guard confirmed == ids.count else {
+            return try await html(request) { csrf in
+                self.confirmPage(action: action, filter: filter, described: described, count: ids.count, csrf: csrf, confirmedBefore: confirmed)
+            }
+        }
         var changed = 0
         var refused: [String] = []
         for id in ids {

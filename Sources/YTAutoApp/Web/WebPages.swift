@@ -144,10 +144,13 @@ extension WebConsole {
             .joined()
     }
 
-    func confirmPage(action: String, filter: JobQuery, described: String, count: Int, csrf: String) -> String {
+    func confirmPage(action: String, filter: JobQuery, described: String, count: Int, csrf: String, confirmedBefore: Int? = nil) -> String {
         let verb = action == "retry" ? "Retry" : "Cancel"
         let which = action == "retry" ? "failed or cancelled" : "queued or running"
         var out = "<h1>\(verb) \(count) jobs?</h1>"
+        if let before = confirmedBefore {
+            out += "<p class=\"notice\">Nothing was done: you confirmed \(before) jobs, and \(count) match now. Confirm again.</p>"
+        }
         out += "<p>\(count) \(which) jobs match \(E.escape(described)). Jobs in other states are left alone.</p>"
         if count > 0 {
             out += "<form method=\"post\" action=\"/jobs/bulk\">\(Self.hidden(filter, csrf: csrf))"

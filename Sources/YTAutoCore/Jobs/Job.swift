@@ -376,6 +376,14 @@ public enum CancelResult: Sendable, Hashable {
     case alreadyFinished(JobState)
 }
 
+extension CancelResult {
+    /// What the audit log records: a job already finished is a refusal, said as every refusal is.
+    public var auditDetail: String {
+        if case .alreadyFinished = self { return "refused: \(self)" }
+        return "\(self)"
+    }
+}
+
 extension CancelResult: CustomStringConvertible {
     /// What came of it, for the operator and the audit log.
     public var description: String {
