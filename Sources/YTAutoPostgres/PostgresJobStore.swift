@@ -80,6 +80,12 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
+    public func allowAttempts(jobID: Int64, atLeast count: Int) async throws {
+        try await pool.transaction { tx in
+            try await tx.run("UPDATE jobs SET max_attempts = greatest(max_attempts, \(count)) WHERE id = \(jobID) AND state = 'queued'")
+        }
+    }
+
     /// Closes the pool's connections.
     public func close() {
         changes.stop()

@@ -126,6 +126,26 @@ import YTAutoTestSupport
         _ = await w.wait()
     }
 
+    /// `run-once` stopped by a signal hands its job back with its channel's attempts: the one
+    /// attempt it gives is for the operator watching, and a worker that then died with it made
+    /// it `failed` at once.
+    @Test func runOnceHandsItsJobBackWithTheChannelsAttempts() async throws {
+        #expect(try await run("ytauto", ["init"], cwd: dir.url, environment: env).status == 0)
+        let s = try store()
+        let once = try Child(binary("ytauto"), ["run-once", "facts", "--synthetic-stage-ms", "3000", "--topic", "stopped"], cwd: dir.url, environment: env)
+        defer { once.kill(SIGKILL) }
+        #expect(try await eventually(timeout: .seconds(30)) {
+            guard let job = try await s.jobs(matching: JobQuery(channel: "facts"), limit: 1).first else { return false }
+            return try await !s.stages(jobID: job.id).isEmpty
+        })
+        once.kill(SIGTERM)
+        let r = await once.wait()
+        #expect(r.status == 1 && r.stdout.contains("handed back"), "\(r.stdout)\(r.stderr)")
+        let job = try #require(try await s.jobs(matching: JobQuery(channel: "facts"), limit: 1).first)
+        #expect(job.state == .queued && job.attempt == 0)
+        #expect(job.maxAttempts == ChannelConfig.defaults(for: .facts).maxAttempts && job.maxAttempts > 1, "\(job.maxAttempts)")
+    }
+
     /// A job's completion leases the worker's next job in the same transaction: the next attempt
     /// starts at the very time (to the millisecond stored) the previous one finished.
     @Test func aFreedSlotTakesTheNextJobInItsCompletion() async throws {

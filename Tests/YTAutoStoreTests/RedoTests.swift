@@ -79,4 +79,20 @@ import YTAutoStore
         #expect(clips.artifacts == [clip] && clips.notes == ["session": "kept"])
         #expect(rows["script"]?.state == .succeeded && rows["narration"]?.state == .succeeded)
     }
+
+    /// A queued job is allowed more attempts (run-once's job handed back to the workers); never
+    /// fewer, and a job in another state is left alone.
+    @Test(arguments: StoreEngine.all) func aQueuedJobIsAllowedMoreAttemptsAndNoOtherIs(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let s = f.store
+        let queued = try await s.enqueue(NewJob(channel: "facts", topic: "handed back", maxAttempts: 1)).job.id
+        try await s.allowAttempts(jobID: queued, atLeast: 3)
+        #expect(try await f.row(queued).maxAttempts == 3)
+        try await s.allowAttempts(jobID: queued, atLeast: 2)
+        #expect(try await f.row(queued).maxAttempts == 3, "never fewer")
+        let failed = try await job(s, through: .script)
+        try await s.allowAttempts(jobID: failed, atLeast: 5)
+        let untouched = try await f.row(failed)
+        #expect(untouched.maxAttempts == 1 && untouched.state == .failed)
+    }
 }

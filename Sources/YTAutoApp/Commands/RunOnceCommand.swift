@@ -92,7 +92,9 @@ extension YTAutoCommand {
                 }
                 print("approve it with `ytauto-admin approve \(ended.id)` (a worker then publishes it), or reject it with `ytauto-admin reject \(ended.id) --reason TEXT`")
             case .queued:
-                print("job \(ended.id) was handed back to the queue (interrupted); a worker will finish it")
+                // A worker takes it from here, with the channel's attempts (one was for the operator watching).
+                try await store.allowAttempts(jobID: ended.id, atLeast: channelConfig.maxAttempts)
+                print("job \(ended.id) was handed back to the queue (interrupted); a worker will finish it, with up to \(channelConfig.maxAttempts) attempts")
                 throw ExitCode(1)
             case .failed:
                 // One attempt: the operator is watching, and a retry would come minutes later, after its backoff.

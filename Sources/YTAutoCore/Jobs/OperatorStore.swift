@@ -43,6 +43,11 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, Footage
     /// Whether it was opened for reading only.
     var isReadOnly: Bool { get }
 
+    /// Raises a queued job's attempts to at least `count` (nothing for a job in another state):
+    /// `run-once` gives its job one attempt while the operator watches, and its channel's
+    /// `max_attempts` once it hands the job back to the workers.
+    func allowAttempts(jobID: Int64, atLeast count: Int) async throws
+
     /// Closes its connections; every later call fails. A command calls it as it ends: on
     /// SQLite, the last connection to close folds the `-wal` into the file and removes it.
     func close()

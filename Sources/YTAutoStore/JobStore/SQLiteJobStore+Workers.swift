@@ -284,6 +284,12 @@ extension SQLiteJobStore: OperatorStore {
 
     public func close() { database.close() }
 
+    public func allowAttempts(jobID: Int64, atLeast count: Int) async throws {
+        try await database.write(wakes: false) { db in
+            try db.run("UPDATE jobs SET max_attempts = max(max_attempts, ?) WHERE id = ? AND state = 'queued'", [count, jobID])
+        }
+    }
+
     /// By its lock file, probed without taking it, and by its process when the file is missing;
     /// nil for a worker of another host (its lock can only be probed there).
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
