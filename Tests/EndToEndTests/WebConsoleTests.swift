@@ -705,6 +705,11 @@ import YTAutoTestSupport
         }
         // The job page plays it.
         #expect(try await console.get("/jobs/\(id)").body.contains("<video id=\"video\" controls preload=\"metadata\" src=\"/jobs/\(id)/artifacts/compose/0\""))
+        // Recorded, but tidied away when the job succeeded: said so.
+        _ = try await store.complete(lease)
+        try FileManager.default.removeItem(atPath: path)
+        let tidied = try await console.get("/jobs/\(id)/artifacts/compose/0")
+        #expect(tidied.status == 404 && tidied.body.contains("the job succeeded, so its work files were tidied away"), "\(tidied.body)")
         // Nothing else: another index, another stage, another job, a path.
         let other = try await store.enqueue(NewJob(channel: "facts", topic: "no files")).job.id
         for bad in ["/jobs/\(id)/artifacts/compose/1", "/jobs/\(id)/artifacts/script/0", "/jobs/\(other)/artifacts/compose/0",

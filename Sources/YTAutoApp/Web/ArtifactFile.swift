@@ -19,7 +19,11 @@ extension WebConsole {
         let path = stage.artifacts[index].path
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               (attributes[.type] as? FileAttributeType) == .typeRegular, let size = (attributes[.size] as? NSNumber)?.intValue else {
-            throw HTTPError(.notFound, message: "job \(id)'s \(URL(fileURLWithPath: path).lastPathComponent) is recorded but not on this host")
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            let why = try await store.job(id: id)?.state == .succeeded
+                ? "the job succeeded, so its work files were tidied away (what was published is in the output folder, or on YouTube)"
+                : "it was removed, or made on another host whose work folder is not shared with this one"
+            throw HTTPError(.notFound, message: "job \(id)'s \(name) is recorded but is not here: \(why)")
         }
         var headers: HTTPFields = [.contentType: Self.mediaType(path), .acceptRanges: "bytes", .cacheControl: "no-cache"]
         headers[.xContentTypeOptions] = "nosniff"

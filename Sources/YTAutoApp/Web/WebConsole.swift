@@ -230,6 +230,8 @@ struct WebConsole: Sendable {
     static func query(_ value: (String) -> String?) throws -> JobQuery {
         func text(_ name: String) -> String? { value(name).flatMap { $0.isEmpty ? nil : $0 } }
         var q = JobQuery(channel: text("channel"), errorCode: text("code"), topicContains: text("q"))
+        // Any code, unlike `ytauto-admin list-failed --code`: the overview links every code the
+        // store holds, and a provider's may have any shape.
         if let s = text("state") {
             guard let state = JobState(rawValue: s) else {
                 throw HTTPError(.badRequest, message: "state '\(s)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
