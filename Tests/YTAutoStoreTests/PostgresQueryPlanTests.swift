@@ -56,7 +56,8 @@ struct PostgresQueryPlanTests {
 
     /// Runs `query` under `EXPLAIN (ANALYZE, BUFFERS)` on a store of the fixture: its plan's lines.
     static func explain(_ query: PostgresQuery) async throws -> [String] {
-        let store = try await PostgresJobStore(url: try await fixture.value.get(), migrate: false)
+        // A call may wait long for the server under the whole suite's load (plans are logged): not 15 s.
+        let store = try await PostgresJobStore(url: try await fixture.value.get(), migrate: false, deadline: .seconds(120))
         defer { store.close() }  // synchronous: closed before the plan is returned
         let rows = try await store.pool.query(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, binds: query.binds))
         return try rows.map { try $0.required("QUERY PLAN", $0.string) }
@@ -149,7 +150,7 @@ struct PostgresQueryPlanTests {
     /// it: no statement scans `jobs`, `job_attempts` or `job_stage_runs`, or touches many buffers.
     @Test func theOperatorsReadsAndTheLifeCycleStayOnIndexes() async throws {
         let url = try await Self.fixture.value.get()
-        let store = try await PostgresJobStore(url: url, migrate: false)
+        let store = try await PostgresJobStore(url: url, migrate: false, deadline: .seconds(120))
         let plans = try await Self.loggedPlans {
             _ = try await store.stats()
             _ = try await store.listFailed(channel: nil, since: nil, limit: 50)
