@@ -19,7 +19,8 @@ extension YTAutoCommand {
                 It makes a real video through the media pipeline (ffmpeg, espeak-ng) and prints where the MP4 \
                 and thumbnail were published. The job is a normal row of the queue (ytauto-admin show JOB tells its story afterwards); this \
                 process leases it as a worker would, so SIGTERM, SIGINT or SIGHUP hand it back and a worker may finish it. \
-                Exit code 0 when the job succeeded, or stopped to wait for review (a channel with review: true;                 a worker publishes it once approved); 1 when it failed or was handed back.
+                Exit code 0 when the job succeeded, or stopped to wait for review (a channel with review: true; \
+                a worker publishes it once approved); 1 when it failed or was handed back.
                 """)
 
         @OptionGroup public var global: GlobalOptions
