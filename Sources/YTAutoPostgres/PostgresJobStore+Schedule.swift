@@ -93,12 +93,11 @@ extension PostgresJobStore {
     public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
         let used = try await Self.lastUse(pool.query, topics: channel.topics, channel: channel.name)
         let now = try await pool.queryOne("SELECT coalesce(\(nowBind)::timestamptz, now()) AS now")?.date("now") ?? approximateNow
-        let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
-        return suggestion
+        return try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
     }
 
     public func enqueueNextTopic(_ new: NewJob, channel: ChannelConfig) async throws -> (result: EnqueueResult, recent: Bool) {
-        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
+        try JobRules.checkNewJob(new)
         let nowBind = self.nowBind
         let out = try await pool.transaction { tx -> (EnqueueResult, Bool) in
             // The scheduler's lock of the channel: enqueues and schedulers of it, on any host, take turns.

@@ -164,7 +164,7 @@ public final class PostgresJobStore: Sendable {
     // MARK: - Enqueue
 
     public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
-        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
+        try JobRules.checkNewJob(new)
         let nowBind = self.nowBind
         let result = try await pool.transaction { tx in try await Self.insert(tx, new, nowBind: nowBind) }
         if result.inserted { signal.bump() }

@@ -81,15 +81,12 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     static func unencodedCredentials(_ text: String) -> String? {
         guard let scheme = text.range(of: "://") else { return nil }
         let rest = text[scheme.upperBound...]
-        // Where the authority would end if nothing in the credentials were unencoded.
+        // The credentials end at the last '@'; a '/', '?' or '#' after it belongs to the path.
         guard let at = rest.lastIndex(of: "@") else { return nil }
         let credentials = rest[..<at]
-        for (character, name) in [("@", "an '@'"), ("/", "a '/'"), ("?", "a '?'"), ("#", "a '#'")] where credentials.contains(character) {
-            // A '/' after the last '@' is the path's; before it, inside the credentials, it splits them.
-            return name
-        }
-        return nil
+        return [("@", "an '@'"), ("/", "a '/'"), ("?", "a '?'"), ("#", "a '#'")].first { credentials.contains($0.0) }?.1
     }
+
     public var description: String { redacted }
 
     /// The client configuration, with the session settings every ytauto connection carries.

@@ -519,12 +519,12 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     // in the store before this stage is recorded done, so a worker that dies in
                     // between leaves them marked. Past a review, what was approved changed too;
                     // files made again byte for byte change neither.
-                    let before = recorded[stage].flatMap { $0.state == .succeeded || $0.state == .skipped ? Set($0.artifacts) : nil }
+                    let before = recorded[stage].flatMap { $0.isDone ? Set($0.artifacts) : nil }
                     if before != Set(artifacts) {
                         remade = true
                         remadeRecorded = remadeRecorded || before != nil
                         let readers = pipeline.stages[(index + 1)...].filter { pipeline.inputs(of: $0).contains(stage) }
-                        let marked = readers.filter { recorded[$0]?.state == .succeeded || recorded[$0]?.state == .skipped }
+                        let marked = readers.filter { recorded[$0]?.isDone == true }
                         stale.formUnion(readers)
                         if !marked.isEmpty {
                             try await store.markStagesStale(lease, stages: marked,
@@ -614,7 +614,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
 
     /// Whether a recorded stage is done and its artifacts are still on disk, unchanged.
     static func verified(_ record: StageRecord) -> Bool {
-        guard record.state == .succeeded || record.state == .skipped else { return false }
+        guard record.isDone else { return false }
         return record.artifacts.allSatisfy { a in
             guard let (hex, bytes) = try? Checksum.sha256Hex(fileAt: URL(fileURLWithPath: a.path)) else { return false }
             return hex == a.sha256 && bytes == a.bytes

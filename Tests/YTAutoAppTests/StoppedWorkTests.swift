@@ -59,8 +59,7 @@ import YTAutoWorker
     /// One worker on `store` running ``StubbornPipeline``: one job at a time, a 1 s stage timeout,
     /// a report every 300 ms while stopped work runs on; every line it logs goes to `lines`.
     func startWorker(_ store: SQLiteJobStore, gate: DispatchSemaphore, lines: Lines) -> (ServiceGroup, Task<Void, any Error>) {
-        var configuration = QueueWorkerConfiguration()
-        configuration.concurrency = 1
+        var configuration = QueueWorkerConfiguration.oneAtATime
         configuration.stageTimeout = .seconds(1)
         configuration.stoppedWorkReportAfter = .milliseconds(300)
         configuration.stoppedWorkReportInterval = .milliseconds(300)
@@ -113,8 +112,7 @@ import YTAutoWorker
     @Test func aHeartbeatAfterTheJobsOwnEndingIsNoLostLease() async throws {
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
-        var configuration = QueueWorkerConfiguration()
-        configuration.concurrency = 1
+        var configuration = QueueWorkerConfiguration.oneAtATime
         configuration.heartbeatInterval = .milliseconds(40)
         let lines = Lines()
         let (group, running) = startWorker(store, pipeline: SlowTidyPipeline(), configuration: configuration, lines: lines)
@@ -146,8 +144,7 @@ import YTAutoWorker
     @Test func aStopSignalThatReachesTheStagesToolHandsTheJobBack() async throws {
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", maxAttempts: 1, kind: .synthetic)).job.id
-        var configuration = QueueWorkerConfiguration()
-        configuration.concurrency = 1
+        var configuration = QueueWorkerConfiguration.oneAtATime
         configuration.grace = .seconds(30)
         let lines = Lines()
         let marker = "ytauto-test-\(UUID().uuidString)"

@@ -206,7 +206,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 let records = try await store.stages(jobID: job)
                 let earlier = Stage.names.filter { !stages.contains($0) }
                 let kept = earlier.filter { name in
-                    guard let record = records.first(where: { $0.stage == name }), record.state == .succeeded || record.state == .skipped else { return false }
+                    guard let record = records.first(where: { $0.stage == name }), record.isDone else { return false }
                     return record.artifacts.allSatisfy { a in
                         ((try? FileManager.default.attributesOfItem(atPath: a.path))?[.size] as? NSNumber)?.int64Value == a.bytes
                     }

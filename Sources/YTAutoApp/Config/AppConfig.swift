@@ -237,8 +237,8 @@ public struct AppConfig: Sendable, Codable, Hashable {
     /// A decoded type in the words of a YAML file: `[String]` is "a list", `Int` "a whole number".
     static func kind(_ type: Any.Type) -> String {
         let name = String(describing: type)
-        if name.hasPrefix("Array<") || name.hasPrefix("Set<") { return "a list (- item lines, or [a, b])" }
-        if name.hasPrefix("Dictionary<") { return "a mapping (key: value lines, or {k: v})" }
+        if name.hasPrefix("Array<") || name.hasPrefix("Set<") { return ConfigSchema.list }
+        if name.hasPrefix("Dictionary<") { return ConfigSchema.mapping }
         switch name {
         case "String": return "text"
         case "Int", "Int64", "Int32", "UInt": return "a whole number"

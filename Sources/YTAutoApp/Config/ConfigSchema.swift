@@ -27,7 +27,7 @@ indirect enum ConfigSchema: Sendable {
     /// A mapping with these keys only.
     case map([String: ConfigSchema])
     /// A list whose items have this shape; `what` names it when something else is found.
-    case list(ConfigSchema, what: String = "a list (- item lines, or [a, b])")
+    case list(ConfigSchema, what: String = ConfigSchema.list)
     /// A mapping whose keys the operator chooses; `validKey` says whether one is usable.
     case dictionary(keyName: String, validKey: @Sendable (String) -> Bool, value: ConfigSchema)
 
@@ -196,7 +196,9 @@ indirect enum ConfigSchema: Sendable {
         }
     }
 
+    /// What a mapping and a list are, in the words of every message that expects one (decoding's too: ``AppConfig/kind(_:)``).
     static let mapping = "a mapping (key: value lines, or {k: v})"
+    static let list = "a list (- item lines, or [a, b])"
 
     static func isNull(_ s: Node.Scalar) -> Bool {
         s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)

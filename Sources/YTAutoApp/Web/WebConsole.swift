@@ -86,9 +86,10 @@ struct WebConsole: Sendable {
             let form = try await self.checkedForm(request)
             let stage = form["stage"] ?? ""
             // Not a stage: the form was wrong (400), as a rejection without a reason is.
-            guard Stage(rawValue: stage) != nil else {
-                throw try await self.refuse("redo", job: id, JobStoreError.invalidArgument(
-                    "'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))"), "redone", badForm: true)
+            do {
+                _ = try JobRules.stagesToRedo(from: stage)
+            } catch {
+                throw try await self.refuse("redo", job: id, error, "redone", badForm: true)
             }
             do {
                 let job = try await self.store.redo(jobID: id, from: stage)

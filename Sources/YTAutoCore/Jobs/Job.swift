@@ -268,6 +268,9 @@ public struct StageRecord: Sendable, Hashable {
     /// What the stage recorded while it ran (an upload's session URI, a video id); kept across attempts.
     public var notes: [String: String]
 
+    /// Recorded as done (succeeded, or skipped in a dry run): a retry keeps it while its files verify.
+    public var isDone: Bool { state == .succeeded || state == .skipped }
+
     public init(
         jobID: Int64, stage: String, state: StageState, attempt: Int, artifacts: [Artifact], startedAt: Date,
         finishedAt: Date?, durationMS: Int64?, errorCode: String?, errorMessage: String?, notes: [String: String] = [:]

@@ -43,21 +43,20 @@ public enum JobRules {
         return .retry(at: min(job.runAt, now), refund: false)
     }
 
-    /// The stages a redo from `stage` clears: it and every later one of the pipeline (``Stage``),
-    /// in order; the earlier ones are kept and not run again.
-    /// Why no store may insert `new`, or nil: fewer than one attempt, no channel, a due time
-    /// outside what the store writes. The same on every engine.
-    public static func newJobProblem(_ new: NewJob) throws -> String? {
-        guard new.maxAttempts >= 1 else { return "max attempts must be at least 1" }
-        guard !new.channel.isEmpty else { return "a job needs a channel" }
+    /// Refuses a job no store may insert: fewer than one attempt, no channel, a due time outside
+    /// what the store writes. The same on every engine.
+    public static func checkNewJob(_ new: NewJob) throws {
+        guard new.maxAttempts >= 1 else { throw JobStoreError.invalidArgument("max attempts must be at least 1") }
+        guard !new.channel.isEmpty else { throw JobStoreError.invalidArgument("a job needs a channel") }
         if let at = new.runAt { _ = try Timestamp.checked(at, "the job's due time") }
-        return nil
     }
 
     /// The error code of a stage row marked stale (``WorkerStore/markStagesStale(_:stages:because:)``):
     /// a stage it reads was made again with other files, so it is made again too.
     public static let staleStageCode = "stage.input_changed"
 
+    /// The stages a redo from `stage` clears: it and every later one of the pipeline (``Stage``),
+    /// in order; the earlier ones are kept and not run again.
     public static func stagesToRedo(from stage: String) throws -> [String] {
         guard let start = Stage.names.firstIndex(of: stage) else {
             throw JobStoreError.invalidArgument("'\(stage)' is not a stage; the stages are \(Stage.names.joined(separator: ", "))")

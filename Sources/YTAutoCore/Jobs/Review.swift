@@ -57,7 +57,7 @@ public enum ReviewRules {
         guard !r.isEmpty else { throw .invalidArgument("a rejection needs a reason (what is wrong with the video)") }
         guard r.count <= 1000 else { throw .invalidArgument("the rejection's reason is \(r.count) characters; at most 1000") }
         // Lines and tabs are text; a terminal's escape or a reversed direction is not (it is shown in terminals and the console).
-        if let hidden = r.unicodeScalars.first(where: { !["\n", "\r", "\t"].contains($0) && ($0.properties.generalCategory == .control || $0.properties.isBidiControl) }) {
+        if let hidden = TextControls.firstInPlainText(r) {
             throw .invalidArgument("the rejection's reason has \(TextControls.describe(hidden)); write it as plain text")
         }
         return r

@@ -247,7 +247,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
             return "a topic of \(topic.count) characters is out of range: allowed \(ConfigLimits.describe(ConfigLimits.topicCharacters))"
         }
         // It becomes the title, the captions and a folder's name: one line of visible text.
-        if let hidden = topic.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+        if let hidden = TextControls.firstInLine(topic) {
             return "a topic must be one line of visible text; it has \(TextControls.describe(hidden))"
         }
         return nil

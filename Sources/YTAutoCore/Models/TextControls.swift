@@ -1,3 +1,5 @@
+import Foundation
+
 /// Characters that are not shown but act: a terminal's escapes (ESC, BEL), line breaks, and the
 /// format characters that reverse or hide text (U+202E, U+200B). Text that came from outside (an
 /// LLM's title, a provider's error, a reason typed in the console) is refused where it is taken
@@ -6,7 +8,19 @@ public enum TextControls {
     /// `U+001B (a control character)`.
     public static func describe(_ scalar: Unicode.Scalar) -> String {
         let kind = scalar.properties.generalCategory == .control ? "a control character" : "an invisible format character"
-        return "U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)) (\(kind))"
+        return String(format: "U+%04X", scalar.value) + " (\(kind))"
+    }
+
+    /// The first character that may not stand in one line of visible text (a topic, which becomes
+    /// a title, captions and a folder's name): any control or format character.
+    public static func firstInLine(_ text: String) -> Unicode.Scalar? {
+        text.unicodeScalars.first { [.control, .format].contains($0.properties.generalCategory) }
+    }
+
+    /// The first character that may not stand in plain text of several lines (a rejection's
+    /// reason): a control character other than a line break or a tab, or a direction override.
+    public static func firstInPlainText(_ text: String) -> Unicode.Scalar? {
+        text.unicodeScalars.first { !["\n", "\r", "\t"].contains($0) && ($0.properties.generalCategory == .control || $0.properties.isBidiControl) }
     }
 
     /// `text` for one line of a terminal or a log: line breaks and tabs as spaces, other control
@@ -32,8 +46,4 @@ public enum TextControls {
         // The joiners keep emoji and some scripts whole; they act on nothing else.
         return category == .control || (category == .format && scalar != "\u{200D}" && scalar != "\u{200C}")
     }
-}
-
-fileprivate extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

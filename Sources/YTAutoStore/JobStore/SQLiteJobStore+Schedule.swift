@@ -96,12 +96,11 @@ extension SQLiteJobStore {
     public func suggestTopic(for channel: ChannelConfig) async throws -> (topic: String, recent: Bool) {
         let now = self.now()
         let used = try await database.read { db in try Self.lastUse(db, topics: channel.topics, channel: channel.name) }
-        let suggestion = try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
-        return suggestion
+        return try SchedulingRules.suggestTopic(for: channel, lastUse: used, now: now)
     }
 
     public func enqueueNextTopic(_ new: NewJob, channel: ChannelConfig) async throws -> (result: EnqueueResult, recent: Bool) {
-        try Self.check(new)
+        try JobRules.checkNewJob(new)
         let now = self.now()
         // One write transaction (BEGIN IMMEDIATE): enqueues of the channel at once take turns.
         let out = try await database.write { db -> (EnqueueResult, Bool) in

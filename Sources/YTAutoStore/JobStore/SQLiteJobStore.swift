@@ -248,16 +248,11 @@ public final class SQLiteJobStore: JobStore {
     // MARK: - Enqueue
 
     public func enqueue(_ new: NewJob) async throws -> EnqueueResult {
-        try Self.check(new)
+        try JobRules.checkNewJob(new)
         let now = self.now()
         let result = try await database.write { db in try Self.insert(db, new, now: now) }
         if result.inserted { database.signalWork() }
         return result
-    }
-
-    /// Refuses a job no store may insert (``JobRules/newJobProblem(_:)``).
-    static func check(_ new: NewJob) throws {
-        if let problem = try JobRules.newJobProblem(new) { throw JobStoreError.invalidArgument(problem) }
     }
 
     /// Inserts a job inside the caller's write transaction; with a unique key already taken,
