@@ -35,10 +35,12 @@ final class ChangeListener: Sendable {
             let signal = self.signal
             current = Task {
                 var pause = Duration.milliseconds(500)
+                var failures = RepeatedFailure()
                 while !Task.isCancelled {
                     do {
                         let conn = try await PostgresWorkerSession.connect(url: url, logger: logger)
                         pause = .milliseconds(500)
+                        if let after = failures.succeeded() { logger.notice("the console's change listener is connected again \(after)") }
                         await withTaskGroup(of: Void.self) { group in
                             for channel in ["ytauto_change", "ytauto_work"] {
                                 group.addTask {
@@ -55,7 +57,10 @@ final class ChangeListener: Sendable {
                         if Task.isCancelled { return }
                         logger.warning("the console's change listener lost its connection; reconnecting")
                     } catch {
-                        logger.warning("the console's change listener cannot connect: \(error); next try in \(pause)")
+                        let text = "\(PostgresStoreError.from(error, url: url))"
+                        if failures.failed(text) {
+                            logger.warning("the console's change listener cannot connect: \(text)\(failures.note()); next try in \(pause)")
+                        }
                     }
                     try? await Task.sleep(for: pause)
                     pause = min(pause * 2, .seconds(5))

@@ -72,6 +72,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
                 box.set(nil)
             }
             var pause = Duration.milliseconds(500)
+            var failures = RepeatedFailure()
             try? await Task.sleep(for: firstPause)
             while !Task.isCancelled {
                 do {
@@ -100,11 +101,14 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
                     }
                     let conn = try result.get()
                     box.set(conn)
-                    log.info("the worker's database session is back")
+                    log.info("the worker's database session is back\(failures.succeeded().map { " " + $0 } ?? "")")
                     signal.bump()
                     break
                 } catch {
-                    log.warning("reconnecting the worker's session failed: \(PostgresStoreError.from(error, url: url)); next try in \(pause)")
+                    let text = "\(PostgresStoreError.from(error, url: url))"
+                    if failures.failed(text) {
+                        log.warning("reconnecting the worker's session failed: \(text)\(failures.note()); next try in \(pause)")
+                    }
                     try? await Task.sleep(for: pause)
                     pause = min(pause * 2, .seconds(5))
                 }

@@ -98,9 +98,9 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             "pipeline": "\(pipelineName)", "leases": "\(pipeline.kind.rawValue) jobs",
         ])
         let sweeper = Task(executorPreference: thread) { [store, configuration] in
-            // The sweep runs every `sweepInterval`: an error that persists (a full disk) is logged once,
-            // and again when it changes or the sweep works again.
-            var failing: (text: String, count: Int)? = nil
+            // The sweep runs every `sweepInterval`: an error that persists (a full disk) is logged
+            // when it starts or changes, then at growing intervals, and its end once.
+            var failures = RepeatedFailure()
             var sweeps = 0
             var nextStuckCheck = ContinuousClock.now
             while !Task.isCancelled {
@@ -120,18 +120,10 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         nextStuckCheck = ContinuousClock.now + configuration.stuckCheckInterval
                         try await self.requeueStuckWhoseWorkEnded(log: log)
                     }
-                    if let f = failing {
-                        log.notice("sweep works again", metadata: ["failed_sweeps": "\(f.count)"])
-                        failing = nil
-                    }
+                    if let after = failures.succeeded() { log.notice("sweep works again \(after)") }
                 } catch {
                     let text = "\(error)"
-                    if failing?.text == text {
-                        failing?.count += 1
-                    } else {
-                        log.error("sweep failed: \(text)")
-                        failing = (text, 1)
-                    }
+                    if failures.failed(text) { log.error("sweep failed: \(text)\(failures.note())") }
                 }
                 try? await Task.sleep(for: configuration.sweepInterval)
             }
@@ -204,6 +196,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
 
     private func leaseLoop(registration: Store.Registration, log: Logger) async {
         var lastVersion: Int64 = -1
+        // A database that stays away fails every poll: logged as the sweep's failures are.
+        var failures = RepeatedFailure()
         var nextDue: Date? = nil
         // Idle, it sleeps on the store's work signal (an enqueue, a job queued again, a dead
         // worker's jobs freed, a job of its own ending), not on a poll.
@@ -252,8 +246,10 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                         nextDue = leased < free ? try await store.nextRunAt(channels: configuration.channels, kind: pipeline.kind) : nil
                     }
                 }
+                if let after = failures.succeeded() { log.notice("leasing works again \(after)") }
             } catch {
-                log.error("leasing failed: \(error)")
+                let text = "\(error)"
+                if failures.failed(text) { log.error("leasing failed: \(text)\(failures.note())") }
             }
             await waitForWork(seen: seen, nextDue: nextDue, waiter: registration.id)
         }

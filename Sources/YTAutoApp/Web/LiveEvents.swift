@@ -41,7 +41,7 @@ final class ChangeFeed: Sendable {
         guard !store.changesIncludeJobEnds else { return }
         Task.detached { [self] in
             var running: Set<Int64>? = nil
-            var failing = false
+            var failures = RepeatedFailure()
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.endsPoll)
                 guard streams.withLock({ $0 }) > 0 else { running = nil; continue }
@@ -50,11 +50,11 @@ final class ChangeFeed: Sendable {
                     // The first read after no stream was open has nothing to compare with: it wakes them too.
                     if running != now { signal.bump() }
                     running = now
-                    failing = false
+                    if let after = failures.succeeded() { logger.notice("the live view reads the running jobs again \(after)") }
                 } catch {
                     // The streams read the list themselves when woken, and say so if they cannot.
-                    if !failing { logger.warning("the live view cannot read the running jobs for their ends: \(error)") }
-                    failing = true
+                    let text = "\(error)"
+                    if failures.failed(text) { logger.warning("the live view cannot read the running jobs for their ends: \(text)\(failures.note())") }
                 }
             }
         }
