@@ -513,7 +513,7 @@ import YTAutoTestSupport
 
         let short = try await addUser("ana", role: "operator", password: "short")
         #expect(short.status != 0 && short.stderr.contains("at least 10 characters"), "\(short.stderr)")
-        for (name, role) in [("ana", "operator"), ("vic", "viewer")] {
+        for (name, role) in [("ana", "operator"), ("vic", "viewer"), ("una", "viewer")] {
             let added = try await addUser(name, role: role, password: "correct horse \(name)")
             #expect(added.status == 0, "\(added.stderr)")
         }
@@ -554,6 +554,21 @@ import YTAutoTestSupport
         #expect(done.status == 303, "\(done.status) \(done.body)")
         #expect(try await store.job(id: id)?.state == .queued)
         #expect(try await store.auditLog(limit: 1).first?.actor == "web:ana")
+
+        // Wrong sign-ins are counted by the address they come from (every 127.x.y.z is this
+        // machine): ten from 127.0.0.2 turn it away for the rest of the minute, whatever it
+        // tries, and the user it guessed at still signs in from elsewhere. Una has not signed in
+        // before, so nothing remembered lets her through.
+        let consolePort = try #require(Int(console.base.split(separator: ":").last ?? ""))
+        var guesses: [Int] = []
+        for n in 0..<11 {
+            guesses.append(try await RequestFromAddress.get(port: consolePort, path: "/", headers: Self.basic("una", "guess \(n)"), from: "127.0.0.2").status)
+        }
+        #expect(guesses.prefix(10).allSatisfy { $0 == 401 } && guesses.last == 429, "\(guesses)")
+        let turnedAway = try await RequestFromAddress.get(port: consolePort, path: "/", headers: Self.basic("una", "correct horse una"), from: "127.0.0.2")
+        #expect(turnedAway.status == 429 && turnedAway.body.contains("from this address"), "\(turnedAway)")
+        let una = try await RequestFromAddress.get(port: consolePort, path: "/", headers: Self.basic("una", "correct horse una"), from: "127.0.0.3")
+        #expect(una.status == 200 && una.body.contains("una (viewer)"), "\(una.status) \(una.body.prefix(300))")
         try await console.stop()
     }
 

@@ -30,26 +30,55 @@ import YTAutoTestSupport
         let line = ConsoleUsers.line(role: .operator, password: "correct horse", cost: 4)
         let user = try #require(try ConsoleUsers(lines: ["ana": line], file: "c").users["ana"])
         let logins = VerifiedLogins()
-        #expect(await logins.check(user: user, password: "correct horsE") == .refused)
-        #expect(await logins.check(user: user, password: "correct horse") == .passed)
-        #expect(await logins.check(user: user, password: "correct horse") == .passed, "remembered")
-        #expect(await logins.check(user: user, password: "wrong") == .refused, "a wrong one is never remembered as right")
+        func check(_ password: String) async -> VerifiedLogins.Outcome {
+            await logins.check(name: "ana", user: user, password: password, from: "127.0.0.1")
+        }
+        #expect(await check("correct horsE") == .refused)
+        #expect(await check("correct horse") == .passed)
+        #expect(await check("correct horse") == .passed, "remembered")
+        #expect(await check("wrong") == .refused, "a wrong one is never remembered as right")
+        #expect(await logins.check(name: "nobody", user: nil, password: "correct horse", from: "127.0.0.1") == .refused)
     }
 
-    /// A name guessed at ten times in a minute is turned away without a bcrypt check for the rest
-    /// of it (a burst of wrong passwords held every thread that serves pages); a login checked
-    /// right before stays good, and other names are not touched.
-    @Test func aNameGuessedAtTooOftenWaitsOutItsMinute() async throws {
+    /// An address with ten wrong sign-ins in a minute is turned away without a bcrypt check for
+    /// the rest of it, whichever name it tries (a burst of wrong passwords held every thread that
+    /// serves pages); the user it guessed at still signs in from their own address, and a login
+    /// checked right before stays good.
+    @Test func anAddressThatGuessesTooOftenWaitsOutItsMinute() async throws {
+        let (ana, bob) = try Self.anaAndBob()
+        let logins = VerifiedLogins()
+        let guesser = "203.0.113.9"
+        #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: guesser) == .passed)
+        var outcomes: [VerifiedLogins.Outcome] = []
+        for n in 0..<9 { outcomes.append(await logins.check(name: "ana", user: ana, password: "guess \(n)", from: guesser)) }
+        // Unknown names count too: they cost no check, but they are guesses.
+        outcomes.append(await logins.check(name: "root", user: nil, password: "toor", from: guesser))
+        for n in 0..<2 { outcomes.append(await logins.check(name: "bob", user: bob, password: "guess \(n)", from: guesser)) }
+        #expect(outcomes.prefix(10).allSatisfy { $0 == .refused } && outcomes.suffix(2).allSatisfy { $0 == .throttled("from this address") }, "\(outcomes)")
+        #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: guesser) == .passed, "remembered from before")
+        #expect(await logins.check(name: "bob", user: bob, password: "correct horse", from: guesser) == .throttled("from this address"))
+        // Not a lock-out: the users themselves, elsewhere, sign in.
+        #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: "198.51.100.7") == .passed)
+        #expect(await logins.check(name: "bob", user: bob, password: "correct horse", from: "198.51.100.7") == .passed)
+    }
+
+    /// Guesses at one name spread over many addresses: after a hundred in a minute that name is
+    /// turned away from every address, and other names are not.
+    @Test func aNameGuessedAtFromManyAddressesWaitsOutItsMinute() async throws {
+        let (ana, bob) = try Self.anaAndBob()
+        let logins = VerifiedLogins()
+        var outcomes: [VerifiedLogins.Outcome] = []
+        for n in 0..<101 { outcomes.append(await logins.check(name: "ana", user: ana, password: "guess", from: "10.0.\(n / 5).\(n % 5)")) }
+        #expect(outcomes.prefix(100).allSatisfy { $0 == .refused } && outcomes.last == .throttled("for this user"), "\(outcomes.suffix(3))")
+        #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: "10.9.9.9") == .throttled("for this user"))
+        #expect(await logins.check(name: "bob", user: bob, password: "correct horse", from: "10.9.9.9") == .passed)
+    }
+
+    /// Two operators whose password is "correct horse".
+    static func anaAndBob() throws -> (ConsoleUsers.User, ConsoleUsers.User) {
         let line = ConsoleUsers.line(role: .operator, password: "correct horse", cost: 4)
         let users = try ConsoleUsers(lines: ["ana": line, "bob": line], file: "c")
-        let ana = try #require(users.users["ana"]), bob = try #require(users.users["bob"])
-        let logins = VerifiedLogins()
-        #expect(await logins.check(user: ana, password: "correct horse") == .passed)
-        var outcomes: [VerifiedLogins.Outcome] = []
-        for n in 0..<12 { outcomes.append(await logins.check(user: ana, password: "guess \(n)")) }
-        #expect(outcomes.prefix(10).allSatisfy { $0 == .refused } && outcomes.suffix(2).allSatisfy { $0 == .throttled }, "\(outcomes)")
-        #expect(await logins.check(user: ana, password: "correct horse") == .passed, "remembered from before")
-        #expect(await logins.check(user: bob, password: "correct horse") == .passed)
+        return (try #require(users.users["ana"]), try #require(users.users["bob"]))
     }
 
     @Test func theCredentialsFileKeepsUsersApartAndNeverDescribesThem() throws {

@@ -81,7 +81,7 @@ extension YTAutoCommand {
             return (host, port)
         }
 
-        static func isLoopback(_ host: String) -> Bool { LoopbackOnly<BasicRequestContext>.isLoopback(host) }
+        static func isLoopback(_ host: String) -> Bool { LoopbackOnly<ConsoleContext>.isLoopback(host) }
 
         public func run() async throws {
             let config = try global.loadConfig()

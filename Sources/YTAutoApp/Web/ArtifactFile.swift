@@ -7,7 +7,7 @@ extension WebConsole {
     /// A file of a job, by its stage and its place in that stage's recorded artifacts: only a
     /// file the store recorded for that job is served (no path comes from the request), with
     /// HTTP range requests so a player can seek.
-    func artifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func artifact(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let id = try Self.jobID(context)
         guard let stageName = context.parameters.get("stage"), let indexText = context.parameters.get("index"), let index = Int(indexText) else {
             throw HTTPError(.badRequest, message: "an artifact is /jobs/ID/artifacts/STAGE/N")

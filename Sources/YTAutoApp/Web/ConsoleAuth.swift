@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
 import Logging
+import NIOCore
 import Synchronization
 import YTAutoCore
 
@@ -111,11 +112,27 @@ struct LoopbackOnly<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// The console's request context: Hummingbird's basic one and the address the request came
+/// from (wrong passwords are counted per address, ``VerifiedLogins``).
+struct ConsoleContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The peer's IP address ("127.0.0.1", "::1"), or "unknown" (a Unix socket).
+    var peer: String { remoteAddress?.ipAddress ?? "unknown" }
+}
+
 /// Checks every request's HTTP Basic credentials against ``ConsoleUsers`` (when there are any)
 /// and serves it as that user. A bcrypt check costs tens of milliseconds by design, so a check
 /// that passed is remembered for five minutes by a SHA-256 of the name and password (never the
 /// password itself), and a page with many requests costs one.
-struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
+struct ConsoleAuthenticator: RouterMiddleware {
+    typealias Context = ConsoleContext
     let users: ConsoleUsers
     let logger: Logger
     let verified = VerifiedLogins()
@@ -125,13 +142,15 @@ struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
         guard let (name, password) = Self.basic(request.headers[.authorization]) else {
             return Self.challenge("Sign in: this console has users (ytauto auth console-user).")
         }
-        let outcome = if let user = users.users[name] { await verified.check(user: user, password: password) } else { VerifiedLogins.Outcome.refused }
+        let outcome = await verified.check(name: name, user: users.users[name], password: password, from: context.peer)
         guard case .passed = outcome, let user = users.users[name] else {
             // The name is the requester's own text: made visible, it cannot forge a log line.
-            logger.warning("console sign-in refused", metadata: ["user": "\(TextControls.visible(String(name.prefix(100))))"])
-            if case .throttled = outcome {
+            logger.warning("console sign-in refused", metadata: [
+                "user": "\(TextControls.visible(String(name.prefix(100))))", "address": "\(context.peer)",
+            ])
+            if case .throttled(let why) = outcome {
                 return Response(status: .tooManyRequests, headers: [.retryAfter: "60", .contentType: "text/plain; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(string: "Too many wrong passwords for this user in the last minute: try again in a minute.\n")))
+                                body: .init(byteBuffer: ByteBuffer(string: "Too many wrong sign-ins \(why) in the last minute: try again in a minute.\n")))
             }
             return Self.challenge("Wrong user name or password.")
         }
@@ -153,38 +172,67 @@ struct ConsoleAuthenticator<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Logins whose bcrypt check passed recently, by a digest of name and password.
+/// Logins whose bcrypt check passed recently, by a digest of name and password, and wrong ones
+/// counted per minute so that guessing is throttled.
+///
+/// Wrong sign-ins are counted by the address they came from and by the name they tried. An
+/// address with 10 in a minute is turned away for the rest of it without a check (429), whatever
+/// name it tries next, so one guesser cannot lock a user out: that user's own address still
+/// signs in. A name with 100 in a minute, from any number of addresses, is turned away too (a
+/// guessing spread over many addresses). Behind a reverse proxy every request comes from the
+/// proxy's address: there the proxy should limit by the client's own.
 final class VerifiedLogins: Sendable {
     private let passed = Mutex<[String: ContinuousClock.Instant]>([:])
-    /// Each user name's refused checks in the current minute: (when the minute began, how many).
+    /// Wrong sign-ins in the current minute, by "address …" and "name …": (when the minute
+    /// began, how many).
     private let refused = Mutex<[String: (since: ContinuousClock.Instant, count: Int)]>([:])
     static let remembered: Duration = .seconds(300)
-    /// Refused checks of one name a minute before its next ones are turned away unchecked.
+    /// Wrong sign-ins from one address in a minute before its next ones are turned away unchecked.
     static let refusalsAMinute = 10
+    /// Wrong sign-ins for one name in a minute, from all addresses, before its next are turned away.
+    static let refusalsOfANameAMinute = 100
     /// bcrypt runs here, one check at a time: never on the threads that serve requests (a burst of
     /// wrong passwords held them all, and every page waited seconds).
     private static let queue = DispatchQueue(label: "ytauto.console.bcrypt")
 
-    enum Outcome { case passed, refused, throttled }
+    enum Outcome: Equatable {
+        case passed, refused
+        /// Turned away unchecked; says why: "from this address", "for this user".
+        case throttled(String)
+    }
 
-    func check(user: ConsoleUsers.User, password: String) async -> Outcome {
-        let key = Checksum.sha256Hex("\(user.name)\u{0}\(user.hash)\u{0}\(password)")
+    /// Checks `password` for `name`, whose user is `user` (nil: no such user, refused, and
+    /// counted as a wrong sign-in all the same), from the address `address`.
+    func check(name: String, user: ConsoleUsers.User?, password: String, from address: String) async -> Outcome {
         let now = ContinuousClock.now
-        if let at = passed.withLock({ $0[key] }), now - at < Self.remembered { return .passed }
-        // A name guessed at too often waits out its minute without costing a bcrypt check.
-        let throttled = refused.withLock { map in
-            guard let r = map[user.name], now - r.since < .seconds(60) else { return false }
-            return r.count >= Self.refusalsAMinute
+        let key = user.map { Checksum.sha256Hex("\($0.name)\u{0}\($0.hash)\u{0}\(password)") }
+        if let key, let at = passed.withLock({ $0[key] }), now - at < Self.remembered { return .passed }
+        // A guesser waits out its minute without costing a bcrypt check.
+        let throttled = refused.withLock { map -> String? in
+            func over(_ k: String, _ limit: Int) -> Bool {
+                guard let r = map[k], now - r.since < .seconds(60) else { return false }
+                return r.count >= limit
+            }
+            if over("address \(address)", Self.refusalsAMinute) { return "from this address" }
+            if over("name \(name)", Self.refusalsOfANameAMinute) { return "for this user" }
+            return nil
         }
-        if throttled { return .throttled }
-        let hash = user.hash
-        let ok = await withCheckedContinuation { continuation in
-            Self.queue.async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
+        if let throttled { return .throttled(throttled) }
+        let ok: Bool
+        if let hash = user?.hash {
+            ok = await withCheckedContinuation { continuation in
+                Self.queue.async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
+            }
+        } else {
+            ok = false
         }
-        guard ok else {
+        guard ok, let key else {
             refused.withLock { map in
                 let now = ContinuousClock.now
-                if let r = map[user.name], now - r.since < .seconds(60) { map[user.name] = (r.since, r.count + 1) } else { map[user.name] = (now, 1) }
+                if map.count > 10_000 { map = map.filter { now - $0.value.since < .seconds(60) } }
+                for k in ["address \(address)", "name \(name)"] {
+                    if let r = map[k], now - r.since < .seconds(60) { map[k] = (r.since, r.count + 1) } else { map[k] = (now, 1) }
+                }
             }
             return .refused
         }

@@ -42,9 +42,9 @@ struct WebConsole: Sendable {
     /// The largest form body read.
     static let maxForm = 64 << 10
 
-    func router() -> Router<BasicRequestContext> {
+    func router() -> Router<ConsoleContext> {
         // HEAD answers as GET, without the body, on every page, file and /api/ path.
-        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let router = Router(context: ConsoleContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorPage(logger: logger))
         if users.isEmpty { router.add(middleware: LoopbackOnly()) }
         router.add(middleware: ConsoleAuthenticator(users: users, logger: logger))
@@ -216,7 +216,7 @@ struct WebConsole: Sendable {
 
     // MARK: - Requests
 
-    static func jobID(_ context: BasicRequestContext) throws -> Int64 {
+    static func jobID(_ context: ConsoleContext) throws -> Int64 {
         guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
             throw HTTPError(.badRequest, message: "a job id is a positive whole number")
         }
@@ -331,7 +331,7 @@ struct WebConsole: Sendable {
     }
 
     /// The configured channel the path names; 404 for any other name.
-    func channel(_ context: BasicRequestContext) throws -> ChannelConfig {
+    func channel(_ context: ConsoleContext) throws -> ChannelConfig {
         // The pages percent-encode every character but letters and digits (``fragment(_:)``).
         let raw = context.parameters.get("name") ?? ""
         let name = raw.removingPercentEncoding ?? raw
