@@ -120,7 +120,9 @@ import YTAutoTestSupport
 
     /// A lock held past the wait is another run of the job: the stage does not run, and says why.
     @Test func aStageLockHeldLongerIsBusy() async throws {
-        try holdLock(dir.url, forMS: 8_000)
+        // Held far past the wait: under a loaded test run this task may not be resumed for
+        // seconds after its wait ends, and a lock freed meanwhile is taken (it once was at 8 s).
+        try holdLock(dir.url, forMS: 60_000)
         var ran = false
         let error = await #expect(throws: WorkFolderBusyError.self) {
             try await WorkFolderLock.holding(dir.url, stage: "images") { ran = true }

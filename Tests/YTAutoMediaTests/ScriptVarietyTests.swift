@@ -73,7 +73,7 @@ import YTAutoTestSupport
         // Scripts short enough that the pool need not repeat: with the history, consecutive ones
         // share nothing; without it, they do.
         var withHistory = 0, without = 0
-        let h = try await Self.series(type, count: 6, seconds: 20...30), n = try await Self.series(type, count: 6, history: false, seconds: 20...30)
+        let h = try await Self.series(type, count: 10, seconds: 20...30), n = try await Self.series(type, count: 10, history: false, seconds: 20...30)
         for (x, y) in zip(h, h.dropFirst()) { withHistory += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
         for (x, y) in zip(n, n.dropFirst()) { without += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
         #expect(withHistory == 0 && without > 0, "consecutive scripts share \(withHistory) sentences with the history, \(without) without")
