@@ -430,9 +430,19 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
             var remade = false
             // Whether one of those stages had been recorded done before (not a job's first time through).
             var remadeRecorded = false
+            // Whether a stage ran since the job's cancel request was last looked at.
+            var ranAStage = false
             for (index, stage) in pipeline.stages.enumerated() {
                 var stageLog = log
                 stageLog[metadataKey: "stage"] = "\(stage)"
+                // A cancel asked for since the last heartbeat stops the job here, at the stage
+                // boundary, as promised: stages often take less than a heartbeat's interval, and the
+                // publish must not start. One read of the job (no write) after each stage that ran.
+                if ranAStage, await control.reason == nil, try await store.job(id: lease.jobID)?.cancelRequested == true {
+                    stageLog.info("cancel requested; stopping before this stage")
+                    await control.stop(.cancelRequested)
+                }
+                ranAStage = false
                 let shuttingDown = await inFlight.isShuttingDown
                 if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
                     await control.ending()
@@ -454,6 +464,7 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                     await control.ending(false)
                 }
                 let started = Date()
+                ranAStage = true
                 observe(.stage(job: lease.jobID, stage: stage, index: index, count: pipeline.stages.count, state: .started))
                 try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: started, error: nil)
                 stageLog.info("stage started")

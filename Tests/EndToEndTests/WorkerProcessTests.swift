@@ -251,6 +251,24 @@ import YTAutoTestSupport
         #expect(await w.wait().status == 0)
     }
 
+    /// A cancel is found at the next stage boundary, not only by a heartbeat: with heartbeats
+    /// 200 s apart (a 600 s lease) and stages of 2 s, a cancel asked for during the first stage
+    /// ends the job before its second starts, and nothing is published.
+    @Test func aCancelStopsARunningJobAtTheNextStage() async throws {
+        let s = try store()
+        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
+        let w = try worker("--synthetic-stage-ms", "2000", "--lease-seconds", "600")
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
+        #expect(try await s.cancel(jobID: id) == .requested)
+        #expect(try await eventually(timeout: .seconds(30)) { [.cancelled, .succeeded, .failed].contains(try await s.job(id: id)?.state) })
+        #expect(try await s.job(id: id)?.state == .cancelled)
+        #expect(try await s.attempts(jobID: id).map(\.outcome) == [.cancelled])
+        let stages = try await s.stages(jobID: id)
+        #expect(stages.count <= 2 && !stages.contains { $0.stage == "publish" }, "\(stages.map { "\($0.stage) \($0.state)" })")
+        w.kill(SIGTERM)
+        #expect(await w.wait().status == 0)
+    }
+
     @Test func dryRunSkipsPublish() async throws {
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
