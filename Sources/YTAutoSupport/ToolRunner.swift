@@ -128,6 +128,10 @@ public struct ToolRunner: Sendable {
         try Task.checkCancellation()
         let stderr = result.standardError ?? ""
         switch result.terminationStatus {
+        case .exited(0) where tool == .ffmpeg && Self.lostItsEnd(stderr):
+            // ffmpeg exits 0 when only its output's ending could not be written (an MP4's index,
+            // written last, on a disk that filled just then): the file is unplayable, so the run failed.
+            throw FFmpegError(command: command, exitStatus: 0, stderrTail: Self.tail(stderr))
         case .exited(0):
             return Output(stdout: result.standardOutput ?? "", stderr: stderr)
         case .exited(let code):
@@ -135,6 +139,12 @@ public struct ToolRunner: Sendable {
         default:
             throw FFmpegError(command: command, exitStatus: nil, stderrTail: Self.tail(stderr), isRetryable: true)
         }
+    }
+
+    /// Whether ffmpeg says it could not finish writing its output ("Error writing trailer of …",
+    /// "Error closing file …"), which it reports without failing its exit status.
+    static func lostItsEnd(_ stderr: String) -> Bool {
+        stderr.contains("Error writing trailer of ") || stderr.contains("Error closing file ")
     }
 
     static func tail(_ text: String, lines: Int = 15) -> String {

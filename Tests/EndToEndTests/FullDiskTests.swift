@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoStore
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// A real full disk: a small tmpfs, filled up while a `ytauto worker` process runs a job.
@@ -190,6 +191,37 @@ extension FullDiskTests {
         }
         w.kill(SIGTERM)
         #expect(await w.wait().status == 0)
+    }
+}
+
+extension FullDiskTests {
+    /// The disk fills just as ffmpeg writes an MP4's index, its last part: ffmpeg says "Error
+    /// writing trailer … No space left on device" and exits 0, leaving a file no player opens.
+    /// The run fails `media.disk_full` (retried), and nothing is moved into the output's place.
+    @Test func aDiskThatFillsAtTheMP4sIndexFailsTheRunAsAFullDisk() async throws {
+        guard try await SmallDisk.runsHere("aDiskThatFillsAtTheMP4sIndexFailsTheRunAsAFullDisk") else { return }
+        let dir = TempDir("ytauto-fullindex")
+        let tools = try ToolRunner()
+        let source = dir.path("source.mp4")
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-t", "20",
+                                                             "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3M", source])
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int)
+        let disk = try SmallDisk(at: dir.path("disk"), bytes: 16 << 20)
+        defer { disk.unmount() }
+        // Room for all but the last 12 KB of the copy: its frames fit, its index (tens of KB) does not.
+        let filler = (16 << 20) - size + 12_000
+        try Data(count: filler / 4096 * 4096).write(to: URL(fileURLWithPath: disk.path("filler")))
+        let output = disk.path("video.mp4")
+        let error = await #expect(throws: FFmpegError.self) {
+            try await Files.atomically(output) { tmp in
+                try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-i", source, "-c", "copy", "-movflags", "+faststart", tmp])
+            }
+        }
+        #expect(error?.exitStatus == 0 && error?.stderrTail.contains("Error writing trailer") == true, "\(String(describing: error))")
+        #expect(error?.code == "media.disk_full" && error?.isRetryable == true)
+        #expect(!FileManager.default.fileExists(atPath: output), "an unplayable video was moved into place")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: disk.mountPoint).filter { $0 != "filler" }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
 
