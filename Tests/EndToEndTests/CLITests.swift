@@ -356,6 +356,11 @@ import YTAutoSupport
             }
         }
         #expect(try await ytauto("--help").status == 0)
+        // A negative job id is read as an option: said so, not only "missing argument".
+        let negative = try await run("ytauto-admin", ["cancel", "-1"], cwd: dir.url, environment: env)
+        #expect(negative.status == 2 && negative.stderr.contains("'-1' was read as an option: a job id or a count is never negative"), "\(negative.stderr)")
+        let limit = try await run("ytauto-admin", ["history", "--limit", "-5"], cwd: dir.url, environment: env)
+        #expect(limit.status == 2 && limit.stderr.contains("--limit -5 is out of range") && !limit.stderr.contains("read as an option"), "\(limit.stderr)")
         // A usage error found once the command runs shows that command's usage, not the root's.
         let listen = try await ytauto("web", "--listen", ":18093")
         #expect(listen.status == 2 && listen.stderr.contains("loopback only") && listen.stderr.contains("Usage: ytauto web ["), "\(listen.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import ArgumentParser
 import Testing
 import YTAutoCore
 import YTAutoTestSupport
@@ -246,6 +247,22 @@ import YTAutoTestSupport
         let p = problems("channels:\n  - name: facts\n    providers:\n      x: 1\n")
         #expect(p.count == 1)
         #expect(p.first?.hasPrefix("line 3, channels[0].providers: unknown key 'providers'; known keys: captions, catch_up_window, duplicate_sentences_percent, duplicate_thumbnail_bits, duration,") == true)
+    }
+
+    /// What the sample's header and `ytauto init --help` say is true of the sample: the setting
+    /// its comment suggests for an LLM script is one the configuration takes (it once suggested
+    /// `services: {script: openai}`, refused as an unknown key), and the help names its channels.
+    @Test func theSamplesCommentAndHelpSayWhatItHolds() throws {
+        let yaml = try AppConfig.sample.yaml()
+        let hint = try #require(yaml.firstMatch(of: /a channel's\s+#?\s*(\w+): (\w+)/), "no suggested setting in the header")
+        let (key, value) = (String(hint.output.1), String(hint.output.2))
+        let suggested = try #require(yaml.range(of: "\n  \(key): template\n"), "the sample's channels have no \(key) key")
+        let changed = try AppConfig.parse(yaml.replacingCharacters(in: suggested, with: "\n  \(key): \(value)\n"))
+        #expect(changed.channels[0].services.script.rawValue == value)
+        let abstract = YTAutoCommand.Init.configuration.abstract
+        for type in Set(AppConfig.sample.channels.map(\.type.rawValue)) { #expect(abstract.contains(type), "\(abstract)") }
+        #expect(abstract.contains("shorts") == AppConfig.sample.channels.contains { $0.format == .short }, "\(abstract)")
+        #expect(YTAutoCommand.configuration.abstract.contains("PostgreSQL"))
     }
 
     @Test func theSampleAndEveryRangeBoundParse() throws {

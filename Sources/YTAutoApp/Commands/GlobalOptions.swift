@@ -301,6 +301,12 @@ public enum CLIMain {
             if let validation = error as? ValidationError, let parsed, parsed != root {
                 message = "Error: \(validation.message)\nUsage: \(root.usageString(for: parsed))"
             }
+            // "-1" is read as an option, and the parser then reports a missing argument or an
+            // unknown option: say what the number was taken for.
+            if isUsage, let negative = arguments.first(where: { $0.count > 1 && $0.hasPrefix("-") && Double($0) != nil }),
+               message.contains("Missing expected argument") || message.contains("'\(negative)'") {
+                message = "Error: '\(negative)' was read as an option: a job id or a count is never negative.\n" + message
+            }
             FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
             exit(isUsage ? 2 : 1)
         }

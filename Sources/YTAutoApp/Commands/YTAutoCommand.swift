@@ -8,7 +8,7 @@ import YTAutoProviders
 public struct YTAutoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ytauto",
-        abstract: "Runs faceless video channels on a persistent SQLite job queue.",
+        abstract: "Runs faceless video channels on a persistent job queue (SQLite, or PostgreSQL for several hosts).",
         subcommands: [Init.self, Status.self, Enqueue.self, RunOnce.self, Worker.self, Scheduler.self, Web.self, Auth.self])
 
     public init() {}
@@ -16,7 +16,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
     /// `ytauto init`: the database and a sample configuration.
     public struct Init: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Create the database and a sample configuration (channels horror, facts, finance).",
+            abstract: "Create the database and a sample configuration (channels horror, facts, finance and a shorts channel of each).",
             discussion: "An existing configuration file is kept unless --force is given; the database is only migrated.")
 
         @OptionGroup public var global: GlobalOptions

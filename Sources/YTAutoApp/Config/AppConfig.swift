@@ -281,9 +281,9 @@ public struct AppConfig: Sendable, Codable, Hashable {
             # missed_slots: skip | latest | all, for slots missed while the scheduler was down,
             #   within catch_up_window (30m, 6h, 2d). topic_recency_days: a topic is not reused sooner.
             # The long channels' durations suit the offline template scripts, which longer videos
-            #   would repeat from one video to the next; with an LLM writing them (services:
-            #   {script: openai}), raise them (the types' defaults: horror 480-720, facts 300-480,
-            #   finance 300-600).
+            #   would repeat from one video to the next; with an LLM writing them (a channel's
+            #   script: openai or anthropic), raise them (the types' defaults: horror 480-720,
+            #   facts 300-480, finance 300-600).
 
             """ + body
     }
