@@ -655,6 +655,9 @@ import YTAutoTestSupport
         let other = try await failed(store, channel: "other", topic: "elsewhere")
         let timeout = try await failed(store, topic: "slow", code: "stage.timeout")
         let (cookie, token) = try await console.session()
+        // A mistyped channel is refused, naming the known ones, rather than "0 jobs match".
+        let typo = try await console.post("/jobs/bulk", form: [("csrf", token), ("action", "cancel"), ("state", "queued"), ("channel", "fatcs")], cookie: cookie)
+        #expect(typo.status == 400 && typo.body.contains("no channel named &#39;fatcs&#39;") && typo.body.contains("(channels: facts, ") && typo.body.contains(", other)"), "\(typo.status) \(typo.body)")
         let filter = [("csrf", token), ("action", "retry"), ("state", "failed"), ("channel", "facts"), ("code", "provider.rate_limited")]
         let ask = try await console.post("/jobs/bulk", form: filter, cookie: cookie)
         #expect(ask.status == 200 && ask.body.contains("Retry 3 jobs?"), "\(ask.body)")

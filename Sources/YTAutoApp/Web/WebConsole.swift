@@ -199,10 +199,7 @@ struct WebConsole: Sendable {
             let channel = request.uri.queryParameters.get("channel")
             let slots = try await self.store.slots(channel: channel, limit: 200)
             // A mistyped channel is a 404 that says so, as `ytauto-admin slots --channel` refuses it, not "no slots".
-            if let channel, slots.isEmpty, !self.channels.contains(where: { $0.name == channel }),
-               try await self.store.stats().counts[channel] == nil {
-                throw HTTPError(.notFound, message: "no channel named '\(channel)' in the configuration or the database")
-            }
+            if slots.isEmpty { try await self.checkChannelKnown(channel, status: .notFound) }
             return try await self.json(slots.map(SlotJSON.init))
         }
         router.get("/api/review") { _, _ in try await self.json(try await ReviewJSON.waiting(self.store, limit: Self.pageSize)) }
@@ -373,11 +370,23 @@ struct WebConsole: Sendable {
 
     /// Retry or cancel every job matching a filter. The first POST only counts them and asks; the
     /// second (with `confirm` set to that count) does it, job by job, and says how many changed.
+    /// Refuses a channel that neither the configuration nor the database knows (a mistyped
+    /// name), naming the ones they do, as `ytauto-admin` does.
+    func checkChannelKnown(_ channel: String?, status: HTTPResponse.Status) async throws {
+        guard let channel, !channels.contains(where: { $0.name == channel }) else { return }
+        let inDatabase = try await store.stats().counts.keys
+        guard !inDatabase.contains(channel) else { return }
+        let known = Set(channels.map(\.name)).union(inDatabase).sorted()
+        throw HTTPError(status, message: "no channel named '\(TextControls.visible(channel))' in the configuration or the database (channels: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+    }
+
     func bulk(_ form: [String: String], request: Request) async throws -> Response {
         guard let action = form["action"], action == "retry" || action == "cancel" else {
             throw HTTPError(.badRequest, message: "a bulk action is retry or cancel")
         }
         let filter = try Self.query { form[$0] }
+        // A mistyped channel would match nothing, and "0 jobs match" would hide the typo.
+        try await checkChannelKnown(filter.channel, status: .badRequest)
         // Which of the matching jobs the action applies to.
         let eligible: Set<JobState> = action == "retry" ? [.failed, .cancelled] : [.queued, .running]
         var ids: [Int64] = []
