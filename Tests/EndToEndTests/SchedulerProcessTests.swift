@@ -221,6 +221,13 @@ import YTAutoTestSupport
         #expect(again.status == 1 && again.stderr.contains("not paused"))
         let audit = try await run("ytauto-admin", ["audit"], cwd: dir.url, environment: env)
         #expect(audit.stdout.contains("pause") && audit.stdout.contains("resume") && audit.stdout.contains("channel facts"), "\(audit.stdout)")
+        // A pause of a paused channel and of an unknown one are audited as refused, as resume's are.
+        _ = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
+        let twice = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
+        #expect(twice.status == 0 && twice.stdout.contains("channel facts was already paused since"), "\(twice.stdout)")
+        let log = try await s.auditLog(limit: 10)
+        #expect(log.first?.action == "pause" && log.first?.detail?.hasPrefix("refused: already paused since ") == true, "\(log)")
+        #expect(log.contains { $0.target == "channel fact" && $0.detail?.hasPrefix("refused: no channel named 'fact'") == true }, "\(log)")
         worker.kill(SIGTERM)
         #expect(await worker.wait().status == 0)
     }

@@ -280,6 +280,11 @@ import YTAutoTestSupport
         #expect(again.status == 303 && again.headers["location"]?.contains("done=facts%20was%20not%20paused") == true, "\(again.headers)")
         let last = try #require(try await store.auditLog(limit: 1).first)
         #expect(last.action == "resume" && last.target == "channel facts" && last.detail == "refused: not paused")
+        // Paused again while paused: the same, for pause.
+        let oddPaused = try await console.post(oddPath + "/pause", form: [("csrf", token)], cookie: cookie)
+        #expect(oddPaused.status == 303 && oddPaused.headers["location"]?.contains("%20was%20already%20paused%20since%20") == true, "\(oddPaused.headers)")
+        let lastPause = try #require(try await store.auditLog(limit: 1).first)
+        #expect(lastPause.action == "pause" && lastPause.target == "channel \(odd)" && lastPause.detail?.hasPrefix("refused: already paused since ") == true, "\(lastPause)")
         try await console.stop()
     }
 

@@ -337,13 +337,18 @@ public struct AdminCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("pause checks the channel against the configuration, which could not be read: \(error)")
             }
-            guard names.contains(channel) else {
-                throw CLIError("no channel named '\(channel)' in the configuration (channels: \(names.joined(separator: ", ")))")
-            }
             let store = try await global.openStore()
-            let (pause, isNew) = try await store.pause(channel: channel, by: AdminCommand.actor)
+            // Refusals and a channel paused already are audited too, as resume's are.
+            let (pause, isNew) = try await auditingRefusal(store, "pause", "channel \(channel)") {
+                guard names.contains(channel) else {
+                    throw CLIError("no channel named '\(channel)' in the configuration (channels: \(names.joined(separator: ", ")))")
+                }
+                return try await store.pause(channel: channel, by: AdminCommand.actor)
+            }
             if !isNew {
-                print("channel \(channel) was already paused (since \(Timestamp.string(pause.pausedAt)), by \(pause.pausedBy))")
+                let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
+                try await audit(store, "pause", "channel \(channel)", "refused: \(already)")
+                print("channel \(channel) was \(already); nothing changed")
             } else {
                 try await audit(store, "pause", "channel \(channel)", "paused")
                 print("channel \(channel) paused: no new jobs from its schedule, none of its queued jobs leased (\(try await queuedCount(store, channel)) queued)")

@@ -141,9 +141,14 @@ struct WebConsole: Sendable {
         router.post("/channels/:name/pause") { request, context in
             let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
-            if try await self.store.pause(channel: channel.name, by: Self.actor).isNew {
-                try await self.audit("pause", "channel \(channel.name)", "paused")
+            let (pause, isNew) = try await self.store.pause(channel: channel.name, by: Self.actor)
+            guard isNew else {
+                // Paused already (another tab, another operator): nothing changed; said and audited, as the CLI does.
+                let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
+                try await self.audit("pause", "channel \(channel.name)", "refused: \(already)")
+                return Self.redirect("/channels" + HTML.query([("done", "\(channel.name) was \(already)")]) + "#channel-\(Self.fragment(channel.name))")
             }
+            try await self.audit("pause", "channel \(channel.name)", "paused")
             return Self.redirect("/channels?done=paused#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/resume") { request, context in
