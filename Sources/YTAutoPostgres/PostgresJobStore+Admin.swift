@@ -205,11 +205,13 @@ extension PostgresJobStore {
             guard let state = JobState(rawValue: stateText) else { throw PostgresStoreError("job_counts holds the state '\(stateText)'") }
             counts[try r.required("channel", r.string), default: [:]][state] = Int(try r.required("n", r.int))
         }
-        // The oldest due job: the earliest run_at of each kind and channel by an index seek apiece.
+        // The oldest due job: the earliest run_at of each kind and channel by an index seek apiece;
+        // a paused channel's jobs wait on purpose and are left out.
         let oldest = try await pool.queryOne("""
             SELECT min(t) AS t FROM (
                 SELECT (SELECT run_at FROM jobs WHERE state = 'queued' AND kind = k.kind AND channel = c.channel ORDER BY run_at LIMIT 1) AS t
-                  FROM (SELECT channel FROM job_counts WHERE state = 'queued' GROUP BY channel HAVING sum(n) > 0) AS c,
+                  FROM (SELECT channel FROM job_counts WHERE state = 'queued'
+                         AND channel NOT IN (SELECT channel FROM channel_pauses) GROUP BY channel HAVING sum(n) > 0) AS c,
                        (VALUES ('video'), ('synthetic')) AS k (kind)) AS firsts
              WHERE t <= coalesce(\(nowBind)::timestamptz, now())
             """)?.date("t")

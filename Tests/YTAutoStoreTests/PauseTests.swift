@@ -44,6 +44,9 @@ import YTAutoStore
         #expect(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)) == nil)
         #expect(try await s.lease(worker: "w", channels: ["horror", "facts"], kind: .video, pipeline: nil, duration: .seconds(60)) == nil)
         #expect(try await s.nextRunAt(channels: nil, kind: .video) == nil, "only a paused channel's jobs are queued: nothing is due")
+        // Nor does the age of the oldest due job count them (`status`, the console's metric): they wait on purpose.
+        #expect(try await s.stats().oldestDueQueuedAt == nil)
+        #expect(try await s.stats().counts["horror"]?[.queued] == 2)
         #expect(try await f.row(h1).state == .queued)
         #expect(try await f.row(h2).state == .queued)
 
@@ -64,6 +67,7 @@ import YTAutoStore
         #expect(ended == pause)
         #expect(try await s.resume(channel: "horror") == nil)
         #expect(try await s.pausedChannels().isEmpty)
+        #expect(try await s.stats().oldestDueQueuedAt != nil)
         let next = try #require(try await s.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)))
         #expect(next.jobID == h1)
         #expect(try await s.lease(worker: "w", channels: ["horror"], kind: .video, pipeline: nil, duration: .seconds(60))?.jobID == h2)

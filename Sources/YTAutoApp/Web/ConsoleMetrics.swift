@@ -14,7 +14,7 @@ extension WebConsole {
                                    help: "Jobs in the store, by channel and state.").set(Double(states[state] ?? 0))
             }
         }
-        registry.makeGauge(name: "ytauto_oldest_due_job_age_seconds", help: "How long the oldest due queued job has waited (0: none waits).")
+        registry.makeGauge(name: "ytauto_oldest_due_job_age_seconds", help: "How long the oldest due queued job of a channel not paused has waited (0: none waits).")
             .set(s.oldestAge ?? 0)
         let alive = s.live.filter(\.alive).count
         registry.makeGauge(name: "ytauto_workers", labels: [("state", "alive")], help: "Workers registered as running, by whether they are alive.")

@@ -266,12 +266,15 @@ extension SQLiteJobStore.SQL {
     public static let jobCounts = "SELECT channel, state, n FROM job_counts WHERE n > 0"
 
     /// The oldest due queued job (`?1` now): the earliest `run_at` of each kind and channel by an
-    /// index seek apiece (channels from `job_counts`), not a scan of the queue.
+    /// index seek apiece (channels from `job_counts`), not a scan of the queue. A paused
+    /// channel's jobs wait on purpose and are left out (an alert on the age would fire for
+    /// every pause).
     public static let oldestDue = """
         SELECT min(t) AS t FROM (
             SELECT (SELECT run_at FROM jobs INDEXED BY jobs_due
                      WHERE state = 'queued' AND kind = k.kind AND channel = c.channel ORDER BY run_at LIMIT 1) AS t
-              FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0) AS c,
+              FROM (SELECT channel FROM job_counts WHERE state = 'queued' AND n > 0
+                     AND channel NOT IN (SELECT channel FROM channel_pauses)) AS c,
                    (SELECT 'video' AS kind UNION ALL SELECT 'synthetic') AS k)
          WHERE t <= ?1
         """
