@@ -184,6 +184,8 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
         await withGracefulShutdownHandler {
             await self.process(lease, control: control, log: jl, handOver: false)
         } onGracefulShutdown: {
+            // Said at once: the operator at the terminal would otherwise wait up to the grace in silence.
+            jl.warning("stopping: the running stage has up to \(DurationText.string(seconds: Int(self.configuration.grace.seconds.rounded()))) to finish, then the job is handed back to the queue; a second signal stops at once")
             Task { await self.inFlight.beginShutdown(grace: self.configuration.grace) }
         }
         await inFlight.remove(lease, outcome: .recorded)

@@ -141,6 +141,8 @@ import YTAutoTestSupport
         once.kill(SIGTERM)
         let r = await once.wait()
         #expect(r.status == 1 && r.stdout.contains("handed back"), "\(r.stdout)\(r.stderr)")
+        // Said as the signal came, not only when the grace ended.
+        #expect(r.stderr.contains("stopping: the running stage has up to 30s to finish, then the job is handed back to the queue; a second signal stops at once"), "\(r.stderr)")
         let job = try #require(try await s.jobs(matching: JobQuery(channel: "facts"), limit: 1).first)
         #expect(job.state == .queued && job.attempt == 0)
         #expect(job.maxAttempts == ChannelConfig.defaults(for: .facts).maxAttempts && job.maxAttempts > 1, "\(job.maxAttempts)")
