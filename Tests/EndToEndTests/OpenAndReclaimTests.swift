@@ -257,6 +257,37 @@ struct ReadOnlyFolderTests {
     }
 }
 
+extension ReadOnlyPermissionsTests {
+    /// A read-only command on a database its owner made read-only leaves `-wal` and `-shm` with
+    /// the file's mode; once the file is writable again, a write still fails, and the error names
+    /// the `-shm` (it named only the database, which was writable by then).
+    @Test func aWriteRefusedForALeftoverReadOnlyShmNamesIt() async throws {
+        let dir = TempDir("ytauto-perm-shm")
+        let (folder, dbPath) = try await closedDatabaseWithAFailedJob(in: dir)
+        let asRoot = getuid() == 0
+        if asRoot {
+            for path in [dir.url.path, folder, dbPath, dbPath + "-wake"] { chown(path, 65534, 65534) }
+        }
+        chmod(dir.url.path, 0o755)
+        let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
+        func command(_ name: String, _ args: [String]) async throws -> ProcessResult {
+            guard asRoot else { return try await run(name, args, cwd: dir.url, environment: env) }
+            return try await Child(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                   ["--reuid=65534", "--regid=65534", "--clear-groups", binary(name).path] + args,
+                                   cwd: dir.url, environment: env).wait()
+        }
+        chmod(dbPath, 0o444)
+        #expect(try await command("ytauto", ["status"]).status == 0)
+        var shm = stat()
+        try #require(stat(dbPath + "-shm", &shm) == 0, "the read-only status left no -shm: nothing to test")
+        #expect(shm.st_mode & 0o777 == 0o444)
+        chmod(dbPath, 0o644)
+        let write = try await command("ytauto-admin", ["retry", "1"])
+        #expect(write.status == 1 && write.stderr.contains("this user cannot write \(dbPath)-shm (mode 0444"), "\(write.stderr)")
+        #expect(!write.stderr.contains("cannot write \(dbPath) ("), "the database itself is writable: \(write.stderr)")
+    }
+}
+
 /// `<dir>/data/ytauto.db` with one job failed `x.bad`, its store closed: no -wal file is left, so
 /// SQLite cannot make one in a folder it may not write. The connection closes on the store's own
 /// thread once the last reference goes, so on a busy machine that can come a moment after.

@@ -10,11 +10,28 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The database file, when known.
     public let path: String?
 
+    /// For a write refused as read-only: which of the database's files this user cannot write.
+    public let readOnlyFiles: String?
+
     public init(extendedCode: Int32, message: String, sql: String? = nil, path: String? = nil) {
         self.extendedCode = extendedCode
         self.message = message
         self.sql = sql
         self.path = path
+        self.readOnlyFiles = extendedCode & 0xff == SQLITE_READONLY ? path.flatMap(Self.unwritableFiles) : nil
+    }
+
+    /// The database's files (the file, its `-wal` and `-shm`) that exist and this user cannot
+    /// write, with their modes: "ytauto.db-shm (mode 0444)". A read-only command on a read-only
+    /// file leaves `-wal` and `-shm` made with the file's mode, so making the file writable
+    /// again is not enough; the message has to name them. Nil when every one is writable.
+    static func unwritableFiles(_ path: String) -> String? {
+        let named = [path, path + "-wal", path + "-shm"].compactMap { file -> String? in
+            var st = stat()
+            guard stat(file, &st) == 0, access(file, W_OK) != 0 else { return nil }
+            return "\(file) (mode 0\(String(st.st_mode & 0o777, radix: 8)), owner uid \(st.st_uid))"
+        }
+        return named.isEmpty ? nil : named.joined(separator: ", ")
     }
 
     /// The primary result code (`SQLITE_BUSY` for all the busy variants).
@@ -30,6 +47,10 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
         if let path { s += " [database: \(path)]" }
         if isCorrupt { s += " — the file is not a valid ytauto database or is damaged; restore it from a backup" }
         if isDiskFull { s += " — the disk is full; free space and the write can be retried, nothing was committed" }
+        if let readOnlyFiles {
+            s += " — this user cannot write \(readOnlyFiles): make \(readOnlyFiles.contains("), ") ? "them" : "it") writable"
+                + " (a read-only command on a read-only database leaves its -wal and -shm with the database's mode)"
+        }
         if let sql { s += " [sql: \(sql.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))]" }
         return s
     }
