@@ -238,14 +238,8 @@ struct ReadOnlyFolderTests {
         chmod(dbPath + "-wake", 0o444)
         chmod(folder, 0o555)
         defer { chmod(folder, 0o755) }
-        let asRoot = getuid() == 0
         let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
-        func read(_ name: String, _ args: [String]) async throws -> ProcessResult {
-            guard asRoot else { return try await run(name, args, cwd: dir.url, environment: env) }
-            return try await Child(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                                   ["--reuid=65534", "--regid=65534", "--clear-groups", binary(name).path] + args,
-                                   cwd: dir.url, environment: env).wait()
-        }
+        func read(_ name: String, _ args: [String]) async throws -> ProcessResult { try await Self.runAsNobodyIfRoot(name, args, dir, env) }
         for (name, args) in [("ytauto", ["status"]), ("ytauto-admin", ["list-failed"]), ("ytauto-admin", ["show", "1"]),
                              ("ytauto-admin", ["history"]), ("ytauto-admin", ["workers"]), ("ytauto-admin", ["slots"]),
                              ("ytauto-admin", ["check"])] {
@@ -258,6 +252,14 @@ struct ReadOnlyFolderTests {
 }
 
 extension ReadOnlyPermissionsTests {
+    /// Runs one of our binaries as `nobody` (through setpriv) when the tests run as root, else as this user.
+    static func runAsNobodyIfRoot(_ name: String, _ args: [String], _ dir: TempDir, _ env: [String: String]) async throws -> ProcessResult {
+        guard getuid() == 0 else { return try await run(name, args, cwd: dir.url, environment: env) }
+        return try await Child(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                               ["--reuid=65534", "--regid=65534", "--clear-groups", binary(name).path] + args,
+                               cwd: dir.url, environment: env).wait()
+    }
+
     /// A read-only command on a database its owner made read-only leaves `-wal` and `-shm` with
     /// the file's mode; once the file is writable again, a write still fails, and the error names
     /// the `-shm` (it named only the database, which was writable by then).
@@ -270,12 +272,7 @@ extension ReadOnlyPermissionsTests {
         }
         chmod(dir.url.path, 0o755)
         let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
-        func command(_ name: String, _ args: [String]) async throws -> ProcessResult {
-            guard asRoot else { return try await run(name, args, cwd: dir.url, environment: env) }
-            return try await Child(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                                   ["--reuid=65534", "--regid=65534", "--clear-groups", binary(name).path] + args,
-                                   cwd: dir.url, environment: env).wait()
-        }
+        func command(_ name: String, _ args: [String]) async throws -> ProcessResult { try await Self.runAsNobodyIfRoot(name, args, dir, env) }
         chmod(dbPath, 0o444)
         #expect(try await command("ytauto", ["status"]).status == 0)
         var shm = stat()
