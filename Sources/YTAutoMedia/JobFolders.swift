@@ -119,7 +119,8 @@ public enum WorkFolderLock {
                                   _ body: () async throws -> T) async throws -> T {
         let path = folder.appending(path: ".lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        // Named in the error: "Permission denied" alone did not say that the job's folder was read-only.
+        guard fd >= 0 else { throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSFilePathErrorKey: path]) }
         defer { close(fd) }  // closing the last descriptor releases the lock
         // A process being spawned anywhere in this process (another job's ffmpeg) holds a copy of
         // every descriptor from its fork until its exec, the previous stage's lock included: a

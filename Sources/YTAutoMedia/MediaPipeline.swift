@@ -644,6 +644,12 @@ public struct MediaFileError: YTAutoError {
             let file = ((ns.userInfo["NSDestinationFilePath"] ?? ns.userInfo[NSFilePathErrorKey]) as? String).map(Files.target(ofTemporary:))
             description = "the disk is full: could not write \(file ?? "a file")"
             detail = String(cString: strerror(posix ?? ENOSPC))
+        } else if let file = ((ns.userInfo["NSDestinationFilePath"] ?? ns.userInfo[NSFilePathErrorKey]) as? String).map(Files.target(ofTemporary:)) {
+            // Which file, and why in plain words: "Permission denied" alone named neither.
+            description = "cannot use \(file): \(posix.map { String(cString: strerror($0)) } ?? ns.localizedDescription)"
+            detail = posix == EACCES || posix == EPERM || posix == EROFS
+                ? "this user (uid \(getuid())) may not write there; fix the permissions of the work or output folder, and the job is retried"
+                : "\(error)"
         } else {
             description = ns.localizedDescription
             detail = "\(error)"

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import YTAutoCore
 import YTAutoStore
+import YTAutoSupport
 import YTAutoTestSupport
 
 /// How commands open the database, who frees a dead worker's jobs, and which worker may lease
@@ -223,6 +224,23 @@ struct ReadOnlyFolderTests {
         // A write says what is wrong.
         let write = try await run("ytauto-admin", ["retry", "1"], cwd: dir.url, environment: env)
         #expect(write.status == 1 && write.stderr.contains("cannot be written") && write.stderr.contains(folder), "\(write.stderr)")
+    }
+
+    /// ffmpeg that may not write its output (a read-only folder; as root, a read-only mount) fails
+    /// as a stage's own file would, `media.file`, retried once the folder is fixed; it was
+    /// `ffmpeg.failed`, which is not retried, for the very same cause.
+    @Test func ffmpegThatMayNotWriteFailsAsAFileProblemAndIsRetried() async throws {
+        let dir = TempDir("ytauto-ro-ffmpeg")
+        let folder = dir.path("work")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let mount = try ReadOnlyMount(folder)
+        defer { mount.unmount() }
+        let error = await #expect(throws: FFmpegError.self) {
+            try await ToolRunner().run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "anullsrc", "-t", "0.1", folder + "/a.wav"])
+        }
+        #expect(error?.code == "media.file" && error?.isRetryable == true, "\(String(describing: error))")
+        #expect(error?.message.contains("may not write or open a file it needs") == true && error?.message.contains(folder + "/a.wav") == true,
+                "\(error?.message ?? "")")
     }
 }
 

@@ -50,6 +50,20 @@ import YTAutoTestSupport
 
     /// Whether a folder's lock is free, as a worker asks of a job that failed `work.stuck`: not
     /// while a stage holds it, yes once it is let go, unknown without a lock file (another host's work).
+    /// A folder whose lock cannot be made (read-only, or gone) is named in the stage's error,
+    /// with what to do: "Permission denied" alone named no file.
+    @Test func aLockThatCannotBeMadeNamesItsFolder() async throws {
+        let gone = dir.url.appending(path: "gone")
+        let thrown = await #expect(throws: (any Error).self) {
+            try await WorkFolderLock.holding(gone, stage: "clips") { }
+        }
+        let error = MediaFileError(stage: "clips", error: try #require(thrown))
+        #expect(error.code == "media.file" && error.isRetryable)
+        #expect(error.message.hasPrefix("cannot use \(gone.path)/.lock: No such file or directory"), "\(error.message)")
+        let denied = MediaFileError(stage: "clips", error: NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES), userInfo: [NSFilePathErrorKey: "/srv/work/3/.lock"]))
+        #expect(denied.message.hasPrefix("cannot use /srv/work/3/.lock: Permission denied (this user (uid \(getuid())) may not write there; fix the permissions"), "\(denied.message)")
+    }
+
     @Test func aFoldersLockIsFreeOnlyWhenNoStageHoldsIt() async throws {
         #expect(WorkFolderLock.isFree(dir.url) == nil)
         let holder = await holdInStage("clips")

@@ -26,13 +26,20 @@ public struct FFmpegError: YTAutoError {
 
     /// Whether the program could not write because its disk is full.
     public var isDiskFull: Bool { stderrTail.contains("No space left on device") }
-    public var isRetryable: Bool { retryable || isDiskFull }
-    public var code: String { isDiskFull ? "media.disk_full" : "ffmpeg.failed" }
+    /// Whether the program could not open a file for want of permission (a read-only folder):
+    /// the same cause as a stage's own file that cannot be written, so the same code,
+    /// `media.file`, retried once the operator has fixed the permissions.
+    public var isPermissionDenied: Bool {
+        !isDiskFull && (stderrTail.contains("Permission denied") || stderrTail.contains("Read-only file system"))
+    }
+    public var isRetryable: Bool { retryable || isDiskFull || isPermissionDenied }
+    public var code: String { isDiskFull ? "media.disk_full" : isPermissionDenied ? "media.file" : "ffmpeg.failed" }
     public var message: String {
         let tool = command.first ?? "ffmpeg"
         let status = exitStatus.map { "exit status \($0)" } ?? "killed"
         // ffmpeg's output is its last argument.
-        let full = isDiskFull ? "the disk is full: \(tool) could not write \(command.last ?? "its output"); free space and the job is retried. " : ""
+        let full = isDiskFull ? "the disk is full: \(tool) could not write \(command.last ?? "its output"); free space and the job is retried. "
+            : isPermissionDenied ? "\(tool) may not write or open a file it needs (permissions, or a read-only file system; below): fix that for the work or output folder, and the job is retried. " : ""
         return "\(full)\(tool) failed (\(status)): \(stderrTail)\ncommand: \(command.joined(separator: " "))"
     }
 }
