@@ -232,6 +232,31 @@ import YTAutoTestSupport
         #expect(await worker.wait().status == 0)
     }
 
+    /// The configuration edited while the scheduler runs: it keeps the one it started with (a
+    /// restart takes the edit), and says so within seconds, with the problems of an edit that
+    /// would not load (a broken cron ran on as the old one, without a word).
+    @Test func anEditedConfigurationIsSaidNotSilentlyIgnored() async throws {
+        try writeConfig(cron: "0 0 1 1 *")
+        let original = try String(contentsOfFile: dir.path("ytauto.yaml"), encoding: .utf8)
+        _ = try store()
+        let log = dir.path("scheduler.log")
+        let scheduler = try Child(binary("ytauto"), ["scheduler"], cwd: dir.url, environment: env, outputFile: log)
+        defer { scheduler.kill(SIGKILL) }
+        func logged(_ text: String) async -> Bool {
+            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
+        }
+        #expect(await logged("scheduler started"))
+        try original.replacingOccurrences(of: "0 0 1 1 *", with: "*/3 * * * * *").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(await logged("the configuration \(dir.path("ytauto.yaml")) changed on disk and would not load: "))
+        #expect(await logged("needs 5 fields"))
+        try original.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(await logged("is as this process started with it again"))
+        try original.replacingOccurrences(of: "0 0 1 1 *", with: "*/5 * * * *").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(await logged("changed on disk; this process keeps the one it started with until it is restarted"))
+        scheduler.kill(SIGTERM)
+        #expect(await scheduler.wait().status == 0)
+    }
+
     @Test func runOneShowsEachStageAndEndsTheJob() async throws {
         try writeConfig(cron: "0 0 1 1 *")
         let r = try await run("ytauto", ["run-once", "facts", "--synthetic-stage-ms", "5"], cwd: dir.url, environment: env)

@@ -120,6 +120,9 @@ extension YTAutoCommand {
                     FileHandle.standardOutput.write(Data("ytauto web: listening on \(scheme)://\(shown):\(channel.localAddress?.port ?? port)/\n".utf8))
                 },
                 logger: logger)
+            let configWatch = ConfigWatch(path: global.configPath, logger: logger)
+            let watch = Task { await configWatch.run() }
+            defer { watch.cancel() }
             do {
                 try await app.runService()
             } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
