@@ -79,6 +79,27 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         return shuffled.indices.sorted { ages[$0] != ages[$1] ? ages[$0] > ages[$1] : $0 < $1 }.map { shuffled[$0] }
     }
 
+    /// Whether `template`'s own words say again what the topic says: two words in a row of its
+    /// text outside `{topic}` that the topic has in a row too. "{Topic}, In Plain Words" on the
+    /// topic "compound interest in plain words" titled a video "Compound Interest in Plain
+    /// Words, in Plain Words".
+    static func repeatsTopic(_ template: String, topic: String) -> Bool {
+        func pairs(_ text: String) -> Set<String> {
+            let words = text.lowercased().split { !$0.isLetter && !$0.isNumber && $0 != "'" }.map(String.init)
+            return Set(zip(words, words.dropFirst()).map { "\($0) \($1)" })
+        }
+        let own = template.replacingOccurrences(of: "{topic}", with: "|").replacingOccurrences(of: "{Topic}", with: "|")
+        let ownPairs = own.split(separator: "|").reduce(into: Set<String>()) { $0.formUnion(pairs(String($1))) }
+        return !ownPairs.isDisjoint(with: pairs(topic))
+    }
+
+    /// `templates` without those that would say the topic's words twice (``repeatsTopic(_:topic:)``),
+    /// or all of them if every one would.
+    static func notRepeating(_ templates: [String], topic: String) -> [String] {
+        let kept = templates.filter { !repeatsTopic($0, topic: topic) }
+        return kept.isEmpty ? templates : kept
+    }
+
     /// `template`'s wordings: each `[a|b|c]` group is one of its choices, so
     /// `"[The|A] door [opened|gave]."` is four sentences. A template without a group is one.
     static func wordings(_ template: String) -> [String] {
@@ -155,8 +176,8 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         var rng = SplitMix64(text: "\(channel.type.rawValue)|\(topic)|\(seed)")
         let t = Templates.of(channel.type)
         let fill = { (s: String) in Self.fill(s, topic: topic) }
-        let title = Self.fit(fill(leastRecentFirst(t.titles, .title, &rng)[0]), limit: 100)
-        let hook = fill(leastRecentFirst(t.hooks, .hook, &rng)[0])
+        let title = Self.fit(fill(leastRecentFirst(Self.notRepeating(t.titles, topic: topic), .title, &rng)[0]), limit: 100)
+        let hook = fill(leastRecentFirst(Self.notRepeating(t.hooks, topic: topic), .hook, &rng)[0])
         var cta = fill(leastRecentFirst(t.ctas, .cta, &rng)[0])
         if let disclaimer = channel.type.disclaimer { cta += " " + disclaimer }
         // Aim at three quarters of the range: the narration stage measures the real audio and

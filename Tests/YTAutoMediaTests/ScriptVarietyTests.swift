@@ -13,14 +13,15 @@ import YTAutoTestSupport
     static func sentences(_ text: String) -> Set<String> { Set(Sentences.split(text)) }
 
     /// `count` scripts in a row on one channel, each made with the ones before as its history.
-    static func series(_ type: ChannelType, count: Int, history: Bool = true, seconds: ClosedRange<Int> = 45...60) async throws -> [Script] {
+    static func series(_ type: ChannelType, count: Int, history: Bool = true, seconds: ClosedRange<Int> = 45...60,
+                       oneSeed: Bool = false) async throws -> [Script] {
         var c = ChannelConfig.defaults(for: type)
         c.durationRange = .init(min: seconds.lowerBound, max: seconds.upperBound)
         var recent: [ChannelHistory.Entry] = []
         var out: [Script] = []
         for n in 0..<count {
-            let topic = c.topics[n % c.topics.count]
-            var s = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: String(n), recent: history ? recent : [])
+            let topic = c.topics[oneSeed ? 0 : n % c.topics.count]
+            var s = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: oneSeed ? "0" : String(n), recent: history ? recent : [])
                 .generate(topic: topic, channel: c)
             // As the script stage keeps it: the title in title case.
             s.title = PublishedText.title(s.title, topic: topic)
@@ -52,6 +53,33 @@ import YTAutoTestSupport
 
     /// The horror templates write invented stories: nothing in them tells the viewer a story is
     /// true (YouTube's rules on misleading content, and the viewer's trust).
+    /// A title or hook never says the topic's words twice: "{Topic}, In Plain Words" on the
+    /// topic "compound interest in plain words" made "Compound Interest in Plain Words, in Plain
+    /// Words". Every default topic of every type, with each title and hook template in turn.
+    @Test(arguments: ChannelType.allCases)
+    func aTitleOrHookNeverSaysTheTopicsWordsTwice(type: ChannelType) async throws {
+        let c = ChannelConfig.defaults(for: type)
+        func pairs(_ text: String) -> [String] {
+            let words = text.lowercased().split { !$0.isLetter && !$0.isNumber && $0 != "'" }.map(String.init)
+            return zip(words, words.dropFirst()).map { "\($0) \($1)" }
+        }
+        var twice: [String] = []
+        for topic in Set(c.topics + ChannelConfig.shorts(of: type).topics) {
+            // Enough seeds that every template comes first for some of them.
+            for seed in 0..<24 {
+                let script = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: String(seed)).generate(topic: topic, channel: c)
+                for text in [script.title, script.hook] {
+                    // What the text says besides the topic itself, once.
+                    guard let at = text.range(of: topic, options: .caseInsensitive) else { continue }
+                    let rest = text.replacingCharacters(in: at, with: " | ")
+                    let shared = Set(pairs(topic)).intersection(rest.split(separator: "|").flatMap { pairs(String($0)) })
+                    if !shared.isEmpty { twice.append("\(text) (\(shared.sorted().joined(separator: ", ")))") }
+                }
+            }
+        }
+        #expect(twice.isEmpty, "\(Set(twice).sorted().prefix(5))")
+    }
+
     @Test func noHorrorTemplateCallsItsStoryTrue() {
         let t = Templates.of(.horror)
         for text in t.titles + t.hooks + t.body + t.ctas {
@@ -70,13 +98,16 @@ import YTAutoTestSupport
         // counts as another sentence, so this bounds it from above).
         let shared = a.intersection(b).count
         #expect(shared <= max(0, a.count + b.count - pool) + 1, "\(shared) shared of \(a.count) and \(b.count), pool \(pool)")
-        // Scripts short enough that the pool need not repeat: with the history, consecutive ones
-        // share nothing; without it, they do.
+        // Scripts short enough that the pool need not repeat, all drawn with one seed on one
+        // topic (`oneSeed`): with the history, consecutive ones share nothing; without it, they are
+        // the same script (so it is the history that keeps them apart, not chance).
         var withHistory = 0, without = 0
-        let h = try await Self.series(type, count: 10, seconds: 20...30), n = try await Self.series(type, count: 10, history: false, seconds: 20...30)
+        let h = try await Self.series(type, count: 6, seconds: 20...30, oneSeed: true)
+        let n = try await Self.series(type, count: 6, history: false, seconds: 20...30, oneSeed: true)
         for (x, y) in zip(h, h.dropFirst()) { withHistory += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
         for (x, y) in zip(n, n.dropFirst()) { without += Self.sentences(x.body).intersection(Self.sentences(y.body)).count }
         #expect(withHistory == 0 && without > 0, "consecutive scripts share \(withHistory) sentences with the history, \(without) without")
+        #expect(n.allSatisfy { $0.body == n[0].body }, "without the history, one seed and one topic make one script")
     }
 
     /// The channel's videos, one after another, never repeat one recent video's sentences as the
