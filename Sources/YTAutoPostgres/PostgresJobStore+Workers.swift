@@ -243,7 +243,21 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
             stoppedAt: try r.date("stopped_at"))
     }
 
-    /// `running` workers whose advisory lock no session holds: dead, on whatever host they ran.
+    /// How long a server that has just started gives the workers it knew to take their locks
+    /// again: every session ended with the server (a restart, a failover), so at first no lock is
+    /// held, and a live worker's session reconnects within seconds (backoff up to 5 s, a try the
+    /// server may take 15 s to answer). Judged by its lock alone at once, every worker was dead,
+    /// even the judge, and every running job spent an attempt on a routine restart.
+    static let restartGrace = 40
+
+    /// Whether worker `w`, whose lock no session holds, may still be coming back: last seen
+    /// before the server started, which started less than ``restartGrace`` seconds ago.
+    static let comingBackAfterRestart = """
+        (w.last_seen_at < pg_postmaster_start_time() AND now() < pg_postmaster_start_time() + interval '\(restartGrace) seconds')
+        """
+
+    /// `running` workers whose advisory lock no session holds: dead, on whatever host they ran
+    /// (past a server's restart, once they have had time to come back).
     static let abandonedWorkers = """
         SELECT w.id FROM workers w
          WHERE w.state = 'running'
@@ -251,19 +265,22 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
                             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                               AND l.classid = w.lock_class::oid AND l.objid = w.lock_key::oid)
+           AND NOT \(comingBackAfterRestart)
         """
 
     /// By its advisory lock, seen in `pg_locks` without taking it: from any host.
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
         let parts = worker.lockPath.split(separator: ":")
         guard parts.count == 3, parts[0] == "advisory", let c = Int32(parts[1]), let k = Int32(parts[2]) else { return nil }
-        let held = try await pool.queryOne("""
-            SELECT EXISTS (SELECT 1 FROM pg_locks l
-                            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                              AND l.classid = \(Int(c))::oid AND l.objid = \(Int(k))::oid) AS held
-            """)?.bool("held")
-        return held == false
+        let abandoned = try await pool.queryOne("""
+            SELECT NOT EXISTS (SELECT 1 FROM pg_locks l
+                                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                  AND l.classid = \(Int(c))::oid AND l.objid = \(Int(k))::oid)
+                   AND NOT (\(worker.lastSeenAt)::timestamptz < pg_postmaster_start_time()
+                            AND now() < pg_postmaster_start_time() + make_interval(secs => \(Self.restartGrace))) AS abandoned
+            """)?.bool("abandoned")
+        return abandoned == true
     }
 
     static func releaseJobs(_ tx: PGTransaction, of worker: String, code: String, message: String, now: Date) async throws -> ReclaimReport {

@@ -52,6 +52,52 @@ struct PostgresEngineTests {
     /// another host). When the server ends that session, the worker is dead to everyone and its job
     /// is freed; the worker's session then comes back (reconnects, takes its lock, is `running` again),
     /// and its old lease is refused by the fence.
+    /// A server restart ends every session at once, so at first no worker's lock is held: a
+    /// worker seen before the server started is given time to take its lock again (it was found
+    /// dead at once, by others and by itself, and every running job spent an attempt). One that
+    /// does not come back is dead once that time is up.
+    @Test func aServerRestartIsNotItsWorkersDeath() async throws {
+        let server = try await PostgresServer.start(listenAddresses: "127.0.0.1", trustedNetwork: "127.0.0.1/32")
+        let url = try PostgresURL(try await server.createDatabase(prefix: "restart"))
+        let workerSide = try await PostgresJobStore(url: url)
+        // A second worker whose session, once ended, does not come back within the test.
+        let goneSide = try await PostgresJobStore(url: url)
+        goneSide.sessionReconnectPause.withLock { $0 = .seconds(3600) }
+        let observer = try await PostgresJobStore(url: url)
+        let live = try await workerSide.registerWorker()
+        let gone = try await goneSide.registerWorker()
+        let id = try await workerSide.enqueue(NewJob(channel: "a", maxAttempts: 1)).job.id
+        let other = try await workerSide.enqueue(NewJob(channel: "a", maxAttempts: 3)).job.id
+        let lease = try #require(try await workerSide.lease(worker: live.id, channels: nil, duration: .seconds(3600), only: id))
+        _ = try #require(try await goneSide.lease(worker: gone.id, channels: nil, duration: .seconds(3600), only: other))
+
+        try await server.restart()
+        let restarted = ContinuousClock.now
+        // Right after it (the observer's pool reconnects on its first tries): nobody is dead yet.
+        var first: ReclaimReport? = nil
+        #expect(await eventually(timeout: .seconds(20)) { first = try? await observer.reclaim(); return first != nil })
+        #expect(first?.isEmpty == true, "\(String(describing: first))")
+        // The live worker takes its lock again; its job runs on under the same lease.
+        #expect(await eventually(timeout: .seconds(30)) {
+            guard let r = try? await observer.workers().first(where: { $0.id == live.id }) else { return false }
+            return (try? await observer.isAbandoned(r)) == false
+        }, "the live worker's session did not come back")
+        #expect(try await observer.reclaim().deadWorkers.isEmpty)
+        _ = try await workerSide.heartbeat(lease, duration: .seconds(3600))
+        #expect(try await observer.job(id: id)?.state == .running)
+        #expect(try await observer.attempts(jobID: id).map(\.outcome) == [nil], "the attempt goes on, not lost")
+
+        // The other never came back: dead once the server's grace is up, and its job freed.
+        var report = ReclaimReport()
+        while report.deadWorkers.isEmpty, ContinuousClock.now < restarted + .seconds(PostgresJobStore.restartGrace + 30) {
+            report = try await observer.reclaim()
+            if report.deadWorkers.isEmpty { try await Task.sleep(for: .seconds(1)) }
+        }
+        #expect(report.deadWorkers == [gone.id] && report.requeued == [other], "\(report)")
+        #expect(ContinuousClock.now - restarted >= .seconds(PostgresJobStore.restartGrace - 5))
+        try await workerSide.deregisterWorker(live)
+    }
+
     @Test func aWorkersLifeIsItsSessionAndASessionComesBack() async throws {
         let (url, _) = try await database()
         let workerSide = try await PostgresJobStore(url: url)
