@@ -218,7 +218,14 @@ import YTAutoTestSupport
             (dbPath + "-journal", "is the database's journal file"),
             (dbPath + "-wake", "is the database's wake file"),
             (dir.path("sub"), "is a folder"),
+            (dbPath + "-workers", "is the database's workers folder, which ytauto keeps beside it; name a backup file elsewhere"),
         ]
+        try FileManager.default.createDirectory(atPath: dbPath + "-workers", withIntermediateDirectories: true)
+        // No path, and a folder that is not there: said plainly (SQLite said "disk I/O error" and "unable to open").
+        let empty = try await admin("backup", "")
+        #expect(empty.status == 1 && empty.stderr.contains("backup refused: the backup's path is empty"), "\(empty.stderr)")
+        let nowhere = try await admin("backup", dir.path("missing/copy.db"))
+        #expect(nowhere.status == 1 && nowhere.stderr.contains("backup refused: the folder \(dir.path("missing")) does not exist"), "\(nowhere.stderr)")
         for (target, reason) in targets {
             let backup = try await admin("backup", target)
             #expect(backup.status == 1 && !backup.stdout.contains("backed up"), "\(target): \(backup.stdout)\(backup.stderr)")

@@ -153,6 +153,11 @@ import YTAutoTestSupport
         #expect(p95.contains { $0["stage"] as? String == "narration" && $0["p95_s"] as? Double == 3.0 })
         let retryRate = try rows("Retry rate per error code")
         #expect(retryRate.contains { $0["error_code"] as? String == "tts.failed" && $0["retry_pct"] as? Double == 100.0 })
+        // A lost attempt whose job ran again was retried (it counted as neither); a job that failed for good gave up.
+        #expect(retryRate.contains { $0["error_code"] as? String == "lease.expired" && $0["retried"] as? Int == 1 && $0["retry_pct"] as? Double == 100.0 },
+                "\(retryRate)")
+        #expect(retryRate.contains { $0["error_code"] as? String == "video.qa_failed" && $0["gave_up"] as? Int == 1 && $0["retried"] as? Int == 0 },
+                "\(retryRate)")
         let earlier = try rows("Every earlier attempt")
         #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost)])
         #expect(try rows("Videos published per channel and day").map { $0["published"] as? Int } == [1])

@@ -136,6 +136,15 @@ import YTAutoTestSupport
         #expect(jobs.first?["error_code"] as? String == "<img src=x onerror=alert(2)>")
         let bad = try await console.get("/api/jobs?state=lost")
         #expect(bad.status == 400 && bad.body.contains("state 'lost' is not one of"))
+        // A mistyped channel is refused naming the known ones (it answered []); a known channel with no jobs is [].
+        let typo = try await console.get("/api/jobs?channel=fatcs")
+        #expect(typo.status == 400 && typo.body.contains("no channel named 'fatcs'"), "\(typo.status) \(typo.body)")
+        // A NUL cut the pattern short and matched every job: a filter with a control character is refused.
+        let nul = try await console.get("/api/jobs?q=%00zzz")
+        #expect(nul.status == 400 && nul.body.contains("q must be one line of visible text; it has U+0000"), "\(nul.status) \(nul.body)")
+        let none = try await console.get("/api/jobs?q=zzz")
+        let noneList = try JSONSerialization.jsonObject(with: Data(none.bytes)) as? [Any]
+        #expect(none.status == 200 && noneList?.isEmpty == true, "\(none.status) \(none.body)")
         #expect(try await console.get("/jobs/999999").status == 404)
         // Slots of a channel that is nowhere: a 404 naming it (it answered []); of a configured one: its slots.
         let nowhere = try await console.get("/api/slots?channel=nosuch")
@@ -456,7 +465,14 @@ import YTAutoTestSupport
         #expect(half.status != 0 && half.stderr.contains("--tls-cert and --tls-key go together"), "\(half.stderr)")
         let missing = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", dir.path("none.pem"), "--tls-key", key],
                                     cwd: dir.url, environment: env)
-        #expect(missing.status != 0 && missing.stderr.contains("--tls-cert \(dir.path("none.pem"))"), "\(missing.stderr)")
+        #expect(missing.status != 0 && missing.stderr.contains("--tls-cert \(dir.path("none.pem")): no such file"), "\(missing.stderr)")
+        // A key of another certificate: named with both files (it said only "failedToLoadPrivateKey").
+        let other = dir.path("other.pem")
+        let otherMade = try await Child(URL(fileURLWithPath: "/usr/bin/env"), ["openssl", "genrsa", "-out", other, "2048"], cwd: dir.url).wait()
+        try #require(otherMade.status == 0, "openssl: \(otherMade.stderr)")
+        #expect(chmod(other, 0o600) == 0)
+        let mismatched = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", cert, "--tls-key", other], cwd: dir.url, environment: env)
+        #expect(mismatched.status == 1 && mismatched.stderr.contains("--tls-key \(other) does not go with the certificate in --tls-cert \(cert)"), "\(mismatched.stderr)")
         #expect(chmod(key, 0o644) == 0)
         let readable = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", cert, "--tls-key", key], cwd: dir.url, environment: env)
         #expect(readable.status != 0 && readable.stderr.contains("others may read this private key (mode 644)"), "\(readable.stderr)")

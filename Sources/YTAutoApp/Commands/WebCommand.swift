@@ -48,6 +48,9 @@ extension YTAutoCommand {
             guard mode & 0o007 == 0 else {
                 throw CLIError("--tls-key \(key): others may read this private key (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
             }
+            guard FileManager.default.isReadableFile(atPath: cert) else {
+                throw CLIError("--tls-cert \(cert): no such file, or it cannot be read")
+            }
             let chain: [NIOSSLCertificate]
             do { chain = try NIOSSLCertificate.fromPEMFile(cert) } catch {
                 throw CLIError("--tls-cert \(cert): not a readable PEM certificate chain (\(error))")
@@ -58,7 +61,13 @@ extension YTAutoCommand {
                 // The key's bytes are never quoted.
                 throw CLIError("--tls-key \(key): not a readable PEM private key")
             }
-            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            // Made once here, as the server will: a key of another certificate is refused now,
+            // naming both files (the server said only "failedToLoadPrivateKey").
+            do { _ = try NIOSSLContext(configuration: configuration) } catch {
+                throw CLIError("--tls-key \(key) does not go with the certificate in --tls-cert \(cert) (\(error)); give the key the certificate was made for")
+            }
+            return configuration
         }
 
         /// `HOST:PORT` (`[::1]:PORT` for IPv6), refused unless the host is a loopback one or the console has users.

@@ -179,7 +179,11 @@ struct WebConsole: Sendable {
         router.get("/events") { request, _ in try await self.events(request) }
         router.get("/api/overview") { _, _ in try await self.json(try await self.snapshot().json(database: self.databaseName)) }
         router.get("/api/jobs") { request, _ in
-            try await self.json(try await self.store.jobs(matching: try Self.query(request.uri.queryParameters), limit: Self.pageSize).map(JobJSON.init))
+            let query = try Self.query(request.uri.queryParameters)
+            let jobs = try await self.store.jobs(matching: query, limit: Self.pageSize)
+            // A mistyped channel is a 400 that says so and names the known ones, not an empty list.
+            if jobs.isEmpty { try await self.checkChannelKnown(query.channel, status: .badRequest) }
+            return try await self.json(jobs.map(JobJSON.init))
         }
         router.get("/api/jobs/:id") { _, context in
             let id = try Self.jobID(context)
@@ -232,6 +236,13 @@ struct WebConsole: Sendable {
 
     static func query(_ value: (String) -> String?) throws -> JobQuery {
         func text(_ name: String) -> String? { value(name).flatMap { $0.isEmpty ? nil : $0 } }
+        // A filter is one line of visible text: a NUL cut the database's pattern short, and "%00zzz"
+        // matched every job (a bulk cancel offered them all).
+        for name in ["channel", "code", "q", "state", "before"] {
+            if let t = text(name), let bad = TextControls.firstInLine(t) {
+                throw HTTPError(.badRequest, message: "\(name) must be one line of visible text; it has \(TextControls.describe(bad))")
+            }
+        }
         var q = JobQuery(channel: text("channel"), errorCode: text("code"), topicContains: text("q"))
         // Any code, unlike `ytauto-admin list-failed --code`: the overview links every code the
         // store holds, and a provider's may have any shape.

@@ -38,10 +38,19 @@ extension Connection {
     /// with a snapshot of itself while workers write, and lose what they committed since. A
     /// folder is refused too: the copy needs a file name.
     public static func backupTargetProblem(source: String, target: String) -> String? {
+        guard !target.isEmpty else { return "the backup's path is empty; name the file to write, e.g. ytauto-backup.db" }
         let targetURL = URL(fileURLWithPath: target)
         var isFolder: ObjCBool = false
         if target.hasSuffix("/") || (FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) && isFolder.boolValue) {
-            return "\(target) is a folder; name the backup file, e.g. \(targetURL.appendingPathComponent("ytauto-backup.db").path)"
+            // The workers' lock folder (`DB-workers`) is one of the database's own: no example inside it.
+            let example = target.hasSuffix("-workers") && resolvedPath(target) == resolvedPath(source) + "-workers"
+                ? "the database's workers folder, which ytauto keeps beside it; name a backup file elsewhere"
+                : "a folder; name the backup file, e.g. \(targetURL.appendingPathComponent("ytauto-backup.db").path)"
+            return "\(target) is \(example)"
+        }
+        let parent = targetURL.deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: parent, isDirectory: &isFolder) || !isFolder.boolValue {
+            return "the folder \(parent) does not exist; make it first, or name a file in an existing folder"
         }
         var sourceStat = stat(), targetStat = stat()
         if stat(source, &sourceStat) == 0, stat(target, &targetStat) == 0,
