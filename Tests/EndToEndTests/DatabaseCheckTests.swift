@@ -225,7 +225,7 @@ import YTAutoTestSupport
         let empty = try await admin("backup", "")
         #expect(empty.status == 1 && empty.stderr.contains("backup refused: the backup's path is empty"), "\(empty.stderr)")
         let nowhere = try await admin("backup", dir.path("missing/copy.db"))
-        #expect(nowhere.status == 1 && nowhere.stderr.contains("backup refused: the folder \(dir.path("missing")) does not exist"), "\(nowhere.stderr)")
+        #expect(nowhere.status == 1 && nowhere.stderr.contains("backup refused: \(dir.path("missing/copy.db")): its folder \(dir.path("missing")) does not exist"), "\(nowhere.stderr)")
         for (target, reason) in targets {
             let backup = try await admin("backup", target)
             #expect(backup.status == 1 && !backup.stdout.contains("backed up"), "\(target): \(backup.stdout)\(backup.stderr)")

@@ -103,8 +103,12 @@ struct Fixture {
         let f = try await Fixture(engine)
         var channel = ChannelConfig.defaults(for: .facts)
         channel.topics = ["a", "b", "c", "d", "e", "f"]
-        var stores: [any OperatorStore] = [f.store]
-        for _ in 0..<3 {
+        // Four stores on the system's clock, as four processes would be. (The fixture's store runs on
+        // its own fixed clock, in 2027: mixed with these, whose times are today's, which topic was
+        // least recently used depended on which store enqueued first, and two could take one
+        // topic, as a CI run under load saw.)
+        var stores: [any OperatorStore] = []
+        for _ in 0..<4 {
             if let pg = f.store as? PostgresJobStore { stores.append(try await PostgresJobStore(url: pg.url)) } else {
                 stores.append(try SQLiteJobStore(path: f.dir.path("jobs.db")))
             }

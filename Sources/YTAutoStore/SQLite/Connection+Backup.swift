@@ -50,7 +50,7 @@ extension Connection {
         }
         let parent = targetURL.deletingLastPathComponent().path
         if !FileManager.default.fileExists(atPath: parent, isDirectory: &isFolder) || !isFolder.boolValue {
-            return "the folder \(parent) does not exist; make it first, or name a file in an existing folder"
+            return "\(target): its folder \(parent) does not exist; make it first, or name a file in an existing folder"
         }
         var sourceStat = stat(), targetStat = stat()
         if stat(source, &sourceStat) == 0, stat(target, &targetStat) == 0,
