@@ -10,7 +10,9 @@ import YTAutoTestSupport
     var dbPath: String { dir.path("ytauto.db") }
     var env: [String: String] { ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("ytauto.yaml")] }
 
-    func worker(_ args: String...) throws -> Child {
+    func worker(_ args: String...) throws -> Child { try worker(args) }
+
+    func worker(_ args: [String]) throws -> Child {
         try Child(binary("ytauto"), ["worker"] + args, cwd: dir.url, environment: env)
     }
 
@@ -237,15 +239,22 @@ import YTAutoTestSupport
         #expect(r.stderr.contains("second signal"))
     }
 
-    @Test func aCancelStopsARunningJob() async throws {
+    /// One synthetic job run by a `ytauto worker` with `workerArguments`, its cancel asked for
+    /// once its first stage has begun.
+    func cancelledInItsFirstStage(_ workerArguments: String...) async throws -> (store: SQLiteJobStore, id: Int64, worker: Child) {
         let s = try store()
         let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
+        let w = try worker(workerArguments)
+        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
+        #expect(try await s.cancel(jobID: id) == .requested)
+        return (s, id, w)
+    }
+
+    @Test func aCancelStopsARunningJob() async throws {
         // Heartbeats every 4 s (a third of the lease). A shorter lease lost the race under a loaded CI
         // run: the lease expired before a late heartbeat, and the sweep, not the worker, ended the job
         // (cancelled, as asked, but its stage closed with the lease's loss instead of the cancel).
-        let w = try worker("--synthetic-stage-ms", "60000", "--lease-seconds", "12")
-        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
-        #expect(try await s.cancel(jobID: id) == .requested)
+        let (s, id, w) = try await cancelledInItsFirstStage("--synthetic-stage-ms", "60000", "--lease-seconds", "12")
         #expect(try await eventually(timeout: .seconds(30)) { try await s.job(id: id)?.state == .cancelled })
         #expect(try await s.attempts(jobID: id).map(\.outcome) == [.cancelled])
         #expect(try await s.stages(jobID: id).first?.errorCode == "job.cancelled")
@@ -257,11 +266,7 @@ import YTAutoTestSupport
     /// 200 s apart (a 600 s lease) and stages of 2 s, a cancel asked for during the first stage
     /// ends the job before its second starts, and nothing is published.
     @Test func aCancelStopsARunningJobAtTheNextStage() async throws {
-        let s = try store()
-        let id = try await s.enqueue(NewJob(channel: "facts", kind: .synthetic)).job.id
-        let w = try worker("--synthetic-stage-ms", "2000", "--lease-seconds", "600")
-        #expect(try await eventually(timeout: .seconds(30)) { try await s.stages(jobID: id).isEmpty == false })
-        #expect(try await s.cancel(jobID: id) == .requested)
+        let (s, id, w) = try await cancelledInItsFirstStage("--synthetic-stage-ms", "2000", "--lease-seconds", "600")
         #expect(try await eventually(timeout: .seconds(30)) { [.cancelled, .succeeded, .failed].contains(try await s.job(id: id)?.state) })
         #expect(try await s.job(id: id)?.state == .cancelled)
         #expect(try await s.attempts(jobID: id).map(\.outcome) == [.cancelled])
