@@ -256,31 +256,27 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
         (w.last_seen_at < pg_postmaster_start_time() AND now() < pg_postmaster_start_time() + interval '\(restartGrace) seconds')
         """
 
+    /// Whether worker `w` is gone: no session holds its advisory lock, and it is not one that
+    /// may still be coming back after the server's restart.
+    static let gone = """
+        (NOT EXISTS (SELECT 1 FROM pg_locks l
+                      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        AND l.classid = w.lock_class::oid AND l.objid = w.lock_key::oid)
+         AND NOT \(comingBackAfterRestart))
+        """
+
     /// `running` workers whose advisory lock no session holds: dead, on whatever host they ran
     /// (past a server's restart, once they have had time to come back).
-    static let abandonedWorkers = """
-        SELECT w.id FROM workers w
-         WHERE w.state = 'running'
-           AND NOT EXISTS (SELECT 1 FROM pg_locks l
-                            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                              AND l.classid = w.lock_class::oid AND l.objid = w.lock_key::oid)
-           AND NOT \(comingBackAfterRestart)
-        """
+    static let abandonedWorkers = "SELECT w.id FROM workers w WHERE w.state = 'running' AND \(gone)"
 
     /// By its advisory lock, seen in `pg_locks` without taking it: from any host.
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
         let parts = worker.lockPath.split(separator: ":")
-        guard parts.count == 3, parts[0] == "advisory", let c = Int32(parts[1]), let k = Int32(parts[2]) else { return nil }
-        let abandoned = try await pool.queryOne("""
-            SELECT NOT EXISTS (SELECT 1 FROM pg_locks l
-                                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                                  AND l.classid = \(Int(c))::oid AND l.objid = \(Int(k))::oid)
-                   AND NOT (\(worker.lastSeenAt)::timestamptz < pg_postmaster_start_time()
-                            AND now() < pg_postmaster_start_time() + make_interval(secs => \(Self.restartGrace))) AS abandoned
-            """)?.bool("abandoned")
-        return abandoned == true
+        guard parts.count == 3, parts[0] == "advisory", Int32(parts[1]) != nil, Int32(parts[2]) != nil else { return nil }
+        // The row as the server has it now (its lock and when it was last seen), judged as `reclaim` judges it.
+        return try await pool.queryOne("SELECT \(unescaped: Self.gone) AS abandoned FROM workers w WHERE w.id = \(worker.id)")?
+            .bool("abandoned")
     }
 
     static func releaseJobs(_ tx: PGTransaction, of worker: String, code: String, message: String, now: Date) async throws -> ReclaimReport {
