@@ -236,6 +236,42 @@ import YTAutoTestSupport
         #expect(p.contains("line 6, channels[2].name: the key 'name' is missing"))
     }
 
+    /// A channel whose decoding fails at one key (here `max_attempts: 0`, an unknown type, a
+    /// missing name) still has what only the decoded channel shows named: min above max, a blank
+    /// topic, a name given twice or not usable as a folder. They were hidden until the first was fixed.
+    @Test func aKeyThatStopsDecodingDoesNotHideTheChannelsOtherProblems() {
+        let p = problems("""
+            channels:
+              - name: facts
+                max_attempts: 0
+                duration: {min: 90, max: 30}
+                topics: ["   "]
+              - name: facts
+                type: cooking
+                priority: 5000000
+              - name: .hidden
+                catch_up_window: 99d
+                duration: {min: 9999999, max: 10}
+              - type: finance
+                topics: [""]
+            """)
+        #expect(p == [
+            "line 3, channels[0].max_attempts: 0 is out of range: allowed 1 to 100",
+            "line 4, channels[0].duration: min 90 and max 30 must satisfy 0 < min <= max",
+            "line 5, channels[0].topics[0]: a topic must not be blank",
+            "line 6, channels[1].name: channel 'facts' is defined twice",
+            "line 7, channels[1].type: 'cooking' is not a channel type; use one of horror, facts, finance",
+            "line 8, channels[1].priority: 5000000 is out of range: allowed -1000000 to 1000000",
+            "line 9, channels[2].type: channel '.hidden' needs a type: one of horror, facts, finance",
+            "line 9, channels[2].name: channel name '.hidden' must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' "
+                + "(it names the channel's folders under output_dir and work_dir)",
+            "line 10, channels[2].catch_up_window: '99d' is out of range: allowed 0s to 30d",
+            "line 11, channels[2].duration.min: 9999999 is out of range: allowed 1 to 43200",
+            "line 12, channels[3].name: the key 'name' is missing",
+            "line 13, channels[3].topics[0]: a topic must not be blank",
+        ], "\(p.joined(separator: "\n"))")
+    }
+
     @Test func aLanguageMustBeKnownAndNeedsAnLLMScript() {
         let p = problems("channels:\n  - name: facts\n    language: fr\n  - name: horror\n    language: es\n  - name: finance\n    language: ja-JP\n    script: openai\n")
         #expect(p.contains { $0.hasPrefix("line 3, channels[0].language: 'fr' is not a language ytauto speaks; use one of en (English), es (Spanish), ja (Japanese)") }, "\(p)")

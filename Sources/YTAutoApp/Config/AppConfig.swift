@@ -150,16 +150,36 @@ public struct AppConfig: Sendable, Codable, Hashable {
             guard !problems.contains(where: { $0.field == field || field.hasPrefix($0.field + ".") || field.hasPrefix($0.field + "[") }) else { return }
             problems.append(.init(line: locator.line(keys), field: field, message: message))
         }
-        func decode<T: Decodable>(_ type: T.Type, _ node: Node, at keys: [any Sendable]) -> T? {
-            do {
-                return try YAMLDecoder().decode(T.self, from: try Yams.serialize(node: node))
-            } catch let error as DecodingError {
-                let (at, message) = describe(error)
-                add(keys + at, message)
-            } catch {
-                add(keys, "\(error)")
+        /// Decodes a part, and at a problem with one of its keys names it, sets that key aside and
+        /// decodes again, so that one bad key does not hide what only the decoded part shows (a
+        /// channel with `max_attempts: 0` still has its min above max and its name twice named).
+        /// A key set aside takes its default; `name` and `type`, which have none, take a stand-in,
+        /// and `standIn` says so. Such a part serves only to find more problems: the file is refused.
+        func decode<T: Decodable>(_ type: T.Type, _ node: Node, at keys: [any Sendable],
+                                  standIns: [String: Node] = [:]) -> (value: T?, standIn: Set<String>) {
+            var node = node
+            var replaced = Set<String>()
+            for _ in 0...(node.mapping?.count ?? 0) + standIns.count {
+                do {
+                    return (try YAMLDecoder().decode(T.self, from: try Yams.serialize(node: node)), replaced)
+                } catch let error as DecodingError {
+                    let (at, message) = describe(error)
+                    add(keys + at, message)
+                    guard let key = at.first as? String, case .mapping(let map) = node, !replaced.contains(key) else { break }
+                    var pairs = map.filter { $0.key.string != key }.map { ($0.key, $0.value) }
+                    if let standIn = standIns[key] {
+                        pairs.append((Node(key), standIn))
+                        replaced.insert(key)
+                    } else if pairs.count == map.count {
+                        break  // A missing key with no stand-in: nothing more can be learned.
+                    }
+                    node = .mapping(Node.Mapping(pairs, map.tag, map.style, map.mark))
+                } catch {
+                    add(keys, "\(error)")
+                    break
+                }
             }
-            return nil
+            return (nil, replaced)
         }
         func folder(_ key: CodingKeys, default value: String) -> String {
             guard let node = root[key.rawValue] else { return value }
@@ -171,7 +191,7 @@ public struct AppConfig: Sendable, Codable, Hashable {
             workDirectory: folder(.workDirectory, default: "./work"),
             channels: [])
         if let node = root["providers"], !(node.scalar.map(ConfigSchema.isNull) ?? false) {
-            if let providers = decode(ProvidersConfig.self, node, at: ["providers"]) { config.providers = providers }
+            if let providers = decode(ProvidersConfig.self, node, at: ["providers"]).value { config.providers = providers }
         }
         switch root["channels"] {
         case nil:
@@ -179,9 +199,11 @@ public struct AppConfig: Sendable, Codable, Hashable {
         case .sequence(let list)?:
             var seen = Set<String>()
             for (i, node) in list.enumerated() {
-                guard let channel = decode(ChannelConfig.self, node, at: ["channels", i]) else { continue }
+                let (decoded, standIn) = decode(ChannelConfig.self, node, at: ["channels", i],
+                                                standIns: ["name": Node("unnamed"), "type": Node(ChannelType.horror.rawValue)])
+                guard let channel = decoded else { continue }
                 config.channels.append(channel)
-                if !seen.insert(channel.name).inserted {
+                if !standIn.contains("name"), !seen.insert(channel.name).inserted {
                     add(["channels", i, "name"], "channel '\(channel.name)' is defined twice")
                 }
                 for p in channel.problems() {
