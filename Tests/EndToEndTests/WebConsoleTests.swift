@@ -139,6 +139,9 @@ import YTAutoTestSupport
         // A mistyped channel is refused naming the known ones (it answered []); a known channel with no jobs is [].
         let typo = try await console.get("/api/jobs?channel=fatcs")
         #expect(typo.status == 400 && typo.body.contains("no channel named 'fatcs'"), "\(typo.status) \(typo.body)")
+        // The page too (it showed "no jobs match" under a channel list saying "any").
+        let typoPage = try await console.get("/jobs?channel=fatcs")
+        #expect(typoPage.status == 400 && typoPage.body.contains("no channel named &#39;fatcs&#39;"), "\(typoPage.status) \(typoPage.body)")
         // A NUL cut the pattern short and matched every job: a filter with a control character is refused.
         let nul = try await console.get("/api/jobs?q=%00zzz")
         #expect(nul.status == 400 && nul.body.contains("q must be one line of visible text; it has U+0000"), "\(nul.status) \(nul.body)")
@@ -679,6 +682,10 @@ import YTAutoTestSupport
         // A mistyped channel is refused, naming the known ones, rather than "0 jobs match".
         let typo = try await console.post("/jobs/bulk", form: [("csrf", token), ("action", "cancel"), ("state", "queued"), ("channel", "fatcs")], cookie: cookie)
         #expect(typo.status == 400 && typo.body.contains("no channel named &#39;fatcs&#39;") && typo.body.contains("(channels: facts, ") && typo.body.contains(", other)"), "\(typo.status) \(typo.body)")
+        // A channel only the database knows is listed, chosen, when its jobs are shown (the list said "any").
+        let otherPage = try await console.get("/jobs?channel=other")
+        #expect(otherPage.status == 200 && otherPage.body.contains("<option selected>other</option>") && otherPage.body.contains("/jobs/\(other)"),
+                "\(otherPage.status) \(otherPage.body)")
         let filter = [("csrf", token), ("action", "retry"), ("state", "failed"), ("channel", "facts"), ("code", "provider.rate_limited")]
         let ask = try await console.post("/jobs/bulk", form: filter, cookie: cookie)
         #expect(ask.status == 200 && ask.body.contains("Retry 3 jobs?"), "\(ask.body)")

@@ -102,12 +102,17 @@ extension WebConsole {
 
     func jobsPage(_ query: JobQuery, csrf: String, notice: String? = nil) async throws -> String {
         let jobs = try await store.jobs(matching: query, limit: Self.pageSize)
+        // A mistyped channel (from a link or the address bar) showed "no jobs match" under a
+        // channel list that said "any": refused as the API and the bulk actions refuse it.
+        if jobs.isEmpty { try await checkChannelKnown(query.channel, status: .badRequest) }
         var out = "<h1>Jobs</h1>"
         if let notice { out += "<p class=\"notice\">\(E.escape(notice))</p>" }
         let states = "<option value=\"\">any</option>" + JobState.allCases.map {
             "<option\(query.state == $0 ? " selected" : "")>\($0.rawValue)</option>"
         }.joined()
-        let channelOptions = "<option value=\"\">any</option>" + channels.map(\.name).sorted().map {
+        // A channel the database knows and the configuration no longer does is listed when chosen.
+        let names = Set(channels.map(\.name)).union(query.channel.map { [$0] } ?? [])
+        let channelOptions = "<option value=\"\">any</option>" + names.sorted().map {
             "<option\(query.channel == $0 ? " selected" : "")>\(E.escape($0))</option>"
         }.joined()
         out += """
