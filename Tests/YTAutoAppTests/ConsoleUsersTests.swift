@@ -51,7 +51,7 @@ import YTAutoTestSupport
         #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: guesser) == .passed)
         var outcomes: [VerifiedLogins.Outcome] = []
         for n in 0..<9 { outcomes.append(await logins.check(name: "ana", user: ana, password: "guess \(n)", from: guesser)) }
-        // Unknown names count too: they cost no check, but they are guesses.
+        // Unknown names count too: they are guesses.
         outcomes.append(await logins.check(name: "root", user: nil, password: "toor", from: guesser))
         for n in 0..<2 { outcomes.append(await logins.check(name: "bob", user: bob, password: "guess \(n)", from: guesser)) }
         #expect(outcomes.prefix(10).allSatisfy { $0 == .refused } && outcomes.suffix(2).allSatisfy { $0 == .throttled("from this address") }, "\(outcomes)")
@@ -72,6 +72,25 @@ import YTAutoTestSupport
         #expect(outcomes.prefix(100).allSatisfy { $0 == .refused } && outcomes.last == .throttled("for this user"), "\(outcomes.suffix(3))")
         #expect(await logins.check(name: "ana", user: ana, password: "correct horse", from: "10.9.9.9") == .throttled("for this user"))
         #expect(await logins.check(name: "bob", user: bob, password: "correct horse", from: "10.9.9.9") == .passed)
+    }
+
+    /// A name that is no user's costs a bcrypt check as a wrong password does, against a decoy
+    /// hash at the users' cost (it cost none: a quick refusal told a guesser the name was not a
+    /// user's), and the decoy's own password is no way in.
+    @Test func aWrongNameCostsWhatAWrongPasswordCosts() async throws {
+        let (ana, bob) = try Self.anaAndBob()
+        let users = ConsoleUsers([ana, bob])
+        let decoy = try #require(VerifiedLogins.decoy(for: users))
+        #expect(decoy.hasPrefix("$2b$04$") && decoy.count == 60, "\(decoy)")
+        #expect(VerifiedLogins.decoy(for: ConsoleUsers([])) == nil)
+        let logins = VerifiedLogins(decoy: decoy)
+        #expect(await logins.check(name: "ana", user: ana, password: "guess", from: "10.0.0.1") == .refused)
+        #expect(logins.checks == 1)
+        #expect(await logins.check(name: "root", user: nil, password: "guess", from: "10.0.0.2") == .refused)
+        #expect(logins.checks == 2, "a wrong name was refused without a check")
+        // Even a password that matches the decoy signs no one in.
+        let known = VerifiedLogins(decoy: ConsoleUsers.line(role: .viewer, password: "decoy", cost: 4).split(separator: " ")[1].description)
+        #expect(await known.check(name: "root", user: nil, password: "decoy", from: "10.0.0.3") == .refused)
     }
 
     /// Two operators whose password is "correct horse".

@@ -135,7 +135,13 @@ struct ConsoleAuthenticator: RouterMiddleware {
     typealias Context = ConsoleContext
     let users: ConsoleUsers
     let logger: Logger
-    let verified = VerifiedLogins()
+    let verified: VerifiedLogins
+
+    init(users: ConsoleUsers, logger: Logger) {
+        self.users = users
+        self.logger = logger
+        verified = VerifiedLogins(decoy: VerifiedLogins.decoy(for: users))
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !users.isEmpty else { return try await next(request, context) }
@@ -194,6 +200,21 @@ final class VerifiedLogins: Sendable {
     /// bcrypt runs here, one check at a time: never on the threads that serve requests (a burst of
     /// wrong passwords held them all, and every page waited seconds).
     private static let queue = DispatchQueue(label: "ytauto.console.bcrypt")
+    /// A hash of no one's password, at the users' cost: a name that is no user's is checked
+    /// against it, so that a wrong name costs what a wrong password costs, and how long a
+    /// refusal takes does not tell a guesser which names are users.
+    private let decoy: String?
+    private let checksRun = Atomic<Int>(0)
+    /// bcrypt checks run so far (a test's way to see that a wrong name costs one).
+    var checks: Int { checksRun.load(ordering: .relaxed) }
+
+    init(decoy: String? = nil) { self.decoy = decoy }
+
+    /// A ``decoy`` at the highest cost of `users`' hashes (`$2b$12$…`), or nil without users.
+    static func decoy(for users: ConsoleUsers) -> String? {
+        guard let cost = users.users.values.compactMap({ UInt8($0.hash.dropFirst(4).prefix(2)) }).max() else { return nil }
+        return Bcrypt.hash(UUID().uuidString, cost: cost)
+    }
 
     enum Outcome: Equatable {
         case passed, refused
@@ -218,13 +239,12 @@ final class VerifiedLogins: Sendable {
             return nil
         }
         if let throttled { return .throttled(throttled) }
-        let ok: Bool
-        if let hash = user?.hash {
+        var ok = false
+        if let hash = user?.hash ?? decoy {
+            checksRun.add(1, ordering: .relaxed)
             ok = await withCheckedContinuation { continuation in
                 Self.queue.async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
             }
-        } else {
-            ok = false
         }
         guard ok, let key else {
             refused.withLock { map in
