@@ -100,6 +100,31 @@ import YTAutoTestSupport
         return (console, store, location)
     }
 
+    /// The configuration edited while the console runs is said within seconds (the console keeps
+    /// the channels it started with), and the console still stops on SIGTERM.
+    @Test func anEditedConfigurationIsSaidAndTheConsoleStillStops() async throws {
+        let location = try await ProcessEngine.sqlite.location(dir)
+        _ = try await ProcessEngine.open(location)
+        let config = "channels:\n  - name: facts\n"
+        try config.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        let log = dir.path("web.log")
+        let port = try PostgresServer.freePort()
+        let web = try Child(binary("ytauto"), ["web", "--listen", "127.0.0.1:\(port)"], cwd: dir.url,
+                            environment: ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")], outputFile: log)
+        defer { web.kill(SIGKILL) }
+        func logged(_ text: String) async -> Bool {
+            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
+        }
+        #expect(await logged("listening on http://127.0.0.1:\(port)/"))
+        try (config + "    type: horor\n").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(await logged("changed on disk and would not load: "))
+        #expect(await logged("'horor' is not a channel type"))
+        web.kill(SIGTERM)
+        #expect(await eventually(timeout: .seconds(30)) { !web.isRunning }, "the console did not stop")
+        if web.isRunning { web.kill(SIGKILL) }
+        #expect(await web.wait().status == 0)
+    }
+
     /// A job that failed for good with `code`.
     func failed(_ s: any OperatorStore, channel: String = "facts", topic: String, code: String = "provider.rate_limited") async throws -> Int64 {
         let id = try await s.enqueue(NewJob(channel: channel, topic: topic, maxAttempts: 1)).job.id

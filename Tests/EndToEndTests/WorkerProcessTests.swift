@@ -29,6 +29,29 @@ import YTAutoTestSupport
         #expect(!FileManager.default.fileExists(atPath: dbPath))  // nothing was written
     }
 
+    /// The configuration edited while a worker runs: said within seconds, with the problems of an
+    /// edit that would not load (the worker keeps the one it started with), and the watch does not
+    /// hold the worker's stop.
+    @Test func anEditedConfigurationIsSaidAndTheWorkerStillStops() async throws {
+        let config = "channels:\n  - name: facts\n"
+        try config.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        _ = try store()
+        let log = dir.path("worker.log")
+        let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env, outputFile: log)
+        defer { w.kill(SIGKILL) }
+        func logged(_ text: String) async -> Bool {
+            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
+        }
+        #expect(await logged("worker started"))
+        try (config + "    schedul: [\"0 9 * * *\"]\n").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(await logged("the configuration \(dir.path("ytauto.yaml")) changed on disk and would not load: "))
+        #expect(await logged("unknown key 'schedul'; did you mean 'schedule'?"))
+        w.kill(SIGTERM)
+        #expect(await eventually(timeout: .seconds(30)) { !w.isRunning }, "the worker did not stop")
+        if w.isRunning { w.kill(SIGKILL) }
+        #expect(await w.wait().status == 0)
+    }
+
     @Test func runsJobsSeesNewOnesQuicklyAndStopsCleanly() async throws {
         let s = try store()
         for i in 0..<3 { _ = try await s.enqueue(NewJob(channel: "facts", topic: "t\(i)", kind: .synthetic)) }

@@ -71,10 +71,8 @@ extension YTAutoCommand {
                 }
                 return
             }
-            let configWatch = ConfigWatch(path: global.configPath, logger: logger)
-            let watch = Task { await configWatch.run() }
-            defer { watch.cancel() }
-            let group = ServiceGroup(services: [service], gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
+            let group = ServiceGroup(services: [service, ConfigWatch(path: global.configPath, logger: logger)],
+                                     gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
             try await group.run()
         }
     }

@@ -124,14 +124,12 @@ extension YTAutoCommand {
                 router: console.router(),
                 server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
                 configuration: .init(address: .hostname(host, port: port), serverName: "ytauto"),
+                services: [ConfigWatch(path: global.configPath, logger: logger)],
                 onServerRunning: { channel in
                     let shown = host.contains(":") ? "[\(host)]" : host
                     FileHandle.standardOutput.write(Data("ytauto web: listening on \(scheme)://\(shown):\(channel.localAddress?.port ?? port)/\n".utf8))
                 },
                 logger: logger)
-            let configWatch = ConfigWatch(path: global.configPath, logger: logger)
-            let watch = Task { await configWatch.run() }
-            defer { watch.cancel() }
             do {
                 try await app.runService()
             } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {

@@ -75,10 +75,8 @@ extension YTAutoCommand {
             let worker = makeWorker(store: store, pipeline: pipeline, configuration: config, logger: logger)
             let secondSignal = SecondSignal.install()
             // The media pipeline runs on the configuration as it was at start: an edit is said, not taken.
-            let configWatch = ConfigWatch(path: global.configPath, logger: logger)
-            let watch = syntheticStageMs == nil ? Task { await configWatch.run() } : nil
-            defer { watch?.cancel() }
-            let group = ServiceGroup(services: [worker], gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
+            let watch: [any Service] = syntheticStageMs == nil ? [ConfigWatch(path: global.configPath, logger: logger)] : []
+            let group = ServiceGroup(services: [worker] + watch, gracefulShutdownSignals: SecondSignal.graceful, logger: logger)
             try await group.run()
             withExtendedLifetime(secondSignal) {}
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// Watches the configuration file a long-running process (worker, scheduler, console) started
 /// with, and says so when it changes on disk: the process keeps the configuration it started
@@ -8,8 +9,8 @@ import Logging
 /// found now, with its problems, rather than at the next restart, which it would stop.
 ///
 /// It compares the file's bytes every `interval` (a configuration is a few kilobytes); each
-/// change is logged once.
-struct ConfigWatch: Sendable {
+/// change is logged once. A service of the process's group: it ends at the group's graceful shutdown.
+struct ConfigWatch: Service {
     let path: String
     let logger: Logger
     let interval: Duration
@@ -23,8 +24,12 @@ struct ConfigWatch: Sendable {
         self.started = FileManager.default.contents(atPath: path)
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled or the graceful shutdown.
     func run() async {
+        await cancelWhenGracefulShutdown { await self.watch() }
+    }
+
+    private func watch() async {
         var seen = started
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
