@@ -242,9 +242,7 @@ import YTAutoTestSupport
         let log = dir.path("scheduler.log")
         let scheduler = try Child(binary("ytauto"), ["scheduler"], cwd: dir.url, environment: env, outputFile: log)
         defer { scheduler.kill(SIGKILL) }
-        func logged(_ text: String) async -> Bool {
-            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
-        }
+        func logged(_ text: String) async -> Bool { await eventually(file: log, contains: text) }
         #expect(await logged("scheduler started"))
         try original.replacingOccurrences(of: "0 0 1 1 *", with: "*/3 * * * * *").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         #expect(await logged("the configuration \(dir.path("ytauto.yaml")) changed on disk and would not load: "))

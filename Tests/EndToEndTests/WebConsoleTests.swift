@@ -112,9 +112,7 @@ import YTAutoTestSupport
         let web = try Child(binary("ytauto"), ["web", "--listen", "127.0.0.1:\(port)"], cwd: dir.url,
                             environment: ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")], outputFile: log)
         defer { web.kill(SIGKILL) }
-        func logged(_ text: String) async -> Bool {
-            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
-        }
+        func logged(_ text: String) async -> Bool { await eventually(file: log, contains: text) }
         #expect(await logged("listening on http://127.0.0.1:\(port)/"))
         try (config + "    type: horor\n").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         #expect(await logged("changed on disk and would not load: "))

@@ -39,9 +39,7 @@ import YTAutoTestSupport
         let log = dir.path("worker.log")
         let w = try Child(binary("ytauto"), ["worker"], cwd: dir.url, environment: env, outputFile: log)
         defer { w.kill(SIGKILL) }
-        func logged(_ text: String) async -> Bool {
-            await eventually(timeout: .seconds(30)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) }
-        }
+        func logged(_ text: String) async -> Bool { await eventually(file: log, contains: text) }
         #expect(await logged("worker started"))
         try (config + "    schedul: [\"0 9 * * *\"]\n").write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         #expect(await logged("the configuration \(dir.path("ytauto.yaml")) changed on disk and would not load: "))

@@ -144,6 +144,11 @@ public func eventually(timeout: Duration = .seconds(30), _ condition: () async t
     return try await condition()
 }
 
+/// Whether the file at `path` (a child's `outputFile`) comes to hold `text` within `timeout`.
+public func eventually(file path: String, contains text: String, timeout: Duration = .seconds(30)) async -> Bool {
+    await eventually(timeout: timeout) { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains(text) }
+}
+
 /// The package's root folder, from this file's place in it.
 public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
