@@ -74,14 +74,15 @@ extension PostgresJobStore {
     }
 
     /// When each topic was last used on `channel`: in the slots (which outlive pruned jobs) and in
-    /// jobs. One statement for all the topics (an index seek apiece), not one a topic.
+    /// video jobs (a diagnostic one makes no video). One statement for all the topics (an index
+    /// seek apiece), not one a topic.
     static func lastUse(_ query: (PostgresQuery) async throws -> [PGRow], topics: [String], channel: String) async throws -> [String: Date] {
         guard !topics.isEmpty else { return [:] }
         var out: [String: Date] = [:]
         for r in try await query("""
             SELECT t.topic, greatest(
                 (SELECT max(decided_at) FROM schedule_slots WHERE channel = \(channel) AND topic = t.topic),
-                (SELECT max(created_at) FROM jobs WHERE channel = \(channel) AND topic = t.topic)) AS last
+                (SELECT max(created_at) FROM jobs WHERE channel = \(channel) AND topic = t.topic AND kind = 'video')) AS last
               FROM unnest(\(topics)::text[]) AS t (topic)
             """) {
             if let d = try r.date("last") { out[try r.required("topic", r.string)] = d }

@@ -156,6 +156,18 @@ import YTAutoStore
         #expect(later.last?.topic == "topic 0")
     }
 
+    /// A diagnostic job's topic is not a use of it: `enqueue --synthetic` and `run-once
+    /// --synthetic-stage-ms` took the channel's least recent topics, and its next videos skipped them.
+    @Test(arguments: StoreEngine.all) func aDiagnosticJobDoesNotUseUpATopic(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let c = channel(topics: 2, recency: 7)
+        _ = try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 0", kind: .synthetic))
+        let first = try await f.store.suggestTopic(for: c)
+        #expect(first.topic == "topic 0" && !first.recent, "\(first)")
+        _ = try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 0"))
+        #expect(try await f.store.suggestTopic(for: c).topic == "topic 1")
+    }
+
     /// A catch-up pass with fewer topics than slots and `topic_recency_days: 0` rotates through
     /// the topics, the one used longest ago first, though the pass decides all its slots at one
     /// instant (it gave the first topic to every slot once the others were used).

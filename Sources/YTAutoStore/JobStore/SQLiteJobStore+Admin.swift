@@ -349,9 +349,10 @@ extension SQLiteJobStore.SQL {
         SELECT \(columns) FROM jobs INDEXED BY jobs_running_expiry WHERE state = 'running' AND lease_expires_at < ?1
         """
 
-    /// The topic's last job on a channel: `?1` channel, `?2` topic.
+    /// The topic's last video job on a channel: `?1` channel, `?2` topic. A diagnostic
+    /// (synthetic) job makes no video, so its topic is not used by it.
     public static let topicLastJob = """
-        SELECT max(created_at) AS t FROM jobs INDEXED BY jobs_topic WHERE channel = ?1 AND topic = ?2
+        SELECT max(created_at) AS t FROM jobs INDEXED BY jobs_topic WHERE channel = ?1 AND topic = ?2 AND kind = 'video'
         """
 
     /// The topic's last slot on a channel: `?1` channel, `?2` topic.
