@@ -63,7 +63,9 @@ import YTAutoTestSupport
                 try await server.psql("""
                     INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
                     VALUES ('facts', '\(Timestamp.string(enqueuedAt))', '0 18 * * *', 'enqueued', 'octopuses', \(job), '\(Timestamp.string(enqueuedAt))', NULL),
-                           ('facts', '\(Timestamp.string(missedAt))', '0 18 * * *', 'missed', NULL, NULL, '\(Timestamp.string(missedAt))', 'the scheduler was down')
+                           ('facts', '\(Timestamp.string(missedAt))', '0 18 * * *', 'missed', NULL, NULL, '\(Timestamp.string(missedAt))', 'the scheduler was down'),
+                           ('facts', '\(Timestamp.string(missedAt.addingTimeInterval(-86_400)))', '0 18 * * *', 'enqueued', 'whales', 999999,
+                            '\(Timestamp.string(missedAt.addingTimeInterval(-86_400)))', NULL)
                     """, database: database)
             }
         } else {
@@ -80,8 +82,9 @@ import YTAutoTestSupport
                     _ = try db.run("""
                         INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, job_id, decided_at, detail)
                         VALUES ('facts', ?1, '0 18 * * *', 'enqueued', 'octopuses', ?2, ?1, NULL),
-                               ('facts', ?3, '0 18 * * *', 'missed', NULL, NULL, ?3, 'the scheduler was down')
-                        """, [enqueuedAt, job, missedAt])
+                               ('facts', ?3, '0 18 * * *', 'missed', NULL, NULL, ?3, 'the scheduler was down'),
+                               ('facts', ?4, '0 18 * * *', 'enqueued', 'whales', 999999, ?4, NULL)
+                        """, [enqueuedAt, job, missedAt, missedAt.addingTimeInterval(-86_400)])
                 }
             }
         }
@@ -110,8 +113,9 @@ import YTAutoTestSupport
         let failed = try await store.enqueue(NewJob(channel: "horror", topic: "the lighthouse", maxAttempts: 1)).job.id
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
         _ = try await store.fail(lease, error: JobFailure(code: "video.qa_failed", message: "black keyframe", isRetryable: false))
-        // One lost to a dead worker (its lease expired), then run again and left running.
-        let lost = try await store.enqueue(NewJob(channel: "facts", topic: "honey", maxAttempts: 3)).job.id
+        // One lost to a dead worker (its lease expired), freed a minute later, run again another
+        // minute later and left running: its second attempt waited that minute, not two.
+        let lost = try await store.enqueue(NewJob(channel: "finance", topic: "honey", maxAttempts: 3)).job.id
         lease = try #require(try await store.lease(worker: "w-gone", channels: nil, duration: .seconds(10)))
         try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: clock.now, error: nil)
         clock.advance(60)
@@ -120,6 +124,12 @@ import YTAutoTestSupport
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
         clock.advance(5)
         _ = try await store.heartbeat(lease, duration: .seconds(30))
+        // One handed back by a worker that stopped, then run again by another and published.
+        let handed = try await store.enqueue(NewJob(channel: "finance", topic: "tides", maxAttempts: 3)).job.id
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: handed))
+        _ = try await store.handBack(lease)
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: handed))
+        _ = try await store.complete(lease)
         // Two videos of a reviewed channel: one waiting for review, one rejected in review.
         var reviewed: [Int64] = []
         for _ in 0..<2 {
@@ -129,12 +139,25 @@ import YTAutoTestSupport
             reviewed.append(id)
         }
         clock.advance(7200)
+        // The second is rejected, retried, held again and approved; an approval of the first is
+        // refused. Each is audited as ytauto-admin audits it.
+        let audit = try #require(store as? any ConsoleStore)
         _ = try await store.reject(jobID: reviewed[1], reason: "off topic", by: "cli:ana")
-        // The scheduler's memory: a slot that made the first job, and one missed.
+        _ = try await audit.recordAudit(actor: "cli:ana", action: "reject", target: "job \(reviewed[1])", detail: "off topic")
+        _ = try await store.retry(jobID: reviewed[1])
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: reviewed[1]))
+        guard case .held = try await store.holdForReview(lease, stage: "publish") else { Issue.record("not held again"); return }
+        _ = try await store.approve(jobID: reviewed[1], by: "cli:ana")
+        _ = try await audit.recordAudit(actor: "cli:ana", action: "approve", target: "job \(reviewed[1])", detail: "queued to publish")
+        _ = try await audit.recordAudit(actor: "cli:bob", action: "approve", target: "job \(reviewed[0])",
+                                        detail: "refused: job \(reviewed[0]) is not waiting for review")
+        // The scheduler's memory: a slot that made the first job, one missed, and one whose job was pruned since.
         try await insertSlots(clock.now.addingTimeInterval(-86_400), retried, clock.now.addingTimeInterval(-2 * 86_400))
 
         try await store.recordChannelHistory(channel: "facts", job: retried, topic: "why honey", script: #"{"title":"Why Honey"}"#, keep: 50)
         try await store.recordChannelHistoryThumbnail("0f0f0f0f0f0f0f0f", channel: "facts", job: retried)
+        // A script of the job that failed: not checked against, so not listed.
+        try await store.recordChannelHistory(channel: "horror", job: failed, topic: "the lighthouse", script: #"{"title":"Lighthouse"}"#, keep: 50)
 
         #expect(queries.count >= 13)
         var rowsByComment: [String: [[String: Any]]] = [:]
@@ -158,14 +181,21 @@ import YTAutoTestSupport
                 "\(retryRate)")
         #expect(retryRate.contains { $0["error_code"] as? String == "video.qa_failed" && $0["gave_up"] as? Int == 1 && $0["retried"] as? Int == 0 },
                 "\(retryRate)")
+        // A hand-back whose job ran again was retried (it showed 0 %); a stop for review is no error.
+        #expect(retryRate.contains { $0["error_code"] as? String == "worker.shutdown" && $0["retried"] as? Int == 1 && $0["retry_pct"] as? Double == 100.0 },
+                "\(retryRate)")
+        #expect(!retryRate.contains { ($0["error_code"] as? String)?.hasPrefix("review.") == true }, "\(retryRate)")
         let earlier = try rows("Every earlier attempt")
-        #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost)])
+        #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost), Int(handed), Int(reviewed[1])])
         #expect(try rows("Videos published per channel and day").map { $0["published"] as? Int } == [1])
-        #expect(try rows("Which worker ran each attempt").count == 7)
+        #expect(try rows("Which worker ran each attempt").count == 10)
         let running = try rows("Running jobs and the age")
         #expect(running.count == 1 && running.first?["id"] as? Int == Int(lost))
-        #expect(try rows("Topics used per channel").count == 3)
-        #expect(try rows("Scheduled slots that made no job").map { $0["decision"] as? String } == ["missed"])
+        // The pruned slot's topic counts (it counted nowhere: not a job, and its slot names a job).
+        let topics = try rows("Topics used per channel")
+        #expect(Set(topics.compactMap { $0["topic"] as? String }) == ["octopuses", "whales", "the lighthouse", "honey", "tides"], "\(topics)")
+        #expect(topics.first { $0["topic"] as? String == "octopuses" }?["uses"] as? Int == 3, "\(topics)")
+        #expect(try rows("Scheduled slots that made no job").map { $0["decision"] as? String } == ["missed", "enqueued"])
         #expect(try rows("Slots with several jobs").isEmpty)
         let lostTime = try rows("Time lost to dead workers")
         #expect(lostTime.first?["lost_attempts"] as? Int == 1)
@@ -176,6 +206,8 @@ import YTAutoTestSupport
         let factsWait = leaseWait.first { $0["channel"] as? String == "facts" }
         #expect(((factsWait?["max_wait_s"] as? NSNumber)?.doubleValue ?? 0) > 3000, "\(leaseWait)")
         #expect((leaseWait.first { $0["channel"] as? String == "horror" }?["max_wait_s"] as? NSNumber)?.doubleValue == 0, "\(leaseWait)")
+        // The lost job waited a minute from when it was freed (it showed two: its lost attempt's minute too).
+        #expect((leaseWait.first { $0["channel"] as? String == "finance" }?["max_wait_s"] as? NSNumber)?.doubleValue == 60, "\(leaseWait)")
         let waiting = try rows("Jobs waiting for review")
         #expect(waiting.map { $0["id"] as? Int } == [Int(reviewed[0])], "\(waiting)")
         #expect(((waiting.first?["hours_waiting"] as? NSNumber)?.doubleValue ?? 0) >= 2, "\(waiting)")
@@ -183,8 +215,9 @@ import YTAutoTestSupport
         #expect(recent.count == 1 && recent.first?["title"] as? String == "Why Honey" && recent.first?["thumbnail_hash"] as? String == "0f0f0f0f0f0f0f0f",
                 "\(recent)")
         let decisions = try rows("Review decisions per channel")
+        // The rejection before the approval counts (the job's review row keeps only its last decision).
         #expect(decisions.count == 1 && (decisions.first?["rejected"] as? NSNumber)?.intValue == 1
-                && (decisions.first?["approved"] as? NSNumber)?.intValue == 0, "\(decisions)")
+                && (decisions.first?["approved"] as? NSNumber)?.intValue == 1, "\(decisions)")
         if engine == "postgres" {
             // The server's own view of who is alive: the registered worker, its session and lock.
             let live = try #require(try Self.readmeQueries("## On PostgreSQL", skipping: 1).first)
