@@ -24,3 +24,18 @@ import YTAutoCore
         #expect(Timestamp.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
     }
 }
+
+/// The days `ytauto-admin quota --days N` shows: N of them, today included, where today is the
+/// Pacific day (YouTube's units) or the UTC day (the others'), whichever began first.
+@Suite struct QuotaDayTests {
+    func at(_ text: String) throws -> Date { try #require(Timestamp.date(text)) }
+
+    @Test func theLastNDaysAreNDaysInEitherZone() throws {
+        // Afternoon in both zones: one day is that day (it was two: --days 1 showed yesterday too).
+        #expect(QuotaDay.first(ofLast: 1, now: try at("2026-12-03T21:37:00.000Z")) == "2026-12-03")
+        #expect(QuotaDay.first(ofLast: 7, now: try at("2026-12-03T21:37:00.000Z")) == "2026-11-27")
+        // After midnight UTC it is still the 3rd in California: YouTube's today is the 3rd.
+        #expect(QuotaDay.first(ofLast: 1, now: try at("2026-12-04T02:00:00.000Z")) == "2026-12-03")
+        #expect(QuotaDay.first(ofLast: 2, now: try at("2026-12-04T02:00:00.000Z")) == "2026-12-02")
+    }
+}

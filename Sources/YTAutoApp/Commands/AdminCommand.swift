@@ -482,7 +482,7 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore(.readOnly)
-            let since = QuotaDay.utc(Date().addingTimeInterval(-Double(max(0, days - 1)) * 86_400 - 86_400))
+            let since = QuotaDay.first(ofLast: days, now: Date())
             let rows = try await store.ledger(since: since)
             if json {
                 print(Output.json(rows.map(LedgerJSON.init)))

@@ -20,6 +20,14 @@ public enum QuotaDay {
     public static func youtube(_ date: Date) -> String { string(date, zone: "America/Los_Angeles") }
     public static func utc(_ date: Date) -> String { string(date, zone: "UTC") }
 
+    /// The first day of the last `days` days, today included: the earlier of the Pacific and the
+    /// UTC date, as the ledger holds YouTube's units by Pacific day and the others' by UTC day.
+    /// One day is today (on the Pacific side of midnight UTC, the Pacific today is UTC yesterday).
+    public static func first(ofLast days: Int, now: Date) -> String {
+        let back = now.addingTimeInterval(-Double(max(0, days - 1)) * 86_400)
+        return min(youtube(back), utc(back))
+    }
+
     static func string(_ date: Date, zone: String) -> String {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = TimeZone(identifier: zone)!
