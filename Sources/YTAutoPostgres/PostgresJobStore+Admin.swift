@@ -156,7 +156,7 @@ extension PostgresJobStore {
 
     static func stageRun(_ r: PGRow) throws -> StageRunRecord {
         StageRunRecord(
-            jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
+            id: try r.required("id", r.int), jobID: try r.required("job_id", r.int), attempt: Int(try r.required("attempt", r.int)),
             leaseToken: try r.required("lease_token", r.int), stage: try r.required("stage", r.string),
             state: try Self.stageState(r), startedAt: try r.required("started_at", r.date), finishedAt: try r.date("finished_at"),
             durationMS: try r.int("duration_ms"), errorCode: try r.string("error_code"), errorMessage: try r.string("error_message"))

@@ -91,9 +91,9 @@ extension PostgresJobStore: StoreCopying {
                 }
                 for r in c.stageRuns {
                     try await tx.run("""
-                        INSERT INTO job_stage_runs (job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms,
+                        INSERT INTO job_stage_runs (id, job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms,
                                                     error_code, error_message)
-                        VALUES (\(r.jobID), \(r.attempt), \(r.leaseToken), \(r.stage), \(r.state.rawValue), \(r.startedAt),
+                        VALUES (\(r.id), \(r.jobID), \(r.attempt), \(r.leaseToken), \(r.stage), \(r.state.rawValue), \(r.startedAt),
                                 \(r.finishedAt)::timestamptz, \(r.durationMS)::bigint, \(r.errorCode), \(r.errorMessage))
                         """)
                 }
@@ -105,7 +105,7 @@ extension PostgresJobStore: StoreCopying {
                 }
             }
             // New rows must not take a copied id.
-            for table in ["jobs", "job_attempts"] {
+            for table in ["jobs", "job_attempts", "job_stage_runs"] {
                 try await tx.run(PostgresQuery(unsafeSQL: """
                     SELECT setval(pg_get_serial_sequence('\(table)', 'id'), greatest((SELECT max(id) FROM \(table)), 1))
                     """))

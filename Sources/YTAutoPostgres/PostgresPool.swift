@@ -275,3 +275,34 @@ extension Date {
     /// milliseconds; PostgreSQL keeps what it is given, so both engines round alike).
     var roundedToMilliseconds: Date { Timestamp.canonical(self) }
 }
+
+/// A time bound as PostgreSQL's `timestamptz` to the nearest microsecond. postgres-nio encodes a
+/// `Date` as `Int64(seconds · 10⁶)`, which truncates: a millisecond such as .853, not exact in
+/// binary, was stored as .852999 (ytauto's own reads round it back, but `to_char(…, 'MS')` and
+/// raw SQL saw 852, and a copied database differed from its source).
+struct ExactTime: PostgresNonThrowingEncodable, Sendable {
+    static var psqlType: PostgresDataType { .timestamptz }
+    static var psqlFormat: PostgresFormat { .binary }
+    /// Microseconds since 2000-01-01 UTC, PostgreSQL's epoch.
+    let microseconds: Int64
+
+    init(_ date: Date) {
+        microseconds = Int64(((date.timeIntervalSince1970 - 946_684_800) * 1_000_000).rounded())
+    }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeInteger(microseconds)
+    }
+}
+
+/// Every `Date` this module binds into a statement goes as an ``ExactTime``: these overloads
+/// are chosen over postgres-nio's generic ones.
+extension PostgresQuery.StringInterpolation {
+    mutating func appendInterpolation(_ value: Date) {
+        appendInterpolation(ExactTime(value))
+    }
+
+    mutating func appendInterpolation(_ value: Date?) {
+        appendInterpolation(value.map(ExactTime.init))
+    }
+}

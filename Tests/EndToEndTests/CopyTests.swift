@@ -41,6 +41,18 @@ struct CopyTests {
             default: _ = try await store.handBack(lease)
             }
         }
+        // Two jobs run at once: their stage runs interleave, and a run's id says when it began,
+        // across jobs (a copy that numbered them job by job reordered them).
+        let a = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(60)))
+        let b = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(60)))
+        for stage in ["script", "narration"] {
+            for lease in [a, b] {
+                try await store.checkpoint(lease, stage: stage, state: .running, artifacts: [], startedAt: Date(), error: nil)
+                try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
+            }
+        }
+        _ = try await store.complete(a)
+        _ = try await store.handBack(b)
         let doomed = try await store.enqueue(NewJob(channel: "facts", topic: "never")).job.id
         #expect(try await store.cancel(jobID: doomed) == .cancelled)
         try await store.deregisterWorker(worker)
@@ -77,6 +89,8 @@ struct CopyTests {
         try await makeHistory(original)
         let before = try await snapshot(original)
         #expect(before.jobs.count > 12 && before.jobs.contains { !$0.stageRuns.isEmpty && !$0.stages.isEmpty })
+        let runOrder = before.jobs.flatMap(\.stageRuns).sorted { $0.id < $1.id }.map(\.jobID)
+        #expect(runOrder != runOrder.sorted(), "the history has no interleaved stage runs: \(runOrder)")
         #expect(Set(before.jobs.map(\.job.state)).isSuperset(of: [.queued, .succeeded, .failed]))
         #expect(!before.rest.slots.isEmpty && !before.rest.cursors.isEmpty && before.rest.ledger.count == 2 && before.rest.workers.count == 1)
         #expect(before.rest.audit.map(\.action) == ["retry", "cancel"])
@@ -97,6 +111,16 @@ struct CopyTests {
         #expect(onPostgres.rest.audit == before.rest.audit)
         #expect(onPostgres.rest.pauses == before.rest.pauses && onPostgres.rest.footage == before.rest.footage)
         #expect(onPostgres.rest.history == before.rest.history)
+        // Times arrive to the millisecond as they were, in raw SQL too (postgres-nio's Date
+        // encoding truncated .853 to .852999, which ytauto's reads rounded back and SQL did not).
+        let server = try await PostgresServer.server()
+        let offMillisecond = try await server.psql("""
+            SELECT count(*) FROM (SELECT created_at AS t FROM jobs UNION ALL SELECT updated_at FROM jobs UNION ALL SELECT run_at FROM jobs
+                                  UNION ALL SELECT started_at FROM job_attempts UNION ALL SELECT started_at FROM job_stage_runs
+                                  UNION ALL SELECT at FROM audit_log) AS times
+             WHERE extract(microseconds FROM t)::bigint % 1000 <> 0
+            """, database: try PostgresURL(postgres).database)
+        #expect(offMillisecond.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(offMillisecond)")
         #expect(try await pg.recordAudit(actor: "t", action: "retry", target: "job 2", detail: nil).id > before.rest.audit.map(\.id).max() ?? 0)
         // New rows on the target take new ids, after the copied ones.
         let next = try await pg.enqueue(NewJob(channel: "facts")).job.id

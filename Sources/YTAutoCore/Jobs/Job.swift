@@ -292,6 +292,8 @@ public struct StageRecord: Sendable, Hashable {
 /// A `job_stage_runs` row: one run of one stage in one attempt. `job_stages` keeps only each
 /// stage's latest run (what a retry resumes from); these are all of them.
 public struct StageRunRecord: Sendable, Hashable, Codable {
+    /// The row's id: the order the runs began in, across jobs (`ytauto-admin copy` keeps it).
+    public var id: Int64
     public var jobID: Int64
     public var attempt: Int
     public var leaseToken: Int64
@@ -304,9 +306,10 @@ public struct StageRunRecord: Sendable, Hashable, Codable {
     public var errorMessage: String?
 
     public init(
-        jobID: Int64, attempt: Int, leaseToken: Int64, stage: String, state: StageState, startedAt: Date,
+        id: Int64, jobID: Int64, attempt: Int, leaseToken: Int64, stage: String, state: StageState, startedAt: Date,
         finishedAt: Date?, durationMS: Int64?, errorCode: String?, errorMessage: String?
     ) {
+        self.id = id
         self.jobID = jobID
         self.attempt = attempt
         self.leaseToken = leaseToken

@@ -111,7 +111,7 @@ extension SQLiteJobStore {
             try db.query(SQL.stageRunsOfJob, [jobID]).map { row in
                 let r = StoredRow(row, table: "job_stage_runs", name: Self.stageName(row))
                 return StageRunRecord(
-                    jobID: try r.int("job_id"), attempt: try r.count("attempt"), leaseToken: try r.int("lease_token"),
+                    id: try r.int("id"), jobID: try r.int("job_id"), attempt: try r.count("attempt"), leaseToken: try r.int("lease_token"),
                     stage: try r.string("stage"), state: try r.value("state", StageState.self, expected: "a stage state"),
                     startedAt: try r.date("started_at"), finishedAt: try r.optionalDate("finished_at"),
                     durationMS: try r.optionalInt("duration_ms"), errorCode: try r.optionalString("error_code"),

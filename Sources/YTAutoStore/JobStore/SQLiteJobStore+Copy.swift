@@ -77,10 +77,10 @@ extension SQLiteJobStore: StoreCopying {
                 }
                 for r in c.stageRuns {
                     try db.run("""
-                        INSERT INTO job_stage_runs (job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms,
+                        INSERT INTO job_stage_runs (id, job_id, attempt, lease_token, stage, state, started_at, finished_at, duration_ms,
                                                     error_code, error_message)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [r.jobID, r.attempt, r.leaseToken, r.stage, r.state.rawValue, r.startedAt, r.finishedAt, r.durationMS,
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, [r.id, r.jobID, r.attempt, r.leaseToken, r.stage, r.state.rawValue, r.startedAt, r.finishedAt, r.durationMS,
                               r.errorCode, r.errorMessage])
                 }
                 if let r = c.review {
