@@ -120,6 +120,33 @@ import YTAutoTestSupport
         #expect(!present(heldByTheJob) && !present(lately))
     }
 
+    /// prune run from another folder than the worker's: the relative work_dir is not there, so
+    /// it deletes nothing and says where to run it (it deleted the rows and left their folders,
+    /// which nothing names any more, for good).
+    @Test func pruneFromAnotherFolderDeletesNothing() async throws {
+        #expect(try await ytauto("init").status == 0)
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "honey")).job.id
+        try makeFiles(id, slug: "honey")
+        _ = try await store.cancel(jobID: id)
+        let elsewhere = TempDir("ytauto-elsewhere")
+        let prune = try await run("ytauto-admin", ["prune", "--older-than", "0s"], cwd: elsewhere.url, environment: env)
+        #expect(prune.status == 1 && prune.stderr.contains("\(elsewhere.url.appending(path: "work").standardizedFileURL.path) is not a folder here")
+                && prune.stderr.contains("nothing was pruned") && prune.stderr.contains("Run prune from the folder the worker runs in"),
+                "\(prune.stdout)\(prune.stderr)")
+        #expect(try await store.job(id: id) != nil && exists("work/\(id)/clips/file.bin"))
+        let status = try await run("ytauto", ["status"], cwd: elsewhere.url, environment: env)
+        #expect(status.stdout.contains("not a folder here"), "\(status.stdout)")
+        // A missing output folder matters only with --with-output.
+        try FileManager.default.createDirectory(at: elsewhere.url.appending(path: "work"), withIntermediateDirectories: true)
+        let withOutput = try await run("ytauto-admin", ["prune", "--older-than", "0s", "--with-output"], cwd: elsewhere.url, environment: env)
+        #expect(withOutput.status == 1 && withOutput.stderr.contains("/output is not a folder here"), "\(withOutput.stderr)")
+        #expect(try await store.job(id: id) != nil)
+        // From the worker's folder it prunes the job and its folder.
+        let here = try await admin("prune", "--older-than", "0s")
+        #expect(here.status == 0 && here.stdout.contains("pruned 1") && !exists("work/\(id)"), "\(here.stdout)\(here.stderr)")
+    }
+
     @Test func pruneWithoutAConfigurationDeletesNothing() async throws {
         #expect(try await ytauto("init").status == 0)
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))

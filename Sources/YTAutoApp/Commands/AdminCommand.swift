@@ -568,6 +568,14 @@ public struct AdminCommand: AsyncParsableCommand {
             try OptionCheck.range(batchSize, ConfigLimits.batchSize, "--batch-size")
         }
 
+        /// The first of these folders that does not exist (or is not a folder).
+        static func missingFolder(_ folders: URL?...) -> URL? {
+            folders.compactMap { $0 }.first { folder in
+                var isFolder: ObjCBool = false
+                return !FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) || !isFolder.boolValue
+            }
+        }
+
         public func run() async throws {
             // The configuration first: without it the folders could not be found, and the rows
             // that point at them must not go before the folders can.
@@ -578,6 +586,17 @@ public struct AdminCommand: AsyncParsableCommand {
                 throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
             }
             let store = try await global.openStore()
+            // A work_dir that is not here (a relative one, from another folder than the worker's)
+            // would delete the rows and leave their folders with nothing left to name them.
+            if let missing = Self.missingFolder(folders.work, withOutput ? folders.output : nil),
+               try await store.stats().counts.values.contains(where: { $0.contains { $0.key.isFinished && $0.value > 0 } }) {
+                throw CLIError("""
+                    \(missing.path) is not a folder here, so the finished jobs' folders could not be removed and would be left \
+                    behind with no job to name them; nothing was pruned. Run prune from the folder the worker runs in \
+                    (relative work_dir and output_dir are from the current folder, \(FileManager.default.currentDirectoryPath)), \
+                    or make them absolute in \(global.configPath)
+                    """)
+            }
             let cutoff = Date().addingTimeInterval(-(try OptionCheck.age(olderThan, "--older-than")))
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0

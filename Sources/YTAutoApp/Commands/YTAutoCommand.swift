@@ -100,11 +100,16 @@ public struct YTAutoCommand: AsyncParsableCommand {
             print("")
             switch disk {
             case .success(let d):
+                // A folder that is not there reads as such, not as "0 bytes" (a relative one, from
+                // another folder than the worker's, is not the worker's).
+                func used(_ folder: URL, _ bytes: Int64) -> String {
+                    AdminCommand.Prune.missingFolder(folder) == nil ? Output.bytes(bytes) : "not a folder here"
+                }
                 print(Output.table(["disk", "folder", "used"], [
-                    ["work", d.folders.work.path, Output.bytes(d.use.work)],
+                    ["work", d.folders.work.path, used(d.folders.work, d.use.work)],
                     ["  stock footage", StockCache(workDirectory: d.folders.work).folder.path,
                      Output.bytes(d.use.stock) + " of it (ytauto-admin prune trims it)"],
-                    ["output", d.folders.output.path, Output.bytes(d.use.output)],
+                    ["output", d.folders.output.path, used(d.folders.output, d.use.output)],
                 ]))
             case .failure(let error):
                 print("disk: unknown (the configuration could not be read: \(error))")
