@@ -399,7 +399,7 @@ import YTAutoSupport
         _ = try await ytauto("init")
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", topic: "order", maxAttempts: 1)).job.id
-        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: id))
+        let lease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(60), only: id))
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for (n, stage) in ["script", "images", "clips", "narration"].enumerated() {
             try await store.checkpoint(lease, stage: stage, state: .succeeded, artifacts: [], startedAt: start.addingTimeInterval(Double(n)), error: nil)
@@ -407,6 +407,9 @@ import YTAutoSupport
         let shown = try await admin("show", "\(id)")
         let rows = shown.stdout.split(separator: "\n").compactMap { line in ["script", "narration", "images", "clips"].first { line.hasPrefix($0 + " ") } }
         #expect(rows == ["script", "narration", "images", "clips"], "\(shown.stdout)")
+        // Each attempt's pipeline, as admin.md says (only --json had it).
+        let attempt = shown.stdout.split(separator: "\n").first { $0.hasPrefix("1 ") && $0.contains(" w ") }
+        #expect(shown.stdout.contains(" pipeline ") && attempt?.contains(" media ") == true, "\(shown.stdout)")
     }
 
     @Test func aBrokenConfigurationIsExplainedWithItsPath() async throws {

@@ -149,9 +149,9 @@ public struct AdminCommand: AsyncParsableCommand {
             // run the same attempt number: the runs are numbered too.
             print("\nattempts (a run handed back or held for review does not spend its attempt):")
             print(attempts.isEmpty ? "  none" : Output.table(
-                ["run", "attempt", "worker", "started", "finished", "outcome", "stage", "error"],
+                ["run", "attempt", "worker", "pipeline", "started", "finished", "outcome", "stage", "error"],
                 attempts.enumerated().map { n, a in
-                    [String(n + 1), String(a.attempt), a.workerID, Output.time(a.startedAt), Output.time(a.finishedAt), a.outcome?.rawValue ?? "running",
+                    [String(n + 1), String(a.attempt), a.workerID, a.pipeline ?? "-", Output.time(a.startedAt), Output.time(a.finishedAt), a.outcome?.rawValue ?? "running",
                      a.stage ?? "-", a.errorCode.map { "\($0): \(a.errorMessage ?? "")" } ?? "-"]
                 }))
             print("\nstage runs (every run of every stage, per attempt):")
@@ -525,7 +525,7 @@ public struct AdminCommand: AsyncParsableCommand {
     /// `ytauto-admin audit`: what operators did from the web console, newest first.
     public struct Audit: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "List the audit log: every retry, cancel, pause, resume and run-now, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
+            abstract: "List the audit log: every retry, redo, cancel, approve, reject, pause, resume and run-now, from the web console or ytauto-admin (who, when, what, on what, what came of it), newest first.")
         @OptionGroup public var global: GlobalOptions
         @Option(parsing: .unconditional, help: "At most this many entries.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
