@@ -52,6 +52,8 @@ import YTAutoTestSupport
         let prune = try await admin("prune", "--older-than", "0s")
         #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
         #expect(prune.stdout.contains("pruned 2") && prune.stdout.contains("removed 2 folder(s)"), "\(prune.stdout)")
+        // Sooner than the channels' topic recency: said, since an enqueued job's topic is then free sooner.
+        #expect(prune.stderr.contains("note: --older-than 0s is shorter than the topic_recency_days of horror (7), facts (7), "), "\(prune.stderr)")
         #expect(!exists("work/\(a)") && !exists("work/\(b)"))
         #expect(exists("work/\(c)/clips/file.bin"))  // not finished: untouched
         #expect(exists("output/facts/\(a)-why-is-the-sky-blue/file.bin") && exists("output/facts/\(b)-octopus-hearts/file.bin"))
@@ -103,6 +105,7 @@ import YTAutoTestSupport
         let prune = try await admin("prune", "--older-than", "30d")
         #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
         #expect(prune.stdout.contains("removed 1 stock download(s)") && prune.stdout.contains("kept 1 older one(s)"), "\(prune.stdout)")
+        #expect(!prune.stderr.contains("topic_recency_days"), "30 days is longer than every channel's: \(prune.stderr)")
         #expect(!present(unused) && present(heldByTheJob) && present(lately))
         let after = try await disk()
         #expect((after["stock_bytes"] as? Int ?? .max) < (before["stock_bytes"] as? Int ?? 0), "status sees the cache shrink: \(after)")

@@ -579,9 +579,10 @@ public struct AdminCommand: AsyncParsableCommand {
         public func run() async throws {
             // The configuration first: without it the folders could not be found, and the rows
             // that point at them must not go before the folders can.
-            let folders: JobFolders
+            let config: AppConfig, folders: JobFolders
             do {
-                folders = try global.loadConfig().jobFolders()
+                config = try global.loadConfig()
+                folders = config.jobFolders()
             } catch {
                 throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
             }
@@ -597,7 +598,19 @@ public struct AdminCommand: AsyncParsableCommand {
                     or make them absolute in \(global.configPath)
                     """)
             }
-            let cutoff = Date().addingTimeInterval(-(try OptionCheck.age(olderThan, "--older-than")))
+            let age = try OptionCheck.age(olderThan, "--older-than")
+            // The scheduler's slots remember their topics past prune; a job `ytauto enqueue` made
+            // is its topic's only record, so pruning it sooner frees its topic sooner.
+            let sooner = config.channels.filter { Double($0.topicRecencyDays) * 86_400 > age }
+            if !sooner.isEmpty {
+                FileHandle.standardError.write(Data("""
+                    note: --older-than \(olderThan) is shorter than the topic_recency_days of \
+                    \(sooner.map { "\($0.name) (\($0.topicRecencyDays))" }.joined(separator: ", ")): the topic of a pruned job \
+                    that `ytauto enqueue` made (the scheduler's slots keep theirs) counts as unused again before that window ends
+
+                    """.utf8))
+            }
+            let cutoff = Date().addingTimeInterval(-age)
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0
             var problems: [String] = []
