@@ -298,6 +298,8 @@ import YTAutoTestSupport
         let run = try await console.post("/channels/facts/run-now", form: [("csrf", token)], cookie: cookie)
         let location = try #require(run.headers["location"], "\(run.status) \(run.body)")
         let id = try #require(Int64(location.dropFirst("/jobs/".count).prefix { $0.isNumber }))
+        // It says the job waits for the resume (it said only "queued").
+        #expect(location.contains("done=queued;%20channel%20facts%20is%20paused"), "\(location)")
         let job = try #require(try await store.job(id: id))
         #expect(job.channel == "facts" && job.state == .queued && job.topic == "<b>bold</b> & <script>alert('topic')</script>")
         #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)) == nil)
@@ -306,18 +308,24 @@ import YTAutoTestSupport
         #expect(resumed.status == 303)
         #expect(try await store.pausedChannels().map(\.channel) == [odd])
         #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60))?.jobID == id)
-        #expect(try await console.post("/channels/nope/pause", form: [("csrf", token)], cookie: cookie).status == 404)
         let log = try await store.auditLog(limit: 10)
         #expect(log.map(\.action) == ["resume", "run-now", "pause", "pause"], "\(log)")
+        // A channel no configuration names: a 404 naming the known ones, audited as refused (it was not audited).
+        let nope = try await console.post("/channels/nope/pause", form: [("csrf", token)], cookie: cookie)
+        #expect(nope.status == 404 && nope.body.contains("no channel named &#39;nope&#39; in the configuration (channels: facts, odd.night_2)"), "\(nope.body)")
+        let refusedNope = try #require(try await store.auditLog(limit: 1).first)
+        #expect(refusedNope.action == "pause" && refusedNope.target == "channel nope" && refusedNope.detail?.hasPrefix("refused: no channel named 'nope'") == true,
+                "\(refusedNope)")
         #expect(log.map(\.target).contains("channel \(odd)"))
-        // Resumed again (a second tab): nothing to do, said so and audited as refused.
+        // Resumed again (a second tab): nothing to do, refused with 409 saying so (a redirect to the
+        // page said nothing), and audited as refused.
         let again = try await console.post("/channels/facts/resume", form: [("csrf", token)], cookie: cookie)
-        #expect(again.status == 303 && again.headers["location"]?.contains("done=facts%20was%20not%20paused") == true, "\(again.headers)")
+        #expect(again.status == 409 && again.body.contains("channel facts was not resumed: it is not paused"), "\(again.status) \(again.body)")
         let last = try #require(try await store.auditLog(limit: 1).first)
         #expect(last.action == "resume" && last.target == "channel facts" && last.detail == "refused: not paused")
         // Paused again while paused: the same, for pause.
         let oddPaused = try await console.post(oddPath + "/pause", form: [("csrf", token)], cookie: cookie)
-        #expect(oddPaused.status == 303 && oddPaused.headers["location"]?.contains("%20was%20already%20paused%20since%20") == true, "\(oddPaused.headers)")
+        #expect(oddPaused.status == 409 && oddPaused.body.contains("was not paused: it was already paused since "), "\(oddPaused.status) \(oddPaused.body)")
         let lastPause = try #require(try await store.auditLog(limit: 1).first)
         #expect(lastPause.action == "pause" && lastPause.target == "channel \(odd)" && lastPause.detail?.hasPrefix("refused: already paused since ") == true, "\(lastPause)")
         try await console.stop()

@@ -139,37 +139,40 @@ struct WebConsole: Sendable {
             return Self.redirect("/jobs/\(id)" + HTML.query([("done", "job \(id): \(result)")]))
         }
         router.post("/channels/:name/pause") { request, context in
-            let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
+            let channel = try await self.channel(context, auditing: "pause")
             let (pause, isNew) = try await self.store.pause(channel: channel.name, by: Self.actor)
             guard isNew else {
-                // Paused already (another tab, another operator): nothing changed; said and audited, as the CLI does.
+                // Paused already (another tab, another operator): nothing changed; refused and
+                // audited, as the CLI does (a redirect to the page said nothing).
                 let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
                 try await self.audit("pause", "channel \(channel.name)", "refused: \(already)")
-                return Self.redirect("/channels" + HTML.query([("done", "\(channel.name) was \(already)")]) + "#channel-\(Self.fragment(channel.name))")
+                throw HTTPError(.conflict, message: "channel \(channel.name) was not paused: it was \(already)")
             }
             try await self.audit("pause", "channel \(channel.name)", "paused")
             return Self.redirect("/channels?done=paused#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/resume") { request, context in
-            let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
+            let channel = try await self.channel(context, auditing: "resume")
             guard let ended = try await self.store.resume(channel: channel.name) else {
-                // Resumed already (another tab, another operator): nothing changed; said and audited, as the CLI does.
+                // Resumed already (another tab, another operator): nothing changed; refused and audited, as the CLI does.
                 try await self.audit("resume", "channel \(channel.name)", "refused: not paused")
-                return Self.redirect("/channels" + HTML.query([("done", "\(channel.name) was not paused")]) + "#channel-\(Self.fragment(channel.name))")
+                throw HTTPError(.conflict, message: "channel \(channel.name) was not resumed: it is not paused")
             }
             try await self.audit("resume", "channel \(channel.name)", "paused since \(Timestamp.string(ended.pausedAt))")
             return Self.redirect("/channels?done=resumed#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/run-now") { request, context in
             // A job due now with the topic the scheduler would take next (as `ytauto enqueue CHANNEL`).
-            let channel = try self.channel(context)
             _ = try await self.checkedForm(request)
+            let channel = try await self.channel(context, auditing: "run-now")
             let job = try await self.store.enqueueNextTopic(NewJob(channel: channel.name, priority: channel.priority,
                                                                    maxAttempts: channel.maxAttempts), channel: channel).result.job
             try await self.audit("run-now", "channel \(channel.name)", "job \(job.id), topic \(job.topic ?? "-")")
-            return Self.redirect("/jobs/\(job.id)?done=queued")
+            // A paused channel's job waits for the resume: said, not left to be wondered at.
+            let paused = try await self.store.pausedChannels().contains { $0.channel == channel.name }
+            return Self.redirect("/jobs/\(job.id)" + HTML.query([("done", paused ? "queued; channel \(channel.name) is paused, so it runs after the resume" : "queued")]))
         }
         router.post("/jobs/bulk") { request, _ in
             let form = try await self.checkedForm(request)
@@ -343,13 +346,17 @@ struct WebConsole: Sendable {
         return HTTPError(badForm ? .badRequest : .conflict, message: "job \(id) was not \(done): \(error)")
     }
 
-    /// The configured channel the path names; 404 for any other name.
-    func channel(_ context: ConsoleContext) throws -> ChannelConfig {
+    /// The configured channel the path names; for any other name a 404, audited as a refusal of
+    /// `action` (as `ytauto-admin pause` audits one).
+    func channel(_ context: ConsoleContext, auditing action: String) async throws -> ChannelConfig {
         // The pages percent-encode every character but letters and digits (``fragment(_:)``).
         let raw = context.parameters.get("name") ?? ""
         let name = raw.removingPercentEncoding ?? raw
         guard let channel = channels.first(where: { $0.name == name }) else {
-            throw HTTPError(.notFound, message: "no channel named '\(name)' in the configuration")
+            let known = channels.map(\.name).sorted().joined(separator: ", ")
+            let problem = "no channel named '\(TextControls.visible(String(name.prefix(100))))' in the configuration (channels: \(known))"
+            try await audit(action, "channel \(TextControls.visible(String(name.prefix(100))))", "refused: \(problem)")
+            throw HTTPError(.notFound, message: problem)
         }
         return channel
     }
