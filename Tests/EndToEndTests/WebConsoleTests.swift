@@ -787,6 +787,17 @@ import YTAutoTestSupport
         try FileManager.default.removeItem(atPath: path)
         let tidied = try await console.get("/jobs/\(id)/artifacts/compose/0")
         #expect(tidied.status == 404 && tidied.body.contains("the job succeeded, so its work files were tidied away"), "\(tidied.body)")
+        // A published file removed from the output folder: said so (it said the work files were tidied, or another host).
+        let published = try await store.enqueue(NewJob(channel: "facts", topic: "published")).job.id
+        let publishedLease = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: published))
+        let outputFile = dir.url.appending(path: "output/facts/\(published)-published/video.mp4").standardizedFileURL.path
+        try await store.checkpoint(publishedLease, stage: "publish", state: .succeeded,
+                                   artifacts: [Artifact(path: outputFile, bytes: 1000, sha256: Checksum.sha256Hex(Data(bytes)))], startedAt: Date(), error: nil)
+        _ = try await store.complete(publishedLease)
+        let gone = try await console.get("/jobs/\(published)/artifacts/publish/0")
+        #expect(gone.status == 404 && gone.body.contains("it was published to the output folder (\(outputFile)) and has been removed or moved from there since"),
+                "\(gone.body)")
+        #expect(try await console.get("/jobs/\(published)").body.contains("recorded, but not here: it was published to the output folder"))
         // Nothing else: another index, another stage, another job, a path.
         let other = try await store.enqueue(NewJob(channel: "facts", topic: "no files")).job.id
         for bad in ["/jobs/\(id)/artifacts/compose/1", "/jobs/\(id)/artifacts/script/0", "/jobs/\(other)/artifacts/compose/0",

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import YTAutoCore
+import YTAutoMedia
 
 extension WebConsole {
     /// A file of a job, by its stage and its place in that stage's recorded artifacts: only a
@@ -20,10 +21,7 @@ extension WebConsole {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               (attributes[.type] as? FileAttributeType) == .typeRegular, let size = (attributes[.size] as? NSNumber)?.intValue else {
             let name = URL(fileURLWithPath: path).lastPathComponent
-            let why = try await store.job(id: id)?.state == .succeeded
-                ? "the job succeeded, so its work files were tidied away (what was published is in the output folder, or on YouTube)"
-                : "it was removed, or made on another host whose work folder is not shared with this one"
-            throw HTTPError(.notFound, message: "job \(id)'s \(name) is recorded but is not here: \(why)")
+            throw HTTPError(.notFound, message: "job \(id)'s \(name) is recorded but is not here: \(whyMissing(path, jobSucceeded: try await store.job(id: id)?.state == .succeeded))")
         }
         var headers: HTTPFields = [.contentType: Self.mediaType(path), .acceptRanges: "bytes", .cacheControl: "no-cache"]
         headers[.xContentTypeOptions] = "nosniff"
@@ -46,6 +44,16 @@ extension WebConsole {
         if size == 0 { return Response(status: .ok, headers: headers) }
         let body = try await FileIO().loadFile(path: path, range: range, context: context)
         return Response(status: status, headers: headers, body: body)
+    }
+
+    /// Why a file the store recorded for a job is not on disk, in an operator's words.
+    func whyMissing(_ path: String, jobSucceeded: Bool) -> String {
+        if case .success(let folders) = folders, path.hasPrefix(folders.output.standardizedFileURL.path + "/") {
+            return "it was published to the output folder (\(path)) and has been removed or moved from there since"
+        }
+        return jobSucceeded
+            ? "the job succeeded, so its work files were tidied away (what was published is in the output folder, or on YouTube)"
+            : "it was removed, or made on another host whose work folder is not shared with this one"
     }
 
     /// One range of a `Range: bytes=…` header (`a-b`, `a-`, `-n`), clamped to the file; nil when

@@ -280,7 +280,7 @@ extension WebConsole {
                 out += "<h2>Video</h2><video id=\"video\" controls preload=\"metadata\" src=\"/jobs/\(job.id)/artifacts/\(E.escape(v.stage))/\(v.index)\""
                     + (find("thumbnail.jpg").map { " poster=\"/jobs/\(job.id)/artifacts/\(E.escape($0.stage))/\($0.index)\"" } ?? "") + "></video>"
             } else {
-                out += "<h2>Video</h2><p class=\"muted\">recorded, but not on this host (\(E.escape(v.path)))</p>"
+                out += "<h2>Video</h2><p class=\"muted\">recorded, but not here: \(E.escape(whyMissing(v.path, jobSucceeded: job.state == .succeeded)))</p>"
             }
         }
         if let t = find("thumbnail.jpg"), FileManager.default.fileExists(atPath: t.path) {
