@@ -172,9 +172,12 @@ import YTAutoTestSupport
         let noneList = try JSONSerialization.jsonObject(with: Data(none.bytes)) as? [Any]
         #expect(none.status == 200 && noneList?.isEmpty == true, "\(none.status) \(none.body)")
         #expect(try await console.get("/jobs/999999").status == 404)
-        // Slots of a channel that is nowhere: a 404 naming it (it answered []); of a configured one: its slots.
+        // Slots of a channel that is nowhere: a 400 naming it, as /api/jobs (it answered []); of a
+        // configured one: its slots; an empty channel is no filter, as for /api/jobs (it was "no channel named ''").
         let nowhere = try await console.get("/api/slots?channel=nosuch")
-        #expect(nowhere.status == 404 && nowhere.body.contains("no channel named 'nosuch'"), "\(nowhere.status) \(nowhere.body)")
+        #expect(nowhere.status == 400 && nowhere.body.contains("no channel named 'nosuch'"), "\(nowhere.status) \(nowhere.body)")
+        let anyChannel = try await console.get("/api/slots?channel=")
+        #expect(anyChannel.status == 200 && anyChannel.body.hasPrefix("["), "\(anyChannel.status) \(anyChannel.body)")
         let known = try await console.get("/api/slots?channel=facts")
         #expect(known.status == 200 && known.body.hasPrefix("["), "\(known.status) \(known.body)")
         let metrics = try await console.get("/metrics")

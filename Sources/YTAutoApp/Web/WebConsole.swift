@@ -208,10 +208,11 @@ struct WebConsole: Sendable {
             return try await self.json(out)
         }
         router.get("/api/slots") { request, _ in
-            let channel = request.uri.queryParameters.get("channel")
+            // As /api/jobs: an empty channel is no filter, and a mistyped one a 400 that says so
+            // (as `ytauto-admin slots --channel` refuses it), not "no slots".
+            let channel = request.uri.queryParameters.get("channel").flatMap { $0.isEmpty ? nil : $0 }
             let slots = try await self.store.slots(channel: channel, limit: 200)
-            // A mistyped channel is a 404 that says so, as `ytauto-admin slots --channel` refuses it, not "no slots".
-            if slots.isEmpty { try await self.checkChannelKnown(channel, status: .notFound) }
+            if slots.isEmpty { try await self.checkChannelKnown(channel, status: .badRequest) }
             return try await self.json(slots.map(SlotJSON.init))
         }
         router.get("/api/review") { _, _ in try await self.json(try await ReviewJSON.waiting(self.store, limit: Self.pageSize)) }
