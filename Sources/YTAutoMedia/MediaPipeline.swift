@@ -649,10 +649,33 @@ public struct MediaFileError: YTAutoError {
             description = "cannot use \(file): \(posix.map { String(cString: strerror($0)) } ?? ns.localizedDescription)"
             detail = posix == EACCES || posix == EPERM || posix == EROFS
                 ? "this user (uid \(getuid())) may not write there; fix the permissions of the work or output folder, and the job is retried"
-                : "\(error)"
+                : (Self.pathProblem(file).map { $0 + "; the job is retried" } ?? Self.brief(ns, posix: posix))
         } else {
             description = ns.localizedDescription
-            detail = "\(error)"
+            detail = Self.brief(ns, posix: posix)
         }
+    }
+
+    /// What is wrong with the folders above `file`, the path the operator must fix: a file where a
+    /// folder should be (the error named only the job's folder below it), or the first missing
+    /// folder (a work folder removed while the job ran). Nil when the folders above are there.
+    static func pathProblem(_ file: String) -> String? {
+        var folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+        var missing: String?
+        while folder.path != "/" && !folder.path.isEmpty {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) {
+                if !isFolder.boolValue { return "\(folder.path) is a file where a folder is needed" }
+                return missing.map { "the folder \($0) is missing (removed while the job ran?)" }
+            }
+            missing = folder.path
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    /// The error's kind in a few words (Foundation's description of it is a dump of its dictionary).
+    static func brief(_ error: NSError, posix: Int32?) -> String {
+        posix.map { "errno \($0)" } ?? "\(error.domain) error \(error.code)"
     }
 }

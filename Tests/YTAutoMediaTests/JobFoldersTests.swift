@@ -64,6 +64,28 @@ import YTAutoTestSupport
         #expect(denied.message.hasPrefix("cannot use /srv/work/3/.lock: Permission denied (this user (uid \(getuid())) may not write there; fix the permissions"), "\(denied.message)")
     }
 
+    /// A file where a folder is needed names that file, and a folder removed while the job ran
+    /// names the folder, without Foundation's dump of the error ("Error Domain=NSCocoaErrorDomain
+    /// Code=512 … UserInfo={…}", naming only the job's folder below the file in the way).
+    @Test func aBrokenPathNamesWhatToFix() throws {
+        let channel = dir.url.appending(path: "output/facts-shorts")
+        try FileManager.default.createDirectory(at: channel.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: channel)
+        let inTheWay = #expect(throws: (any Error).self) {
+            try FileManager.default.createDirectory(at: channel.appending(path: "8-honey"), withIntermediateDirectories: true)
+        }
+        let blocked = MediaFileError(stage: "publish", error: try #require(inTheWay))
+        #expect(blocked.message.contains("(\(channel.path) is a file where a folder is needed; the job is retried)")
+                && !blocked.message.contains("Error Domain"), "\(blocked.message)")
+        let removed = dir.url.appending(path: "work/7")
+        let gone = #expect(throws: (any Error).self) {
+            try Data("x".utf8).write(to: removed.appending(path: "clips/seg0009.mp4"))
+        }
+        let missing = MediaFileError(stage: "clips", error: try #require(gone))
+        #expect(missing.message.contains("the folder \(dir.url.appending(path: "work").path) is missing (removed while the job ran?)")
+                && !missing.message.contains("Error Domain"), "\(missing.message)")
+    }
+
     @Test func aFoldersLockIsFreeOnlyWhenNoStageHoldsIt() async throws {
         #expect(WorkFolderLock.isFree(dir.url) == nil)
         let holder = await holdInStage("clips")
