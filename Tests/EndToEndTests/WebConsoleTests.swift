@@ -159,6 +159,10 @@ import YTAutoTestSupport
         #expect(jobs.first?["error_code"] as? String == "<img src=x onerror=alert(2)>")
         let bad = try await console.get("/api/jobs?state=lost")
         #expect(bad.status == 400 && bad.body.contains("state 'lost' is not one of"))
+        // A code of another shape is refused as `list-failed --code` refuses it (it answered []).
+        let badCode = try await console.get("/api/jobs?code=Work%20Stuck")
+        #expect(badCode.status == 400 && badCode.body.contains("code 'Work Stuck' is not an error code"), "\(badCode.status) \(badCode.body)")
+        #expect(try await console.get("/jobs?code=work.stuk").status == 200, "a code of the right shape that no job has is no error")
         // A mistyped channel is refused naming the known ones (it answered []); a known channel with no jobs is [].
         let typo = try await console.get("/api/jobs?channel=fatcs")
         #expect(typo.status == 400 && typo.body.contains("no channel named 'fatcs'"), "\(typo.status) \(typo.body)")

@@ -78,10 +78,15 @@ enum OptionCheck {
     /// come from providers' answers too); one of another shape is refused rather than answered
     /// with "no failed jobs".
     static func errorCode(_ text: String) throws {
+        guard isErrorCode(text) else { throw ValidationError("--code '\(text)' \(notAnErrorCode)") }
+    }
+
+    /// Whether `text` has an error code's shape (the console's `code=` filter checks it too).
+    static func isErrorCode(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         let wordOK = { (w: Substring) in !w.isEmpty && w.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" } }
-        guard parts.count >= 2, parts.allSatisfy(wordOK) else {
-            throw ValidationError("--code '\(text)' is not an error code: codes are lower-case words joined by dots, such as work.stuck")
-        }
+        return parts.count >= 2 && parts.allSatisfy(wordOK)
     }
+
+    static let notAnErrorCode = "is not an error code: codes are lower-case words joined by dots, such as work.stuck"
 }

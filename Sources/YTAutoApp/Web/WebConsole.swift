@@ -248,8 +248,11 @@ struct WebConsole: Sendable {
             }
         }
         var q = JobQuery(channel: text("channel"), errorCode: text("code"), topicContains: text("q"))
-        // Any code, unlike `ytauto-admin list-failed --code`: the overview links every code the
-        // store holds, and a provider's may have any shape.
+        // As `ytauto-admin list-failed --code`: any code of a code's shape (every code the store
+        // holds has it), and a mistyped one ("Work Stuck") a 400 rather than "no jobs match".
+        if let code = q.errorCode, !OptionCheck.isErrorCode(code) {
+            throw HTTPError(.badRequest, message: "code '\(code)' \(OptionCheck.notAnErrorCode)")
+        }
         if let s = text("state") {
             guard let state = JobState(rawValue: s) else {
                 throw HTTPError(.badRequest, message: "state '\(s)' is not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
