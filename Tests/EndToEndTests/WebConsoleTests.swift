@@ -224,7 +224,15 @@ import YTAutoTestSupport
         #expect(try await store.auditLog(limit: 10).isEmpty)
         // With the page's token: done, redirected back to the job, and recorded.
         let done = try await console.post("/jobs/\(id)/retry", form: [("csrf", token)], cookie: cookie)
-        #expect(done.status == 303 && done.headers["location"] == "/jobs/\(id)?done=retried")
+        let retriedPage = try #require(done.headers["location"], "\(done.status)")
+        #expect(done.status == 303 && retriedPage.hasPrefix("/jobs/\(id)?done=retried&seal="), "\(retriedPage)")
+        // The page shows the notice it was sent retriedPage with, and no other: a link of anyone's
+        // making showed its own text as the console's word.
+        #expect(try await console.get(retriedPage).body.contains("<p class=\"notice\">retried</p>"))
+        let forged = try await console.get("/jobs/\(id)?done=Job%20deleted%20permanently")
+        #expect(forged.status == 200 && !forged.body.contains("Job deleted permanently"), "a forged notice was shown")
+        let reSealed = try await console.get(retriedPage.replacingOccurrences(of: "done=retried", with: "done=deleted"))
+        #expect(!reSealed.body.contains("class=\"notice\""), "another notice's seal was taken")
         #expect(try await store.job(id: id)?.state == .queued)
         let cancel = try await console.post("/jobs/\(id)/cancel", form: [("csrf", token)], cookie: cookie)
         #expect(cancel.status == 303)
@@ -380,7 +388,7 @@ import YTAutoTestSupport
         #expect(try await console.get("/jobs/\(id)").body.contains("id=\"redo\""))
         #expect(try await console.post("/jobs/\(id)/redo", form: [("stage", "thumbnail")], cookie: cookie).status == 403)
         let done = try await console.post("/jobs/\(id)/redo", form: [("csrf", token), ("stage", "thumbnail")], cookie: cookie)
-        #expect(done.status == 303 && done.headers["location"] == "/jobs/\(id)?done=redone", "\(done.status) \(done.body)")
+        #expect(done.status == 303 && done.headers["location"]?.hasPrefix("/jobs/\(id)?done=redone&seal=") == true, "\(done.status) \(done.body)")
         #expect(try await store.job(id: id)?.state == .queued)
 
         let uploaded = try await store.enqueue(NewJob(channel: "facts", topic: "on youtube")).job.id

@@ -50,20 +50,20 @@ struct WebConsole: Sendable {
         router.add(middleware: ConsoleAuthenticator(users: users, logger: logger))
         router.get("/") { request, _ in try await self.html(request) { csrf in try await self.overviewPage(csrf: csrf) } }
         router.get("/jobs") { request, _ in
-            try await self.html(request) { csrf in try await self.jobsPage(Self.query(request.uri.queryParameters), csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+            try await self.html(request) { csrf in try await self.jobsPage(Self.query(request.uri.queryParameters), csrf: csrf, notice: self.notice(request)) }
         }
         router.get("/jobs/:id") { request, context in
             let id = try Self.jobID(context)
-            return try await self.html(request) { csrf in try await self.jobPage(id, csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+            return try await self.html(request) { csrf in try await self.jobPage(id, csrf: csrf, notice: self.notice(request)) }
         }
         router.get("/jobs/:id/artifacts/:stage/:index") { request, context in
             try await self.artifact(request, context)
         }
         router.get("/channels") { request, _ in
-            try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+            try await self.html(request) { csrf in try await self.channelsPage(csrf: csrf, notice: self.notice(request)) }
         }
         router.get("/review") { request, _ in
-            try await self.html(request) { csrf in try await self.reviewPage(csrf: csrf, notice: request.uri.queryParameters.get("done")) }
+            try await self.html(request) { csrf in try await self.reviewPage(csrf: csrf, notice: self.notice(request)) }
         }
         router.get("/workers") { request, _ in try await self.html(request) { csrf in try await self.workersPage(csrf: csrf) } }
         router.get("/audit") { request, _ in try await self.html(request) { csrf in try await self.auditPage(csrf: csrf) } }
@@ -79,7 +79,7 @@ struct WebConsole: Sendable {
                 throw try await self.refuse("retry", job: id, error, "retried")
             }
             try await self.audit("retry", "job \(id)", detail)
-            return Self.redirect("/jobs/\(id)?done=retried")
+            return Self.redirect("/jobs/\(id)" + HTML.query(self.notice("retried")))
         }
         router.post("/jobs/:id/redo") { request, context in
             let id = try Self.jobID(context)
@@ -97,7 +97,7 @@ struct WebConsole: Sendable {
             } catch {
                 throw try await self.refuse("redo", job: id, error, "redone from '\(stage)'")
             }
-            return Self.redirect("/jobs/\(id)?done=redone")
+            return Self.redirect("/jobs/\(id)" + HTML.query(self.notice("redone")))
         }
         router.post("/jobs/:id/approve") { request, context in
             let id = try Self.jobID(context)
@@ -108,7 +108,7 @@ struct WebConsole: Sendable {
                 throw try await self.refuse("approve", job: id, error, "approved")
             }
             try await self.audit("approve", "job \(id)", "queued to publish")
-            return Self.redirect("/review" + HTML.query([("done", "approved job \(id): a worker publishes it")]))
+            return Self.redirect("/review" + HTML.query(self.notice("approved job \(id): a worker publishes it")))
         }
         router.post("/jobs/:id/reject") { request, context in
             let id = try Self.jobID(context)
@@ -124,7 +124,7 @@ struct WebConsole: Sendable {
                 throw try await self.refuse("reject", job: id, error, "rejected")
             }
             try await self.audit("reject", "job \(id)", reason)
-            return Self.redirect("/review" + HTML.query([("done", "rejected job \(id)")]))
+            return Self.redirect("/review" + HTML.query(self.notice("rejected job \(id)")))
         }
         router.post("/jobs/:id/cancel") { request, context in
             let id = try Self.jobID(context)
@@ -136,7 +136,7 @@ struct WebConsole: Sendable {
                 throw try await self.refuse("cancel", job: id, error, "cancelled")
             }
             try await self.audit("cancel", "job \(id)", result.auditDetail)
-            return Self.redirect("/jobs/\(id)" + HTML.query([("done", "job \(id): \(result)")]))
+            return Self.redirect("/jobs/\(id)" + HTML.query(self.notice("job \(id): \(result)")))
         }
         router.post("/channels/:name/pause") { request, context in
             _ = try await self.checkedForm(request)
@@ -150,7 +150,7 @@ struct WebConsole: Sendable {
                 throw HTTPError(.conflict, message: "channel \(channel.name) was not paused: it was \(already)")
             }
             try await self.audit("pause", "channel \(channel.name)", "paused")
-            return Self.redirect("/channels?done=paused#channel-\(Self.fragment(channel.name))")
+            return Self.redirect("/channels" + HTML.query(self.notice("paused")) + "#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/resume") { request, context in
             _ = try await self.checkedForm(request)
@@ -161,7 +161,7 @@ struct WebConsole: Sendable {
                 throw HTTPError(.conflict, message: "channel \(channel.name) was not resumed: it is not paused")
             }
             try await self.audit("resume", "channel \(channel.name)", "paused since \(Timestamp.string(ended.pausedAt))")
-            return Self.redirect("/channels?done=resumed#channel-\(Self.fragment(channel.name))")
+            return Self.redirect("/channels" + HTML.query(self.notice("resumed")) + "#channel-\(Self.fragment(channel.name))")
         }
         router.post("/channels/:name/run-now") { request, context in
             // A job due now with the topic the scheduler would take next (as `ytauto enqueue CHANNEL`).
@@ -172,7 +172,7 @@ struct WebConsole: Sendable {
             try await self.audit("run-now", "channel \(channel.name)", "job \(job.id), topic \(job.topic ?? "-")")
             // A paused channel's job waits for the resume: said, not left to be wondered at.
             let paused = try await self.store.pausedChannels().contains { $0.channel == channel.name }
-            return Self.redirect("/jobs/\(job.id)" + HTML.query([("done", paused ? "queued; channel \(channel.name) is paused, so it runs after the resume" : "queued")]))
+            return Self.redirect("/jobs/\(job.id)" + HTML.query(self.notice(paused ? "queued; channel \(channel.name) is paused, so it runs after the resume" : "queued")))
         }
         router.post("/jobs/bulk") { request, _ in
             let form = try await self.checkedForm(request)
@@ -278,6 +278,20 @@ struct WebConsole: Sendable {
     /// ``formKey``, in hex. The pages carry it in their forms; the cookie alone is not enough.
     func formToken(for cookie: String) -> String {
         Self.hex(HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: formKey))
+    }
+
+    /// The query items of a notice a page shows after an action: the text and its seal, an
+    /// HMAC-SHA256 under ``formKey``. A page shows only a notice this console wrote: a link with
+    /// `?done=Job deleted` of anyone's making showed that text as the console's own word.
+    func notice(_ text: String) -> [(String, String?)] {
+        [("done", text), ("seal", Self.hex(HMAC<SHA256>.authenticationCode(for: Data("notice\u{0}\(text)".utf8), using: formKey)))]
+    }
+
+    /// The notice of a page's address, when this console wrote it (``notice(_:)``).
+    func notice(_ request: Request) -> String? {
+        guard let text = request.uri.queryParameters.get("done"), let seal = request.uri.queryParameters.get("seal"),
+              notice(text).last?.1 == seal else { return nil }
+        return text
     }
 
     /// Bytes as lower-case hex, two digits each: the token cookie and the form token.
@@ -450,7 +464,7 @@ struct WebConsole: Sendable {
         try await audit("bulk-\(action)", "jobs \(described)", detail)
         var back = filter
         back.beforeID = nil
-        return Self.redirect("/jobs" + Self.link(back, extra: [("done", "\(action): \(changed) of \(ids.count) jobs")]))
+        return Self.redirect("/jobs" + Self.link(back, extra: notice("\(action): \(changed) of \(ids.count) jobs")))
     }
 
     static func describe(_ q: JobQuery) -> String {
