@@ -81,7 +81,7 @@ extension PostgresJobStore {
     /// Queues the job again, due now (``retrySet``).
     func requeue(_ tx: PGTransaction, jobID: Int64) async throws -> Job {
         var q = PostgresQuery(unsafeSQL: "\(Self.retrySet) WHERE id = $2 RETURNING *")
-        q.binds.append(try await now(tx))
+        q.binds.append(ExactTime(try await now(tx)))
         q.binds.append(jobID)
         guard let updated = try await tx.queryOne(q) else { throw JobStoreError.notFound(jobID) }
         return try Self.job(updated)
@@ -94,7 +94,7 @@ extension PostgresJobStore {
                 \(Self.retrySet) WHERE id IN (SELECT id FROM jobs WHERE state = 'failed' AND ($2::text IS NULL OR channel = $2)
                                               ORDER BY id FOR UPDATE) RETURNING id
                 """)
-            q.binds.append(now)
+            q.binds.append(ExactTime(now))
             q.binds.append(channel)
             return try await tx.query(q).map { try $0.required("id", $0.int) }.sorted()
         }

@@ -331,7 +331,7 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
                 // Only if still registered as running (and still without its lock), so two sweeps free its jobs once.
                 let marked = try await tx.run(PostgresQuery(unsafeSQL: """
                     UPDATE workers SET state = 'dead', stopped_at = $1 WHERE id = $2 AND id IN (\(Self.abandonedWorkers)) RETURNING id
-                    """, binds: { var b = PostgresBindings(); b.append(now); b.append(id); return b }()))
+                    """, binds: { var b = PostgresBindings(); b.append(ExactTime(now)); b.append(id); return b }()))
                 guard marked == 1 else { return ReclaimReport() }
                 var r = try await Self.releaseJobs(tx, of: id, code: "worker.lost", message: "worker \(id) died", now: now)
                 r.deadWorkers = [id]
