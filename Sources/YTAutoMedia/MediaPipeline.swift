@@ -660,18 +660,9 @@ public struct MediaFileError: YTAutoError {
     /// folder should be (the error named only the job's folder below it), or the first missing
     /// folder (a work folder removed while the job ran). Nil when the folders above are there.
     static func pathProblem(_ file: String) -> String? {
-        var folder = URL(fileURLWithPath: file).deletingLastPathComponent()
-        var missing: String?
-        while folder.path != "/" && !folder.path.isEmpty {
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) {
-                if !isFolder.boolValue { return "\(folder.path) is a file where a folder is needed" }
-                return missing.map { "the folder \($0) is missing (removed while the job ran?)" }
-            }
-            missing = folder.path
-            folder = folder.deletingLastPathComponent()
-        }
-        return nil
+        let nearest = Files.nearestExisting(URL(fileURLWithPath: file).deletingLastPathComponent().path)
+        guard nearest.isFolder else { return "\(nearest.path) is a file where a folder is needed" }
+        return nearest.firstMissing.map { "the folder \($0) is missing (removed while the job ran?)" }
     }
 
     /// The error's kind in a few words (Foundation's description of it is a dump of its dictionary).

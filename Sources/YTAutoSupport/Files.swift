@@ -7,18 +7,33 @@ public enum Files {
     /// Why `path` cannot be a folder this process writes in, or nil when it is one or can be made:
     /// the nearest part of it that exists must be a folder (not a file) that this process may write.
     public static func folderProblem(_ path: String) -> String? {
+        let nearest = nearestExisting(path)
+        guard nearest.isFolder else { return "\(nearest.path) is a file, not a folder" }
+        guard access(nearest.path, W_OK | X_OK) == 0 else { return "the folder \(nearest.path) cannot be written by this user" }
+        return nil
+    }
+
+    /// The nearest part of `path` that exists (itself, or the closest folder above it), whether it
+    /// is a folder, and the part just below it that does not exist (nil when `path` exists).
+    public static func nearestExisting(_ path: String) -> (path: String, isFolder: Bool, firstMissing: String?) {
         var url = URL(fileURLWithPath: path).standardizedFileURL
+        var missing: String?
         while true {
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
-                guard isFolder.boolValue else { return "\(url.path) is a file, not a folder" }
-                guard access(url.path, W_OK | X_OK) == 0 else { return "the folder \(url.path) cannot be written by this user" }
-                return nil
+                return (url.path, isFolder.boolValue, missing)
             }
             let parent = url.deletingLastPathComponent()
-            if parent.path == url.path { return nil }
+            if parent.path == url.path { return (url.path, true, missing) }
+            missing = url.path
             url = parent
         }
+    }
+
+    /// Whether `path` is a folder that exists.
+    public static func isFolder(_ path: String) -> Bool {
+        let nearest = nearestExisting(path)
+        return nearest.firstMissing == nil && nearest.isFolder
     }
 
     /// A temporary path beside `path` with the same extension (ffmpeg picks formats by it).

@@ -5,6 +5,7 @@ import YTAutoMedia
 import YTAutoPostgres
 import YTAutoProviders
 import YTAutoStore
+import YTAutoSupport
 
 /// `ytauto-admin`: what ran, what failed and why, and what to do about it.
 public struct AdminCommand: AsyncParsableCommand {
@@ -568,14 +569,6 @@ public struct AdminCommand: AsyncParsableCommand {
             try OptionCheck.range(batchSize, ConfigLimits.batchSize, "--batch-size")
         }
 
-        /// The first of these folders that does not exist (or is not a folder).
-        static func missingFolder(_ folders: URL?...) -> URL? {
-            folders.compactMap { $0 }.first { folder in
-                var isFolder: ObjCBool = false
-                return !FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) || !isFolder.boolValue
-            }
-        }
-
         public func run() async throws {
             // The configuration first: without it the folders could not be found, and the rows
             // that point at them must not go before the folders can.
@@ -589,7 +582,7 @@ public struct AdminCommand: AsyncParsableCommand {
             let store = try await global.openStore()
             // A work_dir that is not here (a relative one, from another folder than the worker's)
             // would delete the rows and leave their folders with nothing left to name them.
-            if let missing = Self.missingFolder(folders.work, withOutput ? folders.output : nil),
+            if let missing = [folders.work, withOutput ? folders.output : nil].compactMap({ $0 }).first(where: { !Files.isFolder($0.path) }),
                try await store.stats().counts.values.contains(where: { $0.contains { $0.key.isFinished && $0.value > 0 } }) {
                 throw CLIError("""
                     \(missing.path) is not a folder here, so the finished jobs' folders could not be removed and would be left \

@@ -3,6 +3,7 @@ import Foundation
 import YTAutoCore
 import YTAutoMedia
 import YTAutoProviders
+import YTAutoSupport
 
 /// `ytauto`: set up, feed and watch the queue.
 public struct YTAutoCommand: AsyncParsableCommand {
@@ -103,7 +104,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 // A folder that is not there reads as such, not as "0 bytes" (a relative one, from
                 // another folder than the worker's, is not the worker's).
                 func used(_ folder: URL, _ bytes: Int64) -> String {
-                    AdminCommand.Prune.missingFolder(folder) == nil ? Output.bytes(bytes) : "not a folder here"
+                    Files.isFolder(folder.path) ? Output.bytes(bytes) : "not a folder here"
                 }
                 print(Output.table(["disk", "folder", "used"], [
                     ["work", d.folders.work.path, used(d.folders.work, d.use.work)],
