@@ -280,19 +280,22 @@ struct WebConsole: Sendable {
         Self.hex(HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: formKey))
     }
 
-    /// The query items of a notice a page shows after an action: the text and its seal, an
-    /// HMAC-SHA256 under ``formKey``. A page shows only a notice this console wrote: a link with
-    /// `?done=Job deleted` of anyone's making showed that text as the console's own word.
+    /// The query items of a notice a page shows after an action: the text and its seal, made and
+    /// checked as a form token is (``formToken(for:)``) but of `notice NUL text`, which no token
+    /// cookie can be. A page shows only a notice this console wrote: a link with `?done=Job
+    /// deleted` of anyone's making showed that text as the console's own word.
     func notice(_ text: String) -> [(String, String?)] {
-        [("done", text), ("seal", Self.hex(HMAC<SHA256>.authenticationCode(for: Data("notice\u{0}\(text)".utf8), using: formKey)))]
+        [("done", text), ("seal", formToken(for: Self.sealed(text)))]
     }
 
     /// The notice of a page's address, when this console wrote it (``notice(_:)``).
     func notice(_ request: Request) -> String? {
         guard let text = request.uri.queryParameters.get("done"), let seal = request.uri.queryParameters.get("seal"),
-              notice(text).last?.1 == seal else { return nil }
+              formTokenMatches(seal, cookie: Self.sealed(text)) else { return nil }
         return text
     }
+
+    static func sealed(_ notice: String) -> String { "notice\u{0}\(notice)" }
 
     /// Bytes as lower-case hex, two digits each: the token cookie and the form token.
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
