@@ -30,9 +30,7 @@ import YTAutoSupport
     }
     func ytautoExitingSoon(_ args: String...) async throws -> ProcessResult { try await ytautoExitingSoon(args) }
     func ytautoExitingSoon(_ args: [String]) async throws -> ProcessResult {
-        let child = try Child(binary("ytauto"), args, cwd: dir.url, environment: env)
-        if !(await eventually(timeout: .seconds(20)) { !child.isRunning }) { child.kill(SIGKILL) }
-        return await child.wait()
+        await (try Child(binary("ytauto"), args, cwd: dir.url, environment: env)).wait(atMost: .seconds(20)).result
     }
 
     @Test func initThenStatusShowsAnEmptyQueue() async throws {

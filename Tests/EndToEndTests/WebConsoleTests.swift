@@ -118,9 +118,9 @@ import YTAutoTestSupport
         #expect(await logged("changed on disk and would not load: "))
         #expect(await logged("'horor' is not a channel type"))
         web.kill(SIGTERM)
-        #expect(await eventually(timeout: .seconds(30)) { !web.isRunning }, "the console did not stop")
-        if web.isRunning { web.kill(SIGKILL) }
-        #expect(await web.wait().status == 0)
+        let stopped = await web.wait(atMost: .seconds(30))
+        #expect(stopped.exitedInTime, "the console did not stop")
+        #expect(stopped.result.status == 0)
     }
 
     /// A job that failed for good with `code`.
@@ -503,12 +503,9 @@ import YTAutoTestSupport
         // Refused before listening: each names what is wrong. (A run that listens instead is stopped, not waited on.)
         let port = try PostgresServer.freePort()
         func run(_ name: String, _ arguments: [String], cwd: URL, environment: [String: String]) async throws -> ProcessResult {
-            let child = try Child(binary(name), arguments, cwd: cwd, environment: environment)
-            if !(await eventually(timeout: .seconds(20)) { !child.isRunning }) {
-                child.kill(SIGKILL)
-                Issue.record("ytauto \(arguments.joined(separator: " ")) did not stop: it should have refused to start")
-            }
-            return await child.wait()
+            let (result, exitedInTime) = await (try Child(binary(name), arguments, cwd: cwd, environment: environment)).wait(atMost: .seconds(20))
+            if !exitedInTime { Issue.record("ytauto \(arguments.joined(separator: " ")) did not stop: it should have refused to start") }
+            return result
         }
         let half = try await run("ytauto", ["web", "--listen", "127.0.0.1:\(port)", "--tls-cert", cert], cwd: dir.url, environment: env)
         #expect(half.status != 0 && half.stderr.contains("--tls-cert and --tls-key go together"), "\(half.stderr)")

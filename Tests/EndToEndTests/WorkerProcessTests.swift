@@ -45,9 +45,9 @@ import YTAutoTestSupport
         #expect(await logged("the configuration \(dir.path("ytauto.yaml")) changed on disk and would not load: "))
         #expect(await logged("unknown key 'schedul'; did you mean 'schedule'?"))
         w.kill(SIGTERM)
-        #expect(await eventually(timeout: .seconds(30)) { !w.isRunning }, "the worker did not stop")
-        if w.isRunning { w.kill(SIGKILL) }
-        #expect(await w.wait().status == 0)
+        let stopped = await w.wait(atMost: .seconds(30))
+        #expect(stopped.exitedInTime, "the worker did not stop")
+        #expect(stopped.result.status == 0)
     }
 
     @Test func runsJobsSeesNewOnesQuicklyAndStopsCleanly() async throws {

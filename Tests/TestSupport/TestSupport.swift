@@ -128,6 +128,16 @@ public final class Child: @unchecked Sendable {
     }
 }
 
+extension Child {
+    /// Waits up to `limit` for the child to exit; past it, kills it (SIGKILL) and reaps it, so a
+    /// test whose child hangs fails instead of waiting for ever. `exitedInTime` says which.
+    public func wait(atMost limit: Duration) async -> (result: ProcessResult, exitedInTime: Bool) {
+        let exited = await eventually(timeout: limit) { !isRunning }
+        if !exited { kill(SIGKILL) }
+        return (await wait(), exited)
+    }
+}
+
 /// Runs a built executable of the package to completion.
 public func run(_ name: String, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:]) async throws -> ProcessResult {
     try await Child(binary(name), arguments, cwd: cwd, environment: environment).wait()
