@@ -38,6 +38,10 @@ extension PostgresJobStore: StoreCopying {
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: cursors, ledger: try await ledger(since: "0000-00-00"), audit: try await auditLog(limit: Int.max).reversed(),
             pauses: try await pausedChannels(), footage: try await footageUses(), history: try await channelHistoryRows(),
+            prunedTopics: try await pool.query("SELECT channel, topic, uses, last_used_at FROM pruned_topic_uses ORDER BY channel, topic").map { r in
+                PrunedTopicUse(channel: try r.required("channel", r.string), topic: try r.required("topic", r.string),
+                               uses: try r.required("uses", r.int), lastUsedAt: try r.required("last_used_at", r.date))
+            },
             highestJobID: try await pool.queryOne("""
                 SELECT greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('jobs', 'id')::regclass), 0),
                                 coalesce((SELECT max(id) FROM jobs), 0)) AS n
@@ -49,7 +53,8 @@ extension PostgresJobStore: StoreCopying {
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
                         OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
                         OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)
-                        OR EXISTS (SELECT 1 FROM footage_uses) OR EXISTS (SELECT 1 FROM channel_history)) AS empty
+                        OR EXISTS (SELECT 1 FROM footage_uses) OR EXISTS (SELECT 1 FROM channel_history)
+                        OR EXISTS (SELECT 1 FROM pruned_topic_uses)) AS empty
             """)?.bool("empty") ?? false
     }
 
@@ -159,6 +164,11 @@ extension PostgresJobStore: StoreCopying {
                 try await tx.run("""
                     INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash)
                     VALUES (\(h.channel), \(h.jobID), \(h.at), \(h.topic), \(h.script), \(h.thumbnailHash))
+                    """)
+            }
+            for t in installation.prunedTopics {
+                try await tx.run("""
+                    INSERT INTO pruned_topic_uses (channel, topic, uses, last_used_at) VALUES (\(t.channel), \(t.topic), \(t.uses), \(t.lastUsedAt))
                     """)
             }
             // New entries take ids after the copied ones.

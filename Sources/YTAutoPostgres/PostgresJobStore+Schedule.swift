@@ -73,8 +73,9 @@ extension PostgresJobStore {
                                   recencyDays: channel.topicRecencyDays, now: now, pickedBefore: pickedBefore)
     }
 
-    /// When each topic was last used on `channel`: in the slots (which outlive pruned jobs) and in
-    /// video jobs (a diagnostic one makes no video). One statement for all the topics (an index
+    /// When each topic was last used on `channel`: in the slots (which outlive pruned jobs), in
+    /// video jobs (a diagnostic one makes no video) and in the pruned jobs no slot named
+    /// (`pruned_topic_uses`). One statement for all the topics (an index
     /// seek apiece), not one a topic.
     static func lastUse(_ query: (PostgresQuery) async throws -> [PGRow], topics: [String], channel: String) async throws -> [String: Date] {
         guard !topics.isEmpty else { return [:] }
@@ -82,7 +83,8 @@ extension PostgresJobStore {
         for r in try await query("""
             SELECT t.topic, greatest(
                 (SELECT max(decided_at) FROM schedule_slots WHERE channel = \(channel) AND topic = t.topic),
-                (SELECT max(created_at) FROM jobs WHERE channel = \(channel) AND topic = t.topic AND kind = 'video')) AS last
+                (SELECT max(created_at) FROM jobs WHERE channel = \(channel) AND topic = t.topic AND kind = 'video'),
+                (SELECT last_used_at FROM pruned_topic_uses WHERE channel = \(channel) AND topic = t.topic)) AS last
               FROM unnest(\(topics)::text[]) AS t (topic)
             """) {
             if let d = try r.date("last") { out[try r.required("topic", r.string)] = d }

@@ -22,6 +22,11 @@ struct CopyTests {
         channel.schedule = ["*/10 * * * *"]
         channel.topics = (0..<20).map { "topic \($0)" }
         let now = Date()
+        // Two jobs `ytauto enqueue` made, pruned: their topic stays used (pruned_topic_uses).
+        for _ in 0..<2 {
+            _ = try await store.cancel(jobID: try await store.enqueue(NewJob(channel: "horror", topic: "the lighthouse")).job.id)
+        }
+        #expect(try await store.prune(finishedBefore: Date().addingTimeInterval(1), batchSize: 500) == 2)
         _ = try await store.schedule(channel, now: now.addingTimeInterval(-3600))
         _ = try await store.schedule(channel, now: now)
         for i in 0..<12 {
@@ -97,6 +102,7 @@ struct CopyTests {
         #expect(before.rest.pauses.map(\.channel) == ["finance"])
         #expect(before.rest.footage.map(\.key) == ["pexels:clip:1448735", "pixabay:image:195893"])
         #expect(before.rest.history.map(\.jobID) == [1, 3] && before.rest.history.first?.thumbnailHash == "00ff00ff00ff00ff")
+        #expect(before.rest.prunedTopics.map { "\($0.channel) \($0.topic) \($0.uses)" } == ["horror the lighthouse 2"])
 
         let postgres = try await PostgresServer.server().createDatabase(prefix: "copy")
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
@@ -111,6 +117,7 @@ struct CopyTests {
         #expect(onPostgres.rest.audit == before.rest.audit)
         #expect(onPostgres.rest.pauses == before.rest.pauses && onPostgres.rest.footage == before.rest.footage)
         #expect(onPostgres.rest.history == before.rest.history)
+        #expect(onPostgres.rest.prunedTopics == before.rest.prunedTopics)
         // Times arrive to the millisecond as they were, in raw SQL too (postgres-nio's Date
         // encoding truncated .853 to .852999, which ytauto's reads rounded back and SQL did not).
         let server = try await PostgresServer.server()
@@ -144,6 +151,7 @@ struct CopyTests {
         #expect(Array(returned.rest.audit.prefix(2)) == before.rest.audit && returned.rest.audit.count == 3)
         #expect(returned.rest.pauses == before.rest.pauses && returned.rest.footage == before.rest.footage)
         #expect(returned.rest.history == before.rest.history)
+        #expect(returned.rest.prunedTopics == before.rest.prunedTopics)
         pg.close()
     }
 

@@ -89,6 +89,11 @@ import YTAutoTestSupport
             }
         }
         let worker = try await store.registerWorker()
+        // A video `ytauto enqueue` made, pruned: no slot names it, and its topic still counts.
+        let pruned = try await store.enqueue(NewJob(channel: "facts", topic: "kelp")).job.id
+        _ = try await store.cancel(jobID: pruned)
+        clock.advance(1)
+        #expect(try await store.prune(finishedBefore: clock.now, batchSize: 500) == 1)
 
         func runStages(_ lease: Lease, _ stages: [String], seconds: TimeInterval) async throws {
             for stage in stages {
@@ -193,8 +198,9 @@ import YTAutoTestSupport
         #expect(running.count == 1 && running.first?["id"] as? Int == Int(lost))
         // The pruned slot's topic counts (it counted nowhere: not a job, and its slot names a job).
         let topics = try rows("Topics used per channel")
-        #expect(Set(topics.compactMap { $0["topic"] as? String }) == ["octopuses", "whales", "the lighthouse", "honey", "tides"], "\(topics)")
+        #expect(Set(topics.compactMap { $0["topic"] as? String }) == ["octopuses", "whales", "the lighthouse", "honey", "tides", "kelp"], "\(topics)")
         #expect(topics.first { $0["topic"] as? String == "octopuses" }?["uses"] as? Int == 3, "\(topics)")
+        #expect(topics.first { $0["topic"] as? String == "kelp" }?["uses"] as? Int == 1, "\(topics)")
         #expect(try rows("Scheduled slots that made no job").map { $0["decision"] as? String } == ["missed", "enqueued"])
         #expect(try rows("Slots with several jobs").isEmpty)
         let lostTime = try rows("Time lost to dead workers")

@@ -168,6 +168,44 @@ import YTAutoStore
         #expect(try await f.store.suggestTopic(for: c).topic == "topic 1")
     }
 
+    /// A pruned job keeps its topic used for the channel's `topic_recency_days`: a job `ytauto
+    /// enqueue` made was its topic's only record, so pruning it freed the topic at once. Its use
+    /// goes to `pruned_topic_uses`; a job a slot names does not (its slot keeps the topic, and the
+    /// run-history query would count it twice), nor does a diagnostic one.
+    @Test(arguments: StoreEngine.all) func aPrunedJobKeepsItsTopicUsed(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let c = channel(topics: 3, recency: 7)
+        var jobs: [Int64] = []
+        for _ in 0..<2 { jobs.append(try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 0")).job.id) }
+        jobs.append(try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 1", kind: .synthetic)).job.id)
+        f.clock.advance(30)
+        let slotted = try await f.store.schedule(c, now: f.clock.now)
+        #expect(slotted.map(\.topic) == ["topic 1"], "\(slotted)")
+        jobs += slotted.compactMap(\.jobID)
+        for id in jobs { #expect(try await f.store.cancel(jobID: id) == .cancelled) }
+        f.clock.advance(60)
+        #expect(try await f.store.prune(finishedBefore: f.clock.now, batchSize: 3) == 4)
+        #expect(try await f.number("SELECT count(*) AS n FROM jobs") == 0)
+
+        #expect(try await f.number("SELECT count(*) AS n FROM pruned_topic_uses") == 1)
+        #expect(try await f.number("SELECT uses AS n FROM pruned_topic_uses WHERE channel = 'facts' AND topic = 'topic 0'") == 2)
+        let next = try await f.store.suggestTopic(for: c)
+        #expect(next.topic == "topic 2" && !next.recent, "topic 0 was pruned, not unused: \(next)")
+        // Another prune of the same topic adds to its row and moves its time forward.
+        f.clock.advance(86_400)
+        let later = try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 0")).job.id
+        _ = try await f.store.cancel(jobID: later)
+        f.clock.advance(60)
+        #expect(try await f.store.prune(finishedBefore: f.clock.now, batchSize: 500) == 1)
+        #expect(try await f.number("SELECT uses AS n FROM pruned_topic_uses WHERE topic = 'topic 0'") == 3)
+        // Eight days after the first uses, topic 1 (its slot's) is free again; topic 0, used seven
+        // days ago by the job pruned later, is not.
+        f.clock.advance(7 * 86_400 - 600)
+        _ = try await f.store.enqueue(NewJob(channel: c.name, topic: "topic 2"))
+        let free = try await f.store.suggestTopic(for: c)
+        #expect(free.topic == "topic 1" && !free.recent, "\(free)")
+    }
+
     /// A catch-up pass with fewer topics than slots and `topic_recency_days: 0` rotates through
     /// the topics, the one used longest ago first, though the pass decides all its slots at one
     /// instant (it gave the first topic to every slot once the others were used).

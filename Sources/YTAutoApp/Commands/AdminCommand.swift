@@ -592,17 +592,6 @@ public struct AdminCommand: AsyncParsableCommand {
                     """)
             }
             let age = try OptionCheck.age(olderThan, "--older-than")
-            // The scheduler's slots remember their topics past prune; a job `ytauto enqueue` made
-            // is its topic's only record, so pruning it sooner frees its topic sooner.
-            let sooner = config.channels.filter { Double($0.topicRecencyDays) * 86_400 > age }
-            if !sooner.isEmpty {
-                FileHandle.standardError.write(Data("""
-                    note: --older-than \(olderThan) is shorter than the topic_recency_days of \
-                    \(sooner.map { "\($0.name) (\($0.topicRecencyDays))" }.joined(separator: ", ")): the topic of a pruned job \
-                    that `ytauto enqueue` made (the scheduler's slots keep theirs) counts as unused again before that window ends
-
-                    """.utf8))
-            }
             let cutoff = Date().addingTimeInterval(-age)
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0

@@ -18,9 +18,26 @@ public struct CopiedJob: Sendable, Hashable {
     }
 }
 
+/// A channel's topic as the pruned jobs that no schedule slot named left it (`pruned_topic_uses`):
+/// how many there were and when the newest was made. It keeps the topic used for the channel's
+/// `topic_recency_days` once the job that used it is pruned.
+public struct PrunedTopicUse: Sendable, Hashable {
+    public var channel: String
+    public var topic: String
+    public var uses: Int64
+    public var lastUsedAt: Date
+
+    public init(channel: String, topic: String, uses: Int64, lastUsedAt: Date) {
+        self.channel = channel
+        self.topic = topic
+        self.uses = uses
+        self.lastUsedAt = lastUsedAt
+    }
+}
+
 /// What is not a job's: the workers (for the history's worker ids), the scheduler's slots and
-/// cursors, the quota ledger, the audit log (oldest first), the paused channels, the footage ledger
-/// and the channels' history.
+/// cursors, the quota ledger, the audit log (oldest first), the paused channels, the footage ledger,
+/// the channels' history and the pruned jobs' topics.
 public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
@@ -30,13 +47,15 @@ public struct CopiedInstallation: Sendable, Hashable {
     public var pauses: [ChannelPause]
     public var footage: [FootageUse]
     public var history: [ChannelHistoryEntry]
+    public var prunedTopics: [PrunedTopicUse]
     /// The highest job id the source ever gave, pruned jobs' included: the target gives its new
     /// jobs higher ones, so an id named by a copied slot, audit entry or output folder never
     /// names another job.
     public var highestJobID: Int64
 
     public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
-                pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = [], highestJobID: Int64 = 0) {
+                pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = [], prunedTopics: [PrunedTopicUse] = [],
+                highestJobID: Int64 = 0) {
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
@@ -45,6 +64,7 @@ public struct CopiedInstallation: Sendable, Hashable {
         self.pauses = pauses
         self.footage = footage
         self.history = history
+        self.prunedTopics = prunedTopics
         self.highestJobID = highestJobID
     }
 }
@@ -54,9 +74,9 @@ public struct CopiedInstallation: Sendable, Hashable {
 public protocol StoreCopying: ConsoleStore {
     /// Up to `limit` jobs with an id above `id`, in id order, each with its stages, attempts, stage runs and review.
     func copiedJobs(after id: Int64, limit: Int) async throws -> [CopiedJob]
-    /// Workers, slots, cursors, ledger, audit log, pauses, footage uses and the channels' history.
+    /// Workers, slots, cursors, ledger, audit log, pauses, footage uses, the channels' history and the pruned jobs' topics.
     func copiedInstallation() async throws -> CopiedInstallation
-    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry, pause, footage use or history entry).
+    /// Whether the database holds nothing a copy could collide with (no job, slot, cursor, ledger row, worker, audit entry, pause, footage use, history entry or pruned topic).
     func isEmptyForCopy() async throws -> Bool
     /// Writes `jobs` (ids kept) in one transaction.
     func insertCopied(_ jobs: [CopiedJob]) async throws

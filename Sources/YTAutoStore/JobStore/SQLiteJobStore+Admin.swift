@@ -359,4 +359,10 @@ extension SQLiteJobStore.SQL {
     public static let topicLastSlot = """
         SELECT max(decided_at) AS t FROM schedule_slots INDEXED BY schedule_slots_topic WHERE channel = ?1 AND topic = ?2
         """
+
+    /// When the topic's newest pruned job that no slot named was made: `?1` channel, `?2` topic
+    /// (`pruned_topic_uses`, kept by a trigger as prune deletes jobs).
+    public static let topicLastPruned = """
+        SELECT last_used_at AS t FROM pruned_topic_uses WHERE channel = ?1 AND topic = ?2
+        """
 }

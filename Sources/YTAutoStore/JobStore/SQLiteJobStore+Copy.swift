@@ -25,17 +25,24 @@ extension SQLiteJobStore: StoreCopying {
         let highest = try await database.read { db in
             try db.queryOne("SELECT max(coalesce((SELECT max(id) FROM jobs), 0), (SELECT high FROM job_id_high WHERE one = 1)) AS n")?.int("n") ?? 0
         }
+        let prunedTopics = try await database.read { db in
+            try db.query("SELECT channel, topic, uses, last_used_at FROM pruned_topic_uses ORDER BY channel, topic").map { row in
+                let r = StoredRow(row, table: "pruned_topic_uses", name: "pruned topic \(row.string("topic") ?? "?") of \(row.string("channel") ?? "?")")
+                return PrunedTopicUse(channel: try r.string("channel"), topic: try r.string("topic"), uses: try r.int("uses"),
+                                      lastUsedAt: try r.date("last_used_at"))
+            }
+        }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
             audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses(),
-            history: try await channelHistoryRows(), highestJobID: highest)
+            history: try await channelHistoryRows(), prunedTopics: prunedTopics, highestJobID: highest)
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
             try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses",
-                 "channel_history"].allSatisfy { table in
+                 "channel_history", "pruned_topic_uses"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
         }
@@ -129,6 +136,10 @@ extension SQLiteJobStore: StoreCopying {
             for h in installation.history {
                 try db.run("INSERT INTO channel_history (channel, job_id, at, topic, script, thumbnail_hash) VALUES (?, ?, ?, ?, ?, ?)",
                            [h.channel, h.jobID, h.at, h.topic, h.script, h.thumbnailHash])
+            }
+            for t in installation.prunedTopics {
+                try db.run("INSERT INTO pruned_topic_uses (channel, topic, uses, last_used_at) VALUES (?, ?, ?, ?)",
+                           [t.channel, t.topic, t.uses, t.lastUsedAt])
             }
         }
     }

@@ -72,8 +72,9 @@ extension SQLiteJobStore {
     }
 
     /// The topic for a new job of `channel` (``SchedulingRules/pickTopic(_:lastUse:recencyDays:now:pickedBefore:)``),
-    /// from when each topic was last used: in the schedule's slots, which outlive pruned jobs,
-    /// and in the jobs table, which also has manual enqueues.
+    /// from when each topic was last used: in the schedule's slots, which outlive pruned jobs, in
+    /// the jobs table, which also has manual enqueues, and in `pruned_topic_uses`, which keeps a
+    /// pruned manual enqueue's topic.
     static func pickTopic(_ db: Connection, _ channel: ChannelConfig, now: Date, pickedBefore: [String]) throws -> String? {
         SchedulingRules.pickTopic(channel.topics, lastUse: try lastUse(db, topics: channel.topics, channel: channel.name),
                                   recencyDays: channel.topicRecencyDays, now: now, pickedBefore: pickedBefore)
@@ -82,7 +83,7 @@ extension SQLiteJobStore {
     static func lastUse(_ db: Connection, topics: [String], channel: String) throws -> [String: Date] {
         var out: [String: Date] = [:]
         for topic in topics {
-            let dates = try [SQL.topicLastSlot, SQL.topicLastJob].compactMap { sql in
+            let dates = try [SQL.topicLastSlot, SQL.topicLastJob, SQL.topicLastPruned].compactMap { sql in
                 try db.queryOne(sql, [channel, topic]).flatMap {
                     try StoredRow($0, table: "jobs", name: "the last use of topic \(topic) on \(channel)").optionalDate("t")
                 }
