@@ -244,6 +244,12 @@ extension PostgresJobStore {
         }
     }
 
+    public func prunableJobsRan(finishedBefore cutoff: Date) async throws -> Bool {
+        try await pool.queryOne("""
+            SELECT 1 AS ran FROM jobs WHERE finished_at IS NOT NULL AND finished_at < \(cutoff) AND attempt > 0 LIMIT 1
+            """) != nil
+    }
+
     /// Running jobs, oldest change first.
     public func runningJobs() async throws -> [Job] {
         try await pool.query("SELECT * FROM jobs WHERE state = 'running' ORDER BY updated_at").map(Self.job)

@@ -81,9 +81,10 @@ import YTAutoTestSupport
             return (try #require((json["id"] as? NSNumber)?.int64Value), try #require(json["topic"] as? String, "\(json)"))
         }
         let first = try await enqueued()
-        try FileManager.default.createDirectory(atPath: dir.path("work"), withIntermediateDirectories: true)  // prune wants work_dir here
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         #expect(try await store.cancel(jobID: first.id) == .cancelled)
+        // No work_dir yet (no worker ran), and that is no reason to refuse: the job never had folders.
+        #expect(!exists("work"))
         let prune = try await admin("prune", "--older-than", "0s")
         #expect(prune.status == 0 && prune.stdout.contains("pruned 1"), "\(prune.stdout)\(prune.stderr)")
         #expect(try await store.job(id: first.id) == nil)
@@ -152,7 +153,8 @@ import YTAutoTestSupport
         let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
         let id = try await store.enqueue(NewJob(channel: "facts", topic: "honey")).job.id
         try makeFiles(id, slug: "honey")
-        _ = try await store.cancel(jobID: id)
+        // A job a worker ran (one cancelled before that has no folders to leave behind).
+        _ = try await store.complete(try #require(try await store.lease(worker: "w", channels: nil, duration: .seconds(60))))
         let elsewhere = TempDir("ytauto-elsewhere")
         let prune = try await run("ytauto-admin", ["prune", "--older-than", "0s"], cwd: elsewhere.url, environment: env)
         #expect(prune.status == 1 && prune.stderr.contains("\(elsewhere.url.appending(path: "work").standardizedFileURL.path) is not a folder here")

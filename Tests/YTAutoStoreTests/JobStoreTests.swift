@@ -484,6 +484,24 @@ struct Fixture {
         }
     }
 
+    /// Whether prune would delete a job a worker took (so it may have folders): prune refuses to
+    /// run from a folder without the work_dir only then, not for jobs cancelled while queued.
+    @Test(arguments: StoreEngine.all) func prunableJobsRanTellsAJobAWorkerTookFromOneNeverTaken(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        let queued = try await f.store.enqueue(NewJob(channel: "facts", topic: "never taken")).job.id
+        #expect(try await f.store.cancel(jobID: queued) == .cancelled)
+        f.clock.advance(10)
+        #expect(try await f.store.prunableJobsRan(finishedBefore: f.clock.now) == false)
+        let ran = try await f.store.enqueue(NewJob(channel: "facts", topic: "taken")).job.id
+        let lease = try #require(try await f.store.lease(worker: "w", channels: nil, duration: .seconds(60)))
+        #expect(lease.jobID == ran)
+        _ = try await f.store.complete(lease)
+        let finished = f.clock.now
+        #expect(try await f.store.prunableJobsRan(finishedBefore: finished) == false)  // finished at the cutoff: not pruned
+        f.clock.advance(10)
+        #expect(try await f.store.prunableJobsRan(finishedBefore: f.clock.now) == true)
+    }
+
     @Test(arguments: StoreEngine.all) func pruneDeletesOldFinishedJobsInBatchesWithTheirRows(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         for _ in 0..<7 {

@@ -235,6 +235,8 @@ import YTAutoTestSupport
         .init(name: "prune (nothing old enough)", sql: SQL.pruneBatch, args: ["2025-01-01T00:00:00.000Z", Int64(500)]),
         .init(name: "topic's last job", sql: SQL.topicLastJob, args: ["c1", "topic 7"]),
         .init(name: "topic's last slot", sql: SQL.topicLastSlot, args: ["c1", "topic 7"]),
+        .init(name: "topic's last pruned job", sql: SQL.topicLastPruned, args: ["c1", "topic 7"]),
+        .init(name: "prune: did a job it would delete run", sql: SQL.prunableRan, args: ["2026-06-01T00:00:00.000Z"]),
     ]
 
     /// What is wrong with a statement's plan and steps, if anything.

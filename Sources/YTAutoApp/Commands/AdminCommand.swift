@@ -580,10 +580,13 @@ public struct AdminCommand: AsyncParsableCommand {
                 throw CLIError("prune removes the deleted jobs' work folders and needs the configuration to find them: \(error)")
             }
             let store = try await global.openStore()
+            let age = try OptionCheck.age(olderThan, "--older-than")
+            let cutoff = Date().addingTimeInterval(-age)
             // A work_dir that is not here (a relative one, from another folder than the worker's)
-            // would delete the rows and leave their folders with nothing left to name them.
+            // would delete the rows and leave their folders with nothing left to name them. Only a
+            // job a worker took can have folders: one cancelled before that never had any.
             if let missing = [folders.work, withOutput ? folders.output : nil].compactMap({ $0 }).first(where: { !Files.isFolder($0.path) }),
-               try await store.stats().counts.values.contains(where: { $0.contains { $0.key.isFinished && $0.value > 0 } }) {
+               try await store.prunableJobsRan(finishedBefore: cutoff) {
                 throw CLIError("""
                     \(missing.path) is not a folder here, so the finished jobs' folders could not be removed and would be left \
                     behind with no job to name them; nothing was pruned. Run prune from the folder the worker runs in \
@@ -591,8 +594,6 @@ public struct AdminCommand: AsyncParsableCommand {
                     or make them absolute in \(global.configPath)
                     """)
             }
-            let age = try OptionCheck.age(olderThan, "--older-than")
-            let cutoff = Date().addingTimeInterval(-age)
             let pruned = try await store.pruneReturningJobs(finishedBefore: cutoff, batchSize: batchSize)
             var freed: Int64 = 0, removed = 0
             var problems: [String] = []

@@ -84,6 +84,10 @@ public protocol OperatorStore: WorkerStore, SchedulerStore, QuotaLedger, Footage
     /// caller can remove their files.
     func pruneReturningJobs(finishedBefore cutoff: Date, batchSize: Int) async throws -> [PrunedJob]
 
+    /// Whether any job that prune would delete (finished before `cutoff`) was ever leased, so it
+    /// may have folders on disk: a job cancelled before a worker took it never had any.
+    func prunableJobsRan(finishedBefore cutoff: Date) async throws -> Bool
+
     /// Whether a worker registered as running is dead by what this process can see (a look,
     /// changing nothing): true when its proof of life is gone, false when it holds, nil when
     /// it cannot be told from here (on SQLite, a worker of another host; PostgreSQL sees every host's).

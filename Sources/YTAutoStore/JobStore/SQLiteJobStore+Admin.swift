@@ -326,6 +326,11 @@ extension SQLiteJobStore.SQL {
         RETURNING id, channel, topic, state
         """
 
+    /// Whether a job prune would delete (finished before `?1`) was ever leased.
+    public static let prunableRan = """
+        SELECT 1 AS ran FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL AND finished_at < ?1 AND attempt > 0 LIMIT 1
+        """
+
     /// Attempts, newest first, at most `?1`.
     public static let history = "SELECT * FROM job_attempts INDEXED BY job_attempts_started ORDER BY started_at DESC LIMIT ?1"
 

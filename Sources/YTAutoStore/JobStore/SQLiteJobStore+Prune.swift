@@ -21,4 +21,8 @@ extension SQLiteJobStore {
             if deleted.count < batchSize { return all.sorted { $0.id < $1.id } }
         }
     }
+
+    public func prunableJobsRan(finishedBefore cutoff: Date) async throws -> Bool {
+        try await database.read { db in try db.queryOne(SQL.prunableRan, [cutoff]) != nil }
+    }
 }
