@@ -14,8 +14,8 @@ extension AdminCommand {
     public struct Copy: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: """
-                Copy every job, attempt, stage run, slot, cursor, worker, ledger row, audit entry, pause, footage use and channel \
-                history entry from one database to an empty one (SQLite or PostgreSQL).
+                Copy every job, attempt, stage run, slot, cursor, worker, ledger row, audit entry, pause, footage use, channel \
+                history entry and pruned job's topic from one database to an empty one (SQLite or PostgreSQL).
                 """)
         @Option(help: ArgumentHelp("The database to copy: a SQLite path, sqlite: URL or postgres:// URL.", valueName: "path-or-url"))
         public var from: String
