@@ -221,14 +221,24 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         do {
             configured = try loadConfig().channels.map(\.name)
         } catch {
-            throw CLIError("no jobs of a channel named '\(channel)' in the database (channels there: \(Self.list(inDatabase))), "
+            throw CLIError("no jobs of a channel named '\(channel)' in the database (channels there: \(UnknownChannel.list(inDatabase))), "
                 + "and the configuration that could name it could not be read: \(error)")
         }
-        if configured.contains(channel) { return }
-        throw CLIError("no channel named '\(channel)' in the configuration (\(Self.list(configured))) or the database (\(Self.list(inDatabase)))")
+        if let unknown = UnknownChannel.message(channel, configured: configured, inDatabase: inDatabase) { throw CLIError(unknown) }
+    }
+}
+
+/// A channel filter (`--channel`, the console's `channel=`) that names no channel the
+/// configuration or the database knows: a mistyped name, said rather than answered with nothing.
+/// The database's names count because a channel removed from the configuration keeps its history.
+enum UnknownChannel {
+    /// What to say about `channel`, or nil when the configuration or the database knows it.
+    static func message(_ channel: String, configured: [String], inDatabase: some Collection<String>) -> String? {
+        if configured.contains(channel) || inDatabase.contains(channel) { return nil }
+        return "no channel named '\(TextControls.visible(channel))' in the configuration (\(list(configured))) or the database (\(list(inDatabase)))"
     }
 
-    private static func list(_ names: some Collection<String>) -> String {
+    static func list(_ names: some Collection<String>) -> String {
         names.isEmpty ? "none" : names.sorted().joined(separator: ", ")
     }
 }

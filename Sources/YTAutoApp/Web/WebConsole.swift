@@ -418,10 +418,9 @@ struct WebConsole: Sendable {
     /// name), naming the ones they do, as `ytauto-admin` does.
     func checkChannelKnown(_ channel: String?, status: HTTPResponse.Status) async throws {
         guard let channel, !channels.contains(where: { $0.name == channel }) else { return }
-        let inDatabase = try await store.stats().counts.keys
-        guard !inDatabase.contains(channel) else { return }
-        let known = Set(channels.map(\.name)).union(inDatabase).sorted()
-        throw HTTPError(status, message: "no channel named '\(TextControls.visible(channel))' in the configuration or the database (channels: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        if let unknown = UnknownChannel.message(channel, configured: channels.map(\.name), inDatabase: try await store.stats().counts.keys) {
+            throw HTTPError(status, message: unknown)
+        }
     }
 
     func bulk(_ form: [String: String], request: Request) async throws -> Response {
