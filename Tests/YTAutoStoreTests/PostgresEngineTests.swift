@@ -166,7 +166,8 @@ struct PostgresEngineTests {
         _ = try await store.enqueue(NewJob(channel: "c1"))
         #expect(try await store.stats().counts == ["c0": [.queued: 1, .running: 1], "c1": [.queued: 4]])
         let triggers = try await server.psql("SELECT tgname FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal ORDER BY 1", database: name)
-        #expect(triggers.split(separator: "\n") == ["jobs_deleted", "jobs_inserted", "jobs_updated"])
+        // The counts' statement triggers, and migration 0012's (the pruned jobs' topics): no row trigger of the first schema.
+        #expect(triggers.split(separator: "\n") == ["jobs_deleted", "jobs_inserted", "jobs_updated", "pruned_topic_uses"])
     }
 
     /// docs/postgresql.md's way to build migration 0011's indexes on a big table without blocking
