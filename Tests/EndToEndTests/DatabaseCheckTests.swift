@@ -81,6 +81,11 @@ import YTAutoTestSupport
         let json = try #require(try JSONSerialization.jsonObject(with: Data(quick.stdout.utf8)) as? [String: Any])
         #expect(json["ok"] as? Bool == false && json["check"] as? String == "quick_check")
         #expect((json["problems"] as? [String])?.isEmpty == false)
+        // One problem a line, counted as listed (SQLite packs several into one row, which was "1 problem(s)" over 100 lines).
+        #expect((json["problems"] as? [String])?.allSatisfy { !$0.contains("\n") } == true, "\(json)")
+        let header = try #require(check.stdout.split(separator: "\n").first { $0.contains("integrity_check found") })
+        let listed = check.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }.count
+        #expect(header.contains("found \(listed) problem(s):") || (listed >= 100 && header.contains("at least \(listed) problems")), "\(check.stdout)")
 
         let backup = try await admin("backup", good)
         #expect(backup.status == 1, "\(backup.stdout)\(backup.stderr)")
@@ -240,5 +245,57 @@ import YTAutoTestSupport
         #expect(left.isEmpty, "\(left)")
         // A sound target beside them still works.
         #expect(try await admin("backup", dir.path("sub/copy.db")).status == 0)
+    }
+
+    /// The backup is renamed over what is at its path, so only a plain file that no database
+    /// log goes with may be there: a pipe or device became a plain file (as root, /dev/null
+    /// did), a link was replaced rather than written through, and a database in use (or left
+    /// open by a killed process) was damaged when its `-wal` was read into the backup, which
+    /// was reported sound. And the backup keeps the database's mode, not the umask's.
+    @Test func aBackupReplacesOnlyAPlainFileWithNoLogBesideIt() async throws {
+        try await makeDatabase()
+        // Another database, in use: its -wal is there while it is open.
+        let otherPath = dir.path("other.db")
+        let other = try SQLiteJobStore(path: otherPath)
+        _ = try await other.enqueue(NewJob(channel: "facts", topic: "the other's"))
+        #expect(FileManager.default.fileExists(atPath: otherPath + "-wal"))
+        let pipe = dir.path("pipe")
+        #expect(mkfifo(pipe, 0o644) == 0)
+        let earlier = dir.path("earlier.db")
+        #expect(try await admin("backup", earlier).status == 0)
+        let earlierHash = try sha256(earlier)
+        try FileManager.default.createSymbolicLink(atPath: dir.path("latest.db"), withDestinationPath: earlier)
+        // A database whose process died with commits in its -wal (nothing has it open now).
+        let dead = dir.path("dead.db")
+        let live = try SQLiteJobStore(path: dir.path("live.db"))
+        _ = try await live.enqueue(NewJob(channel: "facts", topic: "in the log"))
+        for suffix in ["", "-wal"] { try FileManager.default.copyItem(atPath: dir.path("live.db") + suffix, toPath: dead + suffix) }
+        let deadLog = try #require(try FileManager.default.attributesOfItem(atPath: dead + "-wal")[.size] as? Int)
+        #expect(deadLog > 0)
+        let refusals: [(String, String)] = [
+            (dead, "\(dead)-wal (\(deadLog) bytes) is beside \(dead): a log a process left without closing"),
+            (otherPath, "\(otherPath) is a database in use by pid \(getpid()) ("),
+            (pipe, "\(pipe) is not a plain file (a device, pipe or socket)"),
+            (dir.path("latest.db"), "\(dir.path("latest.db")) is a symbolic link (to \(earlier)); the backup would replace the link"),
+        ]
+        for (target, reason) in refusals {
+            let backup = try await admin("backup", target)
+            #expect(backup.status == 1 && backup.stderr.contains("backup refused: \(reason)"), "\(target): \(backup.stdout)\(backup.stderr)")
+        }
+        // Each is as it was: the other database sound with its job, the pipe a pipe, the link a link.
+        #expect(try await other.stats().byState[.queued] == 1)
+        #expect(try Connection.check(path: otherPath, .full).isSound)
+        var info = stat()
+        #expect(lstat(pipe, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+        #expect(lstat(dir.path("latest.db"), &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
+        #expect(try sha256(earlier) == earlierHash)
+        // A database kept private is backed up private.
+        chmod(dbPath, 0o600)
+        #expect(try await admin("backup", dir.path("private.db")).status == 0)
+        #expect(stat(dir.path("private.db"), &info) == 0 && info.st_mode & 0o777 == 0o600, "mode \(String(info.st_mode & 0o777, radix: 8))")
+        // A read-only look at a backup leaves no reason to refuse the next backup there.
+        #expect(try await admin("check", "--db", dir.path("private.db")).status == 0)
+        let again = try await admin("backup", dir.path("private.db"))
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
     }
 }

@@ -278,6 +278,24 @@ extension ReadOnlyPermissionsTests {
                                cwd: dir.url, environment: env).wait()
     }
 
+    /// A backup into a folder the user may not write says so (SQLite said "unable to open
+    /// database file", naming neither the folder nor the permission).
+    @Test func aBackupIntoAFolderTheUserMayNotWriteSaysSo() async throws {
+        let dir = TempDir("ytauto-perm-backup")
+        let (folder, dbPath) = try await closedDatabaseWithAFailedJob(in: dir)
+        chmod(dir.url.path, 0o755)
+        chmod(folder, 0o755)
+        let locked = dir.path("locked")
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        chmod(locked, 0o555)
+        defer { chmod(locked, 0o755) }
+        let env = ["YTAUTO_DB": dbPath, "YTAUTO_CONFIG": dir.path("none.yaml")]
+        let r = try await Self.runAsNobodyIfRoot("ytauto-admin", ["backup", locked + "/copy.db"], dir, env)
+        #expect(r.status == 1 && r.stderr.contains("backup refused: \(locked)/copy.db: its folder \(locked) is not writable by this user (Permission denied)"),
+                "\(r.stdout)\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locked).isEmpty)
+    }
+
     /// A read-only command on a database its owner made read-only leaves `-wal` and `-shm` with
     /// the file's mode; once the file is writable again, a write still fails, and the error names
     /// the `-shm` (it named only the database, which was writable by then).

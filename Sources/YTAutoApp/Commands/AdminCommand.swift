@@ -654,6 +654,8 @@ extension AdminCommand {
                 throw CLIError(failed.description)
             } catch let refused as BackupTargetRefused {
                 throw CLIError(refused.description)
+            } catch let notPlaced as BackupNotPlaced {
+                throw CLIError(notPlaced.description)
             }
         }
     }
@@ -726,7 +728,7 @@ extension AdminCommand {
             } else if report.isSound {
                 print("\(path): \(report.check.rawValue) ok")
             } else {
-                print("\(path): \(report.check.rawValue) found \(report.problems.count) problem(s):")
+                print("\(path): \(report.check.rawValue) found \(report.count):")
                 for line in report.problems { print("  \(line)") }
             }
             if !report.isSound {

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import YTAutoCore
 
 /// A backup whose copy failed its integrity check: the live database has damaged pages (the
 /// backup API copies pages as they are). The copy is kept at ``keptAt``, never under the name
@@ -15,7 +16,7 @@ public struct BackupCheckFailed: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         """
-        the copy of \(source) failed SQLite's \(report.check.rawValue) with \(report.problems.count) problem(s); \
+        the copy of \(source) failed SQLite's \(report.check.rawValue) with \(report.count); \
         the database itself has damaged pages. The suspect copy is kept as \(keptAt), not \(target). \
         Stop the workers, then salvage what is readable (sqlite3 \(source) .recover > recovered.sql) or restore an earlier backup (ytauto-admin restore BACKUP). \
         SQLite found:\n
@@ -27,6 +28,13 @@ public struct BackupCheckFailed: Error, Sendable, CustomStringConvertible {
 public struct BackupTargetRefused: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { "backup refused: \(reason)" }
+}
+
+/// A backup that was made but could not be put in its place (the target could not be replaced,
+/// or the copy given the database's mode); the copy was removed and the target left as it was.
+public struct BackupNotPlaced: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { "backup: \(message)" }
 }
 
 extension Connection {
@@ -64,6 +72,47 @@ extension Connection {
             return suffix.isEmpty
                 ? "\(target) is the database itself; back it up to another file"
                 : "\(target) is the database's \(suffix.dropFirst()) file, which SQLite or ytauto keeps beside it; back it up to another file"
+        }
+        return nil
+    }
+
+    /// Why the backup may not replace what is at `target`, or nil when it may: the copy is
+    /// renamed over it, so it must be a plain file (not a symbolic link, device or pipe), not a
+    /// database a process of this host has open, with no log beside it (`-wal`, `-journal`
+    /// with content, which a process that died left: SQLite would read it into the backup,
+    /// damaging it), in a folder this user may write.
+    static func replaceProblem(at target: String) -> String? {
+        let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        var link = stat()
+        if lstat(target, &link) == 0 {
+            switch link.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFLNK:
+                return "\(target) is a symbolic link (to \(resolvedPath(target))); the backup would replace the link, not write where it "
+                    + "points: name that file, or another"
+            default:
+                return "\(target) is not a plain file (a device, pipe or socket), which the backup would replace; name a file"
+            }
+        }
+        // Another database in use there: its processes would go on writing the old file's log,
+        // which the next open reads into the backup (SQLite takes `X-wal` for X's).
+        let holders = LocalProcess.holding([target, target + "-wal"])
+        if !holders.isEmpty {
+            return "\(target) is a database in use by " + holders.map { "pid \($0.pid) (\($0.command))" }.joined(separator: ", ")
+                + "; the backup would be damaged by its log. Stop them, or name another file"
+        }
+        // A log a process left when it died (an empty one, as a read-only look leaves, holds nothing).
+        for suffix in ["-wal", "-journal"] {
+            var log = stat()
+            if stat(target + suffix, &log) == 0, log.st_size > 0 {
+                return "\(target)\(suffix) (\(log.st_size) bytes) is beside \(target): a log a process left without closing, which would be "
+                    + "read into the backup and damage it. Open \(target) once with sqlite3 to fold it in, remove both, or name another file"
+            }
+        }
+        // The copy is written in the target's folder, then renamed: both need the folder writable.
+        if access(parent, W_OK | X_OK) != 0 {
+            return "\(target): its folder \(parent) is not writable by this user (\(String(cString: strerror(errno)))); name a file in a "
+                + "folder you may write, or run the backup as the folder's owner"
         }
         return nil
     }
@@ -110,10 +159,12 @@ extension Connection {
     /// - Throws: ``BackupCheckFailed`` when the copy has problems (kept as `<path>.corrupt`);
     ///   ``SQLiteError`` when the copy could not be made;
     ///   ``BackupTargetRefused`` when `path` is the database itself or a file beside it
-    ///   (``backupTargetProblem(source:target:)``), before anything is written.
+    ///   (``backupTargetProblem(source:target:)``), or what is there may not be replaced
+    ///   (``replaceProblem(at:)``), before anything is written; ``BackupNotPlaced`` when the
+    ///   checked copy could not be put in place.
     @discardableResult
     public func backup(to path: String, check: IntegrityCheck = .full) throws -> IntegrityReport {
-        if let problem = Self.backupTargetProblem(source: self.path, target: path) {
+        if let problem = Self.backupTargetProblem(source: self.path, target: path) ?? Self.replaceProblem(at: path) {
             throw BackupTargetRefused(reason: problem)
         }
         let temporary = path + ".partial-\(getpid())"
@@ -138,10 +189,21 @@ extension Connection {
         sqlite3_close_v2(destination)
         open = false
         let destinationPath = report.isSound ? path : path + ".corrupt"
+        // The backup holds what the database holds: it gets the database's permissions, not
+        // the umask's (a database kept 0600 would otherwise be copied readable by all).
+        var sourceStat = stat()
+        if stat(self.path, &sourceStat) == 0, chmod(temporary, sourceStat.st_mode & 0o777) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw BackupNotPlaced(message: "the copy was made but could not be given the database's mode (\(reason)); \(path) is unchanged")
+        }
         guard rename(temporary, destinationPath) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw SQLiteError(extendedCode: SQLITE_IOERR, message: "backup: cannot move the copy to \(destinationPath): \(reason)", path: path)
+            let owner = errno == EPERM || errno == EACCES
+                ? " (a file of another user, in a folder where only its owner may replace it, such as /tmp)" : ""
+            throw BackupNotPlaced(message: "the copy was made and checked, but could not replace \(destinationPath): \(reason)\(owner); "
+                                  + "\(destinationPath) is unchanged; name another file")
         }
         guard report.isSound else {
             throw BackupCheckFailed(report: report, source: self.path, target: path, keptAt: destinationPath)

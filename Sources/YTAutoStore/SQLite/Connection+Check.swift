@@ -18,6 +18,14 @@ public struct IntegrityReport: Sendable, Hashable {
     /// SQLite's own lines (`Tree 4 page 12 cell 0: …`), at most ``Connection/integrityLimit``.
     public let problems: [String]
     public var isSound: Bool { problems.isEmpty }
+
+    /// How many problems were found, as a phrase: "3 problem(s)", or "at least 100 problems
+    /// (SQLite lists no more)" when the check stopped at ``Connection/integrityLimit``.
+    public var count: String {
+        problems.count >= Connection.integrityLimit
+            ? "at least \(problems.count) problems (SQLite lists no more than \(Connection.integrityLimit))"
+            : "\(problems.count) problem(s)"
+    }
 }
 
 extension Connection {
@@ -44,7 +52,10 @@ extension Connection {
         while true {
             rc = sqlite3_step(statement)
             guard rc == SQLITE_ROW else { break }
-            if let text = sqlite3_column_text(statement, 0) { lines.append(String(cString: text)) }
+            // One row may hold several findings, a line each (SQLite packs them): one problem a line.
+            if let text = sqlite3_column_text(statement, 0) {
+                lines += String(cString: text).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            }
         }
         if rc != SQLITE_DONE {
             lines.append("\(check.rawValue) stopped: \(String(cString: sqlite3_errmsg(db))) (\(String(cString: sqlite3_errstr(rc))))")

@@ -15,7 +15,7 @@ extension Connection {
         do {
             let report = try check(path: backup, .full)
             guard report.isSound else {
-                return "\(backup) failed SQLite's integrity_check with \(report.problems.count) problem(s), the first: \(report.problems[0])"
+                return "\(backup) failed SQLite's integrity_check with \(report.count), the first: \(report.problems[0])"
             }
             var options = Options()
             options.readOnly = true
