@@ -184,7 +184,15 @@ import YTAutoTestSupport
         #expect(anyChannel.status == 200 && anyChannel.body.hasPrefix("["), "\(anyChannel.status) \(anyChannel.body)")
         let known = try await console.get("/api/slots?channel=facts")
         #expect(known.status == 200 && known.body.hasPrefix("["), "\(known.status) \(known.body)")
+        // Today's quota, each provider by its ledger's own day; yesterday's is not today's.
+        let now = Date()
+        try await store.record(provider: "youtube", channel: "facts", unit: "units", amount: 1600, day: QuotaDay.youtube(now))
+        try await store.record(provider: "openai", channel: "facts", unit: "tokens", amount: 42, day: QuotaDay.utc(now))
+        try await store.record(provider: "openai", channel: "facts", unit: "tokens", amount: 7, day: QuotaDay.utc(now.addingTimeInterval(-86_400)))
         let metrics = try await console.get("/metrics")
+        let quota = metrics.body.split(separator: "\n").filter { $0.hasPrefix("ytauto_quota_used{") }
+        #expect(quota.count == 2 && quota.contains { $0.contains("provider=\"youtube\"") && $0.hasSuffix(" 1600.0") }
+                && quota.contains { $0.contains("provider=\"openai\"") && $0.hasSuffix(" 42.0") }, "\(quota)")
         #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"failed\"} 1.0"), "\(metrics.body)")
         #expect(metrics.body.contains("ytauto_attempts_last_24h{outcome=\"failed\"} 1.0"), "\(metrics.body)")
         // The stock cache apart from the work folder it is part of, so a sum over `folder` counts it once.
@@ -198,10 +206,17 @@ import YTAutoTestSupport
         // Lease wait: a job due two minutes before a worker took it waited about 120 s.
         let late = try await store.enqueue(NewJob(channel: "facts", topic: "late", runAt: Date().addingTimeInterval(-120))).job.id
         _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: late)
-        let waits = try await console.get("/metrics").body.split(separator: "\n").filter { $0.hasPrefix("ytauto_lease_wait_seconds") }
-        func bucket(_ le: String) -> String? { waits.first { $0.hasPrefix("ytauto_lease_wait_seconds_bucket{le=\"\(le)") }.map(String.init) }
-        #expect(waits.contains("ytauto_lease_wait_seconds_count 2"), "\(waits)")
-        #expect(bucket("60")?.hasSuffix(" 1") == true && bucket("300")?.hasSuffix(" 2") == true, "\(waits)")
+        let body = try await console.get("/metrics").body
+        let waits = body.split(separator: "\n").filter { $0.hasPrefix("ytauto_lease_wait_seconds_last_24h") }
+        func bucket(_ le: String) -> String? { waits.first { $0.hasPrefix("ytauto_lease_wait_seconds_last_24h{le=\"\(le)\"}") }.map(String.init) }
+        #expect(bucket("+Inf")?.hasSuffix(" 2.0") == true, "\(waits)")
+        #expect(bucket("60.0")?.hasSuffix(" 1.0") == true && bucket("300.0")?.hasSuffix(" 2.0") == true && bucket("0.01") != nil, "\(waits)")
+        // Gauges over a window, not histograms, whose counters must never fall (these do, as the
+        // window moves and prune deletes); every stage is there before its first run.
+        #expect(body.contains("# TYPE ytauto_lease_wait_seconds_last_24h gauge") && body.contains("# TYPE ytauto_stage_duration_seconds_last_24h gauge"),
+                "\(body)")
+        #expect(!body.split(separator: "\n").contains { $0.hasPrefix("# TYPE ") && $0.hasSuffix(" histogram") }, "\(body)")
+        #expect(body.contains("ytauto_stage_duration_seconds_last_24h{stage=\"publish\",le=\"+Inf\"} 0.0"), "\(body)")
         try await console.stop()
     }
 

@@ -38,4 +38,18 @@ import YTAutoCore
         #expect(QuotaDay.first(ofLast: 1, now: try at("2026-12-04T02:00:00.000Z")) == "2026-12-03")
         #expect(QuotaDay.first(ofLast: 2, now: try at("2026-12-04T02:00:00.000Z")) == "2026-12-02")
     }
+
+    /// Each provider by its own day: at 02:00 UTC on the 4th, YouTube's today is the 3rd (Pacific)
+    /// and OpenAI's the 4th, so one day holds YouTube's 3rd but not OpenAI's (`quota --days 1`
+    /// listed it; /metrics read YouTube's today as the UTC 4th and showed none of its units).
+    @Test func eachProviderCountsByItsOwnDay() throws {
+        let night = try at("2026-12-04T02:00:00.000Z")
+        #expect(QuotaDay.day(of: "youtube", night) == "2026-12-03" && QuotaDay.day(of: "openai", night) == "2026-12-04")
+        #expect(QuotaDay.isWithin(last: 1, day: "2026-12-03", of: "youtube", now: night))
+        #expect(!QuotaDay.isWithin(last: 1, day: "2026-12-03", of: "openai", now: night))
+        #expect(QuotaDay.isWithin(last: 1, day: "2026-12-04", of: "openai", now: night))
+        #expect(!QuotaDay.isWithin(last: 1, day: "2026-12-02", of: "youtube", now: night))
+        #expect(QuotaDay.isWithin(last: 2, day: "2026-12-03", of: "openai", now: night))
+        #expect(!QuotaDay.isWithin(last: 2, day: "2026-12-02", of: "openai", now: night))
+    }
 }

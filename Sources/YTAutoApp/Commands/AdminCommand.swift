@@ -483,8 +483,9 @@ public struct AdminCommand: AsyncParsableCommand {
 
         public func run() async throws {
             let store = try await global.openStore(.readOnly)
-            let since = QuotaDay.first(ofLast: days, now: Date())
-            let rows = try await store.ledger(since: since)
+            let now = Date()
+            let since = QuotaDay.first(ofLast: days, now: now)
+            let rows = try await store.ledger(since: since).filter { QuotaDay.isWithin(last: days, day: $0.day, of: $0.provider, now: now) }
             if json {
                 print(Output.json(rows.map(LedgerJSON.init)))
                 return

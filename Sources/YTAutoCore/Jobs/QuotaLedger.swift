@@ -21,11 +21,25 @@ public enum QuotaDay {
     public static func utc(_ date: Date) -> String { string(date, zone: "UTC") }
 
     /// The first day of the last `days` days, today included: the earlier of the Pacific and the
-    /// UTC date, as the ledger holds YouTube's units by Pacific day and the others' by UTC day.
+    /// UTC date, as the ledger holds YouTube's units by Pacific day and the others' by UTC day
+    /// (a bound for the query: ``isWithin(last:day:of:now:)`` then keeps each provider's own).
     /// One day is today (on the Pacific side of midnight UTC, the Pacific today is UTC yesterday).
     public static func first(ofLast days: Int, now: Date) -> String {
         let back = now.addingTimeInterval(-Double(max(0, days - 1)) * 86_400)
         return min(youtube(back), utc(back))
+    }
+
+    /// The ledger's day of `provider` at `date`: YouTube's by Pacific time (its quota resets at
+    /// midnight there), every other provider's by UTC.
+    public static func day(of provider: String, _ date: Date) -> String {
+        provider == "youtube" ? youtube(date) : utc(date)
+    }
+
+    /// Whether `provider`'s ledger day `day` is one of the last `days` days at `now`, today
+    /// included, each provider counted by its own day (``day(of:_:)``): at 02:00 UTC, one day
+    /// is YouTube's Pacific yesterday-in-UTC and the others' UTC today.
+    public static func isWithin(last days: Int, day: String, of provider: String, now: Date) -> Bool {
+        day >= Self.day(of: provider, now.addingTimeInterval(-Double(max(0, days - 1)) * 86_400))
     }
 
     static func string(_ date: Date, zone: String) -> String {
