@@ -199,11 +199,52 @@ final class PostgresPool: Sendable {
     /// its own (a statement on a dead connection cannot be called back); a transaction it was in is
     /// rolled back by the server when that connection closes, so a caller told "no answer" must
     /// treat the outcome as unknown, which the fence makes safe.
+    ///
+    /// A statement waits for one of the pool's connections, and while the server is down the
+    /// pool only tries to connect again: it was "did not answer within 15 s" where a new
+    /// process said "connection refused" at once. So once ``probeAfter`` passes without an
+    /// answer, one connection of its own asks the server; if it cannot be reached for a reason
+    /// an operator can act on (refused, unknown host, no route), that is the error, at once.
+    /// A server that accepts connections (a slow statement, a busy pool) is waited for to the end.
     func answered<T: Sendable>(within deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let deadline = deadline ?? self.deadline
-        switch await Deadline.race(until: .now + deadline, body) {
+        let end = ContinuousClock.now + deadline
+        let work = Task { try await body() }
+        if case .finished(let result) = await Deadline.race(until: min(end, .now + Self.probeAfter), { try await work.value }) {
+            return try result.get()
+        }
+        if ContinuousClock.now < end, let unreachable = await Self.unreachable(url) {
+            work.cancel()
+            throw PostgresStoreError("PostgreSQL at \(url.redacted): no answer: \(unreachable)")
+        }
+        switch await Deadline.race(until: end, { try await work.value }) {
         case .finished(let result): return try result.get()
-        case .passed: throw PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)")
+        case .passed:
+            work.cancel()
+            throw PostgresStoreError("PostgreSQL at \(url.redacted) did not answer within \(deadline)")
+        }
+    }
+
+    /// How long a statement goes unanswered before ``answered(within:_:)`` asks whether the server is there.
+    static let probeAfter: Duration = .seconds(2)
+
+    /// Why the server at `url` cannot be reached, when a connection of its own says so within a
+    /// few seconds (``PostgresStoreError/connectionFailure(_:url:)``); nil when it connects, or the
+    /// attempt tells nothing (no answer in time).
+    static func unreachable(_ url: PostgresURL) async -> String? {
+        let attempt = await Deadline.race(until: .now + .seconds(3)) { () async throws -> PostgresConnection in
+            try await PostgresConnection.connect(configuration: try url.connectionConfiguration(applicationName: "ytauto probe"),
+                                                 id: Int.random(in: 0...Int.max), logger: quiet)
+        }
+        switch attempt {
+        case .finished(.success(let connection)):
+            try? await connection.close()
+            return nil
+        case .finished(.failure(let error)):
+            let underlying = (error as? PSQLError)?.underlying ?? error
+            return PostgresStoreError.connectionFailure(underlying, url: url)
+        case .passed:
+            return nil
         }
     }
 

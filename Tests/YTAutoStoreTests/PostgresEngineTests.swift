@@ -312,6 +312,19 @@ struct PostgresEngineTests {
         #expect(try await store.stats().counts == expected)
     }
 
+    /// A statement of a pool whose server is gone (stopped after the pool started, as under a
+    /// running console or worker) says why within seconds: it was "did not answer within 15 s"
+    /// while a new process said "connection refused" at once.
+    @Test func aStatementOfAPoolWhoseServerIsGoneSaysWhySoon() async throws {
+        let pool = try PostgresPool(url: try PostgresURL("postgres://ops@127.0.0.1:1/ytauto?sslmode=disable"), applicationName: "test",
+                                    maximumConnections: 1)
+        defer { pool.close() }
+        let error = await #expect(throws: PostgresStoreError.self) { try await pool.query("SELECT 1") }
+        // Said by the probe, after 2 s, not at the deadline's 15 s ("did not answer").
+        #expect("\(error.map { "\($0)" } ?? "")".contains("no answer: connection refused at 127.0.0.1:1 (is PostgreSQL running"),
+                "\(error.map { "\($0)" } ?? "")")
+    }
+
     /// The URL's password never shows: not in the store's description, not in an error.
     @Test func aPasswordNeverShows() async throws {
         let url = try PostgresURL("postgres://ops:hunter2@127.0.0.1:1/ytauto?sslmode=disable")
