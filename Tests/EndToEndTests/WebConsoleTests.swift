@@ -220,6 +220,22 @@ import YTAutoTestSupport
         try await console.stop()
     }
 
+    /// The console frees the jobs of dead workers and expired leases before it shows them, as
+    /// `ytauto status` does: with no worker or scheduler left, /metrics and the overview showed a
+    /// dead worker's job running for ever.
+    @Test(arguments: ProcessEngine.all) func aJobWhoseLeaseExpiredIsFreedBeforeItIsShown(engine: ProcessEngine) async throws {
+        let (console, store, _) = try await start(engine)
+        defer { console.child.kill(SIGKILL) }
+        let id = try await store.enqueue(NewJob(channel: "facts", topic: "left behind")).job.id
+        _ = try #require(try await store.lease(worker: "gone", channels: nil, kind: .video, pipeline: nil, duration: .seconds(1), only: id))
+        try await Task.sleep(for: .milliseconds(1500))  // the lease expires; no worker is there to notice
+        let metrics = try await console.get("/metrics")
+        #expect(metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"running\"} 0.0")
+                && metrics.body.contains("ytauto_jobs{channel=\"facts\",state=\"queued\"} 1.0"), "\(metrics.body)")
+        #expect(try await store.job(id: id)?.state == .queued)
+        #expect(try await store.attempts(jobID: id).first?.outcome == .lost)
+    }
+
     @Test(arguments: ProcessEngine.all) func actionsNeedThePagesTokenAndAreAudited(engine: ProcessEngine) async throws {
         let (console, store, location) = try await start(engine)
         defer { console.child.kill(SIGKILL) }

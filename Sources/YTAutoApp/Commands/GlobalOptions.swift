@@ -197,11 +197,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
             let writer = store.isReadOnly ? try await openStore(.readWrite) : store
             let report = try await writer.reclaim()
             if report.isEmpty { return nil }
-            var parts: [String] = []
-            if !report.deadWorkers.isEmpty { parts.append("dead workers \(report.deadWorkers.joined(separator: ", "))") }
-            if !report.requeued.isEmpty { parts.append("queued again: jobs \(report.requeued.map(String.init).joined(separator: ", "))") }
-            if !report.failed.isEmpty { parts.append("failed (no attempts left): jobs \(report.failed.map(String.init).joined(separator: ", "))") }
-            return "freed the jobs of dead workers and expired leases: " + parts.joined(separator: "; ")
+            return "freed the jobs of dead workers and expired leases: " + report.summary
         } catch {
             return "warning: found dead workers or expired leases but could not free their jobs: \(error)"
         }

@@ -405,7 +405,17 @@ struct WebConsole: Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: Output.json(value))))
     }
 
+    /// What the overview, /api/overview and /metrics show, after freeing the jobs of dead workers
+    /// and expired leases as `ytauto status` does (whose shape /api/overview is): with no worker
+    /// and no scheduler left, a dead worker's job stayed `running` in them for ever. It looks
+    /// with reads (an index seek and the workers' locks) and writes only when something is found.
     func snapshot() async throws -> StatusSnapshot {
+        do {
+            let report = try await store.reclaimIfNeeded()
+            if !report.isEmpty { logger.notice("freed the jobs of dead workers and expired leases: \(report.summary)") }
+        } catch {
+            logger.warning("could not look for dead workers, or free their jobs: \(error)")
+        }
         let cache = self.cache
         return try await StatusSnapshot.read(store, folders: folders) { f in await cache.diskUsage(f, now: Date()) }
     }

@@ -454,4 +454,13 @@ public struct ReclaimReport: Sendable, Hashable {
     public var failed: [Int64] = []
     public init() {}
     public var isEmpty: Bool { deadWorkers.isEmpty && requeued.isEmpty && failed.isEmpty }
+
+    /// What was freed, for an operator: "dead workers w-1; queued again: jobs 7, 9; failed (no attempts left): jobs 3".
+    public var summary: String {
+        var parts: [String] = []
+        if !deadWorkers.isEmpty { parts.append("dead workers \(deadWorkers.joined(separator: ", "))") }
+        if !requeued.isEmpty { parts.append("queued again: jobs \(requeued.map(String.init).joined(separator: ", "))") }
+        if !failed.isEmpty { parts.append("failed (no attempts left): jobs \(failed.map(String.init).joined(separator: ", "))") }
+        return parts.joined(separator: "; ")
+    }
 }
