@@ -81,10 +81,14 @@ struct TwoHostTests {
         let (r1, r2) = (await first.wait(), await second.wait())
         #expect(r1.status == 0 && r2.status == 0, "\(r1.stderr.suffix(1500))\n\(r2.stderr.suffix(1500))")
         // The cut worker stopped the jobs' work before they moved: it said so, and it wrote nothing
-        // about them after the cut (the fence would have refused it; it did not even try).
+        // about them after the cut (the fence would have refused it; it did not even try). Either
+        // its heartbeats went unacknowledged past the proof bound, or a stage ended and its
+        // checkpoint was refused by the link (said at once since the pool asks the server when a
+        // statement goes unanswered: "no route"), which ends the job's work there.
         let stops = r1.stderr.split(separator: "\n").compactMap { line -> (job: Int64, at: Date)? in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
-                  object["message"]?.contains("the lease can no longer be proven") == true,
+                  let message = object["message"],
+                  message.contains("the lease can no longer be proven") || message.hasPrefix("job bookkeeping failed"),
                   let job = object["job_id"].flatMap({ Int64($0) }), let ts = object["ts"] else { return nil }
             let f = ISO8601DateFormatter()
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
