@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PostgresNIO
 import YTAutoCore
@@ -213,7 +214,7 @@ final class PostgresPool: Sendable {
         if case .finished(let result) = await Deadline.race(until: min(end, .now + Self.probeAfter), { try await work.value }) {
             return try result.get()
         }
-        if ContinuousClock.now < end, let unreachable = await Self.unreachable(url) {
+        if ContinuousClock.now < end, let unreachable = await unreachableNow() {
             work.cancel()
             throw PostgresStoreError("PostgreSQL at \(url.redacted): no answer: \(unreachable)")
         }
@@ -227,6 +228,22 @@ final class PostgresPool: Sendable {
 
     /// How long a statement goes unanswered before ``answered(within:_:)`` asks whether the server is there.
     static let probeAfter: Duration = .seconds(2)
+
+    /// The probe of the last ``probeAfter``, shared: statements unanswered at once (a loaded
+    /// server, many workers' statements slow together) ask with one connection, not one each.
+    private let probe = Mutex<(started: ContinuousClock.Instant, task: Task<String?, Never>)?>(nil)
+
+    /// ``unreachable(_:)`` for this pool's server, asked at most once a ``probeAfter``.
+    func unreachableNow() async -> String? {
+        let url = self.url
+        let task = probe.withLock { last -> Task<String?, Never> in
+            if let last, ContinuousClock.now - last.started < Self.probeAfter { return last.task }
+            let task = Task { await Self.unreachable(url) }
+            last = (ContinuousClock.now, task)
+            return task
+        }
+        return await task.value
+    }
 
     /// Why the server at `url` cannot be reached, when a connection of its own says so within a
     /// few seconds (``PostgresStoreError/connectionFailure(_:url:)``); nil when it connects, or the

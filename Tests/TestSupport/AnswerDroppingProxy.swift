@@ -18,6 +18,7 @@ public final class AnswerDroppingProxy: @unchecked Sendable {
     private let lock = NSLock()
     private var marker: [UInt8]?
     private var dropped = 0
+    private var connections = 0
     private var open: [Int32] = []
     private var closed = false
 
@@ -57,6 +58,9 @@ public final class AnswerDroppingProxy: @unchecked Sendable {
     /// How many answers were dropped so far.
     public var droppedAnswers: Int { lock.withLock { dropped } }
 
+    /// How many connections clients opened through the proxy so far.
+    public var connectionsOpened: Int { lock.withLock { connections } }
+
     /// Stops accepting and cuts every connection.
     public func shutdown() {
         // Under the lock: a pump closes its connection's descriptors only while holding it.
@@ -95,6 +99,7 @@ public final class AnswerDroppingProxy: @unchecked Sendable {
             let accepted: Bool = lock.withLock {
                 guard !closed, connected == 0 else { return false }
                 open += [client, server]
+                connections += 1
                 return true
             }
             guard accepted else {

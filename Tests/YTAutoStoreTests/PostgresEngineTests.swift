@@ -325,6 +325,29 @@ struct PostgresEngineTests {
                 "\(error.map { "\($0)" } ?? "")")
     }
 
+    /// Statements unanswered together ask whether the server is there with one connection, not one
+    /// each: many workers' slow statements on a loaded server would otherwise add a connection
+    /// apiece to its load. A probe after ``PostgresPool/probeAfter`` asks again.
+    @Test func statementsUnansweredTogetherShareOneProbe() async throws {
+        let server = try await PostgresServer.server()
+        let direct = try await server.createDatabase(prefix: "probe")
+        let proxy = try AnswerDroppingProxy(to: server.host, port: server.port)
+        defer { proxy.shutdown() }
+        let url = try PostgresURL(direct.replacingOccurrences(of: "@\(server.host):\(server.port)/", with: "@127.0.0.1:\(proxy.port)/"))
+        let pool = try PostgresPool(url: url, applicationName: "test", maximumConnections: 1)
+        defer { pool.close() }
+        let answers = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<6 { group.addTask { await pool.unreachableNow() } }
+            return await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        // The server is there: every caller is told so (nil), by one connection.
+        #expect(answers.count == 6 && answers.allSatisfy { $0 == nil }, "\(answers)")
+        #expect(proxy.connectionsOpened == 1)
+        try await Task.sleep(for: PostgresPool.probeAfter + .milliseconds(100))
+        #expect(await pool.unreachableNow() == nil)
+        #expect(proxy.connectionsOpened == 2)
+    }
+
     /// The URL's password never shows: not in the store's description, not in an error.
     @Test func aPasswordNeverShows() async throws {
         let url = try PostgresURL("postgres://ops:hunter2@127.0.0.1:1/ytauto?sslmode=disable")

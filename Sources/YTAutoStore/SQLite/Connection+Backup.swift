@@ -198,9 +198,10 @@ extension Connection {
             throw BackupNotPlaced(message: "the copy was made but could not be given the database's mode (\(reason)); \(path) is unchanged")
         }
         guard rename(temporary, destinationPath) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
+            let reason = String(cString: strerror(code))
             unlink(temporary)
-            let owner = errno == EPERM || errno == EACCES
+            let owner = code == EPERM || code == EACCES
                 ? " (a file of another user, in a folder where only its owner may replace it, such as /tmp)" : ""
             throw BackupNotPlaced(message: "the copy was made and checked, but could not replace \(destinationPath): \(reason)\(owner); "
                                   + "\(destinationPath) is unchanged; name another file")
