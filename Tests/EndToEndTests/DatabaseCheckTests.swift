@@ -272,7 +272,13 @@ import YTAutoTestSupport
         for suffix in ["", "-wal"] { try FileManager.default.copyItem(atPath: dir.path("live.db") + suffix, toPath: dead + suffix) }
         let deadLog = try #require(try FileManager.default.attributesOfItem(atPath: dead + "-wal")[.size] as? Int)
         #expect(deadLog > 0)
+        // A file another program has open (a log being written), not a database.
+        let openLog = dir.path("ytauto.log")
+        #expect(FileManager.default.createFile(atPath: openLog, contents: Data("a log line\n".utf8)))
+        let logHandle = try #require(FileHandle(forWritingAtPath: openLog))
+        defer { try? logHandle.close() }
         let refusals: [(String, String)] = [
+            (openLog, "\(openLog) is open in pid \(getpid()) ("),
             (dead, "\(dead)-wal (\(deadLog) bytes) is beside \(dead): a log a process left without closing"),
             (otherPath, "\(otherPath) is a database in use by pid \(getpid()) ("),
             (pipe, "\(pipe) is not a plain file (a device, pipe or socket)"),

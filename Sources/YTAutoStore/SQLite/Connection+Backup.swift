@@ -98,8 +98,11 @@ extension Connection {
         // which the next open reads into the backup (SQLite takes `X-wal` for X's).
         let holders = LocalProcess.holding([target, target + "-wal"])
         if !holders.isEmpty {
-            return "\(target) is a database in use by " + holders.map { "pid \($0.pid) (\($0.command))" }.joined(separator: ", ")
-                + "; the backup would be damaged by its log. Stop them, or name another file"
+            let who = holders.map { "pid \($0.pid) (\($0.command))" }.joined(separator: ", ")
+            guard isSQLiteDatabase(target) else {
+                return "\(target) is open in \(who), which would go on with the old file, not the backup. Stop them, or name another file"
+            }
+            return "\(target) is a database in use by \(who); the backup would be damaged by its log. Stop them, or name another file"
         }
         // A log a process left when it died (an empty one, as a read-only look leaves, holds nothing).
         for suffix in ["-wal", "-journal"] {
@@ -115,6 +118,13 @@ extension Connection {
                 + "folder you may write, or run the backup as the folder's owner"
         }
         return nil
+    }
+
+    /// Whether the file at `path` begins with SQLite's header ("SQLite format 3").
+    static func isSQLiteDatabase(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 16)) == Data("SQLite format 3\u{0}".utf8)
     }
 
     /// `path` with symbolic links, `.` and `..` resolved (as far as they exist).
