@@ -78,7 +78,7 @@ extension Connection {
 
     /// Why the backup may not replace what is at `target`, or nil when it may: the copy is
     /// renamed over it, so it must be a plain file (not a symbolic link, device or pipe), not a
-    /// database a process of this host has open, with no log beside it (`-wal`, `-journal`
+    /// file (a database, say) a process of this host has open, with no log beside it (`-wal`, `-journal`
     /// with content, which a process that died left: SQLite would read it into the backup,
     /// damaging it), in a folder this user may write.
     static func replaceProblem(at target: String) -> String? {
