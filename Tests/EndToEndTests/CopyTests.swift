@@ -140,6 +140,9 @@ struct CopyTests {
         let busy = try await admin("copy", "--from", sqlitePath, "--to", dir.path("other.db"))
         #expect(busy.status == 1 && busy.stderr.contains("running job"), "\(busy.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("other.db")), "a refused copy creates no target")
+        // A bad location is said with the option it came from (copy has no --db).
+        let badURL = try await admin("copy", "--from", sqlitePath, "--to", "postgres://db/ytauto")
+        #expect(badURL.status == 2 && badURL.stderr.contains("the database URL (from --to):") && !badURL.stderr.contains("--db"), "\(badURL.stderr)")
 
         // And back, from PostgreSQL to a new SQLite file.
         let backPath = dir.path("back.db")

@@ -190,6 +190,9 @@ import YTAutoTestSupport
         let s = try store()
         let unknown = try await run("ytauto-admin", ["pause", "fact"], cwd: dir.url, environment: env)
         #expect(unknown.status == 1 && unknown.stderr.contains("no channel named 'fact'") && unknown.stderr.contains("facts"), "\(unknown.stderr)")
+        // A control character in what was typed comes back shown, not sent to the terminal (which it would clear).
+        let escape = try await run("ytauto-admin", ["pause", "x\u{1B}[2Jy"], cwd: dir.url, environment: env)
+        #expect(escape.status == 1 && escape.stderr.contains("no channel named 'x\\u{1B}[2Jy'") && !escape.stderr.contains("\u{1B}"), "\(escape.stderr)")
         // Run as under cron, with no USER or LOGNAME: it acts as the user the system names.
         let paused = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env.merging(["USER": "", "LOGNAME": ""]) { $1 })
         #expect(paused.status == 0 && paused.stdout.contains("channel facts paused"), "\(paused.stderr)")
@@ -224,7 +227,7 @@ import YTAutoTestSupport
         // A pause of a paused channel and of an unknown one are audited as refused, as resume's are.
         _ = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
         let twice = try await run("ytauto-admin", ["pause", "facts"], cwd: dir.url, environment: env)
-        #expect(twice.status == 0 && twice.stdout.contains("channel facts was already paused since"), "\(twice.stdout)")
+        #expect(twice.status == 1 && twice.stderr.contains("channel facts was not paused: it was already paused since"), "\(twice.stdout)\(twice.stderr)")
         let log = try await s.auditLog(limit: 10)
         #expect(log.first?.action == "pause" && log.first?.detail?.hasPrefix("refused: already paused since ") == true, "\(log)")
         #expect(log.contains { $0.target == "channel fact" && $0.detail?.hasPrefix("refused: no channel named 'fact'") == true }, "\(log)")

@@ -349,11 +349,11 @@ public struct AdminCommand: AsyncParsableCommand {
             if !isNew {
                 let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
                 try await audit(store, "pause", "channel \(channel)", "refused: \(already)")
-                print("channel \(channel) was \(already); nothing changed")
-            } else {
-                try await audit(store, "pause", "channel \(channel)", "paused")
-                print("channel \(channel) paused: no new jobs from its schedule, none of its queued jobs leased (\(try await queuedCount(store, channel)) queued)")
+                // Refused, as resume of a channel not paused is (exit 1): the pause asked for was not made now.
+                throw CLIError("channel \(channel) was not paused: it was \(already); nothing changed")
             }
+            try await audit(store, "pause", "channel \(channel)", "paused")
+            print("channel \(channel) paused: no new jobs from its schedule, none of its queued jobs leased (\(try await queuedCount(store, channel)) queued)")
         }
     }
 

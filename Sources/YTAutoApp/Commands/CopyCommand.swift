@@ -30,11 +30,7 @@ extension AdminCommand {
         }
 
         public func validate() throws {
-            for (flag, location) in [("--from", from), ("--to", to)] {
-                do { try Self.options(location).validate() } catch let e as ValidationError {
-                    throw ValidationError("\(flag): \(e.message)")
-                }
-            }
+            for (flag, location) in [("--from", from), ("--to", to)] { try Self.options(location).validate(source: flag) }
         }
 
         public func run() async throws {

@@ -48,8 +48,10 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// The engine is chosen here, from the location: a path or `sqlite:` URL is SQLite, a
     /// `postgres://` (or `postgresql://`) URL is PostgreSQL, and any other scheme is refused, naming
     /// only its scheme. Nothing here ever prints a URL as given: it may carry a password.
-    public func validate() throws {
-        let source = db != nil ? "--db" : "$YTAUTO_DB"
+    public func validate() throws { try validate(source: db != nil ? "--db" : "$YTAUTO_DB") }
+
+    /// ``validate()``, naming `source` (the option or variable the location came from) in its errors.
+    func validate(source: String) throws {
         guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else {
             // A database that is no file would be made, used and lost with this process.
             let path = databasePath
@@ -313,6 +315,11 @@ public enum CLIMain {
                message.contains("Missing expected argument") || message.contains("'\(negative)'") {
                 message = "Error: '\(negative)' was read as an option: a job id or a count is never negative.\n" + message
             }
+            // What the operator typed comes back in messages ("no channel named 'x…'"): a control
+            // character in it is shown as `\u{1B}`, not sent to the terminal to act on it. Line by line,
+            // so the message keeps its own lines.
+            message = message.split(separator: "\n", omittingEmptySubsequences: false).map { TextControls.visible(String($0)) }
+                .joined(separator: "\n")
             FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
             exit(isUsage ? 2 : 1)
         }
