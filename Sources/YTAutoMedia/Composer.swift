@@ -23,6 +23,13 @@ public struct FFmpegComposer: VideoComposer {
     let tools: ToolRunner
     let style: ChannelStyle
     public static let targetLUFS = -14.0
+    /// The highest true peak the sound may reach, in dBTP: YouTube's ceiling. A peak above it
+    /// clips in a player's decoder (and in YouTube's own re-encoding).
+    public static let truePeakCeiling = -1.0
+    /// The sample peak the soundtrack is limited to after normalising, as a linear gain (−2 dBFS):
+    /// loudnorm aims at −1.5 dBTP, but the AAC encoder overshoots by up to a decibel (a 3.5-minute
+    /// video measured −0.7 dBTP), so a limiter below it leaves the margin the encoder takes.
+    static let limiterCeiling = 0.794
 
     public init(tools: ToolRunner, style: ChannelStyle) {
         self.tools = tools
@@ -50,13 +57,14 @@ public struct FFmpegComposer: VideoComposer {
     }
 
     /// The finished sound, `<folder>/audio.m4a`: the narration over the ducked music bed, loudness
-    /// normalised in two passes (measure, then a linear pass into AAC, encoded once).
+    /// normalised in two passes (measure, then a linear pass into AAC, encoded once), its peaks
+    /// limited below ``truePeakCeiling``.
     ///
     /// A reusable item keyed by both inputs' checksums: the clips stage makes it while the picture
     /// renders, and ``compose(_:outputPath:)`` then finds it done; made by either, it is made once.
     public func soundtrack(narration: String, music: String, total: Double, folder work: URL) async throws -> String {
         let audio = work.appending(path: "audio.m4a").path
-        let key = "soundtrack|\(try Files.artifact(narration).sha256)|\(try Files.artifact(music).sha256)|\(Self.targetLUFS)"
+        let key = "soundtrack|\(try Files.artifact(narration).sha256)|\(try Files.artifact(music).sha256)|\(Self.targetLUFS)|limit \(Self.limiterCeiling)"
         try await Files.item(audio, key: key) { out in
             // 1. The mix: narration over the ducked music bed.
             let mix = work.appending(path: "mix.wav").path
@@ -75,7 +83,8 @@ public struct FFmpegComposer: VideoComposer {
                 "-i", mix, "-af",
                 "loudnorm=I=\(Self.targetLUFS):TP=-1.5:LRA=11"
                     + ":measured_I=\(measured.i):measured_TP=\(measured.tp):measured_LRA=\(measured.lra):measured_thresh=\(measured.thresh)"
-                    + ":offset=\(measured.offset):linear=true,aformat=sample_rates=48000:channel_layouts=stereo",
+                    + ":offset=\(measured.offset):linear=true,aformat=sample_rates=48000:channel_layouts=stereo"
+                    + ",alimiter=limit=\(Self.limiterCeiling):level=false",
                 "-c:a", "aac", "-b:a", "192k", "-f", "mp4", out,
             ], timeout: .seconds(Int64(600 + total * 2)))
             try? FileManager.default.removeItem(atPath: mix)

@@ -179,7 +179,7 @@ public struct MediaPipeline: StagedPipeline {
             case .narration: return .done(try await narration(job, channel, dir))
             case .images: return .done(try await images(job, channel, dir))
             case .clips: return .done(try await clips(job, channel, dir))
-            case .compose: return .done(try await compose(job, channel, dir))
+            case .compose: return .done(try await compose(job, channel, dir, context))
             case .thumbnail: return .done(try await thumbnail(job, channel, dir))
             case .publish: return context.dryRun ? .skipped : .done(try await publish(job, channel, dir, context))
             }
@@ -471,7 +471,9 @@ public struct MediaPipeline: StagedPipeline {
         return music
     }
 
-    func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL) async throws -> [Artifact] {
+    /// The composed video, its captions and `qa.json` (the QA gate's figures, also saved as the
+    /// stage's notes: the work folder goes when the job succeeds, the notes stay with its history).
+    func compose(_ job: Job, _ channel: ChannelConfig, _ dir: URL, _ context: StageContext) async throws -> [Artifact] {
         let segments = try Self.read([Segment].self, dir.appending(path: "narration.json"))
         let pieces = try Self.read([String].self, dir.appending(path: "segments.json"))
         let style = ChannelStyle.of(channel)
@@ -499,6 +501,8 @@ public struct MediaPipeline: StagedPipeline {
                                  ? segments.map { $0.words ?? [] } : nil),
             captionFont: style.fontFile, captionText: segments.map(\.text))
         let qa = try await Self.write(report, dir.appending(path: "qa.json"))
+        var context = context
+        try await context.save(report.notes)
         // The same captions as a subtitle file, published beside the video.
         let vtt = dir.appending(path: "captions.vtt").path
         try await Files.write(Data(Captions.webVTT(segments.map(\.cue)).utf8), to: vtt)

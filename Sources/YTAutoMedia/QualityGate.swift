@@ -12,6 +12,8 @@ public struct QualityGate: Sendable {
         public var height: Int
         public var fps: Double
         public var integratedLUFS: Double
+        /// The sound's true peak (ebur128's, 4× oversampled), in dBTP.
+        public var truePeakDBTP: Double?
         /// The largest distance between a caption's start and where its sentence's speech starts
         /// in the narration, or its end and where the sentence's audio ends.
         public var worstCaptionOffsetMS: Double
@@ -19,6 +21,15 @@ public struct QualityGate: Sendable {
         public var silentStretches: Int
         /// With exact word timings: the largest distance between a word's highlight and its sound.
         public var worstWordOffsetMS: Double?
+
+        /// The figures as a stage's notes (`qa_*`), rounded as an operator reads them.
+        public var notes: [String: String] {
+            var notes = ["qa_seconds": String(format: "%.1f", duration), "qa_lufs": String(format: "%.1f", integratedLUFS),
+                         "qa_caption_offset_ms": String(format: "%.0f", worstCaptionOffsetMS)]
+            if let truePeakDBTP { notes["qa_true_peak_dbtp"] = String(format: "%.1f", truePeakDBTP) }
+            if let worstWordOffsetMS { notes["qa_word_offset_ms"] = String(format: "%.0f", worstWordOffsetMS) }
+            return notes
+        }
     }
 
     /// The narration a video was made from: the joined file and its sentence files, in order, and,
@@ -84,13 +95,21 @@ public struct QualityGate: Sendable {
         // every 250 frames, so a black scene shows on its keyframes. Decoding every frame of a
         // 10-minute 1080p video took 50 CPU seconds; the keyframes take a twentieth of that.
         let scan = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-skip_frame:v", "nokey", "-i", video,
-                                                  "-vf", "blackdetect=d=0:pix_th=0.04", "-af", "silencedetect=n=-50dB:d=2,ebur128=framelog=verbose",
+                                                  "-vf", "blackdetect=d=0:pix_th=0.04", "-af", "silencedetect=n=-50dB:d=2,ebur128=framelog=verbose:peak=true",
                                                   "-f", "null", "-"], timeout: .seconds(Int64(300 + duration * 5)))
         let lufs = Self.integratedLoudness(scan.stderr)
         if let lufs {
             if abs(lufs - FFmpegComposer.targetLUFS) > 1 { issues.append(String(format: "integrated loudness is %.1f LUFS, not %.0f ± 1", lufs, FFmpegComposer.targetLUFS)) }
         } else {
             issues.append("the loudness could not be measured")
+        }
+        let peak = Self.truePeak(scan.stderr)
+        if let peak {
+            if peak > FFmpegComposer.truePeakCeiling {
+                issues.append(String(format: "the sound's true peak is %.1f dBTP, above %.1f (it would clip in players)", peak, FFmpegComposer.truePeakCeiling))
+            }
+        } else {
+            issues.append("the true peak could not be measured")
         }
         let black = scan.stderr.components(separatedBy: "black_start").count - 1
         let silent = scan.stderr.components(separatedBy: "silence_start").count - 1
@@ -118,7 +137,7 @@ public struct QualityGate: Sendable {
             issues.append("the captions cannot be checked: \(e)")
         }
         if !issues.isEmpty { throw QualityGateError(issues: issues) }
-        return Report(duration: duration, width: width, height: height, fps: fps, integratedLUFS: lufs ?? 0,
+        return Report(duration: duration, width: width, height: height, fps: fps, integratedLUFS: lufs ?? 0, truePeakDBTP: peak,
                       worstCaptionOffsetMS: worst * 1000, blackStretches: black, silentStretches: silent,
                       worstWordOffsetMS: worstWord.map { $0 * 1000 })
     }
@@ -212,6 +231,21 @@ public struct QualityGate: Sendable {
         }
         if let s = open { out.append(s...max(s, end)) }
         return out
+    }
+
+    /// The "Peak: -1.6 dBFS" under "True peak:" in ebur128's summary (with `peak=true`), in dBTP;
+    /// nil without one. Silence measures `-inf`, which is no peak above anything.
+    public static func truePeak(_ stderr: String) -> Double? {
+        guard let summary = stderr.range(of: "Summary:", options: .backwards),
+              let section = stderr.range(of: "True peak:", range: summary.upperBound..<stderr.endIndex) else { return nil }
+        for line in stderr[section.upperBound...].split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("Peak:") {
+                let value = t.dropFirst(5).trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+                return value == "-inf" ? -.infinity : Double(value)
+            }
+        }
+        return nil
     }
 
     /// The "I: -14.0 LUFS" of ebur128's summary.

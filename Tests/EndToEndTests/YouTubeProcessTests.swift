@@ -150,6 +150,10 @@ import YTAutoSupport
         #expect(s.thumbnails[videoID].map { Checksum.sha256Hex($0) } == thumbnail.sha256)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
         #expect(publish.notes["video_id"] == videoID && publish.notes["thumbnail_set"] == "true")
+        // The QA gate's figures outlive the work folder, as the compose stage's notes.
+        let qa = try #require(stages.first { $0.stage == "compose" }?.notes)
+        #expect(abs((Double(qa["qa_lufs"] ?? "") ?? 0) + 14) <= 1 && (Double(qa["qa_true_peak_dbtp"] ?? "") ?? 0) <= -1
+                && qa["qa_seconds"] != nil && qa["qa_caption_offset_ms"] != nil, "\(qa)")
         // The narration's captions, as one track: the subtitle file the compose stage recorded.
         let vtt = try #require(stages.first { $0.stage == "compose" }?.artifacts.first { $0.path.hasSuffix("/captions.vtt") })
         let tracks = s.captions[videoID] ?? []

@@ -172,6 +172,25 @@ import YTAutoTestSupport
         return .init(path: path, sentences: [path])
     }
 
+    /// A narration with sharp peaks (espeak-ng's speech with a 20 ms burst at 5 kHz every two
+    /// seconds) under a music bed: the soundtrack is at −14 LUFS with its true peak at most
+    /// −1 dBTP. Normalised only, the AAC encoder's overshoot took it to +0.4 dBTP; the long
+    /// horror video of the samples measured −0.99.
+    @Test func theSoundtrackKeepsItsTruePeakUnderMinusOne() async throws {
+        let speech = dir.path("speech.wav"), narration = dir.path("peaks.wav"), music = dir.path("bed.wav")
+        try await tools.run(.espeakNG, ["-v", "en-us+m3", "-s", "150", "-p", "30", "-w", speech,
+                                        "The lighthouse keeper wrote the same line every night for forty years. Then one night, the line "
+                                        + "changed. He wrote that the light had gone out, but the beam still swept the water."])
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-i", speech, "-f", "lavfi", "-i", "aevalsrc=0.9*sin(2*PI*5000*t)*if(lt(mod(t\\,2)\\,0.02)\\,1\\,0):s=22050:d=30",
+            "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0"] + ToolRunner.narrationFormat + [narration])
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "lavfi", "-i", "sine=frequency=110:sample_rate=48000:duration=30", music])
+        let audio = try await FFmpegComposer(tools: tools, style: .of(.horror)).soundtrack(narration: narration, music: music, total: 15, folder: dir.url)
+        let measured = try await tools.run(.ffmpeg, ["-nostdin", "-hide_banner", "-nostats", "-i", audio, "-af", "ebur128=peak=true", "-f", "null", "-"]).stderr
+        let peak = try #require(QualityGate.truePeak(measured)), lufs = try #require(QualityGate.integratedLoudness(measured))
+        #expect(peak <= FFmpegComposer.truePeakCeiling && abs(lufs - FFmpegComposer.targetLUFS) <= 1, "true peak \(peak) dBTP, \(lufs) LUFS")
+    }
+
     @Test func theQualityGateRefusesABlackSilentWrongSizeVideo() async throws {
         let bad = dir.path("bad.mp4")
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [

@@ -45,6 +45,11 @@ import YTAutoTestSupport
                 .write(toFile: f.path("\(name).txt"), atomically: true, encoding: .utf8)
             try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + ["-f", "concat", "-safe", "0", "-i", f.path("\(name).txt"), "-c", "copy", f.path("\(name).wav")])
         }
+        // The 1.9 s narration with a click every second: loud for a millisecond, which moves the
+        // loudness little and the true peak a lot (a sound that would clip in players).
+        try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
+            "-i", f.path("gap19.wav"), "-f", "lavfi", "-i", "aevalsrc=if(lt(mod(t\\,1)\\,0.001)\\,0.5\\,0):s=22050:d=8.1",
+            "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0"] + ToolRunner.narrationFormat + [f.path("peaks.wav")])
         // Pictures the length of the narration (8.1 s covers both), a keyframe every second.
         for (name, filter) in [("plain", ""), ("black", ",drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5)'")] {
             try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
@@ -101,6 +106,18 @@ import YTAutoTestSupport
         let video = try await Self.video(f, picture: "black", narration: "gap19")
         let issues = try await Self.issues(video: video, captions: f.cues(pauses: [0.3, 1.9, 0.3]), narration: f.narration("gap19"), in: f)
         #expect(issues.count == 1 && issues[0].contains("black stretch(es) on the keyframes"), "\(issues)")
+    }
+
+    /// Clicks that reach above −1 dBTP at the right loudness: the gate measures the true peak.
+    @Test func aTruePeakAboveMinusOneFails() async throws {
+        let f = try await Self.fixture.value
+        let video = try await Self.video(f, picture: "plain", narration: "peaks")
+        let issues = try await Self.issues(video: video, captions: f.cues(pauses: [0.3, 1.9, 0.3]), narration: f.narration("gap19"), in: f)
+        #expect(issues.count == 1 && issues[0].contains("the sound's true peak is") && issues[0].contains("dBTP, above -1.0"), "\(issues)")
+        // ebur128's summary, read: a number, and silence's -inf.
+        #expect(QualityGate.truePeak("Summary:\n\n  True peak:\n    Peak:       -1.6 dBFS\n") == -1.6)
+        #expect(QualityGate.truePeak("Summary:\n  True peak:\n    Peak:       -inf dBFS\n") == -.infinity)
+        #expect(QualityGate.truePeak("Summary:\n  Integrated loudness:\n    I: -14.0 LUFS\n") == nil)
     }
 
     @Test(arguments: [2.0, -2.0])
