@@ -198,7 +198,7 @@ public struct MediaPipeline: StagedPipeline {
         var script = try await services.scriptGenerator(for: channel, wordsPerSecond: rate, seed: String(job.id), recent: recent)
             .generate(topic: topic, channel: channel)
         // Whatever wrote it (a template, an LLM): a title in title case, the topic's own capitals kept.
-        script.title = PublishedText.title(script.title, topic: topic)
+        script.title = PublishedText.title(script.title, topic: topic, language: channel.spokenLanguage)
         // What is spoken and drawn as captions: without the emoji the font cannot draw (an LLM's
         // decoration), and otherwise every character drawable, or the job stops here, before
         // anything is narrated or drawn (the compose stage's check would find it after all that).
@@ -567,7 +567,7 @@ public struct MediaPipeline: StagedPipeline {
             if !lines.isEmpty { description += "\n\n" + lines.joined(separator: "\n") }
         }
         if channel.format == .short {
-            description += "\n\n" + PublishedText.hashtags(topic: script.topic, type: channel.type).joined(separator: " ")
+            description += "\n\n" + PublishedText.hashtags(topic: script.topic, type: channel.type, language: channel.spokenLanguage).joined(separator: " ")
         }
         // The stock footage's credits (media.json, written by the images stage from a footage source).
         let media = scriptFile.deletingLastPathComponent().appending(path: "media.json")
@@ -575,8 +575,10 @@ public struct MediaPipeline: StagedPipeline {
            let credits = PublishedText.credits(try read([FootageAsset].self, media), room: 5000 - description.utf8.count - 2) {
             description += "\n\n" + credits
         }
-        return PublishedMetadata(title: PublishedText.title(script.script.title, topic: script.topic), description: description,
-                                 tags: PublishedText.tags([channel.name, channel.type.rawValue, script.topic]))
+        return PublishedMetadata(title: PublishedText.title(script.script.title, topic: script.topic, language: channel.spokenLanguage),
+                                 description: description,
+                                 tags: PublishedText.videoTags(topic: script.topic, type: channel.type, language: channel.spokenLanguage,
+                                                               short: channel.format == .short))
     }
 
     /// A long video's chapters as YouTube reads them from a description (`00:00 Intro`): the hook,

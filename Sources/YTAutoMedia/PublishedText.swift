@@ -7,7 +7,7 @@ import YTAutoCore
 ///   articles, conjunctions and prepositions get a capital), keeping acronyms (`NASA`), words with
 ///   capitals of their own (`iPhone`, `McDonald's`) and the topic's own spelling, at most 100
 ///   characters (cut at a word, never inside one).
-/// - Shorts' descriptions end with `#shorts`, the channel type and the topic as hashtags.
+/// - Shorts' descriptions end with `#shorts`, the channel's genre and the topic as hashtags.
 /// - Tags within YouTube's 500-character budget (each tag's length, plus 2 for a tag with a space,
 ///   which YouTube counts quoted, plus a comma between tags); the first ones are kept.
 public enum PublishedText {
@@ -18,7 +18,14 @@ public enum PublishedText {
     ]
 
     /// `title` in title case, keeping `topic`'s own capitals, at most `limit` characters.
-    public static func title(_ title: String, topic: String? = nil, limit: Int = 100) -> String {
+    ///
+    /// Title case is English's: Spanish titles are in sentence case ("¿Por qué la miel nunca se
+    /// echa a perder?") and Japanese has no case, so in another `language` the title keeps the
+    /// writer's own casing and is only fitted to `limit`.
+    public static func title(_ title: String, topic: String? = nil, language: Language = .english, limit: Int = 100) -> String {
+        guard language.code == Language.english.code else {
+            return fit(title.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "), limit: limit)
+        }
         // The topic's words that carry capitals of their own, by their lower-case form.
         var own: [String: String] = [:]
         for word in (topic ?? "").split(separator: " ").map(String.init) where word != word.lowercased() {
@@ -64,11 +71,32 @@ public enum PublishedText {
         return out.isEmpty ? String(text.prefix(limit)) : out
     }
 
-    /// `#shorts`, the channel type, and the topic as one hashtag (letters and digits, at most 30).
-    public static func hashtags(topic: String, type: ChannelType) -> [String] {
+    /// `#shorts`, the channel's genre in its language (``genre(_:language:)``), and the topic as one
+    /// hashtag (letters and digits, at most 30).
+    public static func hashtags(topic: String, type: ChannelType, language: Language = .english) -> [String] {
         let words = topic.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map { $0.prefix(1).uppercased() + $0.dropFirst() }
         let topicTag = words.joined()
-        return ["#shorts", "#\(type.rawValue)"] + (topicTag.isEmpty || topicTag.count > 30 ? [] : ["#\(topicTag)"])
+        let genreTag = genre(type, language: language).split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined()
+        return ["#shorts", "#\(genreTag)"] + (topicTag.isEmpty || topicTag.count > 30 ? [] : ["#\(topicTag)"])
+    }
+
+    /// The word a viewer searches for the channel's genre, in its language: `facts`, `datos curiosos`, `雑学`.
+    public static func genre(_ type: ChannelType, language: Language) -> String {
+        switch (language.code, type) {
+        case ("es", .facts): "datos curiosos"
+        case ("es", .horror): "terror"
+        case ("es", .finance): "finanzas"
+        case ("ja", .facts): "雑学"
+        case ("ja", .horror): "ホラー"
+        case ("ja", .finance): "お金"
+        default: type.rawValue
+        }
+    }
+
+    /// A video's tags: its topic and its genre in the channel's language (and, for a short,
+    /// `shorts`). Never the channel's name in the configuration, which is ytauto's, not a viewer's.
+    public static func videoTags(topic: String, type: ChannelType, language: Language, short: Bool) -> [String] {
+        tags([topic, genre(type, language: language)] + (short ? ["shorts"] : []))
     }
 
     /// The characters YouTube counts for `tags`.

@@ -488,6 +488,13 @@ import YTAutoTestSupport
             }
             prompts[language] = asked.value.first
             let folder = dir.url.appending(path: "work-\(language)/51")
+            // Published in the language's own ways: the writer's casing (English title case would make
+            // "Por Qué La Miel…"), the genre's hashtag and tag in the language, never the channel's name.
+            let meta = try MediaPipeline.metadata(scriptFile: folder.appending(path: "script.json"), channel: channel)
+            #expect(meta.title == script["title"] as? String, "\(language): \(meta.title)")
+            let genre = language == "ja" ? "雑学" : "datos curiosos"
+            #expect(meta.tags == ["why honey never spoils", genre, "shorts"], "\(language): \(meta.tags)")
+            #expect(meta.description.hasSuffix("#shorts #\(genre.replacingOccurrences(of: " ", with: "")) #WhyHoneyNeverSpoils"), "\(language): \(meta.description)")
             let qa = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "qa.json"))) as? [String: Any])
             #expect((qa["worstCaptionOffsetMS"] as? Double ?? 999) <= 100, "\(language): \(qa)")
             let captions = try String(contentsOf: folder.appending(path: "captions.ass"), encoding: .utf8)

@@ -38,6 +38,19 @@ import YTAutoCore
         #expect(PublishedText.tagBudget(kept) <= 500 && PublishedText.tagBudget(kept + [many[kept.count]]) > 500)
         #expect(kept.first == "tag number 1" && Set(kept.map { $0.lowercased() }).count == kept.count)
         #expect(PublishedText.tags(["facts", "Facts", " ", "octopus"]) == ["facts", "octopus"])
+        // A video's tags: topic and genre (and shorts), not the channel's name in the configuration.
+        #expect(PublishedText.videoTags(topic: "why octopuses have three hearts", type: .facts, language: .english, short: true)
+                == ["why octopuses have three hearts", "facts", "shorts"])
+        #expect(PublishedText.videoTags(topic: "la casa del faro", type: .horror, language: .spanish, short: false) == ["la casa del faro", "terror"])
+    }
+
+    /// Title case is English's: another language's title keeps the writer's casing, fitted to 100.
+    @Test func titlesInOtherLanguagesKeepTheirCasing() {
+        #expect(PublishedText.title("¿Por qué la miel nunca se echa a perder? El secreto de las abejas", language: .spanish)
+                == "¿Por qué la miel nunca se echa a perder? El secreto de las abejas")
+        #expect(PublishedText.title("はちみつが  くさらない ひみつ", language: .japanese) == "はちみつが くさらない ひみつ")
+        #expect(PublishedText.title(String(repeating: "palabra ", count: 20), language: .spanish).count <= 100)
+        #expect(PublishedText.hashtags(topic: "la casa del faro", type: .horror, language: .spanish) == ["#shorts", "#terror", "#LaCasaDelFaro"])
     }
 
     /// A long video's chapters, from where the body and the call to action start in the narration.
