@@ -14,32 +14,38 @@ public struct FFmpegThumbnailGenerator: ThumbnailGenerator {
     }
 
     /// Breaks the title into at most three lines and picks the largest size that fits 1280×720.
+    ///
+    /// Lines break at the title's spaces, which a Japanese title written for espeak-ng has between
+    /// its phrases (はちみつが くさらない ひみつ): a phrase stays whole and its space stays. Only a
+    /// phrase of Japanese or Chinese too wide for a line by itself breaks between characters
+    /// (they have no spaces of their own); before, every character could end a line, and the
+    /// title's spaces were dropped ("はちみつがくさらな / いひみつ").
     public static func layout(_ title: String) -> (lines: [String], size: Int) {
-        // Japanese and Chinese have no spaces: each character may end a line, and is about a
-        // full em wide where a Latin letter is 0.62 of one.
+        // A Japanese or Chinese character is about a full em wide, where a Latin letter is 0.62 of one.
         func wide(_ c: Character) -> Bool { c.unicodeScalars.contains(where: Script.isCJK) }
-        var tokens: [(text: String, spaced: Bool)] = []
-        for word in title.split(separator: " ") {
-            if word.contains(where: wide) {
-                tokens += word.map { (String($0), false) }
-            } else {
-                tokens.append((String(word), true))
-            }
-        }
         func width(_ s: String) -> Double { s.reduce(0) { $0 + (wide($1) ? 1 / 0.62 : 1) } }
+        let words = title.split(separator: " ").map(String.init)
         for size in stride(from: 120, through: 36, by: -6) {
             let perLine = Double(Int(1180.0 / (Double(size) * 0.62)))
+            // Each word whole, with its space before it; a CJK one wider than a line, character by character.
+            var tokens: [(text: String, spaceBefore: Bool)] = []
+            for word in words {
+                if word.contains(where: wide) && width(word) > perLine {
+                    tokens += word.enumerated().map { i, c in (String(c), i == 0) }
+                } else {
+                    tokens.append((word, true))
+                }
+            }
             var lines: [String] = []
-            var current = "", currentSpaced = false
+            var current = ""
             for t in tokens {
-                let joiner = current.isEmpty || !(currentSpaced && t.spaced) ? "" : " "
+                let joiner = current.isEmpty || !t.spaceBefore ? "" : " "
                 if current.isEmpty || width(current + joiner + t.text) <= perLine {
                     current += joiner + t.text
                 } else {
                     lines.append(current)
                     current = t.text
                 }
-                currentSpaced = t.spaced
             }
             if !current.isEmpty { lines.append(current) }
             if lines.count <= 3, lines.allSatisfy({ width($0) <= perLine }), Double(lines.count) * Double(size) * 1.25 < 620 {

@@ -67,11 +67,19 @@ import YTAutoTestSupport
         }
     }
 
-    @Test func aJapaneseTitleIsLaidOutByCharacters() {
+    @Test func aJapaneseTitleBreaksBetweenItsPhrases() {
         let (lines, size) = FFmpegThumbnailGenerator.layout("はちみつが けっして くさらない ほんとうの りゆうと そのひみつ")
         #expect(lines.count >= 2 && lines.count <= 3, "\(lines)")
         #expect(lines.allSatisfy { Double($0.count) * Double(size) <= 1180 }, "\(lines) at \(size)")
         #expect(lines.joined().replacingOccurrences(of: " ", with: "") == "はちみつがけっしてくさらないほんとうのりゆうとそのひみつ")
+        // Broken at the title's spaces between phrases, which stay; no phrase cut in two.
+        #expect(lines.joined(separator: " ") == "はちみつが けっして くさらない ほんとうの りゆうと そのひみつ", "\(lines)")
+        #expect(FFmpegThumbnailGenerator.layout("はちみつが くさらない ひみつ").lines.allSatisfy {
+            $0.split(separator: " ").allSatisfy { ["はちみつが", "くさらない", "ひみつ"].contains(String($0)) } }, "\(FFmpegThumbnailGenerator.layout("はちみつが くさらない ひみつ"))")
+        // A phrase wider than a line by itself still breaks, between characters.
+        let long = String(repeating: "はちみつ", count: 20)
+        let broken = FFmpegThumbnailGenerator.layout(long)
+        #expect(broken.lines.count > 1 && broken.lines.joined() == long, "\(broken)")
         #expect(FFmpegThumbnailGenerator.layout("Why Honey Never Spoils").lines == ["Why Honey Never", "Spoils"]
                 || FFmpegThumbnailGenerator.layout("Why Honey Never Spoils").lines.joined(separator: " ") == "Why Honey Never Spoils")
     }
