@@ -18,7 +18,10 @@ public struct ChannelStyle: Sendable, Hashable {
     public var captionOutline: String
     public var captionOutlineWidth: Int
     public var captionSizeFraction: Double
-    /// The spoken word's colour in the highlighted caption styles, as an ASS override (`&HBBGGRR`).
+    /// The spoken word's colour in the highlighted caption styles, as an ASS override (`&HBBGGRR`):
+    /// one far from every colour of the palette and from the caption's own, so the spoken word
+    /// stands out on any scene (facts' lime and finance's mint; facts' yellow sat on its amber
+    /// scenes, finance's gold was its palette's gold).
     public var captionHighlight: String
     /// Seconds of crossfade between scenes.
     public var crossfade: Double
@@ -62,13 +65,13 @@ public struct ChannelStyle: Sendable, Hashable {
                 palette: ["0x1e88e5", "0xffc107", "0x43a047", "0xe53935"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .bright,
                 motions: Motion.allCases, captionPrimary: "&H00FFFFFF", captionOutline: "&H00000000",
-                captionOutlineWidth: 4, captionSizeFraction: 0.040, captionHighlight: "&H00FFFF", crossfade: 0.4, sceneSeconds: 5)
+                captionOutlineWidth: 4, captionSizeFraction: 0.040, captionHighlight: "&H59FFB2", crossfade: 0.4, sceneSeconds: 5)
         case .finance:
             ChannelStyle(
                 palette: ["0x0d1b3d", "0xc9a227", "0x1f3a6d", "0xe8e3d3"], font: "DejaVu Sans",
                 fontFile: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", mood: .calm,
                 motions: [.zoomIn, .panLeft, .panRight, .panUp], captionPrimary: "&H00FFFFFF",
-                captionOutline: "&H003D1B0D", captionOutlineWidth: 3, captionSizeFraction: 0.036, captionHighlight: "&H27A2C9",
+                captionOutline: "&H003D1B0D", captionOutlineWidth: 3, captionSizeFraction: 0.036, captionHighlight: "&H97DC3D",
                 crossfade: 0.5, sceneSeconds: 6)
         }
     }

@@ -191,6 +191,30 @@ import YTAutoTestSupport
         #expect(peak <= FFmpegComposer.truePeakCeiling && abs(lufs - FFmpegComposer.targetLUFS) <= 1, "true peak \(peak) dBTP, \(lufs) LUFS")
     }
 
+    /// The spoken word's highlight stands apart from every colour its scenes are drawn in and
+    /// from the caption's own white: at least 100 apart in RGB (of 441 at most). Facts' yellow
+    /// was 62 from its amber, finance's gold the palette's own.
+    @Test(arguments: ChannelType.allCases)
+    func theHighlightIsNoColourOfTheScenes(type: ChannelType) throws {
+        let style = ChannelStyle.of(type)
+        func rgb(hex: String) throws -> (Double, Double, Double) {
+            let v = try #require(Int(hex, radix: 16))
+            return (Double(v >> 16 & 0xff), Double(v >> 8 & 0xff), Double(v & 0xff))
+        }
+        // ASS writes &H[AA]BBGGRR.
+        func rgb(ass: String) throws -> (Double, Double, Double) {
+            let (b, g, r) = try rgb(hex: String(ass.dropFirst(2).suffix(6)))
+            return (r, g, b)
+        }
+        let highlight = try rgb(ass: style.captionHighlight)
+        let others = try style.palette.map { try rgb(hex: String($0.dropFirst(2))) } + [try rgb(ass: style.captionPrimary)]
+        for (other, name) in zip(others, style.palette + [style.captionPrimary]) {
+            let distance = ((highlight.0 - other.0) * (highlight.0 - other.0) + (highlight.1 - other.1) * (highlight.1 - other.1)
+                            + (highlight.2 - other.2) * (highlight.2 - other.2)).squareRoot()
+            #expect(distance >= 100, "\(type): highlight \(style.captionHighlight) is \(Int(distance)) from \(name)")
+        }
+    }
+
     @Test func theQualityGateRefusesABlackSilentWrongSizeVideo() async throws {
         let bad = dir.path("bad.mp4")
         try await tools.run(.ffmpeg, ToolRunner.ffmpegQuiet + [
