@@ -582,20 +582,23 @@ public struct MediaPipeline: StagedPipeline {
     }
 
     /// A long video's chapters as YouTube reads them from a description (`00:00 Intro`): the hook,
-    /// the body and the call to action, where their first sentences start in the narration. None
-    /// unless there are three and each lasts at least 10 s (YouTube's rules; it ignores them otherwise).
+    /// the body and the call to action. YouTube shows them only when there are three or more and
+    /// each lasts at least 10 s, and a hook or a call to action is often shorter (the template
+    /// writer's hook is about 5 s): so the body's chapter starts at its first sentence that
+    /// starts 10 s in or later (the intro keeps the body's first sentences), and the wrap-up at
+    /// the call to action, or, when that is under 10 s, at the last sentence that leaves it 10 s.
+    /// None when the video is too short for three such chapters.
     static func chapters(_ script: ScriptFile, _ segments: [Segment], type: ChannelType) -> [String] {
         guard let end = segments.last.map({ $0.start + $0.duration }) else { return [] }
         let hook = Set(script.sentences.prefix(script.hookSentences))
         let body = Set(script.sentences.dropFirst(script.hookSentences).prefix(script.bodySentences))
         let middle = switch type { case .horror: "The story"; case .facts: "The facts"; case .finance: "The numbers" }
-        var marks: [(Double, String)] = [(0, "Intro")]
-        if let b = segments.first(where: { body.contains($0.text) && !hook.contains($0.text) }) { marks.append((b.start, middle)) }
-        if let c = segments.first(where: { !body.contains($0.text) && !hook.contains($0.text) }), c.start > (marks.last?.0 ?? 0) {
-            marks.append((c.start, "Wrap-up"))
-        }
-        let ends = marks.dropFirst().map(\.0) + [end]
-        guard marks.count >= 3, zip(marks, ends).allSatisfy({ $1 - $0.0 >= 10 }) else { return [] }
+        let least = 10.0
+        guard let story = segments.first(where: { body.contains($0.text) && !hook.contains($0.text) && $0.start >= least }) else { return [] }
+        // The call to action's first sentence (no later than it: the wrap-up never starts inside it).
+        let cta = segments.first { !body.contains($0.text) && !hook.contains($0.text) && $0.start > story.start }?.start ?? end
+        guard let wrap = segments.last(where: { $0.start <= cta && $0.start - story.start >= least && end - $0.start >= least }) else { return [] }
+        let marks: [(Double, String)] = [(0, "Intro"), (story.start, middle), (wrap.start, "Wrap-up")]
         return marks.map { start, name in
             let s = Int(start.rounded(.down))
             let stamp = s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)

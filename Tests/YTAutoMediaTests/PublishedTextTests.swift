@@ -54,7 +54,7 @@ import YTAutoCore
     }
 
     /// A long video's chapters, from where the body and the call to action start in the narration.
-    @Test func longVideosGetChaptersOnlyWhereYouTubeWouldShowThem() throws {
+    @Test func longVideosGetChaptersWhereYouTubeWouldShowThem() throws {
         let sentences = ["Hook one.", "Body one.", "Body two.", "Body three.", "Goodbye now."]
         let file = MediaPipeline.ScriptFile(
             script: Script(title: "t", hook: "Hook one.", body: "Body one. Body two. Body three.", cta: "Goodbye now.", channel: .facts),
@@ -65,9 +65,15 @@ import YTAutoCore
         }
         #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 600, 15]), type: .facts) == ["00:00 Intro", "00:12 The facts", "11:12 Wrap-up"])
         #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 3600, 15]), type: .horror).last == "1:01:12 Wrap-up")
-        // A chapter under 10 s (here the intro): none at all, as YouTube would show none.
-        #expect(MediaPipeline.chapters(file, segments([5, 30, 30, 30, 15]), type: .facts).isEmpty)
-        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 4]), type: .facts).isEmpty)
+        // A hook under 10 s (the template writer's is about 5 s): the body's chapter starts at its first
+        // sentence 10 s in, the intro keeping the ones before.
+        #expect(MediaPipeline.chapters(file, segments([5, 30, 30, 30, 15]), type: .facts) == ["00:00 Intro", "00:35 The facts", "01:35 Wrap-up"])
+        #expect(MediaPipeline.chapters(file, segments([5, 3, 30, 30, 15]), type: .facts) == ["00:00 Intro", "00:38 The facts", "01:08 Wrap-up"])
+        // A call to action under 10 s: the wrap-up starts at the last sentence that leaves it 10 s.
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 4]), type: .facts) == ["00:00 Intro", "00:12 The facts", "01:12 Wrap-up"])
+        // Too short for three chapters of 10 s: none at all, as YouTube would show none.
+        #expect(MediaPipeline.chapters(file, segments([3, 3, 3, 3, 3]), type: .facts).isEmpty)
+        #expect(MediaPipeline.chapters(file, segments([12, 5, 4, 3, 2]), type: .facts).isEmpty)
     }
 
     /// The published subtitle file: WebVTT, one cue per sentence, times to the millisecond, text escaped.
