@@ -128,7 +128,7 @@ import YTAutoTestSupport
         #expect(!narration.isEmpty && narration.allSatisfy { $0["wordTiming"] as? String == "exact" && !($0["words"] as? [Any] ?? []).isEmpty })
         #expect((qa?["worstWordOffsetMS"] as? Double ?? 999) <= 100)
         let ass = try String(contentsOf: dir.url.appending(path: "work/7/captions.ass"), encoding: .utf8)
-        #expect(ass.contains(",Words,s0w0,") && ass.contains("{\\c&H00FFFF&}"))
+        #expect(ass.contains(",Words,s0w0,") && ass.contains("{\\c\(ChannelStyle.of(.facts).captionHighlight)&}"))
         #expect(qa?["width"] as? Int == 1080 && qa?["height"] as? Int == 1920)
         // The moov atom comes first (faststart).
         let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: composed[0].path)).read(upToCount: 64) ?? Data()

@@ -155,12 +155,13 @@ import YTAutoTestSupport
         let second = Captions.Cue(start: 3, end: 4, text: "Yes.", words: [WordTiming(word: "Yes.", start: 3.1, end: 4)])
         let ass = Captions.ass([Self.cue, second], style: .of(.facts), captions: .words, width: 1080, height: 1920)
         let lines = ass.split(separator: "\n").filter { $0.hasPrefix("Dialogue:") }.map(String.init)
+        let h = ChannelStyle.of(.facts).captionHighlight
         // One event a word; cues break after "spoils," (a clause ends), "ever." and at the sentence's end.
         #expect(lines.count == 6)
-        #expect(lines[0] == "Dialogue: 0,0:00:00.00,0:00:00.40,Words,s0w0,0,0,0,,{\\c&H00FFFF&}Honey{\\r} never spoils,")
-        #expect(lines[2] == "Dialogue: 0,0:00:00.80,0:00:01.60,Words,s0w2,0,0,0,,Honey never {\\c&H00FFFF&}spoils,{\\r}")
-        #expect(lines[3] == "Dialogue: 0,0:00:01.60,0:00:02.30,Words,s0w3,0,0,0,,{\\c&H00FFFF&}ever.{\\r}")
-        #expect(lines[5] == "Dialogue: 0,0:00:03.00,0:00:04.00,Words,s1w5,0,0,0,,{\\c&H00FFFF&}Yes.{\\r}")
+        #expect(lines[0] == "Dialogue: 0,0:00:00.00,0:00:00.40,Words,s0w0,0,0,0,,{\\c\(h)&}Honey{\\r} never spoils,")
+        #expect(lines[2] == "Dialogue: 0,0:00:00.80,0:00:01.60,Words,s0w2,0,0,0,,Honey never {\\c\(h)&}spoils,{\\r}")
+        #expect(lines[3] == "Dialogue: 0,0:00:01.60,0:00:02.30,Words,s0w3,0,0,0,,{\\c\(h)&}ever.{\\r}")
+        #expect(lines[5] == "Dialogue: 0,0:00:03.00,0:00:04.00,Words,s1w5,0,0,0,,{\\c\(h)&}Yes.{\\r}")
         // Large and centred (alignment 5).
         #expect(ass.contains("Style: Words,DejaVu Sans,108,") && ass.contains(",5,108,108,0,1"))
         // Read back: two sentences with their spans, and when each word lights up.
