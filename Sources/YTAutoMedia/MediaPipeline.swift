@@ -563,7 +563,7 @@ public struct MediaPipeline: StagedPipeline {
         if channel.format == .long {
             // Chapters from the narration's measured times, beside the script (the narration stage's file).
             let segments = try read([Segment].self, scriptFile.deletingLastPathComponent().appending(path: "narration.json"))
-            let lines = chapters(script, segments, type: channel.type)
+            let lines = chapters(script, segments, type: channel.type, language: channel.spokenLanguage)
             if !lines.isEmpty { description += "\n\n" + lines.joined(separator: "\n") }
         }
         if channel.format == .short {
@@ -588,17 +588,18 @@ public struct MediaPipeline: StagedPipeline {
     /// starts 10 s in or later (the intro keeps the body's first sentences), and the wrap-up at
     /// the call to action, or, when that is under 10 s, at the last sentence that leaves it 10 s.
     /// None when the video is too short for three such chapters.
-    static func chapters(_ script: ScriptFile, _ segments: [Segment], type: ChannelType) -> [String] {
+    /// The chapters' names are in the channel's language (``PublishedText/chapterNames(_:language:)``).
+    static func chapters(_ script: ScriptFile, _ segments: [Segment], type: ChannelType, language: Language = .english) -> [String] {
         guard let end = segments.last.map({ $0.start + $0.duration }) else { return [] }
         let hook = Set(script.sentences.prefix(script.hookSentences))
         let body = Set(script.sentences.dropFirst(script.hookSentences).prefix(script.bodySentences))
-        let middle = switch type { case .horror: "The story"; case .facts: "The facts"; case .finance: "The numbers" }
+        let names = PublishedText.chapterNames(type, language: language)
         let least = 10.0
         guard let story = segments.first(where: { body.contains($0.text) && !hook.contains($0.text) && $0.start >= least }) else { return [] }
         // The call to action's first sentence (no later than it: the wrap-up never starts inside it).
         let cta = segments.first { !body.contains($0.text) && !hook.contains($0.text) && $0.start > story.start }?.start ?? end
         guard let wrap = segments.last(where: { $0.start <= cta && $0.start - story.start >= least && end - $0.start >= least }) else { return [] }
-        let marks: [(Double, String)] = [(0, "Intro"), (story.start, middle), (wrap.start, "Wrap-up")]
+        let marks: [(Double, String)] = [(0, names.intro), (story.start, names.body), (wrap.start, names.wrapUp)]
         return marks.map { start, name in
             let s = Int(start.rounded(.down))
             let stamp = s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)

@@ -93,6 +93,22 @@ public enum PublishedText {
         }
     }
 
+    /// A long video's chapter names in the channel's language: the intro, the body (named by the
+    /// genre: "The story", "The facts", "The numbers") and the wrap-up.
+    public static func chapterNames(_ type: ChannelType, language: Language) -> (intro: String, body: String, wrapUp: String) {
+        switch (language.code, type) {
+        case ("es", .horror): ("Introducción", "La historia", "Cierre")
+        case ("es", .facts): ("Introducción", "Los datos", "Cierre")
+        case ("es", .finance): ("Introducción", "Las cifras", "Cierre")
+        case ("ja", .horror): ("はじめに", "ものがたり", "おわりに")
+        case ("ja", .facts): ("はじめに", "ざつがく", "おわりに")
+        case ("ja", .finance): ("はじめに", "すうじ", "おわりに")
+        case (_, .horror): ("Intro", "The story", "Wrap-up")
+        case (_, .facts): ("Intro", "The facts", "Wrap-up")
+        case (_, .finance): ("Intro", "The numbers", "Wrap-up")
+        }
+    }
+
     /// A video's tags: its topic and its genre in the channel's language (and, for a short,
     /// `shorts`). Never the channel's name in the configuration, which is ytauto's, not a viewer's.
     public static func videoTags(topic: String, type: ChannelType, language: Language, short: Bool) -> [String] {

@@ -74,6 +74,10 @@ import YTAutoCore
         // Too short for three chapters of 10 s: none at all, as YouTube would show none.
         #expect(MediaPipeline.chapters(file, segments([3, 3, 3, 3, 3]), type: .facts).isEmpty)
         #expect(MediaPipeline.chapters(file, segments([12, 5, 4, 3, 2]), type: .facts).isEmpty)
+        // Named in the channel's language.
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 15]), type: .horror, language: .spanish)
+                == ["00:00 Introducción", "00:12 La historia", "01:42 Cierre"])
+        #expect(MediaPipeline.chapters(file, segments([12, 30, 30, 30, 15]), type: .facts, language: .japanese).first == "00:00 はじめに")
     }
 
     /// The published subtitle file: WebVTT, one cue per sentence, times to the millisecond, text escaped.
