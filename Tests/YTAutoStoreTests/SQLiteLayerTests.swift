@@ -92,21 +92,31 @@ import YTAutoSupport
     @Test func aReaderOpenedWhileTheFileIsHeldWaitsForIt() async throws {
         let dir = TempDir()
         let path = dir.path("a.db")
-        var holder: Connection? = try Connection(path: path)
-        try holder?.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
-        try holder?.execute("PRAGMA locking_mode=EXCLUSIVE")
-        try holder?.writeTransaction { db in try db.run("INSERT INTO t VALUES (2)") }
-        // The reader waits in SQLite, blocking its thread: a thread of its own, not one of the
-        // cooperative pool's (two on this machine), which the rest of the test needs to go on.
-        let read = Task {
+        // The holder and the reader each on a thread of their own, not the cooperative pool's
+        // (two threads on this machine): under CI's load other tests' blocking work kept the
+        // holder's release from running until the reader's 15 s had passed.
+        let held = DispatchSemaphore(value: 0)
+        let holding = Task {
             try await blocking {
+                let holder = try Connection(path: path)
+                defer { held.signal() }
+                try holder.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+                try holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+                try holder.writeTransaction { db in try db.run("INSERT INTO t VALUES (2)") }
+                held.signal()
+                Thread.sleep(forTimeInterval: 0.4)
+                // The holder closes as this returns.
+            }
+        }
+        let read = Task {
+            try await blocking { () throws -> Int64? in
+                guard held.wait(timeout: .now() + 30) == .success else { return nil }
                 var options = Connection.Options()
                 options.readOnly = true
                 return try Connection(path: path, options: options).queryOne("SELECT count(*) AS n FROM t")?.int("n")
             }
         }
-        try await Task.sleep(for: .milliseconds(400))
-        holder = nil
+        try await holding.value
         #expect(try await read.value == 2)
     }
 
