@@ -235,27 +235,21 @@ public struct QualityGate: Sendable {
 
     /// The "Peak: -1.6 dBFS" under "True peak:" in ebur128's summary (with `peak=true`), in dBTP;
     /// nil without one. Silence measures `-inf`, which is no peak above anything.
-    public static func truePeak(_ stderr: String) -> Double? {
-        guard let summary = stderr.range(of: "Summary:", options: .backwards),
-              let section = stderr.range(of: "True peak:", range: summary.upperBound..<stderr.endIndex) else { return nil }
-        for line in stderr[section.upperBound...].split(separator: "\n") {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("Peak:") {
-                let value = t.dropFirst(5).trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
-                return value == "-inf" ? -.infinity : Double(value)
-            }
-        }
-        return nil
-    }
+    public static func truePeak(_ stderr: String) -> Double? { summaryFigure(stderr, section: "True peak:", key: "Peak:") }
 
     /// The "I: -14.0 LUFS" of ebur128's summary.
-    public static func integratedLoudness(_ stderr: String) -> Double? {
-        guard let summary = stderr.range(of: "Summary:", options: .backwards) else { return nil }
-        for line in stderr[summary.upperBound...].split(separator: "\n") {
+    public static func integratedLoudness(_ stderr: String) -> Double? { summaryFigure(stderr, key: "I:") }
+
+    /// The number after `key` in ebur128's last summary, below `section` when given ("-inf" is −∞).
+    static func summaryFigure(_ stderr: String, section: String? = nil, key: String) -> Double? {
+        guard var start = stderr.range(of: "Summary:", options: .backwards)?.upperBound else { return nil }
+        if let section {
+            guard let found = stderr.range(of: section, range: start..<stderr.endIndex) else { return nil }
+            start = found.upperBound
+        }
+        for line in stderr[start...].split(separator: "\n") {
             let t = line.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("I:") {
-                return Double(t.dropFirst(2).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
-            }
+            if t.hasPrefix(key) { return Double(t.dropFirst(key.count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
         }
         return nil
     }
