@@ -15,6 +15,11 @@ public struct CredentialsError: Error, Sendable, CustomStringConvertible {
 ///   `name: value` lines with the same names in lower case. It must be mode 0600 (or 0400):
 ///   a file that its group or others can read is refused.
 /// - Values are never printed: ``description`` names which keys are present, not their values.
+/// - A value is trimmed of surrounding spaces and line breaks (a secret file mounted into the
+///   environment ends with a newline; a file saved on Windows ends its lines with CR LF). A
+///   control character left inside a value is an error naming the key and where it came from,
+///   never its value: sent in a header, it would be refused by the HTTP client, whose error
+///   quotes the header.
 public struct Credentials: Sendable, CustomStringConvertible {
     private let values: [String: String]
     /// The web console's users, from `console_user_NAME: ROLE HASH` lines (the file only; never
@@ -40,7 +45,8 @@ public struct Credentials: Sendable, CustomStringConvertible {
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
                 throw CredentialsError("cannot read the credentials file \(file): \(error.localizedDescription)")
             }
-            for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            // "\r\n" is one Character, so splitting on "\n" alone would keep a CR LF file one line.
+            for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || line.hasPrefix("#") { continue }
                 guard let colon = line.firstIndex(of: ":") else {
@@ -49,6 +55,7 @@ public struct Credentials: Sendable, CustomStringConvertible {
                 let key = line[..<colon].trimmingCharacters(in: .whitespaces).uppercased()
                 var value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 if value.count >= 2, let f = value.first, f == value.last, f == "\"" || f == "'" { value = String(value.dropFirst().dropLast()) }
+                try checkPrintable(value, key.lowercased(), from: "credentials file \(file), line \(n + 1)")
                 if key.hasPrefix(consoleUserPrefix) {
                     users[String(key.dropFirst(consoleUserPrefix.count)).lowercased()] = value
                     continue
@@ -59,8 +66,19 @@ public struct Credentials: Sendable, CustomStringConvertible {
                 values[key] = value
             }
         }
-        for name in names { if let v = environment[name], !v.isEmpty { values[name] = v } }
+        for name in names {
+            guard let v = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { continue }
+            try checkPrintable(v, name, from: "the environment")
+            values[name] = v
+        }
         return Credentials(values: values, consoleUsers: users)
+    }
+
+    /// Refuses a value with a control character in it, naming the key, never the value.
+    static func checkPrintable(_ value: String, _ key: String, from place: String) throws {
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw CredentialsError("\(key) in \(place) has a control character inside it (a line break or a tab?): a key or secret is one line of printable text")
+        }
     }
 
     /// Refuses a file that anyone but its owner can read or write.

@@ -53,9 +53,20 @@ public struct HTTP: Sendable {
     public let family: ProviderError.Family
     public let timeout: Duration
 
-    /// One client for the process, with a connect timeout, so a stopped server (an Ollama that is
-    /// down) fails in seconds instead of at the request's deadline. It lives as long as the process.
+    /// The client of API calls (``send(_:_:headers:body:maxResponse:)``), with a connect timeout, so
+    /// a stopped server (an Ollama that is down) fails in seconds instead of at the request's
+    /// deadline. It follows no redirect: AsyncHTTPClient strips only `Authorization` and cookies
+    /// when a redirect leaves the host, so `x-api-key` or `xi-api-key` would go to the other host.
+    /// A redirect is an error naming where it points (``redirected(_:_:)``). It lives as long as
+    /// the process.
     static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(300))))
+
+    /// The client of downloads (``download(_:to:maxBytes:)``), which carry no key: it follows
+    /// redirects, as stock footage links go through CDNs.
+    static let downloads = HTTPClient(
         eventLoopGroupProvider: .singleton,
         configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(300))))
 
@@ -69,13 +80,34 @@ public struct HTTP: Sendable {
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        for (k, v) in headers {
+            // A key with a line break in it: refused here by name, as the client's own error would quote it.
+            if v.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw ProviderError(family: family, reason: "bad_header",
+                                    message: "\(method.rawValue) \(Self.host(url)): the \(k) header has a control character in its value (a line break in a key?); nothing was sent",
+                                    isRetryable: false)
+            }
+            request.headers.add(name: k, value: v)
+        }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        return try await exchange(request) { response in
+        let reply = try await exchange(request, on: Self.client) { response in
             let buffer = try await response.body.collect(upTo: maxResponse)
             return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                          body: Data(buffer.readableBytesView))
         }
+        if let error = redirected(reply, "\(method.rawValue) \(Self.host(url))") { throw error }
+        return reply
+    }
+
+    /// A 3xx with a `Location`, which API calls do not follow (see ``client``). YouTube's
+    /// "308 Resume Incomplete" has no `Location` and passes.
+    func redirected(_ reply: Reply, _ what: String) -> ProviderError? {
+        guard (300..<400).contains(reply.status), let location = reply.header("Location") else { return nil }
+        let target = URL(string: location).flatMap { u in u.host.map { h in (u.scheme.map { $0 + "://" } ?? "") + h + (u.port.map { ":\($0)" } ?? "") } }
+            ?? "a relative address"
+        return ProviderError(family: family, reason: "redirected",
+                             message: "\(what) answered HTTP \(reply.status), a redirect to \(target); ytauto does not follow a provider's redirects (its key would go along): set the provider's address to where it points",
+                             isRetryable: false)
     }
 
     /// Fetches `url` into the file at `path` as it arrives (a clip is not held in memory), at
@@ -85,7 +117,7 @@ public struct HTTP: Sendable {
     public func download(_ url: String, to path: String, maxBytes: Int = 1 << 30) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
-        return try await exchange(request) { response in
+        return try await exchange(request, on: Self.downloads) { response in
             let headers = response.headers.map { ($0.name, $0.value) }
             guard (200..<300).contains(Int(response.status.code)) else {
                 let buffer = try await response.body.collect(upTo: 64 << 10)
@@ -114,10 +146,12 @@ public struct HTTP: Sendable {
     /// Sends `request` and reads its response with `read`. The network's failures (refused,
     /// reset, timed out) become this family's retryable errors naming the method and host; a
     /// ``ProviderError`` from `read` passes as it is, and a ``LocalFailure`` as the error it carries.
-    private func exchange(_ request: HTTPClientRequest, read: (HTTPClientResponse) async throws -> Reply) async throws -> Reply {
+    private func exchange(
+        _ request: HTTPClientRequest, on client: HTTPClient, read: (HTTPClientResponse) async throws -> Reply
+    ) async throws -> Reply {
         let what = "\(request.method.rawValue) \(Self.host(request.url))"
         do {
-            return try await read(try await Self.client.execute(request, timeout: .seconds(Int64(timeout.seconds))))
+            return try await read(try await client.execute(request, timeout: .seconds(Int64(timeout.seconds))))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw ProviderError(family: family, reason: "timeout", message: "\(what) timed out", isRetryable: true)
         } catch is CancellationError {
@@ -135,8 +169,16 @@ public struct HTTP: Sendable {
     /// A download's error writing its own file, kept apart from the network's.
     private struct LocalFailure: Error { let error: any Error }
 
+    /// An error of the network, for a message. AsyncHTTPClient's errors about header names or
+    /// values quote them (a key among them), so those are named without their payload.
     static func describe(_ error: any Error) -> String {
-        if let e = error as? HTTPClientError { return "\(e)" }
+        if let e = error as? HTTPClientError {
+            let text = "\(e)"
+            if let paren = text.firstIndex(of: "("), text.contains("Header") || text.contains("header") {
+                return text[..<paren] + "(…)"
+            }
+            return text
+        }
         return String(describing: type(of: error)) + ": " + "\(error)".prefix(200)
     }
 

@@ -109,7 +109,7 @@ import YTAutoSupport
         var redirect = try #require(URLComponents(string: redirectURI))
         redirect.queryItems = [.init(name: "code", value: "code-1"), .init(name: "state", value: q("state"))]
         let (body, _) = try await URLSession.shared.data(from: redirect.url!)
-        #expect(String(decoding: body, as: UTF8.self).contains("authorised"))
+        #expect(String(decoding: body, as: UTF8.self).contains("Go back to the terminal"))
         #expect(await eventually(timeout: .seconds(20)) { !process.isRunning })
         #expect(process.waitForExit() == 0)
         var st = stat()

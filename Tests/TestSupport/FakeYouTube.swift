@@ -125,6 +125,14 @@ public final class FakeYouTube: @unchecked Sendable {
         /// Answer this many of the next API requests (not the token endpoint) with a rate limit.
         public var rateLimited = 0
         public var rateLimitStyle = RateLimitStyle.dataAPI
+        /// The authorisation-code grant answers without a `refresh_token` (as Google does for a
+        /// grant made earlier without `prompt=consent`).
+        public var codeRepliesWithoutRefresh = false
+        /// The `Retry-After` of the `.rpc` style's 429, in seconds.
+        public var retryAfterSeconds = 1
+        /// When each rate-limited request came, and when the first one after them did.
+        public var limitedAt: [Date] = []
+        public var firstAfterLimitsAt: Date?
         /// Answer this many chunk PUTs with a 308 whose Range does not move: the session keeps none of the chunk.
         public var stalledChunks = 0
         /// Refuse thumbnails.set with 403 forbidden (a channel not allowed custom thumbnails).
@@ -170,7 +178,7 @@ public final class FakeYouTube: @unchecked Sendable {
                                       "status": status]])
     }
 
-    static func rateLimit(_ style: RateLimitStyle) -> LoopbackReply {
+    static func rateLimit(_ style: RateLimitStyle, retryAfter: Int = 1) -> LoopbackReply {
         switch style {
         case .dataAPI:
             return youtubeError(403, "The request cannot be completed because you have exceeded your rate limit.",
@@ -181,7 +189,7 @@ public final class FakeYouTube: @unchecked Sendable {
                 "status": "RESOURCE_EXHAUSTED",
                 "details": [["@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
                              "domain": "googleapis.com", "metadata": ["service": "youtube.googleapis.com"]]],
-            ]], headers: [("Retry-After", "1")])
+            ]], headers: [("Retry-After", String(retryAfter))])
         }
     }
 
@@ -194,11 +202,15 @@ public final class FakeYouTube: @unchecked Sendable {
             return youtubeError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", reason: "authError")
         }
         let limited = state.update { s -> Bool in
-            guard s.rateLimited > 0 else { return false }
+            guard s.rateLimited > 0 else {
+                if !s.limitedAt.isEmpty, s.firstAfterLimitsAt == nil { s.firstAfterLimitsAt = Date() }
+                return false
+            }
             s.rateLimited -= 1
+            s.limitedAt.append(Date())
             return true
         }
-        if limited { return rateLimit(state.value.rateLimitStyle) }
+        if limited { return rateLimit(state.value.rateLimitStyle, retryAfter: state.value.retryAfterSeconds) }
         if let step = Self.step(of: req), let fault = Self.injection(at: step, state) {
             state.update { $0.injected.append("\(step.rawValue) \(fault)") }
             return answer(fault, to: req, state)
@@ -464,7 +476,7 @@ public final class FakeYouTube: @unchecked Sendable {
             guard let code = form["code"], let verifier = state.value.authCodes[code], verifier == form["code_verifier"] ?? "" || verifier == "*" else {
                 return .json(400, ["error": "invalid_grant", "error_description": "Malformed auth code."])
             }
-            return issue(refresh: true)
+            return issue(refresh: !state.value.codeRepliesWithoutRefresh)
         default:
             return .json(400, ["error": "unsupported_grant_type", "error_description": "Invalid grant_type: \(form["grant_type"] ?? "")"])
         }

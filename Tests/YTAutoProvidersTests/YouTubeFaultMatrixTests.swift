@@ -73,10 +73,14 @@ import YTAutoSupport
         // A thumbnail YouTube will not take leaves the video published, the refusal on record.
         for fault in [Fault.serverError(500), .serverError(503), .rateLimited, .drop] {
             all.append(Case(step: .thumbnail, fault: fault, times: 1, outcome: .uploaded(thumbnailSet: true)))
+        }
+        for fault in [Fault.serverError(500), .serverError(503), .drop] {
             all.append(Case(step: .thumbnail, fault: fault, times: always, outcome: .uploaded(thumbnailSet: false)))
         }
         all.append(Case(step: .thumbnail, fault: .unauthorized, times: 1, outcome: .uploaded(thumbnailSet: true)))
-        all.append(Case(step: .thumbnail, fault: .quotaExceeded, times: 1, outcome: .uploaded(thumbnailSet: false)))
+        // A limit that passes is waited out: the video stays up and the next attempt sets the thumbnail.
+        all.append(Case(step: .thumbnail, fault: .rateLimited, times: always, outcome: .retry(code: "youtube.rate_limited")))
+        all.append(Case(step: .thumbnail, fault: .quotaExceeded, times: 1, outcome: .parked))
         return all
     }()
 
@@ -159,14 +163,20 @@ import YTAutoSupport
         #expect(try await store.used(provider: "youtube", unit: "units", day: day) == Self.cost)
     }
 
-    /// After a failed first attempt: no video yet, the ledger holding the reservation only if a
+    /// After a failed first attempt: no video yet (or, when the thumbnail failed, the video up
+    /// with the thumbnail's error on record), the ledger holding the reservation only if a
     /// session opened (it stays with the job); then the job's next attempt, the fault gone,
-    /// makes exactly one video under that one reservation.
+    /// makes exactly one video under that one reservation, its thumbnail set.
     func expectNextAttemptUploads(
         _ c: Case, notes: Locked<[String: String]>, quota: YouTubeQuota, store: SQLiteJobStore, opened: Int
     ) async throws {
         let day = QuotaDay.youtube(Date())
-        #expect(fake.state.value.completed == 0)
+        let videoUp = c.step == .thumbnail
+        #expect(fake.state.value.completed == (videoUp ? 1 : 0))
+        if videoUp {
+            #expect(notes.value["video_id"] != nil && notes.value["thumbnail_set"] == "false", "\(notes.value)")
+            #expect((notes.value["thumbnail_error"] ?? "").contains("youtube."), "\(notes.value)")
+        }
         #expect(try await store.used(provider: "youtube", unit: "units", day: day) == (opened > 0 ? Self.cost : 0))
         #expect(notes.value["quota_reserved"] == (opened > 0 ? day : ""), "\(notes.value)")
 

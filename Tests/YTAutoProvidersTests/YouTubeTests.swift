@@ -232,6 +232,20 @@ import YTAutoSupport
         #expect { try Credentials.load(file: file, environment: [:]) } throws: { "\($0)".contains("line 1") && "\($0)".contains("unknown name") }
     }
 
+    /// A token reply without the refresh token asked for still carries an access token: the
+    /// error names what was missing and the reply's fields, never a token.
+    @Test func aCodeExchangeWithoutARefreshTokenShowsNoToken() async throws {
+        fake.state.update { $0.authCodes["code-9"] = "*"; $0.codeRepliesWithoutRefresh = true }
+        let o = try oauth()
+        await #expect {
+            try await o.exchange(code: "code-9", redirectURI: "http://127.0.0.1:1/", verifier: "v")
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("without a refresh_token") && text.contains("access_token, expires_in") && !text.contains("access-")
+        }
+        #expect(fake.state.value.issued == 1)
+    }
+
     // MARK: - YouTube's real behaviour (issue 13, section 3)
 
     @Test func uploadLimitExceededIsA400AndParksTheJobLikeTheQuota() async throws {
@@ -267,6 +281,28 @@ import YTAutoSupport
                 && !Self.isNextPacificMidnight(failure.retryAt) && e.message.contains("still rate-limited after 4 tries")
                 && (e.message.contains("rateLimitExceeded") || e.message.contains("RATE_LIMIT_EXCEEDED"))
         }
+    }
+
+    /// Google's 429 carries `Retry-After`: a short one is waited before the next try (the
+    /// backoff's steps here are 10–40 ms), a long one ends the attempt at once, the job due then.
+    @Test(.timeLimit(.minutes(1))) func aRateLimitsRetryAfterIsWaitedOrEndsTheAttemptAtIt() async throws {
+        fake.state.update { $0.rateLimited = 1; $0.rateLimitStyle = .rpc; $0.retryAfterSeconds = 1 }
+        let result = try await upload(uploader(try oauth(), notes: Locked([:])))
+        #expect(fake.state.value.videos[result.videoID] != nil)
+        let s = fake.state.value
+        let refused = try #require(s.limitedAt.first), next = try #require(s.firstAfterLimitsAt)
+        #expect(next.timeIntervalSince(refused) >= 0.99, "the next try came \(next.timeIntervalSince(refused)) s after a Retry-After of 1 s")
+
+        let long = Int(YouTubeDataAPIUploader.longestInlineWait) + 60
+        fake.state.update { $0.rateLimited = 1000; $0.retryAfterSeconds = long; $0.limitedAt = [] }
+        let asked = Date()
+        await #expect {
+            try await upload(uploader(try oauth(), notes: Locked([:])))
+        } throws: { error in
+            guard let e = error as? YouTubeRateLimitError, let at = e.retryAt else { return false }
+            return abs(at.timeIntervalSince(asked) - Double(long)) < 5 && e.message.contains("YouTube asks for")
+        }
+        #expect(fake.state.value.limitedAt.count == 1, "tried \(fake.state.value.limitedAt.count) times inside the attempt")
     }
 
     @Test func aSessionWhoseRangeNeverAdvancesIsGivenUpAfterAFewTries() async throws {

@@ -74,7 +74,7 @@ public final class OAuthRedirectListener: Sendable {
                     for item in q { query[item.name] = item.value ?? "" }
                 }
                 let ok = query["code"] != nil
-                let page = ok ? "ytauto is authorised. You can close this tab." : "ytauto was not authorised: \(query["error"] ?? "no code")."
+                let page = ok ? "ytauto received the authorisation code. Go back to the terminal: it exchanges the code for tokens now and says there whether that worked." : "ytauto was not authorised: \(query["error"] ?? "no code")."
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
                 headers.add(name: "Content-Length", value: String(page.utf8.count))

@@ -303,6 +303,10 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
     /// Sets the thumbnail unless an earlier attempt did. A refusal (a channel not allowed custom
     /// thumbnails, a 5xx that outlasted the retries) leaves the video as it is, live: it is
     /// recorded (`thumbnail_set: false`, `thumbnail_error`) and told to ``warn``, and the upload succeeds.
+    /// A limit that passes is not a refusal: the day's quota used up parks the stage until the
+    /// reset, and a rate limit that outlasts the retries ends the attempt retryably (at its
+    /// `Retry-After`), both recorded the same way first; the next attempt finds the video by its
+    /// id and sets the thumbnail then.
     private func finish(_ id: String, thumbnail: URL?, notes: Notes, remember: (Notes) async throws -> Void) async throws -> PublishResult {
         let result = PublishResult(videoID: id, url: "https://youtu.be/\(id)")
         guard let thumbnail, notes["thumbnail_set"] != "true", notes["thumbnail_set"] != "1" else { return result }
@@ -310,6 +314,12 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             try await setThumbnail(id, thumbnail)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let e as YouTubeQuotaExceededError {
+            try await remember(["thumbnail_set": "false", "thumbnail_error": e.description])
+            throw YouTubeQuotaExceededError(message: "video \(id) is published, its thumbnail not yet: \(e.message)", retryAt: e.retryAt)
+        } catch let e as YouTubeRateLimitError {
+            try await remember(["thumbnail_set": "false", "thumbnail_error": e.description])
+            throw YouTubeRateLimitError(message: "video \(id) is published, its thumbnail not yet: \(e.message)", retryAt: e.retryAt)
         } catch {
             let why = JobFailure(error).description
             try await remember(["thumbnail_set": "false", "thumbnail_error": why])
@@ -492,17 +502,27 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
         return id
     }
 
-    /// Waits the next step of ``backoff``; when the steps are used up, ends the attempt with a
-    /// retryable error: a rate limit as itself (the job waits its backoff, it is not parked), anything else as an upload error.
+    /// The longest `Retry-After` waited inside an attempt; a longer one ends the attempt at once,
+    /// and the job comes back at that time.
+    public static let longestInlineWait: TimeInterval = 60
+
+    /// Waits the next step of ``backoff``, or a rate limit's `Retry-After` when that is longer;
+    /// when the steps are used up, or the `Retry-After` is past ``longestInlineWait``, ends the
+    /// attempt with a retryable error: a rate limit as itself (the job comes back at its
+    /// `Retry-After`, or after its backoff; it is not parked), anything else as an upload error.
     func pause(_ failures: Int, after failure: any YTAutoError, _ what: String) async throws {
-        guard failures <= backoff.count else {
+        let asked = (failure as? YouTubeRateLimitError)?.retryAt.map { $0.timeIntervalSince(clock()) } ?? 0
+        guard failures <= backoff.count, asked <= Self.longestInlineWait else {
             if let limited = failure as? YouTubeRateLimitError {
-                throw YouTubeRateLimitError(message: "\(what): still rate-limited after \(failures) tries (\(limited.message)); "
-                                                + "the job tries again after its backoff", retryAt: limited.retryAt)
+                let when = asked > Self.longestInlineWait
+                    ? "YouTube asks for \(Int(asked.rounded(.up))) s, so the job comes back then"
+                    : "the job tries again " + (limited.retryAt == nil ? "after its backoff" : "when YouTube's Retry-After has passed")
+                throw YouTubeRateLimitError(message: "\(what): still rate-limited after \(failures) tries (\(limited.message)); \(when)",
+                                            retryAt: limited.retryAt)
             }
             throw YouTubeUploadError(message: "\(what) kept failing (\(failure.message)); it resumes on the next attempt", isRetryable: true)
         }
-        try await Task.sleep(for: backoff[failures - 1])
+        try await Task.sleep(for: max(backoff[failures - 1], .milliseconds(Int64((asked * 1000).rounded(.up)))))
     }
 
     func withRetries(_ what: String, _ body: () async throws -> HTTP.Reply) async throws -> HTTP.Reply {

@@ -86,12 +86,20 @@ public actor YouTubeOAuth {
             ("grant_type", "authorization_code"), ("code_verifier", verifier),
         ]))
         guard reply.status == 200, let j = reply.json, let refresh = j["refresh_token"] as? String else {
-            throw YouTubeAuthError(message: "the token endpoint refused the authorisation code: HTTP \(reply.status): \(reply.errorText); nothing was stored",
+            throw YouTubeAuthError(message: "the token endpoint refused the authorisation code: \(Self.replyText(reply, lacking: "refresh_token")); nothing was stored",
                                    remedy: Self.clientRefused(reply) ? .checkClient : .none)
         }
         let file = TokenFile(refreshToken: refresh, accessToken: j["access_token"] as? String,
                              expiresAt: (j["expires_in"] as? Double).map { clock().addingTimeInterval($0) }, scope: j["scope"] as? String)
         try save(file)
+    }
+
+    /// A token reply that did not give what was asked, for a message: a refusal's error fields,
+    /// but of a 2xx reply (which carries tokens) only its field names, never its values.
+    static func replyText(_ reply: HTTP.Reply, lacking field: String) -> String {
+        guard (200..<300).contains(reply.status) else { return "HTTP \(reply.status): \(reply.errorText)" }
+        let fields = reply.json.map { $0.keys.sorted().joined(separator: ", ") } ?? "not JSON"
+        return "HTTP \(reply.status) without a \(field) (its fields: \(fields))"
     }
 
     /// Whether the token endpoint refused the client itself (RFC 6749 §5.2), not the grant.
@@ -148,6 +156,10 @@ public actor YouTubeOAuth {
                 remedy: Self.clientRefused(reply) ? .checkClient : .reauthorise)
         }
         guard reply.status == 200, let token = reply.json?["access_token"] as? String else {
+            if (200..<300).contains(reply.status) {
+                throw ProviderError(family: .youtube, reason: "bad_response",
+                                    message: "refreshing the YouTube access token: \(Self.replyText(reply, lacking: "access_token"))", isRetryable: true)
+            }
             throw http.unexpected(reply, during: "refreshing the YouTube access token")
         }
         file.accessToken = token
