@@ -159,11 +159,15 @@ import YTAutoSupport
         let tracks = s.captions[videoID] ?? []
         #expect(tracks.count == 1 && tracks.first.map { Checksum.sha256Hex($0.body) } == vtt.sha256)
         #expect(publish.notes["captions_set"] == "true" && publish.notes["captions_id"] == tracks.first?.id)
-        // The ledger: the insert, the thumbnail and the captions, on today's Pacific date.
+        // The ledger, on today's Pacific date: one insert of its own bucket, and the thumbnail's and
+        // the captions' units (50 + 400) of the shared one.
         let quota = try await run("ytauto-admin", ["quota", "--json"], cwd: dir.url, environment: env)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(quota.stdout.utf8)) as? [[String: Any]])
-        let yt = rows.first { $0["provider"] as? String == "youtube" }
-        #expect(yt?["amount"] as? Int == 2050 && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()))
+        for (unit, amount) in [("uploads", 1), ("units", 450)] {
+            let yt = rows.first { $0["provider"] as? String == "youtube" && $0["unit"] as? String == unit }
+            #expect(yt?["amount"] as? Int == amount && yt?["channel"] as? String == "facts" && yt?["day"] as? String == QuotaDay.youtube(Date()),
+                    "\(rows)")
+        }
         w.kill(SIGTERM)
         let log = await w.wait()
         #expect(log.status == 0)
@@ -174,7 +178,7 @@ import YTAutoSupport
 
     @Test func anUploadPastTheDailyQuotaIsParkedWithoutSpendingAnAttempt() async throws {
         let fake = try FakeYouTube()
-        try writeConfig(fake, dailyQuota: 1000)
+        try writeConfig(fake, dailyQuota: 400)  // an upload's thumbnail and captions take 450
         try #"{"refresh_token":"refresh-1"}"#.write(toFile: dir.path("youtube-token.json"), atomically: true, encoding: .utf8)
         chmod(dir.path("youtube-token.json"), 0o600)
         let store = try SQLiteJobStore(path: dbPath)
@@ -217,7 +221,8 @@ import YTAutoSupport
         let videoID = try #require(s.videos.keys.first)
         let publish = try #require(try await store.stages(jobID: id).first { $0.stage == "publish" })
         #expect(publish.notes["video_id"] == videoID && publish.notes["session_uri"]?.hasSuffix("upload_id=upload-2") == true)
-        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 2050)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 450)
+        #expect(try await store.used(provider: "youtube", unit: "uploads", day: QuotaDay.youtube(Date())) == 1)
         try await Self.expectNoSecrets(store, logs: [log.stdout, log.stderr], mustSee: [videoID, "expired"])
         fake.shutdown()
     }
@@ -283,7 +288,8 @@ import YTAutoSupport
         let log2 = await w2.wait()
         #expect(log2.stderr.contains("\(videoID) is published, but its thumbnail was not set"), "\(log2.stderr)")
         #expect(log2.stderr.contains("\(videoID) is published, but its captions were not added"), "\(log2.stderr)")
-        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 2050)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: QuotaDay.youtube(Date())) == 450)
+        #expect(try await store.used(provider: "youtube", unit: "uploads", day: QuotaDay.youtube(Date())) == 1)
         // The refusals went into the job's errors, attempts and logs; no secret did.
         try await Self.expectNoSecrets(store, logs: [once.stdout, once.stderr, log.stderr, log2.stderr], mustSee: ["invalid_grant", videoID])
         fake.shutdown()

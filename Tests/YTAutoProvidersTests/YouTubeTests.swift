@@ -351,6 +351,38 @@ import YTAutoSupport
         #expect(notes.value["quota_reserved"] == day)
     }
 
+    /// Google's two buckets: `videos.insert` its own (100 calls a day), every other method the
+    /// shared 10,000 units. With the default costs (thumbnail 50 + captions 400, the insert 0
+    /// units) 22 uploads fit in the units, not 4 as when the insert was charged 1,600 of them;
+    /// each bucket parks the job at its own limit, naming it, and a refusal keeps neither.
+    @Test func anUploadTakesOneOfTheInsertBucketAndItsUnitsOfTheOther() async throws {
+        let store = try SQLiteJobStore(path: dir.path("ledger.db"))
+        let day = QuotaDay.youtube(Date())
+        let defaults = ProvidersConfig.YouTube()
+        let cost = defaults.uploadCost + defaults.thumbnailCost + defaults.captionsCost
+        let quota = YouTubeQuota(ledger: store, channel: "facts", cost: cost, dailyQuota: defaults.dailyQuota, dailyUploads: defaults.dailyUploads)
+        let fit = defaults.dailyQuota / cost
+        #expect(fit == 22)
+        for _ in 0..<fit { #expect(try await quota.reserve() == day) }
+        await #expect { try await quota.reserve() } throws: { e in
+            (e as? YouTubeQuotaExceededError)?.message.contains("thumbnail and captions cost 450 units") == true
+        }
+        #expect(try await store.used(provider: "youtube", unit: "uploads", day: day) == fit)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == fit * cost)
+        try await quota.release(day: day)
+        #expect(try await store.used(provider: "youtube", unit: "uploads", day: day) == fit - 1)
+        #expect(try await store.used(provider: "youtube", unit: "units", day: day) == (fit - 1) * cost)
+
+        // The insert's own bucket: three a day, plenty of units.
+        let other = try SQLiteJobStore(path: dir.path("ledger-2.db"))
+        let three = YouTubeQuota(ledger: other, channel: "facts", cost: cost, dailyQuota: 10_000, dailyUploads: 3)
+        for _ in 0..<3 { _ = try await three.reserve() }
+        await #expect { try await three.reserve() } throws: { e in
+            (e as? YouTubeQuotaExceededError)?.message.contains("3 of the day's 3 uploads (videos.insert)") == true
+        }
+        #expect(try await other.used(provider: "youtube", unit: "units", day: day) == 3 * cost)
+    }
+
     @Test func anExpiredSessionIsOpenedAgainWithoutASecondReservation() async throws {
         let original = try Data(contentsOf: video)
         let store = try SQLiteJobStore(path: dir.path("ledger.db"))

@@ -112,7 +112,7 @@ extension YTAutoCommand {
             let youtube = config.providers.youtube
             var console = WebConsole(
                 store: store, channels: config.channels, folders: .success(config.jobFolders()), databaseName: global.databaseName,
-                quotaLimits: ["youtube units": youtube.dailyQuota], logger: logger)
+                quotaLimits: ["youtube units": youtube.dailyQuota, "youtube uploads": youtube.dailyUploads], logger: logger)
             console.users = users
             if !users.isEmpty {
                 logger.info("console users: every request signs in", metadata: [

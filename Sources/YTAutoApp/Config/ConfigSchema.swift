@@ -93,6 +93,7 @@ indirect enum ConfigSchema: Sendable {
         "youtube": .map(keys(ProvidersConfig.YouTube.configKeys, [
             "privacy_status": .choice(["private", "unlisted", "public"], what: "a privacy status"),
             "daily_quota": .whole(ConfigLimits.youtubeDailyQuota),
+            "daily_uploads": .whole(ConfigLimits.youtubeDailyQuota),
             "upload_cost": .whole(ConfigLimits.youtubeCost),
             "thumbnail_cost": .whole(ConfigLimits.youtubeCost),
             "captions_cost": .whole(ConfigLimits.youtubeCost),

@@ -207,7 +207,7 @@ public struct ProviderServices: ServiceFactory {
                                   day: QuotaDay.youtube(clock()), onFailure: onLedgerFailure)
             },
             clock: clock,
-            quota: YouTubeQuota(ledger: ledger, channel: channel.name, cost: yt.uploadCost + yt.thumbnailCost + yt.captionsCost, dailyQuota: yt.dailyQuota, clock: clock),
+            quota: YouTubeQuota(ledger: ledger, channel: channel.name, cost: yt.uploadCost + yt.thumbnailCost + yt.captionsCost, dailyQuota: yt.dailyQuota, dailyUploads: yt.dailyUploads, clock: clock),
             warn: { text in
                 // Made here, not earlier, so it uses the logging the command set up.
                 var log = Logger(label: "ytauto.youtube")

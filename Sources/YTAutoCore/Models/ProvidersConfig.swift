@@ -136,9 +136,14 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
         public var apiBase = "https://www.googleapis.com"
         /// The refresh token, written by `ytauto auth youtube` with mode 0600.
         public var tokenFile = "./youtube-token.json"
-        /// The project's daily API units; an upload that would pass it is parked until the reset.
+        /// The project's daily API units for every method but `videos.insert`; an upload whose
+        /// thumbnail and captions would pass it is parked until the reset.
         public var dailyQuota = 10_000
-        public var uploadCost = 1_600
+        /// `videos.insert` calls a day: the insert has a quota bucket of its own (100 by default).
+        public var dailyUploads = 100
+        /// Units a `videos.insert` charges against `dailyQuota`: 0 since Google gave the insert its
+        /// own bucket; 1,600 for a project still charged the older way.
+        public var uploadCost = 0
         public var thumbnailCost = 50
         /// `captions.insert`, the narration's subtitle track uploaded with the video.
         public var captionsCost = 400
@@ -153,7 +158,7 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case authURL = "auth_url", tokenURL = "token_url", uploadBase = "upload_base", apiBase = "api_base"
-            case tokenFile = "token_file", dailyQuota = "daily_quota", uploadCost = "upload_cost", thumbnailCost = "thumbnail_cost"
+            case tokenFile = "token_file", dailyQuota = "daily_quota", dailyUploads = "daily_uploads", uploadCost = "upload_cost", thumbnailCost = "thumbnail_cost"
             case captionsCost = "captions_cost"
             case chunkMiB = "chunk_mib", privacyStatus = "privacy_status", categoryID = "category_id", madeForKids = "made_for_kids"
             case syntheticMedia = "synthetic_media", publishAfterHours = "publish_after_hours"
@@ -169,6 +174,7 @@ public struct ProvidersConfig: Sendable, Codable, Hashable {
             apiBase = try c.decodeIfPresent(String.self, forKey: .apiBase) ?? apiBase
             tokenFile = try c.decodeIfPresent(String.self, forKey: .tokenFile) ?? tokenFile
             dailyQuota = try c.decodeWholeNumber(forKey: .dailyQuota, in: ConfigLimits.youtubeDailyQuota) ?? dailyQuota
+            dailyUploads = try c.decodeWholeNumber(forKey: .dailyUploads, in: ConfigLimits.youtubeDailyQuota) ?? dailyUploads
             uploadCost = try c.decodeWholeNumber(forKey: .uploadCost, in: ConfigLimits.youtubeCost) ?? uploadCost
             thumbnailCost = try c.decodeWholeNumber(forKey: .thumbnailCost, in: ConfigLimits.youtubeCost) ?? thumbnailCost
             captionsCost = try c.decodeWholeNumber(forKey: .captionsCost, in: ConfigLimits.youtubeCost) ?? captionsCost
