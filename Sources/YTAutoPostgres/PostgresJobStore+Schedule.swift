@@ -21,10 +21,9 @@ extension PostgresJobStore {
                 "SELECT evaluated_until FROM schedule_cursors WHERE channel = \(channel.name)")?.date("evaluated_until")
                 ?? SchedulingRules.firstCursor(now: now)
             guard cursor < now else { return [] }
-            let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
             var picked: [String] = []
-            let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
+            let verdicts = SchedulingRules.verdicts(of: expressions, after: cursor, through: now, in: zone, channel: channel)
             for var decision in SchedulingRules.paused(verdicts, by: try await Self.pause(tx.queryOne, channel: channel.name)) {
                 let t = decision.slotAt.roundedToMilliseconds
                 if decision.kind == .enqueued {

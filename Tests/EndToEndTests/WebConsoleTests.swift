@@ -89,6 +89,8 @@ import YTAutoTestSupport
                 topics: ["<b>bold</b> & <script>alert('topic')</script>"]
               - name: odd.night_2
                 type: horror
+                schedule: ["0 18 * * *", "0 18 * * 1-5"]
+                time_zone: UTC
             """.write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
         let port = try PostgresServer.freePort()
         let child = try Child(binary("ytauto"), ["web", "--listen", "\(host):\(port)"], cwd: dir.url,
@@ -325,6 +327,9 @@ import YTAutoTestSupport
         let odd = "odd.night_2"
         let oddPath = "/channels/" + (odd.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         let page = try await console.get("/channels")
+        // Two expressions firing at 18:00 on weekdays: one slot each, as the scheduler makes them.
+        let nextSlots = page.body.components(separatedBy: "next slots: ").dropFirst().map { $0.prefix { $0 != "<" }.components(separatedBy: " · ") }
+        #expect(nextSlots.count == 2 && nextSlots.allSatisfy { $0.count == 5 && Set($0).count == 5 }, "\(nextSlots)")
         #expect(oddPath == "/channels/odd%2Enight%5F2")
         #expect(page.body.contains("action=\"\(oddPath)/pause\""), "the page's form for a channel whose name is encoded in the path")
         #expect(try await console.post("/channels/facts/pause", form: [], cookie: cookie).status == 403)
@@ -371,7 +376,7 @@ import YTAutoTestSupport
         #expect(last.action == "resume" && last.target == "channel facts" && last.detail == "refused: not paused")
         // Paused again while paused: the same, for pause.
         let oddPaused = try await console.post(oddPath + "/pause", form: [("csrf", token)], cookie: cookie)
-        #expect(oddPaused.status == 409 && oddPaused.body.contains("was not paused: it was already paused since "), "\(oddPaused.status) \(oddPaused.body)")
+        #expect(oddPaused.status == 409 && oddPaused.body.contains("is already paused since "), "\(oddPaused.status) \(oddPaused.body)")
         let lastPause = try #require(try await store.auditLog(limit: 1).first)
         #expect(lastPause.action == "pause" && lastPause.target == "channel \(odd)" && lastPause.detail?.hasPrefix("refused: already paused since ") == true, "\(lastPause)")
         try await console.stop()

@@ -146,6 +146,23 @@ import YTAutoTestSupport
         ])
     }
 
+    /// Foundation's `GMT+5` is UTC+5, IANA's `Etc/GMT+5` UTC−5: the first is refused, saying
+    /// which fixed zone was likely meant; the IANA names, `UTC` and `GMT` pass.
+    @Test func aFoundationOffsetZoneIsRefusedForItsReversedSign() {
+        let p = problems("""
+            channels:
+              - {name: a, type: facts, time_zone: GMT+5}
+              - {name: b, type: facts, time_zone: UTC-0330}
+              - {name: c, type: facts, time_zone: Etc/GMT+5}
+              - {name: d, type: facts, time_zone: UTC}
+              - {name: e, type: facts, time_zone: GMT}
+            """)
+        #expect(p == [
+            "line 2, channels[0].time_zone: 'GMT+5' is not an IANA time zone (Foundation reads it as UTC+5, where IANA's Etc/GMT+N means UTC−N); write a place such as America/New_York, or Etc/GMT-5 for a fixed offset",
+            "line 3, channels[1].time_zone: 'UTC-0330' is not an IANA time zone (Foundation reads it as UTC−3:30, where IANA's Etc/GMT+N means UTC−N); write a place such as America/New_York",
+        ], "\(p)")
+    }
+
     /// `media_library:` makes the library a channel's image source unless `images:` says otherwise;
     /// a library that is not a folder, or `images: library` without one, is refused with its line.
     @Test func aMediaLibraryIsTheDefaultImageSourceAndMustBeAFolder() throws {

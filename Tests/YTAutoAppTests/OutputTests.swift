@@ -49,6 +49,29 @@ import YTAutoCore
         #expect(throws: (any Error).self) { try OptionCheck.since("2026-03-29T02:30:00") }
         #expect(try OptionCheck.since("2026-03-29T02:30:00Z") == Timestamp.date("2026-03-29T02:30:00.000Z"))
     }
+
+    /// A time that does not exist is refused, not rolled over into another instant (Foundation's
+    /// parsers took 30 February for 2 March and +25:00 for +02:00).
+    @Test func aTimeThatDoesNotExistIsRefused() throws {
+        for text in ["2026-02-30T00:00:00Z", "2026-02-29T12:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z",
+                     "2026-12-01T24:00:00Z", "2026-12-01T23:60:00Z", "2026-12-01T23:59:60Z",
+                     "2026-03-08T02:30:00+25:00", "2026-03-08T02:30:00+99:00", "2026-03-08T02:30:00+05:99",
+                     "2026-03-08T02:30:00-25:00", "2026-03-08T02:30:00+14:01"] {
+            #expect(throws: (any Error).self, "\(text)") { try OptionCheck.time(text, "--now") }
+            #expect(throws: (any Error).self, "\(text)") { try OptionCheck.since(text) }
+        }
+        #expect { try OptionCheck.time("2026-02-30T00:00:00Z", "--at") } throws: { "\($0)".contains("a real date") }
+        // What does exist, in each of its spellings.
+        let cases: [(String, String)] = [
+            ("2028-02-29T12:00:00Z", "2028-02-29T12:00:00.000Z"), ("2026-12-01T23:59:59.250Z", "2026-12-01T23:59:59.250Z"),
+            ("2026-12-01T18:00:00+14:00", "2026-12-01T04:00:00.000Z"), ("2026-12-01T18:00:00-12:00", "2026-12-02T06:00:00.000Z"),
+            ("2026-12-01T18:00:00+0530", "2026-12-01T12:30:00.000Z"), ("2026-12-01T18:00:00z", "2026-12-01T18:00:00.000Z"),
+            ("2026-12-01 18:00:00.000Z", "2026-12-01T18:00:00.000Z"),
+        ]
+        for (text, instant) in cases {
+            #expect(try OptionCheck.time(text, "--at") == Timestamp.date(instant), "\(text)")
+        }
+    }
 }
 
 /// Sizes read "0 bytes" for nothing, not Foundation's "Zero KB".

@@ -77,6 +77,33 @@ import YTAutoStore
         #expect(try await f.store.slots(channel: "facts", limit: 100).count == 16)
     }
 
+    /// Down for 8 days on a minute's schedule: 11,520 slots, of which the 6 h window holds 360.
+    /// Every slot of the window is decided, the one on time runs, and of the older ones the
+    /// first 10,000 are listed, the last of them saying the rest were not; the next pass goes on
+    /// from now. (The slots were once cut at the oldest 10,000 of the pass: the newest day,
+    /// the slot on time with it, had no row and no job.)
+    @Test(arguments: StoreEngine.all) func aLongDowntimeKeepsEverySlotOfTheWindowAndTheOneOnTime(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        var c = channel(.latest, window: 6 * 3600)
+        c.schedule = ["* * * * *"]
+        let down = date("2026-11-17T10:00:30.000Z"), up = date("2026-11-25T10:00:30.000Z")
+        _ = try await f.store.schedule(c, now: down)
+        let d = try await f.store.schedule(c, now: up)
+        let windowStart = up.addingTimeInterval(-6 * 3600)
+        let inWindow = d.filter { $0.slotAt >= windowStart }
+        #expect(inWindow.count == 360)
+        // On time: within two minutes of now.
+        #expect(d.filter { $0.kind == .enqueued }.map(\.slotAt) == [date("2026-11-25T09:59:00.000Z"), date("2026-11-25T10:00:00.000Z")])
+        let old = d.filter { $0.slotAt < windowStart }
+        #expect(old.count == SchedulingRules.maxListedOld && old.allSatisfy { $0.kind == .missed })
+        #expect(old.last?.detail?.contains("not listed one by one") == true, "\(old.last?.detail ?? "")")
+        // The first pass's two (09:59 and 10:00, on time then), the old ones listed, the window's.
+        let rows = try await f.number("SELECT count(*) AS n FROM schedule_slots WHERE channel = 'facts'")
+        #expect(rows == Double(2 + SchedulingRules.maxListedOld + 360))
+        let next = try await f.store.schedule(c, now: up.addingTimeInterval(60))
+        #expect(next.map(\.slotAt) == [date("2026-11-25T10:01:00.000Z")] && next.first?.kind == .enqueued)
+    }
+
     @Test(arguments: StoreEngine.all) func latestRunsTheNewestMissedSlotWhenNoneIsOnTime(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let c = channel(.latest, window: 3_600)

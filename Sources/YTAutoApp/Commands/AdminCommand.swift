@@ -350,7 +350,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
                 try await audit(store, "pause", "channel \(channel)", "refused: \(already)")
                 // Refused, as resume of a channel not paused is (exit 1): the pause asked for was not made now.
-                throw CLIError("channel \(channel) was not paused: it was \(already); nothing changed")
+                throw CLIError("channel \(channel) is \(already); nothing changed")
             }
             try await audit(store, "pause", "channel \(channel)", "paused")
             print("channel \(channel) paused: no new jobs from its schedule, none of its queued jobs leased (\(try await queuedCount(store, channel)) queued)")

@@ -48,7 +48,8 @@ enum OptionCheck {
             throw ValidationError("\(option) '\(text)' has no time zone: add Z for UTC or an offset, such as \(text)Z or \(text)+01:00")
         }
         guard let date = YTAutoCommand.Enqueue.parseTime(text) else {
-            throw ValidationError("\(option) '\(text)' is not an ISO-8601 time such as 2026-12-01T18:00:00Z")
+            throw ValidationError("\(option) '\(text)' is not a time that exists in ISO-8601, such as 2026-12-01T18:00:00Z "
+                + "(a real date, a time of day up to 23:59:59, an offset up to ±14:00)")
         }
         guard times.contains(date) else {
             throw ValidationError("\(option) '\(text)' is out of range: allowed 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")

@@ -174,12 +174,27 @@ public struct YTAutoCommand: AsyncParsableCommand {
             if let priority { try OptionCheck.range(priority, ConfigLimits.priority, "--priority") }
         }
 
+        /// An RFC 3339 time an operator typed (`2026-12-01T18:00:00Z`, `…18:00:00.250+01:00`,
+        /// `…+0100`), checked field by field: a date that does not exist (30 February), a time
+        /// of day past 23:59:59 and an offset past ±14:00 or with 60 minutes or more are refused,
+        /// not rolled over into another instant as Foundation's parsers do. Nil when it is none.
         static func parseTime(_ text: String) -> Date? {
-            if let d = Timestamp.date(text) { return d }
-            let f = ISO8601DateFormatter()
-            if let d = f.date(from: text) { return d }
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return f.date(from: text)
+            let shape = #/(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|z|([+-])(\d{2}):?(\d{2}))/#
+            guard let m = text.wholeMatch(of: shape),
+                  let y = Int(m.1), let mo = Int(m.2), let d = Int(m.3), let h = Int(m.4), let mi = Int(m.5), let sec = Int(m.6),
+                  (1...12).contains(mo), h < 24, mi < 60, sec < 60 else { return nil }
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = TimeZone(identifier: "UTC")!
+            guard let first = utc.date(from: DateComponents(year: y, month: mo, day: 1)),
+                  let days = utc.range(of: .day, in: .month, for: first), days.contains(d),
+                  let day = utc.date(from: DateComponents(year: y, month: mo, day: d, hour: h, minute: mi, second: sec)) else { return nil }
+            var offset = 0
+            if let sign = m.9, let oh = m.10.flatMap({ Int($0) }), let om = m.11.flatMap({ Int($0) }) {
+                guard om < 60, oh * 60 + om <= 14 * 60 else { return nil }
+                offset = (sign == "-" ? -1 : 1) * (oh * 3600 + om * 60)
+            }
+            let fraction = m.7.flatMap { Double("0" + $0) } ?? 0
+            return day.addingTimeInterval(fraction - Double(offset))
         }
 
         public func run() async throws {

@@ -60,9 +60,7 @@ indirect enum ConfigSchema: Sendable {
         "schedule": .list(.text(problem: { expression in
             do { _ = try CronExpression(expression); return nil } catch { return "\(error)" }
         })),
-        "time_zone": .text(problem: { zone in
-            TimeZone(identifier: zone) == nil ? "'\(zone)' is not an IANA time zone such as America/New_York" : nil
-        }),
+        "time_zone": .text(problem: ChannelConfig.timeZoneProblem),
         "voice": .text(problem: { voice in
             EspeakVoice.named(voice) == nil
                 ? "'\(voice)' is not a known voice; use one of \(EspeakVoice.known.joined(separator: ", "))" : nil

@@ -147,7 +147,7 @@ struct WebConsole: Sendable {
                 // audited, as the CLI does (a redirect to the page said nothing).
                 let already = "already paused since \(Timestamp.string(pause.pausedAt)) by \(pause.pausedBy)"
                 try await self.audit("pause", "channel \(channel.name)", "refused: \(already)")
-                throw HTTPError(.conflict, message: "channel \(channel.name) was not paused: it was \(already)")
+                throw HTTPError(.conflict, message: "channel \(channel.name) is \(already); nothing changed")
             }
             try await self.audit("pause", "channel \(channel.name)", "paused")
             return Self.redirect("/channels" + HTML.query(self.notice("paused")) + "#channel-\(Self.fragment(channel.name))")

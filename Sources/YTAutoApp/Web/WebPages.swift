@@ -390,18 +390,15 @@ extension WebConsole {
             }
             out += "</p>"
             let zone = TimeZone(identifier: channel.timeZone) ?? .gmt
-            var next: [(Date, String)] = []
-            for expression in channel.schedule {
-                guard let cron = try? CronExpression(expression) else { continue }
-                for t in cron.fireTimes(after: now, through: now.addingTimeInterval(14 * 86_400), in: zone, limit: 5) { next.append((t, expression)) }
-            }
-            next.sort { $0.0 < $1.0 }
+            // One slot an instant, as the scheduler makes them (``SchedulingRules/firings(of:after:through:in:limit:)``).
+            let next = SchedulingRules.firings(of: channel.schedule.compactMap { try? CronExpression($0) }, after: now,
+                                               through: now.addingTimeInterval(14 * 86_400), in: zone, limit: 5)
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = zone
             formatter.dateFormat = "EEE yyyy-MM-dd HH:mm zzz"
             out += "<p>schedule: \(E.escape(channel.schedule.joined(separator: "; ")))</p>"
-            out += "<p>next slots: " + (next.isEmpty ? "none in 14 days" : next.prefix(5).map { E.escape(formatter.string(from: $0.0)) }.joined(separator: " · ")) + "</p>"
+            out += "<p>next slots: " + (next.isEmpty ? "none in 14 days" : next.prefix(5).map { E.escape(formatter.string(from: $0.at)) }.joined(separator: " · ")) + "</p>"
             let slots = try await store.slots(channel: channel.name, limit: 10)
             if !slots.isEmpty {
                 out += "<div class=\"wide\"><table><thead><tr><th>slot</th><th>decision</th><th>topic</th><th>job</th><th>why</th></tr></thead><tbody>"

@@ -271,8 +271,8 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
                 out.append(.init(field: "schedule", message: "\(error)", index: i))
             }
         }
-        if TimeZone(identifier: timeZone) == nil {
-            out.append(.init(field: "time_zone", message: "'\(timeZone)' is not an IANA time zone such as America/New_York"))
+        if let problem = Self.timeZoneProblem(timeZone) {
+            out.append(.init(field: "time_zone", message: problem))
         }
         if !ConfigLimits.maxAttempts.contains(maxAttempts) {
             out.append(.init(field: "max_attempts", message: "\(maxAttempts) is out of range: allowed \(ConfigLimits.describe(ConfigLimits.maxAttempts))"))
@@ -393,4 +393,22 @@ public enum MissedSlotPolicy: String, Sendable, Codable, Hashable, CaseIterable 
     case latest
     /// Every missed slot within the window runs.
     case all
+}
+
+extension ChannelConfig {
+    /// Why `zone` is not a `time_zone` a channel can have, or nil. Besides names Foundation does
+    /// not know, its own `GMT+5` / `UTC-0300` forms are refused: they are not IANA names, and
+    /// they mean the opposite of the IANA and POSIX `Etc/GMT+5` (UTC−5), so a schedule written
+    /// with one would run hours off from what its author read.
+    public static func timeZoneProblem(_ zone: String) -> String? {
+        guard let tz = TimeZone(identifier: zone) else { return "'\(zone)' is not an IANA time zone such as America/New_York" }
+        if zone.wholeMatch(of: #/(?i)(GMT|UTC)[+-].*/#) != nil, tz.secondsFromGMT() != 0 {
+            let seconds = tz.secondsFromGMT(), h = seconds / 3600, m = abs(seconds) % 3600 / 60
+            let offset = "UTC" + (seconds > 0 ? "+" : "−") + "\(abs(h))" + (m == 0 ? "" : String(format: ":%02d", m))
+            let etc = m == 0 ? ", or Etc/GMT" + (h > 0 ? "-\(h)" : "+\(-h)") + " for a fixed offset" : ""
+            return "'\(zone)' is not an IANA time zone (Foundation reads it as \(offset), where IANA's Etc/GMT+N means UTC−N); "
+                + "write a place such as America/New_York\(etc)"
+        }
+        return nil
+    }
 }

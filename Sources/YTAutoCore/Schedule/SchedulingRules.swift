@@ -70,16 +70,40 @@ public enum SchedulingRules {
     public static func firstCursor(now: Date) -> Date { now.addingTimeInterval(-onTimeTolerance) }
 
     /// Every firing instant of `expressions` in `(cursor, now]` in `zone`, once even if two
-    /// expressions fire together (the first expression listed names it), oldest first.
+    /// expressions fire together (the first expression listed names it), oldest first; at most
+    /// the oldest `limit` of each expression.
     public static func firings(of expressions: [CronExpression], after cursor: Date, through now: Date,
-                               in zone: TimeZone) -> [(at: Date, expression: String)] {
+                               in zone: TimeZone, limit: Int = 1_000_000) -> [(at: Date, expression: String)] {
         var fires: [Date: String] = [:]
         for e in expressions {
-            for t in e.fireTimes(after: cursor, through: now, in: zone, limit: 10_000) where fires[t] == nil {
+            for t in e.fireTimes(after: cursor, through: now, in: zone, limit: limit) where fires[t] == nil {
                 fires[t] = e.text
             }
         }
         return fires.keys.sorted().map { ($0, fires[$0]!) }
+    }
+
+    /// Slots older than the catch-up window listed one by one in a pass, at most (they are all
+    /// missed): a channel down for months on a minute's schedule must not write millions of rows.
+    public static let maxListedOld = 10_000
+
+    /// The verdicts of one pass over `(cursor, now]` (``verdicts(for:channel:now:)``). Every slot
+    /// within the catch-up window is listed, since each may run, and the one on time always is;
+    /// of the older ones, all missed, the oldest ``maxListedOld`` are, the last of them saying
+    /// that the later ones up to the window were not listed one by one.
+    public static func verdicts(of expressions: [CronExpression], after cursor: Date, through now: Date,
+                                in zone: TimeZone, channel: ChannelConfig) -> [SlotDecision] {
+        let windowStart = now.addingTimeInterval(-Double(channel.catchUpWindow))
+        // A firing at windowStart is within the window; cron's are whole minutes, so half a millisecond parts them.
+        let edge = windowStart.addingTimeInterval(-0.000_5)
+        let old = cursor < edge ? firings(of: expressions, after: cursor, through: edge, in: zone, limit: maxListedOld + 1) : []
+        let recent = firings(of: expressions, after: max(cursor, edge), through: now, in: zone)
+        var decisions = verdicts(for: Array(old.prefix(maxListedOld)) + recent, channel: channel, now: now)
+        if old.count > maxListedOld {
+            decisions[maxListedOld - 1].detail = (decisions[maxListedOld - 1].detail ?? "")
+                + "; more slots after it up to \(Timestamp.string(windowStart)), older than the window too, are not listed one by one (over \(maxListedOld) in one pass)"
+        }
+        return decisions
     }
 
     /// The verdict on each firing of a pass: `.enqueued` (it should run; its topic is chosen

@@ -17,10 +17,9 @@ extension SQLiteJobStore {
         let decisions: [SlotDecision] = try await database.write { db in
             let cursor = try Self.cursor(db, channel: channel.name) ?? SchedulingRules.firstCursor(now: now)
             guard cursor < now else { return [] }
-            let firings = SchedulingRules.firings(of: expressions, after: cursor, through: now, in: zone)
             var decisions: [SlotDecision] = []
             var picked: [String] = []
-            let verdicts = SchedulingRules.verdicts(for: firings, channel: channel, now: now)
+            let verdicts = SchedulingRules.verdicts(of: expressions, after: cursor, through: now, in: zone, channel: channel)
             for var decision in SchedulingRules.paused(verdicts, by: try Self.pause(db, channel: channel.name)) {
                 let t = decision.slotAt
                 if decision.kind == .enqueued {
