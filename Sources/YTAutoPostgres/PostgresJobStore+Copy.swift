@@ -45,13 +45,19 @@ extension PostgresJobStore: StoreCopying {
             highestJobID: try await pool.queryOne("""
                 SELECT greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('jobs', 'id')::regclass), 0),
                                 coalesce((SELECT max(id) FROM jobs), 0)) AS n
-                """)?.int("n") ?? 0)
+                """)?.int("n") ?? 0,
+            expressionCursors: try await pool.query(
+                "SELECT channel, expression, evaluated_until FROM schedule_expression_cursors ORDER BY channel, expression").map { r in
+                ExpressionCursor(channel: try r.required("channel", r.string), expression: try r.required("expression", r.string),
+                                 evaluatedUntil: try r.required("evaluated_until", r.date))
+            })
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await pool.queryOne("""
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)
-                        OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM quota_ledger)
+                        OR EXISTS (SELECT 1 FROM schedule_cursors) OR EXISTS (SELECT 1 FROM schedule_expression_cursors)
+                        OR EXISTS (SELECT 1 FROM quota_ledger)
                         OR EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM channel_pauses)
                         OR EXISTS (SELECT 1 FROM footage_uses) OR EXISTS (SELECT 1 FROM channel_history)
                         OR EXISTS (SELECT 1 FROM pruned_topic_uses)) AS empty
@@ -140,6 +146,12 @@ extension PostgresJobStore: StoreCopying {
             }
             for (channel, until) in installation.cursors {
                 try await tx.run("INSERT INTO schedule_cursors (channel, evaluated_until) VALUES (\(channel), \(until))")
+            }
+            for c in installation.expressionCursors {
+                try await tx.run("""
+                    INSERT INTO schedule_expression_cursors (channel, expression, evaluated_until)
+                    VALUES (\(c.channel), \(c.expression), \(c.evaluatedUntil))
+                    """)
             }
             let now = try await self.now(tx)
             for e in installation.ledger {

@@ -17,13 +17,17 @@ extension PostgresJobStore {
             try await tx.run("SELECT pg_advisory_xact_lock(hashtextextended(\("ytauto-schedule:\(channel.name)"), 0))")
             let now: Date
             if let at { now = at.roundedToMilliseconds } else { now = try await self.now(tx) }
-            let cursor = try await tx.queryOne(
+            let channelCursor = try await tx.queryOne(
                 "SELECT evaluated_until FROM schedule_cursors WHERE channel = \(channel.name)")?.date("evaluated_until")
-                ?? SchedulingRules.firstCursor(now: now)
-            guard cursor < now else { return [] }
+            var stored: [String: Date] = [:]
+            for row in try await tx.query("SELECT expression, evaluated_until FROM schedule_expression_cursors WHERE channel = \(channel.name)") {
+                stored[try row.required("expression", row.string)] = try row.required("evaluated_until", row.date)
+            }
+            let cursors = SchedulingRules.cursors(of: expressions, stored: stored, channelCursor: channelCursor, now: now)
+            guard cursors.contains(where: { $0 < now }) else { return [] }
             var decisions: [SlotDecision] = []
             var picked: [String] = []
-            let verdicts = SchedulingRules.verdicts(of: expressions, after: cursor, through: now, in: zone, channel: channel)
+            let verdicts = SchedulingRules.verdicts(of: Array(zip(expressions, cursors)), through: now, in: zone, channel: channel)
             for var decision in SchedulingRules.paused(verdicts, by: try await Self.pause(tx.queryOne, channel: channel.name)) {
                 let t = decision.slotAt.roundedToMilliseconds
                 if decision.kind == .enqueued {
@@ -51,6 +55,13 @@ extension PostgresJobStore {
                     try await tx.run("UPDATE schedule_slots SET job_id = \(result.job.id) WHERE channel = \(channel.name) AND slot_at = \(t)")
                 }
                 decisions.append(decision)
+            }
+            for e in expressions {
+                try await tx.run("""
+                    INSERT INTO schedule_expression_cursors (channel, expression, evaluated_until) VALUES (\(channel.name), \(e.text), \(now))
+                    ON CONFLICT (channel, expression) DO UPDATE
+                    SET evaluated_until = greatest(schedule_expression_cursors.evaluated_until, excluded.evaluated_until)
+                    """)
             }
             try await tx.run("""
                 INSERT INTO schedule_cursors (channel, evaluated_until) VALUES (\(channel.name), \(now))

@@ -104,6 +104,33 @@ import YTAutoStore
         #expect(next.map(\.slotAt) == [date("2026-11-25T10:01:00.000Z")] && next.first?.kind == .enqueued)
     }
 
+    /// Two schedulers on two configurations of a channel (a host not yet updated, a manual
+    /// `--once` beside the unit): each moves only its own entries' cursors, so the slot that only
+    /// the newer schedule has is still made. (With one cursor a channel, the older scheduler's
+    /// pass at 18:16 moved it past 18:15, and the newer one never looked at its 18:15.)
+    @Test(arguments: StoreEngine.all) func aSchedulerOnAnOlderConfigurationLeavesTheNewEntrysSlotsToTheNewer(engine: StoreEngine) async throws {
+        let f = try await Fixture(engine)
+        var old = channel()
+        old.schedule = ["0 18 * * *"]
+        var new = old
+        new.schedule = ["15 18 * * *"]
+        _ = try await f.store.schedule(old, now: date("2026-12-03T17:00:00.000Z"))
+        let a = try await f.store.schedule(old, now: date("2026-12-03T18:16:00.000Z"))
+        let b = try await f.store.schedule(new, now: date("2026-12-03T18:16:30.000Z"))
+        #expect(a.map(\.slotAt) == [date("2026-12-03T18:00:00.000Z")] && b.map(\.slotAt) == [date("2026-12-03T18:15:00.000Z")])
+        #expect(b.first?.kind == .enqueued && b.first?.expression == "15 18 * * *")
+        #expect(try await f.store.scheduleCursor(channel: "facts") == date("2026-12-03T18:16:30.000Z"))
+        // The older one again: nothing of the newer's decided twice, its own entry goes on.
+        #expect(try await f.store.schedule(old, now: date("2026-12-03T18:17:00.000Z")).isEmpty)
+
+        // A database from before entries had cursors: each entry starts at the channel's cursor, once.
+        try await f.execute("DELETE FROM schedule_expression_cursors")
+        var both = old
+        both.schedule = ["0 18 * * *", "15 18 * * *", "30 18 * * *"]
+        let c = try await f.store.schedule(both, now: date("2026-12-03T18:40:00.000Z"))
+        #expect(c.map(\.slotAt) == [date("2026-12-03T18:30:00.000Z")], "\(c.map(\.slotAt))")
+    }
+
     @Test(arguments: StoreEngine.all) func latestRunsTheNewestMissedSlotWhenNoneIsOnTime(engine: StoreEngine) async throws {
         let f = try await Fixture(engine)
         let c = channel(.latest, window: 3_600)
@@ -127,6 +154,7 @@ import YTAutoStore
         #expect(pruned == 7)
         // A scheduler that lost its cursor (say, a restored backup) goes over the same window.
         try await f.execute("DELETE FROM schedule_cursors")
+        try await f.execute("DELETE FROM schedule_expression_cursors")
         _ = try await f.store.schedule(c, now: date("2026-11-25T09:59:00.000Z"))
         let again = try await f.store.schedule(c, now: date("2026-11-25T11:00:00.000Z"))
         #expect(again.isEmpty)

@@ -42,6 +42,8 @@ public struct CopiedInstallation: Sendable, Hashable {
     public var workers: [WorkerRecord]
     public var slots: [SlotRecord]
     public var cursors: [String: Date]
+    /// Each schedule entry's cursor, by channel and entry (`schedule_expression_cursors`).
+    public var expressionCursors: [ExpressionCursor]
     public var ledger: [LedgerEntry]
     public var audit: [AuditEntry]
     public var pauses: [ChannelPause]
@@ -55,7 +57,8 @@ public struct CopiedInstallation: Sendable, Hashable {
 
     public init(workers: [WorkerRecord], slots: [SlotRecord], cursors: [String: Date], ledger: [LedgerEntry], audit: [AuditEntry],
                 pauses: [ChannelPause], footage: [FootageUse], history: [ChannelHistoryEntry] = [], prunedTopics: [PrunedTopicUse] = [],
-                highestJobID: Int64 = 0) {
+                highestJobID: Int64 = 0, expressionCursors: [ExpressionCursor] = []) {
+        self.expressionCursors = expressionCursors
         self.workers = workers
         self.slots = slots
         self.cursors = cursors
@@ -66,6 +69,18 @@ public struct CopiedInstallation: Sendable, Hashable {
         self.history = history
         self.prunedTopics = prunedTopics
         self.highestJobID = highestJobID
+    }
+}
+
+/// Where the schedulers stopped looking for one schedule entry of a channel.
+public struct ExpressionCursor: Sendable, Hashable {
+    public var channel: String
+    public var expression: String
+    public var evaluatedUntil: Date
+    public init(channel: String, expression: String, evaluatedUntil: Date) {
+        self.channel = channel
+        self.expression = expression
+        self.evaluatedUntil = evaluatedUntil
     }
 }
 

@@ -87,17 +87,37 @@ public enum SchedulingRules {
     /// missed): a channel down for months on a minute's schedule must not write millions of rows.
     public static let maxListedOld = 10_000
 
-    /// The verdicts of one pass over `(cursor, now]` (``verdicts(for:channel:now:)``). Every slot
+    /// Where each schedule entry's pass starts: its own cursor; for an entry without one, the
+    /// channel's cursor when no entry of the channel has one yet (a database from before entries
+    /// had cursors: the channel's covered its schedule then), else the first look of a new
+    /// entry, which does not backfill its past (``firstCursor(now:)``).
+    public static func cursors(of expressions: [CronExpression], stored: [String: Date], channelCursor: Date?, now: Date) -> [Date] {
+        expressions.map { e in
+            stored[e.text] ?? (stored.isEmpty ? channelCursor : nil) ?? firstCursor(now: now)
+        }
+    }
+
+    /// The verdicts of one pass over each entry's `(cursor, now]` (``verdicts(for:channel:now:)``),
+    /// an instant once even if two entries fire at it (the first listed names it). Every slot
     /// within the catch-up window is listed, since each may run, and the one on time always is;
     /// of the older ones, all missed, the oldest ``maxListedOld`` are, the last of them saying
     /// that the later ones up to the window were not listed one by one.
-    public static func verdicts(of expressions: [CronExpression], after cursor: Date, through now: Date,
+    public static func verdicts(of schedule: [(expression: CronExpression, after: Date)], through now: Date,
                                 in zone: TimeZone, channel: ChannelConfig) -> [SlotDecision] {
         let windowStart = now.addingTimeInterval(-Double(channel.catchUpWindow))
         // A firing at windowStart is within the window; cron's are whole minutes, so half a millisecond parts them.
         let edge = windowStart.addingTimeInterval(-0.000_5)
-        let old = cursor < edge ? firings(of: expressions, after: cursor, through: edge, in: zone, limit: maxListedOld + 1) : []
-        let recent = firings(of: expressions, after: max(cursor, edge), through: now, in: zone)
+        var oldFires: [Date: String] = [:], recentFires: [Date: String] = [:]
+        for (e, cursor) in schedule {
+            if cursor < edge {
+                for t in e.fireTimes(after: cursor, through: edge, in: zone, limit: maxListedOld + 1) where oldFires[t] == nil { oldFires[t] = e.text }
+            }
+            for t in e.fireTimes(after: max(cursor, edge), through: now, in: zone, limit: 1_000_000) where recentFires[t] == nil {
+                recentFires[t] = e.text
+            }
+        }
+        let old = oldFires.keys.sorted().map { (at: $0, expression: oldFires[$0]!) }
+        let recent = recentFires.keys.sorted().map { (at: $0, expression: recentFires[$0]!) }
         var decisions = verdicts(for: Array(old.prefix(maxListedOld)) + recent, channel: channel, now: now)
         if old.count > maxListedOld {
             decisions[maxListedOld - 1].detail = (decisions[maxListedOld - 1].detail ?? "")

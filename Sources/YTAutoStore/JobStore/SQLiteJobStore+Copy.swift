@@ -32,16 +32,22 @@ extension SQLiteJobStore: StoreCopying {
                                       lastUsedAt: try r.date("last_used_at"))
             }
         }
+        let expressionCursors = try await database.read { db in
+            try db.query("SELECT channel, expression, evaluated_until FROM schedule_expression_cursors ORDER BY channel, expression").map { row in
+                let r = StoredRow(row, table: "schedule_expression_cursors", name: "cursor of \(row.string("expression") ?? "?") of \(row.string("channel") ?? "?")")
+                return ExpressionCursor(channel: try r.string("channel"), expression: try r.string("expression"), evaluatedUntil: try r.date("evaluated_until"))
+            }
+        }
         return CopiedInstallation(
             workers: try await workers(), slots: try await slots(channel: nil, limit: Int.max),
             cursors: Dictionary(cursors, uniquingKeysWith: { a, _ in a }), ledger: try await ledger(since: "0000-00-00"),
             audit: try await auditLog(limit: Int.max).reversed(), pauses: try await pausedChannels(), footage: try await footageUses(),
-            history: try await channelHistoryRows(), prunedTopics: prunedTopics, highestJobID: highest)
+            history: try await channelHistoryRows(), prunedTopics: prunedTopics, highestJobID: highest, expressionCursors: expressionCursors)
     }
 
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
-            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses",
+            try ["jobs", "workers", "schedule_slots", "schedule_cursors", "schedule_expression_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses",
                  "channel_history", "pruned_topic_uses"].allSatisfy { table in
                 try db.queryOne("SELECT 1 AS found FROM \(table) LIMIT 1") == nil
             }
@@ -117,6 +123,10 @@ extension SQLiteJobStore: StoreCopying {
             }
             for (channel, until) in installation.cursors {
                 try db.run("INSERT INTO schedule_cursors (channel, evaluated_until) VALUES (?, ?)", [channel, until])
+            }
+            for c in installation.expressionCursors {
+                try db.run("INSERT INTO schedule_expression_cursors (channel, expression, evaluated_until) VALUES (?, ?, ?)",
+                           [c.channel, c.expression, c.evaluatedUntil])
             }
             let now = self.now()
             for e in installation.ledger {

@@ -15,11 +15,16 @@ extension SQLiteJobStore {
         }
         let expressions = try channel.schedule.map { try CronExpression($0) }
         let decisions: [SlotDecision] = try await database.write { db in
-            let cursor = try Self.cursor(db, channel: channel.name) ?? SchedulingRules.firstCursor(now: now)
-            guard cursor < now else { return [] }
+            var stored: [String: Date] = [:]
+            for row in try db.query("SELECT expression, evaluated_until FROM schedule_expression_cursors WHERE channel = ?", [channel.name]) {
+                let r = StoredRow(row, table: "schedule_expression_cursors", name: "a schedule entry's cursor of channel \(channel.name)")
+                stored[try r.string("expression")] = try r.date("evaluated_until")
+            }
+            let cursors = SchedulingRules.cursors(of: expressions, stored: stored, channelCursor: try Self.cursor(db, channel: channel.name), now: now)
+            guard cursors.contains(where: { $0 < now }) else { return [] }
             var decisions: [SlotDecision] = []
             var picked: [String] = []
-            let verdicts = SchedulingRules.verdicts(of: expressions, after: cursor, through: now, in: zone, channel: channel)
+            let verdicts = SchedulingRules.verdicts(of: Array(zip(expressions, cursors)), through: now, in: zone, channel: channel)
             for var decision in SchedulingRules.paused(verdicts, by: try Self.pause(db, channel: channel.name)) {
                 let t = decision.slotAt
                 if decision.kind == .enqueued {
@@ -47,6 +52,12 @@ extension SQLiteJobStore {
                     try db.run("UPDATE schedule_slots SET job_id = ? WHERE channel = ? AND slot_at = ?", [result.job.id, channel.name, t])
                 }
                 decisions.append(decision)
+            }
+            for e in expressions {
+                try db.run("""
+                    INSERT INTO schedule_expression_cursors (channel, expression, evaluated_until) VALUES (?, ?, ?)
+                    ON CONFLICT (channel, expression) DO UPDATE SET evaluated_until = max(evaluated_until, excluded.evaluated_until)
+                    """, [channel.name, e.text, now])
             }
             try db.run("""
                 INSERT INTO schedule_cursors (channel, evaluated_until) VALUES (?, ?)
