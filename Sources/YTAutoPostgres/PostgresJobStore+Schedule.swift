@@ -27,8 +27,25 @@ extension PostgresJobStore {
             guard cursors.contains(where: { $0 < now }) else { return [] }
             var decisions: [SlotDecision] = []
             var picked: [String] = []
-            let verdicts = SchedulingRules.verdicts(of: Array(zip(expressions, cursors)), through: now, in: zone, channel: channel)
-            for var decision in SchedulingRules.paused(verdicts, by: try await Self.pause(tx.queryOne, channel: channel.name)) {
+            let verdicts = SchedulingRules.paused(
+                SchedulingRules.verdicts(of: Array(zip(expressions, cursors)), through: now, in: zone, channel: channel),
+                by: try await Self.pause(tx.queryOne, channel: channel.name))
+            // The slots that make no job (missed, paused) in one statement: after a long downtime
+            // they are thousands, and a round trip each would hold the channel's lock for minutes.
+            let idle = verdicts.filter { $0.kind != .enqueued }
+            if !idle.isEmpty {
+                let made = try await tx.query("""
+                    INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, decided_at, detail)
+                    SELECT \(channel.name), s.at, s.expression, s.decision, NULL, \(now), s.detail
+                      FROM unnest(\(idle.map { $0.slotAt.roundedToMilliseconds })::timestamptz[], \(idle.map(\.expression))::text[],
+                                  \(idle.map(\.kind.rawValue))::text[], \(idle.map { $0.detail ?? "" })::text[]) AS s (at, expression, decision, detail)
+                    ON CONFLICT (channel, slot_at) DO NOTHING
+                    RETURNING slot_at
+                    """)
+                let inserted = Set(try made.map { Timestamp.string(try $0.required("slot_at", $0.date)) })
+                decisions += idle.filter { inserted.contains(Timestamp.string($0.slotAt.roundedToMilliseconds)) }
+            }
+            for var decision in verdicts where decision.kind == .enqueued {
                 let t = decision.slotAt.roundedToMilliseconds
                 if decision.kind == .enqueued {
                     decision.topic = try await Self.pickTopic(tx, channel, now: now, pickedBefore: picked)
@@ -56,6 +73,7 @@ extension PostgresJobStore {
                 }
                 decisions.append(decision)
             }
+            decisions.sort { $0.slotAt < $1.slotAt }
             for e in expressions {
                 try await tx.run("""
                     INSERT INTO schedule_expression_cursors (channel, expression, evaluated_until) VALUES (\(channel.name), \(e.text), \(now))

@@ -161,6 +161,10 @@ public final class FakeYouTube: @unchecked Sendable {
         public var expired: [String: Int] = [:]
         /// Uploads the fake completed: each is one video on the channel.
         public var completed: Int { videos.count }
+        /// Each video's title and when it was added to the channel's uploads, for `playlistItems.list`.
+        public var uploads: [(videoID: String, title: String, at: Date)] = []
+        /// Store this many final chunks (the video is made) and then close the connection without answering.
+        public var dropAfterCompleting = 0
     }
 
     public let state = Locked(State())
@@ -276,11 +280,36 @@ public final class FakeYouTube: @unchecked Sendable {
             }
             s.received.append(fresh)
             state.update { $0.sessions[id] = s }
+            if s.received.count == s.total, state.value.dropAfterCompleting > 0 {
+                state.update { $0.dropAfterCompleting -= 1 }
+                _ = status(id, s, state)  // the video is made; its answer is lost
+                return .drop
+            }
             return status(id, s, state)
         case ("GET", "/youtube/v3/videos"):
             let ids = (req.query["id"] ?? "").split(separator: ",").map(String.init)
             let items = ids.filter { state.value.videos[$0] != nil }.map { ["kind": "youtube#video", "id": $0, "status": ["uploadStatus": "processed"]] as [String: Any] }
             return .json(200, ["kind": "youtube#videoListResponse", "items": items, "pageInfo": ["totalResults": items.count, "resultsPerPage": 5]])
+        case ("GET", "/youtube/v3/channels"):
+            guard req.query["mine"] == "true", req.query["part"]?.contains("contentDetails") == true else {
+                return youtubeError(400, "No filter selected. Expected one of: forHandle, forUsername, id, managedByMe, mine, mySubscribers", reason: "missingRequiredParameter")
+            }
+            return .json(200, ["kind": "youtube#channelListResponse", "items": [[
+                "kind": "youtube#channel", "id": "UCfake", "contentDetails": ["relatedPlaylists": ["likes": "", "uploads": "UUfake"]],
+            ] as [String: Any]]])
+        case ("GET", "/youtube/v3/playlistItems"):
+            guard req.query["playlistId"] == "UUfake" else {
+                return youtubeError(404, "The playlist identified with the request's playlistId parameter cannot be found.", reason: "playlistNotFound")
+            }
+            let limit = Int(req.query["maxResults"] ?? "5") ?? 5
+            let f = ISO8601DateFormatter()
+            let items = state.value.uploads.reversed().prefix(limit).map { u in
+                ["kind": "youtube#playlistItem", "id": "PLI\(u.videoID)",
+                 "snippet": ["publishedAt": f.string(from: u.at), "channelId": "UCfake", "title": u.title, "playlistId": "UUfake",
+                             "resourceId": ["kind": "youtube#video", "videoId": u.videoID]] as [String: Any],
+                 "contentDetails": ["videoId": u.videoID, "videoPublishedAt": f.string(from: u.at)]] as [String: Any]
+            }
+            return .json(200, ["kind": "youtube#playlistItemListResponse", "items": Array(items), "pageInfo": ["totalResults": items.count, "resultsPerPage": limit]])
         case ("POST", "/upload/youtube/v3/thumbnails/set"):
             guard let vid = req.query["videoId"], state.value.videos[vid] != nil else {
                 return youtubeError(404, "The video that you are trying to update cannot be found.", reason: "videoNotFound", domain: "youtube.thumbnail")
@@ -430,7 +459,8 @@ public final class FakeYouTube: @unchecked Sendable {
             let vid = session.videoID ?? "vid\(state.value.videos.count + 1)"
             if session.videoID == nil {
                 session.videoID = vid
-                state.update { $0.sessions[id] = session; $0.videos[vid] = session.received }
+                let title = (session.metadata["snippet"] as? [String: Any])?["title"] as? String ?? ""
+                state.update { $0.sessions[id] = session; $0.videos[vid] = session.received; $0.uploads.append((vid, title, Date())) }
             }
             return .json(200, ["kind": "youtube#video", "id": vid, "snippet": session.metadata["snippet"] ?? [:],
                                "status": ["uploadStatus": "uploaded", "privacyStatus": (session.metadata["status"] as? [String: Any])?["privacyStatus"] ?? "private"]])

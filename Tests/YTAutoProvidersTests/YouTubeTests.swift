@@ -102,7 +102,9 @@ import YTAutoSupport
         _ = try await uploader(try oauth(), notes: notes, events: events).publish(video: video, title: "T", description: "", tags: [], thumbnail: nil)
         let log = fake.state.value.log
         let firstChunk = try #require(log.firstIndex { $0.hasPrefix("PUT") })
-        #expect(events.value.first == "save session_uri")
+        #expect(events.value.first == "save final_chunk_sent,session_opened_at,session_uri")
+        // The last chunk is marked before it goes (a lost answer then makes the next attempt look for the video).
+        #expect(events.value.dropFirst().first == "save final_chunk_sent", "\(events.value)")
         // The save happened between opening the session and the first PUT: the session call is logged before it.
         #expect(log[..<firstChunk].contains { $0.hasPrefix("POST /upload/youtube/v3/videos") })
     }
@@ -381,6 +383,40 @@ import YTAutoSupport
             (e as? YouTubeQuotaExceededError)?.message.contains("3 of the day's 3 uploads (videos.insert)") == true
         }
         #expect(try await other.used(provider: "youtube", unit: "units", day: day) == 3 * cost)
+    }
+
+    /// The last chunk made the video but its answer was lost, and the job came back after the
+    /// session was gone (YouTube keeps one about a week): the channel's uploads are asked first,
+    /// the video found by its title and adopted, and nothing is uploaded again. A session whose
+    /// last chunk never went is opened again without asking.
+    @Test func aSessionGoneAfterItsLastChunkFindsTheVideoInsteadOfUploadingAgain() async throws {
+        fake.state.update { $0.dropAfterCompleting = 1 }
+        let notes = Locked<[String: String]>([:])
+        let once = YouTubeDataAPIUploader(
+            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+            save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
+        await #expect(throws: YouTubeUploadError.self) { try await upload(once) }
+        #expect(fake.state.value.completed == 1 && notes.value["video_id"] == nil && notes.value["final_chunk_sent"] == "true")
+        fake.expireSessions()
+        let result = try await upload(uploader(try oauth(), notes: notes))
+        #expect(result.videoID == "vid1" && notes.value["video_id"] == "vid1")
+        #expect(fake.state.value.completed == 1 && fake.state.value.opened == 1, "uploaded again: \(fake.state.value.opened) sessions")
+        #expect(fake.state.value.log.contains { $0.hasPrefix("GET /youtube/v3/playlistItems") })
+
+        // Cut before the last chunk: no video can exist, so no lookup; a new session sends it all.
+        fake.state.update { $0.dropChunks = 1; $0.log = [] }
+        let notes2 = Locked<[String: String]>([:])
+        let cut = YouTubeDataAPIUploader(
+            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+            save: { more in notes2.update { $0.merge(more) { _, n in n } } }, backoff: [])
+        await #expect(throws: YouTubeUploadError.self) { try await upload(cut) }
+        #expect(notes2.value["final_chunk_sent"] == "")
+        fake.expireSessions()
+        let second = try await upload(uploader(try oauth(), notes: notes2))
+        #expect(second.videoID == "vid2" && fake.state.value.completed == 2 && fake.state.value.opened == 3)
+        #expect(!fake.state.value.log.contains { $0.hasPrefix("GET /youtube/v3/playlistItems") })
     }
 
     @Test func anExpiredSessionIsOpenedAgainWithoutASecondReservation() async throws {

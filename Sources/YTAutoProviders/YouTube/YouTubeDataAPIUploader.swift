@@ -62,7 +62,11 @@ public struct YouTubeMetadata: Sendable, Hashable {
 /// - after a crash or a dropped connection, the session is asked where it stands
 ///   (`Content-Range: bytes */TOTAL`) and the upload resumes from the 308's `Range`;
 /// - the video id is saved the moment it is known; a retried stage with a saved id confirms it
-///   with `videos.list` and does not upload again.
+///   with `videos.list` and does not upload again;
+/// - `final_chunk_sent` is saved before the last chunk goes: if its answer is lost and the
+///   session is gone by the next attempt (YouTube keeps one about a week), the channel's uploads
+///   are asked (``findUploaded(_:since:)``, 2 units) for a video of this title added since the
+///   session opened, and it is adopted instead of uploading a second copy.
 ///
 /// Errors are told apart by Google's `reason` (``reasons(_:)``), whatever the status:
 /// `quotaExceeded` / `dailyLimitExceeded` (403) and `uploadLimitExceeded` (400) →
@@ -164,7 +168,17 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
                     try await addCaptions(id, captions, notes: notes, remember: remember)
                     return result
                 case .resumeAt(let o): offset = o
-                case .gone: session = nil
+                case .gone:
+                    // A session forgets an upload it finished after about a week: one whose last
+                    // chunk went may be a video whose id never reached us. Look before sending it again.
+                    if notes["final_chunk_sent"] == "true",
+                       let id = try await findUploaded(metadata(title, description, tags), since: notes["session_opened_at"].flatMap(Timestamp.date)) {
+                        try await remember(["video_id": id])
+                        let result = try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
+                        try await addCaptions(id, captions, notes: notes, remember: remember)
+                        return result
+                    }
+                    session = nil
                 }
             }
             if session == nil {
@@ -172,7 +186,9 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
                                          reserved: notes["quota_reserved"] ?? "", remember: remember)
                 offset = 0
             }
-            let id = try await send(video, session: session!, from: offset, total: total)
+            let id = try await send(video, session: session!, from: offset, total: total) {
+                if notes["final_chunk_sent"] != "true" { try await remember(["final_chunk_sent": "true"]) }
+            }
             try await remember(["video_id": id])
             videoID = id
         }
@@ -274,7 +290,8 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
         }
         do {
             let uri = try await start(total: total, title: title, description: description, tags: tags)
-            try await remember(["session_uri": uri])  // before the first byte
+            // Before the first byte; a new session's last chunk is not sent yet.
+            try await remember(["session_uri": uri, "session_opened_at": Timestamp.string(clock()), "final_chunk_sent": ""])
             return uri
         } catch {
             if quota != nil, !day.isEmpty {
@@ -430,7 +447,8 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
     /// Sends the file from `offset` in chunks; on a drop, a 5xx or a rate limit asks the session
     /// and resumes. A 308 that takes none of a chunk is followed (the session's word on where it
     /// stands) ``stallLimit`` times in a row at most, so a stuck session cannot loop forever.
-    func send(_ video: URL, session: String, from start: Int64, total: Int64) async throws -> String {
+    func send(_ video: URL, session: String, from start: Int64, total: Int64,
+              beforeLastChunk: () async throws -> Void = {}) async throws -> String {
         let handle = try FileHandle(forReadingFrom: video)
         defer { try? handle.close() }
         var offset = start
@@ -441,6 +459,7 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             try handle.seek(toOffset: UInt64(offset))
             let chunk = try handle.read(upToCount: chunkSize) ?? Data()
             let end = offset + Int64(chunk.count) - 1
+            if end == total - 1 { try await beforeLastChunk() }
             let failure: any YTAutoError
             do {
                 let reply = try await authorized(.PUT, session, headers: [
@@ -541,6 +560,42 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             failures += 1
             try await pause(failures, after: failure, what)
         }
+    }
+
+    /// The id of a video of the channel's uploads with `meta`'s title, added at or after `since`
+    /// (a minute's leeway for clocks), or nil: `channels.list` for the uploads playlist, then its
+    /// newest 50 items with `playlistItems.list` (1 unit each). An owner's private videos are listed to it.
+    func findUploaded(_ meta: YouTubeMetadata, since: Date?) async throws -> String? {
+        let channels = try await withRetries("finding the channel's uploads") {
+            try await authorized(.GET, "\(apiBase)/youtube/v3/channels?part=contentDetails&mine=true", headers: [], body: nil)
+        }
+        await usage?("units", 1)
+        guard channels.status == 200 else { throw http.unexpected(channels, during: "channels.list") }
+        let items = channels.json?["items"] as? [[String: Any]] ?? []
+        guard let playlist = ((items.first?["contentDetails"] as? [String: Any])?["relatedPlaylists"] as? [String: Any])?["uploads"] as? String else {
+            return nil
+        }
+        let listed = try await withRetries("listing the channel's uploads") {
+            try await authorized(.GET, "\(apiBase)/youtube/v3/playlistItems?part=snippet,contentDetails&maxResults=50&playlistId=\(playlist)",
+                                 headers: [], body: nil)
+        }
+        await usage?("units", 1)
+        guard listed.status == 200 else { throw http.unexpected(listed, during: "playlistItems.list") }
+        let title = (meta.resource["snippet"] as? [String: Any])?["title"] as? String
+        for item in listed.json?["items"] as? [[String: Any]] ?? [] {
+            let snippet = item["snippet"] as? [String: Any] ?? [:]
+            guard snippet["title"] as? String == title, let id = (item["contentDetails"] as? [String: Any])?["videoId"] as? String else { continue }
+            if let since, let added = (snippet["publishedAt"] as? String).flatMap(Self.rfc3339), added < since.addingTimeInterval(-60) { continue }
+            return id
+        }
+        return nil
+    }
+
+    static func rfc3339(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
     }
 
     /// Whether a video exists (`videos.list`, 1 unit).
