@@ -390,13 +390,16 @@ import YTAutoSupport
     /// the video found by its title and adopted, and nothing is uploaded again. A session whose
     /// last chunk never went is opened again without asking.
     @Test func aSessionGoneAfterItsLastChunkFindsTheVideoInsteadOfUploadingAgain() async throws {
+        /// An attempt that gives up at its first failure, before asking the session where it stands.
+        func noRetries(_ notes: Locked<[String: String]>) throws -> YouTubeDataAPIUploader {
+            YouTubeDataAPIUploader(
+                oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
+                metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
+                save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
+        }
         fake.state.update { $0.dropAfterCompleting = 1 }
         let notes = Locked<[String: String]>([:])
-        let once = YouTubeDataAPIUploader(
-            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
-            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
-            save: { more in notes.update { $0.merge(more) { _, n in n } } }, backoff: [])
-        await #expect(throws: YouTubeUploadError.self) { try await upload(once) }
+        await #expect(throws: YouTubeUploadError.self) { try await upload(noRetries(notes)) }
         #expect(fake.state.value.completed == 1 && notes.value["video_id"] == nil && notes.value["final_chunk_sent"] == "true")
         fake.expireSessions()
         let result = try await upload(uploader(try oauth(), notes: notes))
@@ -407,11 +410,7 @@ import YTAutoSupport
         // Cut before the last chunk: no video can exist, so no lookup; a new session sends it all.
         fake.state.update { $0.dropChunks = 1; $0.log = [] }
         let notes2 = Locked<[String: String]>([:])
-        let cut = YouTubeDataAPIUploader(
-            oauth: try oauth(), uploadBase: fake.base + "/upload", apiBase: fake.base, chunkSize: 256 << 10,
-            metadata: { t, d, g in YouTubeMetadata(title: t, description: d, tags: g) }, notes: [:],
-            save: { more in notes2.update { $0.merge(more) { _, n in n } } }, backoff: [])
-        await #expect(throws: YouTubeUploadError.self) { try await upload(cut) }
+        await #expect(throws: YouTubeUploadError.self) { try await upload(noRetries(notes2)) }
         #expect(notes2.value["final_chunk_sent"] == "")
         fake.expireSessions()
         let second = try await upload(uploader(try oauth(), notes: notes2))
