@@ -76,7 +76,7 @@ public struct Credentials: Sendable, CustomStringConvertible {
 
     /// Refuses a value with a control character in it, naming the key, never the value.
     static func checkPrintable(_ value: String, _ key: String, from place: String) throws {
-        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if value.hasControlCharacter {
             throw CredentialsError("\(key) in \(place) has a control character inside it (a line break or a tab?): a key or secret is one line of printable text")
         }
     }
@@ -118,4 +118,10 @@ public struct Credentials: Sendable, CustomStringConvertible {
         "credentials(" + Self.names.filter { values[$0] != nil }.joined(separator: ", ")
             + (consoleUsers.isEmpty ? "" : ", \(consoleUsers.count) console users") + ")"
     }
+}
+
+extension String {
+    /// Whether a control character (a line break, a tab, an escape) is in it: never so in a key,
+    /// a token or an HTTP header's value.
+    var hasControlCharacter: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
 }

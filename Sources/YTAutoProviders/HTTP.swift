@@ -82,7 +82,7 @@ public struct HTTP: Sendable {
         request.method = method
         for (k, v) in headers {
             // A key with a line break in it: refused here by name, as the client's own error would quote it.
-            if v.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            if v.hasControlCharacter {
                 throw ProviderError(family: family, reason: "bad_header",
                                     message: "\(method.rawValue) \(Self.host(url)): the \(k) header has a control character in its value (a line break in a key?); nothing was sent",
                                     isRetryable: false)
