@@ -77,7 +77,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
             while !Task.isCancelled {
                 do {
                     // A reconnection that the server does not answer within 15 s is given up and tried again.
-                    let attempt = await Deadline.race(until: .now + .seconds(15)) { () async throws -> PostgresConnection in
+                    let attempt = await Deadline.race(until: .now + .seconds(15), { () async throws -> PostgresConnection in
                         let conn = try await connect(url: url, logger: logger)
                         do {
                             let ok = try await PGRow.first(conn.query("SELECT pg_try_advisory_lock(\(lockClass), \(lockKey)) AS ok", logger: PostgresPool.quiet))?.bool("ok")
@@ -95,7 +95,7 @@ public final class PostgresWorkerSession: WorkerRegistrationRecord, Sendable {
                             try? await conn.close()
                             throw error
                         }
-                    }
+                    }, discarded: { late in try? await late.close() })  // it answered after the 15 s: nobody holds it
                     guard case .finished(let result) = attempt else {
                         throw PostgresStoreError("the server did not answer the reconnection within 15 s")
                     }

@@ -249,10 +249,10 @@ final class PostgresPool: Sendable {
     /// few seconds (``PostgresStoreError/connectionFailure(_:url:)``); nil when it connects, or the
     /// attempt tells nothing (no answer in time).
     static func unreachable(_ url: PostgresURL) async -> String? {
-        let attempt = await Deadline.race(until: .now + .seconds(3)) { () async throws -> PostgresConnection in
+        let attempt = await Deadline.race(until: .now + .seconds(3), {
             try await PostgresConnection.connect(configuration: try url.connectionConfiguration(applicationName: "ytauto probe"),
                                                  id: Int.random(in: 0...Int.max), logger: quiet)
-        }
+        }, discarded: { late in try? await late.close() })
         switch attempt {
         case .finished(.success(let connection)):
             try? await connection.close()

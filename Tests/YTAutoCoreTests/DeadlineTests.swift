@@ -38,4 +38,28 @@ import YTAutoCore
         }()
         #expect(sawCancel, "the hung call was not cancelled")
     }
+
+    /// A call that answers after the deadline hands its value to `discarded` (a PostgreSQL
+    /// connection must be closed, not dropped); one that answers in time does not.
+    @Test func aValueThatCameAfterTheDeadlineIsHandedToDiscarded() async throws {
+        let late = Mutex<[Int]>([])
+        let outcome = await Deadline.race(until: .now + .milliseconds(50), { () async throws -> Int in
+            try? await Task.sleep(for: .milliseconds(300))  // not cancelled by the deadline's cancel: it ends on its own
+            return 7
+        }, discarded: { value in late.withLock { $0.append(value) } })
+        guard case .passed = outcome else {
+            Issue.record("the deadline did not pass first: \(outcome)")
+            return
+        }
+        let handed = await { () async -> Bool in
+            for _ in 0..<500 { if late.withLock({ $0 }) == [7] { return true }; try? await Task.sleep(for: .milliseconds(10)) }
+            return false
+        }()
+        #expect(handed, "the late value was dropped: \(late.withLock { $0 })")
+        guard case .finished(.success(3)) = await Deadline.race(until: .now + .seconds(30), { 3 }, discarded: { value in late.withLock { $0.append(value) } }) else {
+            Issue.record("the answer was not returned")
+            return
+        }
+        #expect(late.withLock { $0 } == [7])
+    }
 }

@@ -10,15 +10,23 @@ public enum Deadline {
         case passed
     }
 
+    /// - Parameter discarded: given a value the call returns after the deadline passed, which
+    ///   nobody else will see: a connection, say, that must be closed rather than dropped (a
+    ///   PostgreSQL connection dropped open leaks its server session, and asserts in debug builds).
     public static func race<T: Sendable>(
-        until deadline: ContinuousClock.Instant, _ call: @escaping @Sendable () async throws -> T
+        until deadline: ContinuousClock.Instant, _ call: @escaping @Sendable () async throws -> T,
+        discarded: (@Sendable (T) async -> Void)? = nil
     ) async -> Outcome<T> {
         let first = FirstOnly()
         return await withCheckedContinuation { (c: CheckedContinuation<Outcome<T>, Never>) in
             let work = Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await call()) } catch { result = .failure(error) }
-                if first.claim() { c.resume(returning: .finished(result)) }
+                if first.claim() {
+                    c.resume(returning: .finished(result))
+                } else if case .success(let late) = result {
+                    await discarded?(late)
+                }
                 first.cancelTimer()
             }
             first.setTimer(Task {
