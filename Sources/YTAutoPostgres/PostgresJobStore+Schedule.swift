@@ -47,13 +47,11 @@ extension PostgresJobStore {
             }
             for var decision in verdicts where decision.kind == .enqueued {
                 let t = decision.slotAt.roundedToMilliseconds
-                if decision.kind == .enqueued {
-                    decision.topic = try await Self.pickTopic(tx, channel, now: now, pickedBefore: picked)
-                    picked += decision.topic.map { [$0] } ?? []
-                    if decision.topic == nil {
-                        decision.kind = .noTopic
-                        decision.detail = SchedulingRules.noTopicDetail(channel)
-                    }
+                decision.topic = try await Self.pickTopic(tx, channel, now: now, pickedBefore: picked)
+                picked += decision.topic.map { [$0] } ?? []
+                if decision.topic == nil {
+                    decision.kind = .noTopic
+                    decision.detail = SchedulingRules.noTopicDetail(channel)
                 }
                 let inserted = try await tx.queryOne("""
                     INSERT INTO schedule_slots (channel, slot_at, expression, decision, topic, decided_at, detail)

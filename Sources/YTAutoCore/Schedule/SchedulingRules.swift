@@ -74,8 +74,14 @@ public enum SchedulingRules {
     /// the oldest `limit` of each expression.
     public static func firings(of expressions: [CronExpression], after cursor: Date, through now: Date,
                                in zone: TimeZone, limit: Int = 1_000_000) -> [(at: Date, expression: String)] {
+        firings(of: expressions.map { ($0, cursor) }, through: now, in: zone, limit: limit)
+    }
+
+    /// The same, each expression from its own cursor.
+    static func firings(of schedule: [(expression: CronExpression, after: Date)], through now: Date,
+                        in zone: TimeZone, limit: Int = 1_000_000) -> [(at: Date, expression: String)] {
         var fires: [Date: String] = [:]
-        for e in expressions {
+        for (e, cursor) in schedule {
             for t in e.fireTimes(after: cursor, through: now, in: zone, limit: limit) where fires[t] == nil {
                 fires[t] = e.text
             }
@@ -107,17 +113,8 @@ public enum SchedulingRules {
         let windowStart = now.addingTimeInterval(-Double(channel.catchUpWindow))
         // A firing at windowStart is within the window; cron's are whole minutes, so half a millisecond parts them.
         let edge = windowStart.addingTimeInterval(-0.000_5)
-        var oldFires: [Date: String] = [:], recentFires: [Date: String] = [:]
-        for (e, cursor) in schedule {
-            if cursor < edge {
-                for t in e.fireTimes(after: cursor, through: edge, in: zone, limit: maxListedOld + 1) where oldFires[t] == nil { oldFires[t] = e.text }
-            }
-            for t in e.fireTimes(after: max(cursor, edge), through: now, in: zone, limit: 1_000_000) where recentFires[t] == nil {
-                recentFires[t] = e.text
-            }
-        }
-        let old = oldFires.keys.sorted().map { (at: $0, expression: oldFires[$0]!) }
-        let recent = recentFires.keys.sorted().map { (at: $0, expression: recentFires[$0]!) }
+        let old = firings(of: schedule.filter { $0.after < edge }, through: edge, in: zone, limit: maxListedOld + 1)
+        let recent = firings(of: schedule.map { ($0.expression, max($0.after, edge)) }, through: now, in: zone)
         var decisions = verdicts(for: Array(old.prefix(maxListedOld)) + recent, channel: channel, now: now)
         if old.count > maxListedOld {
             decisions[maxListedOld - 1].detail = (decisions[maxListedOld - 1].detail ?? "")
