@@ -416,6 +416,15 @@ import YTAutoSupport
         let second = try await upload(uploader(try oauth(), notes: notes2))
         #expect(second.videoID == "vid2" && fake.state.value.completed == 2 && fake.state.value.opened == 3)
         #expect(!fake.state.value.log.contains { $0.hasPrefix("GET /youtube/v3/playlistItems") })
+
+        // A video of the same title added before this job's session opened is another job's: not taken.
+        let later = Locked<[String: String]>([
+            "session_uri": fake.base + "/upload/youtube/v3/videos?uploadType=resumable&upload_id=upload-gone",
+            "final_chunk_sent": "true", "session_opened_at": Timestamp.string(Date().addingTimeInterval(600)),
+        ])
+        let third = try await upload(uploader(try oauth(), notes: later))
+        #expect(third.videoID == "vid3" && fake.state.value.completed == 3)
+        #expect(fake.state.value.log.contains { $0.hasPrefix("GET /youtube/v3/playlistItems") })
     }
 
     @Test func anExpiredSessionIsOpenedAgainWithoutASecondReservation() async throws {

@@ -148,6 +148,34 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             notes.merge(more) { _, n in n }
         }
         let total = try Self.size(video)
+        /// The video's id: from the saved session if it finished, or found in the channel's
+        /// uploads if the session is gone after its last chunk, else from sending the file.
+        func uploadedID() async throws -> String {
+            var offset: Int64 = 0
+            var session = notes["session_uri"].flatMap { $0.isEmpty ? nil : $0 }
+            if let s = session {
+                switch try await status(of: s, total: total) {
+                case .done(let id): return id
+                case .resumeAt(let o): offset = o
+                case .gone:
+                    // A session forgets an upload it finished after about a week: one whose last
+                    // chunk went may be a video whose id never reached us. Look before sending it again.
+                    if notes["final_chunk_sent"] == "true",
+                       let id = try await findUploaded(metadata(title, description, tags), since: notes["session_opened_at"].flatMap(Timestamp.date)) {
+                        return id
+                    }
+                    session = nil
+                }
+            }
+            if session == nil {
+                session = try await open(total: total, title: title, description: description, tags: tags,
+                                         reserved: notes["quota_reserved"] ?? "", remember: remember)
+                offset = 0
+            }
+            return try await send(video, session: session!, from: offset, total: total) {
+                if notes["final_chunk_sent"] != "true" { try await remember(["final_chunk_sent": "true"]) }
+            }
+        }
         let videoID: String
         if let recorded = notes["video_id"] {
             guard try await exists(recorded) else {
@@ -158,39 +186,8 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
             }
             videoID = recorded
         } else {
-            var offset: Int64 = 0
-            var session = notes["session_uri"].flatMap { $0.isEmpty ? nil : $0 }
-            if let s = session {
-                switch try await status(of: s, total: total) {
-                case .done(let id):
-                    try await remember(["video_id": id])
-                    let result = try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
-                    try await addCaptions(id, captions, notes: notes, remember: remember)
-                    return result
-                case .resumeAt(let o): offset = o
-                case .gone:
-                    // A session forgets an upload it finished after about a week: one whose last
-                    // chunk went may be a video whose id never reached us. Look before sending it again.
-                    if notes["final_chunk_sent"] == "true",
-                       let id = try await findUploaded(metadata(title, description, tags), since: notes["session_opened_at"].flatMap(Timestamp.date)) {
-                        try await remember(["video_id": id])
-                        let result = try await finish(id, thumbnail: thumbnail, notes: notes, remember: remember)
-                        try await addCaptions(id, captions, notes: notes, remember: remember)
-                        return result
-                    }
-                    session = nil
-                }
-            }
-            if session == nil {
-                session = try await open(total: total, title: title, description: description, tags: tags,
-                                         reserved: notes["quota_reserved"] ?? "", remember: remember)
-                offset = 0
-            }
-            let id = try await send(video, session: session!, from: offset, total: total) {
-                if notes["final_chunk_sent"] != "true" { try await remember(["final_chunk_sent": "true"]) }
-            }
-            try await remember(["video_id": id])
-            videoID = id
+            videoID = try await uploadedID()
+            try await remember(["video_id": videoID])
         }
         let result = try await finish(videoID, thumbnail: thumbnail, notes: notes, remember: remember)
         try await addCaptions(videoID, captions, notes: notes, remember: remember)
@@ -585,17 +582,10 @@ public struct YouTubeDataAPIUploader: VideoPublisher {
         for item in listed.json?["items"] as? [[String: Any]] ?? [] {
             let snippet = item["snippet"] as? [String: Any] ?? [:]
             guard snippet["title"] as? String == title, let id = (item["contentDetails"] as? [String: Any])?["videoId"] as? String else { continue }
-            if let since, let added = (snippet["publishedAt"] as? String).flatMap(Self.rfc3339), added < since.addingTimeInterval(-60) { continue }
+            if let since, let added = (snippet["publishedAt"] as? String).flatMap(Timestamp.date), added < since.addingTimeInterval(-60) { continue }
             return id
         }
         return nil
-    }
-
-    static func rfc3339(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
     }
 
     /// Whether a video exists (`videos.list`, 1 unit).
