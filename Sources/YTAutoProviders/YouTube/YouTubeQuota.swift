@@ -52,11 +52,11 @@ public struct YouTubeQuota: Sendable {
         do {
             fits = try await ledger.reserve(provider: "youtube", channel: channel, unit: "units", amount: cost, limit: dailyQuota, day: day)
         } catch {
-            try? await ledger.release(provider: "youtube", channel: channel, unit: "uploads", amount: 1, day: day)
+            try? await releaseUpload(day)
             throw error
         }
         guard fits else {
-            try await ledger.release(provider: "youtube", channel: channel, unit: "uploads", amount: 1, day: day)
+            try await releaseUpload(day)
             let used = try await ledger.used(provider: "youtube", unit: "units", day: day)
             throw YouTubeQuotaExceededError(
                 message: "an upload's thumbnail and captions cost \(cost) units and \(used) of the daily \(dailyQuota) are used (\(day), Pacific); parked until the reset",
@@ -68,6 +68,11 @@ public struct YouTubeQuota: Sendable {
     /// Gives back a reservation made on `day`.
     public func release(day: String) async throws {
         if cost > 0 { try await ledger.release(provider: "youtube", channel: channel, unit: "units", amount: cost, day: day) }
+        try await releaseUpload(day)
+    }
+
+    /// Gives back the one `uploads` an upload took on `day`.
+    private func releaseUpload(_ day: String) async throws {
         try await ledger.release(provider: "youtube", channel: channel, unit: "uploads", amount: 1, day: day)
     }
 }
