@@ -146,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "ytauto-bench",
             dependencies: [
-                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoSupport", "YTAutoMedia", "CSQLite",
+                "YTAutoCore", "YTAutoStore", "YTAutoPostgres", "YTAutoSupport", "YTAutoMedia", "YTAutoWorker", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

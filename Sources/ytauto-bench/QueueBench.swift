@@ -3,6 +3,7 @@ import Foundation
 import YTAutoCore
 import YTAutoPostgres
 import YTAutoStore
+import YTAutoWorker
 
 /// `ytauto-bench queue`: the whole job life cycle on one file with P real processes, against the
 /// same SQL statements issued straight through CSQLite in the same run.
@@ -33,9 +34,12 @@ struct QueueBench: AsyncParsableCommand {
     var db: String?
     @Flag(help: "Complete each job and lease the next in two steps, as workers did before a completion handed its slot over (for comparison).")
     var separateLease = false
+    @Option(help: "Jobs each of our processes runs at once on SQLite, as a worker's slots (its `concurrency`, 2 by default), its writes grouped into shared commits as a worker's are; the raw and minimal loops, and PostgreSQL runs, run one.")
+    var slots = QueueWorkerConfiguration().concurrency
 
     func validate() throws {
         guard (1...64).contains(processes) else { throw ValidationError("--processes must be within 1...64") }
+        guard (1...64).contains(slots) else { throw ValidationError("--slots must be within 1...64") }
         guard (1...10_000_000).contains(jobs) else { throw ValidationError("--jobs must be within 1...10000000") }
         guard (0...100).contains(stages) else { throw ValidationError("--stages must be within 0...100") }
         guard (0...10_000_000).contains(historyRows) else { throw ValidationError("--history-rows must be within 0...10000000") }
@@ -124,7 +128,8 @@ struct QueueBench: AsyncParsableCommand {
         let go = folder.appending(path: "go-\(mode)\(tag)").path
         let children = try (0..<processes).map { i in
             try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", mode, "--db", db, "--stages", String(stages ?? self.stages),
-                                                        "--go", go, "--name", "\(mode)-\(i)", "--max-jobs", String(perProcess ?? Int.max)]
+                                                        "--go", go, "--name", "\(mode)-\(i)", "--max-jobs", String(perProcess ?? Int.max),
+                                                        "--slots", String(mode == "ours" ? slots : 1)]
                                                        + (separateLease ? ["--separate-lease"] : []))
         }
         try await Task.sleep(for: .milliseconds(500))  // let them open the file
@@ -218,6 +223,7 @@ struct QueueChild: AsyncParsableCommand {
     @Option var go: String
     @Option var name: String
     @Option var maxJobs = Int.max
+    @Option var slots = 1
     @Flag var separateLease = false
 
     func run() async throws {
@@ -232,9 +238,19 @@ struct QueueChild: AsyncParsableCommand {
                                                    handOver: !separateLease, leaseMS: &leaseMS)
         } else if mode == "ours" {
             let store = try SQLiteJobStore(path: db, migrate: false)
-            // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread).
-            try await withTaskExecutorPreference(store.database.thread) {
-                (completed, leaseMS) = try await lifeCycles(store, name: name, stages: stageNames, maxJobs: maxJobs, handOver: !separateLease)
+            // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread), one
+            // task a slot, so that writes asked for together share a commit as a worker's do.
+            let (slots, maxJobs, stop) = (self.slots, self.maxJobs, !separateLease)
+            (completed, leaseMS) = try await withTaskExecutorPreference(store.database.thread) {
+                try await withThrowingTaskGroup(of: (completed: Int, leaseMS: [Double]).self) { group in
+                    for slot in 0..<slots {
+                        let share = maxJobs == Int.max ? Int.max : maxJobs / slots + (slot < maxJobs % slots ? 1 : 0)
+                        group.addTask { try await lifeCycles(store, name: name, stages: stageNames, maxJobs: share, handOver: stop) }
+                    }
+                    var all = (completed: 0, leaseMS: [Double]())
+                    for try await r in group { all.completed += r.completed; all.leaseMS += r.leaseMS }
+                    return all
+                }
             }
         } else {
             let raw = try RawSQLite(db, likeTheStore: true)

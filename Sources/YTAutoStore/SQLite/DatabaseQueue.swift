@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Foundation
+import Synchronization
 import YTAutoCore
 
 /// Owns one ``Connection`` and runs every use of it under its lock: on the caller's thread
@@ -72,11 +73,58 @@ public final class DatabaseQueue: @unchecked Sendable {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction
     /// (`waitingTurn`, `wakes`: see ``Connection/writeTransaction(waitingTurn:wakes:_:)``).
+    ///
+    /// From this file's ``DatabaseThread``, writes that are asked for together share one
+    /// transaction (group commit): a worker's slots that finish at the same moment complete and
+    /// lease in one commit, so the pages they both change (the counts row, the indexes' last
+    /// leaves) go to the WAL once and the write lock changes hands once. Each `body` still runs
+    /// alone in effect: under a savepoint of its own, so one that throws undoes only its own
+    /// writes and gets its own error, while the others commit (see ``WriteBatch``).
     @discardableResult
     public func write<T: Sendable>(
         waitingTurn: Bool = false, wakes: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
-        try await run { try $0.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) }
+        guard DatabaseThread.current?.key == threadKey else {
+            return try await run { try $0.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) }
+        }
+        let box = WriteBatch.Box<T>()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let entry = WriteBatch.Entry(waitingTurn: waitingTurn, wakes: wakes, continuation: continuation) { db in
+                box.value = try body(db)
+            }
+            let first = pending.withLock { batch -> Bool in
+                batch.entries.append(entry)
+                defer { batch.scheduled = true }
+                return !batch.scheduled
+            }
+            // The batch runs once the writes that are ready on the thread now have joined it:
+            // this task goes to the back of the thread's queue, behind them.
+            if first { Task(executorPreference: thread) { self.flush() } }
+        }
+        guard let value = box.value else {
+            throw SQLiteError(extendedCode: SQLITE_INTERNAL, message: "a grouped write ended without its result", path: path)
+        }
+        return value
+    }
+
+    /// The writes waiting for the next group commit (``write(waitingTurn:wakes:_:)``).
+    private let pending = Mutex(WriteBatch())
+
+    /// Runs the waiting writes in one transaction and resumes each with its own outcome.
+    private func flush() {
+        let entries = pending.withLock { batch in
+            defer { batch = WriteBatch() }
+            return batch.entries
+        }
+        let failures: [(any Error)?]
+        do {
+            failures = try lock.withLock { try WriteBatch.run(entries, on: open()) }
+        } catch {
+            failures = Array(repeating: error, count: entries.count)
+        }
+        for (entry, failure) in zip(entries, failures) {
+            if let failure { entry.continuation.resume(throwing: failure) } else { entry.continuation.resume() }
+        }
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
@@ -117,3 +165,4 @@ public final class DatabaseQueue: @unchecked Sendable {
         }
     }
 }
+
