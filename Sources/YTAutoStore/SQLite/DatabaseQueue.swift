@@ -77,9 +77,9 @@ public final class DatabaseQueue: @unchecked Sendable {
     /// From this file's ``DatabaseThread``, writes that are asked for together share one
     /// transaction (group commit): a worker's slots that finish at the same moment complete and
     /// lease in one commit, so the pages they both change (the counts row, the indexes' last
-    /// leaves) go to the WAL once and the write lock changes hands once. Each `body` still runs
-    /// alone in effect: under a savepoint of its own, so one that throws undoes only its own
-    /// writes and gets its own error, while the others commit (see ``WriteBatch``).
+    /// leaves) go to the WAL once and the write lock changes hands once. Each `body` keeps its own
+    /// outcome: when one throws, the group rolls back and each runs again alone, so a refused
+    /// write undoes only itself and gets its own error while the others commit (see ``WriteBatch``).
     @discardableResult
     public func write<T: Sendable>(
         waitingTurn: Bool = false, wakes: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T

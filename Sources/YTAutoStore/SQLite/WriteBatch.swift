@@ -13,8 +13,9 @@ import CSQLite
 ///   within the bound runs the whole group again, as it runs one write again;
 /// - a `COMMIT` that fails likewise reaches every one.
 ///
-/// The group waits its turn when any of its writes would (a lease), and wakes a waiting process
-/// when any would.
+/// The group waits its turn only when every write in it would (leases alone): a job's own write
+/// (a checkpoint, a failure) never waits a turn, grouped or not. It wakes a waiting process when
+/// any of its writes would.
 struct WriteBatch {
     var entries: [Entry] = []
     /// Whether a flush is on its way for `entries`.
@@ -47,7 +48,7 @@ struct WriteBatch {
     static func run(_ entries: [Entry], on db: Connection) throws -> [(any Error)?] {
         if entries.count > 1 {
             do {
-                try db.writeTransaction(waitingTurn: entries.contains { $0.waitingTurn }, wakes: entries.contains { $0.wakes }) { db in
+                try db.writeTransaction(waitingTurn: entries.allSatisfy { $0.waitingTurn }, wakes: entries.contains { $0.wakes }) { db in
                     for entry in entries { try entry.body(db) }
                 }
                 return Array(repeating: nil, count: entries.count)
