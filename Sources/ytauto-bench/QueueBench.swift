@@ -240,12 +240,12 @@ struct QueueChild: AsyncParsableCommand {
             let store = try SQLiteJobStore(path: db, migrate: false)
             // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread), one
             // task a slot, so that writes asked for together share a commit as a worker's do.
-            let (slots, maxJobs, stop) = (self.slots, self.maxJobs, !separateLease)
+            let (slots, maxJobs, handOver) = (self.slots, self.maxJobs, !separateLease)
             (completed, leaseMS) = try await withTaskExecutorPreference(store.database.thread) {
                 try await withThrowingTaskGroup(of: (completed: Int, leaseMS: [Double]).self) { group in
                     for slot in 0..<slots {
                         let share = maxJobs == Int.max ? Int.max : maxJobs / slots + (slot < maxJobs % slots ? 1 : 0)
-                        group.addTask { try await lifeCycles(store, name: name, stages: stageNames, maxJobs: share, handOver: stop) }
+                        group.addTask { try await lifeCycles(store, name: name, stages: stageNames, maxJobs: share, handOver: handOver) }
                     }
                     var all = (completed: 0, leaseMS: [Double]())
                     for try await r in group { all.completed += r.completed; all.leaseMS += r.leaseMS }
