@@ -84,7 +84,7 @@ public final class DatabaseQueue: @unchecked Sendable {
     public func write<T: Sendable>(
         waitingTurn: Bool = false, wakes: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
-        guard DatabaseThread.current?.key == threadKey else {
+        guard isOnThread else {
             return try await run { try $0.writeTransaction(waitingTurn: waitingTurn, wakes: wakes, body) }
         }
         let box = WriteBatch.Box<T>()
@@ -127,8 +127,11 @@ public final class DatabaseQueue: @unchecked Sendable {
         }
     }
 
+    /// Whether the caller runs on this file's ``DatabaseThread``.
+    private var isOnThread: Bool { DatabaseThread.current?.key == threadKey }
+
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        if DatabaseThread.current?.key == threadKey {
+        if isOnThread {
             return try lock.withLock { try body(open()) }
         }
         return try await withCheckedThrowingContinuation { continuation in

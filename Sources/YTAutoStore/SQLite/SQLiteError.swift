@@ -41,6 +41,13 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isConstraint: Bool { primaryCode == SQLITE_CONSTRAINT }
     public var isCorrupt: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
     public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    /// Whether the error is the database's rather than one statement's: busy, a full disk,
+    /// corruption, an I/O or memory failure, a read-only file, an interrupt or abort. A group of
+    /// writes that meets one fails as a whole (``WriteBatch``), where a constraint fails only its write.
+    public var failsTheWholeTransaction: Bool {
+        isBusy || isDiskFull || isCorrupt
+            || [SQLITE_IOERR, SQLITE_NOMEM, SQLITE_READONLY, SQLITE_INTERRUPT, SQLITE_ABORT].contains(primaryCode)
+    }
 
     public var description: String {
         var s = "SQLite error \(extendedCode) (\(String(cString: sqlite3_errstr(extendedCode)))): \(message)"

@@ -52,7 +52,7 @@ struct WriteBatch {
                     for entry in entries { try entry.body(db) }
                 }
                 return Array(repeating: nil, count: entries.count)
-            } catch where !failsTheTransaction(error) {
+            } catch where (error as? SQLiteError)?.failsTheWholeTransaction != true {
                 // One of them was refused (its fence, a constraint): the transaction rolled back,
                 // nothing of the group is written. Each runs again alone, for its own outcome.
             }
@@ -65,13 +65,5 @@ struct WriteBatch {
                 return error
             }
         }
-    }
-
-    /// Whether `error` is the database's rather than one write's: the batch as a whole fails (and
-    /// is retried, for busy) rather than the one write whose body met it.
-    static func failsTheTransaction(_ error: any Error) -> Bool {
-        guard let error = error as? SQLiteError else { return false }
-        return error.isBusy || error.isDiskFull || error.isCorrupt
-            || [SQLITE_IOERR, SQLITE_NOMEM, SQLITE_READONLY, SQLITE_INTERRUPT, SQLITE_ABORT].contains(error.primaryCode)
     }
 }
