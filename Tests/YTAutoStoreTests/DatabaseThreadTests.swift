@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import YTAutoCore
 import YTAutoTestSupport
 @testable import YTAutoStore
 

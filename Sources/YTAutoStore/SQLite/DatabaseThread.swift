@@ -1,104 +1,16 @@
 import Foundation
-import Synchronization
+import YTAutoCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+/// A database file's ``DedicatedThread``: the thread on which callers of that file's
+/// ``DatabaseQueue`` may run its transactions directly (see ``DedicatedThread`` for why it
+/// exists). One per database file, so a caller waiting for one file's lock never holds up the
+/// callers of another: a worker process has one, a test process one per file it runs workers on.
+public typealias DatabaseThread = DedicatedThread
 
-/// A Swift task executor with one dedicated thread of its own, on which a ``DatabaseQueue``
-/// runs its SQLite calls directly instead of hopping to its queue and back.
-///
-/// Every ``DatabaseQueue`` call made from the cooperative pool goes to the queue's own
-/// thread and its result comes back: two thread wake-ups per transaction. For a worker,
-/// whose bookkeeping is nothing but short transactions one after another, those hops were
-/// most of the cost: with them the queue ran at half of raw CSQLite's rate on one process
-/// (`ytauto-bench queue`; `strace -c` counted 3.6 futex calls per transaction, raw none).
-/// Running the transaction on the caller's cooperative thread removes them, but a blocked
-/// SQLite call (another process's lock, a slow `fsync`) then stalls the cooperative pool,
-/// which has one thread per core: with disk writes throttled that stalled a whole test
-/// process for seconds. This thread may block, because it is not shared with anything else.
-///
-/// Use: run the code that talks to a store under
-/// `withTaskExecutorPreference(store.database.thread) { … }` (`QueueWorker` runs its leasing,
-/// checkpoints and heartbeats so; the stages' own work goes back to the global executor).
-/// Tasks on it that wake each other (actor hops, continuations) stay on the thread and cost
-/// no system call; only work arriving from other threads signals it.
-///
-/// There is one per database file (``forDatabase(at:)``), so a caller waiting for one file's
-/// lock never holds up the callers of another, and each lives as long as the process: a
-/// worker process has one, a test process one per file it runs workers on.
-public final class DatabaseThread: TaskExecutor, @unchecked Sendable {
+extension DedicatedThread {
     /// The thread for the database file at `path`, started on first use.
-    public static func forDatabase(at path: String) -> DatabaseThread {
-        let key = key(forDatabase: path)
-        return registry.withLock { threads in
-            if let thread = threads[key] { return thread }
-            let thread = DatabaseThread(key: key)
-            threads[key] = thread
-            return thread
-        }
-    }
-
-    private static let registry = Mutex<[String: DatabaseThread]>([:])
+    public static func forDatabase(at path: String) -> DedicatedThread { named(key(forDatabase: path)) }
 
     /// The name a database file's thread is registered under (its standardized path).
-    static func key(forDatabase path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
-
-    /// The database file this thread serves (``key(forDatabase:)``).
-    let key: String
-
-    private let condition = NSCondition()
-    /// Guarded by `condition`.
-    private var jobs: [UnownedJob] = []
-    private var sleeping = false
-
-    private init(key: String) {
-        self.key = key
-        // Never ends: the registry keeps every instance, so `unowned` holds.
-        let thread = Thread { [unowned self] in self.loop() }
-        thread.name = "ytauto-db"
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    /// The ``DatabaseThread`` the caller runs on, if any.
-    public static var current: DatabaseThread? {
-        pthread_getspecific(currentKey).map { Unmanaged<DatabaseThread>.fromOpaque($0).takeUnretainedValue() }
-    }
-
-    /// The pthread key under which each thread records itself (``current``).
-    private static let currentKey: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
-        return key
-    }()
-
-    public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        condition.lock()
-        jobs.append(job)
-        // From its own thread (the common case: a task resuming another) nobody needs waking.
-        if sleeping { condition.signal() }
-        condition.unlock()
-    }
-
-    private func loop() {
-        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
-        let me = asUnownedTaskExecutor()
-        var batch: [UnownedJob] = []
-        while true {
-            condition.lock()
-            while jobs.isEmpty {
-                sleeping = true
-                condition.wait()
-                sleeping = false
-            }
-            swap(&batch, &jobs)
-            condition.unlock()
-            for job in batch { job.runSynchronously(on: me) }
-            batch.removeAll(keepingCapacity: true)
-        }
-    }
+    static func key(forDatabase path: String) -> String { "sqlite:" + URL(fileURLWithPath: path).standardizedFileURL.path }
 }
