@@ -370,8 +370,10 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
     /// before any other host can free them.
     public var leaseProofBound: Duration? { .seconds(PostgresSession.deadSessionBound - 8) }
 
-    /// The store never blocks a thread (postgres-nio is asynchronous): the shared pool serves.
-    public var bookkeepingExecutor: any TaskExecutor { globalConcurrentExecutor }
+    /// A thread of the database's own (``DedicatedThread``), though the store never blocks one
+    /// (postgres-nio is asynchronous): a worker's slots' completions asked for together there share
+    /// a statement (``CompletionGroups``).
+    public var bookkeepingExecutor: any TaskExecutor { completions.thread }
 }
 
 extension PostgresJobStore: OperatorStore {}

@@ -27,6 +27,8 @@ public final class PostgresJobStore: Sendable {
     public let retryPolicy: RetryPolicy
     let clock: (@Sendable () -> Date)?
     let signal = SequenceSignal()
+    /// Completions asked for together on the bookkeeping thread, waiting to share a statement.
+    let completions: CompletionGroups
     /// The web console's live view (``waitForChange(seen:timeout:)``); idle until asked.
     let changes = ChangeListener()
     public let isReadOnly: Bool
@@ -52,6 +54,8 @@ public final class PostgresJobStore: Sendable {
         self.clock = clock
         self.isReadOnly = readOnly
         self.logger = logger
+        // One thread a database (its address and name): several stores of one process on it share it.
+        self.completions = CompletionGroups(thread: DedicatedThread.named("postgres:" + url.redacted))
         // One connection first, once: the pool would retry a server it cannot reach for ever, and a
         // command must say at once that it cannot (and why: refused, unknown host, bad password).
         try await PostgresWorkerSession.connect(url: url, logger: logger).close()
@@ -219,15 +223,20 @@ public final class PostgresJobStore: Sendable {
     /// default guess of 810 rows the planner expected one queued job to pass and chose a sequential
     /// scan and sort of every queued job (141 ms a lease at 60,000 queued) over the index's order.
     ///
-    /// With `completing`, the statement first completes that lease (``completionCTEs(_:_:)``)
-    /// and leases only if the completion's fence held; it then returns the completed job's row
-    /// too, `ytauto_row` telling `done` from `leased` (``complete(_:thenLease:)``).
+    /// With `completing`, the statement first completes those leases (``completionCTEs(_:_:)``)
+    /// and leases as many jobs as there were completions whose fence held; it then returns the
+    /// completed jobs' rows too, `ytauto_row` telling `done` from `leased` (``complete(_:thenLease:)``).
+    ///
+    /// The picked jobs are updated by `id = ANY (ARRAY (SELECT id FROM picked))`, a probe of the
+    /// primary key however many the planner expects: joined to `picked` instead, a group's
+    /// `LIMIT (SELECT count(*) FROM done)` (no constant) made it hash every job (34 ms at 60,000
+    /// jobs; PostgresQueryPlanTests).
     static func leaseQuery(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, seconds: Double,
-                           only jobID: Int64?, now nowBind: Date?, completing: Lease? = nil) -> PostgresQuery {
+                           only jobID: Int64?, now nowBind: Date?, completing: [Lease] = []) -> PostgresQuery {
         var q: PostgresQuery = """
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
             """
-        if let completing {
+        if !completing.isEmpty {
             q.sql += completionCTEs(&q, completing) + ","
         }
         q.sql += """
@@ -237,7 +246,7 @@ public final class PostgresJobStore: Sendable {
             """
         // A job asked for by its id is leased due or not (WorkerStore.lease(...only:)).
         if jobID == nil { q.sql += " AND jobs.run_at <= t.now" }
-        if completing != nil { q.sql += " AND EXISTS (SELECT 1 FROM done)" }
+        if !completing.isEmpty { q.sql += " AND EXISTS (SELECT 1 FROM done)" }
         if jobID == nil {
             // A paused channel's jobs stay queued (PostgresJobStore+Pauses).
             q.sql += " AND NOT ytauto_channel_paused(jobs.channel)"
@@ -256,7 +265,7 @@ public final class PostgresJobStore: Sendable {
         let w = q.binds.count + 1, s = w + 1, p = w + 2
         q.sql += """
 
-                ORDER BY jobs.priority, jobs.run_at, jobs.id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED
+                ORDER BY jobs.priority, jobs.run_at, jobs.id LIMIT \(completing.count > 1 ? "(SELECT count(*) FROM done)" : "1") FOR UPDATE OF jobs SKIP LOCKED
             ),
             leased AS (
                 UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_owner = $\(w), lease_token = jobs.lease_token + 1,
@@ -264,7 +273,7 @@ public final class PostgresJobStore: Sendable {
             ,
                                    run_at = least(jobs.run_at, t.now), scheduled_at = least(jobs.scheduled_at, t.now)
             """)
-                  FROM picked, t WHERE jobs.id = picked.id
+                  FROM t WHERE jobs.id = ANY (ARRAY (SELECT id FROM picked))
                 RETURNING jobs.*
             ),
             recorded AS (
@@ -272,7 +281,7 @@ public final class PostgresJobStore: Sendable {
                 SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now, leased.run_at FROM leased, t
             )
             """
-        q.sql += completing == nil ? "SELECT * FROM leased"
+        q.sql += completing.isEmpty ? "SELECT * FROM leased"
             : "SELECT 'done' AS ytauto_row, * FROM done UNION ALL SELECT 'leased', * FROM leased"
         q.binds.append(worker)
         q.binds.append(seconds)
@@ -418,7 +427,7 @@ public final class PostgresJobStore: Sendable {
         var q: PostgresQuery = """
             WITH t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
             """
-        q.sql += Self.completionCTEs(&q, lease) + "\nSELECT * FROM done"
+        q.sql += Self.completionCTEs(&q, [lease]) + "\nSELECT * FROM done"
         guard let row = try await pool.queryOne(q) else { throw try await leaseLost(lease) }
         return try Self.job(row)
     }
@@ -428,62 +437,119 @@ public final class PostgresJobStore: Sendable {
     /// the server committed before the connection dropped, that completion is refused with the job
     /// `succeeded` under this lease's token: the job is done, and whether the next one was leased
     /// is unknown (``Completion/nextUnknown``; the worker asks ``leases(heldBy:)``).
+    ///
+    /// Called on the store's ``bookkeepingExecutor`` (as a worker's slots call it), completions
+    /// asked for together with the same request share one statement (``CompletionGroups``): each
+    /// keeps its own outcome, its fence checked on its own row.
     public func complete(_ lease: Lease, thenLease next: LeaseRequest?) async throws -> Completion {
         guard let next, next.channels?.isEmpty != true,
               (try? Timestamp.checked(approximateNow.addingTimeInterval(next.duration.seconds), "a lease")) != nil
         else { return Completion(job: try await complete(lease), next: nil) }
+        guard DedicatedThread.current === completions.thread else {
+            return try await completeTogether([lease], thenLease: next)[0].get()
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            if completions.add(CompletionGroups.Entry(lease: lease, next: next, continuation: continuation)) {
+                // The group runs once the completions that are ready on the thread now have joined
+                // it: this task goes to the back of the thread's queue, behind them.
+                Task(executorPreference: completions.thread) { await self.flushCompletions() }
+            }
+        }
+    }
+
+    /// Runs the completions waiting in ``completions``: one statement for each lease request.
+    func flushCompletions() async {
+        let groups = completions.take()
+        await withTaskGroup(of: Void.self) { tasks in
+            for group in groups {
+                tasks.addTask {
+                    let results = await self.completeTogether(group.map(\.lease), thenLease: group[0].next)
+                    for (entry, result) in zip(group, results) { entry.continuation.resume(with: result) }
+                }
+            }
+        }
+    }
+
+    /// Completes `leases` and leases as many next jobs as completions held, in one statement;
+    /// each lease's own outcome, in order.
+    func completeTogether(_ leases: [Lease], thenLease next: LeaseRequest) async -> [Result<Completion, any Error>] {
         let q = Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline,
-                                seconds: next.duration.seconds, only: nil, now: nowBind, completing: lease)
+                                seconds: next.duration.seconds, only: nil, now: nowBind, completing: leases)
+        var results: [Result<Completion, any Error>] = []
         let rows: [PGRow]
         do {
             rows = try await pool.query(q)
         } catch {
-            // No answer. If the statement did not commit, the completion alone does the job (and
-            // nothing was leased: the lease part needs the completion's row).
+            for lease in leases { results.append(await completeAfterNoAnswer(lease)) }
+            return results
+        }
+        var done: [Int64: Job] = [:], leased: [Lease] = []
+        do {
+            for row in rows {
+                let job = try Self.job(row)
+                if try row.required("ytauto_row", row.string) == "done" {
+                    done[job.id] = job
+                } else {
+                    leased.append(Lease(job: job, owner: next.worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date)))
+                }
+            }
+        } catch {
+            return leases.map { _ in .failure(error) }
+        }
+        for lease in leases {
+            if let job = done[lease.jobID] {
+                // The statement leased at most as many jobs as completions held: one each, in order.
+                results.append(.success(Completion(job: job, next: leased.isEmpty ? nil : leased.removeFirst())))
+            } else {
+                do { results.append(.failure(try await leaseLost(lease))) } catch { results.append(.failure(error)) }
+            }
+        }
+        return results
+    }
+
+    /// A completion-and-lease statement got no answer. If it did not commit, the completion alone
+    /// does the job (and nothing was leased: the lease part needs the completion's row).
+    func completeAfterNoAnswer(_ lease: Lease) async -> Result<Completion, any Error> {
+        do {
+            return .success(Completion(job: try await complete(lease), next: nil))
+        } catch let lost as LeaseLost where lost.currentState == .succeeded && lost.currentToken == lease.token {
+            // It committed: only this lease's completion makes the job succeed under this token
+            // (any other lease would have bumped it). The job is done; the next may be leased.
             do {
-                return Completion(job: try await complete(lease), next: nil)
-            } catch let lost as LeaseLost where lost.currentState == .succeeded && lost.currentToken == lease.token {
-                // It committed: only this lease's completion makes the job succeed under this token
-                // (any other lease would have bumped it). The job is done; the next may be leased.
                 guard let job = try await job(id: lease.jobID) else {
                     throw PostgresStoreError("job \(lease.jobID) was completed, but it could not be read back")
                 }
-                return Completion(job: job, next: nil, nextUnknown: true)
+                return .success(Completion(job: job, next: nil, nextUnknown: true))
+            } catch {
+                return .failure(error)
             }
+        } catch {
+            return .failure(error)
         }
-        var done: Job? = nil, leased: Lease? = nil
-        for row in rows {
-            let job = try Self.job(row)
-            if try row.required("ytauto_row", row.string) == "done" {
-                done = job
-            } else {
-                leased = Lease(job: job, owner: next.worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
-            }
-        }
-        guard let done else { throw try await leaseLost(lease) }
-        return Completion(job: done, next: leased)
     }
 
-    /// The completion's CTEs after `t` (the statement's time): `done`, the fenced update of the job
-    /// (no row when the lease was lost), and `ended`, its attempt's end. Binds are appended to `q`.
-    static func completionCTEs(_ q: inout PostgresQuery, _ lease: Lease) -> String {
-        let id = q.binds.count + 1, token = id + 1, owner = id + 2
-        q.binds.append(lease.jobID)
-        q.binds.append(lease.token)
-        q.binds.append(lease.owner)
+    /// The completion's CTEs after `t` (the statement's time): `done`, the fenced update of each
+    /// job (no row for a lease that was lost), and `ended`, their attempts' ends. Binds are
+    /// appended to `q`.
+    static func completionCTEs(_ q: inout PostgresQuery, _ leases: [Lease]) -> String {
+        let ids = q.binds.count + 1, tokens = ids + 1, owners = ids + 2
+        q.binds.append(leases.map(\.jobID))
+        q.binds.append(leases.map(\.token))
+        q.binds.append(leases.map(\.owner))
         return """
 
             done AS (
                 UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = t.now, updated_at = t.now,
                        last_error_code = NULL, last_error_message = NULL
-                  FROM t
-                 WHERE jobs.id = $\(id) AND jobs.state = 'running' AND jobs.lease_token = $\(token) AND jobs.lease_owner = $\(owner)
+                  FROM t, unnest($\(ids)::bigint[], $\(tokens)::bigint[], $\(owners)::text[]) AS held (id, token, owner)
+                 WHERE jobs.id = ANY ($\(ids)::bigint[]) AND jobs.id = held.id AND jobs.state = 'running'
+                   AND jobs.lease_token = held.token AND jobs.lease_owner = held.owner
                 RETURNING jobs.*
             ),
             ended AS (
                 UPDATE job_attempts SET finished_at = t.now, outcome = 'succeeded', stage = done.current_stage, error_code = NULL, error_message = NULL
                   FROM t, done
-                 WHERE job_attempts.job_id = $\(id) AND job_attempts.lease_token = $\(token)
+                 WHERE job_attempts.job_id = done.id AND job_attempts.lease_token = done.lease_token
             )
             """
     }

@@ -19,9 +19,10 @@ struct PostgresQueueBench {
     let stages: Int
     let backlogs: [Int]
     let separateLease: Bool
+    let slots: Int
 
     func run() async throws {
-        print("ytauto-bench queue on \(url.redacted): \(processes) processes, \(jobs) jobs a run, \(stages) stages, "
+        print("ytauto-bench queue on \(url.redacted): \(processes) processes (ours with \(slots) slots each), \(jobs) jobs a run, \(stages) stages, "
             + "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (separateLease ? ", completion and lease apart" : ""))
         print("")
         print("backlog      ours jobs/s  minimal jobs/s  ratio   ours lease p50 / p99     minimal lease p50 / p99   shares (ours)")
@@ -82,7 +83,8 @@ struct PostgresQueueBench {
         let children = try (0..<processes).map { i in
             try Spawned(Binaries.path("ytauto-bench"), ["queue-child", "--mode", "pg-\(mode)", "--db", benchURLText(target),
                                                         "--stages", String(stages), "--go", go, "--name", "\(mode)-\(i)",
-                                                        "--max-jobs", String(i == processes - 1 ? jobs - perProcess * (processes - 1) : perProcess)]
+                                                        "--max-jobs", String(i == processes - 1 ? jobs - perProcess * (processes - 1) : perProcess),
+                                                        "--slots", String(mode == "ours" ? slots : 1)]
                                                        + (separateLease && mode == "ours" ? ["--separate-lease"] : []))
         }
         try await Task.sleep(for: .milliseconds(1500))  // let them connect
@@ -128,13 +130,13 @@ func connect(_ url: PostgresURL) async throws -> PostgresConnection {
 }
 
 /// A child of the PostgreSQL benchmark: `pg-ours` through the store, `pg-minimal` the minimal queue.
-func postgresChildLoop(mode: String, db: String, name: String, stages: Int, maxJobs: Int, handOver: Bool, leaseMS: inout [Double]) async throws -> Int {
+func postgresChildLoop(mode: String, db: String, name: String, stages: Int, maxJobs: Int, slots: Int, handOver: Bool, leaseMS: inout [Double]) async throws -> Int {
     let url = try PostgresURL(db)
     var completed = 0
     if mode == "pg-ours" {
         let store = try await PostgresJobStore(url: url, migrate: false, maximumConnections: 2)
         defer { store.close() }
-        let done = try await lifeCycles(store, name: name, stages: (0..<stages).map { "stage\($0)" }, maxJobs: maxJobs, handOver: handOver)
+        let done = try await lifeCycles(store, slots: slots, name: name, stages: (0..<stages).map { "stage\($0)" }, maxJobs: maxJobs, handOver: handOver)
         leaseMS = done.leaseMS
         return done.completed
     }

@@ -34,7 +34,7 @@ struct QueueBench: AsyncParsableCommand {
     var db: String?
     @Flag(help: "Complete each job and lease the next in two steps, as workers did before a completion handed its slot over (for comparison).")
     var separateLease = false
-    @Option(help: "Jobs each of our processes runs at once on SQLite, as a worker's slots (its `concurrency`, 2 by default), its writes grouped into shared commits as a worker's are; the raw and minimal loops, and PostgreSQL runs, run one.")
+    @Option(help: "Jobs each of our processes runs at once, as a worker's slots (its `concurrency`, 2 by default), its writes grouped as a worker's are (shared commits on SQLite, shared statements on PostgreSQL); the raw and minimal loops run one.")
     var slots = QueueWorkerConfiguration().concurrency
 
     func validate() throws {
@@ -57,7 +57,7 @@ struct QueueBench: AsyncParsableCommand {
         if let db {
             guard PostgresURL.isPostgres(db) else { throw ValidationError("--db takes a postgres:// URL (SQLite runs need no --db)") }
             try await PostgresQueueBench(url: try PostgresURL(db), processes: processes, jobs: jobs, stages: stages,
-                                         backlogs: parsedBacklogs?.isEmpty == false ? parsedBacklogs! : [1000], separateLease: separateLease).run()
+                                         backlogs: parsedBacklogs?.isEmpty == false ? parsedBacklogs! : [1000], separateLease: separateLease, slots: slots).run()
             return
         }
         let folder = dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appending(path: "ytauto-bench-\(getpid())")
@@ -234,24 +234,11 @@ struct QueueChild: AsyncParsableCommand {
         if mode == "minimal" {
             completed = try minimalLoop(db: db, name: name, maxJobs: maxJobs, leaseMS: &leaseMS)
         } else if mode.hasPrefix("pg-") {
-            completed = try await postgresChildLoop(mode: mode, db: db, name: name, stages: stages, maxJobs: maxJobs,
+            completed = try await postgresChildLoop(mode: mode, db: db, name: name, stages: stages, maxJobs: maxJobs, slots: slots,
                                                    handOver: !separateLease, leaseMS: &leaseMS)
         } else if mode == "ours" {
             let store = try SQLiteJobStore(path: db, migrate: false)
-            // As QueueWorker does its bookkeeping: on the database thread (see DatabaseThread), one
-            // task a slot, so that writes asked for together share a commit as a worker's do.
-            let (slots, maxJobs, handOver) = (self.slots, self.maxJobs, !separateLease)
-            (completed, leaseMS) = try await withTaskExecutorPreference(store.database.thread) {
-                try await withThrowingTaskGroup(of: (completed: Int, leaseMS: [Double]).self) { group in
-                    for slot in 0..<slots {
-                        let share = maxJobs == Int.max ? Int.max : maxJobs / slots + (slot < maxJobs % slots ? 1 : 0)
-                        group.addTask { try await lifeCycles(store, name: name, stages: stageNames, maxJobs: share, handOver: handOver) }
-                    }
-                    var all = (completed: 0, leaseMS: [Double]())
-                    for try await r in group { all.completed += r.completed; all.leaseMS += r.leaseMS }
-                    return all
-                }
-            }
+            (completed, leaseMS) = try await lifeCycles(store, slots: slots, name: name, stages: stageNames, maxJobs: maxJobs, handOver: !separateLease)
         } else {
             let raw = try RawSQLite(db, likeTheStore: true)
             // The store's own statement texts (SQLiteJobStore.SQL), without the store around them.
@@ -316,6 +303,23 @@ struct QueueChild: AsyncParsableCommand {
         }
         let json = try JSONSerialization.data(withJSONObject: ["completed": completed, "lease_ms": leaseMS])
         print(String(decoding: json, as: UTF8.self))
+    }
+}
+
+/// ``lifeCycles(_:name:stages:maxJobs:handOver:)`` in `slots` tasks at once on the store's
+/// bookkeeping executor, as QueueWorker runs its slots, so that writes asked for together are
+/// grouped as a worker's are. `maxJobs` is shared among the slots.
+func lifeCycles(_ store: any WorkerStore, slots: Int, name: String, stages: [String], maxJobs: Int, handOver: Bool) async throws -> (completed: Int, leaseMS: [Double]) {
+    try await withTaskExecutorPreference(store.bookkeepingExecutor) {
+        try await withThrowingTaskGroup(of: (completed: Int, leaseMS: [Double]).self) { group in
+            for slot in 0..<slots {
+                let share = maxJobs == Int.max ? Int.max : maxJobs / slots + (slot < maxJobs % slots ? 1 : 0)
+                group.addTask { try await lifeCycles(store, name: name, stages: stages, maxJobs: share, handOver: handOver) }
+            }
+            var all = (completed: 0, leaseMS: [Double]())
+            for try await r in group { all.completed += r.completed; all.leaseMS += r.leaseMS }
+            return all
+        }
     }
 }
 

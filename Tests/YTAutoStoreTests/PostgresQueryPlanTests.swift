@@ -179,6 +179,18 @@ struct PostgresQueryPlanTests {
             try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: Date(), error: nil)
             try await store.checkpoint(lease, stage: "script", state: .succeeded, artifacts: [], startedAt: Date(), error: nil)
             _ = try await store.complete(lease)
+            // Two slots completing together (one statement: CompletionGroups), then one alone, each
+            // leasing the next job.
+            let request = LeaseRequest(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(30))
+            let a = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
+            let b = try #require(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
+            let next = try await withTaskExecutorPreference(store.bookkeepingExecutor) {
+                async let x = store.complete(a, thenLease: request)
+                async let y = store.complete(b, thenLease: request)
+                return try await [x, y].compactMap(\.next)
+            }
+            #expect(next.count == 2)
+            _ = try await store.complete(try #require(next.first), thenLease: request)
             _ = try await store.attempts(jobID: lease.jobID)
             _ = try await store.stageRuns(jobID: lease.jobID)
             // The scheduler: a topic not used lately among 50 the channel used, a slot decided.
@@ -199,6 +211,7 @@ struct PostgresQueryPlanTests {
         }
         store.close()
         #expect(plans.count > 20, "auto_explain logged \(plans.count) statements")
+        #expect(plans.contains { $0.plan.joined(separator: "\n").contains("LIMIT (SELECT count(*) FROM done)") }, "no group's statement was logged")
         for (statement, plan) in plans {
             let text = plan.joined(separator: "\n")
             for table in ["jobs", "job_attempts", "job_stage_runs"] {
