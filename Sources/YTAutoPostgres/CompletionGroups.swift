@@ -4,7 +4,8 @@ import YTAutoCore
 /// The completions of one ``PostgresJobStore`` waiting to share a statement: PostgreSQL's group
 /// commit, as `WriteBatch` is SQLite's.
 ///
-/// A worker runs its slots' bookkeeping on the store's ``DedicatedThread``. A completion that
+/// A worker runs its slots' bookkeeping on the store's ``DedicatedThread`` (one a database in a
+/// process, shared by its stores and workers). A completion that
 /// also leases the next job (``PostgresJobStore/complete(_:thenLease:)``) asked for there joins
 /// the waiting ones; the first to join sends a flush to the back of the thread's queue, so
 /// every completion ready on the thread by then goes in the same statement. One statement
@@ -20,12 +21,19 @@ final class CompletionGroups: Sendable {
         let continuation: CheckedContinuation<Completion, any Error>
     }
 
-    let thread: DedicatedThread
+    /// The key of the thread (``DedicatedThread/named(_:)``), started when a worker first asks
+    /// for it: a store that never runs a worker (a command, the console) starts no thread.
+    let threadKey: String
     private let waiting = Mutex<[Entry]>([])
 
-    init(thread: DedicatedThread) {
-        self.thread = thread
+    init(threadKey: String) {
+        self.threadKey = threadKey
     }
+
+    var thread: DedicatedThread { DedicatedThread.named(threadKey) }
+
+    /// Whether the caller runs on the thread (without starting it).
+    var isOnThread: Bool { DedicatedThread.current?.key == threadKey }
 
     /// Adds `entry`; true when it is the first to wait (its caller sends the flush).
     func add(_ entry: Entry) -> Bool {

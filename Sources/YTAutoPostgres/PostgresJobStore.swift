@@ -54,8 +54,8 @@ public final class PostgresJobStore: Sendable {
         self.clock = clock
         self.isReadOnly = readOnly
         self.logger = logger
-        // One thread a database (its address and name): several stores of one process on it share it.
-        self.completions = CompletionGroups(thread: DedicatedThread.named("postgres:" + url.redacted))
+        // One thread a database (its address and name): the stores of one process on it share it.
+        self.completions = CompletionGroups(threadKey: "postgres:" + url.redacted)
         // One connection first, once: the pool would retry a server it cannot reach for ever, and a
         // command must say at once that it cannot (and why: refused, unknown host, bad password).
         try await PostgresWorkerSession.connect(url: url, logger: logger).close()
@@ -445,7 +445,7 @@ public final class PostgresJobStore: Sendable {
         guard let next, next.channels?.isEmpty != true,
               (try? Timestamp.checked(approximateNow.addingTimeInterval(next.duration.seconds), "a lease")) != nil
         else { return Completion(job: try await complete(lease), next: nil) }
-        guard DedicatedThread.current === completions.thread else {
+        guard completions.isOnThread else {
             return try await completeTogether([lease], thenLease: next)[0].get()
         }
         return try await withCheckedThrowingContinuation { continuation in
@@ -483,12 +483,15 @@ public final class PostgresJobStore: Sendable {
             for lease in leases { results.append(await completeAfterNoAnswer(lease)) }
             return results
         }
-        var done: [Int64: Job] = [:], leased: [Lease] = []
+        // A completed row keeps the token it was completed under: each is credited once, to the
+        // lease of that job and token (the same job twice in a group, one lease stale, or one
+        // lease twice: one completes, the other is refused).
+        var done: [CompletedKey: Job] = [:], leased: [Lease] = []
         do {
             for row in rows {
                 let job = try Self.job(row)
                 if try row.required("ytauto_row", row.string) == "done" {
-                    done[job.id] = job
+                    done[CompletedKey(jobID: job.id, token: job.leaseToken)] = job
                 } else {
                     leased.append(Lease(job: job, owner: next.worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date)))
                 }
@@ -497,7 +500,7 @@ public final class PostgresJobStore: Sendable {
             return leases.map { _ in .failure(error) }
         }
         for lease in leases {
-            if let job = done[lease.jobID] {
+            if let job = done.removeValue(forKey: CompletedKey(jobID: lease.jobID, token: lease.token)) {
                 // The statement leased at most as many jobs as completions held: one each, in order.
                 results.append(.success(Completion(job: job, next: leased.isEmpty ? nil : leased.removeFirst())))
             } else {
@@ -505,6 +508,12 @@ public final class PostgresJobStore: Sendable {
             }
         }
         return results
+    }
+
+    /// A job completed under a lease's token (``completeTogether(_:thenLease:)``).
+    struct CompletedKey: Hashable {
+        let jobID: Int64
+        let token: Int64
     }
 
     /// A completion-and-lease statement got no answer. If it did not commit, the completion alone

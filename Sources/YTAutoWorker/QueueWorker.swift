@@ -664,7 +664,9 @@ extension QueueWorker {
         var workers: [WorkerRecord]?  // the whole registry, read once a look if a job's holder names no worker
         for job in failed where job.kind == pipeline.kind {
             var why = "the run that held the folder has ended"
-            switch pipeline.heldWorkEnded(job: job) {
+            // A lock probe on the job's folder, which may sit on a shared mount: off the bookkeeping thread.
+            let ended = await Task(executorPreference: globalConcurrentExecutor) { [pipeline] in pipeline.heldWorkEnded(job: job) }.value
+            switch ended {
             case true?: break
             case false?: continue
             case nil:

@@ -9,8 +9,8 @@ import Darwin
 
 /// A Swift task executor with one dedicated thread of its own, on which a store runs its
 /// bookkeeping: on SQLite a file's ``DatabaseQueue`` runs its SQLite calls there directly
-/// (`DatabaseThread`, in YTAutoStore), on PostgreSQL the store's writes asked for together
-/// there share one statement.
+/// (`DatabaseThread`, in YTAutoStore), on PostgreSQL the completions that lease the next job,
+/// asked for together there, share one statement (`CompletionGroups`, in YTAutoPostgres).
 ///
 /// Every SQLite call made from the cooperative pool goes to the queue's own
 /// thread and its result comes back: two thread wake-ups per transaction. For a worker,
@@ -20,7 +20,10 @@ import Darwin
 /// Running the transaction on the caller's cooperative thread removes them, but a blocked
 /// SQLite call (another process's lock, a slow `fsync`) then stalls the cooperative pool,
 /// which has one thread per core: with disk writes throttled that stalled a whole test
-/// process for seconds. This thread may block, because it is not shared with anything else.
+/// process for seconds. A SQLite file's thread may block, because it serves nothing but that
+/// file's callers. A PostgreSQL database's thread is shared by every store and worker of the
+/// process on that database, heartbeats included, and the store never blocks it (postgres-nio
+/// is asynchronous); what may block for long (a file on a shared mount) runs elsewhere.
 ///
 /// Use: run the code that talks to a store under
 /// `withTaskExecutorPreference(store.bookkeepingExecutor) { … }` (`QueueWorker` runs its leasing,
