@@ -33,7 +33,7 @@ final class CompletionGroups: Sendable {
     var thread: DedicatedThread { DedicatedThread.named(threadKey) }
 
     /// Whether the caller runs on the thread (without starting it).
-    var isOnThread: Bool { DedicatedThread.current?.key == threadKey }
+    var isOnThread: Bool { DedicatedThread.isCurrent(key: threadKey) }
 
     /// Adds `entry`; true when it is the first to wait (its caller sends the flush).
     func add(_ entry: Entry) -> Bool {

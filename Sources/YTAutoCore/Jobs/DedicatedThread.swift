@@ -69,6 +69,9 @@ public final class DedicatedThread: TaskExecutor, @unchecked Sendable {
         pthread_getspecific(currentKey).map { Unmanaged<DedicatedThread>.fromOpaque($0).takeUnretainedValue() }
     }
 
+    /// Whether the caller runs on the thread registered under `key` (without starting it).
+    public static func isCurrent(key: String) -> Bool { current?.key == key }
+
     /// The pthread key under which each thread records itself (``current``).
     private static let currentKey: pthread_key_t = {
         var key = pthread_key_t()

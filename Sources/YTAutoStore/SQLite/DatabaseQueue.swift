@@ -128,7 +128,7 @@ public final class DatabaseQueue: @unchecked Sendable {
     }
 
     /// Whether the caller runs on this file's ``DatabaseThread``.
-    private var isOnThread: Bool { DatabaseThread.current?.key == threadKey }
+    private var isOnThread: Bool { DatabaseThread.isCurrent(key: threadKey) }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         if isOnThread {
