@@ -15,7 +15,10 @@ struct SharedWorkDirTests {
     /// `ytauto worker` with synthetic stages writing checksummed files under `artifacts`, under the
     /// host name `host` when a UTS namespace can be made (as root, or in a user namespace).
     func worker(_ location: String, artifacts: String, host: String?) throws -> Child {
-        let args = ["worker", "--synthetic-stage-ms", "1500", "--synthetic-artifacts", artifacts, "--lease-seconds", "60"]
+        // Stages of 3 s: worker A is killed once two are done, and must not finish the other five
+        // first while this process is slow to see that (a CI run under load once saw it too late
+        // with stages of 1.5 s: A finished the job and nothing moved).
+        let args = ["worker", "--synthetic-stage-ms", "3000", "--synthetic-artifacts", artifacts, "--lease-seconds", "60"]
         let env = ["YTAUTO_DB": location, "YTAUTO_CONFIG": dir.path("ytauto.yaml")]
         guard let host, let unshare = Self.utsNamespace else { return try Child(binary("ytauto"), args, cwd: dir.url, environment: env) }
         return try Child(URL(fileURLWithPath: "/usr/bin/unshare"), unshare + ["/bin/sh", "-c", "hostname \(host) && exec \"$0\" \"$@\"",
