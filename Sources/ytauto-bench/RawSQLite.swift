@@ -8,9 +8,12 @@ final class RawSQLite {
     let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
-    /// - Parameter likeTheStore: also checkpoint the WAL as the store does (every 10,000 pages), for
-    ///   the ceiling, which runs the store's statements; the minimal queue keeps SQLite's defaults.
+    /// - Parameter likeTheStore: also set SQLite up as the store does (its process-wide settings,
+    ///   `ytauto_sqlite3_configure`, when this is the process's first connection, and a WAL
+    ///   checkpoint every 10,000 pages), for the ceiling, which runs the store's statements; the
+    ///   minimal queue keeps SQLite's defaults.
     init(_ path: String, create: Bool = false, likeTheStore: Bool = false) throws {
+        if likeTheStore { _ = ytauto_sqlite3_configure() }
         var handle: OpaquePointer?
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nil) == SQLITE_OK, let handle else {
             throw BenchError("cannot open \(path)")

@@ -77,11 +77,19 @@ public final class Connection {
     }
 
     /// SQLite's process-wide settings (`ytauto_sqlite3_configure`), made once before the first
-    /// connection: memory statistics off. ytauto never reads them, and keeping them takes a
-    /// process-wide mutex on every allocation SQLite makes (a lease and a completion make
-    /// hundreds); one process completing 20,000 jobs (`ytauto-bench queue-child`, 2 slots,
-    /// 2026-12-04) took 10–15 % less time without them. SQLITE_MISUSE (SQLite already
-    /// initialized, by a library loaded in the same process) leaves the default, only slower.
+    /// connection:
+    /// - Memory statistics off. ytauto never reads them, and keeping them takes a process-wide
+    ///   mutex on every allocation SQLite makes (a lease and a completion make hundreds); one
+    ///   process completing 20,000 jobs (`ytauto-bench queue-child`, 2 slots, 2026-12-04) took
+    ///   10–15 % less time without them.
+    /// - No bulk allocation for a page cache. Every statement with `RETURNING` (a lease, a
+    ///   completion) keeps its rows in an ephemeral table with a cache of its own, which
+    ///   allocated room for 20 pages (about 90 KB) and freed it at the statement's end: libc
+    ///   gave the memory back to the kernel and faulted it in again each time (four `brk` or
+    ///   `madvise` calls a job, a tenth of a worker's time in page faults). Without it, one
+    ///   process's life cycles run about a fifth faster (docs/benchmarks.md, 2026-12-04 evening).
+    /// SQLITE_MISUSE (SQLite already initialized, by a library loaded in the same process)
+    /// leaves the defaults, only slower.
     private static let configured: Void = { _ = ytauto_sqlite3_configure() }()
 
     private var isClosed = false
