@@ -35,6 +35,20 @@ import YTAutoSupport
         #expect(throws: SQLiteError.self) { try db.run("INSERT INTO t (i) VALUES (?)", [1, 2]) }
     }
 
+    /// A row finds its columns through the names its statement looked up once: every row of the
+    /// statement by the same names, the first of two columns with one name, `NULL` for no column.
+    @Test func aRowFindsEachColumnByNameAndTheFirstOfTwoWithOneName() throws {
+        let dir = TempDir()
+        let db = try Connection(path: dir.path("a.db"))
+        let rows = try db.query("SELECT 1 AS a, 2 AS b, 3 AS a UNION ALL SELECT 4, 5, 6")
+        #expect(rows.map { $0["a"] } == [.integer(1), .integer(4)])
+        #expect(rows.map { $0["b"] } == [.integer(2), .integer(5)])
+        #expect(rows.map { $0[2] } == [.integer(3), .integer(6)])
+        #expect(rows[0]["c"] == .null)
+        #expect(rows[1].columns == ["a", "b", "a"])
+        #expect(Row(columns: ["x", "x"], values: [.text("first"), .text("second")])["x"] == .text("first"))
+    }
+
     @Test func errorsKeepExtendedCodeMessageAndSQL() throws {
         let dir = TempDir()
         let db = try Connection(path: dir.path("a.db"))

@@ -5,9 +5,9 @@ public final class Statement {
     let handle: OpaquePointer
     public let sql: String
     private let path: String
-    private lazy var columnNames: [String] = (0..<sqlite3_column_count(handle)).map {
+    private lazy var columnNames = ColumnNames((0..<sqlite3_column_count(handle)).map {
         String(cString: sqlite3_column_name(handle, $0))
-    }
+    })
 
     init(handle: OpaquePointer, sql: String, path: String) {
         self.handle = handle
@@ -82,7 +82,7 @@ public final class Statement {
             default: values.append(.null)
             }
         }
-        return Row(columns: columnNames, values: values)
+        return Row(names: columnNames, values: values)
     }
 
     /// Binds, runs to completion and returns every row.
