@@ -58,7 +58,8 @@ final class EspeakLibrary: @unchecked Sendable {
     /// The process's library, opened and initialised on first use.
     static func shared() throws -> EspeakLibrary { try loaded.get() }
 
-    private let queue = DispatchQueue(label: "ytauto.espeak-ng")
+    /// Every call into the library, one at a time (internal: a test holds it to see who waits).
+    let queue = DispatchQueue(label: "ytauto.espeak-ng")
     let sampleRate: Int
     private let setVoice: SetVoiceFn
     private let setVoiceByProperties: SetVoiceByPropertiesFn
@@ -131,7 +132,15 @@ final class EspeakLibrary: @unchecked Sendable {
     }
 
     /// Whether `voice` is one this machine's espeak-ng has (``selectVoice(_:)`` would take it).
-    func canSpeak(_ voice: EspeakVoice) -> Bool { queue.sync { selectVoice(voice.voice) } }
+    /// It waits its turn behind every sentence queued before it, suspended: a `queue.sync` here
+    /// held one of the few threads that run all of the process's tasks for as long as those
+    /// sentences took, and a few such checks at once left no thread to run anything else (tools
+    /// whose output nobody read, timers that fired late).
+    func canSpeak(_ voice: EspeakVoice) async -> Bool {
+        await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            queue.async { done.resume(returning: self.selectVoice(voice.voice)) }
+        }
+    }
 
     /// Selects a voice as the `espeak-ng -v NAME` program does: by its name, else by language
     /// (`en-gb+m1` is the language en-gb with the variant m1).

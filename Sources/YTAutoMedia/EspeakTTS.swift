@@ -26,10 +26,10 @@ public struct EspeakTTS: TTSEngine {
     /// Why this machine's espeak-ng cannot speak with `voiceID` in `language`, or nil when it can:
     /// an unknown id, an `espeak:` voice espeak-ng does not have, or no library. Checked when a
     /// worker starts, so that a mistyped voice is not found by the first job at 3 a.m.
-    public static func voiceProblem(_ voiceID: String, language: Language) -> String? {
+    public static func voiceProblem(_ voiceID: String, language: Language) async -> String? {
         guard let voice = EspeakVoice.named(voiceID)?.speaking(language) else { return UnknownVoiceError(voiceID: voiceID).message }
         do {
-            guard try EspeakLibrary.shared().canSpeak(voice) else {
+            guard try await EspeakLibrary.shared().canSpeak(voice) else {
                 return "voice '\(voiceID)' speaks with espeak-ng's '\(voice.voice)', which this machine's espeak-ng does not have "
                     + "(espeak-ng --voices lists them)"
             }

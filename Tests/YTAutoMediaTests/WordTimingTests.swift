@@ -53,6 +53,33 @@ import YTAutoTestSupport
         #expect(segment.words?.map(\.word) == ["The", "lighthouse", "keeper", "wrote", "one", "last", "line,", "in", "1893,", "and", "then", "the", "lamp", "went", "dark."])
     }
 
+    /// A voice check waits for espeak-ng's queue suspended, not holding a thread. With the queue
+    /// held, more checks wait than the process has threads for its tasks (one a core), and yet
+    /// another task runs. A check that held its thread while it waited (`queue.sync`) left none:
+    /// the other task ran only once the queue was let go, 10 s later.
+    @Test func voiceChecksWaitingForEspeaksQueueLeaveThreadsToOtherTasks() async throws {
+        let library = try EspeakLibrary.shared()
+        let voice = try #require(EspeakVoice.named("en-calm"))
+        let order = Locked<[String]>([])
+        let held = DispatchSemaphore(value: 0)
+        library.queue.async { held.wait() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+            order.update { $0.append("queue let go") }
+            held.signal()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<(4 * ProcessInfo.processInfo.activeProcessorCount) {
+                group.addTask { #expect(await library.canSpeak(voice)) }
+            }
+            group.addTask {
+                order.update { $0.append("other task") }
+                held.signal()
+            }
+            try await group.waitForAll()
+        }
+        #expect(order.value.first == "other task")
+    }
+
     @Test func theVoicesDifferInPitch() async throws {
         // What the pitch comparison above can tell apart: the deep voice crosses zero less often.
         let text = "Numbers tell a story, but only if somebody reads them."

@@ -167,8 +167,11 @@ enum PipelineChoice {
             return (SyntheticPipeline(stageDuration: .milliseconds(ms), artifactDirectory: syntheticArtifacts), try await global.openStore())
         }
         let config = try preloaded ?? global.loadConfig()
-        let voices = config.channels.filter { $0.services.tts.contains(.espeak) }.compactMap { channel in
-            EspeakTTS.voiceProblem(channel.voiceID, language: channel.spokenLanguage).map { "channel \(channel.name): \($0)" }
+        var voices: [String] = []
+        for channel in config.channels where channel.services.tts.contains(.espeak) {
+            if let problem = await EspeakTTS.voiceProblem(channel.voiceID, language: channel.spokenLanguage) {
+                voices.append("channel \(channel.name): \(problem)")
+            }
         }
         if !voices.isEmpty {
             throw CLIError("configuration \(global.configPath) names voices this machine cannot speak with:\n" + voices.map { "  - \($0)" }.joined(separator: "\n"))
