@@ -132,10 +132,10 @@ final class EspeakLibrary: @unchecked Sendable {
     }
 
     /// Whether `voice` is one this machine's espeak-ng has (``selectVoice(_:)`` would take it).
-    /// It waits its turn behind every sentence queued before it, suspended: a `queue.sync` here
-    /// held one of the few threads that run all of the process's tasks for as long as those
-    /// sentences took, and a few such checks at once left no thread to run anything else (tools
-    /// whose output nobody read, timers that fired late).
+    /// It waits its turn behind every sentence queued before it, suspended. A `queue.sync` here
+    /// would hold one of the few threads that run all of the process's tasks (one a core) for as
+    /// long as those sentences take. Today's callers check at a process's start, when nothing is
+    /// queued yet, so the wait was short; a check made later would not be.
     func canSpeak(_ voice: EspeakVoice) async -> Bool {
         await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
             queue.async { done.resume(returning: self.selectVoice(voice.voice)) }
