@@ -46,7 +46,7 @@ import YTAutoSupport
         #expect(rows.map { $0[2] } == [.integer(3), .integer(6)])
         #expect(rows[0]["c"] == .null)
         #expect(rows[1].columns == ["a", "b", "a"])
-        #expect(Row(columns: ["x", "x"], values: [.text("first"), .text("second")])["x"] == .text("first"))
+        #expect(Row(names: ColumnNames(["x", "x"]), values: [.text("first"), .text("second")])["x"] == .text("first"))
     }
 
     @Test func errorsKeepExtendedCodeMessageAndSQL() throws {

@@ -50,10 +50,6 @@ public struct Row: Sendable {
     /// The columns' names, in order.
     public var columns: [String] { names.names }
 
-    public init(columns: [String], values: [SQLValue]) {
-        self.init(names: ColumnNames(columns), values: values)
-    }
-
     init(names: ColumnNames, values: [SQLValue]) {
         self.names = names
         self.values = values
