@@ -23,7 +23,16 @@ public enum NearDuplicates {
 
     /// The share (0–1) of `sentences` that `earlier` also has.
     public static func overlap(_ sentences: [String], with earlier: [String]) -> Double {
-        let new = Set(sentences.map(normalised).filter { !$0.isEmpty })
+        share(of: distinct(sentences), in: earlier)
+    }
+
+    /// `sentences` as the check compares them: normalised, distinct, none empty.
+    static func distinct(_ sentences: [String]) -> Set<String> {
+        Set(sentences.map(normalised).filter { !$0.isEmpty })
+    }
+
+    /// The share (0–1) of `new` (``distinct(_:)``) that `earlier` also has.
+    static func share(of new: Set<String>, in earlier: [String]) -> Double {
         guard !new.isEmpty else { return 0 }
         return Double(new.intersection(earlier.map(normalised)).count) / Double(new.count)
     }
@@ -31,8 +40,9 @@ public enum NearDuplicates {
     /// The recent entry whose script repeats the most of `sentences`, if that reaches `percent`.
     public static func repeatedScript(_ sentences: [String], recent: [ChannelHistory.Entry], percent: Int) -> (entry: ChannelHistory.Entry, share: Double)? {
         guard percent > 0 else { return nil }
+        let new = distinct(sentences)  // once, not once for each recent script
         let scored = recent.map { e in
-            (entry: e, share: overlap(sentences, with: [e.script.hook, e.script.body, e.script.cta].flatMap(Sentences.split)))
+            (entry: e, share: share(of: new, in: [e.script.hook, e.script.body, e.script.cta].flatMap(Sentences.split)))
         }
         guard let worst = scored.max(by: { $0.share < $1.share }), worst.share * 100 >= Double(percent) - 1e-9 else { return nil }
         return worst

@@ -5,19 +5,29 @@ import YTAutoCore
 /// Japanese `。`, `！`, `？`).
 public enum Sentences {
     public static func split(_ text: String) -> [String] {
+        // Slices of the text, not a sentence built a character at a time: the near-duplicate check
+        // splits each of a channel's recent scripts for every new one.
         var out: [String] = []
-        var current = ""
-        for ch in text {
-            current.append(ch)
-            if ".!?。！？".contains(ch) {
-                let s = current.trimmingCharacters(in: .whitespacesAndNewlines)
-                if Script.countWords(s) > 0 { out.append(s) }
-                current = ""
+        func add(_ piece: Substring) {
+            let s = piece.trimmingCharacters(in: .whitespacesAndNewlines)
+            if Script.hasWords(s) { out.append(s) }
+        }
+        var start = text.startIndex, i = start
+        while i < text.endIndex {
+            let ch = text[i]
+            i = text.index(after: i)
+            if isEnd(ch) {
+                add(text[start..<i])
+                start = i
             }
         }
-        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
-        if Script.countWords(rest) > 0 { out.append(rest) }
+        add(text[start...])
         return out
+    }
+
+    static func isEnd(_ ch: Character) -> Bool {
+        if let ascii = ch.asciiValue { return ascii == UInt8(ascii: ".") || ascii == UInt8(ascii: "!") || ascii == UInt8(ascii: "?") }
+        return ch == "。" || ch == "！" || ch == "？"
     }
 }
 
@@ -118,13 +128,16 @@ public struct TemplateScriptGenerator: ScriptGenerator {
     /// the channel's videos would come back round to repeating one of theirs whole.
     func body(topic: String, budget: Double, templates: [String], rng: inout SplitMix64) -> [String] {
         let families = templates.map(Self.wordings)
+        // Each wording filled with the topic and its words counted once, not at every sentence chosen.
+        let filled = families.map { $0.map { Self.fill($0, topic: topic) } }
+        let wordCounts = filled.map { $0.map(Script.countWords) }
         let order = Array(families.indices).shuffled(using: &rng)
         let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
         let recentSentences = recent.map { Set(Sentences.split($0.script.body).map(NearDuplicates.normalised)) }
         // For each wording (family, index): the recent scripts that have it, newest first.
-        var holders: [[[Int]]] = families.map { wordings in
-            wordings.map { w in
-                let n = NearDuplicates.normalised(Self.fill(w, topic: topic))
+        var holders: [[[Int]]] = filled.map { sentences in
+            sentences.map { sentence in
+                let n = NearDuplicates.normalised(sentence)
                 return recentSentences.indices.filter { recentSentences[$0].contains(n) }
             }
         }
@@ -137,9 +150,8 @@ public struct TemplateScriptGenerator: ScriptGenerator {
             if usedFamilies.count == families.count { usedFamilies = [] }
             var candidates: [(family: Int, index: Int, sentence: String)] = []
             for f in families.indices where !usedFamilies.contains(f) {
-                for (i, w) in families[f].enumerated() {
-                    let sentence = Self.fill(w, topic: topic)
-                    if !usedWordings.contains(sentence) { candidates.append((f, i, sentence)) }
+                for (i, sentence) in filled[f].enumerated() where !usedWordings.contains(sentence) {
+                    candidates.append((f, i, sentence))
                 }
             }
             if candidates.isEmpty {
@@ -158,12 +170,13 @@ public struct TemplateScriptGenerator: ScriptGenerator {
             ranked.sort { $0.key < $1.key }
             // Near the end, prefer a sentence that does not overshoot by much.
             var pick = ranked[0].c
-            if !body.isEmpty, Double(words + Script.countWords(pick.sentence)) > budget + 4,
-               let shorter = ranked.first(where: { Double(words + Script.countWords($0.c.sentence)) <= budget + 4 }) {
+            func count(_ c: (family: Int, index: Int, sentence: String)) -> Int { wordCounts[c.family][c.index] }
+            if !body.isEmpty, Double(words + count(pick)) > budget + 4,
+               let shorter = ranked.first(where: { Double(words + count($0.c)) <= budget + 4 }) {
                 pick = shorter.c
             }
             body.append(pick.sentence)
-            words += Script.countWords(pick.sentence)
+            words += count(pick)
             usedFamilies.insert(pick.family)
             usedWordings.insert(pick.sentence)
             for j in holders[pick.family][pick.index] { overlap[j] += 1 }
@@ -172,7 +185,14 @@ public struct TemplateScriptGenerator: ScriptGenerator {
         return body
     }
 
+    /// Writes the script. It never waits on anything, so it starts by giving up its thread once:
+    /// its work (tens of milliseconds in a release build, many times that in a debug one) is on
+    /// Swift's cooperative threads, as few as the cores, and a caller writing script after script
+    /// (the tests of a channel's sixty videos) would otherwise hold them throughout, with every
+    /// timer and child process of the same process waiting (a debug test run on two cores went
+    /// minutes without one).
     public func generate(topic: String, channel: ChannelConfig) async throws -> Script {
+        await Task.yield()
         var rng = SplitMix64(text: "\(channel.type.rawValue)|\(topic)|\(seed)")
         let t = Templates.of(channel.type)
         let fill = { (s: String) in Self.fill(s, topic: topic) }

@@ -27,15 +27,20 @@ import YTAutoTestSupport
         var failures: [String] = []
         var repeatsItself: [String] = []
         let templates = Templates.of(channel.type).body
+        var templateOf: [String: [String: Int]] = [:]
         for n in 0..<60 {
             let topic = channel.topics[n % channel.topics.count]
             let script = try await TemplateScriptGenerator(wordsPerSecond: rate, seed: String(n), recent: recent).generate(topic: topic, channel: channel)
             try ScriptValidator(wordsPerSecond: rate).validate(script, channel: channel)
-            // Which template each body sentence is a wording of.
-            var template: [String: Int] = [:]
-            for (t, text) in templates.enumerated() {
-                for w in TemplateScriptGenerator.wordings(text) { template[TemplateScriptGenerator.fill(w, topic: topic)] = t }
+            // Which template each body sentence is a wording of (once a topic).
+            if templateOf[topic] == nil {
+                var map: [String: Int] = [:]
+                for (t, text) in templates.enumerated() {
+                    for w in TemplateScriptGenerator.wordings(text) { map[TemplateScriptGenerator.fill(w, topic: topic)] = t }
+                }
+                templateOf[topic] = map
             }
+            let template = templateOf[topic] ?? [:]
             let body = Sentences.split(script.body)
             let used = body.compactMap { template[$0] }
             #expect(used.count == body.count, "a body sentence that is no template's: \(body.filter { template[$0] == nil })")

@@ -11,6 +11,20 @@ import YTAutoCore
         #expect(Script.countWords("  ") == 0)
     }
 
+    /// `hasWords` says what `countWords(_:) > 0` says, without counting: random texts of letters,
+    /// digits, kana, kanji, the katakana middle dot (counted as a word), punctuation and spaces.
+    @Test func aTextHasWordsExactlyWhenItCountsSome() {
+        let pieces = ["a", "7", "é", "e\u{301}", "\u{301}", " ", "\t", "—", ".", "。", "は", "漢", "・", "ｱ", "🙂", "٣", "'"]
+        var rng = SplitMix64(seed: 11)
+        var with = 0
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...5, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            #expect(Script.hasWords(text) == (Script.countWords(text) > 0), "\(text.debugDescription)")
+            if Script.hasWords(text) { with += 1 }
+        }
+        #expect(with > 300 && with < 2900)  // both answers were asked for
+    }
+
     @Test func videoProjectMovesForwardOnly() throws {
         var p = VideoProject(id: "1", channel: .horror)
         #expect(p.status == .pending)

@@ -66,6 +66,36 @@ import YTAutoTestSupport
     @Test func sentencesSplitOnTheirEnds() {
         #expect(Sentences.split("One. Two words! Three? — four") == ["One.", "Two words!", "Three?", "— four"])
     }
+
+    /// The splitter (slices of the text, a cheap word test) against the plainest one, written here:
+    /// a sentence built a character at a time, kept if it has a word as `Script.countWords` counts
+    /// them. Random texts of letters, digits, kana and kanji, the six ends, an end with a combining
+    /// mark (one character, not an end), spaces and dashes.
+    @Test func sentencesSplitAsThePlainestSplitterDoes() {
+        func plain(_ text: String) -> [String] {
+            var out: [String] = [], current = ""
+            for ch in text {
+                current.append(ch)
+                if [".", "!", "?", "。", "！", "？"].contains(ch) {
+                    let s = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if Script.countWords(s) > 0 { out.append(s) }
+                    current = ""
+                }
+            }
+            let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+            return Script.countWords(rest) > 0 ? out + [rest] : out
+        }
+        let pieces = ["a", "Z", "7", "é", " ", "\n", "—", "-", "'", ".", "!", "?", "。", "！", "？", ".\u{301}", "は", "漢", "・", "ｱ", "🙂", "٣"]
+        var rng = SplitMix64(seed: 7)
+        var ends = 0
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            let split = Sentences.split(text)
+            #expect(split == plain(text), "\(text.debugDescription)")
+            ends += split.count
+        }
+        #expect(ends > 1000)  // the texts had sentences to split
+    }
 }
 
 /// The whole pipeline on real binaries, with a few seconds of video.

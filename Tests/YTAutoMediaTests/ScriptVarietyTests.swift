@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import YTAutoCore
 @testable import YTAutoMedia
@@ -114,6 +115,44 @@ import YTAutoTestSupport
     /// near-duplicate check counts them (at its default 60 %), for as long as a channel runs: taking
     /// the sentences used longest ago alone came back round to one video's sentences (a 45–60 s
     /// facts short failed `video.near_duplicate` from its third video).
+    /// One thread for the tasks that prefer it (a serial queue): on it, a task that never gives its
+    /// turn up keeps every other one waiting, as a loop did on the two cooperative threads of a test run.
+    final class OneThread: TaskExecutor, @unchecked Sendable {
+        // `@unchecked` is safe: the queue is immutable and serial.
+        let queue = DispatchQueue(label: "ytauto-one-thread")
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    /// A caller writing script after script (sixty videos of a channel, a test's series) gives its
+    /// thread up between them: on one thread shared with a task that counts its turns, that task
+    /// gets turns while twenty scripts are written, not only once they all are.
+    @Test func writingScriptAfterScriptLeavesTheThreadToOtherTasks() async throws {
+        let thread = OneThread()
+        let turns = Mutex(0), writing = Mutex(true)
+        let counter = Task(executorPreference: thread) {
+            while writing.withLock({ $0 }) {
+                turns.withLock { $0 += 1 }
+                await Task.yield()
+            }
+        }
+        let during = try await withTaskExecutorPreference(thread) {
+            let c = ChannelConfig.defaults(for: .facts)
+            var recent: [ChannelHistory.Entry] = []
+            let before = turns.withLock { $0 }
+            for n in 0..<20 {
+                let s = try await TemplateScriptGenerator(wordsPerSecond: 2.6, seed: String(n), recent: recent).generate(topic: c.topics[0], channel: c)
+                recent.insert(.init(job: Int64(n), at: Date(), topic: c.topics[0], script: s), at: 0)
+            }
+            return turns.withLock { $0 } - before
+        }
+        writing.withLock { $0 = false }
+        await counter.value
+        #expect(during >= 10, "the counting task had \(during) turns while twenty scripts were written")
+    }
+
     @Test(arguments: ChannelType.allCases)
     func aShortsChannelsVideosNeverRepeatARecentOne(type: ChannelType) async throws {
         var c = ChannelConfig.shorts(of: type)

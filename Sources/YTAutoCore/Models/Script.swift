@@ -51,6 +51,12 @@ public struct Script: Sendable, Codable, Hashable {
         }
     }
 
+    /// Whether `text` has a word as ``countWords(_:)`` counts them (a count above 0), found
+    /// without counting: a kana or kanji, or a letter or digit.
+    public static func hasWords(_ text: some StringProtocol) -> Bool {
+        text.contains { $0.isLetter || $0.isNumber } || text.unicodeScalars.contains(where: isCJK)
+    }
+
     /// Kana, kanji and the CJK compatibility and extension blocks.
     public static func isCJK(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
