@@ -6,6 +6,7 @@ public final class TempDir: @unchecked Sendable {
     public let url: URL
 
     public init(_ label: String = "ytauto") {
+        _ = StallWatch.started  // with YTAUTO_STALL_WATCH=1 only
         url = FileManager.default.temporaryDirectory
             .appending(path: "\(label)-\(getpid())-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
