@@ -38,10 +38,11 @@ import YTAutoTestSupport
             """
     }()
 
-    @Test func theConfigurationLoaderNeverCrashesAndNamesALineForEveryProblem() throws {
+    @Test func theConfigurationLoaderNeverCrashesAndNamesALineForEveryProblem() async throws {
         _ = try AppConfig.parse(Self.base)  // The unmutated base is valid.
         var accepted = 0
         for seed in UInt64(0)..<800 {
+            await Task.yield()  // seconds of parsing: the run's other tasks get turns between seeds
             var fuzz = Fuzz(seed: seed)
             var text = Self.base
             for _ in 0..<(1 + fuzz.int(4)) { text = fuzz.mutate(text) }
@@ -72,11 +73,12 @@ import YTAutoTestSupport
 
     /// The file as bytes: random bytes put in (any value, so often not UTF-8) never crash the
     /// loader, and every problem it names has a line.
-    @Test func theConfigurationFilesBytesNeverCrashTheLoader() throws {
+    @Test func theConfigurationFilesBytesNeverCrashTheLoader() async throws {
         let dir = TempDir("ytauto-fuzz-bytes")
         let path = dir.path("ytauto.yaml")
         var notText = 0
         for seed in UInt64(0)..<300 {
+            await Task.yield()  // seconds of parsing: the run's other tasks get turns between seeds
             var fuzz = Fuzz(seed: seed)
             var bytes = Array(Self.base.utf8)
             for _ in 0..<(1 + fuzz.int(3)) { bytes[fuzz.int(bytes.count)] = UInt8(fuzz.int(256)) }
