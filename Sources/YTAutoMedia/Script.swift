@@ -186,8 +186,8 @@ public struct TemplateScriptGenerator: ScriptGenerator {
     }
 
     /// Writes the script. It never waits on anything, so it starts by giving up its thread once:
-    /// its work (tens of milliseconds in a release build, many times that in a debug one) is on
-    /// Swift's cooperative threads, as few as the cores, and a caller writing script after script
+    /// its work (about 60 ms a script against fifty recent ones, in a debug build) is on Swift's
+    /// cooperative threads, as few as the cores, and a caller writing script after script
     /// (the tests of a channel's sixty videos) would otherwise hold them throughout, with every
     /// timer and child process of the same process waiting (a debug test run on two cores went
     /// minutes without one).
