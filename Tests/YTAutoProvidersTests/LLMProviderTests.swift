@@ -359,10 +359,12 @@ import YTAutoSupport
     }
 
     @Test func aRefusedConnectionAndASlowServerAreRetryable() async throws {
+        let closed = try RefusingAddress()
         let refused = OpenAIChatScriptGenerator(
             // A refusal comes at once; the long deadline is so that a loaded machine cannot turn it into a timeout.
-            baseURL: try closedServerURL() + "/v1", model: "m", apiKey: Self.key, validate: Self.validate, timeout: .seconds(60))
+            baseURL: closed.url + "/v1", model: "m", apiKey: Self.key, validate: Self.validate, timeout: .seconds(60))
         let error = await thrown { try await refused.generate(topic: "x", channel: Self.facts) }
+        withExtendedLifetime(closed) {}
         let e = try #require(error as? ProviderError)
         #expect(e.code == "llm.network" && e.isRetryable, "\(e)")
         expectNoSecret(error!, Self.key)
@@ -521,9 +523,34 @@ func recorder(_ log: Locked<[String]>?) -> (@Sendable (_ provider: String, _ uni
     return { provider, unit, amount in log.update { $0.append("\(provider) \(unit) \(amount)") } }
 }
 
-/// The address of a loopback server that has been shut down: connections to it are refused.
-func closedServerURL() throws -> String {
-    // The server shuts down in its deinit, when this returns (calling shutdown() by hand as
-    // well would wait forever on the second close).
-    try LoopbackServer { _ in .drop }.baseURL
+/// A loopback address that refuses every connection for as long as this value lives: a TCP
+/// socket bound to a port and never listening, so the kernel answers a connection with a reset
+/// and gives the port to no other socket. (A server shut down before its address was used is not
+/// that: on CI its port went to another test's loopback YouTube in between, and the "refused"
+/// request got that server's 401.)
+final class RefusingAddress: @unchecked Sendable {
+    // `@unchecked` is safe: both are immutable; the socket is closed once, in deinit.
+    private let socket: Int32
+    let url: String
+
+    init() throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else {
+            let code = errno
+            close(socket)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        self.socket = socket
+        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+    }
+
+    deinit { close(socket) }
 }
