@@ -314,18 +314,10 @@ import YTAutoSupport
     @Test func aConsoleOnAnAddressInUseSaysSo() async throws {
         _ = try await ytauto("init")
         // A listener of our own on a free loopback port.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        #expect(bound)
-        let port = UInt16(bigEndian: address.sin_port)
+        let held = try LoopbackSocket(listening: true)
+        let port = held.port
         let r = try await ytautoExitingSoon("web", "--listen", "127.0.0.1:\(port)")
+        withExtendedLifetime(held) {}
         #expect(r.status == 1, "\(r.stderr.suffix(400))")
         #expect(r.stderr.contains("cannot listen on 127.0.0.1:\(port): the address is in use"), "\(r.stderr.suffix(400))")
     }

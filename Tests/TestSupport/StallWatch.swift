@@ -1,4 +1,5 @@
 import Foundation
+import YTAutoSupport
 
 /// A diagnostic for a test process whose tests wait on one another for no reason of their own:
 /// with `YTAUTO_STALL_WATCH=1` in the environment, a thread of its own starts a task every 200 ms,
@@ -9,35 +10,23 @@ import Foundation
 /// without the variable it does nothing. It found the test that kept both threads for minutes of
 /// a loaded run (docs/testing.md, "Two cooperative threads").
 enum StallWatch {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var lastRan = Date()
-
-    private static func ran() {
-        lock.lock()
-        lastRan = Date()
-        lock.unlock()
-    }
-
-    private static func sinceLastRan() -> TimeInterval {
-        lock.lock()
-        defer { lock.unlock() }
-        return Date().timeIntervalSince(lastRan)
-    }
+    /// When a task of the watch's last ran.
+    private static let lastRan = Locked(Date())
 
     static let started: Bool = {
         guard ProcessInfo.processInfo.environment["YTAUTO_STALL_WATCH"] == "1" else { return false }
         Thread.detachNewThread {
             var dumps = 0
             while dumps < 40 {
-                Task.detached { ran() }
+                Task.detached { lastRan.value = Date() }
                 usleep(200_000)
-                let gap = sinceLastRan()
+                let gap = Date().timeIntervalSince(lastRan.value)
                 guard gap > 2 else { continue }
                 dumps += 1
                 let path = "/tmp/ytauto-stall-\(getpid())-\(dumps).txt"
                 let stacks = gdbStacks(into: path, heading: "no task ran for \(String(format: "%.1f", gap)) s, at \(Date())\n")
                 FileHandle.standardError.write(Data("stall watch: no task ran for \(String(format: "%.1f", gap)) s; stacks in \(path); running: \(running(in: stacks))\n".utf8))
-                ran()
+                lastRan.value = Date()
             }
         }
         return true

@@ -198,7 +198,7 @@ import YTAutoTestSupport
         #expect(oom.message.contains("OutOfMemoryError") && oom.message.contains("CUDA out of memory"))
 
         // (A refusal comes at once; the long deadline keeps a loaded machine from making it a timeout.)
-        let closed = try RefusingAddress()
+        let closed = try LoopbackSocket(listening: false)
         let offline = StableDiffusionImageGenerator(baseURL: closed.url, width: 64, height: 64, tools: tools, timeout: .seconds(60))
         let refused = try #require(await thrown { try await offline.generate(prompt: "x", outputPath: url("x.png")) } as? ProviderError)
         withExtendedLifetime(closed) {}

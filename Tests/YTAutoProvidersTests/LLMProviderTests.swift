@@ -359,7 +359,7 @@ import YTAutoSupport
     }
 
     @Test func aRefusedConnectionAndASlowServerAreRetryable() async throws {
-        let closed = try RefusingAddress()
+        let closed = try LoopbackSocket(listening: false)
         let refused = OpenAIChatScriptGenerator(
             // A refusal comes at once; the long deadline is so that a loaded machine cannot turn it into a timeout.
             baseURL: closed.url + "/v1", model: "m", apiKey: Self.key, validate: Self.validate, timeout: .seconds(60))
@@ -523,34 +523,3 @@ func recorder(_ log: Locked<[String]>?) -> (@Sendable (_ provider: String, _ uni
     return { provider, unit, amount in log.update { $0.append("\(provider) \(unit) \(amount)") } }
 }
 
-/// A loopback address that refuses every connection for as long as this value lives: a TCP
-/// socket bound to a port and never listening, so the kernel answers a connection with a reset
-/// and gives the port to no other socket. (A server shut down before its address was used is not
-/// that: on CI its port went to another test's loopback YouTube in between, and the "refused"
-/// request got that server's 401.)
-final class RefusingAddress: @unchecked Sendable {
-    // `@unchecked` is safe: both are immutable; the socket is closed once, in deinit.
-    private let socket: Int32
-    let url: String
-
-    init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else {
-            let code = errno
-            close(socket)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
-        self.socket = socket
-        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
-    }
-
-    deinit { close(socket) }
-}
