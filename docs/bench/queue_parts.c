@@ -18,7 +18,10 @@
    its rowid and without the (channel, started_at) index.
    Environment: NOSTAT=1 and NOBULK=1 make ytauto's process-wide settings (memory statistics off, no
    bulk page-cache allocation); NOATT=1 leaves out the attempt rows; NOPAUSE=1 the paused-channel
-   check; NORET=1 completes without RETURNING and reads the row back. NOSTAT and NOBULK hold for the
+   check; NORET=1 completes without RETURNING and reads the row back; ENDATT=1 writes each attempt's
+   row once, whole, when it ends (in the completion's transaction) instead of inserting it at the
+   lease and updating it at the end (the "attempts schema" of docs/benchmarks.md, priced there on
+   2026-12-04, night). NOSTAT and NOBULK hold for the
    whole process, the minimal queue's run too (on 2026-12-04 it moved the minimal queue less than
    its run-to-run spread); the others change only ours. */
 #include <sqlite3.h>
@@ -54,17 +57,19 @@ int main(int argc,char**argv){
   sqlite3_stmt*comp=prep(db,"UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1, last_error_code = NULL, last_error_message = NULL WHERE id = ?2 AND state = 'running' AND lease_token = ?3 AND lease_owner = ?4 RETURNING " COLS);
   sqlite3_stmt*comp2=prep(db,"UPDATE jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1, last_error_code = NULL, last_error_message = NULL WHERE id = ?2 AND state = 'running' AND lease_token = ?3 AND lease_owner = ?4");
   sqlite3_stmt*sel=prep(db,"SELECT " COLS " FROM jobs WHERE id = ?");
-  int noret=getenv("NORET")!=0, nopause=getenv("NOPAUSE")!=0, noatt=getenv("NOATT")!=0;
+  int endatt=getenv("ENDATT")!=0; int noret=getenv("NORET")!=0, nopause=getenv("NOPAUSE")!=0, noatt=getenv("NOATT")!=0;
+  sqlite3_stmt*endins=prep(db,"INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at, finished_at, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?6, ?9, ?10, ?11)");
   sqlite3_stmt*fin=prep(db,"UPDATE job_attempts SET finished_at = ?, outcome = ?, stage = ?, error_code = ?, error_message = ? WHERE job_id = ? AND lease_token = ?");
   sqlite3_stmt*pz=prep(db,"SELECT channel FROM channel_pauses");
   sqlite3_stmt*bg=prep(db,"BEGIN IMMEDIATE"),*cm=prep(db,"COMMIT");
-  long long ids[64],tok[64];
+  long long ids[64],tok[64]; int an[64];
   #define STEP(x) do{int rc;while((rc=sqlite3_step(x))==SQLITE_ROW);if(rc!=SQLITE_DONE){fprintf(stderr,"%d %s\n",rc,sqlite3_errmsg(db));exit(1);}sqlite3_reset(x);}while(0)
   #define LEASE(k) do{ if(!nopause){sqlite3_step(pz);sqlite3_reset(pz);} sqlite3_bind_text(lease,1,"worker-1",-1,0);sqlite3_bind_text(lease,2,"2026-12-01T01:00:00.000Z",-1,0);sqlite3_bind_text(lease,3,"2026-12-01T00:00:01.000Z",-1,0);sqlite3_bind_text(lease,4,"synthetic",-1,0); \
-     if(sqlite3_step(lease)!=SQLITE_ROW){fprintf(stderr,"no lease\n");exit(1);} ids[k]=sqlite3_column_int64(lease,0); tok[k]=sqlite3_column_int64(lease,10); int a=sqlite3_column_int(lease,7); for(int c=0;c<22;c++) sqlite3_column_text(lease,c); STEP(lease); \
-     sqlite3_bind_int64(att,1,ids[k]);sqlite3_bind_int(att,2,a);sqlite3_bind_int64(att,3,tok[k]);sqlite3_bind_text(att,4,"c1",-1,0);sqlite3_bind_text(att,5,"worker-1",-1,0);sqlite3_bind_text(att,6,"2026-12-01T00:00:01.000Z",-1,0);sqlite3_bind_text(att,7,"synthetic",-1,0);sqlite3_bind_double(att,8,300);sqlite3_bind_text(att,9,"2026-12-01T00:00:00.000Z",-1,0); if(!noatt) STEP(att); else sqlite3_reset(att);}while(0)
+     if(sqlite3_step(lease)!=SQLITE_ROW){fprintf(stderr,"no lease\n");exit(1);} ids[k]=sqlite3_column_int64(lease,0); tok[k]=sqlite3_column_int64(lease,10); int a=sqlite3_column_int(lease,7); an[k]=a; for(int c=0;c<22;c++) sqlite3_column_text(lease,c); STEP(lease); \
+     sqlite3_bind_int64(att,1,ids[k]);sqlite3_bind_int(att,2,a);sqlite3_bind_int64(att,3,tok[k]);sqlite3_bind_text(att,4,"c1",-1,0);sqlite3_bind_text(att,5,"worker-1",-1,0);sqlite3_bind_text(att,6,"2026-12-01T00:00:01.000Z",-1,0);sqlite3_bind_text(att,7,"synthetic",-1,0);sqlite3_bind_double(att,8,300);sqlite3_bind_text(att,9,"2026-12-01T00:00:00.000Z",-1,0); if(!noatt && !endatt) STEP(att); else sqlite3_reset(att);}while(0)
   #define FIN(k) do{ sqlite3_bind_text(fin,1,"2026-12-01T00:00:02.000Z",-1,0);sqlite3_bind_text(fin,2,"succeeded",-1,0);sqlite3_bind_null(fin,3);sqlite3_bind_null(fin,4);sqlite3_bind_null(fin,5);sqlite3_bind_int64(fin,6,ids[k]);sqlite3_bind_int64(fin,7,tok[k]); \
-     if(!noatt) STEP(fin); else sqlite3_reset(fin);}while(0)
+     if(endatt){ sqlite3_bind_int64(endins,1,ids[k]);sqlite3_bind_int(endins,2,an[k]);sqlite3_bind_int64(endins,3,tok[k]);sqlite3_bind_text(endins,4,"c1",-1,0);sqlite3_bind_text(endins,5,"worker-1",-1,0);sqlite3_bind_text(endins,6,"2026-12-01T00:00:01.000Z",-1,0);sqlite3_bind_text(endins,7,"synthetic",-1,0);sqlite3_bind_double(endins,8,300);sqlite3_bind_text(endins,9,"2026-12-01T00:00:00.000Z",-1,0); \
+       sqlite3_bind_text(endins,10,"2026-12-01T00:00:02.000Z",-1,0);sqlite3_bind_text(endins,11,"succeeded",-1,0); STEP(endins); } else if(!noatt) STEP(fin); else sqlite3_reset(fin);}while(0)
   #define COMP(k) do{ if(noret){ sqlite3_bind_text(comp2,1,"2026-12-01T00:00:02.000Z",-1,0);sqlite3_bind_int64(comp2,2,ids[k]);sqlite3_bind_int64(comp2,3,tok[k]);sqlite3_bind_text(comp2,4,"worker-1",-1,0); STEP(comp2); if(sqlite3_changes(db)!=1){fprintf(stderr,"nochg\n");exit(1);} \
        sqlite3_bind_int64(sel,1,ids[k]); sqlite3_step(sel); for(int c=0;c<22;c++) sqlite3_column_text(sel,c); STEP(sel); \
      } else { sqlite3_bind_text(comp,1,"2026-12-01T00:00:02.000Z",-1,0);sqlite3_bind_int64(comp,2,ids[k]);sqlite3_bind_int64(comp,3,tok[k]);sqlite3_bind_text(comp,4,"worker-1",-1,0); if(sqlite3_step(comp)!=SQLITE_ROW){fprintf(stderr,"no comp\n");exit(1);} for(int c=0;c<22;c++) sqlite3_column_text(comp,c); STEP(comp); } \
