@@ -50,7 +50,9 @@ public struct ToolTimeoutError: YTAutoError {
 /// Runs ffmpeg, ffprobe and espeak-ng through swift-subprocess.
 ///
 /// - Every run has a time limit; past it, and when the calling task is cancelled (a job's cancel,
-///   a worker's shutdown), the child gets SIGTERM and, 2 s later, SIGKILL.
+///   a worker's shutdown), the child gets SIGTERM and, 2 s later, SIGKILL. A child that has
+///   exited by its limit is not past it, even when its result is read later (the process's task
+///   threads busy): the run then waits for that result, bounded by the stage's own timeout.
 /// - A failure becomes ``FFmpegError`` with the command and the tail of stderr.
 public struct ToolRunner: Sendable {
     /// Where each tool was found.
@@ -104,12 +106,14 @@ public struct ToolRunner: Sendable {
         // not the tool, which would die mid-stage and fail it. The worker stops the tool itself
         // (the teardown above) when its grace ends.
         options.processGroupID = 0
-        let result = try await withThrowingTaskGroup(of: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>?.self) { group in
+        let child = Locked<ChildProcess?>(nil)
+        let result = try await withThrowingTaskGroup(of: RunOrLimit.self) { group in
             group.addTask { [options, searchPath] in
                 do {
-                    return try await Subprocess.run(
+                    return .ran(try await Subprocess.run(
                         .path(FilePath(path)), arguments: Arguments(arguments), platformOptions: options,
-                        output: .string(limit: 16 << 20), error: .string(limit: 16 << 20))
+                        input: .none, output: .string(limit: 16 << 20), error: .string(limit: 16 << 20)
+                    ) { execution in child.value = ChildProcess(execution.processIdentifier.value) })
                 } catch is SubprocessError where !FileManager.default.isExecutableFile(atPath: path) {
                     // Removed between the look-up and the spawn.
                     throw MissingToolError(tool: tool, searched: "\(path), gone or no longer executable, then \(searchPath)")
@@ -117,28 +121,42 @@ public struct ToolRunner: Sendable {
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                return nil
+                // When the process's task threads were busy past the limit, this task can run
+                // before the one that reads a finished tool's result: a child that has exited is
+                // not past its limit, and its result is on its way.
+                return child.value?.hasExited == true ? .exitedInTime : .pastLimit
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw ToolTimeoutError(command: command, seconds: timeout.seconds)
+            while let next = try await group.next() {
+                switch next {
+                case .ran(let value): return value
+                case .pastLimit: throw ToolTimeoutError(command: command, seconds: timeout.seconds)
+                case .exitedInTime: continue
+                }
             }
-            return value
+            throw CancellationError()  // not reached: the run's task always answers
         }
         try Task.checkCancellation()
-        let stderr = result.standardError ?? ""
+        let stderr = result.standardError
         switch result.terminationStatus {
         case .exited(0) where tool == .ffmpeg && Self.lostItsEnd(stderr):
             // ffmpeg exits 0 when only its output's ending could not be written (an MP4's index,
             // written last, on a disk that filled just then): the file is unplayable, so the run failed.
             throw FFmpegError(command: command, exitStatus: 0, stderrTail: Self.tail(stderr))
         case .exited(0):
-            return Output(stdout: result.standardOutput ?? "", stderr: stderr)
+            return Output(stdout: result.standardOutput, stderr: stderr)
         case .exited(let code):
             throw FFmpegError(command: command, exitStatus: Int32(code), stderrTail: Self.tail(stderr))
         default:
             throw FFmpegError(command: command, exitStatus: nil, stderrTail: Self.tail(stderr), isRetryable: true)
         }
+    }
+
+    /// What a run's two tasks answer: the tool's result, or the timer's verdict at the limit.
+    enum RunOrLimit: Sendable {
+        case ran(ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>)
+        case pastLimit
+        case exitedInTime
     }
 
     /// Whether ffmpeg says it could not finish writing its output ("Error writing trailer of …",
@@ -192,5 +210,35 @@ extension ToolRunner {
             "-i", input, "-vf", "scale=\(width):\(height):force_original_aspect_ratio=increase,crop=\(width):\(height),format=rgb24",
             "-frames:v", "1", "-f", "image2", "-c:v", "png", output,
         ], timeout: .seconds(120))
+    }
+}
+
+/// A spawned child, told apart from a later process given its pid by its start time
+/// (`/proc/<pid>/stat`, field 22).
+struct ChildProcess: Sendable {
+    let pid: pid_t
+    let startTime: Substring?
+
+    init(_ pid: pid_t) {
+        self.pid = pid
+        startTime = Self.stat(pid)?.startTime
+    }
+
+    /// Whether the child has exited: a zombie not yet reaped, gone from `/proc`, or its pid
+    /// now another process's.
+    var hasExited: Bool {
+        guard let now = Self.stat(pid) else { return true }
+        return now.state == "Z" || now.state == "X" || now.startTime != startTime
+    }
+
+    /// The state and start time in `/proc/<pid>/stat`; nil when the process is gone. The fields
+    /// after the command's closing parenthesis (the command may hold spaces and parentheses)
+    /// start at the state, field 3.
+    static func stat(_ pid: pid_t) -> (state: Substring, startTime: Substring?)? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let text = String(data: data, encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard let state = fields.first else { return nil }
+        return (state, fields.count > 19 ? fields[19] : nil)
     }
 }

@@ -50,6 +50,24 @@ import YTAutoTestSupport
         }
     }
 
+    /// A tool that exits well within its limit is not reported past it when the process's task
+    /// threads were too busy to read its result until after the limit: the timer's task then ran
+    /// first, and a finished ffmpeg became a retryable `media.timeout` (CI runs failed so while a
+    /// test held both cooperative threads). Here the one thread the run prefers is held from just
+    /// after the tool starts until well past its limit.
+    @Test func aToolThatExitedInTimeIsNotPastItsLimitWhenItsResultIsReadLate() async throws {
+        let thread = OneThread()
+        let marker = dir.path("short.wav")
+        let short = ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "sine=f=440:d=0.3", marker]
+        let run = Task(executorPreference: thread) { [tools] in try await tools.run(.ffmpeg, short, timeout: .milliseconds(1200)) }
+        #expect(await eventually(timeout: .seconds(10)) { !Self.processes(containing: marker).isEmpty })
+        thread.queue.async { usleep(2_500_000) }
+        #expect(await eventually(timeout: .seconds(10)) { Self.processes(containing: marker).isEmpty })
+        let outcome = await run.result
+        #expect(throws: Never.self) { try outcome.get() }
+        #expect(FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func aTimeoutAndACancelBothEndTheChild() async throws {
         let marker = dir.path("endless.wav")
         let endless = ToolRunner.ffmpegQuiet + ["-re", "-f", "lavfi", "-i", "sine=f=440", "-t", "600", marker]

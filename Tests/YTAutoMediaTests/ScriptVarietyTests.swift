@@ -115,17 +115,6 @@ import YTAutoTestSupport
     /// near-duplicate check counts them (at its default 60 %), for as long as a channel runs: taking
     /// the sentences used longest ago alone came back round to one video's sentences (a 45–60 s
     /// facts short failed `video.near_duplicate` from its third video).
-    /// One thread for the tasks that prefer it (a serial queue): on it, a task that never gives its
-    /// turn up keeps every other one waiting, as a loop did on the two cooperative threads of a test run.
-    final class OneThread: TaskExecutor, @unchecked Sendable {
-        // `@unchecked` is safe: the queue is immutable and serial.
-        let queue = DispatchQueue(label: "ytauto-one-thread")
-        func enqueue(_ job: consuming ExecutorJob) {
-            let job = UnownedJob(job)
-            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-        }
-    }
-
     /// A caller writing script after script (sixty videos of a channel, a test's series) gives its
     /// thread up between them: on one thread shared with a task that counts its turns, that task
     /// gets turns while twenty scripts are written, not only once they all are.
