@@ -3,7 +3,8 @@
    One process, no contention, C straight on libsqlite3: the store's schema (copied from a migrated
    file, with the objects named in DROP left out), G completions each leasing the next job in one
    write transaction, with the statements of SQLiteJobStore.SQL (the lease and the completion with
-   RETURNING of every column, the attempt's insert and end, the check for paused channels), as a
+   RETURNING of every column, the attempt's insert and end, the check for paused channels; copies
+   of their text that BenchCopyTests holds equal to the store's), as a
    worker with G slots writes them; then the minimal queue (one table, one partial index, the lease
    UPDATE ... RETURNING id and the completion UPDATE, autocommit) on a fresh file. 20,000 jobs each
    on a backlog of 1,000. Both with WAL and synchronous=NORMAL; foreign keys stay off (SQLite's
