@@ -278,7 +278,7 @@ public final class PostgresJobStore: Sendable {
             ),
             recorded AS (
                 INSERT INTO job_attempts (job_id, attempt, lease_token, channel, worker_id, started_at, pipeline, lease_seconds, heartbeat_at, due_at)
-                SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now, leased.run_at FROM leased, t
+                SELECT leased.id, leased.attempt, leased.lease_token, leased.channel, $\(w), t.now, $\(p), $\(s), t.now, greatest(leased.run_at, leased.created_at) FROM leased, t
             )
             """
         q.sql += completing.isEmpty ? "SELECT * FROM leased"

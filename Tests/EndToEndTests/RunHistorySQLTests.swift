@@ -114,16 +114,42 @@ import YTAutoTestSupport
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30)))
         try await runStages(lease, ["narration", "images", "clips", "compose", "thumbnail", "publish"], seconds: 3)
         _ = try await store.complete(lease)
+        // Published again by a redo from publish (the local publisher writes the video again): still one video.
+        clock.advance(10)
+        _ = try await store.redo(jobID: retried, from: "publish")
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: retried))
+        try await runStages(lease, ["publish"], seconds: 3)
+        _ = try await store.complete(lease)
         // A video that failed for good.
         let failed = try await store.enqueue(NewJob(channel: "horror", topic: "the lighthouse", maxAttempts: 1)).job.id
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
         _ = try await store.fail(lease, error: JobFailure(code: "video.qa_failed", message: "black keyframe", isRetryable: false))
+        // A slot's job made an hour late (its scheduler was down), leased at once: it waited for
+        // no worker (its attempt showed the scheduler's hour as lease wait).
+        let late = try await store.enqueue(NewJob(channel: "horror", topic: "the lighthouse", runAt: clock.now.addingTimeInterval(-3600))).job.id
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .video, pipeline: "media", duration: .seconds(30), only: late))
+        _ = try await store.complete(lease)
+        // A diagnostic job on a real channel's name, due two hours before a worker took it, with a
+        // 100 s narration, failed for good: in no failure list or statistic.
+        let diagnostic = try await store.enqueue(NewJob(channel: "facts", topic: "synthetic", maxAttempts: 1, kind: .synthetic)).job.id
+        clock.advance(7200)
+        lease = try #require(try await store.lease(worker: worker.id, channels: nil, kind: .synthetic, pipeline: "synthetic 1 ms", duration: .seconds(30), only: diagnostic))
+        try await runStages(lease, ["narration"], seconds: 100)
+        _ = try await store.fail(lease, error: JobFailure(code: "synthetic.failed", message: "asked to fail", isRetryable: false))
         // One lost to a dead worker (its lease expired), freed a minute later, run again another
         // minute later and left running: its second attempt waited that minute, not two.
+        // Its worker renewed the lease once, 30 s in; a second job of that worker had a cancel
+        // pending, so it ends cancelled, its time lost all the same.
         let lost = try await store.enqueue(NewJob(channel: "finance", topic: "honey", maxAttempts: 3)).job.id
-        lease = try #require(try await store.lease(worker: "w-gone", channels: nil, duration: .seconds(10)))
+        lease = try #require(try await store.lease(worker: "w-gone", channels: nil, duration: .seconds(40)))
         try await store.checkpoint(lease, stage: "script", state: .running, artifacts: [], startedAt: clock.now, error: nil)
-        clock.advance(60)
+        let cancelling = try await store.enqueue(NewJob(channel: "finance", topic: "tides", maxAttempts: 3)).job.id
+        let cancellingLease = try #require(try await store.lease(worker: "w-gone", channels: nil, kind: .video, pipeline: "media", duration: .seconds(40), only: cancelling))
+        _ = try await store.cancel(jobID: cancelling)
+        clock.advance(30)
+        _ = try await store.heartbeat(lease, duration: .seconds(10))
+        _ = try await store.heartbeat(cancellingLease, duration: .seconds(10))
+        clock.advance(30)
         _ = try await store.reclaim()
         clock.advance(60)
         lease = try #require(try await store.lease(worker: worker.id, channels: nil, duration: .seconds(30)))
@@ -178,8 +204,9 @@ import YTAutoTestSupport
         }
         #expect(try rows("Failures of the last 7 days").map { $0["id"] as? Int } == [Int(failed)])
         let p95 = try rows("Average and p95")
-        #expect(p95.contains { $0["stage"] as? String == "narration" && $0["p95_s"] as? Double == 3.0 })
+        #expect(p95.contains { $0["stage"] as? String == "narration" && $0["p95_s"] as? Double == 3.0 }, "\(p95)")
         let retryRate = try rows("Retry rate per error code")
+        #expect(!retryRate.contains { $0["error_code"] as? String == "synthetic.failed" }, "\(retryRate)")
         #expect(retryRate.contains { $0["error_code"] as? String == "tts.failed" && $0["retry_pct"] as? Double == 100.0 })
         // A lost attempt whose job ran again was retried (it counted as neither); a job that failed for good gave up.
         #expect(retryRate.contains { $0["error_code"] as? String == "lease.expired" && $0["retried"] as? Int == 1 && $0["retry_pct"] as? Double == 100.0 },
@@ -193,7 +220,7 @@ import YTAutoTestSupport
         let earlier = try rows("Every earlier attempt")
         #expect(Set(earlier.compactMap { $0["job_id"] as? Int }) == [Int(retried), Int(lost), Int(handed), Int(reviewed[1])])
         #expect(try rows("Videos published per channel and day").map { $0["published"] as? Int } == [1])
-        #expect(try rows("Which worker ran each attempt").count == 10)
+        #expect(try rows("Which worker ran each attempt").count == 14)
         let running = try rows("Running jobs and the age")
         #expect(running.count == 1 && running.first?["id"] as? Int == Int(lost))
         // The pruned slot's topic counts (it counted nowhere: not a job, and its slot names a job).
@@ -204,13 +231,17 @@ import YTAutoTestSupport
         #expect(try rows("Scheduled slots that made no job").map { $0["decision"] as? String } == ["missed", "enqueued"])
         #expect(try rows("Slots with several jobs").isEmpty)
         let lostTime = try rows("Time lost to dead workers")
-        #expect(lostTime.first?["lost_attempts"] as? Int == 1)
-        // The lost attempt ran 60 s; the failed one, 0 s (so a query that counted failed attempts instead would show).
-        #expect((lostTime.first?["minutes_lost"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
+        // The lost and the cancelled attempt of the dead worker: each ran 30 s to its last
+        // heartbeat and was freed 30 s later (the failed attempts, which ran 0 s and 100 s, are not lost).
+        #expect(lostTime.first?["lost_attempts"] as? Int == 2, "\(lostTime)")
+        #expect((lostTime.first?["minutes_run"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
+        #expect((lostTime.first?["minutes_until_freed"] as? NSNumber)?.doubleValue == 1.0, "\(lostTime)")
         // The retried job's second attempt waited the hour the test let pass after its backoff ended.
         let leaseWait = try rows("Lease wait")
         let factsWait = leaseWait.first { $0["channel"] as? String == "facts" }
+        // (Not the diagnostic job's two hours.)
         #expect(((factsWait?["max_wait_s"] as? NSNumber)?.doubleValue ?? 0) > 3000, "\(leaseWait)")
+        #expect(((factsWait?["max_wait_s"] as? NSNumber)?.doubleValue ?? 0) < 7000, "\(leaseWait)")
         #expect((leaseWait.first { $0["channel"] as? String == "horror" }?["max_wait_s"] as? NSNumber)?.doubleValue == 0, "\(leaseWait)")
         // The lost job waited a minute from when it was freed (it showed two: its lost attempt's minute too).
         #expect((leaseWait.first { $0["channel"] as? String == "finance" }?["max_wait_s"] as? NSNumber)?.doubleValue == 60, "\(leaseWait)")

@@ -343,9 +343,15 @@ public struct AttemptRecord: Sendable, Hashable {
     /// The lease's length, and the last time the worker renewed it.
     public var leaseSeconds: Double?
     public var heartbeatAt: Date?
-    /// When the job was due as this attempt leased it (its `run_at` then): the attempt's lease
-    /// wait is `startedAt - dueAt`. Nil for attempts recorded before schema version 8.
+    /// When the job was due as this attempt leased it (``dueAt(runAt:createdAt:)``): the attempt's
+    /// lease wait is `startedAt - dueAt`. Nil for attempts recorded before schema version 8.
     public var dueAt: Date?
+
+    /// When a job became due for a worker: its `run_at`, or when it was made if that was later
+    /// (a slot's job made late by a scheduler that was down, `enqueue --at` a past time). Before
+    /// 2026-12-05 attempts recorded `run_at` alone, so a late job's scheduler delay counted as
+    /// lease wait.
+    public static func dueAt(runAt: Date, createdAt: Date) -> Date { max(runAt, createdAt) }
 
     public init(
         id: Int64, jobID: Int64, attempt: Int, leaseToken: Int64, channel: String, workerID: String,

@@ -313,7 +313,7 @@ public final class SQLiteJobStore: JobStore {
         guard let row else { return nil }
         let job = try Self.job(row)
         try db.run(SQL.insertAttempt, [job.id, job.attempt, job.leaseToken, job.channel, worker, now, request.pipeline,
-                                       request.duration.seconds, job.runAt])
+                                       request.duration.seconds, AttemptRecord.dueAt(runAt: job.runAt, createdAt: job.createdAt)])
         return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: expires)
     }
 
