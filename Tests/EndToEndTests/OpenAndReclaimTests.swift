@@ -119,6 +119,31 @@ import YTAutoTestSupport
         #expect(rows.first?["state"] as? String == "dead", "\(workers.stdout)")
     }
 
+    /// A user who may read the database but not open the worker's lock file (mode 0600, another
+    /// user's) is not shown a dead worker as alive: the process table tells, `status` says it
+    /// found a dead worker whose jobs it may not free, and `ytauto-admin workers` shows it dead.
+    /// (The lock counted as held: no word, the job `running` at its stage.)
+    @Test func aUserWhoMayNotOpenTheLockFileIsToldOfADeadWorker() async throws {
+        let (s, id) = try await aJobHeldByAKilledWorker()
+        let lock = try #require(try await s.workers().first?.lockPath)
+        chmod(dir.url.path, 0o755)
+        for file in [dbPath, dbPath + "-wal", dbPath + "-shm", dbPath + "-wake"] { chmod(file, 0o644) }
+        chmod(lock, 0o600)
+        let asNobody = getuid() == 0  // as another user, the lock file is this user's own
+        let status = try await ReadOnlyPermissionsTests.runAsNobodyIfRoot("ytauto", ["status"], dir, env)
+        #expect(status.status == 0, "\(status.stderr)")
+        if asNobody {
+            #expect(status.stderr.contains("found dead workers or expired leases but could not free their jobs"), "\(status.stderr)")
+            let workers = try await ReadOnlyPermissionsTests.runAsNobodyIfRoot("ytauto-admin", ["workers", "--json"], dir, env)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(workers.stdout.utf8)) as? [[String: Any]], "\(workers.stderr)")
+            #expect(rows.first?["state"] as? String == "dead", "\(workers.stdout)")
+            #expect(try await s.job(id: id)?.state == .running, "nobody may write: the job is still to be freed")
+        }
+        // The database's owner frees it.
+        let owner = try await run("ytauto", ["status"], cwd: dir.url, environment: env)
+        #expect(owner.stderr.contains("queued again: jobs \(id)"), "\(owner.stderr)")
+    }
+
     /// Removing `<db>-workers/` while a worker runs does not make it dead. A process that looks
     /// meanwhile (here while the worker is stopped with SIGSTOP, so it cannot mend anything first)
     /// sees the worker's process still running and leaves its job alone; once it runs again, its

@@ -118,16 +118,17 @@ extension SQLiteJobStore {
         let startedAt: Date
 
         /// Whether its process is still the one that registered: asked only when its lock file
-        /// is missing, since a removed file is not a dead worker (its sweep makes the file again).
+        /// is missing (a removed file is not a dead worker: its sweep makes the file again) or
+        /// cannot be opened by this process.
         var processRuns: Bool { LocalProcess.isRunning(pid, registeredAt: startedAt) }
 
         /// Whether it is gone, found without changing anything: its lock is free, or its file is
-        /// missing and its process no longer runs.
+        /// missing or unreadable and its process no longer runs.
         var isGone: Bool {
             switch WorkerLock.peek(path: lockPath) {
             case .held: false
             case .free: true
-            case .missing: !processRuns
+            case .missing, .unreadable: !processRuns
             }
         }
     }
@@ -204,7 +205,7 @@ extension SQLiteJobStore {
             let held: WorkerLock?
             switch WorkerLock.probe(path: candidate.lockPath) {
             case .alive: continue
-            case .missing:
+            case .missing, .unreadable:
                 if candidate.processRuns { continue }
                 held = nil
             case .dead(let lock): held = lock
@@ -290,7 +291,8 @@ extension SQLiteJobStore: OperatorStore {
         }
     }
 
-    /// By its lock file, probed without taking it, and by its process when the file is missing;
+    /// By its lock file, probed without taking it, and by its process when the file is missing
+    /// or this process may not open it;
     /// nil for a worker of another host (its lock can only be probed there).
     public func isAbandoned(_ worker: WorkerRecord) async throws -> Bool? {
         guard worker.hostname == Self.hostName else { return nil }

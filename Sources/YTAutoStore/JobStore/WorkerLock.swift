@@ -55,12 +55,15 @@ public final class WorkerLock: Sendable {
         case dead(WorkerLock)
         /// The file is gone: the worker is not running.
         case missing
+        /// The file is there but this process may not open it (another user's worker: lock files
+        /// are mode 0600): the lock cannot tell, so ask the process table.
+        case unreadable
     }
 
     /// Tries the lock without blocking.
     public static func probe(path: String) -> Probe {
         let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT ? .missing : .alive }
+        guard fd >= 0 else { return errno == ENOENT ? .missing : .unreadable }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return .dead(WorkerLock(path: path, fd: fd)) }
         close(fd)
         return .alive
@@ -74,6 +77,10 @@ public final class WorkerLock: Sendable {
         case free
         /// The file is gone: the worker is not running, or its file was removed from under it.
         case missing
+        /// The file cannot be opened by this process (another user's 0600 lock file, a user
+        /// looking read-only): the lock cannot tell. It counted as held, so such a user was shown a
+        /// dead worker as alive, its jobs `running`, without a word.
+        case unreadable
     }
 
     /// Looks at the lock behind `path` without changing anything: the file is opened read-only
@@ -81,7 +88,7 @@ public final class WorkerLock: Sendable {
     /// and the file stays (the process that frees the worker's jobs removes it).
     public static func peek(path: String) -> Look {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT ? .missing : .held }
+        guard fd >= 0 else { return errno == ENOENT ? .missing : .unreadable }
         defer { close(fd) }
         guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return .held }
         flock(fd, LOCK_UN)
@@ -90,15 +97,17 @@ public final class WorkerLock: Sendable {
 
     /// The workers whose lock files in `folder` (`<db>-workers/`, one `<id>.lock` a worker) are
     /// held, by ``peek(path:)``: read from the files alone, not from the database, so it answers
-    /// for a database too damaged to read. Empty when the folder is missing.
+    /// for a database too damaged to read. A file this process may not open counts as held (it
+    /// cannot tell). Empty when the folder is missing.
     public static func held(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasSuffix(".lock") && peek(path: folder + "/" + $0) == .held }
+        return names.filter { $0.hasSuffix(".lock") && [.held, .unreadable].contains(peek(path: folder + "/" + $0)) }
             .map { String($0.dropLast(".lock".count)) }.sorted()
     }
 
-    /// Whether the worker behind `path` is gone, by ``peek(path:)``: `true` also when the file is missing.
-    public static func isAbandoned(path: String) -> Bool { peek(path: path) != .held }
+    /// Whether the worker behind `path` is gone, by ``peek(path:)``: `true` also when the file is
+    /// missing, `false` when it cannot be opened.
+    public static func isAbandoned(path: String) -> Bool { ![.held, .unreadable].contains(peek(path: path)) }
 
     /// Whether the file at ``path`` is still the one whose lock this holds. If it was removed (or
     /// another put in its place), makes it again, its folder too (not the folders above it), and
