@@ -348,7 +348,14 @@ import YTAutoSupport
         #expect(try await ytauto("--help").status == 0)
         // A negative job id is read as an option: said so, not only "missing argument".
         let negative = try await run("ytauto-admin", ["cancel", "-1"], cwd: dir.url, environment: env)
-        #expect(negative.status == 2 && negative.stderr.contains("'-1' was read as an option: a job id or a count is never negative"), "\(negative.stderr)")
+        #expect(negative.status == 2 && negative.stderr.contains("'-1' was read as an option: a job id, a count or a duration is never negative"), "\(negative.stderr)")
+        // A negative duration too (the parser said only "Missing value for '--grace <grace>'").
+        for (name, args) in [("ytauto", ["worker", "--grace", "-1s"]), ("ytauto-admin", ["list-failed", "--since", "-1d"]),
+                             ("ytauto-admin", ["prune", "--older-than", "-7d"])] {
+            let r = try await run(name, args, cwd: dir.url, environment: env)
+            #expect(r.status == 2 && r.stderr.contains("'\(args[2])' was read as an option: a job id, a count or a duration is never negative"),
+                    "\(args): \(r.stderr)")
+        }
         let limit = try await run("ytauto-admin", ["history", "--limit", "-5"], cwd: dir.url, environment: env)
         #expect(limit.status == 2 && limit.stderr.contains("--limit -5 is out of range") && !limit.stderr.contains("read as an option"), "\(limit.stderr)")
         // A usage error found once the command runs shows that command's usage, not the root's.
@@ -488,6 +495,59 @@ import YTAutoSupport
                                     cwd: dir.url, environment: env)
         #expect(missing.status == 1 && missing.stderr.contains("the folder \(dir.path("no-such")) does not exist"), "\(missing.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["ytauto.yaml"])
+        // A configuration path that is a folder (with --force, so it would be written): found first
+        // too (the database was made, then "NSCocoaErrorDomain error 512").
+        try FileManager.default.createDirectory(atPath: dir.path("conf.yaml"), withIntermediateDirectories: false)
+        let folder = try await run("ytauto", ["init", "--force", "--config", dir.path("conf.yaml"), "--db", dir.path("fresh.db")],
+                                   cwd: dir.url, environment: env)
+        #expect(folder.status == 1 && folder.stderr.contains("cannot write the configuration \(dir.path("conf.yaml")): it is a folder"), "\(folder.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("fresh.db")))
+        // An empty --config is a usage error, as an empty --db is.
+        let empty = try await run("ytauto", ["init", "--config", "", "--db", dir.path("fresh.db")], cwd: dir.url, environment: env)
+        #expect(empty.status == 2 && empty.stderr.contains("--config is empty"), "\(empty.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("fresh.db")))
+    }
+
+    /// A channel's name typed or saved in another Unicode form (decomposed "café") is the same
+    /// channel: kept composed, so the database holds one name. (Two byte strings went in: `status`,
+    /// counting in a Swift dictionary, showed one job of two, and a pause of one held both.)
+    @Test func aChannelNameInAnotherUnicodeFormIsTheSameChannel() async throws {
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        try "channels:\n  - name: \"\(decomposed)\"\n    type: facts\n".write(toFile: dir.path("ytauto.yaml"), atomically: true, encoding: .utf8)
+        #expect(try await ytauto("init").status == 0)
+        for name in [composed, decomposed] {
+            let r = try await ytauto("enqueue", name, "--synthetic")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let paused = try await admin("pause", decomposed)
+        #expect(paused.status == 0, "\(paused.stderr)")
+        let store = try SQLiteJobStore(path: dir.path("ytauto.db"))
+        let names = try await store.database.read { db in
+            try db.query("SELECT DISTINCT hex(channel) AS h FROM jobs UNION SELECT hex(channel) FROM channel_pauses").compactMap { $0.string("h") }
+        }
+        #expect(names == ["636166C3A9"], "\(names)")
+        let status = try await ytauto("status", "--json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stderr)")
+        #expect((json["jobs"] as? [String: Int])?["queued"] == 2, "\(status.stdout)")
+    }
+
+    /// `init` closes its database as it ends, so the new schema is in the file itself, not left in
+    /// the `-wal` (it was, about half the time: a copy of the file alone had no tables). A
+    /// database file that is no ytauto database says what it is, not "run migrate".
+    @Test func initLeavesItsSchemaInTheFileAndAForeignFileIsNamed() async throws {
+        for n in 0..<6 {
+            let db = dir.path("fresh\(n).db")
+            let r = try await run("ytauto", ["init", "--db", db], cwd: dir.url, environment: env)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "init \(n) left \(db)-wal")
+        }
+        FileManager.default.createFile(atPath: dir.path("empty.db"), contents: Data())
+        let empty = try await run("ytauto", ["status", "--db", dir.path("empty.db")], cwd: dir.url, environment: env)
+        #expect(empty.status == 1 && empty.stderr.contains("has no ytauto tables (an empty SQLite file): run `ytauto init`"), "\(empty.stderr)")
+        let other = dir.path("other.db")
+        try Connection(path: other).execute("CREATE TABLE t (x TEXT)")
+        let foreign = try await run("ytauto", ["status", "--db", other], cwd: dir.url, environment: env)
+        #expect(foreign.status == 1 && foreign.stderr.contains("is another program's SQLite file (tables t)"), "\(foreign.stderr)")
     }
 
     @Test func aCorruptDatabaseIsNamedAndLeftAlone() async throws {

@@ -145,6 +145,11 @@ struct CopyTests {
         // A bad location is said with the option it came from (copy has no --db).
         let badURL = try await admin("copy", "--from", sqlitePath, "--to", "postgres://db/ytauto")
         #expect(badURL.status == 2 && badURL.stderr.contains("the database URL (from --to):") && !badURL.stderr.contains("--db"), "\(badURL.stderr)")
+        // So is a missing source or a folder for a target (their hints said "--db").
+        let missing = try await admin("copy", "--from", dir.path("none.db"), "--to", dir.path("other.db"))
+        #expect(missing.status == 1 && missing.stderr.contains("point --from at yours") && !missing.stderr.contains("--db"), "\(missing.stderr)")
+        let folder = try await admin("copy", "--from", postgres, "--to", dir.url.path)
+        #expect(folder.status == 1 && folder.stderr.contains("e.g. --to ") && !folder.stderr.contains("--db"), "\(folder.stderr)")
 
         // And back, from PostgreSQL to a new SQLite file.
         let backPath = dir.path("back.db")

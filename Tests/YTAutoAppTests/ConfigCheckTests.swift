@@ -37,6 +37,19 @@ import YTAutoTestSupport
         try Data("channels:\n  - name: caf\u{e9}\n    topics: [\"".utf8 + [0xE9, 0x22, 0x5D, 0x0A]).write(to: dir.url.appending(path: "latin1.yaml"))
         #expect(loaded(dir.path("latin1.yaml")) == ["line 3: it is not UTF-8 text (save it as UTF-8)"])
         #expect(loaded(dir.path("none.yaml")) == ["the file does not exist; run `ytauto init` to write a sample"])
+        // UTF-8 with a byte-order mark (as some Windows editors save it) is read as without one
+        // (it was "not valid YAML: 2:1: … did not find expected <document start>").
+        try Data([0xEF, 0xBB, 0xBF] + Array("channels:\n- name: facts\n  type: facts\n".utf8)).write(to: dir.url.appending(path: "bom.yaml"))
+        #expect(loaded(dir.path("bom.yaml")) == [])
+        #expect((try? AppConfig.load(path: dir.path("bom.yaml")))?.channels.map(\.name) == ["facts"])
+    }
+
+    /// An empty `work_dir` or `output_dir` is refused: the job folders went into the current
+    /// folder, and `status` counted all of it (the database too) as output.
+    @Test func anEmptyFolderPathIsRefused() {
+        let found = problems("work_dir: \"\"\noutput_dir: \" \"\nchannels:\n  - name: facts\n")
+        #expect(found == ["line 1, work_dir: an empty folder path; give a folder (./work when the key is left out)",
+                          "line 2, output_dir: an empty folder path; give a folder (./output when the key is left out)"], "\(found)")
     }
 
     @Test func aMistypedKeyIsRefusedWithTheNearestKnownOne() {

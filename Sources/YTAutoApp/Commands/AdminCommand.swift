@@ -49,7 +49,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "list-failed", abstract: "Failed jobs, newest first, with error code, message, attempts and last stage.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "Only this channel.") public var channel: String?
+        @Option(help: "Only this channel.", transform: ChannelConfig.canonicalName) public var channel: String?
         @Option(help: "Only jobs whose last error has this code (work.stuck, youtube.quota_exceeded, …).") public var code: String?
         @Option(help: "Only jobs that failed at or after this time (ISO-8601) or within this age (7d, 12h, 30m).") public var since: String?
         @Option(parsing: .unconditional, help: "At most this many.") public var limit = 100
@@ -178,7 +178,7 @@ public struct AdminCommand: AsyncParsableCommand {
         @OptionGroup public var global: GlobalOptions
         @Argument(help: "The job's id.") public var job: Int64?
         @Flag(help: "Retry every failed job.") public var allFailed = false
-        @Option(help: "With --all-failed: only this channel.") public var channel: String?
+        @Option(help: "With --all-failed: only this channel.", transform: ChannelConfig.canonicalName) public var channel: String?
         @Option(help: "Redo the job from this stage: it and the later stages run again.") public var from: String?
         public init() {}
 
@@ -328,7 +328,7 @@ public struct AdminCommand: AsyncParsableCommand {
                 after it. The channel must be in the configuration (--config). Recorded in the audit log.
                 """)
         @OptionGroup public var global: GlobalOptions
-        @Argument(help: "The channel's name, as in the configuration.") public var channel: String
+        @Argument(help: "The channel's name, as in the configuration.", transform: ChannelConfig.canonicalName) public var channel: String
         public init() {}
 
         public func run() async throws {
@@ -362,7 +362,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Resume a paused channel: its next slots make jobs again and workers lease its queued jobs at once.")
         @OptionGroup public var global: GlobalOptions
-        @Argument(help: "The channel's name.") public var channel: String
+        @Argument(help: "The channel's name.", transform: ChannelConfig.canonicalName) public var channel: String
         public init() {}
 
         public func run() async throws {
@@ -384,7 +384,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Attempts, newest first: which job ran where, how long, and how it ended.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "Only this channel.") public var channel: String?
+        @Option(help: "Only this channel.", transform: ChannelConfig.canonicalName) public var channel: String?
         @Option(parsing: .unconditional, help: "At most this many.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}
@@ -449,7 +449,7 @@ public struct AdminCommand: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "The scheduler's decisions: each slot, and the job it became or why it did not.")
         @OptionGroup public var global: GlobalOptions
-        @Option(help: "Only this channel.") public var channel: String?
+        @Option(help: "Only this channel.", transform: ChannelConfig.canonicalName) public var channel: String?
         @Option(parsing: .unconditional, help: "Newest N slots.") public var limit = 50
         @Flag(help: "Print JSON.") public var json = false
         public init() {}

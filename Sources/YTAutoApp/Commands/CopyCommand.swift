@@ -29,6 +29,15 @@ extension AdminCommand {
             return g
         }
 
+        /// Opens a store, its errors naming `flag` where they would name `--db` (which `copy` does not take).
+        static func naming(_ flag: String, _ open: () async throws -> any OperatorStore) async throws -> any OperatorStore {
+            do {
+                return try await open()
+            } catch let error as CLIError {
+                throw CLIError(error.description.replacingOccurrences(of: "--db or YTAUTO_DB", with: flag).replacingOccurrences(of: "--db", with: flag))
+            }
+        }
+
         public func validate() throws {
             for (flag, location) in [("--from", from), ("--to", to)] { try Self.options(location).validate(source: flag) }
         }
@@ -38,7 +47,7 @@ extension AdminCommand {
             guard source.databaseName != target.databaseName else {
                 throw CLIError("--from and --to are the same database (\(source.databaseName))")
             }
-            guard let reader = try await source.openStore(.readOnly) as? any StoreCopying else {
+            guard let reader = try await Self.naming("--from", { try await source.openStore(.readOnly) }) as? any StoreCopying else {
                 throw CLIError("the engine of \(source.databaseName) cannot be copied from")
             }
             let running = try await reader.runningJobs()
@@ -46,7 +55,7 @@ extension AdminCommand {
                 throw CLIError("\(source.databaseName) has \(running.count) running job(s) (\(running.prefix(5).map { String($0.id) }.joined(separator: ", "))): "
                     + "stop its workers first (their jobs are handed back), then copy")
             }
-            guard let writer = try await target.createStore() as? any StoreCopying else {
+            guard let writer = try await Self.naming("--to", { try await target.createStore() }) as? any StoreCopying else {
                 throw CLIError("the engine of \(target.databaseName) cannot be copied into")
             }
             guard try await writer.isEmptyForCopy() else {

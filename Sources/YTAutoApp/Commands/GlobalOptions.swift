@@ -48,7 +48,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// The engine is chosen here, from the location: a path or `sqlite:` URL is SQLite, a
     /// `postgres://` (or `postgresql://`) URL is PostgreSQL, and any other scheme is refused, naming
     /// only its scheme. Nothing here ever prints a URL as given: it may carry a password.
-    public func validate() throws { try validate(source: db != nil ? "--db" : "$YTAUTO_DB") }
+    public func validate() throws {
+        if let config, config.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--config is empty: give the configuration file's path, e.g. ./ytauto.yaml")
+        }
+        try validate(source: db != nil ? "--db" : "$YTAUTO_DB")
+    }
 
     /// ``validate()``, naming `source` (the option or variable the location came from) in its errors.
     func validate(source: String) throws {
@@ -142,6 +147,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         let store = try SQLiteJobStore(path: path, options: options, migrate: false)
         let have = try store.database.sync { db in try Migrator().applied(db).map(\.version).max() ?? 0 }
         let want = Migrator().migrations.last?.version ?? 0
+        if have == 0 {
+            // Not an old ytauto database: another program's file, or an empty one ("run migrate" was no help).
+            try refuseForeignSQLite()
+            throw CLIError("the database \(path) has no ytauto tables (an empty SQLite file): run `ytauto init` to create them, "
+                + "or point --db or YTAUTO_DB at yours")
+        }
         if have < want {
             throw CLIError("the database \(path) is at schema version \(have); this ytauto needs \(want): "
                 + "run `ytauto-admin migrate` (after `ytauto-admin backup`, if you like)")
@@ -159,16 +170,25 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     }
 
     /// Creates (if missing) and migrates the database: for `ytauto init` and `ytauto-admin migrate`.
+    /// Registered with ``OpenStores`` as ``openStore(_:)``'s are, so that it is closed as the
+    /// command ends: `init` left the whole new schema in the `-wal` about half the time, and a
+    /// copy of the database file alone had no tables.
     public func createStore() async throws -> any OperatorStore {
-        if let url = postgresURL { return try await PostgresJobStore(url: url) }
-        try refuseFolder(databasePath)
-        let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw CLIError("the folder of the database \(databasePath) does not exist")
+        let store: any OperatorStore & AnyObject
+        if let url = postgresURL {
+            store = try await PostgresJobStore(url: url)
+        } else {
+            try refuseFolder(databasePath)
+            let dir = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw CLIError("the folder of the database \(databasePath) does not exist")
+            }
+            try refuseForeignSQLite()
+            store = try SQLiteJobStore(path: databasePath)
         }
-        try refuseForeignSQLite()
-        return try SQLiteJobStore(path: databasePath)
+        OpenStores.add(store)
+        return store
     }
 
     /// Refuses another program's SQLite file (tables, none of them ytauto's) before `init` or
@@ -247,31 +267,27 @@ public struct CLIError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { description = message }
 }
 
-/// The stores a command opened (``GlobalOptions/openStore(_:)``) and still holds, closed as it
-/// ends (``CLIMain``). A store a long-lived task still holds (a worker's, whose last wait for work
-/// may not have returned) is not let go of before the process exits, so it would never close
-/// itself: on SQLite its writes would stay in the `-wal`, unreadable to a read-only command on a
-/// full disk, where closing folds them into the file.
+/// The stores a command opened (``GlobalOptions/openStore(_:)``, ``GlobalOptions/createStore()``),
+/// held and closed as it ends (``CLIMain``): on SQLite, closing the file's last connection folds the
+/// `-wal` into the file, so its writes are not left in the `-wal` (unreadable to a read-only
+/// command on a full disk; missing from a copy of the file alone). A store a long-lived task still
+/// holds (a worker's, whose last wait for work may not have returned) is not let go of before the
+/// process exits, so it would never close itself; and one a command let go of could be freed on
+/// another thread as the process exited (its connection's last reference dropped there), which
+/// left `init`'s whole schema in the `-wal` about half the time. So the stores are held here,
+/// strongly: a command opens one or two.
 enum OpenStores {
-    private final class Entry: Sendable {
-        nonisolated(unsafe) weak var store: (any OperatorStore & AnyObject)?
-        init(_ store: any OperatorStore & AnyObject) { self.store = store }
-    }
-
-    private static let entries = Mutex<[Entry]>([])
+    private static let entries = Mutex<[any OperatorStore & AnyObject]>([])
 
     static func add(_ store: any OperatorStore & AnyObject) {
-        entries.withLock { list in
-            list.removeAll { $0.store == nil }
-            list.append(Entry(store))
-        }
+        entries.withLock { $0.append(store) }
     }
 
-    /// Closes every store still open, and forgets them.
+    /// Closes every store opened, and forgets them.
     static func closeAll() {
         let open = entries.withLock { list in
             defer { list.removeAll() }
-            return list.compactMap(\.store)
+            return list
         }
         for store in open { store.close() }
     }
@@ -279,6 +295,13 @@ enum OpenStores {
 
 /// Runs a root command with exit codes that mean something: 0 ok, 1 failure, 2 usage.
 public enum CLIMain {
+    /// An argument that is a negative number or duration (`-1`, `-2.5`, `-1s`, `-7d`), which the
+    /// parser takes for an option.
+    static func looksNegative(_ argument: String) -> Bool {
+        let rest = argument.utf8.dropFirst()
+        return argument.hasPrefix("-") && rest.first.map { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") } == true
+    }
+
     public static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
         // Output into a pipe whose reader went away (`ytauto run-once facts | head -1`, a log
         // reader restarted) must not kill the process in the middle of a stage, spending its
@@ -311,9 +334,10 @@ public enum CLIMain {
             }
             // "-1" is read as an option, and the parser then reports a missing argument or an
             // unknown option: say what the number was taken for.
-            if isUsage, let negative = arguments.first(where: { $0.count > 1 && $0.hasPrefix("-") && Double($0) != nil }),
-               message.contains("Missing expected argument") || message.contains("'\(negative)'") {
-                message = "Error: '\(negative)' was read as an option: a job id or a count is never negative.\n" + message
+            // A negative duration ("-1s", "-7d") likewise: the parser said only "Missing value for '--grace'".
+            if isUsage, let negative = arguments.first(where: Self.looksNegative),
+               message.contains("Missing expected argument") || message.contains("Missing value for") || message.contains("'\(negative)'") {
+                message = "Error: '\(negative)' was read as an option: a job id, a count or a duration is never negative.\n" + message
             }
             // What the operator typed comes back in messages ("no channel named 'x…'"): a control
             // character in it is shown as `\u{1B}`, not sent to the terminal to act on it. Line by line,

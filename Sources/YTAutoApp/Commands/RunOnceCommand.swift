@@ -24,7 +24,7 @@ extension YTAutoCommand {
                 """)
 
         @OptionGroup public var global: GlobalOptions
-        @Argument(help: "The channel's name, as in the configuration.") public var channel: String
+        @Argument(help: "The channel's name, as in the configuration.", transform: ChannelConfig.canonicalName) public var channel: String
         @Option(help: "The video's topic (default: the channel's next topic).") public var topic: String?
         @Flag(help: "Run every stage but publish nothing.") public var dryRun = false
         @Option(parsing: .unconditional, help: "Run the diagnostic pipeline whose stages only sleep this many ms (no video is made).") public var syntheticStageMs: Int?

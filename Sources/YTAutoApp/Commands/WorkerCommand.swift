@@ -23,7 +23,7 @@ extension YTAutoCommand {
 
         @OptionGroup public var global: GlobalOptions
         @Option(parsing: .unconditional, help: "Jobs run at once.") public var concurrency = 2
-        @Option(name: .customLong("channel"), help: "Only jobs of this channel (repeatable).") public var channels: [String] = []
+        @Option(name: .customLong("channel"), help: "Only jobs of this channel (repeatable).", transform: ChannelConfig.canonicalName) public var channels: [String] = []
         @Option(help: "Time running stages get to finish after a shutdown signal: 30s, 2m, 500ms.") public var grace = "30s"
         @Option(help: "The longest one stage may run before it is stopped and its attempt fails stage.timeout (retried): 6h, 90m.")
         public var stageTimeout = "6h"

@@ -35,8 +35,12 @@ public struct YTAutoCommand: AsyncParsableCommand {
             _ = try AppConfig.parse(text)
             // Likewise a configuration that could not be written: its folder is looked at first.
             if !keep {
-                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                    throw CLIError("cannot write the configuration \(path): it is a folder; give a file's path (such as "
+                        + "\(URL(fileURLWithPath: path).appending(path: "ytauto.yaml").path)); nothing was created")
+                }
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
                     throw CLIError("cannot write the configuration \(path): the folder \(folder) does not exist (create it, or choose another --config); nothing was created")
                 }
@@ -157,7 +161,7 @@ public struct YTAutoCommand: AsyncParsableCommand {
                 """)
 
         @OptionGroup public var global: GlobalOptions
-        @Argument(help: "The channel's name, as in the configuration.") public var channel: String
+        @Argument(help: "The channel's name, as in the configuration.", transform: ChannelConfig.canonicalName) public var channel: String
         @Option(help: "The video's topic.") public var topic: String?
         @Option(help: "When the job becomes due (ISO-8601).") public var at: String?
         @Option(parsing: .unconditional, help: "Lower runs first.") public var priority: Int?

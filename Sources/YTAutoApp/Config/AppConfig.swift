@@ -131,6 +131,9 @@ public struct AppConfig: Sendable, Codable, Hashable {
     /// broken channel does not hide another's problems), then what needs the decoded values
     /// (min above max, duplicate channel names).
     public static func parse(_ text: String, path: String? = nil) throws -> AppConfig {
+        // A byte-order mark (some Windows editors save UTF-8 with one) is no part of the YAML:
+        // Yams failed on it with "did not find expected <document start>" at line 2.
+        let text = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -184,7 +187,14 @@ public struct AppConfig: Sendable, Codable, Hashable {
         func folder(_ key: CodingKeys, default value: String) -> String {
             guard let node = root[key.rawValue] else { return value }
             guard case .scalar(let s) = node else { add([key.rawValue], "expected a folder path"); return value }
-            return ConfigSchema.isNull(s) ? value : s.string
+            if ConfigSchema.isNull(s) { return value }
+            // An empty path put the job folders in the current folder, and `status` counted the
+            // whole of it (the database too) as output.
+            if s.string.trimmingCharacters(in: .whitespaces).isEmpty {
+                add([key.rawValue], "an empty folder path; give a folder (\(value) when the key is left out)")
+                return value
+            }
+            return s.string
         }
         var config = AppConfig(
             outputDirectory: folder(.outputDirectory, default: "./output"),

@@ -210,7 +210,7 @@ struct WebConsole: Sendable {
         router.get("/api/slots") { request, _ in
             // As /api/jobs: an empty channel is no filter, and a mistyped one a 400 that says so
             // (as `ytauto-admin slots --channel` refuses it), not "no slots".
-            let channel = request.uri.queryParameters.get("channel").flatMap { $0.isEmpty ? nil : $0 }
+            let channel = request.uri.queryParameters.get("channel").flatMap { $0.isEmpty ? nil : ChannelConfig.canonicalName(String($0)) }
             let slots = try await self.store.slots(channel: channel, limit: 200)
             if slots.isEmpty { try await self.checkChannelKnown(channel, status: .badRequest) }
             return try await self.json(slots.map(SlotJSON.init))
@@ -247,7 +247,7 @@ struct WebConsole: Sendable {
                 throw HTTPError(.badRequest, message: "\(name) must be one line of visible text; it has \(TextControls.describe(bad))")
             }
         }
-        var q = JobQuery(channel: text("channel"), errorCode: text("code"), topicContains: text("q"))
+        var q = JobQuery(channel: text("channel").map(ChannelConfig.canonicalName), errorCode: text("code"), topicContains: text("q"))
         // As `ytauto-admin list-failed --code`: any code of a code's shape (every code the store
         // holds has it), and a mistyped one ("Work Stuck") a 400 rather than "no jobs match".
         if let code = q.errorCode, !OptionCheck.isErrorCode(code) {

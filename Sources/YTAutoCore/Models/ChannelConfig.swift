@@ -135,7 +135,7 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .name)
+        let name = Self.canonicalName(try c.decode(String.self, forKey: .name))
         let type = try c.decodeIfPresent(ChannelType.self, forKey: .type)
             ?? ChannelType(rawValue: name)
             ?? { throw DecodingError.dataCorruptedError(
@@ -224,6 +224,12 @@ public struct ChannelConfig: Sendable, Codable, Hashable {
             self.index = index
         }
     }
+
+    /// A channel's name as ytauto keeps it: in Unicode's composed form (NFC), whatever form it was
+    /// typed or saved in. Swift's strings compare canonically equivalent forms equal and SQLite
+    /// compares bytes, so "café" typed decomposed made a second channel in the database that
+    /// `status` (counting in a Swift dictionary) folded into the first, and a pause of one held both.
+    public static func canonicalName(_ name: String) -> String { name.precomposedStringWithCanonicalMapping }
 
     /// Why `name` cannot name a channel, or nil when it can. A channel's name is a folder's name
     /// under `output_dir` and `work_dir` (and what `prune --with-output` removes), so it is 1 to
