@@ -448,7 +448,11 @@ public final class QueueWorker<Store: WorkerStore>: Service, Sendable {
                 let shuttingDown = await inFlight.isShuttingDown
                 if let reason = await control.reason ?? (shuttingDown ? .shutdown : nil) {
                     await control.ending()
-                    return try await end(lease, reason: reason, stage: nil, started: Date(), log: stageLog)
+                    // Between stages: this one never started (the attempt records the last that
+                    // ran), so the log names it as the next, not as the stage it stopped in.
+                    var boundaryLog = log
+                    boundaryLog[metadataKey: "next_stage"] = "\(stage)"
+                    return try await end(lease, reason: reason, stage: nil, started: Date(), log: boundaryLog)
                 }
                 if done.contains(stage) && !stale.contains(stage) {
                     stageLog.info("stage already done; skipped")

@@ -169,6 +169,9 @@ import YTAutoSupport
             let r = try await run("ytauto", ["init", "--db", db], cwd: dir.url, environment: env)
             #expect(r.status == 2 && r.stderr.contains("is no file") && !r.stdout.contains("ready"), "'\(db)': \(r.stdout)\(r.stderr)")
         }
+        // A SQLite URI filename naming a file is said as such (it was "kept in memory").
+        let uri = try await run("ytauto", ["init", "--db", "file:ytauto.db"], cwd: dir.url, environment: env)
+        #expect(uri.status == 2 && uri.stderr.contains("is a SQLite URI filename, which ytauto does not take"), "\(uri.stderr)")
         let foreign = dir.path("notes.db")
         try Connection(path: foreign).execute("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine')")
         for (tool, args) in [("ytauto", ["init", "--db", foreign]), ("ytauto-admin", ["migrate", "--db", foreign])] {

@@ -225,6 +225,14 @@ import YTAutoTestSupport
         #expect(try await s.attempts(jobID: diagnostic).first?.pipeline == "synthetic 1 ms")
         worker.kill(SIGTERM)
         #expect(await worker.wait().status == 0)
+        // A diagnostic worker reads no configuration: a channel no job has (a typo) is said, not
+        // waited on in silence.
+        let typo = try Child(binary("ytauto"), ["worker", "--synthetic-stage-ms", "1", "--channel", "fatcs"], cwd: dir.url, environment: env)
+        #expect(try await eventually { try await s.workers().contains { $0.state == .running } })
+        typo.kill(SIGTERM)
+        let r = await typo.wait()
+        #expect(r.status == 0 && r.stderr.contains("--channel fatcs: no job of that channel in the database yet")
+                && r.stderr.contains("channels with jobs: facts"), "\(r.stderr)")
     }
 }
 

@@ -137,7 +137,7 @@ import YTAutoTestSupport
         // 256 KB in the stock footage cache (`work` is the configuration's default work_dir).
         try FileManager.default.createDirectory(atPath: dir.path("work/stock/pexels"), withIntermediateDirectories: true)
         try Data(repeating: 9, count: 256 << 10).write(to: dir.url.appending(path: "work/stock/pexels/clip-1-1080x1920.mp4"))
-        let (console, store, _) = try await start(engine)
+        let (console, store, location) = try await start(engine)
         defer { console.child.kill(SIGKILL) }
         let xss = "<script>alert(1)</script>"
         let id = try await failed(store, topic: xss, code: "<img src=x onerror=alert(2)>")
@@ -205,8 +205,14 @@ import YTAutoTestSupport
         let work = try #require(gauge("ytauto_disk_bytes{folder=\"work\"}"), "\(metrics.body)")
         #expect(stock >= 256 * 1024 && stock < work, "the cache's bytes, within the work folder's: \(stock) of \(work)")
         #expect(try await console.get("/").body.contains("(stock footage 2"), "the overview says what the stock cache takes")
-        // Lease wait: a job due two minutes before a worker took it waited about 120 s.
-        let late = try await store.enqueue(NewJob(channel: "facts", topic: "late", runAt: Date().addingTimeInterval(-120))).job.id
+        // Lease wait: a job made and due two minutes before a worker took it waited about 120 s
+        // (made through a store whose clock is two minutes behind). A job made now with a past
+        // run_at waited for no worker: it is due from when it was made.
+        let behind: @Sendable () -> Date = { Date().addingTimeInterval(-120) }
+        let earlier: any OperatorStore = PostgresURL.isPostgres(location)
+            ? try await PostgresJobStore(url: try PostgresURL(location), clock: behind) : try SQLiteJobStore(path: location, clock: behind)
+        let late = try await earlier.enqueue(NewJob(channel: "facts", topic: "late")).job.id
+        earlier.close()
         _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: late)
         let body = try await console.get("/metrics").body
         let waits = body.split(separator: "\n").filter { $0.hasPrefix("ytauto_lease_wait_seconds_last_24h") }

@@ -233,6 +233,12 @@ import YTAutoTestSupport
         #expect(stages.allSatisfy { $0.state == .succeeded }, "\(stages.map { "\($0.stage) \($0.state)" })")
         #expect(try await s.job(id: id)?.state == .queued)
         #expect(try await s.attempts(jobID: id).map(\.outcome) == [.handedBack])
+        // The log names the stage that did not start as the next one; the attempt records the
+        // last that ran (the log said "stage=<the next>" beside a record of the one before).
+        let last = try #require(try await s.attempts(jobID: id).first?.stage)
+        let next = Stage.names[try #require(Stage.names.firstIndex(of: last)) + 1]
+        let line = try #require(r.stderr.split(separator: "\n").first { $0.contains("job handed back") }, "\(r.stderr)")
+        #expect(line.contains("next_stage=\(next)") && !line.contains(" stage=\(next)"), "\(line)")
     }
 
     @Test func aSecondSignalExitsAtOnce() async throws {

@@ -45,8 +45,12 @@ import YTAutoCore
                 "\(error)".contains("--at '\(text)' has no time zone") && "\(error)".contains("\(text)Z")
             }
         }
-        // `--since` takes a time the same way.
-        #expect(throws: (any Error).self) { try OptionCheck.since("2026-03-29T02:30:00") }
+        // `--since` takes a time the same way, and says so the same way (it said "neither ISO-8601 nor an age like 7d").
+        #expect {
+            try OptionCheck.since("2026-03-29T02:30:00")
+        } throws: { error in
+            "\(error)".contains("--since '2026-03-29T02:30:00' has no time zone")
+        }
         #expect(try OptionCheck.since("2026-03-29T02:30:00Z") == Timestamp.date("2026-03-29T02:30:00.000Z"))
     }
 

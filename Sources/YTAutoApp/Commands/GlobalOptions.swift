@@ -60,6 +60,10 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         guard let scheme = Self.scheme(of: databaseLocation), scheme != "sqlite" else {
             // A database that is no file would be made, used and lost with this process.
             let path = databasePath
+            if path.hasPrefix("file:") && !path.contains(":memory:") && !path.contains("mode=memory") {
+                throw ValidationError("the database '\(databaseLocation)' (from \(source)) is a SQLite URI filename, which ytauto does not "
+                    + "take: give the file's path (e.g. ./ytauto.db) or a sqlite: URL (sqlite:ytauto.db)")
+            }
             if path.trimmingCharacters(in: .whitespaces).isEmpty || path == ":memory:" || path.hasPrefix("file:") {
                 throw ValidationError("the database '\(databaseLocation)' (from \(source)) is no file: SQLite would keep it in memory "
                     + "or in a temporary file and lose it when this command ends; give a file's path, e.g. ./ytauto.db")

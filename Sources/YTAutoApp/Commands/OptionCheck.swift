@@ -70,7 +70,8 @@ enum OptionCheck {
     /// `--since`: an age back from now (`7d`) or an ISO-8601 time.
     static func since(_ text: String, now: Date = Date()) throws -> Date {
         if DurationText.seconds(text) != nil { return now.addingTimeInterval(-(try age(text, "--since"))) }
-        if YTAutoCommand.Enqueue.parseTime(text) != nil { return try time(text, "--since") }
+        // A time without its zone is said as `--at`'s is (it was "neither ISO-8601 nor an age").
+        if YTAutoCommand.Enqueue.parseTime(text) != nil || hasNoZone(text) { return try time(text, "--since") }
         throw ValidationError("--since '\(text)' is neither ISO-8601 nor an age like 7d")
     }
 

@@ -63,6 +63,13 @@ extension YTAutoCommand {
             let logger = Logger(label: "ytauto.worker")
             if let stageMS = syntheticStageMs {
                 logger.warning("running the DIAGNOSTIC pipeline: every stage only sleeps \(stageMS) ms; no video is made")
+                // Its channels come from no configuration: one that no job has (a typo) is said,
+                // not waited on in silence.
+                let known = Set(try await store.stats().counts.keys)
+                for channel in channels where !known.contains(channel) {
+                    let others = known.isEmpty ? "" : "; channels with jobs: \(known.sorted().joined(separator: ", "))"
+                    logger.warning("--channel \(channel): no job of that channel in the database yet; this diagnostic worker waits for one (`ytauto enqueue \(channel) --synthetic`)\(others)")
+                }
             }
             var config = QueueWorkerConfiguration()
             config.concurrency = concurrency
