@@ -99,6 +99,10 @@ public final class PostgresJobStore: Sendable {
     /// Applies pending migrations (`ytauto-admin migrate`): those this call applied, and the
     /// schema's history after it.
     public static func migrate(url: PostgresURL) async throws -> (applied: [Migration], history: [AppliedMigration]) {
+        // One connection first, as ``init(url:retryPolicy:readOnly:migrate:maximumConnections:clock:logger:deadline:)``
+        // makes: the pool retried a wrong password or a missing database in silence for its whole
+        // 300 s deadline (it ended, after 68 s, in "connectionCreationCircuitBreakerTripped").
+        try await PostgresWorkerSession.connect(url: url, logger: Logger(label: "ytauto.postgres")).close()
         let pool = try PostgresPool(url: url, applicationName: "ytauto-admin migrate", maximumConnections: 2, deadline: .seconds(300))
         defer { pool.close() }
         let migrator = PostgresMigrator()

@@ -168,6 +168,15 @@ struct CopyTests {
 
     /// A copy carries the highest job id the source ever gave: ids pruned on the source are not
     /// given again on the target, either way.
+    /// `ytauto-admin migrate` on a database that does not exist says so, as every other command
+    /// does: its pool retried the refused session in silence and ended, after a minute or more,
+    /// in "connectionCreationCircuitBreakerTripped".
+    @Test func migrateOnADatabaseThatDoesNotExistSaysSo() async throws {
+        let server = try await PostgresServer.server()
+        let r = try await admin("migrate", "--db", server.url(database: "ytauto_no_such_database"))
+        #expect(r.status == 1 && r.stderr.contains("database \"ytauto_no_such_database\" does not exist (SQLSTATE 3D000)"), "\(r.stderr)")
+    }
+
     @Test func pruneIdsAreNotGivenAgainAfterACopy() async throws {
         func prunedAll(_ store: some JobStore, jobs: Int) async throws -> Int64 {
             var last: Int64 = 0

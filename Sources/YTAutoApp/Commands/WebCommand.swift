@@ -132,10 +132,14 @@ extension YTAutoCommand {
                 logger: logger)
             do {
                 try await app.runService()
-            } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
-                let why = error.errnoCode == EADDRINUSE
-                    ? "the address is in use (another ytauto web, or another server, listens there)"
-                    : "this user may not listen on that port (below 1024 needs root or CAP_NET_BIND_SERVICE)"
+            } catch let error as IOError {
+                // Said with the address (NIO said "bind(descriptor:ptr:bytes:): Cannot assign requested address) (errno: 99)").
+                let why = switch error.errnoCode {
+                case EADDRINUSE: "the address is in use (another ytauto web, or another server, listens there)"
+                case EACCES: "this user may not listen on that port (below 1024 needs root or CAP_NET_BIND_SERVICE)"
+                case EADDRNOTAVAIL: "no network interface of this host has that address"
+                default: String(cString: strerror(error.errnoCode))
+                }
                 throw CLIError("cannot listen on \(listen): \(why); choose another with --listen HOST:PORT")
             }
         }

@@ -136,6 +136,9 @@ struct WebConsole: Sendable {
                 throw try await self.refuse("cancel", job: id, error, "cancelled")
             }
             try await self.audit("cancel", "job \(id)", result.auditDetail)
+            // A job that had finished is a refusal, a 409 as for a retry in the wrong state and
+            // as `ytauto-admin cancel` fails (it was a 303 to a notice, read as done).
+            if case .alreadyFinished = result { throw HTTPError(.conflict, message: "job \(id): \(result)") }
             return Self.redirect("/jobs/\(id)" + HTML.query(self.notice("job \(id): \(result)")))
         }
         router.post("/channels/:name/pause") { request, context in
