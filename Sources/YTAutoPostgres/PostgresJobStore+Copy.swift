@@ -53,6 +53,24 @@ extension PostgresJobStore: StoreCopying {
             })
     }
 
+    public func beginCopy(from source: String) async throws {
+        try await pool.transaction { tx in
+            _ = try await tx.run("CREATE TABLE IF NOT EXISTS copy_in_progress (source text NOT NULL, started_at timestamptz NOT NULL)")
+            _ = try await tx.run("DELETE FROM copy_in_progress")
+            _ = try await tx.run("INSERT INTO copy_in_progress (source, started_at) VALUES (\(source), now())")
+        }
+    }
+
+    public func endCopy() async throws {
+        _ = try await pool.transaction { tx in try await tx.run("DROP TABLE IF EXISTS copy_in_progress") }
+    }
+
+    public func interruptedCopy() async throws -> String? {
+        guard try await pool.queryOne("SELECT to_regclass('copy_in_progress') IS NOT NULL AS there")?.bool("there") == true else { return nil }
+        guard let row = try await pool.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1") else { return "a copy" }
+        return "a copy from \(try row.string("source") ?? "?") begun at \(try row.date("started_at").map(Timestamp.string) ?? "?")"
+    }
+
     public func isEmptyForCopy() async throws -> Bool {
         try await pool.queryOne("""
             SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM workers) OR EXISTS (SELECT 1 FROM schedule_slots)

@@ -109,6 +109,9 @@ struct CopyTests {
         let there = try await admin("copy", "--from", sqlitePath, "--to", postgres)
         #expect(there.status == 0, "\(there.stderr)")
         #expect(there.stdout.contains("copied \(sqlitePath) to postgres://"), "\(there.stdout)")
+        // A finished copy leaves no mark: commands use it.
+        let used = try await run("ytauto", ["status", "--db", postgres], cwd: dir.url, environment: [:])
+        #expect(used.status == 0, "\(used.stderr)")
         let pg = try await PostgresJobStore(url: try PostgresURL(postgres), migrate: false)
         let onPostgres = try await snapshot(pg)
         #expect(onPostgres.jobs == before.jobs)
@@ -168,6 +171,35 @@ struct CopyTests {
 
     /// A copy carries the highest job id the source ever gave: ids pruned on the source are not
     /// given again on the target, either way.
+    /// A copy stopped part-way (here: marked begun and one page of jobs written, as a copy killed
+    /// after its first transaction leaves it) is refused by every command that opens the target,
+    /// on both engines, and a second copy into it says why it is not empty. (The partial target was
+    /// used as is: its paused channel not paused, its next job ids ones the source had given.)
+    @Test func aCopyStoppedPartWayIsRefusedUntilMadeAnew() async throws {
+        let sqlitePath = dir.path("source.db")
+        let source = try SQLiteJobStore(path: sqlitePath)
+        try await makeHistory(source)
+        let page = try await source.copiedJobs(after: 0, limit: 5)
+        let pgURL = try await PostgresServer.server().createDatabase(prefix: "halfcopy")
+        let targets: [(String, any StoreCopying)] = [
+            (dir.path("half.db"), try SQLiteJobStore(path: dir.path("half.db"))),
+            (pgURL, try await PostgresJobStore(url: try PostgresURL(pgURL))),
+        ]
+        for (location, target) in targets {
+            try await target.beginCopy(from: sqlitePath)
+            try await target.insertCopied(page)
+            let name = PostgresURL.isPostgres(location) ? try PostgresURL(location).redacted : location
+            for (tool, args) in [("ytauto", ["status"]), ("ytauto-admin", ["history"]), ("ytauto-admin", ["list-failed"])] {
+                let r = try await run(tool, args + ["--db", location], cwd: dir.url, environment: [:])
+                #expect(r.status == 1 && r.stderr.contains("the database \(name) holds a copy from \(sqlitePath) begun at")
+                        && r.stderr.contains("that did not finish: it is incomplete"), "\(args): \(r.stderr)")
+            }
+            let again = try await admin("copy", "--from", sqlitePath, "--to", location)
+            #expect(again.status == 1 && again.stderr.contains("is not empty (it holds a copy from \(sqlitePath)"), "\(again.stderr)")
+            target.close()
+        }
+    }
+
     /// `ytauto-admin migrate` on a database that does not exist says so, as every other command
     /// does: its pool retried the refused session in silence and ended, after a minute or more,
     /// in "connectionCreationCircuitBreakerTripped".

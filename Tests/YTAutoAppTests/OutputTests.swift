@@ -85,3 +85,39 @@ import YTAutoCore
         #expect(Output.bytes(1_500_000).hasSuffix("MB"))
     }
 }
+
+/// The console's charts of finished jobs (`Chart.hourly`).
+@Suite struct ChartTests {
+    /// The x of each time label's text (`12-05`, `06:00`; not the count axis's), by its text.
+    static func labels(_ svg: String) -> [String: String] {
+        Dictionary(svg.matches(of: /<text x="([0-9.]+)" y="[0-9]+">([0-9]{2}[:-][0-9]{2})<\/text>/).map { (String($0.2), String($0.1)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The week's chart puts each day's label at the bar of that day's first UTC hour, so a job
+    /// finished just after midnight stands under its own day (drawn at 00:40, "12-04" stood at
+    /// 01:00 of 12-04 and 12-05's first hour under it); the day's chart labels 00, 06, 12, 18.
+    @Test func eachLabelStandsAtTheHourItNames() throws {
+        let now = try #require(Timestamp.date("2026-12-05T00:40:00.000Z"))
+        let midnight = try #require(Timestamp.date("2026-12-05T00:00:00.000Z"))
+        let week = Chart.hourly([HourlyCount(hour: midnight, state: .succeeded, count: 3)], hours: 168, now: now)
+        let bar = try #require(week.firstMatch(of: /<rect x="([0-9.]+)"/)?.1)
+        let labels = Self.labels(week)
+        #expect(labels["12-05"] == String(bar), "\(labels) bar at \(bar)")
+        // The week runs from 11-28 01:00 to 12-05 00:00: seven midnights, 11-29 the first.
+        #expect(labels.count == 7 && labels["11-29"] != nil && labels["11-28"] == nil, "\(labels)")
+        let day = Self.labels(Chart.hourly([], hours: 24, now: try #require(Timestamp.date("2026-12-05T13:10:00.000Z"))))
+        #expect(Set(day.keys) == ["18:00", "00:00", "06:00", "12:00"], "\(day)")
+    }
+}
+
+/// The live view's running jobs, as `/events` sends them.
+@Suite struct LiveEventJSONTests {
+    /// A job just leased has no stage yet: its event still has every key the docs list, `stage`
+    /// and `topic` as null (the key was left out).
+    @Test func everyKeyIsThereWithNullForNoValue() throws {
+        let job = RunningJobJSON(id: 15, channel: "facts", topic: nil, stage: nil, stageIndex: 0, stages: 7, attempt: 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(job)) as? [String: Any])
+        #expect(Set(object.keys) == ["id", "channel", "topic", "stage", "stage_index", "stages", "attempt"], "\(object)")
+        #expect(object["stage"] is NSNull && object["topic"] is NSNull, "\(object)")
+    }
+}

@@ -59,8 +59,12 @@ extension AdminCommand {
                 throw CLIError("the engine of \(target.databaseName) cannot be copied into")
             }
             guard try await writer.isEmptyForCopy() else {
-                throw CLIError("\(target.databaseName) is not empty: copy only into a new database (a copy never merges two histories)")
+                let interrupted = try await writer.interruptedCopy().map { " (it holds \($0) that did not finish: make it anew)" } ?? ""
+                throw CLIError("\(target.databaseName) is not empty\(interrupted): copy only into a new database (a copy never merges two histories)")
             }
+            // Marked until the last row is written and the counts agree: a copy stopped part-way
+            // leaves a database every command refuses, not a partial history a worker would run on.
+            try await writer.beginCopy(from: source.databaseName)
             var after: Int64 = 0
             var jobs = 0, attempts = 0, runs = 0
             while true {
@@ -79,6 +83,7 @@ extension AdminCommand {
             guard a.counts == b.counts else {
                 throw CLIError("the copy's job counts differ from the source's (\(b.counts) against \(a.counts)); do not use it")
             }
+            try await writer.endCopy()
             print("copied \(source.databaseName) to \(target.databaseName): \(jobs) jobs, \(attempts) attempts, \(runs) stage runs, "
                 + "\(rest.slots.count) slots, \(rest.cursors.count) cursors, \(rest.workers.count) workers, \(rest.ledger.count) ledger rows, \(rest.audit.count) audit entries")
         }

@@ -125,6 +125,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     public func openStore(_ access: Access = .readWrite) async throws -> any OperatorStore {
         let store = try await openStoreUnregistered(access)
         OpenStores.add(store)
+        // The target of a copy that did not finish: its history is partial (a paused channel not
+        // paused, jobs missing) and its next ids could be ones the source gave. It was used as is.
+        if let copying = store as? any StoreCopying, let copy = try await copying.interruptedCopy() {
+            throw CLIError("the database \(databaseName) holds \(copy) that did not finish: it is incomplete. "
+                + "Make it anew (delete the file, or drop and create the PostgreSQL database), then run `ytauto-admin copy` again")
+        }
         return store
     }
 

@@ -43,8 +43,12 @@ enum Chart {
                     + "height=\"\(String(format: "%.1f", h))\" fill=\"\(colour(state.rawValue))\"><title>\(n) \(state.rawValue)</title></rect>"
             }
         }
+        // A label at each bar that starts a UTC day (the week's chart) or a sixth of one (the day's):
+        // every 24th bar from the first put "12-04" at 01:00 of 12-04 when the chart was drawn at
+        // 00:xx, and 12-05's first hour under it.
         let labelEvery = hours <= 24 ? 6 : 24
-        for i in stride(from: 0, to: hours, by: labelEvery) {
+        let firstHourOfDay = Int((start / hourSeconds).rounded()) % 24
+        for i in 0..<hours where (firstHourOfDay + i) % labelEvery == 0 {
             let t = Date(timeIntervalSince1970: start + Double(i) * hourSeconds)
             let text = hours <= 24 ? String(Timestamp.string(t).dropFirst(11).prefix(5)) : String(Timestamp.string(t).dropFirst(5).prefix(5))
             svg += "<text x=\"\(String(format: "%.1f", left + Double(i) * barWidth))\" y=\"\(Int(height - 3))\">\(text)</text>"

@@ -74,6 +74,19 @@ struct RunningJobJSON: Encodable, Equatable {
         case id, channel, topic, stage, stages, attempt
         case stageIndex = "stage_index"
     }
+
+    /// Every key, `null` where there is no value (a job just leased has no stage yet): the
+    /// synthesized encoding left `stage` out, and a reader looking for it found no key.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(channel, forKey: .channel)
+        try c.encode(topic, forKey: .topic)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(stageIndex, forKey: .stageIndex)
+        try c.encode(stages, forKey: .stages)
+        try c.encode(attempt, forKey: .attempt)
+    }
 }
 
 extension WebConsole {

@@ -97,4 +97,14 @@ public protocol StoreCopying: ConsoleStore {
     func insertCopied(_ jobs: [CopiedJob]) async throws
     /// Writes the rest, in one transaction, after the jobs.
     func insertCopied(_ installation: CopiedInstallation) async throws
+    /// Marks the database as the target of a copy under way (a table `copy_in_progress`, with the
+    /// source's name and the start), before the first row is written. A copy stopped part-way
+    /// (killed, its connection lost, its counts not agreeing) leaves the mark, and every command
+    /// that opens the database refuses it (``interruptedCopy()``): its history is partial, and its
+    /// next job ids could be ones the source had already given.
+    func beginCopy(from source: String) async throws
+    /// Removes the mark, once everything was written and checked.
+    func endCopy() async throws
+    /// What the mark says (the source and when the copy began), or nil when there is none.
+    func interruptedCopy() async throws -> String?
 }

@@ -45,6 +45,27 @@ extension SQLiteJobStore: StoreCopying {
             history: try await channelHistoryRows(), prunedTopics: prunedTopics, highestJobID: highest, expressionCursors: expressionCursors)
     }
 
+    public func beginCopy(from source: String) async throws {
+        let now = self.now()
+        try await database.write { db in
+            try db.execute("CREATE TABLE IF NOT EXISTS copy_in_progress (source TEXT NOT NULL, started_at TEXT NOT NULL)")
+            _ = try db.run("DELETE FROM copy_in_progress")
+            _ = try db.run("INSERT INTO copy_in_progress (source, started_at) VALUES (?, ?)", [source, now])
+        }
+    }
+
+    public func endCopy() async throws {
+        try await database.write { db in try db.execute("DROP TABLE IF EXISTS copy_in_progress") }
+    }
+
+    public func interruptedCopy() async throws -> String? {
+        try await database.read { db in
+            guard try db.queryOne("SELECT 1 AS found FROM sqlite_schema WHERE type = 'table' AND name = 'copy_in_progress'") != nil else { return nil }
+            guard let row = try db.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1") else { return "a copy" }
+            return "a copy from \(row.string("source") ?? "?") begun at \(row.string("started_at") ?? "?")"
+        }
+    }
+
     public func isEmptyForCopy() async throws -> Bool {
         try await database.read { db in
             try ["jobs", "workers", "schedule_slots", "schedule_cursors", "schedule_expression_cursors", "quota_ledger", "audit_log", "channel_pauses", "footage_uses",
