@@ -101,7 +101,10 @@ extension WebConsole {
     // MARK: - Jobs
 
     func jobsPage(_ query: JobQuery, csrf: String, notice: String? = nil) async throws -> String {
-        let jobs = try await store.jobs(matching: query, limit: Self.pageSize)
+        // One more than a page, to know whether an older page has any job ("Older →" led to "no
+        // jobs match" when exactly a page's worth was left).
+        let fetched = try await store.jobs(matching: query, limit: Self.pageSize + 1)
+        let jobs = Array(fetched.prefix(Self.pageSize))
         // A mistyped channel (from a link or the address bar) showed "no jobs match" under a
         // channel list that said "any": refused as the API and the bulk actions refuse it.
         if jobs.isEmpty { try await checkChannelKnown(query.channel, status: .badRequest) }
@@ -135,7 +138,7 @@ extension WebConsole {
             out += "<span class=\"muted\">(asks first, saying how many)</span></p>"
         }
         out += jobs.isEmpty ? "<p class=\"muted\">no jobs match</p>" : jobTable(jobs)
-        if jobs.count == Self.pageSize, let last = jobs.last {
+        if fetched.count > Self.pageSize, let last = jobs.last {
             var next = query
             next.beforeID = last.id
             out += "<p><a id=\"older\" href=\"/jobs\(Self.link(next))\">Older →</a></p>"
