@@ -18,12 +18,15 @@ struct ProcessEngine: Sendable, CustomTestStringConvertible {
     /// SQLite always; PostgreSQL where its server is installed (in CI, always).
     static let all: [ProcessEngine] = PostgresServer.available ? [.sqlite, .postgres] : [.sqlite]
 
-    /// The store at `location`, created and migrated.
-    static func open(_ location: String) async throws -> any OperatorStore {
+    /// The store at `location`, created and migrated; with `clock`, on that time rather than the
+    /// real one (the server's, on PostgreSQL).
+    static func open(_ location: String, clock: (@Sendable () -> Date)? = nil) async throws -> any OperatorStore {
         // The test's own look at the queue waits up to 120 s for an answer: under the whole suite's
         // load (servers starting, 1,000 jobs going through four workers) one took over 15 s.
-        if PostgresURL.isPostgres(location) { return try await PostgresJobStore(url: try PostgresURL(location), deadline: .seconds(120)) }
-        return try SQLiteJobStore(path: location)
+        if PostgresURL.isPostgres(location) {
+            return try await PostgresJobStore(url: try PostgresURL(location), clock: clock, deadline: .seconds(120))
+        }
+        return try SQLiteJobStore(path: location, clock: clock ?? Date.init)
     }
 }
 

@@ -208,9 +208,7 @@ import YTAutoTestSupport
         // Lease wait: a job made and due two minutes before a worker took it waited about 120 s
         // (made through a store whose clock is two minutes behind). A job made now with a past
         // run_at waited for no worker: it is due from when it was made.
-        let behind: @Sendable () -> Date = { Date().addingTimeInterval(-120) }
-        let earlier: any OperatorStore = PostgresURL.isPostgres(location)
-            ? try await PostgresJobStore(url: try PostgresURL(location), clock: behind) : try SQLiteJobStore(path: location, clock: behind)
+        let earlier = try await ProcessEngine.open(location, clock: { Date().addingTimeInterval(-120) })
         let late = try await earlier.enqueue(NewJob(channel: "facts", topic: "late")).job.id
         earlier.close()
         _ = try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60), only: late)
