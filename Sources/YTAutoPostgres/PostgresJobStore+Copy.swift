@@ -65,10 +65,10 @@ extension PostgresJobStore: StoreCopying {
         _ = try await pool.transaction { tx in try await tx.run("DROP TABLE IF EXISTS copy_in_progress") }
     }
 
-    public func interruptedCopy() async throws -> String? {
+    public func interruptedCopy() async throws -> CopyMark? {
         guard try await pool.queryOne("SELECT to_regclass('copy_in_progress') IS NOT NULL AS there")?.bool("there") == true else { return nil }
-        guard let row = try await pool.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1") else { return "a copy" }
-        return "a copy from \(try row.string("source") ?? "?") begun at \(try row.date("started_at").map(Timestamp.string) ?? "?")"
+        let row = try await pool.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1")
+        return CopyMark(source: try row?.string("source"), startedAt: try row?.date("started_at").map(Timestamp.string))
     }
 
     public func isEmptyForCopy() async throws -> Bool {

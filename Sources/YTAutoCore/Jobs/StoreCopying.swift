@@ -105,6 +105,20 @@ public protocol StoreCopying: ConsoleStore {
     func beginCopy(from source: String) async throws
     /// Removes the mark, once everything was written and checked.
     func endCopy() async throws
-    /// What the mark says (the source and when the copy began), or nil when there is none.
-    func interruptedCopy() async throws -> String?
+    /// The mark, or nil when there is none.
+    func interruptedCopy() async throws -> CopyMark?
+}
+
+/// The mark of a copy under way or stopped part-way (``StoreCopying/beginCopy(from:)``): its
+/// source and when it began, as the engine keeps them; nil where the mark has lost its row.
+public struct CopyMark: Sendable, CustomStringConvertible {
+    public let source: String?
+    public let startedAt: String?
+
+    public init(source: String?, startedAt: String?) {
+        self.source = source
+        self.startedAt = startedAt
+    }
+
+    public var description: String { source.map { "a copy from \($0) begun at \(startedAt ?? "?")" } ?? "a copy" }
 }

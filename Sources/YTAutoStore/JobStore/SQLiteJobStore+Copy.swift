@@ -58,11 +58,11 @@ extension SQLiteJobStore: StoreCopying {
         try await database.write { db in try db.execute("DROP TABLE IF EXISTS copy_in_progress") }
     }
 
-    public func interruptedCopy() async throws -> String? {
+    public func interruptedCopy() async throws -> CopyMark? {
         try await database.read { db in
             guard try db.queryOne("SELECT 1 AS found FROM sqlite_schema WHERE type = 'table' AND name = 'copy_in_progress'") != nil else { return nil }
-            guard let row = try db.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1") else { return "a copy" }
-            return "a copy from \(row.string("source") ?? "?") begun at \(row.string("started_at") ?? "?")"
+            let row = try db.queryOne("SELECT source, started_at FROM copy_in_progress LIMIT 1")
+            return CopyMark(source: row?.string("source"), startedAt: row?.string("started_at"))
         }
     }
 
