@@ -6,7 +6,8 @@ import YTAutoTestSupport
 @testable import YTAutoPostgres
 
 /// The PostgreSQL lease and its next-due query stay logarithmic in the backlog on a database as an
-/// operator's would be: 100,000 queued jobs (one channel with only ten), 200,000 finished jobs and
+/// operator's would be: 100,000 queued jobs (one channel with only ten; 150,000 more not due yet at a
+/// better priority than the rest; 20,000 more the oldest due, of a channel the tests pause), 200,000 finished jobs and
 /// their attempts, `jobs` and `job_attempts` analyzed (as autovacuum does after such inserts), and
 /// `channel_pauses` never analyzed (autovacuum leaves a small, rarely changed table alone), with no
 /// pause and with one. Two checks per statement, run with `EXPLAIN (ANALYZE, BUFFERS)`: no
@@ -16,6 +17,12 @@ import YTAutoTestSupport
 struct PostgresQueryPlanTests {
     static let queued = 100_000
     static let finished = 200_000
+    /// Queued jobs of the channel "later", at a better priority than the rest and not due yet: the
+    /// lease this replaced stepped over their index entries without reading a row, so it takes this
+    /// many for its steps to show as buffers (about 1,300 for 100,000).
+    static let notDueYet = 150_000
+    /// Queued jobs of the channel "held", the oldest due, which the tests pause.
+    static let held = 20_000
     /// Far below a scan of the queue (about 2,000 pages of queued rows alone), far above an index probe.
     static let bufferBound = 1_000
 
@@ -39,6 +46,18 @@ struct PostgresQueryPlanTests {
                        now() - interval '1 day' + (i * 7919 % 100000) * interval '1 second', 3, now(), now(), 'video',
                        now() - interval '1 day' + (i * 7919 % 100000) * interval '1 second'
                   FROM generate_series(1, \(queued)) AS i;
+                -- A channel of a better priority than the rest whose jobs are not due yet (retries
+                -- backed off, jobs enqueued for later), with three due jobs of its own at a worse one.
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, created_at, updated_at, kind, scheduled_at)
+                SELECT 'later', 'later ' || i, '{}', 'queued', CASE WHEN i <= 3 THEN 5 ELSE -1 END,
+                       CASE WHEN i <= 3 THEN now() - interval '1 hour' ELSE now() + interval '1 day' + i * interval '1 second' END,
+                       3, now(), now(), 'video', now()
+                  FROM generate_series(1, \(notDueYet + 3)) AS i;
+                -- A channel whose jobs are the oldest due (the tests pause it: a channel held for a week).
+                INSERT INTO jobs (channel, topic, payload, state, priority, run_at, max_attempts, created_at, updated_at, kind, scheduled_at)
+                SELECT 'held', 'held ' || i, '{}', 'queued', 0, now() - interval '7 days' + i * interval '1 second', 3, now(), now(), 'video',
+                       now() - interval '7 days' + i * interval '1 second'
+                  FROM generate_series(1, \(held)) AS i;
                 ANALYZE jobs;
                 ANALYZE job_attempts;
                 """, database: url.database)
@@ -106,21 +125,31 @@ struct PostgresQueryPlanTests {
         let stats = try await server.psql("SELECT reltuples FROM pg_class WHERE relname = 'channel_pauses'", database: url.database)
         #expect(stats.trimmingCharacters(in: .whitespacesAndNewlines) == "-1", "channel_pauses has statistics: \(stats)")
         for (name, query) in Self.leases() { try await Self.check(name, query) }
-        // With a channel paused, still unanalyzed.
-        _ = try await server.psql("INSERT INTO channel_pauses VALUES ('c2', now(), 'test')", database: url.database)
-        for (name, query) in Self.leases() { try await Self.check("\(name), c2 paused", query) }
+        // With channels paused, still unanalyzed: "held", whose jobs are the oldest due, and "c2".
+        _ = try await server.psql("INSERT INTO channel_pauses VALUES ('c2', now(), 'test'), ('held', now(), 'test')", database: url.database)
+        for (name, query) in Self.leases() { try await Self.check("\(name), c2 and held paused", query) }
         _ = try await server.psql("DELETE FROM channel_pauses", database: url.database)
     }
 
-    /// The check itself: the lease as it was before migration 0009 (NOT EXISTS over an unanalyzed
-    /// channel_pauses) fails it.
-    @Test func theOldLeaseFailsTheCheck() async throws {
-        var old = PostgresJobStore.leaseQuery(worker: "w", channels: nil, kind: .video, pipeline: "media", seconds: 30, only: nil, now: nil)
-        old.sql = old.sql.replacingOccurrences(of: "NOT ytauto_channel_paused(jobs.channel)",
-                                               with: "NOT EXISTS (SELECT 1 FROM channel_pauses p WHERE p.channel = jobs.channel)")
-        #expect(old.sql.contains("NOT EXISTS"))
-        let plan = try await Self.explain(old)
-        #expect(plan.joined(separator: "\n").contains("Seq Scan on jobs") || Self.buffers(plan) >= Self.bufferBound)
+    /// The check itself: the lease's pick as it was before its scan over lanes (an ordered scan of
+    /// every queued job with the due time and the pause as filters) steps over the "later"
+    /// channel's jobs, not due yet, and, with "held" paused, over every job of "held".
+    @Test func theLeaseThatFiltersQueuedJobsFailsTheCheck() async throws {
+        let url = try await Self.fixture.value.get()
+        let server = try await PostgresServer.server()
+        let old: PostgresQuery = """
+            SELECT jobs.id FROM jobs WHERE jobs.state = 'queued' AND jobs.run_at <= now() AND NOT ytauto_channel_paused(jobs.channel)
+               AND jobs.kind = 'video' ORDER BY jobs.priority, jobs.run_at, jobs.id LIMIT 1 FOR UPDATE OF jobs SKIP LOCKED
+            """
+        let notDue = try await Self.explain(old)
+        #expect(Self.buffers(notDue) >= Self.bufferBound, "\(notDue.joined(separator: "\n"))")
+        // From priority 0 on ("later"'s level -1 left out of the index's range), "held" paused.
+        var ofChannel = old
+        ofChannel.sql = old.sql.replacingOccurrences(of: "AND jobs.kind = 'video'", with: "AND jobs.kind = 'video' AND jobs.priority >= 0")
+        _ = try await server.psql("INSERT INTO channel_pauses VALUES ('held', now(), 'test')", database: url.database)
+        let paused = try await Self.explain(ofChannel)
+        _ = try await server.psql("DELETE FROM channel_pauses", database: url.database)
+        #expect(Self.buffers(paused) >= Self.bufferBound, "\(paused.joined(separator: "\n"))")
     }
 
     /// The plans the server logged (auto_explain) while `body` ran: each statement's text and plan.

@@ -52,23 +52,51 @@ public final class SQLiteJobStore: JobStore {
                    lease_expires_at = ?2, updated_at = ?3
             """
 
+        /// The first due job in lease order among the queued jobs that `match` picks, read from `index`
+        /// (whose columns end in `priority, run_at, id`), as a CTE `level(priority, run_at, id)` to
+        /// select from (`?3` now). A skip scan over priority levels: a level's first entry is its
+        /// earliest job, so a level whose first entry is not due has no due job, and the next level is
+        /// one seek away. The scan stops at the first level with a due job. An ordered scan with
+        /// `run_at <= ?3` as a filter would instead step over every job of a better priority that is
+        /// not due yet (a channel's retries backed off for hours, jobs enqueued `--at` a later time):
+        /// one step a job, 70–90 ms a lease behind 200,000 of them (docs/benchmarks.md, 2026-12-05;
+        /// QueryPlanTests holds a lease behind 20,000 to its step bound).
+        static func dueInLeaseOrder(index: String, match: String) -> String {
+            """
+            WITH RECURSIVE level(priority, run_at, id) AS (
+                SELECT priority, run_at, id FROM (SELECT priority, run_at, id FROM jobs INDEXED BY \(index)
+                                                   WHERE \(match) ORDER BY priority, run_at, id LIMIT 1)
+                UNION ALL
+                SELECT next.priority, next.run_at, next.id FROM level JOIN jobs AS next
+                    ON next.id = (SELECT id FROM jobs INDEXED BY \(index) WHERE \(match) AND priority > level.priority
+                                   ORDER BY priority, run_at, id LIMIT 1)
+                 WHERE level.run_at > ?3)
+            """
+        }
+
         /// Leases the next due job of a kind, of any channel: `?1` owner, `?2` lease expiry,
         /// `?3` now, `?4` kind. `INDEXED BY` pins the plan to the partial index whose order is the
         /// lease order, so a lease reads one index entry however long the queue: left to itself the
-        /// planner may take an index on `state` and sort every queued job (see the plan tests).
+        /// planner may take an index on `state` and sort every queued job (see the plan tests). The
+        /// queue's first job, when it is due (the common case, one seek); else the first due job of
+        /// a later priority level (``dueInLeaseOrder(index:match:)``: `coalesce` runs its second
+        /// argument only when the first is null).
         public static let leaseNext = """
             \(leaseSet)
-             WHERE id = (SELECT id FROM jobs INDEXED BY jobs_lease WHERE state = 'queued' AND kind = ?4 AND run_at <= ?3
-                          ORDER BY priority, run_at, id LIMIT 1)
+             WHERE id = coalesce(
+                (SELECT CASE WHEN run_at <= ?3 THEN id END FROM jobs INDEXED BY jobs_lease WHERE state = 'queued' AND kind = ?4
+                  ORDER BY priority, run_at, id LIMIT 1),
+                (\(dueInLeaseOrder(index: "jobs_lease", match: "state = 'queued' AND kind = ?4"))
+                 SELECT id FROM level WHERE run_at <= ?3))
             RETURNING \(columns)
             """
 
         /// The next due job of a kind on one channel (`?1` kind, `?2` channel, `?3` now): a worker
-        /// limited to channels asks each (an index seek apiece) and leases the first in lease order.
+        /// limited to channels asks each (a seek for each priority level up to its first due job,
+        /// ``dueInLeaseOrder(index:match:)``) and leases the first in lease order.
         public static let nextOfChannel = """
-            SELECT id, priority, run_at FROM jobs INDEXED BY jobs_lease_channel
-             WHERE state = 'queued' AND kind = ?1 AND channel = ?2 AND run_at <= ?3
-             ORDER BY priority, run_at, id LIMIT 1
+            \(dueInLeaseOrder(index: "jobs_lease_channel", match: "state = 'queued' AND kind = ?1 AND channel = ?2"))
+            SELECT id, priority, run_at FROM level WHERE run_at <= ?3
             """
 
         /// Leases one job by id if it is still queued and due: `?1`–`?3` as ``leaseNext``, `?4` the id.
