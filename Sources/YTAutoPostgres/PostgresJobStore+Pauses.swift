@@ -5,11 +5,10 @@ import YTAutoCore
 /// Paused channels (``ChannelPause``), on PostgreSQL: rows of `channel_pauses`.
 ///
 /// A lease leaves a paused channel's jobs where they are with `NOT ytauto_channel_paused(channel)`
-/// in its one statement (a function, so that the planner keeps the lease index's order: see
-/// ``PostgresJobStore/leaseQuery(worker:channels:kind:pipeline:seconds:only:now:)``): it steps
-/// over the paused channel's due jobs at the head of the lease order, one index entry each. SQLite asks channel by channel instead while a pause exists; here that would cost every
-/// lease a second round trip to learn whether one does, for the rare pause with thousands of due
-/// jobs behind it (docs/postgresql.md).
+/// (a function, so that the planner keeps the lease index's order). It looks at the first jobs in
+/// lease order, and when a paused channel's backlog fills those, at the lanes of the channels not
+/// paused (``PostgresJobStore/LeasePick``): a paused backlog costs a lease a second statement,
+/// never a read of each paused job (docs/postgresql.md).
 extension PostgresJobStore {
     public func pause(channel: String, by actor: String) async throws -> (pause: ChannelPause, isNew: Bool) {
         try await pool.transaction { tx in

@@ -36,6 +36,9 @@ public final class PostgresJobStore: Sendable {
     /// How long a worker's session waits before it first tries to reconnect (tests lengthen it to
     /// see the worker dead in between; a live process coming back at once is right otherwise).
     let sessionReconnectPause = Mutex(Duration.zero)
+    /// How many of the first jobs in lease order a lease looks at before it reads the lanes
+    /// (``LeasePick/windowSize``; the model test narrows it so that its small queues reach the lanes).
+    let leaseWindow = Mutex(LeasePick.windowSize)
 
     /// Opens the store. With `migrate`, applies pending migrations (under an advisory lock, so
     /// concurrent starts migrate once); without, refuses a schema that is not this binary's.
@@ -200,20 +203,66 @@ public final class PostgresJobStore: Sendable {
 
     // MARK: - Lease
 
+    /// How a lease statement picks its jobs (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:pick:window:)``).
+    ///
+    /// An ordered scan of the queue with the due time and the pause as filters, as the lease was
+    /// before 2026-12-05, steps over each job ahead of the first it may lease: jobs of a better
+    /// priority not due yet (a channel whose retries are backed off for a day) and paused channels'
+    /// jobs (a channel held for a week, its jobs the oldest), 143 ms and 40,000 buffers a lease
+    /// behind 20,000 of each (docs/benchmarks.md; PostgresQueryPlanTests). So a lease reads at most
+    /// two bounded things, in turn:
+    enum LeasePick: Sendable {
+        /// The first ``windowSize`` queued jobs in lease order, whatever their due time, channel or
+        /// lock: the first of them that is due, not paused and not locked by another transaction
+        /// is the job lease order names, found in one probe when the queue's first job is. Its
+        /// `ORDER BY` is the window's own order, which the nested loop keeps, so no sort.
+        case window
+        /// A statement's second try, when the window held nothing to lease, and the first for a
+        /// worker limited to channels. A lane is a channel's jobs of one priority (`lane`: a skip
+        /// scan of `jobs_lease_channel`, a probe a lane); its head is its first due job (`head`:
+        /// a probe a lane, paused channels and channels not asked for left out); `picked` takes
+        /// the lanes in the order of their heads and locks jobs in each, `FOR UPDATE SKIP LOCKED`,
+        /// until it has as many as it leases (the nested loop stops there, so a lane after that is
+        /// never locked in). Two probes a lane (a channel has one lane per priority it uses),
+        /// whatever the backlog. Against lease order taken strictly, it gives up two things: a
+        /// group of two takes both jobs from the best lane when it has two due, though another
+        /// lane's head may come between them; and when another transaction holds a lane's head,
+        /// it takes that lane's next job, though another lane's head may come before it.
+        case lanes
+
+        /// Jobs ahead of the first leasable one that the window steps over before giving way to
+        /// the lanes: room for the jobs other workers are leasing at the same moment.
+        static let windowSize = 32
+
+        /// The window, unless the worker is limited to channels: the first jobs of all channels
+        /// would then often be none of its.
+        static func first(channels: [String]?) -> LeasePick { channels == nil ? .window : .lanes }
+    }
+
     public func lease(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, duration: Duration) async throws -> Lease? {
         try await lease(worker: worker, channels: channels, kind: kind, pipeline: pipeline, duration: duration, only: nil)
     }
 
     /// Leases the next due job of `kind` (of `channels`, if given), or only the job `only` if it
-    /// is queued, in one statement: pick `FOR UPDATE SKIP LOCKED`, lease, record the attempt.
+    /// is queued, in one statement: pick `FOR UPDATE SKIP LOCKED`, lease, record the attempt (a
+    /// second statement picks from the lanes when the first jobs in lease order held none to
+    /// lease: ``LeasePick``).
     public func lease(
         worker: String, channels: [String]?, kind: JobKind = .video, pipeline: String? = nil, duration: Duration, only jobID: Int64?
     ) async throws -> Lease? {
         _ = try Timestamp.checked(approximateNow.addingTimeInterval(duration.seconds), "a lease of \(duration) from now")
         if let channels, channels.isEmpty { return nil }
-        let q = Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline, seconds: duration.seconds,
-                                only: jobID, now: nowBind)
-        guard let row = try await pool.queryOne(q) else { return nil }
+        // The first jobs in lease order first (one probe in the common case), then the lanes when
+        // none of those could be leased (``LeasePick``).
+        let first = LeasePick.first(channels: channels)
+        var row = try await pool.queryOne(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
+                                                          seconds: duration.seconds, only: jobID, now: nowBind, pick: first,
+                                                          window: leaseWindow.withLock { $0 }))
+        if row == nil, jobID == nil, first == .window {
+            row = try await pool.queryOne(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
+                                                          seconds: duration.seconds, only: nil, now: nowBind, pick: .lanes))
+        }
+        guard let row else { return nil }
         let job = try Self.job(row)
         return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
     }
@@ -221,22 +270,8 @@ public final class PostgresJobStore: Sendable {
     /// The lease statement (``lease(worker:channels:kind:pipeline:duration:only:)``), apart so that
     /// its plan can be tested (PostgresQueryPlanTests).
     ///
-    /// The pick reads lanes, not the queue in lease order. A lane is a channel's jobs of one
-    /// priority (`lane`: a skip scan of `jobs_lease_channel`, a probe a lane); its head is its
-    /// first due job (`head`: a probe a lane, paused channels and channels not asked for left out).
-    /// `picked` takes the lanes in the order of their heads and locks jobs in each,
-    /// `FOR UPDATE SKIP LOCKED`, until it has as many as it leases: the nested loop stops there,
-    /// so a lane after that is never locked in. A lease costs two probes a lane (a channel has one
-    /// lane per priority it uses), whatever the backlog. The ordered scan of every queued job this
-    /// replaced, with the due time and the pause as filters, stepped over each job ahead of the
-    /// first due one in lease order that was not due yet (a channel of a better priority whose
-    /// retries were backed off for a day) or paused (a channel held for a week, its jobs the
-    /// oldest): 143 ms and 40,000 buffers a lease behind 20,000 of each (PostgresQueryPlanTests).
-    ///
-    /// What it gives up, against lease order taken strictly: a group of two takes both jobs from
-    /// the best lane when it has two due, though another lane's head may come between them; and
-    /// when another transaction holds a lane's head, the pick takes that lane's next job, though
-    /// another lane's head may come before it. One lease alone, uncontended, is in lease order.
+    /// How the statement picks its jobs is `pick` (``LeasePick``): the first jobs in lease order
+    /// (`.window`, the default without `channels`) or the lanes (`.lanes`).
     ///
     /// A paused channel is told by `ytauto_channel_paused(channel)` (migration 0009), a function
     /// the planner cannot see into, rather than `NOT EXISTS` over `channel_pauses`: that table is
@@ -252,7 +287,9 @@ public final class PostgresJobStore: Sendable {
     /// `LIMIT (SELECT count(*) FROM done)` (no constant) made it hash every job (34 ms at 60,000
     /// jobs; PostgresQueryPlanTests).
     static func leaseQuery(worker: String, channels: [String]?, kind: JobKind, pipeline: String?, seconds: Double,
-                           only jobID: Int64?, now nowBind: Date?, completing: [Lease] = []) -> PostgresQuery {
+                           only jobID: Int64?, now nowBind: Date?, completing: [Lease] = [],
+                           pick: LeasePick? = nil, window: Int = LeasePick.windowSize) -> PostgresQuery {
+        let pick = pick ?? LeasePick.first(channels: channels)
         var q: PostgresQuery = """
             WITH RECURSIVE t AS (SELECT coalesce(\(nowBind)::timestamptz, date_trunc('milliseconds', now())) AS now),
             """
@@ -272,6 +309,19 @@ public final class PostgresJobStore: Sendable {
                 ),
                 """
             q.binds.append(jobID)
+        } else if pick == .window {
+            let k = q.binds.count + 1
+            q.binds.append(kind.rawValue)
+            q.sql += """
+
+                picked AS (
+                    SELECT jobs.id FROM (SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND kind = $\(k)
+                                          ORDER BY priority, run_at, id LIMIT \(window)) AS f
+                      JOIN jobs ON jobs.id = f.id, t
+                     WHERE jobs.state = 'queued' AND jobs.run_at <= t.now AND NOT ytauto_channel_paused(jobs.channel)\(due)
+                     ORDER BY f.priority, f.run_at, f.id LIMIT \(count) FOR UPDATE OF jobs SKIP LOCKED
+                ),
+                """
         } else {
             let k = q.binds.count + 1
             q.binds.append(kind.rawValue)
@@ -473,7 +523,7 @@ public final class PostgresJobStore: Sendable {
         return try Self.job(row)
     }
 
-    /// Completes and leases the next job in one statement (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:)``):
+    /// Completes and leases the next job in one statement (``leaseQuery(worker:channels:kind:pipeline:seconds:only:now:completing:pick:window:)``):
     /// one round trip and one commit. Should the statement fail, the job is completed alone. Had
     /// the server committed before the connection dropped, that completion is refused with the job
     /// `succeeded` under this lease's token: the job is done, and whether the next one was leased
@@ -515,7 +565,8 @@ public final class PostgresJobStore: Sendable {
     /// each lease's own outcome, in order.
     func completeTogether(_ leases: [Lease], thenLease next: LeaseRequest) async -> [Result<Completion, any Error>] {
         let q = Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline,
-                                seconds: next.duration.seconds, only: nil, now: nowBind, completing: leases)
+                                seconds: next.duration.seconds, only: nil, now: nowBind, completing: leases,
+                                window: leaseWindow.withLock { $0 })
         var results: [Result<Completion, any Error>] = []
         let rows: [PGRow]
         do {
@@ -540,10 +591,40 @@ public final class PostgresJobStore: Sendable {
         } catch {
             return leases.map { _ in .failure(error) }
         }
+        // The window held fewer jobs to lease than completions held: the rest from the lanes, a
+        // statement each (LeasePick), so a completion still hands its slot on when a job is due.
+        var nextInDoubt = false
+        if LeasePick.first(channels: next.channels) == .window {
+            var short = done.count - leased.count
+            while short > 0 {
+                short -= 1
+                let row: PGRow?
+                do {
+                    row = try await pool.queryOne(Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind,
+                                                                  pipeline: next.pipeline, seconds: next.duration.seconds,
+                                                                  only: nil, now: nowBind, pick: .lanes))
+                } catch {
+                    // The completions stand; whether a job was leased is unknown (the answer may
+                    // have been lost after the commit): the worker asks what it holds.
+                    nextInDoubt = true
+                    break
+                }
+                guard let row else { break }
+                do {
+                    let job = try Self.job(row)
+                    leased.append(Lease(job: job, owner: next.worker, token: job.leaseToken,
+                                        expiresAt: try row.required("lease_expires_at", row.date)))
+                } catch {
+                    nextInDoubt = true
+                    break
+                }
+            }
+        }
         for lease in leases {
             if let job = done.removeValue(forKey: CompletedKey(jobID: lease.jobID, token: lease.token)) {
                 // The statement leased at most as many jobs as completions held: one each, in order.
-                results.append(.success(Completion(job: job, next: leased.isEmpty ? nil : leased.removeFirst())))
+                results.append(.success(leased.isEmpty ? Completion(job: job, next: nil, nextUnknown: nextInDoubt)
+                                                       : Completion(job: job, next: leased.removeFirst())))
             } else {
                 do { results.append(.failure(try await leaseLost(lease))) } catch { results.append(.failure(error)) }
             }

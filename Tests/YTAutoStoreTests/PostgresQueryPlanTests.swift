@@ -110,6 +110,8 @@ struct PostgresQueryPlanTests {
 
     static func leases() -> [(String, PostgresQuery)] {
         [("lease", PostgresJobStore.leaseQuery(worker: "w", channels: nil, kind: .video, pipeline: "media", seconds: 30, only: nil, now: nil)),
+         ("lease from the lanes", PostgresJobStore.leaseQuery(worker: "w", channels: nil, kind: .video, pipeline: "media", seconds: 30,
+                                                              only: nil, now: nil, pick: .lanes)),
          ("lease of the rare channel", PostgresJobStore.leaseQuery(worker: "w", channels: ["rare"], kind: .video, pipeline: "media",
                                                                     seconds: 30, only: nil, now: nil)),
          ("lease of a busy channel", PostgresJobStore.leaseQuery(worker: "w", channels: ["c1"], kind: .video, pipeline: "media",

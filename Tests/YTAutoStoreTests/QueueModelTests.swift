@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 import YTAutoCore
 import YTAutoTestSupport
 @testable import YTAutoStore
@@ -51,6 +52,9 @@ import YTAutoTestSupport
     static let postgres: QueueEngineFactory = { clock, policy in
         let url = try PostgresURL(try await PostgresServer.server().createDatabase(prefix: "model"))
         let store = try await PostgresJobStore(url: url, retryPolicy: policy, maximumConnections: 4, clock: clock)
+        // A window of two first jobs, so that the model's small queues take both of the lease's
+        // ways (PostgresJobStore.LeasePick): the window, and the lanes when it holds none to lease.
+        store.leaseWindow.withLock { $0 = 2 }
         let workers = Registrations<PostgresWorkerSession>()
         return QueueEngine(
             store: store,
