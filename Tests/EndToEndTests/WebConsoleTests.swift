@@ -174,6 +174,12 @@ import YTAutoTestSupport
         // A NUL cut the pattern short and matched every job: a filter with a control character is refused.
         let nul = try await console.get("/api/jobs?q=%00zzz")
         #expect(nul.status == 400 && nul.body.contains("q must be one line of visible text; it has U+0000"), "\(nul.status) \(nul.body)")
+        // A filter given twice is refused (one of the two was taken); spaces around a filter are not part of it.
+        let twice = try await console.get("/api/jobs?state=failed&state=queued")
+        #expect(twice.status == 400 && twice.body.contains("state is given 2 times"), "\(twice.status) \(twice.body)")
+        let spaced = try await console.get("/api/jobs?state=%20failed%20&channel=facts%20")
+        let spacedJobs = try JSONSerialization.jsonObject(with: Data(spaced.bytes)) as? [[String: Any]]
+        #expect(spaced.status == 200 && spacedJobs?.map { $0["id"] as? Int } == [Int(id)], "\(spaced.status) \(spaced.body)")
         let none = try await console.get("/api/jobs?q=zzz")
         let noneList = try JSONSerialization.jsonObject(with: Data(none.bytes)) as? [Any]
         #expect(none.status == 200 && noneList?.isEmpty == true, "\(none.status) \(none.body)")
@@ -257,6 +263,9 @@ import YTAutoTestSupport
             let refused = try await console.post("/jobs/\(id)/retry", form: form, cookie: c)
             #expect(refused.status == 403, "\(refused.status) \(refused.body)")
         }
+        // A field given twice (it was read as its last value): refused, whatever the token.
+        let twice = try await console.post("/jobs/\(id)/retry", form: [("csrf", token), ("csrf", token)], cookie: cookie)
+        #expect(twice.status == 400 && twice.body.contains("the form gives csrf twice"), "\(twice.status) \(twice.body)")
         #expect(try await store.job(id: id)?.state == .failed)
         #expect(try await store.auditLog(limit: 10).isEmpty)
         // With the page's token: done, redirected back to the job, and recorded.

@@ -236,16 +236,27 @@ struct WebConsole: Sendable {
         return id
     }
 
-    /// The job list's filter from a query string (or a form): unknown states are refused, not ignored.
+    /// The names of the job list's filters (``query(_:)``).
+    static let filterNames = ["channel", "code", "q", "state", "before"]
+
+    /// The job list's filter from a query string (or a form): unknown states are refused, not
+    /// ignored, and so is a filter given twice (`state=queued&state=failed` took one of them).
     static func query(_ parameters: Hummingbird.Parameters) throws -> JobQuery {
-        try query { parameters.get($0) }
+        for name in filterNames where parameters.getAll(name).count > 1 {
+            throw HTTPError(.badRequest, message: "\(name) is given \(parameters.getAll(name).count) times: give each filter once")
+        }
+        return try query { parameters.get($0) }
     }
 
+    /// Each filter's text without the spaces around it (a pasted " horror " is the channel
+    /// "horror"); an empty one is no filter.
     static func query(_ value: (String) -> String?) throws -> JobQuery {
-        func text(_ name: String) -> String? { value(name).flatMap { $0.isEmpty ? nil : $0 } }
+        func text(_ name: String) -> String? {
+            value(name).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
         // A filter is one line of visible text: a NUL cut the database's pattern short, and "%00zzz"
         // matched every job (a bulk cancel offered them all).
-        for name in ["channel", "code", "q", "state", "before"] {
+        for name in filterNames {
             if let t = text(name), let bad = TextControls.firstInLine(t) {
                 throw HTTPError(.badRequest, message: "\(name) must be one line of visible text; it has \(TextControls.describe(bad))")
             }
@@ -335,7 +346,12 @@ struct WebConsole: Sendable {
         var form: [String: String] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            if let key = parts.first, !key.isEmpty { form[key] = parts.count > 1 ? parts[1] : "" }
+            guard let key = parts.first, !key.isEmpty else { continue }
+            // One value a field: a field given twice would have been read as its last value.
+            guard form[key] == nil else {
+                throw HTTPError(.badRequest, message: "the form gives \(key) twice: each field once")
+            }
+            form[key] = parts.count > 1 ? parts[1] : ""
         }
         guard let cookie = request.cookies["ytauto_csrf"]?.value, !cookie.isEmpty, let sent = form["csrf"],
               formTokenMatches(sent, cookie: cookie) else {
