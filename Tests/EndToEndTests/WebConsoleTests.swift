@@ -367,9 +367,14 @@ import YTAutoTestSupport
         let job = try #require(try await store.job(id: id))
         #expect(job.channel == "facts" && job.state == .queued && job.topic == "<b>bold</b> & <script>alert('topic')</script>")
         #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60)) == nil)
+        // Its page says why it waits (it said only "queued", due a minute ago), and not once resumed.
+        let waiting = try await console.get("/jobs/\(id)")
+        #expect(waiting.body.contains("id=\"paused\"") && waiting.body.contains("this job waits until the channel is resumed")
+                && waiting.body.contains("href=\"/channels#channel-facts\""), "\(waiting.body)")
 
         let resumed = try await console.post("/channels/facts/resume", form: [("csrf", token)], cookie: cookie)
         #expect(resumed.status == 303)
+        #expect(try await !console.get("/jobs/\(id)").body.contains("id=\"paused\""))
         #expect(try await store.pausedChannels().map(\.channel) == [odd])
         #expect(try await store.lease(worker: "w", channels: nil, kind: .video, pipeline: nil, duration: .seconds(60))?.jobID == id)
         let log = try await store.auditLog(limit: 10)

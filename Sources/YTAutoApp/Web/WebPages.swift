@@ -186,6 +186,12 @@ extension WebConsole {
         if let code = job.lastErrorCode {
             out += "<p class=\"error\">\(E.escape(code)): \(E.escape(job.lastErrorMessage ?? ""))</p>"
         }
+        // A queued job of a paused channel waits however long it has been due: say why, and where to resume.
+        if job.state == .queued, let pause = try await store.pausedChannels().first(where: { $0.channel == job.channel }) {
+            out += "<p class=\"notice\" id=\"paused\">its channel was paused \(E.time(pause.pausedAt)) by \(E.escape(pause.pausedBy)):"
+                + " this job waits until the channel is resumed"
+                + " (<a href=\"/channels#channel-\(E.escape(Self.fragment(job.channel)))\">channels</a>)</p>"
+        }
         out += "<p>"
         if job.state == .failed || job.state == .cancelled {
             out += "<form class=\"inline\" method=\"post\" action=\"/jobs/\(id)/retry\"><input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(csrf))\">"
