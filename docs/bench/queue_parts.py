@@ -4,6 +4,9 @@ Usage: ytauto-admin migrate --db /tmp/schema.db && python3 docs/bench/queue_part
 
 One process, no contention: the store's schema (copied from a migrated file) with parts left
 out, the lease and completion statements of SQLiteJobStore.SQL, and the minimal queue.
+The lease here is the store's as of 2026-12-01 to 12-04 (the figures of those days): since
+2026-12-05 the store's lease skips priority levels with no due job, which costs the same when the
+queue's first job is due, as here. docs/bench/queue_parts.c holds the current text (BenchCopyTests).
 """
 import sqlite3, time, sys, os, shutil
 SCHEMA_DB = sys.argv[1]  # a database made by `ytauto-admin migrate --db PATH`

@@ -59,7 +59,7 @@ public final class SQLiteJobStore: JobStore {
         /// one seek away. The scan stops at the first level with a due job. An ordered scan with
         /// `run_at <= ?3` as a filter would instead step over every job of a better priority that is
         /// not due yet (a channel's retries backed off for hours, jobs enqueued `--at` a later time):
-        /// one step a job, 70–90 ms a lease behind 200,000 of them (docs/benchmarks.md, 2026-12-05;
+        /// one step a job, 68–94 ms a lease behind 200,000 of them (docs/benchmarks.md, 2026-12-05;
         /// QueryPlanTests holds a lease behind 20,000 to its step bound).
         static func dueInLeaseOrder(index: String, match: String) -> String {
             """
