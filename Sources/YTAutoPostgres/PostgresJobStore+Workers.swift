@@ -209,9 +209,8 @@ extension PostgresJobStore: WorkerStore, SchedulerStore {
 
     /// The running jobs whose lease `worker` holds (``WorkerStore/leases(heldBy:)``).
     public func leases(heldBy worker: String) async throws -> [Lease] {
-        try await pool.query("SELECT * FROM jobs WHERE state = 'running' AND lease_owner = \(worker) ORDER BY id").map { row in
-            let job = try Self.job(row)
-            return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
+        try await pool.query("SELECT * FROM jobs WHERE state = 'running' AND lease_owner = \(worker) ORDER BY id").map {
+            try Self.lease($0, worker: worker)
         }
     }
 

@@ -255,14 +255,23 @@ public final class PostgresJobStore: Sendable {
         // The first jobs in lease order first (one probe in the common case), then the lanes when
         // none of those could be leased (``LeasePick``).
         let first = LeasePick.first(channels: channels)
-        var row = try await pool.queryOne(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
-                                                          seconds: duration.seconds, only: jobID, now: nowBind, pick: first,
-                                                          window: leaseWindow.withLock { $0 }))
-        if row == nil, jobID == nil, first == .window {
-            row = try await pool.queryOne(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
-                                                          seconds: duration.seconds, only: nil, now: nowBind, pick: .lanes))
+        if let leased = try await leaseOnce(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
+                                                            seconds: duration.seconds, only: jobID, now: nowBind, pick: first,
+                                                            window: leaseWindow.withLock { $0 }), worker: worker) {
+            return leased
         }
-        guard let row else { return nil }
+        guard jobID == nil, first == .window else { return nil }
+        return try await leaseOnce(Self.leaseQuery(worker: worker, channels: channels, kind: kind, pipeline: pipeline,
+                                                   seconds: duration.seconds, only: nil, now: nowBind, pick: .lanes), worker: worker)
+    }
+
+    /// Runs one lease statement: the job it leased, as `worker`'s lease, or nil.
+    func leaseOnce(_ query: PostgresQuery, worker: String) async throws -> Lease? {
+        try await pool.queryOne(query).map { try Self.lease($0, worker: worker) }
+    }
+
+    /// A running job's row as the lease `worker` holds on it.
+    static func lease(_ row: PGRow, worker: String) throws -> Lease {
         let job = try Self.job(row)
         return Lease(job: job, owner: worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date))
     }
@@ -585,7 +594,7 @@ public final class PostgresJobStore: Sendable {
                 if try row.required("ytauto_row", row.string) == "done" {
                     done[CompletedKey(jobID: job.id, token: job.leaseToken)] = job
                 } else {
-                    leased.append(Lease(job: job, owner: next.worker, token: job.leaseToken, expiresAt: try row.required("lease_expires_at", row.date)))
+                    leased.append(try Self.lease(row, worker: next.worker))
                 }
             }
         } catch {
@@ -594,27 +603,16 @@ public final class PostgresJobStore: Sendable {
         // The window held fewer jobs to lease than completions held: the rest from the lanes, a
         // statement each (LeasePick), so a completion still hands its slot on when a job is due.
         var nextInDoubt = false
-        if LeasePick.first(channels: next.channels) == .window {
-            var short = done.count - leased.count
-            while short > 0 {
-                short -= 1
-                let row: PGRow?
+        if LeasePick.first(channels: next.channels) == .window, leased.count < done.count {
+            let lanes = Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind, pipeline: next.pipeline,
+                                        seconds: next.duration.seconds, only: nil, now: nowBind, pick: .lanes)
+            for _ in leased.count..<done.count {
                 do {
-                    row = try await pool.queryOne(Self.leaseQuery(worker: next.worker, channels: next.channels, kind: next.kind,
-                                                                  pipeline: next.pipeline, seconds: next.duration.seconds,
-                                                                  only: nil, now: nowBind, pick: .lanes))
+                    guard let lease = try await leaseOnce(lanes, worker: next.worker) else { break }
+                    leased.append(lease)
                 } catch {
                     // The completions stand; whether a job was leased is unknown (the answer may
                     // have been lost after the commit): the worker asks what it holds.
-                    nextInDoubt = true
-                    break
-                }
-                guard let row else { break }
-                do {
-                    let job = try Self.job(row)
-                    leased.append(Lease(job: job, owner: next.worker, token: job.leaseToken,
-                                        expiresAt: try row.required("lease_expires_at", row.date)))
-                } catch {
                     nextInDoubt = true
                     break
                 }

@@ -127,23 +127,26 @@ import YTAutoTestSupport
     }
 
     /// The plan's lines, and the VM steps of one run inside a savepoint rolled back.
-    static func measure(_ db: OpaquePointer, path: String, _ sql: String, _ args: [any SQLBindable]) throws -> (plan: [String], steps: Int32) {
-        func prepare(_ text: String) throws -> OpaquePointer {
-            var stmt: OpaquePointer?
-            guard sqlite3_prepare_v2(db, text, -1, &stmt, nil) == SQLITE_OK, let stmt else {
-                throw SQLiteError(extendedCode: 1, message: String(cString: sqlite3_errmsg(db)), sql: text, path: path)
-            }
-            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-            for (i, a) in args.enumerated() {
-                switch a.sqlValue {
-                case .integer(let v): sqlite3_bind_int64(stmt, Int32(i + 1), v)
-                case .real(let v): sqlite3_bind_double(stmt, Int32(i + 1), v)
-                case .text(let t): sqlite3_bind_text(stmt, Int32(i + 1), t, -1, transient)
-                case .blob, .null: sqlite3_bind_null(stmt, Int32(i + 1))
-                }
-            }
-            return stmt
+    /// `sql` prepared on `db` with `args` bound.
+    static func prepare(_ db: OpaquePointer, path: String, _ text: String, _ args: [any SQLBindable]) throws -> OpaquePointer {
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, text, -1, &stmt, nil) == SQLITE_OK, let stmt else {
+            throw SQLiteError(extendedCode: 1, message: String(cString: sqlite3_errmsg(db)), sql: text, path: path)
         }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (i, a) in args.enumerated() {
+            switch a.sqlValue {
+            case .integer(let v): sqlite3_bind_int64(stmt, Int32(i + 1), v)
+            case .real(let v): sqlite3_bind_double(stmt, Int32(i + 1), v)
+            case .text(let t): sqlite3_bind_text(stmt, Int32(i + 1), t, -1, transient)
+            case .blob, .null: sqlite3_bind_null(stmt, Int32(i + 1))
+            }
+        }
+        return stmt
+    }
+
+    static func measure(_ db: OpaquePointer, path: String, _ sql: String, _ args: [any SQLBindable]) throws -> (plan: [String], steps: Int32) {
+        func prepare(_ text: String) throws -> OpaquePointer { try Self.prepare(db, path: path, text, args) }
         let explain = try prepare("EXPLAIN QUERY PLAN " + sql)
         var plan: [String] = []
         while sqlite3_step(explain) == SQLITE_ROW { plan.append(String(cString: sqlite3_column_text(explain, 3))) }
@@ -347,35 +350,32 @@ import YTAutoTestSupport
     /// one, the earliest of that level (here priority 0: the "later" channel's level -1 is not due,
     /// and level 0 is before its own due jobs at 5); a channel's next job likewise.
     @Test func theSkipScanLeasesInLeaseOrder() async throws {
-        let (db, _) = try await Self.open()
+        let (db, path) = try await Self.open()
         nonisolated(unsafe) let connection = db
         defer { sqlite3_close_v2(db) }
         // Reads of the big tables without an index: on a thread of its own (see `measure(_:_:)`).
-        let (expected, leased, laterExpected, laterNext) = try await blocking { () -> ([Int64], [Int64], [Int64], [Int64]) in
-            func ids(_ sql: String, _ args: [String]) -> [Int64] {
-                var stmt: OpaquePointer?
-                guard sqlite3_prepare_v2(connection, sql, -1, &stmt, nil) == SQLITE_OK else { return [] }
+        let (expected, leased, laterExpected, laterNext) = try await blocking { () throws -> ([Int64], [Int64], [Int64], [Int64]) in
+            func ids(_ sql: String, _ args: [String]) throws -> [Int64] {
+                let stmt = try Self.prepare(connection, path: path, sql, args)
                 defer { sqlite3_finalize(stmt) }
-                let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-                for (i, a) in args.enumerated() { sqlite3_bind_text(stmt, Int32(i + 1), a, -1, transient) }
                 var out: [Int64] = []
                 while sqlite3_step(stmt) == SQLITE_ROW { out.append(sqlite3_column_int64(stmt, 0)) }
                 return out
             }
-            let expected = ids("""
+            let expected = try ids("""
                 SELECT id FROM jobs NOT INDEXED WHERE state = 'queued' AND kind = 'video' AND run_at <= ?1
                  ORDER BY priority, run_at, id LIMIT 1
                 """, [Self.now])
             // The lease itself, rolled back: its RETURNING row's first column is the job's id.
             sqlite3_exec(connection, "SAVEPOINT lease", nil, nil, nil)
-            let leased = ids(SQL.leaseNext, ["w", "2026-11-30T12:05:00.000Z", Self.now, "video"])
+            let leased = try ids(SQL.leaseNext, ["w", "2026-11-30T12:05:00.000Z", Self.now, "video"])
             sqlite3_exec(connection, "ROLLBACK TO lease", nil, nil, nil)
             sqlite3_exec(connection, "RELEASE lease", nil, nil, nil)
-            let laterExpected = ids("""
+            let laterExpected = try ids("""
                 SELECT id FROM jobs NOT INDEXED WHERE state = 'queued' AND kind = 'video' AND channel = 'later' AND run_at <= ?1
                  ORDER BY priority, run_at, id LIMIT 1
                 """, [Self.now])
-            return (expected, leased, laterExpected, ids(SQL.nextOfChannel, ["video", "later", Self.now]))
+            return (expected, leased, laterExpected, try ids(SQL.nextOfChannel, ["video", "later", Self.now]))
         }
         #expect(!expected.isEmpty && leased == expected, "lease order gives \(expected), the lease \(leased)")
         #expect(laterExpected.count == 1 && laterNext == laterExpected, "lease order gives \(laterExpected), the channel's next \(laterNext)")
