@@ -54,9 +54,10 @@ import YTAutoWorker
         let (group, running) = startWorker(store, pipeline: pipeline)
 
         #expect(try await eventually { try await store.job(id: id)?.state == .review })
-        // Reviewed: video 1. Approved, but its file is gone before a worker publishes it.
-        _ = try await admin.approve(jobID: id, by: "cli:ana")
+        // Reviewed: video 1. Approved, but its file is gone before a worker publishes it (gone
+        // before the approval: removed after it, a worker quick enough published the file first).
         try FileManager.default.removeItem(at: pipeline.file)
+        _ = try await admin.approve(jobID: id, by: "cli:ana")
         #expect(try await eventually { try await store.job(id: id)?.state == .review && pipeline.made.withLock { $0 } == 2 })
         #expect(pipeline.published.withLock { $0 }.isEmpty, "video 2 was published without review")
         #expect(try await store.review(jobID: id)?.decision == nil)
@@ -79,8 +80,8 @@ import YTAutoWorker
         let (group, running) = startWorker(store, pipeline: pipeline)
 
         #expect(try await eventually { try await store.job(id: id)?.state == .review })
-        _ = try await admin.approve(jobID: id, by: "cli:ana")
         try FileManager.default.removeItem(at: pipeline.file)
+        _ = try await admin.approve(jobID: id, by: "cli:ana")
         #expect(try await eventually { try await store.job(id: id)?.state == .succeeded })
         #expect(pipeline.published.withLock { $0 } == ["video 1"] && pipeline.made.withLock { $0 } == 2)
         #expect(try await store.review(jobID: id)?.decision == .approved)
